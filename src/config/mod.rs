@@ -1,0 +1,212 @@
+//! Configuration: serde wire types for each section (`*Section`), compiled once in `on_configure`
+//! into the runtime [`Config`]. Every problem is a [`ConfigError`] naming the JSON path.
+//!
+//! Defaults are written once, in the `Default` impl of each section.
+
+mod consumers;
+mod credentials;
+mod error;
+mod jwt;
+mod mint;
+mod reconcile;
+mod secret;
+
+pub use consumers::{
+    BasicAuthCredentialSection, ConsumerSection, JwtSecretSection, KeyAuthCredentialSection,
+};
+pub use credentials::{BasicAuthSection, KeyAuthSection};
+pub use error::ConfigError;
+pub use jwt::{ClaimToHeader, JwksUriSection, JwtSection, RegisteredClaim};
+pub use mint::{CustomJwtSection, JwksEndpointSection, UpstreamJwtSection};
+pub use reconcile::{CallMethod, ReconcileSection};
+pub use secret::Secret;
+
+use serde::Deserialize;
+
+/// Default cap on a request body the filter reads (8 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The whole filter configuration as written by the user: one JSON object, every section optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// Consumers and their credentials, as in Kong's declarative `kong.yml`.
+    pub consumers: Vec<ConsumerSection>,
+    /// Kong jwt plugin.
+    pub jwt: Option<JwtSection>,
+    /// Kong key-auth plugin.
+    pub key_auth: Option<KeyAuthSection>,
+    /// Kong basic-auth plugin.
+    pub basic_auth: Option<BasicAuthSection>,
+    /// jwt-reconcile plugin.
+    pub reconcile: Option<ReconcileSection>,
+    /// x-custom-jwt plugin.
+    pub custom_jwt: Option<CustomJwtSection>,
+    /// kong-upstream-jwt plugin.
+    pub upstream_jwt: Option<UpstreamJwtSection>,
+    /// The filter's own JWKS endpoint.
+    pub jwks_endpoint: Option<JwksEndpointSection>,
+}
+
+/// The runtime configuration: everything a request needs, validated and pre-parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Config {}
+
+impl Config {
+    /// True when no section is configured: every request passes through untouched.
+    pub fn is_pass_through(&self) -> bool {
+        true
+    }
+}
+
+/// Parses the plugin configuration bytes. Empty input means `{}` (Envoy sends nothing when the
+/// filter has no `configuration`).
+pub fn parse(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Ok(RawConfig::default()),
+        // serde would also build a struct from a JSON array of its fields.
+        Some(b'{') => {}
+        Some(_) => return Err(ConfigError::new(".", "must be a JSON object")),
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let raw: RawConfig =
+        serde_path_to_error::deserialize(&mut de).map_err(ConfigError::from_serde)?;
+    de.end()
+        .map_err(|e| ConfigError::new(".", format!("malformed JSON: {e}")))?;
+    Ok(raw)
+}
+
+/// Parses and compiles the configuration: what `on_configure` calls.
+pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
+    compile(&parse(bytes)?)
+}
+
+/// Turns the wire form into the runtime form, rejecting what this build cannot honour.
+pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
+    let configured = [
+        ("consumers", !raw.consumers.is_empty()),
+        ("jwt", raw.jwt.is_some()),
+        ("key_auth", raw.key_auth.is_some()),
+        ("basic_auth", raw.basic_auth.is_some()),
+        ("reconcile", raw.reconcile.is_some()),
+        ("custom_jwt", raw.custom_jwt.is_some()),
+        ("upstream_jwt", raw.upstream_jwt.is_some()),
+        ("jwks_endpoint", raw.jwks_endpoint.is_some()),
+    ];
+    // Fail closed: a section this build cannot enforce must not be silently ignored.
+    if let Some((name, _)) = configured.iter().find(|(_, on)| *on) {
+        return Err(ConfigError::new(*name, "not supported by this build yet"));
+    }
+    Ok(Config {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parse_empty_object_gives_defaults() {
+        let raw = parse(b"{}").unwrap();
+        assert!(raw.jwt.is_none() && raw.consumers.is_empty());
+        assert!(load(b"{}").unwrap().is_pass_through());
+    }
+
+    #[test]
+    fn parse_empty_bytes_is_empty_object() {
+        assert!(parse(b"").unwrap().reconcile.is_none());
+        assert!(parse(b"  \n").unwrap().reconcile.is_none());
+    }
+
+    #[test]
+    fn parse_unknown_section_field_names_path() {
+        assert_eq!(
+            err(r#"{"reconcile": {"url": "http://a", "methd": "GET"}}"#),
+            "reconcile.methd: unknown field"
+        );
+    }
+
+    #[test]
+    fn parse_unknown_top_level_field_names_field() {
+        assert_eq!(err(r#"{"jwtt": {}}"#), "jwtt: unknown field");
+    }
+
+    #[test]
+    fn parse_unknown_field_in_array_item_names_index() {
+        assert_eq!(
+            err(r#"{"consumers": [{"id": "a"}, {"id": "b", "jwt_secrets": [{"kee": "x"}]}]}"#),
+            "consumers[1].jwt_secrets[0].kee: unknown field"
+        );
+    }
+
+    #[test]
+    fn parse_wrong_type_names_path_and_type() {
+        assert_eq!(
+            err(r#"{"jwt": {"run_on_preflight": "yes"}}"#),
+            "jwt.run_on_preflight: invalid type: string \"yes\", expected a boolean"
+        );
+    }
+
+    #[test]
+    fn parse_bad_enum_value_names_variants() {
+        assert_eq!(
+            err(r#"{"reconcile": {"method": "PUT"}}"#),
+            "reconcile.method: unknown variant `PUT`, expected `POST` or `GET`"
+        );
+    }
+
+    #[test]
+    fn parse_malformed_json_is_refused() {
+        assert!(err(r#"{"jwt": {"#).starts_with(".: malformed JSON: EOF while parsing"));
+        assert!(
+            err(r#"{"jwt": {}} trailing"#).starts_with(".: malformed JSON: trailing characters")
+        );
+    }
+
+    #[test]
+    fn parse_non_object_is_refused() {
+        assert_eq!(err("[]"), ".: must be a JSON object");
+        assert_eq!(err(" \"{}\""), ".: must be a JSON object");
+    }
+
+    #[test]
+    fn parse_section_defaults_match_kong() {
+        let raw = parse(br#"{"jwt": {}, "reconcile": {}, "custom_jwt": {}, "upstream_jwt": {}}"#)
+            .unwrap();
+        let jwt = raw.jwt.unwrap();
+        assert_eq!(jwt.uri_param_names, ["jwt"]);
+        assert_eq!(jwt.header_names, ["authorization"]);
+        assert_eq!(jwt.key_claim_name, "iss");
+        assert!(jwt.run_on_preflight);
+        let rec = raw.reconcile.unwrap();
+        assert_eq!(rec.path, "/api/v1/auth/reconcile");
+        assert_eq!(rec.method, CallMethod::Post);
+        assert_eq!(
+            rec.message_403,
+            "You don't have enough permissions to access"
+        );
+        assert_eq!(raw.custom_jwt.unwrap().expires_in, 1800);
+        let up = raw.upstream_jwt.unwrap();
+        assert_eq!((up.header.as_str(), up.expires_in), ("JWT", 60));
+    }
+
+    #[test]
+    fn compile_unimplemented_section_is_refused() {
+        assert_eq!(
+            load(br#"{"jwt": {}}"#).unwrap_err().to_string(),
+            "jwt: not supported by this build yet"
+        );
+    }
+
+    #[test]
+    fn debug_of_consumer_secret_is_redacted() {
+        let raw = parse(
+            br#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "secret": "s3cr3t"}]}]}"#,
+        )
+        .unwrap();
+        assert!(!format!("{raw:?}").contains("s3cr3t"));
+    }
+}

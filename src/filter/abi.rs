@@ -1,0 +1,173 @@
+//! Raw Proxy-Wasm ABI calls for the operations where the SDK's `hostcalls` would panic (and so
+//! trap the VM) on a host status it did not expect, or on a header that is not UTF-8.
+//! Every call here returns the host status as an error instead. This is the only unsafe code.
+#![allow(unsafe_code)]
+
+use super::map_codec;
+use std::ptr::{null, null_mut};
+
+/// A non-Ok Proxy-Wasm status code.
+pub type Status = u32;
+
+const OK: u32 = 0;
+const NOT_FOUND: u32 = 1;
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, data: *const u8, size: usize) -> u32;
+    fn proxy_get_current_time_nanoseconds(out: *mut u64) -> u32;
+    fn proxy_get_header_map_pairs(map: u32, out_data: *mut *mut u8, out_size: *mut usize) -> u32;
+    fn proxy_replace_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        max: usize,
+        out_data: *mut *mut u8,
+        out_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_property(
+        path: *const u8,
+        path_size: usize,
+        out_data: *mut *mut u8,
+        out_size: *mut usize,
+    ) -> u32;
+    fn proxy_send_local_response(
+        status: u32,
+        details: *const u8,
+        details_size: usize,
+        body: *const u8,
+        body_size: usize,
+        headers: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+    fn proxy_continue_stream(stream: u32) -> u32;
+}
+
+fn check(status: u32) -> Result<(), Status> {
+    if status == OK {
+        Ok(())
+    } else {
+        Err(status)
+    }
+}
+
+/// Takes ownership of a buffer the host allocated through the SDK's `proxy_on_memory_allocate`.
+fn take(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() || size == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the host wrote `size` bytes into memory the SDK allocated as a Vec<u8> of that capacity.
+    unsafe { Vec::from_raw_parts(data, size, size) }
+}
+
+/// Writes a log line at a Proxy-Wasm level (0 trace .. 4 error, 5 critical).
+pub fn log(level: u32, message: &str) {
+    // SAFETY: pointer and length of a live &str.
+    let _ = unsafe { proxy_log(level, message.as_ptr(), message.len()) };
+}
+
+/// Host time in nanoseconds since the epoch.
+pub fn now_nanos() -> Result<u64, Status> {
+    let mut out = 0u64;
+    // SAFETY: out is a valid u64 slot.
+    check(unsafe { proxy_get_current_time_nanoseconds(&mut out) })?;
+    Ok(out)
+}
+
+/// All pairs of a header map, as raw bytes.
+pub fn header_pairs(map: u32) -> Result<map_codec::Pairs, Status> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: out-pointers are valid; the returned buffer is taken over by `take`.
+    check(unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) })?;
+    Ok(map_codec::decode(&take(data, size)))
+}
+
+/// Replaces (or adds) a header.
+pub fn replace_header(map: u32, name: &str, value: &str) -> Result<(), Status> {
+    // SAFETY: pointers and lengths of live &str.
+    check(unsafe {
+        proxy_replace_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    })
+}
+
+/// Removes a header (every value).
+pub fn remove_header(map: u32, name: &str) -> Result<(), Status> {
+    // SAFETY: pointer and length of a live &str.
+    check(unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) })
+}
+
+/// Bytes of a host buffer; `None` when the host has none.
+pub fn buffer(buffer: u32, start: usize, max: usize) -> Result<Option<Vec<u8>>, Status> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: out-pointers are valid; the returned buffer is taken over by `take`.
+    match unsafe { proxy_get_buffer_bytes(buffer, start, max, &mut data, &mut size) } {
+        OK => Ok(Some(take(data, size))),
+        NOT_FOUND => Ok(None),
+        status => Err(status),
+    }
+}
+
+/// A host property (path segments joined by NUL, as the ABI wants).
+pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
+    let encoded = path.join("\0");
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: pointer and length of a live String; out-pointers are valid.
+    match unsafe { proxy_get_property(encoded.as_ptr(), encoded.len(), &mut data, &mut size) } {
+        OK => Ok(Some(take(data, size))),
+        NOT_FOUND => Ok(None),
+        status => Err(status),
+    }
+}
+
+/// Sends a local reply instead of proxying.
+pub fn send_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), Status> {
+    let encoded = map_codec::encode(headers);
+    let body_ptr = if body.is_empty() {
+        null()
+    } else {
+        body.as_ptr()
+    };
+    // SAFETY: pointers and lengths of live buffers; -1 means "not gRPC".
+    check(unsafe {
+        proxy_send_local_response(
+            status,
+            null(),
+            0,
+            body_ptr,
+            body.len(),
+            encoded.as_ptr(),
+            encoded.len(),
+            -1,
+        )
+    })
+}
+
+/// Resumes a paused request.
+pub fn continue_request() -> Result<(), Status> {
+    // SAFETY: plain value argument.
+    check(unsafe { proxy_continue_stream(0) })
+}
+
+/// Header map and buffer ids of the ABI.
+pub mod ids {
+    /// Request headers map.
+    pub const REQUEST_HEADERS: u32 = 0;
+    /// Response headers map.
+    pub const RESPONSE_HEADERS: u32 = 2;
+    /// Dispatch answer headers map.
+    pub const CALL_RESPONSE_HEADERS: u32 = 6;
+    /// Request body buffer.
+    pub const REQUEST_BODY: u32 = 0;
+    /// Dispatch answer body buffer.
+    pub const CALL_RESPONSE_BODY: u32 = 4;
+    /// Plugin configuration buffer.
+    pub const PLUGIN_CONFIGURATION: u32 = 7;
+}

@@ -1,0 +1,162 @@
+//! The per-request state machine: asks the stages for a decision and applies it to the host.
+
+use super::host::{Host, Level};
+use crate::config::Config;
+use crate::stages::{self, Decision, HeaderEdits, LocalResponse};
+use std::rc::Rc;
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Headers not seen yet.
+    Start,
+    /// Let through to the upstream.
+    Forwarded,
+    /// Answered locally; late callbacks are ignored.
+    Responded,
+}
+
+/// What the host should do after a callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Let the request go on.
+    Continue,
+    /// Hold the request (a local reply was sent, or a step is pending).
+    Pause,
+}
+
+/// One HTTP request's filter state.
+pub struct HttpFilter<H: Host> {
+    config: Rc<Config>,
+    host: H,
+    state: State,
+}
+
+/// Headers as fetched once from the host.
+struct Headers(Vec<(String, String)>);
+
+impl stages::RequestView for Headers {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<H: Host> HttpFilter<H> {
+    /// A filter for one request.
+    pub fn new(config: Rc<Config>, host: H) -> Self {
+        Self {
+            config,
+            host,
+            state: State::Start,
+        }
+    }
+
+    /// Current state (for tests and logs).
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// `on_http_request_headers`.
+    pub fn on_request_headers(&mut self) -> Next {
+        if self.config.is_pass_through() {
+            self.state = State::Forwarded;
+            return Next::Continue;
+        }
+        let headers = match self.host.request_headers() {
+            Ok(h) => Headers(h),
+            Err(e) => return self.fail_closed(&format!("{} failed: {}", e.call, e.status)),
+        };
+        let decision = stages::on_request_headers(&self.config, &headers);
+        self.apply(decision)
+    }
+
+    fn apply(&mut self, decision: Decision) -> Next {
+        match decision {
+            Decision::Continue(edits) => self.forward(&edits),
+            Decision::Respond(response) => self.respond(&response),
+        }
+    }
+
+    fn forward(&mut self, edits: &HeaderEdits) -> Next {
+        for edit in &edits.0 {
+            if let Err(e) = self.host.edit_request_header(edit) {
+                // A request whose auth headers could not be set must not reach the upstream.
+                return self.fail_closed(&format!("{} failed: {}", e.call, e.status));
+            }
+        }
+        self.state = State::Forwarded;
+        Next::Continue
+    }
+
+    fn respond(&mut self, response: &LocalResponse) -> Next {
+        self.state = State::Responded;
+        if let Err(e) = self.host.send_response(response) {
+            self.host.log(
+                Level::Error,
+                &format!("jwt-relay: {} failed: {}", e.call, e.status),
+            );
+        }
+        Next::Pause
+    }
+
+    fn fail_closed(&mut self, detail: &str) -> Next {
+        self.host
+            .log(Level::Error, &format!("jwt-relay: host error: {detail}"));
+        let body = serde_json::json!({"message": "An unexpected error occurred"});
+        self.respond(&LocalResponse::json(500, &body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::HeaderEdit;
+    use std::cell::RefCell;
+
+    /// A host double that records what the filter did.
+    #[derive(Default)]
+    pub struct FakeHost {
+        pub headers: Vec<(String, String)>,
+        pub edits: Vec<HeaderEdit>,
+        pub responses: Vec<LocalResponse>,
+        pub logs: RefCell<Vec<String>>,
+    }
+
+    impl Host for &mut FakeHost {
+        fn request_headers(&self) -> Result<Vec<(String, String)>, super::super::host::HostError> {
+            Ok(self.headers.clone())
+        }
+        fn edit_request_header(
+            &mut self,
+            edit: &HeaderEdit,
+        ) -> Result<(), super::super::host::HostError> {
+            self.edits.push(edit.clone());
+            Ok(())
+        }
+        fn send_response(
+            &mut self,
+            response: &LocalResponse,
+        ) -> Result<(), super::super::host::HostError> {
+            self.responses.push(response.clone());
+            Ok(())
+        }
+        fn continue_request(&mut self) -> Result<(), super::super::host::HostError> {
+            Ok(())
+        }
+        fn log(&self, _level: Level, message: &str) {
+            self.logs.borrow_mut().push(message.to_string());
+        }
+    }
+
+    #[test]
+    fn request_headers_empty_config_continues_untouched() {
+        let mut host = FakeHost::default();
+        let mut f = HttpFilter::new(Rc::new(Config::default()), &mut host);
+        assert_eq!(f.on_request_headers(), Next::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert!(host.edits.is_empty() && host.responses.is_empty());
+    }
+}

@@ -1,0 +1,61 @@
+//! Proxy-Wasm glue: turns host callbacks into calls on the pure core. Only [`abi`] talks to the
+//! host; [`host::Host`] is the seam the state machine is tested through.
+
+pub mod abi;
+pub mod host;
+pub mod http;
+pub mod map_codec;
+pub mod root;
+
+use http::{HttpFilter, Next};
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType};
+use root::Root;
+
+struct RootCtx(Root);
+struct HttpCtx(HttpFilter<host::ProxyWasmHost>);
+
+impl Context for RootCtx {}
+
+impl RootContext for RootCtx {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        self.0.configure(&root::host())
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Without a configuration Envoy never creates streams; a None here would fail them.
+        let config = self.0.config().unwrap_or_default();
+        Some(Box::new(HttpCtx(HttpFilter::new(config, root::host()))))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+impl Context for HttpCtx {}
+
+impl HttpContext for HttpCtx {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        action(self.0.on_request_headers())
+    }
+}
+
+fn action(next: Next) -> Action {
+    match next {
+        Next::Continue => Action::Continue,
+        Next::Pause => Action::Pause,
+    }
+}
+
+/// Registers the root context with the host when the module starts.
+pub fn register() {
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(RootCtx(Root::default()))
+    });
+}
+
+#[cfg(target_arch = "wasm32")]
+proxy_wasm::main! {{
+    register();
+}}

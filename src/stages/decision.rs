@@ -1,0 +1,73 @@
+//! The data a stage returns: go on with header edits, or answer the request locally.
+
+/// One change to the upstream request headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    /// Replace every value of the header with this one.
+    Set(String, String),
+    /// Remove the header.
+    Remove(String),
+}
+
+/// Header changes applied in order before the request goes on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderEdits(pub Vec<HeaderEdit>);
+
+impl HeaderEdits {
+    /// Appends a `Set`.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push(HeaderEdit::Set(name.into(), value.into()));
+    }
+
+    /// Appends a `Remove`.
+    pub fn remove(&mut self, name: impl Into<String>) {
+        self.0.push(HeaderEdit::Remove(name.into()));
+    }
+}
+
+/// A reply sent by the filter instead of proxying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers (besides the status).
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: Vec<u8>,
+}
+
+impl LocalResponse {
+    /// A JSON reply: `Content-Type: application/json; charset=utf-8` and the serialised value.
+    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+        Self {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: body.to_string().into_bytes(),
+        }
+    }
+}
+
+/// What the glue does next with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Apply the edits and let the request go on.
+    Continue(HeaderEdits),
+    /// Answer the request; it never reaches the upstream.
+    Respond(LocalResponse),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_response_json_sets_type_and_body() {
+        let r = LocalResponse::json(401, &serde_json::json!({"message": "Unauthorized"}));
+        assert_eq!(r.status, 401);
+        assert_eq!(r.body, br#"{"message":"Unauthorized"}"#);
+        assert_eq!(r.headers[0].1, "application/json; charset=utf-8");
+    }
+}

@@ -1,0 +1,124 @@
+//! The filter loads in a real Envoy: an empty config passes requests through untouched, and a
+//! bad config is refused with its JSON path in Envoy's log, Envoy refusing to serve.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use support::{Envoy, Request, Server, Setup};
+
+/// Headers Envoy itself adds on the way upstream; everything else must arrive as the client sent it.
+const ENVOY_ADDED: [&str; 3] = [
+    "x-forwarded-proto",
+    "x-request-id",
+    "x-envoy-expected-rq-timeout-ms",
+];
+
+fn client_headers(rec: &support::Recorded) -> Vec<(String, String)> {
+    rec.headers
+        .iter()
+        .filter(|(k, _)| !ENVOY_ADDED.contains(&k.to_ascii_lowercase().as_str()))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn empty_config_get_passes_through_unchanged() {
+    let upstream = Server::ok();
+    let envoy = Envoy::start(Setup::new("{}", upstream.addr()));
+    let resp = envoy.send(
+        &Request::get("/a/b?x=1&y=%20")
+            .header("authorization", "Bearer not-a-token")
+            .header("x-consumer-id", "client-sent")
+            .header("x-dup", "one")
+            .header("x-dup", "two"),
+    );
+    assert_eq!((resp.status, resp.text().as_str()), (200, "ok"));
+    let rec = upstream.single();
+    assert_eq!(
+        (rec.method.as_str(), rec.path.as_str()),
+        ("GET", "/a/b?x=1&y=%20")
+    );
+    let want: Vec<(String, String)> = [
+        ("host", envoy.listener.to_string().as_str()),
+        ("authorization", "Bearer not-a-token"),
+        ("x-consumer-id", "client-sent"),
+        ("x-dup", "one"),
+        ("x-dup", "two"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(client_headers(&rec), want);
+    assert!(rec.body.is_empty());
+}
+
+#[test]
+fn empty_config_post_body_reaches_upstream_byte_for_byte() {
+    let upstream = Server::ok();
+    let envoy = Envoy::start(Setup::new("{}", upstream.addr()));
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let resp = envoy.send(&Request::post("/upload", body.clone()).chunked(7_000));
+    assert_eq!(resp.status, 200);
+    let rec = upstream.single();
+    assert_eq!(rec.body, body);
+}
+
+#[test]
+fn non_utf8_header_value_passes_without_trap() {
+    let upstream = Server::ok();
+    let envoy = Envoy::start(Setup::new("{}", upstream.addr()));
+    for _ in 0..2 {
+        let req = Request::get("/").raw_header("x-latin1", b"caf\xe9 \xff");
+        assert_eq!(envoy.send(&req).status, 200);
+    }
+    assert_eq!(upstream.requests().len(), 2);
+}
+
+fn assert_refused(filter_config: &str, expected_log: &str) {
+    let upstream = Server::ok();
+    let failure = match Envoy::try_start(Setup::new(filter_config, upstream.addr())) {
+        Ok(envoy) => panic!("Envoy served with a bad config; log:\n{}", envoy.log()),
+        Err(f) => f,
+    };
+    assert_ne!(
+        failure.exited, None,
+        "Envoy neither started nor exited:\n{}",
+        failure.log
+    );
+    assert_ne!(failure.exited, Some(0));
+    assert!(
+        failure.log.contains(expected_log),
+        "log lacks {expected_log:?}:\n{}",
+        failure.log
+    );
+    assert!(upstream.requests().is_empty());
+}
+
+#[test]
+fn unknown_field_is_refused_with_path_and_envoy_does_not_serve() {
+    assert_refused(
+        r#"{"reconcile": {"url": "http://auth:8080", "methd": "GET"}}"#,
+        "jwt-relay: configuration rejected: reconcile.methd: unknown field",
+    );
+}
+
+#[test]
+fn malformed_json_is_refused_and_envoy_does_not_serve() {
+    assert_refused(
+        r#"{"jwt": {"#,
+        "jwt-relay: configuration rejected: .: malformed JSON: EOF while parsing an object",
+    );
+}
+
+#[test]
+fn wrong_type_is_refused_with_path() {
+    assert_refused(
+        r#"{"jwt": {"claims_to_verify": ["iat"]}}"#,
+        "jwt-relay: configuration rejected: jwt.claims_to_verify[0]: unknown variant `iat`, expected `exp` or `nbf`",
+    );
+}

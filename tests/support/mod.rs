@@ -1,0 +1,10 @@
+//! The integration harness shared by every test file: a real Envoy, recording servers, a client.
+#![allow(dead_code, unused_imports)]
+
+pub mod envoy;
+pub mod http;
+pub mod server;
+
+pub use envoy::{Envoy, Setup};
+pub use http::{Request, Response};
+pub use server::{Recorded, Reply, Server};
