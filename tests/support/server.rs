@@ -1,7 +1,7 @@
 //! Loopback HTTP/1.1 servers for tests: they record every request they receive and answer with
 //! whatever the test scripts (a response, a hang, or a closed connection).
 
-use super::http::{header, read_body, read_headers, read_line};
+use super::http::{header, header_all, read_body, read_headers, read_line};
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,11 +25,7 @@ impl Recorded {
     }
 
     pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        header_all(&self.headers, name)
     }
 }
 
