@@ -50,6 +50,30 @@ impl LocalResponse {
     }
 }
 
+/// An HTTP call the filter makes (Proxy-Wasm `dispatch_http_call`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSpec {
+    /// Dispatch target: an Envoy cluster name, or `host:port` on Kong.
+    pub upstream: String,
+    /// Headers including `:method`, `:path`, `:authority` and `:scheme`.
+    pub headers: Vec<(String, String)>,
+    /// Request body (may be empty).
+    pub body: Vec<u8>,
+    /// The one timeout Proxy-Wasm gives a call, in milliseconds.
+    pub timeout_ms: u32,
+}
+
+/// The answer to a [`CallSpec`], as the host delivered it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallAnswer {
+    /// HTTP status; `None` when the call failed without a response (reset, refused, timeout).
+    pub status: Option<u16>,
+    /// Response headers (the host's `:status` pseudo-header removed).
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: Vec<u8>,
+}
+
 /// What the glue does next with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

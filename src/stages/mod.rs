@@ -2,8 +2,10 @@
 //! proxy-wasm glue applies. No proxy-wasm here: everything tests natively.
 
 mod decision;
+mod request;
 
-pub use decision::{Decision, HeaderEdit, HeaderEdits, LocalResponse};
+pub use decision::{CallAnswer, CallSpec, Decision, HeaderEdit, HeaderEdits, LocalResponse};
+pub use request::Request;
 
 use crate::config::Config;
 

@@ -1,0 +1,73 @@
+//! The request as the stages see it: read once from the host, then plain data.
+
+/// One request's headers and facts, taken from the host when its headers arrive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// `:method`.
+    pub method: String,
+    /// `:path`, raw, including the query string.
+    pub path: String,
+    /// The client's `Host` (on Kong `:authority` is the server name, so the glue reads `host`).
+    pub authority: String,
+    /// `:scheme` (`http` or `https`).
+    pub scheme: String,
+    /// Regular headers in order, names lower-case; pseudo-headers are not included.
+    pub headers: Vec<(String, String)>,
+    /// Host time, seconds since the epoch, read once per request.
+    pub now: u64,
+    /// Subject DN of a verified client certificate (mTLS), RFC 2253 form.
+    pub client_dn: Option<String>,
+}
+
+impl Request {
+    /// First value of a header (name compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_all(name).next()
+    }
+
+    /// Every value of a header, in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The path without the query string.
+    pub fn path_only(&self) -> &str {
+        self.path.split_once('?').map_or(&self.path, |(p, _)| p)
+    }
+
+    /// The raw query string (after `?`), empty when there is none.
+    pub fn query(&self) -> &str {
+        self.path.split_once('?').map_or("", |(_, q)| q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(path: &str) -> Request {
+        Request {
+            path: path.into(),
+            headers: vec![("x-a".into(), "1".into()), ("X-A".into(), "2".into())],
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn path_and_query_split_at_first_question_mark() {
+        let r = req("/a/b?x=1&y=?");
+        assert_eq!((r.path_only(), r.query()), ("/a/b", "x=1&y=?"));
+        assert_eq!((req("/a").path_only(), req("/a").query()), ("/a", ""));
+    }
+
+    #[test]
+    fn header_lookup_is_case_insensitive_and_ordered() {
+        let r = req("/");
+        assert_eq!(r.header("X-a"), Some("1"));
+        assert_eq!(r.header_all("x-a").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(r.header("x-b"), None);
+    }
+}
