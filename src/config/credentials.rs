@@ -10,6 +10,8 @@ pub struct KeyAuthSection {
     pub key_names: Vec<String>,
     /// Remove the key from the request before proxying.
     pub hide_credentials: bool,
+    /// Consumer id or username used when authentication fails.
+    pub anonymous: Option<String>,
 }
 
 impl Default for KeyAuthSection {
@@ -17,16 +19,29 @@ impl Default for KeyAuthSection {
         Self {
             key_names: vec!["apikey".into()],
             hide_credentials: false,
+            anonymous: None,
         }
     }
 }
 
 /// The `basic_auth` section (Kong basic-auth).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BasicAuthSection {
     /// Remove the `Authorization` header before proxying.
     pub hide_credentials: bool,
     /// `realm` of the `WWW-Authenticate` challenge.
-    pub realm: Option<String>,
+    pub realm: String,
+    /// Consumer id or username used when authentication fails.
+    pub anonymous: Option<String>,
+}
+
+impl Default for BasicAuthSection {
+    fn default() -> Self {
+        Self {
+            hide_credentials: false,
+            realm: "service".into(),
+            anonymous: None,
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub use mint::{CustomJwtSection, JwksEndpointSection, UpstreamJwtSection};
 pub use reconcile::{CallMethod, ReconcileSection};
 pub use secret::Secret;
 
+use crate::stages::auth::Authenticator;
 use serde::Deserialize;
 
 /// Default cap on a request body the filter reads (8 MiB).
@@ -48,14 +49,17 @@ pub struct RawConfig {
     pub jwks_endpoint: Option<JwksEndpointSection>,
 }
 
-/// The runtime configuration: everything a request needs, validated and pre-parsed.
+/// The runtime configuration: everything a request needs, validated and keys pre-parsed.
 #[derive(Debug, Clone, Default)]
-pub struct Config {}
+pub struct Config {
+    /// The authentication stages (`jwt`, `key_auth`, `basic_auth` over `consumers`).
+    pub auth: Option<Authenticator>,
+}
 
 impl Config {
-    /// True when no section is configured: every request passes through untouched.
+    /// True when no stage is configured: every request passes through untouched.
     pub fn is_pass_through(&self) -> bool {
-        true
+        self.auth.is_none()
     }
 }
 
@@ -84,10 +88,6 @@ pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
 /// Turns the wire form into the runtime form, rejecting what this build cannot honour.
 pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
     let configured = [
-        ("consumers", !raw.consumers.is_empty()),
-        ("jwt", raw.jwt.is_some()),
-        ("key_auth", raw.key_auth.is_some()),
-        ("basic_auth", raw.basic_auth.is_some()),
         ("reconcile", raw.reconcile.is_some()),
         ("custom_jwt", raw.custom_jwt.is_some()),
         ("upstream_jwt", raw.upstream_jwt.is_some()),
@@ -97,7 +97,9 @@ pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
     if let Some((name, _)) = configured.iter().find(|(_, on)| *on) {
         return Err(ConfigError::new(*name, "not supported by this build yet"));
     }
-    Ok(Config {})
+    Ok(Config {
+        auth: Authenticator::compile(raw)?,
+    })
 }
 
 #[cfg(test)]
@@ -196,8 +198,8 @@ mod tests {
     #[test]
     fn compile_unimplemented_section_is_refused() {
         assert_eq!(
-            load(br#"{"jwt": {}}"#).unwrap_err().to_string(),
-            "jwt: not supported by this build yet"
+            load(br#"{"reconcile": {}}"#).unwrap_err().to_string(),
+            "reconcile: not supported by this build yet"
         );
     }
 

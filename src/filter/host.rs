@@ -38,6 +38,8 @@ pub trait Host {
     fn continue_request(&mut self) -> Result<(), HostError>;
     /// Writes a log line. Callers never pass tokens, secrets or keys.
     fn log(&self, level: Level, message: &str);
+    /// Host time in seconds since the epoch.
+    fn now(&self) -> Result<u64, HostError>;
 }
 
 /// The real host, reached through the raw ABI.
@@ -87,5 +89,11 @@ impl Host for ProxyWasmHost {
 
     fn log(&self, level: Level, message: &str) {
         abi::log(level as u32, message);
+    }
+
+    fn now(&self) -> Result<u64, HostError> {
+        abi::now_nanos()
+            .map(|n| n / 1_000_000_000)
+            .map_err(fail("get current time"))
     }
 }

@@ -1,8 +1,9 @@
 //! The per-request state machine: asks the stages for a decision and applies it to the host.
 
-use super::host::{Host, Level};
+use super::host::{Host, HostError, Level};
 use crate::config::Config;
-use crate::stages::{self, Decision, HeaderEdits, LocalResponse};
+use crate::stages::{self, Decision, HeaderEdits, LocalResponse, Request, Shared};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Where a request stands.
@@ -28,27 +29,39 @@ pub enum Next {
 /// One HTTP request's filter state.
 pub struct HttpFilter<H: Host> {
     config: Rc<Config>,
+    shared: Rc<RefCell<Shared>>,
     host: H,
     state: State,
 }
 
-/// Headers as fetched once from the host.
-struct Headers(Vec<(String, String)>);
-
-impl stages::RequestView for Headers {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+/// Builds the stages' view of the request from the host's headers. Pseudo-headers become
+/// fields; the client's `Host` wins over `:authority` (on Kong `:authority` is the server name).
+pub fn request_from(headers: Vec<(String, String)>, now: u64) -> Request {
+    let mut req = Request {
+        now,
+        ..Request::default()
+    };
+    let mut authority = String::new();
+    for (name, value) in headers {
+        match name.as_str() {
+            ":method" => req.method = value,
+            ":path" => req.path = value,
+            ":authority" => authority = value,
+            ":scheme" => req.scheme = value,
+            n if n.starts_with(':') => {}
+            _ => req.headers.push((name.to_ascii_lowercase(), value)),
+        }
     }
+    req.authority = req.header("host").map_or(authority, str::to_string);
+    req
 }
 
 impl<H: Host> HttpFilter<H> {
     /// A filter for one request.
-    pub fn new(config: Rc<Config>, host: H) -> Self {
+    pub fn new(config: Rc<Config>, shared: Rc<RefCell<Shared>>, host: H) -> Self {
         Self {
             config,
+            shared,
             host,
             state: State::Start,
         }
@@ -65,12 +78,23 @@ impl<H: Host> HttpFilter<H> {
             self.state = State::Forwarded;
             return Next::Continue;
         }
-        let headers = match self.host.request_headers() {
-            Ok(h) => Headers(h),
+        let req = match self.read_request() {
+            Ok(r) => r,
             Err(e) => return self.fail_closed(&format!("{} failed: {}", e.call, e.status)),
         };
-        let decision = stages::on_request_headers(&self.config, &headers);
-        self.apply(decision)
+        let decision = match self.shared.try_borrow_mut() {
+            Ok(mut shared) => Some(stages::on_request_headers(&self.config, &req, &mut shared)),
+            Err(_) => None,
+        };
+        match decision {
+            Some(d) => self.apply(d),
+            None => self.fail_closed("shared state busy"),
+        }
+    }
+
+    fn read_request(&self) -> Result<Request, HostError> {
+        let headers = self.host.request_headers()?;
+        Ok(request_from(headers, self.host.now()?))
     }
 
     fn apply(&mut self, decision: Decision) -> Next {
@@ -149,14 +173,42 @@ mod tests {
         fn log(&self, _level: Level, message: &str) {
             self.logs.borrow_mut().push(message.to_string());
         }
+        fn now(&self) -> Result<u64, super::super::host::HostError> {
+            Ok(1_700_000_000)
+        }
     }
 
     #[test]
     fn request_headers_empty_config_continues_untouched() {
         let mut host = FakeHost::default();
-        let mut f = HttpFilter::new(Rc::new(Config::default()), &mut host);
+        let shared = Rc::new(RefCell::new(Shared::default()));
+        let mut f = HttpFilter::new(Rc::new(Config::default()), shared, &mut host);
         assert_eq!(f.on_request_headers(), Next::Continue);
         assert_eq!(f.state(), State::Forwarded);
         assert!(host.edits.is_empty() && host.responses.is_empty());
+    }
+
+    #[test]
+    fn request_from_prefers_host_header_over_authority() {
+        let h = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let req = request_from(
+            vec![
+                h(":method", "GET"),
+                h(":path", "/a?b"),
+                h(":authority", "server.internal"),
+                h(":scheme", "https"),
+                h("Host", "client.example"),
+                h("x-a", "1"),
+            ],
+            7,
+        );
+        assert_eq!((req.method.as_str(), req.path.as_str()), ("GET", "/a?b"));
+        assert_eq!(
+            (req.authority.as_str(), req.scheme.as_str()),
+            ("client.example", "https")
+        );
+        assert_eq!(req.headers, [h("host", "client.example"), h("x-a", "1")]);
+        let envoy = request_from(vec![h(":authority", "a.example")], 7);
+        assert_eq!(envoy.authority, "a.example");
     }
 }

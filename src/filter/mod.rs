@@ -25,7 +25,8 @@ impl RootContext for RootCtx {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Without a configuration Envoy never creates streams; a None here would fail them.
         let config = self.0.config().unwrap_or_default();
-        Some(Box::new(HttpCtx(HttpFilter::new(config, root::host()))))
+        let filter = HttpFilter::new(config, self.0.shared(), root::host());
+        Some(Box::new(HttpCtx(filter)))
     }
 
     fn get_type(&self) -> Option<ContextType> {

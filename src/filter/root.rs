@@ -3,18 +3,27 @@
 use super::abi::{self, ids};
 use super::host::{Host, Level, ProxyWasmHost};
 use crate::config::{self, Config};
+use crate::stages::Shared;
+use std::cell::RefCell;
 use std::rc::Rc;
 
-/// Owns the compiled configuration; HTTP contexts share it through an `Rc`.
+/// Owns the compiled configuration and the VM's shared state; HTTP contexts share both
+/// through an `Rc`.
 #[derive(Default)]
 pub struct Root {
     config: Option<Rc<Config>>,
+    shared: Rc<RefCell<Shared>>,
 }
 
 impl Root {
     /// The configuration, once `configure` succeeded.
     pub fn config(&self) -> Option<Rc<Config>> {
         self.config.clone()
+    }
+
+    /// State shared by this VM's requests (caches).
+    pub fn shared(&self) -> Rc<RefCell<Shared>> {
+        self.shared.clone()
     }
 
     /// `on_configure`: false refuses the configuration (Envoy will not start, or NACKs an update).
@@ -37,6 +46,8 @@ impl Root {
         match config::load(bytes) {
             Ok(config) => {
                 self.config = Some(Rc::new(config));
+                // Caches belong to a configuration: a new one starts empty.
+                self.shared = Rc::default();
                 host.log(Level::Info, "jwt-relay: configuration loaded");
                 true
             }

@@ -4,6 +4,7 @@
 pub mod envoy;
 pub mod http;
 pub mod server;
+pub mod tokens;
 
 pub use envoy::{Envoy, Setup};
 pub use http::{Request, Response};

@@ -1,0 +1,161 @@
+//! Kong's basic-auth: `Proxy-Authorization` then `Authorization: Basic`, matched against
+//! consumers' `basicauth_credentials`. Passwords are held only as salted SHA-256 digests (made at
+//! load) and compared in constant time.
+
+use super::consumers::{ConsumerRef, Consumers};
+use super::denial::{Challenge, Denial};
+use super::identity::{Identity, Via};
+use crate::config::{BasicAuthSection, ConfigError, ConsumerSection};
+use crate::stages::{HeaderEdits, Request};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use subtle::ConstantTimeEq;
+
+#[derive(Debug, Clone)]
+struct BasicCredential {
+    digest: [u8; 32],
+    consumer: ConsumerRef,
+}
+
+/// The compiled `basic_auth` section.
+#[derive(Debug, Clone)]
+pub struct BasicAuth {
+    hide_credentials: bool,
+    realm: String,
+    /// The consumer used when authentication fails.
+    pub anonymous: Option<ConsumerRef>,
+    salt: [u8; 16],
+    by_user: HashMap<String, BasicCredential>,
+}
+
+fn digest(salt: &[u8; 16], password: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(password.as_bytes());
+    h.finalize().into()
+}
+
+/// Compiles the section, hashing every password with a fresh random salt.
+pub fn compile(
+    section: &BasicAuthSection,
+    raw: &[ConsumerSection],
+    consumers: &Consumers,
+) -> Result<BasicAuth, ConfigError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|_| ConfigError::new("basic_auth", "no randomness from the host"))?;
+    let mut by_user = HashMap::new();
+    for (i, consumer) in raw.iter().enumerate() {
+        for (j, cred) in consumer.basicauth_credentials.iter().enumerate() {
+            let path = format!("consumers[{i}].basicauth_credentials[{j}]");
+            let user = cred
+                .username
+                .clone()
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| ConfigError::new(format!("{path}.username"), "missing field"))?;
+            let password = cred
+                .password
+                .as_ref()
+                .ok_or_else(|| ConfigError::new(format!("{path}.password"), "missing field"))?;
+            let credential = BasicCredential {
+                digest: digest(&salt, password.expose()),
+                consumer: Consumers::at(i),
+            };
+            if by_user.insert(user, credential).is_some() {
+                return Err(ConfigError::new(
+                    format!("{path}.username"),
+                    "duplicate credential username",
+                ));
+            }
+        }
+    }
+    Ok(BasicAuth {
+        hide_credentials: section.hide_credentials,
+        realm: section.realm.clone(),
+        anonymous: super::anonymous(&section.anonymous, consumers, "basic_auth.anonymous")?,
+        salt,
+        by_user,
+    })
+}
+
+/// `(user, password)` of a `Basic` header value, if it has one.
+pub fn parse_basic(value: &str) -> Option<(String, String)> {
+    let v = value.trim_start();
+    let (scheme, rest) = (v.get(..5)?, v.get(5..)?);
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    (!user.is_empty()).then(|| (user.to_string(), password.to_string()))
+}
+
+impl BasicAuth {
+    /// The challenge of this stage's 401 replies.
+    pub fn challenge(&self) -> Challenge {
+        Challenge::Basic {
+            realm: self.realm.clone(),
+        }
+    }
+
+    /// Checks the credentials; with `hide_credentials`, `edits` gets the header removals.
+    pub fn authenticate(
+        &self,
+        req: &Request,
+        consumers: &Consumers,
+        edits: &mut HeaderEdits,
+    ) -> Result<Identity, Denial> {
+        let headers = ["proxy-authorization", "authorization"];
+        if headers.iter().all(|h| req.header(h).is_none()) {
+            return Err(Denial::NoBasicCredentials);
+        }
+        if self.hide_credentials {
+            headers.iter().for_each(|h| edits.remove(*h));
+        }
+        let given: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|h| req.header(h).and_then(parse_basic))
+            .collect();
+        if given.is_empty() {
+            return Err(Denial::NoBasicCredentials);
+        }
+        // As Kong: a user unknown in Proxy-Authorization falls back to Authorization.
+        let (user, password, cred) = given
+            .into_iter()
+            .find_map(|(u, p)| self.by_user.get(&u).map(|c| (u, p, c)))
+            .ok_or(Denial::InvalidCredentials)?;
+        if !bool::from(cred.digest.ct_eq(&digest(&self.salt, &password))) {
+            return Err(Denial::InvalidCredentials);
+        }
+        Ok(Identity {
+            consumer: consumers.get(cred.consumer).cloned(),
+            credential: Some(user.clone()),
+            via: Via::Basic { username: user },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_basic_splits_at_first_colon() {
+        let v = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("u:p:q")
+        );
+        assert_eq!(parse_basic(&v), Some(("u".into(), "p:q".into())));
+        assert_eq!(parse_basic("Basic !!!"), None);
+        assert_eq!(parse_basic("Bearer abc"), None);
+        let empty_user = format!(
+            "basic {}",
+            base64::engine::general_purpose::STANDARD.encode(":p")
+        );
+        assert_eq!(parse_basic(&empty_user), None);
+    }
+}

@@ -1,0 +1,268 @@
+//! Every reason an authentication stage refuses a request: one flat enum, one message table, and
+//! one function that turns a denial into the HTTP reply (status, body, `WWW-Authenticate`).
+//! The texts are those of Kong's jwt, key-auth and basic-auth plugins.
+
+use crate::stages::LocalResponse;
+use serde_json::{json, Map, Value};
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// No token anywhere it is looked for. `Unauthorized`.
+    NoToken,
+    /// A token location held several different tokens. `Multiple tokens provided`.
+    MultipleTokens,
+    /// The token does not decode; the reason is the JOSE parser's Kong text. `Bad token; <reason>`.
+    BadToken(&'static str),
+    /// The key claim is in neither claims nor header. `No mandatory '<claim>' in claims`.
+    NoKeyClaim,
+    /// The key claim is empty or not a string. `Invalid '<claim>' in claims`.
+    InvalidKeyClaim,
+    /// No credential has this key (or no JWKS key has this `kid`). `No credentials found for given '<claim>'`.
+    NoCredentials(String),
+    /// The token's `alg` is not the credential's algorithm. `Invalid algorithm`.
+    InvalidAlgorithm,
+    /// The credential has no usable key. `Invalid key/secret`.
+    InvalidKeySecret,
+    /// The signature does not verify (or is malformed for its algorithm). `Invalid signature`.
+    InvalidSignature,
+    /// Registered-claim failures, answered as the claim map itself (`{"exp":"token expired"}`).
+    Claims(Vec<(&'static str, &'static str)>),
+    /// Key-auth: no key in the request. `No API key found in request`.
+    NoApiKey,
+    /// Key-auth: the same key name was sent more than once. `Duplicate API key found`.
+    DuplicateApiKey,
+    /// Key-auth or basic-auth: unknown key, user or wrong password. `Invalid authentication credentials`.
+    InvalidCredentials,
+    /// Basic-auth: no `Authorization: Basic`. `Unauthorized`.
+    NoBasicCredentials,
+}
+
+/// The `WWW-Authenticate` challenge scheme of the stage that refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// `Bearer [realm="..."]`, with `error="invalid_token"` once a token was found.
+    Bearer {
+        /// Optional realm.
+        realm: Option<String>,
+    },
+    /// `Key realm="..."` (key-auth).
+    Key {
+        /// Realm.
+        realm: String,
+    },
+    /// `Basic realm="..."` (basic-auth).
+    Basic {
+        /// Realm.
+        realm: String,
+    },
+}
+
+impl Denial {
+    /// The JSON body Kong answers with.
+    pub fn body(&self, key_claim: &str) -> Value {
+        let message = match self {
+            Self::NoToken | Self::NoBasicCredentials => "Unauthorized".to_string(),
+            Self::MultipleTokens => "Multiple tokens provided".to_string(),
+            Self::BadToken(reason) => format!("Bad token; {reason}"),
+            Self::NoKeyClaim => format!("No mandatory '{key_claim}' in claims"),
+            Self::InvalidKeyClaim => format!("Invalid '{key_claim}' in claims"),
+            Self::NoCredentials(claim) => format!("No credentials found for given '{claim}'"),
+            Self::InvalidAlgorithm => "Invalid algorithm".to_string(),
+            Self::InvalidKeySecret => "Invalid key/secret".to_string(),
+            Self::InvalidSignature => "Invalid signature".to_string(),
+            Self::NoApiKey => "No API key found in request".to_string(),
+            Self::DuplicateApiKey => "Duplicate API key found".to_string(),
+            Self::InvalidCredentials => "Invalid authentication credentials".to_string(),
+            Self::Claims(errors) => {
+                let map: Map<String, Value> = errors
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), Value::from(*v)))
+                    .collect();
+                return Value::Object(map);
+            }
+        };
+        json!({ "message": message })
+    }
+
+    /// True once a token was found: the challenge then carries `error="invalid_token"`.
+    fn token_was_found(&self) -> bool {
+        !matches!(self, Self::NoToken)
+    }
+
+    /// A short reason for logs and metrics (never the token).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NoToken => "no_token",
+            Self::MultipleTokens => "multiple_tokens",
+            Self::BadToken(_) => "bad_token",
+            Self::NoKeyClaim => "no_key_claim",
+            Self::InvalidKeyClaim => "invalid_key_claim",
+            Self::NoCredentials(_) => "no_credentials",
+            Self::InvalidAlgorithm => "invalid_algorithm",
+            Self::InvalidKeySecret => "invalid_key_secret",
+            Self::InvalidSignature => "invalid_signature",
+            Self::Claims(_) => "claims",
+            Self::NoApiKey => "no_api_key",
+            Self::DuplicateApiKey => "duplicate_api_key",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::NoBasicCredentials => "no_basic_credentials",
+        }
+    }
+
+    /// The 401 reply: Kong's body and the stage's `WWW-Authenticate` challenge.
+    pub fn response(&self, challenge: &Challenge, key_claim: &str) -> LocalResponse {
+        let mut reply = LocalResponse::json(401, &self.body(key_claim));
+        reply
+            .headers
+            .push(("www-authenticate".into(), self.challenge(challenge)));
+        reply
+    }
+
+    fn challenge(&self, challenge: &Challenge) -> String {
+        match challenge {
+            Challenge::Bearer { realm } => {
+                let mut parts = Vec::new();
+                if let Some(realm) = realm {
+                    parts.push(format!("realm=\"{realm}\""));
+                }
+                if self.token_was_found() {
+                    parts.push("error=\"invalid_token\"".to_string());
+                }
+                if parts.is_empty() {
+                    "Bearer".to_string()
+                } else {
+                    format!("Bearer {}", parts.join(", "))
+                }
+            }
+            Challenge::Key { realm } => format!("Key realm=\"{realm}\""),
+            Challenge::Basic { realm } => format!("Basic realm=\"{realm}\""),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(d: Denial) -> String {
+        d.body("iss").to_string()
+    }
+
+    #[test]
+    fn body_each_denial_matches_kong_text() {
+        let table = [
+            (Denial::NoToken, r#"{"message":"Unauthorized"}"#),
+            (
+                Denial::MultipleTokens,
+                r#"{"message":"Multiple tokens provided"}"#,
+            ),
+            (
+                Denial::BadToken("invalid JSON"),
+                r#"{"message":"Bad token; invalid JSON"}"#,
+            ),
+            (
+                Denial::BadToken("invalid alg"),
+                r#"{"message":"Bad token; invalid alg"}"#,
+            ),
+            (
+                Denial::BadToken("invalid claims"),
+                r#"{"message":"Bad token; invalid claims"}"#,
+            ),
+            (
+                Denial::BadToken("invalid signature"),
+                r#"{"message":"Bad token; invalid signature"}"#,
+            ),
+            (
+                Denial::NoKeyClaim,
+                r#"{"message":"No mandatory 'iss' in claims"}"#,
+            ),
+            (
+                Denial::InvalidKeyClaim,
+                r#"{"message":"Invalid 'iss' in claims"}"#,
+            ),
+            (
+                Denial::NoCredentials("iss".into()),
+                r#"{"message":"No credentials found for given 'iss'"}"#,
+            ),
+            (
+                Denial::InvalidAlgorithm,
+                r#"{"message":"Invalid algorithm"}"#,
+            ),
+            (
+                Denial::InvalidKeySecret,
+                r#"{"message":"Invalid key/secret"}"#,
+            ),
+            (
+                Denial::InvalidSignature,
+                r#"{"message":"Invalid signature"}"#,
+            ),
+            (
+                Denial::NoApiKey,
+                r#"{"message":"No API key found in request"}"#,
+            ),
+            (
+                Denial::DuplicateApiKey,
+                r#"{"message":"Duplicate API key found"}"#,
+            ),
+            (
+                Denial::InvalidCredentials,
+                r#"{"message":"Invalid authentication credentials"}"#,
+            ),
+            (Denial::NoBasicCredentials, r#"{"message":"Unauthorized"}"#),
+        ];
+        for (denial, want) in table {
+            assert_eq!(msg(denial), want);
+        }
+    }
+
+    #[test]
+    fn body_claims_is_the_claim_map() {
+        let d = Denial::Claims(vec![
+            ("exp", "token expired"),
+            ("nbf", "token not valid yet"),
+        ]);
+        assert_eq!(
+            msg(d),
+            r#"{"exp":"token expired","nbf":"token not valid yet"}"#
+        );
+        let d = Denial::Claims(vec![("exp", "must be a number")]);
+        assert_eq!(msg(d), r#"{"exp":"must be a number"}"#);
+    }
+
+    #[test]
+    fn challenge_bearer_without_token_has_no_error() {
+        let bearer = Challenge::Bearer { realm: None };
+        assert_eq!(Denial::NoToken.challenge(&bearer), "Bearer");
+        assert_eq!(
+            Denial::InvalidSignature.challenge(&bearer),
+            "Bearer error=\"invalid_token\""
+        );
+    }
+
+    #[test]
+    fn challenge_bearer_with_realm_joins_with_comma() {
+        let bearer = Challenge::Bearer {
+            realm: Some("api".into()),
+        };
+        assert_eq!(Denial::NoToken.challenge(&bearer), "Bearer realm=\"api\"");
+        assert_eq!(
+            Denial::MultipleTokens.challenge(&bearer),
+            "Bearer realm=\"api\", error=\"invalid_token\""
+        );
+    }
+
+    #[test]
+    fn response_is_401_json_with_challenge() {
+        let r = Denial::NoApiKey.response(
+            &Challenge::Key {
+                realm: "kong".into(),
+            },
+            "iss",
+        );
+        assert_eq!(r.status, 401);
+        assert!(r
+            .headers
+            .contains(&("www-authenticate".into(), "Key realm=\"kong\"".into())));
+    }
+}

@@ -1,0 +1,171 @@
+//! Kong's key-auth: an API key from a header or the query string, matched against consumers'
+//! `keyauth_credentials`. Keys are held as SHA-256 digests and compared in constant time.
+
+use super::consumers::{ConsumerRef, Consumers};
+use super::denial::{Challenge, Denial};
+use super::identity::{Identity, Via};
+use crate::config::{ConfigError, ConsumerSection, KeyAuthSection};
+use crate::stages::{urlenc, HeaderEdits, Request};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use subtle::ConstantTimeEq;
+
+/// A key-auth credential.
+#[derive(Debug, Clone)]
+pub(super) struct KeyCredential {
+    digest: [u8; 32],
+    consumer: ConsumerRef,
+    id: Option<String>,
+}
+
+/// The compiled `key_auth` section.
+#[derive(Debug, Clone)]
+pub struct KeyAuth {
+    key_names: Vec<String>,
+    hide_credentials: bool,
+    /// The consumer used when authentication fails.
+    pub anonymous: Option<ConsumerRef>,
+    // Looked up by digest: the lookup's timing says nothing usable about a key.
+    by_digest: HashMap<[u8; 32], KeyCredential>,
+}
+
+/// Compiles the section against the consumers' `keyauth_credentials`.
+pub fn compile(
+    section: &KeyAuthSection,
+    raw: &[ConsumerSection],
+    consumers: &Consumers,
+) -> Result<KeyAuth, ConfigError> {
+    if section.key_names.is_empty() {
+        return Err(ConfigError::new(
+            "key_auth.key_names",
+            "must name at least one key",
+        ));
+    }
+    Ok(KeyAuth {
+        key_names: section.key_names.clone(),
+        hide_credentials: section.hide_credentials,
+        anonymous: super::anonymous(&section.anonymous, consumers, "key_auth.anonymous")?,
+        by_digest: compile_keys(raw)?,
+    })
+}
+
+/// Checks every `keyauth_credentials` key (present, unique) whether or not key-auth is on.
+pub(super) fn compile_keys(
+    raw: &[ConsumerSection],
+) -> Result<HashMap<[u8; 32], KeyCredential>, ConfigError> {
+    let mut map = HashMap::new();
+    for (i, consumer) in raw.iter().enumerate() {
+        for (j, cred) in consumer.keyauth_credentials.iter().enumerate() {
+            let path = format!("consumers[{i}].keyauth_credentials[{j}].key");
+            let key = cred
+                .key
+                .as_ref()
+                .filter(|k| !k.expose().is_empty())
+                .ok_or_else(|| ConfigError::new(&path, "missing field"))?;
+            let digest: [u8; 32] = Sha256::digest(key.expose().as_bytes()).into();
+            let credential = KeyCredential {
+                digest,
+                consumer: Consumers::at(i),
+                id: cred.id.clone(),
+            };
+            if map.insert(digest, credential).is_some() {
+                return Err(ConfigError::new(path, "duplicate credential key"));
+            }
+        }
+    }
+    Ok(map)
+}
+
+impl KeyAuth {
+    /// The challenge of this stage's 401 replies.
+    pub fn challenge(&self) -> Challenge {
+        Challenge::Key {
+            realm: "kong".into(),
+        }
+    }
+
+    /// Finds and checks the key; with `hide_credentials`, `edits` gets its removal.
+    pub fn authenticate(
+        &self,
+        req: &Request,
+        consumers: &Consumers,
+        edits: &mut HeaderEdits,
+    ) -> Result<Identity, Denial> {
+        let (name, key, in_query) = self.find_key(req)?;
+        if self.hide_credentials {
+            if in_query {
+                edits.set(":path", without_param(req, &name));
+            } else {
+                edits.remove(name);
+            }
+        }
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let cred = self
+            .by_digest
+            .get(&digest)
+            .filter(|c| bool::from(c.digest.ct_eq(&digest)))
+            .ok_or(Denial::InvalidCredentials)?;
+        Ok(Identity {
+            consumer: consumers.get(cred.consumer).cloned(),
+            credential: cred.id.clone(),
+            via: Via::ApiKey,
+        })
+    }
+
+    /// The first configured name present in headers, else the query: (name, key, from query).
+    fn find_key(&self, req: &Request) -> Result<(String, String, bool), Denial> {
+        for name in &self.key_names {
+            let from_headers: Vec<&str> = req.header_all(name).collect();
+            let (values, in_query) = if from_headers.is_empty() {
+                let q: Vec<String> = urlenc::pairs(req.query())
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.unwrap_or_default())
+                    .collect();
+                (q, true)
+            } else {
+                (from_headers.iter().map(|s| s.to_string()).collect(), false)
+            };
+            match values.as_slice() {
+                [] => continue,
+                [one] if one.is_empty() => return Err(Denial::NoApiKey),
+                [one] => return Ok((name.clone(), one.clone(), in_query)),
+                _ => return Err(Denial::DuplicateApiKey),
+            }
+        }
+        Err(Denial::NoApiKey)
+    }
+}
+
+/// The request path with every occurrence of query parameter `name` removed.
+fn without_param(req: &Request, name: &str) -> String {
+    let kept: Vec<&str> = req
+        .query()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| urlenc::decode(p.split('=').next().unwrap_or_default()) != name)
+        .collect();
+    if kept.is_empty() {
+        req.path_only().to_string()
+    } else {
+        format!("{}?{}", req.path_only(), kept.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_param_removes_every_copy() {
+        let r = Request {
+            path: "/p?apikey=1&a=b&api%6Bey=2".into(),
+            ..Request::default()
+        };
+        assert_eq!(without_param(&r, "apikey"), "/p?a=b");
+        let r = Request {
+            path: "/p?apikey=1".into(),
+            ..Request::default()
+        };
+        assert_eq!(without_param(&r, "apikey"), "/p");
+    }
+}

@@ -1,0 +1,210 @@
+//! Authentication: Kong's jwt, key-auth and basic-auth plugins over the configured consumers.
+//!
+//! Stages run in that order with Kong's semantics: each one authenticates or refuses; with
+//! `anonymous` set, a failure falls back to the anonymous consumer, and a stage with `anonymous`
+//! is skipped once an earlier stage found a real credential (Kong's "logical OR").
+//! Client-sent copies of every header this module sets are removed first, always.
+
+mod basic_auth;
+pub mod cache;
+mod consumers;
+mod denial;
+mod identity;
+mod jwt;
+mod key_auth;
+mod token;
+
+pub use cache::TokenCache;
+pub use consumers::{Consumer, ConsumerRef, Consumers};
+pub use denial::{Challenge, Denial};
+pub use identity::{Identity, Via};
+pub use token::bearer;
+
+use crate::config::{ConfigError, RawConfig};
+use crate::stages::{HeaderEdits, LocalResponse, Request};
+
+/// Headers the authentication stages set; a client's copies never reach the upstream.
+pub const CONSUMER_HEADERS: [&str; 5] = [
+    "x-consumer-id",
+    "x-consumer-custom-id",
+    "x-consumer-username",
+    "x-credential-identifier",
+    "x-anonymous-consumer",
+];
+
+/// The compiled authentication stages.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    consumers: Consumers,
+    jwt: Option<jwt::JwtAuth>,
+    key_auth: Option<key_auth::KeyAuth>,
+    basic_auth: Option<basic_auth::BasicAuth>,
+}
+
+/// What authentication produced for a request that goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authenticated {
+    /// Header removals and settings for the upstream request.
+    pub edits: HeaderEdits,
+    /// Who the caller is; `None` when every stage skipped (e.g. a CORS preflight).
+    pub identity: Option<Identity>,
+}
+
+pub(crate) fn anonymous(
+    name: &Option<String>,
+    consumers: &Consumers,
+    path: &str,
+) -> Result<Option<ConsumerRef>, ConfigError> {
+    match name {
+        None => Ok(None),
+        Some(a) => consumers
+            .find(a)
+            .map(Some)
+            .ok_or_else(|| ConfigError::new(path, format!("no consumer has id or username {a:?}"))),
+    }
+}
+
+impl Authenticator {
+    /// Compiles consumers and credentials (always, so bad credentials are refused even when
+    /// no stage uses them) and the configured stages; `None` when no stage is configured.
+    pub fn compile(raw: &RawConfig) -> Result<Option<Self>, ConfigError> {
+        let consumers = Consumers::compile(&raw.consumers)?;
+        key_auth::compile_keys(&raw.consumers)?;
+        let jwt = match &raw.jwt {
+            Some(s) => Some(jwt::compile(s, &raw.consumers, &consumers)?),
+            None => {
+                jwt::compile(&Default::default(), &raw.consumers, &consumers)?;
+                None
+            }
+        };
+        let key_auth = match &raw.key_auth {
+            Some(s) => Some(key_auth::compile(s, &raw.consumers, &consumers)?),
+            None => None,
+        };
+        let basic_auth = match &raw.basic_auth {
+            Some(s) => Some(basic_auth::compile(s, &raw.consumers, &consumers)?),
+            None => None,
+        };
+        if jwt.is_none() && key_auth.is_none() && basic_auth.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            consumers,
+            jwt,
+            key_auth,
+            basic_auth,
+        }))
+    }
+
+    /// Runs the stages: the edits and identity to go on with, or the 401 to answer.
+    pub fn run(
+        &self,
+        req: &Request,
+        cache: &mut TokenCache,
+    ) -> Result<Authenticated, LocalResponse> {
+        let mut edits = HeaderEdits::default();
+        CONSUMER_HEADERS.iter().for_each(|h| edits.remove(*h));
+        if let Some(jwt) = &self.jwt {
+            jwt.claim_header_names().for_each(|h| edits.remove(h));
+        }
+        let mut identity: Option<Identity> = None;
+        if let Some(jwt) = &self.jwt {
+            if !jwt.skips(req) {
+                let result = self.gate(&identity, jwt.anonymous, || {
+                    jwt.authenticate(req, &self.consumers, cache)
+                });
+                self.settle(&mut identity, result, jwt.anonymous, || {
+                    (jwt.challenge(), jwt.key_claim().to_string())
+                })?;
+            }
+        }
+        if let Some(ka) = &self.key_auth {
+            let result = self.gate(&identity, ka.anonymous, || {
+                ka.authenticate(req, &self.consumers, &mut edits)
+            });
+            self.settle(&mut identity, result, ka.anonymous, || {
+                (ka.challenge(), String::new())
+            })?;
+        }
+        if let Some(ba) = &self.basic_auth {
+            let result = self.gate(&identity, ba.anonymous, || {
+                ba.authenticate(req, &self.consumers, &mut edits)
+            });
+            self.settle(&mut identity, result, ba.anonymous, || {
+                (ba.challenge(), String::new())
+            })?;
+        }
+        if let Some(id) = &identity {
+            self.identity_headers(id, &mut edits);
+        }
+        Ok(Authenticated { edits, identity })
+    }
+
+    /// Kong: a stage with `anonymous` is skipped once a real credential was found.
+    fn gate(
+        &self,
+        identity: &Option<Identity>,
+        anonymous: Option<ConsumerRef>,
+        run: impl FnOnce() -> Result<Identity, Denial>,
+    ) -> Option<Result<Identity, Denial>> {
+        let authenticated = identity.as_ref().is_some_and(|i| !i.is_anonymous());
+        if anonymous.is_some() && authenticated {
+            return None;
+        }
+        Some(run())
+    }
+
+    fn settle(
+        &self,
+        identity: &mut Option<Identity>,
+        result: Option<Result<Identity, Denial>>,
+        anonymous: Option<ConsumerRef>,
+        challenge: impl FnOnce() -> (Challenge, String),
+    ) -> Result<(), LocalResponse> {
+        match (result, anonymous) {
+            (None, _) => Ok(()),
+            (Some(Ok(id)), _) => {
+                *identity = Some(id);
+                Ok(())
+            }
+            (Some(Err(_)), Some(anon)) => {
+                *identity = Some(Identity {
+                    consumer: self.consumers.get(anon).cloned(),
+                    credential: None,
+                    via: Via::Anonymous,
+                });
+                Ok(())
+            }
+            (Some(Err(denial)), None) => {
+                let (challenge, key_claim) = challenge();
+                Err(denial.response(&challenge, &key_claim))
+            }
+        }
+    }
+
+    fn identity_headers(&self, id: &Identity, edits: &mut HeaderEdits) {
+        if let Some(c) = &id.consumer {
+            let fields = [
+                ("x-consumer-id", &c.id),
+                ("x-consumer-custom-id", &c.custom_id),
+                ("x-consumer-username", &c.username),
+            ];
+            for (header, value) in fields {
+                if let Some(v) = value {
+                    edits.set(header, v.clone());
+                }
+            }
+        }
+        if let Some(cred) = &id.credential {
+            edits.set("x-credential-identifier", cred.clone());
+        }
+        if id.is_anonymous() {
+            edits.set("x-anonymous-consumer", "true");
+        }
+        if let (Some(jwt), Some(claims)) = (&self.jwt, id.claims()) {
+            for (header, value) in jwt.claim_headers(claims) {
+                edits.set(header, value);
+            }
+        }
+    }
+}

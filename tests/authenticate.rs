@@ -1,0 +1,572 @@
+//! Kong's jwt, key-auth and basic-auth plugins in the filter, through a real Envoy: every
+//! message, each token location, consumers, anonymous, preflight, header stripping, every
+//! algorithm with a key from `rsa_public_key` or a JWKS, and `claims_to_headers`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use support::tokens::{self, now, raw_token, sign_hmac, sign_pem, ASYMMETRIC};
+use support::{Envoy, Recorded, Request, Response, Server, Setup};
+
+const HS_SECRET: &str = "s3cr3t-for-hs-credentials";
+
+/// Consumers with one jwt credential per algorithm; the key claim (`iss`) is `key-<ALG>`.
+fn consumers() -> Value {
+    let mut secrets = vec![
+        json!({"key": "key-HS256", "secret": HS_SECRET}),
+        json!({"key": "key-HS384", "algorithm": "HS384", "secret": HS_SECRET}),
+        json!({"key": "key-HS512", "algorithm": "HS512", "secret": HS_SECRET}),
+    ];
+    for alg in ASYMMETRIC {
+        secrets.push(json!({"key": format!("key-{alg}"), "algorithm": alg, "rsa_public_key": tokens::public_pem(alg)}));
+    }
+    json!([
+        {"id": "c-1", "username": "alice", "custom_id": "cust-1", "jwt_secrets": secrets,
+         "keyauth_credentials": [{"id": "ka-1", "key": "alice-api-key"}],
+         "basicauth_credentials": [{"username": "alice", "password": "wonder land"}]},
+        {"id": "anon-id", "username": "anonymous"}
+    ])
+}
+
+fn start(jwt: Value) -> (Server, Envoy) {
+    start_with(json!({"consumers": consumers(), "jwt": jwt}))
+}
+
+fn start_with(config: Value) -> (Server, Envoy) {
+    let upstream = Server::ok();
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    (upstream, envoy)
+}
+
+fn good_claims(iss: &str) -> Value {
+    json!({"iss": iss, "sub": "user-1", "exp": now() + 600, "nbf": now() - 10})
+}
+
+fn bearer(token: &str) -> Request {
+    Request::get("/resource").header("authorization", &format!("Bearer {token}"))
+}
+
+fn assert_denied(resp: &Response, body: Value, challenge: &str) {
+    assert_eq!(resp.status, 401, "{}", resp.text());
+    assert_eq!(resp.json(), body);
+    assert_eq!(resp.header("www-authenticate"), Some(challenge));
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+}
+
+fn consumer_headers(rec: &Recorded) -> Vec<(String, String)> {
+    let names = [
+        "x-consumer-id",
+        "x-consumer-custom-id",
+        "x-consumer-username",
+        "x-credential-identifier",
+        "x-anonymous-consumer",
+    ];
+    names
+        .iter()
+        .flat_map(|n| {
+            rec.header_all(n)
+                .into_iter()
+                .map(move |v| (n.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+fn alice(credential: &str) -> Vec<(String, String)> {
+    vec![
+        ("x-consumer-id".into(), "c-1".into()),
+        ("x-consumer-custom-id".into(), "cust-1".into()),
+        ("x-consumer-username".into(), "alice".into()),
+        ("x-credential-identifier".into(), credential.into()),
+    ]
+}
+
+#[test]
+fn jwt_every_algorithm_with_credential_key_authenticates() {
+    let (upstream, envoy) = start(json!({"claims_to_verify": ["exp", "nbf"]}));
+    let mut sent = 0;
+    for alg in ["HS256", "HS384", "HS512"] {
+        let iss = format!("key-{alg}");
+        let token = sign_hmac(alg, HS_SECRET.as_bytes(), &good_claims(&iss));
+        assert_eq!(envoy.send(&bearer(&token)).status, 200, "{alg}");
+        sent += 1;
+        assert_eq!(
+            consumer_headers(&upstream.wait_for(sent)[sent - 1]),
+            alice(&iss),
+            "{alg}"
+        );
+    }
+    for alg in ASYMMETRIC {
+        let iss = format!("key-{alg}");
+        let token = sign_pem(alg, &good_claims(&iss), None);
+        let resp = envoy.send(&bearer(&token));
+        assert_eq!(resp.status, 200, "{alg}: {}", resp.text());
+        sent += 1;
+        assert_eq!(
+            consumer_headers(&upstream.wait_for(sent)[sent - 1]),
+            alice(&iss),
+            "{alg}"
+        );
+    }
+}
+
+#[test]
+fn jwt_token_locations_query_cookie_header_are_found() {
+    let (upstream, envoy) =
+        start(json!({"cookie_names": ["session"], "header_names": ["authorization", "x-token"]}));
+    let token = sign_hmac("HS256", HS_SECRET.as_bytes(), &good_claims("key-HS256"));
+    let requests = [
+        Request::get(&format!("/r?a=1&jwt={token}")),
+        Request::get("/r").header("cookie", &format!("other=1; session={token}")),
+        Request::get("/r").header("x-token", &format!("bearer {token}")),
+        bearer(&token),
+    ];
+    for (i, req) in requests.iter().enumerate() {
+        assert_eq!(envoy.send(req).status, 200, "location {i}");
+    }
+    for rec in upstream.wait_for(4) {
+        assert_eq!(consumer_headers(&rec), alice("key-HS256"));
+    }
+}
+
+#[test]
+fn jwt_every_kong_message_is_answered_exactly() {
+    let (upstream, envoy) = start(
+        json!({"claims_to_verify": ["exp", "nbf"], "maximum_expiration": 3600, "realm": "api"}),
+    );
+    let hs = |claims: Value| sign_hmac("HS256", HS_SECRET.as_bytes(), &claims);
+    let with_error = "Bearer realm=\"api\", error=\"invalid_token\"";
+    let msg = |m: &str| json!({"message": m});
+    let t = now();
+    let cases: Vec<(Request, Value, &str)> = vec![
+        (
+            Request::get("/r"),
+            msg("Unauthorized"),
+            "Bearer realm=\"api\"",
+        ),
+        (
+            Request::get("/r?jwt=a&jwt=b"),
+            msg("Multiple tokens provided"),
+            with_error,
+        ),
+        (
+            bearer("not-a-jwt"),
+            msg("Bad token; invalid JSON"),
+            with_error,
+        ),
+        (
+            bearer(&raw_token(
+                r#"{"alg":"none"}"#,
+                r#"{"iss":"key-HS256"}"#,
+                "",
+            )),
+            msg("Bad token; invalid alg"),
+            with_error,
+        ),
+        (
+            bearer(&raw_token(r#"{"alg":"HS256"}"#, "[1]", "c2ln")),
+            msg("Bad token; invalid claims"),
+            with_error,
+        ),
+        (
+            bearer(&raw_token(
+                r#"{"alg":"HS256"}"#,
+                r#"{"iss":"key-HS256"}"#,
+                "!!",
+            )),
+            msg("Bad token; invalid signature"),
+            with_error,
+        ),
+        (
+            bearer(&hs(json!({"sub": "x"}))),
+            msg("No mandatory 'iss' in claims"),
+            with_error,
+        ),
+        (
+            bearer(&hs(json!({"iss": ""}))),
+            msg("Invalid 'iss' in claims"),
+            with_error,
+        ),
+        (
+            bearer(&hs(json!({"iss": "nobody"}))),
+            msg("No credentials found for given 'iss'"),
+            with_error,
+        ),
+        (
+            bearer(&sign_hmac(
+                "HS512",
+                HS_SECRET.as_bytes(),
+                &good_claims("key-HS256"),
+            )),
+            msg("Invalid algorithm"),
+            with_error,
+        ),
+        (
+            bearer(&sign_hmac(
+                "HS256",
+                b"wrong-secret",
+                &good_claims("key-HS256"),
+            )),
+            msg("Invalid signature"),
+            with_error,
+        ),
+        (
+            bearer(&sign_pem("RS256", &good_claims("key-HS256"), None)),
+            msg("Invalid algorithm"),
+            with_error,
+        ),
+        (
+            bearer(&hs(json!({"iss": "key-HS256", "nbf": t - 1}))),
+            json!({"exp": "must be a number"}),
+            with_error,
+        ),
+        (
+            bearer(&hs(json!({"iss": "key-HS256", "exp": "soon", "nbf": t}))),
+            json!({"exp": "must be a number"}),
+            with_error,
+        ),
+        (
+            bearer(&hs(json!({"iss": "key-HS256", "exp": t - 1, "nbf": t - 5}))),
+            json!({"exp": "token expired"}),
+            with_error,
+        ),
+        (
+            bearer(&hs(
+                json!({"iss": "key-HS256", "exp": t + 600, "nbf": t + 300}),
+            )),
+            json!({"nbf": "token not valid yet"}),
+            with_error,
+        ),
+        (
+            bearer(&hs(json!({"iss": "key-HS256", "exp": t + 7200, "nbf": t}))),
+            json!({"exp": "exceeds maximum allowed expiration"}),
+            with_error,
+        ),
+    ];
+    for (req, body, challenge) in &cases {
+        let resp = envoy.send(req);
+        assert_denied(&resp, body.clone(), challenge);
+    }
+    assert!(
+        upstream.requests().is_empty(),
+        "a denied request reached the upstream"
+    );
+}
+
+#[test]
+fn jwt_malformed_es_and_ps_signatures_are_401_not_500() {
+    let (upstream, envoy) = start(json!({}));
+    for alg in ["ES256", "ES384", "ES512", "PS256", "EdDSA"] {
+        let good = sign_pem(alg, &good_claims(&format!("key-{alg}")), None);
+        let (signing_input, _) = good.rsplit_once('.').unwrap();
+        for sig in ["AAAA", "", &tokens::b64(&[0u8; 300])] {
+            let resp = envoy.send(&bearer(&format!("{signing_input}.{sig}")));
+            assert_denied(
+                &resp,
+                json!({"message": "Invalid signature"}),
+                "Bearer error=\"invalid_token\"",
+            );
+        }
+    }
+    assert!(upstream.requests().is_empty());
+}
+
+#[test]
+fn jwt_client_sent_consumer_headers_are_replaced() {
+    let (upstream, envoy) = start(json!({}));
+    let token = sign_hmac("HS256", HS_SECRET.as_bytes(), &good_claims("key-HS256"));
+    let req = bearer(&token)
+        .header("X-Consumer-ID", "admin")
+        .header("x-consumer-username", "root")
+        .header("X-Anonymous-Consumer", "false")
+        .header("x-credential-identifier", "forged")
+        .header("x-consumer-custom-id", "forged");
+    assert_eq!(envoy.send(&req).status, 200);
+    assert_eq!(consumer_headers(&upstream.single()), alice("key-HS256"));
+}
+
+#[test]
+fn jwt_anonymous_fallback_sets_anonymous_consumer() {
+    let (upstream, envoy) = start(json!({"anonymous": "anonymous"}));
+    let forged = Request::get("/r")
+        .header("x-consumer-id", "c-1")
+        .header("x-credential-identifier", "key-HS256");
+    assert_eq!(envoy.send(&forged).status, 200);
+    let bad = bearer(&sign_hmac("HS256", b"wrong", &good_claims("key-HS256")));
+    assert_eq!(envoy.send(&bad).status, 200);
+    let want = vec![
+        ("x-consumer-id".to_string(), "anon-id".to_string()),
+        ("x-consumer-username".into(), "anonymous".into()),
+        ("x-anonymous-consumer".into(), "true".into()),
+    ];
+    for rec in upstream.wait_for(2) {
+        assert_eq!(consumer_headers(&rec), want);
+    }
+}
+
+#[test]
+fn jwt_preflight_skipped_only_when_configured() {
+    let (upstream, envoy) = start(json!({"run_on_preflight": false}));
+    let preflight = Request::new("OPTIONS", "/r").header("x-consumer-id", "forged");
+    assert_eq!(envoy.send(&preflight).status, 200);
+    assert_eq!(consumer_headers(&upstream.single()), vec![]);
+    assert_eq!(envoy.send(&Request::new("GET", "/r")).status, 401);
+
+    let (upstream, envoy) = start(json!({}));
+    let resp = envoy.send(&Request::new("OPTIONS", "/r"));
+    assert_denied(&resp, json!({"message": "Unauthorized"}), "Bearer");
+    assert!(upstream.requests().is_empty());
+}
+
+fn jwks() -> Value {
+    let key = |alg: &str, kid: &str| {
+        let pem = tokens::public_pem(alg);
+        let verifying =
+            jwt_relay::jose::VerifyingKey::from_pem(&pem, alg.parse().unwrap()).unwrap();
+        let jwk = jwt_relay::jose::Jwk::from_keys(verifying, None).with_kid(kid);
+        Value::Object(jwk.to_public_json().unwrap())
+    };
+    json!({"keys": [key("RS256", "rsa-1"), key("ES256", "ec-1"), key("EdDSA", "ed-1")]})
+}
+
+#[test]
+fn jwt_inline_jwks_matches_kid_and_sets_claim_headers() {
+    let (upstream, envoy) = start_with(json!({"jwt": {
+        "jwks": jwks(),
+        "claims_to_verify": ["exp"],
+        "issuers": ["https://idp.example"],
+        "audiences": ["api"],
+        "claims_to_headers": [{"claim": "sub", "header": "X-User"}, {"claim": "org.id", "header": "x-org"},
+                              {"claim": "admin", "header": "x-admin"}, {"claim": "missing", "header": "x-missing"}]
+    }}));
+    let claims = json!({"iss": "https://idp.example", "aud": ["other", "api"], "sub": "u-9",
+                        "org": {"id": 42}, "admin": false, "exp": now() + 60});
+    for (alg, kid) in [("RS256", "rsa-1"), ("ES256", "ec-1"), ("EdDSA", "ed-1")] {
+        let req = bearer(&sign_pem(alg, &claims, Some(kid)))
+            .header("x-user", "forged")
+            .header("x-missing", "forged");
+        let resp = envoy.send(&req);
+        assert_eq!(resp.status, 200, "{alg}: {}", resp.text());
+    }
+    for rec in upstream.wait_for(3) {
+        assert_eq!(rec.header_all("x-user"), ["u-9"]);
+        assert_eq!(rec.header_all("x-org"), ["42"]);
+        assert_eq!(rec.header_all("x-admin"), ["false"]);
+        assert!(rec.header("x-missing").is_none());
+        assert!(rec.header("x-consumer-id").is_none());
+    }
+    let wrong_kid = sign_pem("ES256", &claims, Some("rsa-1"));
+    assert_denied(
+        &envoy.send(&bearer(&wrong_kid)),
+        json!({"message": "No credentials found for given 'kid'"}),
+        "Bearer error=\"invalid_token\"",
+    );
+    let other_iss = sign_pem(
+        "RS256",
+        &json!({"iss": "https://evil", "aud": "api", "exp": now() + 60}),
+        Some("rsa-1"),
+    );
+    assert_denied(
+        &envoy.send(&bearer(&other_iss)),
+        json!({"iss": "issuer not allowed"}),
+        "Bearer error=\"invalid_token\"",
+    );
+    let other_aud = sign_pem(
+        "RS256",
+        &json!({"iss": "https://idp.example", "aud": "web", "exp": now() + 60}),
+        Some("rsa-1"),
+    );
+    assert_denied(
+        &envoy.send(&bearer(&other_aud)),
+        json!({"aud": "audience not allowed"}),
+        "Bearer error=\"invalid_token\"",
+    );
+}
+
+#[test]
+fn jwt_leeway_accepts_recently_expired_token() {
+    let (_upstream, envoy) = start(json!({"claims_to_verify": ["exp"], "leeway_seconds": 120}));
+    let token = sign_hmac(
+        "HS256",
+        HS_SECRET.as_bytes(),
+        &json!({"iss": "key-HS256", "exp": now() - 30}),
+    );
+    assert_eq!(envoy.send(&bearer(&token)).status, 200);
+    let old = sign_hmac(
+        "HS256",
+        HS_SECRET.as_bytes(),
+        &json!({"iss": "key-HS256", "exp": now() - 300}),
+    );
+    assert_eq!(
+        envoy.send(&bearer(&old)).json(),
+        json!({"exp": "token expired"})
+    );
+}
+
+#[test]
+fn jwt_repeated_token_is_served_from_cache_and_still_expires() {
+    let (upstream, envoy) = start(json!({"claims_to_verify": ["exp"]}));
+    let token = sign_pem(
+        "RS256",
+        &json!({"iss": "key-RS256", "exp": now() + 600}),
+        None,
+    );
+    for _ in 0..3 {
+        assert_eq!(envoy.send(&bearer(&token)).status, 200);
+    }
+    assert_eq!(upstream.wait_for(3).len(), 3);
+    // A cached token is re-checked: a tampered copy never matches the cache entry.
+    let tampered = format!("{}x", token);
+    assert_eq!(envoy.send(&bearer(&tampered)).status, 401);
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+#[test]
+fn key_auth_messages_and_hide_credentials() {
+    let (upstream, envoy) = start_with(
+        json!({"consumers": consumers(), "key_auth": {"key_names": ["apikey", "x-api-key"], "hide_credentials": true}}),
+    );
+    let challenge = "Key realm=\"kong\"";
+    assert_denied(
+        &envoy.send(&Request::get("/r")),
+        json!({"message": "No API key found in request"}),
+        challenge,
+    );
+    assert_denied(
+        &envoy.send(&Request::get("/r?apikey=nope")),
+        json!({"message": "Invalid authentication credentials"}),
+        challenge,
+    );
+    let dup = Request::get("/r")
+        .header("apikey", "a")
+        .header("apikey", "b");
+    assert_denied(
+        &envoy.send(&dup),
+        json!({"message": "Duplicate API key found"}),
+        challenge,
+    );
+    assert!(upstream.requests().is_empty());
+
+    assert_eq!(
+        envoy
+            .send(&Request::get("/r?a=1&apikey=alice-api-key&b=2"))
+            .status,
+        200
+    );
+    assert_eq!(
+        envoy
+            .send(&Request::get("/r").header("x-api-key", "alice-api-key"))
+            .status,
+        200
+    );
+    let seen = upstream.wait_for(2);
+    assert_eq!(seen[0].path, "/r?a=1&b=2");
+    assert!(seen[1].header("x-api-key").is_none());
+    for rec in &seen {
+        assert_eq!(consumer_headers(rec), alice("ka-1"));
+    }
+}
+
+#[test]
+fn basic_auth_messages_and_success() {
+    let (upstream, envoy) =
+        start_with(json!({"consumers": consumers(), "basic_auth": {"realm": "shop"}}));
+    let challenge = "Basic realm=\"shop\"";
+    assert_denied(
+        &envoy.send(&Request::get("/r")),
+        json!({"message": "Unauthorized"}),
+        challenge,
+    );
+    let wrong = Request::get("/r").header("authorization", &basic("alice", "nope"));
+    assert_denied(
+        &envoy.send(&wrong),
+        json!({"message": "Invalid authentication credentials"}),
+        challenge,
+    );
+    let unknown = Request::get("/r").header("authorization", &basic("mallory", "x"));
+    assert_denied(
+        &envoy.send(&unknown),
+        json!({"message": "Invalid authentication credentials"}),
+        challenge,
+    );
+    assert!(upstream.requests().is_empty());
+
+    let ok = Request::get("/r").header("authorization", &basic("alice", "wonder land"));
+    assert_eq!(envoy.send(&ok).status, 200);
+    let rec = upstream.single();
+    assert_eq!(consumer_headers(&rec), alice("alice"));
+    assert_eq!(
+        rec.header("authorization"),
+        Some(basic("alice", "wonder land").as_str())
+    );
+}
+
+#[test]
+fn jwt_or_key_auth_with_anonymous_is_a_logical_or() {
+    let (upstream, envoy) = start_with(json!({"consumers": consumers(),
+        "jwt": {"anonymous": "anon-id"}, "key_auth": {"anonymous": "anon-id"}}));
+    let token = sign_hmac("HS256", HS_SECRET.as_bytes(), &good_claims("key-HS256"));
+    assert_eq!(envoy.send(&bearer(&token)).status, 200);
+    assert_eq!(
+        envoy
+            .send(&Request::get("/r").header("apikey", "alice-api-key"))
+            .status,
+        200
+    );
+    assert_eq!(envoy.send(&Request::get("/r")).status, 200);
+    let seen = upstream.wait_for(3);
+    assert_eq!(consumer_headers(&seen[0]), alice("key-HS256"));
+    assert_eq!(consumer_headers(&seen[1]), alice("ka-1"));
+    assert_eq!(seen[2].header("x-anonymous-consumer"), Some("true"));
+}
+
+#[test]
+fn bad_credentials_config_is_refused_at_load() {
+    let upstream = Server::ok();
+    let cases = [
+        (
+            json!({"consumers": [{"id": "a", "jwt_secrets": [{"key": "k", "algorithm": "RS256"}]}], "jwt": {}}),
+            "consumers[0].jwt_secrets[0].rsa_public_key: required for RS256",
+        ),
+        (
+            json!({"consumers": [{"id": "a", "jwt_secrets": [{"key": "k", "secret": "x"}, {"key": "k", "secret": "y"}]}]}),
+            "consumers[0].jwt_secrets[1].key: duplicate credential key",
+        ),
+        (
+            json!({"consumers": [{"id": "a"}], "jwt": {"anonymous": "ghost"}}),
+            "jwt.anonymous: no consumer has id or username \"ghost\"",
+        ),
+        (
+            json!({"jwt": {"maximum_expiration": 60}}),
+            "jwt.maximum_expiration: needs \"exp\" in jwt.claims_to_verify",
+        ),
+    ];
+    for (config, message) in cases {
+        let failure = Envoy::try_start(Setup::new(config.to_string(), upstream.addr()))
+            .err()
+            .unwrap_or_else(|| panic!("served with {config}"));
+        assert!(
+            failure
+                .log
+                .contains(&format!("configuration rejected: {message}")),
+            "{message}\n{}",
+            failure.log
+        );
+        assert!(!failure.log.contains("BEGIN PUBLIC KEY"));
+    }
+}
