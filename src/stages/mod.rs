@@ -2,6 +2,7 @@
 //! proxy-wasm glue applies. No proxy-wasm here: everything tests natively.
 
 mod decision;
+pub mod reconcile;
 mod request;
 
 pub use decision::{CallAnswer, CallSpec, Decision, HeaderEdit, HeaderEdits, LocalResponse};
