@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod decision;
+pub mod reconcile;
 mod request;
 pub mod urlenc;
 

@@ -1,0 +1,722 @@
+//! The auth service's answer turned into header edits, a denial, or a failure.
+
+use serde_json::{json, Map, Value};
+
+use super::compile::Reconcile;
+use super::dasherize::dasherize;
+use crate::stages::{CallAnswer, Decision, HeaderEdits, LocalResponse};
+
+/// Largest answer body read from a 200 (1 MiB). The glue may read at most one byte more from
+/// the host; a larger answer is a [`FailureKind::BadAnswer`].
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Header set on the request when `failure_mode_allow` lets it through a failed call.
+pub const FAILURE_MODE_HEADER: &str = "x-reconcile-failure-mode-allowed";
+
+/// Header names (lower-case) never injected, whatever the answer or `allowed_headers` say: the
+/// framing and hop-by-hop headers, whose change would desynchronise or re-route the upstream
+/// request. Pseudo-headers (`:` prefix) are refused too, though dasherize cannot produce them.
+pub const NEVER_INJECTED: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Longest answer key kept in a [`Refusal`], in characters.
+const REFUSED_KEY_CHARS: usize = 64;
+
+/// Kong's texts for the statuses of a failed call; they name no internal detail.
+const BAD_GATEWAY_MESSAGE: &str = "An invalid response was received from the upstream server";
+const TIMEOUT_MESSAGE: &str = "The upstream server is timing out";
+
+/// What the answer means for the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The service allowed the request: apply these headers (the only outcome worth caching).
+    Inject(Injection),
+    /// The service refused the request: send this reply (401, 403 or 404).
+    Deny(LocalResponse),
+    /// No usable answer: fail closed with [`Failure::response`], or let the request through
+    /// under `failure_mode_allow` (see [`on_failure`]).
+    Failed(Failure),
+}
+
+/// The headers a 200 answer injects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Injection {
+    /// `Set` edits on the upstream request: an injected header replaces any client value.
+    pub request: HeaderEdits,
+    /// The same headers for the client response when `streamdown_injected_headers` is on;
+    /// empty otherwise.
+    pub response: Vec<(String, String)>,
+    /// Answer keys that were not injected, for the log.
+    pub refused: Vec<Refusal>,
+}
+
+impl Injection {
+    /// Rough heap size, for the cache's byte bound.
+    pub(super) fn weight(&self) -> usize {
+        let edits: usize = self
+            .request
+            .0
+            .iter()
+            .map(|edit| match edit {
+                crate::stages::HeaderEdit::Set(n, v) => n.len() + v.len(),
+                crate::stages::HeaderEdit::Remove(n) => n.len(),
+            })
+            .sum();
+        let response: usize = self.response.iter().map(|(n, v)| n.len() + v.len()).sum();
+        let refused: usize = self.refused.iter().map(|r| r.key.len()).sum();
+        edits + response + refused
+    }
+}
+
+/// One answer key that was not injected. Holds the key (cut to 64 characters, control
+/// characters replaced by `?`), never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The answer key, sanitised for the log.
+    pub key: String,
+    /// Why it was not injected.
+    pub reason: RefusalReason,
+}
+
+/// Why an answer key was not injected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// The value holds a control character (CR, LF, NUL, any other C0 control but HTAB, DEL):
+    /// passing it on could split or smuggle headers.
+    UnsafeValue,
+    /// The header name is in [`NEVER_INJECTED`] or is a pseudo-header.
+    NeverInjected,
+    /// `allowed_headers` is set and does not name the header.
+    NotAllowed,
+    /// The key dasherizes to an empty name.
+    EmptyName,
+    /// An earlier key (in key order) already gave the same header name.
+    DuplicateName,
+}
+
+/// Why the call gave no usable answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// No answer: connection refused or reset, no healthy host, TLS or DNS failure.
+    Transport,
+    /// The call's timeout expired.
+    Timeout,
+    /// A 200 that is not a JSON object, or a body above [`MAX_ANSWER_BYTES`].
+    BadAnswer,
+}
+
+/// A failed call: its kind, and a detail for the log that never holds the answer's body,
+/// header values or credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong.
+    pub kind: FailureKind,
+    /// For the log only.
+    pub detail: String,
+}
+
+impl Failure {
+    fn new(kind: FailureKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// The fail-closed reply: 504 for a timeout, 502 otherwise, with Kong's message for the
+    /// status (no internal detail).
+    pub fn response(&self) -> LocalResponse {
+        match self.kind {
+            FailureKind::Timeout => {
+                LocalResponse::json(504, &json!({ "message": TIMEOUT_MESSAGE }))
+            }
+            FailureKind::Transport | FailureKind::BadAnswer => {
+                LocalResponse::json(502, &json!({ "message": BAD_GATEWAY_MESSAGE }))
+            }
+        }
+    }
+}
+
+/// What the glue does with a failed call: with `failure_mode_allow`, go on with
+/// `X-Reconcile-Failure-Mode-Allowed: true` (nothing injected); otherwise reply with
+/// [`Failure::response`].
+pub fn on_failure(rec: &Reconcile, failure: &Failure) -> Decision {
+    if rec.failure_mode_allow {
+        let mut edits = HeaderEdits::default();
+        edits.set(FAILURE_MODE_HEADER, "true");
+        Decision::Continue(edits)
+    } else {
+        Decision::Respond(failure.response())
+    }
+}
+
+/// Reads the auth service's answer.
+///
+/// - 200: with `inject_body_response_into_header` off, [`Outcome::Inject`] with nothing (the
+///   body is not read, as the plugin did not read it). Otherwise the body must be a JSON object
+///   of at most [`MAX_ANSWER_BYTES`]; each top-level key, in key order, becomes header
+///   `dasherize(prefix + key)`: strings as they are, numbers and `true` as JSON text, objects
+///   and arrays as compact JSON; `null` and `false` skipped silently (the plugin skipped `false`
+///   and failed with a 500 on `null`). Keys whose header would be unsafe are skipped and listed
+///   in [`Injection::refused`] (see [`RefusalReason`]).
+/// - 403 -> 403 `{"message": message_403}`; 404 -> 404 `{"message": message_404}`; any other
+///   status -> 401 `{"message": message_401}`. The size bound does not apply to these: a
+///   denial stays a denial, so `failure_mode_allow` can never turn it into an allow.
+/// - Failures. No status: [`FailureKind::Timeout`] when Kong's `:dispatch_status` pseudo-header
+///   (ngx_wasm_module) says `timeout`, [`FailureKind::Transport`] otherwise (Envoy reports a
+///   reset with no headers at all). Envoy answers some failures itself with a local reply from
+///   its router, exact bodies as in `source/common/router/router.cc`: 504 `upstream request
+///   timeout` and 408/504 `upstream max stream duration reached` are timeouts; 503 `no healthy
+///   upstream` and 502/503 `upstream connect error or disconnect/reset before headers. ...` are
+///   transport failures. Any other 5xx is the service's own answer, hence a 401.
+pub fn on_answer(rec: &Reconcile, answer: &CallAnswer) -> Outcome {
+    let Some(status) = answer.status else {
+        return Outcome::Failed(no_status_failure(answer));
+    };
+    if let Some(failure) = envoy_local_reply(status, &answer.body) {
+        return Outcome::Failed(failure);
+    }
+    let deny = |status: u16, message: &str| {
+        Outcome::Deny(LocalResponse::json(status, &json!({ "message": message })))
+    };
+    match status {
+        200 if !rec.inject => Outcome::Inject(Injection::default()),
+        200 => match parse_object(&answer.body) {
+            Ok(object) => Outcome::Inject(inject(rec, &object)),
+            Err(failure) => Outcome::Failed(failure),
+        },
+        403 => deny(403, &rec.message_403),
+        404 => deny(404, &rec.message_404),
+        _ => deny(401, &rec.message_401),
+    }
+}
+
+fn no_status_failure(answer: &CallAnswer) -> Failure {
+    let dispatch_status = answer
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(":dispatch_status"))
+        .map(|(_, value)| value.as_str());
+    match dispatch_status {
+        Some("timeout") => Failure::new(FailureKind::Timeout, "dispatch failed: timeout"),
+        Some(status) => Failure::new(
+            FailureKind::Transport,
+            format!("dispatch failed: {}", sanitize(status)),
+        ),
+        None => Failure::new(
+            FailureKind::Transport,
+            "no answer: connection failed or reset",
+        ),
+    }
+}
+
+/// Envoy's router local replies to the call (status and exact body), as failures.
+fn envoy_local_reply(status: u16, body: &[u8]) -> Option<Failure> {
+    const CONNECT_ERROR: &[u8] = b"upstream connect error or disconnect/reset before headers.";
+    let kind = match (status, body) {
+        (504, b"upstream request timeout") => FailureKind::Timeout,
+        (408 | 504, b"upstream max stream duration reached") => FailureKind::Timeout,
+        (503, b"no healthy upstream") => FailureKind::Transport,
+        (502 | 503, body) if body.starts_with(CONNECT_ERROR) => FailureKind::Transport,
+        _ => return None,
+    };
+    let what = match kind {
+        FailureKind::Timeout => "timeout",
+        _ => "no healthy upstream or connection failure",
+    };
+    Some(Failure::new(
+        kind,
+        format!("envoy local reply {status}: {what}"),
+    ))
+}
+
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Failure> {
+    let bad = |detail: String| Failure::new(FailureKind::BadAnswer, detail);
+    if body.len() > MAX_ANSWER_BYTES {
+        return Err(bad(format!(
+            "200 answer body of {} bytes or more exceeds {MAX_ANSWER_BYTES}",
+            body.len()
+        )));
+    }
+    // Only the error's category and position are logged: its text could quote the body.
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(other) => Err(bad(format!(
+            "200 answer is JSON {}, not an object",
+            kind_of(&other)
+        ))),
+        Err(e) => Err(bad(format!(
+            "200 answer is not JSON ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn inject(rec: &Reconcile, object: &Map<String, Value>) -> Injection {
+    let mut out = Injection::default();
+    let mut names: Vec<String> = Vec::new();
+    for (key, value) in object {
+        let text = match value {
+            Value::Null | Value::Bool(false) => continue,
+            Value::String(s) => s.clone(),
+            // Numbers, `true`, objects and arrays: their compact JSON text.
+            other => other.to_string(),
+        };
+        let name = dasherize(&format!("{}{key}", rec.prefix));
+        let lower = name.to_ascii_lowercase();
+        let refusal = if name.is_empty() {
+            Some(RefusalReason::EmptyName)
+        } else if lower.starts_with(':') || NEVER_INJECTED.contains(&lower.as_str()) {
+            Some(RefusalReason::NeverInjected)
+        } else if rec
+            .allowed
+            .as_ref()
+            .is_some_and(|allowed| !allowed.contains(&lower))
+        {
+            Some(RefusalReason::NotAllowed)
+        } else if names.contains(&lower) {
+            Some(RefusalReason::DuplicateName)
+        } else if text.chars().any(is_unsafe_value_char) {
+            Some(RefusalReason::UnsafeValue)
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            out.refused.push(Refusal {
+                key: sanitize(key),
+                reason,
+            });
+            continue;
+        }
+        names.push(lower);
+        if rec.streamdown {
+            out.response.push((name.clone(), text.clone()));
+        }
+        out.request.set(name, text);
+    }
+    out
+}
+
+/// CR, LF and NUL split or end headers; the other C0 controls (but HTAB) and DEL are invalid in
+/// a field value (RFC 9110 5.5) and some hosts reject the whole request for them.
+fn is_unsafe_value_char(c: char) -> bool {
+    (c.is_ascii_control() && c != '\t') || c == '\u{7f}'
+}
+
+/// A short, printable form of text from the answer or the host, for the log.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .take(REFUSED_KEY_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::rec;
+    use super::*;
+    use crate::stages::HeaderEdit;
+
+    const URL: &str = r#""url": "http://auth""#;
+
+    fn config(extra: &str) -> Reconcile {
+        rec(&format!("{{{URL}{extra}}}"))
+    }
+
+    fn answer(status: u16, body: &str) -> CallAnswer {
+        CallAnswer {
+            status: Some(status),
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn injected(rec: &Reconcile, body: &str) -> Injection {
+        match on_answer(rec, &answer(200, body)) {
+            Outcome::Inject(injection) => injection,
+            other => panic!("expected Inject, got {other:?}"),
+        }
+    }
+
+    fn sets(injection: &Injection) -> Vec<(String, String)> {
+        injection
+            .request
+            .0
+            .iter()
+            .map(|edit| match edit {
+                HeaderEdit::Set(n, v) => (n.clone(), v.clone()),
+                HeaderEdit::Remove(n) => panic!("unexpected remove of {n}"),
+            })
+            .collect()
+    }
+
+    fn refused(injection: &Injection) -> Vec<(&str, RefusalReason)> {
+        injection
+            .refused
+            .iter()
+            .map(|r| (r.key.as_str(), r.reason))
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn failure(outcome: Outcome) -> Failure {
+        match outcome {
+            Outcome::Failed(f) => f,
+            other => panic!("expected Failed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn on_answer_200_object_injects_dasherized_keys() {
+        let got = injected(
+            &config(""),
+            r#"{"userId": "42", "tenant_id": "t1", "accountID": "a"}"#,
+        );
+        assert_eq!(
+            sets(&got),
+            pairs(&[("Account-Id", "a"), ("Tenant-Id", "t1"), ("User-Id", "42")])
+        );
+        assert!(got.response.is_empty() && got.refused.is_empty());
+    }
+
+    #[test]
+    fn on_answer_prefix_joins_key_before_dasherize() {
+        let got = injected(
+            &config(r#", "injected_header_prefix": "x-""#),
+            r#"{"role": "admin"}"#,
+        );
+        assert_eq!(sets(&got), pairs(&[("X-Role", "admin")]));
+    }
+
+    #[test]
+    fn on_answer_value_types_become_text() {
+        let got = injected(
+            &config(""),
+            r#"{"s": "a b", "i": 42, "f": 1.5, "neg": -3, "t": true, "o": {"k": [1, "x"]}, "a": [1, 2], "e": ""}"#,
+        );
+        assert_eq!(
+            sets(&got),
+            pairs(&[
+                ("A", "[1,2]"),
+                ("E", ""),
+                ("F", "1.5"),
+                ("I", "42"),
+                ("Neg", "-3"),
+                ("O", r#"{"k":[1,"x"]}"#),
+                ("S", "a b"),
+                ("T", "true"),
+            ])
+        );
+    }
+
+    #[test]
+    fn on_answer_null_and_false_are_skipped_silently() {
+        let got = injected(&config(""), r#"{"n": null, "f": false, "t": true}"#);
+        assert_eq!(sets(&got), pairs(&[("T", "true")]));
+        assert!(got.refused.is_empty());
+    }
+
+    #[test]
+    fn on_answer_control_characters_are_refused_and_reported() {
+        let got = injected(
+            &config(""),
+            r#"{"cr": "a\rb", "lf": "a\nX-Evil: 1", "nul": "a\u0000", "bel": "\u0007", "del": "\u007f", "tab": "a\tb", "ok": "fine"}"#,
+        );
+        assert_eq!(sets(&got), pairs(&[("Ok", "fine"), ("Tab", "a\tb")]));
+        assert_eq!(
+            refused(&got),
+            [
+                ("bel", RefusalReason::UnsafeValue),
+                ("cr", RefusalReason::UnsafeValue),
+                ("del", RefusalReason::UnsafeValue),
+                ("lf", RefusalReason::UnsafeValue),
+                ("nul", RefusalReason::UnsafeValue),
+            ]
+        );
+    }
+
+    #[test]
+    fn on_answer_nested_control_characters_stay_escaped() {
+        let got = injected(&config(""), r#"{"o": {"k": "a\r\nb"}}"#);
+        assert_eq!(sets(&got), pairs(&[("O", r#"{"k":"a\r\nb"}"#)]));
+    }
+
+    #[test]
+    fn on_answer_never_injected_names_are_refused() {
+        let got = injected(
+            &config(""),
+            r#"{"host": "evil", "Content-Length": "0", "transfer_encoding": "chunked", "connection": "close", "upgrade": "h2c", "te": "trailers", "keep-alive": "1", ":authority": "x", "ok": "1"}"#,
+        );
+        // `:authority` dasherizes to `-Authority`, a harmless name.
+        assert_eq!(sets(&got), pairs(&[("-Authority", "x"), ("Ok", "1")]));
+        assert!(got
+            .refused
+            .iter()
+            .all(|r| r.reason == RefusalReason::NeverInjected));
+        assert_eq!(got.refused.len(), 7);
+    }
+
+    #[test]
+    fn on_answer_allowed_headers_limit_injection() {
+        let rec = config(
+            r#", "injected_header_prefix": "x-", "allowed_headers": ["x-role", "X-USER-ID"]"#,
+        );
+        let got = injected(&rec, r#"{"role": "admin", "userId": "7", "tenant": "t"}"#);
+        assert_eq!(
+            sets(&got),
+            pairs(&[("X-Role", "admin"), ("X-User-Id", "7")])
+        );
+        assert_eq!(
+            got.refused,
+            [Refusal {
+                key: "tenant".into(),
+                reason: RefusalReason::NotAllowed
+            }]
+        );
+    }
+
+    #[test]
+    fn on_answer_empty_allowed_headers_inject_nothing() {
+        let got = injected(
+            &config(r#", "allowed_headers": []"#),
+            r#"{"role": "admin"}"#,
+        );
+        assert!(sets(&got).is_empty());
+        assert_eq!(got.refused[0].reason, RefusalReason::NotAllowed);
+    }
+
+    #[test]
+    fn on_answer_colliding_keys_keep_first_in_key_order() {
+        let got = injected(
+            &config(""),
+            r#"{"user_id": "b", "userId": "a", "": "e", "_": "u"}"#,
+        );
+        // Key order: "", "_", "userId", "user_id".
+        assert_eq!(sets(&got), pairs(&[("-", "u"), ("User-Id", "a")]));
+        assert_eq!(
+            refused(&got),
+            [
+                ("", RefusalReason::EmptyName),
+                ("user_id", RefusalReason::DuplicateName)
+            ]
+        );
+    }
+
+    #[test]
+    fn on_answer_refused_key_is_sanitised_and_cut() {
+        let key = format!("k\n{}", "x".repeat(100));
+        let body = json!({ key: "v\r" }).to_string();
+        let got = injected(&config(""), &body);
+        assert_eq!(got.refused[0].key, format!("k?{}", "x".repeat(62)));
+    }
+
+    #[test]
+    fn on_answer_streamdown_copies_headers_to_response() {
+        let got = injected(
+            &config(r#", "streamdown_injected_headers": true"#),
+            r#"{"role": "a", "bad": "\n"}"#,
+        );
+        assert_eq!(got.response, pairs(&[("Role", "a")]));
+        assert_eq!(sets(&got), got.response);
+    }
+
+    #[test]
+    fn on_answer_inject_off_ignores_body() {
+        let rec = config(r#", "inject_body_response_into_header": false"#);
+        assert_eq!(
+            on_answer(&rec, &answer(200, "not json")),
+            Outcome::Inject(Injection::default())
+        );
+        assert_eq!(
+            on_answer(&rec, &answer(200, r#"{"a": "b"}"#)),
+            Outcome::Inject(Injection::default())
+        );
+    }
+
+    #[test]
+    fn on_answer_status_maps_to_denials() {
+        let rec = config(r#", "message_401": "no", "message_404": "gone""#);
+        let deny = |status: u16| match on_answer(&rec, &answer(status, r#"{"a": "b"}"#)) {
+            Outcome::Deny(r) => (r.status, String::from_utf8(r.body).unwrap()),
+            other => panic!("{status}: {other:?}"),
+        };
+        assert_eq!(
+            deny(403),
+            (
+                403,
+                r#"{"message":"You don't have enough permissions to access"}"#.into()
+            )
+        );
+        assert_eq!(deny(404), (404, r#"{"message":"gone"}"#.into()));
+        for status in [201, 204, 301, 400, 401, 418, 500, 502, 503, 504] {
+            assert_eq!(
+                deny(status),
+                (401, r#"{"message":"no"}"#.into()),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn on_answer_deny_ignores_size_bound() {
+        let huge = "x".repeat(MAX_ANSWER_BYTES + 1);
+        assert!(
+            matches!(on_answer(&config(""), &answer(403, &huge)), Outcome::Deny(r) if r.status == 403)
+        );
+    }
+
+    #[test]
+    fn on_answer_200_not_object_is_bad_answer() {
+        for (body, detail) in [
+            ("[1]", "200 answer is JSON array, not an object"),
+            ("\"s\"", "200 answer is JSON string, not an object"),
+            ("null", "200 answer is JSON null, not an object"),
+            ("", "200 answer is not JSON (Eof error at line 1 column 0)"),
+            (
+                "secret-token",
+                "200 answer is not JSON (Syntax error at line 1 column 1)",
+            ),
+        ] {
+            let f = failure(on_answer(&config(""), &answer(200, body)));
+            assert_eq!(
+                (f.kind, f.detail.as_str()),
+                (FailureKind::BadAnswer, detail),
+                "{body}"
+            );
+            assert!(!f.detail.contains("secret"));
+        }
+    }
+
+    #[test]
+    fn on_answer_200_above_bound_is_bad_answer() {
+        let body = format!(r#"{{"a": "{}"}}"#, "x".repeat(MAX_ANSWER_BYTES));
+        let f = failure(on_answer(&config(""), &answer(200, &body)));
+        assert_eq!(f.kind, FailureKind::BadAnswer);
+        assert!(f.detail.contains("exceeds 1048576"));
+        let at_bound = format!(r#"{{"a": "{}"}}"#, "x".repeat(MAX_ANSWER_BYTES - 10));
+        assert!(matches!(
+            on_answer(&config(""), &answer(200, &at_bound)),
+            Outcome::Inject(_)
+        ));
+    }
+
+    #[test]
+    fn on_answer_no_status_is_transport_failure() {
+        let f = failure(on_answer(&config(""), &CallAnswer::default()));
+        assert_eq!(f.kind, FailureKind::Transport);
+        assert_eq!(f.response().status, 502);
+    }
+
+    #[test]
+    fn on_answer_kong_dispatch_status_timeout_is_timeout() {
+        let with = |status: &str| CallAnswer {
+            status: None,
+            headers: vec![(":dispatch_status".into(), status.into())],
+            body: vec![],
+        };
+        let f = failure(on_answer(&config(""), &with("timeout")));
+        assert_eq!((f.kind, f.response().status), (FailureKind::Timeout, 504));
+        let f = failure(on_answer(&config(""), &with("broken connection")));
+        assert_eq!(
+            (f.kind, f.detail.as_str()),
+            (FailureKind::Transport, "dispatch failed: broken connection")
+        );
+    }
+
+    #[test]
+    fn on_answer_envoy_local_replies_are_failures() {
+        let kind =
+            |status: u16, body: &str| failure(on_answer(&config(""), &answer(status, body))).kind;
+        assert_eq!(kind(504, "upstream request timeout"), FailureKind::Timeout);
+        assert_eq!(
+            kind(408, "upstream max stream duration reached"),
+            FailureKind::Timeout
+        );
+        assert_eq!(kind(503, "no healthy upstream"), FailureKind::Transport);
+        assert_eq!(
+            kind(
+                503,
+                "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: delayed connect error: 111"
+            ),
+            FailureKind::Transport
+        );
+        assert_eq!(
+            kind(502, "upstream connect error or disconnect/reset before headers. reset reason: protocol error"),
+            FailureKind::Transport
+        );
+    }
+
+    #[test]
+    fn on_answer_service_5xx_with_other_body_is_denial() {
+        for (status, body) in [
+            (504, "upstream request timeout!"),
+            (503, "busy"),
+            (500, "no healthy upstream"),
+        ] {
+            assert!(
+                matches!(on_answer(&config(""), &answer(status, body)), Outcome::Deny(r) if r.status == 401),
+                "{status} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn failure_response_names_no_detail() {
+        let f = Failure::new(FailureKind::BadAnswer, "secret detail");
+        let r = f.response();
+        assert_eq!(r.status, 502);
+        assert_eq!(
+            r.body,
+            br#"{"message":"An invalid response was received from the upstream server"}"#
+        );
+        let t = Failure::new(FailureKind::Timeout, "x").response();
+        assert_eq!(
+            t.body,
+            br#"{"message":"The upstream server is timing out"}"#
+        );
+    }
+
+    #[test]
+    fn on_failure_fails_closed_by_default() {
+        let f = Failure::new(FailureKind::Timeout, "x");
+        assert_eq!(on_failure(&config(""), &f), Decision::Respond(f.response()));
+    }
+
+    #[test]
+    fn on_failure_mode_allow_continues_with_marker() {
+        let f = Failure::new(FailureKind::Transport, "x");
+        let mut edits = HeaderEdits::default();
+        edits.set(FAILURE_MODE_HEADER, "true");
+        assert_eq!(
+            on_failure(&config(r#", "failure_mode_allow": true"#), &f),
+            Decision::Continue(edits)
+        );
+    }
+}

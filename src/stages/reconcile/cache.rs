@@ -1,0 +1,415 @@
+//! Caching the auth service's allow answers, keyed by what the service was told.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use super::answer::Injection;
+use super::call::copied_headers;
+use super::compile::Reconcile;
+use crate::stages::Request;
+
+/// Client headers left out of the cache key although the call may carry them: per-request ids
+/// and tracing context that Envoy and tracers set on every request (Envoy adds `x-request-id`
+/// before any filter runs), on which no auth service decides. Keying on them would make every
+/// request a miss.
+pub const VOLATILE_HEADERS: &[&str] = &[
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "x-ot-span-context",
+    "uber-trace-id",
+    "sw8",
+    "x-cloud-trace-context",
+    "x-amzn-trace-id",
+    "x-datadog-trace-id",
+    "x-datadog-parent-id",
+    "x-datadog-sampling-priority",
+    "x-datadog-origin",
+    "x-envoy-expected-rq-timeout-ms",
+    "x-envoy-attempt-count",
+];
+
+/// Credential headers always in the key, even when the call does not carry them.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
+
+/// The cache key of a request: SHA-256 over everything the auth service is told about it, so
+/// that two requests share an answer only when the service could not tell them apart.
+///
+/// In order, each item length-prefixed (a tag byte, the length as 8 bytes big-endian, then the
+/// bytes) after the domain tag `jwt-relay/reconcile-cache/v1`:
+/// 1. the request's authority, path without query, and raw query: the call always carries them
+///    (`X-Forwarded-Host`, `-Path`, `-Query`), so an answer for `/public` never serves `/admin`;
+/// 2. client headers, sorted by lower-case name (values of one name in request order), except
+///    [`VOLATILE_HEADERS`]: with `forward_headers` every client header, else with
+///    `copy_headers` the copied ones (a credential may sit in any of them: `apikey`,
+///    `x-api-key`), else only `authorization` and `cookie`; `authorization` and `cookie` are
+///    in all three sets;
+/// 3. with `forward_body`, the body bytes (tag 0 when the glue passed none).
+///
+/// The call's fixed parts (url, method, flags) are the same for every request of one
+/// configuration and are not hashed; a cache belongs to one configuration.
+pub fn cache_key(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(b"jwt-relay/reconcile-cache/v1");
+    let mut item = |tag: u8, bytes: &[u8]| {
+        hash.update([tag]);
+        hash.update(u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
+        hash.update(bytes);
+    };
+    item(1, req.authority.as_bytes());
+    item(2, req.path_only().as_bytes());
+    item(3, req.query().as_bytes());
+    let mut headers: Vec<(String, &str)> = if rec.forward_headers {
+        req.headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.as_str()))
+            .collect()
+    } else if rec.copy_headers {
+        copied_headers(req)
+            .into_iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for credential in CREDENTIAL_HEADERS {
+        if !headers.iter().any(|(n, _)| n == credential) {
+            headers.extend(
+                req.header_all(credential)
+                    .map(|v| (credential.to_string(), v)),
+            );
+        }
+    }
+    headers.retain(|(n, _)| !VOLATILE_HEADERS.contains(&n.as_str()));
+    // Stable: the values of one name keep their order.
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, value) in &headers {
+        item(4, name.as_bytes());
+        item(5, value.as_bytes());
+    }
+    if rec.forward_body {
+        match body {
+            Some(bytes) => item(6, bytes),
+            None => item(0, b""),
+        }
+    }
+    hash.finalize().into()
+}
+
+/// A bounded in-filter cache of allow answers ([`Injection`]s), keyed by [`cache_key`].
+///
+/// An entry lives `ttl` seconds from its `put`. Bounds: at most `max_entries` entries and
+/// `max_bytes` bytes of header names and values; a `put` that would pass either first drops
+/// expired entries, then the oldest ones. An entry larger than `max_bytes` is not stored.
+/// No timers: every call takes `now` (seconds since the epoch, the request's `now`).
+#[derive(Debug, Clone)]
+pub struct AnswerCache {
+    ttl: u64,
+    max_entries: usize,
+    max_bytes: usize,
+    bytes: usize,
+    /// Insertion counter: the smallest live `seq` is the oldest entry.
+    next_seq: u64,
+    entries: HashMap<[u8; 32], Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Injection,
+    expires_at: u64,
+    seq: u64,
+    weight: usize,
+}
+
+/// Fixed cost counted for each entry besides its headers (key, times, bookkeeping).
+const ENTRY_OVERHEAD: usize = 128;
+
+impl AnswerCache {
+    /// An empty cache whose entries live `ttl` seconds.
+    pub fn new(ttl: u64, max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            ttl,
+            max_entries,
+            max_bytes,
+            bytes: 0,
+            next_seq: 0,
+            entries: HashMap::new(),
+        }
+    }
+
+    /// The cached answer for `key`, if it has not expired at `now`.
+    pub fn get(&self, key: &[u8; 32], now: u64) -> Option<&Injection> {
+        self.entries
+            .get(key)
+            .filter(|entry| now < entry.expires_at)
+            .map(|entry| &entry.value)
+    }
+
+    /// Stores an allow answer until `now + ttl`, replacing any entry under `key`.
+    pub fn put(&mut self, key: [u8; 32], value: Injection, now: u64) {
+        self.take(&key);
+        let weight = value.weight().saturating_add(ENTRY_OVERHEAD);
+        if self.ttl == 0 || self.max_entries == 0 || weight > self.max_bytes {
+            return;
+        }
+        let expired: Vec<[u8; 32]> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.expires_at <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &expired {
+            self.take(k);
+        }
+        while self.entries.len() >= self.max_entries
+            || self.bytes.saturating_add(weight) > self.max_bytes
+        {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, entry)| entry.seq)
+                .map(|(k, _)| *k);
+            match oldest {
+                Some(k) => self.take(&k),
+                None => break,
+            }
+        }
+        self.bytes = self.bytes.saturating_add(weight);
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                expires_at: now.saturating_add(self.ttl),
+                seq: self.next_seq,
+                weight,
+            },
+        );
+    }
+
+    /// Number of entries held (expired ones included until a `put` drops them).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn take(&mut self, key: &[u8; 32]) {
+        if let Some(entry) = self.entries.remove(key) {
+            self.bytes = self.bytes.saturating_sub(entry.weight);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{rec, request};
+    use super::*;
+    use crate::stages::HeaderEdits;
+
+    fn config(extra: &str) -> Reconcile {
+        rec(&format!(
+            r#"{{"url": "http://a", "cache_seconds": 60{extra}}}"#
+        ))
+    }
+
+    fn key(rec: &Reconcile, edit: impl FnOnce(&mut Request)) -> [u8; 32] {
+        let mut req = request();
+        edit(&mut req);
+        cache_key(rec, &req, None)
+    }
+
+    fn set_header(req: &mut Request, name: &str, value: &str) {
+        req.headers.retain(|(n, _)| n != name);
+        req.headers.push((name.into(), value.into()));
+    }
+
+    fn injection(value: &str) -> Injection {
+        let mut request = HeaderEdits::default();
+        request.set("X-Role", value);
+        Injection {
+            request,
+            ..Injection::default()
+        }
+    }
+
+    #[test]
+    fn cache_key_identical_requests_share_key() {
+        let rec = config("");
+        assert_eq!(key(&rec, |_| {}), key(&rec, |_| {}));
+        assert_eq!(
+            key(&rec, |r| set_header(r, "x-request-id", "other")),
+            key(&rec, |_| {}),
+            "volatile headers do not split the key"
+        );
+        assert_eq!(key(&rec, |r| r.method = "POST".into()), key(&rec, |_| {}));
+        assert_eq!(key(&rec, |r| r.now = 5), key(&rec, |_| {}));
+    }
+
+    #[test]
+    fn cache_key_credential_and_url_split_key() {
+        let rec = config("");
+        let base = key(&rec, |_| {});
+        for (what, changed) in [
+            (
+                "authorization",
+                key(&rec, |r| set_header(r, "authorization", "Bearer other")),
+            ),
+            ("cookie", key(&rec, |r| set_header(r, "cookie", "s=2"))),
+            (
+                "copied apikey",
+                key(&rec, |r| set_header(r, "apikey", "k2")),
+            ),
+            (
+                "path",
+                key(&rec, |r| r.path = "/admin?a=1&b=x+y&a=2&flag".into()),
+            ),
+            ("query", key(&rec, |r| r.path = "/orders/7".into())),
+            (
+                "authority",
+                key(&rec, |r| r.authority = "other.example.com".into()),
+            ),
+        ] {
+            assert_ne!(changed, base, "{what}");
+        }
+    }
+
+    #[test]
+    fn cache_key_copy_off_keys_only_credentials() {
+        let rec = config(r#", "copy_headers": false"#);
+        let base = key(&rec, |_| {});
+        assert_eq!(key(&rec, |r| set_header(r, "apikey", "k2")), base);
+        assert_ne!(key(&rec, |r| set_header(r, "authorization", "x")), base);
+        assert_ne!(key(&rec, |r| set_header(r, "cookie", "x")), base);
+    }
+
+    #[test]
+    fn cache_key_uncopied_headers_do_not_split_key() {
+        let rec = config("");
+        assert_eq!(
+            key(&rec, |r| set_header(r, "content-length", "99")),
+            key(&rec, |_| {})
+        );
+        let fwd = config(r#", "forward_headers": true"#);
+        assert_ne!(
+            key(&fwd, |r| set_header(r, "content-length", "99")),
+            key(&fwd, |_| {})
+        );
+    }
+
+    #[test]
+    fn cache_key_header_order_of_names_does_not_matter() {
+        let rec = config("");
+        let moved = key(&rec, |r| {
+            let auth = r.headers.remove(0);
+            r.headers.push(auth);
+        });
+        assert_eq!(moved, key(&rec, |_| {}));
+        let swapped_values = key(&rec, |r| {
+            for (_, v) in r.headers.iter_mut().filter(|(n, _)| n == "x-multi") {
+                *v = if v == "1" { "2".into() } else { "1".into() };
+            }
+        });
+        assert_ne!(
+            swapped_values,
+            key(&rec, |_| {}),
+            "the order of one name's values counts"
+        );
+    }
+
+    #[test]
+    fn cache_key_body_counts_only_with_forward_body() {
+        let req = request();
+        let off = config("");
+        assert_eq!(
+            cache_key(&off, &req, Some(b"a")),
+            cache_key(&off, &req, Some(b"b"))
+        );
+        let on = config(r#", "forward_body": true"#);
+        assert_ne!(
+            cache_key(&on, &req, Some(b"a")),
+            cache_key(&on, &req, Some(b"b"))
+        );
+        assert_ne!(cache_key(&on, &req, None), cache_key(&on, &req, Some(b"")));
+    }
+
+    #[test]
+    fn answer_cache_hit_before_expiry() {
+        let mut cache = AnswerCache::new(60, 4, 1 << 20);
+        cache.put([1; 32], injection("admin"), 1000);
+        assert_eq!(cache.get(&[1; 32], 1000), Some(&injection("admin")));
+        assert_eq!(cache.get(&[1; 32], 1059), Some(&injection("admin")));
+        assert_eq!(cache.get(&[2; 32], 1000), None);
+    }
+
+    #[test]
+    fn answer_cache_entry_expires_after_ttl() {
+        let mut cache = AnswerCache::new(60, 4, 1 << 20);
+        cache.put([1; 32], injection("admin"), 1000);
+        assert_eq!(cache.get(&[1; 32], 1060), None);
+        cache.put([2; 32], injection("x"), 1060);
+        assert_eq!(cache.len(), 1, "the expired entry was dropped");
+    }
+
+    #[test]
+    fn answer_cache_put_replaces_same_key() {
+        let mut cache = AnswerCache::new(60, 4, 1 << 20);
+        cache.put([1; 32], injection("a"), 1000);
+        cache.put([1; 32], injection("b"), 1010);
+        assert_eq!(
+            (cache.len(), cache.get(&[1; 32], 1065)),
+            (1, Some(&injection("b")))
+        );
+    }
+
+    #[test]
+    fn answer_cache_full_evicts_oldest() {
+        let mut cache = AnswerCache::new(60, 2, 1 << 20);
+        cache.put([1; 32], injection("1"), 1000);
+        cache.put([2; 32], injection("2"), 1001);
+        cache.put([3; 32], injection("3"), 1002);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get(&[1; 32], 1002), None);
+        assert!(cache.get(&[2; 32], 1002).is_some() && cache.get(&[3; 32], 1002).is_some());
+    }
+
+    #[test]
+    fn answer_cache_full_evicts_expired_before_oldest() {
+        let mut cache = AnswerCache::new(10, 2, 1 << 20);
+        cache.put([1; 32], injection("1"), 1000);
+        cache.put([2; 32], injection("2"), 995);
+        cache.put([3; 32], injection("3"), 1005);
+        assert!(
+            cache.get(&[1; 32], 1005).is_some(),
+            "the expired entry went first"
+        );
+        assert_eq!(cache.get(&[2; 32], 1005), None);
+    }
+
+    #[test]
+    fn answer_cache_byte_bound_limits_entries() {
+        let one = injection("v").weight() + ENTRY_OVERHEAD;
+        let mut cache = AnswerCache::new(60, 100, 2 * one);
+        for i in 0..5u8 {
+            cache.put([i; 32], injection("v"), 1000);
+        }
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(&[4; 32], 1000).is_some());
+        let mut tiny = AnswerCache::new(60, 100, 10);
+        tiny.put([1; 32], injection("v"), 1000);
+        assert!(
+            tiny.is_empty(),
+            "an entry above the byte bound is not stored"
+        );
+    }
+}

@@ -1,0 +1,543 @@
+//! The `reconcile` section compiled once, at configure time, into [`Reconcile`].
+
+use super::answer::NEVER_INJECTED;
+use super::cache::AnswerCache;
+use super::dasherize::dasherize;
+use crate::config::{CallMethod, ConfigError, ReconcileSection};
+
+/// Longest `cache_seconds` accepted (one day): a cached answer outlives a revoked credential.
+pub const MAX_CACHE_SECONDS: u64 = 86_400;
+
+/// Entries an [`AnswerCache`] built by [`Reconcile::answer_cache`] holds at most.
+pub const CACHE_MAX_ENTRIES: usize = 1024;
+
+/// Bytes (header names and values) an [`AnswerCache`] built by [`Reconcile::answer_cache`] holds
+/// at most.
+pub const CACHE_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// The reconcile stage's runtime form: everything a request needs, validated once.
+///
+/// Built only by [`compile`]; the glue reads the few facts it needs through the accessors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconcile {
+    pub(super) upstream: String,
+    pub(super) authority: String,
+    pub(super) scheme: &'static str,
+    pub(super) call_path: String,
+    pub(super) method: CallMethod,
+    pub(super) timeout_ms: u32,
+    pub(super) copy_headers: bool,
+    pub(super) forward_path: bool,
+    pub(super) forward_query: bool,
+    pub(super) forward_headers: bool,
+    pub(super) forward_body: bool,
+    pub(super) inject: bool,
+    pub(super) prefix: String,
+    /// `dasherize(injected_header_prefix)`, lower-case: what `strip_prefixed_headers` matches.
+    pub(super) stripped_prefix: Option<String>,
+    pub(super) streamdown: bool,
+    pub(super) message_401: String,
+    pub(super) message_403: String,
+    pub(super) message_404: String,
+    pub(super) failure_mode_allow: bool,
+    /// `allowed_headers`, lower-case.
+    pub(super) allowed: Option<Vec<String>>,
+    pub(super) cache_seconds: u64,
+    pub(super) max_body_bytes: u64,
+}
+
+impl Reconcile {
+    /// Dispatch target: an Envoy cluster name, or `host:port` on Kong.
+    pub fn upstream(&self) -> &str {
+        &self.upstream
+    }
+
+    /// The one timeout of the call, in milliseconds (see [`compile`]).
+    pub fn timeout_ms(&self) -> u32 {
+        self.timeout_ms
+    }
+
+    /// True when the call carries the request body (`forward_body`): the glue reads the body
+    /// first, capped by [`Reconcile::max_body_bytes`] (413 above it).
+    pub fn needs_body(&self) -> bool {
+        self.forward_body
+    }
+
+    /// Largest request body read for `forward_body`.
+    pub fn max_body_bytes(&self) -> u64 {
+        self.max_body_bytes
+    }
+
+    /// `failure_mode_allow`: a failed call lets the request through (see [`super::on_failure`]).
+    pub fn failure_mode_allow(&self) -> bool {
+        self.failure_mode_allow
+    }
+
+    /// Seconds an answer is cached; 0 when caching is off.
+    pub fn cache_seconds(&self) -> u64 {
+        self.cache_seconds
+    }
+
+    /// A cache sized by [`CACHE_MAX_ENTRIES`] and [`CACHE_MAX_BYTES`], or `None` when
+    /// `cache_seconds` is 0.
+    pub fn answer_cache(&self) -> Option<AnswerCache> {
+        (self.cache_seconds > 0)
+            .then(|| AnswerCache::new(self.cache_seconds, CACHE_MAX_ENTRIES, CACHE_MAX_BYTES))
+    }
+}
+
+/// Compiles the `reconcile` section.
+///
+/// - `url` is required, `http://` or `https://` with a host and an optional port; no user info,
+///   no fragment. Its query, if any, is kept on the call.
+/// - `:authority` is the url's `host[:port]` as written; `upstream` defaults to `host:port` with
+///   the scheme's default port (80, 443) filled in.
+/// - The call path is the url's path without its trailing slash, then `path` (which must be
+///   empty or start with `/`); `/` when both are empty. (The plugin's resty.http replaced the url
+///   path with `path`; the two agree for the usual url without a path.)
+/// - Timeout: jwt-reconcile had three socket timeouts; proxy-wasm gives a call one timeout for
+///   the whole exchange, so the call gets `connect_timeout + send_timeout + read_timeout`
+///   (25 s by default), capped to `u32::MAX` ms. The sum must not be 0 (Envoy reads 0 as "no
+///   timeout").
+/// - `allowed_headers` entries are header names that dasherize can produce (letters, digits,
+///   `-`), never one of the names that are never injected.
+/// - `strip_prefixed_headers` needs an `injected_header_prefix` whose dasherized form ends in
+///   `-` (such as `X-Auth-`), so every injected name falls under it and no unrelated header does.
+/// - `cache_seconds` at most [`MAX_CACHE_SECONDS`]; `max_body_bytes` greater than 0.
+pub fn compile(section: &ReconcileSection) -> Result<Reconcile, ConfigError> {
+    let url = section
+        .url
+        .as_deref()
+        .ok_or_else(|| field_error("url", "missing field"))?;
+    let url = parse_url(url).map_err(|problem| field_error("url", problem))?;
+    let upstream = match &section.upstream {
+        Some(up) if up.trim().is_empty() || up.chars().any(|c| c.is_whitespace()) => {
+            return Err(field_error(
+                "upstream",
+                "must be a cluster name or host:port without spaces",
+            ));
+        }
+        Some(up) => up.clone(),
+        None => format!("{}:{}", url.host, url.port),
+    };
+    if !section.path.is_empty() && !section.path.starts_with('/') {
+        return Err(field_error("path", "must start with `/`"));
+    }
+    if let Some(problem) = bad_path_chars(&section.path) {
+        return Err(field_error("path", problem));
+    }
+    Ok(Reconcile {
+        upstream,
+        call_path: call_path(&url, &section.path),
+        authority: url.authority,
+        scheme: url.scheme,
+        method: section.method,
+        timeout_ms: timeout_ms(section)?,
+        copy_headers: section.copy_headers,
+        forward_path: section.forward_path,
+        forward_query: section.forward_query,
+        forward_headers: section.forward_headers,
+        forward_body: section.forward_body,
+        inject: section.inject_body_response_into_header,
+        prefix: section.injected_header_prefix.clone(),
+        stripped_prefix: stripped_prefix(section)?,
+        streamdown: section.streamdown_injected_headers,
+        message_401: section.message_401.clone(),
+        message_403: section.message_403.clone(),
+        message_404: section.message_404.clone(),
+        failure_mode_allow: section.failure_mode_allow,
+        allowed: allowed_headers(section.allowed_headers.as_deref())?,
+        cache_seconds: cache_seconds(section.cache_seconds)?,
+        max_body_bytes: match section.max_body_bytes {
+            0 => return Err(field_error("max_body_bytes", "must be greater than 0")),
+            n => n,
+        },
+    })
+}
+
+fn field_error(field: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::new(format!("reconcile.{field}"), problem)
+}
+
+/// The parts of the auth service url the call needs.
+struct Url {
+    scheme: &'static str,
+    /// `host[:port]` as written.
+    authority: String,
+    /// Host as written (IPv6 in brackets).
+    host: String,
+    port: u16,
+    path: String,
+    query: Option<String>,
+}
+
+fn parse_url(url: &str) -> Result<Url, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or("must be an absolute http:// or https:// url")?;
+    let (scheme, default_port) = if scheme.eq_ignore_ascii_case("http") {
+        ("http", 80)
+    } else if scheme.eq_ignore_ascii_case("https") {
+        ("https", 443)
+    } else {
+        return Err("scheme must be http or https".into());
+    };
+    if let Some(problem) = bad_path_chars(rest) {
+        return Err(problem.into());
+    }
+    if rest.contains('#') {
+        return Err("must not contain a fragment".into());
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path_query) = rest.split_at(end);
+    if authority.contains('@') {
+        return Err("must not contain user info".into());
+    }
+    let (host, port) = split_host_port(authority)?;
+    let (path, query) = match path_query.split_once('?') {
+        Some((p, q)) => (p, Some(q.to_string())),
+        None => (path_query, None),
+    };
+    Ok(Url {
+        scheme,
+        authority: authority.to_string(),
+        host: host.to_string(),
+        port: port.unwrap_or(default_port),
+        path: path.to_string(),
+        query,
+    })
+}
+
+fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
+    let (host, port) = if authority.starts_with('[') {
+        let close = authority
+            .find(']')
+            .ok_or("has an unclosed `[` in its host")?;
+        let (host, rest) = authority.split_at(close + 1);
+        let inner = host.trim_start_matches('[').trim_end_matches(']');
+        if inner.is_empty()
+            || !inner
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return Err("has an invalid IPv6 host".into());
+        }
+        match rest {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    rest.strip_prefix(':')
+                        .ok_or("has junk after its IPv6 host")?,
+                ),
+            ),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("must have a host".into());
+    }
+    if !host.starts_with('[')
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    {
+        return Err("has an invalid host".into());
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+            _ => return Err("has an invalid port (1-65535)".into()),
+        },
+    };
+    Ok((host, port))
+}
+
+/// Refuses what cannot travel in a request target: spaces, controls and non-ASCII characters.
+fn bad_path_chars(text: &str) -> Option<&'static str> {
+    text.chars()
+        .any(|c| !c.is_ascii_graphic())
+        .then_some("must be ASCII without spaces or control characters (percent-encode them)")
+}
+
+fn call_path(url: &Url, path: &str) -> String {
+    let mut out = format!("{}{}", url.path.trim_end_matches('/'), path);
+    if out.is_empty() {
+        out.push('/');
+    }
+    if let Some(query) = &url.query {
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(query);
+    }
+    out
+}
+
+fn timeout_ms(section: &ReconcileSection) -> Result<u32, ConfigError> {
+    let total = section
+        .connect_timeout
+        .saturating_add(section.send_timeout)
+        .saturating_add(section.read_timeout);
+    if total == 0 {
+        return Err(ConfigError::new(
+            "reconcile",
+            "connect_timeout + send_timeout + read_timeout must be greater than 0",
+        ));
+    }
+    Ok(u32::try_from(total).unwrap_or(u32::MAX))
+}
+
+fn stripped_prefix(section: &ReconcileSection) -> Result<Option<String>, ConfigError> {
+    if !section.strip_prefixed_headers {
+        return Ok(None);
+    }
+    let prefix = dasherize(&section.injected_header_prefix).to_ascii_lowercase();
+    if prefix.len() < 2 || !prefix.ends_with('-') {
+        return Err(field_error(
+            "strip_prefixed_headers",
+            "needs an injected_header_prefix that ends in `-`, such as `X-Auth-`",
+        ));
+    }
+    Ok(Some(prefix))
+}
+
+fn allowed_headers(list: Option<&[String]>) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(list) = list else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, name) in list.iter().enumerate() {
+        let field = format!("allowed_headers[{i}]");
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(field_error(
+                &field,
+                "must be a header name of letters, digits and `-` (what dasherize produces)",
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if NEVER_INJECTED.contains(&lower.as_str()) {
+            return Err(field_error(&field, format!("`{name}` is never injected")));
+        }
+        out.push(lower);
+    }
+    Ok(Some(out))
+}
+
+fn cache_seconds(seconds: u64) -> Result<u64, ConfigError> {
+    if seconds > MAX_CACHE_SECONDS {
+        return Err(field_error(
+            "cache_seconds",
+            format!("must be at most {MAX_CACHE_SECONDS} (one day)"),
+        ));
+    }
+    Ok(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{rec, section};
+    use super::*;
+
+    fn err(json: &str) -> String {
+        compile(&section(json)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn compile_missing_url_names_field() {
+        assert_eq!(
+            compile(&ReconcileSection::default())
+                .unwrap_err()
+                .to_string(),
+            "reconcile.url: missing field"
+        );
+    }
+
+    #[test]
+    fn compile_defaults_give_plugin_call() {
+        let r = rec(r#"{"url": "http://auth.internal"}"#);
+        assert_eq!(r.upstream(), "auth.internal:80");
+        assert_eq!(r.authority, "auth.internal");
+        assert_eq!(r.scheme, "http");
+        assert_eq!(r.call_path, "/api/v1/auth/reconcile");
+        assert_eq!(r.method, CallMethod::Post);
+        assert_eq!(r.timeout_ms(), 25_000);
+        assert!(r.copy_headers && r.inject && !r.needs_body());
+        assert!(r.answer_cache().is_none());
+        assert_eq!(r.max_body_bytes(), crate::config::DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn compile_https_url_defaults_port_443() {
+        let r = rec(r#"{"url": "HTTPS://Auth.example:8443/base/", "path": "/check"}"#);
+        assert_eq!(r.scheme, "https");
+        assert_eq!(r.authority, "Auth.example:8443");
+        assert_eq!(r.upstream(), "Auth.example:8443");
+        assert_eq!(r.call_path, "/base/check");
+        assert_eq!(rec(r#"{"url": "https://a"}"#).upstream(), "a:443");
+    }
+
+    #[test]
+    fn compile_ipv6_url_keeps_brackets() {
+        let r = rec(r#"{"url": "http://[::1]:9000"}"#);
+        assert_eq!(
+            (r.authority.as_str(), r.upstream()),
+            ("[::1]:9000", "[::1]:9000")
+        );
+        assert_eq!(
+            rec(r#"{"url": "http://[fe80::1]"}"#).upstream(),
+            "[fe80::1]:80"
+        );
+    }
+
+    #[test]
+    fn compile_upstream_overrides_url_target() {
+        let r = rec(r#"{"url": "http://auth", "upstream": "auth_cluster"}"#);
+        assert_eq!(
+            (r.upstream(), r.authority.as_str()),
+            ("auth_cluster", "auth")
+        );
+        assert_eq!(
+            err(r#"{"url": "http://a", "upstream": " "}"#),
+            "reconcile.upstream: must be a cluster name or host:port without spaces"
+        );
+    }
+
+    #[test]
+    fn compile_call_path_joins_url_path_path_and_query() {
+        let path = |json: &str| rec(json).call_path;
+        assert_eq!(path(r#"{"url": "http://a/", "path": ""}"#), "/");
+        assert_eq!(path(r#"{"url": "http://a/x//", "path": ""}"#), "/x");
+        assert_eq!(path(r#"{"url": "http://a?k=v", "path": "/p"}"#), "/p?k=v");
+        assert_eq!(
+            path(r#"{"url": "http://a?k=v", "path": "/p?z=1"}"#),
+            "/p?z=1&k=v"
+        );
+    }
+
+    #[test]
+    fn compile_bad_urls_are_refused() {
+        for (url, problem) in [
+            ("auth:80", "must be an absolute http:// or https:// url"),
+            ("ftp://auth", "scheme must be http or https"),
+            ("http://", "must have a host"),
+            ("http:///path", "must have a host"),
+            ("http://u:p@auth", "must not contain user info"),
+            ("http://auth/#frag", "must not contain a fragment"),
+            ("http://auth:0", "has an invalid port (1-65535)"),
+            ("http://auth:70000", "has an invalid port (1-65535)"),
+            ("http://auth:+80", "has an invalid port (1-65535)"),
+            (
+                "http://au th",
+                "must be ASCII without spaces or control characters (percent-encode them)",
+            ),
+            ("http://a$b", "has an invalid host"),
+            ("http://[::1", "has an unclosed `[` in its host"),
+            ("http://[zz]", "has an invalid IPv6 host"),
+            ("http://[::1]x", "has junk after its IPv6 host"),
+        ] {
+            assert_eq!(
+                err(&format!(r#"{{"url": "{url}"}}"#)),
+                format!("reconcile.url: {problem}"),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn compile_path_without_slash_is_refused() {
+        assert_eq!(
+            err(r#"{"url": "http://a", "path": "auth"}"#),
+            "reconcile.path: must start with `/`"
+        );
+        assert!(err(r#"{"url": "http://a", "path": "/a b"}"#).starts_with("reconcile.path: "));
+    }
+
+    #[test]
+    fn compile_timeouts_sum_into_one() {
+        let r = rec(
+            r#"{"url": "http://a", "connect_timeout": 1, "send_timeout": 2, "read_timeout": 3}"#,
+        );
+        assert_eq!(r.timeout_ms(), 6);
+        let big = format!(r#"{{"url": "http://a", "read_timeout": {}}}"#, u64::MAX);
+        assert_eq!(rec(&big).timeout_ms(), u32::MAX);
+    }
+
+    #[test]
+    fn compile_zero_timeout_is_refused() {
+        assert_eq!(
+            err(
+                r#"{"url": "http://a", "connect_timeout": 0, "send_timeout": 0, "read_timeout": 0}"#
+            ),
+            "reconcile: connect_timeout + send_timeout + read_timeout must be greater than 0"
+        );
+    }
+
+    #[test]
+    fn compile_allowed_headers_are_lower_cased() {
+        let r = rec(r#"{"url": "http://a", "allowed_headers": ["X-Role", "user-id"]}"#);
+        assert_eq!(r.allowed, Some(vec!["x-role".into(), "user-id".into()]));
+    }
+
+    #[test]
+    fn compile_bad_allowed_header_names_index() {
+        assert_eq!(
+            err(r#"{"url": "http://a", "allowed_headers": ["X-Role", "ok", "x role"]}"#),
+            "reconcile.allowed_headers[2]: must be a header name of letters, digits and `-` (what dasherize produces)"
+        );
+        assert!(err(r#"{"url": "http://a", "allowed_headers": [""]}"#)
+            .starts_with("reconcile.allowed_headers[0]: "));
+        assert!(err(r#"{"url": "http://a", "allowed_headers": ["x_role"]}"#)
+            .starts_with("reconcile.allowed_headers[0]: "));
+    }
+
+    #[test]
+    fn compile_never_injected_allowed_header_is_refused() {
+        assert_eq!(
+            err(r#"{"url": "http://a", "allowed_headers": ["Host"]}"#),
+            "reconcile.allowed_headers[0]: `Host` is never injected"
+        );
+    }
+
+    #[test]
+    fn compile_strip_prefixed_needs_dashed_prefix() {
+        let r = rec(
+            r#"{"url": "http://a", "strip_prefixed_headers": true, "injected_header_prefix": "x_auth_"}"#,
+        );
+        assert_eq!(r.stripped_prefix.as_deref(), Some("x-auth-"));
+        for prefix in ["", "X-Auth", "-"] {
+            assert_eq!(
+                err(&format!(
+                    r#"{{"url": "http://a", "strip_prefixed_headers": true, "injected_header_prefix": "{prefix}"}}"#
+                )),
+                "reconcile.strip_prefixed_headers: needs an injected_header_prefix that ends in `-`, such as `X-Auth-`"
+            );
+        }
+    }
+
+    #[test]
+    fn compile_cache_seconds_bounded() {
+        assert_eq!(
+            rec(r#"{"url": "http://a", "cache_seconds": 86400}"#).cache_seconds(),
+            86_400
+        );
+        assert!(rec(r#"{"url": "http://a", "cache_seconds": 5}"#)
+            .answer_cache()
+            .is_some());
+        assert_eq!(
+            err(r#"{"url": "http://a", "cache_seconds": 86401}"#),
+            "reconcile.cache_seconds: must be at most 86400 (one day)"
+        );
+    }
+
+    #[test]
+    fn compile_zero_max_body_bytes_is_refused() {
+        assert_eq!(
+            err(r#"{"url": "http://a", "max_body_bytes": 0}"#),
+            "reconcile.max_body_bytes: must be greater than 0"
+        );
+    }
+}

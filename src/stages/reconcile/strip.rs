@@ -1,0 +1,134 @@
+//! Removing client-sent copies of the headers the auth service speaks for.
+
+use super::answer::FAILURE_MODE_HEADER;
+use super::compile::Reconcile;
+use crate::stages::{HeaderEdits, Request};
+
+/// Removals of client headers that could pass for the auth service's, applied when the request
+/// headers arrive (before the call, so also on a cache hit or a failure-mode allow):
+/// - with `allowed_headers`: every client header whose name is one of them, whether or not the
+///   answer will name it, so a client cannot pre-set `X-Role`;
+/// - with `strip_prefixed_headers`: every client header under the dasherized
+///   `injected_header_prefix` (such as `X-Auth-`); every injected name falls under it;
+/// - always: the client's `X-Reconcile-Failure-Mode-Allowed`, which only the filter sets.
+///
+/// Names compare case-insensitively with `_` read as `-`: some upstreams (CGI-style
+/// `HTTP_X_ROLE`, frameworks that fold `_` into `-`) see `X_Role` as `X-Role`.
+///
+/// What stays spoofable otherwise: an injected header replaces the client's value of the same
+/// name (`Set`), but without these options a header the answer omits (a user with no role gets
+/// no `X-Role`) reaches the upstream as the client sent it, and so does an `_` spelling of an
+/// injected name. Upstreams that trust injected headers should run with `allowed_headers` or a
+/// dedicated prefix and `strip_prefixed_headers`.
+pub fn strip_client_headers(rec: &Reconcile, req: &Request) -> HeaderEdits {
+    let mut edits = HeaderEdits::default();
+    let mut removed: Vec<&str> = Vec::new();
+    for (name, _) in &req.headers {
+        let normal = name.to_ascii_lowercase().replace('_', "-");
+        let spoofable = normal == FAILURE_MODE_HEADER
+            || rec
+                .allowed
+                .as_ref()
+                .is_some_and(|allowed| allowed.contains(&normal))
+            || rec
+                .stripped_prefix
+                .as_ref()
+                .is_some_and(|prefix| normal.starts_with(prefix.as_str()));
+        if spoofable && !removed.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            removed.push(name);
+            edits.remove(name.as_str());
+        }
+    }
+    edits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{rec, request};
+    use super::*;
+
+    fn removed(extra: &str, headers: &[&str]) -> Vec<String> {
+        let rec = rec(&format!(r#"{{"url": "http://a"{extra}}}"#));
+        let mut req = request();
+        req.headers = headers
+            .iter()
+            .map(|n| (n.to_string(), "v".to_string()))
+            .collect();
+        strip_client_headers(&rec, &req)
+            .0
+            .into_iter()
+            .map(|edit| match edit {
+                crate::stages::HeaderEdit::Remove(n) => n,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn strip_client_headers_defaults_remove_only_failure_marker() {
+        assert_eq!(
+            removed(
+                "",
+                &[
+                    "x-role",
+                    "authorization",
+                    "x-reconcile-failure-mode-allowed"
+                ]
+            ),
+            ["x-reconcile-failure-mode-allowed"]
+        );
+        assert!(removed("", &["x-role"]).is_empty());
+    }
+
+    #[test]
+    fn strip_client_headers_allowed_names_removed_even_if_answer_omits_them() {
+        assert_eq!(
+            removed(
+                r#", "allowed_headers": ["X-Role", "X-User-Id"]"#,
+                &[
+                    "x-role",
+                    "X-USER-ID",
+                    "x_role",
+                    "x-roles",
+                    "x-tenant",
+                    "authorization"
+                ]
+            ),
+            ["x-role", "X-USER-ID", "x_role"]
+        );
+    }
+
+    #[test]
+    fn strip_client_headers_prefix_removes_every_prefixed_header() {
+        assert_eq!(
+            removed(
+                r#", "injected_header_prefix": "x-auth-", "strip_prefixed_headers": true"#,
+                &[
+                    "x-auth-role",
+                    "X-Auth-User-Id",
+                    "x_auth_tenant",
+                    "x-authorization",
+                    "x-auth",
+                    "authorization"
+                ]
+            ),
+            ["x-auth-role", "X-Auth-User-Id", "x_auth_tenant"]
+        );
+    }
+
+    #[test]
+    fn strip_client_headers_prefix_without_flag_strips_nothing() {
+        assert!(removed(r#", "injected_header_prefix": "x-auth-""#, &["x-auth-role"]).is_empty());
+    }
+
+    #[test]
+    fn strip_client_headers_repeated_name_removed_once() {
+        assert_eq!(
+            removed(
+                r#", "allowed_headers": ["X-Role"]"#,
+                &["x-role", "X-Role", "x-role"]
+            ),
+            ["x-role"]
+        );
+    }
+}
