@@ -22,6 +22,7 @@ pub use reconcile::{CallMethod, ReconcileSection};
 pub use secret::Secret;
 
 use crate::stages::auth::Authenticator;
+use crate::stages::reconcile::{self as reconcile_stage, Reconcile};
 use serde::Deserialize;
 
 /// Default cap on a request body the filter reads (8 MiB).
@@ -54,12 +55,14 @@ pub struct RawConfig {
 pub struct Config {
     /// The authentication stages (`jwt`, `key_auth`, `basic_auth` over `consumers`).
     pub auth: Option<Authenticator>,
+    /// The call to the auth service.
+    pub reconcile: Option<Reconcile>,
 }
 
 impl Config {
     /// True when no stage is configured: every request passes through untouched.
     pub fn is_pass_through(&self) -> bool {
-        self.auth.is_none()
+        self.auth.is_none() && self.reconcile.is_none()
     }
 }
 
@@ -88,7 +91,6 @@ pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
 /// Turns the wire form into the runtime form, rejecting what this build cannot honour.
 pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
     let configured = [
-        ("reconcile", raw.reconcile.is_some()),
         ("custom_jwt", raw.custom_jwt.is_some()),
         ("upstream_jwt", raw.upstream_jwt.is_some()),
         ("jwks_endpoint", raw.jwks_endpoint.is_some()),
@@ -99,6 +101,11 @@ pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
     }
     Ok(Config {
         auth: Authenticator::compile(raw)?,
+        reconcile: raw
+            .reconcile
+            .as_ref()
+            .map(reconcile_stage::compile)
+            .transpose()?,
     })
 }
 
@@ -198,8 +205,8 @@ mod tests {
     #[test]
     fn compile_unimplemented_section_is_refused() {
         assert_eq!(
-            load(br#"{"reconcile": {}}"#).unwrap_err().to_string(),
-            "reconcile: not supported by this build yet"
+            load(br#"{"custom_jwt": {}}"#).unwrap_err().to_string(),
+            "custom_jwt: not supported by this build yet"
         );
     }
 

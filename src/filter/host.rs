@@ -2,7 +2,8 @@
 //! [`ProxyWasmHost`] is the one implementation that talks to a real host, through [`super::abi`].
 
 use super::abi::{self, ids};
-use crate::stages::{HeaderEdit, LocalResponse};
+use crate::stages::{CallAnswer, CallSpec, HeaderEdit, LocalResponse};
+use std::time::Duration;
 
 /// Log levels of the Proxy-Wasm ABI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,28 @@ pub trait Host {
     fn log(&self, level: Level, message: &str);
     /// Host time in seconds since the epoch.
     fn now(&self) -> Result<u64, HostError>;
+    /// Request body bytes `[start, start + len)` of what the host has buffered.
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
+    /// Starts an HTTP call; the answer arrives in `on_http_call_response` with this token.
+    fn dispatch(&mut self, call: &CallSpec) -> Result<u32, HostError>;
+    /// The answer of the call whose response callback is running (body read up to `max`).
+    fn call_answer(&self, body_size: usize, max: usize) -> CallAnswer;
+    /// Sets a header on the response to the client.
+    fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
+    /// True on Kong (ngx_wasm_module), where `ngx.*` properties exist.
+    fn is_kong(&self) -> bool;
+}
+
+fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// The real host, reached through the raw ABI.
@@ -53,15 +76,7 @@ fn fail(call: &'static str) -> impl Fn(u32) -> HostError {
 impl Host for ProxyWasmHost {
     fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
         let pairs = abi::header_pairs(ids::REQUEST_HEADERS).map_err(fail("get request headers"))?;
-        Ok(pairs
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                )
-            })
-            .collect())
+        Ok(lossy(pairs))
     }
 
     fn edit_request_header(&mut self, edit: &HeaderEdit) -> Result<(), HostError> {
@@ -95,5 +110,64 @@ impl Host for ProxyWasmHost {
         abi::now_nanos()
             .map(|n| n / 1_000_000_000)
             .map_err(fail("get current time"))
+    }
+
+    fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
+        abi::buffer(ids::REQUEST_BODY, start, len)
+            .map(Option::unwrap_or_default)
+            .map_err(fail("get request body"))
+    }
+
+    fn dispatch(&mut self, call: &CallSpec) -> Result<u32, HostError> {
+        let headers: Vec<(&str, &str)> = call
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let timeout = Duration::from_millis(u64::from(call.timeout_ms));
+        // The SDK's dispatch registers the token so the answer reaches this context; it returns
+        // BadArgument/InternalFailure as errors (other statuses are not produced by the hosts).
+        proxy_wasm::hostcalls::dispatch_http_call(
+            &call.upstream,
+            headers,
+            Some(&call.body),
+            vec![],
+            timeout,
+        )
+        .map_err(|s| HostError {
+            call: "dispatch http call",
+            status: s as u32,
+        })
+    }
+
+    fn call_answer(&self, body_size: usize, max: usize) -> CallAnswer {
+        let headers = lossy(abi::header_pairs(ids::CALL_RESPONSE_HEADERS).unwrap_or_default());
+        let status = headers
+            .iter()
+            .find(|(k, _)| k == ":status")
+            .and_then(|(_, v)| v.parse().ok())
+            .filter(|s| *s != 0);
+        let body = abi::buffer(ids::CALL_RESPONSE_BODY, 0, body_size.min(max))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        // Kong reports a failed call in `:dispatch_status`; keep it, drop the other pseudo-headers.
+        let headers = headers
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with(':') || k == ":dispatch_status")
+            .collect();
+        CallAnswer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        abi::replace_header(ids::RESPONSE_HEADERS, name, value).map_err(fail("set response header"))
+    }
+
+    fn is_kong(&self) -> bool {
+        matches!(abi::property(&["ngx", "hostname"]), Ok(Some(_)))
     }
 }

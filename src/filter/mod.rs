@@ -7,7 +7,7 @@ pub mod http;
 pub mod map_codec;
 pub mod root;
 
-use http::{HttpFilter, Next};
+use http::HttpFilter;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 use root::Root;
@@ -34,18 +34,36 @@ impl RootContext for RootCtx {
     }
 }
 
-impl Context for HttpCtx {}
-
 impl HttpContext for HttpCtx {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        action(self.0.on_request_headers())
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        action(self.0.on_request_headers(end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.0.on_request_body(body_size, end_of_stream))
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        action(self.0.on_response_headers())
     }
 }
 
-fn action(next: Next) -> Action {
+impl Context for HttpCtx {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        self.0.on_call_response(token, body_size);
+    }
+}
+
+fn action(next: http::Action) -> Action {
     match next {
-        Next::Continue => Action::Continue,
-        Next::Pause => Action::Pause,
+        http::Action::Continue => Action::Continue,
+        http::Action::Pause => Action::Pause,
     }
 }
 

@@ -45,9 +45,9 @@ impl Root {
     pub fn configure_from(&mut self, host: &impl Host, bytes: &[u8]) -> bool {
         match config::load(bytes) {
             Ok(config) => {
-                self.config = Some(Rc::new(config));
                 // Caches belong to a configuration: a new one starts empty.
-                self.shared = Rc::default();
+                self.shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+                self.config = Some(Rc::new(config));
                 host.log(Level::Info, "jwt-relay: configuration loaded");
                 true
             }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod decision;
+pub mod flow;
 pub mod reconcile;
 mod request;
 pub mod urlenc;
@@ -17,16 +18,18 @@ use crate::config::Config;
 pub struct Shared {
     /// Verified tokens.
     pub tokens: auth::TokenCache,
+    /// Reconcile answers, when `reconcile.cache_seconds` > 0.
+    pub reconcile: Option<reconcile::AnswerCache>,
+    /// Reconcile answers served from the cache.
+    pub reconcile_hits: u64,
 }
 
-/// Runs the configured stages over the request headers.
-pub fn on_request_headers(config: &Config, req: &Request, shared: &mut Shared) -> Decision {
-    let mut edits = HeaderEdits::default();
-    if let Some(auth) = &config.auth {
-        match auth.run(req, &mut shared.tokens) {
-            Ok(done) => edits.0.extend(done.edits.0),
-            Err(reply) => return Decision::Respond(reply),
+impl Shared {
+    /// Fresh state for a configuration.
+    pub fn for_config(config: &Config) -> Self {
+        Self {
+            reconcile: config.reconcile.as_ref().and_then(|r| r.answer_cache()),
+            ..Self::default()
         }
     }
-    Decision::Continue(edits)
 }
