@@ -337,7 +337,8 @@ fn streamdown_sets_injected_headers_on_the_response() {
 
 #[test]
 fn cache_serves_identical_requests_once_and_expires() {
-    let r = rig(json!({"cache_seconds": 1}), allow(json!({"role": "r"})));
+    // Host time has one-second steps: a 2 s entry survives the few ms between two requests.
+    let r = rig(json!({"cache_seconds": 2}), allow(json!({"role": "r"})));
     let req = Request::get("/r?x=1").header("authorization", "Bearer same");
     for _ in 0..2 {
         assert_eq!(r.envoy.send(&req).status, 200);
@@ -348,7 +349,7 @@ fn cache_serves_identical_requests_once_and_expires() {
     assert_eq!(r.envoy.send(&other).status, 200);
     assert_eq!(r.auth.requests().len(), 2);
     // The feature under test is time-based expiry: let the entry's second pass.
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    std::thread::sleep(std::time::Duration::from_millis(3100));
     assert_eq!(r.envoy.send(&req).status, 200);
     assert_eq!(r.auth.requests().len(), 3);
 }
