@@ -25,8 +25,12 @@ pub struct CustomJwtSection {
     pub private_jwk: Option<Secret<serde_json::Value>>,
     /// Add `VerboseMessage` to error answers.
     pub verbose: bool,
-    /// Ours: copy a Bearer payload nobody verified (insecure; off by default).
-    pub allow_unverified_bearer: bool,
+    /// Ours: without a verifying stage, take the credential from the request unverified
+    /// (what x-custom-jwt did; insecure, off by default).
+    pub allow_unverified_credentials: bool,
+    /// Ours: use an `oct` key's `k` text verbatim as the secret (x-custom-jwt's habit) instead
+    /// of base64url-decoding it (RFC 7518).
+    pub k_verbatim: bool,
 }
 
 impl Default for CustomJwtSection {
@@ -41,7 +45,8 @@ impl Default for CustomJwtSection {
             jku: None,
             private_jwk: None,
             verbose: false,
-            allow_unverified_bearer: false,
+            allow_unverified_credentials: false,
+            k_verbatim: false,
         }
     }
 }

@@ -22,6 +22,7 @@ pub use reconcile::{CallMethod, ReconcileSection};
 pub use secret::Secret;
 
 use crate::stages::auth::Authenticator;
+use crate::stages::mint::{self as mint_stage, CustomJwt, JwksEndpoint, UpstreamJwt};
 use crate::stages::reconcile::{self as reconcile_stage, Reconcile};
 use serde::Deserialize;
 
@@ -57,12 +58,22 @@ pub struct Config {
     pub auth: Option<Authenticator>,
     /// The call to the auth service.
     pub reconcile: Option<Reconcile>,
+    /// x-custom-jwt.
+    pub custom_jwt: Option<CustomJwt>,
+    /// kong-upstream-jwt.
+    pub upstream_jwt: Option<UpstreamJwt>,
+    /// The filter's own JWKS endpoint.
+    pub jwks_endpoint: Option<JwksEndpoint>,
 }
 
 impl Config {
     /// True when no stage is configured: every request passes through untouched.
     pub fn is_pass_through(&self) -> bool {
-        self.auth.is_none() && self.reconcile.is_none()
+        self.auth.is_none()
+            && self.reconcile.is_none()
+            && self.custom_jwt.is_none()
+            && self.upstream_jwt.is_none()
+            && self.jwks_endpoint.is_none()
     }
 }
 
@@ -88,17 +99,28 @@ pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
     compile(&parse(bytes)?)
 }
 
-/// Turns the wire form into the runtime form, rejecting what this build cannot honour.
+/// Turns the wire form into the runtime form: keys parsed, references resolved.
 pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
-    let configured = [
-        ("custom_jwt", raw.custom_jwt.is_some()),
-        ("upstream_jwt", raw.upstream_jwt.is_some()),
-        ("jwks_endpoint", raw.jwks_endpoint.is_some()),
-    ];
-    // Fail closed: a section this build cannot enforce must not be silently ignored.
-    if let Some((name, _)) = configured.iter().find(|(_, on)| *on) {
-        return Err(ConfigError::new(*name, "not supported by this build yet"));
-    }
+    let custom_jwt = raw
+        .custom_jwt
+        .as_ref()
+        .map(mint_stage::compile_custom)
+        .transpose()?;
+    let upstream_jwt = raw
+        .upstream_jwt
+        .as_ref()
+        .map(mint_stage::compile_upstream)
+        .transpose()?;
+    let signers: Vec<&mint_stage::Signer> = custom_jwt
+        .iter()
+        .map(|c| &c.signer)
+        .chain(upstream_jwt.iter().map(|u| &u.signer))
+        .collect();
+    let jwks_endpoint = raw
+        .jwks_endpoint
+        .as_ref()
+        .map(|s| mint_stage::compile_jwks_endpoint(s, &signers))
+        .transpose()?;
     Ok(Config {
         auth: Authenticator::compile(raw)?,
         reconcile: raw
@@ -106,6 +128,9 @@ pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
             .as_ref()
             .map(reconcile_stage::compile)
             .transpose()?,
+        custom_jwt,
+        upstream_jwt,
+        jwks_endpoint,
     })
 }
 
@@ -203,10 +228,10 @@ mod tests {
     }
 
     #[test]
-    fn compile_unimplemented_section_is_refused() {
+    fn compile_custom_jwt_without_key_is_refused() {
         assert_eq!(
             load(br#"{"custom_jwt": {}}"#).unwrap_err().to_string(),
-            "custom_jwt: not supported by this build yet"
+            "custom_jwt.private_jwk: missing field"
         );
     }
 

@@ -51,6 +51,16 @@ pub trait Host {
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
     /// True on Kong (ngx_wasm_module), where `ngx.*` properties exist.
     fn is_kong(&self) -> bool;
+    /// A string property (`["connection", "subject_peer_certificate"]`), when the host has it.
+    fn text_property(&self, path: &[&str]) -> Option<String>;
+}
+
+/// Reads a string property in either host's encoding: raw bytes (Envoy) or text (Kong), maybe
+/// NUL-terminated; empty means absent.
+pub fn decode_text(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_end_matches('\0').trim();
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
@@ -169,5 +179,26 @@ impl Host for ProxyWasmHost {
 
     fn is_kong(&self) -> bool {
         matches!(abi::property(&["ngx", "hostname"]), Ok(Some(_)))
+    }
+
+    fn text_property(&self, path: &[&str]) -> Option<String> {
+        abi::property(path)
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(decode_text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_text_accepts_raw_and_nul_terminated() {
+        assert_eq!(decode_text(b"CN=a,O=b").as_deref(), Some("CN=a,O=b"));
+        assert_eq!(decode_text(b"CN=a\0").as_deref(), Some("CN=a"));
+        assert_eq!(decode_text(b""), None);
+        assert_eq!(decode_text(b"\0"), None);
     }
 }

@@ -73,6 +73,15 @@ pub fn request_from(headers: Vec<(String, String)>, now: u64) -> Request {
     req
 }
 
+/// Where Envoy exposes the client certificate's subject DN.
+const ENVOY_CLIENT_DN: [&[&str]; 1] = [&["connection", "subject_peer_certificate"]];
+/// Where Kong (ngx_wasm_module) does. On Envoy `subject_local_certificate` is the *server's*
+/// certificate: it must never be read there as the client's identity.
+const KONG_CLIENT_DN: [&[&str]; 2] = [
+    &["connection", "subject_local_certificate"],
+    &["ngx", "ssl_client_s_dn"],
+];
+
 /// Whether a body follows the headers. Envoy's `end_of_stream` says so exactly (and it hides
 /// `transfer-encoding` from filters); Kong's is always false on headers, so there only
 /// `content-length` / `transfer-encoding` tell.
@@ -203,7 +212,20 @@ impl<H: Host> HttpFilter<H> {
 
     fn read_request(&self) -> Result<Request, HostError> {
         let headers = self.host.request_headers()?;
-        Ok(request_from(headers, self.host.now()?))
+        let mut req = request_from(headers, self.host.now()?);
+        // Properties cost a host call each: only the mint stages read them.
+        if self.config.custom_jwt.is_some() {
+            let paths: &[&[&str]] = if self.host.is_kong() {
+                &KONG_CLIENT_DN
+            } else {
+                &ENVOY_CLIENT_DN
+            };
+            req.client_dn = paths.iter().find_map(|p| self.host.text_property(p));
+        }
+        if self.config.upstream_jwt.is_some() {
+            req.service = self.host.text_property(&["xds", "cluster_name"]);
+        }
+        Ok(req)
     }
 
     fn with_shared<T>(&self, f: impl FnOnce(&Config, &mut Shared) -> T) -> Option<T> {
@@ -347,6 +369,9 @@ mod tests {
         }
         fn is_kong(&self) -> bool {
             false
+        }
+        fn text_property(&self, _path: &[&str]) -> Option<String> {
+            None
         }
     }
 

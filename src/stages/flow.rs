@@ -1,12 +1,14 @@
-//! One request's path through the stages, as resumable data: authenticate, then (reading the
-//! body first when a stage needs it) reconcile. Each step returns a [`Next`] for the glue; the
-//! glue calls back with the body or the call's answer. Nothing goes back up the path.
+//! One request's path through the stages, as resumable data: the JWKS endpoint, authenticate,
+//! the body (read once, hashed as it arrives, kept only when reconcile forwards it), reconcile,
+//! then mint. Each step returns a [`Next`] for the glue; the glue calls back with body chunks or
+//! the call's answer. Nothing goes back up the path.
 
 use super::auth::Identity;
 use super::reconcile::{self, Outcome};
 use super::{CallAnswer, CallSpec, Decision, HeaderEdits, LocalResponse, Request, Shared};
 use crate::config::Config;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 /// What the glue does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +29,20 @@ pub enum Next {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
+    Body,
     Reconcile,
     AwaitReconcile { cache_key: Option<[u8; 32]> },
+    Mint,
     Done,
+}
+
+/// The request body as read so far: hashed incrementally, kept only when a stage needs bytes.
+#[derive(Debug, Default)]
+struct Body {
+    hasher: Sha256,
+    kept: Option<Vec<u8>>,
+    len: u64,
+    done: bool,
 }
 
 /// A request in flight.
@@ -39,8 +52,23 @@ pub struct Flow {
     edits: HeaderEdits,
     response_headers: Vec<(String, String)>,
     identity: Option<Identity>,
-    body: Option<Vec<u8>>,
+    body: Body,
+    hash: Option<[u8; 32]>,
     step: Step,
+}
+
+/// The largest body the configured stages accept, when any stage reads the body.
+fn body_limit(config: &Config) -> Option<u64> {
+    let reconcile = config
+        .reconcile
+        .as_ref()
+        .filter(|r| r.needs_body())
+        .map(|r| r.max_body_bytes());
+    let mint = config.upstream_jwt.as_ref().map(|u| u.max_body_bytes);
+    match (reconcile, mint) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The reply to a body above the limit.
@@ -54,14 +82,26 @@ pub fn too_large(max: u64) -> LocalResponse {
 impl Flow {
     /// Starts a request: authenticates, then runs the next steps.
     pub fn start(config: &Config, shared: &mut Shared, req: Request) -> (Self, Next) {
+        let keep = config.reconcile.as_ref().is_some_and(|r| r.needs_body());
         let mut flow = Self {
             req,
             edits: HeaderEdits::default(),
             response_headers: Vec::new(),
             identity: None,
-            body: None,
-            step: Step::Reconcile,
+            body: Body {
+                kept: keep.then(Vec::new),
+                ..Body::default()
+            },
+            hash: None,
+            step: Step::Body,
         };
+        if let Some(reply) = config
+            .jwks_endpoint
+            .as_ref()
+            .and_then(|j| j.serve(&flow.req))
+        {
+            return (flow, Next::Respond(reply));
+        }
         if let Some(auth) = &config.auth {
             match auth.run(&flow.req, &mut shared.tokens) {
                 Ok(done) => {
@@ -85,20 +125,24 @@ impl Flow {
         &self.response_headers
     }
 
-    /// A piece of the request body; `Err` with the 413 reply once it exceeds `max`.
+    /// A piece of the request body, hashed once; `Err` with the 413 reply once it exceeds `max`.
     pub fn on_body_chunk(&mut self, chunk: &[u8], max: u64) -> Result<(), LocalResponse> {
-        let body = self.body.get_or_insert_with(Vec::new);
-        let total = body.len().saturating_add(chunk.len());
-        if u64::try_from(total).unwrap_or(u64::MAX) > max {
+        let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+        self.body.len = self.body.len.saturating_add(len);
+        if self.body.len > max {
             return Err(too_large(max));
         }
-        body.extend_from_slice(chunk);
+        self.body.hasher.update(chunk);
+        if let Some(kept) = self.body.kept.as_mut() {
+            kept.extend_from_slice(chunk);
+        }
         Ok(())
     }
 
     /// The body is complete (possibly empty): go on.
     pub fn on_body_end(&mut self, config: &Config, shared: &mut Shared) -> Next {
-        self.body.get_or_insert_with(Vec::new);
+        self.body.done = true;
+        self.hash = Some(std::mem::take(&mut self.body.hasher).finalize().into());
         self.advance(config, shared)
     }
 
@@ -112,7 +156,7 @@ impl Flow {
         let (Step::AwaitReconcile { cache_key }, Some(rec)) = (self.step, &config.reconcile) else {
             return Next::Respond(internal_error());
         };
-        self.step = Step::Done;
+        self.step = Step::Mint;
         match reconcile::on_answer(rec, answer) {
             Outcome::Inject(injection) => {
                 if let (Some(key), Some(cache)) = (cache_key, shared.reconcile.as_mut()) {
@@ -132,6 +176,20 @@ impl Flow {
         }
     }
 
+    fn mint(&mut self, config: &Config) -> Result<(), LocalResponse> {
+        if let Some(custom) = &config.custom_jwt {
+            let minted = custom.mint(&self.req, self.identity.as_ref())?;
+            self.edits.set(minted.upstream.0, minted.upstream.1);
+            self.response_headers.extend(minted.downstream);
+        }
+        if let Some(up) = &config.upstream_jwt {
+            let hash = self.hash.ok_or_else(internal_error)?;
+            let (name, value) = up.mint(&self.req, self.identity.as_ref(), &hash)?;
+            self.edits.set(name, value);
+        }
+        Ok(())
+    }
+
     fn inject(&mut self, injection: reconcile::Injection) {
         self.edits.0.extend(injection.request.0);
         self.response_headers.extend(injection.response);
@@ -140,20 +198,21 @@ impl Flow {
     fn advance(&mut self, config: &Config, shared: &mut Shared) -> Next {
         loop {
             match self.step {
+                Step::Body => {
+                    self.step = Step::Reconcile;
+                    if let Some(max) = body_limit(config).filter(|_| !self.body.done) {
+                        return Next::ReadBody { max };
+                    }
+                }
                 Step::Reconcile => {
                     let Some(rec) = &config.reconcile else {
-                        self.step = Step::Done;
+                        self.step = Step::Mint;
                         continue;
                     };
-                    if rec.needs_body() && self.body.is_none() {
-                        return Next::ReadBody {
-                            max: rec.max_body_bytes(),
-                        };
-                    }
                     self.edits
                         .0
                         .extend(reconcile::strip_client_headers(rec, &self.req).0);
-                    let body = self.body.as_deref().filter(|_| rec.needs_body());
+                    let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
                     let cache_key = shared
                         .reconcile
                         .as_ref()
@@ -165,13 +224,19 @@ impl Flow {
                     if let Some(injection) = hit {
                         shared.reconcile_hits = shared.reconcile_hits.saturating_add(1);
                         self.inject(injection);
-                        self.step = Step::Done;
+                        self.step = Step::Mint;
                         continue;
                     }
                     self.step = Step::AwaitReconcile { cache_key };
                     return Next::Dispatch(reconcile::build_call(rec, &self.req, body));
                 }
                 Step::AwaitReconcile { .. } => return Next::Respond(internal_error()),
+                Step::Mint => {
+                    self.step = Step::Done;
+                    if let Err(reply) = self.mint(config) {
+                        return Next::Respond(reply);
+                    }
+                }
                 Step::Done => return Next::Continue(std::mem::take(&mut self.edits)),
             }
         }

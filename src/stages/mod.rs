@@ -4,6 +4,7 @@
 pub mod auth;
 mod decision;
 pub mod flow;
+pub mod mint;
 pub mod reconcile;
 mod request;
 pub mod urlenc;

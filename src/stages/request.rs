@@ -17,6 +17,8 @@ pub struct Request {
     pub now: u64,
     /// Subject DN of a verified client certificate (mTLS), RFC 2253 form.
     pub client_dn: Option<String>,
+    /// The upstream service as the host names it (Envoy: the route's cluster), when known.
+    pub service: Option<String>,
 }
 
 impl Request {

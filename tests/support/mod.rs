@@ -3,6 +3,7 @@
 
 pub mod envoy;
 pub mod http;
+pub mod oracle;
 pub mod server;
 pub mod tokens;
 

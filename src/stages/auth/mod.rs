@@ -14,6 +14,7 @@ mod jwt;
 mod key_auth;
 mod token;
 
+pub use basic_auth::parse_basic;
 pub use cache::TokenCache;
 pub use consumers::{Consumer, ConsumerRef, Consumers};
 pub use denial::{Challenge, Denial};

@@ -75,6 +75,7 @@ pub(crate) mod fixtures {
                 .collect(),
             now: 1000,
             client_dn: None,
+            service: None,
         }
     }
 }

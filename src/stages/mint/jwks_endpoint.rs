@@ -1,0 +1,68 @@
+//! The filter's own JWKS: a GET on the configured path answers the public keys of the signing
+//! keys plus `previous_keys`, and never reaches the upstream. HMAC secrets are never published.
+
+use super::keys::Signer;
+use crate::config::{ConfigError, JwksEndpointSection};
+use crate::jose::{Jwk, OctKeyEncoding};
+use crate::stages::{LocalResponse, Request};
+use serde_json::{json, Value};
+
+/// Private JWK members (RFC 7518); a published key must hold none.
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+
+/// The compiled `jwks_endpoint` section: the path and the ready-made reply body.
+#[derive(Debug, Clone)]
+pub struct JwksEndpoint {
+    path: String,
+    body: Vec<u8>,
+}
+
+/// Compiles the endpoint over the configured signers.
+pub fn compile(
+    section: &JwksEndpointSection,
+    signers: &[&Signer],
+) -> Result<JwksEndpoint, ConfigError> {
+    if !section.path.starts_with('/') {
+        return Err(ConfigError::new("jwks_endpoint.path", "must start with /"));
+    }
+    let mut keys: Vec<Value> = signers
+        .iter()
+        .filter_map(|s| s.public_jwk.clone())
+        .collect();
+    for (i, key) in section.previous_keys.iter().enumerate() {
+        let path = format!("jwks_endpoint.previous_keys[{i}]");
+        let object = key
+            .as_object()
+            .ok_or_else(|| ConfigError::new(&path, "must be a JWK object"))?;
+        if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| object.contains_key(**m)) {
+            return Err(ConfigError::new(
+                &path,
+                format!("holds private or secret member {m:?}: only public keys are published"),
+            ));
+        }
+        Jwk::from_value(key, OctKeyEncoding::Base64Url)
+            .map_err(|e| ConfigError::new(&path, e.to_string()))?;
+        keys.push(key.clone());
+    }
+    Ok(JwksEndpoint {
+        path: section.path.clone(),
+        body: json!({ "keys": keys }).to_string().into_bytes(),
+    })
+}
+
+impl JwksEndpoint {
+    /// The JWKS reply when the request is a GET on the endpoint's path.
+    pub fn serve(&self, req: &Request) -> Option<LocalResponse> {
+        if req.method != "GET" || req.path_only() != self.path {
+            return None;
+        }
+        Some(LocalResponse {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("cache-control".into(), "public, max-age=300".into()),
+            ],
+            body: self.body.clone(),
+        })
+    }
+}

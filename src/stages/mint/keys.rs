@@ -1,0 +1,104 @@
+//! Signing keys of the mint stages, parsed once at configure time from a JWK (object or its
+//! JSON text) or a PEM.
+
+use crate::config::ConfigError;
+use crate::jose::{pem, Algorithm, Jwk, OctKeyEncoding, SigningKey};
+use serde_json::Value;
+
+/// A signing key with the algorithm it signs with and its public JWK.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    /// The key.
+    pub key: SigningKey,
+    /// The algorithm.
+    pub alg: Algorithm,
+    /// `kid` header, if any.
+    pub kid: Option<String>,
+    /// The public JWK for the JWKS endpoint; `None` for HMAC secrets (never published).
+    pub public_jwk: Option<Value>,
+}
+
+fn err(path: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::new(path, problem)
+}
+
+/// A JWK given as an object or as its JSON text.
+fn jwk_value(value: &Value, path: &str) -> Result<Value, ConfigError> {
+    match value {
+        Value::String(text) => {
+            serde_json::from_str(text).map_err(|_| err(path, "not a JWK object nor its JSON text"))
+        }
+        Value::Object(_) => Ok(value.clone()),
+        _ => Err(err(path, "must be a JWK object or its JSON text")),
+    }
+}
+
+/// A signer from a private JWK; `alg` comes from the JWK unless `alg` is given.
+pub fn from_jwk(
+    value: &Value,
+    alg: Option<Algorithm>,
+    oct: OctKeyEncoding,
+    path: &str,
+) -> Result<Signer, ConfigError> {
+    let jwk =
+        Jwk::from_value(&jwk_value(value, path)?, oct).map_err(|e| err(path, e.to_string()))?;
+    let alg = match (alg, jwk.algorithm()) {
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => return Err(err(path, "needs an \"alg\" member")),
+    };
+    let key = jwk
+        .signing_key()
+        .cloned()
+        .ok_or_else(|| err(path, "is a public key: a private JWK is needed to sign"))?;
+    key.check_alg(alg)
+        .map_err(|_| err(path, format!("cannot sign {}", alg.name())))?;
+    let kid = jwk.kid().map(str::to_string);
+    let public_jwk = public(&jwk, alg, kid.as_deref());
+    Ok(Signer {
+        key,
+        alg,
+        kid,
+        public_jwk,
+    })
+}
+
+/// A signer from a PEM private key (PKCS#1 or PKCS#8).
+pub fn from_pem(
+    text: &str,
+    alg: Algorithm,
+    kid: Option<String>,
+    path: &str,
+) -> Result<Signer, ConfigError> {
+    let key = SigningKey::from_pem(text, alg).map_err(|e| err(path, e.to_string()))?;
+    let jwk = Jwk::from_keys(key.verifying_key(), None);
+    let jwk = match &kid {
+        Some(k) => jwk.with_kid(k.clone()),
+        None => jwk,
+    };
+    let public_jwk = public(&jwk, alg, kid.as_deref());
+    Ok(Signer {
+        key,
+        alg,
+        kid,
+        public_jwk,
+    })
+}
+
+fn public(jwk: &Jwk, alg: Algorithm, kid: Option<&str>) -> Option<Value> {
+    let mut map = jwk.to_public_json().ok()?;
+    map.insert("alg".into(), Value::from(alg.name()));
+    map.insert("use".into(), Value::from("sig"));
+    if let Some(k) = kid {
+        map.insert("kid".into(), Value::from(k));
+    }
+    Some(Value::Object(map))
+}
+
+/// DER certificates of a PEM chain, leaf first.
+pub fn chain(text: &str, path: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
+    let certs = pem::parse_certificate_chain(text).map_err(|e| err(path, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(err(path, "holds no certificate"));
+    }
+    Ok(certs)
+}

@@ -1,0 +1,55 @@
+//! The independent JOSE implementation (Python jwcrypto, OpenSSL-backed) behind
+//! tests/support/jose_oracle.py, run from the project virtualenv.
+
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("JWT_RELAY_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "no Python at {} (run `make test`, which installs it)",
+        path.display()
+    );
+    path
+}
+
+/// Runs oracle ops; one result per op, in order.
+pub fn run(ops: Vec<Value>) -> Vec<Value> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/jose_oracle.py");
+    let mut child = Command::new(python())
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let request = json!({ "ops": ops }).to_string();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "oracle failed");
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    reply["results"].as_array().unwrap().clone()
+}
+
+/// A fresh private JWK for `alg`.
+pub fn keygen(alg: &str) -> Value {
+    run(vec![json!({"op": "keygen", "alg": alg})])[0]["jwk"].clone()
+}
+
+/// Verifies `token` with `jwk` for `alg`: the claims when valid.
+pub fn verify(jwk: &Value, alg: &str, token: &str) -> Option<Value> {
+    let result = run(vec![
+        json!({"op": "verify", "jwk": jwk, "alg": alg, "token": token}),
+    ])
+    .remove(0);
+    (result["valid"] == true).then(|| result["claims"].clone())
+}
