@@ -570,3 +570,80 @@ fn bad_credentials_config_is_refused_at_load() {
         assert!(!failure.log.contains("BEGIN PUBLIC KEY"));
     }
 }
+
+#[test]
+fn jwt_remote_jwks_rotation_and_outage_keep_working() {
+    use std::sync::{Arc, Mutex};
+    let all = jwks();
+    let only = |kid: &str| json!({"keys": all["keys"].as_array().unwrap().iter().filter(|k| k["kid"] == kid).cloned().collect::<Vec<_>>()});
+    // `None` is an outage: the connection closes without an answer.
+    let served = Arc::new(Mutex::new(Some(only("rsa-1"))));
+    let served2 = served.clone();
+    let idp = Server::start(move |_| match &*served2.lock().unwrap() {
+        Some(set) => support::Reply::json(200, set),
+        None => support::Reply::Close,
+    });
+    let upstream = Server::ok();
+    let config = json!({"jwt": {"jwks_uri": {"url": "http://idp.example/keys", "upstream": "idp"}, "claims_to_verify": ["exp"]}});
+    let envoy =
+        Envoy::start(Setup::new(config.to_string(), upstream.addr()).cluster("idp", idp.addr()));
+    let claims = || json!({"sub": "u", "exp": now() + 600, "n": rand_nonce()});
+
+    let first = envoy.send(&bearer(&sign_pem("RS256", &claims(), Some("rsa-1"))));
+    assert_eq!(first.status, 200, "{}\n{}", first.text(), envoy.log());
+    let fetch = idp.wait_for(1)[0].clone();
+    assert_eq!(
+        (fetch.method.as_str(), fetch.path.as_str()),
+        ("GET", "/keys")
+    );
+    assert_eq!(fetch.header("host"), Some("idp.example"));
+
+    // Rotation: a new kid is fetched on first sight, without a restart.
+    *served.lock().unwrap() = Some(only("ec-1"));
+    let fetches = idp.requests().len();
+    assert_eq!(
+        envoy
+            .send(&bearer(&sign_pem("ES256", &claims(), Some("ec-1"))))
+            .status,
+        200
+    );
+    assert_eq!(idp.requests().len(), fetches + 1);
+    let gone = envoy.send(&bearer(&sign_pem("RS256", &claims(), Some("rsa-1"))));
+    assert_denied(
+        &gone,
+        json!({"message": "No credentials found for given 'kid'"}),
+        "Bearer error=\"invalid_token\"",
+    );
+
+    // Outage: the last good set keeps verifying; an unknown kid is refused, not trapped.
+    *served.lock().unwrap() = None;
+    assert_eq!(
+        envoy
+            .send(&bearer(&sign_pem("ES256", &claims(), Some("ec-1"))))
+            .status,
+        200
+    );
+    let unknown = envoy.send(&bearer(&sign_pem("EdDSA", &claims(), Some("ed-1"))));
+    assert_eq!(unknown.status, 401, "{}", unknown.text());
+    assert_eq!(
+        envoy
+            .send(&bearer(&sign_pem("ES256", &claims(), Some("ec-1"))))
+            .status,
+        200
+    );
+    let log = envoy.log();
+    assert!(
+        log.contains("JWKS fetch failed, keeping the last good set: status 503"),
+        "{log}"
+    );
+}
+
+fn rand_nonce() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}

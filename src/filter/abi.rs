@@ -49,6 +49,7 @@ extern "C" {
         grpc_status: i32,
     ) -> u32;
     fn proxy_continue_stream(stream: u32) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
 }
 
 fn check(status: u32) -> Result<(), Status> {
@@ -154,6 +155,12 @@ pub fn send_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Resu
 pub fn continue_request() -> Result<(), Status> {
     // SAFETY: plain value argument.
     check(unsafe { proxy_continue_stream(0) })
+}
+
+/// Asks the host to call `on_tick` every `ms` milliseconds.
+pub fn set_tick_period(ms: u32) -> Result<(), Status> {
+    // SAFETY: plain value argument.
+    check(unsafe { proxy_set_tick_period_milliseconds(ms) })
 }
 
 /// Header map and buffer ids of the ABI.

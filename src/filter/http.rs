@@ -230,7 +230,11 @@ impl<H: Host> HttpFilter<H> {
 
     fn with_shared<T>(&self, f: impl FnOnce(&Config, &mut Shared) -> T) -> Option<T> {
         let mut shared = self.shared.try_borrow_mut().ok()?;
-        Some(f(&self.config, &mut shared))
+        let out = f(&self.config, &mut shared);
+        for fetched in shared.jwks_fetches.drain(..) {
+            super::root::log_fetch(&self.host, &fetched);
+        }
+        Some(out)
     }
 
     fn step(&mut self, f: impl FnOnce(&mut Flow, &Config, &mut Shared) -> Next) -> Option<Next> {

@@ -15,7 +15,17 @@ use root::Root;
 struct RootCtx(Root);
 struct HttpCtx(HttpFilter<host::ProxyWasmHost>);
 
-impl Context for RootCtx {}
+impl Context for RootCtx {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        self.0.on_call_response(&root::host(), token, body_size);
+    }
+}
 
 impl RootContext for RootCtx {
     fn on_configure(&mut self, _size: usize) -> bool {
@@ -31,6 +41,10 @@ impl RootContext for RootCtx {
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+
+    fn on_tick(&mut self) {
+        self.0.on_tick(&mut root::host());
     }
 }
 

@@ -3,7 +3,9 @@
 use super::abi::{self, ids};
 use super::host::{Host, Level, ProxyWasmHost};
 use crate::config::{self, Config};
-use crate::stages::Shared;
+use crate::jose::jwk::MAX_JWKS_LEN;
+use crate::stages::auth::remote_jwks::Fetched;
+use crate::stages::{CallAnswer, Shared};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -13,6 +15,22 @@ use std::rc::Rc;
 pub struct Root {
     config: Option<Rc<Config>>,
     shared: Rc<RefCell<Shared>>,
+    /// Token of the background JWKS fetch in flight.
+    fetching: Option<u32>,
+}
+
+/// Tick period of the background JWKS refresh, in milliseconds.
+const TICK_MS: u32 = 1000;
+
+/// Logs a JWKS fetch outcome (never the keys).
+pub fn log_fetch(host: &impl Host, fetched: &Fetched) {
+    match fetched {
+        Fetched::Updated(n) => host.log(Level::Info, &format!("jwt-relay: JWKS fetched: {n} keys")),
+        Fetched::Failed(why) => host.log(
+            Level::Warn,
+            &format!("jwt-relay: JWKS fetch failed, keeping the last good set: {why}"),
+        ),
+    }
 }
 
 impl Root {
@@ -47,7 +65,18 @@ impl Root {
             Ok(config) => {
                 // Caches belong to a configuration: a new one starts empty.
                 self.shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+                let remote = config.auth.as_ref().and_then(|a| a.remote_jwks()).is_some();
                 self.config = Some(Rc::new(config));
+                if remote {
+                    if let Err(status) = abi::set_tick_period(TICK_MS) {
+                        host.log(
+                            Level::Warn,
+                            &format!(
+                                "jwt-relay: no background JWKS refresh (tick status {status})"
+                            ),
+                        );
+                    }
+                }
                 host.log(Level::Info, "jwt-relay: configuration loaded");
                 true
             }
@@ -59,6 +88,52 @@ impl Root {
                 false
             }
         }
+    }
+}
+
+impl Root {
+    /// `on_tick`: starts the background JWKS fetch when one is due.
+    pub fn on_tick(&mut self, host: &mut impl Host) {
+        let Some(config) = self.config.clone() else {
+            return;
+        };
+        let Some(remote) = config.auth.as_ref().and_then(|a| a.remote_jwks()) else {
+            return;
+        };
+        let Ok(now) = host.now() else { return };
+        let Ok(mut shared) = self.shared.try_borrow_mut() else {
+            return;
+        };
+        if !shared.jwks.refresh_due(remote, now) {
+            return;
+        }
+        shared.jwks.started(now);
+        match host.dispatch(&remote.call()) {
+            Ok(token) => self.fetching = Some(token),
+            Err(e) => {
+                let fetched = shared.jwks.finish(&CallAnswer::default(), now);
+                host.log(
+                    Level::Warn,
+                    &format!("jwt-relay: JWKS dispatch failed: {}", e.status),
+                );
+                log_fetch(host, &fetched);
+            }
+        }
+    }
+
+    /// `on_http_call_response` in the root context: the background fetch's answer.
+    pub fn on_call_response(&mut self, host: &impl Host, token: u32, body_size: usize) {
+        if self.fetching != Some(token) {
+            return;
+        }
+        self.fetching = None;
+        let answer = host.call_answer(body_size, MAX_JWKS_LEN.saturating_add(1));
+        let now = host.now().unwrap_or_default();
+        let Ok(mut shared) = self.shared.try_borrow_mut() else {
+            return;
+        };
+        let fetched = shared.jwks.finish(&answer, now);
+        log_fetch(host, &fetched);
     }
 }
 

@@ -3,7 +3,7 @@
 //! then mint. Each step returns a [`Next`] for the glue; the glue calls back with body chunks or
 //! the call's answer. Nothing goes back up the path.
 
-use super::auth::Identity;
+use super::auth::{AuthStop, Identity};
 use super::reconcile::{self, Outcome};
 use super::{CallAnswer, CallSpec, Decision, HeaderEdits, LocalResponse, Request, Shared};
 use crate::config::Config;
@@ -29,6 +29,8 @@ pub enum Next {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
+    Auth { refetch: bool },
+    AwaitJwks,
     Body,
     Reconcile,
     AwaitReconcile { cache_key: Option<[u8; 32]> },
@@ -93,7 +95,7 @@ impl Flow {
                 ..Body::default()
             },
             hash: None,
-            step: Step::Body,
+            step: Step::Auth { refetch: true },
         };
         if let Some(reply) = config
             .jwks_endpoint
@@ -101,15 +103,6 @@ impl Flow {
             .and_then(|j| j.serve(&flow.req))
         {
             return (flow, Next::Respond(reply));
-        }
-        if let Some(auth) = &config.auth {
-            match auth.run(&flow.req, &mut shared.tokens) {
-                Ok(done) => {
-                    flow.edits.0.extend(done.edits.0);
-                    flow.identity = done.identity;
-                }
-                Err(reply) => return (flow, Next::Respond(reply)),
-            }
         }
         let next = flow.advance(config, shared);
         (flow, next)
@@ -153,6 +146,12 @@ impl Flow {
         shared: &mut Shared,
         answer: &CallAnswer,
     ) -> Next {
+        if self.step == Step::AwaitJwks {
+            let fetched = shared.jwks.finish(answer, self.req.now);
+            shared.jwks_fetches.push(fetched);
+            self.step = Step::Auth { refetch: false };
+            return self.advance(config, shared);
+        }
         let (Step::AwaitReconcile { cache_key }, Some(rec)) = (self.step, &config.reconcile) else {
             return Next::Respond(internal_error());
         };
@@ -173,6 +172,40 @@ impl Flow {
                 }
                 Decision::Respond(reply) => Next::Respond(reply),
             },
+        }
+    }
+
+    /// Runs authentication; `Some` when the request stops here (a denial or a JWKS fetch).
+    fn authenticate(
+        &mut self,
+        config: &Config,
+        shared: &mut Shared,
+        refetch: bool,
+    ) -> Option<Next> {
+        let auth = config.auth.as_ref()?;
+        let result = auth.run(
+            &self.req,
+            &mut shared.tokens,
+            shared.jwks.set.as_ref(),
+            refetch,
+        );
+        match result {
+            Ok(done) => {
+                self.edits.0.extend(done.edits.0);
+                self.identity = done.identity;
+                None
+            }
+            Err(AuthStop::Deny(reply)) => Some(Next::Respond(reply)),
+            Err(AuthStop::NeedJwks { kid }) => {
+                let remote = auth.remote_jwks()?;
+                if shared.jwks.allow_refetch(&kid, self.req.now) {
+                    shared.jwks.started(self.req.now);
+                    self.step = Step::AwaitJwks;
+                    return Some(Next::Dispatch(remote.call()));
+                }
+                self.step = Step::Auth { refetch: false };
+                Some(self.advance(config, shared))
+            }
         }
     }
 
@@ -198,6 +231,13 @@ impl Flow {
     fn advance(&mut self, config: &Config, shared: &mut Shared) -> Next {
         loop {
             match self.step {
+                Step::Auth { refetch } => {
+                    self.step = Step::Body;
+                    if let Some(next) = self.authenticate(config, shared, refetch) {
+                        return next;
+                    }
+                }
+                Step::AwaitJwks => return Next::Respond(internal_error()),
                 Step::Body => {
                     self.step = Step::Reconcile;
                     if let Some(max) = body_limit(config).filter(|_| !self.body.done) {

@@ -7,6 +7,7 @@ pub mod flow;
 pub mod mint;
 pub mod reconcile;
 mod request;
+pub(crate) mod url;
 pub mod urlenc;
 
 pub use decision::{CallAnswer, CallSpec, Decision, HeaderEdit, HeaderEdits, LocalResponse};
@@ -23,6 +24,10 @@ pub struct Shared {
     pub reconcile: Option<reconcile::AnswerCache>,
     /// Reconcile answers served from the cache.
     pub reconcile_hits: u64,
+    /// The remote JWKS as this VM last fetched it.
+    pub jwks: auth::remote_jwks::JwksState,
+    /// Outcomes of JWKS fetches not yet logged by the glue.
+    pub jwks_fetches: Vec<auth::remote_jwks::Fetched>,
 }
 
 impl Shared {

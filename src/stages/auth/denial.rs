@@ -20,6 +20,8 @@ pub enum Denial {
     InvalidKeyClaim,
     /// No credential has this key (or no JWKS key has this `kid`). `No credentials found for given '<claim>'`.
     NoCredentials(String),
+    /// No JWKS key has the token's `kid` (or there is no set yet). `No credentials found for given 'kid'`.
+    UnknownKid(String),
     /// The token's `alg` is not the credential's algorithm. `Invalid algorithm`.
     InvalidAlgorithm,
     /// The credential has no usable key. `Invalid key/secret`.
@@ -68,6 +70,7 @@ impl Denial {
             Self::NoKeyClaim => format!("No mandatory '{key_claim}' in claims"),
             Self::InvalidKeyClaim => format!("Invalid '{key_claim}' in claims"),
             Self::NoCredentials(claim) => format!("No credentials found for given '{claim}'"),
+            Self::UnknownKid(_) => "No credentials found for given 'kid'".to_string(),
             Self::InvalidAlgorithm => "Invalid algorithm".to_string(),
             Self::InvalidKeySecret => "Invalid key/secret".to_string(),
             Self::InvalidSignature => "Invalid signature".to_string(),
@@ -99,6 +102,7 @@ impl Denial {
             Self::NoKeyClaim => "no_key_claim",
             Self::InvalidKeyClaim => "invalid_key_claim",
             Self::NoCredentials(_) => "no_credentials",
+            Self::UnknownKid(_) => "unknown_kid",
             Self::InvalidAlgorithm => "invalid_algorithm",
             Self::InvalidKeySecret => "invalid_key_secret",
             Self::InvalidSignature => "invalid_signature",

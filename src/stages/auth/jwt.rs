@@ -6,6 +6,7 @@ use super::cache::{self, TokenCache, Verified};
 use super::consumers::{ConsumerRef, Consumers};
 use super::denial::{Challenge, Denial};
 use super::identity::{Identity, Via};
+use super::remote_jwks::{self, RemoteJwks};
 use super::token::{Found, TokenLocations};
 use crate::config::{ConfigError, ConsumerSection, JwtSection, RegisteredClaim};
 use crate::jose::{self, Algorithm, JoseError, JwkSet, Jws, OctKeyEncoding, VerifyingKey};
@@ -36,6 +37,8 @@ pub struct JwtAuth {
     realm: Option<String>,
     credentials: HashMap<String, JwtCredential>,
     jwks: Option<JwkSet>,
+    /// The remote JWKS, when `jwks_uri` is set.
+    pub remote: Option<RemoteJwks>,
     leeway: u64,
     issuers: Vec<String>,
     audiences: Vec<String>,
@@ -90,6 +93,11 @@ pub fn compile(
         realm: section.realm.clone(),
         credentials: compile_credentials(raw_consumers, section.secret_is_base64)?,
         jwks,
+        remote: section
+            .jwks_uri
+            .as_ref()
+            .map(remote_jwks::compile)
+            .transpose()?,
         leeway: section.leeway_seconds,
         issuers: section.issuers.clone(),
         audiences: section.audiences.clone(),
@@ -230,6 +238,7 @@ impl JwtAuth {
         req: &Request,
         consumers: &Consumers,
         cache: &mut TokenCache,
+        remote_set: Option<&JwkSet>,
     ) -> Result<Identity, Denial> {
         let token = match self.locations.find(req) {
             Found::None => return Err(Denial::NoToken),
@@ -240,7 +249,7 @@ impl JwtAuth {
         let verified = match cache.get(&cache_key, req.now) {
             Some(v) => v.clone(),
             None => {
-                let v = self.verify_token(&token)?;
+                let v = self.verify_token(&token, remote_set)?;
                 // Claims are checked before caching so a failing token is never cached.
                 self.check_claims(&v.claims, req.now)?;
                 cache.put(cache_key, v.clone(), req.now);
@@ -268,7 +277,7 @@ impl JwtAuth {
     }
 
     /// Decodes and verifies the signature (Kong's order of checks and messages).
-    fn verify_token(&self, token: &str) -> Result<Verified, Denial> {
+    fn verify_token(&self, token: &str, remote_set: Option<&JwkSet>) -> Result<Verified, Denial> {
         let jws = jose::jws::parse(token).map_err(|e| Denial::BadToken(bad_token_reason(e)))?;
         match self.key_claim_value(&jws)? {
             Some(key) => match self.credentials.get(&key) {
@@ -282,11 +291,18 @@ impl JwtAuth {
                         claims: jws.into_claims(),
                     })
                 }
-                None if self.credentials.is_empty() && self.jwks.is_some() => self.verify_jwks(jws),
+                None if self.credentials.is_empty() && self.has_jwks() => {
+                    self.verify_jwks(jws, remote_set)
+                }
                 None => Err(Denial::NoCredentials(self.key_claim.clone())),
             },
-            None => self.verify_jwks(jws),
+            None => self.verify_jwks(jws, remote_set),
         }
+    }
+
+    /// True when keys may come from a JWKS (inline or remote).
+    fn has_jwks(&self) -> bool {
+        self.jwks.is_some() || self.remote.is_some()
     }
 
     /// The key claim, required unless keys come from a JWKS alone (no jwt credentials).
@@ -296,35 +312,39 @@ impl JwtAuth {
             .get(&self.key_claim)
             .or_else(|| jws.header().json().get(&self.key_claim));
         match value {
-            None | Some(Value::Null) if self.credentials.is_empty() && self.jwks.is_some() => {
-                Ok(None)
-            }
+            None | Some(Value::Null) if self.credentials.is_empty() && self.has_jwks() => Ok(None),
             None | Some(Value::Null) => Err(Denial::NoKeyClaim),
             Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
             Some(_) => Err(Denial::InvalidKeyClaim),
         }
     }
 
-    fn verify_jwks(&self, jws: Jws) -> Result<Verified, Denial> {
-        let set = self
-            .jwks
-            .as_ref()
-            .ok_or_else(|| Denial::NoCredentials(self.key_claim.clone()))?;
+    fn verify_jwks(&self, jws: Jws, remote_set: Option<&JwkSet>) -> Result<Verified, Denial> {
         let alg = jws.header().alg();
-        let verified = {
-            let mut candidates = set.candidates(jws.header().kid(), alg).peekable();
-            if candidates.peek().is_none() {
-                return Err(Denial::NoCredentials("kid".into()));
+        let kid = jws.header().kid();
+        let sets = self
+            .jwks
+            .iter()
+            .chain(remote_set.filter(|_| self.remote.is_some()));
+        let mut tried = false;
+        let mut verified = false;
+        for key in sets.flat_map(|set| set.candidates(kid, alg)) {
+            tried = true;
+            if jws.verify(key.verifying_key()).is_ok() {
+                verified = true;
+                break;
             }
-            candidates.any(|k| jws.verify(k.verifying_key()).is_ok())
-        };
-        if verified {
-            return Ok(Verified {
-                credential: None,
-                claims: jws.into_claims(),
-            });
         }
-        Err(Denial::InvalidSignature)
+        if !tried {
+            return Err(Denial::UnknownKid(kid.unwrap_or_default().to_string()));
+        }
+        if !verified {
+            return Err(Denial::InvalidSignature);
+        }
+        Ok(Verified {
+            credential: None,
+            claims: jws.into_claims(),
+        })
     }
 
     /// `claims_to_verify` (with leeway), `maximum_expiration`, then issuer and audience lists.

@@ -12,6 +12,7 @@ mod denial;
 mod identity;
 mod jwt;
 mod key_auth;
+pub mod remote_jwks;
 mod token;
 
 pub use basic_auth::parse_basic;
@@ -22,6 +23,7 @@ pub use identity::{Identity, Via};
 pub use token::bearer;
 
 use crate::config::{ConfigError, RawConfig};
+use crate::jose::JwkSet;
 use crate::stages::{HeaderEdits, LocalResponse, Request};
 
 /// Headers the authentication stages set; a client's copies never reach the upstream.
@@ -40,6 +42,18 @@ pub struct Authenticator {
     jwt: Option<jwt::JwtAuth>,
     key_auth: Option<key_auth::KeyAuth>,
     basic_auth: Option<basic_auth::BasicAuth>,
+}
+
+/// Why authentication did not let the request go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthStop {
+    /// Answer with this 401.
+    Deny(LocalResponse),
+    /// The token names a `kid` the remote JWKS lacks: fetch it, then run again.
+    NeedJwks {
+        /// The unknown `kid` (empty when the token has none).
+        kid: String,
+    },
 }
 
 /// What authentication produced for a request that goes on.
@@ -97,12 +111,20 @@ impl Authenticator {
         }))
     }
 
-    /// Runs the stages: the edits and identity to go on with, or the 401 to answer.
+    /// The remote JWKS of the jwt stage, if any.
+    pub fn remote_jwks(&self) -> Option<&remote_jwks::RemoteJwks> {
+        self.jwt.as_ref().and_then(|j| j.remote.as_ref())
+    }
+
+    /// Runs the stages: the edits and identity to go on with, or why not. With `refetch`, an
+    /// unknown `kid` stops with [`AuthStop::NeedJwks`] instead of a denial.
     pub fn run(
         &self,
         req: &Request,
         cache: &mut TokenCache,
-    ) -> Result<Authenticated, LocalResponse> {
+        remote_set: Option<&JwkSet>,
+        refetch: bool,
+    ) -> Result<Authenticated, AuthStop> {
         let mut edits = HeaderEdits::default();
         CONSUMER_HEADERS.iter().for_each(|h| edits.remove(*h));
         if let Some(jwt) = &self.jwt {
@@ -112,8 +134,13 @@ impl Authenticator {
         if let Some(jwt) = &self.jwt {
             if !jwt.skips(req) {
                 let result = self.gate(&identity, jwt.anonymous, || {
-                    jwt.authenticate(req, &self.consumers, cache)
+                    jwt.authenticate(req, &self.consumers, cache, remote_set)
                 });
+                if let Some(Err(Denial::UnknownKid(kid))) = &result {
+                    if refetch && jwt.remote.is_some() {
+                        return Err(AuthStop::NeedJwks { kid: kid.clone() });
+                    }
+                }
                 self.settle(&mut identity, result, jwt.anonymous, || {
                     (jwt.challenge(), jwt.key_claim().to_string())
                 })?;
@@ -161,7 +188,7 @@ impl Authenticator {
         result: Option<Result<Identity, Denial>>,
         anonymous: Option<ConsumerRef>,
         challenge: impl FnOnce() -> (Challenge, String),
-    ) -> Result<(), LocalResponse> {
+    ) -> Result<(), AuthStop> {
         match (result, anonymous) {
             (None, _) => Ok(()),
             (Some(Ok(id)), _) => {
@@ -178,7 +205,7 @@ impl Authenticator {
             }
             (Some(Err(denial)), None) => {
                 let (challenge, key_claim) = challenge();
-                Err(denial.response(&challenge, &key_claim))
+                Err(AuthStop::Deny(denial.response(&challenge, &key_claim)))
             }
         }
     }

@@ -4,6 +4,7 @@ use super::answer::NEVER_INJECTED;
 use super::cache::AnswerCache;
 use super::dasherize::dasherize;
 use crate::config::{CallMethod, ConfigError, ReconcileSection};
+use crate::stages::url::{bad_path_chars, parse_url, Url};
 
 /// Longest `cache_seconds` accepted (one day): a cached answer outlives a revoked credential.
 pub const MAX_CACHE_SECONDS: u64 = 86_400;
@@ -110,16 +111,9 @@ pub fn compile(section: &ReconcileSection) -> Result<Reconcile, ConfigError> {
         .as_deref()
         .ok_or_else(|| field_error("url", "missing field"))?;
     let url = parse_url(url).map_err(|problem| field_error("url", problem))?;
-    let upstream = match &section.upstream {
-        Some(up) if up.trim().is_empty() || up.chars().any(|c| c.is_whitespace()) => {
-            return Err(field_error(
-                "upstream",
-                "must be a cluster name or host:port without spaces",
-            ));
-        }
-        Some(up) => up.clone(),
-        None => format!("{}:{}", url.host, url.port),
-    };
+    let upstream = url
+        .target(section.upstream.as_deref())
+        .map_err(|problem| field_error("upstream", problem))?;
     if !section.path.is_empty() && !section.path.starts_with('/') {
         return Err(field_error("path", "must start with `/`"));
     }
@@ -157,112 +151,6 @@ pub fn compile(section: &ReconcileSection) -> Result<Reconcile, ConfigError> {
 
 fn field_error(field: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::new(format!("reconcile.{field}"), problem)
-}
-
-/// The parts of the auth service url the call needs.
-struct Url {
-    scheme: &'static str,
-    /// `host[:port]` as written.
-    authority: String,
-    /// Host as written (IPv6 in brackets).
-    host: String,
-    port: u16,
-    path: String,
-    query: Option<String>,
-}
-
-fn parse_url(url: &str) -> Result<Url, String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or("must be an absolute http:// or https:// url")?;
-    let (scheme, default_port) = if scheme.eq_ignore_ascii_case("http") {
-        ("http", 80)
-    } else if scheme.eq_ignore_ascii_case("https") {
-        ("https", 443)
-    } else {
-        return Err("scheme must be http or https".into());
-    };
-    if let Some(problem) = bad_path_chars(rest) {
-        return Err(problem.into());
-    }
-    if rest.contains('#') {
-        return Err("must not contain a fragment".into());
-    }
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path_query) = rest.split_at(end);
-    if authority.contains('@') {
-        return Err("must not contain user info".into());
-    }
-    let (host, port) = split_host_port(authority)?;
-    let (path, query) = match path_query.split_once('?') {
-        Some((p, q)) => (p, Some(q.to_string())),
-        None => (path_query, None),
-    };
-    Ok(Url {
-        scheme,
-        authority: authority.to_string(),
-        host: host.to_string(),
-        port: port.unwrap_or(default_port),
-        path: path.to_string(),
-        query,
-    })
-}
-
-fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
-    let (host, port) = if authority.starts_with('[') {
-        let close = authority
-            .find(']')
-            .ok_or("has an unclosed `[` in its host")?;
-        let (host, rest) = authority.split_at(close + 1);
-        let inner = host.trim_start_matches('[').trim_end_matches(']');
-        if inner.is_empty()
-            || !inner
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        {
-            return Err("has an invalid IPv6 host".into());
-        }
-        match rest {
-            "" => (host, None),
-            _ => (
-                host,
-                Some(
-                    rest.strip_prefix(':')
-                        .ok_or("has junk after its IPv6 host")?,
-                ),
-            ),
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("must have a host".into());
-    }
-    if !host.starts_with('[')
-        && !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    {
-        return Err("has an invalid host".into());
-    }
-    let port = match port {
-        None => None,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-            _ => return Err("has an invalid port (1-65535)".into()),
-        },
-    };
-    Ok((host, port))
-}
-
-/// Refuses what cannot travel in a request target: spaces, controls and non-ASCII characters.
-fn bad_path_chars(text: &str) -> Option<&'static str> {
-    text.chars()
-        .any(|c| !c.is_ascii_graphic())
-        .then_some("must be ASCII without spaces or control characters (percent-encode them)")
 }
 
 fn call_path(url: &Url, path: &str) -> String {
