@@ -10,6 +10,8 @@
 //! - [`jws`]: compact JWS parse (with Kong-compatible errors) and sign.
 //! - [`JoseError`]: the one error type, with a stable message per variant.
 
+#![warn(missing_docs)]
+
 mod alg;
 pub mod b64;
 mod error;

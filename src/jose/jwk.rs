@@ -1,0 +1,407 @@
+//! JSON Web Keys (RFC 7517), their key types (RFC 7518 §6, RFC 8037 §2) and thumbprints
+//! (RFC 7638).
+//!
+//! Supported: `kty` `RSA` (public; private with `d`, `p`, `q`), `EC` on `P-256`/`P-384`/`P-521`
+//! (public; private with `d`), `oct`, and `OKP` on `Ed25519` (public; private with `d`). A
+//! private JWK's public members must match its private ones. `kid`, `alg` and `use` are kept;
+//! other members are ignored.
+//!
+//! A JWKS ([`JwkSet::parse`]) keeps the keys it understands and reports the others in
+//! [`JwkSet::skipped`], so one exotic key (say `kty: OKP, crv: X448`) does not take down a
+//! gateway's whole key set.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::key::PublicParams;
+use super::{b64, Algorithm, EcCurve, JoseError, SigningKey, VerifyingKey};
+
+/// Bound on the JWKS document accepted by [`JwkSet::parse`], in bytes.
+pub const MAX_JWKS_LEN: usize = 512 * 1024;
+
+/// How an `oct` JWK's `k` becomes the HMAC secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OctKeyEncoding {
+    /// RFC 7518 §6.4.1: `k` is base64url; the secret is the decoded bytes.
+    #[default]
+    Base64Url,
+    /// Compatibility with x-custom-jwt: the secret is `k`'s text bytes, not decoded.
+    Verbatim,
+}
+
+/// One parsed JWK: a typed verifying key, the signing key if private members were present,
+/// and the `kid`, `alg` and `use` members.
+#[derive(Debug, Clone)]
+pub struct Jwk {
+    kid: Option<String>,
+    alg: Option<String>,
+    key_use: Option<String>,
+    verifying: VerifyingKey,
+    signing: Option<SigningKey>,
+}
+
+/// A JWK that [`JwkSet::parse`] left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedKey {
+    /// Position in the `keys` array.
+    pub index: usize,
+    /// Its `kid`, when it had a string one.
+    pub kid: Option<String>,
+    /// Why it was skipped (static reason, no key material).
+    pub error: JoseError,
+}
+
+/// A JWK Set: the usable keys and the skipped ones.
+#[derive(Debug, Clone, Default)]
+pub struct JwkSet {
+    keys: Vec<Jwk>,
+    skipped: Vec<SkippedKey>,
+}
+
+fn opt_string(obj: &Map<String, Value>, name: &'static str) -> Result<Option<String>, JoseError> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(JoseError::InvalidJwk(
+            "kid, alg, use, kty and crv must be strings",
+        )),
+    }
+}
+
+fn req_str<'a>(obj: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, JoseError> {
+    match obj.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(JoseError::InvalidJwk("a key member is not a string")),
+        None => Err(JoseError::InvalidJwk("a required key member is missing")),
+    }
+}
+
+fn req_b64(
+    obj: &Map<String, Value>,
+    name: &'static str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, JoseError> {
+    b64::decode(req_str(obj, name)?)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|_| JoseError::InvalidJwk("a key member is not base64url"))
+}
+
+fn parse_rsa(obj: &Map<String, Value>) -> Result<(VerifyingKey, Option<SigningKey>), JoseError> {
+    let n = req_b64(obj, "n")?;
+    let e = req_b64(obj, "e")?;
+    if !obj.contains_key("d") {
+        return Ok((VerifyingKey::rsa_from_components(&n, &e)?, None));
+    }
+    if obj.contains_key("oth") {
+        return Err(JoseError::UnsupportedKey("multi-prime RSA JWK"));
+    }
+    if !obj.contains_key("p") || !obj.contains_key("q") {
+        return Err(JoseError::UnsupportedKey("RSA private JWK without p and q"));
+    }
+    let signing = SigningKey::rsa_from_components(
+        &n,
+        &e,
+        &req_b64(obj, "d")?,
+        &req_b64(obj, "p")?,
+        &req_b64(obj, "q")?,
+    )?;
+    Ok((signing.verifying_key(), Some(signing)))
+}
+
+fn parse_ec(obj: &Map<String, Value>) -> Result<(VerifyingKey, Option<SigningKey>), JoseError> {
+    let curve = EcCurve::from_jwk_name(req_str(obj, "crv")?)
+        .ok_or(JoseError::UnsupportedKey("EC curve"))?;
+    let public =
+        VerifyingKey::ec_from_coordinates(curve, &req_b64(obj, "x")?, &req_b64(obj, "y")?)?;
+    if !obj.contains_key("d") {
+        return Ok((public, None));
+    }
+    let signing = SigningKey::ec_from_scalar(curve, &req_b64(obj, "d")?)?;
+    ensure_same_public(&public, &signing)?;
+    Ok((public, Some(signing)))
+}
+
+fn parse_okp(obj: &Map<String, Value>) -> Result<(VerifyingKey, Option<SigningKey>), JoseError> {
+    if req_str(obj, "crv")? != "Ed25519" {
+        return Err(JoseError::UnsupportedKey("OKP curve other than Ed25519"));
+    }
+    let public = VerifyingKey::ed25519_from_bytes(&req_b64(obj, "x")?)?;
+    if !obj.contains_key("d") {
+        return Ok((public, None));
+    }
+    let signing = SigningKey::ed25519_from_seed(&req_b64(obj, "d")?)?;
+    ensure_same_public(&public, &signing)?;
+    Ok((public, Some(signing)))
+}
+
+fn parse_oct(
+    obj: &Map<String, Value>,
+    oct: OctKeyEncoding,
+) -> Result<(VerifyingKey, Option<SigningKey>), JoseError> {
+    let secret = match oct {
+        OctKeyEncoding::Base64Url => req_b64(obj, "k")?,
+        OctKeyEncoding::Verbatim => zeroize::Zeroizing::new(req_str(obj, "k")?.as_bytes().to_vec()),
+    };
+    Ok((
+        VerifyingKey::hmac(&secret)?,
+        Some(SigningKey::hmac(&secret)?),
+    ))
+}
+
+/// A private JWK whose public members do not belong to its private key is refused.
+fn ensure_same_public(public: &VerifyingKey, signing: &SigningKey) -> Result<(), JoseError> {
+    if public_members(public)? != public_members(&signing.verifying_key())? {
+        return Err(JoseError::InvalidJwk(
+            "public members do not match the private key",
+        ));
+    }
+    Ok(())
+}
+
+/// The RFC 7638 required members, in lexicographic order, as (name, value) pairs.
+fn public_members(key: &VerifyingKey) -> Result<Vec<(&'static str, String)>, JoseError> {
+    Ok(match key.params()? {
+        PublicParams::Oct(k) => vec![("k", b64::encode(k)), ("kty", "oct".into())],
+        PublicParams::Rsa { n, e } => vec![
+            ("e", b64::encode(e)),
+            ("kty", "RSA".into()),
+            ("n", b64::encode(n)),
+        ],
+        PublicParams::Ec { crv, x, y } => vec![
+            ("crv", crv.jwk_name().into()),
+            ("kty", "EC".into()),
+            ("x", b64::encode(x)),
+            ("y", b64::encode(y)),
+        ],
+        PublicParams::Ed25519 { x } => vec![
+            ("crv", "Ed25519".into()),
+            ("kty", "OKP".into()),
+            ("x", b64::encode(x)),
+        ],
+    })
+}
+
+/// RFC 7638 thumbprint (SHA-256, base64url) of a key. For an `oct` key this hashes the secret,
+/// as the RFC defines; do not publish it.
+pub fn thumbprint(key: &VerifyingKey) -> Result<String, JoseError> {
+    let members = public_members(key)?;
+    let mut json = String::from("{");
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        // Names and values are ASCII without quotes or backslashes; serialize anyway.
+        json.push_str(&Value::from(*name).to_string());
+        json.push(':');
+        json.push_str(&Value::from(value.as_str()).to_string());
+    }
+    json.push('}');
+    Ok(b64::encode(Sha256::digest(json.as_bytes())))
+}
+
+impl Jwk {
+    /// Parses one JWK from JSON text.
+    pub fn from_json(json: &str, oct: OctKeyEncoding) -> Result<Self, JoseError> {
+        let value: Value =
+            serde_json::from_str(json).map_err(|_| JoseError::InvalidJwk("not JSON"))?;
+        Self::from_value(&value, oct)
+    }
+
+    /// Parses one JWK from a JSON value (which must be an object).
+    pub fn from_value(value: &Value, oct: OctKeyEncoding) -> Result<Self, JoseError> {
+        let obj = value
+            .as_object()
+            .ok_or(JoseError::InvalidJwk("not a JSON object"))?;
+        let kid = opt_string(obj, "kid")?;
+        let alg = opt_string(obj, "alg")?;
+        let key_use = opt_string(obj, "use")?;
+        let kty = opt_string(obj, "kty")?.ok_or(JoseError::InvalidJwk("kty is missing"))?;
+        let (verifying, signing) = match kty.as_str() {
+            "RSA" => parse_rsa(obj)?,
+            "EC" => parse_ec(obj)?,
+            "OKP" => parse_okp(obj)?,
+            "oct" => parse_oct(obj, oct)?,
+            _ => return Err(JoseError::UnsupportedKey("kty")),
+        };
+        // A known `alg` must suit the key; an unknown one (e.g. an encryption alg) is kept
+        // and makes the key unusable for signatures (see `allows`).
+        if let Some(known) = alg.as_deref().and_then(|a| a.parse::<Algorithm>().ok()) {
+            verifying
+                .check_alg(known)
+                .map_err(|_| JoseError::InvalidJwk("alg does not suit the key"))?;
+        }
+        Ok(Self {
+            kid,
+            alg,
+            key_use,
+            verifying,
+            signing,
+        })
+    }
+
+    /// A JWK for a key, with no `kid`, `alg` or `use` (add them with the `with_*` methods).
+    /// The private part of `signing` is kept for signing but never exported.
+    pub fn from_keys(verifying: VerifyingKey, signing: Option<SigningKey>) -> Self {
+        Self {
+            kid: None,
+            alg: None,
+            key_use: None,
+            verifying,
+            signing,
+        }
+    }
+
+    /// Sets `kid`.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// Sets `alg`; it must suit the key.
+    pub fn with_alg(mut self, alg: Algorithm) -> Result<Self, JoseError> {
+        self.verifying.check_alg(alg)?;
+        self.alg = Some(alg.name().to_owned());
+        Ok(self)
+    }
+
+    /// Sets `use` (normally `sig`).
+    pub fn with_use(mut self, key_use: impl Into<String>) -> Self {
+        self.key_use = Some(key_use.into());
+        self
+    }
+
+    /// The `kid` member.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `alg` member as written (may be an algorithm this crate does not know).
+    pub fn alg(&self) -> Option<&str> {
+        self.alg.as_deref()
+    }
+
+    /// The `alg` member as one of the thirteen algorithms, when it is one.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        self.alg.as_deref().and_then(|a| a.parse().ok())
+    }
+
+    /// The `use` member.
+    pub fn key_use(&self) -> Option<&str> {
+        self.key_use.as_deref()
+    }
+
+    /// The verifying key (for `oct`, the secret).
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        &self.verifying
+    }
+
+    /// The signing key, when the JWK carried private members (always for `oct`).
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.signing.as_ref()
+    }
+
+    /// True when this JWK may verify a token signed with `alg`: the key serves `alg`, the JWK's
+    /// `alg` (if any) is exactly `alg`, and its `use` (if any) is `sig`.
+    pub fn allows(&self, alg: Algorithm) -> bool {
+        self.verifying.check_alg(alg).is_ok()
+            && self.alg.as_deref().is_none_or(|a| a == alg.name())
+            && self.key_use.as_deref().is_none_or(|u| u == "sig")
+    }
+
+    /// The public JWK as a JSON object: key members, then `kid`, `alg`, `use` when set.
+    /// An `oct` key has no public form and is an error.
+    pub fn to_public_json(&self) -> Result<Map<String, Value>, JoseError> {
+        let members = public_members(&self.verifying)?;
+        if members.iter().any(|(name, _)| *name == "k") {
+            return Err(JoseError::InvalidJwk("a symmetric key has no public form"));
+        }
+        let mut out = Map::new();
+        for (name, value) in members {
+            out.insert(name.to_owned(), Value::String(value));
+        }
+        for (name, value) in [
+            ("kid", &self.kid),
+            ("alg", &self.alg),
+            ("use", &self.key_use),
+        ] {
+            if let Some(v) = value {
+                out.insert(name.to_owned(), Value::String(v.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// RFC 7638 thumbprint (SHA-256, base64url) of this key.
+    pub fn thumbprint(&self) -> Result<String, JoseError> {
+        thumbprint(&self.verifying)
+    }
+}
+
+impl JwkSet {
+    /// Parses a JWKS document (`{"keys": [...]}`). Only a document that is not such an object
+    /// is an error; keys that fail to parse are skipped and listed in [`Self::skipped`].
+    pub fn parse(json: &str, oct: OctKeyEncoding) -> Result<Self, JoseError> {
+        if json.len() > MAX_JWKS_LEN {
+            return Err(JoseError::InvalidJwk("JWKS document too large"));
+        }
+        let doc: Value =
+            serde_json::from_str(json).map_err(|_| JoseError::InvalidJwk("not JSON"))?;
+        let entries = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(JoseError::InvalidJwk("JWKS has no keys array"))?;
+        let mut set = Self::default();
+        for (index, entry) in entries.iter().enumerate() {
+            match Jwk::from_value(entry, oct) {
+                Ok(jwk) => set.keys.push(jwk),
+                Err(error) => set.skipped.push(SkippedKey {
+                    index,
+                    kid: entry.get("kid").and_then(Value::as_str).map(str::to_owned),
+                    error,
+                }),
+            }
+        }
+        Ok(set)
+    }
+
+    /// A set from keys built in code.
+    pub fn from_keys(keys: Vec<Jwk>) -> Self {
+        Self {
+            keys,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The usable keys, in document order.
+    pub fn keys(&self) -> &[Jwk] {
+        &self.keys
+    }
+
+    /// The keys left out, with reasons.
+    pub fn skipped(&self) -> &[SkippedKey] {
+        &self.skipped
+    }
+
+    /// Keys that may verify a token with this `kid` (when the token has one) and `alg`, in
+    /// document order. With no `kid`, every key allowing `alg` is a candidate.
+    pub fn candidates<'a>(
+        &'a self,
+        kid: Option<&'a str>,
+        alg: Algorithm,
+    ) -> impl Iterator<Item = &'a Jwk> + 'a {
+        self.keys
+            .iter()
+            .filter(move |k| kid.is_none_or(|want| k.kid() == Some(want)) && k.allows(alg))
+    }
+
+    /// The public JWKS document (`{"keys": [...]}`); symmetric keys are left out.
+    pub fn to_public_json(&self) -> Value {
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .filter_map(|k| k.to_public_json().ok().map(Value::Object))
+            .collect();
+        let mut doc = Map::new();
+        doc.insert("keys".to_owned(), Value::Array(keys));
+        Value::Object(doc)
+    }
+}

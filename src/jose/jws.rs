@@ -1,0 +1,375 @@
+//! Compact JWS (RFC 7515 §7.1): parse and sign.
+//!
+//! [`parse`] bounds the token length before decoding anything, then answers with the same
+//! error, in the same order, as Kong's `jwt` plugin decoder:
+//!
+//! 1. not three `.`-separated segments, or header/claims not base64url JSON → `invalid JSON`;
+//! 2. header not an object, or `alg` missing, not a string or not one of the thirteen (so
+//!    `none` too) → `invalid alg`;
+//! 3. claims not a JSON object → `invalid claims`;
+//! 4. signature segment not base64url → `invalid signature`.
+//!
+//! Parsing does not verify: call [`Jws::verify`] with a key chosen by configuration (the key
+//! decides the algorithm family; the header must agree). Duplicate JSON members resolve to the
+//! last one (RFC 7515 §5.2 allows this). `crit` is not interpreted; callers that must honour
+//! it can read it from [`Header::json`].
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{b64, Algorithm, JoseError, SigningKey, VerifyingKey};
+
+/// Largest compact token accepted by [`parse`], in bytes (64 KiB). Checked before decoding.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
+
+/// A parsed JOSE header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    alg: Algorithm,
+    kid: Option<String>,
+    typ: Option<String>,
+    json: Map<String, Value>,
+}
+
+impl Header {
+    /// The `alg` member, one of the thirteen algorithms.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid` member, when present and a string.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `typ` member, when present and a string.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// The whole header object, every member as sent.
+    pub fn json(&self) -> &Map<String, Value> {
+        &self.json
+    }
+}
+
+/// A parsed (not yet verified) compact JWS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jws {
+    header: Header,
+    claims: Map<String, Value>,
+    signing_input_len: usize,
+    token: String,
+    signature: Vec<u8>,
+}
+
+impl Jws {
+    /// The parsed header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The claims object.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// Takes the claims object.
+    pub fn into_claims(self) -> Map<String, Value> {
+        self.claims
+    }
+
+    /// The signing input: the ASCII `header.payload` exactly as received.
+    pub fn signing_input(&self) -> &[u8] {
+        self.token
+            .as_bytes()
+            .get(..self.signing_input_len)
+            .unwrap_or_default()
+    }
+
+    /// The decoded signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// Verifies the signature with `key` for the header's `alg`; see [`VerifyingKey::verify`].
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), JoseError> {
+        key.verify(self.header.alg, self.signing_input(), &self.signature)
+    }
+}
+
+fn decode_json(segment: &str) -> Result<Value, JoseError> {
+    let bytes = b64::decode(segment).map_err(|_| JoseError::InvalidJson)?;
+    serde_json::from_slice(&bytes).map_err(|_| JoseError::InvalidJson)
+}
+
+fn optional_str(obj: &Map<String, Value>, name: &str) -> Option<String> {
+    obj.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Parses a compact JWS; see the module doc for the error order.
+pub fn parse(token: &str) -> Result<Jws, JoseError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(JoseError::TokenTooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(h64), Some(c64), Some(s64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JoseError::InvalidJson);
+    };
+    let header = decode_json(h64)?;
+    let claims = decode_json(c64)?;
+
+    let Value::Object(header) = header else {
+        return Err(JoseError::InvalidAlg);
+    };
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(JoseError::InvalidAlg)?
+        .parse::<Algorithm>()?;
+    let Value::Object(claims) = claims else {
+        return Err(JoseError::InvalidClaims);
+    };
+    let signature = b64::decode(s64).map_err(|_| JoseError::InvalidSignatureEncoding)?;
+
+    Ok(Jws {
+        header: Header {
+            alg,
+            kid: optional_str(&header, "kid"),
+            typ: optional_str(&header, "typ"),
+            json: header,
+        },
+        claims,
+        signing_input_len: h64.len() + 1 + c64.len(),
+        token: token.to_owned(),
+        signature,
+    })
+}
+
+/// The header of a token to be signed. Typed members win over same-named `extra` members, so
+/// `extra` can never change `alg`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwsHeader {
+    /// `alg`: must suit the signing key.
+    pub alg: Algorithm,
+    /// `typ`: `JWT` by default.
+    pub typ: Option<String>,
+    /// `kid`.
+    pub kid: Option<String>,
+    /// `jku`: URL of the JWKS holding the verification key.
+    pub jku: Option<String>,
+    /// `x5c`: certificate chain, standard base64 DER, leaf first (RFC 7515 §4.1.6).
+    pub x5c: Option<Vec<String>>,
+    /// `x5t#S256`: base64url SHA-256 of the leaf certificate's DER.
+    pub x5t_s256: Option<String>,
+    /// Any other members.
+    pub extra: Map<String, Value>,
+}
+
+impl JwsHeader {
+    /// A header with `alg` and `typ: JWT`.
+    pub fn new(alg: Algorithm) -> Self {
+        Self {
+            alg,
+            typ: Some("JWT".to_owned()),
+            kid: None,
+            jku: None,
+            x5c: None,
+            x5t_s256: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Sets `kid`.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// Sets `jku`.
+    pub fn with_jku(mut self, jku: impl Into<String>) -> Self {
+        self.jku = Some(jku.into());
+        self
+    }
+
+    /// Sets `x5c` from DER certificates (leaf first) and `x5t#S256` from the leaf.
+    pub fn with_certificate_chain(mut self, chain_der: &[Vec<u8>]) -> Self {
+        self.x5c = Some(chain_der.iter().map(|c| STANDARD.encode(c)).collect());
+        self.x5t_s256 = chain_der.first().map(|leaf| x5t_s256(leaf));
+        self
+    }
+
+    /// The header as a JSON object.
+    pub fn to_json(&self) -> Map<String, Value> {
+        let mut out = self.extra.clone();
+        out.insert("alg".to_owned(), Value::from(self.alg.name()));
+        let strings = [
+            ("typ", &self.typ),
+            ("kid", &self.kid),
+            ("jku", &self.jku),
+            ("x5t#S256", &self.x5t_s256),
+        ];
+        for (name, value) in strings {
+            match value {
+                Some(v) => out.insert(name.to_owned(), Value::from(v.as_str())),
+                None => out.remove(name),
+            };
+        }
+        match &self.x5c {
+            Some(chain) => out.insert("x5c".to_owned(), Value::from(chain.clone())),
+            None => out.remove("x5c"),
+        };
+        out
+    }
+}
+
+/// `x5t#S256` of a DER certificate: base64url of its SHA-256.
+pub fn x5t_s256(cert_der: &[u8]) -> String {
+    b64::encode(Sha256::digest(cert_der))
+}
+
+/// Signs `claims` under `header` with `key`, giving a compact JWS. Fails with
+/// [`JoseError::AlgorithmMismatch`] when the key does not serve `header.alg`.
+pub fn sign(
+    header: &JwsHeader,
+    claims: &Map<String, Value>,
+    key: &SigningKey,
+) -> Result<String, JoseError> {
+    key.check_alg(header.alg)?;
+    let header_json = serde_json::to_vec(&header.to_json()).map_err(|_| JoseError::InvalidJson)?;
+    let claims_json = serde_json::to_vec(claims).map_err(|_| JoseError::InvalidClaims)?;
+    let mut token = b64::encode(header_json);
+    token.push('.');
+    token.push_str(&b64::encode(claims_json));
+    let signature = key.sign(header.alg, token.as_bytes())?;
+    token.push('.');
+    token.push_str(&b64::encode(signature));
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(json: &str) -> String {
+        b64::encode(json)
+    }
+
+    #[test]
+    fn parse_two_or_four_segments_invalid_json() {
+        assert_eq!(parse("a.b").unwrap_err(), JoseError::InvalidJson);
+        assert_eq!(parse("a.b.c.d").unwrap_err(), JoseError::InvalidJson);
+        assert_eq!(parse("").unwrap_err(), JoseError::InvalidJson);
+    }
+
+    #[test]
+    fn parse_header_not_base64_json_invalid_json() {
+        let t = format!("{}.{}.", seg("{not json"), seg("{}"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidJson);
+        let t = format!("e30+.{}.", seg("{}"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidJson);
+    }
+
+    #[test]
+    fn parse_claims_not_json_invalid_json_before_alg() {
+        // Kong decodes both segments before looking at alg.
+        let t = format!("{}.{}.", seg(r#"{"alg":"none"}"#), seg("nope"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidJson);
+    }
+
+    #[test]
+    fn parse_alg_none_missing_or_number_invalid_alg() {
+        for h in [
+            r#"{"alg":"none"}"#,
+            r#"{"typ":"JWT"}"#,
+            r#"{"alg":256}"#,
+            "[]",
+            r#""x""#,
+        ] {
+            let t = format!("{}.{}.", seg(h), seg("{}"));
+            assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidAlg, "{h}");
+        }
+    }
+
+    #[test]
+    fn parse_claims_array_invalid_claims() {
+        let t = format!("{}.{}.", seg(r#"{"alg":"HS256"}"#), seg("[1]"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidClaims);
+    }
+
+    #[test]
+    fn parse_bad_signature_segment_invalid_signature() {
+        let t = format!("{}.{}.ab+c", seg(r#"{"alg":"HS256"}"#), seg("{}"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidSignatureEncoding);
+    }
+
+    #[test]
+    fn parse_oversized_token_rejected_before_decoding() {
+        let t = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert_eq!(parse(&t).unwrap_err(), JoseError::TokenTooLarge);
+    }
+
+    #[test]
+    fn parse_valid_token_exposes_parts() {
+        let h = seg(r#"{"alg":"HS256","kid":"k1","typ":"JWT","x":1}"#);
+        let c = seg(r#"{"sub":"me"}"#);
+        let t = format!("{h}.{c}.AQID");
+        let jws = parse(&t).unwrap();
+        assert_eq!(jws.header().alg(), Algorithm::HS256);
+        assert_eq!(jws.header().kid(), Some("k1"));
+        assert_eq!(jws.header().typ(), Some("JWT"));
+        assert_eq!(jws.header().json().get("x"), Some(&Value::from(1)));
+        assert_eq!(jws.claims().get("sub"), Some(&Value::from("me")));
+        assert_eq!(jws.signing_input(), format!("{h}.{c}").as_bytes());
+        assert_eq!(jws.signature(), &[1, 2, 3]);
+    }
+
+    #[test]
+    fn parse_padded_segments_accepted_like_kong() {
+        // This header encodes to 31 characters, so its padded form ends in one `=`.
+        let key = SigningKey::hmac(b"k").unwrap();
+        let h = format!("{}=", b64::encode(r#"{"alg":"HS256","x":"a"}"#));
+        assert!(h.len().is_multiple_of(4));
+        let c = b64::encode("{}");
+        let input = format!("{h}.{c}");
+        let sig = b64::encode(key.sign(Algorithm::HS256, input.as_bytes()).unwrap());
+        let jws = parse(&format!("{input}.{sig}")).unwrap();
+        assert_eq!(jws.signing_input(), input.as_bytes());
+        jws.verify(&key.verifying_key()).unwrap();
+    }
+
+    #[test]
+    fn header_extra_alg_cannot_override_typed_alg() {
+        let mut h = JwsHeader::new(Algorithm::HS256);
+        h.extra.insert("alg".into(), Value::from("none"));
+        assert_eq!(h.to_json().get("alg"), Some(&Value::from("HS256")));
+    }
+
+    #[test]
+    fn sign_then_parse_and_verify_round_trips() {
+        let key = SigningKey::hmac(b"secret").unwrap();
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::from("me"));
+        let token = sign(
+            &JwsHeader::new(Algorithm::HS384).with_kid("a"),
+            &claims,
+            &key,
+        )
+        .unwrap();
+        let jws = parse(&token).unwrap();
+        assert_eq!(jws.header().kid(), Some("a"));
+        assert_eq!(jws.claims(), &claims);
+        jws.verify(&key.verifying_key()).unwrap();
+    }
+
+    #[test]
+    fn sign_alg_of_other_family_rejected() {
+        let key = SigningKey::hmac(b"secret").unwrap();
+        let err = sign(&JwsHeader::new(Algorithm::RS256), &Map::new(), &key).unwrap_err();
+        assert_eq!(err, JoseError::AlgorithmMismatch);
+    }
+}

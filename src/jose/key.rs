@@ -1,0 +1,675 @@
+//! Typed keys, built once at configure time: [`VerifyingKey`] and [`SigningKey`].
+//!
+//! A key belongs to one algorithm [`Family`] and, for EC, one curve; `verify` and `sign` refuse
+//! any other algorithm with [`JoseError::AlgorithmMismatch`] before touching the signature. This
+//! is the defence against algorithm confusion: an RSA public key is never used as an HMAC
+//! secret, whatever the token header says.
+//!
+//! HMAC tags are compared in constant time. Secrets (HMAC bytes, private keys) are zeroized on
+//! drop by the backing crates or by [`zeroize`], and `Debug` never prints key material.
+//! HMAC secrets have no minimum length here (Kong accepts any credential secret); only the
+//! empty secret is refused. Policy on secret strength belongs to configuration.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use pkcs8::{DecodePrivateKey, DecodePublicKey};
+use sha2::{Sha256, Sha384, Sha512};
+use spki::der::Decode;
+use spki::ObjectIdentifier;
+use zeroize::Zeroizing;
+
+use super::alg::{EcCurve, Family, Sha};
+use super::pem;
+use super::rsa_backend::{RsaPrivate, RsaPublic};
+use super::{Algorithm, JoseError};
+
+const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+
+/// An HMAC secret; zeroized on drop, redacted in `Debug`.
+#[derive(Clone)]
+struct HmacSecret(Zeroizing<Vec<u8>>);
+
+impl HmacSecret {
+    fn new(secret: &[u8]) -> Result<Self, JoseError> {
+        if secret.is_empty() {
+            return Err(JoseError::InvalidKey("empty HMAC secret"));
+        }
+        Ok(Self(Zeroizing::new(secret.to_vec())))
+    }
+
+    fn mac(&self, sha: Sha, msg: &[u8]) -> Result<Vec<u8>, JoseError> {
+        fn run<M: Mac + KeyInit>(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, JoseError> {
+            let mut mac = <M as KeyInit>::new_from_slice(key)
+                .map_err(|_| JoseError::InvalidKey("HMAC secret rejected"))?;
+            mac.update(msg);
+            Ok(mac.finalize().into_bytes().to_vec())
+        }
+        match sha {
+            Sha::Sha256 => run::<Hmac<Sha256>>(&self.0, msg),
+            Sha::Sha384 => run::<Hmac<Sha384>>(&self.0, msg),
+            Sha::Sha512 => run::<Hmac<Sha512>>(&self.0, msg),
+        }
+    }
+
+    /// Constant-time check of a full-length tag (a truncated tag is a mismatch).
+    fn verify(&self, sha: Sha, msg: &[u8], tag: &[u8]) -> Result<(), JoseError> {
+        fn run<M: Mac + KeyInit>(key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), JoseError> {
+            let mut mac = <M as KeyInit>::new_from_slice(key)
+                .map_err(|_| JoseError::InvalidKey("HMAC secret rejected"))?;
+            mac.update(msg);
+            mac.verify_slice(tag)
+                .map_err(|_| JoseError::SignatureMismatch)
+        }
+        match sha {
+            Sha::Sha256 => run::<Hmac<Sha256>>(&self.0, msg, tag),
+            Sha::Sha384 => run::<Hmac<Sha384>>(&self.0, msg, tag),
+            Sha::Sha512 => run::<Hmac<Sha512>>(&self.0, msg, tag),
+        }
+    }
+}
+
+/// An EC public key on one of the three JOSE curves.
+#[derive(Clone)]
+enum EcPublic {
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    P521(p521::ecdsa::VerifyingKey),
+}
+
+/// An EC private key on one of the three JOSE curves (zeroized on drop by `ecdsa`).
+#[derive(Clone)]
+enum EcPrivate {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    P521(p521::ecdsa::SigningKey),
+}
+
+impl EcPublic {
+    fn curve(&self) -> EcCurve {
+        match self {
+            Self::P256(_) => EcCurve::P256,
+            Self::P384(_) => EcCurve::P384,
+            Self::P521(_) => EcCurve::P521,
+        }
+    }
+
+    fn from_spki_der(curve: EcCurve, der: &[u8]) -> Result<Self, JoseError> {
+        let bad = |_| JoseError::InvalidKey("malformed EC public key");
+        Ok(match curve {
+            EcCurve::P256 => {
+                Self::P256(p256::ecdsa::VerifyingKey::from_public_key_der(der).map_err(bad)?)
+            }
+            EcCurve::P384 => {
+                Self::P384(p384::ecdsa::VerifyingKey::from_public_key_der(der).map_err(bad)?)
+            }
+            EcCurve::P521 => {
+                Self::P521(p521::ecdsa::VerifyingKey::from_public_key_der(der).map_err(bad)?)
+            }
+        })
+    }
+
+    fn from_coordinates(curve: EcCurve, x: &[u8], y: &[u8]) -> Result<Self, JoseError> {
+        let len = curve.field_len();
+        if x.len() != len || y.len() != len {
+            return Err(JoseError::InvalidKey("EC coordinate has the wrong length"));
+        }
+        let mut sec1 = Vec::with_capacity(1 + 2 * len);
+        sec1.push(0x04);
+        sec1.extend_from_slice(x);
+        sec1.extend_from_slice(y);
+        let bad = |_| JoseError::InvalidKey("EC point not on the curve");
+        Ok(match curve {
+            EcCurve::P256 => {
+                Self::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
+            }
+            EcCurve::P384 => {
+                Self::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
+            }
+            EcCurve::P521 => {
+                Self::P521(p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
+            }
+        })
+    }
+
+    /// Uncompressed coordinates `(x, y)`, each of the curve's field length.
+    fn coordinates(&self) -> Result<(Vec<u8>, Vec<u8>), JoseError> {
+        let sec1 = match self {
+            Self::P256(k) => k.to_sec1_bytes(),
+            Self::P384(k) => k.to_sec1_bytes(),
+            Self::P521(k) => k.to_sec1_bytes(),
+        };
+        let len = self.curve().field_len();
+        match (sec1.first(), sec1.get(1..=len), sec1.get(1 + len..)) {
+            (Some(0x04), Some(x), Some(y)) if y.len() == len => Ok((x.to_vec(), y.to_vec())),
+            _ => Err(JoseError::InvalidKey("EC point encoding")),
+        }
+    }
+
+    /// Verifies a raw R||S signature of exactly twice the field length.
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+        let outcome = match self {
+            Self::P256(k) => {
+                p256::ecdsa::Signature::from_slice(sig).and_then(|s| k.verify(msg, &s))
+            }
+            Self::P384(k) => {
+                p384::ecdsa::Signature::from_slice(sig).and_then(|s| k.verify(msg, &s))
+            }
+            Self::P521(k) => {
+                p521::ecdsa::Signature::from_slice(sig).and_then(|s| k.verify(msg, &s))
+            }
+        };
+        outcome.map_err(|_| JoseError::SignatureMismatch)
+    }
+}
+
+impl EcPrivate {
+    fn curve(&self) -> EcCurve {
+        match self {
+            Self::P256(_) => EcCurve::P256,
+            Self::P384(_) => EcCurve::P384,
+            Self::P521(_) => EcCurve::P521,
+        }
+    }
+
+    fn from_pkcs8_der(curve: EcCurve, der: &[u8]) -> Result<Self, JoseError> {
+        let bad = |_| JoseError::InvalidKey("malformed EC private key");
+        Ok(match curve {
+            EcCurve::P256 => Self::P256(p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad)?),
+            EcCurve::P384 => Self::P384(p384::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad)?),
+            EcCurve::P521 => Self::P521(p521::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad)?),
+        })
+    }
+
+    /// SEC1 `EC PRIVATE KEY` (OpenSSL's default EC format); each curve checks its own OID and
+    /// scalar length, so trying them in turn picks the right one.
+    fn from_sec1_der(der: &[u8]) -> Result<Self, JoseError> {
+        if let Ok(k) = p256::SecretKey::from_sec1_der(der) {
+            return Ok(Self::P256(k.into()));
+        }
+        if let Ok(k) = p384::SecretKey::from_sec1_der(der) {
+            return Ok(Self::P384(k.into()));
+        }
+        if let Ok(k) = p521::SecretKey::from_sec1_der(der) {
+            return Ok(Self::P521(k.into()));
+        }
+        Err(JoseError::InvalidKey(
+            "malformed or unsupported SEC1 EC private key",
+        ))
+    }
+
+    fn from_scalar(curve: EcCurve, d: &[u8]) -> Result<Self, JoseError> {
+        if d.len() != curve.field_len() {
+            return Err(JoseError::InvalidKey(
+                "EC private scalar has the wrong length",
+            ));
+        }
+        let bad = |_| JoseError::InvalidKey("EC private scalar out of range");
+        Ok(match curve {
+            EcCurve::P256 => Self::P256(p256::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
+            EcCurve::P384 => Self::P384(p384::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
+            EcCurve::P521 => Self::P521(p521::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
+        })
+    }
+
+    fn public(&self) -> EcPublic {
+        match self {
+            Self::P256(k) => EcPublic::P256(*k.verifying_key()),
+            Self::P384(k) => EcPublic::P384(*k.verifying_key()),
+            Self::P521(k) => EcPublic::P521(*k.verifying_key()),
+        }
+    }
+
+    /// Deterministic (RFC 6979) ECDSA, raw R||S output.
+    fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        match self {
+            Self::P256(k) => {
+                let s: p256::ecdsa::Signature = k.sign(msg);
+                s.to_bytes().to_vec()
+            }
+            Self::P384(k) => {
+                let s: p384::ecdsa::Signature = k.sign(msg);
+                s.to_bytes().to_vec()
+            }
+            Self::P521(k) => {
+                let s: p521::ecdsa::Signature = k.sign(msg);
+                s.to_bytes().to_vec()
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+enum PublicInner {
+    Hmac(HmacSecret),
+    Rsa(Box<RsaPublic>),
+    Ec(EcPublic),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+#[derive(Clone)]
+enum PrivateInner {
+    Hmac(HmacSecret),
+    Rsa(Box<RsaPrivate>),
+    Ec(Box<EcPrivate>),
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+}
+
+/// A key that verifies JWS signatures: an HMAC secret, or an RSA, EC (P-256/384/521) or Ed25519
+/// public key. Cheap to share behind an `Rc`/`Arc`; parse it once.
+#[derive(Clone)]
+pub struct VerifyingKey(PublicInner);
+
+/// A key that produces JWS signatures: an HMAC secret, or an RSA, EC or Ed25519 private key.
+#[derive(Clone)]
+pub struct SigningKey(PrivateInner);
+
+/// Public key material for JWK export (only what RFC 7518/8037 public JWKs carry).
+pub(crate) enum PublicParams {
+    /// `kty: oct` (`k`: the secret; not public).
+    Oct(Vec<u8>),
+    /// `kty: RSA` (`n`, `e`).
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// `kty: EC` (`crv`, `x`, `y`).
+    Ec {
+        crv: EcCurve,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    /// `kty: OKP`, `crv: Ed25519` (`x`).
+    Ed25519 { x: Vec<u8> },
+}
+
+fn check_family(family: Family, curve: Option<EcCurve>, alg: Algorithm) -> Result<(), JoseError> {
+    if alg.family() != family || alg.ec_curve() != curve {
+        return Err(JoseError::AlgorithmMismatch);
+    }
+    Ok(())
+}
+
+fn hmac_sha(alg: Algorithm) -> Result<Sha, JoseError> {
+    alg.sha().ok_or(JoseError::AlgorithmMismatch)
+}
+
+/// Which public-key structure a DER blob is, judged by its algorithm OID.
+fn spki_public(der: &[u8]) -> Result<PublicInner, JoseError> {
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(der)
+        .map_err(|_| JoseError::InvalidKey("malformed SubjectPublicKeyInfo"))?;
+    let oid = spki.algorithm.oid;
+    if oid == OID_RSA {
+        Ok(PublicInner::Rsa(Box::new(RsaPublic::from_spki_der(der)?)))
+    } else if oid == OID_EC {
+        let curve = named_curve(spki.algorithm.parameters_oid().ok())?;
+        Ok(PublicInner::Ec(EcPublic::from_spki_der(curve, der)?))
+    } else if oid == OID_ED25519 {
+        let key = ed25519_dalek::VerifyingKey::from_public_key_der(der)
+            .map_err(|_| JoseError::InvalidKey("malformed Ed25519 public key"))?;
+        Ok(PublicInner::Ed25519(key))
+    } else {
+        Err(JoseError::UnsupportedKey("public key algorithm"))
+    }
+}
+
+fn named_curve(oid: Option<ObjectIdentifier>) -> Result<EcCurve, JoseError> {
+    match oid {
+        Some(o) if o == OID_P256 => Ok(EcCurve::P256),
+        Some(o) if o == OID_P384 => Ok(EcCurve::P384),
+        Some(o) if o == OID_P521 => Ok(EcCurve::P521),
+        _ => Err(JoseError::UnsupportedKey("EC curve")),
+    }
+}
+
+fn pkcs8_private(der: &[u8]) -> Result<PrivateInner, JoseError> {
+    let info = pkcs8::PrivateKeyInfoRef::from_der(der)
+        .map_err(|_| JoseError::InvalidKey("malformed PKCS#8 private key"))?;
+    let oid = info.algorithm.oid;
+    if oid == OID_RSA {
+        Ok(PrivateInner::Rsa(Box::new(RsaPrivate::from_pkcs8_der(
+            der,
+        )?)))
+    } else if oid == OID_EC {
+        let curve = named_curve(info.algorithm.parameters_oid().ok())?;
+        Ok(PrivateInner::Ec(Box::new(EcPrivate::from_pkcs8_der(
+            curve, der,
+        )?)))
+    } else if oid == OID_ED25519 {
+        let key = ed25519_dalek::SigningKey::from_pkcs8_der(der)
+            .map_err(|_| JoseError::InvalidKey("malformed Ed25519 private key"))?;
+        Ok(PrivateInner::Ed25519(Box::new(key)))
+    } else {
+        Err(JoseError::UnsupportedKey("private key algorithm"))
+    }
+}
+
+impl VerifyingKey {
+    /// An HMAC secret (HS256/384/512). The bytes are used as given; empty is refused.
+    pub fn hmac(secret: &[u8]) -> Result<Self, JoseError> {
+        Ok(Self(PublicInner::Hmac(HmacSecret::new(secret)?)))
+    }
+
+    /// A public key from DER: SubjectPublicKeyInfo (RSA, EC, Ed25519), PKCS#1 RSAPublicKey, or
+    /// an X.509 certificate (its subject public key), tried in that order.
+    pub fn parse_der(der: &[u8]) -> Result<Self, JoseError> {
+        if let Ok(inner) = spki_public(der) {
+            return Ok(Self(inner));
+        }
+        if let Ok(rsa) = RsaPublic::from_pkcs1_der(der) {
+            return Ok(Self(PublicInner::Rsa(Box::new(rsa))));
+        }
+        if let Ok(spki) = pem::certificate_spki(der) {
+            return spki_public(&spki).map(Self);
+        }
+        // Re-run the SPKI parse for its specific reason (size, curve, …).
+        spki_public(der).map(Self)
+    }
+
+    /// [`Self::parse_der`], then checked against `alg` ([`Self::check_alg`]).
+    pub fn from_der(der: &[u8], alg: Algorithm) -> Result<Self, JoseError> {
+        let key = Self::parse_der(der)?;
+        key.check_alg(alg)?;
+        Ok(key)
+    }
+
+    /// A public key from one PEM block, typed by its label: `PUBLIC KEY` (SPKI: RSA, EC,
+    /// Ed25519), `RSA PUBLIC KEY` (PKCS#1) or `CERTIFICATE` (the first one, if a chain is
+    /// given). A private-key PEM is refused: configure a public key for verification.
+    pub fn parse_pem(pem_text: &str) -> Result<Self, JoseError> {
+        let blocks = pem::parse_blocks(pem_text)?;
+        let first = blocks
+            .first()
+            .ok_or(JoseError::InvalidKey("no PEM block found"))?;
+        let all_certs = blocks.iter().all(|b| b.label == "CERTIFICATE");
+        if blocks.len() > 1 && !all_certs {
+            return Err(JoseError::InvalidKey("expected exactly one PEM block"));
+        }
+        match first.label.as_str() {
+            "PUBLIC KEY" => spki_public(&first.der).map(Self),
+            "RSA PUBLIC KEY" => Ok(Self(PublicInner::Rsa(Box::new(RsaPublic::from_pkcs1_der(
+                &first.der,
+            )?)))),
+            "CERTIFICATE" => spki_public(&pem::certificate_spki(&first.der)?).map(Self),
+            "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => Err(
+                JoseError::InvalidKey("private key given where a public key is expected"),
+            ),
+            _ => Err(JoseError::UnsupportedKey("PEM label")),
+        }
+    }
+
+    /// [`Self::parse_pem`], then checked against `alg`: the way Kong's `rsa_public_key` is
+    /// configured for every asymmetric algorithm.
+    pub fn from_pem(pem_text: &str, alg: Algorithm) -> Result<Self, JoseError> {
+        let key = Self::parse_pem(pem_text)?;
+        key.check_alg(alg)?;
+        Ok(key)
+    }
+
+    /// An RSA public key from its big-endian modulus and exponent (2048 to 8192 bits).
+    pub fn rsa_from_components(n: &[u8], e: &[u8]) -> Result<Self, JoseError> {
+        Ok(Self(PublicInner::Rsa(Box::new(
+            RsaPublic::from_components(n, e)?,
+        ))))
+    }
+
+    /// An EC public key from its affine coordinates (each exactly the curve's field length);
+    /// the point must be on the curve.
+    pub fn ec_from_coordinates(curve: EcCurve, x: &[u8], y: &[u8]) -> Result<Self, JoseError> {
+        Ok(Self(PublicInner::Ec(EcPublic::from_coordinates(
+            curve, x, y,
+        )?)))
+    }
+
+    /// An Ed25519 public key from its 32 bytes.
+    pub fn ed25519_from_bytes(x: &[u8]) -> Result<Self, JoseError> {
+        let bytes: &[u8; 32] = x
+            .try_into()
+            .map_err(|_| JoseError::InvalidKey("Ed25519 public key is not 32 bytes"))?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map_err(|_| JoseError::InvalidKey("Ed25519 public key is not a valid point"))?;
+        Ok(Self(PublicInner::Ed25519(key)))
+    }
+
+    /// The algorithm family this key serves.
+    pub fn family(&self) -> Family {
+        match &self.0 {
+            PublicInner::Hmac(_) => Family::Hmac,
+            PublicInner::Rsa(_) => Family::Rsa,
+            PublicInner::Ec(_) => Family::Ec,
+            PublicInner::Ed25519(_) => Family::Ed,
+        }
+    }
+
+    /// The curve of an EC key; `None` otherwise.
+    pub fn ec_curve(&self) -> Option<EcCurve> {
+        match &self.0 {
+            PublicInner::Ec(k) => Some(k.curve()),
+            _ => None,
+        }
+    }
+
+    /// The modulus size of an RSA key in bits; `None` otherwise.
+    pub fn rsa_bits(&self) -> Option<usize> {
+        match &self.0 {
+            PublicInner::Rsa(k) => Some(k.bits()),
+            _ => None,
+        }
+    }
+
+    /// `Ok` when this key may verify `alg`: same family and, for EC, the curve `alg` names.
+    pub fn check_alg(&self, alg: Algorithm) -> Result<(), JoseError> {
+        check_family(self.family(), self.ec_curve(), alg)
+    }
+
+    /// Verifies `sig` over `signing_input` (the ASCII `header.payload` of a compact JWS) for
+    /// `alg`. Errors: [`JoseError::AlgorithmMismatch`] if the key does not serve `alg`,
+    /// [`JoseError::SignatureMismatch`] if the signature is wrong or of the wrong length.
+    pub fn verify(
+        &self,
+        alg: Algorithm,
+        signing_input: &[u8],
+        sig: &[u8],
+    ) -> Result<(), JoseError> {
+        self.check_alg(alg)?;
+        match &self.0 {
+            PublicInner::Hmac(secret) => secret.verify(hmac_sha(alg)?, signing_input, sig),
+            PublicInner::Rsa(k) => k.verify(alg, signing_input, sig),
+            PublicInner::Ec(k) => k.verify(signing_input, sig),
+            PublicInner::Ed25519(k) => {
+                let sig = ed25519_dalek::Signature::from_slice(sig)
+                    .map_err(|_| JoseError::SignatureMismatch)?;
+                // Strict: rejects small-order keys and R, and non-canonical S.
+                k.verify_strict(signing_input, &sig)
+                    .map_err(|_| JoseError::SignatureMismatch)
+            }
+        }
+    }
+
+    /// Key parameters for JWK export.
+    pub(crate) fn params(&self) -> Result<PublicParams, JoseError> {
+        Ok(match &self.0 {
+            PublicInner::Hmac(s) => PublicParams::Oct(s.0.to_vec()),
+            PublicInner::Rsa(k) => PublicParams::Rsa {
+                n: k.modulus(),
+                e: k.exponent(),
+            },
+            PublicInner::Ec(k) => {
+                let (x, y) = k.coordinates()?;
+                PublicParams::Ec {
+                    crv: k.curve(),
+                    x,
+                    y,
+                }
+            }
+            PublicInner::Ed25519(k) => PublicParams::Ed25519 {
+                x: k.to_bytes().to_vec(),
+            },
+        })
+    }
+}
+
+impl SigningKey {
+    /// An HMAC secret (HS256/384/512). The bytes are used as given; empty is refused.
+    pub fn hmac(secret: &[u8]) -> Result<Self, JoseError> {
+        Ok(Self(PrivateInner::Hmac(HmacSecret::new(secret)?)))
+    }
+
+    /// A private key from DER: PKCS#8 (RSA, EC, Ed25519), PKCS#1 RSAPrivateKey, or SEC1
+    /// ECPrivateKey, tried in that order.
+    pub fn parse_der(der: &[u8]) -> Result<Self, JoseError> {
+        if let Ok(inner) = pkcs8_private(der) {
+            return Ok(Self(inner));
+        }
+        if let Ok(rsa) = RsaPrivate::from_pkcs1_der(der) {
+            return Ok(Self(PrivateInner::Rsa(Box::new(rsa))));
+        }
+        if let Ok(ec) = EcPrivate::from_sec1_der(der) {
+            return Ok(Self(PrivateInner::Ec(Box::new(ec))));
+        }
+        pkcs8_private(der).map(Self)
+    }
+
+    /// [`Self::parse_der`], then checked against `alg`.
+    pub fn from_der(der: &[u8], alg: Algorithm) -> Result<Self, JoseError> {
+        let key = Self::parse_der(der)?;
+        key.check_alg(alg)?;
+        Ok(key)
+    }
+
+    /// A private key from one PEM block, typed by its label: `PRIVATE KEY` (PKCS#8: RSA, EC,
+    /// Ed25519), `RSA PRIVATE KEY` (PKCS#1) or `EC PRIVATE KEY` (SEC1). Encrypted keys are
+    /// not supported.
+    pub fn parse_pem(pem_text: &str) -> Result<Self, JoseError> {
+        let block = pem::parse_single(pem_text)?;
+        match block.label.as_str() {
+            "PRIVATE KEY" => pkcs8_private(&block.der).map(Self),
+            "RSA PRIVATE KEY" => Ok(Self(PrivateInner::Rsa(Box::new(
+                RsaPrivate::from_pkcs1_der(&block.der)?,
+            )))),
+            "EC PRIVATE KEY" => Ok(Self(PrivateInner::Ec(Box::new(EcPrivate::from_sec1_der(
+                &block.der,
+            )?)))),
+            "ENCRYPTED PRIVATE KEY" => Err(JoseError::UnsupportedKey("encrypted private key")),
+            "PUBLIC KEY" | "RSA PUBLIC KEY" | "CERTIFICATE" => Err(JoseError::InvalidKey(
+                "public key given where a private key is expected",
+            )),
+            _ => Err(JoseError::UnsupportedKey("PEM label")),
+        }
+    }
+
+    /// [`Self::parse_pem`], then checked against `alg`.
+    pub fn from_pem(pem_text: &str, alg: Algorithm) -> Result<Self, JoseError> {
+        let key = Self::parse_pem(pem_text)?;
+        key.check_alg(alg)?;
+        Ok(key)
+    }
+
+    /// An RSA private key from JWK-style big-endian members `n`, `e`, `d`, `p`, `q`; the key
+    /// is validated and its CRT values recomputed.
+    pub fn rsa_from_components(
+        n: &[u8],
+        e: &[u8],
+        d: &[u8],
+        p: &[u8],
+        q: &[u8],
+    ) -> Result<Self, JoseError> {
+        Ok(Self(PrivateInner::Rsa(Box::new(
+            RsaPrivate::from_components(n, e, d, p, q)?,
+        ))))
+    }
+
+    /// An EC private key from its scalar `d` (exactly the curve's field length).
+    pub fn ec_from_scalar(curve: EcCurve, d: &[u8]) -> Result<Self, JoseError> {
+        Ok(Self(PrivateInner::Ec(Box::new(EcPrivate::from_scalar(
+            curve, d,
+        )?))))
+    }
+
+    /// An Ed25519 private key from its 32-byte seed (JWK `d`).
+    pub fn ed25519_from_seed(seed: &[u8]) -> Result<Self, JoseError> {
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+            seed.try_into()
+                .map_err(|_| JoseError::InvalidKey("Ed25519 seed is not 32 bytes"))?,
+        );
+        Ok(Self(PrivateInner::Ed25519(Box::new(
+            ed25519_dalek::SigningKey::from_bytes(&seed),
+        ))))
+    }
+
+    /// The algorithm family this key serves.
+    pub fn family(&self) -> Family {
+        match &self.0 {
+            PrivateInner::Hmac(_) => Family::Hmac,
+            PrivateInner::Rsa(_) => Family::Rsa,
+            PrivateInner::Ec(_) => Family::Ec,
+            PrivateInner::Ed25519(_) => Family::Ed,
+        }
+    }
+
+    /// The curve of an EC key; `None` otherwise.
+    pub fn ec_curve(&self) -> Option<EcCurve> {
+        match &self.0 {
+            PrivateInner::Ec(k) => Some(k.curve()),
+            _ => None,
+        }
+    }
+
+    /// `Ok` when this key may sign `alg`: same family and, for EC, the curve `alg` names.
+    pub fn check_alg(&self, alg: Algorithm) -> Result<(), JoseError> {
+        check_family(self.family(), self.ec_curve(), alg)
+    }
+
+    /// The matching verifying key (for HMAC, the same secret).
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey(match &self.0 {
+            PrivateInner::Hmac(s) => PublicInner::Hmac(s.clone()),
+            PrivateInner::Rsa(k) => PublicInner::Rsa(Box::new(k.public())),
+            PrivateInner::Ec(k) => PublicInner::Ec(k.public()),
+            PrivateInner::Ed25519(k) => PublicInner::Ed25519(k.verifying_key()),
+        })
+    }
+
+    /// Signs `signing_input` (the ASCII `header.payload`) with `alg`. ES* signatures are raw
+    /// R||S; ECDSA and EdDSA are deterministic, RS* is deterministic, PS* is randomized.
+    pub fn sign(&self, alg: Algorithm, signing_input: &[u8]) -> Result<Vec<u8>, JoseError> {
+        self.check_alg(alg)?;
+        match &self.0 {
+            PrivateInner::Hmac(secret) => secret.mac(hmac_sha(alg)?, signing_input),
+            PrivateInner::Rsa(k) => k.sign(alg, signing_input),
+            PrivateInner::Ec(k) => Ok(k.sign(signing_input)),
+            PrivateInner::Ed25519(k) => Ok(k.sign(signing_input).to_bytes().to_vec()),
+        }
+    }
+}
+
+fn describe(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    family: Family,
+    curve: Option<EcCurve>,
+) -> fmt::Result {
+    let mut s = f.debug_struct(name);
+    s.field("family", &family);
+    if let Some(c) = curve {
+        s.field("curve", &c);
+    }
+    s.finish_non_exhaustive()
+}
+
+impl fmt::Debug for VerifyingKey {
+    /// Family and curve only: never key bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(f, "VerifyingKey", self.family(), self.ec_curve())
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    /// Family and curve only: never key bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(f, "SigningKey", self.family(), self.ec_curve())
+    }
+}

@@ -1,0 +1,181 @@
+//! PEM text (RFC 7468) to DER, and X.509 certificate helpers.
+//!
+//! The PEM reader is deliberately lax about layout, because operators paste keys into YAML and
+//! Kong's admin API (OpenSSL reads them): surrounding text, `\r\n`, indentation and any line
+//! width are accepted. The base64 body uses the standard alphabet with correct padding.
+//! Encapsulated headers (`Proc-Type:`, legacy encrypted PEM) are rejected.
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use spki::der::{Decode, Encode};
+use zeroize::Zeroizing;
+
+use super::JoseError;
+
+/// Bound on the PEM text accepted, in bytes (a 16-certificate chain of 8192-bit RSA fits).
+pub const MAX_PEM_LEN: usize = 256 * 1024;
+
+/// One `-----BEGIN <label>-----` … `-----END <label>-----` block, decoded.
+pub struct PemBlock {
+    /// The label, e.g. `PUBLIC KEY`, `RSA PRIVATE KEY`, `CERTIFICATE`.
+    pub label: String,
+    /// The decoded DER bytes; zeroized on drop since they may be a private key.
+    pub der: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for PemBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PemBlock")
+            .field("label", &self.label)
+            .field("der_len", &self.der.len())
+            .finish()
+    }
+}
+
+fn begin_label(line: &str) -> Option<&str> {
+    line.strip_prefix("-----BEGIN ")?.strip_suffix("-----")
+}
+
+fn end_label(line: &str) -> Option<&str> {
+    line.strip_prefix("-----END ")?.strip_suffix("-----")
+}
+
+/// Decodes every PEM block in `text`, in order. Text outside blocks is ignored; an unterminated
+/// block, a mismatched END label, a header line or bad base64 is an error; no block at all is an
+/// error too.
+pub fn parse_blocks(text: &str) -> Result<Vec<PemBlock>, JoseError> {
+    if text.len() > MAX_PEM_LEN {
+        return Err(JoseError::InvalidKey("PEM text too large"));
+    }
+    let mut blocks = Vec::new();
+    let mut current: Option<(&str, Zeroizing<String>)> = None;
+    for raw in text.lines() {
+        let line = raw.trim();
+        match current.take() {
+            None => {
+                if let Some(label) = begin_label(line) {
+                    current = Some((label, Zeroizing::new(String::new())));
+                }
+            }
+            Some((label, mut body)) => {
+                if let Some(end) = end_label(line) {
+                    if end != label {
+                        return Err(JoseError::InvalidKey("PEM END label does not match BEGIN"));
+                    }
+                    let der = STANDARD
+                        .decode(body.as_bytes())
+                        .map_err(|_| JoseError::InvalidKey("PEM body is not base64"))?;
+                    blocks.push(PemBlock {
+                        label: label.to_owned(),
+                        der: Zeroizing::new(der),
+                    });
+                } else if line.contains(':') {
+                    return Err(JoseError::UnsupportedKey(
+                        "PEM with headers (legacy encrypted key)",
+                    ));
+                } else {
+                    body.push_str(line);
+                    current = Some((label, body));
+                }
+            }
+        }
+    }
+    if current.is_some() {
+        return Err(JoseError::InvalidKey("PEM block without END line"));
+    }
+    if blocks.is_empty() {
+        return Err(JoseError::InvalidKey("no PEM block found"));
+    }
+    Ok(blocks)
+}
+
+/// Decodes exactly one PEM block (more than one is an error: a key PEM holds one key).
+pub fn parse_single(text: &str) -> Result<PemBlock, JoseError> {
+    let mut blocks = parse_blocks(text)?;
+    match (blocks.pop(), blocks.is_empty()) {
+        (Some(block), true) => Ok(block),
+        _ => Err(JoseError::InvalidKey("expected exactly one PEM block")),
+    }
+}
+
+/// Parses a PEM certificate chain (leaf first, as `x5c` wants it) into DER certificates. Every
+/// block must be a `CERTIFICATE` that parses as X.509.
+pub fn parse_certificate_chain(text: &str) -> Result<Vec<Vec<u8>>, JoseError> {
+    parse_blocks(text)?
+        .into_iter()
+        .map(|block| {
+            if block.label != "CERTIFICATE" {
+                return Err(JoseError::InvalidKey(
+                    "certificate chain holds a non-certificate",
+                ));
+            }
+            certificate_spki(&block.der)?;
+            Ok(block.der.to_vec())
+        })
+        .collect()
+}
+
+/// The DER SubjectPublicKeyInfo of a DER X.509 certificate.
+pub fn certificate_spki(cert_der: &[u8]) -> Result<Vec<u8>, JoseError> {
+    let cert = x509_cert::Certificate::from_der(cert_der)
+        .map_err(|_| JoseError::InvalidKey("malformed X.509 certificate"))?;
+    cert.tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|_| JoseError::InvalidKey("malformed X.509 certificate"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_blocks_lax_layout_accepted() {
+        let text = "junk before\r\n  -----BEGIN TEST-----\r\n  AAEC\r\nAw==\r\n-----END TEST-----\ntrailing";
+        let blocks = parse_blocks(text).unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].label, "TEST");
+        assert_eq!(blocks[0].der.as_slice(), &[0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn parse_blocks_mismatched_end_rejected() {
+        let text = "-----BEGIN A-----\nAAEC\n-----END B-----\n";
+        assert!(parse_blocks(text).is_err());
+    }
+
+    #[test]
+    fn parse_blocks_unterminated_or_empty_rejected() {
+        assert!(parse_blocks("-----BEGIN A-----\nAAEC\n").is_err());
+        assert!(parse_blocks("no pem here").is_err());
+    }
+
+    #[test]
+    fn parse_blocks_encrypted_header_rejected() {
+        let text = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAEC\n-----END RSA PRIVATE KEY-----\n";
+        assert_eq!(
+            parse_blocks(text).unwrap_err(),
+            JoseError::UnsupportedKey("PEM with headers (legacy encrypted key)")
+        );
+    }
+
+    #[test]
+    fn parse_single_two_blocks_rejected() {
+        let text =
+            "-----BEGIN A-----\nAA==\n-----END A-----\n-----BEGIN A-----\nAA==\n-----END A-----\n";
+        assert!(parse_single(text).is_err());
+    }
+
+    #[test]
+    fn debug_block_hides_der() {
+        let block = PemBlock {
+            label: "PRIVATE KEY".into(),
+            der: Zeroizing::new(vec![0x42; 4]),
+        };
+        let shown = format!("{block:?}");
+        assert!(!shown.contains("66"), "{shown}");
+        assert!(shown.contains("der_len: 4"));
+    }
+}
