@@ -43,6 +43,12 @@ lint: wasm-target
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --target $(TARGET) -- -D warnings
 
+## bench: JOSE per algorithm native vs wasm, then the filter's cost inside Envoy (wrk)
+bench: tools build
+	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+	$(VENV)/bin/python bench/jose_compare.py
+	$(VENV)/bin/python bench/envoy_bench.py
+
 ## run: Envoy with the filter, a demo upstream and a demo auth service on loopback
 run: tools build
 	./envoy/run-demo.sh

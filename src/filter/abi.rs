@@ -50,6 +50,9 @@ extern "C" {
     ) -> u32;
     fn proxy_continue_stream(stream: u32) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, out_id: *mut u32) -> u32;
+    fn proxy_increment_metric(id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(id: u32, value: u64) -> u32;
 }
 
 fn check(status: u32) -> Result<(), Status> {
@@ -161,6 +164,27 @@ pub fn continue_request() -> Result<(), Status> {
 pub fn set_tick_period(ms: u32) -> Result<(), Status> {
     // SAFETY: plain value argument.
     check(unsafe { proxy_set_tick_period_milliseconds(ms) })
+}
+
+/// Defines a metric (0 counter, 1 gauge, 2 histogram); fails on hosts without metrics (Kong
+/// before 3.8).
+pub fn define_metric(kind: u32, name: &str) -> Result<u32, Status> {
+    let mut id = 0u32;
+    // SAFETY: pointer and length of a live &str; id is a valid u32 slot.
+    check(unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+/// Adds to a counter.
+pub fn increment_metric(id: u32, offset: i64) -> Result<(), Status> {
+    // SAFETY: plain value arguments.
+    check(unsafe { proxy_increment_metric(id, offset) })
+}
+
+/// Records a histogram value.
+pub fn record_metric(id: u32, value: u64) -> Result<(), Status> {
+    // SAFETY: plain value arguments.
+    check(unsafe { proxy_record_metric(id, value) })
 }
 
 /// Header map and buffer ids of the ABI.

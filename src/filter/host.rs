@@ -53,6 +53,12 @@ pub trait Host {
     fn is_kong(&self) -> bool;
     /// A string property (`["connection", "subject_peer_certificate"]`), when the host has it.
     fn text_property(&self, path: &[&str]) -> Option<String>;
+    /// Host time in milliseconds (for latencies).
+    fn now_ms(&self) -> u64;
+    /// Defines a metric of a Proxy-Wasm type; fails where the host has no metrics.
+    fn define_metric(&mut self, kind: u32, name: &str) -> Result<u32, HostError>;
+    /// Adds to a counter, or records a histogram value (by the metric's type).
+    fn add_metric(&mut self, id: u32, kind: u32, value: u64);
 }
 
 /// Reads a string property in either host's encoding: raw bytes (Envoy) or text (Kong), maybe
@@ -187,6 +193,23 @@ impl Host for ProxyWasmHost {
             .flatten()
             .as_deref()
             .and_then(decode_text)
+    }
+
+    fn now_ms(&self) -> u64 {
+        abi::now_nanos().map(|n| n / 1_000_000).unwrap_or_default()
+    }
+
+    fn define_metric(&mut self, kind: u32, name: &str) -> Result<u32, HostError> {
+        abi::define_metric(kind, name).map_err(fail("define metric"))
+    }
+
+    fn add_metric(&mut self, id: u32, kind: u32, value: u64) {
+        // Metrics are best effort: a failed update never affects the request.
+        let _ = if kind == super::metrics::HISTOGRAM {
+            abi::record_metric(id, value)
+        } else {
+            abi::increment_metric(id, i64::try_from(value).unwrap_or(i64::MAX))
+        };
     }
 }
 

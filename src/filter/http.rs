@@ -3,7 +3,9 @@
 //! ignored once a reply was sent, and every failure answers rather than forwards.
 
 use super::host::{Host, HostError, Level};
+use super::metrics::Metrics;
 use crate::config::Config;
+use crate::stages::events::Event;
 use crate::stages::flow::{self, Flow, Next};
 use crate::stages::reconcile::MAX_ANSWER_BYTES;
 use crate::stages::{HeaderEdits, LocalResponse, Request, Shared};
@@ -46,9 +48,14 @@ pub enum Action {
 pub struct HttpFilter<H: Host> {
     config: Rc<Config>,
     shared: Rc<RefCell<Shared>>,
+    metrics: Rc<RefCell<Metrics>>,
     host: H,
     state: State,
     flow: Option<Flow>,
+    /// `x-request-id`, for log lines.
+    request_id: String,
+    /// When the pending call was dispatched (ms), for the latency histogram.
+    call_started_ms: u64,
 }
 
 /// Builds the stages' view of the request from the host's headers. Pseudo-headers become
@@ -97,13 +104,21 @@ fn has_body(req: &Request, end_of_stream: bool, host_is_kong: impl FnOnce() -> b
 
 impl<H: Host> HttpFilter<H> {
     /// A filter for one request.
-    pub fn new(config: Rc<Config>, shared: Rc<RefCell<Shared>>, host: H) -> Self {
+    pub fn new(
+        config: Rc<Config>,
+        shared: Rc<RefCell<Shared>>,
+        metrics: Rc<RefCell<Metrics>>,
+        host: H,
+    ) -> Self {
         Self {
             config,
             shared,
+            metrics,
             host,
             state: State::Start,
             flow: None,
+            request_id: String::new(),
+            call_started_ms: 0,
         }
     }
 
@@ -123,11 +138,13 @@ impl<H: Host> HttpFilter<H> {
             Err(e) => return self.host_failure(e),
         };
         let body_coming = has_body(&req, end_of_stream, || self.host.is_kong());
+        self.request_id = req.header("x-request-id").unwrap_or("-").to_string();
         let started = self.with_shared(|config, shared| Flow::start(config, shared, req));
         let Some((flow, next)) = started else {
             return self.fail_closed("shared state busy");
         };
         self.flow = Some(flow);
+        self.record_flow();
         match next {
             Next::ReadBody { max } if body_coming => {
                 self.state = State::ReadingBody { seen: 0, max };
@@ -158,7 +175,10 @@ impl<H: Host> HttpFilter<H> {
             let fed = self.flow.as_mut().map(|f| f.on_body_chunk(&chunk, max));
             match fed {
                 Some(Ok(())) => {}
-                Some(Err(reply)) => return self.respond(&reply),
+                Some(Err(reply)) => {
+                    self.record_flow();
+                    return self.respond(&reply);
+                }
                 None => return self.fail_closed("no flow while reading the body"),
             }
             self.state = State::ReadingBody {
@@ -181,6 +201,12 @@ impl<H: Host> HttpFilter<H> {
         let answer = self
             .host
             .call_answer(body_size, MAX_ANSWER_BYTES.saturating_add(1));
+        let elapsed = self.host.now_ms().saturating_sub(self.call_started_ms);
+        if self.config.reconcile.is_some() {
+            if let Ok(mut metrics) = self.metrics.try_borrow_mut() {
+                metrics.reconcile_latency(&mut self.host, elapsed);
+            }
+        }
         let next = self.step(|flow, config, shared| flow.on_call_answer(config, shared, &answer));
         if self.run(next) == Action::Continue {
             if let Err(e) = self.host.continue_request() {
@@ -228,19 +254,48 @@ impl<H: Host> HttpFilter<H> {
         Ok(req)
     }
 
-    fn with_shared<T>(&self, f: impl FnOnce(&Config, &mut Shared) -> T) -> Option<T> {
-        let mut shared = self.shared.try_borrow_mut().ok()?;
-        let out = f(&self.config, &mut shared);
-        for fetched in shared.jwks_fetches.drain(..) {
+    fn with_shared<T>(&mut self, f: impl FnOnce(&Config, &mut Shared) -> T) -> Option<T> {
+        let (out, fetches) = {
+            let mut shared = self.shared.try_borrow_mut().ok()?;
+            let out = f(&self.config, &mut shared);
+            (out, std::mem::take(&mut shared.jwks_fetches))
+        };
+        for fetched in fetches {
             super::root::log_fetch(&self.host, &fetched);
+            self.record(&[super::root::fetch_event(&fetched)]);
         }
         Some(out)
+    }
+
+    /// Counts events; logs every denial with its reason and the request id (never a token).
+    fn record(&mut self, events: &[Event]) {
+        let Ok(mut metrics) = self.metrics.try_borrow_mut() else {
+            return;
+        };
+        for event in events {
+            metrics.count(&mut self.host, event);
+            if let Event::Denied(reason) = event {
+                let line = format!("jwt-relay: denied: {reason} request_id={}", self.request_id);
+                self.host.log(Level::Info, &line);
+            }
+        }
+    }
+
+    /// Counts what the flow recorded since the last step.
+    fn record_flow(&mut self) {
+        let events = self
+            .flow
+            .as_mut()
+            .map(Flow::take_events)
+            .unwrap_or_default();
+        self.record(&events);
     }
 
     fn step(&mut self, f: impl FnOnce(&mut Flow, &Config, &mut Shared) -> Next) -> Option<Next> {
         let mut flow = self.flow.take()?;
         let next = self.with_shared(|config, shared| f(&mut flow, config, shared));
         self.flow = Some(flow);
+        self.record_flow();
         next
     }
 
@@ -252,6 +307,7 @@ impl<H: Host> HttpFilter<H> {
             Some(Next::Respond(reply)) => self.respond(&reply),
             Some(Next::Dispatch(call)) => match self.host.dispatch(&call) {
                 Ok(token) => {
+                    self.call_started_ms = self.host.now_ms();
                     self.state = State::Calling { token };
                     Action::Pause
                 }
@@ -328,6 +384,7 @@ mod tests {
         answer: CallAnswer,
         resumed: usize,
         logs: RefCell<Vec<String>>,
+        metrics: Vec<(String, u64)>,
     }
 
     type R<T> = Result<T, HostError>;
@@ -377,6 +434,16 @@ mod tests {
         fn text_property(&self, _path: &[&str]) -> Option<String> {
             None
         }
+        fn now_ms(&self) -> u64 {
+            1_700_000_000_000
+        }
+        fn define_metric(&mut self, _kind: u32, name: &str) -> R<u32> {
+            self.metrics.push((name.to_string(), 0));
+            Ok(u32::try_from(self.metrics.len() - 1).unwrap())
+        }
+        fn add_metric(&mut self, id: u32, _kind: u32, value: u64) {
+            self.metrics[id as usize].1 += value;
+        }
     }
 
     fn h(k: &str, v: &str) -> (String, String) {
@@ -386,7 +453,7 @@ mod tests {
     fn filter<'a>(config: &str, host: &'a mut FakeHost) -> HttpFilter<&'a mut FakeHost> {
         let config = crate::config::load(config.as_bytes()).unwrap();
         let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
-        HttpFilter::new(Rc::new(config), shared, host)
+        HttpFilter::new(Rc::new(config), shared, Rc::default(), host)
     }
 
     const RECONCILE: &str =

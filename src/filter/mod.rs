@@ -5,6 +5,7 @@ pub mod abi;
 pub mod host;
 pub mod http;
 pub mod map_codec;
+pub mod metrics;
 pub mod root;
 
 use http::HttpFilter;
@@ -23,7 +24,7 @@ impl Context for RootCtx {
         body_size: usize,
         _trailers: usize,
     ) {
-        self.0.on_call_response(&root::host(), token, body_size);
+        self.0.on_call_response(&mut root::host(), token, body_size);
     }
 }
 
@@ -35,7 +36,7 @@ impl RootContext for RootCtx {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Without a configuration Envoy never creates streams; a None here would fail them.
         let config = self.0.config().unwrap_or_default();
-        let filter = HttpFilter::new(config, self.0.shared(), root::host());
+        let filter = HttpFilter::new(config, self.0.shared(), self.0.metrics(), root::host());
         Some(Box::new(HttpCtx(filter)))
     }
 

@@ -17,10 +17,16 @@ pub struct Root {
     shared: Rc<RefCell<Shared>>,
     /// Token of the background JWKS fetch in flight.
     fetching: Option<u32>,
+    metrics: Rc<RefCell<super::metrics::Metrics>>,
 }
 
 /// Tick period of the background JWKS refresh, in milliseconds.
 const TICK_MS: u32 = 1000;
+
+/// The metric event of a JWKS fetch outcome.
+pub fn fetch_event(fetched: &Fetched) -> crate::stages::events::Event {
+    crate::stages::events::Event::JwksFetch(matches!(fetched, Fetched::Updated(_)))
+}
 
 /// Logs a JWKS fetch outcome (never the keys).
 pub fn log_fetch(host: &impl Host, fetched: &Fetched) {
@@ -37,6 +43,11 @@ impl Root {
     /// The configuration, once `configure` succeeded.
     pub fn config(&self) -> Option<Rc<Config>> {
         self.config.clone()
+    }
+
+    /// Metric ids shared by this VM's contexts.
+    pub fn metrics(&self) -> Rc<RefCell<super::metrics::Metrics>> {
+        self.metrics.clone()
     }
 
     /// State shared by this VM's requests (caches).
@@ -117,12 +128,15 @@ impl Root {
                     &format!("jwt-relay: JWKS dispatch failed: {}", e.status),
                 );
                 log_fetch(host, &fetched);
+                if let Ok(mut m) = self.metrics.try_borrow_mut() {
+                    m.count(host, &fetch_event(&fetched));
+                }
             }
         }
     }
 
     /// `on_http_call_response` in the root context: the background fetch's answer.
-    pub fn on_call_response(&mut self, host: &impl Host, token: u32, body_size: usize) {
+    pub fn on_call_response(&mut self, host: &mut impl Host, token: u32, body_size: usize) {
         if self.fetching != Some(token) {
             return;
         }
@@ -134,6 +148,10 @@ impl Root {
         };
         let fetched = shared.jwks.finish(&answer, now);
         log_fetch(host, &fetched);
+        drop(shared);
+        if let Ok(mut m) = self.metrics.try_borrow_mut() {
+            m.count(host, &fetch_event(&fetched));
+        }
     }
 }
 

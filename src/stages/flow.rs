@@ -4,6 +4,7 @@
 //! the call's answer. Nothing goes back up the path.
 
 use super::auth::{AuthStop, Identity};
+use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
 use super::{CallAnswer, CallSpec, Decision, HeaderEdits, LocalResponse, Request, Shared};
 use crate::config::Config;
@@ -57,6 +58,7 @@ pub struct Flow {
     body: Body,
     hash: Option<[u8; 32]>,
     step: Step,
+    events: Vec<Event>,
 }
 
 /// The largest body the configured stages accept, when any stage reads the body.
@@ -96,12 +98,14 @@ impl Flow {
             },
             hash: None,
             step: Step::Auth { refetch: true },
+            events: Vec::new(),
         };
         if let Some(reply) = config
             .jwks_endpoint
             .as_ref()
             .and_then(|j| j.serve(&flow.req))
         {
+            flow.events.push(Event::JwksServed);
             return (flow, Next::Respond(reply));
         }
         let next = flow.advance(config, shared);
@@ -111,6 +115,11 @@ impl Flow {
     /// Who authentication found (for later stages and logs).
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()
+    }
+
+    /// Events recorded since the last call (for metrics), in order.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
     }
 
     /// Headers to add to the client response (`streamdown_injected_headers`).
@@ -123,6 +132,7 @@ impl Flow {
         let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
         self.body.len = self.body.len.saturating_add(len);
         if self.body.len > max {
+            self.events.push(Event::Denied("body_too_large"));
             return Err(too_large(max));
         }
         self.body.hasher.update(chunk);
@@ -158,19 +168,29 @@ impl Flow {
         self.step = Step::Mint;
         match reconcile::on_answer(rec, answer) {
             Outcome::Inject(injection) => {
+                self.events
+                    .push(Event::Reconcile(ReconcileOutcome::Allowed));
                 if let (Some(key), Some(cache)) = (cache_key, shared.reconcile.as_mut()) {
                     cache.put(key, injection.clone(), self.req.now);
                 }
                 self.inject(injection);
                 self.advance(config, shared)
             }
-            Outcome::Deny(reply) => Next::Respond(reply),
+            Outcome::Deny(reply) => {
+                self.events.push(Event::Reconcile(ReconcileOutcome::Denied));
+                self.deny(reply, "reconcile_denied")
+            }
             Outcome::Failed(failure) => match reconcile::on_failure(rec, &failure) {
                 Decision::Continue(edits) => {
+                    self.events
+                        .push(Event::Reconcile(ReconcileOutcome::FailedOpen));
                     self.edits.0.extend(edits.0);
                     self.advance(config, shared)
                 }
-                Decision::Respond(reply) => Next::Respond(reply),
+                Decision::Respond(reply) => {
+                    self.events.push(Event::Reconcile(ReconcileOutcome::Failed));
+                    self.deny(reply, "reconcile_failed")
+                }
             },
         }
     }
@@ -188,6 +208,7 @@ impl Flow {
             &mut shared.tokens,
             shared.jwks.set.as_ref(),
             refetch,
+            &mut self.events,
         );
         match result {
             Ok(done) => {
@@ -195,7 +216,7 @@ impl Flow {
                 self.identity = done.identity;
                 None
             }
-            Err(AuthStop::Deny(reply)) => Some(Next::Respond(reply)),
+            Err(AuthStop::Deny { reply, reason }) => Some(self.deny(reply, reason)),
             Err(AuthStop::NeedJwks { kid }) => {
                 let remote = auth.remote_jwks()?;
                 if shared.jwks.allow_refetch(&kid, self.req.now) {
@@ -209,15 +230,23 @@ impl Flow {
         }
     }
 
+    /// Answers the request, recording why.
+    fn deny(&mut self, reply: LocalResponse, reason: &'static str) -> Next {
+        self.events.push(Event::Denied(reason));
+        Next::Respond(reply)
+    }
+
     fn mint(&mut self, config: &Config) -> Result<(), LocalResponse> {
         if let Some(custom) = &config.custom_jwt {
             let minted = custom.mint(&self.req, self.identity.as_ref())?;
+            self.events.push(Event::Minted(custom.signer.alg));
             self.edits.set(minted.upstream.0, minted.upstream.1);
             self.response_headers.extend(minted.downstream);
         }
         if let Some(up) = &config.upstream_jwt {
             let hash = self.hash.ok_or_else(internal_error)?;
             let (name, value) = up.mint(&self.req, self.identity.as_ref(), &hash)?;
+            self.events.push(Event::Minted(up.signer.alg));
             self.edits.set(name, value);
         }
         Ok(())
@@ -262,7 +291,7 @@ impl Flow {
                         _ => None,
                     };
                     if let Some(injection) = hit {
-                        shared.reconcile_hits = shared.reconcile_hits.saturating_add(1);
+                        self.events.push(Event::ReconcileCacheHit);
                         self.inject(injection);
                         self.step = Step::Mint;
                         continue;
@@ -274,10 +303,13 @@ impl Flow {
                 Step::Mint => {
                     self.step = Step::Done;
                     if let Err(reply) = self.mint(config) {
-                        return Next::Respond(reply);
+                        return self.deny(reply, "mint_refused");
                     }
                 }
-                Step::Done => return Next::Continue(std::mem::take(&mut self.edits)),
+                Step::Done => {
+                    self.events.push(Event::Allowed);
+                    return Next::Continue(std::mem::take(&mut self.edits));
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod decision;
+pub mod events;
 pub mod flow;
 pub mod mint;
 pub mod reconcile;
@@ -22,8 +23,6 @@ pub struct Shared {
     pub tokens: auth::TokenCache,
     /// Reconcile answers, when `reconcile.cache_seconds` > 0.
     pub reconcile: Option<reconcile::AnswerCache>,
-    /// Reconcile answers served from the cache.
-    pub reconcile_hits: u64,
     /// The remote JWKS as this VM last fetched it.
     pub jwks: auth::remote_jwks::JwksState,
     /// Outcomes of JWKS fetches not yet logged by the glue.

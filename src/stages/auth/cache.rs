@@ -16,6 +16,8 @@ pub const MAX_TTL_SECONDS: u64 = 300;
 pub struct Verified {
     /// The jwt credential key that verified it (None: verified by a JWKS key alone).
     pub credential: Option<String>,
+    /// The algorithm it was signed with.
+    pub alg: crate::jose::Algorithm,
     /// The token's claims.
     pub claims: Map<String, Value>,
 }
@@ -106,6 +108,7 @@ mod tests {
         }
         Verified {
             credential: Some("k".into()),
+            alg: crate::jose::Algorithm::HS256,
             claims,
         }
     }

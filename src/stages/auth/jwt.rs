@@ -10,6 +10,7 @@ use super::remote_jwks::{self, RemoteJwks};
 use super::token::{Found, TokenLocations};
 use crate::config::{ConfigError, ConsumerSection, JwtSection, RegisteredClaim};
 use crate::jose::{self, Algorithm, JoseError, JwkSet, Jws, OctKeyEncoding, VerifyingKey};
+use crate::stages::events::Event;
 use crate::stages::Request;
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -239,6 +240,7 @@ impl JwtAuth {
         consumers: &Consumers,
         cache: &mut TokenCache,
         remote_set: Option<&JwkSet>,
+        events: &mut Vec<Event>,
     ) -> Result<Identity, Denial> {
         let token = match self.locations.find(req) {
             Found::None => return Err(Denial::NoToken),
@@ -247,9 +249,13 @@ impl JwtAuth {
         };
         let cache_key = cache::key(&token);
         let verified = match cache.get(&cache_key, req.now) {
-            Some(v) => v.clone(),
+            Some(v) => {
+                events.push(Event::TokenCacheHit);
+                v.clone()
+            }
             None => {
                 let v = self.verify_token(&token, remote_set)?;
+                events.push(Event::Verified(v.alg));
                 // Claims are checked before caching so a failing token is never cached.
                 self.check_claims(&v.claims, req.now)?;
                 cache.put(cache_key, v.clone(), req.now);
@@ -288,6 +294,7 @@ impl JwtAuth {
                     jws.verify(&cred.key).map_err(signature_denial)?;
                     Ok(Verified {
                         credential: Some(key),
+                        alg: cred.algorithm,
                         claims: jws.into_claims(),
                     })
                 }
@@ -343,6 +350,7 @@ impl JwtAuth {
         }
         Ok(Verified {
             credential: None,
+            alg,
             claims: jws.into_claims(),
         })
     }

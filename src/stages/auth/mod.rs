@@ -24,6 +24,7 @@ pub use token::bearer;
 
 use crate::config::{ConfigError, RawConfig};
 use crate::jose::JwkSet;
+use crate::stages::events::Event;
 use crate::stages::{HeaderEdits, LocalResponse, Request};
 
 /// Headers the authentication stages set; a client's copies never reach the upstream.
@@ -48,7 +49,12 @@ pub struct Authenticator {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthStop {
     /// Answer with this 401.
-    Deny(LocalResponse),
+    Deny {
+        /// The reply.
+        reply: LocalResponse,
+        /// Short stable reason (logs and metrics).
+        reason: &'static str,
+    },
     /// The token names a `kid` the remote JWKS lacks: fetch it, then run again.
     NeedJwks {
         /// The unknown `kid` (empty when the token has none).
@@ -124,6 +130,7 @@ impl Authenticator {
         cache: &mut TokenCache,
         remote_set: Option<&JwkSet>,
         refetch: bool,
+        events: &mut Vec<Event>,
     ) -> Result<Authenticated, AuthStop> {
         let mut edits = HeaderEdits::default();
         CONSUMER_HEADERS.iter().for_each(|h| edits.remove(*h));
@@ -134,7 +141,7 @@ impl Authenticator {
         if let Some(jwt) = &self.jwt {
             if !jwt.skips(req) {
                 let result = self.gate(&identity, jwt.anonymous, || {
-                    jwt.authenticate(req, &self.consumers, cache, remote_set)
+                    jwt.authenticate(req, &self.consumers, cache, remote_set, events)
                 });
                 if let Some(Err(Denial::UnknownKid(kid))) = &result {
                     if refetch && jwt.remote.is_some() {
@@ -205,7 +212,10 @@ impl Authenticator {
             }
             (Some(Err(denial)), None) => {
                 let (challenge, key_claim) = challenge();
-                Err(AuthStop::Deny(denial.response(&challenge, &key_claim)))
+                Err(AuthStop::Deny {
+                    reply: denial.response(&challenge, &key_claim),
+                    reason: denial.reason(),
+                })
             }
         }
     }

@@ -1,0 +1,95 @@
+//! What happened to a request, as data: the stages record events, the glue turns each into a
+//! host metric. This enum is the one list of the filter's metrics.
+
+use crate::jose::Algorithm;
+
+/// How a reconcile call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileOutcome {
+    /// 200 and headers injected.
+    Allowed,
+    /// 401, 403 or 404 from the auth service.
+    Denied,
+    /// Transport failure, timeout or bad answer: the request was refused.
+    Failed,
+    /// Failed, but `failure_mode_allow` let the request through.
+    FailedOpen,
+}
+
+/// One countable event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A request went on to the upstream.
+    Allowed,
+    /// A request was answered by the filter; the reason is a short stable word.
+    Denied(&'static str),
+    /// The JWKS endpoint answered.
+    JwksServed,
+    /// A token's signature verified, by algorithm.
+    Verified(Algorithm),
+    /// A token was found in the verified-token cache (no signature check).
+    TokenCacheHit,
+    /// A token was minted, by algorithm.
+    Minted(Algorithm),
+    /// A reconcile call ended.
+    Reconcile(ReconcileOutcome),
+    /// A reconcile answer came from the cache.
+    ReconcileCacheHit,
+    /// A JWKS fetch ended (true: a new set).
+    JwksFetch(bool),
+}
+
+impl Event {
+    /// The counter this event increments (Envoy shows it as `wasmcustom.<name>`).
+    pub fn metric(&self) -> String {
+        match self {
+            Self::Allowed => "jwt_relay.requests_allowed".into(),
+            Self::Denied(reason) => format!("jwt_relay.requests_denied.{reason}"),
+            Self::JwksServed => "jwt_relay.jwks_served".into(),
+            Self::Verified(alg) => format!("jwt_relay.tokens_verified.{}", alg.name()),
+            Self::TokenCacheHit => "jwt_relay.token_cache_hits".into(),
+            Self::Minted(alg) => format!("jwt_relay.tokens_minted.{}", alg.name()),
+            Self::Reconcile(outcome) => format!(
+                "jwt_relay.reconcile.{}",
+                match outcome {
+                    ReconcileOutcome::Allowed => "allowed",
+                    ReconcileOutcome::Denied => "denied",
+                    ReconcileOutcome::Failed => "failed",
+                    ReconcileOutcome::FailedOpen => "failed_open",
+                }
+            ),
+            Self::ReconcileCacheHit => "jwt_relay.reconcile_cache_hits".into(),
+            Self::JwksFetch(ok) => {
+                format!("jwt_relay.jwks_fetch.{}", if *ok { "ok" } else { "failed" })
+            }
+        }
+    }
+}
+
+/// Histogram of reconcile call latency, in milliseconds.
+pub const RECONCILE_LATENCY_MS: &str = "jwt_relay.reconcile_latency_ms";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names_are_stable() {
+        assert_eq!(
+            Event::Denied("no_token").metric(),
+            "jwt_relay.requests_denied.no_token"
+        );
+        assert_eq!(
+            Event::Verified(Algorithm::RS256).metric(),
+            "jwt_relay.tokens_verified.RS256"
+        );
+        assert_eq!(
+            Event::Reconcile(ReconcileOutcome::FailedOpen).metric(),
+            "jwt_relay.reconcile.failed_open"
+        );
+        assert_eq!(
+            Event::JwksFetch(false).metric(),
+            "jwt_relay.jwks_fetch.failed"
+        );
+    }
+}

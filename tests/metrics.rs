@@ -1,0 +1,48 @@
+//! Metrics and logs through a real Envoy: counters by outcome, reason and algorithm appear in
+//! `/stats` (Envoy prefixes plugin metrics with `wasmcustom.`); denials are logged with their
+//! reason and request id, never the token.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use serde_json::json;
+use support::tokens::{now, sign_hmac};
+use support::{Envoy, Request, Server, Setup};
+
+#[test]
+fn counters_and_denial_logs_record_each_outcome() {
+    let upstream = Server::ok();
+    let config = json!({"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "secret": "s3cret"}]}], "jwt": {}});
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    let token = sign_hmac("HS256", b"s3cret", &json!({"iss": "k", "exp": now() + 60}));
+    let good = Request::get("/r").header("authorization", &format!("Bearer {token}"));
+    for _ in 0..3 {
+        assert_eq!(envoy.send(&good).status, 200);
+    }
+    let bad = Request::get("/r")
+        .header("authorization", "Bearer not.a.token")
+        .header("x-request-id", "req-42");
+    assert_eq!(envoy.send(&bad).status, 401);
+    assert_eq!(envoy.send(&Request::get("/r")).status, 401);
+
+    let stat = |name: &str| envoy.stat(&format!("wasmcustom.jwt_relay.{name}"));
+    assert_eq!(stat("requests_allowed"), Some(3));
+    assert_eq!(stat("tokens_verified.HS256"), Some(1));
+    assert_eq!(stat("token_cache_hits"), Some(2));
+    assert_eq!(stat("requests_denied.bad_token"), Some(1));
+    assert_eq!(stat("requests_denied.no_token"), Some(1));
+    let log = envoy.log();
+    assert!(
+        log.contains("jwt-relay: denied: bad_token request_id=req-42"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&token) && !log.contains("not.a.token"),
+        "a token reached the log"
+    );
+}
