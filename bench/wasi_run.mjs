@@ -17,5 +17,12 @@ const wasi = new WASI({
   returnOnExit: true,
 });
 const module = await WebAssembly.compile(await readFile(modulePath));
-const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
-process.exitCode = wasi.start(instance);
+// The crate also holds the proxy-wasm glue, whose host imports ("env") a benchmark never calls:
+// each is a stub that throws if it ever is.
+const env = new Proxy({}, {
+  get: (_, name) => () => { throw new Error(`proxy-wasm host call ${String(name)} in a benchmark`); },
+});
+const instance = await WebAssembly.instantiate(module, { ...wasi.getImportObject(), env });
+// The library's proxy-wasm entry exports `_initialize`, which a WASI command must not have.
+const { _initialize, ...exports } = instance.exports;
+process.exitCode = wasi.start({ exports });
