@@ -2,6 +2,7 @@
 //! [`ProxyWasmHost`] is the one implementation that talks to a real host, through [`super::abi`].
 
 use super::abi::{self, ids};
+use super::host_quirks::{decode_flag, decode_text};
 use crate::stages::{CallAnswer, CallSpec, HeaderEdit, LocalResponse};
 use std::time::Duration;
 
@@ -53,14 +54,8 @@ pub trait Host {
     fn is_kong(&self) -> bool;
     /// A string property (`["connection", "subject_peer_certificate"]`), when the host has it.
     fn text_property(&self, path: &[&str]) -> Option<String>;
-}
-
-/// Reads a string property in either host's encoding: raw bytes (Envoy) or text (Kong), maybe
-/// NUL-terminated; empty means absent.
-pub fn decode_text(bytes: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim_end_matches('\0').trim();
-    (!text.is_empty()).then(|| text.to_string())
+    /// A boolean property in the host's encoding (Envoy: one byte; Kong: `"true"`).
+    fn flag_property(&self, path: &[&str]) -> Option<bool>;
 }
 
 fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
@@ -188,17 +183,12 @@ impl Host for ProxyWasmHost {
             .as_deref()
             .and_then(decode_text)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decode_text_accepts_raw_and_nul_terminated() {
-        assert_eq!(decode_text(b"CN=a,O=b").as_deref(), Some("CN=a,O=b"));
-        assert_eq!(decode_text(b"CN=a\0").as_deref(), Some("CN=a"));
-        assert_eq!(decode_text(b""), None);
-        assert_eq!(decode_text(b"\0"), None);
+    fn flag_property(&self, path: &[&str]) -> Option<bool> {
+        abi::property(path)
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(decode_flag)
     }
 }
