@@ -6,13 +6,15 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn python() -> PathBuf {
+/// The project's Python: `$JWT_RELAY_PYTHON`, else `<repo>/.venv/bin/python`.
+pub fn python() -> PathBuf {
     let path = std::env::var_os("JWT_RELAY_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
     assert!(
         path.exists(),
-        "no Python at {} (run `make test`, which installs it)",
+        "no Python at {} (set JWT_RELAY_PYTHON, or run `make tools` / `make test`, which \
+         install it with tests/requirements.txt)",
         path.display()
     );
     path
