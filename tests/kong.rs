@@ -14,9 +14,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,29 +22,7 @@ fn repo() -> PathBuf {
 
 /// Runs kong_check.py ops; one result per op.
 fn check(ops: Vec<Value>) -> Vec<Value> {
-    let script = repo().join("tests/support/kong_check.py");
-    let mut child = Command::new(support::oracle::python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let request = json!({ "ops": ops }).to_string();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kong_check.py failed (are jsonschema and PyYAML installed? `make tools`): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
-    reply["results"].as_array().unwrap().clone()
+    support::oracle::run_script("kong_check.py", ops)
 }
 
 /// Schema errors of each config, in order.

@@ -655,67 +655,70 @@ mod tests {
             .contains(&h(":authority", "auth.internal:9000")));
     }
 
-    #[test]
-    fn client_dn_on_kong_reads_local_certificate_text_properties() {
+    /// The `client_id` custom_jwt minted from the host's properties, and the properties read.
+    fn minted_client_id(kong: bool, properties: &[(&str, &[u8])]) -> (String, Vec<String>) {
         let mut host = FakeHost {
-            headers: vec![h(":method", "GET"), h(":path", "/x"), h("host", "api")],
-            kong: true,
-            properties: props(&[
-                ("connection.mtls", b"true"),
-                ("connection.subject_local_certificate", b"CN=client,O=Test"),
-            ]),
+            headers: vec![h(":method", "GET"), h(":path", "/x")],
+            kong,
+            properties: props(properties),
             ..FakeHost::default()
         };
         let mut f = filter(&custom_jwt(), &mut host);
         assert_eq!(f.on_request_headers(true), Action::Continue);
-        assert_eq!(
-            claims_of(&host.edits, "X-Custom-Jwt")["client_id"],
-            "CN=client,O=Test"
+        let claims = claims_of(&host.edits, "X-Custom-Jwt");
+        let reads = host.property_reads.borrow().clone();
+        (claims["client_id"].as_str().unwrap().to_string(), reads)
+    }
+
+    #[test]
+    fn client_dn_on_kong_reads_local_certificate_text_properties() {
+        let (client, reads) = minted_client_id(
+            true,
+            &[
+                ("connection.mtls", b"true"),
+                ("connection.subject_local_certificate", b"CN=client,O=Test"),
+            ],
         );
+        assert_eq!(client, "CN=client,O=Test");
         assert_eq!(
-            *host.property_reads.borrow(),
+            reads,
             ["connection.mtls", "connection.subject_local_certificate"]
         );
     }
 
     #[test]
     fn client_dn_on_kong_falls_back_to_ngx_variable() {
-        let mut host = FakeHost {
-            headers: vec![h(":method", "GET"), h(":path", "/x")],
-            kong: true,
-            properties: props(&[
+        let (client, reads) = minted_client_id(
+            true,
+            &[
                 ("connection.mtls", b"true"),
                 ("ngx.ssl_client_s_dn", b"CN=nginx-var"),
-            ]),
-            ..FakeHost::default()
-        };
-        let mut f = filter(&custom_jwt(), &mut host);
-        assert_eq!(f.on_request_headers(true), Action::Continue);
+            ],
+        );
+        assert_eq!(client, "CN=nginx-var");
         assert_eq!(
-            claims_of(&host.edits, "X-Custom-Jwt")["client_id"],
-            "CN=nginx-var"
+            reads,
+            [
+                "connection.mtls",
+                "connection.subject_local_certificate",
+                "ngx.ssl_client_s_dn"
+            ]
         );
     }
 
     #[test]
     fn client_dn_on_envoy_reads_peer_property_never_server_certificate() {
-        let mut host = FakeHost {
-            headers: vec![h(":method", "GET"), h(":path", "/x")],
-            properties: props(&[
+        let (client, reads) = minted_client_id(
+            false,
+            &[
                 ("connection.mtls", &[1]),
                 ("connection.subject_peer_certificate", b"CN=peer"),
                 ("connection.subject_local_certificate", b"CN=the-server"),
-            ]),
-            ..FakeHost::default()
-        };
-        let mut f = filter(&custom_jwt(), &mut host);
-        assert_eq!(f.on_request_headers(true), Action::Continue);
-        assert_eq!(
-            claims_of(&host.edits, "X-Custom-Jwt")["client_id"],
-            "CN=peer"
+            ],
         );
+        assert_eq!(client, "CN=peer");
         assert_eq!(
-            *host.property_reads.borrow(),
+            reads,
             ["connection.mtls", "connection.subject_peer_certificate"]
         );
     }
