@@ -7,7 +7,8 @@ STAMP    := $(VENV)/.installed
 ENVOY    := $(VENV)/bin/envoy
 WASM     := filters/jwt_relay.wasm
 TARGET   := wasm32-wasip1
-CARGO_WASM := target/$(TARGET)/release/jwt_relay.wasm
+# Honours CARGO_TARGET_DIR (several worktrees can share one machine with separate target dirs).
+CARGO_WASM := $(or $(CARGO_TARGET_DIR),target)/$(TARGET)/release/jwt_relay.wasm
 
 export ENVOY_BIN := $(abspath $(ENVOY))
 export JWT_RELAY_WASM := $(abspath $(WASM))

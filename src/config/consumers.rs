@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 /// One consumer with its credentials. `id` or `username` must identify it.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumerSection {
     /// Kong consumer id (`X-Consumer-ID`).
@@ -25,6 +26,7 @@ pub struct ConsumerSection {
 
 /// A Kong `jwt_secrets` entry.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct JwtSecretSection {
     /// Accepted so pasted Kong declarations load; not used.
@@ -43,6 +45,7 @@ pub struct JwtSecretSection {
 
 /// A Kong `keyauth_credentials` entry.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct KeyAuthCredentialSection {
     /// Accepted so pasted Kong declarations load; not used.
@@ -55,6 +58,7 @@ pub struct KeyAuthCredentialSection {
 
 /// A Kong `basicauth_credentials` entry.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct BasicAuthCredentialSection {
     /// Accepted so pasted Kong declarations load; not used.

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 /// The `key_auth` section (Kong key-auth).
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct KeyAuthSection {
     /// Header or query parameter names that carry the key.
@@ -26,6 +27,7 @@ impl Default for KeyAuthSection {
 
 /// The `basic_auth` section (Kong basic-auth).
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct BasicAuthSection {
     /// Remove the `Authorization` header before proxying.

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 /// Registered claims Kong's `claims_to_verify` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "lowercase")]
 pub enum RegisteredClaim {
     /// Expiration time.
@@ -14,6 +15,7 @@ pub enum RegisteredClaim {
 
 /// The `jwt` section.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct JwtSection {
     /// Query parameters searched for a token.
@@ -75,6 +77,7 @@ impl Default for JwtSection {
 
 /// Ours: where to fetch a JWKS from.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct JwksUriSection {
     /// The JWKS URL.
@@ -100,6 +103,7 @@ impl Default for JwksUriSection {
 
 /// Ours: one claim copied to a request header.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimToHeader {
     /// Dotted claim path (`a.b`).

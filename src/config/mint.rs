@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 /// The `custom_jwt` section: x-custom-jwt's fields, same names and defaults.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct CustomJwtSection {
     /// Header carrying an API key.
@@ -53,6 +54,7 @@ impl Default for CustomJwtSection {
 
 /// The `upstream_jwt` section: kong-upstream-jwt's fields plus inline keys of our own.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamJwtSection {
     /// `iss` claim (also adds `iat`).
@@ -99,6 +101,7 @@ impl Default for UpstreamJwtSection {
 
 /// The `jwks_endpoint` section: the filter serves its own public keys.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct JwksEndpointSection {
     /// Request path answered with the JWKS.

@@ -9,6 +9,8 @@ mod error;
 mod jwt;
 mod mint;
 mod reconcile;
+#[cfg(test)]
+mod schema;
 mod secret;
 
 pub use consumers::{
@@ -31,6 +33,7 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The whole filter configuration as written by the user: one JSON object, every section optional.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     /// Consumers and their credentials, as in Kong's declarative `kong.yml`.

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 /// Method of the call to the auth service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub enum CallMethod {
     /// `POST` (the plugin's default).
     #[default]
@@ -16,6 +17,7 @@ pub enum CallMethod {
 
 /// The `reconcile` section.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct ReconcileSection {
     /// Auth service base URL (required).

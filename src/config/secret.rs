@@ -5,6 +5,7 @@ use std::fmt;
 
 /// A secret value from the configuration. `Debug` prints `<redacted>`.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(transparent)]
 pub struct Secret<T>(T);
 

@@ -2,6 +2,7 @@
 //! [`ProxyWasmHost`] is the one implementation that talks to a real host, through [`super::abi`].
 
 use super::abi::{self, ids};
+use super::host_quirks::{decode_flag, decode_text};
 use crate::stages::{CallAnswer, CallSpec, HeaderEdit, LocalResponse};
 use std::time::Duration;
 
@@ -59,14 +60,8 @@ pub trait Host {
     fn define_metric(&mut self, kind: u32, name: &str) -> Result<u32, HostError>;
     /// Adds to a counter, or records a histogram value (by the metric's type).
     fn add_metric(&mut self, id: u32, kind: u32, value: u64);
-}
-
-/// Reads a string property in either host's encoding: raw bytes (Envoy) or text (Kong), maybe
-/// NUL-terminated; empty means absent.
-pub fn decode_text(bytes: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim_end_matches('\0').trim();
-    (!text.is_empty()).then(|| text.to_string())
+    /// A boolean property in the host's encoding (Envoy: one byte; Kong: `"true"`).
+    fn flag_property(&self, path: &[&str]) -> Option<bool>;
 }
 
 fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
@@ -211,17 +206,12 @@ impl Host for ProxyWasmHost {
             abi::increment_metric(id, i64::try_from(value).unwrap_or(i64::MAX))
         };
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decode_text_accepts_raw_and_nul_terminated() {
-        assert_eq!(decode_text(b"CN=a,O=b").as_deref(), Some("CN=a,O=b"));
-        assert_eq!(decode_text(b"CN=a\0").as_deref(), Some("CN=a"));
-        assert_eq!(decode_text(b""), None);
-        assert_eq!(decode_text(b"\0"), None);
+    fn flag_property(&self, path: &[&str]) -> Option<bool> {
+        abi::property(path)
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(decode_flag)
     }
 }

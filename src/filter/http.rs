@@ -1,14 +1,36 @@
 //! The per-request state machine: feeds host callbacks to a [`Flow`] and applies what it asks
 //! for. Async steps are data: the pending call's token is kept, late or foreign callbacks are
 //! ignored once a reply was sent, and every failure answers rather than forwards.
+//!
+//! The lost-callback guard. Kong 3.8's ngx_wasm_module does not call `on_http_call_response`
+//! when a dispatch fails after it started (connection refused, timeout, resolver or TLS
+//! failure): its dispatch resume handler logs `dispatch failed`, then resumes the request, so
+//! the filter chain goes on as if the filter had continued (Kong 3.9 calls back with
+//! `:dispatch_status` instead; ngx_wasm_module PR 625). A request held for a call must never
+//! reach the upstream that way unauthenticated, so:
+//! 1. before the request waits on a call, the client's copies of every header the stages set or
+//!    strip are removed ([`Flow::guard_edits`]): what goes on without us carries no forged
+//!    identity;
+//! 2. on Kong, `on_http_request_body` while the call is pending means the host moved past the
+//!    headers step without our answer (ngx_wasm_module runs a filter's steps in order): the call
+//!    is treated as failed, exactly as Kong 3.9's callback would have it, and the reply is sent
+//!    in the request phase, before the upstream is contacted;
+//! 3. on Kong, `on_http_response_headers` while the call (or the body read) is pending means the
+//!    request went upstream without our decision: the upstream's answer is replaced by the
+//!    failed call's reply (502 when that would have let it through). ngx_wasm_module refuses a
+//!    local response once the upstream produced content with a trap ("response already sent",
+//!    its test `102-proxy_send_local_response.t`), which nginx answers with a 500: either way
+//!    the client never sees the upstream's answer. On Envoy a response while a call is pending
+//!    is Envoy's own local reply (a timeout or reset), never the upstream's; it is left alone.
 
 use super::host::{Host, HostError, Level};
+use super::host_quirks;
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::stages::events::Event;
 use crate::stages::flow::{self, Flow, Next};
 use crate::stages::reconcile::MAX_ANSWER_BYTES;
-use crate::stages::{HeaderEdits, LocalResponse, Request, Shared};
+use crate::stages::{CallAnswer, CallSpec, HeaderEdits, LocalResponse, Request, Shared};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -80,28 +102,6 @@ pub fn request_from(headers: Vec<(String, String)>, now: u64) -> Request {
     req
 }
 
-/// Where Envoy exposes the client certificate's subject DN.
-const ENVOY_CLIENT_DN: [&[&str]; 1] = [&["connection", "subject_peer_certificate"]];
-/// Where Kong (ngx_wasm_module) does. On Envoy `subject_local_certificate` is the *server's*
-/// certificate: it must never be read there as the client's identity.
-const KONG_CLIENT_DN: [&[&str]; 2] = [
-    &["connection", "subject_local_certificate"],
-    &["ngx", "ssl_client_s_dn"],
-];
-
-/// Whether a body follows the headers. Envoy's `end_of_stream` says so exactly (and it hides
-/// `transfer-encoding` from filters); Kong's is always false on headers, so there only
-/// `content-length` / `transfer-encoding` tell.
-fn has_body(req: &Request, end_of_stream: bool, host_is_kong: impl FnOnce() -> bool) -> bool {
-    if end_of_stream {
-        return false;
-    }
-    match req.header("content-length").map(str::trim) {
-        Some(length) => length != "0",
-        None => req.header("transfer-encoding").is_some() || !host_is_kong(),
-    }
-}
-
 impl<H: Host> HttpFilter<H> {
     /// A filter for one request.
     pub fn new(
@@ -137,7 +137,12 @@ impl<H: Host> HttpFilter<H> {
             Ok(r) => r,
             Err(e) => return self.host_failure(e),
         };
-        let body_coming = has_body(&req, end_of_stream, || self.host.is_kong());
+        let body_coming = host_quirks::has_body(
+            req.header("content-length"),
+            req.header("transfer-encoding"),
+            end_of_stream,
+            || self.host.is_kong(),
+        );
         self.request_id = req.header("x-request-id").unwrap_or("-").to_string();
         let started = self.with_shared(|config, shared| Flow::start(config, shared, req));
         let Some((flow, next)) = started else {
@@ -160,6 +165,11 @@ impl<H: Host> HttpFilter<H> {
 
     /// `on_http_request_body`: hands new bytes to the flow; at the end, goes on.
     pub fn on_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if matches!(self.state, State::Calling { .. }) && self.host.is_kong() {
+            // Guard 2 (module docs): Kong went past our pending call.
+            let next = self.call_lost();
+            return self.run(next);
+        }
         let State::ReadingBody { seen, max } = self.state else {
             // Not reading: a held request stays held, a forwarded one flows.
             return match self.state {
@@ -168,10 +178,20 @@ impl<H: Host> HttpFilter<H> {
             };
         };
         if body_size > seen {
-            let chunk = match self.host.request_body(seen, body_size - seen) {
+            let wanted = body_size - seen;
+            let chunk = match self.host.request_body(seen, wanted) {
                 Ok(c) => c,
                 Err(e) => return self.host_failure(e),
             };
+            if chunk.len() != wanted {
+                // Kong keeps a body larger than `client_body_buffer_size` in a file the filter
+                // cannot read: hashing what was readable would sign the wrong body.
+                return self.fail_closed(&format!(
+                    "request body unreadable ({} of {wanted} bytes; on Kong raise \
+                     nginx_http_client_body_buffer_size)",
+                    chunk.len()
+                ));
+            }
             let fed = self.flow.as_mut().map(|f| f.on_body_chunk(&chunk, max));
             match fed {
                 Some(Ok(())) => {}
@@ -220,6 +240,19 @@ impl<H: Host> HttpFilter<H> {
 
     /// `on_http_response_headers`: adds headers the flow wants the client to see.
     pub fn on_response_headers(&mut self) -> Action {
+        let pending = matches!(
+            self.state,
+            State::Calling { .. } | State::ReadingBody { .. }
+        );
+        if pending && self.host.is_kong() {
+            // Guard 3 (module docs): the request went upstream without our decision.
+            let reply = match self.call_lost() {
+                Some(Next::Respond(reply)) => reply,
+                _ => bad_gateway(),
+            };
+            self.respond(&reply);
+            return Action::Continue;
+        }
         let headers = self
             .flow
             .as_ref()
@@ -236,16 +269,34 @@ impl<H: Host> HttpFilter<H> {
         Action::Continue
     }
 
+    /// The host went on without the answer of the pending call: logs it and feeds the flow a
+    /// failed call (no status), as Kong 3.9's `on_http_call_response(token, 0, 0, 0)` would.
+    fn call_lost(&mut self) -> Option<Next> {
+        let what = match self.state {
+            State::Calling { .. } => "call's answer",
+            _ => "request body",
+        };
+        self.host.log(
+            Level::Error,
+            &format!("jwt-relay: the host resumed the request without the {what}; failing closed"),
+        );
+        if !matches!(self.state, State::Calling { .. }) {
+            return None;
+        }
+        let failed = CallAnswer::default();
+        self.step(|flow, config, shared| flow.on_call_answer(config, shared, &failed))
+    }
+
     fn read_request(&self) -> Result<Request, HostError> {
         let headers = self.host.request_headers()?;
         let mut req = request_from(headers, self.host.now()?);
         // Properties cost a host call each: only the mint stages read them.
-        if self.config.custom_jwt.is_some() {
-            let paths: &[&[&str]] = if self.host.is_kong() {
-                &KONG_CLIENT_DN
-            } else {
-                &ENVOY_CLIENT_DN
-            };
+        // The DN counts only when the host says the client certificate was accepted (Kong's DN
+        // variable is also set for a certificate that failed an `optional_no_ca` check).
+        if self.config.custom_jwt.is_some()
+            && self.host.flag_property(&host_quirks::MTLS) == Some(true)
+        {
+            let paths = host_quirks::client_dn_paths(self.host.is_kong());
             req.client_dn = paths.iter().find_map(|p| self.host.text_property(p));
         }
         if self.config.upstream_jwt.is_some() {
@@ -305,36 +356,56 @@ impl<H: Host> HttpFilter<H> {
             None => self.fail_closed("flow state lost"),
             Some(Next::Continue(edits)) => self.forward(&edits),
             Some(Next::Respond(reply)) => self.respond(&reply),
-            Some(Next::Dispatch(call)) => match self.host.dispatch(&call) {
-                Ok(token) => {
-                    self.call_started_ms = self.host.now_ms();
-                    self.state = State::Calling { token };
-                    Action::Pause
+            Some(Next::Dispatch(call)) => {
+                // Guard 1 (module docs): nothing forged may ride along if we are never called back.
+                let guard = self
+                    .flow
+                    .as_ref()
+                    .map(Flow::guard_edits)
+                    .unwrap_or_default();
+                if let Err(e) = self.apply(&guard) {
+                    return self.host_failure(e);
                 }
-                Err(e) => {
-                    self.host.log(
-                        Level::Error,
-                        &format!(
-                            "jwt-relay: dispatch to {:?} failed: {}",
-                            call.upstream, e.status
-                        ),
-                    );
-                    let failed = crate::stages::CallAnswer::default();
-                    let next = self
-                        .step(|flow, config, shared| flow.on_call_answer(config, shared, &failed));
-                    self.run(next)
-                }
-            },
+                self.dispatch(&call)
+            }
             Some(Next::ReadBody { .. }) => self.fail_closed("body requested twice"),
         }
     }
 
-    fn forward(&mut self, edits: &HeaderEdits) -> Action {
-        for edit in &edits.0 {
-            if let Err(e) = self.host.edit_request_header(edit) {
-                // A request whose auth headers could not be set must not reach the upstream.
-                return self.host_failure(e);
+    fn dispatch(&mut self, call: &CallSpec) -> Action {
+        match self.host.dispatch(call) {
+            Ok(token) => {
+                self.call_started_ms = self.host.now_ms();
+                self.state = State::Calling { token };
+                Action::Pause
             }
+            Err(e) => {
+                self.host.log(
+                    Level::Error,
+                    &format!(
+                        "jwt-relay: dispatch to {:?} failed: {}",
+                        call.upstream, e.status
+                    ),
+                );
+                let failed = CallAnswer::default();
+                let next =
+                    self.step(|flow, config, shared| flow.on_call_answer(config, shared, &failed));
+                self.run(next)
+            }
+        }
+    }
+
+    fn apply(&mut self, edits: &HeaderEdits) -> Result<(), HostError> {
+        for edit in &edits.0 {
+            self.host.edit_request_header(edit)?;
+        }
+        Ok(())
+    }
+
+    fn forward(&mut self, edits: &HeaderEdits) -> Action {
+        if let Err(e) = self.apply(edits) {
+            // A request whose auth headers could not be set must not reach the upstream.
+            return self.host_failure(e);
         }
         self.state = State::Forwarded;
         Action::Continue
@@ -363,6 +434,15 @@ impl<H: Host> HttpFilter<H> {
     }
 }
 
+/// The reply to a request that reached the upstream without the filter's decision (Kong's own
+/// 502 text).
+fn bad_gateway() -> LocalResponse {
+    LocalResponse::json(
+        502,
+        &serde_json::json!({"message": "An invalid response was received from the upstream server"}),
+    )
+}
+
 /// The 413 reply, re-exported for the glue's tests.
 pub fn too_large(max: u64) -> LocalResponse {
     flow::too_large(max)
@@ -371,7 +451,8 @@ pub fn too_large(max: u64) -> LocalResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stages::{CallAnswer, CallSpec, HeaderEdit};
+    use crate::stages::HeaderEdit;
+    use std::collections::HashMap;
 
     /// A host double that records what the filter did.
     #[derive(Default)]
@@ -385,6 +466,22 @@ mod tests {
         resumed: usize,
         logs: RefCell<Vec<String>>,
         metrics: Vec<(String, u64)>,
+        /// Plays Kong (ngx_wasm_module) rather than Envoy.
+        kong: bool,
+        /// Raw property bytes by dotted path, in the host's own encoding.
+        properties: HashMap<String, Vec<u8>>,
+        /// Dotted paths of the properties the filter read, in order.
+        property_reads: RefCell<Vec<String>>,
+        /// How many header edits had been applied when each call was dispatched.
+        edits_at_dispatch: Vec<usize>,
+    }
+
+    impl FakeHost {
+        fn property(&self, path: &[&str]) -> Option<&Vec<u8>> {
+            let key = path.join(".");
+            self.property_reads.borrow_mut().push(key.clone());
+            self.properties.get(&key)
+        }
     }
 
     type R<T> = Result<T, HostError>;
@@ -419,6 +516,7 @@ mod tests {
                 .to_vec())
         }
         fn dispatch(&mut self, call: &CallSpec) -> R<u32> {
+            self.edits_at_dispatch.push(self.edits.len());
             self.calls.push(call.clone());
             Ok(7)
         }
@@ -429,10 +527,15 @@ mod tests {
             Ok(())
         }
         fn is_kong(&self) -> bool {
-            false
+            self.kong
         }
-        fn text_property(&self, _path: &[&str]) -> Option<String> {
-            None
+        fn text_property(&self, path: &[&str]) -> Option<String> {
+            self.property(path)
+                .and_then(|b| host_quirks::decode_text(b))
+        }
+        fn flag_property(&self, path: &[&str]) -> Option<bool> {
+            self.property(path)
+                .and_then(|b| host_quirks::decode_flag(b))
         }
         fn now_ms(&self) -> u64 {
             1_700_000_000_000
@@ -533,31 +636,6 @@ mod tests {
     }
 
     #[test]
-    fn has_body_follows_envoy_eof_and_kong_headers() {
-        let req = |headers: &[(&str, &str)]| Request {
-            headers: headers.iter().map(|(k, v)| h(k, v)).collect(),
-            ..Request::default()
-        };
-        let none = req(&[]);
-        assert!(!has_body(&none, true, || false));
-        assert!(
-            has_body(&none, false, || false),
-            "Envoy: a chunked body hides its header"
-        );
-        assert!(
-            !has_body(&none, false, || true),
-            "Kong: eof is always false on headers"
-        );
-        assert!(has_body(
-            &req(&[("transfer-encoding", "chunked")]),
-            false,
-            || true
-        ));
-        assert!(!has_body(&req(&[("content-length", "0")]), false, || false));
-        assert!(has_body(&req(&[("content-length", "3")]), false, || true));
-    }
-
-    #[test]
     fn request_from_prefers_host_header_over_authority() {
         let req = request_from(
             vec![
@@ -578,5 +656,382 @@ mod tests {
         assert_eq!(req.headers, [h("host", "client.example"), h("x-a", "1")]);
         let envoy = request_from(vec![h(":authority", "a.example")], 7);
         assert_eq!(envoy.authority, "a.example");
+    }
+
+    /// A test-only HMAC key (32 bytes), as a private JWK.
+    const OCT_JWK: &str =
+        r#"{"kty": "oct", "alg": "HS256", "k": "dGVzdC1vbmx5LWhtYWMta2V5LW9mLTMyLWJ5dGVzLi4u"}"#;
+
+    fn custom_jwt() -> String {
+        format!(r#"{{"custom_jwt": {{"private_jwk": {OCT_JWK}}}}}"#)
+    }
+
+    fn upstream_jwt() -> String {
+        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        serde_json::json!({"upstream_jwt": {"private_key": pem, "x5c": false}}).to_string()
+    }
+
+    /// The claims of the token a `Set` edit carries.
+    fn claims_of(edits: &[HeaderEdit], header: &str) -> serde_json::Value {
+        use base64::Engine;
+        let token = edits
+            .iter()
+            .find_map(|e| match e {
+                HeaderEdit::Set(n, v) if n.eq_ignore_ascii_case(header) => Some(v.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn props(pairs: &[(&str, &[u8])]) -> HashMap<String, Vec<u8>> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_vec()))
+            .collect()
+    }
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn dispatch_target_without_upstream_is_host_port() {
+        let mut host = FakeHost {
+            headers: vec![h(":method", "GET"), h(":path", "/x")],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(
+            r#"{"reconcile": {"url": "http://auth.internal:9000"}}"#,
+            &mut host,
+        );
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        let call = &f.host.calls[0];
+        assert_eq!(call.upstream, "auth.internal:9000");
+        assert!(call
+            .headers
+            .contains(&h(":authority", "auth.internal:9000")));
+    }
+
+    /// The `client_id` custom_jwt minted from the host's properties, and the properties read.
+    fn minted_client_id(kong: bool, properties: &[(&str, &[u8])]) -> (String, Vec<String>) {
+        let mut host = FakeHost {
+            headers: vec![h(":method", "GET"), h(":path", "/x")],
+            kong,
+            properties: props(properties),
+            ..FakeHost::default()
+        };
+        let mut f = filter(&custom_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(true), Action::Continue);
+        let claims = claims_of(&host.edits, "X-Custom-Jwt");
+        let reads = host.property_reads.borrow().clone();
+        (claims["client_id"].as_str().unwrap().to_string(), reads)
+    }
+
+    #[test]
+    fn client_dn_on_kong_reads_local_certificate_text_properties() {
+        let (client, reads) = minted_client_id(
+            true,
+            &[
+                ("connection.mtls", b"true"),
+                ("connection.subject_local_certificate", b"CN=client,O=Test"),
+            ],
+        );
+        assert_eq!(client, "CN=client,O=Test");
+        assert_eq!(
+            reads,
+            ["connection.mtls", "connection.subject_local_certificate"]
+        );
+    }
+
+    #[test]
+    fn client_dn_on_kong_falls_back_to_ngx_variable() {
+        let (client, reads) = minted_client_id(
+            true,
+            &[
+                ("connection.mtls", b"true"),
+                ("ngx.ssl_client_s_dn", b"CN=nginx-var"),
+            ],
+        );
+        assert_eq!(client, "CN=nginx-var");
+        assert_eq!(
+            reads,
+            [
+                "connection.mtls",
+                "connection.subject_local_certificate",
+                "ngx.ssl_client_s_dn"
+            ]
+        );
+    }
+
+    #[test]
+    fn client_dn_on_envoy_reads_peer_property_never_server_certificate() {
+        let (client, reads) = minted_client_id(
+            false,
+            &[
+                ("connection.mtls", &[1]),
+                ("connection.subject_peer_certificate", b"CN=peer"),
+                ("connection.subject_local_certificate", b"CN=the-server"),
+            ],
+        );
+        assert_eq!(client, "CN=peer");
+        assert_eq!(
+            reads,
+            ["connection.mtls", "connection.subject_peer_certificate"]
+        );
+    }
+
+    #[test]
+    fn client_dn_without_accepted_mtls_is_not_an_identity() {
+        for mtls in [&b"false"[..], &[0], b""] {
+            let mut host = FakeHost {
+                headers: vec![h(":method", "GET"), h(":path", "/x")],
+                kong: true,
+                properties: props(&[
+                    ("connection.mtls", mtls),
+                    ("connection.subject_local_certificate", b"CN=unverified"),
+                ]),
+                ..FakeHost::default()
+            };
+            let mut f = filter(&custom_jwt(), &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Pause);
+            assert_eq!(f.state(), State::Responded);
+            assert_eq!(host.responses[0].status, 401);
+            assert!(host.edits.is_empty());
+            assert_eq!(*host.property_reads.borrow(), ["connection.mtls"]);
+        }
+    }
+
+    #[test]
+    fn request_body_kong_single_call_with_eof_is_hashed() {
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-length", "6"),
+            ],
+            body: b"abcdef".to_vec(),
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(
+            f.state(),
+            State::ReadingBody {
+                seen: 0,
+                max: 8 << 20
+            }
+        );
+        assert_eq!(f.on_request_body(6, true), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(
+            claims_of(&host.edits, "JWT")["payloadhash"],
+            sha256_hex(b"abcdef")
+        );
+    }
+
+    #[test]
+    fn request_without_length_on_kong_does_not_wait_for_a_body() {
+        let mut host = FakeHost {
+            headers: vec![h(":method", "POST"), h(":path", "/x")],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(&upstream_jwt(), &mut host);
+        // Kong never calls on_http_request_body for an empty body: pausing here would hang.
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(
+            claims_of(&host.edits, "JWT")["payloadhash"],
+            sha256_hex(b"")
+        );
+    }
+
+    #[test]
+    fn request_body_unreadable_on_kong_fails_closed_unsigned() {
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-length", "9000"),
+            ],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_body(9000, true), Action::Pause);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(host.responses[0].status, 500);
+        assert!(host.edits.is_empty());
+        assert!(host.logs.borrow()[0].contains("request body unreadable (0 of 9000 bytes"));
+    }
+
+    #[test]
+    fn request_headers_with_nothing_pending_continue_on_kong() {
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-length", "5"),
+                h("apikey", "k1"),
+            ],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let config = r#"{"key_auth": {}, "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}]}"#;
+        let mut f = filter(config, &mut host);
+        // A body follows, but no stage reads it and nothing is dispatched: Kong must not pause.
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert!(host.calls.is_empty() && host.responses.is_empty());
+        assert!(host
+            .edits
+            .contains(&HeaderEdit::Set("x-consumer-id".into(), "c1".into())));
+    }
+
+    const KEY_AUTH_RECONCILE: &str = r#"{"key_auth": {},
+        "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}],
+        "reconcile": {"url": "http://auth:8080"}}"#;
+
+    const RECONCILE_ALLOW: &str =
+        r#"{"reconcile": {"url": "http://auth:8080", "failure_mode_allow": true}}"#;
+
+    /// A keyed request (with a forged consumer header), with a body for POST.
+    fn keyed(method: &str, kong: bool) -> FakeHost {
+        let mut headers = vec![
+            h(":method", method),
+            h(":path", "/x"),
+            h("apikey", "k1"),
+            h("x-consumer-id", "forged"),
+        ];
+        if method == "POST" {
+            headers.push(h("content-length", "3"));
+        }
+        FakeHost {
+            headers,
+            body: b"abc".to_vec(),
+            kong,
+            ..FakeHost::default()
+        }
+    }
+
+    /// Runs the headers and checks the request now waits on the call.
+    fn start_call(f: &mut HttpFilter<&mut FakeHost>) {
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+    }
+
+    #[test]
+    fn dispatch_removes_client_identity_headers_before_waiting() {
+        let mut host = keyed("GET", true);
+        start_call(&mut filter(KEY_AUTH_RECONCILE, &mut host));
+        let armed = &host.edits[..host.edits_at_dispatch[0]];
+        assert!(armed.contains(&HeaderEdit::Remove("x-consumer-id".into())));
+        assert!(armed.iter().all(|e| matches!(e, HeaderEdit::Remove(_))));
+        assert!(!host
+            .edits
+            .iter()
+            .any(|e| matches!(e, HeaderEdit::Set(n, _) if n == "x-consumer-id")));
+    }
+
+    #[test]
+    fn kong_body_while_call_pending_fails_closed_before_upstream() {
+        let mut host = keyed("POST", true);
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        // Kong 3.8: the dispatch failed, no callback, and the chain moved on to the body.
+        assert_eq!(f.on_request_body(3, true), Action::Pause);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(host.responses, [bad_gateway()]);
+        assert_eq!(host.resumed, 0);
+        assert!(host.logs.borrow()[0].contains("without the call's answer; failing closed"));
+    }
+
+    #[test]
+    fn kong_body_while_call_pending_with_failure_mode_allow_goes_on_marked() {
+        let mut host = keyed("POST", true);
+        let mut f = filter(RECONCILE_ALLOW, &mut host);
+        start_call(&mut f);
+        assert_eq!(f.on_request_body(3, true), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert!(host.responses.is_empty());
+        assert!(host.edits.contains(&HeaderEdit::Set(
+            "x-reconcile-failure-mode-allowed".into(),
+            "true".into()
+        )));
+    }
+
+    #[test]
+    fn kong_response_while_call_pending_replaces_upstream_answer() {
+        let mut host = keyed("GET", true);
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        // Kong 3.8, bodyless request: the next callback is the upstream's response.
+        assert_eq!(f.on_response_headers(), Action::Continue);
+        assert_eq!(f.state(), State::Responded);
+        // A late answer changes nothing.
+        f.on_call_response(7, 10);
+        assert_eq!(host.responses, [bad_gateway()]);
+        assert_eq!(host.resumed, 0);
+    }
+
+    #[test]
+    fn kong_response_while_call_pending_is_replaced_even_with_failure_mode_allow() {
+        let mut host = keyed("GET", true);
+        let mut f = filter(RECONCILE_ALLOW, &mut host);
+        start_call(&mut f);
+        assert_eq!(f.on_response_headers(), Action::Continue);
+        // The request went up without the marker header: its answer is not passed on.
+        assert_eq!(host.responses, [bad_gateway()]);
+    }
+
+    #[test]
+    fn kong_response_while_body_pending_is_replaced() {
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-length", "6"),
+            ],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_response_headers(), Action::Continue);
+        assert_eq!(host.responses, [bad_gateway()]);
+        assert!(host.logs.borrow()[0].contains("without the request body"));
+    }
+
+    #[test]
+    fn envoy_response_while_call_pending_is_left_alone() {
+        let mut host = keyed("GET", false);
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        // Envoy's own local reply (timeout, reset): not the upstream's answer.
+        assert_eq!(f.on_response_headers(), Action::Continue);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        assert!(host.responses.is_empty());
+    }
+
+    #[test]
+    fn envoy_body_while_call_pending_stays_held() {
+        let mut host = keyed("POST", false);
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        assert_eq!(f.on_request_body(3, true), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        assert!(host.responses.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod abi;
 pub mod host;
+pub mod host_quirks;
 pub mod http;
 pub mod map_codec;
 pub mod metrics;

@@ -6,7 +6,9 @@
 use super::auth::{AuthStop, Identity};
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
-use super::{CallAnswer, CallSpec, Decision, HeaderEdits, LocalResponse, Request, Shared};
+use super::{
+    CallAnswer, CallSpec, Decision, HeaderEdit, HeaderEdits, LocalResponse, Request, Shared,
+};
 use crate::config::Config;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -125,6 +127,24 @@ impl Flow {
     /// Headers to add to the client response (`streamdown_injected_headers`).
     pub fn response_headers(&self) -> &[(String, String)] {
         &self.response_headers
+    }
+
+    /// Removals to apply to the held request before it waits on a call: the client's copies of
+    /// every header the stages so far remove or set. A request the host lets go on without the
+    /// call's answer (Kong 3.8 skips the callback of a failed dispatch) then reaches the upstream
+    /// with no identity header the client wrote.
+    pub fn guard_edits(&self) -> HeaderEdits {
+        let mut guard = HeaderEdits::default();
+        for edit in &self.edits.0 {
+            let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
+            let done = guard.0.iter().any(|e| match e {
+                HeaderEdit::Remove(r) | HeaderEdit::Set(r, _) => r.eq_ignore_ascii_case(name),
+            });
+            if !done {
+                guard.remove(name.clone());
+            }
+        }
+        guard
     }
 
     /// A piece of the request body, hashed once; `Err` with the 413 reply once it exceeds `max`.

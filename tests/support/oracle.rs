@@ -6,13 +6,15 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn python() -> PathBuf {
+/// The project's Python: `$JWT_RELAY_PYTHON`, else `<repo>/.venv/bin/python`.
+pub fn python() -> PathBuf {
     let path = std::env::var_os("JWT_RELAY_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
     assert!(
         path.exists(),
-        "no Python at {} (run `make test`, which installs it)",
+        "no Python at {} (set JWT_RELAY_PYTHON, or run `make tools` / `make test`, which \
+         install it with tests/requirements.txt)",
         path.display()
     );
     path
@@ -20,11 +22,19 @@ fn python() -> PathBuf {
 
 /// Runs oracle ops; one result per op, in order.
 pub fn run(ops: Vec<Value>) -> Vec<Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/jose_oracle.py");
+    run_script("jose_oracle.py", ops)
+}
+
+/// Runs a helper of tests/support with `{"ops": [...]}` on stdin; its `results`, one per op.
+pub fn run_script(name: &str, ops: Vec<Value>) -> Vec<Value> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name);
     let mut child = Command::new(python())
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let request = json!({ "ops": ops }).to_string();
@@ -35,7 +45,11 @@ pub fn run(ops: Vec<Value>) -> Vec<Value> {
         .write_all(request.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "oracle failed");
+    assert!(
+        out.status.success(),
+        "{name} failed (are tests/requirements.txt installed? `make tools`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
     reply["results"].as_array().unwrap().clone()
 }
