@@ -389,6 +389,88 @@ fn jwk_private_export_never_contains_private_members() {
 }
 
 #[test]
+fn jwk_private_export_round_trips_for_every_family() {
+    let cases = [
+        (fixture("rsa2048_pkcs1.pem"), Algorithm::RS256, "RSA"),
+        (fixture("ec_p256_sec1.pem"), Algorithm::ES256, "EC"),
+        (fixture("ec_p521_pkcs8.pem"), Algorithm::ES512, "EC"),
+        (fixture("ed25519_pkcs8.pem"), Algorithm::EdDSA, "OKP"),
+    ];
+    for (pem_text, alg, kty) in cases {
+        let signer = SigningKey::from_pem(&pem_text, alg).unwrap();
+        let jwk = Jwk::from_keys(signer.verifying_key(), Some(signer))
+            .with_kid("k1")
+            .with_alg(alg)
+            .unwrap();
+        let private = jwk.to_private_json().unwrap();
+        assert_eq!(
+            (private["kty"].as_str(), private["kid"].as_str()),
+            (Some(kty), Some("k1"))
+        );
+        let back = Jwk::from_value(&Value::Object(private), OctKeyEncoding::Base64Url).unwrap();
+        assert_eq!(
+            back.thumbprint().unwrap(),
+            jwk.thumbprint().unwrap(),
+            "{alg}"
+        );
+        let token =
+            jws::sign(&JwsHeader::new(alg), &claims(), back.signing_key().unwrap()).unwrap();
+        jws::parse(&token)
+            .unwrap()
+            .verify(jwk.verifying_key())
+            .unwrap();
+    }
+}
+
+#[test]
+fn jwk_private_export_rsa_has_every_crt_member() {
+    let signer = SigningKey::from_pem(&fixture("rsa2048_pkcs8.pem"), Algorithm::RS256).unwrap();
+    let private = Jwk::from_keys(signer.verifying_key(), Some(signer))
+        .to_private_json()
+        .unwrap();
+    let mut names: Vec<&str> = private.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["d", "dp", "dq", "e", "kty", "n", "p", "q", "qi"]);
+}
+
+#[test]
+fn jwk_private_export_oct_gives_k_and_public_key_refused() {
+    let jwk = Jwk::from_json(
+        r#"{"kty":"oct","k":"c2VjcmV0","alg":"HS256"}"#,
+        OctKeyEncoding::Base64Url,
+    )
+    .unwrap();
+    assert_eq!(
+        Value::Object(jwk.to_private_json().unwrap()),
+        json!({"kty": "oct", "k": "c2VjcmV0", "alg": "HS256"})
+    );
+    let public = VerifyingKey::parse_pem(&fixture("ed25519_public_spki.pem")).unwrap();
+    assert_eq!(
+        Jwk::from_keys(public, None).to_private_json().unwrap_err(),
+        JoseError::NotASigningKey
+    );
+}
+
+#[test]
+fn spki_export_of_fixture_keys_is_byte_identical() {
+    for name in [
+        "rsa2048_public_spki.pem",
+        "ec_p256_public_spki.pem",
+        "ec_p384_public_spki.pem",
+        "ec_p521_public_spki.pem",
+        "ed25519_public_spki.pem",
+    ] {
+        let text = fixture(name);
+        let key = VerifyingKey::parse_pem(&text).unwrap();
+        assert_eq!(key.to_spki_der().unwrap(), der_of(&text), "{name}");
+        assert_eq!(
+            key.to_spki_pem().unwrap(),
+            pem::encode("PUBLIC KEY", &der_of(&text))
+        );
+    }
+}
+
+#[test]
 fn jwk_mismatched_private_member_rejected() {
     // RFC 7515 A.3's public point with a different scalar.
     let text = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}"#;

@@ -318,6 +318,29 @@ impl Jwk {
         for (name, value) in members {
             out.insert(name.to_owned(), Value::String(value));
         }
+        self.insert_metadata(&mut out);
+        Ok(out)
+    }
+
+    /// The private JWK as a JSON object: the key members, the private members (RFC 7518
+    /// §6.2.2 and §6.3.2, RFC 8037 §2), then `kid`, `alg`, `use` when set. An `oct` key gives
+    /// `kty` and `k` (base64url of the secret). [`JoseError::NotASigningKey`] for a public JWK.
+    /// The result holds secrets: print or store it only where the user asked for key material.
+    pub fn to_private_json(&self) -> Result<Map<String, Value>, JoseError> {
+        let signing = self.signing.as_ref().ok_or(JoseError::NotASigningKey)?;
+        let mut out = Map::new();
+        // The signing key's own public half, so the document is consistent by construction.
+        for (name, value) in public_members(&signing.verifying_key())? {
+            out.insert(name.to_owned(), Value::String(value));
+        }
+        for (name, value) in signing.private_members()? {
+            out.insert(name.to_owned(), Value::String(b64::encode(value)));
+        }
+        self.insert_metadata(&mut out);
+        Ok(out)
+    }
+
+    fn insert_metadata(&self, out: &mut Map<String, Value>) {
         for (name, value) in [
             ("kid", &self.kid),
             ("alg", &self.alg),
@@ -327,7 +350,6 @@ impl Jwk {
                 out.insert(name.to_owned(), Value::String(v.clone()));
             }
         }
-        Ok(out)
     }
 
     /// RFC 7638 thumbprint (SHA-256, base64url) of this key.

@@ -12,9 +12,11 @@
 
 use std::fmt;
 
+use getrandom::SysRng;
 use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use pkcs8::{DecodePrivateKey, DecodePublicKey};
+use p256::elliptic_curve::Generate as _;
+use pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use sha2::{Sha256, Sha384, Sha512};
 use spki::der::Decode;
 use spki::ObjectIdentifier;
@@ -138,6 +140,16 @@ impl EcPublic {
         })
     }
 
+    fn to_spki_der(&self) -> Result<Vec<u8>, JoseError> {
+        let doc = match self {
+            Self::P256(k) => k.to_public_key_der(),
+            Self::P384(k) => k.to_public_key_der(),
+            Self::P521(k) => k.to_public_key_der(),
+        };
+        doc.map(|d| d.into_vec())
+            .map_err(|_| JoseError::InvalidKey("EC public key cannot be encoded"))
+    }
+
     /// Uncompressed coordinates `(x, y)`, each of the curve's field length.
     fn coordinates(&self) -> Result<(Vec<u8>, Vec<u8>), JoseError> {
         let sec1 = match self {
@@ -218,6 +230,41 @@ impl EcPrivate {
         })
     }
 
+    /// A fresh key on `curve`, its scalar drawn uniformly from the system RNG.
+    fn generate(curve: EcCurve) -> Result<Self, JoseError> {
+        let failed = |_| JoseError::SigningFailed;
+        Ok(match curve {
+            EcCurve::P256 => Self::P256(
+                p256::ecdsa::SigningKey::try_generate_from_rng(&mut SysRng).map_err(failed)?,
+            ),
+            EcCurve::P384 => Self::P384(
+                p384::ecdsa::SigningKey::try_generate_from_rng(&mut SysRng).map_err(failed)?,
+            ),
+            EcCurve::P521 => Self::P521(
+                p521::ecdsa::SigningKey::try_generate_from_rng(&mut SysRng).map_err(failed)?,
+            ),
+        })
+    }
+
+    fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, JoseError> {
+        let doc = match self {
+            Self::P256(k) => k.to_pkcs8_der(),
+            Self::P384(k) => k.to_pkcs8_der(),
+            Self::P521(k) => k.to_pkcs8_der(),
+        };
+        doc.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+            .map_err(|_| JoseError::InvalidKey("EC private key cannot be encoded"))
+    }
+
+    /// The private scalar `d`, big-endian, exactly the curve's field length.
+    fn scalar(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(match self {
+            Self::P256(k) => k.to_bytes().to_vec(),
+            Self::P384(k) => k.to_bytes().to_vec(),
+            Self::P521(k) => k.to_bytes().to_vec(),
+        })
+    }
+
     fn public(&self) -> EcPublic {
         match self {
             Self::P256(k) => EcPublic::P256(*k.verifying_key()),
@@ -285,6 +332,14 @@ pub(crate) enum PublicParams {
     /// `kty: OKP`, `crv: Ed25519` (`x`).
     Ed25519 { x: Vec<u8> },
 }
+
+/// A private JWK member: its name and big-endian value (zeroized on drop).
+pub(crate) type PrivateMember = (&'static str, Zeroizing<Vec<u8>>);
+
+/// Modulus size of the RSA keys [`SigningKey::generate`] makes.
+const GENERATED_RSA_BITS: usize = 2048;
+
+const NO_PEM_FOR_HMAC: &str = "an HMAC secret has no PEM form";
 
 fn check_family(family: Family, curve: Option<EcCurve>, alg: Algorithm) -> Result<(), JoseError> {
     if alg.family() != family || alg.ec_curve() != curve {
@@ -489,6 +544,25 @@ impl VerifyingKey {
         }
     }
 
+    /// The DER SubjectPublicKeyInfo of an RSA, EC or Ed25519 key. An HMAC secret has no
+    /// public form and is [`JoseError::UnsupportedKey`].
+    pub fn to_spki_der(&self) -> Result<Vec<u8>, JoseError> {
+        match &self.0 {
+            PublicInner::Hmac(_) => Err(JoseError::UnsupportedKey(NO_PEM_FOR_HMAC)),
+            PublicInner::Rsa(k) => k.to_spki_der(),
+            PublicInner::Ec(k) => k.to_spki_der(),
+            PublicInner::Ed25519(k) => k
+                .to_public_key_der()
+                .map(|d| d.into_vec())
+                .map_err(|_| JoseError::InvalidKey("Ed25519 public key cannot be encoded")),
+        }
+    }
+
+    /// [`Self::to_spki_der`] as a `PUBLIC KEY` PEM block (what OpenSSL writes with `-pubout`).
+    pub fn to_spki_pem(&self) -> Result<String, JoseError> {
+        Ok(pem::encode("PUBLIC KEY", &self.to_spki_der()?))
+    }
+
     /// Key parameters for JWK export.
     pub(crate) fn params(&self) -> Result<PublicParams, JoseError> {
         Ok(match &self.0 {
@@ -516,6 +590,72 @@ impl SigningKey {
     /// An HMAC secret (HS256/384/512). The bytes are used as given; empty is refused.
     pub fn hmac(secret: &[u8]) -> Result<Self, JoseError> {
         Ok(Self(PrivateInner::Hmac(HmacSecret::new(secret)?)))
+    }
+
+    /// A fresh key for `alg`, from the system RNG: RSA 2048 bits (e = 65537) for RS*/PS*, the
+    /// algorithm's curve for ES*, Ed25519 for EdDSA, and for HS* a secret as long as the hash
+    /// output (RFC 7518 §3.2: 32, 48 or 64 bytes). [`JoseError::SigningFailed`] when no
+    /// randomness is available.
+    pub fn generate(alg: Algorithm) -> Result<Self, JoseError> {
+        Ok(Self(match (alg.family(), alg.ec_curve()) {
+            (Family::Hmac, _) => {
+                let len = match hmac_sha(alg)? {
+                    Sha::Sha256 => 32,
+                    Sha::Sha384 => 48,
+                    Sha::Sha512 => 64,
+                };
+                let mut secret = Zeroizing::new(vec![0u8; len]);
+                getrandom::fill(&mut secret).map_err(|_| JoseError::SigningFailed)?;
+                PrivateInner::Hmac(HmacSecret::new(&secret)?)
+            }
+            (Family::Rsa, _) => {
+                PrivateInner::Rsa(Box::new(RsaPrivate::generate(GENERATED_RSA_BITS)?))
+            }
+            (Family::Ec, Some(curve)) => PrivateInner::Ec(Box::new(EcPrivate::generate(curve)?)),
+            (Family::Ec, None) => return Err(JoseError::AlgorithmMismatch),
+            (Family::Ed, _) => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                getrandom::fill(seed.as_mut_slice()).map_err(|_| JoseError::SigningFailed)?;
+                PrivateInner::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
+            }
+        }))
+    }
+
+    /// The DER PKCS#8 PrivateKeyInfo of an RSA, EC or Ed25519 key (unencrypted). An HMAC
+    /// secret has no PEM form and is [`JoseError::UnsupportedKey`].
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, JoseError> {
+        match &self.0 {
+            PrivateInner::Hmac(_) => Err(JoseError::UnsupportedKey(NO_PEM_FOR_HMAC)),
+            PrivateInner::Rsa(k) => k.to_pkcs8_der(),
+            PrivateInner::Ec(k) => k.to_pkcs8_der(),
+            PrivateInner::Ed25519(k) => k
+                .to_pkcs8_der()
+                .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+                .map_err(|_| JoseError::InvalidKey("Ed25519 private key cannot be encoded")),
+        }
+    }
+
+    /// [`Self::to_pkcs8_der`] as a `PRIVATE KEY` PEM block (what `openssl genpkey` writes).
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, JoseError> {
+        Ok(Zeroizing::new(pem::encode(
+            "PRIVATE KEY",
+            &self.to_pkcs8_der()?,
+        )))
+    }
+
+    /// The private JWK members beyond the public ones, in RFC 7518 order: `d p q dp dq qi`
+    /// for RSA, `d` for EC and Ed25519 (RFC 8037: the seed), none for HMAC (`k` is already
+    /// among the key members).
+    pub(crate) fn private_members(&self) -> Result<Vec<PrivateMember>, JoseError> {
+        Ok(match &self.0 {
+            PrivateInner::Hmac(_) => Vec::new(),
+            PrivateInner::Rsa(k) => ["d", "p", "q", "dp", "dq", "qi"]
+                .into_iter()
+                .zip(k.private_members()?)
+                .collect(),
+            PrivateInner::Ec(k) => vec![("d", k.scalar())],
+            PrivateInner::Ed25519(k) => vec![("d", Zeroizing::new(k.to_bytes().to_vec()))],
+        })
     }
 
     /// A private key from DER: PKCS#8 (RSA, EC, Ed25519), PKCS#1 RSAPrivateKey, or SEC1
@@ -671,5 +811,147 @@ impl fmt::Debug for SigningKey {
     /// Family and curve only: never key bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         describe(f, "SigningKey", self.family(), self.ec_curve())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSG: &[u8] = b"header.payload";
+
+    #[test]
+    fn generate_every_algorithm_signs_and_verifies() {
+        for alg in Algorithm::ALL {
+            let key = SigningKey::generate(alg).unwrap();
+            key.check_alg(alg).unwrap();
+            let sig = key.sign(alg, MSG).unwrap();
+            key.verifying_key().verify(alg, MSG, &sig).unwrap();
+        }
+    }
+
+    #[test]
+    fn generate_twice_gives_different_keys() {
+        for alg in [
+            Algorithm::HS256,
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::EdDSA,
+        ] {
+            let thumbprint = |k: SigningKey| super::super::jwk::thumbprint(&k.verifying_key());
+            let a = thumbprint(SigningKey::generate(alg).unwrap()).unwrap();
+            let b = thumbprint(SigningKey::generate(alg).unwrap()).unwrap();
+            assert_ne!(a, b, "{alg}");
+        }
+    }
+
+    #[test]
+    fn generate_hmac_secret_as_long_as_the_hash() {
+        for (alg, len) in [
+            (Algorithm::HS256, 32),
+            (Algorithm::HS384, 48),
+            (Algorithm::HS512, 64),
+        ] {
+            match SigningKey::generate(alg).unwrap().0 {
+                PrivateInner::Hmac(s) => assert_eq!(s.0.len(), len, "{alg}"),
+                _ => panic!("{alg}: not an HMAC key"),
+            }
+        }
+    }
+
+    #[test]
+    fn generate_rsa_is_2048_bits() {
+        let key = SigningKey::generate(Algorithm::PS256).unwrap();
+        assert_eq!(key.verifying_key().rsa_bits(), Some(GENERATED_RSA_BITS));
+    }
+
+    #[test]
+    fn pkcs8_pem_round_trips_for_every_asymmetric_family() {
+        for alg in [
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::ES512,
+            Algorithm::EdDSA,
+        ] {
+            let key = SigningKey::generate(alg).unwrap();
+            let pem_text = key.to_pkcs8_pem().unwrap();
+            assert!(
+                pem_text.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+                "{alg}"
+            );
+            let back = SigningKey::from_pem(&pem_text, alg).unwrap();
+            let sig = back.sign(alg, MSG).unwrap();
+            key.verifying_key().verify(alg, MSG, &sig).unwrap();
+            let spki = key.verifying_key().to_spki_pem().unwrap();
+            assert!(spki.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{alg}");
+            let public = VerifyingKey::from_pem(&spki, alg).unwrap();
+            public.verify(alg, MSG, &sig).unwrap();
+            assert_eq!(
+                public.to_spki_der().unwrap(),
+                key.verifying_key().to_spki_der().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn pkcs8_export_hmac_refused() {
+        let key = SigningKey::hmac(b"secret").unwrap();
+        assert_eq!(
+            key.to_pkcs8_der().unwrap_err(),
+            JoseError::UnsupportedKey(NO_PEM_FOR_HMAC)
+        );
+        assert_eq!(
+            key.verifying_key().to_spki_der().unwrap_err(),
+            JoseError::UnsupportedKey(NO_PEM_FOR_HMAC)
+        );
+    }
+
+    #[test]
+    fn private_members_rsa_rebuild_the_same_key() {
+        let key = SigningKey::generate(Algorithm::RS256).unwrap();
+        let members = key.private_members().unwrap();
+        let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["d", "p", "q", "dp", "dq", "qi"]);
+        let PublicParams::Rsa { n, e } = key.verifying_key().params().unwrap() else {
+            panic!("not RSA");
+        };
+        let rebuilt =
+            SigningKey::rsa_from_components(&n, &e, &members[0].1, &members[1].1, &members[2].1)
+                .unwrap();
+        let sig = rebuilt.sign(Algorithm::RS256, MSG).unwrap();
+        key.verifying_key()
+            .verify(Algorithm::RS256, MSG, &sig)
+            .unwrap();
+        assert!(members.iter().all(|(_, v)| v.first() != Some(&0)));
+    }
+
+    #[test]
+    fn private_members_ec_scalar_has_field_length() {
+        for curve in [EcCurve::P256, EcCurve::P384, EcCurve::P521] {
+            let key = SigningKey::generate(curve.algorithm()).unwrap();
+            let members = key.private_members().unwrap();
+            assert_eq!(members.len(), 1);
+            assert_eq!(members[0].1.len(), curve.field_len());
+            let rebuilt = SigningKey::ec_from_scalar(curve, &members[0].1).unwrap();
+            assert_eq!(
+                rebuilt.verifying_key().to_spki_der().unwrap(),
+                key.verifying_key().to_spki_der().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn debug_of_generated_keys_hides_key_material() {
+        let key = SigningKey::generate(Algorithm::HS256).unwrap();
+        let PrivateInner::Hmac(secret) = &key.0 else {
+            panic!("not HMAC");
+        };
+        let shown = format!("{key:?} {:?}", key.verifying_key());
+        assert_eq!(
+            shown,
+            "SigningKey { family: Hmac, .. } VerifyingKey { family: Hmac, .. }"
+        );
+        assert!(!shown.contains(&format!("{:?}", secret.0.as_slice())));
     }
 }

@@ -91,6 +91,20 @@ pub fn parse_blocks(text: &str) -> Result<Vec<PemBlock>, JoseError> {
     Ok(blocks)
 }
 
+/// Encodes DER as one PEM block (RFC 7468 strict form: 64-column base64 lines, `\n` endings,
+/// a final newline). The text holds whatever `der` holds: wrap it in `Zeroizing` for keys.
+pub fn encode(label: &str, der: &[u8]) -> String {
+    let body = Zeroizing::new(STANDARD.encode(der));
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        // base64 output is ASCII, so every chunk is valid UTF-8.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// Decodes exactly one PEM block (more than one is an error: a key PEM holds one key).
 pub fn parse_single(text: &str) -> Result<PemBlock, JoseError> {
     let mut blocks = parse_blocks(text)?;
@@ -166,6 +180,25 @@ mod tests {
         let text =
             "-----BEGIN A-----\nAA==\n-----END A-----\n-----BEGIN A-----\nAA==\n-----END A-----\n";
         assert!(parse_single(text).is_err());
+    }
+
+    #[test]
+    fn encode_long_der_wraps_at_64_and_parses_back() {
+        let der: Vec<u8> = (0..=255u8).collect();
+        let text = encode("TEST", &der);
+        assert!(text.starts_with("-----BEGIN TEST-----\n"));
+        assert!(text.ends_with("-----END TEST-----\n"));
+        assert!(text.lines().all(|l| l.len() <= 64));
+        let block = parse_single(&text).unwrap();
+        assert_eq!(
+            (block.label.as_str(), block.der.as_slice()),
+            ("TEST", der.as_slice())
+        );
+    }
+
+    #[test]
+    fn encode_empty_der_has_no_body_line() {
+        assert_eq!(encode("X", &[]), "-----BEGIN X-----\n-----END X-----\n");
     }
 
     #[test]

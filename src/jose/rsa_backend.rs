@@ -4,11 +4,15 @@
 //! big-integer backend) touches this file only. The 0.10 line uses `crypto-bigint` with
 //! constant-time private operations and blinding; the 0.9 line carries RUSTSEC-2023-0071 (Marvin).
 
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use getrandom::rand_core::UnwrapErr;
+use getrandom::SysRng;
+use rsa::pkcs1::der::Decode as _;
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
+use zeroize::Zeroizing;
 
 use super::alg::Sha;
 use super::{Algorithm, JoseError};
@@ -99,6 +103,14 @@ impl RsaPublic {
         Ok(Self(key))
     }
 
+    /// DER SubjectPublicKeyInfo.
+    pub(crate) fn to_spki_der(&self) -> Result<Vec<u8>, JoseError> {
+        self.0
+            .to_public_key_der()
+            .map(|doc| doc.into_vec())
+            .map_err(|_| JoseError::InvalidKey("RSA public key cannot be encoded"))
+    }
+
     /// Modulus, big-endian, no leading zeros.
     pub(crate) fn modulus(&self) -> Vec<u8> {
         self.0.n_bytes().into_vec()
@@ -171,6 +183,44 @@ impl RsaPrivate {
     fn checked(key: RsaPrivateKey) -> Result<Self, JoseError> {
         check_size(key.n().bits() as usize)?;
         Ok(Self(key))
+    }
+
+    /// A fresh key of `bits` (2048 to 8192), public exponent 65537, primes from the system RNG.
+    pub(crate) fn generate(bits: usize) -> Result<Self, JoseError> {
+        check_size(bits)?;
+        // `UnwrapErr`: the backend wants an infallible RNG; the OS RNG failing mid-generation
+        // (it cannot once seeded) would abort rather than yield a weak key.
+        let key = RsaPrivateKey::new(&mut UnwrapErr(SysRng), bits)
+            .map_err(|_| JoseError::SigningFailed)?;
+        Self::checked(key)
+    }
+
+    /// DER PKCS#8 PrivateKeyInfo.
+    pub(crate) fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, JoseError> {
+        self.0
+            .to_pkcs8_der()
+            .map(|doc| Zeroizing::new(doc.as_bytes().to_vec()))
+            .map_err(|_| JoseError::InvalidKey("RSA private key cannot be encoded"))
+    }
+
+    /// The JWK private members `d`, `p`, `q`, `dp`, `dq`, `qi` (RFC 7518 §6.3.2), big-endian
+    /// without leading zeros, read back from the PKCS#1 encoding so the CRT values are exactly
+    /// what any other implementation would compute.
+    pub(crate) fn private_members(&self) -> Result<[Zeroizing<Vec<u8>>; 6], JoseError> {
+        fn bad<E>(_: E) -> JoseError {
+            JoseError::InvalidKey("RSA private key cannot be encoded")
+        }
+        let der = self.0.to_pkcs1_der().map_err(bad)?;
+        let parts = rsa::pkcs1::RsaPrivateKeyRef::from_der(der.as_bytes()).map_err(bad)?;
+        let member = |u: rsa::pkcs1::UintRef<'_>| Zeroizing::new(trim(u.as_bytes()).to_vec());
+        Ok([
+            member(parts.private_exponent),
+            member(parts.prime1),
+            member(parts.prime2),
+            member(parts.exponent1),
+            member(parts.exponent2),
+            member(parts.coefficient),
+        ])
     }
 
     /// The matching public key.
