@@ -647,3 +647,54 @@ fn rand_nonce() -> String {
         N.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// Regression: a JWKS fetch for an unknown kid, then the body read for upstream_jwt, used to
+/// answer 500 ("body requested twice"); the body buffered during the fetch must be hashed.
+#[test]
+fn jwt_remote_jwks_fetch_then_body_hash_for_upstream_jwt() {
+    let idp = Server::start(|_| support::Reply::json(200, &jwks()));
+    let upstream = Server::ok();
+    let config = json!({
+        "jwt": {"jwks_uri": {"url": "http://idp.example/keys", "upstream": "idp"}},
+        "upstream_jwt": {"private_key": tokens::fixture("ec_p256_pkcs8.pem"), "algorithm": "ES256", "x5c": false}
+    });
+    let envoy =
+        Envoy::start(Setup::new(config.to_string(), upstream.addr()).cluster("idp", idp.addr()));
+    let body = b"{\"order\": 7}".to_vec();
+    for chunked in [false, true] {
+        let token = sign_pem(
+            "EdDSA",
+            &json!({"sub": "u", "n": rand_nonce()}),
+            Some("ed-1"),
+        );
+        let mut req = Request::post("/orders", body.clone())
+            .header("authorization", &format!("Bearer {token}"));
+        if chunked {
+            req = req.chunked(5);
+        }
+        let resp = envoy.send(&req);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    }
+    use sha2::Digest;
+    let want: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for rec in upstream.wait_for(2) {
+        assert_eq!(rec.body, body);
+        let payload = rec
+            .header("jwt")
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["payloadhash"], json!(want));
+    }
+}

@@ -1060,7 +1060,10 @@ fn shipped_string_value_configs() -> Vec<(String, usize, String)> {
             let value = lines[i + 1];
             let indent = value.len() - value.trim_start().len();
             assert!(
-                matches!(value.trim(), "value: |" | "value: |-"),
+                matches!(
+                    value.split(" #").next().unwrap_or_default().trim(),
+                    "value: |" | "value: |-"
+                ),
                 "{}:{}: only block-scalar StringValue configs are understood here",
                 file.display(),
                 i + 2

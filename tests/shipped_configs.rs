@@ -41,7 +41,7 @@ fn demo_filter_config_loads_in_the_filter() {
     let yaml = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).unwrap();
     let start = yaml.find("# BEGIN filter config").unwrap() + "# BEGIN filter config".len();
     let end = yaml.find("# END filter config").unwrap();
-    let config = jwt_relay::config::load(yaml[start..end].as_bytes()).unwrap();
+    let config = jwt_relay::config::load(&yaml.as_bytes()[start..end]).unwrap();
     assert!(config.auth.is_some() && config.reconcile.is_some() && config.upstream_jwt.is_some());
 }
 

@@ -78,6 +78,10 @@ pub struct HttpFilter<H: Host> {
     request_id: String,
     /// When the pending call was dispatched (ms), for the latency histogram.
     call_started_ms: u64,
+    /// Whether a body follows the headers.
+    body_coming: bool,
+    /// Body size and end flag the host reported while a call was pending (buffered, unread).
+    held_body: Option<(usize, bool)>,
 }
 
 /// Builds the stages' view of the request from the host's headers. Pseudo-headers become
@@ -119,6 +123,8 @@ impl<H: Host> HttpFilter<H> {
             flow: None,
             request_id: String::new(),
             call_started_ms: 0,
+            body_coming: false,
+            held_body: None,
         }
     }
 
@@ -150,17 +156,8 @@ impl<H: Host> HttpFilter<H> {
         };
         self.flow = Some(flow);
         self.record_flow();
-        match next {
-            Next::ReadBody { max } if body_coming => {
-                self.state = State::ReadingBody { seen: 0, max };
-                Action::Pause
-            }
-            Next::ReadBody { .. } => {
-                let next = self.step(|flow, config, shared| flow.on_body_end(config, shared));
-                self.run(next)
-            }
-            other => self.run(Some(other)),
-        }
+        self.body_coming = body_coming;
+        self.run(Some(next))
     }
 
     /// `on_http_request_body`: hands new bytes to the flow; at the end, goes on.
@@ -171,6 +168,10 @@ impl<H: Host> HttpFilter<H> {
             return self.run(next);
         }
         let State::ReadingBody { seen, max } = self.state else {
+            if matches!(self.state, State::Calling { .. }) {
+                // The host buffers it; the flow may ask for it once the call is answered.
+                self.held_body = Some((body_size, end_of_stream));
+            }
             // Not reading: a held request stays held, a forwarded one flows.
             return match self.state {
                 State::Forwarded | State::Start => Action::Continue,
@@ -368,7 +369,21 @@ impl<H: Host> HttpFilter<H> {
                 }
                 self.dispatch(&call)
             }
-            Some(Next::ReadBody { .. }) => self.fail_closed("body requested twice"),
+            Some(Next::ReadBody { max }) => self.read_body(max),
+        }
+    }
+
+    /// Starts reading the body: at once when none follows, from what the host already
+    /// buffered while a call was pending, or as it arrives.
+    fn read_body(&mut self, max: u64) -> Action {
+        if !self.body_coming {
+            let next = self.step(|flow, config, shared| flow.on_body_end(config, shared));
+            return self.run(next);
+        }
+        self.state = State::ReadingBody { seen: 0, max };
+        match self.held_body.take() {
+            Some((size, end)) => self.on_request_body(size, end),
+            None => Action::Pause,
         }
     }
 

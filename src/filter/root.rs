@@ -75,6 +75,7 @@ impl Root {
         match config::load(bytes) {
             Ok(config) => {
                 // Caches belong to a configuration: a new one starts empty.
+                config.warm_up();
                 self.shared = Rc::new(RefCell::new(Shared::for_config(&config)));
                 let remote = config.auth.as_ref().and_then(|a| a.remote_jwks()).is_some();
                 self.config = Some(Rc::new(config));
