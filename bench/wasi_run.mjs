@@ -1,6 +1,10 @@
 // Runs a wasm32-wasip1 command module (e.g. examples/jose_bench) under Node's node:wasi, whose V8
 // stands in for Envoy's. Usage: node --no-warnings bench/wasi_run.mjs MODULE.wasm [ARGS...]
 // The module gets its arguments and environment, stdout/stderr, and no filesystem access.
+//
+// A command built against the jwt-relay library also carries the filter's proxy-wasm exports,
+// and with them imports of the proxy-wasm host functions (module "env"). A benchmark never calls
+// them, so each non-WASI function import is stubbed with one that throws if it ever is.
 import { readFile } from 'node:fs/promises';
 import process from 'node:process';
 import { WASI } from 'node:wasi';
@@ -17,12 +21,19 @@ const wasi = new WASI({
   returnOnExit: true,
 });
 const module = await WebAssembly.compile(await readFile(modulePath));
-// The crate also holds the proxy-wasm glue, whose host imports ("env") a benchmark never calls:
-// each is a stub that throws if it ever is.
-const env = new Proxy({}, {
-  get: (_, name) => () => { throw new Error(`proxy-wasm host call ${String(name)} in a benchmark`); },
-});
-const instance = await WebAssembly.instantiate(module, { ...wasi.getImportObject(), env });
-// The library's proxy-wasm entry exports `_initialize`, which a WASI command must not have.
-const { _initialize, ...exports } = instance.exports;
-process.exitCode = wasi.start({ exports });
+const imports = wasi.getImportObject();
+for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+  if (from in imports && name in imports[from]) continue;
+  if (kind !== 'function') {
+    throw new Error(`cannot stub non-function import ${from}.${name} (${kind})`);
+  }
+  imports[from] ??= {};
+  imports[from][name] = () => {
+    throw new Error(`host function ${from}.${name} is not available under node:wasi`);
+  };
+}
+const instance = await WebAssembly.instantiate(module, imports);
+// The library's proxy-wasm glue also exports `_initialize` (a reactor entry point), which
+// node:wasi refuses next to `_start`; run the command through `_start` and memory alone.
+const { _start, memory } = instance.exports;
+process.exitCode = wasi.start({ exports: { _start, memory } });
