@@ -411,3 +411,39 @@ fn upstream_jwt_missing_or_bad_key_refuses_config() {
         );
     }
 }
+
+#[test]
+fn upstream_jwt_every_algorithm_verifies_independently_with_served_jwks() {
+    for alg in [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+        "HS256", "HS384", "HS512",
+    ] {
+        let mut jwk = oracle::keygen(alg);
+        jwk["alg"] = json!(alg);
+        let config = json!({"jwks_endpoint": {},
+            "upstream_jwt": {"private_key": jwk, "algorithm": alg, "key_id": format!("up-{alg}"), "x5c": false}});
+        let (upstream, envoy) = start(config);
+        assert_eq!(envoy.send(&Request::post("/r", "abc")).status, 200, "{alg}");
+        let token = upstream.single().header("jwt").unwrap().to_string();
+        let served = served_jwks(&envoy);
+        let key = if alg.starts_with("HS") {
+            assert_eq!(
+                served,
+                json!({"keys": []}),
+                "HMAC secrets are never published"
+            );
+            jwk.clone()
+        } else {
+            assert_eq!(served["keys"][0]["kid"], json!(format!("up-{alg}")));
+            served["keys"][0].clone()
+        };
+        let claims = oracle::verify(&key, alg, &token)
+            .unwrap_or_else(|| panic!("{alg}: jwcrypto rejected it"));
+        let want: String = Sha256::digest(b"abc")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(claims["payloadhash"], json!(want), "{alg}");
+        assert_eq!(header_of(&token)["kid"], json!(format!("up-{alg}")));
+    }
+}
