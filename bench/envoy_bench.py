@@ -33,7 +33,7 @@ def fixture(name):
 
 def token(alg, pem_name, claims):
     if alg.startswith("HS"):
-        key = jwk.JWK(kty="oct", k=jwk.base64url_encode(b"bench-secret"))
+        key = jwk.JWK(kty="oct", k=jwk.base64url_encode(b"jwt-relay-bench-secret-32-bytes-long!"))
     else:
         key = jwk.JWK.from_pem(fixture(pem_name).encode())
     t = jws.JWS(json_encode(claims).encode())
@@ -43,7 +43,7 @@ def token(alg, pem_name, claims):
 
 def consumers():
     return [{"id": "c-1", "username": "bench", "jwt_secrets": [
-        {"key": "hs", "secret": "bench-secret"},
+        {"key": "hs", "secret": "jwt-relay-bench-secret-32-bytes-long!"},
         {"key": "rs", "algorithm": "RS256", "rsa_public_key": fixture("rsa2048_public_spki.pem")},
         {"key": "es", "algorithm": "ES256", "rsa_public_key": fixture("ec_p256_public_spki.pem")}]}]
 
