@@ -1,8 +1,8 @@
 //! Reconcile: jwt-reconcile's call to an auth service, made safe. Pure functions; the glue
 //! dispatches the call and applies the results.
 //!
-//! Stage order: after authenticate, before mint, so a minted token can carry reconciled values
-//! (mint reads the request headers this stage injected). One request goes:
+//! Stage order: after authenticate (the call sees the verified consumer headers), before mint
+//! (minted claims do not carry reconciled values yet). One request goes:
 //! 1. [`strip_client_headers`] when the request headers arrive;
 //! 2. with [`Reconcile::needs_body`], the body is read first (capped by `max_body_bytes`);
 //! 3. with a cache ([`Reconcile::answer_cache`]), [`cache_key`] and [`AnswerCache::get`]: a hit
