@@ -14,52 +14,16 @@
     clippy::panic
 )]
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod support;
 
 use jwt_relay::jose::{b64, jws, Algorithm, JoseError, Jwk, JwsHeader, OctKeyEncoding};
 use serde_json::{json, Map, Value};
 
-fn python() -> PathBuf {
-    let path = std::env::var_os("JWT_RELAY_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
-    assert!(
-        path.exists(),
-        "the jwcrypto oracle needs Python at {} (set JWT_RELAY_PYTHON, or run `make tools` / \
-         `make test` to create the virtualenv)",
-        path.display()
-    );
-    path
-}
-
-/// Runs one oracle request and returns its results, one per op.
+/// Runs one oracle request (shared runner in tests/support/oracle.rs) and checks that every op
+/// succeeded: its results, one per op.
 fn oracle(ops: Vec<Value>) -> Vec<Value> {
     let count = ops.len();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/jose_oracle.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the jwcrypto oracle");
-    let request = json!({ "ops": ops }).to_string();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "oracle failed (is jwcrypto installed? run `make tools`): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let results = reply["results"].as_array().unwrap().clone();
+    let results = support::oracle::run(ops);
     assert_eq!(results.len(), count);
     for r in &results {
         assert!(r.get("error").is_none(), "oracle op failed: {r}");

@@ -57,6 +57,25 @@ fn served_jwks(envoy: &Envoy) -> Value {
     resp.json()
 }
 
+/// The key that verifies the filter's tokens: the one public JWK it serves (with `kid`, without
+/// private members), or for HMAC the secret itself, since the served set must be empty.
+fn verifying_jwk(envoy: &Envoy, private: &Value, alg: &str, kid: &str) -> Value {
+    let served = served_jwks(envoy);
+    if alg.starts_with("HS") {
+        assert_eq!(
+            served,
+            json!({"keys": []}),
+            "HMAC secrets are never published"
+        );
+        return private.clone();
+    }
+    let keys = served["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{alg}");
+    assert!(keys[0].get("d").is_none() && keys[0].get("p").is_none());
+    assert_eq!(keys[0]["kid"], json!(kid));
+    keys[0].clone()
+}
+
 #[test]
 fn custom_jwt_every_algorithm_verifies_independently_with_served_jwks() {
     for alg in [
@@ -79,21 +98,7 @@ fn custom_jwt_every_algorithm_verifies_independently_with_served_jwks() {
         let tokens = rec.header_all("x-custom-jwt");
         assert_eq!(tokens.len(), 1, "{alg}: client copy replaced");
         let token = tokens[0];
-        let served = served_jwks(&envoy);
-        let verify_key = if alg.starts_with("HS") {
-            assert_eq!(
-                served,
-                json!({"keys": []}),
-                "HMAC secrets are never published"
-            );
-            jwk.clone()
-        } else {
-            let keys = served["keys"].as_array().unwrap();
-            assert_eq!(keys.len(), 1);
-            assert!(keys[0].get("d").is_none() && keys[0].get("p").is_none());
-            assert_eq!(keys[0]["kid"], json!(format!("kid-{alg}")));
-            keys[0].clone()
-        };
+        let verify_key = verifying_jwk(&envoy, &jwk, alg, &format!("kid-{alg}"));
         let claims = oracle::verify(&verify_key, alg, token)
             .unwrap_or_else(|| panic!("{alg}: jwcrypto rejected the token"));
         let iat = claims["iat"].as_u64().unwrap();
@@ -422,18 +427,7 @@ fn upstream_jwt_every_algorithm_verifies_independently_with_served_jwks() {
         let (upstream, envoy) = start(config);
         assert_eq!(envoy.send(&Request::post("/r", "abc")).status, 200, "{alg}");
         let token = upstream.single().header("jwt").unwrap().to_string();
-        let served = served_jwks(&envoy);
-        let key = if alg.starts_with("HS") {
-            assert_eq!(
-                served,
-                json!({"keys": []}),
-                "HMAC secrets are never published"
-            );
-            jwk.clone()
-        } else {
-            assert_eq!(served["keys"][0]["kid"], json!(format!("up-{alg}")));
-            served["keys"][0].clone()
-        };
+        let key = verifying_jwk(&envoy, &jwk, alg, &format!("up-{alg}"));
         let claims = oracle::verify(&key, alg, &token)
             .unwrap_or_else(|| panic!("{alg}: jwcrypto rejected it"));
         let want: String = Sha256::digest(b"abc")
