@@ -13,14 +13,10 @@
 //! node --no-warnings bench/wasi_run.mjs target/wasm32-wasip1/release/examples/jose_bench.wasm
 //! ```
 //!
-//! RSA speed in wasm depends on crypto-bigint's limb size: it picks 64-bit limbs on wasm32, but
-//! wasm has no 64×64→128 multiply, and 32-bit limbs make RS*/PS* signing about 30 % faster in V8
-//! (ES384/ES512 also gain; ES256 loses a little). Until `.cargo/config.toml` sets it for the
-//! wasm target, measure that build with (`RUSTFLAGS` replaces any config rustflags):
-//!
-//! ```text
-//! RUSTFLAGS='--cfg cpubits="32"' cargo build --release --example jose_bench --target wasm32-wasip1
-//! ```
+//! RS*/PS* signing runs on the filter's own Montgomery kernel (`src/jose/monty.rs`); RSA
+//! verification and the EC curves use crypto-bigint, which `.cargo/config.toml` builds with
+//! 32-bit limbs for wasm (`--cfg cpubits="32"`: wasm has no 64×64→128 multiply). A `RUSTFLAGS`
+//! environment variable replaces config rustflags, so keep that cfg in it if you set one.
 //!
 //! Optional arguments (both targets): `--ms N` sets the measuring time per operation (default
 //! 300 ms; at least 5 iterations are always run), and any algorithm names restrict the run,
@@ -103,6 +99,17 @@ fn run(alg: Algorithm, budget: Duration) -> Result<(), JoseError> {
     Ok(())
 }
 
+/// One row, `RS256/rsa-crate`: signing time only (verification is the same code as RS256's).
+fn rsa_crate_baseline(budget: Duration) -> Result<(), JoseError> {
+    let signer = signing_key(Algorithm::RS256)?;
+    let (sign_us, sign_iters) = measure(budget, || {
+        black_box(signer.sign_with_rsa_crate(Algorithm::RS256, black_box(SIGNING_INPUT))?);
+        Ok(())
+    })?;
+    println!("RS256/rsa-crate {sign_us:>10.2} nan {sign_iters:>8} 0");
+    Ok(())
+}
+
 fn main() {
     let mut budget = Duration::from_millis(300);
     let mut only: Vec<Algorithm> = Vec::new();
@@ -137,6 +144,13 @@ fn main() {
         }
         if let Err(e) = run(alg, budget) {
             eprintln!("jose_bench: {alg}: {e}");
+            failed = true;
+        }
+    }
+    // Baseline: RS256 with the `rsa` crate's private operation instead of the filter's kernel.
+    if only.is_empty() || only.contains(&Algorithm::RS256) {
+        if let Err(e) = rsa_crate_baseline(budget) {
+            eprintln!("jose_bench: RS256 with the rsa crate: {e}");
             failed = true;
         }
     }

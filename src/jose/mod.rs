@@ -18,8 +18,11 @@ mod error;
 pub mod jwk;
 pub mod jws;
 mod key;
+mod monty;
 pub mod pem;
 mod rsa_backend;
+mod rsa_crt;
+mod rsa_pad;
 
 pub use alg::{Algorithm, EcCurve, Family, Sha};
 pub use error::JoseError;

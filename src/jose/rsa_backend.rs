@@ -1,18 +1,19 @@
-//! The seam around the RSA implementation (today the `rsa` crate, 0.10 line).
+//! The seam around the RSA implementation: the `rsa` crate (0.10 line) for key parsing, encoding,
+//! verification and key generation, and the filter's own CRT kernel (`rsa_crt`) for signing.
 //!
-//! Everything RSA goes through these two types, so swapping the backend (another crate version or
-//! big-integer backend) touches this file only. The 0.10 line uses `crypto-bigint` with
-//! constant-time private operations and blinding; the 0.9 line carries RUSTSEC-2023-0071 (Marvin)
-//! and was not faster in V8 when measured (6.7 ms against 5.3 ms per RS256 sign).
+//! Everything RSA goes through these two types, so swapping a backend touches this file only.
+//! The 0.10 line uses `crypto-bigint` with constant-time private operations and blinding; the
+//! 0.9 line carries RUSTSEC-2023-0071 (Marvin) and was not faster in V8 (6.7 ms per RS256 sign).
 //!
-//! Signing goes through `RsaPrivateKey::sign`, which with the crate's default `getrandom` feature
-//! blinds with the system RNG (WASI `random_get`) and reports an RNG failure as an error, never
-//! a panic; it also checks the CRT result against the public key (fault-attack guard).
+//! Signing: `rsa_pad` encodes (EMSA-PKCS1-v1_5 or EMSA-PSS, salt from the system RNG), and
+//! `rsa_crt` runs the private operation in constant time with blinded exponents and checks the
+//! result against the public key. That takes about 2.2 ms per RSA-2048 signature in V8, where
+//! the `rsa` crate takes about 5 ms even with 32-bit limbs. Keys the kernel cannot hold (primes
+//! wider than 2070 bits) sign with `RsaPrivateKey::sign`, which blinds and fault-checks too.
 //!
-//! Speed in wasm: build the wasm target with `--cfg cpubits="32"` (32-bit crypto-bigint limbs;
-//! wasm lacks a 64×64→128 multiply), about 30 % faster in V8. RSA-2048 signing is still about
-//! 5 ms per token there; getting under 2.5 ms needs a faster Montgomery kernel than any
-//! published crate has.
+//! Verification stays with the `rsa` crate; `.cargo/config.toml` builds the wasm target with
+//! `--cfg cpubits="32"` (32-bit crypto-bigint limbs; wasm lacks a 64×64→128 multiply), which
+//! makes it about 30 % faster in V8.
 
 use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
@@ -22,10 +23,12 @@ use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePubl
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::alg::Sha;
-use super::{Algorithm, JoseError};
+use super::rsa_crt::CrtKey;
+use super::{rsa_pad, Algorithm, JoseError};
 
 /// Smallest modulus accepted, in bits (RFC 7518 §3.3 and §3.5: 2048 or larger MUST be used).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -36,9 +39,13 @@ pub(crate) const MAX_RSA_BITS: usize = 8192;
 #[derive(Clone)]
 pub(crate) struct RsaPublic(RsaPublicKey);
 
-/// An RSA private key (the backend zeroizes its limbs on drop).
+/// An RSA private key (the backend zeroizes its limbs on drop), with its CRT form on the
+/// wasm-tuned kernel when the key fits it (two primes of at most 3358 bits: keys up to 6700 bits).
 #[derive(Clone)]
-pub(crate) struct RsaPrivate(RsaPrivateKey);
+pub(crate) struct RsaPrivate {
+    key: RsaPrivateKey,
+    fast: Option<Arc<CrtKey>>,
+}
 
 fn check_size(bits: usize) -> Result<(), JoseError> {
     if bits < MIN_RSA_BITS {
@@ -192,7 +199,20 @@ impl RsaPrivate {
 
     fn checked(key: RsaPrivateKey) -> Result<Self, JoseError> {
         check_size(key.n().bits() as usize)?;
-        Ok(Self(key))
+        let mut private = Self { key, fast: None };
+        private.fast = private.crt_key().map(Arc::new);
+        Ok(private)
+    }
+
+    /// The key in the form the fast kernel signs with; `None` (keep the `rsa` crate's own
+    /// private operation) for multi-prime keys and primes too large for the kernel.
+    fn crt_key(&self) -> Option<CrtKey> {
+        use rsa::traits::PrivateKeyParts;
+        if self.key.primes().len() != 2 {
+            return None;
+        }
+        let [_d, p, q, dp, dq, qi] = self.private_members().ok()?;
+        CrtKey::new(&self.key.to_public_key(), [&p, &q, &dp, &dq, &qi])
     }
 
     /// A fresh key of `bits` (2048 to 8192), public exponent 65537, primes from the system RNG.
@@ -207,7 +227,7 @@ impl RsaPrivate {
 
     /// DER PKCS#8 PrivateKeyInfo.
     pub(crate) fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, JoseError> {
-        self.0
+        self.key
             .to_pkcs8_der()
             .map(|doc| Zeroizing::new(doc.as_bytes().to_vec()))
             .map_err(|_| JoseError::InvalidKey("RSA private key cannot be encoded"))
@@ -220,7 +240,7 @@ impl RsaPrivate {
         fn bad<E>(_: E) -> JoseError {
             JoseError::InvalidKey("RSA private key cannot be encoded")
         }
-        let der = self.0.to_pkcs1_der().map_err(bad)?;
+        let der = self.key.to_pkcs1_der().map_err(bad)?;
         let parts = rsa::pkcs1::RsaPrivateKeyRef::from_der(der.as_bytes()).map_err(bad)?;
         let member = |u: rsa::pkcs1::UintRef<'_>| Zeroizing::new(trim(u.as_bytes()).to_vec());
         Ok([
@@ -235,7 +255,7 @@ impl RsaPrivate {
 
     /// The matching public key.
     pub(crate) fn public(&self) -> RsaPublic {
-        RsaPublic(self.0.to_public_key())
+        RsaPublic(self.key.to_public_key())
     }
 
     /// Signs `msg` (the JWS signing input) with RS* or PS*. PSS draws its salt, and the backend
@@ -243,14 +263,183 @@ impl RsaPrivate {
     pub(crate) fn sign(&self, alg: Algorithm, msg: &[u8]) -> Result<Vec<u8>, JoseError> {
         let sha = sha_of(alg)?;
         let hashed = digest(sha, msg);
-        let outcome = match (alg.is_pss(), sha) {
-            (false, Sha::Sha256) => self.0.sign(Pkcs1v15Sign::new::<Sha256>(), &hashed),
-            (false, Sha::Sha384) => self.0.sign(Pkcs1v15Sign::new::<Sha384>(), &hashed),
-            (false, Sha::Sha512) => self.0.sign(Pkcs1v15Sign::new::<Sha512>(), &hashed),
-            (true, Sha::Sha256) => self.0.sign(Pss::<Sha256>::new(), &hashed),
-            (true, Sha::Sha384) => self.0.sign(Pss::<Sha384>::new(), &hashed),
-            (true, Sha::Sha512) => self.0.sign(Pss::<Sha512>::new(), &hashed),
+        match &self.fast {
+            Some(fast) => self.sign_fast(fast, alg.is_pss(), sha, &hashed),
+            None => self.sign_backend(alg.is_pss(), sha, &hashed),
+        }
+    }
+
+    /// Encodes with `rsa_pad`, signs on the CRT kernel, then checks the signature with the
+    /// `rsa` crate's public operation: s^e mod n must give back the encoded message, so a fault
+    /// (Bellcore) or a kernel bug never lets a wrong signature, or one that leaks a prime, out.
+    fn sign_fast(
+        &self,
+        fast: &CrtKey,
+        pss: bool,
+        sha: Sha,
+        hashed: &[u8],
+    ) -> Result<Vec<u8>, JoseError> {
+        let bits = self.bits_of_modulus();
+        let encoded = if pss {
+            let mut salt = Zeroizing::new(vec![0u8; hashed.len()]);
+            getrandom::fill(&mut salt).map_err(|_| JoseError::SigningFailed)?;
+            rsa_pad::pss(sha, hashed, &salt, bits)
+        } else {
+            rsa_pad::pkcs1v15(sha, hashed, bits.div_ceil(8))
+        }
+        .ok_or(JoseError::SigningFailed)?;
+        let signature = fast.private_op(&encoded).ok_or(JoseError::SigningFailed)?;
+        Ok(signature.to_vec())
+    }
+
+    /// Signs with the `rsa` crate's private operation even when the kernel holds the key (the
+    /// benchmark's baseline).
+    pub(crate) fn sign_with_rsa_crate(
+        &self,
+        alg: Algorithm,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, JoseError> {
+        let sha = sha_of(alg)?;
+        self.sign_backend(alg.is_pss(), sha, &digest(sha, msg))
+    }
+
+    fn bits_of_modulus(&self) -> usize {
+        self.key.n().bits() as usize
+    }
+
+    /// The `rsa` crate's own signing (blinded, constant time), for keys the kernel does not take.
+    fn sign_backend(&self, pss: bool, sha: Sha, hashed: &[u8]) -> Result<Vec<u8>, JoseError> {
+        let hashed = hashed.to_vec();
+        let outcome = match (pss, sha) {
+            (false, Sha::Sha256) => self.key.sign(Pkcs1v15Sign::new::<Sha256>(), &hashed),
+            (false, Sha::Sha384) => self.key.sign(Pkcs1v15Sign::new::<Sha384>(), &hashed),
+            (false, Sha::Sha512) => self.key.sign(Pkcs1v15Sign::new::<Sha512>(), &hashed),
+            (true, Sha::Sha256) => self.key.sign(Pss::<Sha256>::new(), &hashed),
+            (true, Sha::Sha384) => self.key.sign(Pss::<Sha384>::new(), &hashed),
+            (true, Sha::Sha512) => self.key.sign(Pss::<Sha512>::new(), &hashed),
         };
         outcome.map_err(|_| JoseError::SigningFailed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> RsaPrivate {
+        let path = format!("{}/tests/fixtures/jose/{name}", env!("CARGO_MANIFEST_DIR"));
+        let pem = std::fs::read_to_string(path).unwrap();
+        RsaPrivate::checked(RsaPrivateKey::from_pkcs8_pem(&pem).unwrap()).unwrap()
+    }
+
+    const MESSAGES: [&[u8]; 3] = [b"", b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0", &[0xff; 1000]];
+
+    /// The kernel's RS* signatures equal the `rsa` crate's byte for byte (PKCS#1 v1.5 is
+    /// deterministic), and its PS* signatures verify.
+    fn kernel_agrees_with_the_rsa_crate(name: &str, messages: &[&[u8]]) {
+        let key = fixture(name);
+        let fast = key
+            .fast
+            .as_deref()
+            .unwrap_or_else(|| panic!("{name}: kernel not used"));
+        let public = key.public();
+        for alg in [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512] {
+            let sha = sha_of(alg).unwrap();
+            for msg in messages {
+                let hashed = digest(sha, msg);
+                let ours = key.sign_fast(fast, false, sha, &hashed).unwrap();
+                let theirs = key.sign_backend(false, sha, &hashed).unwrap();
+                assert_eq!(ours, theirs, "{name} {alg:?}");
+            }
+        }
+        for alg in [Algorithm::PS256, Algorithm::PS384, Algorithm::PS512] {
+            let msg = messages.first().copied().unwrap_or_default();
+            let sig = key.sign(alg, msg).unwrap();
+            public.verify(alg, msg, &sig).unwrap();
+            assert!(public.verify(alg, b"other", &sig).is_err());
+        }
+    }
+
+    #[test]
+    fn kernel_signs_like_the_rsa_crate_2048() {
+        kernel_agrees_with_the_rsa_crate("rsa2048_pkcs8.pem", &MESSAGES);
+    }
+
+    /// The `rsa` crate refuses keys whose primes differ in width, but the kernel takes them
+    /// (p of 960 bits, q of 1088: the 37-limb kernel cannot hold q, the 55-limb one pads).
+    #[test]
+    fn kernel_handles_unbalanced_primes() {
+        use num_bigint::BigUint;
+        let path = format!(
+            "{}/tests/fixtures/jose/rsa2048_unbalanced_pkcs8.pem",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let pem = std::fs::read_to_string(path).unwrap();
+        let (_, der) = pkcs8::Document::from_pem(&pem).unwrap();
+        let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_bytes()).unwrap();
+        let k = rsa::pkcs1::RsaPrivateKeyRef::from_der(info.private_key.as_bytes()).unwrap();
+        let member = |u: rsa::pkcs1::UintRef<'_>| u.as_bytes().to_vec();
+        let (n, e) = (member(k.modulus), member(k.public_exponent));
+        let public = RsaPublicKey::new(
+            uint(&n, bits_of(&n).unwrap()).unwrap(),
+            uint(&e, 24).unwrap(),
+        )
+        .unwrap();
+        let members = [k.prime1, k.prime2, k.exponent1, k.exponent2, k.coefficient].map(member);
+        let [p, q, dp, dq, qi] = members.each_ref().map(Vec::as_slice);
+        let crt = CrtKey::new(&public, [p, q, dp, dq, qi]).unwrap();
+        let encoded = rsa_pad::pkcs1v15(Sha::Sha256, &digest(Sha::Sha256, b"m"), 256).unwrap();
+        let want = BigUint::from_bytes_be(&encoded).modpow(
+            &BigUint::from_bytes_be(k.private_exponent.as_bytes()),
+            &BigUint::from_bytes_be(&n),
+        );
+        let got = crt.private_op(&encoded).unwrap();
+        assert_eq!(BigUint::from_bytes_be(&got), want);
+    }
+
+    #[test]
+    fn kernel_signs_like_the_rsa_crate_3072_and_4096() {
+        kernel_agrees_with_the_rsa_crate("rsa3072_pkcs8.pem", &MESSAGES[1..2]);
+        kernel_agrees_with_the_rsa_crate("rsa4096_pkcs8.pem", &MESSAGES[1..2]);
+    }
+
+    #[test]
+    fn keys_the_kernel_cannot_hold_sign_with_the_rsa_crate() {
+        // 3072-bit primes: wider than the largest (74-limb) kernel.
+        let key = fixture("rsa6144_pkcs8.pem");
+        assert!(key.fast.is_none());
+        let sig = key.sign(Algorithm::RS256, b"m").unwrap();
+        key.public().verify(Algorithm::RS256, b"m", &sig).unwrap();
+    }
+
+    /// A fault in one CRT half (here a wrong d_p) would leak a prime through gcd(s^e − c, n)
+    /// (Bellcore): the check withholds the signature instead, on both check paths.
+    #[test]
+    fn a_faulty_crt_result_is_withheld() {
+        for name in ["rsa2048_pkcs8.pem", "rsa3072_pkcs8.pem"] {
+            let key = fixture(name);
+            let [_d, p, q, dp, dq, qi] = key.private_members().unwrap();
+            let mut bad_dp = dp.to_vec();
+            if let Some(last) = bad_dp.last_mut() {
+                *last ^= 2;
+            }
+            let public = key.key.to_public_key();
+            let faulty = CrtKey::new(&public, [&p, &q, &bad_dp, &dq, &qi]).unwrap();
+            let hashed = digest(Sha::Sha256, b"m");
+            let bits = key.bits_of_modulus();
+            let encoded = rsa_pad::pkcs1v15(Sha::Sha256, &hashed, bits.div_ceil(8)).unwrap();
+            assert!(faulty.private_op(&encoded).is_none(), "{name}");
+            let sound = CrtKey::new(&public, [&p, &q, &dp, &dq, &qi]).unwrap();
+            assert!(sound.private_op(&encoded).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn blinding_changes_nothing_in_the_result() {
+        let key = fixture("rsa2048_pkcs8.pem");
+        let first = key.sign(Algorithm::RS256, b"same").unwrap();
+        for _ in 0..5 {
+            assert_eq!(key.sign(Algorithm::RS256, b"same").unwrap(), first);
+        }
     }
 }

@@ -1,0 +1,97 @@
+//! RSA signature encodings (RFC 8017 §9): EMSA-PKCS1-v1_5 for RS* and EMSA-PSS for PS*, so
+//! the fast private operation in `rsa_crt` can sign both. Verification stays with the `rsa`
+//! crate, which also checks every signature made here before it leaves.
+
+use sha2::digest::{Digest, FixedOutputReset};
+use sha2::{Sha256, Sha384, Sha512};
+
+use super::alg::Sha;
+
+/// DigestInfo DER prefixes (RFC 8017 §9.2, note 1).
+const PREFIX_SHA256: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+const PREFIX_SHA384: [u8; 19] = [
+    0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05,
+    0x00, 0x04, 0x30,
+];
+const PREFIX_SHA512: [u8; 19] = [
+    0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05,
+    0x00, 0x04, 0x40,
+];
+
+/// EMSA-PKCS1-v1_5 (RFC 8017 §9.2): `00 01 FF… 00 DigestInfo`, `len` bytes (the modulus
+/// length). `None` when the modulus is too short for the digest.
+pub(crate) fn pkcs1v15(sha: Sha, hashed: &[u8], len: usize) -> Option<Vec<u8>> {
+    let prefix: &[u8] = match sha {
+        Sha::Sha256 => &PREFIX_SHA256,
+        Sha::Sha384 => &PREFIX_SHA384,
+        Sha::Sha512 => &PREFIX_SHA512,
+    };
+    let t_len = prefix.len() + hashed.len();
+    let padding = len.checked_sub(t_len + 3).filter(|p| *p >= 8)?;
+    let mut em = Vec::with_capacity(len);
+    em.extend_from_slice(&[0x00, 0x01]);
+    em.resize(2 + padding, 0xff);
+    em.push(0x00);
+    em.extend_from_slice(prefix);
+    em.extend_from_slice(hashed);
+    Some(em)
+}
+
+/// EMSA-PSS (RFC 8017 §9.1.1) with MGF1 over the same hash and a salt as long as the hash
+/// (RFC 7518 §3.5). `mod_bits` is the modulus length in bits; the result is
+/// ⌈(mod_bits − 1)/8⌉ bytes. `None` when the modulus is too short.
+pub(crate) fn pss(sha: Sha, hashed: &[u8], salt: &[u8], mod_bits: usize) -> Option<Vec<u8>> {
+    match sha {
+        Sha::Sha256 => pss_with::<Sha256>(hashed, salt, mod_bits),
+        Sha::Sha384 => pss_with::<Sha384>(hashed, salt, mod_bits),
+        Sha::Sha512 => pss_with::<Sha512>(hashed, salt, mod_bits),
+    }
+}
+
+fn pss_with<D: Digest + FixedOutputReset>(
+    hashed: &[u8],
+    salt: &[u8],
+    mod_bits: usize,
+) -> Option<Vec<u8>> {
+    let em_bits = mod_bits.checked_sub(1)?;
+    let em_len = em_bits.div_ceil(8);
+    let h_len = <D as Digest>::output_size();
+    let db_len = em_len.checked_sub(h_len + 1)?;
+    let ps_len = db_len.checked_sub(salt.len() + 1)?;
+    // H = Hash(00×8 ‖ mHash ‖ salt)
+    let h = D::new()
+        .chain_update([0u8; 8])
+        .chain_update(hashed)
+        .chain_update(salt)
+        .finalize();
+    // DB = PS ‖ 01 ‖ salt, masked with MGF1(H)
+    let mut db = vec![0u8; ps_len];
+    db.push(0x01);
+    db.extend_from_slice(salt);
+    mgf1_xor::<D>(&h, &mut db);
+    // Clear the bits above em_bits so EM is below the modulus.
+    let unused = 8 * em_len - em_bits;
+    if let Some(first) = db.first_mut() {
+        *first &= 0xff >> unused;
+    }
+    let mut em = db;
+    em.extend_from_slice(&h);
+    em.push(0xbc);
+    Some(em)
+}
+
+/// out ^= MGF1(seed) (RFC 8017 §B.2.1).
+fn mgf1_xor<D: Digest>(seed: &[u8], out: &mut [u8]) {
+    for (counter, block) in (0u32..).zip(out.chunks_mut(<D as Digest>::output_size())) {
+        let mask = D::new()
+            .chain_update(seed)
+            .chain_update(counter.to_be_bytes())
+            .finalize();
+        for (byte, m) in block.iter_mut().zip(mask.iter()) {
+            *byte ^= m;
+        }
+    }
+}
