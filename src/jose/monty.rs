@@ -282,7 +282,9 @@ impl<const N: usize> Modulus<N> {
         let mut scratch = Zeroizing::new(vec![0u64; 2 * N]);
         let mut z = self.one.clone();
         let mut tmp = residue::<N>(&[]);
-        for bit in (0..e.len() * 8).rev() {
+        // Leading zero bits would only square one: start at the top set bit.
+        let top = bit_length(e);
+        for bit in (0..top).rev() {
             self.sqr_into(&z, &mut scratch, &mut tmp);
             std::mem::swap(&mut z, &mut tmp);
             let byte = e.get(e.len() - 1 - bit / 8).copied().unwrap_or(0);
