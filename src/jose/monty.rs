@@ -10,7 +10,8 @@
 //! multiplications (Walter's bound). Together this halves the cost of a signature in V8.
 //!
 //! Constant time: loops run over public lengths only, no branch or index depends on a value, and
-//! the exponent window picks its table entry by masking over the whole table (`subtle`).
+//! the exponent window picks its table entry by masking over the whole table (`subtle`). The one
+//! exception, `pow_public`, follows its exponent's bits and takes the public RSA `e` only.
 //! Secret limbs live in `Zeroizing` buffers.
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};

@@ -7,7 +7,7 @@
 //!
 //! Signing: `rsa_pad` encodes (EMSA-PKCS1-v1_5 or EMSA-PSS, salt from the system RNG), and
 //! `rsa_crt` runs the private operation in constant time with blinded exponents and checks the
-//! result against the public key. That takes about 2.2 ms per RSA-2048 signature in V8, where
+//! result against the public key. That takes about 2.3 ms per RSA-2048 signature in V8, where
 //! the `rsa` crate takes about 5 ms even with 32-bit limbs. Keys the kernel cannot hold (primes
 //! wider than 2070 bits) sign with `RsaPrivateKey::sign`, which blinds and fault-checks too.
 //!
