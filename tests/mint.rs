@@ -438,3 +438,35 @@ fn upstream_jwt_every_algorithm_verifies_independently_with_served_jwks() {
         assert_eq!(header_of(&token)["kid"], json!(format!("up-{alg}")));
     }
 }
+
+/// RSA keys of every size the filter's signing kernel holds (RSA-3072 on its 55-limb size,
+/// RSA-4096 on the 74-limb one, checked by the `rsa` crate) and one it does not (RSA-6144,
+/// signed by the `rsa` crate): tokens made inside Envoy's V8 verify in jwcrypto.
+#[test]
+fn upstream_jwt_rsa_keys_of_every_kernel_size_verify_independently() {
+    for (pem, alg) in [
+        ("rsa3072_pkcs8.pem", "RS384"),
+        ("rsa4096_pkcs8.pem", "PS256"),
+        ("rsa6144_pkcs8.pem", "RS256"),
+    ] {
+        let config = json!({"jwks_endpoint": {},
+            "upstream_jwt": {"private_key": fixture(pem), "algorithm": alg, "key_id": "big", "x5c": false}});
+        let (upstream, envoy) = start(config);
+        let key = served_jwks(&envoy)["keys"][0].clone();
+        for body in ["first", "second"] {
+            assert_eq!(envoy.send(&Request::post("/r", body)).status, 200, "{pem}");
+        }
+        let received = upstream.wait_for(2);
+        assert_eq!(received.len(), 2, "{pem}");
+        for received in received {
+            let token = received.header("jwt").unwrap().to_string();
+            let claims = oracle::verify(&key, alg, &token)
+                .unwrap_or_else(|| panic!("{pem} {alg}: jwcrypto rejected it"));
+            let want: String = Sha256::digest(&received.body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(claims["payloadhash"], json!(want), "{pem}");
+        }
+    }
+}
