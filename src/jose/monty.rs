@@ -93,15 +93,14 @@ pub(crate) fn to_be_bytes(limbs: &[u32], len: usize) -> Option<Zeroizing<Vec<u8>
     Some(out)
 }
 
-/// Spreads carries so every limb is below 2^28; returns the carry out of the top limb.
-fn normalize(columns: &[u64], out: &mut [u32]) -> u64 {
+/// Spreads carries so every limb is below 2^28 (callers size `out` so nothing carries out).
+fn normalize(columns: &[u64], out: &mut [u32]) {
     let mut carry = 0u64;
     for (limb, &column) in out.iter_mut().zip(columns) {
         let sum = column + carry;
         *limb = (sum & MASK) as u32;
         carry = sum >> BITS;
     }
-    carry
 }
 
 /// `a · b` as plain (not modular) limbs, `a.len() + b.len()` of them. Both operands must have at
@@ -175,8 +174,9 @@ impl<const N: usize> Modulus<N> {
             one: residue(&[]),
             r_powers: Vec::new(),
         };
-        modulus.one = modulus.pow2_mod(BITS as usize * N);
-        let r2 = modulus.pow2_mod(2 * BITS as usize * N);
+        // R mod m, then R^2 mod m by doubling on from there.
+        modulus.one = modulus.doubled(residue(&[1]), BITS as usize * N);
+        let r2 = modulus.doubled(modulus.one.clone(), BITS as usize * N);
         let chunks = wide_limbs.div_ceil(N).max(1);
         let mut r_powers = vec![r2];
         while r_powers.len() < chunks {
@@ -189,10 +189,9 @@ impl<const N: usize> Modulus<N> {
         Some(modulus)
     }
 
-    /// 2^e mod m by doubling with a masked subtraction (key-load time only).
-    fn pow2_mod(&self, e: usize) -> Residue<N> {
-        let mut x = residue(&[1]);
-        for _ in 0..e {
+    /// x·2^times mod m for x < m, by doubling with a masked subtraction (key-load time only).
+    fn doubled(&self, mut x: Residue<N>, times: usize) -> Residue<N> {
+        for _ in 0..times {
             x = self.reduce_once(&residue(&add_plain(x.as_slice(), x.as_slice())));
         }
         x
