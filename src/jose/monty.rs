@@ -136,7 +136,7 @@ pub(crate) fn add_plain(a: &[u32], b: &[u32]) -> Limbs {
 pub(crate) type Residue<const N: usize> = Zeroizing<[u32; N]>;
 
 /// The first `N` limbs of `x`, zero-padded (callers pass values that fit).
-fn residue<const N: usize>(x: &[u32]) -> Residue<N> {
+pub(crate) fn residue<const N: usize>(x: &[u32]) -> Residue<N> {
     let mut out = Zeroizing::new([0u32; N]);
     for (o, &v) in out.iter_mut().zip(x) {
         *o = v;

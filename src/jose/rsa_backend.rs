@@ -40,7 +40,7 @@ pub(crate) const MAX_RSA_BITS: usize = 8192;
 pub(crate) struct RsaPublic(RsaPublicKey);
 
 /// An RSA private key (the backend zeroizes its limbs on drop), with its CRT form on the
-/// wasm-tuned kernel when the key fits it (two primes of at most 3358 bits: keys up to 6700 bits).
+/// wasm-tuned kernel when the key fits it (two primes of at most 2070 bits: up to RSA-4096).
 #[derive(Clone)]
 pub(crate) struct RsaPrivate {
     key: RsaPrivateKey,
@@ -269,9 +269,9 @@ impl RsaPrivate {
         }
     }
 
-    /// Encodes with `rsa_pad`, signs on the CRT kernel, then checks the signature with the
-    /// `rsa` crate's public operation: s^e mod n must give back the encoded message, so a fault
-    /// (Bellcore) or a kernel bug never lets a wrong signature, or one that leaks a prime, out.
+    /// Encodes with `rsa_pad` and signs on the CRT kernel, which checks the signature against the
+    /// public key (s^e mod n must give back the encoded message), so a fault (Bellcore) or a
+    /// kernel bug never lets a wrong signature, or one that leaks a prime, out.
     fn sign_fast(
         &self,
         fast: &CrtKey,
@@ -309,14 +309,13 @@ impl RsaPrivate {
 
     /// The `rsa` crate's own signing (blinded, constant time), for keys the kernel does not take.
     fn sign_backend(&self, pss: bool, sha: Sha, hashed: &[u8]) -> Result<Vec<u8>, JoseError> {
-        let hashed = hashed.to_vec();
         let outcome = match (pss, sha) {
-            (false, Sha::Sha256) => self.key.sign(Pkcs1v15Sign::new::<Sha256>(), &hashed),
-            (false, Sha::Sha384) => self.key.sign(Pkcs1v15Sign::new::<Sha384>(), &hashed),
-            (false, Sha::Sha512) => self.key.sign(Pkcs1v15Sign::new::<Sha512>(), &hashed),
-            (true, Sha::Sha256) => self.key.sign(Pss::<Sha256>::new(), &hashed),
-            (true, Sha::Sha384) => self.key.sign(Pss::<Sha384>::new(), &hashed),
-            (true, Sha::Sha512) => self.key.sign(Pss::<Sha512>::new(), &hashed),
+            (false, Sha::Sha256) => self.key.sign(Pkcs1v15Sign::new::<Sha256>(), hashed),
+            (false, Sha::Sha384) => self.key.sign(Pkcs1v15Sign::new::<Sha384>(), hashed),
+            (false, Sha::Sha512) => self.key.sign(Pkcs1v15Sign::new::<Sha512>(), hashed),
+            (true, Sha::Sha256) => self.key.sign(Pss::<Sha256>::new(), hashed),
+            (true, Sha::Sha384) => self.key.sign(Pss::<Sha384>::new(), hashed),
+            (true, Sha::Sha512) => self.key.sign(Pss::<Sha512>::new(), hashed),
         };
         outcome.map_err(|_| JoseError::SigningFailed)
     }
@@ -326,9 +325,13 @@ impl RsaPrivate {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> RsaPrivate {
+    fn fixture_pem(name: &str) -> String {
         let path = format!("{}/tests/fixtures/jose/{name}", env!("CARGO_MANIFEST_DIR"));
-        let pem = std::fs::read_to_string(path).unwrap();
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn fixture(name: &str) -> RsaPrivate {
+        let pem = fixture_pem(name);
         RsaPrivate::checked(RsaPrivateKey::from_pkcs8_pem(&pem).unwrap()).unwrap()
     }
 
@@ -370,11 +373,7 @@ mod tests {
     #[test]
     fn kernel_handles_unbalanced_primes() {
         use num_bigint::BigUint;
-        let path = format!(
-            "{}/tests/fixtures/jose/rsa2048_unbalanced_pkcs8.pem",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let pem = std::fs::read_to_string(path).unwrap();
+        let pem = fixture_pem("rsa2048_unbalanced_pkcs8.pem");
         let (_, der) = pkcs8::Document::from_pem(&pem).unwrap();
         let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_bytes()).unwrap();
         let k = rsa::pkcs1::RsaPrivateKeyRef::from_der(info.private_key.as_bytes()).unwrap();

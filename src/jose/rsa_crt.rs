@@ -75,7 +75,7 @@ impl<const N: usize> Crt<N> {
         Some(Self {
             p: Half::new(p, dp, wide_limbs)?,
             q: Half::new(q, dq, wide_limbs)?,
-            qinv: Zeroizing::new(monty::from_be_bytes(qinv, N)?.as_slice().try_into().ok()?),
+            qinv: monty::residue(&monty::from_be_bytes(qinv, N)?),
             q_plain: monty::from_be_bytes(q, N)?,
             wide_limbs,
             len: bits.div_ceil(8),
@@ -102,7 +102,7 @@ impl<const N: usize> Crt<N> {
 
 /// A two-prime RSA private key in CRT form, ready for [`CrtKey::private_op`].
 pub(crate) struct CrtKey {
-    sized: Sized,
+    sized: KernelSize,
     check: Check,
 }
 
@@ -118,7 +118,7 @@ enum Check {
 }
 
 /// The kernel comes in three fixed sizes; a key takes the smallest that holds its primes.
-enum Sized {
+enum KernelSize {
     /// Primes up to 1034 bits (RSA-2048).
     Limbs37(Box<Crt<37>>),
     /// Primes up to 1538 bits (RSA-3072).
@@ -143,11 +143,11 @@ impl CrtKey {
             None => Check::Backend(public.clone()),
         };
         let sized = if let Some(key) = Crt::<37>::new(n, p, q, dp, dq, qinv) {
-            Sized::Limbs37(Box::new(key))
+            KernelSize::Limbs37(Box::new(key))
         } else if let Some(key) = Crt::<55>::new(n, p, q, dp, dq, qinv) {
-            Sized::Limbs55(Box::new(key))
+            KernelSize::Limbs55(Box::new(key))
         } else {
-            Sized::Limbs74(Box::new(Crt::<74>::new(n, p, q, dp, dq, qinv)?))
+            KernelSize::Limbs74(Box::new(Crt::<74>::new(n, p, q, dp, dq, qinv)?))
         };
         Some(Self { sized, check })
     }
@@ -158,9 +158,9 @@ impl CrtKey {
     pub(crate) fn private_op(&self, c: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let blinds = random_blinds()?;
         let signature = match &self.sized {
-            Sized::Limbs37(key) => key.private_op(c, &blinds),
-            Sized::Limbs55(key) => key.private_op(c, &blinds),
-            Sized::Limbs74(key) => key.private_op(c, &blinds),
+            KernelSize::Limbs37(key) => key.private_op(c, &blinds),
+            KernelSize::Limbs55(key) => key.private_op(c, &blinds),
+            KernelSize::Limbs74(key) => key.private_op(c, &blinds),
         }?;
         self.check.passes(&signature, c).then_some(signature)
     }
