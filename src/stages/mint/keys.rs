@@ -53,13 +53,7 @@ pub fn from_jwk(
     key.check_alg(alg)
         .map_err(|_| err(path, format!("cannot sign {}", alg.name())))?;
     let kid = jwk.kid().map(str::to_string);
-    let public_jwk = public(&jwk, alg, kid.as_deref());
-    Ok(Signer {
-        key,
-        alg,
-        kid,
-        public_jwk,
-    })
+    Ok(Signer::new(key, alg, kid, &jwk))
 }
 
 /// A signer from a PEM private key (PKCS#1 or PKCS#8).
@@ -75,13 +69,20 @@ pub fn from_pem(
         Some(k) => jwk.with_kid(k.clone()),
         None => jwk,
     };
-    let public_jwk = public(&jwk, alg, kid.as_deref());
-    Ok(Signer {
-        key,
-        alg,
-        kid,
-        public_jwk,
-    })
+    Ok(Signer::new(key, alg, kid, &jwk))
+}
+
+impl Signer {
+    /// A signer whose published JWK is `jwk`'s public part with `alg`, `use: sig` and `kid`.
+    fn new(key: SigningKey, alg: Algorithm, kid: Option<String>, jwk: &Jwk) -> Self {
+        let public_jwk = public(jwk, alg, kid.as_deref());
+        Self {
+            key,
+            alg,
+            kid,
+            public_jwk,
+        }
+    }
 }
 
 fn public(jwk: &Jwk, alg: Algorithm, kid: Option<&str>) -> Option<Value> {
