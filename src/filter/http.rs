@@ -326,10 +326,13 @@ impl<H: Host> HttpFilter<H> {
         };
         for event in events {
             metrics.count(&mut self.host, event);
-            if let Event::Denied(reason) = event {
-                let line = format!("jwt-relay: denied: {reason} request_id={}", self.request_id);
-                self.host.log(Level::Info, &line);
-            }
+            let line = match event {
+                Event::Denied(reason) => format!("jwt-relay: denied: {reason}"),
+                Event::DeniedFor(reason, what) => format!("jwt-relay: denied: {reason} ({what})"),
+                _ => continue,
+            };
+            let line = format!("{line} request_id={}", self.request_id);
+            self.host.log(Level::Info, &line);
         }
     }
 

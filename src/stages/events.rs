@@ -23,6 +23,9 @@ pub enum Event {
     Allowed,
     /// A request was answered by the filter; the reason is a short stable word.
     Denied(&'static str),
+    /// A denial counted as [`Event::Denied`], whose log line also names what in the
+    /// configuration it concerns (a claim path; never a value from the request).
+    DeniedFor(&'static str, String),
     /// The JWKS endpoint answered.
     JwksServed,
     /// A token's signature verified, by algorithm.
@@ -44,7 +47,9 @@ impl Event {
     pub fn metric(&self) -> String {
         match self {
             Self::Allowed => "jwt_relay.requests_allowed".into(),
-            Self::Denied(reason) => format!("jwt_relay.requests_denied.{reason}"),
+            Self::Denied(reason) | Self::DeniedFor(reason, _) => {
+                format!("jwt_relay.requests_denied.{reason}")
+            }
             Self::JwksServed => "jwt_relay.jwks_served".into(),
             Self::Verified(alg) => format!("jwt_relay.tokens_verified.{}", alg.name()),
             Self::TokenCacheHit => "jwt_relay.token_cache_hits".into(),

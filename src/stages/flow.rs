@@ -7,7 +7,8 @@ use super::auth::{AuthStop, Identity};
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
 use super::{
-    CallAnswer, CallSpec, Decision, HeaderEdit, HeaderEdits, LocalResponse, Request, Shared,
+    headers, CallAnswer, CallSpec, Decision, HeaderEdit, HeaderEdits, LocalResponse, Request,
+    Shared,
 };
 use crate::config::Config;
 use serde_json::json;
@@ -144,7 +145,13 @@ impl Flow {
                 guard.remove(name.clone());
             }
         }
-        guard
+        headers::covering_spellings(&self.req, guard)
+    }
+
+    /// The request as the upstream would receive it now: what later stages read and sign
+    /// (the reconcile call, `payloadhash`'s request binding), never the client's own copies.
+    fn upstream_view(&self) -> Request {
+        self.req.edited(&self.edits)
     }
 
     /// A piece of the request body, hashed once; `Err` with the 413 reply once it exceeds `max`.
@@ -236,7 +243,17 @@ impl Flow {
                 self.identity = done.identity;
                 None
             }
-            Err(AuthStop::Deny { reply, reason }) => Some(self.deny(reply, reason)),
+            Err(AuthStop::Deny {
+                reply,
+                reason,
+                detail,
+            }) => {
+                self.events.push(match detail {
+                    Some(what) => Event::DeniedFor(reason, what),
+                    None => Event::Denied(reason),
+                });
+                Some(Next::Respond(reply))
+            }
             Err(AuthStop::NeedJwks { kid }) => {
                 let remote = auth.remote_jwks()?;
                 if shared.jwks.allow_refetch(&kid, self.req.now) {
@@ -258,14 +275,14 @@ impl Flow {
 
     fn mint(&mut self, config: &Config) -> Result<(), LocalResponse> {
         if let Some(custom) = &config.custom_jwt {
-            let minted = custom.mint(&self.req, self.identity.as_ref())?;
+            let minted = custom.mint(&self.upstream_view(), self.identity.as_ref())?;
             self.events.push(Event::Minted(custom.signer.alg));
             self.edits.set(minted.upstream.0, minted.upstream.1);
             self.response_headers.extend(minted.downstream);
         }
         if let Some(up) = &config.upstream_jwt {
             let hash = self.hash.ok_or_else(internal_error)?;
-            let (name, value) = up.mint(&self.req, self.identity.as_ref(), &hash)?;
+            let (name, value) = up.mint(&self.upstream_view(), self.identity.as_ref(), &hash)?;
             self.events.push(Event::Minted(up.signer.alg));
             self.edits.set(name, value);
         }
@@ -301,11 +318,14 @@ impl Flow {
                     self.edits
                         .0
                         .extend(reconcile::strip_client_headers(rec, &self.req).0);
+                    // The call carries what the upstream would get: verified identity headers,
+                    // never the client's copies of them.
+                    let view = self.upstream_view();
                     let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
                     let cache_key = shared
                         .reconcile
                         .as_ref()
-                        .map(|_| reconcile::cache_key(rec, &self.req, body));
+                        .map(|_| reconcile::cache_key(rec, &view, body));
                     let hit = match (cache_key, shared.reconcile.as_ref()) {
                         (Some(key), Some(cache)) => cache.get(&key, self.req.now).cloned(),
                         _ => None,
@@ -317,7 +337,7 @@ impl Flow {
                         continue;
                     }
                     self.step = Step::AwaitReconcile { cache_key };
-                    return Next::Dispatch(reconcile::build_call(rec, &self.req, body));
+                    return Next::Dispatch(reconcile::build_call(rec, &view, body));
                 }
                 Step::AwaitReconcile { .. } => return Next::Respond(internal_error()),
                 Step::Mint => {
@@ -328,7 +348,8 @@ impl Flow {
                 }
                 Step::Done => {
                     self.events.push(Event::Allowed);
-                    return Next::Continue(std::mem::take(&mut self.edits));
+                    let edits = std::mem::take(&mut self.edits);
+                    return Next::Continue(headers::covering_spellings(&self.req, edits));
                 }
             }
         }

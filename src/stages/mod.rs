@@ -5,6 +5,7 @@ pub mod auth;
 mod decision;
 pub mod events;
 pub mod flow;
+pub mod headers;
 pub mod mint;
 pub mod reconcile;
 mod request;

@@ -1,6 +1,7 @@
 //! The authenticated identity: one typed value that later stages (reconcile, mint) read.
 
 use super::consumers::Consumer;
+use crate::config::Secret;
 use serde_json::{Map, Value};
 
 /// How the caller was identified.
@@ -12,7 +13,11 @@ pub enum Via {
         claims: Map<String, Value>,
     },
     /// An API key (key-auth).
-    ApiKey,
+    ApiKey {
+        /// The key key-auth verified, from where it found it; `None` when `hide_credentials`
+        /// keeps it from the upstream (then nothing built for the upstream may carry it).
+        key: Option<Secret<String>>,
+    },
     /// Basic-auth user name and password.
     Basic {
         /// The user name.

@@ -216,8 +216,12 @@ impl JwtAuth {
         self.claims_to_headers.iter().map(|(_, h)| h.as_str())
     }
 
-    /// `(header, value)` for each configured claim present in `claims` as a string, number or boolean.
-    pub fn claim_headers(&self, claims: &Map<String, Value>) -> Vec<(String, String)> {
+    /// `(claim, header, value)` for each configured claim present in `claims` as a string,
+    /// number or boolean.
+    pub fn claim_headers<'a>(
+        &'a self,
+        claims: &Map<String, Value>,
+    ) -> Vec<(String, &'a str, String)> {
         self.claims_to_headers
             .iter()
             .filter_map(|(path, header)| {
@@ -228,7 +232,7 @@ impl JwtAuth {
                     Value::Bool(b) => b.to_string(),
                     _ => return None,
                 };
-                Some((header.clone(), text))
+                Some((path.join("."), header.as_str(), text))
             })
             .collect()
     }

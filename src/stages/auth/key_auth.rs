@@ -4,7 +4,7 @@
 use super::consumers::{ConsumerRef, Consumers};
 use super::denial::{Challenge, Denial};
 use super::identity::{Identity, Via};
-use crate::config::{ConfigError, ConsumerSection, KeyAuthSection};
+use crate::config::{ConfigError, ConsumerSection, KeyAuthSection, Secret};
 use crate::stages::{urlenc, HeaderEdits, Request};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -108,7 +108,9 @@ impl KeyAuth {
         Ok(Identity {
             consumer: consumers.get(cred.consumer).cloned(),
             credential: cred.id.clone(),
-            via: Via::ApiKey,
+            via: Via::ApiKey {
+                key: (!self.hide_credentials).then(|| Secret::new(key)),
+            },
         })
     }
 

@@ -25,7 +25,7 @@ pub use token::bearer;
 use crate::config::{ConfigError, RawConfig};
 use crate::jose::JwkSet;
 use crate::stages::events::Event;
-use crate::stages::{HeaderEdits, LocalResponse, Request};
+use crate::stages::{headers, HeaderEdits, LocalResponse, Request};
 
 /// Headers the authentication stages set; a client's copies never reach the upstream.
 pub const CONSUMER_HEADERS: [&str; 5] = [
@@ -48,12 +48,14 @@ pub struct Authenticator {
 /// Why authentication did not let the request go on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthStop {
-    /// Answer with this 401.
+    /// Answer with this reply (401, or 403 for a claim that cannot be a header).
     Deny {
         /// The reply.
         reply: LocalResponse,
         /// Short stable reason (logs and metrics).
         reason: &'static str,
+        /// What in the configuration the denial concerns, for the log (never a request value).
+        detail: Option<String>,
     },
     /// The token names a `kid` the remote JWKS lacks: fetch it, then run again.
     NeedJwks {
@@ -170,7 +172,7 @@ impl Authenticator {
             })?;
         }
         if let Some(id) = &identity {
-            self.identity_headers(id, &mut edits);
+            self.identity_headers(id, &mut edits)?;
         }
         Ok(Authenticated { edits, identity })
     }
@@ -215,12 +217,16 @@ impl Authenticator {
                 Err(AuthStop::Deny {
                     reply: denial.response(&challenge, &key_claim),
                     reason: denial.reason(),
+                    detail: None,
                 })
             }
         }
     }
 
-    fn identity_headers(&self, id: &Identity, edits: &mut HeaderEdits) {
+    /// The `X-Consumer-*`, credential and claim headers of `id`. A claim whose value cannot be
+    /// a header (CR, LF, NUL or another control character) refuses the request with 403: sent
+    /// on, the host would refuse it after the filter allowed it, or split the header.
+    fn identity_headers(&self, id: &Identity, edits: &mut HeaderEdits) -> Result<(), AuthStop> {
         if let Some(c) = &id.consumer {
             let fields = [
                 ("x-consumer-id", &c.id),
@@ -240,9 +246,24 @@ impl Authenticator {
             edits.set("x-anonymous-consumer", "true");
         }
         if let (Some(jwt), Some(claims)) = (&self.jwt, id.claims()) {
-            for (header, value) in jwt.claim_headers(claims) {
+            for (claim, header, value) in jwt.claim_headers(claims) {
+                if !headers::is_safe_value(&value) {
+                    return Err(unsafe_claim(&claim));
+                }
                 edits.set(header, value);
             }
         }
+        Ok(())
+    }
+}
+
+/// The 403 for a verified claim that cannot travel as a header; the claim is named, its value
+/// never (it may be anything the token's issuer signed).
+fn unsafe_claim(claim: &str) -> AuthStop {
+    let message = format!("Claim '{claim}' cannot be sent as a header");
+    AuthStop::Deny {
+        reply: LocalResponse::json(403, &serde_json::json!({ "message": message })),
+        reason: "claim_not_header_safe",
+        detail: Some(format!("claim {claim}")),
     }
 }

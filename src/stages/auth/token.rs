@@ -1,5 +1,10 @@
-//! Finding the token in a request, as Kong's jwt plugin does: query parameters first, then
-//! cookies, then headers (`Bearer <token>`); the first location that has one wins.
+//! Finding the token in a request, as Kong's jwt plugin does: every configured query parameter,
+//! cookie and header (`Bearer <token>`) is read, and the distinct non-empty tokens found form
+//! one set. One token goes on; two different ones anywhere (a query token and another in
+//! `Authorization`, a cookie sent twice with different values) are `Multiple tokens provided`:
+//! otherwise the copy that was not verified would reach the upstream beside the one that was.
+//! Kong reads only the first value of a repeated header or cookie; every value is read here, so
+//! a second, unverified copy cannot ride along.
 
 use crate::stages::{urlenc, Request};
 
@@ -19,53 +24,53 @@ pub struct TokenLocations {
 pub enum Found {
     /// No token anywhere.
     None,
-    /// Exactly one token.
+    /// Exactly one token (possibly sent in several places).
     One(String),
-    /// One query parameter repeated with different values (Kong: `Multiple tokens provided`).
+    /// Different tokens (Kong: `Multiple tokens provided`).
     Multiple,
 }
 
 impl TokenLocations {
-    /// Looks for the token.
+    /// Collects every token the request carries.
     pub fn find(&self, req: &Request) -> Found {
-        if let Some(found) = self.in_query(req.query()) {
-            return found;
-        }
-        if let Some(token) = self.in_cookies(req) {
-            return Found::One(token);
-        }
-        self.in_headers(req).map_or(Found::None, Found::One)
-    }
-
-    fn in_query(&self, query: &str) -> Option<Found> {
-        self.uri_param_names.iter().find_map(|name| {
-            let mut values: Vec<String> = urlenc::pairs(query)
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.unwrap_or_default())
-                .collect();
-            values.dedup();
-            match values.len() {
-                0 => None,
-                1 => values.pop().map(Found::One),
-                _ => Some(Found::Multiple),
+        let mut tokens: Vec<String> = Vec::new();
+        let found = self
+            .in_query(req.query())
+            .chain(self.in_cookies(req))
+            .chain(self.in_headers(req));
+        for token in found.filter(|t| !t.is_empty()) {
+            if !tokens.contains(&token) {
+                tokens.push(token);
             }
-        })
+        }
+        match tokens.len() {
+            0 => Found::None,
+            1 => tokens.pop().map_or(Found::None, Found::One),
+            _ => Found::Multiple,
+        }
     }
 
-    fn in_cookies(&self, req: &Request) -> Option<String> {
-        self.cookie_names.iter().find_map(|name| {
-            req.header_all("cookie")
-                .flat_map(|h| h.split(';'))
-                .filter_map(|c| c.trim().split_once('='))
-                .find(|(k, v)| k == name && !v.is_empty())
-                .map(|(_, v)| v.to_string())
-        })
+    fn in_query<'a>(&'a self, query: &'a str) -> impl Iterator<Item = String> + 'a {
+        urlenc::pairs(query)
+            .filter(|(k, _)| self.uri_param_names.contains(k))
+            .filter_map(|(_, v)| v)
     }
 
-    fn in_headers(&self, req: &Request) -> Option<String> {
+    fn in_cookies<'a>(&'a self, req: &'a Request) -> impl Iterator<Item = String> + 'a {
+        req.header_all("cookie")
+            .flat_map(|h| h.split(';'))
+            .filter_map(|c| c.trim().split_once('='))
+            .filter(|(k, _)| self.cookie_names.iter().any(|n| n == k))
+            .map(|(_, v)| v.to_string())
+    }
+
+    fn in_headers<'a>(&'a self, req: &'a Request) -> impl Iterator<Item = String> + 'a {
+        // Envoy joins a repeated header into one value with `,`, a character no token has.
         self.header_names
             .iter()
-            .find_map(|name| req.header(name).and_then(bearer))
+            .flat_map(|name| req.header_all(name))
+            .flat_map(|value| value.split(','))
+            .filter_map(bearer)
     }
 }
 
@@ -105,20 +110,45 @@ mod tests {
     }
 
     #[test]
-    fn find_query_wins_over_cookie_and_header() {
+    fn find_same_token_in_every_place_is_one() {
         let r = req(
-            "/?jwt=q",
-            &[("cookie", "session=c"), ("authorization", "Bearer h")],
+            "/?jwt=t",
+            &[("cookie", "session=t"), ("authorization", "Bearer t")],
         );
-        assert_eq!(locations().find(&r), Found::One("q".into()));
+        assert_eq!(locations().find(&r), Found::One("t".into()));
     }
 
     #[test]
-    fn find_cookie_wins_over_header() {
-        let r = req(
-            "/",
-            &[("cookie", "a=1; session=c"), ("authorization", "Bearer h")],
+    fn find_different_tokens_across_places_are_multiple() {
+        let cases: [(&str, &[(&str, &str)]); 5] = [
+            ("/?jwt=q", &[("authorization", "Bearer h")]),
+            ("/?jwt=q", &[("cookie", "session=c")]),
+            (
+                "/",
+                &[("cookie", "session=c"), ("authorization", "Bearer h")],
+            ),
+            ("/", &[("cookie", "session=good; session=forged")]),
+            (
+                "/",
+                &[("authorization", "Bearer a"), ("authorization", "Bearer b")],
+            ),
+        ];
+        assert_eq!(
+            locations().find(&req("/", &[("authorization", "Bearer a,Bearer b")])),
+            Found::Multiple
         );
+        for (path, headers) in cases {
+            assert_eq!(
+                locations().find(&req(path, headers)),
+                Found::Multiple,
+                "{path} {headers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn find_cookie_alone_is_found() {
+        let r = req("/", &[("cookie", "a=1; session=c")]);
         assert_eq!(locations().find(&r), Found::One("c".into()));
     }
 

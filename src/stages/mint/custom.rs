@@ -118,12 +118,15 @@ impl CustomJwt {
             match &id.via {
                 Via::Jwt { claims } => return Ok(Source::Bearer(claims.clone())),
                 Via::Basic { username } => return Ok(Source::Basic(username.clone())),
-                Via::ApiKey => {
-                    let key = req
-                        .header(&self.apikey_header)
-                        .map(str::to_string)
-                        .or_else(|| id.credential.clone());
-                    return key
+                // Only the key key-auth verified, never another header the client added; a
+                // hidden key stays hidden: the credential's id stands for it.
+                Via::ApiKey { key } => {
+                    let client_id = key
+                        .as_ref()
+                        .map(|k| k.expose().clone())
+                        .or_else(|| id.credential.clone())
+                        .or_else(|| id.consumer.as_ref().and_then(|c| c.id.clone()));
+                    return client_id
                         .map(Source::ApiKey)
                         .ok_or("The API key could not be read");
                 }

@@ -298,7 +298,7 @@ fn inject(rec: &Reconcile, object: &Map<String, Value>) -> Injection {
             Some(RefusalReason::NotAllowed)
         } else if names.contains(&lower) {
             Some(RefusalReason::DuplicateName)
-        } else if text.chars().any(is_unsafe_value_char) {
+        } else if !crate::stages::headers::is_safe_value(&text) {
             Some(RefusalReason::UnsafeValue)
         } else {
             None
@@ -317,12 +317,6 @@ fn inject(rec: &Reconcile, object: &Map<String, Value>) -> Injection {
         out.request.set(name, text);
     }
     out
-}
-
-/// CR, LF and NUL split or end headers; the other C0 controls (but HTAB) and DEL are invalid in
-/// a field value (RFC 9110 5.5) and some hosts reject the whole request for them.
-fn is_unsafe_value_char(c: char) -> bool {
-    (c.is_ascii_control() && c != '\t') || c == '\u{7f}'
 }
 
 /// A short, printable form of text from the answer or the host, for the log.

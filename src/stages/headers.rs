@@ -1,0 +1,160 @@
+//! Header names and values as an upstream reads them.
+//!
+//! Many upstreams (CGI and WSGI servers, frameworks that fold `_` into `-`) read `X_Consumer_ID`
+//! as `X-Consumer-Id`. A header the filter sets, strips or hides is therefore matched with `_`
+//! and `-` as equal and case ignored, so no spelling of it from the client survives next to the
+//! filter's value.
+
+use super::{HeaderEdit, HeaderEdits, Request};
+
+/// The name as an upstream may read it: lower-case, `_` as `-`.
+pub fn canonical(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// True when an upstream may read `a` and `b` as the same header.
+pub fn same_header(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
+}
+
+fn fold(b: u8) -> u8 {
+    match b.to_ascii_lowercase() {
+        b'_' => b'-',
+        other => other,
+    }
+}
+
+/// CR, LF and NUL split or end headers; the other C0 controls (but HTAB) and DEL are invalid in
+/// a field value (RFC 9110 5.5) and some hosts reject the whole request for them.
+pub fn is_unsafe_value_char(c: char) -> bool {
+    (c.is_ascii_control() && c != '\t') || c == '\u{7f}'
+}
+
+/// True when `value` can travel as a header value as it is.
+pub fn is_safe_value(value: &str) -> bool {
+    !value.chars().any(is_unsafe_value_char)
+}
+
+/// The edits with, before each one, the removal of every other spelling of its name that the
+/// client sent (`x_consumer_id` before `x-consumer-id`). Pseudo-headers are left as they are.
+pub fn covering_spellings(req: &Request, edits: HeaderEdits) -> HeaderEdits {
+    let mut out = HeaderEdits::default();
+    let mut removed: Vec<String> = Vec::new();
+    for edit in edits.0 {
+        let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = &edit;
+        if !name.starts_with(':') {
+            for (client, _) in &req.headers {
+                let other = !client.eq_ignore_ascii_case(name);
+                if other && same_header(client, name) && !removed.contains(client) {
+                    removed.push(client.clone());
+                    out.remove(client.clone());
+                }
+            }
+        }
+        out.0.push(edit);
+    }
+    out
+}
+
+impl Request {
+    /// The request as the upstream will receive it once `edits` apply: a removal or a setting
+    /// takes away every spelling of the name, `:path` replaces the path.
+    pub fn edited(&self, edits: &HeaderEdits) -> Request {
+        let mut view = self.clone();
+        for edit in &edits.0 {
+            match edit {
+                HeaderEdit::Set(name, value) if name == ":path" => view.path = value.clone(),
+                HeaderEdit::Set(name, _) | HeaderEdit::Remove(name) if name.starts_with(':') => {}
+                HeaderEdit::Set(name, value) => {
+                    view.headers.retain(|(n, _)| !same_header(n, name));
+                    view.headers
+                        .push((name.to_ascii_lowercase(), value.clone()));
+                }
+                HeaderEdit::Remove(name) => view.headers.retain(|(n, _)| !same_header(n, name)),
+            }
+        }
+        view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)]) -> Request {
+        Request {
+            path: "/p?apikey=k&a=1".into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn same_header_folds_case_and_underscore() {
+        assert!(same_header("X_Consumer_ID", "x-consumer-id"));
+        assert!(same_header("x-consumer-id", "x-consumer-id"));
+        assert!(!same_header("x-consumer-idx", "x-consumer-id"));
+        assert!(!same_header("x.consumer.id", "x-consumer-id"));
+        assert_eq!(canonical("X_Anonymous_Consumer"), "x-anonymous-consumer");
+    }
+
+    #[test]
+    fn covering_spellings_removes_every_client_spelling_once() {
+        let r = req(&[
+            ("x_consumer_id", "forged"),
+            ("x-consumer-id", "forged"),
+            ("x_consumer_ID", "forged"),
+            ("x-other", "ok"),
+        ]);
+        let mut edits = HeaderEdits::default();
+        edits.remove("x-consumer-id");
+        edits.set("x-consumer-id", "c-1");
+        edits.set(":path", "/p");
+        let out = covering_spellings(&r, edits);
+        assert_eq!(
+            out.0,
+            [
+                HeaderEdit::Remove("x_consumer_id".into()),
+                HeaderEdit::Remove("x_consumer_ID".into()),
+                HeaderEdit::Remove("x-consumer-id".into()),
+                HeaderEdit::Set("x-consumer-id".into(), "c-1".into()),
+                HeaderEdit::Set(":path".into(), "/p".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn edited_view_is_what_the_upstream_receives() {
+        let r = req(&[
+            ("x_consumer_username", "root"),
+            ("x-consumer-username", "root"),
+            ("apikey", "k"),
+            ("accept", "*/*"),
+        ]);
+        let mut edits = HeaderEdits::default();
+        edits.remove("x-consumer-username");
+        edits.remove("apikey");
+        edits.set("x-consumer-username", "alice");
+        edits.set(":path", "/p?a=1");
+        let view = r.edited(&edits);
+        assert_eq!(view.path, "/p?a=1");
+        assert_eq!(
+            view.headers,
+            [
+                ("accept".to_string(), "*/*".to_string()),
+                ("x-consumer-username".to_string(), "alice".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unsafe_values_are_controls_but_tab() {
+        assert!(is_safe_value("a\tb c"));
+        for bad in ["a\r\nb", "a\nb", "a\0b", "a\u{1}b", "a\u{7f}b"] {
+            assert!(!is_safe_value(bad), "{bad:?}");
+        }
+    }
+}

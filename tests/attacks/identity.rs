@@ -1,0 +1,320 @@
+//! Forged identity: the upstream and the auth service see only what authentication verified, in
+//! every spelling; the minted token carries only the verified credential, never a hidden one;
+//! two different tokens are refused; the request binding hashes what the upstream receives.
+
+use crate::health::{assert_still_serves, assert_vm_alive};
+use crate::support::tokens::{fixture, now, sign_hmac};
+use crate::support::{oracle, Envoy, Recorded, Reply, Request, Server, Setup};
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const HS_SECRET: &[u8] = b"identity-attack-hs-secret-32-bytes!";
+
+fn consumers() -> Value {
+    json!([{"id": "c-1", "username": "alice", "custom_id": "cust-1",
+            "keyauth_credentials": [{"id": "ka-1", "key": "alice-key"}],
+            "jwt_secrets": [{"key": "idp", "secret": String::from_utf8_lossy(HS_SECRET)}]},
+           {"id": "anon", "username": "anonymous"}])
+}
+
+/// Every spelling a client may use to pass for the filter's identity headers.
+const FORGED: [(&str, &str); 9] = [
+    ("X-Consumer-Username", "root"),
+    ("X-Consumer-ID", "forged-id"),
+    ("X-Credential-Identifier", "forged-cred"),
+    ("X-Anonymous-Consumer", "false"),
+    ("X_Consumer_ID", "forged-id"),
+    ("x_consumer_custom_id", "forged-custom"),
+    ("X_Consumer_Username", "root"),
+    ("X_Anonymous_Consumer", "true"),
+    ("x_credential_identifier", "forged-cred"),
+];
+
+fn forged(mut req: Request) -> Request {
+    for (name, value) in FORGED {
+        req = req.header(name, value);
+    }
+    req
+}
+
+/// The header names a request carries that an upstream may read as `name` (`_` as `-`).
+fn spellings<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.to_ascii_lowercase().replace('_', "-") == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// Asserts that each identity header appears once, in one spelling, with the verified value
+/// (or not at all where `None`).
+fn assert_verified(headers: &[(String, String)], expected: &[(&str, Option<&str>)]) {
+    for (name, value) in expected {
+        let seen = spellings(headers, name);
+        assert_eq!(
+            seen,
+            value.iter().copied().collect::<Vec<_>>(),
+            "{name} in {headers:?}"
+        );
+    }
+}
+
+fn alice_headers() -> [(&'static str, Option<&'static str>); 5] {
+    [
+        ("x-consumer-username", Some("alice")),
+        ("x-consumer-id", Some("c-1")),
+        ("x-consumer-custom-id", Some("cust-1")),
+        ("x-credential-identifier", Some("ka-1")),
+        ("x-anonymous-consumer", None),
+    ]
+}
+
+fn minted_claims(token: &str) -> Value {
+    let text = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn private_jwk() -> Value {
+    let mut jwk = oracle::keygen("ES256");
+    jwk["alg"] = json!("ES256");
+    jwk
+}
+
+#[test]
+fn identity_forged_headers_reach_neither_auth_service_nor_upstream() {
+    let upstream = Server::ok();
+    let auth = Server::start(|_| Reply::json(200, &json!({"role": "reader"})));
+    let config = json!({"consumers": consumers(), "key_auth": {},
+        "reconcile": {"url": "http://auth.internal:8080", "upstream": "auth",
+                      "copy_headers": true, "forward_headers": true}});
+    let envoy =
+        Envoy::start(Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr()));
+    let good = Request::get("/orders").header("apikey", "alice-key");
+    let resp = envoy.send(&forged(good.clone()));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+
+    let call = auth.single();
+    assert_verified(&call.headers, &alice_headers());
+    let envelope: Value = serde_json::from_slice(&call.body).unwrap();
+    let sent: Vec<(String, String)> = envelope["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("<list>").to_string()))
+        .collect();
+    assert_verified(&sent, &alice_headers());
+
+    let proxied = upstream.single();
+    assert_verified(&proxied.headers, &alice_headers());
+    assert_eq!(proxied.header("role"), Some("reader"));
+    assert_still_serves(&envoy, &upstream, &good);
+}
+
+#[test]
+fn identity_underscore_spellings_of_every_owned_header_are_stripped() {
+    let upstream = Server::ok();
+    let config = json!({"consumers": consumers(),
+        "jwt": {"claims_to_headers": [{"claim": "tenant", "header": "x-tenant"}]},
+        "custom_jwt": {"private_jwk": private_jwk().to_string()}});
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    let token = sign_hmac("HS256", HS_SECRET, &json!({"iss": "idp", "tenant": "t-1"}));
+    let req = forged(Request::get("/r"))
+        .header("X_Custom_Jwt", "forged.token.here")
+        .header("authorization", &format!("Bearer {token}"))
+        .header("X_Tenant", "forged-tenant")
+        .header("x_tenant", "forged-tenant");
+    assert_eq!(envoy.send(&req).status, 200);
+    let seen = upstream.single();
+    assert_verified(
+        &seen.headers,
+        &[
+            ("x-consumer-username", Some("alice")),
+            ("x-consumer-id", Some("c-1")),
+            ("x-consumer-custom-id", Some("cust-1")),
+            ("x-credential-identifier", Some("idp")),
+            ("x-anonymous-consumer", None),
+            ("x-tenant", Some("t-1")),
+        ],
+    );
+    let minted = spellings(&seen.headers, "x-custom-jwt");
+    assert_eq!(minted.len(), 1);
+    assert_eq!(minted_claims(minted[0])["tenant"], "t-1");
+    assert_vm_alive(&envoy);
+}
+
+#[test]
+fn identity_anonymous_fallback_strips_forged_spellings_too() {
+    let upstream = Server::ok();
+    let config = json!({"consumers": consumers(), "key_auth": {"anonymous": "anon"}});
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    assert_eq!(envoy.send(&forged(Request::get("/r"))).status, 200);
+    assert_verified(
+        &upstream.single().headers,
+        &[
+            ("x-consumer-username", Some("anonymous")),
+            ("x-consumer-id", Some("anon")),
+            ("x-consumer-custom-id", None),
+            ("x-credential-identifier", None),
+            ("x-anonymous-consumer", Some("true")),
+        ],
+    );
+}
+
+fn custom_jwt_rig(key_auth: Value) -> (Server, Envoy) {
+    let upstream = Server::ok();
+    let config = json!({"consumers": consumers(), "key_auth": key_auth,
+        "custom_jwt": {"private_jwk": private_jwk().to_string()}});
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    (upstream, envoy)
+}
+
+fn minted_from(seen: &Recorded) -> Value {
+    minted_claims(seen.header("x-custom-jwt").unwrap())
+}
+
+#[test]
+fn identity_custom_jwt_client_id_is_the_verified_key_not_another_header() {
+    let (upstream, envoy) = custom_jwt_rig(json!({"key_names": ["x-api-key"]}));
+    let req = Request::get("/r")
+        .header("x-api-key", "alice-key")
+        .header("apikey", "anything");
+    assert_eq!(envoy.send(&req).status, 200);
+    let claims = minted_from(&upstream.single());
+    assert_eq!(claims["client_id"], "alice-key");
+    assert_eq!(claims["act"], json!({"client_id": "cust-1"}));
+}
+
+#[test]
+fn identity_hidden_api_key_never_reaches_the_upstream_in_the_minted_token() {
+    let (upstream, envoy) = custom_jwt_rig(json!({"hide_credentials": true}));
+    for req in [
+        Request::get("/r").header("apikey", "alice-key"),
+        Request::get("/r?apikey=alice-key&x=1"),
+    ] {
+        assert_eq!(envoy.send(&req).status, 200);
+    }
+    for seen in upstream.wait_for(2) {
+        assert_eq!(
+            minted_from(&seen)["client_id"],
+            "ka-1",
+            "the credential's id"
+        );
+        let everything = format!("{seen:?}{}", minted_from(&seen));
+        assert!(!everything.contains("alice-key"), "{everything}");
+    }
+}
+
+#[test]
+fn identity_claim_with_control_characters_is_refused_without_echoing_it() {
+    let upstream = Server::ok();
+    let config = json!({"consumers": consumers(),
+        "jwt": {"claims_to_headers": [{"claim": "profile.name", "header": "x-name"}]}});
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    for bad in [
+        "evil\r\nx-consumer-username: root",
+        "zq\u{0}zq",
+        "bell\u{7}",
+        "del\u{7f}",
+    ] {
+        let token = sign_hmac(
+            "HS256",
+            HS_SECRET,
+            &json!({"iss": "idp", "profile": {"name": bad}}),
+        );
+        let resp =
+            envoy.send(&Request::get("/r").header("authorization", &format!("Bearer {token}")));
+        assert_eq!(resp.status, 403, "{bad:?}");
+        assert_eq!(
+            resp.json(),
+            json!({"message": "Claim 'profile.name' cannot be sent as a header"})
+        );
+    }
+    assert!(upstream.requests().is_empty());
+    let log = envoy.log();
+    assert!(
+        log.contains("denied: claim_not_header_safe (claim profile.name)"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("evil") && !log.contains("zq"),
+        "the value is never logged"
+    );
+    let fine = sign_hmac(
+        "HS256",
+        HS_SECRET,
+        &json!({"iss": "idp", "profile": {"name": "A\tB"}}),
+    );
+    let good = Request::get("/r").header("authorization", &format!("Bearer {fine}"));
+    assert_still_serves(&envoy, &upstream, &good);
+    assert_eq!(upstream.single().header("x-name"), Some("A\tB"));
+}
+
+#[test]
+fn identity_two_different_tokens_are_refused_wherever_they_are() {
+    let upstream = Server::ok();
+    let config = json!({"consumers": consumers(), "jwt": {"cookie_names": ["session"]}});
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    let good = sign_hmac(
+        "HS256",
+        HS_SECRET,
+        &json!({"iss": "idp", "exp": now() + 60}),
+    );
+    let forged = sign_hmac("HS256", b"attacker", &json!({"iss": "idp", "sub": "root"}));
+    let bearer = |t: &str| format!("Bearer {t}");
+    let attacks = [
+        Request::get("/r").header("cookie", &format!("session={good}; session={forged}")),
+        Request::get("/r")
+            .header("cookie", &format!("session={good}"))
+            .header("cookie", &format!("session={forged}")),
+        Request::get(&format!("/r?jwt={good}")).header("authorization", &bearer(&forged)),
+        Request::get(&format!("/r?jwt={good}&jwt={forged}")),
+        Request::get("/r")
+            .header("cookie", &format!("session={good}"))
+            .header("authorization", &bearer(&forged)),
+        Request::get("/r")
+            .header("authorization", &bearer(&good))
+            .header("authorization", &bearer(&forged)),
+    ];
+    for req in &attacks {
+        let resp = envoy.send(req);
+        assert_eq!(resp.status, 401, "{req:?}");
+        assert_eq!(
+            resp.json(),
+            json!({"message": "Multiple tokens provided"}),
+            "{req:?}"
+        );
+        assert_eq!(
+            resp.header("www-authenticate"),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+    }
+    assert!(upstream.requests().is_empty());
+    let same_everywhere = Request::get(&format!("/r?jwt={good}"))
+        .header("cookie", &format!("session={good}"))
+        .header("authorization", &bearer(&good));
+    assert_still_serves(&envoy, &upstream, &same_everywhere);
+}
+
+#[test]
+fn identity_request_binding_hashes_the_query_the_upstream_receives() {
+    let upstream = Server::ok();
+    let config = json!({"consumers": consumers(), "key_auth": {"hide_credentials": true},
+        "upstream_jwt": {"private_key": fixture("ec_p256_pkcs8.pem"), "algorithm": "ES256",
+                         "x5c": false, "bind_request": true}});
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    let resp = envoy.send(&Request::get("/orders?a=1&apikey=alice-key&b=2"));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let seen = upstream.single();
+    let (path, query) = seen.path.split_once('?').unwrap();
+    assert_eq!((path, query), ("/orders", "a=1&b=2"));
+    let token = seen.header("jwt").unwrap();
+    let claims = minted_claims(token);
+    let expected = Sha256::digest(query.as_bytes());
+    let hex: String = expected.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(claims["queryhash"], hex);
+    assert_eq!(claims["path"], "/orders");
+}
