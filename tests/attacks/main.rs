@@ -12,5 +12,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod boundary;
 mod health;
 mod identity;
