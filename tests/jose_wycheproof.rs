@@ -1,4 +1,4 @@
-//! Wycheproof vectors (`../shared/vectors/wycheproof/`) against `jose::VerifyingKey::verify`.
+//! Wycheproof vectors (`tests/vectors/wycheproof/`, see its README) against `jose::VerifyingKey::verify`.
 //!
 //! Every `valid` case must verify, every `invalid` case must be rejected, `acceptable` may go
 //! either way, and nothing may panic. Keys are imported through both the JWK and the PEM paths
@@ -17,7 +17,7 @@ use jwt_relay::jose::{Algorithm, Jwk, OctKeyEncoding, VerifyingKey};
 use serde_json::Value;
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/wycheproof")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/wycheproof")
 }
 
 fn load(file: &str) -> Value {
