@@ -3,7 +3,7 @@
 //! for a JWKS re-fetch. The SDK's default trailers callback answers `Continue`, which made Envoy
 //! resume the held request undecided (regression tests).
 
-use crate::health::{assert_still_serves, assert_vm_alive};
+use crate::health::{assert_still_serves, assert_vm_alive, poll_until};
 use crate::support::h2::{self, H2Request};
 use crate::support::tokens::{self, now, sign_pem};
 use crate::support::{Envoy, Recorded, Reply, Request, Response, Server, Setup};
@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FORBIDDEN: &str = "You don't have enough permissions to access";
 const BODY: &str = r#"{"order": 7}"#;
@@ -190,7 +190,7 @@ fn h2_trailers_while_body_read_for_upstream_jwt_get_the_minted_token() {
 }
 
 /// The verifying JWK of a fixture key, with its `kid`.
-fn public_jwk(alg: &str, kid: &str) -> Value {
+pub fn public_jwk(alg: &str, kid: &str) -> Value {
     let pem = tokens::public_pem(alg);
     let verifying = jwt_relay::jose::VerifyingKey::from_pem(&pem, alg.parse().unwrap()).unwrap();
     let jwk = jwt_relay::jose::Jwk::from_keys(verifying, None).with_kid(kid);
@@ -216,6 +216,7 @@ fn h2_trailers_while_jwks_refetch_pending_forged_token_is_401() {
     // and the next background refresh is `cache_seconds` (600) away.
     idp.wait_for(1);
     poll_until(
+        Duration::from_secs(30),
         || envoy.send(&good).status == 200,
         "the startup JWKS verifies",
     );
@@ -250,13 +251,4 @@ fn h2_trailers_while_jwks_refetch_pending_forged_token_is_401() {
         "a forged token was proxied"
     );
     assert_still_serves(&envoy, &upstream, &good);
-}
-
-/// Polls an observable result until it holds (bounded: 30 s).
-pub fn poll_until(mut done: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

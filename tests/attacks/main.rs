@@ -14,3 +14,4 @@ mod support;
 
 mod bypass;
 mod health;
+mod stall;
