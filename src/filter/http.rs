@@ -2,6 +2,11 @@
 //! for. Async steps are data: the pending call's token is kept, late or foreign callbacks are
 //! ignored once a reply was sent, and every failure answers rather than forwards.
 //!
+//! Every request callback (headers, body, trailers) holds the request until the filter decided
+//! it: only [`State::Forwarded`] answers `Continue`. The SDK's defaults answer `Continue`, and a
+//! `Continue` from any callback makes Envoy resume a held request, so none is left to them
+//! (HTTP/2 trailers used to release a request waiting on a call or a body read).
+//!
 //! The lost-callback guard. Kong 3.8's ngx_wasm_module does not call `on_http_call_response`
 //! when a dispatch fails after it started (connection refused, timeout, resolver or TLS
 //! failure): its dispatch resume handler logs `dispatch failed`, then resumes the request, so
