@@ -248,6 +248,30 @@ fn failures_fail_closed_with_502_or_504() {
     }
 }
 
+/// Regression: Envoy reports a call that times out after the service's headers as a bare reset
+/// (no status), which used to be answered 502 like a refused connection; a timeout is 504
+/// whether the service sent nothing or started its answer and trickled it.
+#[test]
+fn timeout_after_headers_or_silence_is_504() {
+    let timeouts = json!({"connect_timeout": 100, "send_timeout": 100, "read_timeout": 300});
+    let trickle = rig(timeouts.clone(), |_| Reply::Trickle {
+        status: 200,
+        body: br#"{"userId": "u-1"}"#.repeat(10),
+        every: std::time::Duration::from_millis(100),
+    });
+    let silent = rig(timeouts, |_| Reply::Hang);
+    for (what, r) in [("trickle", &trickle), ("silence", &silent)] {
+        let resp = r.envoy.send(&Request::get("/r"));
+        assert_eq!(
+            (resp.status, resp.json()),
+            (504, json!({"message": "The upstream server is timing out"})),
+            "{what}"
+        );
+        assert_eq!(r.auth.requests().len(), 1, "{what}");
+        assert!(r.upstream.requests().is_empty(), "{what}");
+    }
+}
+
 #[test]
 fn refused_connection_fails_closed() {
     let port = TcpListener::bind("127.0.0.1:0")

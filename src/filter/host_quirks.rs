@@ -6,7 +6,10 @@
 //! - dispatch target: `upstream` is an Envoy cluster or a Kong `host:port`; the config's default
 //!   is the url's `host:port` (`stages::url`);
 //! - `:authority` is the server's name on Kong: [`super::http::request_from`] reads `host`;
-//! - a dispatch that fails on Kong 3.8 never calls back: the guard in [`super::http`].
+//! - a dispatch that fails on Kong 3.8 never calls back: the guard in [`super::http`];
+//! - a call that times out is reported differently: [`name_timeout`].
+
+use crate::stages::CallAnswer;
 
 /// Where Envoy exposes the client certificate's subject DN.
 const ENVOY_CLIENT_DN: [&[&str]; 1] = [&["connection", "subject_peer_certificate"]];
@@ -73,6 +76,34 @@ pub fn has_body(
     }
 }
 
+/// The `:dispatch_status` Kong 3.9 (ngx_wasm_module) gives a call that timed out.
+pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
+
+/// Names a timed-out call the Kong way. Envoy answers a call that times out before the
+/// service's headers with its router's 504 (`upstream request timeout`), but one that times out
+/// after them (the service sent its headers and trickles the body) with a bare reset: no
+/// headers, no status, exactly like a refused or reset connection. A status-less answer that
+/// came once the call's timeout had passed is that timeout. The host starts its timer from the
+/// event loop's cached time, a little before the filter reads the clock, so the timer may fire
+/// slightly short of the measured timeout: up to a tenth of it (at most 100 ms) is allowed.
+/// A reset that close to the deadline is reported as a timeout: both fail closed, only the
+/// status differs.
+pub fn name_timeout(answer: &mut CallAnswer, elapsed_ms: u64, timeout_ms: u32) {
+    let named = answer
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case(DISPATCH_TIMEOUT.0));
+    if answer.status.is_some() || named || timeout_ms == 0 {
+        return;
+    }
+    let timeout = u64::from(timeout_ms);
+    let slack = (timeout / 10).min(100);
+    if elapsed_ms.saturating_add(slack) >= timeout {
+        let (name, value) = DISPATCH_TIMEOUT;
+        answer.headers.push((name.to_string(), value.to_string()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +158,48 @@ mod tests {
         assert!(!has_body(Some("0"), None, false, || false));
         assert!(!has_body(Some(" 0 "), None, false, || true));
         assert!(has_body(Some("3"), None, false, || true));
+    }
+
+    fn named(status: Option<u16>, headers: &[(&str, &str)], elapsed: u64, timeout: u32) -> bool {
+        let mut answer = CallAnswer {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: Vec::new(),
+        };
+        name_timeout(&mut answer, elapsed, timeout);
+        answer
+            .headers
+            .iter()
+            .any(|(k, v)| (k.as_str(), v.as_str()) == DISPATCH_TIMEOUT)
+    }
+
+    #[test]
+    fn name_timeout_only_a_status_less_answer_at_the_deadline() {
+        assert!(named(None, &[], 5000, 5000));
+        assert!(named(None, &[], 4900, 5000), "100 ms slack");
+        assert!(!named(None, &[], 4899, 5000));
+        assert!(named(None, &[], 450, 500), "a tenth of a short timeout");
+        assert!(!named(None, &[], 449, 500));
+        assert!(
+            !named(None, &[], 10, 500),
+            "an early reset is a transport failure"
+        );
+        assert!(
+            !named(Some(504), &[], 5000, 5000),
+            "Envoy's own 504 speaks for itself"
+        );
+        assert!(!named(None, &[], 5000, 0));
+        assert!(
+            !named(
+                None,
+                &[(":dispatch_status", "broken connection")],
+                5000,
+                5000
+            ),
+            "Kong's own report stays"
+        );
     }
 }

@@ -2,6 +2,11 @@
 //! for. Async steps are data: the pending call's token is kept, late or foreign callbacks are
 //! ignored once a reply was sent, and every failure answers rather than forwards.
 //!
+//! Every request callback (headers, body, trailers) holds the request until the filter decided
+//! it: only [`State::Forwarded`] answers `Continue`. The SDK's defaults answer `Continue`, and a
+//! `Continue` from any callback makes Envoy resume a held request, so none is left to them
+//! (HTTP/2 trailers used to release a request waiting on a call or a body read).
+//!
 //! The lost-callback guard. Kong 3.8's ngx_wasm_module does not call `on_http_call_response`
 //! when a dispatch fails after it started (connection refused, timeout, resolver or TLS
 //! failure): its dispatch resume handler logs `dispatch failed`, then resumes the request, so
@@ -76,8 +81,11 @@ pub struct HttpFilter<H: Host> {
     flow: Option<Flow>,
     /// `x-request-id`, for log lines.
     request_id: String,
-    /// When the pending call was dispatched (ms), for the latency histogram.
+    /// When the pending call was dispatched (ms, read just before), for the latency histogram
+    /// and to tell a timeout from a reset.
     call_started_ms: u64,
+    /// The pending call's timeout (ms).
+    call_timeout_ms: u32,
     /// Whether a body follows the headers.
     body_coming: bool,
     /// Body size and end flag the host reported while a call was pending (buffered, unread).
@@ -123,6 +131,7 @@ impl<H: Host> HttpFilter<H> {
             flow: None,
             request_id: String::new(),
             call_started_ms: 0,
+            call_timeout_ms: 0,
             body_coming: false,
             held_body: None,
         }
@@ -172,11 +181,7 @@ impl<H: Host> HttpFilter<H> {
                 // The host buffers it; the flow may ask for it once the call is answered.
                 self.held_body = Some((body_size, end_of_stream));
             }
-            // Not reading: a held request stays held, a forwarded one flows.
-            return match self.state {
-                State::Forwarded | State::Start => Action::Continue,
-                _ => Action::Pause,
-            };
+            return self.hold_unless_forwarded();
         };
         if body_size > seen {
             let wanted = body_size - seen;
@@ -210,8 +215,42 @@ impl<H: Host> HttpFilter<H> {
         if !end_of_stream {
             return Action::Pause;
         }
+        self.end_body()
+    }
+
+    /// `on_http_request_trailers` (HTTP/2 and chunked HTTP/1.1 trailers). The SDK's default
+    /// answer, `Continue`, would make Envoy resume a request held for a call or a body read:
+    /// undecided, it would reach the upstream. Trailers also end the body (the body callback
+    /// never saw `end_of_stream`): a body being read is finished here with what the body
+    /// callbacks delivered (Envoy hands every DATA frame to them before the trailers), and one
+    /// the host buffers during a call is marked complete for a later read.
+    pub fn on_request_trailers(&mut self) -> Action {
+        match self.state {
+            State::ReadingBody { .. } => self.end_body(),
+            State::Calling { .. } => {
+                let size = self.held_body.map_or(0, |(size, _)| size);
+                self.held_body = Some((size, true));
+                Action::Pause
+            }
+            _ => self.hold_unless_forwarded(),
+        }
+    }
+
+    /// The body is complete: the flow goes on (it may dispatch, answer, or let the request go).
+    fn end_body(&mut self) -> Action {
         let next = self.step(|flow, config, shared| flow.on_body_end(config, shared));
         self.run(next)
+    }
+
+    /// A request callback with nothing to read: only a request the filter let through goes on.
+    /// Anything else stays held: a pending step, a local reply already sent, or a request whose
+    /// headers the filter never saw (nothing was decided for it).
+    fn hold_unless_forwarded(&self) -> Action {
+        if self.state == State::Forwarded {
+            Action::Continue
+        } else {
+            Action::Pause
+        }
     }
 
     /// `on_http_call_response`: the answer of the pending call.
@@ -219,10 +258,11 @@ impl<H: Host> HttpFilter<H> {
         if self.state != (State::Calling { token }) {
             return; // a late or foreign callback: the request was already settled
         }
-        let answer = self
+        let mut answer = self
             .host
             .call_answer(body_size, MAX_ANSWER_BYTES.saturating_add(1));
         let elapsed = self.host.now_ms().saturating_sub(self.call_started_ms);
+        host_quirks::name_timeout(&mut answer, elapsed, self.call_timeout_ms);
         if self.config.reconcile.is_some() {
             if let Ok(mut metrics) = self.metrics.try_borrow_mut() {
                 metrics.reconcile_latency(&mut self.host, elapsed);
@@ -239,19 +279,31 @@ impl<H: Host> HttpFilter<H> {
         }
     }
 
+    /// `on_done`: the stream ends. A call it made dies with it (Envoy cancels a context's calls
+    /// when the client goes away; no callback comes), so a JWKS re-fetch it was waiting for is
+    /// abandoned now, not at its deadline.
+    pub fn on_done(&mut self) {
+        if !matches!(self.state, State::Calling { .. }) {
+            return;
+        }
+        let Some(mut flow) = self.flow.take() else {
+            return;
+        };
+        let abandoned = self.with_shared(|_, shared| flow.abandon(shared));
+        self.flow = Some(flow);
+        if abandoned == Some(true) {
+            let line = format!(
+                "jwt-relay: request gone while its JWKS fetch was in flight; fetch abandoned \
+                 request_id={}",
+                self.request_id
+            );
+            self.host.log(Level::Info, &line);
+        }
+    }
+
     /// `on_http_response_headers`: adds headers the flow wants the client to see.
     pub fn on_response_headers(&mut self) -> Action {
-        let pending = matches!(
-            self.state,
-            State::Calling { .. } | State::ReadingBody { .. }
-        );
-        if pending && self.host.is_kong() {
-            // Guard 3 (module docs): the request went upstream without our decision.
-            let reply = match self.call_lost() {
-                Some(Next::Respond(reply)) => reply,
-                _ => bad_gateway(),
-            };
-            self.respond(&reply);
+        if self.response_without_decision() {
             return Action::Continue;
         }
         let headers = self
@@ -268,6 +320,40 @@ impl<H: Host> HttpFilter<H> {
             }
         }
         Action::Continue
+    }
+
+    /// `on_http_response_body`: the same rule as the response headers (a response while the
+    /// request is undecided is replaced on Kong, Envoy's own local reply on Envoy); otherwise the
+    /// body flows (it is the upstream's answer to a request the filter let through, or the
+    /// filter's own local reply, which must not hang).
+    pub fn on_response_body(&mut self) -> Action {
+        self.response_without_decision();
+        Action::Continue
+    }
+
+    /// `on_http_response_trailers`: as [`Self::on_response_body`].
+    pub fn on_response_trailers(&mut self) -> Action {
+        self.response_without_decision();
+        Action::Continue
+    }
+
+    /// Guard 3 (module docs), for every response callback: on Kong, a response while the call
+    /// or the body read is pending means the request went upstream without our decision; the
+    /// upstream's answer is replaced by the failed call's reply. True when it was.
+    fn response_without_decision(&mut self) -> bool {
+        let pending = matches!(
+            self.state,
+            State::Calling { .. } | State::ReadingBody { .. }
+        );
+        if !pending || !self.host.is_kong() {
+            return false;
+        }
+        let reply = match self.call_lost() {
+            Some(Next::Respond(reply)) => reply,
+            _ => bad_gateway(),
+        };
+        self.respond(&reply);
+        true
     }
 
     /// The host went on without the answer of the pending call: logs it and feeds the flow a
@@ -391,9 +477,13 @@ impl<H: Host> HttpFilter<H> {
     }
 
     fn dispatch(&mut self, call: &CallSpec) -> Action {
+        // Read before the host arms the call's timer: the elapsed time measured at the answer is
+        // then never shorter than the time the host waited.
+        let started_ms = self.host.now_ms();
         match self.host.dispatch(call) {
             Ok(token) => {
-                self.call_started_ms = self.host.now_ms();
+                self.call_started_ms = started_ms;
+                self.call_timeout_ms = call.timeout_ms;
                 self.state = State::Calling { token };
                 Action::Pause
             }
@@ -492,6 +582,8 @@ mod tests {
         property_reads: RefCell<Vec<String>>,
         /// How many header edits had been applied when each call was dispatched.
         edits_at_dispatch: Vec<usize>,
+        /// Milliseconds the host clock has moved on.
+        elapsed_ms: std::cell::Cell<u64>,
     }
 
     impl FakeHost {
@@ -556,7 +648,7 @@ mod tests {
                 .and_then(|b| host_quirks::decode_flag(b))
         }
         fn now_ms(&self) -> u64 {
-            1_700_000_000_000
+            1_700_000_000_000 + self.elapsed_ms.get()
         }
         fn define_metric(&mut self, _kind: u32, name: &str) -> R<u32> {
             self.metrics.push((name.to_string(), 0));
@@ -1051,5 +1143,221 @@ mod tests {
         assert_eq!(f.on_request_body(3, true), Action::Pause);
         assert_eq!(f.state(), State::Calling { token: 7 });
         assert!(host.responses.is_empty());
+    }
+
+    /// A POST without `content-length` (HTTP/2): a body follows until the stream ends.
+    fn h2_post() -> FakeHost {
+        FakeHost {
+            headers: vec![h(":method", "POST"), h(":path", "/x")],
+            body: b"abcdef".to_vec(),
+            ..FakeHost::default()
+        }
+    }
+
+    #[test]
+    fn trailers_while_call_pending_stay_held_until_the_answer() {
+        let mut host = keyed("POST", false);
+        host.answer.status = Some(403);
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        assert_eq!(f.on_request_body(3, false), Action::Pause);
+        // The SDK's default (Continue) resumed the request here, undecided.
+        assert_eq!(f.on_request_trailers(), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        f.on_call_response(7, 0);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(host.responses[0].status, 403);
+        assert_eq!(host.resumed, 0);
+    }
+
+    #[test]
+    fn trailers_end_the_body_read_and_the_call_carries_it() {
+        let mut host = h2_post();
+        let mut f = filter(RECONCILE, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_body(2, false), Action::Pause);
+        assert_eq!(f.on_request_body(6, false), Action::Pause);
+        assert_eq!(f.on_request_trailers(), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        let call_body: serde_json::Value = serde_json::from_slice(&f.host.calls[0].body).unwrap();
+        assert_eq!(call_body["body"], "abcdef");
+        assert_eq!(f.host.resumed, 0);
+    }
+
+    #[test]
+    fn trailers_end_the_body_read_for_upstream_jwt_and_forward_signed() {
+        for (delivered, body) in [(6, &b"abcdef"[..]), (0, b"")] {
+            let mut host = h2_post();
+            let mut f = filter(&upstream_jwt(), &mut host);
+            assert_eq!(f.on_request_headers(false), Action::Pause);
+            if delivered > 0 {
+                assert_eq!(f.on_request_body(delivered, false), Action::Pause);
+            }
+            assert_eq!(f.on_request_trailers(), Action::Continue);
+            assert_eq!(f.state(), State::Forwarded);
+            assert_eq!(
+                claims_of(&host.edits, "JWT")["payloadhash"],
+                sha256_hex(body)
+            );
+        }
+    }
+
+    #[test]
+    fn trailers_after_a_reply_stay_held_and_after_forwarding_flow() {
+        let mut host = h2_post();
+        host.answer.status = Some(403);
+        let mut f = filter(RECONCILE_ALLOW, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        f.on_call_response(7, 0);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(f.on_request_trailers(), Action::Pause);
+        assert_eq!(f.on_request_body(3, false), Action::Pause);
+
+        let mut host = FakeHost::default();
+        let mut f = filter("{}", &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.on_request_body(3, false), Action::Continue);
+        assert_eq!(f.on_request_trailers(), Action::Continue);
+    }
+
+    #[test]
+    fn request_callbacks_before_the_headers_hold() {
+        let mut host = FakeHost::default();
+        let mut f = filter(RECONCILE, &mut host);
+        assert_eq!(f.on_request_body(3, true), Action::Pause);
+        assert_eq!(f.on_request_trailers(), Action::Pause);
+    }
+
+    #[test]
+    fn trailers_end_the_body_then_reconcile_answers_then_the_body_is_signed() {
+        let mut host = keyed("POST", false);
+        host.headers.retain(|(k, _)| k != "content-length");
+        host.answer = CallAnswer {
+            status: Some(200),
+            headers: vec![],
+            body: b"{}".to_vec(),
+        };
+        let mut config: serde_json::Value = serde_json::from_str(&upstream_jwt()).unwrap();
+        let extra: serde_json::Value = serde_json::from_str(KEY_AUTH_RECONCILE).unwrap();
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let config = config.to_string();
+        let mut f = filter(&config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert!(matches!(f.state(), State::ReadingBody { .. }));
+        assert_eq!(f.on_request_body(3, false), Action::Pause);
+        assert_eq!(f.on_request_trailers(), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        f.on_call_response(7, 0);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(host.resumed, 1);
+        assert_eq!(
+            claims_of(&host.edits, "JWT")["payloadhash"],
+            sha256_hex(b"abc")
+        );
+    }
+
+    #[test]
+    fn response_body_and_trailers_while_call_pending_on_kong_replace_the_upstream_answer() {
+        for trailers in [false, true] {
+            let mut host = keyed("GET", true);
+            let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+            start_call(&mut f);
+            let action = if trailers {
+                f.on_response_trailers()
+            } else {
+                f.on_response_body()
+            };
+            assert_eq!(action, Action::Continue);
+            assert_eq!(f.state(), State::Responded);
+            assert_eq!(host.responses, [bad_gateway()]);
+        }
+    }
+
+    #[test]
+    fn response_body_and_trailers_of_the_filter_reply_flow_on_envoy() {
+        let mut host = keyed("GET", false);
+        host.answer.status = Some(403);
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        f.on_call_response(7, 0);
+        // The filter's own local reply passes through its response callbacks: never held.
+        assert_eq!(f.on_response_headers(), Action::Continue);
+        assert_eq!(f.on_response_body(), Action::Continue);
+        assert_eq!(f.on_response_trailers(), Action::Continue);
+        assert_eq!(host.responses.len(), 1);
+    }
+
+    const REMOTE_JWKS: &str =
+        r#"{"jwt": {"jwks_uri": {"url": "http://idp.example/keys", "timeout_ms": 1000}}}"#;
+
+    /// A bearer token naming `kid` (its signature is never checked: the kid is unknown).
+    fn bearer_with_kid(kid: &str) -> FakeHost {
+        let header = crate::jose::b64::encode(format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#));
+        let token = format!("{header}.e30.c2ln");
+        FakeHost {
+            headers: vec![
+                h(":method", "GET"),
+                h(":path", "/x"),
+                h("authorization", &format!("Bearer {token}")),
+            ],
+            ..FakeHost::default()
+        }
+    }
+
+    #[test]
+    fn done_while_jwks_refetch_pending_abandons_it_for_the_next_request() {
+        let config = Rc::new(crate::config::load(REMOTE_JWKS.as_bytes()).unwrap());
+        let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+        let mut first = bearer_with_kid("new");
+        let mut f = HttpFilter::new(config.clone(), shared.clone(), Rc::default(), &mut first);
+        assert_eq!(f.on_request_headers(true), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        // The client went away: no answer will come.
+        f.on_done();
+        assert!(first
+            .logs
+            .borrow()
+            .iter()
+            .any(|l| l.contains("fetch abandoned")));
+        // The kid may be fetched again at once: neither the in-flight mark nor its allowance
+        // stayed with the vanished request.
+        let mut second = bearer_with_kid("new");
+        let mut f = HttpFilter::new(config, shared, Rc::default(), &mut second);
+        assert_eq!(f.on_request_headers(true), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        assert_eq!(second.calls.len(), 1);
+    }
+
+    #[test]
+    fn done_after_a_decision_changes_nothing() {
+        let mut host = keyed("GET", false);
+        host.answer.status = Some(403);
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        f.on_call_response(7, 0);
+        f.on_done();
+        assert_eq!(f.state(), State::Responded);
+        assert!(!host.logs.borrow().iter().any(|l| l.contains("abandoned")));
+    }
+
+    /// Reconcile with a 500 ms call timeout.
+    const RECONCILE_500MS: &str = r#"{"reconcile": {"url": "http://auth:8080",
+        "connect_timeout": 100, "send_timeout": 100, "read_timeout": 300}}"#;
+
+    #[test]
+    fn call_without_status_at_its_timeout_is_504_before_it_502() {
+        for (elapsed, status) in [(500, 504), (460, 504), (449, 502), (10, 502)] {
+            let mut host = keyed("GET", false);
+            let mut f = filter(RECONCILE_500MS, &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Pause);
+            // Envoy's report of a timeout after the service's headers: a bare reset.
+            f.host.elapsed_ms.set(elapsed);
+            f.on_call_response(7, 0);
+            assert_eq!(f.state(), State::Responded, "{elapsed}");
+            assert_eq!(host.responses[0].status, status, "{elapsed} ms");
+        }
     }
 }

@@ -59,8 +59,22 @@ impl HttpContext for HttpCtx {
         action(self.0.on_request_body(body_size, end_of_stream))
     }
 
+    // Every callback is answered by the state machine: the SDK's defaults return `Continue`,
+    // which would resume a request the filter holds (trailers) or let a response by.
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        action(self.0.on_request_trailers())
+    }
+
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         action(self.0.on_response_headers())
+    }
+
+    fn on_http_response_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        action(self.0.on_response_body())
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        action(self.0.on_response_trailers())
     }
 }
 
@@ -73,6 +87,12 @@ impl Context for HttpCtx {
         _trailers: usize,
     ) {
         self.0.on_call_response(token, body_size);
+    }
+
+    /// The stream is gone (answered, or its client vanished): a call it made dies with it.
+    fn on_done(&mut self) -> bool {
+        self.0.on_done();
+        true
     }
 }
 

@@ -3,6 +3,7 @@
 //! then mint. Each step returns a [`Next`] for the glue; the glue calls back with body chunks or
 //! the call's answer. Nothing goes back up the path.
 
+use super::auth::remote_jwks::Ticket;
 use super::auth::{AuthStop, Identity};
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
@@ -34,7 +35,7 @@ pub enum Next {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Auth { refetch: bool },
-    AwaitJwks,
+    AwaitJwks { ticket: Ticket },
     Body,
     Reconcile,
     AwaitReconcile { cache_key: Option<[u8; 32]> },
@@ -183,8 +184,8 @@ impl Flow {
         shared: &mut Shared,
         answer: &CallAnswer,
     ) -> Next {
-        if self.step == Step::AwaitJwks {
-            let fetched = shared.jwks.finish(answer, self.req.now);
+        if let Step::AwaitJwks { ticket } = self.step {
+            let fetched = shared.jwks.finish_refetch(ticket, answer, self.req.now);
             shared.jwks_fetches.push(fetched);
             self.step = Step::Auth { refetch: false };
             return self.advance(config, shared);
@@ -222,6 +223,17 @@ impl Flow {
         }
     }
 
+    /// The request is gone while its call is in flight (the host drops the call with the
+    /// stream, so no answer will come): a JWKS re-fetch it was waiting for is abandoned, so
+    /// that other requests and the background refresh need not wait for its deadline. True
+    /// when there was one.
+    pub fn abandon(&mut self, shared: &mut Shared) -> bool {
+        match self.step {
+            Step::AwaitJwks { ticket } => shared.jwks.abandon_refetch(ticket),
+            _ => false,
+        }
+    }
+
     /// Runs authentication; `Some` when the request stops here (a denial or a JWKS fetch).
     fn authenticate(
         &mut self,
@@ -256,9 +268,8 @@ impl Flow {
             }
             Err(AuthStop::NeedJwks { kid }) => {
                 let remote = auth.remote_jwks()?;
-                if shared.jwks.allow_refetch(&kid, self.req.now) {
-                    shared.jwks.started(self.req.now);
-                    self.step = Step::AwaitJwks;
+                if let Some(ticket) = shared.jwks.begin_refetch(&kid, self.req.now, remote) {
+                    self.step = Step::AwaitJwks { ticket };
                     return Some(Next::Dispatch(remote.call()));
                 }
                 self.step = Step::Auth { refetch: false };
@@ -303,7 +314,7 @@ impl Flow {
                         return next;
                     }
                 }
-                Step::AwaitJwks => return Next::Respond(internal_error()),
+                Step::AwaitJwks { .. } => return Next::Respond(internal_error()),
                 Step::Body => {
                     self.step = Step::Reconcile;
                     if let Some(max) = body_limit(config).filter(|_| !self.body.done) {

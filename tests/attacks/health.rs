@@ -1,6 +1,7 @@
 //! The check that closes every attack group: the VM survived and still serves.
 
 use crate::support::{Envoy, Request, Server};
+use std::time::{Duration, Instant};
 
 /// Asserts the filter's VM did not trap: nothing in Envoy's log says so.
 pub fn assert_vm_alive(envoy: &Envoy) {
@@ -30,4 +31,13 @@ pub fn assert_still_serves(envoy: &Envoy, upstream: &Server, good: &Request) {
     );
     assert_eq!(upstream.requests().len(), before + 1);
     assert_vm_alive(envoy);
+}
+
+/// Polls an observable result until it holds, for at most `limit`.
+pub fn poll_until(limit: Duration, mut done: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

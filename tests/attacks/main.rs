@@ -13,5 +13,7 @@
 mod support;
 
 mod boundary;
+mod bypass;
 mod health;
 mod identity;
+mod stall;

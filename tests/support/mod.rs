@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod envoy;
+pub mod h2;
 pub mod http;
 pub mod oracle;
 pub mod server;

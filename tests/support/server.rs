@@ -41,6 +41,14 @@ pub enum Reply {
     Hang,
     /// Close the connection without answering.
     Close,
+    /// Send the status line and headers (with the body's `content-length`) at once, then the
+    /// body one byte per `every`. Bounded by the body; stops early when the peer goes away or
+    /// the server is dropped.
+    Trickle {
+        status: u16,
+        body: Vec<u8>,
+        every: Duration,
+    },
 }
 
 impl Reply {
@@ -191,6 +199,26 @@ fn serve(
                 return;
             }
             Reply::Close => return,
+            Reply::Trickle {
+                status,
+                body,
+                every,
+            } => {
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\n\r\n",
+                    body.len()
+                );
+                if writer.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                for byte in body {
+                    thread::sleep(every);
+                    if stop.load(Ordering::SeqCst) || writer.write_all(&[byte]).is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
 }

@@ -15,6 +15,8 @@ pub const REFETCH_WINDOW_SECONDS: u64 = 60;
 pub const REFETCH_PER_WINDOW: usize = 10;
 /// Seconds between attempts after a failed background fetch.
 pub const RETRY_SECONDS: u64 = 5;
+/// Seconds past a fetch's own timeout after which a fetch with no answer counts as lost.
+pub const LOST_MARGIN_SECONDS: u64 = 5;
 
 /// The compiled `jwks_uri`.
 #[derive(Debug, Clone)]
@@ -65,17 +67,70 @@ impl RemoteJwks {
     pub fn call(&self) -> CallSpec {
         self.call.clone()
     }
+
+    /// Seconds after its start at which a fetch with no answer is lost: the host ends every
+    /// call it still owns by its timeout (with an answer or a failure), so past the timeout and
+    /// a margin no callback is coming.
+    fn lost_after(&self) -> u64 {
+        u64::from(self.call.timeout_ms)
+            .div_ceil(1000)
+            .saturating_add(LOST_MARGIN_SECONDS)
+    }
 }
 
-/// What this VM knows of the remote set.
+/// What this VM knows of the remote set, and the fetches in flight.
+///
+/// Fetching must not depend on any one request surviving. A re-fetch for an unknown `kid` is
+/// dispatched from that request's context, and the host drops the call with the stream when the
+/// client goes away: no callback ever comes. A root context cannot take the fetch over (it
+/// would have to resume the request, which would forward it undecided). So:
+/// - the background refresh (root context) and a request's re-fetch are tracked apart, and the
+///   background refresh never waits for a request's: no client can hold off key rotation;
+/// - every in-flight mark has a deadline (the call's timeout plus [`LOST_MARGIN_SECONDS`]);
+///   past it the fetch counts as lost and the mark is cleared;
+/// - a request destroyed while its re-fetch is in flight abandons it at once
+///   ([`JwksState::abandon_refetch`], from the HTTP context's `on_done`);
+/// - a lost or abandoned re-fetch gives back its `kid`'s once-per-window allowance (the key may
+///   well be new: the next request naming it may fetch again), but still counts toward the
+///   per-window bound: the identity provider did get the request, and a client that opens and
+///   drops connections cannot make the filter fetch more than [`REFETCH_PER_WINDOW`] times a
+///   window;
+/// - at most one fetch of each kind is in flight, and a re-fetch waits while the background
+///   fetch is in flight (the same answer is on its way).
 #[derive(Debug, Default)]
 pub struct JwksState {
     /// The last good set.
     pub set: Option<JwkSet>,
     fetched_at: Option<u64>,
+    /// When the background fetch last started.
     attempted_at: Option<u64>,
+    /// The background fetch (root context) is in flight, since `attempted_at`.
     in_flight: bool,
-    refetches: VecDeque<(String, u64)>,
+    /// The request-side re-fetch in flight.
+    refetch: Option<Refetch>,
+    next_ticket: u64,
+    /// Re-fetches started in the current window.
+    refetches: VecDeque<Counted>,
+}
+
+/// Names one request-side re-fetch, so that only its own request ends or abandons it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+/// A request-side re-fetch in flight.
+#[derive(Debug)]
+struct Refetch {
+    ticket: Ticket,
+    kid: String,
+    /// When it counts as lost (seconds).
+    lost_at: u64,
+}
+
+/// A re-fetch counted in the window; `kid` is `None` once a lost fetch gave it back.
+#[derive(Debug)]
+struct Counted {
+    kid: Option<String>,
+    at: u64,
 }
 
 /// The outcome of reading a fetch's answer, for logs and metrics.
@@ -88,9 +143,10 @@ pub enum Fetched {
 }
 
 impl JwksState {
-    /// True when the background refresh should fetch now.
+    /// True when the background refresh should fetch now (a re-fetch in flight does not delay
+    /// it; a background fetch in flight does, until its deadline).
     pub fn refresh_due(&self, remote: &RemoteJwks, now: u64) -> bool {
-        if self.in_flight {
+        if self.background_busy(remote, now) {
             return false;
         }
         let retry_ok = self
@@ -102,31 +158,99 @@ impl JwksState {
         stale && retry_ok
     }
 
-    /// True (and counted) when a token's unknown `kid` may trigger a fetch now.
-    pub fn allow_refetch(&mut self, kid: &str, now: u64) -> bool {
-        if self.in_flight {
-            return false;
+    /// Starts (and counts) a re-fetch for a token's unknown `kid`, when one may go now: no
+    /// fetch in flight, the `kid` not fetched yet this window, the window's bound not reached.
+    /// The request keeps the ticket to end the fetch ([`Self::finish_refetch`]) or abandon it.
+    pub fn begin_refetch(&mut self, kid: &str, now: u64, remote: &RemoteJwks) -> Option<Ticket> {
+        self.expire_refetch(now);
+        if self.refetch.is_some() || self.background_busy(remote, now) {
+            return None;
         }
         let since = now.saturating_sub(REFETCH_WINDOW_SECONDS);
-        self.refetches.retain(|(_, at)| *at > since);
+        self.refetches.retain(|c| c.at > since);
         if self.refetches.len() >= REFETCH_PER_WINDOW
-            || self.refetches.iter().any(|(k, _)| k == kid)
+            || self.refetches.iter().any(|c| c.kid.as_deref() == Some(kid))
         {
-            return false;
+            return None;
         }
-        self.refetches.push_back((kid.to_string(), now));
-        true
+        self.refetches.push_back(Counted {
+            kid: Some(kid.to_string()),
+            at: now,
+        });
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket = self.next_ticket.wrapping_add(1);
+        self.refetch = Some(Refetch {
+            ticket,
+            kid: kid.to_string(),
+            lost_at: now.saturating_add(remote.lost_after()),
+        });
+        Some(ticket)
     }
 
-    /// A fetch was dispatched.
+    /// Reads a re-fetch's answer. A late answer (its fetch already counted as lost) still
+    /// updates the set: the answer itself is good.
+    pub fn finish_refetch(&mut self, ticket: Ticket, answer: &CallAnswer, now: u64) -> Fetched {
+        if self.refetch.as_ref().is_some_and(|r| r.ticket == ticket) {
+            self.refetch = None;
+        }
+        self.store(answer, now)
+    }
+
+    /// The request waiting for this re-fetch is gone (the host dropped the call with it): the
+    /// fetch is lost. True when it was still in flight.
+    pub fn abandon_refetch(&mut self, ticket: Ticket) -> bool {
+        match self.refetch.take() {
+            Some(r) if r.ticket == ticket => {
+                self.give_back(&r.kid);
+                true
+            }
+            other => {
+                self.refetch = other;
+                false
+            }
+        }
+    }
+
+    /// Clears a re-fetch past its deadline.
+    fn expire_refetch(&mut self, now: u64) {
+        if let Some(r) = self.refetch.take_if(|r| now >= r.lost_at) {
+            self.give_back(&r.kid);
+        }
+    }
+
+    /// A lost fetch gives back its `kid`'s allowance but stays counted in the window.
+    fn give_back(&mut self, kid: &str) {
+        if let Some(c) = self
+            .refetches
+            .iter_mut()
+            .find(|c| c.kid.as_deref() == Some(kid))
+        {
+            c.kid = None;
+        }
+    }
+
+    /// The background fetch is in flight and not yet past its deadline.
+    fn background_busy(&self, remote: &RemoteJwks, now: u64) -> bool {
+        self.in_flight
+            && self
+                .attempted_at
+                .is_some_and(|a| now < a.saturating_add(remote.lost_after()))
+    }
+
+    /// The background fetch was dispatched.
     pub fn started(&mut self, now: u64) {
         self.in_flight = true;
         self.attempted_at = Some(now);
     }
 
-    /// Reads a fetch's answer; a bad answer keeps the last good set.
+    /// Reads the background fetch's answer.
     pub fn finish(&mut self, answer: &CallAnswer, now: u64) -> Fetched {
         self.in_flight = false;
+        self.store(answer, now)
+    }
+
+    /// Reads a fetch's answer; a bad answer keeps the last good set.
+    fn store(&mut self, answer: &CallAnswer, now: u64) -> Fetched {
         let parsed = match answer.status {
             Some(200) => std::str::from_utf8(&answer.body)
                 .map_err(|_| "answer is not UTF-8".to_string())
@@ -218,15 +342,102 @@ mod tests {
         assert!(s.refresh_due(&r, 61 + RETRY_SECONDS));
     }
 
+    /// A re-fetch begun and answered (with a failure) at `now`; false when none could begin.
+    fn refetch(s: &mut JwksState, kid: &str, now: u64) -> bool {
+        let Some(ticket) = s.begin_refetch(kid, now, &remote(60)) else {
+            return false;
+        };
+        s.finish_refetch(ticket, &answer(None, ""), now);
+        true
+    }
+
     #[test]
-    fn allow_refetch_once_per_kid_and_bounded_per_window() {
+    fn refetch_once_per_kid_and_bounded_per_window() {
         let mut s = JwksState::default();
-        assert!(s.allow_refetch("k1", 100));
-        assert!(!s.allow_refetch("k1", 101));
+        assert!(refetch(&mut s, "k1", 100));
+        assert!(!refetch(&mut s, "k1", 101));
         for i in 2..=REFETCH_PER_WINDOW {
-            assert!(s.allow_refetch(&format!("k{i}"), 102));
+            assert!(refetch(&mut s, &format!("k{i}"), 102));
         }
-        assert!(!s.allow_refetch("another", 103));
-        assert!(s.allow_refetch("another", 103 + REFETCH_WINDOW_SECONDS));
+        assert!(!refetch(&mut s, "another", 103));
+        assert!(refetch(&mut s, "another", 103 + REFETCH_WINDOW_SECONDS));
+    }
+
+    #[test]
+    fn refetch_in_flight_holds_off_another_until_answered() {
+        let (r, mut s) = (remote(60), JwksState::default());
+        let t = s.begin_refetch("k1", 100, &r).unwrap();
+        assert_eq!(s.begin_refetch("k2", 101, &r), None);
+        s.finish_refetch(t, &answer(Some(200), SET), 101);
+        assert!(s.begin_refetch("k2", 101, &r).is_some());
+    }
+
+    /// The fetch's timeout (1 s) plus the margin.
+    const LOST_AFTER: u64 = 1 + LOST_MARGIN_SECONDS;
+
+    #[test]
+    fn refetch_without_answer_is_lost_at_deadline_and_gives_back_its_kid() {
+        let (r, mut s) = (remote(60), JwksState::default());
+        assert!(s.begin_refetch("k1", 100, &r).is_some());
+        // The client vanished and the host dropped the call: no answer, no on_done.
+        assert_eq!(s.begin_refetch("k2", 100 + LOST_AFTER - 1, &r), None);
+        let t = s.begin_refetch("k1", 100 + LOST_AFTER, &r);
+        assert!(t.is_some(), "lost: k1 may be fetched again");
+    }
+
+    #[test]
+    fn refetch_abandoned_clears_at_once_and_still_counts_in_the_window() {
+        let (r, mut s) = (remote(60), JwksState::default());
+        for i in 1..REFETCH_PER_WINDOW {
+            assert!(refetch(&mut s, &format!("k{i}"), 100));
+        }
+        let t = s.begin_refetch("new", 100, &r).unwrap();
+        assert!(s.abandon_refetch(t));
+        assert!(!s.abandon_refetch(t), "once");
+        // The kid's allowance is back, but the window's bound counts the lost fetch.
+        assert_eq!(s.begin_refetch("new", 101, &r), None);
+        let t = s.begin_refetch("new", 100 + REFETCH_WINDOW_SECONDS, &r);
+        assert!(t.is_some());
+    }
+
+    #[test]
+    fn abandon_of_an_expired_ticket_leaves_the_newer_fetch_alone() {
+        let (r, mut s) = (remote(60), JwksState::default());
+        let old = s.begin_refetch("k1", 100, &r).unwrap();
+        let new = s.begin_refetch("k2", 100 + LOST_AFTER, &r).unwrap();
+        assert!(!s.abandon_refetch(old));
+        assert_eq!(
+            s.begin_refetch("k3", 100 + LOST_AFTER, &r),
+            None,
+            "k2 in flight"
+        );
+        // A late answer to the lost fetch still updates the set, and k2 stays in flight.
+        s.finish_refetch(old, &answer(Some(200), SET), 100 + LOST_AFTER);
+        assert!(s.set.is_some());
+        assert_eq!(s.begin_refetch("k3", 100 + LOST_AFTER, &r), None);
+        s.finish_refetch(new, &answer(None, ""), 100 + LOST_AFTER);
+        assert!(s.begin_refetch("k3", 100 + LOST_AFTER, &r).is_some());
+    }
+
+    #[test]
+    fn refresh_due_is_not_held_off_by_a_request_refetch() {
+        let (r, mut s) = (remote(60), JwksState::default());
+        s.started(0);
+        s.finish(&answer(Some(200), SET), 0);
+        assert!(s.begin_refetch("k1", 59, &r).is_some());
+        assert!(
+            s.refresh_due(&r, 60),
+            "a stalled request never delays rotation"
+        );
+    }
+
+    #[test]
+    fn background_fetch_without_answer_is_lost_at_deadline() {
+        let (r, mut s) = (remote(60), JwksState::default());
+        s.started(0);
+        assert!(!s.refresh_due(&r, LOST_AFTER - 1));
+        assert_eq!(s.begin_refetch("k1", LOST_AFTER - 1, &r), None);
+        assert!(s.refresh_due(&r, LOST_AFTER));
+        assert!(s.begin_refetch("k1", LOST_AFTER, &r).is_some());
     }
 }

@@ -1,0 +1,254 @@
+//! Requests that try to slip past a pending decision: HTTP/2 trailers while the filter holds the
+//! request for the auth service's answer, for the body (upstream_jwt, reconcile.forward_body), or
+//! for a JWKS re-fetch. The SDK's default trailers callback answers `Continue`, which made Envoy
+//! resume the held request undecided (regression tests).
+
+use crate::health::{assert_still_serves, assert_vm_alive, poll_until};
+use crate::support::h2::{self, H2Request};
+use crate::support::tokens::{self, now, sign_pem};
+use crate::support::{Envoy, Recorded, Reply, Request, Response, Server, Setup};
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const FORBIDDEN: &str = "You don't have enough permissions to access";
+const BODY: &str = r#"{"order": 7}"#;
+
+/// The three ways a request can carry trailers: after DATA, after an empty DATA frame, and
+/// right after the HEADERS.
+fn with_trailers(envoy: &Envoy, path: &str) -> Vec<(&'static str, H2Request)> {
+    let base = || {
+        H2Request::new("POST", path, envoy.listener)
+            .header("content-type", "application/json")
+            .header("x-user-role", "forged")
+    };
+    let trailers = [("x-checksum", "c0ffee")];
+    vec![
+        ("data+trailers", base().data(BODY).trailers(&trailers)),
+        ("empty data+trailers", base().data("").trailers(&trailers)),
+        ("headers+trailers", base().trailers(&trailers)),
+    ]
+}
+
+/// Envoy with a reconcile section whose auth service answers with the status in `answer`
+/// (200: `{"userRole": "admin"}`; anything else: that status).
+struct ReconcileRig {
+    upstream: Server,
+    auth: Server,
+    answer: Arc<AtomicU16>,
+    envoy: Envoy,
+}
+
+fn reconcile_rig(extra: Value) -> ReconcileRig {
+    let upstream = Server::ok();
+    let answer = Arc::new(AtomicU16::new(403));
+    let status = answer.clone();
+    let auth = Server::start(move |_| match status.load(Ordering::SeqCst) {
+        200 => Reply::json(200, &json!({"userRole": "admin"})),
+        other => Reply::status(other, "no"),
+    });
+    let mut section = json!({"url": "http://auth.internal:8080", "upstream": "auth"});
+    section
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let config = json!({ "reconcile": section }).to_string();
+    let envoy = Envoy::start(Setup::new(config, upstream.addr()).cluster("auth", auth.addr()));
+    ReconcileRig {
+        upstream,
+        auth,
+        answer,
+        envoy,
+    }
+}
+
+fn assert_forbidden(resp: &Response, what: &str) {
+    assert_eq!(
+        (resp.status, resp.json()),
+        (403, json!({ "message": FORBIDDEN })),
+        "{what}"
+    );
+}
+
+#[test]
+fn h2_trailers_while_reconcile_pending_denied_never_reach_upstream() {
+    let r = reconcile_rig(json!({}));
+    let requests = with_trailers(&r.envoy, "/orders");
+    for (what, req) in &requests {
+        assert_forbidden(&h2::send(r.envoy.listener, req), what);
+    }
+    // The filter held each request for the call: the service was asked every time.
+    assert_eq!(r.auth.wait_for(requests.len()).len(), requests.len());
+    assert!(
+        r.upstream.requests().is_empty(),
+        "{:?}",
+        r.upstream.requests()
+    );
+    r.answer.store(200, Ordering::SeqCst);
+    assert_still_serves(&r.envoy, &r.upstream, &Request::get("/good"));
+}
+
+#[test]
+fn h2_trailers_while_forward_body_read_denied_never_reach_upstream() {
+    let r = reconcile_rig(json!({"forward_body": true}));
+    let requests = with_trailers(&r.envoy, "/orders");
+    for (what, req) in &requests {
+        assert_forbidden(&h2::send(r.envoy.listener, req), what);
+    }
+    // The trailers ended the body: each call carried what the client sent.
+    let calls = r.auth.wait_for(requests.len());
+    let bodies: Vec<Value> = calls.iter().map(|c| call_body(c)["body"].clone()).collect();
+    assert_eq!(bodies, [json!({"order": 7}), json!(""), json!("")]);
+    assert!(
+        r.upstream.requests().is_empty(),
+        "{:?}",
+        r.upstream.requests()
+    );
+    assert_vm_alive(&r.envoy);
+}
+
+fn call_body(rec: &Recorded) -> Value {
+    serde_json::from_slice(&rec.body).unwrap()
+}
+
+#[test]
+fn h2_trailers_with_reconcile_allowed_go_on_with_injected_headers() {
+    let r = reconcile_rig(json!({"forward_body": true, "injected_header_prefix": "x-"}));
+    r.answer.store(200, Ordering::SeqCst);
+    let requests = with_trailers(&r.envoy, "/orders");
+    for (what, req) in &requests {
+        let resp = h2::send(r.envoy.listener, req);
+        assert_eq!((resp.status, resp.text().as_str()), (200, "ok"), "{what}");
+    }
+    let seen = r.upstream.wait_for(requests.len());
+    for (rec, (what, _)) in seen.iter().zip(&requests) {
+        // Injected, replacing the client's forged copy.
+        assert_eq!(rec.header_all("x-user-role"), ["admin"], "{what}");
+    }
+    assert_eq!(seen[0].body, BODY.as_bytes());
+    assert_vm_alive(&r.envoy);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn h2_trailers_while_body_read_for_upstream_jwt_get_the_minted_token() {
+    let upstream = Server::ok();
+    let config = json!({"upstream_jwt": {
+        "private_key": tokens::fixture("ec_p256_pkcs8.pem"), "algorithm": "ES256", "x5c": false
+    }});
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    let forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.";
+    let base = || H2Request::new("POST", "/orders", envoy.listener).header("jwt", forged);
+    let trailers = [("x-checksum", "c0ffee")];
+    let cases = [
+        ("data+trailers", base().data(BODY).trailers(&trailers), BODY),
+        (
+            "split data+trailers",
+            base().data(&BODY[..5]).data(&BODY[5..]).trailers(&trailers),
+            BODY,
+        ),
+        (
+            "empty data+trailers",
+            base().data("").trailers(&trailers),
+            "",
+        ),
+        ("headers+trailers", base().trailers(&trailers), ""),
+    ];
+    for (what, req, _) in &cases {
+        let resp = h2::send(envoy.listener, req);
+        assert_eq!((resp.status, resp.text().as_str()), (200, "ok"), "{what}");
+    }
+    for (rec, (what, _, body)) in upstream.wait_for(cases.len()).iter().zip(&cases) {
+        assert_eq!(rec.body, body.as_bytes(), "{what}");
+        let tokens = rec.header_all("jwt");
+        assert_eq!(tokens.len(), 1, "{what}: {tokens:?}");
+        assert_ne!(
+            tokens[0], forged,
+            "{what}: the client's token went upstream"
+        );
+        let claims = claims_of(tokens[0]);
+        assert_eq!(claims["payloadhash"], sha256_hex(body.as_bytes()), "{what}");
+    }
+    assert_vm_alive(&envoy);
+}
+
+/// The verifying JWK of a fixture key, with its `kid`.
+pub fn public_jwk(alg: &str, kid: &str) -> Value {
+    let pem = tokens::public_pem(alg);
+    let verifying = jwt_relay::jose::VerifyingKey::from_pem(&pem, alg.parse().unwrap()).unwrap();
+    let jwk = jwt_relay::jose::Jwk::from_keys(verifying, None).with_kid(kid);
+    Value::Object(jwk.to_public_json().unwrap())
+}
+
+#[test]
+fn h2_trailers_while_jwks_refetch_pending_forged_token_is_401() {
+    let idp = Server::start(|_| Reply::json(200, &json!({"keys": [public_jwk("RS256", "rsa-1")]})));
+    let upstream = Server::ok();
+    let config = json!({"jwt": {
+        "jwks_uri": {"url": "http://idp.example/keys", "upstream": "idp"},
+        "claims_to_verify": ["exp"]
+    }});
+    let envoy =
+        Envoy::start(Setup::new(config.to_string(), upstream.addr()).cluster("idp", idp.addr()));
+    let claims = json!({"sub": "admin", "exp": now() + 600});
+    let good = Request::get("/good").header(
+        "authorization",
+        &format!("Bearer {}", sign_pem("RS256", &claims, Some("rsa-1"))),
+    );
+    // The startup fetch, then a known key verifies: the set is loaded, no fetch is in flight,
+    // and the next background refresh is `cache_seconds` (600) away.
+    idp.wait_for(1);
+    poll_until(
+        Duration::from_secs(30),
+        || envoy.send(&good).status == 200,
+        "the startup JWKS verifies",
+    );
+    let fetches = idp.requests().len();
+    let seen = upstream.requests().len();
+    // Signed with a key the identity provider never published, under kids it does not know:
+    // each one makes the filter re-fetch the set (once per kid) while the request is held.
+    let cases: Vec<_> = with_trailers(&envoy, "/orders")
+        .into_iter()
+        .enumerate()
+        .map(|(i, (what, req))| {
+            let forged = sign_pem("ES256", &claims, Some(&format!("ghost-{i}")));
+            (
+                what,
+                req.header("authorization", &format!("Bearer {forged}")),
+            )
+        })
+        .collect();
+    for (i, (what, req)) in cases.iter().enumerate() {
+        let resp = h2::send(envoy.listener, req);
+        assert_eq!(resp.status, 401, "{what}: {}", resp.text());
+        assert_eq!(
+            resp.json(),
+            json!({"message": "No credentials found for given 'kid'"}),
+            "{what}"
+        );
+        assert_eq!(idp.requests().len(), fetches + i + 1, "{what}: re-fetched");
+    }
+    assert_eq!(
+        upstream.requests().len(),
+        seen,
+        "a forged token was proxied"
+    );
+    assert_still_serves(&envoy, &upstream, &good);
+}
