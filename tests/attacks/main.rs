@@ -12,5 +12,5 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-#[allow(dead_code)] // used by every group once they land
 mod health;
+mod tokens;
