@@ -633,7 +633,15 @@ mod tests {
             json!({"jwks_uri": {"url": "http://idp.example/keys", "upstream": "idp"}}),
             json!([]),
         );
-        let remote = JwkSet::parse_published(&published_set().to_string()).unwrap();
+        // The set as the jwks_uri fetch leaves it.
+        let mut state = remote_jwks::JwksState::default();
+        let served = crate::stages::CallAnswer {
+            status: Some(200),
+            headers: Vec::new(),
+            body: published_set().to_string().into_bytes(),
+        };
+        state.finish(&served, 0);
+        let remote = state.set.unwrap();
         for kid in ["hmac-1", "shared"] {
             let token = hs256(&format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#), "{}");
             let denial = run(&auth, &consumers, &token, Some(&remote)).unwrap_err();
