@@ -755,6 +755,79 @@ fn verify_http_jwks_url_fetched() {
 }
 
 #[test]
+fn verify_crit_b64_or_duplicate_member_token_exits_1() {
+    use jwt_relay::jose::{b64, Algorithm, Jwk, OctKeyEncoding};
+    let (dir, _) = signed(&json!({}));
+    let private = dir.read("k/private.jwk.json");
+    let jwk = Jwk::from_json(&private, OctKeyEncoding::Base64Url).unwrap();
+    let key = jwk.signing_key().unwrap();
+    // Validly signed by the key the JWKS publishes: only the JSON is at fault.
+    let sign = |header: &str, claims: &str| {
+        let input = format!("{}.{}", b64::encode(header), b64::encode(claims));
+        let sig = key.sign(Algorithm::ES256, input.as_bytes()).unwrap();
+        format!("{input}.{}", b64::encode(sig))
+    };
+    let cases = [
+        (
+            r#"{"alg":"ES256","kid":"k1","crit":["x"],"x":1}"#,
+            "{}",
+            "unsupported crit",
+        ),
+        (
+            r#"{"alg":"ES256","kid":"k1","crit":[]}"#,
+            "{}",
+            "unsupported crit",
+        ),
+        (
+            r#"{"alg":"ES256","kid":"k1","b64":false}"#,
+            "{}",
+            "unsupported b64",
+        ),
+        (
+            r#"{"alg":"none","alg":"ES256","kid":"k1"}"#,
+            "{}",
+            "invalid JSON",
+        ),
+        (
+            r#"{"alg":"ES256","kid":"k1"}"#,
+            r#"{"sub":"a","sub":"b"}"#,
+            "invalid JSON",
+        ),
+    ];
+    for (header, claims, reason) in cases {
+        assert_eq!(
+            dir.verify("k/jwks.json", &sign(header, claims)).fails(1),
+            format!("jwt-relay: invalid token: {reason}\n"),
+            "{header} {claims}"
+        );
+    }
+    dir.verify("k/jwks.json", &sign(r#"{"alg":"ES256","kid":"k1"}"#, "{}"))
+        .json();
+}
+
+#[test]
+fn verify_http_jwks_oct_keys_are_never_used() {
+    let dir = Scratch::new();
+    dir.keygen("HS256", "h1", "hs");
+    let token = dir.sign("hs/private.jwk.json", r#"{"sub":"svc"}"#);
+    let jwk = dir.json("hs/private.jwk.json");
+    let served = json!({"keys": [jwk.clone()]});
+    let server = Server::start(move |r| match r.path.as_str() {
+        "/jwks" => Reply::json(200, &served),
+        _ => Reply::json(200, &jwk),
+    });
+    for path in ["/jwks", "/one.jwk"] {
+        let url = format!("http://{}{path}", server.addr());
+        assert_eq!(
+            dir.verify(&url, &token).fails(1),
+            format!("jwt-relay: no key in {url} for kid \"h1\" and alg HS256; 1 oct keys ignored: a published JWKS holds no secret\n")
+        );
+    }
+    // The same key from a file is the user's own secret: it verifies.
+    dir.verify("hs/private.jwk.json", &token).json();
+}
+
+#[test]
 fn verify_http_error_status_exits_1() {
     let (dir, token) = signed(&json!({}));
     let server = Server::start(|_| Reply::status(404, "no"));

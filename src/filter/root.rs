@@ -4,7 +4,7 @@ use super::abi::{self, ids};
 use super::host::{Host, Level, ProxyWasmHost};
 use crate::config::{self, Config};
 use crate::jose::jwk::MAX_JWKS_LEN;
-use crate::stages::auth::remote_jwks::Fetched;
+use crate::stages::auth::remote_jwks::{self, Fetched};
 use crate::stages::{CallAnswer, Shared};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -25,13 +25,25 @@ const TICK_MS: u32 = 1000;
 
 /// The metric event of a JWKS fetch outcome.
 pub fn fetch_event(fetched: &Fetched) -> crate::stages::events::Event {
-    crate::stages::events::Event::JwksFetch(matches!(fetched, Fetched::Updated(_)))
+    crate::stages::events::Event::JwksFetch(matches!(fetched, Fetched::Updated { .. }))
 }
 
-/// Logs a JWKS fetch outcome (never the keys).
+/// Logs a JWKS fetch outcome (never the keys): one line per fetch, a warning when the set held
+/// `oct` keys (its publisher leaks HMAC secrets; the count is all that is logged).
 pub fn log_fetch(host: &impl Host, fetched: &Fetched) {
     match fetched {
-        Fetched::Updated(n) => host.log(Level::Info, &format!("jwt-relay: JWKS fetched: {n} keys")),
+        Fetched::Updated { keys, ignored_oct } => {
+            let level = if *ignored_oct > 0 {
+                Level::Warn
+            } else {
+                Level::Info
+            };
+            let note = remote_jwks::ignored_note(*ignored_oct);
+            host.log(
+                level,
+                &format!("jwt-relay: JWKS fetched: {keys} keys{note}"),
+            );
+        }
         Fetched::Failed(why) => host.log(
             Level::Warn,
             &format!("jwt-relay: JWKS fetch failed, keeping the last good set: {why}"),

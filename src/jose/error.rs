@@ -22,6 +22,12 @@ pub enum JoseError {
     InvalidClaims,
     /// The signature segment is not base64url. Kong: `invalid signature`.
     InvalidSignatureEncoding,
+    /// The header has a `crit` member (RFC 7515 §4.1.11). No extension is understood here, so
+    /// any `crit`, well formed or not, makes the token invalid. `unsupported crit`.
+    UnsupportedCrit,
+    /// The header has a `b64` member other than `true` (RFC 7797): the payload would not be
+    /// base64url, which this crate does not implement. `unsupported b64`.
+    UnsupportedB64,
     /// A value that should be base64url (no padding, or correct `=` padding) is not.
     InvalidBase64,
     /// The key may not be used with this algorithm (wrong family, wrong curve, or an HMAC
@@ -51,6 +57,8 @@ impl JoseError {
             Self::InvalidAlg => "invalid alg",
             Self::InvalidClaims => "invalid claims",
             Self::InvalidSignatureEncoding => "invalid signature",
+            Self::UnsupportedCrit => "unsupported crit",
+            Self::UnsupportedB64 => "unsupported b64",
             Self::InvalidBase64 => "invalid base64url",
             Self::AlgorithmMismatch => "algorithm not allowed for this key",
             Self::SignatureMismatch => "signature verification failed",

@@ -8,7 +8,8 @@
 //!
 //! A JWKS ([`JwkSet::parse`]) keeps the keys it understands and reports the others in
 //! [`JwkSet::skipped`], so one exotic key (say `kty: OKP, crv: X448`) does not take down a
-//! gateway's whole key set.
+//! gateway's whole key set. A JWKS anyone can download ([`JwkSet::parse_published`]) never
+//! yields an `oct` key: a published secret is no secret.
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -56,6 +57,20 @@ pub struct SkippedKey {
 pub struct JwkSet {
     keys: Vec<Jwk>,
     skipped: Vec<SkippedKey>,
+    ignored_oct: usize,
+}
+
+/// What a JWKS parse does with `oct` (symmetric) keys.
+#[derive(Debug, Clone, Copy)]
+enum OctKeys {
+    /// Use them, reading `k` this way (a set from the configuration: a secret kept secret).
+    Use(OctKeyEncoding),
+    /// Drop them unread and count them (a published set: its `k` is known to everyone).
+    Ignore,
+}
+
+fn is_oct(entry: &Value) -> bool {
+    entry.get("kty").and_then(Value::as_str) == Some("oct")
 }
 
 fn opt_string(obj: &Map<String, Value>, name: &'static str) -> Result<Option<String>, JoseError> {
@@ -362,6 +377,18 @@ impl JwkSet {
     /// Parses a JWKS document (`{"keys": [...]}`). Only a document that is not such an object
     /// is an error; keys that fail to parse are skipped and listed in [`Self::skipped`].
     pub fn parse(json: &str, oct: OctKeyEncoding) -> Result<Self, JoseError> {
+        Self::parse_with(json, OctKeys::Use(oct))
+    }
+
+    /// Parses a JWKS that anyone can download (a `jwks_uri`), like [`Self::parse`] except that
+    /// `oct` keys are dropped before their `k` is even decoded, and only counted
+    /// ([`Self::ignored_oct`]). An HMAC key verifies tokens anyone holding it can sign: once
+    /// published, it would let every reader of the set mint accepted tokens.
+    pub fn parse_published(json: &str) -> Result<Self, JoseError> {
+        Self::parse_with(json, OctKeys::Ignore)
+    }
+
+    fn parse_with(json: &str, oct: OctKeys) -> Result<Self, JoseError> {
         if json.len() > MAX_JWKS_LEN {
             return Err(JoseError::InvalidJwk("JWKS document too large"));
         }
@@ -373,7 +400,15 @@ impl JwkSet {
             .ok_or(JoseError::InvalidJwk("JWKS has no keys array"))?;
         let mut set = Self::default();
         for (index, entry) in entries.iter().enumerate() {
-            match Jwk::from_value(entry, oct) {
+            let encoding = match oct {
+                OctKeys::Ignore if is_oct(entry) => {
+                    set.ignored_oct += 1;
+                    continue;
+                }
+                OctKeys::Ignore => OctKeyEncoding::default(),
+                OctKeys::Use(encoding) => encoding,
+            };
+            match Jwk::from_value(entry, encoding) {
                 Ok(jwk) => set.keys.push(jwk),
                 Err(error) => set.skipped.push(SkippedKey {
                     index,
@@ -390,6 +425,7 @@ impl JwkSet {
         Self {
             keys,
             skipped: Vec::new(),
+            ignored_oct: 0,
         }
     }
 
@@ -401,6 +437,11 @@ impl JwkSet {
     /// The keys left out, with reasons.
     pub fn skipped(&self) -> &[SkippedKey] {
         &self.skipped
+    }
+
+    /// How many `oct` keys [`Self::parse_published`] dropped (never their `kid` or `k`).
+    pub fn ignored_oct(&self) -> usize {
+        self.ignored_oct
     }
 
     /// Keys that may verify a token with this `kid` (when the token has one) and `alg`, in
@@ -425,5 +466,47 @@ impl JwkSet {
         let mut doc = Map::new();
         doc.insert("keys".to_owned(), Value::Array(keys));
         Value::Object(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set where an RSA key and an `oct` key share `kid` "shared", plus an `oct` key alone.
+    fn mixed_set() -> String {
+        let pem = include_str!("../../tests/fixtures/jose/rsa2048_public_spki.pem");
+        let rsa = VerifyingKey::from_pem(pem, Algorithm::RS256).unwrap();
+        let mut rsa = Jwk::from_keys(rsa, None).to_public_json().unwrap();
+        rsa.insert("kid".into(), Value::from("shared"));
+        serde_json::json!({"keys": [
+            {"kty": "oct", "kid": "shared", "k": "c2VjcmV0"},
+            rsa,
+            {"kty": "oct", "kid": "hmac-1", "alg": "HS256", "k": "c2VjcmV0"},
+            {"kty": "oct", "k": "not base64url!"},
+        ]})
+        .to_string()
+    }
+
+    #[test]
+    fn parse_published_drops_and_counts_oct_keys() {
+        let set = JwkSet::parse_published(&mixed_set()).unwrap();
+        assert_eq!(set.keys().len(), 1);
+        assert_eq!(set.ignored_oct(), 3);
+        // Dropped unread: even a malformed `k` is not reported as a skipped key.
+        assert!(set.skipped().is_empty());
+        for kid in [Some("shared"), Some("hmac-1"), None] {
+            assert_eq!(set.candidates(kid, Algorithm::HS256).count(), 0, "{kid:?}");
+        }
+        assert_eq!(set.candidates(Some("shared"), Algorithm::RS256).count(), 1);
+    }
+
+    #[test]
+    fn parse_configured_set_keeps_oct_keys() {
+        let set = JwkSet::parse(&mixed_set(), OctKeyEncoding::Base64Url).unwrap();
+        assert_eq!(set.keys().len(), 3);
+        assert_eq!(set.ignored_oct(), 0);
+        assert_eq!(set.skipped().len(), 1);
+        assert_eq!(set.candidates(Some("shared"), Algorithm::HS256).count(), 1);
     }
 }

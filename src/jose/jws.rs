@@ -9,17 +9,25 @@
 //! 3. claims not a JSON object → `invalid claims`;
 //! 4. signature segment not base64url → `invalid signature`.
 //!
-//! Parsing does not verify: call [`Jws::verify`] with a key chosen by configuration (the key
-//! decides the algorithm family; the header must agree). Duplicate JSON members resolve to the
-//! last one (RFC 7515 §5.2 allows this). `crit` is not interpreted; callers that must honour
-//! it can read it from [`Header::json`].
+//! Two refusals of ours come on top, so that a token Kong would refuse still gets Kong's answer:
+//!
+//! - a member name repeated in any object of the header or the claims is `invalid JSON` (step 1):
+//!   RFC 7515 §5.2 allows keeping the last one, but readers that keep different ones disagree on
+//!   what was signed (see `json`);
+//! - after step 4, any `crit` header member is [`JoseError::UnsupportedCrit`] and a `b64` other
+//!   than `true` is [`JoseError::UnsupportedB64`]: this crate understands no extension, and RFC
+//!   7515 §4.1.11 says a token whose `crit` is not understood is invalid.
+//!
+//! A [`Jws`] exists only through [`parse`], so every verification ([`Jws::verify`]) sees a token
+//! that passed these checks. Parsing does not verify: call [`Jws::verify`] with a key chosen by
+//! configuration (the key decides the algorithm family; the header must agree).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{b64, Algorithm, JoseError, SigningKey, VerifyingKey};
+use super::{b64, json, Algorithm, JoseError, SigningKey, VerifyingKey};
 
 /// Largest compact token accepted by [`parse`], in bytes (64 KiB). Checked before decoding.
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
@@ -100,9 +108,26 @@ impl Jws {
     }
 }
 
+/// A header or claims segment: base64url, then strict JSON (a repeated member name is an error).
 fn decode_json(segment: &str) -> Result<Value, JoseError> {
     let bytes = b64::decode(segment).map_err(|_| JoseError::InvalidJson)?;
-    serde_json::from_slice(&bytes).map_err(|_| JoseError::InvalidJson)
+    json::from_slice(&bytes).map_err(|_| JoseError::InvalidJson)
+}
+
+/// Refuses header members asking for processing this crate does not do.
+fn check_no_extensions(header: &Map<String, Value>) -> Result<(), JoseError> {
+    // No extension is understood, so every `crit` is refused: an unknown name (§4.1.11 says the
+    // JWS is then invalid), a registered name or an empty list (both forbidden there), or a value
+    // that is not a list at all. Accepting any of them would ignore what the issuer made critical.
+    if header.contains_key("crit") {
+        return Err(JoseError::UnsupportedCrit);
+    }
+    // `b64: false` (RFC 7797) means the payload segment is the raw payload: a verifier reading it
+    // as base64url checks other bytes than the issuer meant. Only the default is read here.
+    match header.get("b64") {
+        None | Some(Value::Bool(true)) => Ok(()),
+        Some(_) => Err(JoseError::UnsupportedB64),
+    }
 }
 
 fn optional_str(obj: &Map<String, Value>, name: &str) -> Option<String> {
@@ -135,6 +160,7 @@ pub fn parse(token: &str) -> Result<Jws, JoseError> {
         return Err(JoseError::InvalidClaims);
     };
     let signature = b64::decode(s64).map_err(|_| JoseError::InvalidSignatureEncoding)?;
+    check_no_extensions(&header)?;
 
     Ok(Jws {
         header: Header {
@@ -340,6 +366,111 @@ mod tests {
         let jws = parse(&format!("{input}.{sig}")).unwrap();
         assert_eq!(jws.signing_input(), input.as_bytes());
         jws.verify(&key.verifying_key()).unwrap();
+    }
+
+    /// A token over raw header and claims JSON, validly signed with the HMAC secret `k`.
+    fn hs256(header: &str, claims: &str) -> String {
+        let key = SigningKey::hmac(b"k").unwrap();
+        let input = format!("{}.{}", seg(header), seg(claims));
+        let sig = key.sign(Algorithm::HS256, input.as_bytes()).unwrap();
+        format!("{input}.{}", b64::encode(sig))
+    }
+
+    const ALL_ALGS: [&str; 13] = [
+        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+        "ES384", "ES512", "EdDSA",
+    ];
+
+    #[test]
+    fn parse_crit_in_any_form_unsupported_crit() {
+        // Unknown name, registered names (forbidden in crit), empty list, not a list, null.
+        let crits = [
+            r#"["x-bank-approval"],"x-bank-approval":true"#,
+            r#"["exp"],"exp":1"#,
+            r#"["alg"]"#,
+            r#"["b64"],"b64":true"#,
+            "[]",
+            r#""x-bank-approval""#,
+            "{}",
+            "null",
+        ];
+        for crit in crits {
+            let valid = hs256(&format!(r#"{{"alg":"HS256","crit":{crit}}}"#), "{}");
+            assert_eq!(
+                parse(&valid).unwrap_err(),
+                JoseError::UnsupportedCrit,
+                "{crit}"
+            );
+            for alg in ALL_ALGS {
+                let h = format!(r#"{{"alg":"{alg}","crit":{crit}}}"#);
+                let t = format!("{}.{}.AQID", seg(&h), seg("{}"));
+                assert_eq!(parse(&t).unwrap_err(), JoseError::UnsupportedCrit, "{h}");
+            }
+        }
+    }
+
+    #[test]
+    fn parse_b64_other_than_true_unsupported_b64() {
+        for b64 in ["false", r#""false""#, "0", "null", "{}"] {
+            for alg in ALL_ALGS {
+                let h = format!(r#"{{"alg":"{alg}","b64":{b64}}}"#);
+                let t = format!("{}.{}.AQID", seg(&h), seg("{}"));
+                assert_eq!(parse(&t).unwrap_err(), JoseError::UnsupportedB64, "{h}");
+            }
+        }
+        let default = hs256(r#"{"alg":"HS256","b64":true}"#, "{}");
+        let key = SigningKey::hmac(b"k").unwrap().verifying_key();
+        parse(&default).unwrap().verify(&key).unwrap();
+    }
+
+    #[test]
+    fn parse_crit_checked_after_kong_errors() {
+        // A token Kong would refuse keeps Kong's answer.
+        let crit = r#"{"alg":"HS256","crit":["x"]}"#;
+        let t = format!("{}.{}.", seg(crit), seg("[1]"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidClaims);
+        let t = format!("{}.{}.ab+c", seg(crit), seg("{}"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidSignatureEncoding);
+        let t = format!("{}.{}.", seg(r#"{"alg":"none","crit":["x"]}"#), seg("{}"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidAlg);
+    }
+
+    #[test]
+    fn parse_duplicate_header_member_invalid_json() {
+        for h in [
+            r#"{"alg":"none","alg":"HS256"}"#,
+            r#"{"alg":"HS256","alg":"none"}"#,
+            r#"{"alg":"HS256","alg":"HS256"}"#,
+            r#"{"alg":"HS256","kid":"a","kid":"b"}"#,
+            r#"{"alg":"HS256","jwk":{"kty":"oct","kty":"RSA"}}"#,
+        ] {
+            assert_eq!(
+                parse(&hs256(h, "{}")).unwrap_err(),
+                JoseError::InvalidJson,
+                "{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_duplicate_claim_invalid_json() {
+        for c in [
+            r#"{"iss":"a","iss":"b"}"#,
+            r#"{"exp":1,"sub":"x","exp":9999999999}"#,
+            r#"{"org":{"id":1,"id":2}}"#,
+            r#"{"aud":[{"x":1,"x":1}]}"#,
+        ] {
+            let t = hs256(r#"{"alg":"HS256"}"#, c);
+            assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidJson, "{c}");
+        }
+    }
+
+    #[test]
+    fn parse_deeply_nested_claims_invalid_json_not_overflow() {
+        let c = format!("{}1{}", r#"{"a":"#.repeat(5_000), "}".repeat(5_000));
+        let t = format!("{}.{}.", seg(r#"{"alg":"HS256"}"#), seg(&c));
+        assert!(t.len() <= MAX_TOKEN_LEN);
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidJson);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`pem`]: PEM blocks, certificate chains, certificate → public key.
 //! - [`jwk`]: JWK and JWKS import/export, RFC 7638 thumbprints.
 //! - [`jws`]: compact JWS parse (with Kong-compatible errors) and sign.
+//! - `json`: the strict JSON reader of headers and claims (duplicate member names refused).
 //! - [`JoseError`]: the one error type, with a stable message per variant.
 
 #![warn(missing_docs)]
@@ -15,6 +16,7 @@
 mod alg;
 pub mod b64;
 mod error;
+mod json;
 pub mod jwk;
 pub mod jws;
 mod key;

@@ -17,3 +17,4 @@ mod bypass;
 mod health;
 mod identity;
 mod stall;
+mod tokens;

@@ -109,15 +109,39 @@ pub fn key_set(text: &str, source: &str) -> Result<JwkSet, CliError> {
     Ok(JwkSet::from_keys(vec![jwk]))
 }
 
-/// `; skipped: key 0 (kid "a"): unsupported key: EC curve` for each key a JWKS left out.
+/// A JWKS fetched from a URL, or a single JWK taken as a set of one. Anyone can download it, so
+/// its `oct` keys are dropped, as the filter drops those of a `jwks_uri`: a published HMAC key
+/// would "verify" tokens anyone could have signed.
+pub fn published_key_set(text: &str, source: &str) -> Result<JwkSet, CliError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| CliError::invalid(format!("{source}: not JSON: {e}")))?;
+    let doc = if value.get("keys").is_some() {
+        value
+    } else {
+        serde_json::json!({ "keys": [value] })
+    };
+    JwkSet::parse_published(&doc.to_string())
+        .map_err(|e| CliError::invalid(format!("{source}: {e}")))
+}
+
+/// `; skipped: key 0 (kid "a"): unsupported key: EC curve` for each key a JWKS left out, and the
+/// count of `oct` keys a published set ignored.
 pub fn skipped_note(set: &JwkSet) -> String {
-    set.skipped()
+    let mut note: String = set
+        .skipped()
         .iter()
         .map(|s| match &s.kid {
             Some(kid) => format!("; skipped key {} (kid {kid:?}): {}", s.index, s.error),
             None => format!("; skipped key {}: {}", s.index, s.error),
         })
-        .collect()
+        .collect();
+    if set.ignored_oct() > 0 {
+        note.push_str(&format!(
+            "; {} oct keys ignored: a published JWKS holds no secret",
+            set.ignored_oct()
+        ));
+    }
+    note
 }
 
 /// Pretty JSON with a final newline.

@@ -50,7 +50,8 @@ Options:
   --jwks FILE|URL   The keys: a JWKS file ({\"keys\": [...]}), a single JWK (for HS*, the
                     oct JWK), - for stdin, or an http:// URL fetched with a plain HTTP/1.1
                     GET (no redirects). https:// is not supported: this tool has no TLS,
-                    so fetch the JWKS with curl and pass the file.
+                    so fetch the JWKS with curl and pass the file. oct keys served at
+                    a URL are never used: a published key is no secret.
   --ignore-time     Do not check \"exp\" and \"nbf\".
   -h, --help        Show this help.
 
@@ -155,12 +156,12 @@ pub fn verify(args: &Parsed) -> Result<String, CliError> {
     } else {
         token_arg.to_owned()
     };
-    let (jwks_text, source) = if jwks_arg.contains("://") {
-        (http::get(jwks_arg)?, jwks_arg)
+    let source = input::shown(jwks_arg);
+    let set = if jwks_arg.contains("://") {
+        input::published_key_set(&http::get(jwks_arg)?, source)?
     } else {
-        (input::read_text(jwks_arg)?, input::shown(jwks_arg))
+        input::key_set(&input::read_text(jwks_arg)?, source)?
     };
-    let set = input::key_set(&jwks_text, source)?;
 
     let parsed =
         jws::parse(&token).map_err(|e| CliError::invalid(format!("invalid token: {e}")))?;

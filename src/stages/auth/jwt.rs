@@ -415,12 +415,15 @@ fn audience_allowed(aud: Option<&Value>, allowed: &[String]) -> bool {
     }
 }
 
-/// Kong's decoder reasons, in `Bad token; <reason>`.
+/// Kong's decoder reasons, in `Bad token; <reason>`, plus ours for headers asking for an
+/// extension (`unsupported crit`, `unsupported b64`), in the same style.
 fn bad_token_reason(e: JoseError) -> &'static str {
     match e {
-        JoseError::InvalidAlg => "invalid alg",
-        JoseError::InvalidClaims => "invalid claims",
-        JoseError::InvalidSignatureEncoding => "invalid signature",
+        JoseError::InvalidAlg
+        | JoseError::InvalidClaims
+        | JoseError::InvalidSignatureEncoding
+        | JoseError::UnsupportedCrit
+        | JoseError::UnsupportedB64 => e.message(),
         _ => "invalid JSON",
     }
 }
@@ -438,4 +441,227 @@ fn lookup<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Option<&'a Val
     let (first, rest) = path.split_first()?;
     rest.iter()
         .try_fold(claims.get(first)?, |v, seg| v.get(seg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::{b64, SigningKey};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"s3cr3t-for-hs-credentials";
+    const RSA_PRIVATE: &str = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    const RSA_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/rsa2048_public_spki.pem");
+    /// `k` of the `oct` key in [`published_set`]: base64url of `SECRET`.
+    const OCT_K: &str = "czNjcjN0LWZvci1ocy1jcmVkZW50aWFscw";
+
+    /// A token over raw header and claims JSON, validly signed for the header's `alg`.
+    fn signed(alg: Algorithm, key: &SigningKey, header: &str, claims: &str) -> String {
+        let input = format!("{}.{}", b64::encode(header), b64::encode(claims));
+        let sig = key.sign(alg, input.as_bytes()).unwrap();
+        format!("{input}.{}", b64::encode(sig))
+    }
+
+    fn hs256(header: &str, claims: &str) -> String {
+        signed(
+            Algorithm::HS256,
+            &SigningKey::hmac(SECRET).unwrap(),
+            header,
+            claims,
+        )
+    }
+
+    fn rs256(header: &str, claims: &str) -> String {
+        let key = SigningKey::from_pem(RSA_PRIVATE, Algorithm::RS256).unwrap();
+        signed(Algorithm::RS256, &key, header, claims)
+    }
+
+    /// A stage and its consumers from the `jwt` section and `consumers` as JSON.
+    fn stage(jwt: Value, consumers: Value) -> (JwtAuth, Consumers) {
+        let section: JwtSection = serde_json::from_value(jwt).unwrap();
+        let raw: Vec<ConsumerSection> = serde_json::from_value(consumers).unwrap();
+        let registry = Consumers::compile(&raw).unwrap();
+        (compile(&section, &raw, &registry).unwrap(), registry)
+    }
+
+    /// Credentials `key-HS256` (the HMAC secret) and `key-RS256` (the RSA fixture).
+    fn with_credentials() -> (JwtAuth, Consumers) {
+        stage(
+            json!({}),
+            json!([{"id": "c-1", "jwt_secrets": [
+                {"key": "key-HS256", "secret": String::from_utf8(SECRET.to_vec()).unwrap()},
+                {"key": "key-RS256", "algorithm": "RS256", "rsa_public_key": RSA_PUBLIC}
+            ]}]),
+        )
+    }
+
+    /// The RSA fixture's public JWK under `kid`.
+    fn rsa_jwk(kid: &str) -> Value {
+        let key = VerifyingKey::from_pem(RSA_PUBLIC, Algorithm::RS256).unwrap();
+        let jwk = crate::jose::Jwk::from_keys(key, None).with_kid(kid);
+        Value::Object(jwk.to_public_json().unwrap())
+    }
+
+    /// A served JWKS: an `oct` key under kid "hmac-1", another sharing kid "shared" with RSA.
+    fn published_set() -> Value {
+        json!({"keys": [
+            {"kty": "oct", "kid": "hmac-1", "alg": "HS256", "k": OCT_K},
+            {"kty": "oct", "kid": "shared", "k": OCT_K},
+            rsa_jwk("shared"),
+        ]})
+    }
+
+    fn run(
+        auth: &JwtAuth,
+        consumers: &Consumers,
+        token: &str,
+        remote: Option<&JwkSet>,
+    ) -> Result<Identity, Denial> {
+        let req = Request {
+            method: "GET".into(),
+            path: "/".into(),
+            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+            now: 1_000,
+            ..Request::default()
+        };
+        let mut cache = TokenCache::default();
+        auth.authenticate(&req, consumers, &mut cache, remote, &mut Vec::new())
+    }
+
+    const CRITS: [&str; 7] = [
+        r#""crit":["x-bank-approval"],"x-bank-approval":true"#,
+        r#""crit":["exp"],"exp":1"#,
+        r#""crit":["alg"]"#,
+        r#""crit":["b64"],"b64":false"#,
+        r#""crit":[]"#,
+        r#""crit":"x-bank-approval""#,
+        r#""crit":null"#,
+    ];
+
+    #[test]
+    fn authenticate_crit_with_credential_key_bad_token_unsupported_crit() {
+        let (auth, consumers) = with_credentials();
+        for crit in CRITS {
+            let hs = hs256(
+                &format!(r#"{{"alg":"HS256",{crit}}}"#),
+                r#"{"iss":"key-HS256"}"#,
+            );
+            let rs = rs256(
+                &format!(r#"{{"alg":"RS256",{crit}}}"#),
+                r#"{"iss":"key-RS256"}"#,
+            );
+            for token in [hs, rs] {
+                let denial = run(&auth, &consumers, &token, None).unwrap_err();
+                assert_eq!(denial, Denial::BadToken("unsupported crit"), "{crit}");
+            }
+        }
+        // The same tokens without `crit` verify: the refusal is about `crit` alone.
+        let hs = hs256(r#"{"alg":"HS256"}"#, r#"{"iss":"key-HS256"}"#);
+        let rs = rs256(r#"{"alg":"RS256"}"#, r#"{"iss":"key-RS256"}"#);
+        for token in [hs, rs] {
+            run(&auth, &consumers, &token, None).unwrap();
+        }
+    }
+
+    #[test]
+    fn authenticate_b64_false_bad_token_unsupported_b64() {
+        let (auth, consumers) = with_credentials();
+        for b64 in ["false", "0", r#""false""#] {
+            let hs = hs256(
+                &format!(r#"{{"alg":"HS256","b64":{b64}}}"#),
+                r#"{"iss":"key-HS256"}"#,
+            );
+            let denial = run(&auth, &consumers, &hs, None).unwrap_err();
+            assert_eq!(denial, Denial::BadToken("unsupported b64"), "{b64}");
+        }
+        let default = hs256(r#"{"alg":"HS256","b64":true}"#, r#"{"iss":"key-HS256"}"#);
+        run(&auth, &consumers, &default, None).unwrap();
+    }
+
+    #[test]
+    fn authenticate_crit_with_jwks_key_bad_token_unsupported_crit() {
+        let (auth, consumers) = stage(json!({"jwks": {"keys": [rsa_jwk("r1")]}}), json!([]));
+        let token = rs256(r#"{"alg":"RS256","kid":"r1","crit":["x"],"x":1}"#, "{}");
+        let denial = run(&auth, &consumers, &token, None).unwrap_err();
+        assert_eq!(denial, Denial::BadToken("unsupported crit"));
+        let reply = denial.response(&auth.challenge(), auth.key_claim());
+        assert_eq!(reply.status, 401);
+        assert!(reply.headers.contains(&(
+            "www-authenticate".into(),
+            "Bearer error=\"invalid_token\"".into()
+        )));
+        assert_eq!(
+            denial.body(auth.key_claim()),
+            json!({"message": "Bad token; unsupported crit"})
+        );
+    }
+
+    #[test]
+    fn authenticate_duplicate_members_bad_token_invalid_json() {
+        let (auth, consumers) = with_credentials();
+        let cases = [
+            // Which `alg` would win? Neither: not HS256, not none.
+            (r#"{"alg":"none","alg":"HS256"}"#, r#"{"iss":"key-HS256"}"#),
+            (r#"{"alg":"HS256","alg":"none"}"#, r#"{"iss":"key-HS256"}"#),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"iss":"someone-else","iss":"key-HS256"}"#,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"iss":"key-HS256","exp":1,"exp":9999999999}"#,
+            ),
+            (
+                r#"{"alg":"HS256"}"#,
+                r#"{"iss":"key-HS256","org":{"id":1,"id":2}}"#,
+            ),
+            (
+                r#"{"alg":"HS256","kid":"a","kid":"b"}"#,
+                r#"{"iss":"key-HS256"}"#,
+            ),
+        ];
+        for (header, claims) in cases {
+            let token = hs256(header, claims);
+            let denial = run(&auth, &consumers, &token, None).unwrap_err();
+            assert_eq!(
+                denial,
+                Denial::BadToken("invalid JSON"),
+                "{header} {claims}"
+            );
+        }
+    }
+
+    #[test]
+    fn authenticate_remote_oct_key_never_verifies_hmac() {
+        let (auth, consumers) = stage(
+            json!({"jwks_uri": {"url": "http://idp.example/keys", "upstream": "idp"}}),
+            json!([]),
+        );
+        // The set as the jwks_uri fetch leaves it.
+        let mut state = remote_jwks::JwksState::default();
+        let served = crate::stages::CallAnswer {
+            status: Some(200),
+            headers: Vec::new(),
+            body: published_set().to_string().into_bytes(),
+        };
+        state.finish(&served, 0);
+        let remote = state.set.unwrap();
+        for kid in ["hmac-1", "shared"] {
+            let token = hs256(&format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#), "{}");
+            let denial = run(&auth, &consumers, &token, Some(&remote)).unwrap_err();
+            assert_eq!(denial, Denial::UnknownKid(kid.into()), "{kid}");
+        }
+        let no_kid = hs256(r#"{"alg":"HS256"}"#, "{}");
+        let denial = run(&auth, &consumers, &no_kid, Some(&remote)).unwrap_err();
+        assert_eq!(denial, Denial::UnknownKid(String::new()));
+        let rs = rs256(r#"{"alg":"RS256","kid":"shared"}"#, "{}");
+        run(&auth, &consumers, &rs, Some(&remote)).unwrap();
+    }
+
+    #[test]
+    fn authenticate_inline_jwks_oct_key_still_verifies_hmac() {
+        let (auth, consumers) = stage(json!({"jwks": published_set()}), json!([]));
+        let token = hs256(r#"{"alg":"HS256","kid":"hmac-1"}"#, "{}");
+        run(&auth, &consumers, &token, None).unwrap();
+    }
 }

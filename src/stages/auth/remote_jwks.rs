@@ -1,9 +1,10 @@
 //! A JWKS fetched over `dispatch_http_call`: at startup and in the background (root context,
 //! `on_tick`), and again when a token names an unknown `kid` (rate-limited). A failed fetch keeps
-//! the last good set.
+//! the last good set. The set is public, so its `oct` keys are never used (see
+//! [`JwkSet::parse_published`]): they are dropped at parse and only counted for the log.
 
 use crate::config::{ConfigError, JwksUriSection};
-use crate::jose::{JwkSet, OctKeyEncoding};
+use crate::jose::JwkSet;
 use crate::stages::url::parse_url;
 use crate::stages::{CallAnswer, CallSpec};
 use std::collections::VecDeque;
@@ -136,9 +137,14 @@ struct Counted {
 /// The outcome of reading a fetch's answer, for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {
-    /// A new set with this many usable keys.
-    Updated(usize),
-    /// The fetch failed; the last good set (if any) stays.
+    /// A new set with `keys` usable keys; `ignored_oct` `oct` keys in it were dropped.
+    Updated {
+        /// Usable keys.
+        keys: usize,
+        /// `oct` keys dropped (a published HMAC secret is no secret).
+        ignored_oct: usize,
+    },
+    /// The fetch failed; the last good set (if any) stays. The reason never holds key material.
     Failed(String),
 }
 
@@ -254,23 +260,35 @@ impl JwksState {
         let parsed = match answer.status {
             Some(200) => std::str::from_utf8(&answer.body)
                 .map_err(|_| "answer is not UTF-8".to_string())
-                .and_then(|text| {
-                    JwkSet::parse(text, OctKeyEncoding::Base64Url).map_err(|e| e.to_string())
-                }),
+                .and_then(|text| JwkSet::parse_published(text).map_err(|e| e.to_string())),
             Some(status) => Err(format!("status {status}")),
             None => Err("no answer (reset, refused or timeout)".to_string()),
         };
         match parsed {
             Ok(set) if !set.keys().is_empty() => {
-                let n = set.keys().len();
+                let fetched = Fetched::Updated {
+                    keys: set.keys().len(),
+                    ignored_oct: set.ignored_oct(),
+                };
                 self.set = Some(set);
                 self.fetched_at = Some(now);
-                Fetched::Updated(n)
+                fetched
             }
-            Ok(_) => Fetched::Failed("no usable key in the set".to_string()),
+            Ok(set) => Fetched::Failed(format!(
+                "no usable key in the set{}",
+                ignored_note(set.ignored_oct())
+            )),
             Err(e) => Fetched::Failed(e),
         }
     }
+}
+
+/// `` (N oct keys ignored)`` when a fetched set held `oct` keys: the count, never a key.
+pub fn ignored_note(ignored_oct: usize) -> String {
+    if ignored_oct == 0 {
+        return String::new();
+    }
+    format!(" ({ignored_oct} oct keys ignored: a published JWKS holds no secret)")
 }
 
 #[cfg(test)]
@@ -287,7 +305,12 @@ mod tests {
         .unwrap()
     }
 
-    const SET: &str = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"a"}]}"#;
+    /// One public key (RFC 8037 A.2's Ed25519 key).
+    const SET: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    /// The same public key, and `oct` keys: one sharing its `kid`, one alone.
+    const WITH_OCT: &str = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"a"},{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},{"kty":"oct","k":"c2VjcmV0LTI","kid":"h","alg":"HS256"}]}"#;
+    const ONLY_OCT: &str =
+        r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"a"},{"kty":"oct","k":"c2VjcmV0LTI"}]}"#;
 
     fn answer(status: Option<u16>, body: &str) -> CallAnswer {
         CallAnswer {
@@ -310,7 +333,13 @@ mod tests {
     #[test]
     fn finish_failure_keeps_last_good_set() {
         let mut s = JwksState::default();
-        assert_eq!(s.finish(&answer(Some(200), SET), 10), Fetched::Updated(1));
+        assert_eq!(
+            s.finish(&answer(Some(200), SET), 10),
+            Fetched::Updated {
+                keys: 1,
+                ignored_oct: 0
+            }
+        );
         assert!(matches!(
             s.finish(&answer(None, ""), 20),
             Fetched::Failed(_)
@@ -324,6 +353,41 @@ mod tests {
             Fetched::Failed(_)
         ));
         assert_eq!(s.set.as_ref().unwrap().keys().len(), 1);
+    }
+
+    #[test]
+    fn finish_oct_keys_are_dropped_and_counted() {
+        let mut s = JwksState::default();
+        assert_eq!(
+            s.finish(&answer(Some(200), WITH_OCT), 10),
+            Fetched::Updated {
+                keys: 1,
+                ignored_oct: 2
+            }
+        );
+        let set = s.set.as_ref().unwrap();
+        for kid in [Some("a"), Some("h"), None] {
+            let hs = crate::jose::Algorithm::HS256;
+            assert_eq!(set.candidates(kid, hs).count(), 0, "{kid:?}");
+        }
+        let ed = crate::jose::Algorithm::EdDSA;
+        assert_eq!(set.candidates(Some("a"), ed).count(), 1);
+    }
+
+    #[test]
+    fn finish_only_oct_keys_fails_with_count_and_keeps_last_set() {
+        let mut s = JwksState::default();
+        s.finish(&answer(Some(200), SET), 10);
+        let Fetched::Failed(why) = s.finish(&answer(Some(200), ONLY_OCT), 20) else {
+            panic!("an oct-only set must not replace the last good set");
+        };
+        assert_eq!(
+            why,
+            "no usable key in the set (2 oct keys ignored: a published JWKS holds no secret)"
+        );
+        let set = s.set.as_ref().unwrap();
+        assert_eq!(set.keys().len(), 1);
+        assert_eq!(set.ignored_oct(), 0);
     }
 
     #[test]
