@@ -78,7 +78,36 @@ fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
 
 /// The real host, reached through the raw ABI.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct ProxyWasmHost;
+pub struct ProxyWasmHost {
+    kind: HostKind,
+}
+
+/// Which proxy runs the filter; detected once, when the configuration is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HostKind {
+    /// Envoy (and Istio).
+    #[default]
+    Envoy,
+    /// nginx with ngx_wasm_module (Kong 3.4–3.10): `ngx.*` properties exist only there.
+    Ngx,
+}
+
+impl HostKind {
+    /// Asks the host once.
+    pub fn detect() -> Self {
+        match abi::property(&["ngx", "hostname"]) {
+            Ok(Some(_)) => Self::Ngx,
+            _ => Self::Envoy,
+        }
+    }
+}
+
+impl ProxyWasmHost {
+    /// The adapter for a host of this kind.
+    pub fn new(kind: HostKind) -> Self {
+        Self { kind }
+    }
+}
 
 fn fail(call: &'static str) -> impl Fn(u32) -> HostError {
     move |status| HostError { call, status }
@@ -179,7 +208,7 @@ impl Host for ProxyWasmHost {
     }
 
     fn is_kong(&self) -> bool {
-        matches!(abi::property(&["ngx", "hostname"]), Ok(Some(_)))
+        self.kind == HostKind::Ngx
     }
 
     fn text_property(&self, path: &[&str]) -> Option<String> {

@@ -76,6 +76,19 @@ pub fn has_body(
     }
 }
 
+/// The upstream service's name, for `upstream_jwt`'s `aud` (kong-upstream-jwt sends the Kong
+/// service's name). Envoy: the route's cluster (`xds.cluster_name`). Kong: the matched service
+/// entity, which Kong exposes to filters as JSON in `kong.router.service`; absent on a bare
+/// ngx_wasm_module (no Kong) and for a route without a service.
+pub fn service_name(kong: bool, read: impl Fn(&[&str]) -> Option<String>) -> Option<String> {
+    if !kong {
+        return read(&["xds", "cluster_name"]);
+    }
+    let entity: serde_json::Value =
+        serde_json::from_str(&read(&["kong", "router", "service"])?).ok()?;
+    entity.get("name")?.as_str().map(str::to_string)
+}
+
 /// The `:dispatch_status` Kong 3.9 (ngx_wasm_module) gives a call that timed out.
 pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
 
@@ -158,6 +171,24 @@ mod tests {
         assert!(!has_body(Some("0"), None, false, || false));
         assert!(!has_body(Some(" 0 "), None, false, || true));
         assert!(has_body(Some("3"), None, false, || true));
+    }
+
+    #[test]
+    fn service_name_per_host() {
+        let props = |path: &[&str]| match path.join(".").as_str() {
+            "xds.cluster_name" => Some("orders".to_string()),
+            "kong.router.service" => Some(r#"{"id":"9f","name":"orders-svc","host":"o"}"#.into()),
+            _ => None,
+        };
+        assert_eq!(service_name(false, props).as_deref(), Some("orders"));
+        assert_eq!(service_name(true, props).as_deref(), Some("orders-svc"));
+        let unnamed = |_: &[&str]| Some(r#"{"id":"9f","name":null}"#.to_string());
+        assert_eq!(service_name(true, unnamed), None);
+        assert_eq!(
+            service_name(true, |_: &[&str]| Some("not json".into())),
+            None
+        );
+        assert_eq!(service_name(true, |_: &[&str]| None), None);
     }
 
     fn named(status: Option<u16>, headers: &[(&str, &str)], elapsed: u64, timeout: u32) -> bool {

@@ -387,7 +387,9 @@ impl<H: Host> HttpFilter<H> {
             req.client_dn = paths.iter().find_map(|p| self.host.text_property(p));
         }
         if self.config.upstream_jwt.is_some() {
-            req.service = self.host.text_property(&["xds", "cluster_name"]);
+            req.service = host_quirks::service_name(self.host.is_kong(), |path| {
+                self.host.text_property(path)
+            });
         }
         Ok(req)
     }

@@ -25,19 +25,20 @@ impl Context for RootCtx {
         body_size: usize,
         _trailers: usize,
     ) {
-        self.0.on_call_response(&mut root::host(), token, body_size);
+        self.0
+            .on_call_response(&mut self.0.host(), token, body_size);
     }
 }
 
 impl RootContext for RootCtx {
     fn on_configure(&mut self, _size: usize) -> bool {
-        self.0.configure(&root::host())
+        self.0.configure()
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Without a configuration Envoy never creates streams; a None here would fail them.
         let config = self.0.config().unwrap_or_default();
-        let filter = HttpFilter::new(config, self.0.shared(), self.0.metrics(), root::host());
+        let filter = HttpFilter::new(config, self.0.shared(), self.0.metrics(), self.0.host());
         Some(Box::new(HttpCtx(filter)))
     }
 
@@ -46,7 +47,7 @@ impl RootContext for RootCtx {
     }
 
     fn on_tick(&mut self) {
-        self.0.on_tick(&mut root::host());
+        self.0.on_tick(&mut self.0.host());
     }
 }
 

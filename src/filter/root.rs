@@ -1,7 +1,7 @@
 //! The root context: reads and compiles the configuration once, then hands it to every request.
 
 use super::abi::{self, ids};
-use super::host::{Host, Level, ProxyWasmHost};
+use super::host::{Host, HostKind, Level, ProxyWasmHost};
 use crate::config::{self, Config};
 use crate::jose::jwk::MAX_JWKS_LEN;
 use crate::stages::auth::remote_jwks::{self, Fetched};
@@ -18,6 +18,8 @@ pub struct Root {
     /// Token of the background JWKS fetch in flight.
     fetching: Option<u32>,
     metrics: Rc<RefCell<super::metrics::Metrics>>,
+    /// The proxy, known once the configuration was read.
+    kind: HostKind,
 }
 
 /// Tick period of the background JWKS refresh, in milliseconds.
@@ -67,8 +69,18 @@ impl Root {
         self.shared.clone()
     }
 
-    /// `on_configure`: false refuses the configuration (Envoy will not start, or NACKs an update).
-    pub fn configure(&mut self, host: &impl Host) -> bool {
+    /// The host adapter of this VM (its kind detected at configure).
+    pub fn host(&self) -> ProxyWasmHost {
+        ProxyWasmHost::new(self.kind)
+    }
+
+    /// `on_configure`: detects the host once, then reads the configuration; false refuses it
+    /// (Envoy will not start, or NACKs an update).
+    pub fn configure(&mut self) -> bool {
+        self.kind = HostKind::detect();
+        self.metrics = Rc::new(RefCell::new(super::metrics::Metrics::for_host(self.kind)));
+        let host = self.host();
+        let host = &host;
         let bytes = match abi::buffer(ids::PLUGIN_CONFIGURATION, 0, usize::MAX) {
             Ok(b) => b.unwrap_or_default(),
             Err(status) => {
@@ -166,9 +178,4 @@ impl Root {
             m.count(host, &fetch_event(&fetched));
         }
     }
-}
-
-/// Used by `create_http_context`.
-pub fn host() -> ProxyWasmHost {
-    ProxyWasmHost
 }
