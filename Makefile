@@ -35,6 +35,7 @@ build: wasm-target
 
 ## test: unit tests of the pure core and integration tests against a real Envoy
 test: tools build
+	@[ -n "$$JWT_RELAY_NGX_BIN" ] || echo "JWT_RELAY_NGX_BIN is unset: the Kong engine (ngx_wasm_module) lane of tests/hosts.rs and tests/attacks is skipped"
 	cargo test --all-targets
 	cargo test --doc
 

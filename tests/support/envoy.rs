@@ -49,8 +49,11 @@ pub struct Setup {
     pub upstream: SocketAddr,
     /// Extra clusters the filter can dispatch to: (name, address).
     pub clusters: Vec<(String, SocketAddr)>,
-    /// Per-connection buffer limit on listener and clusters.
+    /// Per-connection buffer limit on listener and clusters (nginx: `client_max_body_size`).
     pub buffer_limit: u64,
+    /// nginx only: `client_body_buffer_size`, the largest body kept in memory, so readable by
+    /// the filter (Kong's `nginx_http_client_body_buffer_size`, 8k by default).
+    pub body_buffer: u64,
 }
 
 impl Setup {
@@ -60,6 +63,7 @@ impl Setup {
             upstream,
             clusters: Vec::new(),
             buffer_limit: 16 * 1024 * 1024,
+            body_buffer: 16 * 1024 * 1024,
         }
     }
 

@@ -2,12 +2,15 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod envoy;
+pub mod gateway;
 pub mod h2;
 pub mod http;
+pub mod nginx;
 pub mod oracle;
 pub mod server;
 pub mod tokens;
 
 pub use envoy::{Envoy, Setup};
+pub use gateway::{hosts, Gateway, Host};
 pub use http::{Request, Response};
 pub use server::{Recorded, Reply, Server};

@@ -1,0 +1,211 @@
+//! Every capability on every host this machine has: Envoy always, and Kong's engine (nginx +
+//! ngx_wasm_module, proxying as Kong does) when `JWT_RELAY_NGX_BIN` is set. The same requests,
+//! the same answers; where the hosts differ by design, the test says so in one line.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::tokens::{fixture, sign_hmac};
+use support::{hosts, Gateway, Host, Recorded, Reply, Request, Server, Setup};
+
+const SECRET: &str = "hosts-suite-hmac-secret-of-32-bytes!";
+
+fn consumers() -> Value {
+    json!([{"id": "c-1", "username": "alice", "custom_id": "cust-1",
+            "keyauth_credentials": [{"id": "ka-1", "key": "alice-key"}],
+            "basicauth_credentials": [{"username": "alice", "password": "pw"}],
+            "jwt_secrets": [{"key": "idp", "secret": SECRET}]}])
+}
+
+/// Runs `test` once per host, each with a fresh upstream and gateway.
+fn each_host(config: Value, test: impl Fn(Host, &Gateway, &Server)) {
+    for host in hosts() {
+        let upstream = Server::ok();
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        test(host, &gw, &upstream);
+    }
+}
+
+/// The values an upstream received for a header, in every `_`/`-` spelling.
+fn all_spellings<'a>(rec: &'a Recorded, name: &str) -> Vec<&'a str> {
+    rec.headers
+        .iter()
+        .filter(|(n, _)| n.to_ascii_lowercase().replace('_', "-") == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn claims_of(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn hosts_empty_config_passes_requests_through() {
+    each_host(json!({}), |host, gw, upstream| {
+        let resp = gw.send(&Request::post("/p?q=1", "body"));
+        assert_eq!(resp.status, 200, "{host:?}");
+        let seen = upstream.single();
+        assert_eq!(
+            (seen.path.as_str(), seen.body.as_slice()),
+            ("/p?q=1", &b"body"[..])
+        );
+    });
+}
+
+#[test]
+fn hosts_jwt_verifies_and_replaces_forged_identity() {
+    each_host(
+        json!({"consumers": consumers(), "jwt": {}}),
+        |host, gw, upstream| {
+            let token = sign_hmac("HS256", SECRET.as_bytes(), &json!({"iss": "idp"}));
+            let resp = gw.send(
+                &Request::get("/r")
+                    .header("authorization", &format!("Bearer {token}"))
+                    .header("x-consumer-username", "mallory")
+                    .header("x-consumer-id", "forged"),
+            );
+            assert_eq!(resp.status, 200, "{host:?}");
+            let seen = upstream.single();
+            assert_eq!(
+                all_spellings(&seen, "x-consumer-username"),
+                ["alice"],
+                "{host:?}"
+            );
+            assert_eq!(all_spellings(&seen, "x-consumer-id"), ["c-1"], "{host:?}");
+            let resp = gw.send(&Request::get("/r").header("authorization", "Bearer nope"));
+            assert_eq!(resp.status, 401, "{host:?}");
+            assert_eq!(resp.json(), json!({"message": "Bad token; invalid JSON"}));
+        },
+    );
+}
+
+#[test]
+fn hosts_key_auth_hides_the_key_in_header_and_query() {
+    let config = json!({"consumers": consumers(), "key_auth": {"hide_credentials": true}});
+    each_host(config, |host, gw, upstream| {
+        let resp = gw.send(
+            &Request::get("/h")
+                .header("apikey", "alice-key")
+                .header("x-consumer-username", "mallory"),
+        );
+        assert_eq!(resp.status, 200, "{host:?}");
+        let resp = gw.send(&Request::get("/q?a=1&apikey=alice-key&b=2"));
+        assert_eq!(resp.status, 200, "{host:?}");
+        let seen = upstream.wait_for(2);
+        assert!(
+            all_spellings(&seen[0], "apikey").is_empty(),
+            "{host:?}: {:?}",
+            seen[0]
+        );
+        assert_eq!(
+            all_spellings(&seen[0], "x-consumer-username"),
+            ["alice"],
+            "{host:?}"
+        );
+        assert_eq!(seen[1].path, "/q?a=1&b=2", "{host:?}");
+    });
+}
+
+#[test]
+fn hosts_basic_auth_hides_authorization() {
+    let config = json!({"consumers": consumers(), "basic_auth": {"hide_credentials": true}});
+    each_host(config, |host, gw, upstream| {
+        let basic = base64::engine::general_purpose::STANDARD.encode("alice:pw");
+        let resp = gw.send(&Request::get("/b").header("authorization", &format!("Basic {basic}")));
+        assert_eq!(resp.status, 200, "{host:?}");
+        let seen = upstream.single();
+        assert!(seen.header("authorization").is_none(), "{host:?}: {seen:?}");
+        assert_eq!(
+            all_spellings(&seen, "x-consumer-username"),
+            ["alice"],
+            "{host:?}"
+        );
+    });
+}
+
+#[test]
+fn hosts_upstream_jwt_hashes_bodies_and_requests_without_body_do_not_wait() {
+    let config = json!({"upstream_jwt": {"private_key": fixture("ec_p256_pkcs8.pem"),
+        "algorithm": "ES256", "x5c": false, "bind_request": true}});
+    each_host(config, |host, gw, upstream| {
+        let body = vec![b'x'; 4000];
+        assert_eq!(
+            gw.send(&Request::post("/up", body.clone())).status,
+            200,
+            "{host:?}"
+        );
+        assert_eq!(gw.send(&Request::get("/none")).status, 200, "{host:?}");
+        assert_eq!(
+            gw.send(&Request::post("/c", body.clone()).chunked(700))
+                .status,
+            200,
+            "{host:?}"
+        );
+        let seen = upstream.wait_for(3);
+        let hash = |rec: &Recorded| claims_of(rec.header("jwt").unwrap())["payloadhash"].clone();
+        assert_eq!(hash(&seen[0]), hex(&Sha256::digest(&body)), "{host:?}");
+        assert_eq!(hash(&seen[1]), hex(&Sha256::digest(b"")), "{host:?}");
+        assert_eq!(hash(&seen[2]), hex(&Sha256::digest(&body)), "{host:?}");
+        assert_eq!(seen[0].body, body, "{host:?}: the upstream gets the body");
+    });
+}
+
+#[test]
+fn hosts_reconcile_forwards_the_body_and_injects_headers() {
+    for host in hosts() {
+        let upstream = Server::ok();
+        let auth = Server::start(|_| Reply::json(200, &json!({"user_role": "admin"})));
+        let config = json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth",
+            "forward_body": true}});
+        let setup = Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr());
+        let gw = Gateway::start(host, setup);
+        let resp = gw.send(
+            &Request::post("/orders", r#"{"n":1}"#)
+                .header("content-type", "application/json")
+                .header("user-role", "root"),
+        );
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let call: Value = serde_json::from_slice(&auth.single().body).unwrap();
+        assert_eq!(call["body"], json!({"n": 1}), "{host:?}");
+        assert_eq!(
+            all_spellings(&upstream.single(), "user-role"),
+            ["admin"],
+            "{host:?}"
+        );
+    }
+}
+
+#[test]
+fn hosts_reconcile_denial_and_timeout_fail_closed() {
+    for host in hosts() {
+        let upstream = Server::ok();
+        let deny = Server::start(|_| Reply::json(403, &json!({})));
+        let slow = Server::start(|_| Reply::Hang);
+        for (service, status) in [(&deny, 403), (&slow, 504)] {
+            let config = json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth",
+                "read_timeout": 300, "connect_timeout": 300, "send_timeout": 300}});
+            let setup =
+                Setup::new(config.to_string(), upstream.addr()).cluster("auth", service.addr());
+            let gw = Gateway::start(host, setup);
+            let resp = gw.send(&Request::post("/o", "b"));
+            assert_eq!(resp.status, status, "{host:?}: {}", resp.text());
+        }
+        assert!(upstream.requests().is_empty(), "{host:?}");
+    }
+}

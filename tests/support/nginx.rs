@@ -1,0 +1,191 @@
+//! Kong's wasm engine (nginx + ngx_wasm_module) loading the real filter, proxying as Kong does:
+//! the filter runs in a `location` whose `proxy_pass` has no URI, and the request body is
+//! buffered in memory up to `client_body_buffer_size` (Kong's
+//! `nginx_http_client_body_buffer_size`). The engine is not installable from a registry: it is
+//! found through `JWT_RELAY_NGX_BIN`, and tests skip this host when it is unset.
+
+use super::envoy::{wasm_path, Setup};
+use super::http::{self, Request, Response};
+use serde_json::Value;
+use std::fs;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
+
+/// The engine's nginx binary, when this machine has one.
+pub fn ngx_bin() -> Option<PathBuf> {
+    std::env::var_os("JWT_RELAY_NGX_BIN")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A running nginx with the filter.
+pub struct Nginx {
+    child: Child,
+    dir: PathBuf,
+    pub listener: SocketAddr,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// The filter configuration with every dispatch target (`"upstream": "<cluster>"`) replaced by
+/// the service's `127.0.0.1:PORT`: on nginx a call goes to an address, not a cluster.
+pub fn to_addresses(config: &str, clusters: &[(String, SocketAddr)]) -> String {
+    fn walk(value: &mut Value, clusters: &[(String, SocketAddr)]) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    let named = v.as_str().and_then(|name| {
+                        clusters
+                            .iter()
+                            .find(|(c, _)| key == "upstream" && c == name)
+                    });
+                    match named {
+                        Some((_, addr)) => *v = Value::String(addr.to_string()),
+                        None => walk(v, clusters),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, clusters)),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<Value>(config) {
+        Ok(mut value) => {
+            walk(&mut value, clusters);
+            value.to_string()
+        }
+        Err(_) => config.to_string(), // a test of a malformed configuration: passed as it is
+    }
+}
+
+/// An nginx single-quoted string: nginx turns `\\`, `\'`, `\n`, `\t`, `\r` into characters, so
+/// every backslash of the JSON is doubled.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The nginx configuration for a test, mirroring how Kong proxies.
+pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
+    let config = to_addresses(&setup.filter_config, &setup.clusters);
+    let d = dir.display();
+    format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\n\
+         error_log {d}/error.log info;\npid {d}/nginx.pid;\n\
+         events {{ worker_connections 512; }}\n\
+         wasm {{ module jwt_relay {wasm}; }}\n\
+         http {{\n  access_log off;\n\
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+           fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+           client_body_buffer_size {buffer}; client_max_body_size {max};\n\
+           server {{\n    listen 127.0.0.1:{port};\n\
+             location / {{\n      proxy_wasm jwt_relay {config};\n\
+               proxy_http_version 1.1;\n      proxy_pass http://{upstream};\n    }}\n  }}\n}}\n",
+        wasm = wasm_path().display(),
+        buffer = setup.body_buffer,
+        max = setup.buffer_limit,
+        config = quoted(&config),
+        upstream = setup.upstream,
+    )
+}
+
+/// Why nginx did not become ready.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub exited: Option<i32>,
+    pub log: String,
+}
+
+impl Nginx {
+    /// Starts nginx and waits until it accepts connections; panics with its log if it does not.
+    pub fn start(setup: Setup) -> Nginx {
+        Self::try_start(setup).unwrap_or_else(|f| panic!("nginx did not start: {f:?}"))
+    }
+
+    /// Starts nginx; on failure returns its exit status and log.
+    pub fn try_start(setup: Setup) -> Result<Nginx, StartFailure> {
+        let bin = ngx_bin().expect("JWT_RELAY_NGX_BIN is not set");
+        let dir = std::env::temp_dir().join(format!(
+            "jwt-relay-ngx-{}-{}",
+            std::process::id(),
+            NEXT_DIR.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let conf = dir.join("nginx.conf");
+        fs::write(&conf, render(&setup, &dir, port)).unwrap();
+        let out = fs::File::create(dir.join("stderr.log")).unwrap();
+        let child = Command::new(bin)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn nginx");
+        let mut nginx = Nginx {
+            child,
+            dir,
+            listener: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        nginx.wait_ready()?;
+        Ok(nginx)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), StartFailure> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Err(StartFailure {
+                    exited: status.code(),
+                    log: self.log(),
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(StartFailure {
+                    exited: None,
+                    log: self.log(),
+                });
+            }
+            if TcpStream::connect(self.listener).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a request through the listener.
+    pub fn send(&self, req: &Request) -> Response {
+        http::send(self.listener, req)
+    }
+
+    /// Everything nginx logged so far (the filter's lines included).
+    pub fn log(&self) -> String {
+        let read = |name: &str| fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        format!("{}{}", read("stderr.log"), read("error.log"))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
