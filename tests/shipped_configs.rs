@@ -9,8 +9,10 @@
 
 mod support;
 
+use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
+use support::{Envoy, Reply, Request, Server, Setup};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,15 +89,91 @@ fn istio_wasmplugin_config_loads_in_the_filter() {
     assert!(istio("serviceentry-auth.yaml").contains("auth.platform.svc.cluster.local"));
 }
 
+/// The Wasm `typed_config` that `envoyfilter-body-stages.yaml` ADDs as an extension config, with
+/// the module as a local file (istio-agent turns the `oci://` source into one).
+fn istio_body_stages_typed_config() -> Value {
+    let doc = support::oracle::run_script(
+        "kong_check.py",
+        vec![json!({"op": "load_yaml", "path": "envoy/istio/envoyfilter-body-stages.yaml"})],
+    )
+    .remove(0)["value"]
+        .clone();
+    let patches = doc["spec"]["configPatches"].as_array().unwrap();
+    let ext = patches
+        .iter()
+        .find(|p| p["applyTo"] == "EXTENSION_CONFIG")
+        .unwrap();
+    assert_eq!(
+        ext["patch"]["operation"], "ADD",
+        "istiod drops anything else there"
+    );
+    let filter = patches
+        .iter()
+        .find(|p| p["applyTo"] == "HTTP_FILTER")
+        .unwrap();
+    assert_eq!(
+        filter["patch"]["value"]["name"],
+        ext["patch"]["value"]["name"]
+    );
+    let mut typed = ext["patch"]["value"]["typed_config"].clone();
+    assert!(
+        typed["config"]["vm_config"]["code"]["remote"]["http_uri"]["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("oci://")
+    );
+    typed["config"]["vm_config"]["code"] =
+        json!({"local": {"filename": support::envoy::wasm_path().display().to_string()}});
+    typed
+}
+
 #[test]
-fn istio_envoyfilter_sets_stop_iteration_on_the_wasmplugin_filter() {
-    let patch = istio("envoyfilter-allow-stop-iteration.yaml");
-    assert!(patch.contains("allow_on_headers_stop_iteration: true"));
-    // Istio names a WasmPlugin's extension config `<namespace>.<name>`.
-    assert!(patch.contains("name: istio-system.jwt-relay"));
+fn istio_envoyfilter_body_stages_run_in_a_real_envoy() {
+    let typed = istio_body_stages_typed_config();
+    assert_eq!(typed["config"]["allow_on_headers_stop_iteration"], true);
+    let configuration = typed["config"]["configuration"]["value"].as_str().unwrap();
+    jwt_relay::config::load(configuration.as_bytes()).unwrap();
+    let upstream = Server::ok();
+    let auth = Server::start(|_| Reply::json(200, &json!({"role": "reader"})));
+    let mut setup = Setup::new("unused", upstream.addr()).cluster(
+        "outbound|8080||auth.platform.svc.cluster.local",
+        auth.addr(),
+    );
+    setup.wasm_typed_config = Some(typed);
+    let envoy = Envoy::start(setup);
+    let token = support::tokens::sign_hmac(
+        "HS256",
+        b"replace-me-with-a-long-random-secret",
+        &json!({"iss": "https://idp.example.com/", "exp": support::tokens::now() + 60}),
+    );
+    let body = r#"{"order": 7}"#;
+    for req in [
+        Request::post("/orders", body),
+        Request::post("/orders", body).chunked(4),
+    ] {
+        let req = req
+            .header("authorization", &format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("x-auth-role", "admin");
+        let resp = envoy.send(&req);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    }
+    for call in auth.wait_for(2) {
+        let envelope: Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(envelope["body"], json!({"order": 7}));
+    }
+    for seen in upstream.wait_for(2) {
+        assert_eq!(seen.header_all("x-auth-role"), ["reader"]);
+        assert_eq!(seen.body, body.as_bytes());
+    }
+}
+
+#[test]
+fn istio_oci_image_is_the_module_alone() {
     let docker = istio("Dockerfile");
     assert!(
         docker.contains("FROM scratch")
             && docker.contains("COPY filters/jwt_relay.wasm ./plugin.wasm")
+            && docker.contains("--platform linux/amd64")
     );
 }

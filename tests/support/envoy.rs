@@ -54,6 +54,9 @@ pub struct Setup {
     /// nginx only: `client_body_buffer_size`, the largest body kept in memory, so readable by
     /// the filter (Kong's `nginx_http_client_body_buffer_size`, 8k by default).
     pub body_buffer: u64,
+    /// Envoy only: the Wasm filter's whole `typed_config` (as a shipped manifest has it) in
+    /// place of the one built from `filter_config`.
+    pub wasm_typed_config: Option<Value>,
 }
 
 impl Setup {
@@ -64,6 +67,7 @@ impl Setup {
             clusters: Vec::new(),
             buffer_limit: 16 * 1024 * 1024,
             body_buffer: 16 * 1024 * 1024,
+            wasm_typed_config: None,
         }
     }
 
@@ -255,7 +259,7 @@ pub fn render(setup: &Setup) -> Value {
                             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "30s"}}]
                         }]},
                         "http_filters": [
-                            {"name": "envoy.filters.http.wasm", "typed_config": {
+                            {"name": "envoy.filters.http.wasm", "typed_config": setup.wasm_typed_config.clone().unwrap_or_else(|| json!({
                                 "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
                                 "config": {
                                     "name": "jwt_relay",
@@ -271,7 +275,7 @@ pub fn render(setup: &Setup) -> Value {
                                         "code": {"local": {"filename": wasm_path().display().to_string()}}
                                     }
                                 }
-                            }},
+                            }))},
                             {"name": "envoy.filters.http.router", "typed_config": {
                                 "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
                             }}
