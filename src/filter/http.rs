@@ -192,11 +192,16 @@ impl<H: Host> HttpFilter<H> {
             if chunk.len() != wanted {
                 // Kong keeps a body larger than `client_body_buffer_size` in a file the filter
                 // cannot read: hashing what was readable would sign the wrong body.
-                return self.fail_closed(&format!(
-                    "request body unreadable ({} of {wanted} bytes; on Kong raise \
-                     nginx_http_client_body_buffer_size)",
-                    chunk.len()
-                ));
+                self.host.log(
+                    Level::Error,
+                    &format!(
+                        "jwt-relay: request body unreadable ({} of {wanted} bytes); on Kong \
+                         raise nginx_http_client_body_buffer_size above the largest body",
+                        chunk.len()
+                    ),
+                );
+                self.record(&[Event::Denied("body_unreadable")]);
+                return self.respond(&flow::body_unreadable());
             }
             let fed = self.flow.as_mut().map(|f| f.on_body_chunk(&chunk, max));
             match fed {
@@ -472,10 +477,31 @@ impl<H: Host> HttpFilter<H> {
             return self.run(next);
         }
         self.state = State::ReadingBody { seen: 0, max };
+        if self.host.is_kong() {
+            return self.read_body_on_kong();
+        }
         match self.held_body.take() {
             Some((size, end)) => self.on_request_body(size, end),
             None => Action::Pause,
         }
+    }
+
+    /// ngx_wasm_module reads the request body only once the headers step continued, and then
+    /// calls the body step once with the whole body; a pause in the headers step would wait
+    /// forever. So the request goes on to the body step, first stripped of every header the
+    /// stages set or remove (nothing forged rides along), and the body step decides: it can
+    /// still set headers, answer, or pause for a call. A response while the read is pending
+    /// (the engine skipped the body step) is refused by guard 3.
+    fn read_body_on_kong(&mut self) -> Action {
+        let guard = self
+            .flow
+            .as_ref()
+            .map(Flow::guard_edits)
+            .unwrap_or_default();
+        if let Err(e) = self.apply(&guard) {
+            return self.host_failure(e);
+        }
+        Action::Continue
     }
 
     fn dispatch(&mut self, call: &CallSpec) -> Action {
@@ -936,7 +962,8 @@ mod tests {
             ..FakeHost::default()
         };
         let mut f = filter(&upstream_jwt(), &mut host);
-        assert_eq!(f.on_request_headers(false), Action::Pause);
+        // The engine reads the body only after the headers step continued.
+        assert_eq!(f.on_request_headers(false), Action::Continue);
         assert_eq!(
             f.state(),
             State::ReadingBody {
@@ -981,11 +1008,17 @@ mod tests {
             ..FakeHost::default()
         };
         let mut f = filter(&upstream_jwt(), &mut host);
-        assert_eq!(f.on_request_headers(false), Action::Pause);
+        // The engine reads the body only after the headers step continued.
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert!(matches!(f.state(), State::ReadingBody { .. }));
         assert_eq!(f.on_request_body(9000, true), Action::Pause);
         assert_eq!(f.state(), State::Responded);
-        assert_eq!(host.responses[0].status, 500);
-        assert!(host.edits.is_empty());
+        assert_eq!(host.responses[0], flow::body_unreadable());
+        assert_eq!(host.responses[0].status, 413);
+        assert!(!host
+            .edits
+            .iter()
+            .any(|e| matches!(e, HeaderEdit::Set(n, _) if n.eq_ignore_ascii_case("jwt"))));
         assert!(host.logs.borrow()[0].contains("request body unreadable (0 of 9000 bytes"));
     }
 
@@ -1109,6 +1142,34 @@ mod tests {
     }
 
     #[test]
+    fn kong_body_read_goes_on_stripped_then_the_body_step_calls_and_decides() {
+        let mut host = keyed("POST", true);
+        host.answer.status = Some(403);
+        let config = r#"{"key_auth": {},
+            "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}],
+            "reconcile": {"url": "http://auth:8080", "forward_body": true}}"#;
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert!(matches!(f.state(), State::ReadingBody { .. }));
+        assert!(f.host.calls.is_empty(), "the call waits for the body");
+        assert!(
+            f.host
+                .edits
+                .contains(&HeaderEdit::Remove("x-consumer-id".into())),
+            "the forged identity is gone before the request goes on: {:?}",
+            f.host.edits
+        );
+        assert_eq!(f.on_request_body(3, true), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        let call: serde_json::Value = serde_json::from_slice(&f.host.calls[0].body).unwrap();
+        assert_eq!(call["body"], "abc");
+        f.on_call_response(7, 0);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(host.responses[0].status, 403);
+        assert_eq!(host.resumed, 0);
+    }
+
+    #[test]
     fn kong_response_while_body_pending_is_replaced() {
         let mut host = FakeHost {
             headers: vec![
@@ -1120,7 +1181,7 @@ mod tests {
             ..FakeHost::default()
         };
         let mut f = filter(&upstream_jwt(), &mut host);
-        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
         assert_eq!(f.on_response_headers(), Action::Continue);
         assert_eq!(host.responses, [bad_gateway()]);
         assert!(host.logs.borrow()[0].contains("without the request body"));

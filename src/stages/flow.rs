@@ -79,6 +79,16 @@ fn body_limit(config: &Config) -> Option<u64> {
     }
 }
 
+/// The reply to a body the host holds but cannot hand over (Kong keeps a body above
+/// `client_body_buffer_size` in a temporary file no filter can read).
+pub fn body_unreadable() -> LocalResponse {
+    LocalResponse::json(
+        413,
+        &json!({ "message": "Request body is larger than the gateway's body buffer \
+            (Kong: nginx_http_client_body_buffer_size)" }),
+    )
+}
+
 /// The reply to a body above the limit.
 pub fn too_large(max: u64) -> LocalResponse {
     LocalResponse::json(
