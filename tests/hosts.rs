@@ -43,6 +43,16 @@ fn all_spellings<'a>(rec: &'a Recorded, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// A hidden credential never reaches the upstream. Different by design: Kong's engine cannot
+/// remove a request header, so the filter overwrites it in place with an empty value.
+fn assert_hidden(host: Host, seen: &Recorded, name: &str) {
+    let values = all_spellings(seen, name);
+    match host {
+        Host::Envoy => assert!(values.is_empty(), "{host:?}: {seen:?}"),
+        Host::Ngx => assert_eq!(values, [""], "{host:?}: {seen:?}"),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -108,11 +118,7 @@ fn hosts_key_auth_hides_the_key_in_header_and_query() {
         let resp = gw.send(&Request::get("/q?a=1&apikey=alice-key&b=2"));
         assert_eq!(resp.status, 200, "{host:?}");
         let seen = upstream.wait_for(2);
-        assert!(
-            all_spellings(&seen[0], "apikey").is_empty(),
-            "{host:?}: {:?}",
-            seen[0]
-        );
+        assert_hidden(host, &seen[0], "apikey");
         assert_eq!(
             all_spellings(&seen[0], "x-consumer-username"),
             ["alice"],
@@ -130,7 +136,7 @@ fn hosts_basic_auth_hides_authorization() {
         let resp = gw.send(&Request::get("/b").header("authorization", &format!("Basic {basic}")));
         assert_eq!(resp.status, 200, "{host:?}");
         let seen = upstream.single();
-        assert!(seen.header("authorization").is_none(), "{host:?}: {seen:?}");
+        assert_hidden(host, &seen, "authorization");
         assert_eq!(
             all_spellings(&seen, "x-consumer-username"),
             ["alice"],
@@ -203,8 +209,20 @@ fn hosts_reconcile_denial_and_timeout_fail_closed() {
             let setup =
                 Setup::new(config.to_string(), upstream.addr()).cluster("auth", service.addr());
             let gw = Gateway::start(host, setup);
-            let resp = gw.send(&Request::post("/o", "b"));
-            assert_eq!(resp.status, status, "{host:?}: {}", resp.text());
+            let resp = support::http::try_send(gw.listener(), &Request::post("/o", "b"));
+            match (host, status, resp) {
+                // Different on the engine: after a dispatch timeout it finalizes the request in
+                // error and drops the filter's 504 (docs/kong.md); the request still fails closed.
+                (Host::Ngx, 504, None) => {
+                    assert!(
+                        gw.log().contains("denied: reconcile_failed"),
+                        "{}",
+                        gw.log()
+                    );
+                }
+                (_, _, Some(resp)) => assert_eq!(resp.status, status, "{host:?}: {}", resp.text()),
+                (_, _, None) => panic!("{host:?}: no response for {status}"),
+            }
         }
         assert!(upstream.requests().is_empty(), "{host:?}");
     }

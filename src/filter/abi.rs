@@ -48,6 +48,12 @@ extern "C" {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32;
+    fn proxy_set_property(
+        path: *const u8,
+        path_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
     fn proxy_continue_stream(stream: u32) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, out_id: *mut u32) -> u32;
@@ -127,6 +133,19 @@ pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
     match unsafe { proxy_get_property(encoded.as_ptr(), encoded.len(), &mut data, &mut size) } {
         OK => Ok(Some(take(data, size))),
         NOT_FOUND => Ok(None),
+        status => Err(status),
+    }
+}
+
+/// Writes a host property. On ngx_wasm_module an `ngx.*` property is an nginx variable, and
+/// writing one that is not changeable traps: callers write only variables they read first.
+pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), Status> {
+    let encoded = path.join("\0");
+    // SAFETY: pointers and lengths of a live String and slice.
+    match unsafe {
+        proxy_set_property(encoded.as_ptr(), encoded.len(), value.as_ptr(), value.len())
+    } {
+        OK => Ok(()),
         status => Err(status),
     }
 }

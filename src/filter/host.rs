@@ -4,6 +4,8 @@
 use super::abi::{self, ids};
 use super::host_quirks::{decode_flag, decode_text};
 use crate::stages::{CallAnswer, CallSpec, HeaderEdit, LocalResponse};
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Log levels of the Proxy-Wasm ABI.
@@ -50,8 +52,11 @@ pub trait Host {
     fn call_answer(&self, body_size: usize, max: usize) -> CallAnswer;
     /// Sets a header on the response to the client.
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
-    /// True on Kong (ngx_wasm_module), where `ngx.*` properties exist.
+    /// True on Kong (ngx_wasm_module), where `ngx.*` properties exist (false until
+    /// [`Host::learn_kind`] ran in a request).
     fn is_kong(&self) -> bool;
+    /// Learns the host's kind, once per VM; called at each request's headers.
+    fn learn_kind(&mut self) {}
     /// A string property (`["connection", "subject_peer_certificate"]`), when the host has it.
     fn text_property(&self, path: &[&str]) -> Option<String>;
     /// Host time in milliseconds (for latencies).
@@ -62,6 +67,8 @@ pub trait Host {
     fn add_metric(&mut self, id: u32, kind: u32, value: u64);
     /// A boolean property in the host's encoding (Envoy: one byte; Kong: `"true"`).
     fn flag_property(&self, path: &[&str]) -> Option<bool>;
+    /// Writes a string property (on Kong's engine, an nginx variable the caller read first).
+    fn set_text_property(&mut self, path: &[&str], value: &str) -> Result<(), HostError>;
 }
 
 fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
@@ -77,12 +84,15 @@ fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
 }
 
 /// The real host, reached through the raw ABI.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct ProxyWasmHost {
-    kind: HostKind,
+    /// Shared by a VM's root and HTTP contexts; learnt at the first request.
+    kind: Rc<Cell<Option<HostKind>>>,
 }
 
-/// Which proxy runs the filter; detected once, when the configuration is read.
+/// Which proxy runs the filter; detected once per VM, at its first request. (Earlier, in the
+/// root context, ngx_wasm_module answers every `ngx.*` property with an error and an error log
+/// line, and a property it lacks with an alert, so there is no quiet probe before a request.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum HostKind {
     /// Envoy (and Istio).
@@ -93,8 +103,8 @@ pub enum HostKind {
 }
 
 impl HostKind {
-    /// Asks the host once.
-    pub fn detect() -> Self {
+    /// Asks the host, in a request's context: `ngx.*` properties exist only on ngx_wasm_module.
+    fn detect() -> Self {
         match abi::property(&["ngx", "hostname"]) {
             Ok(Some(_)) => Self::Ngx,
             _ => Self::Envoy,
@@ -103,8 +113,8 @@ impl HostKind {
 }
 
 impl ProxyWasmHost {
-    /// The adapter for a host of this kind.
-    pub fn new(kind: HostKind) -> Self {
+    /// The adapter of a VM, sharing what it learnt of the host.
+    pub fn new(kind: Rc<Cell<Option<HostKind>>>) -> Self {
         Self { kind }
     }
 }
@@ -208,7 +218,13 @@ impl Host for ProxyWasmHost {
     }
 
     fn is_kong(&self) -> bool {
-        self.kind == HostKind::Ngx
+        self.kind.get() == Some(HostKind::Ngx)
+    }
+
+    fn learn_kind(&mut self) {
+        if self.kind.get().is_none() {
+            self.kind.set(Some(HostKind::detect()));
+        }
     }
 
     fn text_property(&self, path: &[&str]) -> Option<String> {
@@ -234,6 +250,10 @@ impl Host for ProxyWasmHost {
         } else {
             abi::increment_metric(id, i64::try_from(value).unwrap_or(i64::MAX))
         };
+    }
+
+    fn set_text_property(&mut self, path: &[&str], value: &str) -> Result<(), HostError> {
+        abi::set_property(path, value.as_bytes()).map_err(fail("set property"))
     }
 
     fn flag_property(&self, path: &[&str]) -> Option<bool> {

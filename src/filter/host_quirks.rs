@@ -9,7 +9,7 @@
 //! - a dispatch that fails on Kong 3.8 never calls back: the guard in [`super::http`];
 //! - a call that times out is reported differently: [`name_timeout`].
 
-use crate::stages::CallAnswer;
+use crate::stages::{CallAnswer, HeaderEdit, HeaderEdits};
 
 /// Where Envoy exposes the client certificate's subject DN.
 const ENVOY_CLIENT_DN: [&[&str]; 1] = [&["connection", "subject_peer_certificate"]];
@@ -87,6 +87,53 @@ pub fn service_name(kong: bool, read: impl Fn(&[&str]) -> Option<String>) -> Opt
     let entity: serde_json::Value =
         serde_json::from_str(&read(&["kong", "router", "service"])?).ok()?;
     entity.get("name")?.as_str().map(str::to_string)
+}
+
+/// Request-header edits as Kong's engine can carry them out. ngx_wasm_module "removes" a request
+/// header by zeroing its hash, and nginx's proxy module still sends it; setting a header the
+/// client sent once replaces it in place, but of two copies only the first is replaced (the
+/// second is sent as the client wrote it). So, on this engine:
+/// - a removal followed by a setting of the same name is left to the setting (in place);
+/// - any other removal of a header the client sent (or an earlier edit set) becomes a setting to
+///   the empty value, in place: the upstream gets `name: ` and never the client's value;
+/// - a removal of a header nobody sent is dropped (a setting would add it);
+/// - a header the edits touch that the client sent more than once cannot be stripped at all:
+///   `Err` with its name, and the request is refused.
+///
+/// `client` holds the request's header names as the client sent them.
+pub fn ngx_request_edits(client: &[String], edits: &HeaderEdits) -> Result<HeaderEdits, String> {
+    let sent = |name: &str| {
+        client
+            .iter()
+            .filter(|c| c.eq_ignore_ascii_case(name))
+            .count()
+    };
+    let mut out = HeaderEdits::default();
+    for (i, edit) in edits.0.iter().enumerate() {
+        let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
+        if name.starts_with(':') {
+            out.0.push(edit.clone());
+            continue;
+        }
+        if sent(name) > 1 {
+            return Err(name.clone());
+        }
+        let later = edits.0.get(i + 1..).unwrap_or_default();
+        let earlier = edits.0.get(..i).unwrap_or_default();
+        let named = |e: &HeaderEdit| match e {
+            HeaderEdit::Set(n, _) => n.eq_ignore_ascii_case(name),
+            HeaderEdit::Remove(_) => false,
+        };
+        match edit {
+            HeaderEdit::Set(..) => out.0.push(edit.clone()),
+            HeaderEdit::Remove(_) if later.iter().any(named) => {}
+            HeaderEdit::Remove(_) if sent(name) == 1 || earlier.iter().any(named) => {
+                out.set(name.clone(), String::new());
+            }
+            HeaderEdit::Remove(_) => {}
+        }
+    }
+    Ok(out)
 }
 
 /// The `:dispatch_status` Kong 3.9 (ngx_wasm_module) gives a call that timed out.
@@ -171,6 +218,50 @@ mod tests {
         assert!(!has_body(Some("0"), None, false, || false));
         assert!(!has_body(Some(" 0 "), None, false, || true));
         assert!(has_body(Some("3"), None, false, || true));
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ngx_request_edits_replace_in_place_and_blank_what_they_cannot_remove() {
+        let mut edits = HeaderEdits::default();
+        edits.remove("x-consumer-username");
+        edits.remove("x-anonymous-consumer");
+        edits.remove("apikey");
+        edits.remove("x-consumer-id");
+        edits.set("x-consumer-username", "alice");
+        edits.set(":path", "/p");
+        let client = names(&["Host", "X-Consumer-Username", "apikey", "X-Consumer-ID"]);
+        let out = ngx_request_edits(&client, &edits).unwrap();
+        assert_eq!(
+            out.0,
+            [
+                HeaderEdit::Set("apikey".into(), String::new()),
+                HeaderEdit::Set("x-consumer-id".into(), String::new()),
+                HeaderEdit::Set("x-consumer-username".into(), "alice".into()),
+                HeaderEdit::Set(":path".into(), "/p".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn ngx_request_edits_refuse_a_touched_header_sent_twice() {
+        let mut edits = HeaderEdits::default();
+        edits.remove("x-consumer-username");
+        let client = names(&[
+            "x-consumer-username",
+            "X-Consumer-Username",
+            "accept",
+            "accept",
+        ]);
+        assert_eq!(
+            ngx_request_edits(&client, &edits),
+            Err("x-consumer-username".to_string())
+        );
+        let untouched = names(&["accept", "accept"]);
+        assert!(ngx_request_edits(&untouched, &edits).unwrap().0.is_empty());
     }
 
     #[test]

@@ -35,7 +35,9 @@ use crate::config::Config;
 use crate::stages::events::Event;
 use crate::stages::flow::{self, Flow, Next};
 use crate::stages::reconcile::MAX_ANSWER_BYTES;
-use crate::stages::{CallAnswer, CallSpec, HeaderEdits, LocalResponse, Request, Shared};
+use crate::stages::{
+    CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Request, Shared,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -144,6 +146,7 @@ impl<H: Host> HttpFilter<H> {
 
     /// `on_http_request_headers`.
     pub fn on_request_headers(&mut self, end_of_stream: bool) -> Action {
+        self.host.learn_kind();
         if self.config.is_pass_through() {
             self.state = State::Forwarded;
             return Action::Continue;
@@ -460,8 +463,8 @@ impl<H: Host> HttpFilter<H> {
                     .as_ref()
                     .map(Flow::guard_edits)
                     .unwrap_or_default();
-                if let Err(e) = self.apply(&guard) {
-                    return self.host_failure(e);
+                if let Err(action) = self.apply(&guard) {
+                    return action;
                 }
                 self.dispatch(&call)
             }
@@ -498,8 +501,8 @@ impl<H: Host> HttpFilter<H> {
             .as_ref()
             .map(Flow::guard_edits)
             .unwrap_or_default();
-        if let Err(e) = self.apply(&guard) {
-            return self.host_failure(e);
+        if let Err(action) = self.apply(&guard) {
+            return action;
         }
         Action::Continue
     }
@@ -531,17 +534,64 @@ impl<H: Host> HttpFilter<H> {
         }
     }
 
-    fn apply(&mut self, edits: &HeaderEdits) -> Result<(), HostError> {
+    /// Applies request-header edits; `Err` with the action of the reply already sent when they
+    /// cannot be (a request whose headers could not be set or stripped never goes on).
+    fn apply(&mut self, edits: &HeaderEdits) -> Result<(), Action> {
+        let edits = if self.host.is_kong() {
+            self.ngx_edits(edits)?
+        } else {
+            edits.clone()
+        };
         for edit in &edits.0 {
-            self.host.edit_request_header(edit)?;
+            if let Err(e) = self.host.edit_request_header(edit) {
+                return Err(self.host_failure(e));
+            }
         }
         Ok(())
     }
 
+    /// The edits as Kong's engine can carry them out ([`host_quirks::ngx_request_edits`]), and
+    /// a new path written where Kong takes the upstream URI from: `$upstream_uri` (the engine
+    /// ignores `:path` there). The variable is written only where it exists (Kong declares it);
+    /// writing an unknown nginx variable would trap.
+    fn ngx_edits(&mut self, edits: &HeaderEdits) -> Result<HeaderEdits, Action> {
+        let client: Vec<String> = self
+            .flow
+            .as_ref()
+            .map(|f| f.request().headers.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default();
+        let edits = match host_quirks::ngx_request_edits(&client, edits) {
+            Ok(edits) => edits,
+            Err(name) => return Err(self.refuse_duplicate(&name)),
+        };
+        for edit in &edits.0 {
+            if let HeaderEdit::Set(name, path) = edit {
+                if name == ":path" && self.host.text_property(&UPSTREAM_URI).is_some() {
+                    if let Err(e) = self.host.set_text_property(&UPSTREAM_URI, path) {
+                        return Err(self.host_failure(e));
+                    }
+                }
+            }
+        }
+        Ok(edits)
+    }
+
+    /// Kong's engine cannot strip a header the client sent twice: such a request is refused.
+    fn refuse_duplicate(&mut self, name: &str) -> Action {
+        self.record(&[Event::DeniedFor(
+            "duplicate_header",
+            format!("header {name}"),
+        )]);
+        let message = format!("Duplicate '{name}' header");
+        self.respond(&LocalResponse::json(
+            400,
+            &serde_json::json!({ "message": message }),
+        ))
+    }
+
     fn forward(&mut self, edits: &HeaderEdits) -> Action {
-        if let Err(e) = self.apply(edits) {
-            // A request whose auth headers could not be set must not reach the upstream.
-            return self.host_failure(e);
+        if let Err(action) = self.apply(edits) {
+            return action;
         }
         self.state = State::Forwarded;
         Action::Continue
@@ -569,6 +619,9 @@ impl<H: Host> HttpFilter<H> {
         self.respond(&LocalResponse::json(500, &body))
     }
 }
+
+/// Kong's `$upstream_uri`: the URI its `proxy_pass` sends upstream.
+const UPSTREAM_URI: [&str; 2] = ["ngx", "upstream_uri"];
 
 /// The reply to a request that reached the upstream without the filter's decision (Kong's own
 /// 502 text).
@@ -674,6 +727,11 @@ mod tests {
         fn flag_property(&self, path: &[&str]) -> Option<bool> {
             self.property(path)
                 .and_then(|b| host_quirks::decode_flag(b))
+        }
+        fn set_text_property(&mut self, path: &[&str], value: &str) -> R<()> {
+            self.properties
+                .insert(path.join("."), value.as_bytes().to_vec());
+            Ok(())
         }
         fn now_ms(&self) -> u64 {
             1_700_000_000_000 + self.elapsed_ms.get()
@@ -1079,7 +1137,7 @@ mod tests {
 
     #[test]
     fn dispatch_removes_client_identity_headers_before_waiting() {
-        let mut host = keyed("GET", true);
+        let mut host = keyed("GET", false);
         start_call(&mut filter(KEY_AUTH_RECONCILE, &mut host));
         let armed = &host.edits[..host.edits_at_dispatch[0]];
         assert!(armed.contains(&HeaderEdit::Remove("x-consumer-id".into())));
@@ -1088,6 +1146,52 @@ mod tests {
             .edits
             .iter()
             .any(|e| matches!(e, HeaderEdit::Set(n, _) if n == "x-consumer-id")));
+    }
+
+    #[test]
+    fn dispatch_on_kong_blanks_client_identity_headers_in_place_before_waiting() {
+        let mut host = keyed("GET", true);
+        start_call(&mut filter(KEY_AUTH_RECONCILE, &mut host));
+        // The engine cannot remove: the client's copy is overwritten with nothing, in place.
+        let blank = HeaderEdit::Set("x-consumer-id".into(), String::new());
+        assert_eq!(&host.edits[..host.edits_at_dispatch[0]], [blank]);
+    }
+
+    #[test]
+    fn kong_identity_header_sent_twice_is_refused() {
+        let mut host = keyed("GET", true);
+        host.headers.push(h("X-Consumer-ID", "forged-again"));
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.state(), State::Responded);
+        assert!(host.calls.is_empty());
+        assert_eq!(host.responses[0].status, 400);
+        assert_eq!(
+            host.responses[0].body,
+            br#"{"message":"Duplicate 'x-consumer-id' header"}"#
+        );
+    }
+
+    #[test]
+    fn kong_hidden_query_key_rewrites_upstream_uri_where_kong_declares_it() {
+        let config = r#"{"key_auth": {"hide_credentials": true},
+            "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}]}"#;
+        for declared in [true, false] {
+            let mut host = FakeHost {
+                headers: vec![h(":method", "GET"), h(":path", "/x?apikey=k1&a=1")],
+                kong: true,
+                ..FakeHost::default()
+            };
+            if declared {
+                host.properties
+                    .insert("ngx.upstream_uri".into(), b"/x?apikey=k1&a=1".to_vec());
+            }
+            let mut f = filter(config, &mut host);
+            assert_eq!(f.on_request_headers(false), Action::Continue);
+            let uri = host.properties.get("ngx.upstream_uri").cloned();
+            let expected = declared.then(|| b"/x?a=1".to_vec());
+            assert_eq!(uri, expected, "never written where it is not declared");
+        }
     }
 
     #[test]
@@ -1155,7 +1259,7 @@ mod tests {
         assert!(
             f.host
                 .edits
-                .contains(&HeaderEdit::Remove("x-consumer-id".into())),
+                .contains(&HeaderEdit::Set("x-consumer-id".into(), String::new())),
             "the forged identity is gone before the request goes on: {:?}",
             f.host.edits
         );

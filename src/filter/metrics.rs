@@ -1,7 +1,7 @@
 //! Host metrics for [`Event`]s: defined on first use, then incremented by id. A host without
 //! metrics (Kong before 3.8) refuses the definition; the filter then carries on without them.
 
-use super::host::{Host, HostKind};
+use super::host::Host;
 use crate::stages::events::{Event, RECONCILE_LATENCY_MS};
 use std::collections::HashMap;
 
@@ -11,46 +11,40 @@ pub const COUNTER: u32 = 0;
 pub const HISTOGRAM: u32 = 2;
 
 /// Metric ids by name, shared by a VM's contexts.
+///
+/// ngx_wasm_module names a metric `pw:<filter>:<name>` itself: there the filter's own
+/// `jwt_relay.` prefix is left out so it does not appear twice. The host's kind is learnt at the
+/// first request, so ids are kept per (kind, name): a metric a root context defined before then
+/// (a startup JWKS fetch) is defined again under the right name once the kind is known.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    ids: HashMap<String, u32>,
+    ids: HashMap<(bool, String), u32>,
     unavailable: bool,
-    /// ngx_wasm_module names a metric `pw:<filter>:<name>` itself: the filter's own
-    /// `jwt_relay.` prefix is left out there so it does not appear twice.
-    unprefixed: bool,
 }
 
 /// The prefix every metric name of [`Event::metric`] starts with.
 const PREFIX: &str = "jwt_relay.";
 
+/// The name the host is given for one of ours.
+fn host_name(ngx: bool, name: &str) -> String {
+    match name.strip_prefix(PREFIX) {
+        Some(short) if ngx => short.to_string(),
+        _ => name.to_string(),
+    }
+}
+
 impl Metrics {
-    /// Metrics named for this host.
-    pub fn for_host(kind: HostKind) -> Self {
-        Self {
-            unprefixed: kind == HostKind::Ngx,
-            ..Self::default()
-        }
-    }
-
-    /// The name the host is given for one of ours.
-    fn host_name(&self, name: String) -> String {
-        match name.strip_prefix(PREFIX) {
-            Some(short) if self.unprefixed => short.to_string(),
-            _ => name,
-        }
-    }
-
     fn id(&mut self, host: &mut impl Host, kind: u32, name: String) -> Option<u32> {
         if self.unavailable {
             return None;
         }
-        let name = self.host_name(name);
-        if let Some(id) = self.ids.get(&name) {
+        let key = (host.is_kong(), name);
+        if let Some(id) = self.ids.get(&key) {
             return Some(*id);
         }
-        match host.define_metric(kind, &name) {
+        match host.define_metric(kind, &host_name(key.0, &key.1)) {
             Ok(id) => {
-                self.ids.insert(name, id);
+                self.ids.insert(key, id);
                 Some(id)
             }
             Err(_) => {
@@ -81,13 +75,11 @@ mod tests {
 
     #[test]
     fn host_name_drops_the_prefix_only_on_ngx() {
-        let envoy = Metrics::for_host(HostKind::Envoy);
-        let ngx = Metrics::for_host(HostKind::Ngx);
         let name = Event::Allowed.metric();
-        assert_eq!(envoy.host_name(name.clone()), "jwt_relay.requests_allowed");
-        assert_eq!(ngx.host_name(name), "requests_allowed");
+        assert_eq!(host_name(false, &name), "jwt_relay.requests_allowed");
+        assert_eq!(host_name(true, &name), "requests_allowed");
         assert_eq!(
-            ngx.host_name(RECONCILE_LATENCY_MS.into()),
+            host_name(true, RECONCILE_LATENCY_MS),
             "reconcile_latency_ms"
         );
     }

@@ -6,7 +6,7 @@ use crate::config::{self, Config};
 use crate::jose::jwk::MAX_JWKS_LEN;
 use crate::stages::auth::remote_jwks::{self, Fetched};
 use crate::stages::{CallAnswer, Shared};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Owns the compiled configuration and the VM's shared state; HTTP contexts share both
@@ -18,8 +18,8 @@ pub struct Root {
     /// Token of the background JWKS fetch in flight.
     fetching: Option<u32>,
     metrics: Rc<RefCell<super::metrics::Metrics>>,
-    /// The proxy, known once the configuration was read.
-    kind: HostKind,
+    /// The proxy, learnt at the VM's first request.
+    kind: Rc<Cell<Option<HostKind>>>,
 }
 
 /// Tick period of the background JWKS refresh, in milliseconds.
@@ -69,16 +69,14 @@ impl Root {
         self.shared.clone()
     }
 
-    /// The host adapter of this VM (its kind detected at configure).
+    /// The host adapter of this VM.
     pub fn host(&self) -> ProxyWasmHost {
-        ProxyWasmHost::new(self.kind)
+        ProxyWasmHost::new(self.kind.clone())
     }
 
-    /// `on_configure`: detects the host once, then reads the configuration; false refuses it
-    /// (Envoy will not start, or NACKs an update).
+    /// `on_configure`: false refuses the configuration (Envoy will not start, or NACKs an
+    /// update).
     pub fn configure(&mut self) -> bool {
-        self.kind = HostKind::detect();
-        self.metrics = Rc::new(RefCell::new(super::metrics::Metrics::for_host(self.kind)));
         let host = self.host();
         let host = &host;
         let bytes = match abi::buffer(ids::PLUGIN_CONFIGURATION, 0, usize::MAX) {

@@ -126,6 +126,11 @@ impl Flow {
         (flow, next)
     }
 
+    /// The request as the client sent it.
+    pub fn request(&self) -> &Request {
+        &self.req
+    }
+
     /// Who authentication found (for later stages and logs).
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()

@@ -1,5 +1,7 @@
 //! Kong's wasm engine (nginx + ngx_wasm_module) loading the real filter, proxying as Kong does:
-//! the filter runs in a `location` whose `proxy_pass` has no URI, and the request body is
+//! the filter's headers step runs in the access phase (Kong attaches filter chains at the end of
+//! its access phase), the upstream URI is `$upstream_uri` (Kong's `proxy_pass` sends that
+//! variable, set before filters run, not the request's `:path`), and the request body is
 //! buffered in memory up to `client_body_buffer_size` (Kong's
 //! `nginx_http_client_body_buffer_size`). The engine is not installable from a registry: it is
 //! found through `JWT_RELAY_NGX_BIN`, and tests skip this host when it is unset.
@@ -88,8 +90,9 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
            client_body_buffer_size {buffer}; client_max_body_size {max};\n\
            server {{\n    listen 127.0.0.1:{port};\n\
-             location / {{\n      proxy_wasm jwt_relay {config};\n\
-               proxy_http_version 1.1;\n      proxy_pass http://{upstream};\n    }}\n  }}\n}}\n",
+             location / {{\n      proxy_wasm_request_headers_in_access on;\n\
+               set $upstream_uri $request_uri;\n      proxy_wasm jwt_relay {config};\n\
+               proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri;\n    }}\n  }}\n}}\n",
         wasm = wasm_path().display(),
         buffer = setup.body_buffer,
         max = setup.buffer_limit,
