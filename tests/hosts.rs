@@ -227,3 +227,59 @@ fn hosts_reconcile_denial_and_timeout_fail_closed() {
         assert!(upstream.requests().is_empty(), "{host:?}");
     }
 }
+
+#[test]
+fn hosts_body_the_host_cannot_hand_over_is_413_never_signed() {
+    let config = json!({"upstream_jwt": {"private_key": fixture("ec_p256_pkcs8.pem"),
+        "algorithm": "ES256", "x5c": false}});
+    for host in hosts() {
+        let upstream = Server::ok();
+        let mut setup = Setup::new(config.to_string(), upstream.addr());
+        setup.body_buffer = 8 * 1024; // Kong's default nginx_http_client_body_buffer_size
+        let gw = Gateway::start(host, setup);
+        let resp = gw.send(&Request::post("/big", vec![b'b'; 20_000]));
+        match host {
+            // Envoy buffers the whole body for the filter; only nginx spills it to a file.
+            Host::Envoy => assert_eq!(resp.status, 200),
+            Host::Ngx => {
+                assert_eq!(resp.status, 413, "{}", resp.text());
+                assert_eq!(
+                    resp.json()["message"],
+                    "Request body is larger than the gateway's body buffer \
+                     (Kong: nginx_http_client_body_buffer_size)"
+                );
+                assert!(upstream.requests().is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn hosts_owned_header_sent_twice() {
+    let config = json!({"consumers": consumers(), "key_auth": {}});
+    each_host(config, |host, gw, upstream| {
+        let req = Request::get("/dup")
+            .header("apikey", "alice-key")
+            .header("x-consumer-username", "mallory")
+            .header("x-consumer-username", "root");
+        let resp = gw.send(&req);
+        match host {
+            // Envoy removes every copy; Kong's engine could strip only one, so it refuses.
+            Host::Envoy => {
+                assert_eq!(resp.status, 200);
+                assert_eq!(
+                    all_spellings(&upstream.single(), "x-consumer-username"),
+                    ["alice"]
+                );
+            }
+            Host::Ngx => {
+                assert_eq!(resp.status, 400, "{}", resp.text());
+                assert_eq!(
+                    resp.json(),
+                    json!({"message": "Duplicate 'x-consumer-username' header"})
+                );
+                assert!(upstream.requests().is_empty());
+            }
+        }
+    });
+}
