@@ -3,8 +3,13 @@
 use crate::support::{Envoy, Request, Server};
 use std::time::{Duration, Instant};
 
-/// Asserts the filter's VM did not trap: nothing in Envoy's log says so.
+/// Asserts the filter's VM did not trap: Envoy never reloaded it (its `wasm.<plugin>.vm_reload*`
+/// counters stay at zero) and nothing in its log says so.
 pub fn assert_vm_alive(envoy: &Envoy) {
+    for counter in ["vm_reload", "vm_reload_failure", "vm_reload_success"] {
+        let name = format!("wasm.jwt_relay.{counter}");
+        assert_eq!(envoy.stat(&name), Some(0), "{name}");
+    }
     let log = envoy.log();
     for bad in [
         "panicked at",
