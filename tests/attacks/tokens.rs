@@ -4,7 +4,7 @@
 
 use super::health;
 use crate::support::tokens::{self, b64, fixture, key_files, now, ASYMMETRIC};
-use crate::support::{Envoy, Reply, Request, Response, Server, Setup};
+use crate::support::{hosts_for, Envoy, Gateway, Host, Reply, Request, Response, Server, Setup};
 use jwt_relay::jose::{Algorithm, Jwk, SigningKey, VerifyingKey};
 use serde_json::{json, Value};
 
@@ -45,8 +45,19 @@ fn assert_refused(resp: &Response, message: &str, challenge: &str, case: &str) {
     );
 }
 
-/// Envoy with a jwt credential per algorithm (key claim `iss` = `key-<ALG>`), realm `api`.
-fn start_with_credentials() -> (Server, Envoy) {
+/// The hosts that can take [`credentials_config`].
+fn credential_hosts() -> Vec<Host> {
+    hosts_for(&credentials_config().to_string())
+}
+
+/// A host with a jwt credential per algorithm (key claim `iss` = `key-<ALG>`), realm `api`.
+fn start_with_credentials(host: Host) -> (Server, Gateway) {
+    let upstream = Server::ok();
+    let setup = Setup::new(credentials_config().to_string(), upstream.addr());
+    (upstream, Gateway::start(host, setup))
+}
+
+fn credentials_config() -> Value {
     let mut secrets: Vec<Value> = HMAC
         .iter()
         .map(|alg| json!({"key": format!("key-{alg}"), "algorithm": alg, "secret": HS_SECRET}))
@@ -55,16 +66,13 @@ fn start_with_credentials() -> (Server, Envoy) {
         secrets.push(json!({"key": format!("key-{alg}"), "algorithm": alg,
                             "rsa_public_key": tokens::public_pem(alg)}));
     }
-    let config = json!({
+    json!({
         "consumers": [{"id": "c-1", "username": "alice", "jwt_secrets": secrets}],
         "jwt": {"realm": "api", "claims_to_verify": ["exp"]}
-    });
-    let upstream = Server::ok();
-    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
-    (upstream, envoy)
+    })
 }
 
-/// A token the credentials Envoy must let through.
+/// A token the credentials must let through.
 fn good_request() -> Request {
     let claims = json!({"iss": "key-HS256", "exp": now() + 600}).to_string();
     let alg = Algorithm::HS256;
@@ -90,103 +98,108 @@ const CRIT_FORMS: [&str; 7] = [
 
 #[test]
 fn tokens_crit_or_b64_in_header_refused_for_every_algorithm() {
-    let (upstream, envoy) = start_with_credentials();
-    let claims = |alg: &str| json!({"iss": format!("key-{alg}"), "exp": now() + 600}).to_string();
-    let every_alg = HMAC.iter().chain(ASYMMETRIC.iter());
-    for name in every_alg {
-        let alg: Algorithm = name.parse().unwrap();
-        let key = signing_key(alg);
-        // Every form on two families; the unknown extension on every algorithm.
-        let forms = if ["HS256", "ES256"].contains(name) {
-            &CRIT_FORMS[..]
-        } else {
-            &CRIT_FORMS[..1]
-        };
-        for crit in forms {
-            let header = format!(r#"{{"alg":"{name}",{crit}}}"#);
+    for host in credential_hosts() {
+        let (upstream, envoy) = start_with_credentials(host);
+        let claims =
+            |alg: &str| json!({"iss": format!("key-{alg}"), "exp": now() + 600}).to_string();
+        let every_alg = HMAC.iter().chain(ASYMMETRIC.iter());
+        for name in every_alg {
+            let alg: Algorithm = name.parse().unwrap();
+            let key = signing_key(alg);
+            // Every form on two families; the unknown extension on every algorithm.
+            let forms = if ["HS256", "ES256"].contains(name) {
+                &CRIT_FORMS[..]
+            } else {
+                &CRIT_FORMS[..1]
+            };
+            for crit in forms {
+                let header = format!(r#"{{"alg":"{name}",{crit}}}"#);
+                let resp = envoy.send(&bearer(&sign_raw(alg, &key, &header, &claims(name))));
+                assert_refused(&resp, "Bad token; unsupported crit", CHALLENGE, &header);
+            }
+            let header = format!(r#"{{"alg":"{name}","b64":false}}"#);
             let resp = envoy.send(&bearer(&sign_raw(alg, &key, &header, &claims(name))));
-            assert_refused(&resp, "Bad token; unsupported crit", CHALLENGE, &header);
+            assert_refused(&resp, "Bad token; unsupported b64", CHALLENGE, &header);
+            // The same token without the extension goes through: only the header differs.
+            let header = format!(r#"{{"alg":"{name}","b64":true}}"#);
+            let resp = envoy.send(&bearer(&sign_raw(alg, &key, &header, &claims(name))));
+            assert_eq!(resp.status, 200, "{header}: {}", resp.text());
         }
-        let header = format!(r#"{{"alg":"{name}","b64":false}}"#);
-        let resp = envoy.send(&bearer(&sign_raw(alg, &key, &header, &claims(name))));
-        assert_refused(&resp, "Bad token; unsupported b64", CHALLENGE, &header);
-        // The same token without the extension goes through: only the header differs.
-        let header = format!(r#"{{"alg":"{name}","b64":true}}"#);
-        let resp = envoy.send(&bearer(&sign_raw(alg, &key, &header, &claims(name))));
-        assert_eq!(resp.status, 200, "{header}: {}", resp.text());
+        let allowed = upstream.requests();
+        assert_eq!(allowed.len(), HMAC.len() + ASYMMETRIC.len());
+        assert!(allowed
+            .iter()
+            .all(|r| r.header("x-consumer-id") == Some("c-1")));
+        health::assert_still_serves(&envoy, &upstream, &good_request());
     }
-    let allowed = upstream.requests();
-    assert_eq!(allowed.len(), HMAC.len() + ASYMMETRIC.len());
-    assert!(allowed
-        .iter()
-        .all(|r| r.header("x-consumer-id") == Some("c-1")));
-    health::assert_still_serves(&envoy, &upstream, &good_request());
 }
 
 #[test]
 fn tokens_duplicate_json_member_names_refused() {
-    let (upstream, envoy) = start_with_credentials();
-    let (past, future) = (now() - 600, now() + 600);
-    let hs256 = Algorithm::HS256;
-    let key = signing_key(hs256);
-    let good_header = r#"{"alg":"HS256"}"#;
-    let good_claims = format!(r#"{{"iss":"key-HS256","exp":{future}}}"#);
-    // Each case is signed with the real secret, and would verify with the last value winning.
-    let cases = [
-        (
-            r#"{"alg":"none","alg":"HS256"}"#.to_string(),
-            good_claims.clone(),
-        ),
-        (
-            r#"{"alg":"HS256","alg":"HS256"}"#.to_string(),
-            good_claims.clone(),
-        ),
-        (
-            r#"{"alg":"HS256","kid":"a","kid":"b"}"#.to_string(),
-            good_claims.clone(),
-        ),
-        (
-            good_header.to_string(),
-            format!(r#"{{"iss":"key-RS256","iss":"key-HS256","exp":{future}}}"#),
-        ),
-        (
-            good_header.to_string(),
-            format!(r#"{{"iss":"key-HS256","exp":{past},"exp":{future}}}"#),
-        ),
-        (
-            good_header.to_string(),
-            format!(r#"{{"iss":"key-HS256","exp":{future},"org":{{"id":1,"id":2}}}}"#),
-        ),
-        // Same name once unescaped.
-        (
-            good_header.to_string(),
-            format!(r#"{{"iss":"key-HS256","\u0069ss":"key-HS256","exp":{future}}}"#),
-        ),
-    ];
-    for (header, claims) in &cases {
-        let resp = envoy.send(&bearer(&sign_raw(hs256, &key, header, claims)));
+    for host in credential_hosts() {
+        let (upstream, envoy) = start_with_credentials(host);
+        let (past, future) = (now() - 600, now() + 600);
+        let hs256 = Algorithm::HS256;
+        let key = signing_key(hs256);
+        let good_header = r#"{"alg":"HS256"}"#;
+        let good_claims = format!(r#"{{"iss":"key-HS256","exp":{future}}}"#);
+        // Each case is signed with the real secret, and would verify with the last value winning.
+        let cases = [
+            (
+                r#"{"alg":"none","alg":"HS256"}"#.to_string(),
+                good_claims.clone(),
+            ),
+            (
+                r#"{"alg":"HS256","alg":"HS256"}"#.to_string(),
+                good_claims.clone(),
+            ),
+            (
+                r#"{"alg":"HS256","kid":"a","kid":"b"}"#.to_string(),
+                good_claims.clone(),
+            ),
+            (
+                good_header.to_string(),
+                format!(r#"{{"iss":"key-RS256","iss":"key-HS256","exp":{future}}}"#),
+            ),
+            (
+                good_header.to_string(),
+                format!(r#"{{"iss":"key-HS256","exp":{past},"exp":{future}}}"#),
+            ),
+            (
+                good_header.to_string(),
+                format!(r#"{{"iss":"key-HS256","exp":{future},"org":{{"id":1,"id":2}}}}"#),
+            ),
+            // Same name once unescaped.
+            (
+                good_header.to_string(),
+                format!(r#"{{"iss":"key-HS256","\u0069ss":"key-HS256","exp":{future}}}"#),
+            ),
+        ];
+        for (header, claims) in &cases {
+            let resp = envoy.send(&bearer(&sign_raw(hs256, &key, header, claims)));
+            assert_refused(
+                &resp,
+                "Bad token; invalid JSON",
+                CHALLENGE,
+                &format!("{header} {claims}"),
+            );
+        }
+        // The other order, unsigned: it must not pass as `none` either (nor as `invalid alg`).
+        let none_last = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"HS256","alg":"none"}"#),
+            b64(good_claims.as_bytes())
+        );
+        let resp = envoy.send(&bearer(&none_last));
         assert_refused(
             &resp,
             "Bad token; invalid JSON",
             CHALLENGE,
-            &format!("{header} {claims}"),
+            "alg HS256 then none",
         );
+        assert!(upstream.requests().is_empty(), "{:?}", upstream.requests());
+        health::assert_still_serves(&envoy, &upstream, &good_request());
     }
-    // The other order, unsigned: it must not pass as `none` either (nor as `invalid alg`).
-    let none_last = format!(
-        "{}.{}.",
-        b64(br#"{"alg":"HS256","alg":"none"}"#),
-        b64(good_claims.as_bytes())
-    );
-    let resp = envoy.send(&bearer(&none_last));
-    assert_refused(
-        &resp,
-        "Bad token; invalid JSON",
-        CHALLENGE,
-        "alg HS256 then none",
-    );
-    assert!(upstream.requests().is_empty(), "{:?}", upstream.requests());
-    health::assert_still_serves(&envoy, &upstream, &good_request());
 }
 
 /// `k` of the served `oct` keys: base64url of the credential secret, so a token signed with it

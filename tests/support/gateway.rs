@@ -32,6 +32,24 @@ pub fn hosts() -> Vec<Host> {
     vec![Host::Envoy]
 }
 
+/// nginx reads the filter configuration inline from nginx.conf, where one argument is capped at
+/// 4 KiB (`NGX_CONF_BUFFER`); Kong hands it over through Lua, without that cap.
+pub const NGX_CONFIG_MAX: usize = 4000;
+
+/// The hosts a test with this filter configuration can run on: as [`hosts`], less Kong's engine
+/// when the configuration is too long for an nginx.conf argument (the test says so on stderr).
+pub fn hosts_for(filter_config: &str) -> Vec<Host> {
+    let mut all = hosts();
+    if filter_config.len() > NGX_CONFIG_MAX && all.contains(&Host::Ngx) {
+        eprintln!(
+            "jwt-relay: configuration of {} bytes is too long for nginx.conf: Envoy only",
+            filter_config.len()
+        );
+        all.retain(|h| *h == Host::Envoy);
+    }
+    all
+}
+
 /// A running host with the filter.
 pub enum Gateway {
     Envoy(Envoy),

@@ -11,6 +11,6 @@ pub mod server;
 pub mod tokens;
 
 pub use envoy::{Envoy, Setup};
-pub use gateway::{hosts, Gateway, Host};
+pub use gateway::{hosts, hosts_for, Gateway, Host};
 pub use http::{Request, Response};
 pub use server::{Recorded, Reply, Server};
