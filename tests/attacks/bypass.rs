@@ -2,6 +2,9 @@
 //! request for the auth service's answer, for the body (upstream_jwt, reconcile.forward_body), or
 //! for a JWKS re-fetch. The SDK's default trailers callback answers `Continue`, which made Envoy
 //! resume the held request undecided (regression tests).
+//!
+//! Envoy only: the nginx template serves HTTP/1.1 (Kong's engine delivers request trailers to no
+//! filter callback; its held requests wait in the headers or body step).
 
 use crate::health::{assert_still_serves, assert_vm_alive, poll_until};
 use crate::support::h2::{self, H2Request};

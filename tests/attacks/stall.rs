@@ -2,6 +2,9 @@
 //! The host drops that call with the stream: no callback ever comes. That used to leave the
 //! fetch "in flight" for good, and the worker never fetched the set again (no re-fetch, no
 //! background refresh): a rotated signing key was refused until a restart (regression test).
+//!
+//! Envoy only: it reads Envoy's fetch counters from the admin endpoint; on Kong's engine the
+//! same state logic runs (`remote_jwks` unit tests), with the in-flight deadline as the backstop.
 
 use crate::bypass::public_jwk;
 use crate::health::{assert_vm_alive, poll_until};
