@@ -4,9 +4,7 @@
 
 use crate::health::{assert_still_serves, assert_vm_alive};
 use crate::support::tokens::{fixture, now, sign_hmac};
-use crate::support::{
-    hosts, oracle, Envoy, Gateway, Host, Recorded, Reply, Request, Server, Setup,
-};
+use crate::support::{hosts, oracle, Gateway, Host, Recorded, Reply, Request, Server, Setup};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
