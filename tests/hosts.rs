@@ -12,8 +12,7 @@ mod support;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use support::tokens::{fixture, sign_hmac};
+use support::tokens::{claims_of, fixture, sha256_hex, sign_hmac};
 use support::{hosts, Gateway, Host, Recorded, Reply, Request, Server, Setup};
 
 const SECRET: &str = "hosts-suite-hmac-secret-of-32-bytes!";
@@ -51,18 +50,6 @@ fn assert_hidden(host: Host, seen: &Recorded, name: &str) {
         Host::Envoy => assert!(values.is_empty(), "{host:?}: {seen:?}"),
         Host::Ngx => assert_eq!(values, [""], "{host:?}: {seen:?}"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn claims_of(token: &str) -> Value {
-    let part = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 #[test]
@@ -165,9 +152,9 @@ fn hosts_upstream_jwt_hashes_bodies_and_requests_without_body_do_not_wait() {
         );
         let seen = upstream.wait_for(3);
         let hash = |rec: &Recorded| claims_of(rec.header("jwt").unwrap())["payloadhash"].clone();
-        assert_eq!(hash(&seen[0]), hex(&Sha256::digest(&body)), "{host:?}");
-        assert_eq!(hash(&seen[1]), hex(&Sha256::digest(b"")), "{host:?}");
-        assert_eq!(hash(&seen[2]), hex(&Sha256::digest(&body)), "{host:?}");
+        assert_eq!(hash(&seen[0]), sha256_hex(&body), "{host:?}");
+        assert_eq!(hash(&seen[1]), sha256_hex(b""), "{host:?}");
+        assert_eq!(hash(&seen[2]), sha256_hex(&body), "{host:?}");
         assert_eq!(seen[0].body, body, "{host:?}: the upstream gets the body");
     });
 }
@@ -203,9 +190,11 @@ fn hosts_reconcile_denial_and_timeout_fail_closed() {
         let upstream = Server::ok();
         let deny = Server::start(|_| Reply::json(403, &json!({})));
         let slow = Server::start(|_| Reply::Hang);
-        for (service, status) in [(&deny, 403), (&slow, 504)] {
+        // A generous timeout where the service answers (a loaded machine must not turn the
+        // 403 into a timeout), a short one where it never does.
+        for (service, status, timeout) in [(&deny, 403, 10_000), (&slow, 504, 300)] {
             let config = json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth",
-                "read_timeout": 300, "connect_timeout": 300, "send_timeout": 300}});
+                "read_timeout": timeout, "connect_timeout": timeout, "send_timeout": timeout}});
             let setup =
                 Setup::new(config.to_string(), upstream.addr()).cluster("auth", service.addr());
             let gw = Gateway::start(host, setup);

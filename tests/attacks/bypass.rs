@@ -8,9 +8,8 @@
 
 use crate::health::{assert_still_serves, assert_vm_alive, poll_until};
 use crate::support::h2::{self, H2Request};
-use crate::support::tokens::{self, now, sign_pem};
+use crate::support::tokens::{self, claims_of, now, sha256_hex, sign_pem};
 use crate::support::{Envoy, Recorded, Reply, Request, Response, Server, Setup};
-use base64::Engine as _;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
@@ -132,22 +131,6 @@ fn h2_trailers_with_reconcile_allowed_go_on_with_injected_headers() {
     }
     assert_eq!(seen[0].body, BODY.as_bytes());
     assert_vm_alive(&r.envoy);
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 #[test]

@@ -3,11 +3,9 @@
 //! two different tokens are refused; the request binding hashes what the upstream receives.
 
 use crate::health::{assert_still_serves, assert_vm_alive};
-use crate::support::tokens::{fixture, now, sign_hmac};
+use crate::support::tokens::{claims_of, fixture, now, sha256_hex, sign_hmac};
 use crate::support::{hosts, oracle, Gateway, Host, Recorded, Reply, Request, Server, Setup};
-use base64::Engine as _;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const HS_SECRET: &[u8] = b"identity-attack-hs-secret-32-bytes!";
 
@@ -83,14 +81,6 @@ fn alice_headers() -> [(&'static str, Option<&'static str>); 5] {
     ]
 }
 
-fn minted_claims(token: &str) -> Value {
-    let text = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
 fn private_jwk() -> Value {
     let mut jwk = oracle::keygen("ES256");
     jwk["alg"] = json!("ES256");
@@ -159,7 +149,7 @@ fn identity_underscore_spellings_of_every_owned_header_are_stripped() {
         );
         let minted = spellings(&seen.headers, "x-custom-jwt");
         assert_eq!(minted.len(), 1);
-        assert_eq!(minted_claims(minted[0])["tenant"], "t-1");
+        assert_eq!(claims_of(minted[0])["tenant"], "t-1");
         assert_vm_alive(&gw);
     }
 }
@@ -194,7 +184,7 @@ fn custom_jwt_rig(host: Host, key_auth: Value) -> (Server, Gateway) {
 }
 
 fn minted_from(seen: &Recorded) -> Value {
-    minted_claims(seen.header("x-custom-jwt").unwrap())
+    claims_of(seen.header("x-custom-jwt").unwrap())
 }
 
 #[test]
@@ -347,10 +337,8 @@ fn identity_request_binding_hashes_the_query_the_upstream_receives() {
         let (path, query) = seen.path.split_once('?').unwrap();
         assert_eq!((path, query), ("/orders", "a=1&b=2"));
         let token = seen.header("jwt").unwrap();
-        let claims = minted_claims(token);
-        let expected = Sha256::digest(query.as_bytes());
-        let hex: String = expected.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(claims["queryhash"], hex);
+        let claims = claims_of(token);
+        assert_eq!(claims["queryhash"], sha256_hex(query.as_bytes()));
         assert_eq!(claims["path"], "/orders");
     }
 }

@@ -124,63 +124,25 @@ impl Envoy {
             .stderr(log)
             .spawn()
             .expect("spawn envoy");
-        let mut envoy = Envoy {
+        let mut child = child;
+        let mut addrs = None;
+        let log_path = dir.join("envoy.log");
+        let admin_path = dir.join("admin");
+        let ready = wait_until_ready(
+            &mut child,
+            || {
+                addrs = probe_ready(&admin_path);
+                addrs.is_some()
+            },
+            || fs::read_to_string(&log_path).unwrap_or_default(),
+        );
+        let envoy = Envoy {
             child,
             dir,
-            admin: "127.0.0.1:0".parse().unwrap(),
-            listener: "127.0.0.1:0".parse().unwrap(),
+            admin: addrs.map_or(([127, 0, 0, 1], 0).into(), |a| a.0),
+            listener: addrs.map_or(([127, 0, 0, 1], 0).into(), |a| a.1),
         };
-        envoy.wait_ready()?;
-        Ok(envoy)
-    }
-
-    /// Polls the admin `/ready` endpoint until Envoy is LIVE, or it exits, or 60 s pass.
-    fn wait_ready(&mut self) -> Result<(), StartFailure> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Err(StartFailure {
-                    exited: status.code(),
-                    log: self.log(),
-                });
-            }
-            if Instant::now() > deadline {
-                return Err(StartFailure {
-                    exited: None,
-                    log: self.log(),
-                });
-            }
-            if self.probe_ready() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn probe_ready(&mut self) -> bool {
-        let Ok(text) = fs::read_to_string(self.dir.join("admin")) else {
-            return false;
-        };
-        let Ok(admin) = text.trim().parse() else {
-            return false;
-        };
-        self.admin = admin;
-        match http::try_send(admin, &Request::get("/ready")) {
-            Some(r) if r.status == 200 => {}
-            _ => return false,
-        }
-        let Some(listeners) = http::try_send(admin, &Request::get("/listeners?format=json")) else {
-            return false;
-        };
-        let listeners = listeners.json();
-        let port = &listeners["listener_statuses"][0]["local_address"]["socket_address"];
-        match port["port_value"].as_u64() {
-            Some(p) if p > 0 => {
-                self.listener = SocketAddr::from(([127, 0, 0, 1], p as u16));
-                true
-            }
-            _ => false,
-        }
+        ready.map(|()| envoy)
     }
 
     /// Sends a request through the listener.
@@ -204,6 +166,49 @@ impl Envoy {
             .find_map(|l| l.strip_prefix(&format!("{name}: ")))
             .and_then(|v| v.trim().parse().ok())
     }
+}
+
+/// Polls `probe` until it holds, or the process exits, or 60 s pass; on failure, the exit
+/// status and what `log` reads.
+pub fn wait_until_ready(
+    child: &mut Child,
+    mut probe: impl FnMut() -> bool,
+    log: impl Fn() -> String,
+) -> Result<(), StartFailure> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Err(StartFailure {
+                exited: status.code(),
+                log: log(),
+            });
+        }
+        if Instant::now() > deadline {
+            return Err(StartFailure {
+                exited: None,
+                log: log(),
+            });
+        }
+        if probe() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The admin and listener addresses once Envoy is LIVE (its admin `/ready` answers 200 and the
+/// listener has a port).
+fn probe_ready(admin_path: &std::path::Path) -> Option<(SocketAddr, SocketAddr)> {
+    let admin: SocketAddr = fs::read_to_string(admin_path).ok()?.trim().parse().ok()?;
+    let ready = http::try_send(admin, &Request::get("/ready"))?;
+    if ready.status != 200 {
+        return None;
+    }
+    let listeners = http::try_send(admin, &Request::get("/listeners?format=json"))?.json();
+    let port = listeners["listener_statuses"][0]["local_address"]["socket_address"]["port_value"]
+        .as_u64()
+        .filter(|p| *p > 0)?;
+    Some((admin, SocketAddr::from(([127, 0, 0, 1], port as u16))))
 }
 
 impl Drop for Envoy {

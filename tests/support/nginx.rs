@@ -6,7 +6,7 @@
 //! `nginx_http_client_body_buffer_size`). The engine is not installable from a registry: it is
 //! found through `JWT_RELAY_NGX_BIN`, and tests skip this host when it is unset.
 
-use super::envoy::{wasm_path, Setup};
+use super::envoy::{wait_until_ready, wasm_path, Setup, StartFailure};
 use super::http::{self, Request, Response};
 use serde_json::Value;
 use std::fs;
@@ -101,13 +101,6 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
     )
 }
 
-/// Why nginx did not become ready.
-#[derive(Debug)]
-pub struct StartFailure {
-    pub exited: Option<i32>,
-    pub log: String,
-}
-
 impl Nginx {
     /// Starts nginx and waits until it accepts connections; panics with its log if it does not.
     pub fn start(setup: Setup) -> Nginx {
@@ -140,35 +133,20 @@ impl Nginx {
             .stderr(out)
             .spawn()
             .expect("spawn nginx");
-        let mut nginx = Nginx {
+        let mut child = child;
+        let listener = SocketAddr::from(([127, 0, 0, 1], port));
+        let read = |name: &str| fs::read_to_string(dir.join(name)).unwrap_or_default();
+        let ready = wait_until_ready(
+            &mut child,
+            || TcpStream::connect(listener).is_ok(),
+            || format!("{}{}", read("stderr.log"), read("error.log")),
+        );
+        let nginx = Nginx {
             child,
             dir,
-            listener: SocketAddr::from(([127, 0, 0, 1], port)),
+            listener,
         };
-        nginx.wait_ready()?;
-        Ok(nginx)
-    }
-
-    fn wait_ready(&mut self) -> Result<(), StartFailure> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Err(StartFailure {
-                    exited: status.code(),
-                    log: self.log(),
-                });
-            }
-            if Instant::now() > deadline {
-                return Err(StartFailure {
-                    exited: None,
-                    log: self.log(),
-                });
-            }
-            if TcpStream::connect(self.listener).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        ready.map(|()| nginx)
     }
 
     /// Sends a request through the listener.

@@ -86,3 +86,19 @@ pub fn raw_token(header: &str, claims: &str, signature: &str) -> String {
         b64(claims.as_bytes())
     )
 }
+
+/// The claims of a compact token, unverified (to read what the filter minted).
+pub fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a compact token");
+    let bytes = jwt_relay::jose::b64::decode(payload).expect("base64url claims");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Lower-case hex of SHA-256 (`payloadhash`, `queryhash`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
