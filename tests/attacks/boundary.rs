@@ -97,8 +97,10 @@ fn boundary_failed_auth_service_fails_closed() {
         let setup = Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr());
         let gw = Gateway::start(host, setup);
         for _ in 0..3 {
-            let resp =
-                crate::support::http::try_send(gw.listener(), &Request::post("/r", "payload"));
+            let resp = crate::support::http::send_or_closed(
+                gw.listener(),
+                &Request::post("/r", "payload"),
+            );
             match (host, resp) {
                 (_, Some(resp)) => assert_eq!(resp.status, 502, "{host:?}: {}", resp.text()),
                 // Different on the engine: a call that fails while reading its answer loses
