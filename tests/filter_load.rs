@@ -1,5 +1,6 @@
-//! The filter loads in a real Envoy: an empty config passes requests through untouched, and a
-//! bad config is refused with its JSON path in Envoy's log, Envoy refusing to serve.
+//! The filter loads in every host (Envoy, and Kong's engine when `JWT_RELAY_NGX_BIN` is set): an
+//! empty config passes requests through untouched, and a bad config is refused with its JSON
+//! path in the host's log, the host refusing to serve.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,94 +10,108 @@
 
 mod support;
 
-use support::{Envoy, Request, Server, Setup};
+use support::{hosts, Gateway, Host, Request, Server, Setup};
 
-/// Headers Envoy itself adds on the way upstream; everything else must arrive as the client sent it.
-const ENVOY_ADDED: [&str; 3] = [
+/// Headers the hosts themselves add on the way upstream (Envoy's own; nginx's `Connection`);
+/// everything else must arrive as the client sent it.
+const HOST_ADDED: [&str; 4] = [
     "x-forwarded-proto",
     "x-request-id",
     "x-envoy-expected-rq-timeout-ms",
+    "connection",
 ];
 
 fn client_headers(rec: &support::Recorded) -> Vec<(String, String)> {
     rec.headers
         .iter()
-        .filter(|(k, _)| !ENVOY_ADDED.contains(&k.to_ascii_lowercase().as_str()))
-        .cloned()
+        .filter(|(k, _)| !HOST_ADDED.contains(&k.to_ascii_lowercase().as_str()))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
         .collect()
 }
 
 #[test]
 fn empty_config_get_passes_through_unchanged() {
-    let upstream = Server::ok();
-    let envoy = Envoy::start(Setup::new("{}", upstream.addr()));
-    let resp = envoy.send(
-        &Request::get("/a/b?x=1&y=%20")
-            .header("authorization", "Bearer not-a-token")
-            .header("x-consumer-id", "client-sent")
-            .header("x-dup", "one")
-            .header("x-dup", "two"),
-    );
-    assert_eq!((resp.status, resp.text().as_str()), (200, "ok"));
-    let rec = upstream.single();
-    assert_eq!(
-        (rec.method.as_str(), rec.path.as_str()),
-        ("GET", "/a/b?x=1&y=%20")
-    );
-    let want: Vec<(String, String)> = [
-        ("host", envoy.listener.to_string().as_str()),
-        ("authorization", "Bearer not-a-token"),
-        ("x-consumer-id", "client-sent"),
-        ("x-dup", "one"),
-        ("x-dup", "two"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    assert_eq!(client_headers(&rec), want);
-    assert!(rec.body.is_empty());
+    for host in hosts() {
+        let upstream = Server::ok();
+        let gw = Gateway::start(host, Setup::new("{}", upstream.addr()));
+        let resp = gw.send(
+            &Request::get("/a/b?x=1&y=%20")
+                .header("authorization", "Bearer not-a-token")
+                .header("x-consumer-id", "client-sent")
+                .header("x-dup", "one")
+                .header("x-dup", "two"),
+        );
+        assert_eq!((resp.status, resp.text().as_str()), (200, "ok"), "{host:?}");
+        let rec = upstream.single();
+        assert_eq!(
+            (rec.method.as_str(), rec.path.as_str()),
+            ("GET", "/a/b?x=1&y=%20")
+        );
+        // Kong (nginx) sends the upstream's own address as `Host` (`preserve_host` off).
+        let host_header = match host {
+            Host::Envoy => gw.listener().to_string(),
+            Host::Ngx => upstream.addr().to_string(),
+        };
+        let want: Vec<(String, String)> = [
+            ("host", host_header.as_str()),
+            ("authorization", "Bearer not-a-token"),
+            ("x-consumer-id", "client-sent"),
+            ("x-dup", "one"),
+            ("x-dup", "two"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(client_headers(&rec), want, "{host:?}");
+        assert!(rec.body.is_empty());
+    }
 }
 
 #[test]
 fn empty_config_post_body_reaches_upstream_byte_for_byte() {
-    let upstream = Server::ok();
-    let envoy = Envoy::start(Setup::new("{}", upstream.addr()));
-    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    let resp = envoy.send(&Request::post("/upload", body.clone()).chunked(7_000));
-    assert_eq!(resp.status, 200);
-    let rec = upstream.single();
-    assert_eq!(rec.body, body);
+    for host in hosts() {
+        let upstream = Server::ok();
+        let gw = Gateway::start(host, Setup::new("{}", upstream.addr()));
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let resp = gw.send(&Request::post("/upload", body.clone()).chunked(7_000));
+        assert_eq!(resp.status, 200, "{host:?}");
+        assert_eq!(upstream.single().body, body, "{host:?}");
+    }
 }
 
 #[test]
 fn non_utf8_header_value_passes_without_trap() {
-    let upstream = Server::ok();
-    let envoy = Envoy::start(Setup::new("{}", upstream.addr()));
-    for _ in 0..2 {
-        let req = Request::get("/").raw_header("x-latin1", b"caf\xe9 \xff");
-        assert_eq!(envoy.send(&req).status, 200);
+    for host in hosts() {
+        let upstream = Server::ok();
+        let gw = Gateway::start(host, Setup::new("{}", upstream.addr()));
+        for _ in 0..2 {
+            let req = Request::get("/").raw_header("x-latin1", b"caf\xe9 \xff");
+            assert_eq!(gw.send(&req).status, 200, "{host:?}");
+        }
+        assert_eq!(upstream.requests().len(), 2);
     }
-    assert_eq!(upstream.requests().len(), 2);
 }
 
 fn assert_refused(filter_config: &str, expected_log: &str) {
-    let upstream = Server::ok();
-    let failure = match Envoy::try_start(Setup::new(filter_config, upstream.addr())) {
-        Ok(envoy) => panic!("Envoy served with a bad config; log:\n{}", envoy.log()),
-        Err(f) => f,
-    };
-    assert_ne!(
-        failure.exited, None,
-        "Envoy neither started nor exited:\n{}",
-        failure.log
-    );
-    assert_ne!(failure.exited, Some(0));
-    assert!(
-        failure.log.contains(expected_log),
-        "log lacks {expected_log:?}:\n{}",
-        failure.log
-    );
-    assert!(upstream.requests().is_empty());
+    for host in hosts() {
+        let upstream = Server::ok();
+        let failure = match Gateway::try_start(host, Setup::new(filter_config, upstream.addr())) {
+            Ok(gw) => panic!("{host:?} served with a bad config; log:\n{}", gw.log()),
+            Err(f) => f,
+        };
+        assert_ne!(
+            failure.exited, None,
+            "{host:?} neither started nor exited:\n{}",
+            failure.log
+        );
+        assert_ne!(failure.exited, Some(0), "{host:?}");
+        assert!(
+            failure.log.contains(expected_log),
+            "{host:?}: log lacks {expected_log:?}:\n{}",
+            failure.log
+        );
+        assert!(upstream.requests().is_empty());
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Kong's engine only where `JWT_RELAY_NGX_BIN` points at it, else its lane is skipped with one
 //! printed line.
 
-use super::envoy::{Envoy, Setup};
+use super::envoy::{Envoy, Setup, StartFailure};
 use super::http::{Request, Response};
 use super::nginx::{ngx_bin, Nginx};
 use std::net::SocketAddr;
@@ -59,9 +59,14 @@ pub enum Gateway {
 impl Gateway {
     /// Starts `host` with `setup`.
     pub fn start(host: Host, setup: Setup) -> Gateway {
+        Self::try_start(host, setup).unwrap_or_else(|f| panic!("{host:?} did not start: {f:?}"))
+    }
+
+    /// Starts `host`; on failure its exit status and log.
+    pub fn try_start(host: Host, setup: Setup) -> Result<Gateway, StartFailure> {
         match host {
-            Host::Envoy => Gateway::Envoy(Envoy::start(setup)),
-            Host::Ngx => Gateway::Ngx(Nginx::start(setup)),
+            Host::Envoy => Envoy::try_start(setup).map(Gateway::Envoy),
+            Host::Ngx => Nginx::try_start(setup).map(Gateway::Ngx),
         }
     }
 

@@ -136,9 +136,14 @@ impl Nginx {
         let mut child = child;
         let listener = SocketAddr::from(([127, 0, 0, 1], port));
         let read = |name: &str| fs::read_to_string(dir.join(name)).unwrap_or_default();
+        // nginx listens before the filter's `on_configure` ran (the module compiles at worker
+        // start): ready once the filter said so, refused once nginx exited.
         let ready = wait_until_ready(
             &mut child,
-            || TcpStream::connect(listener).is_ok(),
+            || {
+                read("error.log").contains("jwt-relay: configuration loaded")
+                    && TcpStream::connect(listener).is_ok()
+            },
             || format!("{}{}", read("stderr.log"), read("error.log")),
         );
         let nginx = Nginx {
