@@ -504,7 +504,38 @@ impl<H: Host> HttpFilter<H> {
         if let Err(action) = self.apply(&guard) {
             return action;
         }
-        Action::Continue
+        let length_known = self
+            .flow
+            .as_ref()
+            .is_some_and(|f| f.request().header("content-length").is_some());
+        if length_known {
+            return Action::Continue;
+        }
+        self.decide_for_an_empty_body()
+    }
+
+    /// A body of unknown length (chunked, HTTP/2) may turn out empty, and the engine never calls
+    /// the body step for an empty body: the request would reach the upstream undecided. So the
+    /// flow is first run to its end as if the body were empty, on a copy, and its edits applied
+    /// now (a token signed over the empty body); a body step that does come decides again over
+    /// the real body and replaces them. Stages that would still call the auth service cannot be
+    /// decided ahead: such a request is refused with 411 (send `Content-Length`).
+    fn decide_for_an_empty_body(&mut self) -> Action {
+        let Some(mut preview) = self.flow.clone() else {
+            return self.fail_closed("no flow while reading the body");
+        };
+        let next = self.with_shared(|config, shared| preview.on_body_end(config, shared));
+        match next {
+            Some(Next::Continue(edits)) => match self.apply(&edits) {
+                Ok(()) => Action::Continue,
+                Err(action) => action,
+            },
+            Some(Next::Respond(reply)) => self.respond(&reply),
+            _ => {
+                self.record(&[Event::Denied("length_required")]);
+                self.respond(&flow::length_required())
+            }
+        }
     }
 
     fn dispatch(&mut self, call: &CallSpec) -> Action {
@@ -1271,6 +1302,65 @@ mod tests {
         assert_eq!(f.state(), State::Responded);
         assert_eq!(host.responses[0].status, 403);
         assert_eq!(host.resumed, 0);
+    }
+
+    /// The claims of every token set in `header`, in order.
+    fn all_claims(edits: &[HeaderEdit], header: &str) -> Vec<serde_json::Value> {
+        edits
+            .iter()
+            .filter(|e| matches!(e, HeaderEdit::Set(n, _) if n.eq_ignore_ascii_case(header)))
+            .map(|e| claims_of(std::slice::from_ref(e), header))
+            .collect()
+    }
+
+    #[test]
+    fn kong_chunked_body_is_signed_empty_first_then_again_over_the_real_body() {
+        let chunked = |body: &[u8]| FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("transfer-encoding", "chunked"),
+            ],
+            body: body.to_vec(),
+            kong: true,
+            ..FakeHost::default()
+        };
+        // The engine never calls the body step for an empty chunked body: signed ahead.
+        let mut host = chunked(b"");
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        let signed = all_claims(&host.edits, "JWT");
+        assert_eq!(signed.len(), 1);
+        assert_eq!(signed[0]["payloadhash"], sha256_hex(b""));
+        // A body that does come is signed again, replacing the first token.
+        let mut host = chunked(b"abcdef");
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.on_request_body(6, true), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        let hashes: Vec<_> = all_claims(&host.edits, "JWT")
+            .iter()
+            .map(|c| c["payloadhash"].clone())
+            .collect();
+        assert_eq!(hashes, [sha256_hex(b""), sha256_hex(b"abcdef")]);
+    }
+
+    #[test]
+    fn kong_chunked_body_for_the_auth_service_needs_a_length() {
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("transfer-encoding", "chunked"),
+            ],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(RECONCILE, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.state(), State::Responded);
+        assert!(host.calls.is_empty());
+        assert_eq!(host.responses, [flow::length_required()]);
     }
 
     #[test]

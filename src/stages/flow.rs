@@ -44,7 +44,7 @@ enum Step {
 }
 
 /// The request body as read so far: hashed incrementally, kept only when a stage needs bytes.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Body {
     hasher: Sha256,
     kept: Option<Vec<u8>>,
@@ -53,7 +53,7 @@ struct Body {
 }
 
 /// A request in flight.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Flow {
     req: Request,
     edits: HeaderEdits,
@@ -86,6 +86,15 @@ pub fn body_unreadable() -> LocalResponse {
         413,
         &json!({ "message": "Request body is larger than the gateway's body buffer \
             (Kong: nginx_http_client_body_buffer_size)" }),
+    )
+}
+
+/// The reply to a body of unknown length that a stage must see before the auth service is
+/// called, where the host cannot hold the request for it (Kong's engine).
+pub fn length_required() -> LocalResponse {
+    LocalResponse::json(
+        411,
+        &json!({ "message": "A Content-Length is required for this request's body" }),
     )
 }
 
