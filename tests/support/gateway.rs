@@ -47,6 +47,17 @@ impl Gateway {
         }
     }
 
+    /// Starts `host` with `setup`; when it does not come up (a refused filter configuration),
+    /// everything it logged.
+    pub fn try_start(host: Host, setup: Setup) -> Result<Gateway, String> {
+        match host {
+            Host::Envoy => Envoy::try_start(setup)
+                .map(Gateway::Envoy)
+                .map_err(|f| f.log),
+            Host::Ngx => Nginx::try_start(setup).map(Gateway::Ngx).map_err(|f| f.log),
+        }
+    }
+
     pub fn host(&self) -> Host {
         match self {
             Gateway::Envoy(_) => Host::Envoy,

@@ -164,7 +164,12 @@ impl Nginx {
                     log: self.log(),
                 });
             }
-            if TcpStream::connect(self.listener).is_ok() {
+            // Without a master process nginx listens before its worker initializes the filter
+            // (which compiles the module first): ready once the filter took its configuration;
+            // a refused one makes nginx exit, caught above.
+            if self.log().contains("jwt-relay: configuration loaded")
+                && TcpStream::connect(self.listener).is_ok()
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
