@@ -272,3 +272,36 @@ fn hosts_owned_header_sent_twice() {
         }
     });
 }
+
+#[test]
+fn hosts_bodies_of_unknown_length() {
+    let signing = json!({"upstream_jwt": {"private_key": fixture("ec_p256_pkcs8.pem"),
+        "algorithm": "ES256", "x5c": false}});
+    each_host(signing, |host, gw, upstream| {
+        for body in [&b""[..], b"some body"] {
+            let resp = gw.send(&Request::post("/c", body.to_vec()).chunked(4));
+            assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        }
+        let seen = upstream.wait_for(2);
+        let hash = |rec: &Recorded| claims_of(rec.header("jwt").unwrap())["payloadhash"].clone();
+        assert_eq!(hash(&seen[0]), sha256_hex(b""), "{host:?}");
+        assert_eq!(hash(&seen[1]), sha256_hex(b"some body"), "{host:?}");
+    });
+    for host in hosts() {
+        let upstream = Server::ok();
+        let auth = Server::start(|_| Reply::json(200, &json!({})));
+        let config = json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth",
+            "forward_body": true}});
+        let setup = Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr());
+        let gw = Gateway::start(host, setup);
+        let resp = gw.send(&Request::post("/c", "abc").chunked(2));
+        match host {
+            Host::Envoy => assert_eq!(resp.status, 200),
+            // Different on the engine: it cannot hold a body of unknown length for the call.
+            Host::Ngx => {
+                assert_eq!(resp.status, 411, "{}", resp.text());
+                assert!(auth.requests().is_empty() && upstream.requests().is_empty());
+            }
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! x-custom-jwt, kong-upstream-jwt and the JWKS endpoint through a real Envoy: every signing
+//! x-custom-jwt, kong-upstream-jwt and the JWKS endpoint on every host (Envoy, and Kong's engine
+//! when `JWT_RELAY_NGX_BIN` is set): every signing
 //! algorithm verified by an independent library (jwcrypto) with the JWKS the filter serves,
 //! exact claims, payloadhash over bodies of every size, 413 above the limit.
 #![allow(
@@ -15,7 +16,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use support::tokens::{fixture, now};
-use support::{oracle, Envoy, Request, Server, Setup};
+use support::{hosts, oracle, Gateway, Host, Request, Server, Setup};
 
 const JWKS_PATH: &str = "/.well-known/jwks.json";
 
@@ -26,10 +27,10 @@ fn consumers() -> Value {
             "jwt_secrets": [{"key": "idp", "secret": "hs-secret"}]}])
 }
 
-fn start(config: Value) -> (Server, Envoy) {
+fn start(host: Host, config: Value) -> (Server, Gateway) {
     let upstream = Server::ok();
-    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
-    (upstream, envoy)
+    let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+    (upstream, gw)
 }
 
 /// The JSON of a compact token's segment (0 header, 1 claims), unverified.
@@ -49,8 +50,8 @@ fn header_of(token: &str) -> Value {
     segment(token, 0)
 }
 
-fn served_jwks(envoy: &Envoy) -> Value {
-    let resp = envoy.send(&Request::get(JWKS_PATH));
+fn served_jwks(gw: &Gateway) -> Value {
+    let resp = gw.send(&Request::get(JWKS_PATH));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("application/json"));
     assert_eq!(resp.header("cache-control"), Some("public, max-age=300"));
@@ -59,8 +60,8 @@ fn served_jwks(envoy: &Envoy) -> Value {
 
 /// The key that verifies the filter's tokens: the one public JWK it serves (with `kid`, without
 /// private members), or for HMAC the secret itself, since the served set must be empty.
-fn verifying_jwk(envoy: &Envoy, private: &Value, alg: &str, kid: &str) -> Value {
-    let served = served_jwks(envoy);
+fn verifying_jwk(gw: &Gateway, private: &Value, alg: &str, kid: &str) -> Value {
+    let served = served_jwks(gw);
     if alg.starts_with("HS") {
         assert_eq!(
             served,
@@ -78,162 +79,175 @@ fn verifying_jwk(envoy: &Envoy, private: &Value, alg: &str, kid: &str) -> Value 
 
 #[test]
 fn custom_jwt_every_algorithm_verifies_independently_with_served_jwks() {
-    for alg in [
-        "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "HS256", "HS384", "HS512",
-    ] {
-        let mut jwk = oracle::keygen(alg);
-        jwk["kid"] = json!(format!("kid-{alg}"));
-        jwk["alg"] = json!(alg);
-        let config = json!({"consumers": consumers(), "key_auth": {}, "jwks_endpoint": {},
+    for host in hosts() {
+        for alg in [
+            "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "HS256", "HS384",
+            "HS512",
+        ] {
+            let mut jwk = oracle::keygen(alg);
+            jwk["kid"] = json!(format!("kid-{alg}"));
+            jwk["alg"] = json!(alg);
+            let config = json!({"consumers": consumers(), "key_auth": {}, "jwks_endpoint": {},
                             "custom_jwt": {"private_jwk": jwk, "iss": "gateway", "jku": "https://gw/jwks"}});
-        let (upstream, envoy) = start(config);
-        let before = now();
-        let resp = envoy.send(
-            &Request::get("/orders?x=1")
-                .header("apikey", "alice-key")
-                .header("x-custom-jwt", "forged"),
-        );
-        assert_eq!(resp.status, 200, "{alg}");
-        let rec = upstream.single();
-        let tokens = rec.header_all("x-custom-jwt");
-        assert_eq!(tokens.len(), 1, "{alg}: client copy replaced");
-        let token = tokens[0];
-        let verify_key = verifying_jwk(&envoy, &jwk, alg, &format!("kid-{alg}"));
-        let claims = oracle::verify(&verify_key, alg, token)
-            .unwrap_or_else(|| panic!("{alg}: jwcrypto rejected the token"));
-        let iat = claims["iat"].as_u64().unwrap();
-        assert!(iat >= before && iat <= now(), "{alg}");
-        assert_eq!(claims["exp"].as_u64().unwrap(), iat + 1800);
-        assert_eq!(claims["client_id"], "alice-key");
-        assert_eq!(claims["iss"], "gateway");
-        assert_eq!(claims["aud"], format!("http://{}/orders", envoy.listener));
-        assert_eq!(claims["act"], json!({"client_id": "cust-1"}));
-        assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
-        let header = header_of(token);
-        assert_eq!(
-            (header["alg"].as_str(), header["typ"].as_str()),
-            (Some(alg), Some("JWT"))
-        );
-        assert_eq!(header["kid"], json!(format!("kid-{alg}")));
-        assert_eq!(header["jku"], "https://gw/jwks");
-        assert_eq!(
-            upstream.requests().len(),
-            1,
-            "the JWKS request never reaches the upstream"
-        );
+            let (upstream, gw) = start(host, config);
+            let before = now();
+            let resp = gw.send(
+                &Request::get("/orders?x=1")
+                    .header("apikey", "alice-key")
+                    .header("x-custom-jwt", "forged"),
+            );
+            assert_eq!(resp.status, 200, "{alg}");
+            let rec = upstream.single();
+            let tokens = rec.header_all("x-custom-jwt");
+            assert_eq!(tokens.len(), 1, "{alg}: client copy replaced");
+            let token = tokens[0];
+            let verify_key = verifying_jwk(&gw, &jwk, alg, &format!("kid-{alg}"));
+            let claims = oracle::verify(&verify_key, alg, token)
+                .unwrap_or_else(|| panic!("{alg}: jwcrypto rejected the token"));
+            let iat = claims["iat"].as_u64().unwrap();
+            assert!(iat >= before && iat <= now(), "{alg}");
+            assert_eq!(claims["exp"].as_u64().unwrap(), iat + 1800);
+            assert_eq!(claims["client_id"], "alice-key");
+            assert_eq!(claims["iss"], "gateway");
+            assert_eq!(claims["aud"], format!("http://{}/orders", gw.listener()));
+            assert_eq!(claims["act"], json!({"client_id": "cust-1"}));
+            assert_eq!(claims["jti"].as_str().unwrap().len(), 36);
+            let header = header_of(token);
+            assert_eq!(
+                (header["alg"].as_str(), header["typ"].as_str()),
+                (Some(alg), Some("JWT"))
+            );
+            assert_eq!(header["kid"], json!(format!("kid-{alg}")));
+            assert_eq!(header["jku"], "https://gw/jwks");
+            assert_eq!(
+                upstream.requests().len(),
+                1,
+                "the JWKS request never reaches the upstream"
+            );
+        }
     }
 }
 
 #[test]
 fn custom_jwt_client_id_per_verified_credential_kind() {
-    let mut jwk = oracle::keygen("ES256");
-    jwk["alg"] = json!("ES256");
-    let config = json!({"consumers": consumers(),
+    for host in hosts() {
+        let mut jwk = oracle::keygen("ES256");
+        jwk["alg"] = json!("ES256");
+        let config = json!({"consumers": consumers(),
         "jwt": {"anonymous": "c-1"}, "basic_auth": {"anonymous": "c-1"}, "key_auth": {"anonymous": "c-1"},
         "custom_jwt": {"private_jwk": jwk.to_string(), "upstream_custom_jwt_header": "Authorization",
                        "downstream_custom_jwt_header": "X-Minted"}});
-    let (upstream, envoy) = start(config);
-    let bearer = support::tokens::sign_hmac(
-        "HS256",
-        b"hs-secret",
-        &json!({"iss": "idp", "clientId": "app-7", "scope": "read"}),
-    );
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode("alice:pw")
-    );
-    let requests = [
-        Request::get("/a").header("authorization", &format!("Bearer {bearer}")),
-        Request::get("/b").header("authorization", &basic),
-        Request::get("/c").header("apikey", "alice-key"),
-    ];
-    let mut echoed = Vec::new();
-    for req in &requests {
-        let resp = envoy.send(req);
-        assert_eq!(resp.status, 200);
-        echoed.push(resp.header("x-minted").unwrap().to_string());
-    }
-    let seen = upstream.wait_for(3);
-    let minted: Vec<Value> = seen
-        .iter()
-        .map(|r| {
-            claims_of(
-                r.header("authorization")
-                    .unwrap()
-                    .strip_prefix("Bearer ")
-                    .unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(minted[0]["client_id"], "app-7");
-    assert_eq!(minted[0]["scope"], "read", "the verified payload is copied");
-    assert_eq!(minted[1]["client_id"], "alice");
-    assert_eq!(minted[2]["client_id"], "alice-key");
-    for (rec, echo) in seen.iter().zip(&echoed) {
-        assert_eq!(
-            rec.header("authorization").unwrap(),
-            format!("Bearer {echo}")
+        let (upstream, gw) = start(host, config);
+        let bearer = support::tokens::sign_hmac(
+            "HS256",
+            b"hs-secret",
+            &json!({"iss": "idp", "clientId": "app-7", "scope": "read"}),
         );
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:pw")
+        );
+        let requests = [
+            Request::get("/a").header("authorization", &format!("Bearer {bearer}")),
+            Request::get("/b").header("authorization", &basic),
+            Request::get("/c").header("apikey", "alice-key"),
+        ];
+        let mut echoed = Vec::new();
+        for req in &requests {
+            let resp = gw.send(req);
+            assert_eq!(resp.status, 200);
+            echoed.push(resp.header("x-minted").unwrap().to_string());
+        }
+        let seen = upstream.wait_for(3);
+        let minted: Vec<Value> = seen
+            .iter()
+            .map(|r| {
+                claims_of(
+                    r.header("authorization")
+                        .unwrap()
+                        .strip_prefix("Bearer ")
+                        .unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(minted[0]["client_id"], "app-7");
+        assert_eq!(minted[0]["scope"], "read", "the verified payload is copied");
+        assert_eq!(minted[1]["client_id"], "alice");
+        assert_eq!(minted[2]["client_id"], "alice-key");
+        for (rec, echo) in seen.iter().zip(&echoed) {
+            assert_eq!(
+                rec.header("authorization").unwrap(),
+                format!("Bearer {echo}")
+            );
+        }
     }
 }
 
 #[test]
 fn custom_jwt_without_verified_credential_is_401() {
-    let mut jwk = oracle::keygen("HS256");
-    jwk["alg"] = json!("HS256");
-    let (upstream, envoy) = start(json!({"custom_jwt": {"private_jwk": jwk, "verbose": true}}));
-    let unsigned =
-        support::tokens::raw_token(r#"{"alg":"HS256"}"#, r#"{"clientId":"admin"}"#, "AAAA");
-    let resp =
-        envoy.send(&Request::get("/r").header("authorization", &format!("Bearer {unsigned}")));
-    assert_eq!(resp.status, 401);
-    assert_eq!(
-        resp.json(),
-        json!({"ErrorMessage": "You are not authorized to access to this service",
+    for host in hosts() {
+        let mut jwk = oracle::keygen("HS256");
+        jwk["alg"] = json!("HS256");
+        let (upstream, gw) = start(
+            host,
+            json!({"custom_jwt": {"private_jwk": jwk, "verbose": true}}),
+        );
+        let unsigned =
+            support::tokens::raw_token(r#"{"alg":"HS256"}"#, r#"{"clientId":"admin"}"#, "AAAA");
+        let resp =
+            gw.send(&Request::get("/r").header("authorization", &format!("Bearer {unsigned}")));
+        assert_eq!(resp.status, 401);
+        assert_eq!(
+            resp.json(),
+            json!({"ErrorMessage": "You are not authorized to access to this service",
                                     "VerboseMessage": "No verified credential was found in the request"})
-    );
-    assert!(upstream.requests().is_empty());
+        );
+        assert!(upstream.requests().is_empty());
 
-    let (upstream, envoy) =
-        start(json!({"custom_jwt": {"private_jwk": jwk, "allow_unverified_credentials": true}}));
-    assert_eq!(
-        envoy
-            .send(&Request::get("/r").header("authorization", &format!("Bearer {unsigned}")))
-            .status,
-        200
-    );
-    assert_eq!(
-        claims_of(upstream.single().header("x-custom-jwt").unwrap())["client_id"],
-        "admin"
-    );
+        let (upstream, gw) = start(
+            host,
+            json!({"custom_jwt": {"private_jwk": jwk, "allow_unverified_credentials": true}}),
+        );
+        assert_eq!(
+            gw.send(&Request::get("/r").header("authorization", &format!("Bearer {unsigned}")))
+                .status,
+            200
+        );
+        assert_eq!(
+            claims_of(upstream.single().header("x-custom-jwt").unwrap())["client_id"],
+            "admin"
+        );
+    }
 }
 
 #[test]
 fn custom_jwt_jti_unique_across_1000_requests() {
-    let mut jwk = oracle::keygen("HS256");
-    jwk["alg"] = json!("HS256");
-    let (upstream, envoy) = start(
-        json!({"consumers": consumers(), "key_auth": {}, "custom_jwt": {"private_jwk": jwk}}),
-    );
-    for _ in 0..1000 {
-        assert_eq!(
-            envoy
-                .send(&Request::get("/r").header("apikey", "alice-key"))
-                .status,
-            200
+    for host in hosts() {
+        let mut jwk = oracle::keygen("HS256");
+        jwk["alg"] = json!("HS256");
+        let (upstream, gw) = start(
+            host,
+            json!({"consumers": consumers(), "key_auth": {}, "custom_jwt": {"private_jwk": jwk}}),
         );
+        for _ in 0..1000 {
+            assert_eq!(
+                gw.send(&Request::get("/r").header("apikey", "alice-key"))
+                    .status,
+                200
+            );
+        }
+        let jtis: HashSet<String> = upstream
+            .wait_for(1000)
+            .iter()
+            .map(|r| {
+                claims_of(r.header("x-custom-jwt").unwrap())["jti"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(jtis.len(), 1000);
     }
-    let jtis: HashSet<String> = upstream
-        .wait_for(1000)
-        .iter()
-        .map(|r| {
-            claims_of(r.header("x-custom-jwt").unwrap())["jti"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    assert_eq!(jtis.len(), 1000);
 }
 
 fn upstream_jwt_config(max_body: u64) -> Value {
@@ -245,228 +259,250 @@ fn upstream_jwt_config(max_body: u64) -> Value {
 
 #[test]
 fn upstream_jwt_payloadhash_for_every_size_whole_and_chunked() {
-    let limit = 8 * 1024 * 1024;
-    let (upstream, envoy) = start(upstream_jwt_config(limit));
-    let served = envoy.send(&Request::get("/keys")).json();
-    let key = served["keys"][0].clone();
-    assert_eq!(key["kid"], "gw-1");
-    let sizes = [0usize, 1, 64 * 1024, 1024 * 1024, 8 * 1024 * 1024];
-    let mut expected = Vec::new();
-    for size in sizes {
-        let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-        let hash: String = Sha256::digest(&body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        for chunked in [false, true] {
-            let mut req =
-                Request::post("/upload?b=2&a=1", body.clone()).header("apikey", "alice-key");
-            if chunked {
-                req = req.chunked(16 * 1024 + 3);
+    for host in hosts() {
+        let limit = 8 * 1024 * 1024;
+        let (upstream, gw) = start(host, upstream_jwt_config(limit));
+        let served = gw.send(&Request::get("/keys")).json();
+        let key = served["keys"][0].clone();
+        assert_eq!(key["kid"], "gw-1");
+        let sizes = [0usize, 1, 64 * 1024, 1024 * 1024, 8 * 1024 * 1024];
+        let mut expected = Vec::new();
+        for size in sizes {
+            let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            let hash: String = Sha256::digest(&body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            for chunked in [false, true] {
+                let mut req =
+                    Request::post("/upload?b=2&a=1", body.clone()).header("apikey", "alice-key");
+                if chunked {
+                    req = req.chunked(16 * 1024 + 3);
+                }
+                let resp = gw.send(&req);
+                assert_eq!(resp.status, 200, "{size} bytes, chunked {chunked}");
+                expected.push((body.clone(), hash.clone()));
             }
-            let resp = envoy.send(&req);
-            assert_eq!(resp.status, 200, "{size} bytes, chunked {chunked}");
-            expected.push((body.clone(), hash.clone()));
         }
-    }
-    let seen = upstream.wait_for(expected.len());
-    for (rec, (body, hash)) in seen.iter().zip(&expected) {
-        assert_eq!(&rec.body, body, "the upstream got the exact body");
-        let token = rec.header("jwt").unwrap();
-        let claims =
-            oracle::verify(&key, "ES256", token).expect("jwcrypto verifies with the served key");
-        assert_eq!(claims["payloadhash"], json!(hash));
-        assert_eq!(claims["consumerid"], "c-1");
-        assert_eq!(claims["consumername"], "alice");
-        assert_eq!(claims["iss"], "kong-gw");
+        let seen = upstream.wait_for(expected.len());
+        for (rec, (body, hash)) in seen.iter().zip(&expected) {
+            assert_eq!(&rec.body, body, "the upstream got the exact body");
+            let token = rec.header("jwt").unwrap();
+            let claims = oracle::verify(&key, "ES256", token)
+                .expect("jwcrypto verifies with the served key");
+            assert_eq!(claims["payloadhash"], json!(hash));
+            assert_eq!(claims["consumerid"], "c-1");
+            assert_eq!(claims["consumername"], "alice");
+            assert_eq!(claims["iss"], "kong-gw");
+            assert_eq!(
+                claims["exp"].as_u64().unwrap(),
+                claims["iat"].as_u64().unwrap() + 60
+            );
+            match host {
+                Host::Envoy => assert_eq!(claims["aud"], "upstream"),
+                // aud is the Kong service's name; the bare engine has none (docs/kong.md).
+                Host::Ngx => assert!(claims.get("aud").is_none(), "{claims}"),
+            }
+            assert_eq!(
+                (claims["method"].as_str(), claims["path"].as_str()),
+                (Some("POST"), Some("/upload"))
+            );
+            let qhash: String = Sha256::digest(b"b=2&a=1")
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(claims["queryhash"], json!(qhash));
+        }
         assert_eq!(
-            claims["exp"].as_u64().unwrap(),
-            claims["iat"].as_u64().unwrap() + 60
+            Sha256::digest(b"")
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+            claims_of(seen[0].header("jwt").unwrap())["payloadhash"]
+                .as_str()
+                .unwrap()
         );
-        assert_eq!(claims["aud"], "upstream");
-        assert_eq!(
-            (claims["method"].as_str(), claims["path"].as_str()),
-            (Some("POST"), Some("/upload"))
-        );
-        let qhash: String = Sha256::digest(b"b=2&a=1")
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(claims["queryhash"], json!(qhash));
     }
-    assert_eq!(
-        Sha256::digest(b"")
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-        claims_of(seen[0].header("jwt").unwrap())["payloadhash"]
-            .as_str()
-            .unwrap()
-    );
 }
 
 #[test]
 fn upstream_jwt_x5c_is_the_standard_base64_chain_with_thumbprint() {
-    let (upstream, envoy) = start(upstream_jwt_config(1024));
-    assert_eq!(
-        envoy
-            .send(
+    for host in hosts() {
+        let (upstream, gw) = start(host, upstream_jwt_config(1024));
+        assert_eq!(
+            gw.send(
                 &Request::get("/r")
                     .header("apikey", "alice-key")
                     .header("JWT", "forged")
             )
             .status,
-        200
-    );
-    let rec = upstream.single();
-    assert_eq!(rec.header_all("jwt").len(), 1);
-    let header = header_of(rec.header("jwt").unwrap());
-    let chain: Vec<Vec<u8>> =
-        jwt_relay::jose::pem::parse_certificate_chain(&fixture("ec_p256_chain.pem")).unwrap();
-    assert_eq!(chain.len(), 2);
-    let want: Vec<String> = chain
-        .iter()
-        .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
-        .collect();
-    assert_eq!(header["x5c"], json!(want));
-    assert_eq!(
-        header["x5t#S256"],
-        json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&chain[0])))
-    );
-    assert_eq!(header["kid"], "gw-1");
+            200
+        );
+        let rec = upstream.single();
+        assert_eq!(rec.header_all("jwt").len(), 1);
+        let header = header_of(rec.header("jwt").unwrap());
+        let chain: Vec<Vec<u8>> =
+            jwt_relay::jose::pem::parse_certificate_chain(&fixture("ec_p256_chain.pem")).unwrap();
+        assert_eq!(chain.len(), 2);
+        let want: Vec<String> = chain
+            .iter()
+            .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
+            .collect();
+        assert_eq!(header["x5c"], json!(want));
+        assert_eq!(
+            header["x5t#S256"],
+            json!(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&chain[0]))
+            )
+        );
+        assert_eq!(header["kid"], "gw-1");
+    }
 }
 
 #[test]
 fn upstream_jwt_body_above_limit_is_413() {
-    let (upstream, envoy) = start(upstream_jwt_config(1000));
-    for chunked in [false, true] {
-        let mut req = Request::post("/r", vec![b'a'; 1001]).header("apikey", "alice-key");
-        if chunked {
-            req = req.chunked(100);
+    for host in hosts() {
+        let (upstream, gw) = start(host, upstream_jwt_config(1000));
+        for chunked in [false, true] {
+            let mut req = Request::post("/r", vec![b'a'; 1001]).header("apikey", "alice-key");
+            if chunked {
+                req = req.chunked(100);
+            }
+            let resp = gw.send(&req);
+            assert_eq!(
+                (resp.status, resp.json()),
+                (
+                    413,
+                    json!({"message": "Request body is larger than 1000 bytes"})
+                )
+            );
         }
-        let resp = envoy.send(&req);
         assert_eq!(
-            (resp.status, resp.json()),
-            (
-                413,
-                json!({"message": "Request body is larger than 1000 bytes"})
-            )
+            gw.send(&Request::post("/r", vec![b'a'; 1000]).header("apikey", "alice-key"))
+                .status,
+            200
         );
+        assert_eq!(upstream.requests().len(), 1);
     }
-    assert_eq!(
-        envoy
-            .send(&Request::post("/r", vec![b'a'; 1000]).header("apikey", "alice-key"))
-            .status,
-        200
-    );
-    assert_eq!(upstream.requests().len(), 1);
 }
 
 #[test]
 fn jwks_endpoint_serves_previous_keys_and_refuses_private_ones() {
-    let old = oracle::keygen("RS256");
-    let public_old: Value = json!({"kty": "RSA", "n": old["n"], "e": old["e"], "kid": "old-1"});
-    let mut config = upstream_jwt_config(1024);
-    config["jwks_endpoint"]["previous_keys"] = json!([public_old]);
-    let (_upstream, envoy) = start(config);
-    let keys = envoy.send(&Request::get("/keys")).json()["keys"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert_eq!(kids, ["gw-1", "old-1"]);
+    for host in hosts() {
+        let old = oracle::keygen("RS256");
+        let public_old: Value = json!({"kty": "RSA", "n": old["n"], "e": old["e"], "kid": "old-1"});
+        let mut config = upstream_jwt_config(1024);
+        config["jwks_endpoint"]["previous_keys"] = json!([public_old]);
+        let (_upstream, gw) = start(host, config);
+        let keys = gw.send(&Request::get("/keys")).json()["keys"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+        assert_eq!(kids, ["gw-1", "old-1"]);
 
-    let mut bad = upstream_jwt_config(1024);
-    bad["jwks_endpoint"]["previous_keys"] = json!([old]);
-    let failure = Envoy::try_start(Setup::new(bad.to_string(), Server::ok().addr()))
-        .err()
-        .expect("refused");
-    assert!(failure.log.contains("configuration rejected: jwks_endpoint.previous_keys[0]: holds private or secret member \"d\""), "{}", failure.log);
+        let mut bad = upstream_jwt_config(1024);
+        bad["jwks_endpoint"]["previous_keys"] = json!([old]);
+        let log = Gateway::try_start(host, Setup::new(bad.to_string(), Server::ok().addr()))
+            .err()
+            .map(|f| f.log)
+            .expect("refused");
+        assert!(log.contains("configuration rejected: jwks_endpoint.previous_keys[0]: holds private or secret member \"d\""), "{host:?}: {log}");
+    }
 }
 
 #[test]
 fn upstream_jwt_missing_or_bad_key_refuses_config() {
-    let cases = [
-        (
-            json!({"upstream_jwt": {"x5c": false}}),
-            "upstream_jwt.private_key: missing field",
-        ),
-        (
-            json!({"upstream_jwt": {"private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "x5c": false}}),
-            "upstream_jwt.private_key: ",
-        ),
-        (
-            json!({"upstream_jwt": {"private_key": fixture("rsa2048_pkcs8.pem")}}),
-            "upstream_jwt.certificate: required while x5c is true",
-        ),
-    ];
-    for (config, message) in cases {
-        let failure = Envoy::try_start(Setup::new(config.to_string(), Server::ok().addr()))
-            .err()
-            .expect("refused");
-        assert!(
-            failure
-                .log
-                .contains(&format!("configuration rejected: {message}")),
-            "{message}\n{}",
-            failure.log
-        );
+    for host in hosts() {
+        let cases = [
+            (
+                json!({"upstream_jwt": {"x5c": false}}),
+                "upstream_jwt.private_key: missing field",
+            ),
+            (
+                json!({"upstream_jwt": {"private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "x5c": false}}),
+                "upstream_jwt.private_key: ",
+            ),
+            (
+                json!({"upstream_jwt": {"private_key": fixture("rsa2048_pkcs8.pem")}}),
+                "upstream_jwt.certificate: required while x5c is true",
+            ),
+        ];
+        for (config, message) in cases {
+            let log = Gateway::try_start(host, Setup::new(config.to_string(), Server::ok().addr()))
+                .err()
+                .map(|f| f.log)
+                .expect("refused");
+            assert!(
+                log.contains(&format!("configuration rejected: {message}")),
+                "{host:?}: {message}\n{log}"
+            );
+        }
     }
 }
 
 #[test]
 fn upstream_jwt_every_algorithm_verifies_independently_with_served_jwks() {
-    for alg in [
-        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
-        "HS256", "HS384", "HS512",
-    ] {
-        let mut jwk = oracle::keygen(alg);
-        jwk["alg"] = json!(alg);
-        let config = json!({"jwks_endpoint": {},
+    for host in hosts() {
+        for alg in [
+            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+            "EdDSA", "HS256", "HS384", "HS512",
+        ] {
+            let mut jwk = oracle::keygen(alg);
+            jwk["alg"] = json!(alg);
+            let config = json!({"jwks_endpoint": {},
             "upstream_jwt": {"private_key": jwk, "algorithm": alg, "key_id": format!("up-{alg}"), "x5c": false}});
-        let (upstream, envoy) = start(config);
-        assert_eq!(envoy.send(&Request::post("/r", "abc")).status, 200, "{alg}");
-        let token = upstream.single().header("jwt").unwrap().to_string();
-        let key = verifying_jwk(&envoy, &jwk, alg, &format!("up-{alg}"));
-        let claims = oracle::verify(&key, alg, &token)
-            .unwrap_or_else(|| panic!("{alg}: jwcrypto rejected it"));
-        let want: String = Sha256::digest(b"abc")
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(claims["payloadhash"], json!(want), "{alg}");
-        assert_eq!(header_of(&token)["kid"], json!(format!("up-{alg}")));
+            let (upstream, gw) = start(host, config);
+            assert_eq!(gw.send(&Request::post("/r", "abc")).status, 200, "{alg}");
+            let token = upstream.single().header("jwt").unwrap().to_string();
+            let key = verifying_jwk(&gw, &jwk, alg, &format!("up-{alg}"));
+            let claims = oracle::verify(&key, alg, &token)
+                .unwrap_or_else(|| panic!("{alg}: jwcrypto rejected it"));
+            let want: String = Sha256::digest(b"abc")
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(claims["payloadhash"], json!(want), "{alg}");
+            assert_eq!(header_of(&token)["kid"], json!(format!("up-{alg}")));
+        }
     }
 }
 
 /// RSA keys of every size the filter's signing kernel holds (RSA-3072 on its 55-limb size,
 /// RSA-4096 on the 74-limb one, checked by the `rsa` crate) and one it does not (RSA-6144,
-/// signed by the `rsa` crate): tokens made inside Envoy's V8 verify in jwcrypto.
+/// signed by the `rsa` crate): tokens made inside each host's Wasm runtime verify in jwcrypto.
 #[test]
 fn upstream_jwt_rsa_keys_of_every_kernel_size_verify_independently() {
-    for (pem, alg) in [
-        ("rsa3072_pkcs8.pem", "RS384"),
-        ("rsa4096_pkcs8.pem", "PS256"),
-        ("rsa6144_pkcs8.pem", "RS256"),
-    ] {
-        let config = json!({"jwks_endpoint": {},
+    for host in hosts() {
+        for (pem, alg) in [
+            ("rsa3072_pkcs8.pem", "RS384"),
+            ("rsa4096_pkcs8.pem", "PS256"),
+            ("rsa6144_pkcs8.pem", "RS256"),
+        ] {
+            // ngx: this configuration exceeds nginx.conf's 4096-byte parameter ("too long
+            // parameter"), a limit of the bare engine's harness, not Kong's: reported.
+            if host == Host::Ngx && pem == "rsa6144_pkcs8.pem" {
+                continue;
+            }
+            let config = json!({"jwks_endpoint": {},
             "upstream_jwt": {"private_key": fixture(pem), "algorithm": alg, "key_id": "big", "x5c": false}});
-        let (upstream, envoy) = start(config);
-        let key = served_jwks(&envoy)["keys"][0].clone();
-        for body in ["first", "second"] {
-            assert_eq!(envoy.send(&Request::post("/r", body)).status, 200, "{pem}");
-        }
-        let received = upstream.wait_for(2);
-        assert_eq!(received.len(), 2, "{pem}");
-        for received in received {
-            let token = received.header("jwt").unwrap().to_string();
-            let claims = oracle::verify(&key, alg, &token)
-                .unwrap_or_else(|| panic!("{pem} {alg}: jwcrypto rejected it"));
-            let want: String = Sha256::digest(&received.body)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            assert_eq!(claims["payloadhash"], json!(want), "{pem}");
+            let (upstream, gw) = start(host, config);
+            let key = served_jwks(&gw)["keys"][0].clone();
+            for body in ["first", "second"] {
+                assert_eq!(gw.send(&Request::post("/r", body)).status, 200, "{pem}");
+            }
+            let received = upstream.wait_for(2);
+            assert_eq!(received.len(), 2, "{pem}");
+            for received in received {
+                let token = received.header("jwt").unwrap().to_string();
+                let claims = oracle::verify(&key, alg, &token)
+                    .unwrap_or_else(|| panic!("{pem} {alg}: jwcrypto rejected it"));
+                let want: String = Sha256::digest(&received.body)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(claims["payloadhash"], json!(want), "{pem}");
+            }
         }
     }
 }

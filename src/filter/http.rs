@@ -92,6 +92,10 @@ pub struct HttpFilter<H: Host> {
     body_coming: bool,
     /// Body size and end flag the host reported while a call was pending (buffered, unread).
     held_body: Option<(usize, bool)>,
+    /// Kong: the request was decided ahead for an empty body while its body step may still
+    /// come ([`Self::decide_for_an_empty_body`]); a response then is the upstream's answer to a
+    /// decided request.
+    decided_ahead: bool,
 }
 
 /// Builds the stages' view of the request from the host's headers. Pseudo-headers become
@@ -136,6 +140,7 @@ impl<H: Host> HttpFilter<H> {
             call_timeout_ms: 0,
             body_coming: false,
             held_body: None,
+            decided_ahead: false,
         }
     }
 
@@ -349,10 +354,11 @@ impl<H: Host> HttpFilter<H> {
     /// or the body read is pending means the request went upstream without our decision; the
     /// upstream's answer is replaced by the failed call's reply. True when it was.
     fn response_without_decision(&mut self) -> bool {
-        let pending = matches!(
-            self.state,
-            State::Calling { .. } | State::ReadingBody { .. }
-        );
+        let pending = match self.state {
+            State::Calling { .. } => true,
+            State::ReadingBody { .. } => !self.decided_ahead,
+            _ => false,
+        };
         if !pending || !self.host.is_kong() {
             return false;
         }
@@ -527,7 +533,10 @@ impl<H: Host> HttpFilter<H> {
         let next = self.with_shared(|config, shared| preview.on_body_end(config, shared));
         match next {
             Some(Next::Continue(edits)) => match self.apply(&edits) {
-                Ok(()) => Action::Continue,
+                Ok(()) => {
+                    self.decided_ahead = true;
+                    Action::Continue
+                }
                 Err(action) => action,
             },
             Some(Next::Respond(reply)) => self.respond(&reply),
@@ -1329,9 +1338,12 @@ mod tests {
         let mut host = chunked(b"");
         let mut f = filter(&upstream_jwt(), &mut host);
         assert_eq!(f.on_request_headers(false), Action::Continue);
-        let signed = all_claims(&host.edits, "JWT");
+        let signed = all_claims(&f.host.edits, "JWT");
         assert_eq!(signed.len(), 1);
         assert_eq!(signed[0]["payloadhash"], sha256_hex(b""));
+        // The upstream's answer to that decided request passes.
+        assert_eq!(f.on_response_headers(), Action::Continue);
+        assert!(host.responses.is_empty());
         // A body that does come is signed again, replacing the first token.
         let mut host = chunked(b"abcdef");
         let mut f = filter(&upstream_jwt(), &mut host);
