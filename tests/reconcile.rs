@@ -151,7 +151,14 @@ fn call_forward_body_form_and_chunked_text() {
         let text = Request::post("/t", "plain text body")
             .header("content-type", "text/plain")
             .chunked(4);
-        assert_eq!(r.gw.send(&text).status, 200);
+        if host == Host::Ngx {
+            // Different on the engine: it cannot hold a body of unknown length for the call.
+            assert_eq!(r.gw.send(&text).status, 411);
+            let sized = Request::post("/t", "plain text body").header("content-type", "text/plain");
+            assert_eq!(r.gw.send(&sized).status, 200);
+        } else {
+            assert_eq!(r.gw.send(&text).status, 200);
+        }
         let calls = r.auth.wait_for(2);
         assert_eq!(calls[0].method, "GET");
         assert_eq!(
