@@ -84,6 +84,11 @@ impl Config {
     }
 
     /// True when no stage is configured: every request passes through untouched.
+    /// What loads but deserves a warning in the log (`path: problem` each).
+    pub fn warnings(&self) -> &[String] {
+        self.auth.as_ref().map(|a| a.warnings()).unwrap_or_default()
+    }
+
     pub fn is_pass_through(&self) -> bool {
         self.auth.is_none()
             && self.reconcile.is_none()

@@ -98,6 +98,12 @@ impl Root {
             Ok(config) => {
                 // Caches belong to a configuration: a new one starts empty.
                 config.warm_up();
+                for warning in config.warnings() {
+                    host.log(
+                        Level::Warn,
+                        &format!("jwt-relay: configuration warning: {warning}"),
+                    );
+                }
                 self.shared = Rc::new(RefCell::new(Shared::for_config(&config)));
                 let remote = config.auth.as_ref().and_then(|a| a.remote_jwks()).is_some();
                 self.config = Some(Rc::new(config));

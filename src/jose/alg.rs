@@ -35,7 +35,7 @@ pub enum Algorithm {
     ES384,
     /// ECDSA on P-521 with SHA-512, raw R||S signature (132 bytes).
     ES512,
-    /// Edwards-curve signature; only Ed25519 is supported (RFC 8037).
+    /// Edwards-curve signature on Ed25519 or Ed448 (RFC 8037); the key picks the curve.
     EdDSA,
 }
 
@@ -48,7 +48,7 @@ pub enum Family {
     Rsa,
     /// ECDSA on a NIST curve (JWK `kty: EC`).
     Ec,
-    /// EdDSA on Ed25519 (JWK `kty: OKP`).
+    /// EdDSA on Ed25519 or Ed448 (JWK `kty: OKP`).
     Ed,
 }
 

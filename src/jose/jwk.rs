@@ -136,14 +136,26 @@ fn parse_ec(obj: &Map<String, Value>) -> Result<(VerifyingKey, Option<SigningKey
 }
 
 fn parse_okp(obj: &Map<String, Value>) -> Result<(VerifyingKey, Option<SigningKey>), JoseError> {
-    if req_str(obj, "crv")? != "Ed25519" {
-        return Err(JoseError::UnsupportedKey("OKP curve other than Ed25519"));
-    }
-    let public = VerifyingKey::ed25519_from_bytes(&req_b64(obj, "x")?)?;
+    let ed448 = match req_str(obj, "crv")? {
+        "Ed25519" => false,
+        "Ed448" => true,
+        _ => return Err(JoseError::UnsupportedKey("OKP curve other than Ed25519 and Ed448")),
+    };
+    let x = req_b64(obj, "x")?;
+    let public = if ed448 {
+        VerifyingKey::ed448_from_bytes(&x)?
+    } else {
+        VerifyingKey::ed25519_from_bytes(&x)?
+    };
     if !obj.contains_key("d") {
         return Ok((public, None));
     }
-    let signing = SigningKey::ed25519_from_seed(&req_b64(obj, "d")?)?;
+    let d = req_b64(obj, "d")?;
+    let signing = if ed448 {
+        SigningKey::ed448_from_secret(&d)?
+    } else {
+        SigningKey::ed25519_from_seed(&d)?
+    };
     ensure_same_public(&public, &signing)?;
     Ok((public, Some(signing)))
 }
@@ -189,6 +201,11 @@ fn public_members(key: &VerifyingKey) -> Result<Vec<(&'static str, String)>, Jos
         ],
         PublicParams::Ed25519 { x } => vec![
             ("crv", "Ed25519".into()),
+            ("kty", "OKP".into()),
+            ("x", b64::encode(x)),
+        ],
+        PublicParams::Ed448 { x } => vec![
+            ("crv", "Ed448".into()),
             ("kty", "OKP".into()),
             ("x", b64::encode(x)),
         ],

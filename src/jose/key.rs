@@ -30,6 +30,7 @@ use super::{Algorithm, JoseError};
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
@@ -298,6 +299,7 @@ enum PublicInner {
     Rsa(Box<RsaPublic>),
     Ec(EcPublic),
     Ed25519(ed25519_dalek::VerifyingKey),
+    Ed448(Box<ed448_goldilocks::VerifyingKey>),
 }
 
 #[derive(Clone)]
@@ -306,6 +308,7 @@ enum PrivateInner {
     Rsa(Box<RsaPrivate>),
     Ec(Box<EcPrivate>),
     Ed25519(Box<ed25519_dalek::SigningKey>),
+    Ed448(Box<ed448_goldilocks::SigningKey>),
 }
 
 /// A key that verifies JWS signatures: an HMAC secret, or an RSA, EC (P-256/384/521) or Ed25519
@@ -331,6 +334,8 @@ pub(crate) enum PublicParams {
     },
     /// `kty: OKP`, `crv: Ed25519` (`x`).
     Ed25519 { x: Vec<u8> },
+    /// `kty: OKP`, `crv: Ed448` (`x`).
+    Ed448 { x: Vec<u8> },
 }
 
 /// A private JWK member: its name and big-endian value (zeroized on drop).
@@ -366,6 +371,10 @@ fn spki_public(der: &[u8]) -> Result<PublicInner, JoseError> {
         let key = ed25519_dalek::VerifyingKey::from_public_key_der(der)
             .map_err(|_| JoseError::InvalidKey("malformed Ed25519 public key"))?;
         Ok(PublicInner::Ed25519(key))
+    } else if oid == OID_ED448 {
+        let key = ed448_goldilocks::VerifyingKey::from_public_key_der(der)
+            .map_err(|_| JoseError::InvalidKey("malformed Ed448 public key"))?;
+        Ok(PublicInner::Ed448(Box::new(key)))
     } else {
         Err(JoseError::UnsupportedKey("public key algorithm"))
     }
@@ -397,6 +406,10 @@ fn pkcs8_private(der: &[u8]) -> Result<PrivateInner, JoseError> {
         let key = ed25519_dalek::SigningKey::from_pkcs8_der(der)
             .map_err(|_| JoseError::InvalidKey("malformed Ed25519 private key"))?;
         Ok(PrivateInner::Ed25519(Box::new(key)))
+    } else if oid == OID_ED448 {
+        let key = ed448_goldilocks::SigningKey::from_pkcs8_der(der)
+            .map_err(|_| JoseError::InvalidKey("malformed Ed448 private key"))?;
+        Ok(PrivateInner::Ed448(Box::new(key)))
     } else {
         Err(JoseError::UnsupportedKey("private key algorithm"))
     }
@@ -464,7 +477,7 @@ impl VerifyingKey {
         Ok(key)
     }
 
-    /// An RSA public key from its big-endian modulus and exponent (2048 to 8192 bits).
+    /// An RSA public key from its big-endian modulus and exponent (2040 to 8192 bits).
     pub fn rsa_from_components(n: &[u8], e: &[u8]) -> Result<Self, JoseError> {
         Ok(Self(PublicInner::Rsa(Box::new(
             RsaPublic::from_components(n, e)?,
@@ -489,13 +502,23 @@ impl VerifyingKey {
         Ok(Self(PublicInner::Ed25519(key)))
     }
 
+    /// An Ed448 public key from its 57 bytes (RFC 8037 `x`).
+    pub fn ed448_from_bytes(x: &[u8]) -> Result<Self, JoseError> {
+        let bytes: &[u8; 57] = x
+            .try_into()
+            .map_err(|_| JoseError::InvalidKey("Ed448 public key is not 57 bytes"))?;
+        let key = ed448_goldilocks::VerifyingKey::from_bytes(bytes)
+            .map_err(|_| JoseError::InvalidKey("Ed448 public key is not a valid point"))?;
+        Ok(Self(PublicInner::Ed448(Box::new(key))))
+    }
+
     /// The algorithm family this key serves.
     pub fn family(&self) -> Family {
         match &self.0 {
             PublicInner::Hmac(_) => Family::Hmac,
             PublicInner::Rsa(_) => Family::Rsa,
             PublicInner::Ec(_) => Family::Ec,
-            PublicInner::Ed25519(_) => Family::Ed,
+            PublicInner::Ed25519(_) | PublicInner::Ed448(_) => Family::Ed,
         }
     }
 
@@ -520,6 +543,14 @@ impl VerifyingKey {
         check_family(self.family(), self.ec_curve(), alg)
     }
 
+    /// A reason to warn about this key at load, if any: an RSA modulus under 2048 bits
+    /// (accepted down to 2040, see `rsa_backend::MIN_RSA_BITS`).
+    pub fn weakness(&self) -> Option<String> {
+        let bits = self.rsa_bits()?;
+        (bits < super::rsa_backend::RECOMMENDED_RSA_BITS)
+            .then(|| format!("RSA modulus of {bits} bits, below the 2048 RFC 7518 asks for"))
+    }
+
     /// Verifies `sig` over `signing_input` (the ASCII `header.payload` of a compact JWS) for
     /// `alg`. Errors: [`JoseError::AlgorithmMismatch`] if the key does not serve `alg`,
     /// [`JoseError::SignatureMismatch`] if the signature is wrong or of the wrong length.
@@ -541,6 +572,13 @@ impl VerifyingKey {
                 k.verify_strict(signing_input, &sig)
                     .map_err(|_| JoseError::SignatureMismatch)
             }
+            PublicInner::Ed448(k) => {
+                let sig = ed448_goldilocks::Signature::from_slice(sig)
+                    .map_err(|_| JoseError::SignatureMismatch)?;
+                // RFC 8032 Ed448 (empty context); non-canonical S and off-curve R fail.
+                k.verify_raw(&sig, signing_input)
+                    .map_err(|_| JoseError::SignatureMismatch)
+            }
         }
     }
 
@@ -555,6 +593,10 @@ impl VerifyingKey {
                 .to_public_key_der()
                 .map(|d| d.into_vec())
                 .map_err(|_| JoseError::InvalidKey("Ed25519 public key cannot be encoded")),
+            PublicInner::Ed448(k) => k
+                .to_public_key_der()
+                .map(|d| d.into_vec())
+                .map_err(|_| JoseError::InvalidKey("Ed448 public key cannot be encoded")),
         }
     }
 
@@ -580,6 +622,9 @@ impl VerifyingKey {
                 }
             }
             PublicInner::Ed25519(k) => PublicParams::Ed25519 {
+                x: k.to_bytes().to_vec(),
+            },
+            PublicInner::Ed448(k) => PublicParams::Ed448 {
                 x: k.to_bytes().to_vec(),
             },
         })
@@ -632,6 +677,10 @@ impl SigningKey {
                 .to_pkcs8_der()
                 .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
                 .map_err(|_| JoseError::InvalidKey("Ed25519 private key cannot be encoded")),
+            PrivateInner::Ed448(k) => k
+                .to_pkcs8_der()
+                .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+                .map_err(|_| JoseError::InvalidKey("Ed448 private key cannot be encoded")),
         }
     }
 
@@ -655,6 +704,7 @@ impl SigningKey {
                 .collect(),
             PrivateInner::Ec(k) => vec![("d", k.scalar())],
             PrivateInner::Ed25519(k) => vec![("d", Zeroizing::new(k.to_bytes().to_vec()))],
+            PrivateInner::Ed448(k) => vec![("d", Zeroizing::new(k.to_bytes().to_vec()))],
         })
     }
 
@@ -740,13 +790,20 @@ impl SigningKey {
         ))))
     }
 
+    /// An Ed448 private key from its 57-byte secret (JWK `d`).
+    pub fn ed448_from_secret(d: &[u8]) -> Result<Self, JoseError> {
+        let key = ed448_goldilocks::SigningKey::try_from(d)
+            .map_err(|_| JoseError::InvalidKey("Ed448 private key is not 57 bytes"))?;
+        Ok(Self(PrivateInner::Ed448(Box::new(key))))
+    }
+
     /// The algorithm family this key serves.
     pub fn family(&self) -> Family {
         match &self.0 {
             PrivateInner::Hmac(_) => Family::Hmac,
             PrivateInner::Rsa(_) => Family::Rsa,
             PrivateInner::Ec(_) => Family::Ec,
-            PrivateInner::Ed25519(_) => Family::Ed,
+            PrivateInner::Ed25519(_) | PrivateInner::Ed448(_) => Family::Ed,
         }
     }
 
@@ -770,6 +827,7 @@ impl SigningKey {
             PrivateInner::Rsa(k) => PublicInner::Rsa(Box::new(k.public())),
             PrivateInner::Ec(k) => PublicInner::Ec(k.public()),
             PrivateInner::Ed25519(k) => PublicInner::Ed25519(k.verifying_key()),
+            PrivateInner::Ed448(k) => PublicInner::Ed448(Box::new(k.verifying_key())),
         })
     }
 
@@ -782,6 +840,7 @@ impl SigningKey {
             PrivateInner::Rsa(k) => k.sign(alg, signing_input),
             PrivateInner::Ec(k) => Ok(k.sign(signing_input)),
             PrivateInner::Ed25519(k) => Ok(k.sign(signing_input).to_bytes().to_vec()),
+            PrivateInner::Ed448(k) => Ok(k.sign_raw(signing_input).to_bytes().to_vec()),
         }
     }
 

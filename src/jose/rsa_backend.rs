@@ -30,8 +30,13 @@ use super::alg::Sha;
 use super::rsa_crt::CrtKey;
 use super::{rsa_pad, Algorithm, JoseError};
 
-/// Smallest modulus accepted, in bits (RFC 7518 §3.3 and §3.5: 2048 or larger MUST be used).
-pub(crate) const MIN_RSA_BITS: usize = 2048;
+/// Smallest modulus accepted, in bits. RFC 7518 §3.3 and §3.5 ask for 2048 or larger, but a
+/// product of two 1024-bit primes is 2047 bits about half the time, and Kong verifies with such
+/// keys (its own RS512 test key is one). 2040 takes every key of the 2048-bit class and nothing
+/// of the 1024-bit class, which is within reach of factoring.
+pub(crate) const MIN_RSA_BITS: usize = 2040;
+/// Keys below this size load with a warning (`VerifyingKey::is_weak`).
+pub(crate) const RECOMMENDED_RSA_BITS: usize = 2048;
 /// Largest modulus accepted, in bits (bounds verification cost per request).
 pub(crate) const MAX_RSA_BITS: usize = 8192;
 
@@ -49,7 +54,7 @@ pub(crate) struct RsaPrivate {
 
 fn check_size(bits: usize) -> Result<(), JoseError> {
     if bits < MIN_RSA_BITS {
-        return Err(JoseError::InvalidKey("RSA modulus smaller than 2048 bits"));
+        return Err(JoseError::InvalidKey("RSA modulus smaller than 2040 bits"));
     }
     if bits > MAX_RSA_BITS {
         return Err(JoseError::InvalidKey("RSA modulus larger than 8192 bits"));

@@ -44,6 +44,8 @@ pub struct JwtAuth {
     issuers: Vec<String>,
     audiences: Vec<String>,
     claims_to_headers: Vec<(Vec<String>, String)>,
+    /// Load-time warnings (`path: problem`): keys accepted but weaker than recommended.
+    warnings: Vec<String>,
 }
 
 /// Compiles the section; `consumers` are the raw sections (credentials) and their registry.
@@ -75,6 +77,15 @@ pub fn compile(
         ),
         None => None,
     };
+    let mut warnings = Vec::new();
+    let credentials = compile_credentials(raw_consumers, section.secret_is_base64, &mut warnings)?;
+    if let Some(set) = &jwks {
+        for (i, key) in set.keys().iter().enumerate() {
+            if let Some(weak) = key.verifying_key().weakness() {
+                warnings.push(format!("jwt.jwks.keys[{i}]: {weak}"));
+            }
+        }
+    }
     Ok(JwtAuth {
         locations: TokenLocations {
             uri_param_names: section.uri_param_names.clone(),
@@ -92,7 +103,7 @@ pub fn compile(
         run_on_preflight: section.run_on_preflight,
         maximum_expiration: section.maximum_expiration,
         realm: section.realm.clone(),
-        credentials: compile_credentials(raw_consumers, section.secret_is_base64)?,
+        credentials,
         jwks,
         remote: section
             .jwks_uri
@@ -112,12 +123,14 @@ pub fn compile(
                 )
             })
             .collect(),
+        warnings,
     })
 }
 
 fn compile_credentials(
     raw: &[ConsumerSection],
     secret_is_base64: bool,
+    warnings: &mut Vec<String>,
 ) -> Result<HashMap<String, JwtCredential>, ConfigError> {
     let mut map = HashMap::new();
     for (i, consumer) in raw.iter().enumerate() {
@@ -134,6 +147,9 @@ fn compile_credentials(
                 .parse()
                 .map_err(|_| ConfigError::new(format!("{path}.algorithm"), "unknown algorithm"))?;
             let verifying = credential_key(secret, algorithm, secret_is_base64, &path)?;
+            if let Some(weak) = verifying.weakness() {
+                warnings.push(format!("{path}.rsa_public_key: {weak}"));
+            }
             let credential = JwtCredential {
                 consumer: Consumers::at(i),
                 algorithm,
@@ -148,6 +164,19 @@ fn compile_credentials(
         }
     }
     Ok(map)
+}
+
+/// A `secret_is_base64` secret decoded as Kong decodes it (`ngx.decode_base64url`): the URL-safe
+/// alphabet, `=` padding optional; `+` and `/` are refused.
+fn kong_base64url(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    LENIENT.decode(text).ok()
 }
 
 fn credential_key(
@@ -168,14 +197,12 @@ fn credential_key(
             })?
             .expose();
         let bytes = if secret_is_base64 {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|_| {
-                    ConfigError::new(
-                        format!("{path}.secret"),
-                        "not valid base64 (jwt.secret_is_base64 is on)",
-                    )
-                })?
+            kong_base64url(text).ok_or_else(|| {
+                ConfigError::new(
+                    format!("{path}.secret"),
+                    "not valid base64url (jwt.secret_is_base64 is on)",
+                )
+            })?
         } else {
             text.as_bytes().to_vec()
         };
@@ -199,6 +226,11 @@ impl JwtAuth {
         Challenge::Bearer {
             realm: self.realm.clone(),
         }
+    }
+
+    /// Load-time warnings, `path: problem` each.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The key claim name (it appears in several messages).
@@ -663,5 +695,87 @@ mod tests {
         let (auth, consumers) = stage(json!({"jwks": published_set()}), json!([]));
         let token = hs256(r#"{"alg":"HS256","kid":"hmac-1"}"#, "{}");
         run(&auth, &consumers, &token, None).unwrap();
+    }
+
+    #[test]
+    fn kong_base64url_takes_url_safe_with_or_without_padding() {
+        // 0xfb 0xff: standard "+/8=", URL-safe "-_8=".
+        assert_eq!(kong_base64url("-_8"), Some(vec![0xfb, 0xff]));
+        assert_eq!(kong_base64url("-_8="), Some(vec![0xfb, 0xff]));
+        assert_eq!(kong_base64url("+/8="), None);
+        assert_eq!(kong_base64url("+/8"), None);
+        assert_eq!(kong_base64url("a"), None);
+    }
+
+    fn base64_secret_stage(secret: &str) -> Result<(JwtAuth, Consumers), ConfigError> {
+        let section: JwtSection = serde_json::from_value(json!({"secret_is_base64": true})).unwrap();
+        let raw: Vec<ConsumerSection> = serde_json::from_value(
+            json!([{"id": "c", "jwt_secrets": [{"key": "k", "secret": secret}]}]),
+        )
+        .unwrap();
+        let consumers = Consumers::compile(&raw).unwrap();
+        Ok((compile(&section, &raw, &consumers)?, consumers))
+    }
+
+    #[test]
+    fn secret_is_base64_decodes_kong_alphabet_and_verifies() {
+        // Bytes with 0xfb/0xff, whose encodings differ between the alphabets.
+        let secret = [0xfb_u8, 0xff, 0xfe, b'k', b'o', b'n', b'g'];
+        let (auth, consumers) = base64_secret_stage("-__-a29uZw").unwrap();
+        let token = signed(
+            Algorithm::HS256,
+            &SigningKey::hmac(&secret).unwrap(),
+            r#"{"alg":"HS256"}"#,
+            r#"{"iss":"k"}"#,
+        );
+        run(&auth, &consumers, &token, None).unwrap();
+        let err = base64_secret_stage("+__-a29uZw").err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "consumers[0].jwt_secrets[0].secret: not valid base64url (jwt.secret_is_base64 is on)"
+        );
+    }
+
+    #[test]
+    fn rsa_2047_bit_credential_verifies_with_a_warning() {
+        const PRIVATE: &str = include_str!("../../../tests/fixtures/jose/rsa2047_pkcs8.pem");
+        const PUBLIC: &str = include_str!("../../../tests/fixtures/jose/rsa2047_public_spki.pem");
+        let (auth, consumers) = stage(
+            json!({}),
+            json!([{"id": "c", "jwt_secrets": [
+                {"key": "k512", "algorithm": "RS512", "rsa_public_key": PUBLIC}
+            ]}]),
+        );
+        assert_eq!(
+            auth.warnings(),
+            ["consumers[0].jwt_secrets[0].rsa_public_key: RSA modulus of 2047 bits, below the 2048 RFC 7518 asks for"]
+        );
+        let key = SigningKey::from_pem(PRIVATE, Algorithm::RS512).unwrap();
+        let token = signed(Algorithm::RS512, &key, r#"{"alg":"RS512"}"#, r#"{"iss":"k512"}"#);
+        run(&auth, &consumers, &token, None).unwrap();
+        let (strong, _) = with_credentials();
+        assert!(strong.warnings().is_empty());
+    }
+
+    #[test]
+    fn ed448_credential_verifies_eddsa() {
+        const PRIVATE: &str = include_str!("../../../tests/fixtures/jose/ed448_pkcs8.pem");
+        const PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ed448_public_spki.pem");
+        let (auth, consumers) = stage(
+            json!({}),
+            json!([{"id": "c", "jwt_secrets": [
+                {"key": "ed", "algorithm": "EdDSA", "rsa_public_key": PUBLIC}
+            ]}]),
+        );
+        let key = SigningKey::from_pem(PRIVATE, Algorithm::EdDSA).unwrap();
+        let token = signed(Algorithm::EdDSA, &key, r#"{"alg":"EdDSA"}"#, r#"{"iss":"ed"}"#);
+        run(&auth, &consumers, &token, None).unwrap();
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(
+            run(&auth, &consumers, &tampered, None).unwrap_err(),
+            Denial::InvalidSignature
+        );
     }
 }

@@ -88,6 +88,11 @@ pub(crate) fn anonymous(
 }
 
 impl Authenticator {
+    /// Load-time warnings of the stages, `path: problem` each.
+    pub fn warnings(&self) -> &[String] {
+        self.jwt.as_ref().map(|j| j.warnings()).unwrap_or_default()
+    }
+
     /// Compiles consumers and credentials (always, so bad credentials are refused even when
     /// no stage uses them) and the configured stages; `None` when no stage is configured.
     pub fn compile(raw: &RawConfig) -> Result<Option<Self>, ConfigError> {
