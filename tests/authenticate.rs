@@ -562,7 +562,8 @@ fn key_auth_messages_and_hide_credentials() {
             host,
             json!({"consumers": consumers(), "key_auth": {"key_names": ["apikey", "x-api-key"], "hide_credentials": true}}),
         );
-        let challenge = "Key realm=\"kong\"";
+        // Kong 3.7+: plain `Key` without `key_auth.realm`.
+        let challenge = "Key";
         assert_denied(
             &gw.send(&Request::get("/r")),
             json!({"message": "No API key found in request"}),
@@ -570,7 +571,7 @@ fn key_auth_messages_and_hide_credentials() {
         );
         assert_denied(
             &gw.send(&Request::get("/r?apikey=nope")),
-            json!({"message": "Invalid authentication credentials"}),
+            json!({"message": "Unauthorized"}),
             challenge,
         );
         let dup = Request::get("/r")
@@ -622,13 +623,13 @@ fn basic_auth_messages_and_success() {
         let wrong = Request::get("/r").header("authorization", &basic("alice", "nope"));
         assert_denied(
             &gw.send(&wrong),
-            json!({"message": "Invalid authentication credentials"}),
+            json!({"message": "Unauthorized"}),
             challenge,
         );
         let unknown = Request::get("/r").header("authorization", &basic("mallory", "x"));
         assert_denied(
             &gw.send(&unknown),
-            json!({"message": "Invalid authentication credentials"}),
+            json!({"message": "Unauthorized"}),
             challenge,
         );
         assert!(upstream.requests().is_empty());

@@ -13,6 +13,16 @@ pub struct KeyAuthSection {
     pub hide_credentials: bool,
     /// Consumer id or username used when authentication fails.
     pub anonymous: Option<String>,
+    /// Look for the key in request headers.
+    pub key_in_header: bool,
+    /// Look for the key in the query string.
+    pub key_in_query: bool,
+    /// Kong reads keys from the body too; the filter does not (`true` is refused).
+    pub key_in_body: bool,
+    /// Authenticate CORS preflight (`OPTIONS`) requests too.
+    pub run_on_preflight: bool,
+    /// `realm` of the `WWW-Authenticate: Key` challenge (Kong 3.7+); none: plain `Key`.
+    pub realm: Option<String>,
 }
 
 impl Default for KeyAuthSection {
@@ -21,6 +31,11 @@ impl Default for KeyAuthSection {
             key_names: vec!["apikey".into()],
             hide_credentials: false,
             anonymous: None,
+            key_in_header: true,
+            key_in_query: true,
+            key_in_body: false,
+            run_on_preflight: true,
+            realm: None,
         }
     }
 }

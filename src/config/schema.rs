@@ -279,6 +279,27 @@ const KEY_AUTH: Section = Section {
             Ty::OptStr,
             "Consumer id or username used when authentication fails.",
         ),
+        Field("key_in_header", Ty::Bool, "Look for the key in headers."),
+        Field(
+            "key_in_query",
+            Ty::Bool,
+            "Look for the key in the query string.",
+        ),
+        Field(
+            "key_in_body",
+            Ty::Bool,
+            "Kong's body lookup; not supported (only false is accepted).",
+        ),
+        Field(
+            "run_on_preflight",
+            Ty::Bool,
+            "Authenticate CORS preflight (OPTIONS) requests too.",
+        ),
+        Field(
+            "realm",
+            Ty::OptStr,
+            "realm of the WWW-Authenticate: Key challenge (none: plain Key).",
+        ),
     ],
     required: &[],
     defaults: || ser(KeyAuthSection::default()),

@@ -139,7 +139,11 @@ fn parse_okp(obj: &Map<String, Value>) -> Result<(VerifyingKey, Option<SigningKe
     let ed448 = match req_str(obj, "crv")? {
         "Ed25519" => false,
         "Ed448" => true,
-        _ => return Err(JoseError::UnsupportedKey("OKP curve other than Ed25519 and Ed448")),
+        _ => {
+            return Err(JoseError::UnsupportedKey(
+                "OKP curve other than Ed25519 and Ed448",
+            ))
+        }
     };
     let x = req_b64(obj, "x")?;
     let public = if ed448 {

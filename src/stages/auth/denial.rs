@@ -34,7 +34,8 @@ pub enum Denial {
     NoApiKey,
     /// Key-auth: the same key name was sent more than once. `Duplicate API key found`.
     DuplicateApiKey,
-    /// Key-auth or basic-auth: unknown key, user or wrong password. `Invalid authentication credentials`.
+    /// Key-auth or basic-auth: unknown key, user or wrong password. `Unauthorized` (Kong 3.6+;
+    /// 3.4 and 3.5 said `Invalid authentication credentials`).
     InvalidCredentials,
     /// Basic-auth: no `Authorization: Basic`. `Unauthorized`.
     NoBasicCredentials,
@@ -48,10 +49,10 @@ pub enum Challenge {
         /// Optional realm.
         realm: Option<String>,
     },
-    /// `Key realm="..."` (key-auth).
+    /// `Key`, or `Key realm="..."` when a realm is set (key-auth, Kong 3.7+).
     Key {
-        /// Realm.
-        realm: String,
+        /// Optional realm.
+        realm: Option<String>,
     },
     /// `Basic realm="..."` (basic-auth).
     Basic {
@@ -76,7 +77,7 @@ impl Denial {
             Self::InvalidSignature => "Invalid signature".to_string(),
             Self::NoApiKey => "No API key found in request".to_string(),
             Self::DuplicateApiKey => "Duplicate API key found".to_string(),
-            Self::InvalidCredentials => "Invalid authentication credentials".to_string(),
+            Self::InvalidCredentials => "Unauthorized".to_string(),
             Self::Claims(errors) => {
                 let map: Map<String, Value> = errors
                     .iter()
@@ -139,7 +140,8 @@ impl Denial {
                     format!("Bearer {}", parts.join(", "))
                 }
             }
-            Challenge::Key { realm } => format!("Key realm=\"{realm}\""),
+            Challenge::Key { realm: None } => "Key".to_string(),
+            Challenge::Key { realm: Some(realm) } => format!("Key realm=\"{realm}\""),
             Challenge::Basic { realm } => format!("Basic realm=\"{realm}\""),
         }
     }
@@ -209,10 +211,7 @@ mod tests {
                 Denial::DuplicateApiKey,
                 r#"{"message":"Duplicate API key found"}"#,
             ),
-            (
-                Denial::InvalidCredentials,
-                r#"{"message":"Invalid authentication credentials"}"#,
-            ),
+            (Denial::InvalidCredentials, r#"{"message":"Unauthorized"}"#),
             (Denial::NoBasicCredentials, r#"{"message":"Unauthorized"}"#),
         ];
         for (denial, want) in table {
@@ -260,7 +259,7 @@ mod tests {
     fn response_is_401_json_with_challenge() {
         let r = Denial::NoApiKey.response(
             &Challenge::Key {
-                realm: "kong".into(),
+                realm: Some("kong".into()),
             },
             "iss",
         );
@@ -268,5 +267,13 @@ mod tests {
         assert!(r
             .headers
             .contains(&("www-authenticate".into(), "Key realm=\"kong\"".into())));
+        let plain = Denial::InvalidCredentials.response(&Challenge::Key { realm: None }, "iss");
+        assert!(plain
+            .headers
+            .contains(&("www-authenticate".into(), "Key".into())));
+        assert_eq!(
+            Denial::InvalidCredentials.body("iss"),
+            json!({"message": "Unauthorized"})
+        );
     }
 }

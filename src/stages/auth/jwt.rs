@@ -169,7 +169,9 @@ fn compile_credentials(
 /// A `secret_is_base64` secret decoded as Kong decodes it (`ngx.decode_base64url`): the URL-safe
 /// alphabet, `=` padding optional; `+` and `/` are refused.
 fn kong_base64url(text: &str) -> Option<Vec<u8>> {
-    use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
+    use base64::engine::{
+        general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig,
+    };
     const LENIENT: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::URL_SAFE,
         GeneralPurposeConfig::new()
@@ -708,7 +710,8 @@ mod tests {
     }
 
     fn base64_secret_stage(secret: &str) -> Result<(JwtAuth, Consumers), ConfigError> {
-        let section: JwtSection = serde_json::from_value(json!({"secret_is_base64": true})).unwrap();
+        let section: JwtSection =
+            serde_json::from_value(json!({"secret_is_base64": true})).unwrap();
         let raw: Vec<ConsumerSection> = serde_json::from_value(
             json!([{"id": "c", "jwt_secrets": [{"key": "k", "secret": secret}]}]),
         )
@@ -751,7 +754,12 @@ mod tests {
             ["consumers[0].jwt_secrets[0].rsa_public_key: RSA modulus of 2047 bits, below the 2048 RFC 7518 asks for"]
         );
         let key = SigningKey::from_pem(PRIVATE, Algorithm::RS512).unwrap();
-        let token = signed(Algorithm::RS512, &key, r#"{"alg":"RS512"}"#, r#"{"iss":"k512"}"#);
+        let token = signed(
+            Algorithm::RS512,
+            &key,
+            r#"{"alg":"RS512"}"#,
+            r#"{"iss":"k512"}"#,
+        );
         run(&auth, &consumers, &token, None).unwrap();
         let (strong, _) = with_credentials();
         assert!(strong.warnings().is_empty());
@@ -768,7 +776,12 @@ mod tests {
             ]}]),
         );
         let key = SigningKey::from_pem(PRIVATE, Algorithm::EdDSA).unwrap();
-        let token = signed(Algorithm::EdDSA, &key, r#"{"alg":"EdDSA"}"#, r#"{"iss":"ed"}"#);
+        let token = signed(
+            Algorithm::EdDSA,
+            &key,
+            r#"{"alg":"EdDSA"}"#,
+            r#"{"iss":"ed"}"#,
+        );
         run(&auth, &consumers, &token, None).unwrap();
         let mut tampered = token.clone();
         tampered.pop();

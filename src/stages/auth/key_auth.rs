@@ -22,6 +22,10 @@ pub(super) struct KeyCredential {
 #[derive(Debug, Clone)]
 pub struct KeyAuth {
     key_names: Vec<String>,
+    in_header: bool,
+    in_query: bool,
+    run_on_preflight: bool,
+    realm: Option<String>,
     hide_credentials: bool,
     /// The consumer used when authentication fails.
     pub anonymous: Option<ConsumerRef>,
@@ -41,8 +45,18 @@ pub fn compile(
             "must name at least one key",
         ));
     }
+    if section.key_in_body {
+        return Err(ConfigError::new(
+            "key_auth.key_in_body",
+            "not supported: keys are read from headers and the query string",
+        ));
+    }
     Ok(KeyAuth {
         key_names: section.key_names.clone(),
+        in_header: section.key_in_header,
+        in_query: section.key_in_query,
+        run_on_preflight: section.run_on_preflight,
+        realm: section.realm.clone(),
         hide_credentials: section.hide_credentials,
         anonymous: super::anonymous(&section.anonymous, consumers, "key_auth.anonymous")?,
         by_digest: compile_keys(raw)?,
@@ -80,8 +94,13 @@ impl KeyAuth {
     /// The challenge of this stage's 401 replies.
     pub fn challenge(&self) -> Challenge {
         Challenge::Key {
-            realm: "kong".into(),
+            realm: self.realm.clone(),
         }
+    }
+
+    /// True when this request is a CORS preflight the stage must not authenticate.
+    pub fn skips(&self, req: &Request) -> bool {
+        !self.run_on_preflight && req.method == "OPTIONS"
     }
 
     /// Finds and checks the key; with `hide_credentials`, `edits` gets its removal.
@@ -117,8 +136,14 @@ impl KeyAuth {
     /// The first configured name present in headers, else the query: (name, key, from query).
     fn find_key(&self, req: &Request) -> Result<(String, String, bool), Denial> {
         for name in &self.key_names {
-            let from_headers: Vec<&str> = req.header_all(name).collect();
-            let (values, in_query) = if from_headers.is_empty() {
+            let from_headers: Vec<&str> = if self.in_header {
+                req.header_all(name).collect()
+            } else {
+                Vec::new()
+            };
+            let (values, in_query) = if from_headers.is_empty() && !self.in_query {
+                continue;
+            } else if from_headers.is_empty() {
                 let q: Vec<String> = urlenc::pairs(req.query())
                     .filter(|(k, _)| k == name)
                     .map(|(_, v)| v.unwrap_or_default())

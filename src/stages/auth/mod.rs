@@ -160,7 +160,7 @@ impl Authenticator {
                 })?;
             }
         }
-        if let Some(ka) = &self.key_auth {
+        if let Some(ka) = self.key_auth.as_ref().filter(|ka| !ka.skips(req)) {
             let result = self.gate(&identity, ka.anonymous, || {
                 ka.authenticate(req, &self.consumers, &mut edits)
             });
