@@ -1,6 +1,6 @@
-//! One request's path through the stages, as resumable data: the JWKS endpoint, authenticate,
-//! the body (read once, hashed as it arrives, kept only when reconcile forwards it), reconcile,
-//! then mint. Each step returns a [`Next`] for the glue; the glue calls back with body chunks or
+//! One request's path through the stages, as resumable data, in Kong's plugin order: the JWKS
+//! endpoint, authenticate, the custom JWT, the body (read once, hashed as it arrives, kept only
+//! when reconcile forwards it), reconcile, then the upstream JWT. Each step returns a [`Next`] for the glue; the glue calls back with body chunks or
 //! the call's answer. Nothing goes back up the path.
 
 use super::auth::remote_jwks::Ticket;
@@ -36,10 +36,11 @@ pub enum Next {
 enum Step {
     Auth { refetch: bool },
     AwaitJwks { ticket: Ticket },
+    CustomJwt,
     Body,
     Reconcile,
     AwaitReconcile { cache_key: Option<[u8; 32]> },
-    Mint,
+    UpstreamJwt,
     Done,
 }
 
@@ -217,7 +218,7 @@ impl Flow {
         let (Step::AwaitReconcile { cache_key }, Some(rec)) = (self.step, &config.reconcile) else {
             return Next::Respond(internal_error());
         };
-        self.step = Step::Mint;
+        self.step = Step::UpstreamJwt;
         match reconcile::on_answer(rec, answer) {
             Outcome::Inject(injection) => {
                 self.events
@@ -308,13 +309,20 @@ impl Flow {
         Next::Respond(reply)
     }
 
-    fn mint(&mut self, config: &Config) -> Result<(), LocalResponse> {
+    /// x-custom-jwt's token, minted before reconcile as in Kong (priority 1025 over
+    /// jwt-reconcile's 900), so the auth service sees it among the copied headers.
+    fn mint_custom(&mut self, config: &Config) -> Result<(), LocalResponse> {
         if let Some(custom) = &config.custom_jwt {
             let minted = custom.mint(&self.upstream_view(), self.identity.as_ref())?;
             self.events.push(Event::Minted(custom.signer.alg));
             self.edits.set(minted.upstream.0, minted.upstream.1);
             self.response_headers.extend(minted.downstream);
         }
+        Ok(())
+    }
+
+    /// kong-upstream-jwt's token, last, over the request as the upstream receives it.
+    fn mint_upstream(&mut self, config: &Config) -> Result<(), LocalResponse> {
         if let Some(up) = &config.upstream_jwt {
             let hash = self.hash.ok_or_else(internal_error)?;
             let (name, value) = up.mint(&self.upstream_view(), self.identity.as_ref(), &hash)?;
@@ -333,9 +341,15 @@ impl Flow {
         loop {
             match self.step {
                 Step::Auth { refetch } => {
-                    self.step = Step::Body;
+                    self.step = Step::CustomJwt;
                     if let Some(next) = self.authenticate(config, shared, refetch) {
                         return next;
+                    }
+                }
+                Step::CustomJwt => {
+                    self.step = Step::Body;
+                    if let Err(reply) = self.mint_custom(config) {
+                        return self.deny(reply, "mint_refused");
                     }
                 }
                 Step::AwaitJwks { .. } => return Next::Respond(internal_error()),
@@ -347,7 +361,7 @@ impl Flow {
                 }
                 Step::Reconcile => {
                     let Some(rec) = &config.reconcile else {
-                        self.step = Step::Mint;
+                        self.step = Step::UpstreamJwt;
                         continue;
                     };
                     self.edits
@@ -368,16 +382,16 @@ impl Flow {
                     if let Some(injection) = hit {
                         self.events.push(Event::ReconcileCacheHit);
                         self.inject(injection);
-                        self.step = Step::Mint;
+                        self.step = Step::UpstreamJwt;
                         continue;
                     }
                     self.step = Step::AwaitReconcile { cache_key };
                     return Next::Dispatch(reconcile::build_call(rec, &view, body));
                 }
                 Step::AwaitReconcile { .. } => return Next::Respond(internal_error()),
-                Step::Mint => {
+                Step::UpstreamJwt => {
                     self.step = Step::Done;
-                    if let Err(reply) = self.mint(config) {
+                    if let Err(reply) = self.mint_upstream(config) {
                         return self.deny(reply, "mint_refused");
                     }
                 }
