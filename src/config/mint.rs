@@ -18,10 +18,12 @@ pub struct CustomJwtSection {
     pub downstream_custom_jwt_header: Option<String>,
     /// Token lifetime in seconds.
     pub expires_in: u64,
-    /// `iss` claim.
+    /// `iss` claim (`null`: none).
     pub iss: Option<String>,
-    /// `jku` header.
+    /// `jku` header (`null`: none).
     pub jku: Option<String>,
+    /// Ours: `aud` where the host has no service URL (Envoy); Kong takes the route's service.
+    pub audience: Option<String>,
     /// Signing key: a JWK object or its JSON text.
     pub private_jwk: Option<Secret<serde_json::Value>>,
     /// Add `VerboseMessage` to error answers.
@@ -29,8 +31,8 @@ pub struct CustomJwtSection {
     /// Ours: without a verifying stage, take the credential from the request unverified
     /// (what x-custom-jwt did; insecure, off by default).
     pub allow_unverified_credentials: bool,
-    /// Ours: use an `oct` key's `k` text verbatim as the secret (x-custom-jwt's habit) instead
-    /// of base64url-decoding it (RFC 7518).
+    /// Ours: use an `oct` key's `k` text verbatim as the secret (x-custom-jwt does, so it is
+    /// the default); `false` base64url-decodes it as RFC 7518 says.
     pub k_verbatim: bool,
 }
 
@@ -42,12 +44,13 @@ impl Default for CustomJwtSection {
             upstream_custom_jwt_header: "X-Custom-Jwt".into(),
             downstream_custom_jwt_header: None,
             expires_in: 1800,
-            iss: None,
-            jku: None,
+            iss: Some("https://kong-gateway:8443/x-custom-jwt".into()),
+            jku: Some("https://kong-gateway:8443/x-custom-jwt/jwks".into()),
+            audience: None,
             private_jwk: None,
             verbose: false,
             allow_unverified_credentials: false,
-            k_verbatim: false,
+            k_verbatim: true,
         }
     }
 }

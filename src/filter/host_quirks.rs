@@ -76,17 +76,51 @@ pub fn has_body(
     }
 }
 
-/// The upstream service's name, for `upstream_jwt`'s `aud` (kong-upstream-jwt sends the Kong
-/// service's name). Envoy: the route's cluster (`xds.cluster_name`). Kong: the matched service
-/// entity, which Kong exposes to filters as JSON in `kong.router.service`; absent on a bare
-/// ngx_wasm_module (no Kong) and for a route without a service.
-pub fn service_name(kong: bool, read: impl Fn(&[&str]) -> Option<String>) -> Option<String> {
+/// What the host says about the route's upstream service: its name for `upstream_jwt`'s `aud`
+/// (kong-upstream-jwt sends the Kong service's name), its URL for `custom_jwt`'s. Envoy: the
+/// route's cluster (`xds.cluster_name`). Kong: the matched service entity, which Kong exposes to
+/// filters as JSON in `kong.router.service`; absent on a bare ngx_wasm_module (no Kong) and for
+/// a route without a service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Service {
+    /// Its name (Envoy: the cluster; Kong: the service entity's `name`).
+    pub name: Option<String>,
+    /// Its URL, `protocol://host[:port]path`, the port left out when it is 80 or 443 (as
+    /// x-custom-jwt writes `aud`). Kong only: Envoy has no such URL.
+    pub url: Option<String>,
+}
+
+/// [`Service`] from the host's properties (one read on each host).
+pub fn service(kong: bool, read: impl Fn(&[&str]) -> Option<String>) -> Service {
     if !kong {
-        return read(&["xds", "cluster_name"]);
+        return Service {
+            name: read(&["xds", "cluster_name"]),
+            url: None,
+        };
     }
-    let entity: serde_json::Value =
-        serde_json::from_str(&read(&["kong", "router", "service"])?).ok()?;
-    entity.get("name")?.as_str().map(str::to_string)
+    let Some(entity) = read(&["kong", "router", "service"])
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+    else {
+        return Service::default();
+    };
+    let text = |field: &str| entity.get(field).and_then(|v| v.as_str());
+    let url = match (text("protocol"), text("host")) {
+        (Some(protocol), Some(host)) => {
+            let port = match entity.get("port").and_then(|p| p.as_u64()) {
+                None | Some(80) | Some(443) => String::new(),
+                Some(port) => format!(":{port}"),
+            };
+            Some(format!(
+                "{protocol}://{host}{port}{}",
+                text("path").unwrap_or("")
+            ))
+        }
+        _ => None,
+    };
+    Service {
+        name: text("name").map(str::to_string),
+        url,
+    }
 }
 
 /// Request-header edits as Kong's engine can carry them out. ngx_wasm_module "removes" a request
@@ -264,6 +298,10 @@ mod tests {
         assert!(ngx_request_edits(&untouched, &edits).unwrap().0.is_empty());
     }
 
+    fn service_name_of(kong: bool, read: impl Fn(&[&str]) -> Option<String>) -> Option<String> {
+        service(kong, read).name
+    }
+
     #[test]
     fn service_name_per_host() {
         let props = |path: &[&str]| match path.join(".").as_str() {
@@ -271,15 +309,43 @@ mod tests {
             "kong.router.service" => Some(r#"{"id":"9f","name":"orders-svc","host":"o"}"#.into()),
             _ => None,
         };
-        assert_eq!(service_name(false, props).as_deref(), Some("orders"));
-        assert_eq!(service_name(true, props).as_deref(), Some("orders-svc"));
+        assert_eq!(service_name_of(false, props).as_deref(), Some("orders"));
+        assert_eq!(service_name_of(true, props).as_deref(), Some("orders-svc"));
         let unnamed = |_: &[&str]| Some(r#"{"id":"9f","name":null}"#.to_string());
-        assert_eq!(service_name(true, unnamed), None);
+        assert_eq!(service_name_of(true, unnamed), None);
         assert_eq!(
-            service_name(true, |_: &[&str]| Some("not json".into())),
+            service_name_of(true, |_: &[&str]| Some("not json".into())),
             None
         );
-        assert_eq!(service_name(true, |_: &[&str]| None), None);
+        assert_eq!(service_name_of(true, |_: &[&str]| None), None);
+    }
+
+    #[test]
+    fn service_url_as_x_custom_jwt_writes_aud() {
+        let kong = |entity: &'static str| move |_: &[&str]| Some(entity.to_string());
+        let url = |entity| service(true, kong(entity)).url;
+        assert_eq!(
+            url(r#"{"protocol":"http","host":"httpbin.apim.eu","port":80,"path":"/anything"}"#)
+                .as_deref(),
+            Some("http://httpbin.apim.eu/anything")
+        );
+        assert_eq!(
+            url(r#"{"protocol":"https","host":"api.internal","port":8443,"path":null}"#).as_deref(),
+            Some("https://api.internal:8443")
+        );
+        assert_eq!(
+            url(r#"{"protocol":"https","host":"h","port":443}"#).as_deref(),
+            Some("https://h")
+        );
+        assert_eq!(url(r#"{"name":"no-host"}"#), None);
+        let envoy = |_: &[&str]| Some("orders".to_string());
+        assert_eq!(
+            service(false, envoy),
+            Service {
+                name: Some("orders".into()),
+                url: None
+            }
+        );
     }
 
     fn named(status: Option<u16>, headers: &[(&str, &str)], elapsed: u64, timeout: u32) -> bool {

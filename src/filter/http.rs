@@ -400,10 +400,12 @@ impl<H: Host> HttpFilter<H> {
             let paths = host_quirks::client_dn_paths(self.host.is_kong());
             req.client_dn = paths.iter().find_map(|p| self.host.text_property(p));
         }
-        if self.config.upstream_jwt.is_some() {
-            req.service = host_quirks::service_name(self.host.is_kong(), |path| {
-                self.host.text_property(path)
-            });
+        // custom_jwt's `aud` is the service URL, which only Kong has.
+        let kong = self.host.is_kong();
+        if self.config.upstream_jwt.is_some() || (kong && self.config.custom_jwt.is_some()) {
+            let service = host_quirks::service(kong, |path| self.host.text_property(path));
+            req.service = service.name;
+            req.service_url = service.url;
         }
         Ok(req)
     }
@@ -898,8 +900,12 @@ mod tests {
     const OCT_JWK: &str =
         r#"{"kty": "oct", "alg": "HS256", "k": "dGVzdC1vbmx5LWhtYWMta2V5LW9mLTMyLWJ5dGVzLi4u"}"#;
 
+    /// custom_jwt with an anonymous consumer (the plugin mints only for a consumer).
     fn custom_jwt() -> String {
-        format!(r#"{{"custom_jwt": {{"private_jwk": {OCT_JWK}}}}}"#)
+        format!(
+            r#"{{"consumers": [{{"id": "anon-1"}}], "key_auth": {{"anonymous": "anon-1"}},
+                "custom_jwt": {{"private_jwk": {OCT_JWK}}}}}"#
+        )
     }
 
     fn upstream_jwt() -> String {
@@ -982,10 +988,14 @@ mod tests {
                 ("connection.subject_local_certificate", b"CN=client,O=Test"),
             ],
         );
-        assert_eq!(client, "CN=client,O=Test");
+        assert_eq!(client, "O=Test, CN=client");
         assert_eq!(
             reads,
-            ["connection.mtls", "connection.subject_local_certificate"]
+            [
+                "connection.mtls",
+                "connection.subject_local_certificate",
+                "kong.router.service"
+            ]
         );
     }
 
@@ -1004,7 +1014,8 @@ mod tests {
             [
                 "connection.mtls",
                 "connection.subject_local_certificate",
-                "ngx.ssl_client_s_dn"
+                "ngx.ssl_client_s_dn",
+                "kong.router.service"
             ]
         );
     }
@@ -1042,8 +1053,14 @@ mod tests {
             assert_eq!(f.on_request_headers(true), Action::Pause);
             assert_eq!(f.state(), State::Responded);
             assert_eq!(host.responses[0].status, 401);
-            assert!(host.edits.is_empty());
-            assert_eq!(*host.property_reads.borrow(), ["connection.mtls"]);
+            assert!(host
+                .edits
+                .iter()
+                .all(|e| !matches!(e, HeaderEdit::Set(name, _) if name == "X-Custom-Jwt")));
+            assert_eq!(
+                *host.property_reads.borrow(),
+                ["connection.mtls", "kong.router.service"]
+            );
         }
     }
 

@@ -19,6 +19,9 @@ pub struct Request {
     pub client_dn: Option<String>,
     /// The upstream service as the host names it (Envoy: the route's cluster), when known.
     pub service: Option<String>,
+    /// The upstream service's URL, `protocol://host[:port]path` (Kong: the route's service;
+    /// Envoy has no such thing).
+    pub service_url: Option<String>,
 }
 
 impl Request {

@@ -17,6 +17,8 @@ pub enum Via {
         /// The key key-auth verified, from where it found it; `None` when `hide_credentials`
         /// keeps it from the upstream (then nothing built for the upstream may carry it).
         key: Option<Secret<String>>,
+        /// The header it came in (lower-case); `None` for the query string.
+        header: Option<String>,
     },
     /// Basic-auth user name and password.
     Basic {

@@ -115,7 +115,7 @@ impl KeyAuth {
             if in_query {
                 edits.set(":path", without_param(req, &name));
             } else {
-                edits.remove(name);
+                edits.remove(name.clone());
             }
         }
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
@@ -129,6 +129,7 @@ impl KeyAuth {
             credential: cred.id.clone(),
             via: Via::ApiKey {
                 key: (!self.hide_credentials).then(|| Secret::new(key)),
+                header: (!in_query).then(|| name.to_ascii_lowercase()),
             },
         })
     }

@@ -1,11 +1,14 @@
 //! x-custom-jwt: a token minted from whatever credential came in, signed with a private JWK.
 //!
 //! The credential is what an authentication stage verified (a JWT's claims, a basic-auth user,
-//! an API key), else the mTLS subject DN (verified by the TLS layer). Only with
+//! an API key from `apikey_header`), or the mTLS subject DN (verified by the TLS layer), in the
+//! plugin's precedence: Bearer, Basic, mTLS, API key. As in the plugin, a consumer is required
+//! (the anonymous one counts), and the refusals carry the plugin's texts. Only with
 //! `allow_unverified_credentials` does it fall back, as the plugin did, to credentials nobody
 //! verified: a Bearer payload whose signature was not checked, a Basic user without a password
 //! check, an API key header. That fallback lets any client choose its claims: insecure.
 
+use super::dn;
 use super::keys::{self, Signer};
 use crate::config::{ConfigError, CustomJwtSection};
 use crate::jose::{self, JwsHeader, OctKeyEncoding};
@@ -14,6 +17,10 @@ use crate::stages::{LocalResponse, Request};
 use serde_json::{json, Map, Value};
 
 const NOT_AUTHORIZED: &str = "You are not authorized to access to this service";
+const NO_METHOD: &str = "No suitable Authentication method is found: no Bearer token, \
+    no Basic Auth, no mTLS, no Key Auth";
+const CLIENT_ID_ISSUE: &str = "Issue with 'client_id' claim retrieval or Kong Consumer";
+const NO_CONSUMER: &str = "There is no Kong consumer credential";
 
 /// The compiled `custom_jwt` section.
 #[derive(Debug, Clone)]
@@ -21,10 +28,12 @@ pub struct CustomJwt {
     apikey_header: String,
     clientid_claim: String,
     upstream_header: String,
+    bearer_prefix: bool,
     downstream_header: Option<String>,
     expires_in: u64,
     iss: Option<String>,
     jku: Option<String>,
+    audience: Option<String>,
     verbose: bool,
     allow_unverified: bool,
     /// The signing key.
@@ -38,6 +47,13 @@ enum Source {
     Basic(String),
     Dn(String),
     ApiKey(String),
+}
+
+/// Why no token is minted: the plugin's 401 (its `VerboseMessage`), or its 500.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refusal {
+    Unauthorized(String),
+    Internal,
 }
 
 /// A minted token and where it goes.
@@ -71,6 +87,8 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
         apikey_header: section.apikey_header.to_ascii_lowercase(),
         clientid_claim: section.bearer_clientid_claim.clone(),
         upstream_header: section.upstream_custom_jwt_header.to_ascii_lowercase(),
+        // The plugin compares the configured name exactly.
+        bearer_prefix: section.upstream_custom_jwt_header == "Authorization",
         downstream_header: section
             .downstream_custom_jwt_header
             .as_ref()
@@ -78,6 +96,7 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
         expires_in: section.expires_in,
         iss: section.iss.clone(),
         jku: section.jku.clone(),
+        audience: section.audience.clone(),
         verbose: section.verbose,
         allow_unverified: section.allow_unverified_credentials,
         signer,
@@ -85,14 +104,16 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
 }
 
 impl CustomJwt {
-    /// Mints the token for this request, or the plugin's 401.
+    /// Mints the token for this request, or the plugin's 401 (500 for an `act` claim that is
+    /// not an object, where the plugin fails).
     pub fn mint(
         &self,
         req: &Request,
         identity: Option<&Identity>,
     ) -> Result<Minted, LocalResponse> {
-        let source = self.source(req, identity).map_err(|why| self.deny(why))?;
-        let claims = self.claims(req, identity, source);
+        let claims = self
+            .payload(req, identity)
+            .map_err(|refusal| self.refuse(refusal))?;
         let mut header = JwsHeader::new(self.signer.alg);
         if let Some(kid) = &self.signer.kid {
             header = header.with_kid(kid.clone());
@@ -100,54 +121,91 @@ impl CustomJwt {
         if let Some(jku) = &self.jku {
             header = header.with_jku(jku.clone());
         }
-        let token = jose::jws::sign(&header, &claims, &self.signer.key)
-            .map_err(|_| self.deny("The token could not be signed"))?;
-        let value = if self.upstream_header == "authorization" {
+        let token = jose::jws::sign(&header, &claims, &self.signer.key).map_err(|_| {
+            self.refuse(Refusal::Unauthorized(
+                "Unknown JWT signature error".to_string(),
+            ))
+        })?;
+        // Upstream and downstream carry the same value, as in the plugin.
+        let value = if self.bearer_prefix {
             format!("Bearer {token}")
         } else {
-            token.clone()
+            token
         };
         Ok(Minted {
+            downstream: self.downstream_header.clone().map(|h| (h, value.clone())),
             upstream: (self.upstream_header.clone(), value),
-            downstream: self.downstream_header.clone().map(|h| (h, token)),
         })
     }
 
-    fn source(&self, req: &Request, identity: Option<&Identity>) -> Result<Source, &'static str> {
-        if let Some(id) = identity {
-            match &id.via {
-                Via::Jwt { claims } => return Ok(Source::Bearer(claims.clone())),
-                Via::Basic { username } => return Ok(Source::Basic(username.clone())),
-                // Only the key key-auth verified, never another header the client added; a
-                // hidden key stays hidden: the credential's id stands for it.
-                Via::ApiKey { key } => {
-                    let client_id = key
-                        .as_ref()
-                        .map(|k| k.expose().clone())
-                        .or_else(|| id.credential.clone())
-                        .or_else(|| id.consumer.as_ref().and_then(|c| c.id.clone()));
-                    return client_id
-                        .map(Source::ApiKey)
-                        .ok_or("The API key could not be read");
-                }
-                Via::Anonymous => {}
+    /// The claims, in the plugin's order of checks: a credential, the client id, a consumer.
+    fn payload(
+        &self,
+        req: &Request,
+        identity: Option<&Identity>,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let source = self
+            .source(req, identity)
+            .map_err(|why| Refusal::Unauthorized(why.to_string()))?;
+        let (mut claims, client_id) = match source {
+            Source::Bearer(payload) => {
+                let id = match payload.get(&self.clientid_claim) {
+                    None | Some(Value::Bool(false)) => {
+                        return Err(Refusal::Unauthorized(format!(
+                            "{CLIENT_ID_ISSUE}. Unable to get '{}' claim from the Bearer token",
+                            self.clientid_claim
+                        )))
+                    }
+                    Some(id) => id.clone(),
+                };
+                (payload, id)
             }
+            Source::Basic(user) => (Map::new(), Value::from(user)),
+            Source::Dn(dn) => (Map::new(), Value::from(dn::plugin_form(&dn))),
+            Source::ApiKey(key) => (Map::new(), Value::from(key)),
+        };
+        let consumer = identity
+            .and_then(|i| i.consumer.as_ref())
+            .ok_or_else(|| Refusal::Unauthorized(format!("{CLIENT_ID_ISSUE}. {NO_CONSUMER}")))?;
+        let actor = consumer.custom_id.clone().or_else(|| consumer.id.clone());
+        claims.insert("client_id".into(), client_id);
+        self.registered(&mut claims, req);
+        act(&mut claims, actor)?;
+        Ok(claims)
+    }
+
+    fn source(&self, req: &Request, identity: Option<&Identity>) -> Result<Source, &'static str> {
+        let dn = req.client_dn.as_ref().map(|d| Source::Dn(d.clone()));
+        match identity.map(|i| &i.via) {
+            Some(Via::Jwt { claims }) => Ok(Source::Bearer(claims.clone())),
+            Some(Via::Basic { username }) => Ok(Source::Basic(username.clone())),
+            // mTLS comes before an API key. The key counts only as the plugin reads it: from
+            // `apikey_header`, and never once key-auth hid it from the upstream.
+            Some(Via::ApiKey { key, header }) => dn
+                .or_else(|| {
+                    let from_header = header.as_deref() == Some(self.apikey_header.as_str());
+                    key.as_ref()
+                        .filter(|_| from_header)
+                        .map(|k| Source::ApiKey(k.expose().clone()))
+                })
+                .ok_or(NO_METHOD),
+            Some(Via::Anonymous) | None => match dn {
+                Some(dn) => Ok(dn),
+                None if self.allow_unverified => self.unverified(req),
+                None => Err(NO_METHOD),
+            },
         }
-        if let Some(dn) = &req.client_dn {
-            return Ok(Source::Dn(dn.clone()));
-        }
-        if !self.allow_unverified {
-            return Err("No verified credential was found in the request");
-        }
-        self.unverified(req)
     }
 
     /// x-custom-jwt's own precedence over credentials nobody verified (opt-in, insecure).
     fn unverified(&self, req: &Request) -> Result<Source, &'static str> {
         let auth = req.header("authorization");
         if let Some(token) = auth.and_then(bearer) {
-            let jws =
-                jose::jws::parse(&token).map_err(|_| "The Bearer token could not be decoded")?;
+            let jws = jose::jws::parse(&token).map_err(|_| {
+                "Issue with 'client_id' claim retrieval or Kong Consumer. Unable to get the \
+                 'Auth token' payload: Inconsistent JWT: unable to get the typical structure \
+                 Header.Payload.Signature"
+            })?;
             return Ok(Source::Bearer(jws.into_claims()));
         }
         if let Some((user, _)) = auth.and_then(crate::stages::auth::parse_basic) {
@@ -155,29 +213,12 @@ impl CustomJwt {
         }
         match req.header(&self.apikey_header) {
             Some(key) if !key.is_empty() => Ok(Source::ApiKey(key.to_string())),
-            _ => Err("No credential was found in the request"),
+            _ => Err(NO_METHOD),
         }
     }
 
-    fn claims(
-        &self,
-        req: &Request,
-        identity: Option<&Identity>,
-        source: Source,
-    ) -> Map<String, Value> {
-        let (mut claims, client_id) = match source {
-            Source::Bearer(payload) => {
-                let id = payload
-                    .get(&self.clientid_claim)
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                (payload, id)
-            }
-            Source::Basic(user) => (Map::new(), Value::from(user)),
-            Source::Dn(dn) => (Map::new(), Value::from(dn)),
-            Source::ApiKey(key) => (Map::new(), Value::from(key)),
-        };
-        claims.insert("client_id".into(), client_id);
+    /// `iss`, `iat`, `exp`, `aud` and `jti`, over whatever the payload held.
+    fn registered(&self, claims: &mut Map<String, Value>, req: &Request) {
         match &self.iss {
             Some(iss) => claims.insert("iss".into(), Value::from(iss.clone())),
             None => claims.remove("iss"),
@@ -187,32 +228,335 @@ impl CustomJwt {
             "exp".into(),
             Value::from(req.now.saturating_add(self.expires_in)),
         );
-        claims.insert(
-            "aud".into(),
-            Value::from(format!(
-                "{}://{}{}",
-                req.scheme,
-                req.authority,
-                req.path_only()
-            )),
-        );
+        claims.insert("aud".into(), Value::from(self.aud(req)));
         claims.insert("jti".into(), Value::from(uuid::Uuid::new_v4().to_string()));
-        let actor = identity
-            .and_then(|i| i.consumer.as_ref())
-            .and_then(|c| c.custom_id.clone().or_else(|| c.id.clone()));
-        match actor {
-            Some(a) => claims.insert("act".into(), json!({ "client_id": a })),
-            None => claims.remove("act"),
-        };
-        claims
     }
 
-    fn deny(&self, why: &str) -> LocalResponse {
+    /// The backend service URL: Kong's route service, else `audience`, else the request URL
+    /// as the gateway saw it (Envoy has no service URL).
+    fn aud(&self, req: &Request) -> String {
+        req.service_url
+            .clone()
+            .or_else(|| self.audience.clone())
+            .unwrap_or_else(|| format!("{}://{}{}", req.scheme, req.authority, req.path_only()))
+    }
+
+    fn refuse(&self, refusal: Refusal) -> LocalResponse {
+        let why = match refusal {
+            Refusal::Internal => {
+                return LocalResponse::json(
+                    500,
+                    &json!({ "message": "An unexpected error occurred" }),
+                )
+            }
+            Refusal::Unauthorized(why) => why,
+        };
         let body = if self.verbose {
             json!({ "ErrorMessage": NOT_AUTHORIZED, "VerboseMessage": why })
         } else {
             json!({ "ErrorMessage": NOT_AUTHORIZED })
         };
-        LocalResponse::json(401, &body)
+        // The plugin sets this Content-Type itself, without a charset.
+        let mut reply = LocalResponse::json(401, &body);
+        reply.headers = vec![("content-type".into(), "application/json".into())];
+        reply
+    }
+}
+
+/// `act.client_id`: added to an incoming `act` object (its other members kept), or a new
+/// `act` when there is none (or it is `false`). The plugin fails with a 500 on any other
+/// `act` (a string, number, `null`, `true`, an array): so does the filter.
+fn act(claims: &mut Map<String, Value>, actor: Option<String>) -> Result<(), Refusal> {
+    let actor = Value::from(actor);
+    match claims.get_mut("act") {
+        Some(Value::Object(act)) => {
+            act.insert("client_id".into(), actor);
+        }
+        None | Some(Value::Bool(false)) => {
+            claims.insert("act".into(), json!({ "client_id": actor }));
+        }
+        Some(_) => return Err(Refusal::Internal),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use crate::jose::VerifyingKey;
+    use crate::stages::auth::Consumer;
+
+    /// An HS256 key whose `k` text is the secret (the plugin's reading, the default).
+    const JWK: &str = r#"{"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LWZvci10ZXN0cw"}"#;
+    const NOW: u64 = 1_700_000_000;
+
+    fn stage(extra: Value) -> CustomJwt {
+        let mut section = json!({ "private_jwk": serde_json::from_str::<Value>(JWK).unwrap() });
+        if let (Some(s), Value::Object(e)) = (section.as_object_mut(), extra) {
+            s.extend(e);
+        }
+        compile(&serde_json::from_value(section).unwrap()).unwrap()
+    }
+
+    fn request() -> Request {
+        Request {
+            method: "GET".into(),
+            path: "/orders/7?x=1".into(),
+            authority: "api.example.com".into(),
+            scheme: "https".into(),
+            now: NOW,
+            ..Request::default()
+        }
+    }
+
+    fn consumer() -> Option<Consumer> {
+        Some(Consumer {
+            id: Some("c-uuid".into()),
+            username: Some("alice".into()),
+            custom_id: Some("alice-custom".into()),
+        })
+    }
+
+    fn identity(via: Via) -> Identity {
+        Identity {
+            consumer: consumer(),
+            credential: None,
+            via,
+        }
+    }
+
+    fn jwt(claims: Value) -> Identity {
+        let Value::Object(claims) = claims else {
+            panic!("claims must be an object")
+        };
+        identity(Via::Jwt { claims })
+    }
+
+    fn api_key(key: &str, header: Option<&str>) -> Identity {
+        identity(Via::ApiKey {
+            key: Some(Secret::new(key.to_string())),
+            header: header.map(str::to_string),
+        })
+    }
+
+    /// The claims of the minted token, verified with the verbatim secret.
+    fn claims(minted: &Minted) -> Value {
+        let token = minted.upstream.1.trim_start_matches("Bearer ");
+        let jws = jose::jws::parse(token).unwrap();
+        jws.verify(&VerifyingKey::hmac(b"c2VjcmV0LWZvci10ZXN0cw").unwrap())
+            .unwrap();
+        Value::Object(jws.into_claims())
+    }
+
+    fn refused(reply: &LocalResponse) -> (u16, Value) {
+        (reply.status, serde_json::from_slice(&reply.body).unwrap())
+    }
+
+    #[test]
+    fn mint_bearer_copies_payload_and_sets_plugin_claims() {
+        let id = jwt(json!({"clientId": "app-7", "sub": "u", "iss": "idp", "aud": "x"}));
+        let minted = stage(json!({})).mint(&request(), Some(&id)).unwrap();
+        let c = claims(&minted);
+        assert_eq!(c["clientId"], "app-7");
+        assert_eq!(c["client_id"], "app-7");
+        assert_eq!(c["sub"], "u");
+        assert_eq!(c["iss"], "https://kong-gateway:8443/x-custom-jwt");
+        assert_eq!(c["iat"], NOW);
+        assert_eq!(c["exp"], NOW + 1800);
+        assert_eq!(c["aud"], "https://api.example.com/orders/7");
+        assert_eq!(c["act"], json!({"client_id": "alice-custom"}));
+        assert_eq!(c["jti"].as_str().unwrap().len(), 36);
+        let header = minted.upstream.1.split('.').next().unwrap();
+        let header: Value = serde_json::from_slice(&jose::b64::decode(header).unwrap()).unwrap();
+        assert_eq!(
+            header,
+            json!({"alg": "HS256", "typ": "JWT", "kid": "k1",
+                   "jku": "https://kong-gateway:8443/x-custom-jwt/jwks"})
+        );
+    }
+
+    #[test]
+    fn mint_keeps_an_incoming_act_object_and_adds_client_id() {
+        let id = jwt(json!({"clientId": "a", "act": {"sub": "svc", "client_id": "old"}}));
+        let c = claims(&stage(json!({})).mint(&request(), Some(&id)).unwrap());
+        assert_eq!(c["act"], json!({"sub": "svc", "client_id": "alice-custom"}));
+        let id = jwt(json!({"clientId": "a", "act": false}));
+        let c = claims(&stage(json!({})).mint(&request(), Some(&id)).unwrap());
+        assert_eq!(c["act"], json!({"client_id": "alice-custom"}));
+    }
+
+    #[test]
+    fn mint_act_that_is_not_an_object_is_the_plugins_500() {
+        for act in [json!("x"), json!(1), Value::Null, json!(true), json!([1])] {
+            let id = jwt(json!({"clientId": "a", "act": act}));
+            let reply = stage(json!({})).mint(&request(), Some(&id)).unwrap_err();
+            assert_eq!(
+                refused(&reply),
+                (500, json!({"message": "An unexpected error occurred"})),
+                "{act}"
+            );
+        }
+    }
+
+    #[test]
+    fn mint_act_falls_back_to_consumer_id_without_custom_id() {
+        let mut id = jwt(json!({"clientId": "a"}));
+        id.consumer = Some(Consumer {
+            id: Some("c-uuid".into()),
+            username: Some("alice".into()),
+            custom_id: None,
+        });
+        let c = claims(&stage(json!({})).mint(&request(), Some(&id)).unwrap());
+        assert_eq!(c["act"], json!({"client_id": "c-uuid"}));
+    }
+
+    #[test]
+    fn mint_bearer_without_clientid_claim_is_401_with_plugin_text() {
+        let custom = stage(json!({"verbose": true}));
+        for payload in [json!({"sub": "u"}), json!({"clientId": false})] {
+            let reply = custom.mint(&request(), Some(&jwt(payload))).unwrap_err();
+            assert_eq!(
+                refused(&reply),
+                (
+                    401,
+                    json!({"ErrorMessage": NOT_AUTHORIZED,
+                           "VerboseMessage": "Issue with 'client_id' claim retrieval or Kong Consumer. Unable to get 'clientId' claim from the Bearer token"})
+                )
+            );
+            assert_eq!(
+                reply.headers,
+                [("content-type".to_string(), "application/json".to_string())]
+            );
+        }
+        // `null` passes in the plugin (cjson.null is truthy): so it does here.
+        let id = jwt(json!({"clientId": null}));
+        assert_eq!(
+            claims(&custom.mint(&request(), Some(&id)).unwrap())["client_id"],
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn mint_without_consumer_is_401_and_verbose_only_when_asked() {
+        let mut id = jwt(json!({"clientId": "a"}));
+        id.consumer = None;
+        let quiet = stage(json!({})).mint(&request(), Some(&id)).unwrap_err();
+        assert_eq!(
+            refused(&quiet),
+            (401, json!({"ErrorMessage": NOT_AUTHORIZED}))
+        );
+        let loud = stage(json!({"verbose": true}))
+            .mint(&request(), Some(&id))
+            .unwrap_err();
+        assert_eq!(
+            refused(&loud).1["VerboseMessage"],
+            "Issue with 'client_id' claim retrieval or Kong Consumer. There is no Kong consumer credential"
+        );
+    }
+
+    #[test]
+    fn mint_without_any_credential_is_no_suitable_method() {
+        let custom = stage(json!({"verbose": true}));
+        for id in [None, Some(identity(Via::Anonymous))] {
+            let reply = custom.mint(&request(), id.as_ref()).unwrap_err();
+            assert_eq!(refused(&reply).1["VerboseMessage"], NO_METHOD);
+        }
+    }
+
+    #[test]
+    fn mint_precedence_mtls_before_api_key_and_api_key_from_its_header_only() {
+        let custom = stage(json!({"verbose": true}));
+        let mut req = request();
+        let c = claims(
+            &custom
+                .mint(&req, Some(&api_key("k-123", Some("apikey"))))
+                .unwrap(),
+        );
+        assert_eq!(c["client_id"], "k-123");
+        req.client_dn = Some("CN=kong,O=Kong Inc.,C=US".into());
+        let c = claims(
+            &custom
+                .mint(&req, Some(&api_key("k-123", Some("apikey"))))
+                .unwrap(),
+        );
+        assert_eq!(c["client_id"], "C=US, O=Kong Inc., CN=kong");
+        req.client_dn = None;
+        // From the query, from another header, or hidden: the plugin finds no API key.
+        for id in [
+            api_key("k-123", None),
+            api_key("k-123", Some("x-api-key")),
+            identity(Via::ApiKey {
+                key: None,
+                header: Some("apikey".into()),
+            }),
+        ] {
+            let reply = custom.mint(&req, Some(&id)).unwrap_err();
+            assert_eq!(refused(&reply).1["VerboseMessage"], NO_METHOD, "{id:?}");
+        }
+    }
+
+    #[test]
+    fn mint_anonymous_consumer_with_client_certificate_uses_dn() {
+        let mut req = request();
+        req.client_dn = Some("emailAddress=a@b.c,CN=kong".into());
+        let c = claims(
+            &stage(json!({}))
+                .mint(&req, Some(&identity(Via::Anonymous)))
+                .unwrap(),
+        );
+        assert_eq!(c["client_id"], "CN=kong, emailAddress=a@b.c");
+        let basic = identity(Via::Basic {
+            username: "bob".into(),
+        });
+        let c = claims(&stage(json!({})).mint(&req, Some(&basic)).unwrap());
+        assert_eq!(c["client_id"], "bob", "Basic comes before mTLS");
+    }
+
+    #[test]
+    fn mint_downstream_carries_the_upstream_value() {
+        let id = jwt(json!({"clientId": "a"}));
+        let exact = stage(json!({"upstream_custom_jwt_header": "Authorization",
+                                 "downstream_custom_jwt_header": "X-Token"}));
+        let minted = exact.mint(&request(), Some(&id)).unwrap();
+        assert!(minted.upstream.1.starts_with("Bearer "));
+        assert_eq!(minted.upstream.0, "authorization");
+        assert_eq!(
+            minted.downstream,
+            Some(("x-token".into(), minted.upstream.1.clone()))
+        );
+        // The plugin compares the name exactly: a lower-case name gets no prefix.
+        let lower = stage(json!({"upstream_custom_jwt_header": "authorization",
+                                 "downstream_custom_jwt_header": "X-Token"}));
+        let minted = lower.mint(&request(), Some(&id)).unwrap();
+        assert!(!minted.upstream.1.starts_with("Bearer "));
+        assert_eq!(minted.downstream.unwrap().1, minted.upstream.1);
+    }
+
+    #[test]
+    fn mint_aud_is_service_url_then_audience_then_request_url() {
+        let id = jwt(json!({"clientId": "a"}));
+        let mut req = request();
+        let configured = stage(json!({"audience": "http://orders.internal/v1"}));
+        assert_eq!(
+            claims(&configured.mint(&req, Some(&id)).unwrap())["aud"],
+            "http://orders.internal/v1"
+        );
+        req.service_url = Some("http://httpbin.apim.eu/anything".into());
+        assert_eq!(
+            claims(&configured.mint(&req, Some(&id)).unwrap())["aud"],
+            "http://httpbin.apim.eu/anything"
+        );
+    }
+
+    #[test]
+    fn mint_iss_and_jku_null_leave_them_out() {
+        let id = jwt(json!({"clientId": "a", "iss": "idp"}));
+        let custom = stage(json!({"iss": null, "jku": null}));
+        let minted = custom.mint(&request(), Some(&id)).unwrap();
+        assert!(claims(&minted).get("iss").is_none());
+        let header = minted.upstream.1.split('.').next().unwrap();
+        let header: Value = serde_json::from_slice(&jose::b64::decode(header).unwrap()).unwrap();
+        assert!(header.get("jku").is_none());
     }
 }

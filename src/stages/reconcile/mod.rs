@@ -76,6 +76,7 @@ pub(crate) mod fixtures {
             now: 1000,
             client_dn: None,
             service: None,
+            service_url: None,
         }
     }
 }
