@@ -87,8 +87,11 @@ fn custom_jwt_every_algorithm_verifies_independently_with_served_jwks() {
             let mut jwk = oracle::keygen(alg);
             jwk["kid"] = json!(format!("kid-{alg}"));
             jwk["alg"] = json!(alg);
+            // `k_verbatim: false`: the oracle reads `k` as RFC 7518 says (the plugin's verbatim
+            // default is covered by the unit tests of stages::mint::custom).
             let config = json!({"consumers": consumers(), "key_auth": {}, "jwks_endpoint": {},
-                            "custom_jwt": {"private_jwk": jwk, "iss": "gateway", "jku": "https://gw/jwks"}});
+                            "custom_jwt": {"private_jwk": jwk, "iss": "gateway", "jku": "https://gw/jwks",
+                                           "k_verbatim": false}});
             let (upstream, gw) = start(host, config);
             let before = now();
             let resp = gw.send(
@@ -141,7 +144,7 @@ fn custom_jwt_client_id_per_verified_credential_kind() {
         let bearer = support::tokens::sign_hmac(
             "HS256",
             b"hs-secret",
-            &json!({"iss": "idp", "clientId": "app-7", "scope": "read"}),
+            &json!({"iss": "idp", "clientId": "app-7", "scope": "read", "act": {"sub": "svc"}}),
         );
         let basic = format!(
             "Basic {}",
@@ -172,13 +175,29 @@ fn custom_jwt_client_id_per_verified_credential_kind() {
             .collect();
         assert_eq!(minted[0]["client_id"], "app-7");
         assert_eq!(minted[0]["scope"], "read", "the verified payload is copied");
+        assert_eq!(
+            minted[0]["act"],
+            json!({"sub": "svc", "client_id": "cust-1"}),
+            "an incoming act is kept, client_id added"
+        );
+        assert_eq!(minted[1]["act"], json!({"client_id": "cust-1"}));
         assert_eq!(minted[1]["client_id"], "alice");
         assert_eq!(minted[2]["client_id"], "alice-key");
+        // A verified Bearer token without `bearer_clientid_claim`: the plugin's 401.
+        let no_client = support::tokens::sign_hmac("HS256", b"hs-secret", &json!({"iss": "idp"}));
+        let resp =
+            gw.send(&Request::get("/d").header("authorization", &format!("Bearer {no_client}")));
+        assert_eq!(resp.status, 401);
+        assert_eq!(
+            resp.json(),
+            json!({"ErrorMessage": "You are not authorized to access to this service"})
+        );
+        assert!(resp.header("x-minted").is_none());
+        assert_eq!(upstream.requests().len(), 3);
+        // As in the plugin, the response carries the upstream value, `Bearer ` included.
         for (rec, echo) in seen.iter().zip(&echoed) {
-            assert_eq!(
-                rec.header("authorization").unwrap(),
-                format!("Bearer {echo}")
-            );
+            assert!(echo.starts_with("Bearer "));
+            assert_eq!(rec.header("authorization").unwrap(), echo);
         }
     }
 }
@@ -200,13 +219,16 @@ fn custom_jwt_without_verified_credential_is_401() {
         assert_eq!(
             resp.json(),
             json!({"ErrorMessage": "You are not authorized to access to this service",
-                                    "VerboseMessage": "No verified credential was found in the request"})
+                                    "VerboseMessage": "No suitable Authentication method is found: no Bearer token, no Basic Auth, no mTLS, no Key Auth"})
         );
+        assert_eq!(resp.header("content-type"), Some("application/json"));
         assert!(upstream.requests().is_empty());
 
+        // The insecure fallback still needs a consumer, as the plugin does: the anonymous one.
         let (upstream, gw) = start(
             host,
-            json!({"custom_jwt": {"private_jwk": jwk, "allow_unverified_credentials": true}}),
+            json!({"consumers": [{"id": "anon"}], "key_auth": {"anonymous": "anon"},
+                   "custom_jwt": {"private_jwk": jwk, "allow_unverified_credentials": true}}),
         );
         assert_eq!(
             gw.send(&Request::get("/r").header("authorization", &format!("Bearer {unsigned}")))
