@@ -41,6 +41,8 @@ struct Tally {
     invalid_rejected: usize,
     acceptable: usize,
     skipped: usize,
+    /// PSS signatures with another salt length (accepted, as by Kong).
+    other_salt_accepted: usize,
     total: usize,
 }
 
@@ -95,6 +97,18 @@ fn run(file: &str, alg: Algorithm, skip_group: impl Fn(&Value) -> bool) -> Tally
                 keys.iter().map(|k| k.0).zip(&outcomes).collect::<Vec<_>>()
             );
             let ok = outcomes[0];
+            // A genuine PSS signature with another salt length: the vector file fixes sLen, but
+            // the filter reads the salt length from the signature as Kong (OpenSSL) does, so
+            // these verify (README, "Different on purpose"). Other salt damage still fails.
+            let comment = case["comment"].as_str().unwrap_or_default();
+            if comment.starts_with("s_len changed to") {
+                assert!(
+                    ok,
+                    "{file} tcId {id} ({comment}): another salt length rejected"
+                );
+                tally.other_salt_accepted += 1;
+                continue;
+            }
             match case["result"].as_str().unwrap() {
                 "valid" => {
                     assert!(
@@ -123,7 +137,11 @@ fn run(file: &str, alg: Algorithm, skip_group: impl Fn(&Value) -> bool) -> Tally
     );
     assert_eq!(
         tally.total,
-        tally.valid_verified + tally.invalid_rejected + tally.acceptable + tally.skipped
+        tally.valid_verified
+            + tally.invalid_rejected
+            + tally.acceptable
+            + tally.skipped
+            + tally.other_salt_accepted
     );
     assert_eq!(
         tally.total,

@@ -156,13 +156,22 @@ impl RsaPublic {
             (false, Sha::Sha256) => self.0.verify(Pkcs1v15Sign::new::<Sha256>(), &hashed, sig),
             (false, Sha::Sha384) => self.0.verify(Pkcs1v15Sign::new::<Sha384>(), &hashed, sig),
             (false, Sha::Sha512) => self.0.verify(Pkcs1v15Sign::new::<Sha512>(), &hashed, sig),
-            // JWS fixes the PSS salt length to the hash length (RFC 7518 §3.5); Pss::new does too.
-            (true, Sha::Sha256) => self.0.verify(Pss::<Sha256>::new(), &hashed, sig),
-            (true, Sha::Sha384) => self.0.verify(Pss::<Sha384>::new(), &hashed, sig),
-            (true, Sha::Sha512) => self.0.verify(Pss::<Sha512>::new(), &hashed, sig),
+            (true, Sha::Sha256) => self.0.verify(any_salt::<Sha256>(), &hashed, sig),
+            (true, Sha::Sha384) => self.0.verify(any_salt::<Sha384>(), &hashed, sig),
+            (true, Sha::Sha512) => self.0.verify(any_salt::<Sha512>(), &hashed, sig),
         };
         outcome.map_err(|_| JoseError::SignatureMismatch)
     }
+}
+
+/// PSS verification that reads the salt length from the signature. RFC 7518 §3.5 has signers
+/// use the hash length (the filter signs so), but Kong verifies through OpenSSL's auto-detection,
+/// and OpenSSL 3.0 signs with the largest salt: tokens Kong accepts must verify here too. The
+/// salt length is the signer's choice and no part of what the verifier checks.
+fn any_salt<D: sha2::Digest + rsa::sha2::digest::FixedOutputReset>() -> Pss<D> {
+    let mut pss = Pss::<D>::new();
+    pss.salt_len = None;
+    pss
 }
 
 impl RsaPrivate {
@@ -365,6 +374,29 @@ mod tests {
             let sig = key.sign(alg, msg).unwrap();
             public.verify(alg, msg, &sig).unwrap();
             assert!(public.verify(alg, b"other", &sig).is_err());
+        }
+    }
+
+    /// Kong verifies PS* with OpenSSL's salt auto-detection: a signature with no salt, or with
+    /// the largest (OpenSSL 3.0's default), verifies here too; a wrong message still fails.
+    #[test]
+    fn pss_verify_takes_any_salt_length() {
+        use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
+        let key = fixture("rsa2048_pkcs8.pem");
+        let public = key.public();
+        let msg = b"header.payload";
+        for salt in [0, 20, 32, 64, 256 - 32 - 2] {
+            let signer = rsa::pss::SigningKey::<Sha256>::new_with_salt_len(key.key.clone(), salt);
+            let sig = signer.sign_with_rng(&mut UnwrapErr(SysRng), msg).to_vec();
+            public.verify(Algorithm::PS256, msg, &sig).unwrap();
+            assert!(
+                public.verify(Algorithm::PS256, b"other", &sig).is_err(),
+                "{salt}"
+            );
+            assert!(
+                public.verify(Algorithm::RS256, msg, &sig).is_err(),
+                "{salt}"
+            );
         }
     }
 

@@ -12,6 +12,8 @@ pub enum Denial {
     NoToken,
     /// A token location held several different tokens. `Multiple tokens provided`.
     MultipleTokens,
+    /// Only a query parameter without a value (`?jwt`). `Unrecognizable token`.
+    UnrecognizableToken,
     /// The token does not decode; the reason is the JOSE parser's Kong text. `Bad token; <reason>`.
     BadToken(&'static str),
     /// The key claim is in neither claims nor header. `No mandatory '<claim>' in claims`.
@@ -67,6 +69,7 @@ impl Denial {
         let message = match self {
             Self::NoToken | Self::NoBasicCredentials => "Unauthorized".to_string(),
             Self::MultipleTokens => "Multiple tokens provided".to_string(),
+            Self::UnrecognizableToken => "Unrecognizable token".to_string(),
             Self::BadToken(reason) => format!("Bad token; {reason}"),
             Self::NoKeyClaim => format!("No mandatory '{key_claim}' in claims"),
             Self::InvalidKeyClaim => format!("Invalid '{key_claim}' in claims"),
@@ -99,6 +102,7 @@ impl Denial {
         match self {
             Self::NoToken => "no_token",
             Self::MultipleTokens => "multiple_tokens",
+            Self::UnrecognizableToken => "unrecognizable_token",
             Self::BadToken(_) => "bad_token",
             Self::NoKeyClaim => "no_key_claim",
             Self::InvalidKeyClaim => "invalid_key_claim",

@@ -283,6 +283,7 @@ impl JwtAuth {
         let token = match self.locations.find(req) {
             Found::None => return Err(Denial::NoToken),
             Found::Multiple => return Err(Denial::MultipleTokens),
+            Found::Unrecognizable => return Err(Denial::UnrecognizableToken),
             Found::One(t) => t,
         };
         let cache_key = cache::key(&token);

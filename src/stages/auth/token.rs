@@ -28,32 +28,37 @@ pub enum Found {
     One(String),
     /// Different tokens (Kong: `Multiple tokens provided`).
     Multiple,
+    /// Only a query parameter without a value (`?jwt`), which Kong reads as `true`
+    /// (`Unrecognizable token`).
+    Unrecognizable,
 }
 
 impl TokenLocations {
     /// Collects every token the request carries.
     pub fn find(&self, req: &Request) -> Found {
-        let mut tokens: Vec<String> = Vec::new();
+        // `None` is a query parameter without `=`: Kong's `true`, a token of its own.
+        let mut tokens: Vec<Option<String>> = Vec::new();
         let found = self
             .in_query(req.query())
-            .chain(self.in_cookies(req))
-            .chain(self.in_headers(req));
-        for token in found.filter(|t| !t.is_empty()) {
+            .chain(self.in_cookies(req).map(Some))
+            .chain(self.in_headers(req).map(Some));
+        for token in found.filter(|t| t.as_ref().is_none_or(|t| !t.is_empty())) {
             if !tokens.contains(&token) {
                 tokens.push(token);
             }
         }
-        match tokens.len() {
-            0 => Found::None,
-            1 => tokens.pop().map_or(Found::None, Found::One),
+        match tokens.as_slice() {
+            [] => Found::None,
+            [Some(token)] => Found::One(token.clone()),
+            [None] => Found::Unrecognizable,
             _ => Found::Multiple,
         }
     }
 
-    fn in_query<'a>(&'a self, query: &'a str) -> impl Iterator<Item = String> + 'a {
+    fn in_query<'a>(&'a self, query: &'a str) -> impl Iterator<Item = Option<String>> + 'a {
         urlenc::pairs(query)
             .filter(|(k, _)| self.uri_param_names.contains(k))
-            .filter_map(|(_, v)| v)
+            .map(|(_, v)| v)
     }
 
     fn in_cookies<'a>(&'a self, req: &'a Request) -> impl Iterator<Item = String> + 'a {
@@ -182,6 +187,13 @@ mod tests {
             locations().find(&req("/?jwt=a&jwt=a", &[])),
             Found::One("a".into())
         );
+    }
+
+    #[test]
+    fn find_query_flag_is_unrecognizable_alone_and_counts_as_a_token() {
+        assert_eq!(locations().find(&req("/?jwt", &[])), Found::Unrecognizable);
+        assert_eq!(locations().find(&req("/?jwt&jwt=x", &[])), Found::Multiple);
+        assert_eq!(locations().find(&req("/?jwt=", &[])), Found::None);
     }
 
     #[test]
