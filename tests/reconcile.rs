@@ -441,12 +441,13 @@ fn streamdown_sets_injected_headers_on_the_response() {
 }
 
 #[test]
-fn cache_serves_identical_requests_once_and_expires() {
+fn cache_serves_identical_requests_once() {
+    // Expiry is time: it is proven with an injected clock in the core
+    // (stages::flow::tests::reconcile_cache_serves_until_expiry_with_injected_clock).
     for host in hosts() {
-        // Host time has one-second steps: a 2 s entry survives the few ms between two requests.
         let r = rig(
             host,
-            json!({"cache_seconds": 2}),
+            json!({"cache_seconds": 300}),
             allow(json!({"role": "r"})),
         );
         let req = Request::get("/r?x=1").header("authorization", "Bearer same");
@@ -458,9 +459,7 @@ fn cache_serves_identical_requests_once_and_expires() {
         let other = Request::get("/r?x=1").header("authorization", "Bearer other");
         assert_eq!(r.gw.send(&other).status, 200);
         assert_eq!(r.auth.requests().len(), 2);
-        // The feature under test is time-based expiry: let the entry's second pass.
-        std::thread::sleep(std::time::Duration::from_millis(3100));
         assert_eq!(r.gw.send(&req).status, 200);
-        assert_eq!(r.auth.requests().len(), 3);
+        assert_eq!(r.auth.requests().len(), 2, "still cached");
     }
 }

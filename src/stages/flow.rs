@@ -409,3 +409,7 @@ impl Flow {
 fn internal_error() -> LocalResponse {
     LocalResponse::json(500, &json!({ "message": "An unexpected error occurred" }))
 }
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;

@@ -1,0 +1,228 @@
+//! The request path driven through `Flow`'s pure API with a fixed clock: stage order, the body,
+//! calls and the reconcile cache's expiry, without a host.
+
+use super::*;
+use crate::config;
+use crate::stages::HeaderEdit;
+use serde_json::{json, Value};
+
+const T0: u64 = 1_700_000_000;
+const SECRET: &str = "flow-test-secret";
+
+fn config(value: Value) -> Config {
+    config::load(value.to_string().as_bytes()).unwrap()
+}
+
+fn request(now: u64, headers: &[(&str, &str)]) -> Request {
+    Request {
+        method: "POST".into(),
+        path: "/orders?x=1".into(),
+        authority: "api.example.com".into(),
+        scheme: "https".into(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        now,
+        ..Request::default()
+    }
+}
+
+fn hs256_token(claims: Value) -> String {
+    let key = crate::jose::SigningKey::hmac(SECRET.as_bytes()).unwrap();
+    let header = crate::jose::JwsHeader::new(crate::jose::Algorithm::HS256);
+    let Value::Object(claims) = claims else {
+        unreachable!("claims are an object")
+    };
+    crate::jose::jws::sign(&header, &claims, &key).unwrap()
+}
+
+fn allow(body: Value) -> CallAnswer {
+    CallAnswer {
+        status: Some(200),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+fn set_value<'a>(edits: &'a HeaderEdits, name: &str) -> Option<&'a str> {
+    edits.0.iter().rev().find_map(|e| match e {
+        HeaderEdit::Set(n, v) if n.eq_ignore_ascii_case(name) => Some(v.as_str()),
+        _ => None,
+    })
+}
+
+fn reconcile_config(cache_seconds: u64) -> Config {
+    config(
+        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
+                                "cache_seconds": cache_seconds}}),
+    )
+}
+
+/// One request through reconcile: `Some(call)` when the flow dispatched, then answered `allow`.
+fn through_reconcile(config: &Config, shared: &mut Shared, now: u64) -> (Option<CallSpec>, Next) {
+    let (mut flow, next) = Flow::start(
+        config,
+        shared,
+        request(now, &[("authorization", "Bearer t")]),
+    );
+    match next {
+        Next::Dispatch(call) => {
+            let next = flow.on_call_answer(config, shared, &allow(json!({"role": "r"})));
+            (Some(call), next)
+        }
+        other => (None, other),
+    }
+}
+
+#[test]
+fn reconcile_cache_serves_until_expiry_with_injected_clock() {
+    let config = reconcile_config(2);
+    let mut shared = Shared::for_config(&config);
+    let (call, next) = through_reconcile(&config, &mut shared, T0);
+    assert!(call.is_some(), "first request calls the service");
+    let Next::Continue(edits) = next else {
+        panic!("allowed: {next:?}")
+    };
+    assert_eq!(set_value(&edits, "role"), Some("r"));
+    let (call, next) = through_reconcile(&config, &mut shared, T0 + 1);
+    assert!(call.is_none(), "served from the cache within 2 s");
+    let Next::Continue(edits) = next else {
+        panic!("cached: {next:?}")
+    };
+    assert_eq!(set_value(&edits, "role"), Some("r"));
+    let (call, _) = through_reconcile(&config, &mut shared, T0 + 3);
+    assert!(call.is_some(), "expired after 2 s: called again");
+}
+
+#[test]
+fn reconcile_cache_off_calls_every_time() {
+    let config = reconcile_config(0);
+    let mut shared = Shared::for_config(&config);
+    for now in [T0, T0] {
+        assert!(through_reconcile(&config, &mut shared, now).0.is_some());
+    }
+}
+
+#[test]
+fn custom_jwt_is_minted_before_reconcile_and_the_call_carries_it() {
+    let jwk = json!({"kty": "oct", "alg": "HS256", "k": "a2V5LWZvci1mbG93LXRlc3Rz"});
+    let config = config(json!({
+        "consumers": [{"id": "c-1", "custom_id": "cust-1",
+                       "jwt_secrets": [{"key": "idp", "secret": SECRET}]}],
+        "jwt": {},
+        "custom_jwt": {"private_jwk": jwk},
+        "reconcile": {"url": "http://auth:8080", "upstream": "auth", "copy_headers": true}
+    }));
+    let mut shared = Shared::for_config(&config);
+    let token = hs256_token(json!({"iss": "idp", "clientId": "app-1"}));
+    let bearer = format!("Bearer {token}");
+    let req = request(
+        T0,
+        &[("authorization", &bearer), ("x-custom-jwt", "forged")],
+    );
+    let (mut flow, next) = Flow::start(&config, &mut shared, req);
+    let Next::Dispatch(call) = next else {
+        panic!("reconcile call expected: {next:?}")
+    };
+    let minted: Vec<&str> = call
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("x-custom-jwt"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(minted.len(), 1, "{:?}", call.headers);
+    assert_ne!(minted[0], "forged");
+    assert_eq!(minted[0].split('.').count(), 3);
+    let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
+        panic!("allowed")
+    };
+    assert_eq!(set_value(&edits, "x-custom-jwt"), Some(minted[0]));
+}
+
+#[test]
+fn upstream_jwt_reads_the_body_and_signs_its_hash_last() {
+    let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    let config = config(json!({"upstream_jwt": {"private_key": pem, "x5c": false,
+                                                 "max_body_bytes": 10}}));
+    let mut shared = Shared::for_config(&config);
+    let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &[]));
+    assert_eq!(next, Next::ReadBody { max: 10 });
+    flow.on_body_chunk(b"hello ", 10).unwrap();
+    flow.on_body_chunk(b"world", 10).unwrap_err();
+    let (mut flow, _) = Flow::start(&config, &mut shared, request(T0, &[]));
+    flow.on_body_chunk(b"abc", 10).unwrap();
+    let Next::Continue(edits) = flow.on_body_end(&config, &mut shared) else {
+        panic!("minted")
+    };
+    let token = set_value(&edits, "jwt").unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&crate::jose::b64::decode(payload).unwrap()).unwrap();
+    assert_eq!(
+        claims["payloadhash"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(claims["exp"], T0 + 60);
+}
+
+#[test]
+fn body_too_large_is_413_and_denied_event() {
+    let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    let config = config(json!({"upstream_jwt": {"private_key": pem, "x5c": false,
+                                                 "max_body_bytes": 4}}));
+    let mut shared = Shared::for_config(&config);
+    let (mut flow, _) = Flow::start(&config, &mut shared, request(T0, &[]));
+    let reply = flow.on_body_chunk(b"12345", 4).unwrap_err();
+    assert_eq!(reply.status, 413);
+    assert!(flow
+        .take_events()
+        .contains(&Event::Denied("body_too_large")));
+}
+
+#[test]
+fn authentication_denial_answers_before_any_call() {
+    let config = config(json!({"jwt": {},
+        "reconcile": {"url": "http://auth:8080", "upstream": "auth"}}));
+    let mut shared = Shared::for_config(&config);
+    let (_, next) = Flow::start(&config, &mut shared, request(T0, &[]));
+    let Next::Respond(reply) = next else {
+        panic!("denied: {next:?}")
+    };
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.body, br#"{"message":"Unauthorized"}"#);
+}
+
+#[test]
+fn a_call_answer_without_a_call_is_500_never_a_pass() {
+    let config = config(json!({"jwt": {"anonymous": "a"}, "consumers": [{"id": "a"}]}));
+    let mut shared = Shared::for_config(&config);
+    let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &[]));
+    assert!(matches!(next, Next::Continue(_)));
+    let Next::Respond(reply) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
+        panic!("refused")
+    };
+    assert_eq!(reply.status, 500);
+}
+
+#[test]
+fn jwks_endpoint_answers_without_authentication() {
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "e1",
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+        "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"});
+    let config = config(json!({"jwt": {}, "jwks_endpoint": {},
+        "custom_jwt": {"private_jwk": jwk}}));
+    let mut shared = Shared::for_config(&config);
+    let mut req = request(T0, &[]);
+    req.method = "GET".into();
+    req.path = "/.well-known/jwks.json".into();
+    let (mut flow, next) = Flow::start(&config, &mut shared, req);
+    let Next::Respond(reply) = next else {
+        panic!("served: {next:?}")
+    };
+    assert_eq!(reply.status, 200);
+    let served: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(served["keys"][0]["kid"], "e1");
+    assert!(served["keys"][0].get("d").is_none());
+    assert_eq!(flow.take_events(), [Event::JwksServed]);
+}
