@@ -328,7 +328,7 @@ const RECONCILE: Section = Section {
     doc: "jwt-reconcile's fields (same names, same defaults), plus fields of our own.",
     fields: &[
         Field("url", Ty::OptStr, "Auth service base URL (required)."),
-        Field("path", Ty::Str, "Path appended to url."),
+        Field("path", Ty::Str, "Path of the call: replaces the url's path (the url's query is kept)."),
         Field("method", Ty::OneOf(&["POST", "GET"]), "Call method."),
         Field("connect_timeout", Ty::Int, "Milliseconds; proxy-wasm has one timeout per call."),
         Field("send_timeout", Ty::Int, "Milliseconds; see connect_timeout."),

@@ -814,6 +814,7 @@ mod tests {
                 h(":method", "POST"),
                 h(":path", "/x"),
                 h("content-length", "6"),
+                h("content-type", "application/x-www-form-urlencoded"),
             ],
             body: b"abcdef".to_vec(),
             ..FakeHost::default()
@@ -824,7 +825,7 @@ mod tests {
         assert_eq!(f.on_request_body(6, true), Action::Pause);
         assert_eq!(f.state(), State::Calling { token: 7 });
         let call_body: serde_json::Value = serde_json::from_slice(&f.host.calls[0].body).unwrap();
-        assert_eq!(call_body["body"], "abcdef");
+        assert_eq!(call_body["body"], serde_json::json!({"abcdef": true}));
     }
 
     #[test]
@@ -1288,6 +1289,8 @@ mod tests {
     #[test]
     fn kong_body_read_goes_on_stripped_then_the_body_step_calls_and_decides() {
         let mut host = keyed("POST", true);
+        host.headers
+            .push(h("content-type", "application/x-www-form-urlencoded"));
         host.answer.status = Some(403);
         let config = r#"{"key_auth": {},
             "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}],
@@ -1306,7 +1309,7 @@ mod tests {
         assert_eq!(f.on_request_body(3, true), Action::Pause);
         assert_eq!(f.state(), State::Calling { token: 7 });
         let call: serde_json::Value = serde_json::from_slice(&f.host.calls[0].body).unwrap();
-        assert_eq!(call["body"], "abc");
+        assert_eq!(call["body"], serde_json::json!({"abc": true}));
         f.on_call_response(7, 0);
         assert_eq!(f.state(), State::Responded);
         assert_eq!(host.responses[0].status, 403);
@@ -1442,6 +1445,8 @@ mod tests {
     #[test]
     fn trailers_end_the_body_read_and_the_call_carries_it() {
         let mut host = h2_post();
+        host.headers
+            .push(h("content-type", "application/x-www-form-urlencoded"));
         let mut f = filter(RECONCILE, &mut host);
         assert_eq!(f.on_request_headers(false), Action::Pause);
         assert_eq!(f.on_request_body(2, false), Action::Pause);
@@ -1449,7 +1454,7 @@ mod tests {
         assert_eq!(f.on_request_trailers(), Action::Pause);
         assert_eq!(f.state(), State::Calling { token: 7 });
         let call_body: serde_json::Value = serde_json::from_slice(&f.host.calls[0].body).unwrap();
-        assert_eq!(call_body["body"], "abcdef");
+        assert_eq!(call_body["body"], serde_json::json!({"abcdef": true}));
         assert_eq!(f.host.resumed, 0);
     }
 
