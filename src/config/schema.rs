@@ -377,7 +377,7 @@ const CUSTOM_JWT: Section = Section {
 const UPSTREAM_JWT: Section = Section {
     doc: "kong-upstream-jwt's fields plus inline keys of our own.",
     fields: &[
-        Field("issuer", Ty::OptStr, "iss claim (also adds iat)."),
+        Field("issuer", Ty::OptStr, "iss claim; when set, iat too."),
         Field("key_id", Ty::OptStr, "kid header."),
         Field("header", Ty::Str, "Header that carries the token upstream."),
         Field(
@@ -388,12 +388,22 @@ const UPSTREAM_JWT: Section = Section {
         Field(
             "private_key",
             Ty::Key,
-            "Ours: signing key, inline PEM or a private JWK.",
+            "Ours: signing key, inline PEM or a private JWK (or private_key_env).",
+        ),
+        Field(
+            "private_key_env",
+            Ty::OptStr,
+            "Ours: environment variable holding the signing key (PEM, or standard base64 of DER), in place of private_key.",
         ),
         Field(
             "certificate",
             Ty::OptStr,
-            "Ours: inline PEM certificate chain for x5c.",
+            "Ours: inline PEM certificate chain for x5c (or certificate_env).",
+        ),
+        Field(
+            "certificate_env",
+            Ty::OptStr,
+            "Ours: environment variable holding the x5c certificate (PEM chain, or standard base64 of one DER certificate), in place of certificate.",
         ),
         Field("expires_in", Ty::Int, "Ours: token lifetime in seconds."),
         Field("x5c", Ty::Bool, "Ours: add x5c and x5t#S256 headers."),
@@ -408,8 +418,13 @@ const UPSTREAM_JWT: Section = Section {
             Ty::Bool,
             "Ours: add method, path and queryhash claims.",
         ),
+        Field(
+            "empty_body_payloadhash",
+            Ty::OneOf(&["empty", "sha256"]),
+            "Ours: payloadhash of an empty body: \"\" (the plugin's code) or the SHA-256 hex of the empty string.",
+        ),
     ],
-    required: &["private_key"],
+    required: &[],
     defaults: || ser(UpstreamJwtSection::default()),
 };
 

@@ -1089,10 +1089,7 @@ mod tests {
         // Kong never calls on_http_request_body for an empty body: pausing here would hang.
         assert_eq!(f.on_request_headers(false), Action::Continue);
         assert_eq!(f.state(), State::Forwarded);
-        assert_eq!(
-            claims_of(&host.edits, "JWT")["payloadhash"],
-            sha256_hex(b"")
-        );
+        assert_eq!(claims_of(&host.edits, "JWT")["payloadhash"], "");
     }
 
     #[test]
@@ -1343,7 +1340,7 @@ mod tests {
         assert_eq!(f.on_request_headers(false), Action::Continue);
         let signed = all_claims(&f.host.edits, "JWT");
         assert_eq!(signed.len(), 1);
-        assert_eq!(signed[0]["payloadhash"], sha256_hex(b""));
+        assert_eq!(signed[0]["payloadhash"], "");
         // The upstream's answer to that decided request passes.
         assert_eq!(f.on_response_headers(), Action::Continue);
         assert!(host.responses.is_empty());
@@ -1357,7 +1354,7 @@ mod tests {
             .iter()
             .map(|c| c["payloadhash"].clone())
             .collect();
-        assert_eq!(hashes, [sha256_hex(b""), sha256_hex(b"abcdef")]);
+        assert_eq!(hashes, [String::new(), sha256_hex(b"abcdef")]);
     }
 
     #[test]
@@ -1469,10 +1466,13 @@ mod tests {
             }
             assert_eq!(f.on_request_trailers(), Action::Continue);
             assert_eq!(f.state(), State::Forwarded);
-            assert_eq!(
-                claims_of(&host.edits, "JWT")["payloadhash"],
+            // kong-upstream-jwt's `""` for an empty body.
+            let want = if body.is_empty() {
+                String::new()
+            } else {
                 sha256_hex(body)
-            );
+            };
+            assert_eq!(claims_of(&host.edits, "JWT")["payloadhash"], want);
         }
     }
 

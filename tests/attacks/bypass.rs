@@ -174,7 +174,12 @@ fn h2_trailers_while_body_read_for_upstream_jwt_get_the_minted_token() {
             "{what}: the client's token went upstream"
         );
         let claims = claims_of(tokens[0]);
-        assert_eq!(claims["payloadhash"], sha256_hex(body.as_bytes()), "{what}");
+        // kong-upstream-jwt's "" for an empty body.
+        let want = match *body {
+            "" => String::new(),
+            body => sha256_hex(body.as_bytes()),
+        };
+        assert_eq!(claims["payloadhash"], want, "{what}");
     }
     assert_vm_alive(&envoy);
 }
