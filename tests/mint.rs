@@ -291,10 +291,14 @@ fn upstream_jwt_payloadhash_for_every_size_whole_and_chunked() {
         let mut expected = Vec::new();
         for size in sizes {
             let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-            let hash: String = Sha256::digest(&body)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            // kong-upstream-jwt's code: "" for an empty body.
+            let hash: String = match size {
+                0 => String::new(),
+                _ => Sha256::digest(&body)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            };
             for chunked in [false, true] {
                 let mut req =
                     Request::post("/upload?b=2&a=1", body.clone()).header("apikey", "alice-key");
@@ -335,14 +339,99 @@ fn upstream_jwt_payloadhash_for_every_size_whole_and_chunked() {
                 .collect();
             assert_eq!(claims["queryhash"], json!(qhash));
         }
-        assert_eq!(
-            Sha256::digest(b"")
+        for rec in &seen[..2] {
+            assert_eq!(claims_of(rec.header("jwt").unwrap())["payloadhash"], "");
+        }
+    }
+}
+
+/// The plugin's claims: `iss` and `iat` only with `issuer`; `consumername` only for a consumer
+/// with a username; `payloadhash` `""` for an empty body unless `empty_body_payloadhash` asks
+/// for the SHA-256 of the empty string.
+#[test]
+fn upstream_jwt_claims_as_the_plugin_sets_them() {
+    let empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    for host in hosts() {
+        for (option, want_empty) in [(None, ""), (Some("empty"), ""), (Some("sha256"), empty_sha)] {
+            let mut upstream_jwt = json!({"private_key": fixture("ec_p256_pkcs8.pem"), "algorithm": "ES256", "x5c": false});
+            if let Some(option) = option {
+                upstream_jwt["empty_body_payloadhash"] = json!(option);
+            }
+            let config = json!({"key_auth": {}, "upstream_jwt": upstream_jwt,
+                "consumers": [{"id": "c-1", "username": "alice", "keyauth_credentials": [{"key": "alice-key"}]},
+                              {"id": "c-2", "keyauth_credentials": [{"key": "nameless-key"}]}]});
+            let (upstream, gw) = start(host, config);
+            let before = now();
+            let requests = [
+                Request::get("/a").header("apikey", "alice-key"),
+                Request::post("/b", "").header("apikey", "nameless-key"),
+                Request::post("/c", "abc").header("apikey", "nameless-key"),
+            ];
+            for req in &requests {
+                assert_eq!(gw.send(req).status, 200, "{host:?} {option:?}");
+            }
+            let after = now();
+            let claims: Vec<Value> = upstream
+                .wait_for(3)
                 .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
-            claims_of(seen[0].header("jwt").unwrap())["payloadhash"]
-                .as_str()
-                .unwrap()
+                .map(|r| claims_of(r.header("jwt").unwrap()))
+                .collect();
+            for c in &claims {
+                assert!(c.get("iat").is_none() && c.get("iss").is_none(), "{c}");
+                let exp = c["exp"].as_u64().unwrap();
+                assert!(exp >= before + 60 && exp <= after + 60, "{c}");
+            }
+            assert_eq!(
+                (&claims[0]["consumerid"], &claims[0]["consumername"]),
+                (&json!("c-1"), &json!("alice"))
+            );
+            assert_eq!(claims[1]["consumerid"], "c-2");
+            assert!(claims[1].get("consumername").is_none(), "{}", claims[1]);
+            assert_eq!(claims[0]["payloadhash"], want_empty, "{host:?} {option:?}");
+            assert_eq!(claims[1]["payloadhash"], want_empty, "{host:?} {option:?}");
+            assert_eq!(
+                claims[2]["payloadhash"],
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            );
+        }
+    }
+}
+
+/// kong-upstream-jwt's `KONG_SSL_CERT_KEY` / `KONG_SSL_CERT_DER`: the key and certificate
+/// from environment variables the host gives the VM (Envoy's `vm_config.environment_variables`,
+/// nginx's `env` directive), here a PEM key and a base64 DER certificate (a `.cer` file).
+#[test]
+fn upstream_jwt_keys_from_environment_variables() {
+    let key_pem = fixture("rsa2048_pkcs8.pem");
+    let cert_pem = fixture("rsa2048_cert.pem");
+    let cert_der = jwt_relay::jose::pem::parse_certificate_chain(&cert_pem)
+        .unwrap()
+        .remove(0);
+    let cert_b64 = base64::engine::general_purpose::STANDARD.encode(&cert_der);
+    let public = oracle::public_jwk(&fixture("rsa2048_public_spki.pem"));
+    for host in hosts() {
+        let config = json!({"upstream_jwt": {"private_key_env": "KONG_SSL_CERT_KEY",
+                                             "certificate_env": "KONG_SSL_CERT_DER"}});
+        let upstream = Server::ok();
+        let setup = Setup::new(config.to_string(), upstream.addr())
+            .env("KONG_SSL_CERT_KEY", &key_pem)
+            .env("KONG_SSL_CERT_DER", &cert_b64);
+        let gw = Gateway::start(host, setup);
+        assert_eq!(gw.send(&Request::post("/r", "abc")).status, 200, "{host:?}");
+        let token = upstream.single().header("jwt").unwrap().to_string();
+        let claims = oracle::verify(&public, "RS256", &token)
+            .unwrap_or_else(|| panic!("{host:?}: jwcrypto rejected the token"));
+        assert_eq!(
+            claims["payloadhash"],
+            json!(support::tokens::sha256_hex(b"abc"))
+        );
+        let header = header_of(&token);
+        assert_eq!(header["x5c"], json!([cert_b64]), "{host:?}");
+        // The certificate carried holds the key that signed.
+        let from_cert = oracle::public_jwk(&jwt_relay::jose::pem::encode("CERTIFICATE", &cert_der));
+        assert!(
+            oracle::verify(&from_cert, "RS256", &token).is_some(),
+            "{host:?}"
         );
     }
 }
@@ -439,7 +528,11 @@ fn upstream_jwt_missing_or_bad_key_refuses_config() {
         let cases = [
             (
                 json!({"upstream_jwt": {"x5c": false}}),
-                "upstream_jwt.private_key: missing field",
+                "upstream_jwt.private_key: missing: give private_key or private_key_env",
+            ),
+            (
+                json!({"upstream_jwt": {"private_key_env": "KONG_SSL_CERT_KEY", "x5c": false}}),
+                "upstream_jwt.private_key_env: environment variable KONG_SSL_CERT_KEY is not set",
             ),
             (
                 json!({"upstream_jwt": {"private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "x5c": false}}),
@@ -447,7 +540,7 @@ fn upstream_jwt_missing_or_bad_key_refuses_config() {
             ),
             (
                 json!({"upstream_jwt": {"private_key": fixture("rsa2048_pkcs8.pem")}}),
-                "upstream_jwt.certificate: required while x5c is true",
+                "upstream_jwt.certificate: required while x5c is true (or certificate_env)",
             ),
         ];
         for (config, message) in cases {
@@ -485,6 +578,10 @@ fn upstream_jwt_every_algorithm_verifies_independently_with_served_jwks() {
                 .map(|b| format!("{b:02x}"))
                 .collect();
             assert_eq!(claims["payloadhash"], json!(want), "{alg}");
+            assert!(
+                claims.get("iat").is_none() && claims.get("iss").is_none(),
+                "{alg}: no issuer, no iat: {claims}"
+            );
             assert_eq!(header_of(&token)["kid"], json!(format!("up-{alg}")));
         }
     }

@@ -84,6 +84,7 @@ fn call_defaults_carry_forwarded_headers_and_empty_object() {
     for host in hosts() {
         let r = rig(host, json!({}), allow(json!({})));
         let req = Request::get("/orders/7?a=1&a=2&b=x%20y")
+            .header("host", "API.Example.COM:8443")
             .header("authorization", "Bearer abc")
             .header("x-custom", "c")
             .header("te", "trailers")
@@ -96,20 +97,43 @@ fn call_defaults_carry_forwarded_headers_and_empty_object() {
         );
         assert_eq!(call.header("host"), Some("auth.internal:8080"));
         assert_eq!(call.header("content-type"), Some("application/json"));
-        assert_eq!(
-            call.header("user-agent"),
-            Some(jwt_relay::stages::reconcile::USER_AGENT)
-        );
-        assert_eq!(
-            call.header("x-forwarded-host"),
-            Some(r.gw.listener().to_string().as_str())
-        );
+        assert_eq!(call.header_all("user-agent"), ["jwt-reconcile/1.0.0"]);
+        // Kong's get_host(): lower-case, no port.
+        assert_eq!(call.header_all("x-forwarded-host"), ["api.example.com"]);
         assert_eq!(call.header("x-forwarded-path"), Some("/orders/7"));
-        assert_eq!(call.header("x-forwarded-query"), Some("a=1&a=2&b=x%20y"));
+        assert_eq!(call.header_all("x-forwarded-query"), ["a=1&a=2&b=x%20y"]);
         assert_eq!(call.header("authorization"), Some("Bearer abc"));
         assert_eq!(call.header("x-custom"), Some("c"));
         assert!(call.header("te").is_none());
         assert_eq!(call_body(&call), json!({}));
+    }
+}
+
+#[test]
+fn call_without_query_has_no_forwarded_query_header() {
+    for host in hosts() {
+        let r = rig(host, json!({"forward_query": true}), allow(json!({})));
+        for path in ["/plain", "/plain?"] {
+            assert_eq!(r.gw.send(&Request::get(path)).status, 200, "{path}");
+        }
+        for call in r.auth.wait_for(2) {
+            assert_eq!(call.header_all("x-forwarded-query"), Vec::<&str>::new());
+            assert_eq!(call.header("x-forwarded-path"), Some("/plain"));
+            assert_eq!(call_body(&call), json!({"query": {}}));
+        }
+    }
+}
+
+#[test]
+fn call_path_replaces_the_url_path_and_keeps_its_query() {
+    for host in hosts() {
+        let r = rig(
+            host,
+            json!({"url": "http://auth.internal:8080/base/v2?tenant=t1", "path": "/check"}),
+            allow(json!({})),
+        );
+        assert_eq!(r.gw.send(&Request::get("/r")).status, 200);
+        assert_eq!(r.auth.single().path, "/check?tenant=t1");
     }
 }
 
@@ -122,15 +146,22 @@ fn call_every_forward_flag_builds_the_envelope() {
             allow(json!({})),
         );
         let req = Request::post("/orders?a=1&a=2&b=x+y", r#"{"id": 7, "tags": ["a"]}"#)
+            .header("host", "Gw.Example:8443")
             .header("content-type", "application/json")
-            .header("X-Trace", "t1");
+            .header("X-Trace", "t1")
+            .header("x-multi", "1")
+            .header("x-multi", "2");
         assert_eq!(r.gw.send(&req).status, 200);
         let call = r.auth.single();
         assert!(call.header("x-trace").is_none(), "copy_headers is off");
+        assert_eq!(call.header("x-forwarded-host"), Some("gw.example"));
         let body = call_body(&call);
         assert_eq!(body["path"], "/orders");
         assert_eq!(body["query"], json!({"a": ["1", "2"], "b": "x y"}));
+        // The raw Host as the client sent it, port kept.
+        assert_eq!(body["headers"]["host"], "Gw.Example:8443");
         assert_eq!(body["headers"]["x-trace"], "t1");
+        assert_eq!(body["headers"]["x-multi"], json!(["1", "2"]));
         assert_eq!(body["headers"]["content-type"], "application/json");
         assert_eq!(body["body"], json!({"id": 7, "tags": ["a"]}));
         assert_eq!(r.upstream.single().body, br#"{"id": 7, "tags": ["a"]}"#);
@@ -162,12 +193,64 @@ fn call_forward_body_form_and_chunked_text() {
         let calls = r.auth.wait_for(2);
         assert_eq!(calls[0].method, "GET");
         assert_eq!(
-            call_body(&calls[0])["body"],
-            json!({"a": ["1", "3"], "b": "two words"})
+            call_body(&calls[0]),
+            json!({"body": {"a": ["1", "3"], "b": "two words"}})
         );
-        assert_eq!(call_body(&calls[1])["body"], "plain text body");
+        // Kong's get_body() gives nothing for text/plain: no `body` key.
+        assert_eq!(call_body(&calls[1]), json!({}));
         let seen = r.upstream.wait_for(2);
         assert_eq!(seen[1].body, b"plain text body");
+    }
+}
+
+/// `body` is what Kong's `kong.request.get_body()` gives, and absent where it gives nothing.
+#[test]
+fn call_forward_body_as_kong_get_body() {
+    for host in hosts() {
+        let r = rig(host, json!({"forward_body": true}), allow(json!({})));
+        let multipart = "--XB\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nalice\r\n\
+            --XB\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"d.txt\"\r\n\
+            Content-Type: text/plain\r\n\r\nfile bytes\r\n--XB--\r\n";
+        let cases = [
+            (Request::get("/get"), json!({})),
+            (
+                Request::post("/arr", "[1, {\"a\": null}]")
+                    .header("content-type", "application/json"),
+                json!({"body": [1, {"a": null}]}),
+            ),
+            (
+                Request::post("/scalar", "42").header("content-type", "application/json"),
+                json!({}),
+            ),
+            (
+                Request::post("/bad", "{nope")
+                    .header("content-type", "Application/JSON; charset=utf-8"),
+                json!({}),
+            ),
+            (
+                Request::post("/empty-json", "").header("content-type", "application/json"),
+                json!({}),
+            ),
+            (
+                Request::post("/empty-form", "")
+                    .header("content-type", "application/x-www-form-urlencoded"),
+                json!({"body": {}}),
+            ),
+            (Request::post("/no-type", "{\"a\": 1}"), json!({})),
+            (
+                Request::post("/multi", multipart)
+                    .header("content-type", "multipart/form-data; boundary=XB"),
+                json!({"body": {"user": "alice"}}),
+            ),
+        ];
+        for (req, _) in &cases {
+            assert_eq!(r.gw.send(req).status, 200, "{}", req.path);
+        }
+        let calls = r.auth.wait_for(cases.len());
+        for ((req, want), call) in cases.iter().zip(&calls) {
+            assert_eq!(call.header("x-forwarded-path"), Some(req.path.as_str()));
+            assert_eq!(&call_body(call), want, "{host:?} {}", req.path);
+        }
     }
 }
 
@@ -175,7 +258,7 @@ fn call_forward_body_form_and_chunked_text() {
 fn answer_keys_become_dasherized_headers_with_typed_values() {
     for host in hosts() {
         let answer = json!({"userId": "u-1", "tenant_id": 42, "accountID": true, "profile": {"a": [1, 2]},
-                        "roles": ["r1", "r2"], "gone": null, "off": false, "ratio": 0.5});
+                        "roles": ["r1", "r2"], "gone": null, "off": false, "ratio": 0.5, "note": ""});
         let r = rig(host, json!({"injected_header_prefix": "x-"}), allow(answer));
         assert_eq!(
             r.gw.send(&Request::get("/r").header("x-user-id", "forged"))
@@ -189,6 +272,8 @@ fn answer_keys_become_dasherized_headers_with_typed_values() {
         assert_eq!(rec.header("x-profile"), Some(r#"{"a":[1,2]}"#));
         assert_eq!(rec.header("x-roles"), Some(r#"["r1","r2"]"#));
         assert_eq!(rec.header("x-ratio"), Some("0.5"));
+        // An empty string is an empty header (the plugin's " " reads the same once parsed).
+        assert_eq!(rec.header_all("x-note"), [""]);
         assert!(rec.header("x-gone").is_none() && rec.header("x-off").is_none());
     }
 }

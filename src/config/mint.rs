@@ -55,12 +55,25 @@ impl Default for CustomJwtSection {
     }
 }
 
+/// `payloadhash` of a request without a body (`upstream_jwt.empty_body_payloadhash`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+pub enum EmptyBodyHash {
+    /// `""`, as kong-upstream-jwt's code sends it.
+    #[default]
+    #[serde(rename = "empty")]
+    Empty,
+    /// The SHA-256 hex of the empty string, as the plugin's README promised.
+    #[serde(rename = "sha256")]
+    Sha256,
+}
+
 /// The `upstream_jwt` section: kong-upstream-jwt's fields plus inline keys of our own.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamJwtSection {
-    /// `iss` claim (also adds `iat`).
+    /// `iss` claim; when set, `iat` too (as the plugin).
     pub issuer: Option<String>,
     /// `kid` header.
     pub key_id: Option<String>,
@@ -70,8 +83,14 @@ pub struct UpstreamJwtSection {
     pub include_credential_type: bool,
     /// Ours: signing key, inline PEM or a JWK.
     pub private_key: Option<Secret<serde_json::Value>>,
+    /// Ours: name of an environment variable holding the signing key (PEM, or standard base64
+    /// of DER), read at configure time; in place of `private_key`.
+    pub private_key_env: Option<String>,
     /// Ours: inline PEM certificate chain for `x5c`.
     pub certificate: Option<String>,
+    /// Ours: name of an environment variable holding the certificate (PEM chain, or standard
+    /// base64 of one DER certificate), read at configure time; in place of `certificate`.
+    pub certificate_env: Option<String>,
     /// Ours: token lifetime in seconds.
     pub expires_in: u64,
     /// Ours: add `x5c` and `x5t#S256` headers.
@@ -82,6 +101,8 @@ pub struct UpstreamJwtSection {
     pub max_body_bytes: u64,
     /// Ours: add `method`, `path` and `queryhash` claims.
     pub bind_request: bool,
+    /// Ours: `payloadhash` of an empty body: `""` (the plugin's code) or the SHA-256 of "".
+    pub empty_body_payloadhash: EmptyBodyHash,
 }
 
 impl Default for UpstreamJwtSection {
@@ -92,12 +113,15 @@ impl Default for UpstreamJwtSection {
             header: "JWT".into(),
             include_credential_type: false,
             private_key: None,
+            private_key_env: None,
             certificate: None,
+            certificate_env: None,
             expires_in: 60,
             x5c: true,
             algorithm: "RS256".into(),
             max_body_bytes: super::DEFAULT_MAX_BODY_BYTES,
             bind_request: false,
+            empty_body_payloadhash: EmptyBodyHash::Empty,
         }
     }
 }

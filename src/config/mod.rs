@@ -19,7 +19,7 @@ pub use consumers::{
 pub use credentials::{BasicAuthSection, KeyAuthSection};
 pub use error::ConfigError;
 pub use jwt::{ClaimToHeader, JwksUriSection, JwtSection, RegisteredClaim};
-pub use mint::{CustomJwtSection, JwksEndpointSection, UpstreamJwtSection};
+pub use mint::{CustomJwtSection, EmptyBodyHash, JwksEndpointSection, UpstreamJwtSection};
 pub use reconcile::{CallMethod, ReconcileSection};
 pub use secret::Secret;
 
@@ -115,13 +115,37 @@ pub fn parse(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
     Ok(raw)
 }
 
-/// Parses and compiles the configuration: what `on_configure` calls.
-pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
-    compile(&parse(bytes)?)
+/// Looks an environment variable up by name (`None` when it is not set): how the configuration
+/// reads `upstream_jwt.private_key_env` and `certificate_env`. Tests pass their own; the filter
+/// passes [`process_env`].
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment. In the filter (wasm32-wasip1) that is the VM's WASI environment:
+/// on Envoy what `vm_config.environment_variables` gives it, on Kong's engine the variables
+/// nginx keeps (its `env` directives).
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
-/// Turns the wire form into the runtime form: keys parsed, references resolved.
+/// Parses and compiles the configuration, reading named environment variables from
+/// [`process_env`]: what `on_configure` calls.
+pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
+    load_with_env(bytes, &process_env)
+}
+
+/// [`load`] with the environment variables of `env`.
+pub fn load_with_env(bytes: &[u8], env: Env) -> Result<Config, ConfigError> {
+    compile_with_env(&parse(bytes)?, env)
+}
+
+/// Turns the wire form into the runtime form: keys parsed, references resolved, environment
+/// variables read from [`process_env`].
 pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
+    compile_with_env(raw, &process_env)
+}
+
+/// [`compile`] with the environment variables of `env`.
+pub fn compile_with_env(raw: &RawConfig, env: Env) -> Result<Config, ConfigError> {
     let custom_jwt = raw
         .custom_jwt
         .as_ref()
@@ -130,7 +154,7 @@ pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
     let upstream_jwt = raw
         .upstream_jwt
         .as_ref()
-        .map(mint_stage::compile_upstream)
+        .map(|section| mint_stage::compile_upstream(section, env))
         .transpose()?;
     let signers: Vec<&mint_stage::Signer> = custom_jwt
         .iter()

@@ -22,7 +22,7 @@ pub enum CallMethod {
 pub struct ReconcileSection {
     /// Auth service base URL (required).
     pub url: Option<String>,
-    /// Path appended to `url`.
+    /// Path of the call: replaces the url's path (the url's query is kept).
     pub path: String,
     /// Call method.
     pub method: CallMethod,

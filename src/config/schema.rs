@@ -328,7 +328,7 @@ const RECONCILE: Section = Section {
     doc: "jwt-reconcile's fields (same names, same defaults), plus fields of our own.",
     fields: &[
         Field("url", Ty::OptStr, "Auth service base URL (required)."),
-        Field("path", Ty::Str, "Path appended to url."),
+        Field("path", Ty::Str, "Path of the call: replaces the url's path (the url's query is kept)."),
         Field("method", Ty::OneOf(&["POST", "GET"]), "Call method."),
         Field("connect_timeout", Ty::Int, "Milliseconds; proxy-wasm has one timeout per call."),
         Field("send_timeout", Ty::Int, "Milliseconds; see connect_timeout."),
@@ -378,7 +378,7 @@ const CUSTOM_JWT: Section = Section {
 const UPSTREAM_JWT: Section = Section {
     doc: "kong-upstream-jwt's fields plus inline keys of our own.",
     fields: &[
-        Field("issuer", Ty::OptStr, "iss claim (also adds iat)."),
+        Field("issuer", Ty::OptStr, "iss claim; when set, iat too."),
         Field("key_id", Ty::OptStr, "kid header."),
         Field("header", Ty::Str, "Header that carries the token upstream."),
         Field(
@@ -389,12 +389,22 @@ const UPSTREAM_JWT: Section = Section {
         Field(
             "private_key",
             Ty::Key,
-            "Ours: signing key, inline PEM or a private JWK.",
+            "Ours: signing key, inline PEM or a private JWK (or private_key_env).",
+        ),
+        Field(
+            "private_key_env",
+            Ty::OptStr,
+            "Ours: environment variable holding the signing key (PEM, or standard base64 of DER), in place of private_key.",
         ),
         Field(
             "certificate",
             Ty::OptStr,
-            "Ours: inline PEM certificate chain for x5c.",
+            "Ours: inline PEM certificate chain for x5c (or certificate_env).",
+        ),
+        Field(
+            "certificate_env",
+            Ty::OptStr,
+            "Ours: environment variable holding the x5c certificate (PEM chain, or standard base64 of one DER certificate), in place of certificate.",
         ),
         Field("expires_in", Ty::Int, "Ours: token lifetime in seconds."),
         Field("x5c", Ty::Bool, "Ours: add x5c and x5t#S256 headers."),
@@ -409,8 +419,13 @@ const UPSTREAM_JWT: Section = Section {
             Ty::Bool,
             "Ours: add method, path and queryhash claims.",
         ),
+        Field(
+            "empty_body_payloadhash",
+            Ty::OneOf(&["empty", "sha256"]),
+            "Ours: payloadhash of an empty body: \"\" (the plugin's code) or the SHA-256 hex of the empty string.",
+        ),
     ],
-    required: &["private_key"],
+    required: &[],
     defaults: || ser(UpstreamJwtSection::default()),
 };
 

@@ -93,8 +93,10 @@ impl Root {
     }
 
     /// Compiles `bytes`; logs and refuses on error, keeping any previous configuration untouched.
+    /// Environment variables a configuration names (`upstream_jwt.private_key_env`) are read
+    /// from the VM's environment.
     pub fn configure_from(&mut self, host: &impl Host, bytes: &[u8]) -> bool {
-        match config::load(bytes) {
+        match config::load_with_env(bytes, &config::process_env) {
             Ok(config) => {
                 // Caches belong to a configuration: a new one starts empty.
                 config.warm_up();

@@ -325,7 +325,8 @@ impl Flow {
     fn mint_upstream(&mut self, config: &Config) -> Result<(), LocalResponse> {
         if let Some(up) = &config.upstream_jwt {
             let hash = self.hash.ok_or_else(internal_error)?;
-            let (name, value) = up.mint(&self.upstream_view(), self.identity.as_ref(), &hash)?;
+            let hash = (self.body.len > 0).then_some(&hash[..]);
+            let (name, value) = up.mint(&self.upstream_view(), self.identity.as_ref(), hash)?;
             self.events.push(Event::Minted(up.signer.alg));
             self.edits.set(name, value);
         }

@@ -99,10 +99,14 @@ fn h2_trailers_while_forward_body_read_denied_never_reach_upstream() {
     for (what, req) in &requests {
         assert_forbidden(&h2::send(r.envoy.listener, req), what);
     }
-    // The trailers ended the body: each call carried what the client sent.
+    // The trailers ended the body: each call carried what the client sent (an empty JSON body
+    // is no `body` key, as Kong's get_body() gives nothing for it).
     let calls = r.auth.wait_for(requests.len());
-    let bodies: Vec<Value> = calls.iter().map(|c| call_body(c)["body"].clone()).collect();
-    assert_eq!(bodies, [json!({"order": 7}), json!(""), json!("")]);
+    let envelopes: Vec<Value> = calls.iter().map(call_body).collect();
+    assert_eq!(
+        envelopes,
+        [json!({"body": {"order": 7}}), json!({}), json!({})]
+    );
     assert!(
         r.upstream.requests().is_empty(),
         "{:?}",
@@ -170,7 +174,12 @@ fn h2_trailers_while_body_read_for_upstream_jwt_get_the_minted_token() {
             "{what}: the client's token went upstream"
         );
         let claims = claims_of(tokens[0]);
-        assert_eq!(claims["payloadhash"], sha256_hex(body.as_bytes()), "{what}");
+        // kong-upstream-jwt's "" for an empty body.
+        let want = match *body {
+            "" => String::new(),
+            body => sha256_hex(body.as_bytes()),
+        };
+        assert_eq!(claims["payloadhash"], want, "{what}");
     }
     assert_vm_alive(&envoy);
 }

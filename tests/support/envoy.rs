@@ -57,6 +57,10 @@ pub struct Setup {
     /// Envoy only: the Wasm filter's whole `typed_config` (as a shipped manifest has it) in
     /// place of the one built from `filter_config`.
     pub wasm_typed_config: Option<Value>,
+    /// Environment variables the filter's VM sees: Envoy's
+    /// `vm_config.environment_variables.key_values`; on nginx the process environment, kept for
+    /// the VM by an `env NAME;` directive each (as Kong's `nginx_main_env`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Setup {
@@ -68,7 +72,14 @@ impl Setup {
             buffer_limit: 16 * 1024 * 1024,
             body_buffer: 16 * 1024 * 1024,
             wasm_typed_config: None,
+            env: Vec::new(),
         }
+    }
+
+    /// Adds an environment variable for the filter's VM.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
     }
 
     pub fn cluster(mut self, name: &str, addr: SocketAddr) -> Self {
@@ -236,6 +247,23 @@ fn cluster(name: &str, addr: SocketAddr, buffer_limit: u64) -> Value {
     })
 }
 
+fn vm_config(setup: &Setup) -> Value {
+    let mut vm = json!({
+        "vm_id": "jwt_relay",
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": wasm_path().display().to_string()}}
+    });
+    if !setup.env.is_empty() {
+        let vars: serde_json::Map<String, Value> = setup
+            .env
+            .iter()
+            .map(|(n, v)| (n.clone(), Value::from(v.clone())))
+            .collect();
+        vm["environment_variables"] = json!({ "key_values": vars });
+    }
+    vm
+}
+
 /// The Envoy bootstrap for a test, as JSON (which Envoy reads as YAML).
 pub fn render(setup: &Setup) -> Value {
     let loopback =
@@ -274,11 +302,7 @@ pub fn render(setup: &Setup) -> Value {
                                         "value": setup.filter_config
                                     },
                                     "allow_on_headers_stop_iteration": true,
-                                    "vm_config": {
-                                        "vm_id": "jwt_relay",
-                                        "runtime": "envoy.wasm.runtime.v8",
-                                        "code": {"local": {"filename": wasm_path().display().to_string()}}
-                                    }
+                                    "vm_config": vm_config(setup)
                                 }
                             }))},
                             {"name": "envoy.filters.http.router", "typed_config": {

@@ -10,6 +10,8 @@ Ops:
   {"op": "verify", "jwk": {...}, "alg": "RS256", "token": "..."}
                                                            -> {"valid": bool, "claims": {...}?}
   {"op": "thumbprint", "jwk": {...}}                       -> {"thumbprint": "<b64url sha256>"}
+  {"op": "public_jwk", "pem": "<PEM public key or certificate>"}
+                                                           -> {"jwk": {public JWK}}
 """
 import json
 import sys
@@ -58,7 +60,18 @@ def thumbprint(op):
     return {"thumbprint": jwk.JWK(**op["jwk"]).thumbprint()}
 
 
-OPS = {"keygen": keygen, "sign": sign, "verify": verify, "thumbprint": thumbprint}
+def public_jwk(op):
+    key = jwk.JWK.from_pem(op["pem"].encode())
+    return {"jwk": json.loads(key.export(private_key=False))}
+
+
+OPS = {
+    "keygen": keygen,
+    "sign": sign,
+    "verify": verify,
+    "thumbprint": thumbprint,
+    "public_jwk": public_jwk,
+}
 
 
 def main():

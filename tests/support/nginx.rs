@@ -80,8 +80,13 @@ fn quoted(text: &str) -> String {
 pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
     let config = to_addresses(&setup.filter_config, &setup.clusters);
     let d = dir.display();
+    let env: String = setup
+        .env
+        .iter()
+        .map(|(name, _)| format!("env {name};\n"))
+        .collect();
     format!(
-        "daemon off;\nmaster_process off;\nworker_processes 1;\n\
+        "daemon off;\nmaster_process off;\nworker_processes 1;\n{env}\
          error_log {d}/error.log info;\npid {d}/nginx.pid;\n\
          events {{ worker_connections 512; }}\n\
          wasm {{ module jwt_relay {wasm}; }}\n\
@@ -122,6 +127,7 @@ impl Nginx {
         fs::write(&conf, render(&setup, &dir, port)).unwrap();
         let out = fs::File::create(dir.join("stderr.log")).unwrap();
         let child = Command::new(bin)
+            .envs(setup.env.iter().map(|(n, v)| (n, v)))
             .arg("-p")
             .arg(&dir)
             .arg("-c")

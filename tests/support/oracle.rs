@@ -59,6 +59,13 @@ pub fn keygen(alg: &str) -> Value {
     run(vec![json!({"op": "keygen", "alg": alg})])[0]["jwk"].clone()
 }
 
+/// The public JWK of a PEM public key or X.509 certificate, as jwcrypto reads it.
+pub fn public_jwk(pem: &str) -> Value {
+    let result = run(vec![json!({"op": "public_jwk", "pem": pem})]).remove(0);
+    assert!(result.get("error").is_none(), "{result}");
+    result["jwk"].clone()
+}
+
 /// Verifies `token` with `jwk` for `alg`: the claims when valid.
 pub fn verify(jwk: &Value, alg: &str, token: &str) -> Option<Value> {
     let result = run(vec![

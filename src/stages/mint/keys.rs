@@ -72,6 +72,22 @@ pub fn from_pem(
     Ok(Signer::new(key, alg, kid, &jwk))
 }
 
+/// A signer from a DER private key (PKCS#8, PKCS#1 or SEC1).
+pub fn from_der(
+    der: &[u8],
+    alg: Algorithm,
+    kid: Option<String>,
+    path: &str,
+) -> Result<Signer, ConfigError> {
+    let key = SigningKey::from_der(der, alg).map_err(|e| err(path, e.to_string()))?;
+    let jwk = Jwk::from_keys(key.verifying_key(), None);
+    let jwk = match &kid {
+        Some(k) => jwk.with_kid(k.clone()),
+        None => jwk,
+    };
+    Ok(Signer::new(key, alg, kid, &jwk))
+}
+
 impl Signer {
     /// A signer whose published JWK is `jwk`'s public part with `alg`, `use: sig` and `kid`.
     fn new(key: SigningKey, alg: Algorithm, kid: Option<String>, jwk: &Jwk) -> Self {
@@ -93,6 +109,12 @@ fn public(jwk: &Jwk, alg: Algorithm, kid: Option<&str>) -> Option<Value> {
         map.insert("kid".into(), Value::from(k));
     }
     Some(Value::Object(map))
+}
+
+/// One DER certificate as a chain of one, checked to be X.509.
+pub fn certificate_der(der: &[u8], path: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
+    pem::certificate_spki(der).map_err(|e| err(path, e.to_string()))?;
+    Ok(vec![der.to_vec()])
 }
 
 /// DER certificates of a PEM chain, leaf first.

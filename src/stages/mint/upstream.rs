@@ -4,12 +4,14 @@
 //! `x5t#S256`, and a missing or bad key refuses the configuration.
 
 use super::keys::{self, Signer};
-use crate::config::{ConfigError, UpstreamJwtSection};
+use crate::config::{ConfigError, EmptyBodyHash, Env, UpstreamJwtSection};
 use crate::jose::{self, Algorithm, JwsHeader, OctKeyEncoding};
 use crate::stages::auth::Identity;
 use crate::stages::{LocalResponse, Request};
+use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// The compiled `upstream_jwt` section.
 #[derive(Debug, Clone)]
@@ -20,6 +22,7 @@ pub struct UpstreamJwt {
     chain: Option<Vec<Vec<u8>>>,
     expires_in: u64,
     bind_request: bool,
+    empty_body: EmptyBodyHash,
     /// Largest body hashed; more is answered with 413.
     pub max_body_bytes: u64,
     /// The signing key.
@@ -27,37 +30,28 @@ pub struct UpstreamJwt {
 }
 
 /// Compiles the section: the key must parse and suit `algorithm`; `x5c` needs a certificate.
-pub fn compile(section: &UpstreamJwtSection) -> Result<UpstreamJwt, ConfigError> {
-    let path = "upstream_jwt.private_key";
+///
+/// The key is `private_key` or the environment variable `private_key_env` names (exactly one
+/// of the two); the certificate, while `x5c` is on, `certificate` or `certificate_env` (exactly
+/// one). A variable is read through `env` once, here, and must be set and not empty; it holds
+/// PEM text or the standard base64 of DER (a PKCS#8, PKCS#1 or SEC1 key; one certificate, as
+/// in a `.cer` file), as kong-upstream-jwt's `KONG_SSL_CERT_KEY` / `KONG_SSL_CERT_DER` files.
+pub fn compile(section: &UpstreamJwtSection, env: Env) -> Result<UpstreamJwt, ConfigError> {
     let alg: Algorithm = section
         .algorithm
         .parse()
         .map_err(|_| ConfigError::new("upstream_jwt.algorithm", "unknown algorithm"))?;
-    let key = section
-        .private_key
-        .as_ref()
-        .ok_or_else(|| ConfigError::new(path, "missing field"))?;
-    let mut signer = match key.expose() {
-        Value::String(text) if text.contains("-----BEGIN") => {
-            keys::from_pem(text, alg, section.key_id.clone(), path)?
-        }
-        other => keys::from_jwk(other, Some(alg), OctKeyEncoding::Base64Url, path)?,
-    };
+    let mut signer = signer(section, alg, env)?;
     if let Some(kid) = &section.key_id {
         signer.kid = Some(kid.clone());
         if let Some(Value::Object(jwk)) = signer.public_jwk.as_mut() {
             jwk.insert("kid".into(), Value::from(kid.clone()));
         }
     }
-    let chain = match (&section.certificate, section.x5c) {
-        (Some(pem), true) => Some(keys::chain(pem, "upstream_jwt.certificate")?),
-        (None, true) => {
-            return Err(ConfigError::new(
-                "upstream_jwt.certificate",
-                "required while x5c is true",
-            ))
-        }
-        (_, false) => None,
+    let chain = if section.x5c {
+        Some(certificate_chain(section, env)?)
+    } else {
+        None
     };
     if section.max_body_bytes == 0 {
         return Err(ConfigError::new(
@@ -72,9 +66,118 @@ pub fn compile(section: &UpstreamJwtSection) -> Result<UpstreamJwt, ConfigError>
         chain,
         expires_in: section.expires_in,
         bind_request: section.bind_request,
+        empty_body: section.empty_body_payloadhash,
         max_body_bytes: section.max_body_bytes,
         signer,
     })
+}
+
+/// The signing key from `private_key` or `private_key_env`.
+fn signer(section: &UpstreamJwtSection, alg: Algorithm, env: Env) -> Result<Signer, ConfigError> {
+    let kid = section.key_id.clone();
+    match (&section.private_key, &section.private_key_env) {
+        (Some(key), None) => {
+            let path = "upstream_jwt.private_key";
+            match key.expose() {
+                Value::String(text) if text.contains("-----BEGIN") => {
+                    keys::from_pem(text, alg, kid, path)
+                }
+                other => keys::from_jwk(other, Some(alg), OctKeyEncoding::Base64Url, path),
+            }
+        }
+        (None, Some(name)) => {
+            let path = "upstream_jwt.private_key_env";
+            let text = env_value(name, env, path)?;
+            let in_var = |e: ConfigError| {
+                ConfigError::new(path, format!("environment variable {name}: {}", e.problem))
+            };
+            if text.contains("-----BEGIN") {
+                keys::from_pem(&text, alg, kid, path).map_err(in_var)
+            } else {
+                let der = base64_der(&text, name, path)?;
+                keys::from_der(&der, alg, kid, path).map_err(in_var)
+            }
+        }
+        (None, None) => Err(ConfigError::new(
+            "upstream_jwt.private_key",
+            "missing: give private_key or private_key_env",
+        )),
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            "upstream_jwt.private_key_env",
+            "give private_key or private_key_env, not both",
+        )),
+    }
+}
+
+/// The `x5c` chain from `certificate` or `certificate_env`.
+fn certificate_chain(section: &UpstreamJwtSection, env: Env) -> Result<Vec<Vec<u8>>, ConfigError> {
+    match (&section.certificate, &section.certificate_env) {
+        (Some(pem), None) => keys::chain(pem, "upstream_jwt.certificate"),
+        (None, Some(name)) => {
+            let path = "upstream_jwt.certificate_env";
+            let text = env_value(name, env, path)?;
+            let in_var = |e: ConfigError| {
+                ConfigError::new(path, format!("environment variable {name}: {}", e.problem))
+            };
+            if text.contains("-----BEGIN") {
+                keys::chain(&text, path).map_err(in_var)
+            } else {
+                let der = base64_der(&text, name, path)?;
+                keys::certificate_der(&der, path).map_err(in_var)
+            }
+        }
+        (None, None) => Err(ConfigError::new(
+            "upstream_jwt.certificate",
+            "required while x5c is true (or certificate_env)",
+        )),
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            "upstream_jwt.certificate_env",
+            "give certificate or certificate_env, not both",
+        )),
+    }
+}
+
+/// The value of environment variable `name`: set and not blank.
+fn env_value(name: &str, env: Env, path: &str) -> Result<Zeroizing<String>, ConfigError> {
+    if name.is_empty() {
+        return Err(ConfigError::new(path, "must name an environment variable"));
+    }
+    let value = env(name)
+        .map(Zeroizing::new)
+        .ok_or_else(|| ConfigError::new(path, format!("environment variable {name} is not set")))?;
+    if value.trim().is_empty() {
+        return Err(ConfigError::new(
+            path,
+            format!("environment variable {name} is empty"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Standard base64 (whitespace and line breaks ignored) of DER. A value that looks like a file
+/// path (kong-upstream-jwt's variables held paths) is refused as such: a filter cannot read files.
+fn base64_der(text: &str, name: &str, path: &str) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('/') && trimmed.contains('.') && !trimmed.contains(char::is_whitespace) {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "environment variable {name} holds a file path: the filter cannot read files, \
+                 put the PEM text or the base64 of the DER in the variable"
+            ),
+        ));
+    }
+    let compact: Zeroizing<String> =
+        Zeroizing::new(text.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| {
+            ConfigError::new(
+                path,
+                format!("environment variable {name} holds neither PEM nor standard base64 DER"),
+            )
+        })
 }
 
 /// Lower-case hex.
@@ -83,12 +186,13 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 impl UpstreamJwt {
-    /// The header and value carrying the token; `payload_hash` is the body's SHA-256.
+    /// The header and value carrying the token; `payload_hash` is the body's SHA-256, `None`
+    /// for an empty body (see [`Self::payloadhash`]).
     pub fn mint(
         &self,
         req: &Request,
         identity: Option<&Identity>,
-        payload_hash: &[u8],
+        payload_hash: Option<&[u8]>,
     ) -> Result<(String, String), LocalResponse> {
         let claims = self.claims(req, identity, payload_hash);
         let mut header = JwsHeader::new(self.signer.alg);
@@ -109,17 +213,32 @@ impl UpstreamJwt {
         Ok((self.header.clone(), value))
     }
 
+    /// `payloadhash`: lower-case hex of the body's SHA-256; for an empty body (`None`) `""`
+    /// as the plugin's code sends it, or with `empty_body_payloadhash: "sha256"` the hex
+    /// SHA-256 of the empty string.
+    pub fn payloadhash(&self, payload_hash: Option<&[u8]>) -> String {
+        match (payload_hash, self.empty_body) {
+            (Some(hash), _) => hex(hash),
+            (None, EmptyBodyHash::Empty) => String::new(),
+            (None, EmptyBodyHash::Sha256) => hex(&Sha256::digest(b"")),
+        }
+    }
+
+    /// The claims, as the plugin's: `iss` and `iat` only when `issuer` is set; `exp`, `jti`;
+    /// `aud` when the host names the service; `consumerid` and `consumername` of an
+    /// authenticated consumer, each when the consumer has it; `payloadhash`; with
+    /// `bind_request`, `method`, `path` and `queryhash`.
     fn claims(
         &self,
         req: &Request,
         identity: Option<&Identity>,
-        payload_hash: &[u8],
+        payload_hash: Option<&[u8]>,
     ) -> Map<String, Value> {
         let mut claims = Map::new();
         if let Some(iss) = &self.issuer {
             claims.insert("iss".into(), Value::from(iss.clone()));
+            claims.insert("iat".into(), Value::from(req.now));
         }
-        claims.insert("iat".into(), Value::from(req.now));
         claims.insert(
             "exp".into(),
             Value::from(req.now.saturating_add(self.expires_in)),
@@ -136,7 +255,10 @@ impl UpstreamJwt {
                 claims.insert("consumername".into(), Value::from(name.clone()));
             }
         }
-        claims.insert("payloadhash".into(), Value::from(hex(payload_hash)));
+        claims.insert(
+            "payloadhash".into(),
+            Value::from(self.payloadhash(payload_hash)),
+        );
         if self.bind_request {
             claims.insert("method".into(), Value::from(req.method.clone()));
             claims.insert("path".into(), Value::from(req.path_only()));
@@ -146,5 +268,263 @@ impl UpstreamJwt {
             );
         }
         claims
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::{pem, VerifyingKey};
+    use crate::stages::auth::{Consumer, Via};
+
+    const KEY_PEM: &str = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    const PKCS1_PEM: &str = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs1.pem");
+    const PUBLIC_PEM: &str = include_str!("../../../tests/fixtures/jose/rsa2048_public_spki.pem");
+    const CERT_PEM: &str = include_str!("../../../tests/fixtures/jose/rsa2048_cert.pem");
+    const CHAIN_PEM: &str = include_str!("../../../tests/fixtures/jose/ec_p256_chain.pem");
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn section(json: serde_json::Value) -> UpstreamJwtSection {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn compiled(json: serde_json::Value) -> UpstreamJwt {
+        compile(&section(json), &no_env).unwrap()
+    }
+
+    fn err_with(json: serde_json::Value, env: Env) -> String {
+        compile(&section(json), env).unwrap_err().to_string()
+    }
+
+    fn request() -> Request {
+        Request {
+            method: "POST".into(),
+            path: "/p?q=1".into(),
+            now: 1_700_000_000,
+            ..Request::default()
+        }
+    }
+
+    fn identity(id: Option<&str>, username: Option<&str>) -> Identity {
+        Identity {
+            consumer: Some(Consumer {
+                id: id.map(str::to_string),
+                username: username.map(str::to_string),
+                custom_id: Some("cust".into()),
+            }),
+            credential: Some("cred".into()),
+            via: Via::Anonymous,
+        }
+    }
+
+    /// The claims of a minted token, its signature checked with `public` when given.
+    fn minted(
+        up: &UpstreamJwt,
+        identity: Option<&Identity>,
+        hash: Option<&[u8]>,
+    ) -> (Map<String, Value>, jose::jws::Jws) {
+        let (name, token) = up.mint(&request(), identity, hash).unwrap();
+        assert_eq!(name, "jwt");
+        let jws = jose::jws::parse(&token).unwrap();
+        (jws.claims().clone(), jws)
+    }
+
+    fn der_base64(pem_text: &str) -> String {
+        let der = pem::parse_single(pem_text).unwrap().der.to_vec();
+        base64::engine::general_purpose::STANDARD.encode(der)
+    }
+
+    #[test]
+    fn claims_iat_and_iss_only_with_issuer() {
+        let plain = compiled(json!({"private_key": KEY_PEM, "x5c": false}));
+        let (claims, _) = minted(&plain, None, None);
+        let mut keys: Vec<&str> = claims.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["exp", "jti", "payloadhash"]);
+        assert_eq!(claims["exp"], 1_700_000_060);
+
+        let issued = compiled(json!({"private_key": KEY_PEM, "x5c": false, "issuer": "kong"}));
+        let (claims, _) = minted(&issued, None, None);
+        assert_eq!(
+            (&claims["iss"], &claims["iat"]),
+            (&json!("kong"), &json!(1_700_000_000))
+        );
+        // An empty issuer still adds both, as `""` is truthy in Lua.
+        let empty = compiled(json!({"private_key": KEY_PEM, "x5c": false, "issuer": ""}));
+        let (claims, _) = minted(&empty, None, None);
+        assert_eq!(
+            (&claims["iss"], &claims["iat"]),
+            (&json!(""), &json!(1_700_000_000))
+        );
+    }
+
+    #[test]
+    fn payloadhash_of_empty_body_is_empty_by_default_or_sha256() {
+        let hash: [u8; 32] = Sha256::digest(b"abc").into();
+        let abc = hex(&hash);
+        let empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let default = compiled(json!({"private_key": KEY_PEM, "x5c": false}));
+        assert_eq!(minted(&default, None, None).0["payloadhash"], "");
+        assert_eq!(
+            minted(&default, None, Some(&hash)).0["payloadhash"],
+            json!(abc)
+        );
+        let sha = compiled(
+            json!({"private_key": KEY_PEM, "x5c": false, "empty_body_payloadhash": "sha256"}),
+        );
+        assert_eq!(minted(&sha, None, None).0["payloadhash"], empty_sha);
+        assert_eq!(minted(&sha, None, Some(&hash)).0["payloadhash"], json!(abc));
+        let bad =
+            serde_json::from_value::<UpstreamJwtSection>(json!({"empty_body_payloadhash": "none"}));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn claims_consumer_id_and_name_each_when_known() {
+        let up = compiled(json!({"private_key": KEY_PEM, "x5c": false}));
+        let (claims, _) = minted(&up, Some(&identity(Some("c-1"), Some("alice"))), None);
+        assert_eq!(
+            (&claims["consumerid"], &claims["consumername"]),
+            (&json!("c-1"), &json!("alice"))
+        );
+        assert!(claims.get("custom_id").is_none() && claims.get("sub").is_none());
+        let (claims, _) = minted(&up, Some(&identity(Some("c-2"), None)), None);
+        assert_eq!(claims["consumerid"], "c-2");
+        assert!(claims.get("consumername").is_none());
+        let (claims, _) = minted(&up, Some(&identity(None, Some("bob"))), None);
+        assert!(claims.get("consumerid").is_none());
+        assert_eq!(claims["consumername"], "bob");
+        let (claims, _) = minted(&up, None, None);
+        assert!(claims.get("consumerid").is_none() && claims.get("consumername").is_none());
+    }
+
+    #[test]
+    fn keys_from_environment_pem_or_base64_der() {
+        let public = VerifyingKey::parse_pem(PUBLIC_PEM).unwrap();
+        let cert_der = pem::parse_certificate_chain(CERT_PEM).unwrap();
+        for (key, cert) in [
+            (KEY_PEM.to_string(), CERT_PEM.to_string()),
+            (der_base64(KEY_PEM), der_base64(CERT_PEM)),
+            (
+                der_base64(PKCS1_PEM),
+                format!("\n{}\n", der_base64(CERT_PEM)),
+            ),
+        ] {
+            let env = move |name: &str| match name {
+                "KONG_SSL_CERT_KEY" => Some(key.clone()),
+                "KONG_SSL_CERT_DER" => Some(cert.clone()),
+                _ => None,
+            };
+            let up = compile(
+                &section(json!({"private_key_env": "KONG_SSL_CERT_KEY",
+                                "certificate_env": "KONG_SSL_CERT_DER"})),
+                &env,
+            )
+            .unwrap();
+            let (_, jws) = minted(&up, None, None);
+            jws.verify(&public).unwrap();
+            let want: Vec<String> = cert_der
+                .iter()
+                .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
+                .collect();
+            assert_eq!(jws.header().json()["x5c"], json!(want));
+        }
+    }
+
+    #[test]
+    fn certificate_env_may_hold_a_pem_chain() {
+        let env = |name: &str| (name == "CHAIN").then(|| CHAIN_PEM.to_string());
+        let up = compile(
+            &section(json!({"private_key": KEY_PEM, "certificate_env": "CHAIN"})),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(up.chain.as_ref().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn keys_from_environment_refused_with_path_and_problem() {
+        let key_only =
+            |value: &'static str| move |name: &str| (name == "K").then(|| value.to_string());
+        for (json, env, problem) in [
+            (
+                json!({"private_key_env": "KONG_SSL_CERT_KEY", "x5c": false}),
+                &no_env as Env,
+                "upstream_jwt.private_key_env: environment variable KONG_SSL_CERT_KEY is not set",
+            ),
+            (
+                json!({"private_key_env": "K", "x5c": false}),
+                &key_only(" \n"),
+                "upstream_jwt.private_key_env: environment variable K is empty",
+            ),
+            (
+                json!({"private_key_env": "K", "x5c": false}),
+                &key_only("not base64!"),
+                "upstream_jwt.private_key_env: environment variable K holds neither PEM nor standard base64 DER",
+            ),
+            (
+                json!({"private_key_env": "K", "x5c": false}),
+                &key_only("/etc/kong/ssl/key.pem"),
+                "upstream_jwt.private_key_env: environment variable K holds a file path: the filter cannot read files, put the PEM text or the base64 of the DER in the variable",
+            ),
+            (
+                json!({"private_key_env": "", "x5c": false}),
+                &no_env,
+                "upstream_jwt.private_key_env: must name an environment variable",
+            ),
+            (
+                json!({"x5c": false}),
+                &no_env,
+                "upstream_jwt.private_key: missing: give private_key or private_key_env",
+            ),
+            (
+                json!({"private_key": KEY_PEM, "private_key_env": "K", "x5c": false}),
+                &key_only(KEY_PEM),
+                "upstream_jwt.private_key_env: give private_key or private_key_env, not both",
+            ),
+            (
+                json!({"private_key": KEY_PEM}),
+                &no_env,
+                "upstream_jwt.certificate: required while x5c is true (or certificate_env)",
+            ),
+            (
+                json!({"private_key": KEY_PEM, "certificate_env": "KONG_SSL_CERT_DER"}),
+                &no_env,
+                "upstream_jwt.certificate_env: environment variable KONG_SSL_CERT_DER is not set",
+            ),
+            (
+                json!({"private_key": KEY_PEM, "certificate": CERT_PEM, "certificate_env": "K"}),
+                &key_only(CERT_PEM),
+                "upstream_jwt.certificate_env: give certificate or certificate_env, not both",
+            ),
+        ] {
+            assert_eq!(err_with(json, env), problem);
+        }
+        // The key's own problem, under the variable's name.
+        let public_key = |name: &str| (name == "K").then(|| PUBLIC_PEM.to_string());
+        let err = err_with(json!({"private_key_env": "K", "x5c": false}), &public_key);
+        assert!(
+            err.starts_with("upstream_jwt.private_key_env: environment variable K: "),
+            "{err}"
+        );
+        let garbage_der = |name: &str| (name == "K").then(|| "AAAA".to_string());
+        let err = err_with(
+            json!({"private_key": KEY_PEM, "certificate_env": "K"}),
+            &garbage_der,
+        );
+        assert!(
+            err.starts_with("upstream_jwt.certificate_env: environment variable K: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn x5c_off_reads_no_certificate_variable() {
+        let up =
+            compiled(json!({"private_key": KEY_PEM, "x5c": false, "certificate_env": "UNSET"}));
+        assert!(up.chain.is_none());
     }
 }

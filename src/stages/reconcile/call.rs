@@ -1,14 +1,15 @@
 //! The call to the auth service: jwt-reconcile's request, headers and JSON envelope.
 
-use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::compile::Reconcile;
+use super::multipart;
 use crate::config::CallMethod;
 use crate::stages::{CallSpec, Request};
 
-/// `User-Agent` of the call, as the plugin's `jwt-reconcile/<version>` (our crate's version).
-pub const USER_AGENT: &str = concat!("jwt-reconcile/", env!("CARGO_PKG_VERSION"));
+/// `User-Agent` of the call: the plugin's `"jwt-reconcile/" .. VERSION`, its handler's version
+/// `1.0.0` (not this crate's), so an auth service that matches on it sees the same value.
+pub const USER_AGENT: &str = "jwt-reconcile/1.0.0";
 
 /// Headers the call sets itself, never copied from the client.
 const OWN_HEADERS: &[&str] = &[
@@ -47,9 +48,10 @@ const NOT_COPIED: &[&str] = &[
 /// Builds the call for a request.
 ///
 /// Headers, in order: `:method` (`method`), `:path`, `:authority`, `:scheme`; `content-type:
-/// application/json`; `user-agent: jwt-reconcile/<version>`; `x-forwarded-host` (the request's
-/// authority), `x-forwarded-path` (its path without the query), `x-forwarded-query` (the raw
-/// query string, empty when there is none); then, with `copy_headers`, the client's headers in
+/// application/json`; `user-agent: jwt-reconcile/1.0.0`; `x-forwarded-host` (the request's host
+/// as Kong's `get_host()` gives it, see [`forwarded_host`]), `x-forwarded-path` (its path
+/// without the query), `x-forwarded-query` (the raw query string; no such header when the query
+/// is empty, as the plugin sent none); then, with `copy_headers`, the client's headers in
 /// order, except pseudo-headers, hop-by-hop headers and those the client's `Connection` header
 /// names, `host`, `content-length`, `content-encoding`, `expect`, `accept-encoding` (the answer
 /// must arrive uncompressed to be read), and the call's own headers above.
@@ -61,6 +63,7 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
         CallMethod::Post => "POST",
         CallMethod::Get => "GET",
     };
+    let host = forwarded_host(&req.authority);
     let mut headers: Vec<(String, String)> = [
         (":method", method),
         (":path", rec.call_path.as_str()),
@@ -68,13 +71,15 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
         (":scheme", rec.scheme),
         ("content-type", "application/json"),
         ("user-agent", USER_AGENT),
-        ("x-forwarded-host", req.authority.as_str()),
+        ("x-forwarded-host", host.as_str()),
         ("x-forwarded-path", req.path_only()),
-        ("x-forwarded-query", req.query()),
     ]
     .iter()
     .map(|(n, v)| (n.to_string(), v.to_string()))
     .collect();
+    if !req.query().is_empty() {
+        headers.push(("x-forwarded-query".into(), req.query().to_string()));
+    }
     if rec.copy_headers {
         headers.extend(
             copied_headers(req)
@@ -88,6 +93,21 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
         body: envelope(rec, req, body).to_string().into_bytes(),
         timeout_ms: rec.timeout_ms,
     }
+}
+
+/// The request's host as Kong's `kong.request.get_host()` (nginx's `$host`) gives it: the
+/// `Host` / `:authority` value lower-cased, without its port and without one trailing dot; an
+/// IPv6 literal keeps its brackets (`[::1]:8080` gives `[::1]`).
+pub fn forwarded_host(authority: &str) -> String {
+    let host = if authority.starts_with('[') {
+        authority
+            .find(']')
+            .and_then(|end| authority.get(..=end))
+            .unwrap_or(authority)
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
 }
 
 /// The client headers `copy_headers` puts on the call, in order: all but pseudo-headers,
@@ -117,11 +137,11 @@ pub(super) fn copied_headers(req: &Request) -> Vec<(&str, &str)> {
 /// - `query` (`forward_query`): the query as an object (see [`parse_form`]);
 /// - `headers` (`forward_headers`): every client header, names lower-case; a repeated header
 ///   becomes an array of its values in order, as Kong's `get_headers()` gives it (one value
-///   stays a string);
-/// - `body` (`forward_body`): a JSON body (`application/json` or `*/*+json`) as JSON; a form
-///   body (`application/x-www-form-urlencoded`) as an object like `query`; any other body, or
-///   one that fails to parse, as a string, or as standard padded base64 when it is not UTF-8
-///   (the service cannot tell the two apart); `null` when the glue passed no body.
+///   stays a string). `host` is among them, the raw `Host` as the client sent it (port kept):
+///   where the host gives it only as `:authority` (Envoy), from there;
+/// - `body` (`forward_body`): what Kong's `kong.request.get_body()` gives, see [`body_value`];
+///   the key is left out when it gives nothing (no `Content-Type`, an unsupported one, JSON that
+///   is not an object or array), never `""` or `null`.
 pub fn envelope(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> Value {
     let mut out = Map::new();
     if rec.forward_path {
@@ -132,6 +152,13 @@ pub fn envelope(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> Value {
     }
     if rec.forward_headers {
         let mut headers = Map::new();
+        let has_host = req
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("host"));
+        if !has_host && !req.authority.is_empty() {
+            headers.insert("host".into(), Value::String(req.authority.clone()));
+        }
         for (name, value) in &req.headers {
             push_repeated(
                 &mut headers,
@@ -142,30 +169,41 @@ pub fn envelope(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> Value {
         out.insert("headers".into(), Value::Object(headers));
     }
     if rec.forward_body {
-        let value = match body {
-            None => Value::Null,
-            Some(bytes) => body_value(req.header("content-type"), bytes),
-        };
-        out.insert("body".into(), value);
+        if let Some(value) = body.and_then(|bytes| body_value(req.header("content-type"), bytes)) {
+            out.insert("body".into(), value);
+        }
     }
     Value::Object(out)
 }
 
-fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Value {
+/// The request body as Kong's `kong.request.get_body()` reads it, by the media type of
+/// `Content-Type` (the part before `;`, compared case-insensitively as a prefix, as Kong does):
+/// - `application/x-www-form-urlencoded`: an object as [`parse_form`] makes it (`{}` for an
+///   empty form);
+/// - `application/json`: the JSON when it is an object or an array; `None` for anything else
+///   (empty, invalid, not UTF-8, a scalar), where Kong answers "invalid json body";
+/// - `multipart/form-data`: an object of the parts that are not files (see
+///   [`multipart::form_fields`]);
+/// - no `Content-Type`, or any other: `None`.
+pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
+    let content_type = content_type?;
     let media_type = content_type
-        .and_then(|ct| ct.split(';').next())
-        .map(|mt| mt.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if media_type == "application/json" || media_type.ends_with("+json") {
-        if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
-            return value;
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media_type.starts_with("application/x-www-form-urlencoded") {
+        Some(parse_form(bytes))
+    } else if media_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(value @ (Value::Object(_) | Value::Array(_))) => Some(value),
+            _ => None,
         }
-    } else if media_type == "application/x-www-form-urlencoded" {
-        return parse_form(bytes);
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Value::String(text.to_string()),
-        Err(_) => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+    } else if media_type.starts_with("multipart/form-data") {
+        Some(multipart::form_fields(content_type, bytes))
+    } else {
+        None
     }
 }
 
@@ -267,19 +305,49 @@ mod tests {
             call.headers[..9],
             [
                 (":method", "POST"),
-                (":path", "/v1/api/v1/auth/reconcile"),
+                (":path", "/api/v1/auth/reconcile"),
                 (":authority", "auth.example:8443"),
                 (":scheme", "https"),
                 ("content-type", "application/json"),
-                ("user-agent", USER_AGENT),
+                ("user-agent", "jwt-reconcile/1.0.0"),
                 ("x-forwarded-host", "api.example.com"),
                 ("x-forwarded-path", "/orders/7"),
                 ("x-forwarded-query", "a=1&b=x+y&a=2&flag"),
             ]
             .map(|(n, v)| (n.to_string(), v.to_string()))
         );
-        assert!(USER_AGENT.starts_with("jwt-reconcile/0."));
         assert_eq!(call.body, b"{}");
+    }
+
+    #[test]
+    fn build_call_user_agent_is_the_plugin_version_not_ours() {
+        assert_eq!(USER_AGENT, "jwt-reconcile/1.0.0");
+        let call = build_call(&config(""), &request(), None);
+        assert_eq!(value(&call, "user-agent"), ["jwt-reconcile/1.0.0"]);
+    }
+
+    #[test]
+    fn build_call_forwarded_host_is_lower_case_without_port() {
+        let mut req = request();
+        req.authority = "API.Example.COM:8443".into();
+        let call = build_call(&config(""), &req, None);
+        assert_eq!(value(&call, "x-forwarded-host"), ["api.example.com"]);
+    }
+
+    #[test]
+    fn forwarded_host_as_nginx_host() {
+        for (authority, host) in [
+            ("api.example.com", "api.example.com"),
+            ("API.Example.com:8080", "api.example.com"),
+            ("Example.COM.", "example.com"),
+            ("example.com.:80", "example.com"),
+            ("[::1]:8080", "[::1]"),
+            ("[FE80::1]", "[fe80::1]"),
+            ("127.0.0.1:10000", "127.0.0.1"),
+            ("", ""),
+        ] {
+            assert_eq!(forwarded_host(authority), host, "{authority}");
+        }
     }
 
     #[test]
@@ -298,7 +366,7 @@ mod tests {
         );
         assert_eq!(value(&call, "x-multi"), ["1", "2"]);
         assert_eq!(value(&call, "content-type"), ["application/json"]);
-        assert_eq!(value(&call, "user-agent"), [USER_AGENT]);
+        assert_eq!(value(&call, "user-agent"), ["jwt-reconcile/1.0.0"]);
     }
 
     #[test]
@@ -326,12 +394,19 @@ mod tests {
     }
 
     #[test]
-    fn build_call_without_query_sends_empty_forwarded_query() {
-        let mut req = request();
-        req.path = "/plain".into();
-        let call = build_call(&config(r#", "forward_query": true"#), &req, None);
-        assert_eq!(value(&call, "x-forwarded-query"), [""]);
-        assert_eq!(body_of(&call), json!({"query": {}}));
+    fn build_call_without_query_sends_no_forwarded_query() {
+        for path in ["/plain", "/plain?"] {
+            let mut req = request();
+            req.path = path.into();
+            let call = build_call(&config(r#", "forward_query": true"#), &req, None);
+            assert!(value(&call, "x-forwarded-query").is_empty(), "{path}");
+            assert_eq!(
+                call.headers.len(),
+                8 + 6,
+                "{path}: own headers, then copied"
+            );
+            assert_eq!(body_of(&call), json!({"query": {}}), "{path}");
+        }
     }
 
     #[test]
@@ -397,38 +472,110 @@ mod tests {
     }
 
     #[test]
-    fn envelope_body_forms_follow_content_type() {
+    fn envelope_headers_include_host_from_authority() {
+        let rec = config(r#", "forward_headers": true"#);
+        let mut req = request();
+        req.headers.retain(|(n, _)| n != "host");
+        req.authority = "API.example.com:8443".into();
+        let got = envelope(&rec, &req, None);
+        assert_eq!(got["headers"]["host"], "API.example.com:8443");
+        assert_eq!(got["headers"]["x-multi"], json!(["1", "2"]));
+        // A Host header (Kong's engine) is taken as it is, once.
+        req.headers
+            .push(("Host".into(), "Client.example:80".into()));
+        let got = envelope(&rec, &req, None);
+        assert_eq!(got["headers"]["host"], "Client.example:80");
+        // No authority at all: no invented host.
+        req.headers.retain(|(n, _)| n != "Host");
+        req.authority.clear();
+        assert!(envelope(&rec, &req, None)["headers"].get("host").is_none());
+    }
+
+    /// The `body` key as Kong's `get_body()` gives it: `None` means the key is left out.
+    fn body_key(ct: Option<&str>, body: &[u8]) -> Option<Value> {
         let rec = config(r#", "forward_body": true"#);
-        let with = |ct: Option<&str>, body: &[u8]| {
-            let mut req = request();
-            req.headers.retain(|(n, _)| n != "content-type");
-            if let Some(ct) = ct {
-                req.headers.push(("Content-Type".into(), ct.into()));
-            }
-            envelope(&rec, &req, Some(body))["body"].clone()
-        };
-        assert_eq!(with(Some("application/json"), b"[1,2]"), json!([1, 2]));
+        let mut req = request();
+        req.headers.retain(|(n, _)| n != "content-type");
+        if let Some(ct) = ct {
+            req.headers.push(("Content-Type".into(), ct.into()));
+        }
+        let got = envelope(&rec, &req, Some(body));
+        let object = got.as_object().unwrap();
+        assert!(object.keys().all(|k| k == "body"), "{got}");
+        object.get("body").cloned()
+    }
+
+    #[test]
+    fn envelope_body_json_object_or_array_only() {
         assert_eq!(
-            with(Some("application/vnd.api+json"), b"{\"a\":1}"),
-            json!({"a": 1})
+            body_key(Some("application/json"), b"[1,2]"),
+            Some(json!([1, 2]))
         );
-        assert_eq!(with(Some("application/json"), b"{bad"), json!("{bad"));
-        assert_eq!(with(Some("application/json"), b""), json!(""));
         assert_eq!(
-            with(
+            body_key(
+                Some("Application/JSON; charset=utf-8"),
+                br#"{"a": {"b": []}}"#
+            ),
+            Some(json!({"a": {"b": []}}))
+        );
+        assert_eq!(body_key(Some("application/json"), b"[]"), Some(json!([])));
+        for bad in [
+            &b"{bad"[..],
+            b"",
+            b"  ",
+            b"1",
+            b"\"s\"",
+            b"null",
+            b"true",
+            b"{} x",
+            b"[\"\xff\"]",
+        ] {
+            assert_eq!(body_key(Some("application/json"), bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn envelope_body_form_is_an_object_also_when_empty() {
+        assert_eq!(
+            body_key(
                 Some("Application/X-WWW-Form-Urlencoded; charset=utf-8"),
                 b"u=a%20b&u=c&t"
             ),
-            json!({"u": ["a b", "c"], "t": true})
+            Some(json!({"u": ["a b", "c"], "t": true}))
         );
-        assert_eq!(with(Some("text/plain"), "héllo".as_bytes()), json!("héllo"));
-        assert_eq!(with(None, b"raw"), json!("raw"));
         assert_eq!(
-            with(Some("application/octet-stream"), &[0xff, 0x00, 0x80]),
-            json!("/wCA")
+            body_key(Some("application/x-www-form-urlencoded"), b""),
+            Some(json!({}))
         );
-        assert_eq!(with(Some("application/json"), &[0xff]), json!("/w=="));
-        assert_eq!(envelope(&rec, &request(), None), json!({"body": null}));
+    }
+
+    #[test]
+    fn envelope_body_multipart_gives_text_fields() {
+        let body = b"--b1\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n\
+            --b1\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\nbin\r\n--b1--";
+        assert_eq!(
+            body_key(Some("multipart/form-data; boundary=b1"), body),
+            Some(json!({"a": "1"}))
+        );
+        assert_eq!(body_key(Some("multipart/form-data"), b""), Some(json!({})));
+    }
+
+    #[test]
+    fn envelope_body_left_out_without_supported_content_type() {
+        assert_eq!(body_key(None, b""), None, "a GET without body");
+        assert_eq!(body_key(None, br#"{"a": 1}"#), None);
+        for ct in [
+            "text/plain",
+            "application/octet-stream",
+            "application/vnd.api+json",
+            "application/xml",
+            "",
+        ] {
+            assert_eq!(body_key(Some(ct), br#"{"a": 1}"#), None, "{ct}");
+        }
+        assert_eq!(body_key(Some("text/plain"), &[0xff, 0x00]), None);
+        let rec = config(r#", "forward_body": true"#);
+        assert_eq!(envelope(&rec, &request(), None), json!({}));
     }
 
     #[test]

@@ -93,9 +93,10 @@ impl Reconcile {
 ///   no fragment. Its query, if any, is kept on the call.
 /// - `:authority` is the url's `host[:port]` as written; `upstream` defaults to `host:port` with
 ///   the scheme's default port (80, 443) filled in.
-/// - The call path is the url's path without its trailing slash, then `path` (which must be
-///   empty or start with `/`); `/` when both are empty. (The plugin's resty.http replaced the url
-///   path with `path`; the two agree for the usual url without a path.)
+/// - The call path is `path` (which must be empty or start with `/`): it replaces the url's path,
+///   as the plugin's `request_uri(url, {path = path})` did. An empty `path` (where the plugin
+///   sent a request line without a path) leaves the url's path, `/` when it has none. The url's
+///   query is kept, after `path`'s own (`&`-joined).
 /// - Timeout: jwt-reconcile had three socket timeouts; proxy-wasm gives a call one timeout for
 ///   the whole exchange, so the call gets `connect_timeout + send_timeout + read_timeout`
 ///   (25 s by default), capped to `u32::MAX` ms. The sum must not be 0 (Envoy reads 0 as "no
@@ -154,10 +155,11 @@ fn field_error(field: &str, problem: impl Into<String>) -> ConfigError {
 }
 
 fn call_path(url: &Url, path: &str) -> String {
-    let mut out = format!("{}{}", url.path.trim_end_matches('/'), path);
-    if out.is_empty() {
-        out.push('/');
-    }
+    let mut out = match (path, url.path.as_str()) {
+        ("", "") => "/".to_string(),
+        ("", url_path) => url_path.to_string(),
+        (path, _) => path.to_string(),
+    };
     if let Some(query) = &url.query {
         out.push(if out.contains('?') { '&' } else { '?' });
         out.push_str(query);
@@ -264,7 +266,7 @@ mod tests {
         assert_eq!(r.scheme, "https");
         assert_eq!(r.authority, "Auth.example:8443");
         assert_eq!(r.upstream(), "Auth.example:8443");
-        assert_eq!(r.call_path, "/base/check");
+        assert_eq!(r.call_path, "/check");
         assert_eq!(rec(r#"{"url": "https://a"}"#).upstream(), "a:443");
     }
 
@@ -295,10 +297,21 @@ mod tests {
     }
 
     #[test]
-    fn compile_call_path_joins_url_path_path_and_query() {
+    fn compile_call_path_replaces_url_path_and_keeps_url_query() {
         let path = |json: &str| rec(json).call_path;
+        assert_eq!(
+            path(r#"{"url": "http://a/base/v1"}"#),
+            "/api/v1/auth/reconcile"
+        );
+        assert_eq!(path(r#"{"url": "http://a/base", "path": "/p"}"#), "/p");
+        assert_eq!(
+            path(r#"{"url": "http://a/base?k=v", "path": "/p"}"#),
+            "/p?k=v"
+        );
+        assert_eq!(path(r#"{"url": "http://a", "path": ""}"#), "/");
         assert_eq!(path(r#"{"url": "http://a/", "path": ""}"#), "/");
-        assert_eq!(path(r#"{"url": "http://a/x//", "path": ""}"#), "/x");
+        assert_eq!(path(r#"{"url": "http://a/x/", "path": ""}"#), "/x/");
+        assert_eq!(path(r#"{"url": "http://a/x?k=v", "path": ""}"#), "/x?k=v");
         assert_eq!(path(r#"{"url": "http://a?k=v", "path": "/p"}"#), "/p?k=v");
         assert_eq!(
             path(r#"{"url": "http://a?k=v", "path": "/p?z=1"}"#),

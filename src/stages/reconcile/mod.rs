@@ -18,6 +18,7 @@ mod cache;
 mod call;
 mod compile;
 mod dasherize;
+mod multipart;
 mod strip;
 
 pub use answer::{
@@ -25,7 +26,7 @@ pub use answer::{
     FAILURE_MODE_HEADER, MAX_ANSWER_BYTES, NEVER_INJECTED,
 };
 pub use cache::{cache_key, AnswerCache, VOLATILE_HEADERS};
-pub use call::{build_call, envelope, parse_form, USER_AGENT};
+pub use call::{body_value, build_call, envelope, forwarded_host, parse_form, USER_AGENT};
 pub use compile::{compile, Reconcile, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, MAX_CACHE_SECONDS};
 pub use dasherize::dasherize;
 pub use strip::strip_client_headers;
