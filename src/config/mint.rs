@@ -68,6 +68,20 @@ pub enum EmptyBodyHash {
     Sha256,
 }
 
+/// How `x5c` is written (`upstream_jwt.x5c_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+pub enum X5cFormat {
+    /// The whole chain, standard base64 DER (RFC 7515 §4.1.6), with `x5t#S256`.
+    #[default]
+    #[serde(rename = "rfc7515")]
+    Rfc7515,
+    /// The leaf alone, base64url without padding, no `x5t#S256`: what kong-upstream-jwt sent,
+    /// for upstreams written to read that.
+    #[serde(rename = "plugin")]
+    Plugin,
+}
+
 /// The `upstream_jwt` section: kong-upstream-jwt's fields plus inline keys of our own.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(test, derive(serde::Serialize))]
@@ -103,6 +117,8 @@ pub struct UpstreamJwtSection {
     pub bind_request: bool,
     /// Ours: `payloadhash` of an empty body: `""` (the plugin's code) or the SHA-256 of "".
     pub empty_body_payloadhash: EmptyBodyHash,
+    /// Ours: how `x5c` is written.
+    pub x5c_format: X5cFormat,
 }
 
 impl Default for UpstreamJwtSection {
@@ -122,6 +138,7 @@ impl Default for UpstreamJwtSection {
             max_body_bytes: super::DEFAULT_MAX_BODY_BYTES,
             bind_request: false,
             empty_body_payloadhash: EmptyBodyHash::Empty,
+            x5c_format: X5cFormat::Rfc7515,
         }
     }
 }

@@ -19,7 +19,9 @@ pub use consumers::{
 pub use credentials::{BasicAuthSection, KeyAuthSection};
 pub use error::ConfigError;
 pub use jwt::{ClaimToHeader, JwksUriSection, JwtSection, RegisteredClaim};
-pub use mint::{CustomJwtSection, EmptyBodyHash, JwksEndpointSection, UpstreamJwtSection};
+pub use mint::{
+    CustomJwtSection, EmptyBodyHash, JwksEndpointSection, UpstreamJwtSection, X5cFormat,
+};
 pub use reconcile::{CallMethod, ReconcileSection};
 pub use secret::Secret;
 

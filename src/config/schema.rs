@@ -424,6 +424,11 @@ const UPSTREAM_JWT: Section = Section {
             Ty::OneOf(&["empty", "sha256"]),
             "Ours: payloadhash of an empty body: \"\" (the plugin's code) or the SHA-256 hex of the empty string.",
         ),
+        Field(
+            "x5c_format",
+            Ty::OneOf(&["rfc7515", "plugin"]),
+            "Ours: x5c as the whole chain in standard base64 with x5t#S256 (RFC 7515), or the leaf alone in base64url as kong-upstream-jwt sent it.",
+        ),
     ],
     required: &[],
     defaults: || ser(UpstreamJwtSection::default()),

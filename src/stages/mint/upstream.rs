@@ -4,7 +4,7 @@
 //! `x5t#S256`, and a missing or bad key refuses the configuration.
 
 use super::keys::{self, Signer};
-use crate::config::{ConfigError, EmptyBodyHash, Env, UpstreamJwtSection};
+use crate::config::{ConfigError, EmptyBodyHash, Env, UpstreamJwtSection, X5cFormat};
 use crate::jose::{self, Algorithm, JwsHeader, OctKeyEncoding};
 use crate::stages::auth::Identity;
 use crate::stages::{LocalResponse, Request};
@@ -20,6 +20,7 @@ pub struct UpstreamJwt {
     header: String,
     bearer_prefix: bool,
     chain: Option<Vec<Vec<u8>>>,
+    x5c_format: X5cFormat,
     expires_in: u64,
     bind_request: bool,
     empty_body: EmptyBodyHash,
@@ -64,6 +65,7 @@ pub fn compile(section: &UpstreamJwtSection, env: Env) -> Result<UpstreamJwt, Co
         header: section.header.to_ascii_lowercase(),
         bearer_prefix: section.include_credential_type,
         chain,
+        x5c_format: section.x5c_format,
         expires_in: section.expires_in,
         bind_request: section.bind_request,
         empty_body: section.empty_body_payloadhash,
@@ -199,8 +201,12 @@ impl UpstreamJwt {
         if let Some(kid) = &self.signer.kid {
             header = header.with_kid(kid.clone());
         }
-        if let Some(chain) = &self.chain {
-            header = header.with_certificate_chain(chain);
+        match (&self.chain, self.x5c_format) {
+            (Some(chain), X5cFormat::Rfc7515) => header = header.with_certificate_chain(chain),
+            (Some(chain), X5cFormat::Plugin) => {
+                header.x5c = chain.first().map(|leaf| vec![jose::b64::encode(leaf)]);
+            }
+            (None, _) => {}
         }
         let token = jose::jws::sign(&header, &claims, &self.signer.key).map_err(|_| {
             LocalResponse::json(500, &json!({"message": "An unexpected error occurred"}))
@@ -432,6 +438,27 @@ mod tests {
                 .collect();
             assert_eq!(jws.header().json()["x5c"], json!(want));
         }
+    }
+
+    #[test]
+    fn x5c_plugin_format_is_the_leaf_in_base64url_without_thumbprint() {
+        let der = crate::jose::pem::parse_blocks(CERT_PEM).unwrap()[0]
+            .der
+            .clone();
+        let rfc = compiled(json!({"private_key": KEY_PEM, "certificate": CERT_PEM}));
+        let (_, jws) = minted(&rfc, None, None);
+        let header = jws.header().json();
+        assert_eq!(
+            header["x5c"],
+            json!([base64::engine::general_purpose::STANDARD.encode(&der)])
+        );
+        assert!(header.get("x5t#S256").is_some());
+        let plugin = compiled(json!({"private_key": KEY_PEM, "certificate": CERT_PEM,
+                                     "x5c_format": "plugin"}));
+        let (_, jws) = minted(&plugin, None, None);
+        let header = jws.header().json();
+        assert_eq!(header["x5c"], json!([crate::jose::b64::encode(&der)]));
+        assert!(header.get("x5t#S256").is_none());
     }
 
     #[test]
