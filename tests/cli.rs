@@ -683,7 +683,7 @@ fn verify_skipped_jwks_keys_are_reported() {
     );
     assert_eq!(
         dir.verify("odd.json", &token).fails(1),
-        "jwt-relay: no key in odd.json for kid \"k1\" and alg ES256; skipped key 0 (kid \"k1\"): unsupported key: OKP curve other than Ed25519\n"
+        "jwt-relay: no key in odd.json for kid \"k1\" and alg ES256; skipped key 0 (kid \"k1\"): unsupported key: OKP curve other than Ed25519 and Ed448\n"
     );
 }
 

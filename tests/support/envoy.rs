@@ -61,6 +61,8 @@ pub struct Setup {
     /// `vm_config.environment_variables.key_values`; on nginx the process environment, kept for
     /// the VM by an `env NAME;` directive each (as Kong's `nginx_main_env`).
     pub env: Vec<(String, String)>,
+    /// Serve TLS and require a client certificate issued by `mtls_ca.pem` (tests/fixtures/jose).
+    pub mtls: bool,
 }
 
 impl Setup {
@@ -73,7 +75,15 @@ impl Setup {
             body_buffer: 16 * 1024 * 1024,
             wasm_typed_config: None,
             env: Vec::new(),
+            mtls: false,
         }
+    }
+
+    /// Serves TLS with `mtls_server_cert.pem` and requires a client certificate from
+    /// `mtls_ca.pem`.
+    pub fn mtls(mut self) -> Self {
+        self.mtls = true;
+        self
     }
 
     /// Adds an environment variable for the filter's VM.
@@ -264,6 +274,33 @@ fn vm_config(setup: &Setup) -> Value {
     vm
 }
 
+/// A fixture's absolute path.
+pub fn fixture_path(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/jose")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// TLS that requires a client certificate (Envoy then reports its subject to the filter).
+fn mtls_transport_socket() -> Value {
+    json!({
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            "require_client_certificate": true,
+            "common_tls_context": {
+                "tls_certificates": [{
+                    "certificate_chain": {"filename": fixture_path("mtls_server_cert.pem")},
+                    "private_key": {"filename": fixture_path("mtls_server_key.pem")}
+                }],
+                "validation_context": {"trusted_ca": {"filename": fixture_path("mtls_ca.pem")}}
+            }
+        }
+    })
+}
+
 /// The Envoy bootstrap for a test, as JSON (which Envoy reads as YAML).
 pub fn render(setup: &Setup) -> Value {
     let loopback =
@@ -275,7 +312,7 @@ pub fn render(setup: &Setup) -> Value {
             .iter()
             .map(|(n, a)| cluster(n, *a, setup.buffer_limit)),
     );
-    json!({
+    let mut bootstrap = json!({
         "admin": {"address": loopback(0)},
         "static_resources": {
             "listeners": [{
@@ -314,5 +351,10 @@ pub fn render(setup: &Setup) -> Value {
             }],
             "clusters": clusters
         }
-    })
+    });
+    if setup.mtls {
+        bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["transport_socket"] =
+            mtls_transport_socket();
+    }
+    bootstrap
 }

@@ -6,7 +6,7 @@
 //! `nginx_http_client_body_buffer_size`). The engine is not installable from a registry: it is
 //! found through `JWT_RELAY_NGX_BIN`, and tests skip this host when it is unset.
 
-use super::envoy::{wait_until_ready, wasm_path, Setup, StartFailure};
+use super::envoy::{fixture_path, wait_until_ready, wasm_path, Setup, StartFailure};
 use super::http::{self, Request, Response};
 use serde_json::Value;
 use std::fs;
@@ -85,6 +85,17 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
         .iter()
         .map(|(name, _)| format!("env {name};\n"))
         .collect();
+    let tls = if setup.mtls {
+        format!(
+            " ssl;\n    ssl_certificate {};\n    ssl_certificate_key {};\n    \
+             ssl_client_certificate {};\n    ssl_verify_client on",
+            fixture_path("mtls_server_cert.pem"),
+            fixture_path("mtls_server_key.pem"),
+            fixture_path("mtls_ca.pem")
+        )
+    } else {
+        String::new()
+    };
     format!(
         "daemon off;\nmaster_process off;\nworker_processes 1;\n{env}\
          error_log {d}/error.log info;\npid {d}/nginx.pid;\n\
@@ -94,7 +105,7 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
            client_body_buffer_size {buffer}; client_max_body_size {max};\n\
-           server {{\n    listen 127.0.0.1:{port};\n\
+           server {{\n    listen 127.0.0.1:{port}{tls};\n\
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
                set $upstream_uri $request_uri;\n      proxy_wasm jwt_relay {config};\n\
                proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri;\n    }}\n  }}\n}}\n",
