@@ -9,6 +9,8 @@ WASM     := filters/jwt_relay.wasm
 TARGET   := wasm32-wasip1
 # Honours CARGO_TARGET_DIR (several worktrees can share one machine with separate target dirs).
 CARGO_WASM := $(or $(CARGO_TARGET_DIR),target)/$(TARGET)/release/jwt_relay.wasm
+# The bench's bare no-op proxy-wasm filter: its own crate and workspace (bench/noop).
+NOOP_WASM  := $(or $(CARGO_TARGET_DIR),bench/noop/target)/$(TARGET)/release/noop.wasm
 
 export ENVOY_BIN := $(abspath $(ENVOY))
 export JWT_RELAY_WASM := $(abspath $(WASM))
@@ -45,11 +47,13 @@ lint: wasm-target
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --target $(TARGET) -- -D warnings
 
-## bench: JOSE per algorithm native vs wasm, then the filter's cost inside Envoy (wrk)
+## bench: one run, written to bench/results.md: JOSE per algorithm native vs wasm; in Envoy, no
+## filter / no-op wasm / jwt-relay, jwt-relay vs native jwt_authn, minting per body size; the same
+## on Kong's engine when JWT_RELAY_NGX_BIN is set. BENCH_SECONDS, BENCH_ROUNDS: see bench/run.py.
 bench: tools build
 	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
-	$(VENV)/bin/python bench/jose_compare.py
-	$(VENV)/bin/python bench/envoy_bench.py
+	cargo build --release --target $(TARGET) --manifest-path bench/noop/Cargo.toml
+	NOOP_WASM=$(abspath $(NOOP_WASM)) $(VENV)/bin/python bench/run.py
 
 ## run: Envoy with the filter, a demo upstream and a demo auth service on loopback
 run: tools build
@@ -57,4 +61,4 @@ run: tools build
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(WASM)
+	rm -rf $(VENV) $(WASM) bench/noop/target
