@@ -31,21 +31,22 @@ $(STAMP): tests/requirements.txt
 
 ## build: filters/jwt_relay.wasm (what Kong's wasm_filters_path and Envoy's vm_config point at)
 build: wasm-target
-	cargo build --release --lib --target $(TARGET)
+	cargo build --release -p jwt-relay --lib --target $(TARGET)
 	@mkdir -p filters
 	cp $(CARGO_WASM) $(WASM)
 
 ## test: unit tests of the pure core and integration tests against a real Envoy
 test: tools build
 	@[ -n "$$JWT_RELAY_NGX_BIN" ] || echo "JWT_RELAY_NGX_BIN is unset: the Kong engine (ngx_wasm_module) lane of tests/hosts.rs and tests/attacks is skipped"
-	cargo test --all-targets
-	cargo test --doc
+	cargo test --workspace --all-targets
+	cargo test --workspace --doc
 
 ## lint: formatting and clippy for the host and wasm targets
 lint: wasm-target
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --target $(TARGET) -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	# The CLI is a native tool (TLS through rustls): the wasm target builds the rest.
+	cargo clippy --workspace --exclude jwt-relay-cli --all-targets --target $(TARGET) -- -D warnings
 
 ## bench: one run, written to bench/results.md: JOSE per algorithm native vs wasm; in Envoy, no
 ## filter / no-op wasm / jwt-relay, jwt-relay vs native jwt_authn, minting per body size; the same

@@ -1,8 +1,6 @@
 //! jwt-relay: a Proxy-Wasm HTTP filter that verifies, reconciles and mints JWTs.
 //!
-//! `config`, `jose` and `stages` are pure and test natively; `filter` is the thin proxy-wasm glue.
+//! This crate is the thin glue between a Proxy-Wasm host (Envoy, Istio, Kong's ngx_wasm_module)
+//! and the pure core, `jwt_relay_core`, which decides everything.
 
-pub mod config;
 pub mod filter;
-pub mod jose;
-pub mod stages;

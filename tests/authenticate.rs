@@ -426,8 +426,8 @@ fn jwks() -> Value {
     let key = |alg: &str, kid: &str| {
         let pem = tokens::public_pem(alg);
         let verifying =
-            jwt_relay::jose::VerifyingKey::from_pem(&pem, alg.parse().unwrap()).unwrap();
-        let jwk = jwt_relay::jose::Jwk::from_keys(verifying, None).with_kid(kid);
+            jwt_relay_core::jose::VerifyingKey::from_pem(&pem, alg.parse().unwrap()).unwrap();
+        let jwk = jwt_relay_core::jose::Jwk::from_keys(verifying, None).with_kid(kid);
         Value::Object(jwk.to_public_json().unwrap())
     };
     json!({"keys": [key("RS256", "rsa-1"), key("ES256", "ec-1"), key("EdDSA", "ed-1")]})

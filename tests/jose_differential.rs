@@ -16,7 +16,7 @@
 
 mod support;
 
-use jwt_relay::jose::{b64, jws, Algorithm, JoseError, Jwk, JwsHeader, OctKeyEncoding};
+use jwt_relay_core::jose::{b64, jws, Algorithm, JoseError, Jwk, JwsHeader, OctKeyEncoding};
 use serde_json::{json, Map, Value};
 
 /// Runs one oracle request (shared runner in tests/support/oracle.rs) and checks that every op
@@ -184,7 +184,7 @@ fn differential_cross_family_token_rejected_by_both() {
     let rsa = Jwk::from_value(&keys[0]["jwk"], OctKeyEncoding::Base64Url).unwrap();
     let public = Value::Object(rsa.to_public_json().unwrap());
     let secret = public.to_string();
-    let hmac = jwt_relay::jose::SigningKey::hmac(secret.as_bytes()).unwrap();
+    let hmac = jwt_relay_core::jose::SigningKey::hmac(secret.as_bytes()).unwrap();
     let token = jws::sign(
         &JwsHeader::new(Algorithm::HS256),
         &claims(Algorithm::HS256),

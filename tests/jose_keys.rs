@@ -7,18 +7,17 @@
     clippy::panic
 )]
 
+mod support;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use jwt_relay::jose::{
+use jwt_relay_core::jose::{
     b64, jws, pem, Algorithm, EcCurve, Family, JoseError, Jwk, JwkSet, JwsHeader, OctKeyEncoding,
     SigningKey, VerifyingKey,
 };
 use serde_json::{json, Map, Value};
 
-fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/jose/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use support::fixture;
 
 fn claims() -> Map<String, Value> {
     json!({"sub": "alice", "iss": "jwt-relay-test", "exp": 4_102_444_800_u64})

@@ -7,7 +7,7 @@
     clippy::panic
 )]
 
-use jwt_relay::jose::{b64, jws, Algorithm, JoseError, Jwk, JwsHeader, OctKeyEncoding};
+use jwt_relay_core::jose::{b64, jws, Algorithm, JoseError, Jwk, JwsHeader, OctKeyEncoding};
 use serde_json::Value;
 
 const A1_KEY: &str = r#"{"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow","kid":"HMAC key used in JWS A.1 example"}"#;

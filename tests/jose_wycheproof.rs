@@ -11,13 +11,15 @@
     clippy::panic
 )]
 
+mod support;
+
 use std::path::PathBuf;
 
-use jwt_relay::jose::{Algorithm, Jwk, OctKeyEncoding, VerifyingKey};
+use jwt_relay_core::jose::{Algorithm, Jwk, OctKeyEncoding, VerifyingKey};
 use serde_json::Value;
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/wycheproof")
+    support::repo().join("tests/vectors/wycheproof")
 }
 
 fn load(file: &str) -> Value {

@@ -14,11 +14,9 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::repo;
 
 /// Runs kong_check.py ops; one result per op.
 fn check(ops: Vec<Value>) -> Vec<Value> {
@@ -41,8 +39,8 @@ fn load_yaml(path: &str) -> Value {
     check(vec![json!({"op": "load_yaml", "path": path})]).remove(0)["value"].clone()
 }
 
-fn load(config: &Value) -> Result<jwt_relay::config::Config, String> {
-    jwt_relay::config::load(config.to_string().as_bytes()).map_err(|e| e.to_string())
+fn load(config: &Value) -> Result<jwt_relay_core::config::Config, String> {
+    jwt_relay_core::config::load(config.to_string().as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Every jwt_relay config in a Kong declaration: filter chains and (Kong 3.9) plugins, on
@@ -272,7 +270,7 @@ fn bad_configs_are_refused_by_schema_and_parser_alike() {
     let configs: Vec<Value> = bad.iter().map(|(c, _)| c.clone()).collect();
     for ((config, message), errors) in bad.iter().zip(schema_errors(&configs)) {
         assert_ne!(errors, Vec::<String>::new(), "schema accepts {config}");
-        let parsed = jwt_relay::config::parse(config.to_string().as_bytes());
+        let parsed = jwt_relay_core::config::parse(config.to_string().as_bytes());
         assert_eq!(parsed.unwrap_err().to_string(), *message);
     }
 }
@@ -307,7 +305,7 @@ fn kong_conf_enables_wasm_and_buffers_bodies_the_filter_reads() {
     let buffer = conf("nginx_http_client_body_buffer_size");
     let mib: u64 = buffer.strip_suffix('m').unwrap().parse().unwrap();
     assert!(
-        mib << 20 >= jwt_relay::config::DEFAULT_MAX_BODY_BYTES,
+        mib << 20 >= jwt_relay_core::config::DEFAULT_MAX_BODY_BYTES,
         "{buffer}"
     );
 }

@@ -20,8 +20,8 @@
 
 mod support;
 
-use jwt_relay::jose::{b64, jws, Algorithm, JoseError, JwsHeader, SigningKey, VerifyingKey};
-use jwt_relay::stages::auth::{AuthStop, Authenticator, TokenCache};
+use jwt_relay_core::jose::{b64, jws, Algorithm, JoseError, JwsHeader, SigningKey, VerifyingKey};
+use jwt_relay_core::stages::auth::{AuthStop, Authenticator, TokenCache};
 use serde_json::{json, Map, Value};
 use support::tokens::{fixture, now};
 use support::{hosts_for, Gateway, Host, Recorded, Request, Response, Server, Setup};
@@ -1693,11 +1693,11 @@ fn registered_claims_errors(claims: &Value, claims_to_verify: &[&str], now: u64)
         "consumers": [{"username": "parser", "jwt_secrets": [{"key": "parser-key", "secret": "secret"}]}],
         "jwt": {"key_claim_name": "kid", "claims_to_verify": claims_to_verify},
     });
-    let raw = jwt_relay::config::parse(config.to_string().as_bytes()).unwrap();
+    let raw = jwt_relay_core::config::parse(config.to_string().as_bytes()).unwrap();
     let auth = Authenticator::compile(&raw).unwrap().unwrap();
     let header = json!({"typ": "JWT", "alg": "HS256", "kid": "parser-key"});
     let token = encode(claims, &hmac("secret"), "HS256", Some(header));
-    let req = jwt_relay::stages::Request {
+    let req = jwt_relay_core::stages::Request {
         method: "GET".into(),
         path: "/".into(),
         headers: vec![("authorization".into(), format!("Bearer {token}"))],
@@ -1786,7 +1786,7 @@ fn p35_checks_the_nbf_claim() {
 // ================================================================================================
 
 fn load(jwt: Value) -> Result<(), String> {
-    jwt_relay::config::load(json!({ "jwt": jwt }).to_string().as_bytes())
+    jwt_relay_core::config::load(json!({ "jwt": jwt }).to_string().as_bytes())
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

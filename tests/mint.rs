@@ -404,7 +404,7 @@ fn upstream_jwt_claims_as_the_plugin_sets_them() {
 fn upstream_jwt_keys_from_environment_variables() {
     let key_pem = fixture("rsa2048_pkcs8.pem");
     let cert_pem = fixture("rsa2048_cert.pem");
-    let cert_der = jwt_relay::jose::pem::parse_certificate_chain(&cert_pem)
+    let cert_der = jwt_relay_core::jose::pem::parse_certificate_chain(&cert_pem)
         .unwrap()
         .remove(0);
     let cert_b64 = base64::engine::general_purpose::STANDARD.encode(&cert_der);
@@ -428,7 +428,8 @@ fn upstream_jwt_keys_from_environment_variables() {
         let header = header_of(&token);
         assert_eq!(header["x5c"], json!([cert_b64]), "{host:?}");
         // The certificate carried holds the key that signed.
-        let from_cert = oracle::public_jwk(&jwt_relay::jose::pem::encode("CERTIFICATE", &cert_der));
+        let from_cert =
+            oracle::public_jwk(&jwt_relay_core::jose::pem::encode("CERTIFICATE", &cert_der));
         assert!(
             oracle::verify(&from_cert, "RS256", &token).is_some(),
             "{host:?}"
@@ -453,7 +454,8 @@ fn upstream_jwt_x5c_is_the_standard_base64_chain_with_thumbprint() {
         assert_eq!(rec.header_all("jwt").len(), 1);
         let header = header_of(rec.header("jwt").unwrap());
         let chain: Vec<Vec<u8>> =
-            jwt_relay::jose::pem::parse_certificate_chain(&fixture("ec_p256_chain.pem")).unwrap();
+            jwt_relay_core::jose::pem::parse_certificate_chain(&fixture("ec_p256_chain.pem"))
+                .unwrap();
         assert_eq!(chain.len(), 2);
         let want: Vec<String> = chain
             .iter()

@@ -7,11 +7,12 @@
     clippy::panic
 )]
 
+mod support;
+
 use serde_json::Value;
-use std::path::Path;
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
+    std::fs::read_to_string(support::repo().join(name)).unwrap()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use super::abi::{self, ids};
 use super::host_quirks::{decode_flag, decode_text};
-use crate::stages::{CallAnswer, CallSpec, HeaderEdit, LocalResponse};
+use jwt_relay_core::stages::{CallAnswer, CallSpec, HeaderEdit, LocalResponse};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;

@@ -9,7 +9,7 @@
 //! - a dispatch that fails on Kong 3.8 never calls back: the guard in [`super::http`];
 //! - a call that times out is reported differently: [`name_timeout`].
 
-use crate::stages::{CallAnswer, HeaderEdit, HeaderEdits};
+use jwt_relay_core::stages::{CallAnswer, HeaderEdit, HeaderEdits};
 
 /// Where Envoy exposes the client certificate's subject DN.
 const ENVOY_CLIENT_DN: [&[&str]; 1] = [&["connection", "subject_peer_certificate"]];

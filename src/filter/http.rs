@@ -31,11 +31,11 @@
 use super::host::{Host, HostError, Level};
 use super::host_quirks;
 use super::metrics::Metrics;
-use crate::config::Config;
-use crate::stages::events::Event;
-use crate::stages::flow::{self, Flow, Next};
-use crate::stages::reconcile::MAX_ANSWER_BYTES;
-use crate::stages::{
+use jwt_relay_core::config::Config;
+use jwt_relay_core::stages::events::Event;
+use jwt_relay_core::stages::flow::{self, Flow, Next};
+use jwt_relay_core::stages::reconcile::MAX_ANSWER_BYTES;
+use jwt_relay_core::stages::{
     CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Request, Shared,
 };
 use std::cell::RefCell;
@@ -682,7 +682,7 @@ pub fn too_large(max: u64) -> LocalResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stages::HeaderEdit;
+    use jwt_relay_core::stages::HeaderEdit;
     use std::collections::HashMap;
 
     /// A host double that records what the filter did.
@@ -792,7 +792,7 @@ mod tests {
     }
 
     fn filter<'a>(config: &str, host: &'a mut FakeHost) -> HttpFilter<&'a mut FakeHost> {
-        let config = crate::config::load(config.as_bytes()).unwrap();
+        let config = jwt_relay_core::config::load(config.as_bytes()).unwrap();
         let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
         HttpFilter::new(Rc::new(config), shared, Rc::default(), host)
     }
@@ -1586,7 +1586,8 @@ mod tests {
 
     /// A bearer token naming `kid` (its signature is never checked: the kid is unknown).
     fn bearer_with_kid(kid: &str) -> FakeHost {
-        let header = crate::jose::b64::encode(format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#));
+        let header =
+            jwt_relay_core::jose::b64::encode(format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#));
         let token = format!("{header}.e30.c2ln");
         FakeHost {
             headers: vec![
@@ -1600,7 +1601,7 @@ mod tests {
 
     #[test]
     fn done_while_jwks_refetch_pending_abandons_it_for_the_next_request() {
-        let config = Rc::new(crate::config::load(REMOTE_JWKS.as_bytes()).unwrap());
+        let config = Rc::new(jwt_relay_core::config::load(REMOTE_JWKS.as_bytes()).unwrap());
         let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
         let mut first = bearer_with_kid("new");
         let mut f = HttpFilter::new(config.clone(), shared.clone(), Rc::default(), &mut first);

@@ -2,7 +2,7 @@
 //! metrics (Kong before 3.8) refuses the definition; the filter then carries on without them.
 
 use super::host::Host;
-use crate::stages::events::{Event, RECONCILE_LATENCY_MS};
+use jwt_relay_core::stages::events::{Event, RECONCILE_LATENCY_MS};
 use std::collections::HashMap;
 
 /// Proxy-Wasm metric type of a counter.

@@ -2,10 +2,10 @@
 
 use super::abi::{self, ids};
 use super::host::{Host, HostKind, Level, ProxyWasmHost};
-use crate::config::{self, Config};
-use crate::jose::jwk::MAX_JWKS_LEN;
-use crate::stages::auth::remote_jwks::{self, Fetched};
-use crate::stages::{CallAnswer, Shared};
+use jwt_relay_core::config::{self, Config};
+use jwt_relay_core::jose::jwk::MAX_JWKS_LEN;
+use jwt_relay_core::stages::auth::remote_jwks::{self, Fetched};
+use jwt_relay_core::stages::{CallAnswer, Shared};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -26,8 +26,8 @@ pub struct Root {
 const TICK_MS: u32 = 1000;
 
 /// The metric event of a JWKS fetch outcome.
-pub fn fetch_event(fetched: &Fetched) -> crate::stages::events::Event {
-    crate::stages::events::Event::JwksFetch(matches!(fetched, Fetched::Updated { .. }))
+pub fn fetch_event(fetched: &Fetched) -> jwt_relay_core::stages::events::Event {
+    jwt_relay_core::stages::events::Event::JwksFetch(matches!(fetched, Fetched::Updated { .. }))
 }
 
 /// Logs a JWKS fetch outcome (never the keys): one line per fetch, a warning when the set held

@@ -187,8 +187,9 @@ fn h2_trailers_while_body_read_for_upstream_jwt_get_the_minted_token() {
 /// The verifying JWK of a fixture key, with its `kid`.
 pub fn public_jwk(alg: &str, kid: &str) -> Value {
     let pem = tokens::public_pem(alg);
-    let verifying = jwt_relay::jose::VerifyingKey::from_pem(&pem, alg.parse().unwrap()).unwrap();
-    let jwk = jwt_relay::jose::Jwk::from_keys(verifying, None).with_kid(kid);
+    let verifying =
+        jwt_relay_core::jose::VerifyingKey::from_pem(&pem, alg.parse().unwrap()).unwrap();
+    let jwk = jwt_relay_core::jose::Jwk::from_keys(verifying, None).with_kid(kid);
     Value::Object(jwk.to_public_json().unwrap())
 }
 

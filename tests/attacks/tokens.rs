@@ -5,7 +5,7 @@
 use super::health;
 use crate::support::tokens::{self, b64, fixture, key_files, now, ASYMMETRIC};
 use crate::support::{hosts_for, Envoy, Gateway, Host, Reply, Request, Response, Server, Setup};
-use jwt_relay::jose::{Algorithm, Jwk, SigningKey, VerifyingKey};
+use jwt_relay_core::jose::{Algorithm, Jwk, SigningKey, VerifyingKey};
 use serde_json::{json, Value};
 
 const HS_SECRET: &str = "s3cr3t-for-hs-credentials";

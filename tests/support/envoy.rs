@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    super::repo()
 }
 
 /// The Envoy binary: `$ENVOY_BIN`, else the project virtualenv's.
@@ -276,7 +276,7 @@ fn vm_config(setup: &Setup) -> Value {
 
 /// A fixture's absolute path.
 pub fn fixture_path(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    super::repo()
         .join("tests/fixtures/jose")
         .join(name)
         .display()

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 pub fn python() -> PathBuf {
     let path = std::env::var_os("JWT_RELAY_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+        .unwrap_or_else(|| super::repo().join(".venv/bin/python"));
     assert!(
         path.exists(),
         "no Python at {} (set JWT_RELAY_PYTHON, or run `make tools` / `make test`, which \
@@ -27,9 +27,7 @@ pub fn run(ops: Vec<Value>) -> Vec<Value> {
 
 /// Runs a helper of tests/support with `{"ops": [...]}` on stdin; its `results`, one per op.
 pub fn run_script(name: &str, ops: Vec<Value>) -> Vec<Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name);
+    let script = super::repo().join("tests/support").join(name);
     let mut child = Command::new(python())
         .arg(script)
         .stdin(Stdio::piped())

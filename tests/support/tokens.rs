@@ -1,16 +1,13 @@
 //! Test keys (from tests/fixtures/jose) and token minting for the integration tests.
 
-use jwt_relay::jose::{jws, Algorithm, JwsHeader, SigningKey};
+use jwt_relay_core::jose::{jws, Algorithm, JwsHeader, SigningKey};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Reads a fixture file.
+/// Reads a fixture file (the one reader: [`super::fixture`]).
 pub fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/jose")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    super::fixture(name)
 }
 
 /// (private PKCS#8 PEM, public SPKI PEM) fixture names for an asymmetric algorithm.
@@ -75,7 +72,7 @@ fn sign_with(key: &SigningKey, alg: Algorithm, claims: &Value, kid: Option<&str>
 
 /// base64url without padding.
 pub fn b64(bytes: &[u8]) -> String {
-    jwt_relay::jose::b64::encode(bytes)
+    jwt_relay_core::jose::b64::encode(bytes)
 }
 
 /// A token assembled from raw segments (for malformed-token tests).
@@ -90,7 +87,7 @@ pub fn raw_token(header: &str, claims: &str, signature: &str) -> String {
 /// The claims of a compact token, unverified (to read what the filter minted).
 pub fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a compact token");
-    let bytes = jwt_relay::jose::b64::decode(payload).expect("base64url claims");
+    let bytes = jwt_relay_core::jose::b64::decode(payload).expect("base64url claims");
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 

@@ -30,13 +30,13 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use jwt_relay::jose::{Algorithm, JoseError, SigningKey, VerifyingKey};
+use jwt_relay_core::jose::{Algorithm, JoseError, SigningKey, VerifyingKey};
 
-const RSA_PEM: &str = include_str!("../tests/fixtures/jose/rsa2048_pkcs8.pem");
-const P256_PEM: &str = include_str!("../tests/fixtures/jose/ec_p256_pkcs8.pem");
-const P384_PEM: &str = include_str!("../tests/fixtures/jose/ec_p384_pkcs8.pem");
-const P521_PEM: &str = include_str!("../tests/fixtures/jose/ec_p521_pkcs8.pem");
-const ED25519_PEM: &str = include_str!("../tests/fixtures/jose/ed25519_pkcs8.pem");
+const RSA_PEM: &str = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+const P256_PEM: &str = include_str!("../../tests/fixtures/jose/ec_p256_pkcs8.pem");
+const P384_PEM: &str = include_str!("../../tests/fixtures/jose/ec_p384_pkcs8.pem");
+const P521_PEM: &str = include_str!("../../tests/fixtures/jose/ec_p521_pkcs8.pem");
+const ED25519_PEM: &str = include_str!("../../tests/fixtures/jose/ed25519_pkcs8.pem");
 const HMAC_SECRET: &[u8] = b"jwt-relay benchmark secret, 64 bytes long, not used anywhere else";
 
 /// `{"alg":"RS256","typ":"JWT"}.{"sub":"1234567890","name":"John Doe","iat":1516239022}`.

@@ -485,8 +485,9 @@ mod tests {
     use serde_json::json;
 
     const SECRET: &[u8] = b"s3cr3t-for-hs-credentials";
-    const RSA_PRIVATE: &str = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
-    const RSA_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/rsa2048_public_spki.pem");
+    const RSA_PRIVATE: &str = include_str!("../../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    const RSA_PUBLIC: &str =
+        include_str!("../../../../tests/fixtures/jose/rsa2048_public_spki.pem");
     /// `k` of the `oct` key in [`published_set`]: base64url of `SECRET`.
     const OCT_K: &str = "czNjcjN0LWZvci1ocy1jcmVkZW50aWFscw";
 
@@ -742,8 +743,9 @@ mod tests {
 
     #[test]
     fn rsa_2047_bit_credential_verifies_with_a_warning() {
-        const PRIVATE: &str = include_str!("../../../tests/fixtures/jose/rsa2047_pkcs8.pem");
-        const PUBLIC: &str = include_str!("../../../tests/fixtures/jose/rsa2047_public_spki.pem");
+        const PRIVATE: &str = include_str!("../../../../tests/fixtures/jose/rsa2047_pkcs8.pem");
+        const PUBLIC: &str =
+            include_str!("../../../../tests/fixtures/jose/rsa2047_public_spki.pem");
         let (auth, consumers) = stage(
             json!({}),
             json!([{"id": "c", "jwt_secrets": [
@@ -768,8 +770,8 @@ mod tests {
 
     #[test]
     fn ed448_credential_verifies_eddsa() {
-        const PRIVATE: &str = include_str!("../../../tests/fixtures/jose/ed448_pkcs8.pem");
-        const PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ed448_public_spki.pem");
+        const PRIVATE: &str = include_str!("../../../../tests/fixtures/jose/ed448_pkcs8.pem");
+        const PUBLIC: &str = include_str!("../../../../tests/fixtures/jose/ed448_public_spki.pem");
         let (auth, consumers) = stage(
             json!({}),
             json!([{"id": "c", "jwt_secrets": [

@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jwt_relay::jose::{jws, Algorithm, JwsHeader};
+use jwt_relay_core::jose::{jws, Algorithm, JwsHeader};
 use serde_json::{Map, Value};
 
 use crate::args::{CliError, Parsed, Spec};

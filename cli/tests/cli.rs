@@ -8,6 +8,7 @@
     clippy::panic
 )]
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use serde_json::{json, Value};
@@ -19,9 +20,7 @@ use support::{oracle, Reply, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jwt-relay");
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use support::repo;
 
 /// What one run of the tool gave.
 #[derive(Debug)]
@@ -76,7 +75,7 @@ fn run_with(dir: &Path, args: &[&str], stdin: &str) -> Out {
 
 /// Runs the tool in the repo root (fixture paths are relative to it).
 fn cli(args: &[&str]) -> Out {
-    run_with(repo(), args, "")
+    run_with(&repo(), args, "")
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -756,7 +755,7 @@ fn verify_http_jwks_url_fetched() {
 
 #[test]
 fn verify_crit_b64_or_duplicate_member_token_exits_1() {
-    use jwt_relay::jose::{b64, Algorithm, Jwk, OctKeyEncoding};
+    use jwt_relay_core::jose::{b64, Algorithm, Jwk, OctKeyEncoding};
     let (dir, _) = signed(&json!({}));
     let private = dir.read("k/private.jwk.json");
     let jwk = Jwk::from_json(&private, OctKeyEncoding::Base64Url).unwrap();
@@ -960,7 +959,7 @@ fn convert_fixture_pem_formats_to_jwk() {
 fn convert_pem_from_stdin_to_jwk() {
     let pem = std::fs::read_to_string(repo().join("tests/fixtures/jose/ed25519_public_spki.pem"))
         .unwrap();
-    let jwk = run_with(repo(), &["pem-to-jwk", "--kid", "s", "-"], &pem).json();
+    let jwk = run_with(&repo(), &["pem-to-jwk", "--kid", "s", "-"], &pem).json();
     assert_eq!(
         (jwk["kty"].as_str(), jwk["kid"].as_str()),
         (Some("OKP"), Some("s"))
@@ -1051,7 +1050,7 @@ fn check_bad_configs_give_the_filter_messages() {
             dir.run(&["check", "config.json"]).fails(1),
             filter_log_line(message)
         );
-        let expected = jwt_relay::config::load(config.as_bytes())
+        let expected = jwt_relay_core::config::load(config.as_bytes())
             .unwrap_err()
             .to_string();
         assert_eq!(expected, message, "the library agrees");
@@ -1067,9 +1066,9 @@ fn check_message_format_is_the_filter_log_line() {
 
 #[test]
 fn check_config_from_stdin_accepted() {
-    assert_eq!(run_with(repo(), &["check", "-"], "{}").ok(), "ok\n");
+    assert_eq!(run_with(&repo(), &["check", "-"], "{}").ok(), "ok\n");
     assert_eq!(
-        run_with(repo(), &["check", "-"], r#"{"jwtt": {}}"#).fails(1),
+        run_with(&repo(), &["check", "-"], r#"{"jwtt": {}}"#).fails(1),
         filter_log_line("jwtt: unknown field")
     );
 }
@@ -1163,7 +1162,7 @@ fn check_every_shipped_envoy_config_ok() {
         "{configs:?}"
     );
     for (file, line, config) in configs {
-        let out = run_with(repo(), &["check", "-"], &config);
+        let out = run_with(&repo(), &["check", "-"], &config);
         assert_eq!(
             (out.code, out.stdout.as_str(), out.stderr.as_str()),
             (0, "ok\n", ""),

@@ -142,7 +142,7 @@ fn custom_jwt_is_minted_before_reconcile_and_the_call_carries_it() {
 
 #[test]
 fn upstream_jwt_reads_the_body_and_signs_its_hash_last() {
-    let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
     let config = config(json!({"upstream_jwt": {"private_key": pem, "x5c": false,
                                                  "max_body_bytes": 10}}));
     let mut shared = Shared::for_config(&config);
@@ -168,7 +168,7 @@ fn upstream_jwt_reads_the_body_and_signs_its_hash_last() {
 
 #[test]
 fn body_too_large_is_413_and_denied_event() {
-    let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
     let config = config(json!({"upstream_jwt": {"private_key": pem, "x5c": false,
                                                  "max_body_bytes": 4}}));
     let mut shared = Shared::for_config(&config);

@@ -20,11 +20,8 @@ mod json;
 pub mod jwk;
 pub mod jws;
 mod key;
-mod monty;
 pub mod pem;
 mod rsa_backend;
-mod rsa_crt;
-mod rsa_pad;
 
 pub use alg::{Algorithm, EcCurve, Family, Sha};
 pub use error::JoseError;

@@ -2,7 +2,7 @@
 
 use std::io::Read as _;
 
-use jwt_relay::jose::{pem, Algorithm, Jwk, JwkSet, OctKeyEncoding, SigningKey, VerifyingKey};
+use jwt_relay_core::jose::{pem, Algorithm, Jwk, JwkSet, OctKeyEncoding, SigningKey, VerifyingKey};
 use serde_json::Value;
 
 use crate::args::CliError;
@@ -53,7 +53,7 @@ pub fn is_json(text: &str) -> bool {
 /// One key from PEM text: a private key (PKCS#8, PKCS#1, SEC1) gives a JWK with its signing
 /// key; a public key or certificate gives a public JWK. No `kid` or `alg`.
 pub fn key_from_pem(text: &str, source: &str) -> Result<Jwk, CliError> {
-    let bad = |e: jwt_relay::jose::JoseError| CliError::invalid(format!("{source}: {e}"));
+    let bad = |e: jwt_relay_core::jose::JoseError| CliError::invalid(format!("{source}: {e}"));
     let first = pem::parse_blocks(text).map_err(bad)?;
     let private = first
         .first()

@@ -582,7 +582,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn meta_path() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("filters/jwt_relay.meta.json")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../filters/jwt_relay.meta.json")
     }
 
     #[test]
@@ -713,7 +713,7 @@ mod tests {
 
     /// A whole config that loads, for each section with required fields.
     fn loadable(path: &str) -> Option<Value> {
-        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
         Some(match path {
             "consumers[0].jwt_secrets[0]" => {
                 json!({"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "secret": "s"}]}]})

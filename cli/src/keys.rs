@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use jwt_relay::jose::{Algorithm, Family, Jwk, JwkSet, SigningKey};
+use jwt_relay_core::jose::{Algorithm, Family, Jwk, JwkSet, SigningKey};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -103,7 +103,7 @@ enum Text {
     Pem(Zeroizing<String>),
 }
 
-fn jose(context: &str) -> impl Fn(jwt_relay::jose::JoseError) -> CliError + '_ {
+fn jose(context: &str) -> impl Fn(jwt_relay_core::jose::JoseError) -> CliError + '_ {
     move |e| CliError::invalid(format!("{context}: {e}"))
 }
 

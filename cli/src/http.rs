@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write as _};
 use std::net::{TcpStream, ToSocketAddrs as _};
 use std::time::Duration;
 
-use jwt_relay::jose::jwk::MAX_JWKS_LEN;
+use jwt_relay_core::jose::jwk::MAX_JWKS_LEN;
 
 use crate::args::CliError;
 

@@ -496,7 +496,7 @@ mod tests {
 
     /// A set where an RSA key and an `oct` key share `kid` "shared", plus an `oct` key alone.
     fn mixed_set() -> String {
-        let pem = include_str!("../../tests/fixtures/jose/rsa2048_public_spki.pem");
+        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_public_spki.pem");
         let rsa = VerifyingKey::from_pem(pem, Algorithm::RS256).unwrap();
         let mut rsa = Jwk::from_keys(rsa, None).to_public_json().unwrap();
         rsa.insert("kid".into(), Value::from("shared"));

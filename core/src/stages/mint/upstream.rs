@@ -283,11 +283,12 @@ mod tests {
     use crate::jose::{pem, VerifyingKey};
     use crate::stages::auth::{Consumer, Via};
 
-    const KEY_PEM: &str = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
-    const PKCS1_PEM: &str = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs1.pem");
-    const PUBLIC_PEM: &str = include_str!("../../../tests/fixtures/jose/rsa2048_public_spki.pem");
-    const CERT_PEM: &str = include_str!("../../../tests/fixtures/jose/rsa2048_cert.pem");
-    const CHAIN_PEM: &str = include_str!("../../../tests/fixtures/jose/ec_p256_chain.pem");
+    const KEY_PEM: &str = include_str!("../../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    const PKCS1_PEM: &str = include_str!("../../../../tests/fixtures/jose/rsa2048_pkcs1.pem");
+    const PUBLIC_PEM: &str =
+        include_str!("../../../../tests/fixtures/jose/rsa2048_public_spki.pem");
+    const CERT_PEM: &str = include_str!("../../../../tests/fixtures/jose/rsa2048_cert.pem");
+    const CHAIN_PEM: &str = include_str!("../../../../tests/fixtures/jose/ec_p256_chain.pem");
 
     fn no_env(_: &str) -> Option<String> {
         None

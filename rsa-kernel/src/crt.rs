@@ -1,5 +1,5 @@
 //! The RSA private-key operation (RSASP1, RFC 8017 §5.2.1) by the Chinese remainder theorem, on
-//! the wasm-tuned Montgomery kernel in [`super::monty`]. About 2.3 ms per RSA-2048 signature in
+//! the wasm-tuned Montgomery kernel in `monty`. About 2.3 ms per RSA-2048 signature in
 //! V8 where the `rsa` crate takes about 5 ms. Every result is checked against the public key
 //! before it leaves (s^e mod n = c; see [`Check`]), so a fault or a bug here yields an error,
 //! never a wrong signature.
@@ -9,11 +9,11 @@
 //! exponent even for the same message.
 
 use rsa::traits::PublicKeyParts;
-use rsa::{BoxedUint, RsaPublicKey};
+use rsa::{BoxedUint, PublicKey};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::monty::{self, Limbs, Modulus, Residue};
+use crate::monty::{self, Limbs, Modulus, Residue};
 
 /// Kernel size for the public check modulo n: moduli up to 2070 bits (RSA-2048).
 const CHECK_LIMBS: usize = 74;
@@ -101,7 +101,7 @@ impl<const N: usize> Crt<N> {
 }
 
 /// A two-prime RSA private key in CRT form, ready for [`CrtKey::private_op`].
-pub(crate) struct CrtKey {
+pub struct CrtKey {
     sized: KernelSize,
     check: Check,
 }
@@ -114,7 +114,7 @@ enum Check {
         n: Box<Modulus<CHECK_LIMBS>>,
         e: Vec<u8>,
     },
-    Backend(RsaPublicKey),
+    Backend(PublicKey),
 }
 
 /// The kernel comes in three fixed sizes; a key takes the smallest that holds its primes.
@@ -131,7 +131,7 @@ impl CrtKey {
     /// From the big-endian modulus and CRT members (JWK `n`, `p`, `q`, `dp`, `dq`, `qi`). `None`
     /// when a prime is too large for the kernel or a member does not fit: the caller then keeps
     /// the `rsa` crate's own private operation.
-    pub(crate) fn new(public: &RsaPublicKey, [p, q, dp, dq, qinv]: [&[u8]; 5]) -> Option<Self> {
+    pub fn new(public: &PublicKey, [p, q, dp, dq, qinv]: [&[u8]; 5]) -> Option<Self> {
         let n = public.n_bytes();
         let n = n.as_ref();
         let e = public.e_bytes().to_vec();
@@ -155,7 +155,7 @@ impl CrtKey {
     /// c^d mod n for the big-endian `c` (the encoded message, below n), as big-endian bytes of
     /// the modulus length, checked against the public key. `None` when the system RNG fails,
     /// `c` is not below n, or the check fails (a fault: the signature is withheld).
-    pub(crate) fn private_op(&self, c: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    pub fn private_op(&self, c: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let blinds = random_blinds()?;
         let signature = match &self.sized {
             KernelSize::Limbs37(key) => key.private_op(c, &blinds),

@@ -1,11 +1,11 @@
 //! RSA signature encodings (RFC 8017 §9): EMSA-PKCS1-v1_5 for RS* and EMSA-PSS for PS*, so
-//! the fast private operation in `rsa_crt` can sign both. Verification stays with the `rsa`
+//! the fast private operation in [`crate::CrtKey`] can sign both. Verification stays with the `rsa`
 //! crate, which also checks every signature made here before it leaves.
 
 use sha2::digest::{Digest, FixedOutputReset};
 use sha2::{Sha256, Sha384, Sha512};
 
-use super::alg::Sha;
+use crate::Hash as Sha;
 
 /// DigestInfo DER prefixes (RFC 8017 §9.2, note 1).
 const PREFIX_SHA256: [u8; 19] = [
@@ -23,7 +23,7 @@ const PREFIX_SHA512: [u8; 19] = [
 
 /// EMSA-PKCS1-v1_5 (RFC 8017 §9.2): `00 01 FF… 00 DigestInfo`, `len` bytes (the modulus
 /// length). `None` when the modulus is too short for the digest.
-pub(crate) fn pkcs1v15(sha: Sha, hashed: &[u8], len: usize) -> Option<Vec<u8>> {
+pub fn pkcs1v15(sha: Sha, hashed: &[u8], len: usize) -> Option<Vec<u8>> {
     let prefix: &[u8] = match sha {
         Sha::Sha256 => &PREFIX_SHA256,
         Sha::Sha384 => &PREFIX_SHA384,
@@ -43,7 +43,7 @@ pub(crate) fn pkcs1v15(sha: Sha, hashed: &[u8], len: usize) -> Option<Vec<u8>> {
 /// EMSA-PSS (RFC 8017 §9.1.1) with MGF1 over the same hash and a salt as long as the hash
 /// (RFC 7518 §3.5). `mod_bits` is the modulus length in bits; the result is
 /// ⌈(mod_bits − 1)/8⌉ bytes. `None` when the modulus is too short.
-pub(crate) fn pss(sha: Sha, hashed: &[u8], salt: &[u8], mod_bits: usize) -> Option<Vec<u8>> {
+pub fn pss(sha: Sha, hashed: &[u8], salt: &[u8], mod_bits: usize) -> Option<Vec<u8>> {
     match sha {
         Sha::Sha256 => pss_with::<Sha256>(hashed, salt, mod_bits),
         Sha::Sha384 => pss_with::<Sha384>(hashed, salt, mod_bits),

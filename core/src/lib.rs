@@ -1,0 +1,11 @@
+//! jwt-relay's pure core: everything the filter decides, with no proxy-wasm, so it builds and
+//! tests natively and the compiler keeps the host out.
+//!
+//! - [`config`]: the wire types (what a user writes), their defaults and validation.
+//! - [`jose`]: JWS, JWK, keys and algorithms (RFC 7515/7517/7518/7519, RFC 8037).
+//! - [`stages`]: the runtime stages compiled from the configuration, and the request's path
+//!   through them ([`stages::flow`]).
+
+pub mod config;
+pub mod jose;
+pub mod stages;
