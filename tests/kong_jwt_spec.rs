@@ -1712,7 +1712,8 @@ fn registered_claims_errors(claims: &Value, claims_to_verify: &[&str], now: u64)
         &mut Vec::new(),
     ) {
         Ok(_) => None,
-        Err(AuthStop::Deny { reply, .. }) => {
+        Err(AuthStop::Refuse(refusal)) => {
+            let reply = refusal.reply();
             assert_eq!(reply.status, 401);
             Some(serde_json::from_slice(&reply.body).unwrap())
         }

@@ -33,10 +33,10 @@ use super::host_quirks;
 use super::metrics::Metrics;
 use jwt_relay_core::config::Config;
 use jwt_relay_core::stages::events::Event;
-use jwt_relay_core::stages::flow::{self, Flow, Next};
+use jwt_relay_core::stages::flow::{Flow, Next};
 use jwt_relay_core::stages::reconcile::MAX_ANSWER_BYTES;
 use jwt_relay_core::stages::{
-    CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Request, Shared,
+    CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Refusal, Request, Shared,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -208,15 +208,14 @@ impl<H: Host> HttpFilter<H> {
                         chunk.len()
                     ),
                 );
-                self.record(&[Event::Denied("body_unreadable")]);
-                return self.respond(&flow::body_unreadable());
+                return self.refuse(Refusal::BodyUnreadable);
             }
             let fed = self.flow.as_mut().map(|f| f.on_body_chunk(&chunk, max));
             match fed {
                 Some(Ok(())) => {}
-                Some(Err(reply)) => {
+                Some(Err(refusal)) => {
                     self.record_flow();
-                    return self.respond(&reply);
+                    return self.respond(&refusal.reply());
                 }
                 None => return self.fail_closed("no flow while reading the body"),
             }
@@ -362,11 +361,10 @@ impl<H: Host> HttpFilter<H> {
         if !pending || !self.host.is_kong() {
             return false;
         }
-        let reply = match self.call_lost() {
-            Some(Next::Respond(reply)) => reply,
-            _ => bad_gateway(),
+        match self.call_lost() {
+            Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
+            _ => self.refuse(Refusal::Undecided),
         };
-        self.respond(&reply);
         true
     }
 
@@ -431,8 +429,10 @@ impl<H: Host> HttpFilter<H> {
         for event in events {
             metrics.count(&mut self.host, event);
             let line = match event {
-                Event::Denied(reason) => format!("jwt-relay: denied: {reason}"),
-                Event::DeniedFor(reason, what) => format!("jwt-relay: denied: {reason} ({what})"),
+                Event::Denied(refusal) => match refusal.detail() {
+                    Some(what) => format!("jwt-relay: denied: {} ({what})", refusal.reason()),
+                    None => format!("jwt-relay: denied: {}", refusal.reason()),
+                },
                 _ => continue,
             };
             let line = format!("{line} request_id={}", self.request_id);
@@ -463,7 +463,8 @@ impl<H: Host> HttpFilter<H> {
         match next {
             None => self.fail_closed("flow state lost"),
             Some(Next::Continue(edits)) => self.forward(&edits),
-            Some(Next::Respond(reply)) => self.respond(&reply),
+            Some(Next::Serve(reply)) => self.respond(&reply),
+            Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
             Some(Next::Dispatch(call)) => {
                 // Guard 1 (module docs): nothing forged may ride along if we are never called back.
                 let guard = self
@@ -541,11 +542,9 @@ impl<H: Host> HttpFilter<H> {
                 }
                 Err(action) => action,
             },
-            Some(Next::Respond(reply)) => self.respond(&reply),
-            _ => {
-                self.record(&[Event::Denied("length_required")]);
-                self.respond(&flow::length_required())
-            }
+            Some(Next::Serve(reply)) => self.respond(&reply),
+            Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
+            _ => self.refuse(Refusal::LengthRequired),
         }
     }
 
@@ -620,15 +619,16 @@ impl<H: Host> HttpFilter<H> {
 
     /// Kong's engine cannot strip a header the client sent twice: such a request is refused.
     fn refuse_duplicate(&mut self, name: &str) -> Action {
-        self.record(&[Event::DeniedFor(
-            "duplicate_header",
-            format!("header {name}"),
-        )]);
-        let message = format!("Duplicate '{name}' header");
-        self.respond(&LocalResponse::json(
-            400,
-            &serde_json::json!({ "message": message }),
-        ))
+        self.refuse(Refusal::DuplicateOwnedHeader {
+            name: name.to_string(),
+        })
+    }
+
+    /// Refuses the request from the glue itself (the flow records its own refusals).
+    fn refuse(&mut self, refusal: Refusal) -> Action {
+        let reply = refusal.reply();
+        self.record(&[Event::Denied(refusal)]);
+        self.respond(&reply)
     }
 
     fn forward(&mut self, edits: &HeaderEdits) -> Action {
@@ -657,27 +657,12 @@ impl<H: Host> HttpFilter<H> {
     fn fail_closed(&mut self, detail: &str) -> Action {
         self.host
             .log(Level::Error, &format!("jwt-relay: host error: {detail}"));
-        let body = serde_json::json!({"message": "An unexpected error occurred"});
-        self.respond(&LocalResponse::json(500, &body))
+        self.respond(&Refusal::Internal.reply())
     }
 }
 
 /// Kong's `$upstream_uri`: the URI its `proxy_pass` sends upstream.
 const UPSTREAM_URI: [&str; 2] = ["ngx", "upstream_uri"];
-
-/// The reply to a request that reached the upstream without the filter's decision (Kong's own
-/// 502 text).
-fn bad_gateway() -> LocalResponse {
-    LocalResponse::json(
-        502,
-        &serde_json::json!({"message": "An invalid response was received from the upstream server"}),
-    )
-}
-
-/// The 413 reply, re-exported for the glue's tests.
-pub fn too_large(max: u64) -> LocalResponse {
-    flow::too_large(max)
-}
 
 #[cfg(test)]
 mod tests {
@@ -870,7 +855,10 @@ mod tests {
         assert_eq!(f.on_request_headers(false), Action::Pause);
         assert_eq!(f.on_request_body(20, true), Action::Pause);
         assert_eq!(f.state(), State::Responded);
-        assert_eq!(f.host.responses[0], too_large(10));
+        assert_eq!(
+            f.host.responses[0],
+            Refusal::BodyTooLarge { max: 10 }.reply()
+        );
         assert!(f.host.calls.is_empty());
     }
 
@@ -1126,7 +1114,7 @@ mod tests {
         assert!(matches!(f.state(), State::ReadingBody { .. }));
         assert_eq!(f.on_request_body(9000, true), Action::Pause);
         assert_eq!(f.state(), State::Responded);
-        assert_eq!(host.responses[0], flow::body_unreadable());
+        assert_eq!(host.responses[0], Refusal::BodyUnreadable.reply());
         assert_eq!(host.responses[0].status, 413);
         assert!(!host
             .edits
@@ -1257,7 +1245,7 @@ mod tests {
         // Kong 3.8: the dispatch failed, no callback, and the chain moved on to the body.
         assert_eq!(f.on_request_body(3, true), Action::Pause);
         assert_eq!(f.state(), State::Responded);
-        assert_eq!(host.responses, [bad_gateway()]);
+        assert_eq!(host.responses, [Refusal::Undecided.reply()]);
         assert_eq!(host.resumed, 0);
         assert!(host.logs.borrow()[0].contains("without the call's answer; failing closed"));
     }
@@ -1286,7 +1274,7 @@ mod tests {
         assert_eq!(f.state(), State::Responded);
         // A late answer changes nothing.
         f.on_call_response(7, 10);
-        assert_eq!(host.responses, [bad_gateway()]);
+        assert_eq!(host.responses, [Refusal::Undecided.reply()]);
         assert_eq!(host.resumed, 0);
     }
 
@@ -1297,7 +1285,7 @@ mod tests {
         start_call(&mut f);
         assert_eq!(f.on_response_headers(), Action::Continue);
         // The request went up without the marker header: its answer is not passed on.
-        assert_eq!(host.responses, [bad_gateway()]);
+        assert_eq!(host.responses, [Refusal::Undecided.reply()]);
     }
 
     #[test]
@@ -1389,7 +1377,7 @@ mod tests {
         assert_eq!(f.on_request_headers(false), Action::Pause);
         assert_eq!(f.state(), State::Responded);
         assert!(host.calls.is_empty());
-        assert_eq!(host.responses, [flow::length_required()]);
+        assert_eq!(host.responses, [Refusal::LengthRequired.reply()]);
     }
 
     #[test]
@@ -1406,7 +1394,7 @@ mod tests {
         let mut f = filter(&upstream_jwt(), &mut host);
         assert_eq!(f.on_request_headers(false), Action::Continue);
         assert_eq!(f.on_response_headers(), Action::Continue);
-        assert_eq!(host.responses, [bad_gateway()]);
+        assert_eq!(host.responses, [Refusal::Undecided.reply()]);
         assert!(host.logs.borrow()[0].contains("without the request body"));
     }
 
@@ -1563,7 +1551,7 @@ mod tests {
             };
             assert_eq!(action, Action::Continue);
             assert_eq!(f.state(), State::Responded);
-            assert_eq!(host.responses, [bad_gateway()]);
+            assert_eq!(host.responses, [Refusal::Undecided.reply()]);
         }
     }
 

@@ -74,15 +74,6 @@ pub struct CallAnswer {
     pub body: Vec<u8>,
 }
 
-/// What the glue does next with a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Apply the edits and let the request go on.
-    Continue(HeaderEdits),
-    /// Answer the request; it never reaches the upstream.
-    Respond(LocalResponse),
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! What happened to a request, as data: the stages record events, the glue turns each into a
 //! host metric. This enum is the one list of the filter's metrics.
 
+use super::Refusal;
 use crate::jose::Algorithm;
 
 /// How a reconcile call ended.
@@ -21,11 +22,8 @@ pub enum ReconcileOutcome {
 pub enum Event {
     /// A request went on to the upstream.
     Allowed,
-    /// A request was answered by the filter; the reason is a short stable word.
-    Denied(&'static str),
-    /// A denial counted as [`Event::Denied`], whose log line also names what in the
-    /// configuration it concerns (a claim path; never a value from the request).
-    DeniedFor(&'static str, String),
+    /// A request was refused by the filter (counted by [`Refusal::reason`]).
+    Denied(Refusal),
     /// The JWKS endpoint answered.
     JwksServed,
     /// A token's signature verified, by algorithm.
@@ -47,9 +45,7 @@ impl Event {
     pub fn metric(&self) -> String {
         match self {
             Self::Allowed => "jwt_relay.requests_allowed".into(),
-            Self::Denied(reason) | Self::DeniedFor(reason, _) => {
-                format!("jwt_relay.requests_denied.{reason}")
-            }
+            Self::Denied(refusal) => format!("jwt_relay.requests_denied.{}", refusal.reason()),
             Self::JwksServed => "jwt_relay.jwks_served".into(),
             Self::Verified(alg) => format!("jwt_relay.tokens_verified.{}", alg.name()),
             Self::TokenCacheHit => "jwt_relay.token_cache_hits".into(),
@@ -81,8 +77,8 @@ mod tests {
     #[test]
     fn metric_names_are_stable() {
         assert_eq!(
-            Event::Denied("no_token").metric(),
-            "jwt_relay.requests_denied.no_token"
+            Event::Denied(crate::stages::Refusal::ReconcileFailed).metric(),
+            "jwt_relay.requests_denied.reconcile_failed"
         );
         assert_eq!(
             Event::Verified(Algorithm::RS256).metric(),

@@ -8,11 +8,9 @@ use super::auth::{AuthStop, Identity};
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
 use super::{
-    headers, CallAnswer, CallSpec, Decision, HeaderEdit, HeaderEdits, LocalResponse, Request,
-    Shared,
+    headers, CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Refusal, Request, Shared,
 };
 use crate::config::Config;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// What the glue does next.
@@ -20,8 +18,10 @@ use sha2::{Digest, Sha256};
 pub enum Next {
     /// Apply the edits and let the request go on.
     Continue(HeaderEdits),
-    /// Answer the request locally.
-    Respond(LocalResponse),
+    /// Serve this answer (the filter's JWKS endpoint).
+    Serve(LocalResponse),
+    /// Refuse the request with [`Refusal::reply`]; it never reaches the upstream.
+    Refuse(Refusal),
     /// Make this call and hand its answer to [`Flow::on_call_answer`].
     Dispatch(CallSpec),
     /// Read the body (at most `max` bytes) into [`Flow::on_body_chunk`], then
@@ -80,33 +80,6 @@ fn body_limit(config: &Config) -> Option<u64> {
     }
 }
 
-/// The reply to a body the host holds but cannot hand over (Kong keeps a body above
-/// `client_body_buffer_size` in a temporary file no filter can read).
-pub fn body_unreadable() -> LocalResponse {
-    LocalResponse::json(
-        413,
-        &json!({ "message": "Request body is larger than the gateway's body buffer \
-            (Kong: nginx_http_client_body_buffer_size)" }),
-    )
-}
-
-/// The reply to a body of unknown length that a stage must see before the auth service is
-/// called, where the host cannot hold the request for it (Kong's engine).
-pub fn length_required() -> LocalResponse {
-    LocalResponse::json(
-        411,
-        &json!({ "message": "A Content-Length is required for this request's body" }),
-    )
-}
-
-/// The reply to a body above the limit.
-pub fn too_large(max: u64) -> LocalResponse {
-    LocalResponse::json(
-        413,
-        &json!({ "message": format!("Request body is larger than {max} bytes") }),
-    )
-}
-
 impl Flow {
     /// Starts a request: authenticates, then runs the next steps.
     pub fn start(config: &Config, shared: &mut Shared, req: Request) -> (Self, Next) {
@@ -130,7 +103,7 @@ impl Flow {
             .and_then(|j| j.serve(&flow.req))
         {
             flow.events.push(Event::JwksServed);
-            return (flow, Next::Respond(reply));
+            return (flow, Next::Serve(reply));
         }
         let next = flow.advance(config, shared);
         (flow, next)
@@ -180,13 +153,14 @@ impl Flow {
         self.req.edited(&self.edits)
     }
 
-    /// A piece of the request body, hashed once; `Err` with the 413 reply once it exceeds `max`.
-    pub fn on_body_chunk(&mut self, chunk: &[u8], max: u64) -> Result<(), LocalResponse> {
+    /// A piece of the request body, hashed once; `Err` (413) once it exceeds `max`.
+    pub fn on_body_chunk(&mut self, chunk: &[u8], max: u64) -> Result<(), Refusal> {
         let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
         self.body.len = self.body.len.saturating_add(len);
         if self.body.len > max {
-            self.events.push(Event::Denied("body_too_large"));
-            return Err(too_large(max));
+            let refusal = Refusal::BodyTooLarge { max };
+            self.events.push(Event::Denied(refusal.clone()));
+            return Err(refusal);
         }
         self.body.hasher.update(chunk);
         if let Some(kept) = self.body.kept.as_mut() {
@@ -216,7 +190,7 @@ impl Flow {
             return self.advance(config, shared);
         }
         let (Step::AwaitReconcile { cache_key }, Some(rec)) = (self.step, &config.reconcile) else {
-            return Next::Respond(internal_error());
+            return self.refuse(Refusal::Internal);
         };
         self.step = Step::UpstreamJwt;
         match reconcile::on_answer(rec, answer) {
@@ -229,20 +203,20 @@ impl Flow {
                 self.inject(injection);
                 self.advance(config, shared)
             }
-            Outcome::Deny(reply) => {
+            Outcome::Deny(refusal) => {
                 self.events.push(Event::Reconcile(ReconcileOutcome::Denied));
-                self.deny(reply, "reconcile_denied")
+                self.refuse(refusal)
             }
             Outcome::Failed(failure) => match reconcile::on_failure(rec, &failure) {
-                Decision::Continue(edits) => {
+                Ok(edits) => {
                     self.events
                         .push(Event::Reconcile(ReconcileOutcome::FailedOpen));
                     self.edits.0.extend(edits.0);
                     self.advance(config, shared)
                 }
-                Decision::Respond(reply) => {
+                Err(refusal) => {
                     self.events.push(Event::Reconcile(ReconcileOutcome::Failed));
-                    self.deny(reply, "reconcile_failed")
+                    self.refuse(refusal)
                 }
             },
         }
@@ -280,17 +254,7 @@ impl Flow {
                 self.identity = done.identity;
                 None
             }
-            Err(AuthStop::Deny {
-                reply,
-                reason,
-                detail,
-            }) => {
-                self.events.push(match detail {
-                    Some(what) => Event::DeniedFor(reason, what),
-                    None => Event::Denied(reason),
-                });
-                Some(Next::Respond(reply))
-            }
+            Err(AuthStop::Refuse(refusal)) => Some(self.refuse(refusal)),
             Err(AuthStop::NeedJwks { kid }) => {
                 let remote = auth.remote_jwks()?;
                 if let Some(ticket) = shared.jwks.begin_refetch(&kid, self.req.now, remote) {
@@ -303,15 +267,15 @@ impl Flow {
         }
     }
 
-    /// Answers the request, recording why.
-    fn deny(&mut self, reply: LocalResponse, reason: &'static str) -> Next {
-        self.events.push(Event::Denied(reason));
-        Next::Respond(reply)
+    /// Refuses the request, recording why.
+    fn refuse(&mut self, refusal: Refusal) -> Next {
+        self.events.push(Event::Denied(refusal.clone()));
+        Next::Refuse(refusal)
     }
 
     /// x-custom-jwt's token, minted before reconcile as in Kong (priority 1025 over
     /// jwt-reconcile's 900), so the auth service sees it among the copied headers.
-    fn mint_custom(&mut self, config: &Config) -> Result<(), LocalResponse> {
+    fn mint_custom(&mut self, config: &Config) -> Result<(), Refusal> {
         if let Some(custom) = &config.custom_jwt {
             let minted = custom.mint(&self.upstream_view(), self.identity.as_ref())?;
             self.events.push(Event::Minted(custom.signer.alg));
@@ -322,9 +286,9 @@ impl Flow {
     }
 
     /// kong-upstream-jwt's token, last, over the request as the upstream receives it.
-    fn mint_upstream(&mut self, config: &Config) -> Result<(), LocalResponse> {
+    fn mint_upstream(&mut self, config: &Config) -> Result<(), Refusal> {
         if let Some(up) = &config.upstream_jwt {
-            let hash = self.hash.ok_or_else(internal_error)?;
+            let hash = self.hash.ok_or(Refusal::Internal)?;
             let hash = (self.body.len > 0).then_some(&hash[..]);
             let (name, value) = up.mint(&self.upstream_view(), self.identity.as_ref(), hash)?;
             self.events.push(Event::Minted(up.signer.alg));
@@ -349,11 +313,11 @@ impl Flow {
                 }
                 Step::CustomJwt => {
                     self.step = Step::Body;
-                    if let Err(reply) = self.mint_custom(config) {
-                        return self.deny(reply, "mint_refused");
+                    if let Err(refusal) = self.mint_custom(config) {
+                        return self.refuse(refusal);
                     }
                 }
-                Step::AwaitJwks { .. } => return Next::Respond(internal_error()),
+                Step::AwaitJwks { .. } => return self.refuse(Refusal::Internal),
                 Step::Body => {
                     self.step = Step::Reconcile;
                     if let Some(max) = body_limit(config).filter(|_| !self.body.done) {
@@ -389,11 +353,11 @@ impl Flow {
                     self.step = Step::AwaitReconcile { cache_key };
                     return Next::Dispatch(reconcile::build_call(rec, &view, body));
                 }
-                Step::AwaitReconcile { .. } => return Next::Respond(internal_error()),
+                Step::AwaitReconcile { .. } => return self.refuse(Refusal::Internal),
                 Step::UpstreamJwt => {
                     self.step = Step::Done;
-                    if let Err(reply) = self.mint_upstream(config) {
-                        return self.deny(reply, "mint_refused");
+                    if let Err(refusal) = self.mint_upstream(config) {
+                        return self.refuse(refusal);
                     }
                 }
                 Step::Done => {
@@ -404,11 +368,6 @@ impl Flow {
             }
         }
     }
-}
-
-/// A state the flow should never reach: answer, never forward.
-fn internal_error() -> LocalResponse {
-    LocalResponse::json(500, &json!({ "message": "An unexpected error occurred" }))
 }
 
 #[cfg(test)]

@@ -173,11 +173,10 @@ fn body_too_large_is_413_and_denied_event() {
                                                  "max_body_bytes": 4}}));
     let mut shared = Shared::for_config(&config);
     let (mut flow, _) = Flow::start(&config, &mut shared, request(T0, &[]));
-    let reply = flow.on_body_chunk(b"12345", 4).unwrap_err();
-    assert_eq!(reply.status, 413);
-    assert!(flow
-        .take_events()
-        .contains(&Event::Denied("body_too_large")));
+    let refusal = flow.on_body_chunk(b"12345", 4).unwrap_err();
+    assert_eq!(refusal, Refusal::BodyTooLarge { max: 4 });
+    assert_eq!(refusal.reply().status, 413);
+    assert!(flow.take_events().contains(&Event::Denied(refusal)));
 }
 
 #[test]
@@ -186,9 +185,10 @@ fn authentication_denial_answers_before_any_call() {
         "reconcile": {"url": "http://auth:8080", "upstream": "auth"}}));
     let mut shared = Shared::for_config(&config);
     let (_, next) = Flow::start(&config, &mut shared, request(T0, &[]));
-    let Next::Respond(reply) = next else {
+    let Next::Refuse(refusal) = next else {
         panic!("denied: {next:?}")
     };
+    let reply = refusal.reply();
     assert_eq!(reply.status, 401);
     assert_eq!(reply.body, br#"{"message":"Unauthorized"}"#);
 }
@@ -199,10 +199,8 @@ fn a_call_answer_without_a_call_is_500_never_a_pass() {
     let mut shared = Shared::for_config(&config);
     let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &[]));
     assert!(matches!(next, Next::Continue(_)));
-    let Next::Respond(reply) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
-        panic!("refused")
-    };
-    assert_eq!(reply.status, 500);
+    let next = flow.on_call_answer(&config, &mut shared, &allow(json!({})));
+    assert_eq!(next, Next::Refuse(Refusal::Internal));
 }
 
 #[test]
@@ -217,7 +215,7 @@ fn jwks_endpoint_answers_without_authentication() {
     req.method = "GET".into();
     req.path = "/.well-known/jwks.json".into();
     let (mut flow, next) = Flow::start(&config, &mut shared, req);
-    let Next::Respond(reply) = next else {
+    let Next::Serve(reply) = next else {
         panic!("served: {next:?}")
     };
     assert_eq!(reply.status, 200);

@@ -1,5 +1,6 @@
-//! Request stages as pure functions over a request view, each returning a [`Decision`] that the
-//! proxy-wasm glue applies. No proxy-wasm here: everything tests natively.
+//! Request stages as pure functions over a request view. A request's path through them is
+//! [`flow::Flow`], which tells the glue what to do next ([`flow::Next`]); every answer the
+//! filter gives itself is a [`Refusal`]. No proxy-wasm here: everything tests natively.
 
 pub mod auth;
 mod decision;
@@ -8,11 +9,13 @@ pub mod flow;
 pub mod headers;
 pub mod mint;
 pub mod reconcile;
+pub mod refusal;
 mod request;
 pub(crate) mod url;
 pub mod urlenc;
 
-pub use decision::{CallAnswer, CallSpec, Decision, HeaderEdit, HeaderEdits, LocalResponse};
+pub use decision::{CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse};
+pub use refusal::Refusal;
 pub use request::Request;
 
 use crate::config::Config;

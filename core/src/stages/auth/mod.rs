@@ -25,7 +25,7 @@ pub use token::bearer;
 use crate::config::{ConfigError, RawConfig};
 use crate::jose::JwkSet;
 use crate::stages::events::Event;
-use crate::stages::{headers, HeaderEdits, LocalResponse, Request};
+use crate::stages::{headers, HeaderEdits, Refusal, Request};
 
 /// Headers the authentication stages set; a client's copies never reach the upstream.
 pub const CONSUMER_HEADERS: [&str; 5] = [
@@ -48,15 +48,8 @@ pub struct Authenticator {
 /// Why authentication did not let the request go on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthStop {
-    /// Answer with this reply (401, or 403 for a claim that cannot be a header).
-    Deny {
-        /// The reply.
-        reply: LocalResponse,
-        /// Short stable reason (logs and metrics).
-        reason: &'static str,
-        /// What in the configuration the denial concerns, for the log (never a request value).
-        detail: Option<String>,
-    },
+    /// Refuse the request (401, or 403 for a claim that cannot be a header).
+    Refuse(Refusal),
     /// The token names a `kid` the remote JWKS lacks: fetch it, then run again.
     NeedJwks {
         /// The unknown `kid` (empty when the token has none).
@@ -219,11 +212,11 @@ impl Authenticator {
             }
             (Some(Err(denial)), None) => {
                 let (challenge, key_claim) = challenge();
-                Err(AuthStop::Deny {
-                    reply: denial.response(&challenge, &key_claim),
-                    reason: denial.reason(),
-                    detail: None,
-                })
+                Err(AuthStop::Refuse(Refusal::Unauthenticated {
+                    denial,
+                    challenge,
+                    key_claim,
+                }))
             }
         }
     }
@@ -265,10 +258,7 @@ impl Authenticator {
 /// The 403 for a verified claim that cannot travel as a header; the claim is named, its value
 /// never (it may be anything the token's issuer signed).
 fn unsafe_claim(claim: &str) -> AuthStop {
-    let message = format!("Claim '{claim}' cannot be sent as a header");
-    AuthStop::Deny {
-        reply: LocalResponse::json(403, &serde_json::json!({ "message": message })),
-        reason: "claim_not_header_safe",
-        detail: Some(format!("claim {claim}")),
-    }
+    AuthStop::Refuse(Refusal::ClaimNotHeaderSafe {
+        claim: claim.to_string(),
+    })
 }

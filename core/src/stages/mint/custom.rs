@@ -13,10 +13,9 @@ use super::keys::{self, Signer};
 use crate::config::{ConfigError, CustomJwtSection};
 use crate::jose::{self, JwsHeader, OctKeyEncoding};
 use crate::stages::auth::{bearer, Identity, Via};
-use crate::stages::{LocalResponse, Request};
+use crate::stages::{Refusal, Request};
 use serde_json::{json, Map, Value};
 
-const NOT_AUTHORIZED: &str = "You are not authorized to access to this service";
 const NO_METHOD: &str = "No suitable Authentication method is found: no Bearer token, \
     no Basic Auth, no mTLS, no Key Auth";
 const CLIENT_ID_ISSUE: &str = "Issue with 'client_id' claim retrieval or Kong Consumer";
@@ -51,7 +50,7 @@ enum Source {
 
 /// Why no token is minted: the plugin's 401 (its `VerboseMessage`), or its 500.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Refusal {
+enum Why {
     Unauthorized(String),
     Internal,
 }
@@ -106,14 +105,10 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
 impl CustomJwt {
     /// Mints the token for this request, or the plugin's 401 (500 for an `act` claim that is
     /// not an object, where the plugin fails).
-    pub fn mint(
-        &self,
-        req: &Request,
-        identity: Option<&Identity>,
-    ) -> Result<Minted, LocalResponse> {
+    pub fn mint(&self, req: &Request, identity: Option<&Identity>) -> Result<Minted, Refusal> {
         let claims = self
             .payload(req, identity)
-            .map_err(|refusal| self.refuse(refusal))?;
+            .map_err(|why| self.refuse(why))?;
         let mut header = JwsHeader::new(self.signer.alg);
         if let Some(kid) = &self.signer.kid {
             header = header.with_kid(kid.clone());
@@ -122,9 +117,7 @@ impl CustomJwt {
             header = header.with_jku(jku.clone());
         }
         let token = jose::jws::sign(&header, &claims, &self.signer.key).map_err(|_| {
-            self.refuse(Refusal::Unauthorized(
-                "Unknown JWT signature error".to_string(),
-            ))
+            self.refuse(Why::Unauthorized("Unknown JWT signature error".to_string()))
         })?;
         // Upstream and downstream carry the same value, as in the plugin.
         let value = if self.bearer_prefix {
@@ -143,15 +136,15 @@ impl CustomJwt {
         &self,
         req: &Request,
         identity: Option<&Identity>,
-    ) -> Result<Map<String, Value>, Refusal> {
+    ) -> Result<Map<String, Value>, Why> {
         let source = self
             .source(req, identity)
-            .map_err(|why| Refusal::Unauthorized(why.to_string()))?;
+            .map_err(|why| Why::Unauthorized(why.to_string()))?;
         let (mut claims, client_id) = match source {
             Source::Bearer(payload) => {
                 let id = match payload.get(&self.clientid_claim) {
                     None | Some(Value::Bool(false)) => {
-                        return Err(Refusal::Unauthorized(format!(
+                        return Err(Why::Unauthorized(format!(
                             "{CLIENT_ID_ISSUE}. Unable to get '{}' claim from the Bearer token",
                             self.clientid_claim
                         )))
@@ -166,7 +159,7 @@ impl CustomJwt {
         };
         let consumer = identity
             .and_then(|i| i.consumer.as_ref())
-            .ok_or_else(|| Refusal::Unauthorized(format!("{CLIENT_ID_ISSUE}. {NO_CONSUMER}")))?;
+            .ok_or_else(|| Why::Unauthorized(format!("{CLIENT_ID_ISSUE}. {NO_CONSUMER}")))?;
         let actor = consumer.custom_id.clone().or_else(|| consumer.id.clone());
         claims.insert("client_id".into(), client_id);
         self.registered(&mut claims, req);
@@ -241,32 +234,20 @@ impl CustomJwt {
             .unwrap_or_else(|| format!("{}://{}{}", req.scheme, req.authority, req.path_only()))
     }
 
-    fn refuse(&self, refusal: Refusal) -> LocalResponse {
-        let why = match refusal {
-            Refusal::Internal => {
-                return LocalResponse::json(
-                    500,
-                    &json!({ "message": "An unexpected error occurred" }),
-                )
-            }
-            Refusal::Unauthorized(why) => why,
-        };
-        let body = if self.verbose {
-            json!({ "ErrorMessage": NOT_AUTHORIZED, "VerboseMessage": why })
-        } else {
-            json!({ "ErrorMessage": NOT_AUTHORIZED })
-        };
-        // The plugin sets this Content-Type itself, without a charset.
-        let mut reply = LocalResponse::json(401, &body);
-        reply.headers = vec![("content-type".into(), "application/json".into())];
-        reply
+    fn refuse(&self, why: Why) -> Refusal {
+        match why {
+            Why::Internal => Refusal::MintFailed,
+            Why::Unauthorized(why) => Refusal::CustomJwt {
+                verbose: self.verbose.then_some(why),
+            },
+        }
     }
 }
 
 /// `act.client_id`: added to an incoming `act` object (its other members kept), or a new
 /// `act` when there is none (or it is `false`). The plugin fails with a 500 on any other
 /// `act` (a string, number, `null`, `true`, an array): so does the filter.
-fn act(claims: &mut Map<String, Value>, actor: Option<String>) -> Result<(), Refusal> {
+fn act(claims: &mut Map<String, Value>, actor: Option<String>) -> Result<(), Why> {
     let actor = Value::from(actor);
     match claims.get_mut("act") {
         Some(Value::Object(act)) => {
@@ -275,7 +256,7 @@ fn act(claims: &mut Map<String, Value>, actor: Option<String>) -> Result<(), Ref
         None | Some(Value::Bool(false)) => {
             claims.insert("act".into(), json!({ "client_id": actor }));
         }
-        Some(_) => return Err(Refusal::Internal),
+        Some(_) => return Err(Why::Internal),
     }
     Ok(())
 }
@@ -349,7 +330,8 @@ mod tests {
         Value::Object(jws.into_claims())
     }
 
-    fn refused(reply: &LocalResponse) -> (u16, Value) {
+    fn refused(refusal: &Refusal) -> (u16, Value) {
+        let reply = refusal.reply();
         (reply.status, serde_json::from_slice(&reply.body).unwrap())
     }
 
@@ -420,12 +402,12 @@ mod tests {
                 refused(&reply),
                 (
                     401,
-                    json!({"ErrorMessage": NOT_AUTHORIZED,
+                    json!({"ErrorMessage": crate::stages::refusal::CUSTOM_JWT_MESSAGE,
                            "VerboseMessage": "Issue with 'client_id' claim retrieval or Kong Consumer. Unable to get 'clientId' claim from the Bearer token"})
                 )
             );
             assert_eq!(
-                reply.headers,
+                reply.reply().headers,
                 [("content-type".to_string(), "application/json".to_string())]
             );
         }
@@ -444,7 +426,10 @@ mod tests {
         let quiet = stage(json!({})).mint(&request(), Some(&id)).unwrap_err();
         assert_eq!(
             refused(&quiet),
-            (401, json!({"ErrorMessage": NOT_AUTHORIZED}))
+            (
+                401,
+                json!({"ErrorMessage": crate::stages::refusal::CUSTOM_JWT_MESSAGE})
+            )
         );
         let loud = stage(json!({"verbose": true}))
             .mint(&request(), Some(&id))

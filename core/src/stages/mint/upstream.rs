@@ -7,9 +7,9 @@ use super::keys::{self, Signer};
 use crate::config::{ConfigError, EmptyBodyHash, Env, UpstreamJwtSection, X5cFormat};
 use crate::jose::{self, Algorithm, JwsHeader, OctKeyEncoding};
 use crate::stages::auth::Identity;
-use crate::stages::{LocalResponse, Request};
+use crate::stages::{Refusal, Request};
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -195,7 +195,7 @@ impl UpstreamJwt {
         req: &Request,
         identity: Option<&Identity>,
         payload_hash: Option<&[u8]>,
-    ) -> Result<(String, String), LocalResponse> {
+    ) -> Result<(String, String), Refusal> {
         let claims = self.claims(req, identity, payload_hash);
         let mut header = JwsHeader::new(self.signer.alg);
         if let Some(kid) = &self.signer.kid {
@@ -208,9 +208,8 @@ impl UpstreamJwt {
             }
             (None, _) => {}
         }
-        let token = jose::jws::sign(&header, &claims, &self.signer.key).map_err(|_| {
-            LocalResponse::json(500, &json!({"message": "An unexpected error occurred"}))
-        })?;
+        let token =
+            jose::jws::sign(&header, &claims, &self.signer.key).map_err(|_| Refusal::MintFailed)?;
         let value = if self.bearer_prefix {
             format!("Bearer {token}")
         } else {
@@ -282,6 +281,7 @@ mod tests {
     use super::*;
     use crate::jose::{pem, VerifyingKey};
     use crate::stages::auth::{Consumer, Via};
+    use serde_json::json;
 
     const KEY_PEM: &str = include_str!("../../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
     const PKCS1_PEM: &str = include_str!("../../../../tests/fixtures/jose/rsa2048_pkcs1.pem");

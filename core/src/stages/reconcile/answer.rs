@@ -1,10 +1,11 @@
 //! The auth service's answer turned into header edits, a denial, or a failure.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::compile::Reconcile;
 use super::dasherize::dasherize;
-use crate::stages::{CallAnswer, Decision, HeaderEdits, LocalResponse};
+use crate::stages::refusal::Refusal as Answered;
+use crate::stages::{CallAnswer, HeaderEdits};
 
 /// Largest answer body read from a 200 (1 MiB). The glue may read at most one byte more from
 /// the host; a larger answer is a [`FailureKind::BadAnswer`].
@@ -31,18 +32,14 @@ pub const NEVER_INJECTED: &[&str] = &[
 /// Longest answer key kept in a [`Refusal`], in characters.
 const REFUSED_KEY_CHARS: usize = 64;
 
-/// Kong's texts for the statuses of a failed call; they name no internal detail.
-const BAD_GATEWAY_MESSAGE: &str = "An invalid response was received from the upstream server";
-const TIMEOUT_MESSAGE: &str = "The upstream server is timing out";
-
 /// What the answer means for the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The service allowed the request: apply these headers (the only outcome worth caching).
     Inject(Injection),
-    /// The service refused the request: send this reply (401, 403 or 404).
-    Deny(LocalResponse),
-    /// No usable answer: fail closed with [`Failure::response`], or let the request through
+    /// The service refused the request (401, 403 or 404).
+    Deny(Answered),
+    /// No usable answer: fail closed with [`Failure::refusal`], or let the request through
     /// under `failure_mode_allow` (see [`on_failure`]).
     Failed(Failure),
 }
@@ -132,30 +129,26 @@ impl Failure {
         }
     }
 
-    /// The fail-closed reply: 504 for a timeout, 502 otherwise, with Kong's message for the
+    /// The fail-closed refusal: 504 for a timeout, 502 otherwise, with Kong's message for the
     /// status (no internal detail).
-    pub fn response(&self) -> LocalResponse {
+    pub fn refusal(&self) -> Answered {
         match self.kind {
-            FailureKind::Timeout => {
-                LocalResponse::json(504, &json!({ "message": TIMEOUT_MESSAGE }))
-            }
-            FailureKind::Transport | FailureKind::BadAnswer => {
-                LocalResponse::json(502, &json!({ "message": BAD_GATEWAY_MESSAGE }))
-            }
+            FailureKind::Timeout => Answered::ReconcileTimeout,
+            FailureKind::Transport | FailureKind::BadAnswer => Answered::ReconcileFailed,
         }
     }
 }
 
-/// What the glue does with a failed call: with `failure_mode_allow`, go on with
-/// `X-Reconcile-Failure-Mode-Allowed: true` (nothing injected); otherwise reply with
-/// [`Failure::response`].
-pub fn on_failure(rec: &Reconcile, failure: &Failure) -> Decision {
+/// What a failed call leads to: with `failure_mode_allow`, going on with
+/// `X-Reconcile-Failure-Mode-Allowed: true` (nothing injected); otherwise
+/// [`Failure::refusal`].
+pub fn on_failure(rec: &Reconcile, failure: &Failure) -> Result<HeaderEdits, Answered> {
     if rec.failure_mode_allow {
         let mut edits = HeaderEdits::default();
         edits.set(FAILURE_MODE_HEADER, "true");
-        Decision::Continue(edits)
+        Ok(edits)
     } else {
-        Decision::Respond(failure.response())
+        Err(failure.refusal())
     }
 }
 
@@ -186,7 +179,10 @@ pub fn on_answer(rec: &Reconcile, answer: &CallAnswer) -> Outcome {
         return Outcome::Failed(failure);
     }
     let deny = |status: u16, message: &str| {
-        Outcome::Deny(LocalResponse::json(status, &json!({ "message": message })))
+        Outcome::Deny(Answered::ReconcileDenied {
+            status,
+            message: message.to_string(),
+        })
     };
     match status {
         200 if !rec.inject => Outcome::Inject(Injection::default()),
@@ -332,6 +328,7 @@ mod tests {
     use super::super::fixtures::rec;
     use super::*;
     use crate::stages::HeaderEdit;
+    use serde_json::json;
 
     const URL: &str = r#""url": "http://auth""#;
 
@@ -558,7 +555,7 @@ mod tests {
     fn on_answer_status_maps_to_denials() {
         let rec = config(r#", "message_401": "no", "message_404": "gone""#);
         let deny = |status: u16| match on_answer(&rec, &answer(status, r#"{"a": "b"}"#)) {
-            Outcome::Deny(r) => (r.status, String::from_utf8(r.body).unwrap()),
+            Outcome::Deny(r) => (r.status(), String::from_utf8(r.reply().body).unwrap()),
             other => panic!("{status}: {other:?}"),
         };
         assert_eq!(
@@ -582,7 +579,7 @@ mod tests {
     fn on_answer_deny_ignores_size_bound() {
         let huge = "x".repeat(MAX_ANSWER_BYTES + 1);
         assert!(
-            matches!(on_answer(&config(""), &answer(403, &huge)), Outcome::Deny(r) if r.status == 403)
+            matches!(on_answer(&config(""), &answer(403, &huge)), Outcome::Deny(r) if r.status() == 403)
         );
     }
 
@@ -625,7 +622,7 @@ mod tests {
     fn on_answer_no_status_is_transport_failure() {
         let f = failure(on_answer(&config(""), &CallAnswer::default()));
         assert_eq!(f.kind, FailureKind::Transport);
-        assert_eq!(f.response().status, 502);
+        assert_eq!(f.refusal().status(), 502);
     }
 
     #[test]
@@ -636,7 +633,7 @@ mod tests {
             body: vec![],
         };
         let f = failure(on_answer(&config(""), &with("timeout")));
-        assert_eq!((f.kind, f.response().status), (FailureKind::Timeout, 504));
+        assert_eq!((f.kind, f.refusal().status()), (FailureKind::Timeout, 504));
         let f = failure(on_answer(&config(""), &with("broken connection")));
         assert_eq!(
             (f.kind, f.detail.as_str()),
@@ -675,7 +672,7 @@ mod tests {
             (500, "no healthy upstream"),
         ] {
             assert!(
-                matches!(on_answer(&config(""), &answer(status, body)), Outcome::Deny(r) if r.status == 401),
+                matches!(on_answer(&config(""), &answer(status, body)), Outcome::Deny(r) if r.status() == 401),
                 "{status} {body}"
             );
         }
@@ -684,13 +681,13 @@ mod tests {
     #[test]
     fn failure_response_names_no_detail() {
         let f = Failure::new(FailureKind::BadAnswer, "secret detail");
-        let r = f.response();
+        let r = f.refusal().reply();
         assert_eq!(r.status, 502);
         assert_eq!(
             r.body,
             br#"{"message":"An invalid response was received from the upstream server"}"#
         );
-        let t = Failure::new(FailureKind::Timeout, "x").response();
+        let t = Failure::new(FailureKind::Timeout, "x").refusal().reply();
         assert_eq!(
             t.body,
             br#"{"message":"The upstream server is timing out"}"#
@@ -700,7 +697,7 @@ mod tests {
     #[test]
     fn on_failure_fails_closed_by_default() {
         let f = Failure::new(FailureKind::Timeout, "x");
-        assert_eq!(on_failure(&config(""), &f), Decision::Respond(f.response()));
+        assert_eq!(on_failure(&config(""), &f), Err(Answered::ReconcileTimeout));
     }
 
     #[test]
@@ -710,7 +707,7 @@ mod tests {
         edits.set(FAILURE_MODE_HEADER, "true");
         assert_eq!(
             on_failure(&config(r#", "failure_mode_allow": true"#), &f),
-            Decision::Continue(edits)
+            Ok(edits)
         );
     }
 }

@@ -1,0 +1,300 @@
+//! Every way the filter answers a request itself, in one table: [`Refusal`] has one documented
+//! variant per answer, [`Refusal::reply`] is the one function from a refusal to its HTTP answer
+//! and [`Refusal::reason`] the one to its metric (`requests_denied.<reason>`). Stages and the
+//! glue return a `Refusal`; nothing else builds a reply.
+//!
+//! The authentication denials keep their own table ([`Denial`]): Kong's jwt, key-auth and
+//! basic-auth texts, with the refusing stage's `WWW-Authenticate` challenge. They travel here
+//! whole, as [`Refusal::Unauthenticated`].
+
+use super::auth::{Challenge, Denial};
+use super::LocalResponse;
+use serde_json::{json, Value};
+
+/// Kong's message for a 5xx the upstream side caused.
+pub const BAD_GATEWAY_MESSAGE: &str = "An invalid response was received from the upstream server";
+/// Kong's message for an upstream that did not answer in time.
+pub const TIMEOUT_MESSAGE: &str = "The upstream server is timing out";
+/// Kong's message for an error of its own.
+pub const INTERNAL_MESSAGE: &str = "An unexpected error occurred";
+/// x-custom-jwt's one error text.
+pub const CUSTOM_JWT_MESSAGE: &str = "You are not authorized to access to this service";
+
+/// Why the filter answered a request itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 401: an authentication stage refused (Kong's body, the stage's challenge).
+    Unauthenticated {
+        /// The reason, with Kong's text.
+        denial: Denial,
+        /// The refusing stage's `WWW-Authenticate` scheme.
+        challenge: Challenge,
+        /// The jwt key claim, named in some texts.
+        key_claim: String,
+    },
+    /// 403: a verified claim holds a control character and cannot be sent as a header.
+    ClaimNotHeaderSafe {
+        /// The claim's path (never its value).
+        claim: String,
+    },
+    /// 401, 403 or 404: the auth service said no; the configured message.
+    ReconcileDenied {
+        /// The status answered.
+        status: u16,
+        /// `message_401`, `message_403` or `message_404`.
+        message: String,
+    },
+    /// 502: the auth service could not be asked, or answered badly.
+    ReconcileFailed,
+    /// 504: the auth service did not answer in time.
+    ReconcileTimeout,
+    /// 413: the body is above the configured `max_body_bytes`.
+    BodyTooLarge {
+        /// The limit.
+        max: u64,
+    },
+    /// 413: the host holds the body where no filter can read it (Kong: a temporary file).
+    BodyUnreadable,
+    /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
+    /// request for it (Kong's engine).
+    LengthRequired,
+    /// 400: the client sent a header the filter owns twice, which the host cannot strip (Kong's
+    /// engine).
+    DuplicateOwnedHeader {
+        /// The header's name.
+        name: String,
+    },
+    /// 401: x-custom-jwt found no credential to mint from; `VerboseMessage` with `verbose`.
+    CustomJwt {
+        /// The plugin's text, when `verbose` is on.
+        verbose: Option<String>,
+    },
+    /// 500: a token could not be minted (signing failed, or an `act` claim the plugin fails on).
+    MintFailed,
+    /// 502: a response arrived for a request the filter had not decided (never forwarded).
+    Undecided,
+    /// 500: a state the filter should never reach, or the host failed a call: never a pass.
+    Internal,
+}
+
+impl Refusal {
+    /// The HTTP answer: status, JSON body and headers.
+    pub fn reply(&self) -> LocalResponse {
+        match self {
+            Self::Unauthenticated {
+                denial,
+                challenge,
+                key_claim,
+            } => denial.response(challenge, key_claim),
+            Self::CustomJwt { verbose } => {
+                let body = match verbose {
+                    Some(why) => {
+                        json!({ "ErrorMessage": CUSTOM_JWT_MESSAGE, "VerboseMessage": why })
+                    }
+                    None => json!({ "ErrorMessage": CUSTOM_JWT_MESSAGE }),
+                };
+                // The plugin sets this Content-Type itself, without a charset.
+                let mut reply = LocalResponse::json(401, &body);
+                reply.headers = vec![("content-type".into(), "application/json".into())];
+                reply
+            }
+            other => LocalResponse::json(other.status(), &message(&other.message())),
+        }
+    }
+
+    /// The status of the answer.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthenticated { .. } | Self::CustomJwt { .. } => 401,
+            Self::ClaimNotHeaderSafe { .. } => 403,
+            Self::ReconcileDenied { status, .. } => *status,
+            Self::ReconcileFailed | Self::Undecided => 502,
+            Self::ReconcileTimeout => 504,
+            Self::BodyTooLarge { .. } | Self::BodyUnreadable => 413,
+            Self::LengthRequired => 411,
+            Self::DuplicateOwnedHeader { .. } => 400,
+            Self::MintFailed | Self::Internal => 500,
+        }
+    }
+
+    /// The `message` of the JSON body (Kong's shape) for the refusals that have one.
+    fn message(&self) -> String {
+        match self {
+            Self::ClaimNotHeaderSafe { claim } => {
+                format!("Claim '{claim}' cannot be sent as a header")
+            }
+            Self::ReconcileDenied { message, .. } => message.clone(),
+            Self::ReconcileFailed | Self::Undecided => BAD_GATEWAY_MESSAGE.into(),
+            Self::ReconcileTimeout => TIMEOUT_MESSAGE.into(),
+            Self::BodyTooLarge { max } => format!("Request body is larger than {max} bytes"),
+            Self::BodyUnreadable => "Request body is larger than the gateway's body buffer \
+                (Kong: nginx_http_client_body_buffer_size)"
+                .into(),
+            Self::LengthRequired => "A Content-Length is required for this request's body".into(),
+            Self::DuplicateOwnedHeader { name } => format!("Duplicate '{name}' header"),
+            Self::Unauthenticated { .. }
+            | Self::CustomJwt { .. }
+            | Self::MintFailed
+            | Self::Internal => INTERNAL_MESSAGE.into(),
+        }
+    }
+
+    /// The short stable word of logs and metrics (`requests_denied.<reason>`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated { denial, .. } => denial.reason(),
+            Self::ClaimNotHeaderSafe { .. } => "claim_not_header_safe",
+            Self::ReconcileDenied { .. } => "reconcile_denied",
+            Self::ReconcileFailed | Self::ReconcileTimeout => "reconcile_failed",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyUnreadable => "body_unreadable",
+            Self::LengthRequired => "length_required",
+            Self::DuplicateOwnedHeader { .. } => "duplicate_header",
+            Self::CustomJwt { .. } | Self::MintFailed => "mint_refused",
+            Self::Undecided => "undecided",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// What in the configuration or request shape the refusal concerns, for the log line; never
+    /// a value the client or a token supplied.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Self::ClaimNotHeaderSafe { claim } => Some(format!("claim {claim}")),
+            Self::DuplicateOwnedHeader { name } => Some(format!("header {name}")),
+            _ => None,
+        }
+    }
+}
+
+fn message(text: &str) -> Value {
+    json!({ "message": text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(r: &Refusal) -> Value {
+        serde_json::from_slice(&r.reply().body).unwrap_or_default()
+    }
+
+    #[test]
+    fn every_refusal_has_its_status_body_and_reason() {
+        let table: Vec<(Refusal, u16, Value, &str)> = vec![
+            (
+                Refusal::ClaimNotHeaderSafe {
+                    claim: "a.b".into(),
+                },
+                403,
+                json!({"message": "Claim 'a.b' cannot be sent as a header"}),
+                "claim_not_header_safe",
+            ),
+            (
+                Refusal::ReconcileDenied {
+                    status: 404,
+                    message: "Not Found".into(),
+                },
+                404,
+                json!({"message": "Not Found"}),
+                "reconcile_denied",
+            ),
+            (
+                Refusal::ReconcileFailed,
+                502,
+                json!({"message": BAD_GATEWAY_MESSAGE}),
+                "reconcile_failed",
+            ),
+            (
+                Refusal::ReconcileTimeout,
+                504,
+                json!({"message": TIMEOUT_MESSAGE}),
+                "reconcile_failed",
+            ),
+            (
+                Refusal::BodyTooLarge { max: 10 },
+                413,
+                json!({"message": "Request body is larger than 10 bytes"}),
+                "body_too_large",
+            ),
+            (
+                Refusal::LengthRequired,
+                411,
+                json!({"message": "A Content-Length is required for this request's body"}),
+                "length_required",
+            ),
+            (
+                Refusal::DuplicateOwnedHeader {
+                    name: "x-consumer-id".into(),
+                },
+                400,
+                json!({"message": "Duplicate 'x-consumer-id' header"}),
+                "duplicate_header",
+            ),
+            (
+                Refusal::CustomJwt {
+                    verbose: Some("why".into()),
+                },
+                401,
+                json!({"ErrorMessage": CUSTOM_JWT_MESSAGE, "VerboseMessage": "why"}),
+                "mint_refused",
+            ),
+            (
+                Refusal::CustomJwt { verbose: None },
+                401,
+                json!({"ErrorMessage": CUSTOM_JWT_MESSAGE}),
+                "mint_refused",
+            ),
+            (
+                Refusal::MintFailed,
+                500,
+                json!({"message": INTERNAL_MESSAGE}),
+                "mint_refused",
+            ),
+            (
+                Refusal::Undecided,
+                502,
+                json!({"message": BAD_GATEWAY_MESSAGE}),
+                "undecided",
+            ),
+            (
+                Refusal::Internal,
+                500,
+                json!({"message": INTERNAL_MESSAGE}),
+                "internal",
+            ),
+        ];
+        for (refusal, status, want, reason) in table {
+            assert_eq!(refusal.reply().status, status, "{refusal:?}");
+            assert_eq!(body(&refusal), want, "{refusal:?}");
+            assert_eq!(refusal.reason(), reason, "{refusal:?}");
+        }
+    }
+
+    #[test]
+    fn unauthenticated_carries_the_stage_challenge() {
+        let r = Refusal::Unauthenticated {
+            denial: Denial::NoApiKey,
+            challenge: Challenge::Key { realm: None },
+            key_claim: "iss".into(),
+        };
+        let reply = r.reply();
+        assert_eq!(reply.status, 401);
+        assert!(reply
+            .headers
+            .contains(&("www-authenticate".into(), "Key".into())));
+        assert_eq!(r.reason(), "no_api_key");
+    }
+
+    #[test]
+    fn detail_names_configuration_never_values() {
+        assert_eq!(
+            Refusal::ClaimNotHeaderSafe {
+                claim: "profile.name".into()
+            }
+            .detail(),
+            Some("claim profile.name".into())
+        );
+        assert_eq!(Refusal::ReconcileFailed.detail(), None);
+    }
+}
