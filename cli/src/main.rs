@@ -27,7 +27,7 @@ Commands:
   jwk-to-pem   Convert a JWK to PEM (PKCS#8 private or SPKI public)
   pem-to-jwk   Convert a PEM key or certificate to a JWK
   sign         Sign JSON claims into a compact JWS
-  verify       Verify a compact JWS against a JWKS (file or http:// URL)
+  verify       Verify a compact JWS against a JWKS (file or http(s):// URL)
   check        Validate a filter configuration with the filter's own code
   help         Show the help of a command
 
