@@ -110,7 +110,7 @@ const COMMANDS: [Command; 6] = [
 /// `check`: the filter's `config::load`, and its log line on failure.
 fn check(args: &Parsed) -> Result<String, CliError> {
     let bytes = input::read_bytes(args.single("CONFIG")?)?;
-    match jwt_relay_core::config::load(&bytes) {
+    match jwt_relay_core::stages::Pipeline::load(&bytes) {
         Ok(_) => Ok("ok\n".into()),
         // The filter logs `jwt-relay: configuration rejected: {e}`; main adds `jwt-relay: `.
         Err(e) => Err(CliError::invalid(format!("configuration rejected: {e}"))),

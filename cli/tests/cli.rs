@@ -1261,7 +1261,7 @@ fn check_bad_configs_give_the_filter_messages() {
             dir.run(&["check", "config.json"]).fails(1),
             filter_log_line(message)
         );
-        let expected = jwt_relay_core::config::load(config.as_bytes())
+        let expected = jwt_relay_core::stages::Pipeline::load(config.as_bytes())
             .unwrap_err()
             .to_string();
         assert_eq!(expected, message, "the library agrees");

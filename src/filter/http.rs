@@ -31,10 +31,10 @@
 use super::host::{Host, HostError, Level};
 use super::host_quirks;
 use super::metrics::Metrics;
-use jwt_relay_core::config::Config;
 use jwt_relay_core::stages::events::Event;
 use jwt_relay_core::stages::flow::{Flow, Next};
 use jwt_relay_core::stages::reconcile::MAX_ANSWER_BYTES;
+use jwt_relay_core::stages::Pipeline;
 use jwt_relay_core::stages::{
     CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Refusal, Request, Shared,
 };
@@ -82,7 +82,7 @@ pub enum Action {
 
 /// One HTTP request's filter state.
 pub struct HttpFilter<H: Host> {
-    config: Rc<Config>,
+    config: Rc<Pipeline>,
     shared: Rc<RefCell<Shared>>,
     metrics: Rc<RefCell<Metrics>>,
     host: H,
@@ -130,7 +130,7 @@ pub fn request_from(headers: Vec<(String, String)>, now: u64) -> Request {
 impl<H: Host> HttpFilter<H> {
     /// A filter for one request.
     pub fn new(
-        config: Rc<Config>,
+        config: Rc<Pipeline>,
         shared: Rc<RefCell<Shared>>,
         metrics: Rc<RefCell<Metrics>>,
         host: H,
@@ -427,7 +427,7 @@ impl<H: Host> HttpFilter<H> {
         Ok(req)
     }
 
-    fn with_shared<T>(&mut self, f: impl FnOnce(&Config, &mut Shared) -> T) -> Option<T> {
+    fn with_shared<T>(&mut self, f: impl FnOnce(&Pipeline, &mut Shared) -> T) -> Option<T> {
         let (out, fetches) = {
             let mut shared = self.shared.try_borrow_mut().ok()?;
             let out = f(&self.config, &mut shared);
@@ -469,7 +469,7 @@ impl<H: Host> HttpFilter<H> {
         self.record(&events);
     }
 
-    fn step(&mut self, f: impl FnOnce(&mut Flow, &Config, &mut Shared) -> Next) -> Option<Next> {
+    fn step(&mut self, f: impl FnOnce(&mut Flow, &Pipeline, &mut Shared) -> Next) -> Option<Next> {
         let mut flow = self.flow.take()?;
         let next = self.with_shared(|config, shared| f(&mut flow, config, shared));
         self.flow = Some(flow);
@@ -803,7 +803,7 @@ mod tests {
     }
 
     fn filter<'a>(config: &str, host: &'a mut FakeHost) -> HttpFilter<&'a mut FakeHost> {
-        let config = jwt_relay_core::config::load(config.as_bytes()).unwrap();
+        let config = jwt_relay_core::stages::Pipeline::load(config.as_bytes()).unwrap();
         let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
         HttpFilter::new(Rc::new(config), shared, Rc::default(), host)
     }
@@ -1615,7 +1615,8 @@ mod tests {
 
     #[test]
     fn done_while_jwks_refetch_pending_abandons_it_for_the_next_request() {
-        let config = Rc::new(jwt_relay_core::config::load(REMOTE_JWKS.as_bytes()).unwrap());
+        let config =
+            Rc::new(jwt_relay_core::stages::Pipeline::load(REMOTE_JWKS.as_bytes()).unwrap());
         let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
         let mut first = bearer_with_kid("new");
         let mut f = HttpFilter::new(config.clone(), shared.clone(), Rc::default(), &mut first);
