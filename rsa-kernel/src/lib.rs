@@ -10,6 +10,8 @@
 //!
 //! Verification, key parsing and key generation are not here: they stay with the `rsa` crate.
 
+#![deny(clippy::integer_division_remainder_used)]
+
 mod crt;
 mod monty;
 pub mod pad;

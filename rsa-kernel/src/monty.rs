@@ -11,11 +11,11 @@
 //!
 //! Constant time: loops run over public lengths only, no branch or index depends on a value, and
 //! the exponent window picks its table entry by masking over the whole table (`subtle`). The one
-//! exception, `pow_public`, follows its exponent's bits and takes the public RSA `e` only.
+//! exception, `pow_public_vartime`, follows its exponent's bits and takes the public RSA `e` only.
 //! Secret limbs live in `Zeroizing` buffers.
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// Bits per limb.
 const BITS: u32 = 28;
@@ -158,6 +158,13 @@ pub(crate) struct Modulus<const N: usize> {
     r_powers: Vec<Residue<N>>,
 }
 
+impl<const N: usize> Drop for Modulus<N> {
+    /// −m⁻¹ of a secret prime says something about the prime: wiped like the residues.
+    fn drop(&mut self) {
+        self.minv.zeroize();
+    }
+}
+
 impl<const N: usize> Modulus<N> {
     /// From big-endian bytes. `wide_limbs` is the most limbs `enter_mont` will be given. `None`
     /// for an even modulus, one below 3, or one that needs more than `N` limbs (R > 4m).
@@ -265,7 +272,7 @@ impl<const N: usize> Modulus<N> {
             select(&table, first, &mut z);
         }
         for &digit in digits {
-            for _ in 0..WINDOW / 2 {
+            for _ in 0..WINDOW >> 1 {
                 self.sqr_into(&z, &mut scratch, &mut tmp);
                 self.sqr_into(&tmp, &mut scratch, &mut z);
             }
@@ -278,7 +285,7 @@ impl<const N: usize> Modulus<N> {
 
     /// base^e in Montgomery form for a public exponent `e` (big-endian): square and multiply,
     /// whose running time follows `e`. Only for public exponents (the RSA `e`).
-    pub(crate) fn pow_public(&self, base: &[u32; N], e: &[u8]) -> Residue<N> {
+    pub(crate) fn pow_public_vartime(&self, base: &[u32; N], e: &[u8]) -> Residue<N> {
         let mut scratch = Zeroizing::new(vec![0u64; 2 * N]);
         let mut z = self.one.clone();
         let mut tmp = residue::<N>(&[]);
@@ -287,8 +294,8 @@ impl<const N: usize> Modulus<N> {
         for bit in (0..top).rev() {
             self.sqr_into(&z, &mut scratch, &mut tmp);
             std::mem::swap(&mut z, &mut tmp);
-            let byte = e.get(e.len() - 1 - bit / 8).copied().unwrap_or(0);
-            if byte >> (bit % 8) & 1 == 1 {
+            let byte = e.get(e.len() - 1 - (bit >> 3)).copied().unwrap_or(0);
+            if byte >> (bit & 7) & 1 == 1 {
                 self.mul_into(&z, base, &mut scratch, &mut tmp);
                 std::mem::swap(&mut z, &mut tmp);
             }
@@ -382,6 +389,8 @@ fn select<const N: usize>(table: &[[u32; N]], index: u8, out: &mut [u32; N]) {
             acc | (entry.get(j).copied().unwrap_or(0) & mask)
         });
     }
+    // The masks spell out the (secret) exponent nibble.
+    masks.zeroize();
 }
 
 /// −m0⁻¹ mod 2^28 for odd m0 (Newton: each step doubles the correct low bits).
@@ -404,6 +413,10 @@ pub(crate) fn bit_length(be: &[u8]) -> usize {
 
 /// The exponent `limbs` as `count` nibbles, most significant first (`count` is public and fixed
 /// per key, so every exponent of that key costs the same).
+#[allow(
+    clippy::integer_division_remainder_used,
+    reason = "divides the public nibble index by a constant, never a secret"
+)]
 pub(crate) fn nibbles(limbs: &[u32], count: usize) -> Zeroizing<Vec<u8>> {
     let per_limb = (BITS / WINDOW) as usize;
     let mut out = Zeroizing::new(vec![0u8; count]);
@@ -420,6 +433,7 @@ pub(crate) fn nibble_count(bits: usize) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::integer_division_remainder_used)]
 mod tests {
     use super::*;
     use num_bigint::BigUint;
@@ -571,7 +585,7 @@ mod tests {
         for e in [1u32, 3, 17, 65537] {
             let x = rng.below(&m);
             let e_be = e.to_be_bytes();
-            let got = md.leave_mont(&md.pow_public(&md.enter_mont(&limbs(&x, 74)), &e_be));
+            let got = md.leave_mont(&md.pow_public_vartime(&md.enter_mont(&limbs(&x, 74)), &e_be));
             assert_eq!(big(got.as_slice()), x.modpow(&BigUint::from(e), &m));
         }
     }
