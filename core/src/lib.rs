@@ -7,5 +7,7 @@
 //!   through them ([`stages::flow`]).
 
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jose;
 pub mod stages;
