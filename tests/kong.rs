@@ -39,8 +39,8 @@ fn load_yaml(path: &str) -> Value {
     check(vec![json!({"op": "load_yaml", "path": path})]).remove(0)["value"].clone()
 }
 
-fn load(config: &Value) -> Result<jwt_relay_core::config::Config, String> {
-    jwt_relay_core::config::load(config.to_string().as_bytes()).map_err(|e| e.to_string())
+fn load(config: &Value) -> Result<jwt_relay_core::stages::Pipeline, String> {
+    jwt_relay_core::stages::Pipeline::load(config.to_string().as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Every jwt_relay config in a Kong declaration: filter chains and (Kong 3.9) plugins, on

@@ -1787,7 +1787,7 @@ fn p35_checks_the_nbf_claim() {
 // ================================================================================================
 
 fn load(jwt: Value) -> Result<(), String> {
-    jwt_relay_core::config::load(json!({ "jwt": jwt }).to_string().as_bytes())
+    jwt_relay_core::stages::Pipeline::load(json!({ "jwt": jwt }).to_string().as_bytes())
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

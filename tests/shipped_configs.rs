@@ -41,7 +41,7 @@ fn demo_filter_config_loads_in_the_filter() {
     let yaml = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).unwrap();
     let start = yaml.find("# BEGIN filter config").unwrap() + "# BEGIN filter config".len();
     let end = yaml.find("# END filter config").unwrap();
-    let config = jwt_relay_core::config::load(&yaml.as_bytes()[start..end]).unwrap();
+    let config = jwt_relay_core::stages::Pipeline::load(&yaml.as_bytes()[start..end]).unwrap();
     assert!(config.auth.is_some() && config.reconcile.is_some() && config.upstream_jwt.is_some());
 }
 
@@ -73,7 +73,7 @@ fn istio_wasmplugin_config_loads_in_the_filter() {
     let start = yaml.find("# BEGIN pluginConfig").unwrap() + "# BEGIN pluginConfig".len();
     let end = yaml.find("# END pluginConfig").unwrap();
     let plugin_config = &yaml[start..end];
-    jwt_relay_core::config::load(plugin_config.as_bytes()).unwrap();
+    jwt_relay_core::stages::Pipeline::load(plugin_config.as_bytes()).unwrap();
     for line in [
         "kind: WasmPlugin",
         "phase: AUTHN",
@@ -130,7 +130,7 @@ fn istio_envoyfilter_body_stages_run_in_a_real_envoy() {
     let typed = istio_body_stages_typed_config();
     assert_eq!(typed["config"]["allow_on_headers_stop_iteration"], true);
     let configuration = typed["config"]["configuration"]["value"].as_str().unwrap();
-    jwt_relay_core::config::load(configuration.as_bytes()).unwrap();
+    jwt_relay_core::stages::Pipeline::load(configuration.as_bytes()).unwrap();
     let upstream = Server::ok();
     let auth = Server::start(|_| Reply::json(200, &json!({"role": "reader"})));
     let mut setup = Setup::new("unused", upstream.addr()).cluster(

@@ -1,176 +1,145 @@
-//! A plain HTTP/1.1 GET for `verify --jwks http://...`: std only, no TLS, no redirects,
-//! bounded in size and time.
+//! The GET behind `verify --jwks URL`: `http://` or `https://`, with ureq and rustls (the
+//! Mozilla roots of webpki-roots, or the PEM bundle of `--ca`), no redirects, bounded in size
+//! and time.
 
-use std::io::{BufRead, BufReader, Read, Write as _};
-use std::net::{TcpStream, ToSocketAddrs as _};
 use std::time::Duration;
 
 use jwt_relay_core::jose::jwk::MAX_JWKS_LEN;
+use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::args::CliError;
+use crate::input;
 
-/// Connect, read and write timeout.
-const TIMEOUT: Duration = Duration::from_secs(10);
-/// Bound on the whole response (status line, headers, body), in bytes.
-const MAX_RESPONSE: u64 = MAX_JWKS_LEN as u64 + 64 * 1024;
+/// The whole exchange (resolve, connect, TLS handshake, request, response) must end in this.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound on the response body, in bytes: a JWKS the filter would take, and some slack.
+const MAX_BODY: u64 = MAX_JWKS_LEN as u64 + 64 * 1024;
 
-/// Where a GET goes.
-#[derive(Debug, PartialEq, Eq)]
-struct Target {
-    /// `host[:port]` as written, for the `Host` header.
-    authority: String,
-    /// Host without brackets, for connecting.
-    host: String,
-    port: u16,
-    /// Path and query, at least `/`.
-    path: String,
+/// The URL's scheme, once checked.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Scheme {
+    Http,
+    Https,
 }
 
-fn parse_url(url: &str) -> Result<Target, CliError> {
+/// Checks `url` before any connection: `http://` or `https://`, a host, no user info, a valid
+/// port, an ASCII path. The URL without its fragment, and its scheme.
+pub fn check_url(url: &str) -> Result<(&str, Scheme), CliError> {
     let bad = |why: &str| CliError::invalid(format!("{url}: {why}"));
     let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("not a URL"))?;
-    if scheme.eq_ignore_ascii_case("https") {
-        return Err(bad(
-            "https:// is not supported (this tool has no TLS): fetch the JWKS with curl and pass the file",
-        ));
-    }
-    if !scheme.eq_ignore_ascii_case("http") {
-        return Err(bad("only http:// URLs are supported"));
-    }
+    let scheme = if scheme.eq_ignore_ascii_case("http") {
+        Scheme::Http
+    } else if scheme.eq_ignore_ascii_case("https") {
+        Scheme::Https
+    } else {
+        return Err(bad("only http:// and https:// URLs are supported"));
+    };
+    let without_fragment = url.split('#').next().unwrap_or_default();
     let rest = rest.split('#').next().unwrap_or_default();
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
     if authority.is_empty() || authority.contains('@') {
         return Err(bad("needs a host (and no user info)"));
     }
+    if let Some((host, port)) = authority.rsplit_once(':') {
+        if !port.contains(']') {
+            if host.is_empty() {
+                return Err(bad("needs a host (and no user info)"));
+            }
+            port.parse::<u16>().map_err(|_| bad("invalid port"))?;
+        }
+    }
     if !path.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(bad("the path must be ASCII without spaces"));
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => (h, p.parse::<u16>().map_err(|_| bad("invalid port"))?),
-        _ => (authority, 80),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let path = match path {
-        "" => "/".to_owned(),
-        p if p.starts_with('?') => format!("/{p}"),
-        p => p.to_owned(),
-    };
-    Ok(Target {
-        authority: authority.to_owned(),
-        host: host.to_owned(),
-        port,
-        path,
-    })
+    Ok((without_fragment, scheme))
 }
 
-/// GETs `url` and returns the body of a 200 answer as text.
-pub fn get(url: &str) -> Result<String, CliError> {
-    let target = parse_url(url)?;
+/// The certificates of a PEM bundle (`--ca FILE`), to trust instead of the built-in roots.
+pub fn load_ca(path: &str) -> Result<Vec<Certificate<'static>>, CliError> {
+    let bytes = input::read_bytes(path)?;
+    let source = input::shown(path);
+    let mut certs = Vec::new();
+    for item in parse_pem(&bytes) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(_) => {
+                return Err(CliError::invalid(format!(
+                    "{source}: not a PEM certificate bundle"
+                )))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(CliError::invalid(format!(
+            "{source}: no CERTIFICATE in the PEM bundle"
+        )));
+    }
+    Ok(certs)
+}
+
+/// GETs `url` and returns the body of a 200 answer as text. `ca`, when given, holds the only
+/// certificate authorities an `https://` server may chain to; else the Mozilla roots.
+pub fn get(url: &str, ca: Option<Vec<Certificate<'static>>>) -> Result<String, CliError> {
+    let (target, _) = check_url(url)?;
     let failed = |why: String| CliError::invalid(format!("GET {url}: {why}"));
-    let addrs = (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map_err(|e| failed(format!("cannot resolve {}: {e}", target.host)))?;
-    let mut last = None;
-    let mut stream = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, TIMEOUT) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let mut stream = stream.ok_or_else(|| match last {
-        Some(e) => failed(format!("cannot connect: {e}")),
-        None => failed("no address".into()),
-    })?;
-    let io = |e: std::io::Error| failed(e.to_string());
-    stream.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
-    stream.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: jwt-relay/{}\r\nConnection: close\r\n\r\n",
-        target.path,
-        target.authority,
-        env!("CARGO_PKG_VERSION")
-    );
-    stream.write_all(request.as_bytes()).map_err(io)?;
-    let body = read_response(&mut BufReader::new(stream.take(MAX_RESPONSE))).map_err(failed)?;
-    String::from_utf8(body).map_err(|_| failed("the body is not UTF-8".into()))
-}
-
-fn line(reader: &mut impl BufRead) -> Result<String, String> {
-    let mut text = String::new();
-    let n = reader.read_line(&mut text).map_err(|e| e.to_string())?;
-    if n == 0 {
-        return Err("connection closed early".into());
-    }
-    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-/// Reads one response; the body of a 200, else why not. Framing: chunked, `content-length`,
-/// or until the server closes (the request asked it to).
-fn read_response(reader: &mut impl BufRead) -> Result<Vec<u8>, String> {
-    let status_line = line(reader)?;
-    let status = status_line
-        .strip_prefix("HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| "not an HTTP/1.x response".to_owned())?;
-    let mut length = None;
-    let mut chunked = false;
-    loop {
-        let header = line(reader)?;
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = Some(value.parse::<u64>().map_err(|_| "bad content-length")?);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.to_ascii_lowercase().contains("chunked");
-            }
-        }
-    }
+    let roots = match ca {
+        Some(certs) => RootCerts::from(certs),
+        None => RootCerts::WebPki,
+    };
+    let agent = ureq::Agent::config_builder()
+        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .timeout_global(Some(TIMEOUT))
+        // A 3xx is an answer like any other: the filter's jwks_uri does not follow one either.
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .user_agent(concat!("jwt-relay/", env!("CARGO_PKG_VERSION")))
+        .accept("application/json")
+        .build()
+        .new_agent();
+    let response = agent.get(target).call().map_err(|e| failed(describe(&e)))?;
+    let status = response.status().as_u16();
     if status != 200 {
         let note = if (300..400).contains(&status) {
             " (redirects are not followed)"
         } else {
             ""
         };
-        return Err(format!("HTTP {status}{note}"));
+        return Err(failed(format!("HTTP {status}{note}")));
     }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let size_line = line(reader)?;
-            let size_hex = size_line.split(';').next().unwrap_or_default().trim();
-            let size = u64::from_str_radix(size_hex, 16).map_err(|_| "bad chunk size")?;
-            if size == 0 {
-                break;
-            }
-            read_exact(reader, size, &mut body)?;
-            line(reader)?;
-        }
-    } else if let Some(len) = length {
-        read_exact(reader, len, &mut body)?;
-    } else {
-        reader.read_to_end(&mut body).map_err(|e| e.to_string())?;
-    }
-    Ok(body)
+    let body = response
+        .into_body()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| failed(describe(&e)))?;
+    String::from_utf8(body).map_err(|_| failed("the body is not UTF-8".into()))
 }
 
-fn read_exact(reader: &mut impl Read, len: u64, into: &mut Vec<u8>) -> Result<(), String> {
-    let got = reader
-        .take(len)
-        .read_to_end(into)
-        .map_err(|e| e.to_string())?;
-    if (got as u64) < len {
-        return Err("response truncated (or larger than the limit)".into());
+/// What went wrong, for a person.
+fn describe(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::Timeout(_) => format!("no complete answer within {} s", TIMEOUT.as_secs()),
+        ureq::Error::HostNotFound => "cannot resolve the host".into(),
+        ureq::Error::BodyExceedsLimit(limit) => {
+            format!("the response body is larger than {limit} bytes")
+        }
+        ureq::Error::Io(e) => {
+            let text = e.to_string();
+            // rustls refusing the server's certificate comes as InvalidData; the text is rustls'.
+            if e.kind() != std::io::ErrorKind::InvalidData || !text.contains("certificate") {
+                text
+            } else if text.contains("UnknownIssuer") {
+                format!(
+                    "TLS certificate refused: {text} (a private CA? pass its PEM with --ca FILE)"
+                )
+            } else {
+                format!("TLS certificate refused: {text}")
+            }
+        }
+        other => other.to_string(),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -178,71 +147,66 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_url_host_port_and_path_split() {
-        let t = parse_url("http://127.0.0.1:8080/.well-known/jwks.json?v=1").unwrap();
+    fn check_url_accepts_http_and_https() {
         assert_eq!(
-            t,
-            Target {
-                authority: "127.0.0.1:8080".into(),
-                host: "127.0.0.1".into(),
-                port: 8080,
-                path: "/.well-known/jwks.json?v=1".into(),
-            }
+            check_url("http://127.0.0.1:8080/.well-known/jwks.json?v=1").unwrap(),
+            (
+                "http://127.0.0.1:8080/.well-known/jwks.json?v=1",
+                Scheme::Http
+            )
         );
-        let t = parse_url("HTTP://[::1]/").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 80, "/"));
-        assert_eq!(parse_url("http://idp?x").unwrap().path, "/?x");
+        assert_eq!(
+            check_url("HTTPS://idp.example/jwks#frag").unwrap(),
+            ("HTTPS://idp.example/jwks", Scheme::Https)
+        );
+        assert_eq!(check_url("http://[::1]:80/").unwrap().1, Scheme::Http);
+        assert_eq!(check_url("https://idp?x").unwrap().1, Scheme::Https);
     }
 
     #[test]
-    fn parse_url_https_refused_with_advice() {
-        let e = parse_url("https://idp/jwks").unwrap_err().to_string();
-        assert!(e.contains("https:// is not supported"), "{e}");
-        assert!(e.contains("curl"), "{e}");
+    fn check_url_other_schemes_refused() {
+        let e = check_url("ftp://idp/jwks").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "ftp://idp/jwks: only http:// and https:// URLs are supported"
+        );
     }
 
     #[test]
-    fn parse_url_bad_forms_refused() {
+    fn check_url_bad_forms_refused() {
         for url in [
-            "ftp://x/",
+            "idp/jwks",
             "http:///x",
+            "https://:443/x",
             "http://u@h/",
             "http://h:99999/",
+            "https://h:x/",
             "http://h/a b",
         ] {
-            assert!(parse_url(url).is_err(), "{url}");
+            assert!(check_url(url).is_err(), "{url}");
         }
     }
 
-    fn response(text: &str) -> Result<Vec<u8>, String> {
-        read_response(&mut text.as_bytes())
-    }
-
     #[test]
-    fn read_response_framings_give_the_body() {
+    fn load_ca_needs_a_certificate() {
+        let dir = std::env::temp_dir().join(format!("jwt-relay-http-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n",
+        )
+        .unwrap();
+        let key = key.to_str().unwrap();
         assert_eq!(
-            response("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA").unwrap(),
-            b"ok"
+            load_ca(key).unwrap_err().to_string(),
+            format!("{key}: no CERTIFICATE in the PEM bundle")
         );
-        assert_eq!(
-            response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nab\r\n1\r\nc\r\n0\r\n\r\n")
-                .unwrap(),
-            b"abc"
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/jose/mtls_ca.pem"
         );
-        assert_eq!(response("HTTP/1.0 200 OK\r\n\r\nall").unwrap(), b"all");
-    }
-
-    #[test]
-    fn read_response_errors_are_described() {
-        assert_eq!(
-            response("HTTP/1.1 404 Not Found\r\n\r\n").unwrap_err(),
-            "HTTP 404"
-        );
-        assert_eq!(
-            response("HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n").unwrap_err(),
-            "HTTP 302 (redirects are not followed)"
-        );
-        assert!(response("SSH-2.0\r\n").is_err());
-        assert!(response("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").is_err());
+        assert_eq!(load_ca(ca).unwrap().len(), 1);
     }
 }

@@ -27,7 +27,7 @@ Commands:
   jwk-to-pem   Convert a JWK to PEM (PKCS#8 private or SPKI public)
   pem-to-jwk   Convert a PEM key or certificate to a JWK
   sign         Sign JSON claims into a compact JWS
-  verify       Verify a compact JWS against a JWKS (file or http:// URL)
+  verify       Verify a compact JWS against a JWKS (file or http(s):// URL)
   check        Validate a filter configuration with the filter's own code
   help         Show the help of a command
 
@@ -110,7 +110,7 @@ const COMMANDS: [Command; 6] = [
 /// `check`: the filter's `config::load`, and its log line on failure.
 fn check(args: &Parsed) -> Result<String, CliError> {
     let bytes = input::read_bytes(args.single("CONFIG")?)?;
-    match jwt_relay_core::config::load(&bytes) {
+    match jwt_relay_core::stages::Pipeline::load(&bytes) {
         Ok(_) => Ok("ok\n".into()),
         // The filter logs `jwt-relay: configuration rejected: {e}`; main adds `jwt-relay: `.
         Err(e) => Err(CliError::invalid(format!("configuration rejected: {e}"))),

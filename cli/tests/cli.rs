@@ -51,7 +51,14 @@ impl Out {
 }
 
 fn run_with(dir: &Path, args: &[&str], stdin: &str) -> Out {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    // The tool honours proxy variables (as curl does); the tests' servers are on loopback.
+    for proxy in ["ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"] {
+        command
+            .env_remove(proxy)
+            .env_remove(proxy.to_ascii_lowercase());
+    }
+    let mut child = command
         .current_dir(dir)
         .args(args)
         .stdin(Stdio::piped())
@@ -196,9 +203,11 @@ fn help_each_command_has_usage_and_options() {
 }
 
 #[test]
-fn help_verify_says_https_is_out_of_scope() {
+fn help_verify_tells_of_https_urls_and_ca() {
     let text = cli(&["verify", "--help"]).ok();
-    assert!(text.contains("https:// is not supported"), "{text}");
+    assert!(text.contains("http:// or https:// URL"), "{text}");
+    assert!(text.contains("--ca FILE"), "{text}");
+    assert!(!text.contains("not supported"), "{text}");
 }
 
 #[test]
@@ -838,11 +847,213 @@ fn verify_http_error_status_exits_1() {
 }
 
 #[test]
-fn verify_https_url_refused_with_advice() {
+fn verify_http_redirect_not_followed_exits_1() {
+    let (dir, token) = signed(&json!({}));
+    let jwks = dir.json("k/jwks.json");
+    let server = Server::start(move |r| match r.path.as_str() {
+        "/moved" => Reply::Respond {
+            status: 302,
+            headers: vec![("location".into(), "/jwks".into())],
+            body: Vec::new(),
+        },
+        _ => Reply::json(200, &jwks),
+    });
+    let url = format!("http://{}/moved", server.addr());
+    assert_eq!(
+        dir.verify(&url, &token).fails(1),
+        format!("jwt-relay: GET {url}: HTTP 302 (redirects are not followed)\n")
+    );
+    assert_eq!(server.single().path, "/moved");
+}
+
+#[test]
+fn verify_http_oversized_jwks_exits_1() {
+    let (dir, token) = signed(&json!({}));
+    // Past MAX_JWKS_LEN and the slack: the fetch stops at the bound.
+    let huge = format!(r#"{{"keys": [], "pad": "{}"}}"#, "x".repeat(1024 * 1024));
+    let server = Server::start(move |_| Reply::ok(&huge));
+    let url = format!("http://{}/jwks", server.addr());
+    let stderr = dir.verify(&url, &token).fails(1);
+    assert!(
+        stderr.starts_with(&format!(
+            "jwt-relay: GET {url}: the response body is larger than "
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn verify_other_url_schemes_refused() {
     let (dir, token) = signed(&json!({}));
     assert_eq!(
-        dir.verify("https://idp.example/jwks", &token).fails(1),
-        "jwt-relay: https://idp.example/jwks: https:// is not supported (this tool has no TLS): fetch the JWKS with curl and pass the file\n"
+        dir.verify("ftp://idp.example/jwks", &token).fails(1),
+        "jwt-relay: ftp://idp.example/jwks: only http:// and https:// URLs are supported\n"
+    );
+}
+
+/// An HTTPS server on loopback (Python's `ssl`, the oracle's interpreter) with the test
+/// certificate for 127.0.0.1, issued by tests/fixtures/jose/mtls_ca.pem; it answers every GET
+/// with 200 and `body`. Killed on drop; it exits by itself after two minutes anyway.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+const TLS_SERVER_PY: &str = r#"
+import http.server, os, ssl, sys, threading
+cert, key, body = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+threading.Timer(120, lambda: os._exit(0)).start()
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+impl TlsServer {
+    fn start(body: &str) -> Self {
+        use std::io::BufRead as _;
+        let fixtures = repo().join("tests/fixtures/jose");
+        let mut child = Command::new(oracle::python())
+            .arg("-c")
+            .arg(TLS_SERVER_PY)
+            .arg(fixtures.join("mtls_server_cert.pem"))
+            .arg(fixtures.join("mtls_server_key.pem"))
+            .arg(body)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the TLS server did not start: {line:?}")
+        });
+        Self { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn verify_https_jwks_url_with_ca_fetched() {
+    let (dir, token) = signed(&json!({"sub": "over-tls"}));
+    let server = TlsServer::start(&dir.read("k/jwks.json"));
+    let ca = repo().join("tests/fixtures/jose/mtls_ca.pem");
+    let url = server.url("/.well-known/jwks.json");
+    let verified = dir
+        .run(&[
+            "verify",
+            "--jwks",
+            &url,
+            "--ca",
+            ca.to_str().unwrap(),
+            &token,
+        ])
+        .json();
+    assert_eq!(verified["claims"]["sub"], "over-tls");
+    // The CA bundle from stdin, the token as an argument.
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    let verified = dir
+        .run_stdin(&["verify", "--jwks", &url, "--ca", "-", &token], &pem)
+        .json();
+    assert_eq!(verified["claims"]["sub"], "over-tls");
+}
+
+#[test]
+fn verify_https_untrusted_certificate_exits_1() {
+    let (dir, token) = signed(&json!({}));
+    let server = TlsServer::start(&dir.read("k/jwks.json"));
+    let url = server.url("/jwks");
+    // The test CA is not among the built-in roots.
+    let stderr = dir.verify(&url, &token).fails(1);
+    assert!(
+        stderr.starts_with(&format!("jwt-relay: GET {url}: TLS certificate refused: ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--ca FILE"), "{stderr}");
+    // Another CA does not vouch for it either.
+    let other_ca = repo().join("tests/fixtures/jose/mtls_client_cert.pem");
+    let stderr = dir
+        .run(&[
+            "verify",
+            "--jwks",
+            &url,
+            "--ca",
+            other_ca.to_str().unwrap(),
+            &token,
+        ])
+        .fails(1);
+    assert!(stderr.contains("TLS certificate refused"), "{stderr}");
+    // The right CA, the wrong name: the certificate is for 127.0.0.1 only.
+    let ca = repo().join("tests/fixtures/jose/mtls_ca.pem");
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let stderr = dir
+        .run(&[
+            "verify",
+            "--jwks",
+            &by_name,
+            "--ca",
+            ca.to_str().unwrap(),
+            &token,
+        ])
+        .fails(1);
+    assert!(
+        stderr.starts_with(&format!(
+            "jwt-relay: GET {by_name}: TLS certificate refused: "
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("localhost"), "{stderr}");
+}
+
+#[test]
+fn verify_ca_needs_an_https_url() {
+    let (dir, token) = signed(&json!({}));
+    let ca = repo().join("tests/fixtures/jose/mtls_ca.pem");
+    let ca = ca.to_str().unwrap();
+    for jwks in ["k/jwks.json", "http://127.0.0.1:9/jwks"] {
+        assert_eq!(
+            dir.run(&["verify", "--jwks", jwks, "--ca", ca, &token])
+                .fails(2),
+            "jwt-relay: --ca needs an https:// --jwks URL\nTry 'jwt-relay verify --help'.\n",
+            "{jwks}"
+        );
+    }
+    assert_eq!(
+        dir.run(&[
+            "verify",
+            "--jwks",
+            "https://127.0.0.1:9/jwks",
+            "--ca",
+            "k/jwks.json",
+            &token
+        ])
+        .fails(1),
+        "jwt-relay: k/jwks.json: no CERTIFICATE in the PEM bundle\n"
     );
 }
 
@@ -1050,7 +1261,7 @@ fn check_bad_configs_give_the_filter_messages() {
             dir.run(&["check", "config.json"]).fails(1),
             filter_log_line(message)
         );
-        let expected = jwt_relay_core::config::load(config.as_bytes())
+        let expected = jwt_relay_core::stages::Pipeline::load(config.as_bytes())
             .unwrap_err()
             .to_string();
         assert_eq!(expected, message, "the library agrees");

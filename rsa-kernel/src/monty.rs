@@ -1,5 +1,5 @@
 //! Constant-time Montgomery arithmetic modulo an odd number, tuned for wasm32 (the RSA
-//! private-key operation in `rsa_crt` runs on it).
+//! private-key operation in `crt` runs on it).
 //!
 //! Why not crypto-bigint (behind the `rsa` crate): wasm has no 64×64→128 multiply and V8 runs a
 //! carry chain one step at a time, so word-sized limbs cost about 5 ms per RSA-2048 signature.

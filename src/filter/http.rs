@@ -31,15 +31,22 @@
 use super::host::{Host, HostError, Level};
 use super::host_quirks;
 use super::metrics::Metrics;
-use jwt_relay_core::config::Config;
 use jwt_relay_core::stages::events::Event;
 use jwt_relay_core::stages::flow::{Flow, Next};
 use jwt_relay_core::stages::reconcile::MAX_ANSWER_BYTES;
+use jwt_relay_core::stages::Pipeline;
 use jwt_relay_core::stages::{
     CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Refusal, Request, Shared,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// What a body step gives the driving loop: an answer for the host now, or the flow's next
+/// step to carry out.
+enum Drive {
+    Done(Action),
+    Next(Option<Next>),
+}
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +82,7 @@ pub enum Action {
 
 /// One HTTP request's filter state.
 pub struct HttpFilter<H: Host> {
-    config: Rc<Config>,
+    config: Rc<Pipeline>,
     shared: Rc<RefCell<Shared>>,
     metrics: Rc<RefCell<Metrics>>,
     host: H,
@@ -123,7 +130,7 @@ pub fn request_from(headers: Vec<(String, String)>, now: u64) -> Request {
 impl<H: Host> HttpFilter<H> {
     /// A filter for one request.
     pub fn new(
-        config: Rc<Config>,
+        config: Rc<Pipeline>,
         shared: Rc<RefCell<Shared>>,
         metrics: Rc<RefCell<Metrics>>,
         host: H,
@@ -184,18 +191,30 @@ impl<H: Host> HttpFilter<H> {
             let next = self.call_lost();
             return self.run(next);
         }
-        let State::ReadingBody { seen, max } = self.state else {
+        if !matches!(self.state, State::ReadingBody { .. }) {
             if matches!(self.state, State::Calling { .. }) {
                 // The host buffers it; the flow may ask for it once the call is answered.
                 self.held_body = Some((body_size, end_of_stream));
             }
             return self.hold_unless_forwarded();
+        }
+        match self.take_body(body_size, end_of_stream) {
+            Drive::Done(action) => action,
+            Drive::Next(next) => self.run(next),
+        }
+    }
+
+    /// Hands the body bytes not seen yet to the flow; at the end of the body, the flow's next
+    /// step (for [`Self::run`] to carry out).
+    fn take_body(&mut self, body_size: usize, end_of_stream: bool) -> Drive {
+        let State::ReadingBody { seen, max } = self.state else {
+            return Drive::Done(self.fail_closed("body taken while not reading it"));
         };
         if body_size > seen {
             let wanted = body_size - seen;
             let chunk = match self.host.request_body(seen, wanted) {
                 Ok(c) => c,
-                Err(e) => return self.host_failure(e),
+                Err(e) => return Drive::Done(self.host_failure(e)),
             };
             if chunk.len() != wanted {
                 // Kong keeps a body larger than `client_body_buffer_size` in a file the filter
@@ -208,16 +227,16 @@ impl<H: Host> HttpFilter<H> {
                         chunk.len()
                     ),
                 );
-                return self.refuse(Refusal::BodyUnreadable);
+                return Drive::Done(self.refuse(Refusal::BodyUnreadable));
             }
             let fed = self.flow.as_mut().map(|f| f.on_body_chunk(&chunk, max));
             match fed {
                 Some(Ok(())) => {}
                 Some(Err(refusal)) => {
                     self.record_flow();
-                    return self.respond(&refusal.reply());
+                    return Drive::Done(self.respond(&refusal.reply()));
                 }
-                None => return self.fail_closed("no flow while reading the body"),
+                None => return Drive::Done(self.fail_closed("no flow while reading the body")),
             }
             self.state = State::ReadingBody {
                 seen: body_size,
@@ -225,9 +244,9 @@ impl<H: Host> HttpFilter<H> {
             };
         }
         if !end_of_stream {
-            return Action::Pause;
+            return Drive::Done(Action::Pause);
         }
-        self.end_body()
+        Drive::Next(self.step(|flow, config, shared| flow.on_body_end(config, shared)))
     }
 
     /// `on_http_request_trailers` (HTTP/2 and chunked HTTP/1.1 trailers). The SDK's default
@@ -408,7 +427,7 @@ impl<H: Host> HttpFilter<H> {
         Ok(req)
     }
 
-    fn with_shared<T>(&mut self, f: impl FnOnce(&Config, &mut Shared) -> T) -> Option<T> {
+    fn with_shared<T>(&mut self, f: impl FnOnce(&Pipeline, &mut Shared) -> T) -> Option<T> {
         let (out, fetches) = {
             let mut shared = self.shared.try_borrow_mut().ok()?;
             let out = f(&self.config, &mut shared);
@@ -450,7 +469,7 @@ impl<H: Host> HttpFilter<H> {
         self.record(&events);
     }
 
-    fn step(&mut self, f: impl FnOnce(&mut Flow, &Config, &mut Shared) -> Next) -> Option<Next> {
+    fn step(&mut self, f: impl FnOnce(&mut Flow, &Pipeline, &mut Shared) -> Next) -> Option<Next> {
         let mut flow = self.flow.take()?;
         let next = self.with_shared(|config, shared| f(&mut flow, config, shared));
         self.flow = Some(flow);
@@ -458,43 +477,50 @@ impl<H: Host> HttpFilter<H> {
         next
     }
 
-    /// Applies a step's outcome.
-    fn run(&mut self, next: Option<Next>) -> Action {
-        match next {
-            None => self.fail_closed("flow state lost"),
-            Some(Next::Continue(edits)) => self.forward(&edits),
-            Some(Next::Serve(reply)) => self.respond(&reply),
-            Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
-            Some(Next::Dispatch(call)) => {
-                // Guard 1 (module docs): nothing forged may ride along if we are never called back.
-                let guard = self
-                    .flow
-                    .as_ref()
-                    .map(Flow::guard_edits)
-                    .unwrap_or_default();
-                if let Err(action) = self.apply(&guard) {
-                    return action;
+    /// Carries out the flow's steps, in one loop, until one needs the host (a call, more body,
+    /// the upstream or a reply). Every callback enters here; nothing re-enters a callback.
+    fn run(&mut self, mut next: Option<Next>) -> Action {
+        loop {
+            let drive = match next {
+                None => return self.fail_closed("flow state lost"),
+                Some(Next::Continue(edits)) => return self.forward(&edits),
+                Some(Next::Serve(reply)) => return self.respond(&reply),
+                Some(Next::Refuse(refusal)) => return self.respond(&refusal.reply()),
+                Some(Next::Dispatch(call)) => {
+                    // Guard 1 (module docs): nothing forged may ride along if we are never
+                    // called back.
+                    let guard = self
+                        .flow
+                        .as_ref()
+                        .map(Flow::guard_edits)
+                        .unwrap_or_default();
+                    if let Err(action) = self.apply(&guard) {
+                        return action;
+                    }
+                    return self.dispatch(&call);
                 }
-                self.dispatch(&call)
+                Some(Next::ReadBody { max }) => self.read_body(max),
+            };
+            match drive {
+                Drive::Done(action) => return action,
+                Drive::Next(step) => next = step,
             }
-            Some(Next::ReadBody { max }) => self.read_body(max),
         }
     }
 
     /// Starts reading the body: at once when none follows, from what the host already
     /// buffered while a call was pending, or as it arrives.
-    fn read_body(&mut self, max: u64) -> Action {
+    fn read_body(&mut self, max: u64) -> Drive {
         if !self.body_coming {
-            let next = self.step(|flow, config, shared| flow.on_body_end(config, shared));
-            return self.run(next);
+            return Drive::Next(self.step(|flow, config, shared| flow.on_body_end(config, shared)));
         }
         self.state = State::ReadingBody { seen: 0, max };
         if self.host.is_kong() {
-            return self.read_body_on_kong();
+            return Drive::Done(self.read_body_on_kong());
         }
         match self.held_body.take() {
-            Some((size, end)) => self.on_request_body(size, end),
-            None => Action::Pause,
+            Some((size, end)) => self.take_body(size, end),
+            None => Drive::Done(Action::Pause),
         }
     }
 
@@ -777,7 +803,7 @@ mod tests {
     }
 
     fn filter<'a>(config: &str, host: &'a mut FakeHost) -> HttpFilter<&'a mut FakeHost> {
-        let config = jwt_relay_core::config::load(config.as_bytes()).unwrap();
+        let config = jwt_relay_core::stages::Pipeline::load(config.as_bytes()).unwrap();
         let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
         HttpFilter::new(Rc::new(config), shared, Rc::default(), host)
     }
@@ -1589,7 +1615,8 @@ mod tests {
 
     #[test]
     fn done_while_jwks_refetch_pending_abandons_it_for_the_next_request() {
-        let config = Rc::new(jwt_relay_core::config::load(REMOTE_JWKS.as_bytes()).unwrap());
+        let config =
+            Rc::new(jwt_relay_core::stages::Pipeline::load(REMOTE_JWKS.as_bytes()).unwrap());
         let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
         let mut first = bearer_with_kid("new");
         let mut f = HttpFilter::new(config.clone(), shared.clone(), Rc::default(), &mut first);

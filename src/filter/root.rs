@@ -2,9 +2,10 @@
 
 use super::abi::{self, ids};
 use super::host::{Host, HostKind, Level, ProxyWasmHost};
-use jwt_relay_core::config::{self, Config};
+use jwt_relay_core::config;
 use jwt_relay_core::jose::jwk::MAX_JWKS_LEN;
 use jwt_relay_core::stages::auth::remote_jwks::{self, Fetched};
+use jwt_relay_core::stages::Pipeline;
 use jwt_relay_core::stages::{CallAnswer, Shared};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -13,7 +14,7 @@ use std::rc::Rc;
 /// through an `Rc`.
 #[derive(Default)]
 pub struct Root {
-    config: Option<Rc<Config>>,
+    config: Option<Rc<Pipeline>>,
     shared: Rc<RefCell<Shared>>,
     /// Token of the background JWKS fetch in flight.
     fetching: Option<u32>,
@@ -55,7 +56,7 @@ pub fn log_fetch(host: &impl Host, fetched: &Fetched) {
 
 impl Root {
     /// The configuration, once `configure` succeeded.
-    pub fn config(&self) -> Option<Rc<Config>> {
+    pub fn config(&self) -> Option<Rc<Pipeline>> {
         self.config.clone()
     }
 
@@ -96,7 +97,7 @@ impl Root {
     /// Environment variables a configuration names (`upstream_jwt.private_key_env`) are read
     /// from the VM's environment.
     pub fn configure_from(&mut self, host: &impl Host, bytes: &[u8]) -> bool {
-        match config::load_with_env(bytes, &config::process_env) {
+        match Pipeline::load_with_env(bytes, &config::process_env) {
             Ok(config) => {
                 // Caches belong to a configuration: a new one starts empty.
                 config.warm_up();

@@ -1,5 +1,6 @@
-//! Configuration: serde wire types for each section (`*Section`), compiled once in `on_configure`
-//! into the runtime [`Config`]. Every problem is a [`ConfigError`] naming the JSON path.
+//! Configuration as the user writes it: serde wire types for each section (`*Section`), their
+//! defaults and validation. The stages compile it once, in `on_configure`, into the runtime
+//! [`crate::stages::Pipeline`]. Every problem is a [`ConfigError`] naming the JSON path.
 //!
 //! Defaults are written once, in the `Default` impl of each section.
 
@@ -25,9 +26,6 @@ pub use mint::{
 pub use reconcile::{CallMethod, ReconcileSection};
 pub use secret::Secret;
 
-use crate::stages::auth::Authenticator;
-use crate::stages::mint::{self as mint_stage, CustomJwt, JwksEndpoint, UpstreamJwt};
-use crate::stages::reconcile::{self as reconcile_stage, Reconcile};
 use serde::Deserialize;
 
 /// Default cap on a request body the filter reads (8 MiB).
@@ -54,50 +52,6 @@ pub struct RawConfig {
     pub upstream_jwt: Option<UpstreamJwtSection>,
     /// The filter's own JWKS endpoint.
     pub jwks_endpoint: Option<JwksEndpointSection>,
-}
-
-/// The runtime configuration: everything a request needs, validated and keys pre-parsed.
-#[derive(Debug, Clone, Default)]
-pub struct Config {
-    /// The authentication stages (`jwt`, `key_auth`, `basic_auth` over `consumers`).
-    pub auth: Option<Authenticator>,
-    /// The call to the auth service.
-    pub reconcile: Option<Reconcile>,
-    /// x-custom-jwt.
-    pub custom_jwt: Option<CustomJwt>,
-    /// kong-upstream-jwt.
-    pub upstream_jwt: Option<UpstreamJwt>,
-    /// The filter's own JWKS endpoint.
-    pub jwks_endpoint: Option<JwksEndpoint>,
-}
-
-impl Config {
-    /// Signs one throwaway message with each minting key, so V8 compiles the signing code at
-    /// configure time instead of on the first request (10-17 ms for RSA in wasm).
-    pub fn warm_up(&self) {
-        let signers = self
-            .custom_jwt
-            .iter()
-            .map(|c| &c.signer)
-            .chain(self.upstream_jwt.iter().map(|u| &u.signer));
-        for signer in signers {
-            let _ = signer.key.sign(signer.alg, b"warm-up");
-        }
-    }
-
-    /// True when no stage is configured: every request passes through untouched.
-    /// What loads but deserves a warning in the log (`path: problem` each).
-    pub fn warnings(&self) -> &[String] {
-        self.auth.as_ref().map(|a| a.warnings()).unwrap_or_default()
-    }
-
-    pub fn is_pass_through(&self) -> bool {
-        self.auth.is_none()
-            && self.reconcile.is_none()
-            && self.custom_jwt.is_none()
-            && self.upstream_jwt.is_none()
-            && self.jwks_endpoint.is_none()
-    }
 }
 
 /// Parses the plugin configuration bytes. Empty input means `{}` (Envoy sends nothing when the
@@ -129,58 +83,6 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Parses and compiles the configuration, reading named environment variables from
-/// [`process_env`]: what `on_configure` calls.
-pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
-    load_with_env(bytes, &process_env)
-}
-
-/// [`load`] with the environment variables of `env`.
-pub fn load_with_env(bytes: &[u8], env: Env) -> Result<Config, ConfigError> {
-    compile_with_env(&parse(bytes)?, env)
-}
-
-/// Turns the wire form into the runtime form: keys parsed, references resolved, environment
-/// variables read from [`process_env`].
-pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
-    compile_with_env(raw, &process_env)
-}
-
-/// [`compile`] with the environment variables of `env`.
-pub fn compile_with_env(raw: &RawConfig, env: Env) -> Result<Config, ConfigError> {
-    let custom_jwt = raw
-        .custom_jwt
-        .as_ref()
-        .map(mint_stage::compile_custom)
-        .transpose()?;
-    let upstream_jwt = raw
-        .upstream_jwt
-        .as_ref()
-        .map(|section| mint_stage::compile_upstream(section, env))
-        .transpose()?;
-    let signers: Vec<&mint_stage::Signer> = custom_jwt
-        .iter()
-        .map(|c| &c.signer)
-        .chain(upstream_jwt.iter().map(|u| &u.signer))
-        .collect();
-    let jwks_endpoint = raw
-        .jwks_endpoint
-        .as_ref()
-        .map(|s| mint_stage::compile_jwks_endpoint(s, &signers))
-        .transpose()?;
-    Ok(Config {
-        auth: Authenticator::compile(raw)?,
-        reconcile: raw
-            .reconcile
-            .as_ref()
-            .map(reconcile_stage::compile)
-            .transpose()?,
-        custom_jwt,
-        upstream_jwt,
-        jwks_endpoint,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,7 +95,9 @@ mod tests {
     fn parse_empty_object_gives_defaults() {
         let raw = parse(b"{}").unwrap();
         assert!(raw.jwt.is_none() && raw.consumers.is_empty());
-        assert!(load(b"{}").unwrap().is_pass_through());
+        assert!(crate::stages::Pipeline::load(b"{}")
+            .unwrap()
+            .is_pass_through());
     }
 
     #[test]
@@ -277,7 +181,9 @@ mod tests {
     #[test]
     fn compile_custom_jwt_without_key_is_refused() {
         assert_eq!(
-            load(br#"{"custom_jwt": {}}"#).unwrap_err().to_string(),
+            crate::stages::Pipeline::load(br#"{"custom_jwt": {}}"#)
+                .unwrap_err()
+                .to_string(),
             "custom_jwt.private_jwk: missing field"
         );
     }

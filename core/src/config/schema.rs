@@ -759,11 +759,11 @@ mod tests {
                 );
                 continue;
             };
-            crate::config::load(base.to_string().as_bytes()).unwrap();
+            crate::stages::Pipeline::load(base.to_string().as_bytes()).unwrap();
             for Field(name, _, _) in section.fields {
                 let mut config = base.clone();
                 section_at(&mut config, &path).remove(*name);
-                let result = crate::config::load(config.to_string().as_bytes());
+                let result = crate::stages::Pipeline::load(config.to_string().as_bytes());
                 let missing = match result {
                     Err(e) => {
                         e.to_string() == format!("{path}.{name}: missing field")

@@ -1,8 +1,8 @@
 //! The fixed keys and compiled configurations the targets run against, built once per process.
 //! The keys are the test fixtures of `tests/fixtures/jose` (they protect nothing).
 
-use crate::config::{self, Config};
 use crate::jose::{Algorithm, Jwk, SigningKey, VerifyingKey};
+use crate::stages::Pipeline;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 
@@ -36,7 +36,7 @@ pub struct Fixtures {
     /// A JWKS document with the ES256 public key as `k1`.
     pub jwks: String,
     /// The flow's configurations: name, compiled form, header names only the filter may set.
-    pub configs: Vec<(&'static str, Config, Vec<&'static str>)>,
+    pub configs: Vec<(&'static str, Pipeline, Vec<&'static str>)>,
 }
 
 static FIXTURES: OnceLock<Option<Fixtures>> = OnceLock::new();
@@ -70,7 +70,7 @@ pub fn build() -> Result<Fixtures, String> {
         .map_err(|e| e.to_string())?;
     let mut configs = Vec::new();
     for (name, value, owned) in config_values(&jwks, &Value::Object(es_private)) {
-        let compiled = config::load_with_env(value.to_string().as_bytes(), &fixed_env)
+        let compiled = Pipeline::load_with_env(value.to_string().as_bytes(), &fixed_env)
             .map_err(|e| format!("config {name}: {e}"))?;
         configs.push((name, compiled, owned));
     }

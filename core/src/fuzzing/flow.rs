@@ -11,10 +11,9 @@
 
 use super::fixtures::{Fixtures, T0};
 use super::gen;
-use crate::config::Config;
 use crate::stages::auth::CONSUMER_HEADERS;
 use crate::stages::flow::{Flow, Next};
-use crate::stages::{headers, CallAnswer, HeaderEdit, HeaderEdits, Request, Shared};
+use crate::stages::{headers, CallAnswer, HeaderEdit, HeaderEdits, Pipeline, Request, Shared};
 use arbitrary::{Result, Unstructured};
 
 /// Calls and body reads one request may go through before the driver gives up on it.
@@ -48,7 +47,7 @@ pub(super) fn run(u: &mut Unstructured, fixtures: &Fixtures) -> Result<()> {
 }
 
 struct Driver<'a> {
-    config: &'a Config,
+    config: &'a Pipeline,
     shared: &'a mut Shared,
     owned: &'a [&'static str],
 }
@@ -171,7 +170,7 @@ fn unsafe_chars(text: &str) -> usize {
 
 /// One fixed request through a configuration the `config` target loaded, answering each call
 /// with an allow and reading a small JSON body.
-pub(super) fn serve_fixed(config: &Config) {
+pub(super) fn serve_fixed(config: &Pipeline) {
     let mut shared = Shared::for_config(config);
     let req = Request {
         method: "POST".into(),

@@ -16,13 +16,13 @@ mod fixtures;
 mod flow;
 mod gen;
 
-use crate::config::{self, ReconcileSection};
+use crate::config::ReconcileSection;
 use crate::jose::{self, jws as jws_mod, Algorithm, Jwk, JwkSet, OctKeyEncoding};
 use crate::jose::{SigningKey, VerifyingKey};
 use crate::stages::auth::token::{Found, TokenLocations};
 use crate::stages::auth::{self, TokenCache};
 use crate::stages::reconcile::{self, Outcome};
-use crate::stages::{headers, urlenc, HeaderEdit};
+use crate::stages::{headers, urlenc, HeaderEdit, Pipeline};
 use arbitrary::Unstructured;
 use serde_json::{json, Value};
 
@@ -216,10 +216,10 @@ fn sign_and_verify(key: &SigningKey) {
     }
 }
 
-/// Configuration: `config::load` (with `FUZZ_KEY` and `FUZZ_CERT` in the environment); a
+/// Configuration: `Pipeline::load` (with `FUZZ_KEY` and `FUZZ_CERT` in the environment); a
 /// configuration that loads warms up, then serves one request through the flow.
 pub fn config(data: &[u8]) {
-    let Ok(config) = config::load_with_env(data, &fixtures::fixed_env) else {
+    let Ok(config) = Pipeline::load_with_env(data, &fixtures::fixed_env) else {
         return;
     };
     let _ = (config.warnings().len(), config.is_pass_through());

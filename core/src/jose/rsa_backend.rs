@@ -5,8 +5,9 @@
 //! The 0.10 line uses `crypto-bigint` with constant-time private operations and blinding; the
 //! 0.9 line carries RUSTSEC-2023-0071 (Marvin) and was not faster in V8 (6.7 ms per RS256 sign).
 //!
-//! Signing: `rsa_pad` encodes (EMSA-PKCS1-v1_5 or EMSA-PSS, salt from the system RNG), and
-//! `rsa_crt` runs the private operation in constant time with blinded exponents and checks the
+//! Signing: the kernel crate `jwt-relay-rsa` encodes (`pad`: EMSA-PKCS1-v1_5 or EMSA-PSS, salt
+//! from the system RNG), and its `CrtKey` runs the private operation in constant time with
+//! blinded exponents and checks the
 //! result against the public key. That takes about 2.3 ms per RSA-2048 signature in V8, where
 //! the `rsa` crate takes about 5 ms even with 32-bit limbs. Keys the kernel cannot hold (primes
 //! wider than 2070 bits) sign with `PrivateKey::sign`, which blinds and fault-checks too.

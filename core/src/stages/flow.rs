@@ -10,7 +10,7 @@ use super::reconcile::{self, Outcome};
 use super::{
     headers, CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Refusal, Request, Shared,
 };
-use crate::config::Config;
+use crate::stages::Pipeline;
 use sha2::{Digest, Sha256};
 
 /// What the glue does next.
@@ -67,7 +67,7 @@ pub struct Flow {
 }
 
 /// The largest body the configured stages accept, when any stage reads the body.
-fn body_limit(config: &Config) -> Option<u64> {
+fn body_limit(config: &Pipeline) -> Option<u64> {
     let reconcile = config
         .reconcile
         .as_ref()
@@ -82,7 +82,7 @@ fn body_limit(config: &Config) -> Option<u64> {
 
 impl Flow {
     /// Starts a request: authenticates, then runs the next steps.
-    pub fn start(config: &Config, shared: &mut Shared, req: Request) -> (Self, Next) {
+    pub fn start(config: &Pipeline, shared: &mut Shared, req: Request) -> (Self, Next) {
         let keep = config.reconcile.as_ref().is_some_and(|r| r.needs_body());
         let mut flow = Self {
             req,
@@ -170,7 +170,7 @@ impl Flow {
     }
 
     /// The body is complete (possibly empty): go on.
-    pub fn on_body_end(&mut self, config: &Config, shared: &mut Shared) -> Next {
+    pub fn on_body_end(&mut self, config: &Pipeline, shared: &mut Shared) -> Next {
         self.body.done = true;
         self.hash = Some(std::mem::take(&mut self.body.hasher).finalize().into());
         self.advance(config, shared)
@@ -179,7 +179,7 @@ impl Flow {
     /// The answer to the call of the last [`Next::Dispatch`].
     pub fn on_call_answer(
         &mut self,
-        config: &Config,
+        config: &Pipeline,
         shared: &mut Shared,
         answer: &CallAnswer,
     ) -> Next {
@@ -236,7 +236,7 @@ impl Flow {
     /// Runs authentication; `Some` when the request stops here (a denial or a JWKS fetch).
     fn authenticate(
         &mut self,
-        config: &Config,
+        config: &Pipeline,
         shared: &mut Shared,
         refetch: bool,
     ) -> Option<Next> {
@@ -275,7 +275,7 @@ impl Flow {
 
     /// x-custom-jwt's token, minted before reconcile as in Kong (priority 1025 over
     /// jwt-reconcile's 900), so the auth service sees it among the copied headers.
-    fn mint_custom(&mut self, config: &Config) -> Result<(), Refusal> {
+    fn mint_custom(&mut self, config: &Pipeline) -> Result<(), Refusal> {
         if let Some(custom) = &config.custom_jwt {
             let minted = custom.mint(&self.upstream_view(), self.identity.as_ref())?;
             self.events.push(Event::Minted(custom.signer.alg));
@@ -286,7 +286,7 @@ impl Flow {
     }
 
     /// kong-upstream-jwt's token, last, over the request as the upstream receives it.
-    fn mint_upstream(&mut self, config: &Config) -> Result<(), Refusal> {
+    fn mint_upstream(&mut self, config: &Pipeline) -> Result<(), Refusal> {
         if let Some(up) = &config.upstream_jwt {
             let hash = self.hash.ok_or(Refusal::Internal)?;
             let hash = (self.body.len > 0).then_some(&hash[..]);
@@ -302,7 +302,7 @@ impl Flow {
         self.response_headers.extend(injection.response);
     }
 
-    fn advance(&mut self, config: &Config, shared: &mut Shared) -> Next {
+    fn advance(&mut self, config: &Pipeline, shared: &mut Shared) -> Next {
         loop {
             match self.step {
                 Step::Auth { refetch } => {

@@ -2,15 +2,15 @@
 //! calls and the reconcile cache's expiry, without a host.
 
 use super::*;
-use crate::config;
+
 use crate::stages::HeaderEdit;
 use serde_json::{json, Value};
 
 const T0: u64 = 1_700_000_000;
 const SECRET: &str = "flow-test-secret";
 
-fn config(value: Value) -> Config {
-    config::load(value.to_string().as_bytes()).unwrap()
+fn config(value: Value) -> Pipeline {
+    Pipeline::load(value.to_string().as_bytes()).unwrap()
 }
 
 fn request(now: u64, headers: &[(&str, &str)]) -> Request {
@@ -52,7 +52,7 @@ fn set_value<'a>(edits: &'a HeaderEdits, name: &str) -> Option<&'a str> {
     })
 }
 
-fn reconcile_config(cache_seconds: u64) -> Config {
+fn reconcile_config(cache_seconds: u64) -> Pipeline {
     config(
         json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
                                 "cache_seconds": cache_seconds}}),
@@ -60,7 +60,7 @@ fn reconcile_config(cache_seconds: u64) -> Config {
 }
 
 /// One request through reconcile: `Some(call)` when the flow dispatched, then answered `allow`.
-fn through_reconcile(config: &Config, shared: &mut Shared, now: u64) -> (Option<CallSpec>, Next) {
+fn through_reconcile(config: &Pipeline, shared: &mut Shared, now: u64) -> (Option<CallSpec>, Next) {
     let (mut flow, next) = Flow::start(
         config,
         shared,

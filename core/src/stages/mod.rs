@@ -8,6 +8,7 @@ pub mod events;
 pub mod flow;
 pub mod headers;
 pub mod mint;
+mod pipeline;
 pub mod reconcile;
 pub mod refusal;
 mod request;
@@ -15,10 +16,9 @@ pub(crate) mod url;
 pub mod urlenc;
 
 pub use decision::{CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse};
+pub use pipeline::Pipeline;
 pub use refusal::Refusal;
 pub use request::Request;
-
-use crate::config::Config;
 
 /// State that outlives a request, one per VM (each Envoy worker has its own).
 #[derive(Debug, Default)]
@@ -35,7 +35,7 @@ pub struct Shared {
 
 impl Shared {
     /// Fresh state for a configuration.
-    pub fn for_config(config: &Config) -> Self {
+    pub fn for_config(config: &Pipeline) -> Self {
         Self {
             reconcile: config.reconcile.as_ref().and_then(|r| r.answer_cache()),
             ..Self::default()

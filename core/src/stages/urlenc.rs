@@ -1,41 +1,27 @@
 //! `application/x-www-form-urlencoded` decoding, shared by query strings and form bodies.
 
-/// Decodes `%XX` escapes and `+` as space; malformed escapes stay as written, invalid UTF-8 is
-/// replaced (never a panic).
+/// Decodes one component (a name, or a value without `&`): `%XX` escapes and `+` as space;
+/// malformed escapes stay as written, invalid UTF-8 is replaced (never a panic).
 pub fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => match bytes.get(i + 1..i + 3).and_then(hex_pair) {
-                Some(v) => {
-                    out.push(v);
-                    i += 2;
-                }
-                None => out.push(b'%'),
-            },
-            _ => out.push(b),
-        }
-        i += 1;
+    // A component has no `&`; `parse` splits its one pair at the first `=`, so the name is the
+    // whole component only when there is none: put it back.
+    match form_urlencoded::parse(text.as_bytes()).next() {
+        Some((name, value)) if text.contains('=') => format!("{name}={value}"),
+        Some((name, _)) => name.into_owned(),
+        None => String::new(),
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
-fn hex_pair(pair: &[u8]) -> Option<u8> {
-    let s = std::str::from_utf8(pair).ok()?;
-    u8::from_str_radix(s, 16).ok()
-}
-
-/// Decoded `(name, value)` pairs in order; a name without `=` has the value `None`.
+/// Decoded `(name, value)` pairs in order; a name without `=` has the value `None` (Kong reads
+/// `?jwt` as `true`, not as an empty value).
 pub fn pairs(encoded: &str) -> impl Iterator<Item = (String, Option<String>)> + '_ {
     encoded
         .split('&')
         .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), Some(decode(v))),
-            None => (decode(p), None),
+        .filter_map(|p| {
+            let (name, value) = form_urlencoded::parse(p.as_bytes()).next()?;
+            let value = p.contains('=').then(|| value.into_owned());
+            Some((name.into_owned(), value))
         })
 }
 
@@ -50,6 +36,9 @@ mod tests {
         assert_eq!(decode("%zz%4"), "%zz%4");
         assert_eq!(decode("%C3%A9"), "é");
         assert_eq!(decode("%FF"), "\u{fffd}");
+        // A sign is no hex digit: "%+1" is not the byte 1.
+        assert_eq!(decode("%+1"), "% 1");
+        assert_eq!(decode("a=b%3D"), "a=b=");
     }
 
     #[test]
