@@ -26,8 +26,6 @@ use crate::stages::{headers, urlenc, HeaderEdit, Pipeline};
 use arbitrary::Unstructured;
 use serde_json::{json, Value};
 
-pub use fixtures::T0;
-
 /// A target's body.
 pub type Target = fn(&[u8]);
 
@@ -76,7 +74,7 @@ pub fn jws(data: &[u8]) {
     }
 }
 
-/// JWK and JWKS documents: `Jwk::parse` in both `oct` encodings, `JwkSet::parse` and
+/// JWK and JWKS documents: `Jwk::from_json` in both `oct` encodings, `JwkSet::parse` and
 /// `parse_published`, then every export of each key; a public export parses back to the same
 /// thumbprint.
 pub fn jwk(data: &[u8]) {
