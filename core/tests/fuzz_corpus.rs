@@ -1,6 +1,7 @@
 //! Replays every fuzz target's committed corpus (`fuzz/corpus/<target>/`) and any crash it left
 //! (`fuzz/artifacts/<target>/`) through the target's body, on the stable toolchain without
 //! cargo-fuzz: an input that once crashed a target stays a regression test in `make test`.
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jwt_relay_core::fuzzing::TARGETS;
