@@ -10,7 +10,7 @@
 //! The byte-oriented targets (`jws`, `jwk`, `pem`, `config`) read the input as the text or DER
 //! the filter reads, so real tokens, keys and configurations are their seeds. The structured
 //! ones (`reconcile`, `token`, `flow`) draw requests, bodies and call answers from the bytes
-//! with [`arbitrary::Unstructured`] ([`gen`]).
+//! with [`arbitrary::Unstructured`] (`gen.rs`).
 
 mod fixtures;
 mod flow;
