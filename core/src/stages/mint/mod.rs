@@ -2,7 +2,7 @@
 //! and the filter's own JWKS endpoint serving their public keys.
 
 mod custom;
-mod dn;
+pub(crate) mod dn;
 mod jwks_endpoint;
 mod keys;
 mod upstream;
