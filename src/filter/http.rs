@@ -489,12 +489,7 @@ impl<H: Host> HttpFilter<H> {
                 Some(Next::Dispatch(call)) => {
                     // Guard 1 (module docs): nothing forged may ride along if we are never
                     // called back.
-                    let guard = self
-                        .flow
-                        .as_ref()
-                        .map(Flow::guard_edits)
-                        .unwrap_or_default();
-                    if let Err(action) = self.apply(&guard) {
+                    if let Err(action) = self.apply_guard() {
                         return action;
                     }
                     return self.dispatch(&call);
@@ -531,12 +526,7 @@ impl<H: Host> HttpFilter<H> {
     /// still set headers, answer, or pause for a call. A response while the read is pending
     /// (the engine skipped the body step) is refused by guard 3.
     fn read_body_on_kong(&mut self) -> Action {
-        let guard = self
-            .flow
-            .as_ref()
-            .map(Flow::guard_edits)
-            .unwrap_or_default();
-        if let Err(action) = self.apply(&guard) {
+        if let Err(action) = self.apply_guard() {
             return action;
         }
         let length_known = self
@@ -572,6 +562,17 @@ impl<H: Host> HttpFilter<H> {
             Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
             _ => self.refuse(Refusal::LengthRequired),
         }
+    }
+
+    /// Strips the client's copies of every header the stages so far set or remove, before the
+    /// request waits (on a call, or on Kong's body step) where the host might let it go on.
+    fn apply_guard(&mut self) -> Result<(), Action> {
+        let guard = self
+            .flow
+            .as_ref()
+            .map(Flow::guard_edits)
+            .unwrap_or_default();
+        self.apply(&guard)
     }
 
     fn dispatch(&mut self, call: &CallSpec) -> Action {
