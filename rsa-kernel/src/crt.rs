@@ -4,12 +4,20 @@
 //! before it leaves (s^e mod n = c; see [`Check`]), so a fault or a bug here yields an error,
 //! never a wrong signature.
 //!
-//! Side channels: the arithmetic is constant time (see `monty`), and each signature also blinds
-//! the exponents (d_p + r·(p−1) with a fresh 64-bit r), so no two signatures run the same
-//! exponent even for the same message.
+//! Side channels: the arithmetic is constant time (see `monty`), and each signature is blinded
+//! twice, as the `rsa` crate and OpenSSL do:
+//! - the exponents: d_p + k·(p−1) with a fresh 64-bit k (CFRG's floor for exponent blinding),
+//!   so no two signatures run the same exponent even for the same message;
+//! - the base: the exponentiation modulo p runs on c·r^e, not on c, and its result is multiplied
+//!   by r⁻¹ (r^e·d_p ≡ r). The pair (r^e, r⁻¹) is kept per prime, squared after every use and
+//!   drawn afresh every [`PAIR_USES`] uses (OpenSSL's `BN_BLINDING` scheme: a fresh pair costs an
+//!   exponentiation, squaring costs two products). Blinding per prime rather than modulo n lets
+//!   every key the kernel holds, RSA-4096 included, stay on the kernel; the reduction of c modulo
+//!   p before it is blinded is constant time like the rest.
 
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, PublicKey};
+use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -22,6 +30,48 @@ const CHECK_LIMBS: usize = 74;
 /// 64 bits, as CFRG guidance for exponent blinding asks.
 const BLIND_BYTES: usize = 8;
 const BLIND_BITS: usize = BLIND_BYTES * 8;
+/// Signatures one base-blinding pair serves (squared in between) before a fresh one is drawn.
+const PAIR_USES: u32 = 32;
+/// Extra random bytes beyond a prime's length when drawing r, so r mod p is near uniform.
+const PAIR_EXTRA_BYTES: usize = 8;
+
+/// The base blinding of one prime: r^e and r⁻¹ modulo p, in Montgomery form, for an r drawn
+/// from the system RNG and never stored.
+#[derive(Clone)]
+struct Pair<const N: usize> {
+    blind: Residue<N>,
+    unblind: Residue<N>,
+}
+
+/// What one signature runs on, recorded by the kernel's own tests only: they check that
+/// blinding is really there (a removed blinding leaves every signature correct).
+#[cfg(test)]
+pub(crate) mod trace {
+    use std::cell::RefCell;
+
+    /// One exponentiation modulo a prime: the base it ran on (plain, below p) and the exponent.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(crate) struct Exponentiation {
+        pub base: Vec<u32>,
+        pub exponent: Vec<u8>,
+    }
+
+    thread_local! {
+        pub(crate) static RUNS: RefCell<Vec<Exponentiation>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(crate) fn record(base: &[u32], exponent: &[u8]) {
+        let run = Exponentiation {
+            base: base.to_vec(),
+            exponent: exponent.to_vec(),
+        };
+        RUNS.with(|runs| runs.borrow_mut().push(run));
+    }
+
+    pub(crate) fn take() -> Vec<Exponentiation> {
+        RUNS.with(|runs| std::mem::take(&mut *runs.borrow_mut()))
+    }
+}
 
 /// One prime's half of the CRT: its modulus, exponent and p−1 for blinding.
 struct Half<const N: usize> {
@@ -30,29 +80,84 @@ struct Half<const N: usize> {
     minus_one: Limbs,
     /// Nibbles in a blinded exponent (fixed per key).
     nibbles: usize,
+    /// The public exponent e, big-endian: r^e of the base blinding.
+    e: Vec<u8>,
+    /// p − 2 as nibbles: r⁻¹ = r^(p−2) mod p (Fermat), in constant time.
+    inverse_exponent: Zeroizing<Vec<u8>>,
+    /// Random bytes drawn for r.
+    random_len: usize,
+    /// The current base-blinding pair and its uses; `None` until the first signature.
+    pair: Mutex<Option<(Pair<N>, u32)>>,
 }
 
 impl<const N: usize> Half<N> {
-    fn new(prime: &[u8], exponent: &[u8], wide_limbs: usize) -> Option<Self> {
+    fn new(prime: &[u8], exponent: &[u8], e: &[u8], wide_limbs: usize) -> Option<Self> {
         let modulus = Modulus::new(prime, wide_limbs)?;
         let mut minus_one = monty::from_be_bytes(prime, N)?;
         // The prime is odd (Modulus::new checked), so p − 1 only clears the lowest bit.
         if let Some(low) = minus_one.first_mut() {
             *low &= !1;
         }
+        let bits = monty::bit_length(prime);
+        let minus_two = monty::sub_small(&minus_one, 1);
         Some(Self {
             exponent: monty::from_be_bytes(exponent, N)?,
             minus_one,
-            nibbles: monty::nibble_count(monty::bit_length(prime) + BLIND_BITS),
+            nibbles: monty::nibble_count(bits + BLIND_BITS),
+            e: e.to_vec(),
+            inverse_exponent: monty::nibbles(&minus_two, monty::nibble_count(bits)),
+            random_len: prime.len() + PAIR_EXTRA_BYTES,
+            pair: Mutex::new(None),
             modulus,
         })
     }
 
-    /// c^(d + r·(p−1)) mod p in Montgomery form (below 2p), for `c` as wide limbs.
-    fn power(&self, c: &[u32], blind: &[u32]) -> Residue<N> {
+    /// A fresh pair (r^e, r⁻¹) for a random r modulo p. `None` when the system RNG fails.
+    fn fresh_pair(&self) -> Option<Pair<N>> {
+        let mut bytes = Zeroizing::new(vec![0u8; self.random_len]);
+        getrandom::fill(bytes.as_mut_slice()).ok()?;
+        let limbs = monty::limbs_for_bits(self.random_len * 8);
+        // enter_mont gives r·R mod p: the Montgomery form of r, what pow takes.
+        let r = self
+            .modulus
+            .enter_mont(&monty::from_be_bytes(&bytes, limbs)?);
+        Some(Pair {
+            blind: self.modulus.pow_public_vartime(&r, &self.e),
+            unblind: self.modulus.pow(&r, &self.inverse_exponent),
+        })
+    }
+
+    /// The pair for this signature, leaving its square (or, after `PAIR_USES`, nothing) for the
+    /// next one. `None` when the system RNG fails.
+    fn next_pair(&self) -> Option<Pair<N>> {
+        // A poisoned lock (a panic elsewhere) only loses the cached pair: draw a fresh one.
+        let Ok(mut slot) = self.pair.lock() else {
+            return self.fresh_pair();
+        };
+        let (pair, uses) = match slot.take() {
+            Some((pair, uses)) if uses < PAIR_USES => (pair, uses),
+            _ => (self.fresh_pair()?, 0),
+        };
+        let m = &self.modulus;
+        let squared = Pair {
+            blind: m.mul(&pair.blind, &pair.blind),
+            unblind: m.mul(&pair.unblind, &pair.unblind),
+        };
+        *slot = Some((squared, uses + 1));
+        Some(pair)
+    }
+
+    /// c^(d + k·(p−1)) mod p in Montgomery form (below 2p), for `c` as wide limbs, run on the
+    /// blinded base c·r^e and unblinded by r⁻¹. `None` when the system RNG fails.
+    fn power(&self, c: &[u32], blind: &[u32]) -> Option<Residue<N>> {
+        let m = &self.modulus;
+        let pair = self.next_pair()?;
         let blinded = monty::add_plain(&monty::mul_plain(blind, &self.minus_one), &self.exponent);
         let digits = monty::nibbles(&blinded, self.nibbles);
-        self.modulus.pow(&self.modulus.enter_mont(c), &digits)
+        let base = m.mul(&m.enter_mont(c), &pair.blind);
+        #[cfg(test)]
+        trace::record(m.leave_mont(&base).as_slice(), &digits);
+        Some(m.mul(&m.pow(&base, &digits), &pair.unblind))
     }
 }
 
@@ -71,12 +176,12 @@ struct Crt<const N: usize> {
 }
 
 impl<const N: usize> Crt<N> {
-    fn new(n: &[u8], p: &[u8], q: &[u8], dp: &[u8], dq: &[u8], qinv: &[u8]) -> Option<Self> {
+    fn new(n: &[u8], e: &[u8], [p, q, dp, dq, qinv]: [&[u8]; 5]) -> Option<Self> {
         let bits = monty::bit_length(n);
         let wide_limbs = monty::limbs_for_bits(bits);
         Some(Self {
-            p: Half::new(p, dp, wide_limbs)?,
-            q: Half::new(q, dq, wide_limbs)?,
+            p: Half::new(p, dp, e, wide_limbs)?,
+            q: Half::new(q, dq, e, wide_limbs)?,
             qinv: monty::residue(&monty::from_be_bytes(qinv, N)?),
             q_plain: monty::from_be_bytes(q, N)?,
             wide_limbs,
@@ -86,8 +191,8 @@ impl<const N: usize> Crt<N> {
 
     fn private_op(&self, c: &[u8], [blind_p, blind_q]: &[Limbs; 2]) -> Option<Zeroizing<Vec<u8>>> {
         let c = monty::from_be_bytes(c, self.wide_limbs)?;
-        let m1 = self.p.power(&c, blind_p);
-        let m2 = self.q.modulus.leave_mont(&self.q.power(&c, blind_q));
+        let m1 = self.p.power(&c, blind_p)?;
+        let m2 = self.q.modulus.leave_mont(&*self.q.power(&c, blind_q)?);
         // h = (m1 − m2)·q⁻¹ mod p. In Montgomery form m1 is m1·R (< 2p) and m2·R (< p), so
         // m1·R + 2p − m2·R lies in (0, 4p); one Montgomery product with the plain q⁻¹ removes R.
         let p = &self.p.modulus;
@@ -133,7 +238,7 @@ impl CrtKey {
     /// From the big-endian modulus and CRT members (JWK `n`, `p`, `q`, `dp`, `dq`, `qi`). `None`
     /// when a prime is too large for the kernel or a member does not fit: the caller then keeps
     /// the `rsa` crate's own private operation.
-    pub fn new(public: &PublicKey, [p, q, dp, dq, qinv]: [&[u8]; 5]) -> Option<Self> {
+    pub fn new(public: &PublicKey, members: [&[u8]; 5]) -> Option<Self> {
         let n = public.n_bytes();
         let n = n.as_ref();
         let e = public.e_bytes().to_vec();
@@ -144,12 +249,14 @@ impl CrtKey {
             },
             None => Check::Backend(public.clone()),
         };
-        let sized = if let Some(key) = Crt::<37>::new(n, p, q, dp, dq, qinv) {
+        let e = public.e_bytes();
+        let e = e.as_ref();
+        let sized = if let Some(key) = Crt::<37>::new(n, e, members) {
             KernelSize::Limbs37(Box::new(key))
-        } else if let Some(key) = Crt::<55>::new(n, p, q, dp, dq, qinv) {
+        } else if let Some(key) = Crt::<55>::new(n, e, members) {
             KernelSize::Limbs55(Box::new(key))
         } else {
-            KernelSize::Limbs74(Box::new(Crt::<74>::new(n, p, q, dp, dq, qinv)?))
+            KernelSize::Limbs74(Box::new(Crt::<74>::new(n, e, members)?))
         };
         Some(Self { sized, check })
     }
@@ -201,4 +308,101 @@ fn random_blinds() -> Option<[Limbs; 2]> {
         monty::from_be_bytes(a, monty::limbs_for_bits(BLIND_BITS))?,
         monty::from_be_bytes(b, monty::limbs_for_bits(BLIND_BITS))?,
     ])
+}
+
+#[cfg(test)]
+#[allow(clippy::integer_division_remainder_used, reason = "test oracle, no secret")]
+mod tests {
+    use super::*;
+    use crate::{pad, Hash};
+    use num_bigint::BigUint;
+    use rsa::pkcs1::{RsaPrivateKeyRef, UintRef};
+    use rsa::pkcs8::der::Decode as _;
+    use std::collections::HashSet;
+
+    /// n, e, d, p, q, dp, dq, qi of the fixture key `rsa2048_pkcs8.pem`.
+    fn members() -> [Vec<u8>; 8] {
+        let path = format!(
+            "{}/../tests/fixtures/jose/rsa2048_pkcs8.pem",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let pem = std::fs::read_to_string(path).unwrap();
+        let (_, der) = rsa::pkcs8::Document::from_pem(&pem).unwrap();
+        let info = rsa::pkcs8::PrivateKeyInfoRef::try_from(der.as_bytes()).unwrap();
+        let k = RsaPrivateKeyRef::from_der(info.private_key.as_bytes()).unwrap();
+        let member = |u: UintRef<'_>| u.as_bytes().to_vec();
+        [
+            k.modulus,
+            k.public_exponent,
+            k.private_exponent,
+            k.prime1,
+            k.prime2,
+            k.exponent1,
+            k.exponent2,
+            k.coefficient,
+        ]
+        .map(member)
+    }
+
+    fn big(bytes: &[u8]) -> BigUint {
+        BigUint::from_bytes_be(bytes)
+    }
+
+    fn from_limbs(limbs: &[u32]) -> BigUint {
+        big(&monty::to_be_bytes(limbs, limbs.len() * 4).unwrap())
+    }
+
+    fn from_nibbles(nibbles: &[u8]) -> BigUint {
+        nibbles
+            .iter()
+            .fold(BigUint::from(0u8), |acc, &d| (acc << 4) + d)
+    }
+
+    /// Removing either blinding leaves every signature correct, so the kernel's trace is checked
+    /// instead: every exponentiation modulo a prime runs on an exponent that is a multiple of
+    /// p − 1 away from d_p (never d_p itself, never twice the same), and on a base c·t with
+    /// t = r^e ≠ 1, squared from one signature to the next and drawn afresh every `PAIR_USES`.
+    #[test]
+    fn every_exponentiation_runs_blinded_exponent_and_base() {
+        let [n, e, d, p, q, dp, dq, qi] = members();
+        let public = PublicKey::new(
+            BoxedUint::from_be_slice(&n, 2048).unwrap(),
+            BoxedUint::from_be_slice(&e, 24).unwrap(),
+        )
+        .unwrap();
+        let key = CrtKey::new(&public, [&p, &q, &dp, &dq, &qi]).unwrap();
+        let c = pad::pkcs1v15(Hash::Sha256, &[7u8; 32], n.len()).unwrap();
+        let want = big(&c).modpow(&big(&d), &big(&n));
+        let signatures = 2 * PAIR_USES as usize + 3;
+        trace::take();
+        for _ in 0..signatures {
+            assert_eq!(big(&key.private_op(&c).unwrap()), want);
+        }
+        let runs = trace::take();
+        assert_eq!(runs.len(), 2 * signatures);
+        for (half, (prime, d_half)) in [(&p, &dp), (&q, &dq)].into_iter().enumerate() {
+            let (prime, d_half) = (big(prime), big(d_half));
+            let one = BigUint::from(1u8);
+            let c_inverse = (big(&c) % &prime).modpow(&(&prime - 2u8), &prime);
+            let mine: Vec<_> = runs.iter().skip(half).step_by(2).collect();
+            let mut previous_t: Option<BigUint> = None;
+            for (k, run) in mine.iter().enumerate() {
+                let exponent = from_nibbles(&run.exponent);
+                assert_eq!(&exponent % (&prime - 1u8), d_half, "run {k}");
+                assert_ne!(exponent, d_half, "run {k}: exponent not blinded");
+                let t = from_limbs(&run.base) * &c_inverse % &prime;
+                assert_ne!(t, one, "run {k}: base not blinded");
+                if let Some(previous) = previous_t {
+                    let squared = previous.modpow(&BigUint::from(2u8), &prime);
+                    let fresh = k % PAIR_USES as usize == 0;
+                    assert_eq!(t != squared, fresh, "run {k}: pair schedule");
+                }
+                previous_t = Some(t);
+            }
+            let exponents: HashSet<_> = mine.iter().map(|r| &r.exponent).collect();
+            let bases: HashSet<_> = mine.iter().map(|r| &r.base).collect();
+            assert_eq!(exponents.len(), signatures, "an exponent repeated");
+            assert_eq!(bases.len(), signatures, "a base repeated");
+        }
+    }
 }

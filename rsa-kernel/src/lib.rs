@@ -1,8 +1,8 @@
 //! A constant-time RSA signing kernel, tuned for wasm32 (no 64×64-bit multiply there: 28-bit
 //! limbs in `u64` accumulators), reviewed on its own and kept apart from the filter.
 //!
-//! - [`CrtKey`]: RSASP1 by the Chinese remainder theorem (RFC 8017 §5.2.1), exponents blinded
-//!   per signature, every result checked against the public key before it leaves (a fault
+//! - [`CrtKey`]: RSASP1 by the Chinese remainder theorem (RFC 8017 §5.2.1), exponents and base
+//!   blinded per signature, every result checked against the public key before it leaves (a fault
 //!   withholds the signature and never leaks a prime).
 //! - [`pad`]: EMSA-PKCS1-v1_5 and EMSA-PSS encodings (RFC 8017 §9).
 //! - `monty`: the Montgomery arithmetic underneath, constant time for secret operands; its one

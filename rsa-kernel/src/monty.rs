@@ -132,6 +132,19 @@ pub(crate) fn add_plain(a: &[u32], b: &[u32]) -> Limbs {
     out
 }
 
+/// `a − k` for normalized limbs `a ≥ k`, same length; the borrow runs through every limb (no
+/// early exit), since `a` may be secret (p − 1 of a prime).
+pub(crate) fn sub_small(a: &[u32], k: u32) -> Limbs {
+    let mut out = zeros(a.len());
+    let mut borrow = -i64::from(k);
+    for (o, &x) in out.iter_mut().zip(a) {
+        let v = i64::from(x) + borrow;
+        *o = (v & MASK as i64) as u32;
+        borrow = v >> BITS;
+    }
+    out
+}
+
 /// A value modulo an `N`-limb modulus (zeroized on drop).
 pub(crate) type Residue<const N: usize> = Zeroizing<[u32; N]>;
 
@@ -386,6 +399,8 @@ fn select<const N: usize>(table: &[[u32; N]], index: u8, out: &mut [u32; N]) {
     }
     for (j, limb) in out.iter_mut().enumerate() {
         *limb = table.iter().zip(&masks).fold(0, |acc, (entry, &mask)| {
+            #[cfg(test)]
+            tests::READS.with(|reads| reads.set(reads.get() + 1));
             acc | (entry.get(j).copied().unwrap_or(0) & mask)
         });
     }
@@ -437,6 +452,28 @@ pub(crate) fn nibble_count(bits: usize) -> usize {
 mod tests {
     use super::*;
     use num_bigint::BigUint;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Table limbs `select` has read (counted in test builds only).
+        pub(super) static READS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// The window lookup reads every limb of every entry whatever the index, and still picks
+    /// the right entry: a plain `table[index]` (whose memory access follows the secret nibble)
+    /// reads one entry and fails here.
+    #[test]
+    fn select_reads_every_entry_for_every_index() {
+        const N: usize = 5;
+        let table: Vec<[u32; N]> = (0u32..16).map(|k| [k, k + 100, k * 7, 3, k ^ 9]).collect();
+        for index in 0u8..16 {
+            READS.with(|reads| reads.set(0));
+            let mut out = [0u32; N];
+            select(&table, index, &mut out);
+            assert_eq!(out, table[usize::from(index)], "index {index}");
+            assert_eq!(READS.with(Cell::get), 16 * N, "index {index}");
+        }
+    }
 
     /// Deterministic xorshift, so a failure reproduces.
     struct Rng(u64);
