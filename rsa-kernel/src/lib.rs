@@ -8,15 +8,20 @@
 //! - `monty`: the Montgomery arithmetic underneath, constant time for secret operands; its one
 //!   variable-time routine takes the public exponent only.
 //!
-//! Verification, key parsing and key generation are not here: they stay with the `rsa` crate.
+//! - [`PublicOp`]: RSAVP1 (s^e mod n) for verification and the self-check, in variable time
+//!   (nothing in it is secret), for moduli up to RSA-3072.
+//!
+//! Key parsing and key generation are not here: they stay with the `rsa` crate.
 
 #![deny(clippy::integer_division_remainder_used)]
 
 mod crt;
 mod monty;
 pub mod pad;
+mod public;
 
 pub use crt::CrtKey;
+pub use public::PublicOp;
 
 /// The hash of an RSA signature scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,90 @@
+//! The RSA public operation (RSAVP1, RFC 8017 §5.2.2) on the Montgomery kernel: signature
+//! verification, and the self-check of every signature the kernel makes.
+//!
+//! Nothing here is secret (the signature, the modulus and `e` are all public), so this may, and
+//! does, run in variable time: square and multiply over the bits of `e`
+//! ([`Modulus::pow_public_vartime`]). It is the kernel's arithmetic, so about four times faster in
+//! V8 than the `rsa` crate's `crypto-bigint` for an RSA-2048 verification.
+
+use crate::monty::{self, Modulus};
+
+/// An RSA public key on the kernel: moduli up to 3358 bits (RSA-2048 and RSA-3072). Larger ones
+/// exceed the kernel's column bound; their callers keep the `rsa` crate.
+pub struct PublicOp {
+    sized: Sized,
+    /// The modulus, big-endian without leading zeros: a signature must be below it.
+    n: Vec<u8>,
+    /// The public exponent, big-endian.
+    e: Vec<u8>,
+}
+
+/// The kernel in the smallest size that holds the modulus (R > 4n).
+enum Sized {
+    /// Moduli up to 2016 + 54 bits (RSA-2048).
+    Limbs74(Box<Modulus<74>>),
+    /// Moduli up to 3078 bits (RSA-3072).
+    Limbs110(Box<Modulus<110>>),
+}
+
+impl PublicOp {
+    /// From the big-endian modulus and public exponent. `None` for an even modulus, a zero
+    /// exponent, or a modulus too large for the kernel.
+    pub fn new(n: &[u8], e: &[u8]) -> Option<Self> {
+        let n = trim(n);
+        let e = trim(e);
+        if e.is_empty() {
+            return None;
+        }
+        let wide = monty::limbs_for_bits(n.len() * 8);
+        let sized = match Modulus::<74>::new(n, wide) {
+            Some(m) => Sized::Limbs74(Box::new(m)),
+            None => Sized::Limbs110(Box::new(Modulus::<110>::new(n, wide)?)),
+        };
+        Some(Self {
+            sized,
+            n: n.to_vec(),
+            e: e.to_vec(),
+        })
+    }
+
+    /// Bytes of the modulus: the length of every signature (RFC 8017 §8.2.2 step 1).
+    pub fn len(&self) -> usize {
+        self.n.len()
+    }
+
+    /// Never true (a modulus has at least one byte); here for clippy's `len` convention.
+    pub fn is_empty(&self) -> bool {
+        self.n.is_empty()
+    }
+
+    /// s^e mod n as `len()` big-endian bytes. `None` when `s` is not exactly `len()` bytes or
+    /// not below n (RSAVP1 step 1: "signature representative out of range").
+    pub fn apply(&self, s: &[u8]) -> Option<Vec<u8>> {
+        // Equal lengths: big-endian byte order is numeric order.
+        if s.len() != self.n.len() || s >= self.n.as_slice() {
+            return None;
+        }
+        let out = match &self.sized {
+            Sized::Limbs74(m) => power(m, s, &self.e, self.n.len()),
+            Sized::Limbs110(m) => power(m, s, &self.e, self.n.len()),
+        }?;
+        Some(out.to_vec())
+    }
+}
+
+fn power<const N: usize>(
+    m: &Modulus<N>,
+    s: &[u8],
+    e: &[u8],
+    len: usize,
+) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let limbs = monty::from_be_bytes(s, monty::limbs_for_bits(len * 8))?;
+    let x = m.leave_mont(&m.pow_public_vartime(&m.enter_mont(&limbs), e));
+    monty::to_be_bytes(x.as_slice(), len)
+}
+
+/// Big-endian bytes without leading zeros.
+fn trim(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    bytes.get(first..).unwrap_or_default()
+}
