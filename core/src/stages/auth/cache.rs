@@ -1,15 +1,23 @@
-//! A bounded cache of verified tokens, keyed by the SHA-256 of the token, so a repeated token
-//! skips the signature check. Entries never outlive the token's `exp`; claims are still checked
-//! on every hit.
+//! A bounded cache of verified tokens, keyed by the token itself, so a repeated token skips the
+//! signature check. Entries never outlive the token's `exp`; claims are still checked on every
+//! hit.
+//!
+//! The key is the token, compared in full: no hash stands between two tokens, so no collision
+//! can let one token ride on another's verification. A SHA-256 of the token was the key before;
+//! it cost more than half of a cached request inside wasm (no SHA instructions there), where the
+//! map's own SipHash over the token and one comparison cost a fraction of that. Tokens longer than
+//! [`MAX_TOKEN_BYTES`] are verified every time, which bounds the memory the keys can take.
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Default number of tokens kept.
 pub const DEFAULT_CAPACITY: usize = 1024;
 /// Longest time a token without `exp` stays cached, in seconds.
 pub const MAX_TTL_SECONDS: u64 = 300;
+/// Longest token cached, in bytes: the keys of a full cache take at most 4 MiB.
+pub const MAX_TOKEN_BYTES: usize = 4096;
 
 /// What a verified token left behind.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,27 +26,23 @@ pub struct Verified {
     pub credential: Option<String>,
     /// The algorithm it was signed with.
     pub alg: crate::jose::Algorithm,
-    /// The token's claims.
-    pub claims: Map<String, Value>,
+    /// The token's claims, shared with the cache (a hit copies no claim).
+    pub claims: Arc<Map<String, Value>>,
 }
 
 /// The cache. Not shared across VMs: each worker's VM has its own.
 #[derive(Debug)]
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<[u8; 32], (Verified, u64)>,
-    order: VecDeque<[u8; 32]>,
+    entries: HashMap<Arc<str>, (Verified, u64)>,
+    /// Insertion order, oldest first, for eviction.
+    order: VecDeque<Arc<str>>,
 }
 
 impl Default for TokenCache {
     fn default() -> Self {
         Self::new(DEFAULT_CAPACITY)
     }
-}
-
-/// The cache key of a token.
-pub fn key(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 impl TokenCache {
@@ -51,17 +55,17 @@ impl TokenCache {
         }
     }
 
-    /// A live entry for `key`.
-    pub fn get(&self, key: &[u8; 32], now: u64) -> Option<&Verified> {
+    /// A live entry for `token`.
+    pub fn get(&self, token: &str, now: u64) -> Option<&Verified> {
         self.entries
-            .get(key)
+            .get(token)
             .filter(|(_, expires)| now < *expires)
             .map(|(v, _)| v)
     }
 
     /// Stores a verified token until `exp` (or `now + MAX_TTL_SECONDS`, whichever is first).
-    pub fn put(&mut self, key: [u8; 32], verified: Verified, now: u64) {
-        if self.capacity == 0 {
+    pub fn put(&mut self, token: &str, verified: Verified, now: u64) {
+        if self.capacity == 0 || token.len() > MAX_TOKEN_BYTES {
             return;
         }
         let exp = verified.claims.get("exp").and_then(Value::as_f64);
@@ -72,9 +76,13 @@ impl TokenCache {
             Some(_) => return,
             None => ceiling,
         };
-        if self.entries.insert(key, (verified, expires)).is_none() {
-            self.order.push_back(key);
+        if let Some(entry) = self.entries.get_mut(token) {
+            *entry = (verified, expires);
+            return;
         }
+        let key: Arc<str> = Arc::from(token);
+        self.entries.insert(Arc::clone(&key), (verified, expires));
+        self.order.push_back(key);
         while self.entries.len() > self.capacity {
             match self.order.pop_front() {
                 Some(old) => {
@@ -109,34 +117,64 @@ mod tests {
         Verified {
             credential: Some("k".into()),
             alg: crate::jose::Algorithm::HS256,
-            claims,
+            claims: Arc::new(claims),
         }
     }
 
     #[test]
     fn get_after_exp_misses() {
         let mut c = TokenCache::new(4);
-        c.put(key("t"), verified(Some(1000)), 900);
-        assert!(c.get(&key("t"), 999).is_some());
-        assert!(c.get(&key("t"), 1000).is_none());
+        c.put("t", verified(Some(1000)), 900);
+        assert!(c.get("t", 999).is_some());
+        assert!(c.get("t", 1000).is_none());
     }
 
     #[test]
     fn put_without_exp_expires_after_ttl() {
         let mut c = TokenCache::new(4);
-        c.put(key("t"), verified(None), 100);
-        assert!(c.get(&key("t"), 100 + MAX_TTL_SECONDS - 1).is_some());
-        assert!(c.get(&key("t"), 100 + MAX_TTL_SECONDS).is_none());
+        c.put("t", verified(None), 100);
+        assert!(c.get("t", 100 + MAX_TTL_SECONDS - 1).is_some());
+        assert!(c.get("t", 100 + MAX_TTL_SECONDS).is_none());
     }
 
     #[test]
     fn put_beyond_capacity_evicts_oldest() {
         let mut c = TokenCache::new(2);
         for t in ["a", "b", "c"] {
-            c.put(key(t), verified(Some(10_000)), 0);
+            c.put(t, verified(Some(10_000)), 0);
         }
         assert_eq!(c.len(), 2);
-        assert!(c.get(&key("a"), 1).is_none());
-        assert!(c.get(&key("c"), 1).is_some());
+        assert!(c.get("a", 1).is_none());
+        assert!(c.get("c", 1).is_some());
+    }
+
+    /// Two tokens are two entries however alike; a token over the size bound is not kept.
+    #[test]
+    fn tokens_are_compared_whole_and_long_ones_not_kept() {
+        let mut c = TokenCache::new(4);
+        c.put("a.b.c", verified(Some(10_000)), 0);
+        assert!(c.get("a.b.c", 1).is_some());
+        assert!(c.get("a.b.d", 1).is_none());
+        assert!(c.get("a.b.c ", 1).is_none());
+        let long = "x".repeat(MAX_TOKEN_BYTES + 1);
+        c.put(&long, verified(Some(10_000)), 0);
+        assert!(c.get(&long, 1).is_none());
+        assert_eq!(c.len(), 1);
+        let longest = "y".repeat(MAX_TOKEN_BYTES);
+        c.put(&longest, verified(Some(10_000)), 0);
+        assert!(c.get(&longest, 1).is_some());
+    }
+
+    /// Storing the same token again replaces its entry and does not grow the eviction order.
+    #[test]
+    fn put_again_replaces_in_place() {
+        let mut c = TokenCache::new(2);
+        for _ in 0..5 {
+            c.put("t", verified(Some(10_000)), 0);
+        }
+        c.put("u", verified(Some(10_000)), 0);
+        assert_eq!(c.len(), 2);
+        assert!(c.get("t", 1).is_some());
+        assert_eq!(c.order.len(), 2);
     }
 }

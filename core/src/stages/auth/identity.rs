@@ -3,14 +3,15 @@
 use super::consumers::Consumer;
 use crate::config::Secret;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// How the caller was identified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// A verified JWT.
     Jwt {
-        /// Verified claims.
-        claims: Map<String, Value>,
+        /// Verified claims (shared with the verified-token cache).
+        claims: Arc<Map<String, Value>>,
     },
     /// An API key (key-auth).
     ApiKey {
@@ -49,7 +50,7 @@ impl Identity {
     /// Verified JWT claims, if the identity came from a token.
     pub fn claims(&self) -> Option<&Map<String, Value>> {
         match &self.via {
-            Via::Jwt { claims } => Some(claims),
+            Via::Jwt { claims } => Some(claims.as_ref()),
             _ => None,
         }
     }

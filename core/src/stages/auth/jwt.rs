@@ -2,7 +2,7 @@
 //! algorithm and signature, then the registered claims. Plus ours: JWKS keys, leeway, issuer and
 //! audience allow-lists, and a verified-token cache.
 
-use super::cache::{self, TokenCache, Verified};
+use super::cache::{TokenCache, Verified};
 use super::consumers::{ConsumerRef, Consumers};
 use super::denial::{Challenge, Denial};
 use super::identity::{Identity, Via};
@@ -15,6 +15,7 @@ use crate::stages::Request;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A `jwt_secrets` credential, its key parsed once.
 #[derive(Debug, Clone)]
@@ -286,8 +287,7 @@ impl JwtAuth {
             Found::Unrecognizable => return Err(Denial::UnrecognizableToken),
             Found::One(t) => t,
         };
-        let cache_key = cache::key(&token);
-        let verified = match cache.get(&cache_key, req.now) {
+        let verified = match cache.get(&token, req.now) {
             Some(v) => {
                 events.push(Event::TokenCacheHit);
                 v.clone()
@@ -297,7 +297,7 @@ impl JwtAuth {
                 events.push(Event::Verified(v.alg));
                 // Claims are checked before caching so a failing token is never cached.
                 self.check_claims(&v.claims, req.now)?;
-                cache.put(cache_key, v.clone(), req.now);
+                cache.put(&token, v.clone(), req.now);
                 v
             }
         };
@@ -334,7 +334,7 @@ impl JwtAuth {
                     Ok(Verified {
                         credential: Some(key),
                         alg: cred.algorithm,
-                        claims: jws.into_claims(),
+                        claims: Arc::new(jws.into_claims()),
                     })
                 }
                 None if self.credentials.is_empty() && self.has_jwks() => {
@@ -390,7 +390,7 @@ impl JwtAuth {
         Ok(Verified {
             credential: None,
             alg,
-            claims: jws.into_claims(),
+            claims: Arc::new(jws.into_claims()),
         })
     }
 

@@ -170,7 +170,7 @@ impl CustomJwt {
     fn source(&self, req: &Request, identity: Option<&Identity>) -> Result<Source, &'static str> {
         let dn = req.client_dn.as_ref().map(|d| Source::Dn(d.clone()));
         match identity.map(|i| &i.via) {
-            Some(Via::Jwt { claims }) => Ok(Source::Bearer(claims.clone())),
+            Some(Via::Jwt { claims }) => Ok(Source::Bearer(claims.as_ref().clone())),
             Some(Via::Basic { username }) => Ok(Source::Basic(username.clone())),
             // mTLS comes before an API key. The key counts only as the plugin reads it: from
             // `apikey_header`, and never once key-auth hid it from the upstream.
@@ -311,7 +311,9 @@ mod tests {
         let Value::Object(claims) = claims else {
             panic!("claims must be an object")
         };
-        identity(Via::Jwt { claims })
+        identity(Via::Jwt {
+            claims: std::sync::Arc::new(claims),
+        })
     }
 
     fn api_key(key: &str, header: Option<&str>) -> Identity {
