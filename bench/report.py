@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass
 
 from cases import BODY_SIZES, DISTINCT_TOKENS, size_label
+from dudect import table as dudect_table
 from jose_compare import table as jose_table
 from load import WRK_CONNECTIONS, WRK_THREADS
 
@@ -291,7 +292,7 @@ def smoke(settings):
     return settings.seconds < 5 or settings.rounds < 3
 
 
-def render(mach, settings, where, cases, runs, jose_rows):
+def render(mach, settings, where, cases, runs, jose_rows, dudect_result=None):
     lanes = {lane.name: (lane, results) for lane, results in runs}
     envoy_lane, envoy_results = lanes["Envoy"]
     figs = figures(cases, envoy_results)
@@ -318,6 +319,8 @@ def render(mach, settings, where, cases, runs, jose_rows):
     out += ["", "## Kong's engine (ngx_wasm_module)", ""] + ngx_section(lanes, cases, ngx_figs)
     out += ["", "## JOSE per operation (µs; wasm = wasm32-wasip1 in Node's V8)", ""]
     out += jose_table(*jose_rows) if jose_rows else ["Skipped (BENCH_JOSE_MS=0)."]
+    out += ["", "## RSA kernel timing (dudect, native): fixed vs random secret", ""]
+    out += dudect_table(*dudect_result) if dudect_result else ["Skipped (BENCH_DUDECT=0)."]
     out += ["", "## Size and memory", ""] + size_lines(where, wasm_bytes)
     last_stats = last_wasm_stats(envoy_results)
     out += memory_lines("Envoy", figs, last_stats)

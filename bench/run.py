@@ -8,6 +8,8 @@
    tokens (jwt_authn without cache, jwt-relay's cache missing); minting per algorithm on bodies
    of 1 KiB, 64 KiB and 1 MiB.
 3. The same cases on Kong's engine when JWT_RELAY_NGX_BIN is set (jwt_authn aside).
+4. The RSA kernel's dudect-style timing test, natively (bench/dudect.py): fixed vs random secret
+   per secret-dependent operation, Welch's |t| against 4.5.
 
 Cases run in interleaved rounds (every case once per round, round after round) so that a slow
 spell on a shared machine hits all of them alike; medians over rounds are reported, and derived
@@ -15,9 +17,10 @@ figures (added time, ratios) are computed per round before taking their median.
 
 Environment: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 3),
 BENCH_WARMUP (seconds of load before each measurement, default 1), BENCH_JOSE_MS (default 300;
-0 skips the JOSE micro-benchmark), BENCH_CASES (a regular expression: only matching cases, with
-their baselines and jwt_authn pairs, for development), ENVOY_BIN, JWT_RELAY_WASM, NOOP_WASM,
-JWT_RELAY_NGX_BIN.
+0 skips the JOSE micro-benchmark), BENCH_DUDECT (default 1; 0 skips the timing test, which
+takes a few minutes; DUDECT_SAMPLES and DUDECT_PRIVATE_OP_SAMPLES set its sample counts),
+BENCH_CASES (a regular expression: only matching cases, with their baselines and jwt_authn pairs,
+for development), ENVOY_BIN, JWT_RELAY_WASM, NOOP_WASM, JWT_RELAY_NGX_BIN.
 """
 import os
 import re
@@ -27,6 +30,7 @@ import tempfile
 from dataclasses import dataclass
 
 import cases as bench_cases
+import dudect
 import jose_compare
 import report
 from envoy_bench import EnvoyLane
@@ -45,6 +49,7 @@ class Settings:
     rounds: int
     warmup: int
     jose_ms: int
+    dudect: bool
     only: str | None
 
     @staticmethod
@@ -52,7 +57,7 @@ class Settings:
         env = os.environ.get
         return Settings(int(env("BENCH_SECONDS", "5")), int(env("BENCH_ROUNDS", "3")),
                         int(env("BENCH_WARMUP", "1")), int(env("BENCH_JOSE_MS", "300")),
-                        env("BENCH_CASES") or None)
+                        env("BENCH_DUDECT", "1") != "0", env("BENCH_CASES") or None)
 
 
 def paths():
@@ -118,6 +123,13 @@ def jose(settings):
     return jose_compare.measure(settings.jose_ms)
 
 
+def timing(settings):
+    if not settings.dudect:
+        return None
+    progress("RSA kernel timing test (dudect; a few minutes)...")
+    return dudect.measure()
+
+
 def main():
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -129,6 +141,8 @@ def main():
         progress("JWT_RELAY_NGX_BIN is unset: the Kong engine (ngx_wasm_module) lane of the bench is skipped")
     machine = report.machine()   # before any load: the load average is the machine's own
     jose_rows = jose(settings)
+    # Before the proxies: the timing test wants the machine as quiet as it gets.
+    dudect_result = timing(settings)
     scratch = tempfile.mkdtemp(prefix="jwt-relay-bench-")
     try:
         progress(f"making {bench_cases.DISTINCT_TOKENS} distinct tokens per algorithm...")
@@ -139,7 +153,7 @@ def main():
         runs = [(lane, run_lane(lane, cases, settings, scratch)) for lane in lanes]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    text = report.render(machine, settings, where, cases, runs, jose_rows)
+    text = report.render(machine, settings, where, cases, runs, jose_rows, dudect_result)
     with open(RESULTS, "w") as f:
         f.write(text)
     print(text)

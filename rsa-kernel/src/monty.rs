@@ -392,7 +392,7 @@ impl<const N: usize> Modulus<N> {
 /// Copies entry `index` of `table` into `out`, reading every entry the same way. Limb by limb
 /// across the table: each output limb is one pass of AND/OR over the 16 masks, about twice as
 /// fast in V8 as masking entry by entry.
-fn select<const N: usize>(table: &[[u32; N]], index: u8, out: &mut [u32; N]) {
+pub(crate) fn select<const N: usize>(table: &[[u32; N]], index: u8, out: &mut [u32; N]) {
     let mut masks = [0u32; 1 << WINDOW];
     for (k, mask) in (0u8..).zip(masks.iter_mut()) {
         *mask = u32::conditional_select(&0, &u32::MAX, k.ct_eq(&index));
