@@ -1,7 +1,7 @@
 //! The runtime consumer registry, compiled from the `consumers` section.
 
 use crate::config::{ConfigError, ConsumerSection};
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// A consumer as the upstream sees it (`X-Consumer-*`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,9 +25,10 @@ pub struct Consumers {
 }
 
 impl Consumers {
-    /// Checks each consumer has an `id` or `username`, and that neither repeats.
+    /// Checks each consumer has an `id` or `username`, and that no other consumer has either
+    /// (a consumer whose username equals its own id names one consumer, as in Kong).
     pub fn compile(sections: &[ConsumerSection]) -> Result<Self, ConfigError> {
-        let mut seen = HashSet::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut list = Vec::with_capacity(sections.len());
         for (i, c) in sections.iter().enumerate() {
             let path = format!("consumers[{i}]");
@@ -42,7 +43,7 @@ impl Consumers {
                             "must not be empty",
                         ));
                     }
-                    if !seen.insert(v.clone()) {
+                    if *seen.entry(v.as_str()).or_insert(i) != i {
                         return Err(ConfigError::new(
                             format!("{path}.{field}"),
                             format!("duplicate consumer {v:?}"),
@@ -113,6 +114,15 @@ mod tests {
         assert_eq!(c.find("u1"), Some(Consumers::at(0)));
         assert_eq!(c.find("y"), Some(Consumers::at(1)));
         assert_eq!(c.find("nobody"), None);
+    }
+
+    #[test]
+    fn compile_username_equal_to_its_own_id_is_one_consumer() {
+        let c = compile(r#"{"consumers": [{"id": "a", "username": "a"}, {"id": "b"}]}"#).unwrap();
+        assert_eq!(c.find("a"), Some(Consumers::at(0)));
+        let e =
+            compile(r#"{"consumers": [{"id": "a", "username": "a"}, {"id": "a"}]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "consumers[1].id: duplicate consumer \"a\"");
     }
 
     #[test]
