@@ -63,6 +63,9 @@ pub struct Setup {
     pub env: Vec<(String, String)>,
     /// Serve TLS and require a client certificate issued by `mtls_ca.pem` (tests/fixtures/jose).
     pub mtls: bool,
+    /// Deliver the Wasm filter through ECDS (a watched file, Envoy's filesystem xDS) instead of
+    /// inline, so [`Envoy::push_filter_config`] can replace its configuration while it serves.
+    pub ecds: bool,
 }
 
 impl Setup {
@@ -76,7 +79,14 @@ impl Setup {
             wasm_typed_config: None,
             env: Vec::new(),
             mtls: false,
+            ecds: false,
         }
+    }
+
+    /// Delivers the filter through ECDS (see [`Setup::ecds`]).
+    pub fn ecds(mut self) -> Self {
+        self.ecds = true;
+        self
     }
 
     /// Serves TLS with `mtls_server_cert.pem` and requires a client certificate from
@@ -104,7 +114,14 @@ pub struct Envoy {
     dir: PathBuf,
     pub admin: SocketAddr,
     pub listener: SocketAddr,
+    /// With [`Setup::ecds`]: the filter's `typed_config`, whose configuration a push replaces.
+    ecds: Option<Value>,
 }
+
+/// The name of the ECDS resource (and of the HTTP filter that discovers it).
+const ECDS_NAME: &str = "jwt_relay";
+/// The Wasm filter's type URL.
+const WASM_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 
 /// Why Envoy did not become ready.
 #[derive(Debug)]
@@ -131,7 +148,18 @@ impl Envoy {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let config = dir.join("envoy.json");
-        fs::write(&config, render(&setup).to_string()).unwrap();
+        let mut bootstrap = render(&setup);
+        let ecds = setup.ecds.then(|| {
+            let typed = wasm_typed_config(&setup);
+            fs::create_dir_all(dir.join("ecds")).unwrap();
+            write_ecds(&dir, &typed, 1);
+            bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+                ["typed_config"]["http_filters"][0] = ecds_filter(&dir);
+            // xDS subscriptions, even from files, need the node's identity.
+            bootstrap["node"] = json!({"id": "jwt-relay-test", "cluster": "jwt-relay-test"});
+            typed
+        });
+        fs::write(&config, bootstrap.to_string()).unwrap();
         let log = fs::File::create(dir.join("envoy.log")).unwrap();
         let child = Command::new(envoy_bin())
             .arg("-c")
@@ -162,8 +190,45 @@ impl Envoy {
             dir,
             admin: addrs.map_or(([127, 0, 0, 1], 0).into(), |a| a.0),
             listener: addrs.map_or(([127, 0, 0, 1], 0).into(), |a| a.1),
+            ecds,
         };
         ready.map(|()| envoy)
+    }
+
+    /// Replaces the filter's configuration through ECDS (the file Envoy watches, replaced by a
+    /// rename as a config-management tool would) and waits until Envoy applied or rejected it:
+    /// `Ok` when applied, `Err` with Envoy's log when it was refused (the previous one stays).
+    pub fn push_filter_config(&self, filter_config: &str) -> Result<(), String> {
+        let mut typed = self
+            .ecds
+            .clone()
+            .expect("push_filter_config needs Setup::ecds");
+        typed["config"]["configuration"]["value"] = Value::from(filter_config);
+        let stat = |what: &str| {
+            self.stat(&format!(
+                "extension_config_discovery.http_filter.{ECDS_NAME}.{what}"
+            ))
+            .unwrap_or(0)
+        };
+        // A refused update counts in `config_reload` too: success and rejection have their own.
+        let (successes, rejections) = (stat("update_success"), stat("update_rejected"));
+        let version = NEXT_DIR.fetch_add(1, Ordering::SeqCst) + 2;
+        write_ecds(&self.dir, &typed, version);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if stat("update_success") > successes {
+                return Ok(());
+            }
+            if stat("update_rejected") > rejections {
+                return Err(self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Envoy neither applied nor refused the pushed configuration:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends a request through the listener.
@@ -257,6 +322,56 @@ fn cluster(name: &str, addr: SocketAddr, buffer_limit: u64) -> Value {
     })
 }
 
+/// Writes the ECDS resource file: to a temporary name first, then renamed into the watched
+/// directory, so Envoy never reads half a file.
+fn write_ecds(dir: &std::path::Path, typed: &Value, version: usize) {
+    let mut resource = json!({"name": ECDS_NAME, "typed_config": typed});
+    resource["@type"] =
+        Value::from("type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig");
+    let response = json!({"version_info": version.to_string(), "resources": [resource]});
+    let tmp = dir.join("ecds.json.tmp");
+    fs::write(&tmp, response.to_string()).unwrap();
+    fs::rename(&tmp, dir.join("ecds").join("filter.json")).unwrap();
+}
+
+/// The HTTP filter entry that discovers the Wasm filter from the watched ECDS file. No default
+/// configuration: until one is applied, Envoy answers every request with an error (fails closed).
+fn ecds_filter(dir: &std::path::Path) -> Value {
+    let watched = dir.join("ecds");
+    json!({
+        "name": ECDS_NAME,
+        "config_discovery": {
+            "config_source": {
+                "path_config_source": {
+                    "path": watched.join("filter.json").display().to_string(),
+                    "watched_directory": {"path": watched.display().to_string()}
+                },
+                "resource_api_version": "V3"
+            },
+            "type_urls": [WASM_TYPE]
+        }
+    })
+}
+
+/// The Wasm filter's `typed_config`: the one a test gave, else built from its configuration.
+fn wasm_typed_config(setup: &Setup) -> Value {
+    setup.wasm_typed_config.clone().unwrap_or_else(|| {
+        json!({
+            "@type": WASM_TYPE,
+            "config": {
+                "name": "jwt_relay",
+                "root_id": "jwt_relay",
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": setup.filter_config
+                },
+                "allow_on_headers_stop_iteration": true,
+                "vm_config": vm_config(setup)
+            }
+        })
+    })
+}
+
 fn vm_config(setup: &Setup) -> Value {
     let mut vm = json!({
         "vm_id": "jwt_relay",
@@ -329,19 +444,7 @@ pub fn render(setup: &Setup) -> Value {
                             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "30s"}}]
                         }]},
                         "http_filters": [
-                            {"name": "envoy.filters.http.wasm", "typed_config": setup.wasm_typed_config.clone().unwrap_or_else(|| json!({
-                                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                                "config": {
-                                    "name": "jwt_relay",
-                                    "root_id": "jwt_relay",
-                                    "configuration": {
-                                        "@type": "type.googleapis.com/google.protobuf.StringValue",
-                                        "value": setup.filter_config
-                                    },
-                                    "allow_on_headers_stop_iteration": true,
-                                    "vm_config": vm_config(setup)
-                                }
-                            }))},
+                            {"name": "envoy.filters.http.wasm", "typed_config": wasm_typed_config(setup)},
                             {"name": "envoy.filters.http.router", "typed_config": {
                                 "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
                             }}

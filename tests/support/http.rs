@@ -144,6 +144,15 @@ pub fn send_or_closed(addr: SocketAddr, req: &Request) -> Option<Response> {
 }
 
 fn encode(req: &Request, addr: SocketAddr) -> Vec<u8> {
+    encode_as(req, addr, true)
+}
+
+/// The request's bytes without `connection: close`, for a connection that carries several.
+pub fn encode_keep_alive(req: &Request, addr: SocketAddr) -> Vec<u8> {
+    encode_as(req, addr, false)
+}
+
+fn encode_as(req: &Request, addr: SocketAddr, close: bool) -> Vec<u8> {
     let mut out = format!("{} {} HTTP/1.1\r\n", req.method, req.path).into_bytes();
     let has = |n: &str| req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
     if !has("host") {
@@ -157,7 +166,9 @@ fn encode(req: &Request, addr: SocketAddr) -> Vec<u8> {
         out.extend(v);
         out.extend(b"\r\n");
     }
-    out.extend(b"connection: close\r\n");
+    if close {
+        out.extend(b"connection: close\r\n");
+    }
     match req.chunked {
         Some(size) => {
             out.extend(b"transfer-encoding: chunked\r\n\r\n");
