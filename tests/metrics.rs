@@ -36,6 +36,12 @@ fn counters_and_denial_logs_record_each_outcome() {
     assert_eq!(stat("token_cache_hits"), Some(2));
     assert_eq!(stat("requests_denied.bad_token"), Some(1));
     assert_eq!(stat("requests_denied.no_token"), Some(1));
+    // Gauges, refreshed at the VM's first finished request (then every 1024): its memory, in
+    // whole 64 KiB pages, and the one token its cache held then.
+    let memory = stat("vm_memory_bytes").expect("the VM memory gauge");
+    assert!(memory > 0 && memory % 65536 == 0, "{memory}");
+    assert_eq!(stat("token_cache_entries"), Some(1));
+    assert_eq!(stat("reconcile_cache_entries"), Some(0));
     let log = envoy.log();
     assert!(
         log.contains("jwt-relay: denied: bad_token request_id=req-42"),

@@ -3,6 +3,8 @@
 
   servers.py upstream PORT   echoes every request back as JSON (method, path, headers, body)
   servers.py auth PORT       a jwt-reconcile auth service: answers {"userId": ..., "role": ...}
+
+Options after PORT: --keep-alive (HTTP/1.1 persistent connections), --quiet (no request log).
 """
 import json
 import sys
@@ -49,6 +51,15 @@ class Auth(Echo):
 def main():
     kind, port = sys.argv[1], int(sys.argv[2])
     handler = {"upstream": Echo, "auth": Auth}[kind]
+    if "--keep-alive" in sys.argv[3:]:
+        # HTTP/1.1 with persistent connections (`make soak`); bodies must then come with a
+        # content-length, as the proxy sends them.
+        handler.protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without this, Nagle's algorithm holds the
+        # body until the peer's delayed ACK (40 ms a request).
+        handler.disable_nagle_algorithm = True
+    if "--quiet" in sys.argv[3:]:
+        handler.log_message = lambda *args: None
     ThreadingHTTPServer(("127.0.0.1", port), handler).serve_forever()
 
 

@@ -245,7 +245,7 @@ impl Host for ProxyWasmHost {
 
     fn add_metric(&mut self, id: u32, kind: u32, value: u64) {
         // Metrics are best effort: a failed update never affects the request.
-        let _ = if kind == super::metrics::HISTOGRAM {
+        let _ = if kind == super::metrics::HISTOGRAM || kind == super::metrics::GAUGE {
             abi::record_metric(id, value)
         } else {
             abi::increment_metric(id, i64::try_from(value).unwrap_or(i64::MAX))

@@ -314,6 +314,7 @@ impl<H: Host> HttpFilter<H> {
     /// when the client goes away; no callback comes), so a JWKS re-fetch it was waiting for is
     /// abandoned now, not at its deadline.
     pub fn on_done(&mut self) {
+        self.refresh_gauges();
         if !matches!(self.state, State::Calling { .. }) {
             return;
         }
@@ -438,6 +439,24 @@ impl<H: Host> HttpFilter<H> {
             self.record(&[super::root::fetch_event(&fetched)]);
         }
         Some(out)
+    }
+
+    /// Counts this request as finished; the gauges follow every so often.
+    fn refresh_gauges(&mut self) {
+        let Ok(mut metrics) = self.metrics.try_borrow_mut() else {
+            return;
+        };
+        let shared = &self.shared;
+        metrics.finished(&mut self.host, || {
+            let (tokens, answers) = shared.try_borrow().map_or((0, 0), |s| {
+                (s.tokens.len(), s.reconcile.as_ref().map_or(0, |c| c.len()))
+            });
+            super::metrics::Sizes {
+                memory_bytes: super::metrics::memory_bytes(),
+                token_cache_entries: tokens as u64,
+                reconcile_cache_entries: answers as u64,
+            }
+        });
     }
 
     /// Counts events; logs every denial with its reason and the request id (never a token).
@@ -709,6 +728,8 @@ mod tests {
         resumed: usize,
         logs: RefCell<Vec<String>>,
         metrics: Vec<(String, u64)>,
+        /// Ids of the metrics updated, in order.
+        updates: Vec<u32>,
         /// Plays Kong (ngx_wasm_module) rather than Envoy.
         kong: bool,
         /// Raw property bytes by dotted path, in the host's own encoding.
@@ -796,6 +817,7 @@ mod tests {
         }
         fn add_metric(&mut self, id: u32, _kind: u32, value: u64) {
             self.metrics[id as usize].1 += value;
+            self.updates.push(id);
         }
     }
 
@@ -811,6 +833,33 @@ mod tests {
 
     const RECONCILE: &str =
         r#"{"reconcile": {"url": "http://auth:8080", "upstream": "auth", "forward_body": true}}"#;
+
+    #[test]
+    fn gauges_refresh_on_the_first_finished_request_then_every_1024th() {
+        use super::super::metrics::GAUGE_EVERY;
+        let config = Rc::new(jwt_relay_core::stages::Pipeline::load(b"{}").unwrap());
+        let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+        let metrics: Rc<RefCell<Metrics>> = Rc::default();
+        let mut host = FakeHost::default();
+        let mut refreshes = Vec::new();
+        for _ in 0..=GAUGE_EVERY {
+            HttpFilter::new(config.clone(), shared.clone(), metrics.clone(), &mut host).on_done();
+            refreshes.push(host.updates.len() / 3);
+        }
+        let names: Vec<&str> = host.metrics.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "jwt_relay.vm_memory_bytes",
+                "jwt_relay.token_cache_entries",
+                "jwt_relay.reconcile_cache_entries"
+            ]
+        );
+        // Requests 1 and 1025 refresh the three gauges; the 1023 between them add nothing.
+        assert_eq!(refreshes[0], 1);
+        assert!(refreshes[1..GAUGE_EVERY as usize].iter().all(|r| *r == 1));
+        assert_eq!(refreshes[GAUGE_EVERY as usize], 2);
+    }
 
     #[test]
     fn request_headers_empty_config_continues_untouched() {

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 /// Proxy-Wasm metric type of a counter.
 pub const COUNTER: u32 = 0;
+/// Proxy-Wasm metric type of a gauge (recorded: the value replaces the last).
+pub const GAUGE: u32 = 1;
 /// Proxy-Wasm metric type of a histogram.
 pub const HISTOGRAM: u32 = 2;
 
@@ -20,6 +22,35 @@ pub const HISTOGRAM: u32 = 2;
 pub struct Metrics {
     ids: HashMap<(bool, String), u32>,
     unavailable: bool,
+    /// Requests this VM finished, for the gauges' refresh.
+    finished: u64,
+}
+
+/// The gauges are refreshed on a VM's first finished request and every `GAUGE_EVERY` after: a
+/// soak reads them from the host's stats at no cost to the other requests.
+pub const GAUGE_EVERY: u64 = 1024;
+
+/// What the gauges report: this VM's memory and how full its caches are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    /// The VM's linear memory, in bytes (it grows and never shrinks: flat means no leak).
+    pub memory_bytes: u64,
+    /// Verified tokens held.
+    pub token_cache_entries: u64,
+    /// Reconcile answers held.
+    pub reconcile_cache_entries: u64,
+}
+
+/// This VM's linear memory in bytes.
+pub fn memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) as u64).saturating_mul(65536)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
 }
 
 /// The prefix every metric name of [`Event::metric`] starts with.
@@ -58,6 +89,28 @@ impl Metrics {
     pub fn count(&mut self, host: &mut impl Host, event: &Event) {
         if let Some(id) = self.id(host, COUNTER, event.metric()) {
             host.add_metric(id, COUNTER, 1);
+        }
+    }
+
+    /// A request finished: refreshes the gauges when due, with the sizes `sizes` reads then.
+    pub fn finished(&mut self, host: &mut impl Host, sizes: impl FnOnce() -> Sizes) {
+        let due = self.finished.is_multiple_of(GAUGE_EVERY);
+        self.finished = self.finished.wrapping_add(1);
+        if !due {
+            return;
+        }
+        let sizes = sizes();
+        for (name, value) in [
+            ("jwt_relay.vm_memory_bytes", sizes.memory_bytes),
+            ("jwt_relay.token_cache_entries", sizes.token_cache_entries),
+            (
+                "jwt_relay.reconcile_cache_entries",
+                sizes.reconcile_cache_entries,
+            ),
+        ] {
+            if let Some(id) = self.id(host, GAUGE, name.to_string()) {
+                host.add_metric(id, GAUGE, value);
+            }
         }
     }
 
