@@ -212,7 +212,9 @@ def report(samples, total, elapsed, envoy):
          max(s["answers"] for s in samples) <= RECONCILE_CACHE_BOUND,
          f"largest seen {max(s['answers'] for s in samples)}"),
     ]
-    version = subprocess.run([envoy, "--version"], capture_output=True, text=True).stdout.strip().split("version: ")[-1]
+    out = subprocess.run([envoy, "--version"], capture_output=True, text=True).stdout
+    found = re.search(r"/(\d+\.\d+\.\d+)/", out)
+    version = found.group(1) if found else out.strip()
     lines = [
         "# Soak: the full demo configuration, one Envoy worker",
         "",
