@@ -33,6 +33,7 @@ use super::host_quirks;
 use super::metrics::Metrics;
 use jwt_relay_core::stages::events::Event;
 use jwt_relay_core::stages::flow::{Flow, Next};
+use jwt_relay_core::stages::headers;
 use jwt_relay_core::stages::reconcile::MAX_ANSWER_BYTES;
 use jwt_relay_core::stages::Pipeline;
 use jwt_relay_core::stages::{
@@ -624,10 +625,15 @@ impl<H: Host> HttpFilter<H> {
     /// Applies request-header edits; `Err` with the action of the reply already sent when they
     /// cannot be (a request whose headers could not be set or stripped never goes on).
     fn apply(&mut self, edits: &HeaderEdits) -> Result<(), Action> {
+        // A removal of a header the client never sent is a host call that changes nothing.
+        let edits = match self.flow.as_ref() {
+            Some(flow) => headers::without_idle_removals(&flow.request().headers, edits),
+            None => edits.clone(),
+        };
         let edits = if self.host.is_kong() {
-            self.ngx_edits(edits)?
+            self.ngx_edits(&edits)?
         } else {
-            edits.clone()
+            edits
         };
         for edit in &edits.0 {
             if let Err(e) = self.host.edit_request_header(edit) {
@@ -833,6 +839,58 @@ mod tests {
 
     const RECONCILE: &str =
         r#"{"reconcile": {"url": "http://auth:8080", "upstream": "auth", "forward_body": true}}"#;
+
+    /// An HS256 token for `claims` (test-only secret).
+    fn hs256(secret: &[u8], claims: &str) -> String {
+        use base64::Engine;
+        use hmac::{KeyInit, Mac};
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let input = format!("{}.{}", b64(br#"{"alg":"HS256"}"#), b64(claims.as_bytes()));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", b64(&mac.finalize().into_bytes()))
+    }
+
+    /// Each header edit is a host call: a request that carries none of the headers the filter
+    /// owns gets only the settings, from the cache as on a first verification; one that forged
+    /// an identity header gets that header removed too.
+    #[test]
+    fn verified_request_edits_only_what_changes_the_request() {
+        let config = r#"{"consumers": [{"id": "c-1", "username": "alice",
+            "jwt_secrets": [{"key": "k", "secret": "s3cret"}]}], "jwt": {}}"#;
+        let config = Rc::new(jwt_relay_core::stages::Pipeline::load(config.as_bytes()).unwrap());
+        let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+        let bearer = format!("Bearer {}", hs256(b"s3cret", r#"{"iss":"k"}"#));
+        let mut sets = HeaderEdits::default();
+        sets.set("x-consumer-id", "c-1");
+        sets.set("x-consumer-username", "alice");
+        sets.set("x-credential-identifier", "k");
+        for forged in [false, false, true] {
+            let mut host = FakeHost {
+                headers: vec![
+                    h(":method", "GET"),
+                    h(":path", "/x"),
+                    h("authorization", &bearer),
+                ],
+                ..FakeHost::default()
+            };
+            if forged {
+                host.headers.push(h("X_Consumer_Username", "mallory"));
+            }
+            let mut f = HttpFilter::new(config.clone(), shared.clone(), Rc::default(), &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Continue);
+            let mut want = sets.0.clone();
+            if forged {
+                want.insert(0, HeaderEdit::Remove("x_consumer_username".into()));
+            }
+            assert_eq!(host.edits, want, "forged: {forged}");
+        }
+        assert_eq!(
+            shared.borrow().tokens.len(),
+            1,
+            "the second and third came from the cache"
+        );
+    }
 
     #[test]
     fn gauges_refresh_on_the_first_finished_request_then_every_1024th() {

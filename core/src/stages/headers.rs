@@ -56,6 +56,30 @@ pub fn covering_spellings(req: &Request, edits: HeaderEdits) -> HeaderEdits {
     out
 }
 
+/// The edits without the removals that cannot change anything: of a name the client did not
+/// send (in that exact spelling, as the host matches names) and no earlier edit set. Each edit
+/// is a host call; a request that carries none of the headers the filter owns then costs only
+/// the settings. Names are compared as the host compares them (case ignored, `_` and `-`
+/// distinct: [`covering_spellings`] has already named every other spelling the client used).
+pub fn without_idle_removals(client: &[(String, String)], edits: &HeaderEdits) -> HeaderEdits {
+    let mut out = HeaderEdits::default();
+    for (i, edit) in edits.0.iter().enumerate() {
+        if let HeaderEdit::Remove(name) = edit {
+            let sent = client.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+            let set_before = edits
+                .0
+                .iter()
+                .take(i)
+                .any(|e| matches!(e, HeaderEdit::Set(n, _) if n.eq_ignore_ascii_case(name)));
+            if !sent && !set_before {
+                continue;
+            }
+        }
+        out.0.push(edit.clone());
+    }
+    out
+}
+
 impl Request {
     /// The request as the upstream will receive it once `edits` apply: a removal or a setting
     /// takes away every spelling of the name, `:path` replaces the path.
@@ -90,6 +114,37 @@ mod tests {
                 .collect(),
             ..Request::default()
         }
+    }
+
+    #[test]
+    fn without_idle_removals_keeps_what_can_change_the_request() {
+        let client = req(&[
+            ("X-Consumer-ID", "forged"),
+            ("x_consumer_username", "forged"),
+        ])
+        .headers;
+        let mut edits = HeaderEdits::default();
+        edits.remove("x-consumer-id"); // sent (case differs): kept
+        edits.remove("x_consumer_username"); // sent in this spelling: kept
+        edits.remove("x-consumer-username"); // not sent in this spelling: dropped
+        edits.remove("x-anonymous-consumer"); // not sent: dropped
+        edits.set("x-auth-role", "a");
+        edits.remove("X-Auth-Role"); // set before: kept
+        edits.set("x-consumer-id", "alice");
+        let kept = without_idle_removals(&client, &edits);
+        let mut want = HeaderEdits::default();
+        want.remove("x-consumer-id");
+        want.remove("x_consumer_username");
+        want.set("x-auth-role", "a");
+        want.remove("X-Auth-Role");
+        want.set("x-consumer-id", "alice");
+        assert_eq!(kept, want);
+        // Whatever is dropped, the upstream sees the same request.
+        let r = req(&[
+            ("X-Consumer-ID", "forged"),
+            ("x_consumer_username", "forged"),
+        ]);
+        assert_eq!(r.edited(&kept).headers, r.edited(&edits).headers);
     }
 
     #[test]
