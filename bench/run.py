@@ -149,7 +149,12 @@ def main():
         cases = select(bench_cases.all_cases(scratch), settings.only)
         lanes = [EnvoyLane(where["envoy"], where["relay"], where["noop"], scratch)]
         if where["ngx"]:
-            lanes.append(NgxLane(where["ngx"], where["relay"], where["noop"], scratch))
+            ngx = NgxLane(where["ngx"], where["relay"], where["noop"], scratch)
+            relay = next((c for c in cases if c.filter == "relay"), None)
+            if relay:
+                progress("Kong's engine: first answer after start, wasmtime's cache empty then filled...")
+                ngx.measure_startup(relay, lambda server: wait_first_ok(server, relay.load, relay.name))
+            lanes.append(ngx)
         runs = [(lane, run_lane(lane, cases, settings, scratch)) for lane in lanes]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
