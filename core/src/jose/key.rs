@@ -17,12 +17,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::elliptic_curve::Generate as _;
 use pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use sha2::{Sha256, Sha384, Sha512};
+use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::der::Decode;
 use spki::ObjectIdentifier;
 use zeroize::Zeroizing;
 
 use super::alg::{EcCurve, Family, Sha};
+use super::p256_verify::P256Verifier;
 use super::pem;
 use super::rsa_backend::{RsaPrivate, RsaPublic};
 use super::{Algorithm, JoseError};
@@ -81,7 +82,7 @@ impl HmacSecret {
 /// An EC public key on one of the three JOSE curves.
 #[derive(Clone)]
 enum EcPublic {
-    P256(p256::ecdsa::VerifyingKey),
+    P256(Box<P256Public>),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
 }
@@ -94,7 +95,48 @@ enum EcPrivate {
     P521(p521::ecdsa::SigningKey),
 }
 
+/// A P-256 key and its fast verifier (`p256_verify`), built from the same point.
+#[derive(Clone)]
+struct P256Public {
+    key: p256::ecdsa::VerifyingKey,
+    /// `None` only if the crate's point were refused by ours (never for a curve point): the
+    /// crate then verifies.
+    fast: Option<P256Verifier>,
+}
+
+impl P256Public {
+    fn new(key: p256::ecdsa::VerifyingKey) -> Self {
+        let point = key.to_sec1_bytes();
+        let coordinate = |range: std::ops::Range<usize>| {
+            point.get(range).and_then(|c| <[u8; 32]>::try_from(c).ok())
+        };
+        let fast = match (point.first(), coordinate(1..33), coordinate(33..65)) {
+            (Some(0x04), Some(x), Some(y)) => P256Verifier::new(&x, &y),
+            _ => None,
+        };
+        Self { key, fast }
+    }
+
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), p256::ecdsa::Error> {
+        let signature = p256::ecdsa::Signature::from_slice(sig)?;
+        let digest: [u8; 32] = Sha256::digest(msg).into();
+        match self
+            .fast
+            .as_ref()
+            .and_then(|f| f.verify(&digest, &signature))
+        {
+            Some(true) => Ok(()),
+            Some(false) => Err(p256::ecdsa::Error::new()),
+            None => self.key.verify(msg, &signature),
+        }
+    }
+}
+
 impl EcPublic {
+    fn p256(key: p256::ecdsa::VerifyingKey) -> Self {
+        Self::P256(Box::new(P256Public::new(key)))
+    }
+
     fn curve(&self) -> EcCurve {
         match self {
             Self::P256(_) => EcCurve::P256,
@@ -107,7 +149,7 @@ impl EcPublic {
         let bad = |_| JoseError::InvalidKey("malformed EC public key");
         Ok(match curve {
             EcCurve::P256 => {
-                Self::P256(p256::ecdsa::VerifyingKey::from_public_key_der(der).map_err(bad)?)
+                Self::p256(p256::ecdsa::VerifyingKey::from_public_key_der(der).map_err(bad)?)
             }
             EcCurve::P384 => {
                 Self::P384(p384::ecdsa::VerifyingKey::from_public_key_der(der).map_err(bad)?)
@@ -130,7 +172,7 @@ impl EcPublic {
         let bad = |_| JoseError::InvalidKey("EC point not on the curve");
         Ok(match curve {
             EcCurve::P256 => {
-                Self::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
+                Self::p256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
             }
             EcCurve::P384 => {
                 Self::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
@@ -143,7 +185,7 @@ impl EcPublic {
 
     fn to_spki_der(&self) -> Result<Vec<u8>, JoseError> {
         let doc = match self {
-            Self::P256(k) => k.to_public_key_der(),
+            Self::P256(k) => k.key.to_public_key_der(),
             Self::P384(k) => k.to_public_key_der(),
             Self::P521(k) => k.to_public_key_der(),
         };
@@ -154,7 +196,7 @@ impl EcPublic {
     /// Uncompressed coordinates `(x, y)`, each of the curve's field length.
     fn coordinates(&self) -> Result<(Vec<u8>, Vec<u8>), JoseError> {
         let sec1 = match self {
-            Self::P256(k) => k.to_sec1_bytes(),
+            Self::P256(k) => k.key.to_sec1_bytes(),
             Self::P384(k) => k.to_sec1_bytes(),
             Self::P521(k) => k.to_sec1_bytes(),
         };
@@ -168,9 +210,7 @@ impl EcPublic {
     /// Verifies a raw R||S signature of exactly twice the field length.
     fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), JoseError> {
         let outcome = match self {
-            Self::P256(k) => {
-                p256::ecdsa::Signature::from_slice(sig).and_then(|s| k.verify(msg, &s))
-            }
+            Self::P256(k) => k.verify(msg, sig),
             Self::P384(k) => {
                 p384::ecdsa::Signature::from_slice(sig).and_then(|s| k.verify(msg, &s))
             }
@@ -268,7 +308,7 @@ impl EcPrivate {
 
     fn public(&self) -> EcPublic {
         match self {
-            Self::P256(k) => EcPublic::P256(*k.verifying_key()),
+            Self::P256(k) => EcPublic::p256(*k.verifying_key()),
             Self::P384(k) => EcPublic::P384(*k.verifying_key()),
             Self::P521(k) => EcPublic::P521(*k.verifying_key()),
         }

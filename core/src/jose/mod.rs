@@ -20,6 +20,7 @@ mod json;
 pub mod jwk;
 pub mod jws;
 mod key;
+mod p256_verify;
 pub mod pem;
 mod rsa_backend;
 

@@ -1,0 +1,353 @@
+//! Arithmetic modulo the P-256 prime p = 2^256 − 2^224 + 2^192 + 2^96 − 1, for verification only.
+//!
+//! Nine limbs of 29 bits in `u32`, Montgomery form with R = 2^261. The multiplication adds its
+//! products into `u64` columns without carrying ("lazy carries", as in the RSA kernel): a column
+//! sums at most 18 products below 2^58 plus one carry below 2^35, under 2^63. Because
+//! p ≡ −1 (mod 2^29), −p⁻¹ mod 2^29 is 1 and each reduction step's multiplier is the column's
+//! low 29 bits. V8 has no 64×64→128 multiply; this layout needs only `i64.mul`, with no carry
+//! chain inside the loops.
+//!
+//! Every [`Fe`] is canonical (below p), so equality is limb equality. Variable time is allowed:
+//! verification handles public values only. Never use this for a secret.
+
+/// Bits per limb.
+const BITS: u32 = 29;
+const MASK: u64 = (1 << BITS) - 1;
+/// Limbs per element: 9 × 29 = 261 bits, R = 2^261 > 4p.
+pub(super) const N: usize = 9;
+
+/// Compile-time helpers: the constants below are computed by the compiler, where an index out
+/// of range fails the build instead of panicking at run time.
+#[allow(clippy::indexing_slicing)]
+mod consts {
+    use super::{BITS, MASK, N};
+
+    /// Little-endian 64-bit words into 29-bit limbs.
+    pub(super) const fn limbs(words: [u64; 4]) -> [u32; N] {
+        let mut out = [0u32; N];
+        let mut bit = 0;
+        while bit < 256 {
+            let word = words[bit / 64] >> (bit % 64) & 1;
+            out[bit / BITS as usize] |= (word as u32) << (bit % BITS as usize);
+            bit += 1;
+        }
+        out
+    }
+
+    /// 2^k mod m for m below 2^260, by doubling 1 k times.
+    pub(super) const fn pow2_mod(k: usize, m: &[u32; N]) -> [u32; N] {
+        let mut x = [0u32; N];
+        x[0] = 1;
+        let mut step = 0;
+        while step < k {
+            let mut doubled = [0u32; N];
+            let mut diff = [0u32; N];
+            let (mut carry, mut borrow, mut i) = (0u64, 0i64, 0);
+            while i < N {
+                let v = 2 * x[i] as u64 + carry;
+                doubled[i] = (v & MASK) as u32;
+                carry = v >> BITS;
+                let d = doubled[i] as i64 - m[i] as i64 + borrow;
+                diff[i] = (d & MASK as i64) as u32;
+                borrow = d >> BITS;
+                i += 1;
+            }
+            x = if borrow != 0 { doubled } else { diff };
+            step += 1;
+        }
+        x
+    }
+}
+use consts::limbs;
+
+/// p, little-endian words.
+const P_WORDS: [u64; 4] = [
+    0xffff_ffff_ffff_ffff,
+    0x0000_0000_ffff_ffff,
+    0x0000_0000_0000_0000,
+    0xffff_ffff_0000_0001,
+];
+/// The group order n, little-endian words.
+const N_WORDS: [u64; 4] = [
+    0xf3b9_cac2_fc63_2551,
+    0xbce6_faad_a717_9e84,
+    0xffff_ffff_ffff_ffff,
+    0xffff_ffff_0000_0000,
+];
+const P: [u32; N] = limbs(P_WORDS);
+/// The group order n in plain (not Montgomery) limbs.
+pub(super) const ORDER: [u32; N] = limbs(N_WORDS);
+/// p − 2, the inversion exponent.
+const P_MINUS_2: [u32; N] = limbs([P_WORDS[0] - 2, P_WORDS[1], P_WORDS[2], P_WORDS[3]]);
+/// R² mod p = 2^522 mod p: multiplying by it enters Montgomery form.
+const R2: [u32; N] = consts::pow2_mod(2 * 261, &P);
+
+/// a + b on normalized limbs (no reduction); the caller keeps the sum below 2^261.
+fn add_plain(a: &[u32; N], b: &[u32; N]) -> [u32; N] {
+    let mut out = [0u32; N];
+    let mut carry = 0u64;
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        let v = u64::from(x) + u64::from(y) + carry;
+        *o = (v & MASK) as u32;
+        carry = v >> BITS;
+    }
+    out
+}
+
+/// (a − b, borrowed) on normalized limbs; the difference wraps modulo 2^261 when `b > a`.
+fn sub_plain(a: &[u32; N], b: &[u32; N]) -> ([u32; N], bool) {
+    let mut out = [0u32; N];
+    let mut borrow = 0i64;
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        let v = i64::from(x) - i64::from(y) + borrow;
+        *o = (v & MASK as i64) as u32;
+        borrow = v >> BITS;
+    }
+    (out, borrow != 0)
+}
+
+/// x mod p for normalized x < 2p.
+fn reduce_once(x: &[u32; N]) -> [u32; N] {
+    match sub_plain(x, &P) {
+        (_, true) => *x,
+        (d, false) => d,
+    }
+}
+
+/// An element of GF(p) in Montgomery form, canonical (below p).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct Fe([u32; N]);
+
+impl Fe {
+    pub(super) const ZERO: Self = Self([0; N]);
+    /// R mod p = 2^261 mod p.
+    pub(super) const ONE: Self = Self(consts::pow2_mod(261, &P));
+
+    /// From plain 29-bit limbs of a value below p.
+    fn from_plain(x: &[u32; N]) -> Self {
+        Self(mont_mul(x, &R2))
+    }
+
+    /// From 32 big-endian bytes; `None` unless the value is below p.
+    pub(super) fn from_be_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        let plain = plain_from_be_bytes(bytes);
+        match sub_plain(&plain, &P) {
+            (_, true) => Some(Self::from_plain(&plain)),
+            (_, false) => None,
+        }
+    }
+
+    /// From plain limbs known to be below p (the signature's `r`, or `r + n`).
+    pub(super) fn from_plain_below_p(x: &[u32; N]) -> Self {
+        Self::from_plain(x)
+    }
+
+    /// 32 big-endian bytes of the canonical value (tests, and table checks).
+    #[cfg(test)]
+    pub(super) fn to_be_bytes(self) -> [u8; 32] {
+        let mut one = [0u32; N];
+        one[0] = 1;
+        let plain = mont_mul(&self.0, &one);
+        let mut out = [0u8; 32];
+        for (k, byte) in out.iter_mut().rev().enumerate() {
+            let (bit, mut acc) = (8 * k, 0u64);
+            for (j, &limb) in plain.iter().enumerate() {
+                let at = j * BITS as usize;
+                if at + (BITS as usize) > bit && at < bit + 8 {
+                    acc |= if at >= bit {
+                        u64::from(limb) << (at - bit)
+                    } else {
+                        u64::from(limb) >> (bit - at)
+                    };
+                }
+            }
+            *byte = (acc & 0xff) as u8;
+        }
+        out
+    }
+
+    pub(super) fn is_zero(&self) -> bool {
+        self.0 == [0; N]
+    }
+
+    pub(super) fn mul(&self, rhs: &Self) -> Self {
+        Self(mont_mul(&self.0, &rhs.0))
+    }
+
+    pub(super) fn square(&self) -> Self {
+        Self(mont_sqr(&self.0))
+    }
+
+    pub(super) fn add(&self, rhs: &Self) -> Self {
+        Self(reduce_once(&add_plain(&self.0, &rhs.0)))
+    }
+
+    pub(super) fn double(&self) -> Self {
+        self.add(self)
+    }
+
+    pub(super) fn sub(&self, rhs: &Self) -> Self {
+        match sub_plain(&self.0, &rhs.0) {
+            // d wrapped to a − b + 2^261; adding p carries out of the top limb, which drops it.
+            (d, true) => Self(add_plain(&d, &P)),
+            (d, false) => Self(d),
+        }
+    }
+
+    pub(super) fn neg(&self) -> Self {
+        Self::ZERO.sub(self)
+    }
+
+    /// self^(p−2) = self⁻¹ (zero for zero), square and multiply: table building only.
+    pub(super) fn invert(&self) -> Self {
+        let mut acc = Self::ONE;
+        for bit in (0..256).rev() {
+            acc = acc.square();
+            let limb = P_MINUS_2.get(bit / BITS as usize).copied().unwrap_or(0);
+            if limb >> (bit % BITS as usize) & 1 == 1 {
+                acc = acc.mul(self);
+            }
+        }
+        acc
+    }
+}
+
+/// 32 big-endian bytes into plain 29-bit limbs (values up to 2^256 fit).
+pub(super) fn plain_from_be_bytes(bytes: &[u8; 32]) -> [u32; N] {
+    let mut out = [0u32; N];
+    let (mut acc, mut filled) = (0u64, 0u32);
+    let mut limbs = out.iter_mut();
+    for &byte in bytes.iter().rev() {
+        acc |= u64::from(byte) << filled;
+        filled += 8;
+        if filled >= BITS {
+            if let Some(limb) = limbs.next() {
+                *limb = (acc & MASK) as u32;
+            }
+            acc >>= BITS;
+            filled -= BITS;
+        }
+    }
+    if let Some(limb) = limbs.next() {
+        *limb = acc as u32;
+    }
+    out
+}
+
+/// `a + b` when it is below p (`r + n` in the final check), else `None`.
+pub(super) fn add_below_p(a: &[u32; N], b: &[u32; N]) -> Option<[u32; N]> {
+    let sum = add_plain(a, b);
+    sub_plain(&sum, &P).1.then_some(sum)
+}
+
+/// The window of `t` that row `i` adds into.
+#[inline(always)]
+fn row(t: &mut [u64; 2 * N], i: usize) -> &mut [u64] {
+    t.get_mut(i..).unwrap_or_default()
+}
+
+/// Adds u·p at the row's first column, u its low 29 bits (−p⁻¹ = 1 mod 2^29), which clears
+/// them, and carries the rest into the next column.
+#[inline(always)]
+fn reduce_column(row: &mut [u64]) {
+    let u = row.first().copied().unwrap_or(0) & MASK;
+    for (tj, &pj) in row.iter_mut().zip(P.iter()) {
+        *tj += u * u64::from(pj);
+    }
+    if let [low, next, ..] = row {
+        *next += *low >> BITS;
+    }
+}
+
+/// The top N columns, carried into 29-bit limbs and reduced below p.
+#[inline(always)]
+fn finish(t: &[u64; 2 * N]) -> [u32; N] {
+    let mut out = [0u32; N];
+    let mut carry = 0u64;
+    for (o, &column) in out.iter_mut().zip(t.iter().skip(N)) {
+        let v = column + carry;
+        *o = (v & MASK) as u32;
+        carry = v >> BITS;
+    }
+    // a, b < p: the product over R is below p²/R + p < 2p, so one subtraction at most.
+    reduce_once(&out)
+}
+
+/// a·b·R⁻¹ mod p (operand scanning, reduced row by row).
+fn mont_mul(a: &[u32; N], b: &[u32; N]) -> [u32; N] {
+    let mut t = [0u64; 2 * N];
+    for (i, &ai) in a.iter().enumerate() {
+        let row = row(&mut t, i);
+        let ai = u64::from(ai);
+        for (tj, &bj) in row.iter_mut().zip(b) {
+            *tj += ai * u64::from(bj);
+        }
+        reduce_column(row);
+    }
+    finish(&t)
+}
+
+/// a²·R⁻¹ mod p: each cross product once, doubled. Column i is complete when row i has added
+/// its products, so it is reduced right away.
+fn mont_sqr(a: &[u32; N]) -> [u32; N] {
+    let mut t = [0u64; 2 * N];
+    for (i, &ai) in a.iter().enumerate() {
+        let ai = u64::from(ai);
+        let mut columns = t.get_mut(2 * i..).unwrap_or_default().iter_mut();
+        if let Some(column) = columns.next() {
+            *column += ai * ai;
+        }
+        let twice = ai << 1;
+        for (column, &aj) in columns.zip(a.iter().skip(i + 1)) {
+            *column += twice * u64::from(aj);
+        }
+        reduce_column(row(&mut t, i));
+    }
+    finish(&t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fe(hex: &str) -> Fe {
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        }
+        Fe::from_be_bytes(&bytes).unwrap()
+    }
+
+    fn hex(x: Fe) -> String {
+        x.to_be_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    const P_HEX: &str = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
+    const P_MINUS_1: &str = "ffffffff00000001000000000000000000000000fffffffffffffffffffffffe";
+
+    #[test]
+    fn constants() {
+        assert_eq!(hex(Fe::ONE), format!("{:064x}", 1));
+        assert!(Fe::from_be_bytes(&[0xff; 32]).is_none());
+        let mut p = [0u8; 32];
+        for (i, b) in p.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&P_HEX[2 * i..2 * i + 2], 16).unwrap();
+        }
+        assert!(Fe::from_be_bytes(&p).is_none(), "p itself is not canonical");
+        assert_eq!(hex(fe(P_MINUS_1)), P_MINUS_1);
+    }
+
+    #[test]
+    fn arithmetic_wraps_at_p() {
+        let minus_one = fe(P_MINUS_1);
+        assert_eq!(minus_one.add(&Fe::ONE), Fe::ZERO);
+        assert_eq!(Fe::ZERO.sub(&Fe::ONE), minus_one);
+        assert_eq!(minus_one.mul(&minus_one), Fe::ONE);
+        assert_eq!(minus_one.square(), Fe::ONE);
+        assert_eq!(Fe::ONE.neg(), minus_one);
+        assert_eq!(Fe::ZERO.neg(), Fe::ZERO);
+        let two = Fe::ONE.double();
+        assert_eq!(two.mul(&two.invert()), Fe::ONE);
+        assert_eq!(minus_one.double(), minus_one.sub(&Fe::ONE));
+    }
+}
