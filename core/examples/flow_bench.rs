@@ -70,13 +70,35 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
     let distinct: Vec<String> = (1..=200).map(token).collect::<Result<_, _>>()?;
-    let started = Instant::now();
-    for t in &distinct {
-        let (flow, next) = Flow::start(&pipeline, &mut shared, request(black_box(t)));
-        black_box((flow, next));
+    // Fastest of five passes, each with an empty token cache: the machine is noisy.
+    let per_token = |started: Instant| started.elapsed().as_secs_f64() * 1e6 / distinct.len() as f64;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let mut shared = Shared::default();
+        let started = Instant::now();
+        for t in &distinct {
+            let (flow, next) = Flow::start(&pipeline, &mut shared, request(black_box(t)));
+            black_box((flow, next));
+        }
+        best = best.min(per_token(started));
     }
-    let us = started.elapsed().as_secs_f64() * 1e6 / distinct.len() as f64;
-    println!("distinct {us:8.2} us/request");
+    println!("distinct {best:8.2} us/request");
+    // The same tokens' parse and signature check alone: the rest of `distinct` is the core's
+    // own work around them (claims, consumer, cache, headers).
+    let public = jwt_relay_core::jose::VerifyingKey::from_pem(PUBLIC, Algorithm::RS256)
+        .map_err(|e| e.to_string())?;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        for t in &distinct {
+            let jws = jws::parse(black_box(t)).map_err(|e| e.to_string())?;
+            public
+                .verify(Algorithm::RS256, jws.signing_input(), jws.signature())
+                .map_err(|e| e.to_string())?;
+        }
+        best = best.min(per_token(started));
+    }
+    println!("verify   {best:8.2} us/token (parse and signature only)");
     hashing();
     Ok(())
 }
