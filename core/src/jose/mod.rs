@@ -8,6 +8,8 @@
 //! - [`pem`]: PEM blocks, certificate chains, certificate → public key.
 //! - [`jwk`]: JWK and JWKS import/export, RFC 7638 thumbprints.
 //! - [`jws`]: compact JWS parse (with Kong-compatible errors) and sign.
+//! - `p256_verify`: ES256 verification on our own P-256 arithmetic (variable time, public
+//!   inputs only; signing stays on the `p256` crate).
 //! - `json`: the strict JSON reader of headers and claims (duplicate member names refused).
 //! - [`JoseError`]: the one error type, with a stable message per variant.
 
