@@ -71,7 +71,8 @@ fn run() -> Result<(), String> {
     }
     let distinct: Vec<String> = (1..=200).map(token).collect::<Result<_, _>>()?;
     // Fastest of five passes, each with an empty token cache: the machine is noisy.
-    let per_token = |started: Instant| started.elapsed().as_secs_f64() * 1e6 / distinct.len() as f64;
+    let per_token =
+        |started: Instant| started.elapsed().as_secs_f64() * 1e6 / distinct.len() as f64;
     let mut best = f64::MAX;
     for _ in 0..5 {
         let mut shared = Shared::default();
