@@ -175,7 +175,11 @@ impl<H: Host> HttpFilter<H> {
             || self.host.is_kong(),
         );
         self.request_id = req.header("x-request-id").unwrap_or("-").to_string();
-        let started = self.with_shared(|config, shared| Flow::start(config, shared, req));
+        let rounds = host_quirks::body_hash_rounds(self.host.is_kong());
+        let started = self.with_shared(|config, shared| {
+            shared.body_hash = rounds;
+            Flow::start(config, shared, req)
+        });
         let Some((flow, next)) = started else {
             return self.fail_closed("shared state busy");
         };
@@ -1215,6 +1219,32 @@ mod tests {
             claims_of(&host.edits, "JWT")["payloadhash"],
             sha256_hex(b"abcdef")
         );
+    }
+
+    #[test]
+    fn bodies_are_hashed_with_the_rounds_chosen_for_the_host() {
+        use jwt_relay_core::stages::body_hash::Rounds;
+        for (kong, want) in [(true, Rounds::Scheduled), (false, Rounds::Unrolled)] {
+            let mut host = FakeHost {
+                headers: vec![
+                    h(":method", "POST"),
+                    h(":path", "/x"),
+                    h("content-length", "3"),
+                ],
+                body: b"abc".to_vec(),
+                kong,
+                ..FakeHost::default()
+            };
+            let mut f = filter(&upstream_jwt(), &mut host);
+            f.on_request_headers(false);
+            assert_eq!(f.shared.borrow().body_hash, want, "kong: {kong}");
+            f.on_request_body(3, true);
+            assert_eq!(f.state(), State::Forwarded);
+            assert_eq!(
+                claims_of(&host.edits, "JWT")["payloadhash"],
+                sha256_hex(b"abc")
+            );
+        }
     }
 
     #[test]

@@ -5,13 +5,13 @@
 
 use super::auth::remote_jwks::Ticket;
 use super::auth::{AuthStop, Identity};
+use super::body_hash::BodyHasher;
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
 use super::{
     headers, CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Refusal, Request, Shared,
 };
 use crate::stages::Pipeline;
-use sha2::{Digest, Sha256};
 
 /// What the glue does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ enum Step {
 /// The request body as read so far: hashed incrementally, kept only when a stage needs bytes.
 #[derive(Debug, Clone, Default)]
 struct Body {
-    hasher: Sha256,
+    hasher: BodyHasher,
     kept: Option<Vec<u8>>,
     len: u64,
     done: bool,
@@ -90,6 +90,7 @@ impl Flow {
             response_headers: Vec::new(),
             identity: None,
             body: Body {
+                hasher: BodyHasher::new(shared.body_hash),
                 kept: keep.then(Vec::new),
                 ..Body::default()
             },
@@ -172,7 +173,7 @@ impl Flow {
     /// The body is complete (possibly empty): go on.
     pub fn on_body_end(&mut self, config: &Pipeline, shared: &mut Shared) -> Next {
         self.body.done = true;
-        self.hash = Some(std::mem::take(&mut self.body.hasher).finalize().into());
+        self.hash = Some(std::mem::take(&mut self.body.hasher).finalize());
         self.advance(config, shared)
     }
 
