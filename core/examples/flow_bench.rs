@@ -121,7 +121,10 @@ fn hashing() {
         }
         let mb = f64::from(rounds) * body.len() as f64 / 1e6;
         let label = format!("{kind:?}").to_lowercase();
-        println!("sha256 {label:9} {:8.1} MB/s", mb / started.elapsed().as_secs_f64());
+        println!(
+            "sha256 {label:9} {:8.1} MB/s",
+            mb / started.elapsed().as_secs_f64()
+        );
     }
 }
 

@@ -3,8 +3,8 @@
 //!
 //! The sha2 crate's block function (all 64 rounds unrolled, the message schedule kept in 16
 //! locals) is the fastest in V8 (Envoy, Istio): about 300 MB/s. Cranelift in wasmtime 19 to 28
-//! (the engine of Kong 3.7 and later) spills it so badly that it runs at 45–50 MB/s, which made
-//! the body the largest cost of minting on Kong (20 ms for a 1 MiB body). [`Rounds::Scheduled`]
+//! (Kong 3.8 ships 23.0.2, Kong 3.9 26.0.0) spills it so badly that it runs at 45–50 MB/s, which
+//! made the body the largest cost of minting on Kong (20 ms for a 1 MiB body). [`Rounds::Scheduled`]
 //! computes the whole message schedule into memory first and runs the rounds over it, eight at
 //! a time: few values live at once, 140–185 MB/s on those wasmtime versions (225 MB/s in V8).
 //! The glue picks per host (`host_quirks::body_hash_rounds`); both give the same digest.

@@ -110,6 +110,16 @@ impl Flow {
         (flow, next)
     }
 
+    /// The SHA-256 of the body read, as hashed while it arrived; `kept` is the same bytes, hashed
+    /// here only if the body step never finished (it always has when a stage keeps the body).
+    fn body_sha256(&self, kept: &[u8]) -> [u8; 32] {
+        self.hash.unwrap_or_else(|| {
+            let mut hasher = BodyHasher::default();
+            hasher.update(kept);
+            hasher.finalize()
+        })
+    }
+
     /// The request as the client sent it.
     pub fn request(&self) -> &Request {
         &self.req
@@ -337,10 +347,11 @@ impl Flow {
                     // never the client's copies of them.
                     let view = self.upstream_view();
                     let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
+                    let body_sha256 = body.map(|bytes| self.body_sha256(bytes));
                     let cache_key = shared
                         .reconcile
                         .as_ref()
-                        .map(|_| reconcile::cache_key(rec, &view, body));
+                        .map(|_| reconcile::cache_key(rec, &view, body_sha256.as_ref()));
                     let hit = match (cache_key, shared.reconcile.as_ref()) {
                         (Some(key), Some(cache)) => cache.get(&key, self.req.now).cloned(),
                         _ => None,

@@ -95,6 +95,53 @@ fn reconcile_cache_serves_until_expiry_with_injected_clock() {
     assert!(call.is_some(), "expired after 2 s: called again");
 }
 
+/// With `forward_body` the cache key covers the body through the digest taken while reading
+/// it: the same body (in other pieces, on either block function) is a hit, one changed byte a
+/// miss.
+#[test]
+fn reconcile_cache_with_forward_body_keys_on_the_body_read() {
+    use crate::stages::body_hash::Rounds;
+    let config = config(
+        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
+                                             "cache_seconds": 60, "forward_body": true}}),
+    );
+    let mut shared = Shared::for_config(&config);
+    let mut send = |pieces: &[&[u8]], rounds: Rounds| -> Option<CallSpec> {
+        shared.body_hash = rounds;
+        let json = [("content-type", "application/json")];
+        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &json));
+        assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
+        for piece in pieces {
+            flow.on_body_chunk(piece, 1 << 20).unwrap();
+        }
+        match flow.on_body_end(&config, &mut shared) {
+            Next::Dispatch(call) => {
+                let next = flow.on_call_answer(&config, &mut shared, &allow(json!({"role": "r"})));
+                assert!(matches!(next, Next::Continue(_)), "{next:?}");
+                Some(call)
+            }
+            Next::Continue(_) => None,
+            other => panic!("{other:?}"),
+        }
+    };
+    let body: &[u8] = b"{\"order\": 1, \"items\": [1, 2, 3]}";
+    let call = send(&[body], Rounds::Unrolled).expect("first body calls the service");
+    assert!(
+        String::from_utf8_lossy(&call.body).contains("items"),
+        "the call carries the body: {:?}",
+        String::from_utf8_lossy(&call.body)
+    );
+    assert!(
+        send(&[&body[..5], &body[5..]], Rounds::Scheduled).is_none(),
+        "same body: cached"
+    );
+    let changed: &[u8] = b"{\"order\": 1, \"items\": [1, 2, 4]}";
+    assert!(
+        send(&[changed], Rounds::Unrolled).is_some(),
+        "another body: called again"
+    );
+}
+
 #[test]
 fn reconcile_cache_off_calls_every_time() {
     let config = reconcile_config(0);

@@ -43,7 +43,7 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 /// that two requests share an answer only when the service could not tell them apart.
 ///
 /// In order, each item length-prefixed (a tag byte, the length as 8 bytes big-endian, then the
-/// bytes) after the domain tag `jwt-relay/reconcile-cache/v1`:
+/// bytes) after the domain tag `jwt-relay/reconcile-cache/v2`:
 /// 1. the request's authority, path without query, and raw query: the call always carries them
 ///    (`X-Forwarded-Host`, `-Path`, `-Query`), so an answer for `/public` never serves `/admin`;
 /// 2. client headers, sorted by lower-case name (values of one name in request order), except
@@ -51,13 +51,14 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 ///    `copy_headers` the copied ones (a credential may sit in any of them: `apikey`,
 ///    `x-api-key`), else only `authorization` and `cookie`; `authorization` and `cookie` are
 ///    in all three sets;
-/// 3. with `forward_body`, the body bytes (tag 0 when the glue passed none).
+/// 3. with `forward_body`, the body's SHA-256 as the flow computed it while reading the body
+///    (tag 0 when the glue passed none): the body is hashed once per request, never again here.
 ///
 /// The call's fixed parts (url, method, flags) are the same for every request of one
 /// configuration and are not hashed; a cache belongs to one configuration.
-pub fn cache_key(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> [u8; 32] {
+pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>) -> [u8; 32] {
     let mut hash = Sha256::new();
-    hash.update(b"jwt-relay/reconcile-cache/v1");
+    hash.update(b"jwt-relay/reconcile-cache/v2");
     let mut item = |tag: u8, bytes: &[u8]| {
         hash.update([tag]);
         hash.update(u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
@@ -95,8 +96,8 @@ pub fn cache_key(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> [u8; 32
         item(5, value.as_bytes());
     }
     if rec.forward_body {
-        match body {
-            Some(bytes) => item(6, bytes),
+        match body_sha256 {
+            Some(digest) => item(6, digest),
             None => item(0, b""),
         }
     }
@@ -331,16 +332,21 @@ mod tests {
     fn cache_key_body_counts_only_with_forward_body() {
         let req = request();
         let off = config("");
+        let digest = |body: &[u8]| -> [u8; 32] { Sha256::digest(body).into() };
+        let (a, b, empty) = (digest(b"a"), digest(b"b"), digest(b""));
         assert_eq!(
-            cache_key(&off, &req, Some(b"a")),
-            cache_key(&off, &req, Some(b"b"))
+            cache_key(&off, &req, Some(&a)),
+            cache_key(&off, &req, Some(&b))
         );
         let on = config(r#", "forward_body": true"#);
         assert_ne!(
-            cache_key(&on, &req, Some(b"a")),
-            cache_key(&on, &req, Some(b"b"))
+            cache_key(&on, &req, Some(&a)),
+            cache_key(&on, &req, Some(&b))
         );
-        assert_ne!(cache_key(&on, &req, None), cache_key(&on, &req, Some(b"")));
+        assert_ne!(
+            cache_key(&on, &req, None),
+            cache_key(&on, &req, Some(&empty))
+        );
     }
 
     #[test]
