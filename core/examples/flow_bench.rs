@@ -105,15 +105,15 @@ fn run() -> Result<(), String> {
 }
 
 /// SHA-256 throughput over a 1 MiB body, fed in 64 KiB pieces as the host hands them over, with
-/// each block function the filter can pick for a host (`body_hash::Rounds`).
+/// each block function the filter can pick for a host (`sha256::Rounds`).
 fn hashing() {
-    use jwt_relay_core::stages::body_hash::{BodyHasher, Rounds};
+    use jwt_relay_core::sha256::{Hasher, Rounds};
     let body = vec![0x5au8; 1 << 20];
     let rounds = 64u32;
     for kind in [Rounds::Unrolled, Rounds::Scheduled] {
         let started = Instant::now();
         for _ in 0..rounds {
-            let mut hasher = BodyHasher::new(kind);
+            let mut hasher = Hasher::with_rounds(kind);
             for piece in body.chunks(64 * 1024) {
                 hasher.update(black_box(piece));
             }

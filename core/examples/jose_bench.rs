@@ -115,7 +115,10 @@ fn main() {
     let mut only: Vec<Algorithm> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--ms" {
+        if arg == "--scheduled" {
+            // The SHA-256 block function the filter runs on Kong's engine (wasmtime).
+            jwt_relay_core::sha256::set_rounds(jwt_relay_core::sha256::Rounds::Scheduled);
+        } else if arg == "--ms" {
             let ms = args
                 .next()
                 .and_then(|v| v.parse::<u64>().ok())

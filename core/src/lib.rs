@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: the wire types (what a user writes), their defaults and validation.
 //! - [`jose`]: JWS, JWK, keys and algorithms (RFC 7515/7517/7518/7519, RFC 8037).
+//! - [`sha256`]: SHA-256 and HMAC-SHA256 on the block function chosen for the engine.
 //! - [`stages`]: the runtime stages compiled from the configuration, and the request's path
 //!   through them ([`stages::flow`]).
 
@@ -13,4 +14,5 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jose;
+pub mod sha256;
 pub mod stages;

@@ -9,7 +9,7 @@
 //! - a dispatch that fails on Kong 3.8 never calls back: the guard in [`super::http`];
 //! - a call that times out is reported differently: [`name_timeout`].
 
-use jwt_relay_core::stages::body_hash::Rounds;
+use jwt_relay_core::sha256::Rounds;
 use jwt_relay_core::stages::{CallAnswer, HeaderEdit, HeaderEdits};
 
 /// Where Envoy exposes the client certificate's subject DN.
@@ -77,11 +77,11 @@ pub fn has_body(
     }
 }
 
-/// The SHA-256 block function for bodies on this host. Kong's engine compiles with wasmtime's
-/// Cranelift, which (wasmtime 19 to 28) spills the sha2 crate's unrolled rounds: 45–50 MB/s
-/// against 140–185 MB/s for the scheduled ones. V8 (Envoy) runs the unrolled ones fastest
-/// (300 against 225 MB/s). Figures: `make bench`, README "Body hashing".
-pub fn body_hash_rounds(kong: bool) -> Rounds {
+/// The SHA-256 block function on this host (bodies, signing inputs, HS256). Kong's engine
+/// compiles with wasmtime's Cranelift, which (wasmtime 19 to 28) spills the sha2 crate's
+/// unrolled rounds: 45–50 MB/s against 135–185 MB/s for the scheduled ones. V8 (Envoy) runs the
+/// unrolled ones fastest (300 against 225 MB/s). Figures: README "Body hashing".
+pub fn sha256_rounds(kong: bool) -> Rounds {
     if kong {
         Rounds::Scheduled
     } else {

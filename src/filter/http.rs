@@ -31,6 +31,7 @@
 use super::host::{Host, HostError, Level};
 use super::host_quirks;
 use super::metrics::Metrics;
+use jwt_relay_core::sha256;
 use jwt_relay_core::stages::events::Event;
 use jwt_relay_core::stages::flow::{Flow, Next};
 use jwt_relay_core::stages::headers;
@@ -160,6 +161,7 @@ impl<H: Host> HttpFilter<H> {
     /// `on_http_request_headers`.
     pub fn on_request_headers(&mut self, end_of_stream: bool) -> Action {
         self.host.learn_kind();
+        sha256::set_rounds(host_quirks::sha256_rounds(self.host.is_kong()));
         if self.config.is_pass_through() {
             self.state = State::Forwarded;
             return Action::Continue;
@@ -175,11 +177,7 @@ impl<H: Host> HttpFilter<H> {
             || self.host.is_kong(),
         );
         self.request_id = req.header("x-request-id").unwrap_or("-").to_string();
-        let rounds = host_quirks::body_hash_rounds(self.host.is_kong());
-        let started = self.with_shared(|config, shared| {
-            shared.body_hash = rounds;
-            Flow::start(config, shared, req)
-        });
+        let started = self.with_shared(|config, shared| Flow::start(config, shared, req));
         let Some((flow, next)) = started else {
             return self.fail_closed("shared state busy");
         };
@@ -1222,8 +1220,8 @@ mod tests {
     }
 
     #[test]
-    fn bodies_are_hashed_with_the_rounds_chosen_for_the_host() {
-        use jwt_relay_core::stages::body_hash::Rounds;
+    fn hashes_run_on_the_rounds_chosen_for_the_host() {
+        use jwt_relay_core::sha256::{rounds, set_rounds, Rounds};
         for (kong, want) in [(true, Rounds::Scheduled), (false, Rounds::Unrolled)] {
             let mut host = FakeHost {
                 headers: vec![
@@ -1236,8 +1234,14 @@ mod tests {
                 ..FakeHost::default()
             };
             let mut f = filter(&upstream_jwt(), &mut host);
+            // The other one before, so the filter must set it.
+            set_rounds(if kong {
+                Rounds::Unrolled
+            } else {
+                Rounds::Scheduled
+            });
             f.on_request_headers(false);
-            assert_eq!(f.shared.borrow().body_hash, want, "kong: {kong}");
+            assert_eq!(rounds(), want, "kong: {kong}");
             f.on_request_body(3, true);
             assert_eq!(f.state(), State::Forwarded);
             assert_eq!(

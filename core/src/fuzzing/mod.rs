@@ -274,11 +274,7 @@ fn run_reconcile(u: &mut Unstructured, fixtures: &fixtures::Fixtures) -> arbitra
     let body = rec.needs_body().then_some(body.as_slice());
     let call = reconcile::build_call(&rec, &view, body);
     let _ = (call.headers.len(), reconcile::envelope(&rec, &view, body));
-    let body_sha256 = body.map(|b| {
-        let mut hasher = crate::stages::body_hash::BodyHasher::default();
-        hasher.update(b);
-        hasher.finalize()
-    });
+    let body_sha256 = body.map(crate::sha256::digest);
     let key = reconcile::cache_key(&rec, &view, body_sha256.as_ref());
     let answer = gen::call_answer(u, fixtures)?;
     match reconcile::on_answer(&rec, &answer) {

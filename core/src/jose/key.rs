@@ -17,7 +17,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::elliptic_curve::Generate as _;
 use pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use sha2::{Digest as _, Sha256, Sha384, Sha512};
+use sha2::{Sha384, Sha512};
 use spki::der::Decode;
 use spki::ObjectIdentifier;
 use zeroize::Zeroizing;
@@ -27,6 +27,7 @@ use super::p256_verify::P256Verifier;
 use super::pem;
 use super::rsa_backend::{RsaPrivate, RsaPublic};
 use super::{Algorithm, JoseError};
+use crate::sha256::{self, hmac::HmacKey};
 
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -36,16 +37,17 @@ const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
-/// An HMAC secret; zeroized on drop, redacted in `Debug`.
+/// An HMAC secret, with its HS256 keyed states ready ([`sha256::hmac::HmacKey`]: HS256 runs on
+/// the block function chosen for the engine); zeroized on drop, redacted in `Debug`.
 #[derive(Clone)]
-struct HmacSecret(Zeroizing<Vec<u8>>);
+struct HmacSecret(Zeroizing<Vec<u8>>, HmacKey);
 
 impl HmacSecret {
     fn new(secret: &[u8]) -> Result<Self, JoseError> {
         if secret.is_empty() {
             return Err(JoseError::InvalidKey("empty HMAC secret"));
         }
-        Ok(Self(Zeroizing::new(secret.to_vec())))
+        Ok(Self(Zeroizing::new(secret.to_vec()), HmacKey::new(secret)))
     }
 
     fn mac(&self, sha: Sha, msg: &[u8]) -> Result<Vec<u8>, JoseError> {
@@ -56,7 +58,7 @@ impl HmacSecret {
             Ok(mac.finalize().into_bytes().to_vec())
         }
         match sha {
-            Sha::Sha256 => run::<Hmac<Sha256>>(&self.0, msg),
+            Sha::Sha256 => Ok(self.1.tag(msg).to_vec()),
             Sha::Sha384 => run::<Hmac<Sha384>>(&self.0, msg),
             Sha::Sha512 => run::<Hmac<Sha512>>(&self.0, msg),
         }
@@ -72,7 +74,8 @@ impl HmacSecret {
                 .map_err(|_| JoseError::SignatureMismatch)
         }
         match sha {
-            Sha::Sha256 => run::<Hmac<Sha256>>(&self.0, msg, tag),
+            Sha::Sha256 if self.1.verify(msg, tag) => Ok(()),
+            Sha::Sha256 => Err(JoseError::SignatureMismatch),
             Sha::Sha384 => run::<Hmac<Sha384>>(&self.0, msg, tag),
             Sha::Sha512 => run::<Hmac<Sha512>>(&self.0, msg, tag),
         }
@@ -119,7 +122,7 @@ impl P256Public {
 
     fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), p256::ecdsa::Error> {
         let signature = p256::ecdsa::Signature::from_slice(sig)?;
-        let digest: [u8; 32] = Sha256::digest(msg).into();
+        let digest = sha256::digest(msg);
         match self
             .fast
             .as_ref()

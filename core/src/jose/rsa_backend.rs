@@ -90,7 +90,7 @@ fn bits_of(n: &[u8]) -> Result<u32, JoseError> {
 
 fn digest(sha: Sha, msg: &[u8]) -> Vec<u8> {
     match sha {
-        Sha::Sha256 => Sha256::digest(msg).to_vec(),
+        Sha::Sha256 => crate::sha256::digest(msg).to_vec(),
         Sha::Sha384 => Sha384::digest(msg).to_vec(),
         Sha::Sha512 => Sha512::digest(msg).to_vec(),
     }

@@ -5,12 +5,12 @@
 
 use super::auth::remote_jwks::Ticket;
 use super::auth::{AuthStop, Identity};
-use super::body_hash::BodyHasher;
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
 use super::{
     headers, CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Refusal, Request, Shared,
 };
+use crate::sha256;
 use crate::stages::Pipeline;
 
 /// What the glue does next.
@@ -47,7 +47,7 @@ enum Step {
 /// The request body as read so far: hashed incrementally, kept only when a stage needs bytes.
 #[derive(Debug, Clone, Default)]
 struct Body {
-    hasher: BodyHasher,
+    hasher: sha256::Hasher,
     kept: Option<Vec<u8>>,
     len: u64,
     done: bool,
@@ -90,7 +90,6 @@ impl Flow {
             response_headers: Vec::new(),
             identity: None,
             body: Body {
-                hasher: BodyHasher::new(shared.body_hash),
                 kept: keep.then(Vec::new),
                 ..Body::default()
             },
@@ -113,11 +112,7 @@ impl Flow {
     /// The SHA-256 of the body read, as hashed while it arrived; `kept` is the same bytes, hashed
     /// here only if the body step never finished (it always has when a stage keeps the body).
     fn body_sha256(&self, kept: &[u8]) -> [u8; 32] {
-        self.hash.unwrap_or_else(|| {
-            let mut hasher = BodyHasher::default();
-            hasher.update(kept);
-            hasher.finalize()
-        })
+        self.hash.unwrap_or_else(|| sha256::digest(kept))
     }
 
     /// The request as the client sent it.

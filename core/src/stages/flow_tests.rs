@@ -100,14 +100,14 @@ fn reconcile_cache_serves_until_expiry_with_injected_clock() {
 /// miss.
 #[test]
 fn reconcile_cache_with_forward_body_keys_on_the_body_read() {
-    use crate::stages::body_hash::Rounds;
+    use crate::sha256::{set_rounds, Rounds};
     let config = config(
         json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
                                              "cache_seconds": 60, "forward_body": true}}),
     );
     let mut shared = Shared::for_config(&config);
     let mut send = |pieces: &[&[u8]], rounds: Rounds| -> Option<CallSpec> {
-        shared.body_hash = rounds;
+        set_rounds(rounds);
         let json = [("content-type", "application/json")];
         let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &json));
         assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");

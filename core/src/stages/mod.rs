@@ -3,7 +3,6 @@
 //! filter gives itself is a [`Refusal`]. No proxy-wasm here: everything tests natively.
 
 pub mod auth;
-pub mod body_hash;
 mod decision;
 pub mod events;
 pub mod flow;
@@ -32,8 +31,6 @@ pub struct Shared {
     pub jwks: auth::remote_jwks::JwksState,
     /// Outcomes of JWKS fetches not yet logged by the glue.
     pub jwks_fetches: Vec<auth::remote_jwks::Fetched>,
-    /// The SHA-256 block function for request bodies, as the glue chose it for the host.
-    pub body_hash: body_hash::Rounds,
 }
 
 impl Shared {

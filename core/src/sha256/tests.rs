@@ -11,7 +11,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn digest(rounds: Rounds, pieces: &[&[u8]]) -> [u8; 32] {
-    let mut h = BodyHasher::new(rounds);
+    let mut h = Hasher::with_rounds(rounds);
     for piece in pieces {
         h.update(piece);
     }
@@ -61,7 +61,7 @@ fn fips_180_examples() {
 fn a_million_a_in_uneven_pieces() {
     let body = vec![b'a'; 1_000_000];
     for rounds in BOTH {
-        let mut h = BodyHasher::new(rounds);
+        let mut h = Hasher::with_rounds(rounds);
         for piece in body.chunks(4099) {
             h.update(piece);
         }
@@ -105,8 +105,16 @@ fn the_scheduled_block_function_agrees_with_sha2_on_any_state() {
 }
 
 #[test]
-fn a_default_hasher_is_the_unrolled_one() {
-    assert_eq!(BodyHasher::default().rounds, Rounds::Unrolled);
+fn a_new_hasher_takes_the_threads_rounds() {
+    assert_eq!(Hasher::new().rounds, Rounds::Unrolled, "the default");
+    set_rounds(Rounds::Scheduled);
+    assert_eq!(Hasher::new().rounds, Rounds::Scheduled);
+    assert_eq!(
+        super::digest(b"abc"),
+        <[u8; 32]>::from(Sha256::digest(b"abc"))
+    );
+    set_rounds(Rounds::Unrolled);
+    assert_eq!(Hasher::default().rounds, Rounds::Unrolled);
 }
 
 proptest! {

@@ -1,18 +1,27 @@
-//! SHA-256 of request bodies (`payloadhash`), with the block function chosen for the engine
-//! that runs the filter.
+//! SHA-256 for everything the filter hashes per request (bodies for `payloadhash`, signing
+//! inputs, HS256), with the block function chosen for the engine that runs the filter.
 //!
 //! The sha2 crate's block function (all 64 rounds unrolled, the message schedule kept in 16
 //! locals) is the fastest in V8 (Envoy, Istio): about 300 MB/s. Cranelift in wasmtime 19 to 28
 //! (Kong 3.8 ships 23.0.2, Kong 3.9 26.0.0) spills it so badly that it runs at 45–50 MB/s, which
-//! made the body the largest cost of minting on Kong (20 ms for a 1 MiB body). [`Rounds::Scheduled`]
-//! computes the whole message schedule into memory first and runs the rounds over it, eight at
-//! a time: few values live at once, 140–185 MB/s on those wasmtime versions (225 MB/s in V8).
-//! The glue picks per host (`host_quirks::body_hash_rounds`); both give the same digest.
-//! Bodies are public data: nothing here needs to be constant-time.
+//! made the body the largest cost of minting on Kong (20 ms for a 1 MiB body) and an HS256
+//! signature five times dearer than in V8. [`Rounds::Scheduled`] computes the whole message
+//! schedule into memory first and runs the rounds over it, eight at a time: few values live at
+//! once, 135–185 MB/s on those wasmtime versions (225 MB/s in V8).
+//!
+//! The glue picks once per VM ([`set_rounds`], from `host_quirks::sha256_rounds`); the choice
+//! is kept per thread (a VM is one thread; native tests run in several) and changes speed only,
+//! never a digest. Both block functions are constant time (additions, rotations and logic on
+//! fixed schedules; no branch or index depends on the data), so the HMAC keys of [`hmac`] may
+//! go through them; the buffering branches on lengths only. States are wiped on drop.
 
 use sha2::block_api::compress256;
+use std::cell::Cell;
+use zeroize::Zeroize;
 
-/// Which SHA-256 block function hashes bodies.
+pub mod hmac;
+
+/// Which SHA-256 block function to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Rounds {
     /// The sha2 crate's unrolled block function (V8, native).
@@ -20,6 +29,27 @@ pub enum Rounds {
     Unrolled,
     /// The schedule computed first, rounds eight at a time (wasmtime's Cranelift).
     Scheduled,
+}
+
+thread_local! {
+    static ROUNDS: Cell<Rounds> = const { Cell::new(Rounds::Unrolled) };
+}
+
+/// Chooses the block function for every hash this thread (this VM) starts from now on.
+pub fn set_rounds(rounds: Rounds) {
+    ROUNDS.with(|r| r.set(rounds));
+}
+
+/// The block function [`set_rounds`] chose for this thread.
+pub fn rounds() -> Rounds {
+    ROUNDS.with(Cell::get)
+}
+
+/// The SHA-256 of `data`.
+pub fn digest(data: &[u8]) -> [u8; 32] {
+    let mut hasher = Hasher::new();
+    hasher.update(data);
+    hasher.finalize()
 }
 
 const BLOCK: usize = 64;
@@ -103,9 +133,9 @@ const K: [u32; 64] = [
     0xc671_78f2,
 ];
 
-/// An incremental SHA-256 over a body handed over in pieces.
+/// An incremental SHA-256 (a body handed over in pieces, an HMAC's inner hash).
 #[derive(Debug, Clone)]
-pub struct BodyHasher {
+pub struct Hasher {
     state: [u32; 8],
     /// Bytes of an unfinished block.
     pending: [u8; BLOCK],
@@ -115,25 +145,43 @@ pub struct BodyHasher {
     rounds: Rounds,
 }
 
-impl Default for BodyHasher {
+impl Default for Hasher {
     fn default() -> Self {
-        Self::new(Rounds::default())
+        Self::new()
     }
 }
 
-impl BodyHasher {
-    /// An empty hash using these rounds.
-    pub fn new(rounds: Rounds) -> Self {
+impl Drop for Hasher {
+    fn drop(&mut self) {
+        self.state.zeroize();
+        self.pending.zeroize();
+    }
+}
+
+impl Hasher {
+    /// An empty hash on this thread's block function ([`set_rounds`]).
+    pub fn new() -> Self {
+        Self::with_rounds(rounds())
+    }
+
+    /// An empty hash on the given block function.
+    pub fn with_rounds(rounds: Rounds) -> Self {
+        Self::resume(INITIAL, 0, rounds)
+    }
+
+    /// A hash that already absorbed `blocks` whole blocks, ending in `state` (HMAC's keyed
+    /// starts).
+    fn resume(state: [u32; 8], blocks: u64, rounds: Rounds) -> Self {
         Self {
-            state: INITIAL,
+            state,
             pending: [0; BLOCK],
             pending_len: 0,
-            total: 0,
+            total: blocks.saturating_mul(BLOCK as u64),
             rounds,
         }
     }
 
-    /// Hashes more of the body.
+    /// Hashes more data.
     pub fn update(&mut self, mut data: &[u8]) {
         self.total = self
             .total
@@ -183,6 +231,7 @@ impl BodyHasher {
         }
         let (blocks, _) = last.get(..used).unwrap_or_default().as_chunks::<BLOCK>();
         self.compress(blocks);
+        last.zeroize();
         let mut out = [0u8; 32];
         for (chunk, word) in out.chunks_exact_mut(4).zip(self.state) {
             chunk.copy_from_slice(&word.to_be_bytes());
@@ -191,10 +240,15 @@ impl BodyHasher {
     }
 
     fn compress(&mut self, blocks: &[[u8; BLOCK]]) {
-        match self.rounds {
-            Rounds::Unrolled => compress256(&mut self.state, blocks),
-            Rounds::Scheduled => blocks.iter().for_each(|b| scheduled(&mut self.state, b)),
-        }
+        compress(self.rounds, &mut self.state, blocks);
+    }
+}
+
+/// Runs the chosen block function over whole blocks.
+fn compress(rounds: Rounds, state: &mut [u32; 8], blocks: &[[u8; BLOCK]]) {
+    match rounds {
+        Rounds::Unrolled => compress256(state, blocks),
+        Rounds::Scheduled => blocks.iter().for_each(|b| scheduled(state, b)),
     }
 }
 
@@ -251,5 +305,4 @@ fn scheduled(state: &mut [u32; 8], block: &[u8; BLOCK]) {
 }
 
 #[cfg(test)]
-#[path = "body_hash_tests.rs"]
 mod tests;
