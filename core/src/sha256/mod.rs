@@ -9,9 +9,9 @@
 //! schedule into memory first and runs the rounds over it, eight at a time: few values live at
 //! once, 135–185 MB/s on those wasmtime versions (225 MB/s in V8).
 //!
-//! The glue picks once per VM ([`set_rounds`], from `host_quirks::sha256_rounds`); the choice
-//! is kept per thread (a VM is one thread; native tests run in several) and changes speed only,
-//! never a digest. Both block functions are constant time (additions, rotations and logic on
+//! The glue sets it as each request starts ([`set_rounds`], from
+//! `host_quirks::sha256_rounds`, once the host is known); the choice is kept per thread (a VM is
+//! one thread; native tests run in several) and changes speed only, never a digest. Both block functions are constant time (additions, rotations and logic on
 //! fixed schedules; no branch or index depends on the data), so the HMAC keys of [`hmac`] may
 //! go through them; the buffering branches on lengths only. States are wiped on drop.
 
