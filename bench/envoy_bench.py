@@ -79,7 +79,7 @@ class EnvoyLane:
         if case.filter == "none":
             return []
         if case.filter == "noop":
-            return [wasm_filter("noop", self.noop_wasm, "")]
+            return [wasm_filter("noop", self.noop_wasm, case.config or "")]
         if case.filter == "relay":
             return [wasm_filter("jwt_relay", self.relay_wasm, json.dumps(case.config))]
         if case.filter == "jwt_authn":

@@ -32,6 +32,8 @@ class Sample:
     p50_us: float
     p99_us: float
     errors: str = ""
+    requests: int = 0                  # answers wrk counted in the timed run
+    cpu_us: float = float("nan")       # proxy CPU time per request over the timed run
     first_ok_s: float = float("nan")   # from spawning the proxy to its first 200
     rss_mib: float = float("nan")      # proxy process resident memory after the run
     counters: dict = field(default_factory=dict)  # host counters over the measured window
@@ -93,8 +95,9 @@ def run_wrk(port, load, seconds, scratch):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     errors = re.search(r"Socket errors: (.*)", out)
+    requests = re.search(r"(\d+) requests in", out)
     return Sample(rps, micros(lat.get("50")), micros(lat.get("99")),
-                  errors.group(1).strip() if errors else "")
+                  errors.group(1).strip() if errors else "", int(requests.group(1)) if requests else 0)
 
 
 def micros(text):

@@ -72,7 +72,8 @@ class NgxLane:
     def module(self, case):
         """(module name, path, directive) of the case's filter, or None for a plain proxy."""
         if case.filter == "noop":
-            return "noop", self.noop_wasm, "proxy_wasm noop;"
+            config = f" {quoted(case.config)}" if case.config else ""
+            return "noop", self.noop_wasm, f"proxy_wasm noop{config};"
         if case.filter == "relay":
             return "jwt_relay", self.relay_wasm, f"proxy_wasm jwt_relay {quoted(json.dumps(case.config))};"
         return None

@@ -2,8 +2,13 @@
 
 Derived figures are computed within each round and then their median taken, so a slow spell of
 the shared machine, which hits a case and its baseline in the same round, cancels out:
-  added µs per request = 1/rps - 1/rps_baseline (one worker: its time per request),
-  jwt-relay / jwt_authn = rps_relay / rps_jwt_authn on the same tokens and key,
+  CPU µs per request = the proxy's CPU time over the timed run (user + system, all its threads and
+  workers, from /proc) / the requests wrk counted: what the proxy spent per request, whatever else
+  ran on the machine,
+  added µs per request = CPU µs per request - the baseline's (1/rps - 1/rps_baseline where the
+  CPU time is unknown),
+  jwt-relay / jwt_authn = rps_relay / rps_jwt_authn on the same tokens and key (issue 16's ratio),
+  and by CPU = CPU_jwt_authn / CPU_relay: the same ratio for a worker that has a core to itself,
   body MB/s = (body - 1 KiB) / (added(body) - added(1 KiB)): the cost that grows with the body
   (copying it into the VM and hashing it) with the fixed cost (signing) taken away.
 """
@@ -16,7 +21,7 @@ import statistics
 import subprocess
 from dataclasses import dataclass
 
-from cases import BODY_SIZES, DISTINCT_TOKENS, size_label
+from cases import BODY_SIZES, DISTINCT_TOKENS, HOST_CALL_FLOOR, size_label
 from dudect import table as dudect_table
 from jose_compare import table as jose_table
 from load import WRK_CONNECTIONS, WRK_THREADS
@@ -66,6 +71,8 @@ class Figures:
     p99: float
     added: float        # µs per request over the baseline
     ratio: float        # rps / rps of the paired jwt_authn case
+    cpu: float          # proxy CPU µs per request
+    cpu_ratio: float    # the paired jwt_authn case's CPU per request / this case's
     rss: float
     first_ok: float
     rounds: list
@@ -86,7 +93,15 @@ def per_round(samples, others, fn):
 
 
 def added_us(a, b):
+    """µs per request a adds to b: by CPU time where both have it (steadier on a shared
+    machine than throughput), else by throughput."""
+    if not (math.isnan(a.cpu_us) or math.isnan(b.cpu_us)):
+        return a.cpu_us - b.cpu_us
     return (1 / a.rps - 1 / b.rps) * 1e6 if a.rps and b.rps else NAN
+
+
+def cpu_ratio(a, b):
+    return b.cpu_us / a.cpu_us if a.cpu_us > 0 else NAN
 
 
 def figures(cases, results):
@@ -102,6 +117,7 @@ def figures(cases, results):
             p99=median([s.p99_us for s in samples]),
             added=per_round(samples, base, added_us),
             ratio=per_round(samples, pair, lambda a, b: a.rps / b.rps if b.rps else NAN),
+            cpu=median([s.cpu_us for s in samples]), cpu_ratio=per_round(samples, pair, cpu_ratio),
             rss=median([s.rss_mib for s in samples]), first_ok=median([s.first_ok_s for s in samples]),
             rounds=[s.rps for s in samples], samples=samples, base_samples=base or [])
     return out
@@ -169,18 +185,18 @@ def header(columns):
 
 
 def lane_table(cases, figs, paired):
-    columns = [("case", False), ("req/s", True), ("p50 µs", True), ("p99 µs", True),
+    columns = [("case", False), ("req/s", True), ("p50 µs", True), ("p99 µs", True), ("CPU µs/req", True),
                ("added per request", True), ("against", False)]
-    columns += [("jwt-relay / jwt_authn", True)] if paired else []
+    columns += [("jwt-relay / jwt_authn", True), ("by CPU", True)] if paired else []
     columns += [("req/s by round", False), ("counters", False), ("RSS MiB", True), ("first 200 after start", True)]
     lines = header(columns)
     for case in cases:
         f = figs.get(case.name)
         if not f:
             continue
-        row = [case.name, num(f.rps), num(f.p50), num(f.p99),
+        row = [case.name, num(f.rps), num(f.p50), num(f.p99), num(f.cpu, 1),
                duration(f.added) if case.base else "baseline", case.base or ""]
-        row += [num(f.ratio, 2) if case.pair else ""] if paired else []
+        row += [num(f.ratio, 2) if case.pair else "", num(f.cpu_ratio, 2) if case.pair else ""] if paired else []
         row += [" / ".join(kilo(r) for r in f.rounds), checks(f.samples), num(f.rss, 0), f"{f.first_ok:.2f} s"]
         lines.append("| " + " | ".join(row) + " |")
     return lines
@@ -218,10 +234,12 @@ def summary(figs, ngx_figs, wasm_bytes, startup=None):
     rows = []
 
     relay, noop = field("jwt-relay {}", "rps"), field("no-op wasm filter", "rps")
+    both = get("jwt-relay {}") and get("no-op wasm filter")
     bare = per_round(get("jwt-relay {}").samples, get("no-op wasm filter").samples,
-                     lambda a, b: a.rps / b.rps) if get("jwt-relay {}") and get("no-op wasm filter") else NAN
+                     lambda a, b: a.rps / b.rps) if both else NAN
+    bare_cpu = per_round(get("jwt-relay {}").samples, get("no-op wasm filter").samples, cpu_ratio) if both else NAN
     rows.append(["`{}` / bare no-op proxy-wasm filter", "–", f"{kilo(relay)} vs {kilo(noop)} req/s",
-                 num(bare, 2), "≥ 0.97" + verdict(at_least(bare, 0.97))])
+                 ratio_cell(bare, bare_cpu), "≥ 0.97" + verdict(at_least(bare, 0.97))])
     goals = {("RS256", "same"): 1.0, ("RS256", "distinct"): 0.6, ("ES256", "distinct"): 0.35}
     for alg in ("RS256", "ES256"):
         for kind, authn, mine in (("same", f"jwt_authn {alg} same token (cache)", f"jwt-relay {alg} same token"),
@@ -230,8 +248,14 @@ def summary(figs, ngx_figs, wasm_bytes, startup=None):
             label = f"{alg}, same token (caches on)" if kind == "same" else f"{alg}, {DISTINCT_TOKENS:,} distinct tokens"
             ratio, goal = field(mine, "ratio"), goals.get((alg, kind))
             rows.append([label, f"{kilo(field(authn, 'rps'))} ({duration(field(authn, 'added'))} added)",
-                         f"{kilo(field(mine, 'rps'))} ({duration(field(mine, 'added'))} added)", num(ratio, 2),
+                         f"{kilo(field(mine, 'rps'))} ({duration(field(mine, 'added'))} added)",
+                         ratio_cell(ratio, field(mine, "cpu_ratio")),
                          f"≥ {goal}" + verdict(at_least(ratio, goal)) if goal else "–"])
+            if (alg, kind) == ("RS256", "same") and get(HOST_CALL_FLOOR):
+                rows.append([f"↳ floor: {HOST_CALL_FLOOR}", "–",
+                             f"{kilo(field(HOST_CALL_FLOOR, 'rps'))} ({duration(field(HOST_CALL_FLOOR, 'added'))} added)",
+                             ratio_cell(field(HOST_CALL_FLOOR, "ratio"), field(HOST_CALL_FLOOR, "cpu_ratio")),
+                             "– (no filter's code, only the ABI)"])
     rs = field("upstream_jwt RS256, 1 KiB", "added")
     rows.append(["upstream_jwt RS256 mint, 1 KiB body", "–", f"{duration(rs)} added", "–",
                  "≤ 1.5 ms" + verdict(at_most(rs, 1500))])
@@ -250,6 +274,11 @@ def summary(figs, ngx_figs, wasm_bytes, startup=None):
     lines = header([("case", False), ("jwt_authn (native)", False), ("jwt-relay", False), ("ratio", True),
                     ("goal", False)])
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def ratio_cell(by_rps, by_cpu):
+    """Issue 16's ratio (req/s), with the same ratio by CPU time per request beside it."""
+    return num(by_rps, 2) + ("" if math.isnan(by_cpu) else f" (CPU {by_cpu:.2f})")
 
 
 def envoy_first_request_row(figs):

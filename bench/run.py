@@ -87,9 +87,11 @@ def measure(lane, case, settings, scratch):
         first_ok = wait_first_ok(server, case.load, case.name)
         if settings.warmup:
             run_wrk(server.port, case.load, settings.warmup, scratch)
-        before = lane.counters(server)
+        before, cpu_before = lane.counters(server), server.cpu_seconds()
         sample = run_wrk(server.port, case.load, settings.seconds, scratch)
-        after = lane.counters(server)
+        cpu_after, after = server.cpu_seconds(), lane.counters(server)
+        if sample.requests:
+            sample.cpu_us = (cpu_after - cpu_before) * 1e6 / sample.requests
         sample.counters = {k: v - before.get(k, 0) for k, v in after.items()}
         sample.first_ok_s, sample.rss_mib = first_ok, server.rss_mib()
         if hasattr(lane, "wasm_stats"):

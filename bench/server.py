@@ -1,4 +1,6 @@
-"""A proxy process started for one case: its port, its log, its memory, its first answer."""
+"""A proxy process started for one case: its port, its log, its memory, its CPU time, its first
+answer."""
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -29,6 +31,11 @@ class Server:
         except OSError:
             return ""
 
+    def cpu_seconds(self):
+        """User and system CPU time of the proxy and its children (nginx's worker), all threads:
+        what the proxy spent, whoever else competes for the machine's two cores."""
+        return sum(cpu_of(pid) for pid in tree(self.proc.pid))
+
     def rss_mib(self):
         """Resident memory of the proxy process (one worker: all its wasm VMs are in it)."""
         try:
@@ -46,6 +53,31 @@ class Server:
         except Exception:
             self.proc.kill()
             self.proc.wait()
+
+
+def tree(pid):
+    """The process and its descendants, from /proc/<pid>/task/<tid>/children."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def cpu_of(pid):
+    """utime + stime of one process (all its threads), in seconds; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port():

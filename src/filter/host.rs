@@ -72,15 +72,14 @@ pub trait Host {
 }
 
 fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                String::from_utf8_lossy(&k).into_owned(),
-                String::from_utf8_lossy(&v).into_owned(),
-            )
-        })
-        .collect()
+    pairs.into_iter().map(|(k, v)| (text(k), text(v))).collect()
+}
+
+/// Bytes as text, invalid UTF-8 replaced by U+FFFD; valid bytes keep their buffer (no copy:
+/// every request's headers pass through here).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
 /// The real host, reached through the raw ABI.
@@ -262,5 +261,25 @@ impl Host for ProxyWasmHost {
             .flatten()
             .as_deref()
             .and_then(decode_flag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lossy;
+
+    #[test]
+    fn header_bytes_become_text_with_invalid_utf8_replaced() {
+        let pairs = vec![
+            (b"x-name".to_vec(), "caf\u{e9}".as_bytes().to_vec()),
+            (b"x-bad\xff".to_vec(), b"a\xc3(b".to_vec()),
+        ];
+        assert_eq!(
+            lossy(pairs),
+            [
+                ("x-name".to_string(), "caf\u{e9}".to_string()),
+                ("x-bad\u{fffd}".to_string(), "a\u{fffd}(b".to_string()),
+            ]
+        );
     }
 }

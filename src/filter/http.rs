@@ -115,14 +115,18 @@ pub fn request_from(headers: Vec<(String, String)>, now: u64) -> Request {
         ..Request::default()
     };
     let mut authority = String::new();
-    for (name, value) in headers {
+    req.headers.reserve(headers.len());
+    for (mut name, value) in headers {
         match name.as_str() {
             ":method" => req.method = value,
             ":path" => req.path = value,
             ":authority" => authority = value,
             ":scheme" => req.scheme = value,
             n if n.starts_with(':') => {}
-            _ => req.headers.push((name.to_ascii_lowercase(), value)),
+            _ => {
+                name.make_ascii_lowercase();
+                req.headers.push((name, value));
+            }
         }
     }
     req.authority = req.header("host").map_or(authority, str::to_string);
