@@ -73,9 +73,10 @@ lint: wasm-target
 	cargo clippy --workspace --exclude jwt-relay-cli --all-targets --target $(TARGET) -- -D warnings
 
 ## bench: one run, written to bench/results.md: JOSE per algorithm native vs wasm; in Envoy, no
-## filter / no-op wasm / jwt-relay, jwt-relay vs native jwt_authn, minting per body size; the same
-## on Kong's engine when JWT_RELAY_NGX_BIN is set; the RSA kernel's dudect timing test (below).
-## BENCH_SECONDS, BENCH_ROUNDS, BENCH_DUDECT: see bench/run.py.
+## filter / no-op wasm / jwt-relay, jwt-relay vs native jwt_authn and the host-call floor, minting
+## per body size, with the proxy's CPU time per request; the same on Kong's engine when
+## JWT_RELAY_NGX_BIN is set; the filter's own time per request in V8; the RSA kernel's dudect
+## timing test (below). BENCH_SECONDS, BENCH_ROUNDS, BENCH_OWN, BENCH_DUDECT: see bench/run.py.
 bench: tools build wrk
 	cargo build --release --target $(TARGET) --manifest-path bench/noop/Cargo.toml
 	NOOP_WASM=$(abspath $(NOOP_WASM)) $(VENV)/bin/python bench/run.py

@@ -7,8 +7,11 @@
    jwt_authn on the same key, for one repeated token (both caches on) and for 4,096 distinct
    tokens (jwt_authn without cache, jwt-relay's cache missing); minting per algorithm on bodies
    of 1 KiB, 64 KiB and 1 MiB.
+   Beside them, the host-call floor: the no-op filter making jwt-relay's host calls for a
+   cached token. The proxy's CPU time per request is read from /proc around each measurement.
 3. The same cases on Kong's engine when JWT_RELAY_NGX_BIN is set (jwt_authn aside).
-4. The RSA kernel's dudect-style timing test, natively (bench/dudect.py): fixed vs random secret
+4. The filter's own time per request in V8 with host calls at no cost (bench/own_time.py).
+5. The RSA kernel's dudect-style timing test, natively (bench/dudect.py): fixed vs random secret
    per secret-dependent operation, Welch's |t| against 4.5.
 
 Cases run in interleaved rounds (every case once per round, round after round) so that a slow
@@ -17,7 +20,8 @@ figures (added time, ratios) are computed per round before taking their median.
 
 Environment: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 3),
 BENCH_WARMUP (seconds of load before each measurement, default 1), BENCH_JOSE_MS (default 300;
-0 skips the JOSE micro-benchmark), BENCH_DUDECT (default 1; 0 skips the timing test, which
+0 skips the JOSE micro-benchmark), BENCH_OWN (default 1; 0 skips the filter's own time per
+request in V8, bench/own_time.py), BENCH_DUDECT (default 1; 0 skips the timing test, which
 takes a few minutes; DUDECT_SAMPLES and DUDECT_PRIVATE_OP_SAMPLES set its sample counts),
 BENCH_CASES (a regular expression: only matching cases, with their baselines and jwt_authn pairs,
 for development), ENVOY_BIN, JWT_RELAY_WASM, NOOP_WASM, JWT_RELAY_NGX_BIN.
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 
 import cases as bench_cases
 import dudect
+import own_time
 import jose_compare
 import report
 from envoy_bench import EnvoyLane
@@ -49,6 +54,7 @@ class Settings:
     rounds: int
     warmup: int
     jose_ms: int
+    own: bool
     dudect: bool
     only: str | None
 
@@ -57,7 +63,7 @@ class Settings:
         env = os.environ.get
         return Settings(int(env("BENCH_SECONDS", "5")), int(env("BENCH_ROUNDS", "3")),
                         int(env("BENCH_WARMUP", "1")), int(env("BENCH_JOSE_MS", "300")),
-                        env("BENCH_DUDECT", "1") != "0", env("BENCH_CASES") or None)
+                        env("BENCH_OWN", "1") != "0", env("BENCH_DUDECT", "1") != "0", env("BENCH_CASES") or None)
 
 
 def paths():
@@ -125,6 +131,13 @@ def jose(settings):
     return jose_compare.measure(settings.jose_ms)
 
 
+def own(settings, where):
+    if not settings.own:
+        return None
+    progress("The filter's own time per request in V8, host calls at no cost...")
+    return own_time.measure(where["relay"], where["noop"])
+
+
 def timing(settings):
     if not settings.dudect:
         return None
@@ -143,6 +156,7 @@ def main():
         progress("JWT_RELAY_NGX_BIN is unset: the Kong engine (ngx_wasm_module) lane of the bench is skipped")
     machine = report.machine()   # before any load: the load average is the machine's own
     jose_rows = jose(settings)
+    own_rows = own(settings, where)
     # Before the proxies: the timing test wants the machine as quiet as it gets.
     dudect_result = timing(settings)
     scratch = tempfile.mkdtemp(prefix="jwt-relay-bench-")
@@ -160,7 +174,7 @@ def main():
         runs = [(lane, run_lane(lane, cases, settings, scratch)) for lane in lanes]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    text = report.render(machine, settings, where, cases, runs, jose_rows, dudect_result)
+    text = report.render(machine, settings, where, cases, runs, jose_rows, dudect_result, own_rows)
     with open(RESULTS, "w") as f:
         f.write(text)
     print(text)
