@@ -11,9 +11,10 @@
 //!
 //! The glue sets it as each request starts ([`set_rounds`], from
 //! `host_quirks::sha256_rounds`, once the host is known); the choice is kept per thread (a VM is
-//! one thread; native tests run in several) and changes speed only, never a digest. Both block functions are constant time (additions, rotations and logic on
-//! fixed schedules; no branch or index depends on the data), so the HMAC keys of [`hmac`] may
-//! go through them; the buffering branches on lengths only. States are wiped on drop.
+//! one thread; native tests run in several) and changes speed only, never a digest. Both block
+//! functions are constant time (additions, rotations and logic on fixed schedules; no branch or
+//! index depends on the data), so the HMAC keys of [`hmac`] may go through them; the buffering
+//! branches on lengths only. States are wiped on drop.
 
 use sha2::block_api::compress256;
 use std::cell::Cell;
