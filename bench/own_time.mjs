@@ -5,23 +5,38 @@
 // calls cost what the bench's "host-call floor" case shows.
 //
 // Usage: node --no-warnings bench/own_time.mjs MODULE.wasm CONFIG_FILE HEADERS_JSON ITERATIONS
-// HEADERS_JSON is the request's headers as [[name, value], ...]. Prints `US_PER_REQUEST` and, on
-// a second line, the headers the filter set. Exits non-zero when the filter paused or answered
-// the request itself (a misconfigured case must not be timed).
+//            [--tokens FILE] [--body BYTES]
+// HEADERS_JSON is the request's headers as [[name, value], ...]. `--tokens` gives one token per
+// line: request k carries token k (cycling) as `Authorization: Bearer`, so a cache smaller than
+// the list never helps. `--body` sends a body of that many bytes after the headers (as Envoy
+// does: headers without end of stream, then the whole body). Prints `US_PER_REQUEST`, then the
+// headers the filter set, then each counter's increments per timed request (JSON). Exits non-zero
+// when the filter answered the request itself or did not let it through (a misconfigured case
+// must not be timed).
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
 
-const [modulePath, configPath, headersJson, iterationsArg] = process.argv.slice(2);
+const [modulePath, configPath, headersJson, iterationsArg, ...options] = process.argv.slice(2);
 if (!modulePath || !configPath || !headersJson) {
-  console.error('usage: node bench/own_time.mjs MODULE.wasm CONFIG_FILE HEADERS_JSON [ITERATIONS]');
+  console.error('usage: node bench/own_time.mjs MODULE.wasm CONFIG_FILE HEADERS_JSON [ITERATIONS] '
+    + '[--tokens FILE] [--body BYTES]');
   process.exit(2);
 }
+const option = (name) => {
+  const at = options.indexOf(name);
+  return at < 0 ? undefined : options[at + 1];
+};
 const iterations = Number(iterationsArg || 50000);
 const config = readFileSync(configPath);
 const headers = JSON.parse(headersJson);
+const tokensPath = option('--tokens');
+const tokens = tokensPath ? readFileSync(tokensPath, 'utf8').split('\n').filter((t) => t) : [];
+const body = new Uint8Array(Number(option('--body') || 0)).fill(0x61);
 
 // Proxy-Wasm statuses and callback answers.
 const OK = 0, NOT_FOUND = 1, CONTINUE = 0;
+// Buffer types.
+const REQUEST_BODY = 0;
 
 const wasi = new WASI({ version: 'preview1', args: [], env: {}, returnOnExit: true });
 let instance;
@@ -55,7 +70,11 @@ function headerMap(pairs) {
   return out;
 }
 
-const requestHeaders = headerMap(headers);
+// One header map per token (encoded before timing), or the one request's.
+const maps = tokens.length
+  ? tokens.map((t) => headerMap(headers.map(([k, v]) => [k, k === 'authorization' ? `Bearer ${t}` : v])))
+  : [headerMap(headers)];
+let requestHeaders = maps[0];
 // Headers the filter set, recorded during the warm-up only (decoding them is not its cost).
 const set = new Map();
 let recording = true;
@@ -67,17 +86,35 @@ function record(k, kl, v, vl) {
   return OK;
 }
 
+// Counters by name, counted in the timed loop only: they show what the filter did per request
+// (verified a signature, hit its cache, minted).
+const metricNames = [];
+const counted = new Map();
+function defineMetric(_kind, name, len, idOut) {
+  metricNames.push(text(name, len));
+  view().setUint32(idOut, metricNames.length, true);
+  return OK;
+}
+function incrementMetric(id, delta) {
+  if (!recording) {
+    const name = metricNames[id - 1];
+    counted.set(name, (counted.get(name) ?? 0) + Number(delta));
+  }
+  return OK;
+}
+
 const host = {
   proxy_log: () => OK,
   proxy_get_current_time_nanoseconds: (out) => {
     view().setBigUint64(out, BigInt(Date.now()) * 1000000n, true);
     return OK;
   },
-  proxy_get_buffer_bytes: (_type, _start, _len, ptrOut, sizeOut) => handOver(config, ptrOut, sizeOut),
+  proxy_get_buffer_bytes: (type, start, len, ptrOut, sizeOut) =>
+    handOver(type === REQUEST_BODY ? body.subarray(start, start + len) : config, ptrOut, sizeOut),
   proxy_get_header_map_pairs: (_map, ptrOut, sizeOut) => handOver(requestHeaders, ptrOut, sizeOut),
   proxy_get_property: () => NOT_FOUND,
-  proxy_define_metric: (_kind, _name, _len, idOut) => { view().setUint32(idOut, 1, true); return OK; },
-  proxy_increment_metric: () => OK,
+  proxy_define_metric: defineMetric,
+  proxy_increment_metric: incrementMetric,
   proxy_record_metric: () => OK,
   proxy_replace_header_map_value: (_map, k, kl, v, vl) => record(k, kl, v, vl),
   proxy_add_header_map_value: (_map, k, kl, v, vl) => record(k, kl, v, vl),
@@ -105,8 +142,10 @@ if (!x.proxy_on_configure(ROOT, config.length)) {
 }
 
 function request(id) {
+  requestHeaders = maps[id % maps.length];
   x.proxy_on_context_create(id, ROOT);
-  const action = x.proxy_on_request_headers(id, headers.length, 1);
+  let action = x.proxy_on_request_headers(id, headers.length, body.length ? 0 : 1);
+  if (body.length) action = x.proxy_on_request_body(id, body.length, 1);
   x.proxy_on_response_headers(id, 2, 0);
   x.proxy_on_log(id);
   x.proxy_on_done(id);
@@ -128,3 +167,4 @@ for (let i = 0; i < iterations; i++) request(id++);
 const us = Number(process.hrtime.bigint() - started) / 1000 / iterations;
 console.log(us.toFixed(3));
 console.log(JSON.stringify([...set.keys()].sort()));
+console.log(JSON.stringify(Object.fromEntries([...counted].map(([name, n]) => [name, n / iterations]))));
