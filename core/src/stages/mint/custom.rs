@@ -9,6 +9,7 @@
 //! check, an API key header. That fallback lets any client choose its claims: insecure.
 
 use super::dn;
+use super::jti::new_jti;
 use super::keys::{self, Signer};
 use crate::config::{ConfigError, CustomJwtSection};
 use crate::jose::{self, JwsHeader, OctKeyEncoding};
@@ -162,7 +163,7 @@ impl CustomJwt {
             .ok_or_else(|| Why::Unauthorized(format!("{CLIENT_ID_ISSUE}. {NO_CONSUMER}")))?;
         let actor = consumer.custom_id.clone().or_else(|| consumer.id.clone());
         claims.insert("client_id".into(), client_id);
-        self.registered(&mut claims, req);
+        self.registered(&mut claims, req)?;
         act(&mut claims, actor)?;
         Ok(claims)
     }
@@ -210,8 +211,9 @@ impl CustomJwt {
         }
     }
 
-    /// `iss`, `iat`, `exp`, `aud` and `jti`, over whatever the payload held.
-    fn registered(&self, claims: &mut Map<String, Value>, req: &Request) {
+    /// `iss`, `iat`, `exp`, `aud` and `jti`, over whatever the payload held. No `jti` without
+    /// the host's randomness: the plugin's 500.
+    fn registered(&self, claims: &mut Map<String, Value>, req: &Request) -> Result<(), Why> {
         match &self.iss {
             Some(iss) => claims.insert("iss".into(), Value::from(iss.clone())),
             None => claims.remove("iss"),
@@ -222,7 +224,9 @@ impl CustomJwt {
             Value::from(req.now.saturating_add(self.expires_in)),
         );
         claims.insert("aud".into(), Value::from(self.aud(req)));
-        claims.insert("jti".into(), Value::from(uuid::Uuid::new_v4().to_string()));
+        let jti = new_jti().map_err(|_| Why::Internal)?;
+        claims.insert("jti".into(), Value::from(jti));
+        Ok(())
     }
 
     /// The backend service URL: Kong's route service, else `audience`, else the request URL

@@ -3,6 +3,7 @@
 
 mod custom;
 pub(crate) mod dn;
+mod jti;
 mod jwks_endpoint;
 mod keys;
 mod upstream;

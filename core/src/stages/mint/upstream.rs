@@ -3,6 +3,7 @@
 //! Fixed where the plugin was not: `x5c` is standard base64 DER of the whole chain with
 //! `x5t#S256`, and a missing or bad key refuses the configuration.
 
+use super::jti::new_jti;
 use super::keys::{self, Signer};
 use crate::config::{ConfigError, EmptyBodyHash, Env, UpstreamJwtSection, X5cFormat};
 use crate::jose::{self, Algorithm, JwsHeader, OctKeyEncoding};
@@ -196,7 +197,7 @@ impl UpstreamJwt {
         identity: Option<&Identity>,
         payload_hash: Option<&[u8]>,
     ) -> Result<(String, String), Refusal> {
-        let claims = self.claims(req, identity, payload_hash);
+        let claims = self.claims(req, identity, payload_hash)?;
         let mut header = JwsHeader::new(self.signer.alg);
         if let Some(kid) = &self.signer.kid {
             header = header.with_kid(kid.clone());
@@ -238,7 +239,7 @@ impl UpstreamJwt {
         req: &Request,
         identity: Option<&Identity>,
         payload_hash: Option<&[u8]>,
-    ) -> Map<String, Value> {
+    ) -> Result<Map<String, Value>, Refusal> {
         let mut claims = Map::new();
         if let Some(iss) = &self.issuer {
             claims.insert("iss".into(), Value::from(iss.clone()));
@@ -248,7 +249,8 @@ impl UpstreamJwt {
             "exp".into(),
             Value::from(req.now.saturating_add(self.expires_in)),
         );
-        claims.insert("jti".into(), Value::from(uuid::Uuid::new_v4().to_string()));
+        let jti = new_jti().map_err(|_| Refusal::MintFailed)?;
+        claims.insert("jti".into(), Value::from(jti));
         if let Some(service) = &req.service {
             claims.insert("aud".into(), Value::from(service.clone()));
         }
@@ -272,7 +274,7 @@ impl UpstreamJwt {
                 Value::from(hex(&Sha256::digest(req.query().as_bytes()))),
             );
         }
-        claims
+        Ok(claims)
     }
 }
 
