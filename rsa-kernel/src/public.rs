@@ -6,7 +6,8 @@
 //! ([`Modulus::pow_public_vartime`]). It is the kernel's arithmetic, so about four times faster in
 //! V8 than the `rsa` crate's `crypto-bigint` for an RSA-2048 verification.
 
-use crate::monty::{self, Modulus};
+use crate::monty::{self, Modulus, Residue};
+use zeroize::Zeroizing;
 
 /// An RSA public key on the kernel: moduli up to 3358 bits (RSA-2048 and RSA-3072). Larger ones
 /// exceed the kernel's column bound; their callers keep the `rsa` crate.
@@ -21,9 +22,32 @@ pub struct PublicOp {
 /// The kernel in the smallest size that holds the modulus (R > 4n).
 enum Sized {
     /// Moduli up to 2016 + 54 bits (RSA-2048).
-    Limbs74(Box<Modulus<74>>),
+    Limbs74(Box<Power<74>>),
     /// Moduli up to 3078 bits (RSA-3072).
-    Limbs110(Box<Modulus<110>>),
+    Limbs110(Box<Power<110>>),
+}
+
+/// The modulus with R^e mod n, computed once per key (about one verification's work).
+struct Power<const N: usize> {
+    modulus: Modulus<N>,
+    r_to_e: Residue<N>,
+}
+
+impl<const N: usize> Power<N> {
+    fn new(n: &[u8], e: &[u8], wide: usize) -> Option<Self> {
+        let modulus = Modulus::<N>::new(n, wide)?;
+        let r_to_e = modulus.r_power_public(e);
+        Some(Self { modulus, r_to_e })
+    }
+
+    /// s^e mod n as `len` big-endian bytes, for `s < n`.
+    fn apply(&self, s: &[u8], e: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
+        let base = monty::residue::<N>(&monty::from_be_bytes(s, N)?);
+        let x = self
+            .modulus
+            .pow_plain_public_vartime(&base, e, &self.r_to_e);
+        monty::to_be_bytes(x.as_slice(), len)
+    }
 }
 
 impl PublicOp {
@@ -36,9 +60,9 @@ impl PublicOp {
             return None;
         }
         let wide = monty::limbs_for_bits(n.len() * 8);
-        let sized = match Modulus::<74>::new(n, wide) {
-            Some(m) => Sized::Limbs74(Box::new(m)),
-            None => Sized::Limbs110(Box::new(Modulus::<110>::new(n, wide)?)),
+        let sized = match Power::<74>::new(n, e, wide) {
+            Some(p) => Sized::Limbs74(Box::new(p)),
+            None => Sized::Limbs110(Box::new(Power::<110>::new(n, e, wide)?)),
         };
         Some(Self {
             sized,
@@ -65,22 +89,11 @@ impl PublicOp {
             return None;
         }
         let out = match &self.sized {
-            Sized::Limbs74(m) => power(m, s, &self.e, self.n.len()),
-            Sized::Limbs110(m) => power(m, s, &self.e, self.n.len()),
+            Sized::Limbs74(p) => p.apply(s, &self.e, self.n.len()),
+            Sized::Limbs110(p) => p.apply(s, &self.e, self.n.len()),
         }?;
         Some(out.to_vec())
     }
-}
-
-fn power<const N: usize>(
-    m: &Modulus<N>,
-    s: &[u8],
-    e: &[u8],
-    len: usize,
-) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-    let limbs = monty::from_be_bytes(s, monty::limbs_for_bits(len * 8))?;
-    let x = m.leave_mont(&m.pow_public_vartime(&m.enter_mont(&limbs), e));
-    monty::to_be_bytes(x.as_slice(), len)
 }
 
 /// Big-endian bytes without leading zeros.
