@@ -183,9 +183,21 @@ fn base64_der(text: &str, name: &str, path: &str) -> Result<Zeroizing<Vec<u8>>, 
         })
 }
 
-/// Lower-case hex.
+/// Lower-case hex. By table: a `format!` per byte took a tenth of an HS256 mint's own time.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let digit = |nibble: u8| {
+        char::from(if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'a' - 10 + nibble
+        })
+    };
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(digit(b >> 4));
+        out.push(digit(b & 0xf));
+    }
+    out
 }
 
 impl UpstreamJwt {
@@ -344,6 +356,15 @@ mod tests {
     fn der_base64(pem_text: &str) -> String {
         let der = pem::parse_single(pem_text).unwrap().der.to_vec();
         base64::engine::general_purpose::STANDARD.encode(der)
+    }
+
+    #[test]
+    fn hex_is_two_lower_case_digits_per_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xf0, 0xff, 0xab]), "000ff0ffab");
+        for b in 0..=255u8 {
+            assert_eq!(hex(&[b]), format!("{b:02x}"));
+        }
     }
 
     #[test]
