@@ -11,7 +11,8 @@
 //!
 //! Constant time: loops run over public lengths only, no branch or index depends on a value, and
 //! the exponent window picks its table entry by masking over the whole table (`subtle`). The one
-//! exception, `pow_public_vartime`, follows its exponent's bits and takes the public RSA `e` only.
+//! exception, `pow_public_vartime` (and the two functions built on it for verification), follows
+//! its exponent's bits and takes the public RSA `e` only.
 //! Secret limbs live in `Zeroizing` buffers.
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};

@@ -2,9 +2,10 @@
 //! verification, and the self-check of every signature the kernel makes.
 //!
 //! Nothing here is secret (the signature, the modulus and `e` are all public), so this may, and
-//! does, run in variable time: square and multiply over the bits of `e`
-//! ([`Modulus::pow_public_vartime`]). It is the kernel's arithmetic, so about four times faster in
-//! V8 than the `rsa` crate's `crypto-bigint` for an RSA-2048 verification.
+//! does, run in variable time: square and multiply over the bits of `e` on the plain signature,
+//! then one product by R^e mod n ([`Modulus::pow_plain_public_vartime`]). It is the kernel's
+//! arithmetic, so about four times faster in V8 than the `rsa` crate's `crypto-bigint` for an
+//! RSA-2048 verification.
 
 use crate::monty::{self, Modulus, Residue};
 use zeroize::Zeroizing;
