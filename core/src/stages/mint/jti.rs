@@ -2,9 +2,9 @@
 //! bytes.
 //!
 //! Every minted token carries a fresh `jti`. `Uuid::new_v4` asked the host for 16 bytes per
-//! token (a WASI `random_get` call, about 1.5 µs in Envoy and a quarter of custom_jwt's own
-//! time in V8), and panicked, trapping the VM, when the host had none. One call now fills the
-//! ids of [`IDS_PER_FILL`] tokens, and a failing source refuses the mint (500) instead.
+//! token (a WASI `random_get` call: about 1.5 µs in Envoy), and panicked, trapping the VM, when
+//! the host had none. One call now fills the ids of [`IDS_PER_FILL`] tokens, and a failing source
+//! refuses the mint (500) instead.
 //!
 //! A `jti` must be unique, not secret: the upstream may use it to spot a replay, but nobody can
 //! sign a token with a `jti` they guessed. So the bytes may wait in memory for their token; they
