@@ -656,7 +656,7 @@ mod tests {
 
     /// On the plain value with R^e at the end: the same powers, for exponents of every shape
     /// (the top bit alone, even, odd, long) and bases at the edges. Leaving out the product by
-    /// R^e fails every case with e > 1 and a base other than 0 or 1.
+    /// R^e fails every case with e > 1 and a non-zero base.
     #[test]
     fn pow_plain_public_matches_num_bigint() {
         let mut rng = Rng(9);
