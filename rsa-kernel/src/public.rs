@@ -16,8 +16,6 @@ pub struct PublicOp {
     sized: Sized,
     /// The modulus, big-endian without leading zeros: a signature must be below it.
     n: Vec<u8>,
-    /// The public exponent, big-endian.
-    e: Vec<u8>,
 }
 
 /// The kernel in the smallest size that holds the modulus (R > 4n).
@@ -28,9 +26,12 @@ enum Sized {
     Limbs110(Box<Power<110>>),
 }
 
-/// The modulus with R^e mod n, computed once per key (about one verification's work).
+/// The modulus and the public exponent, with R^e mod n computed once per key (about one
+/// verification's work): kept together, so the constant always belongs to its `e`.
 struct Power<const N: usize> {
     modulus: Modulus<N>,
+    /// The public exponent, big-endian.
+    e: Vec<u8>,
     r_to_e: Residue<N>,
 }
 
@@ -38,15 +39,19 @@ impl<const N: usize> Power<N> {
     fn new(n: &[u8], e: &[u8], wide: usize) -> Option<Self> {
         let modulus = Modulus::<N>::new(n, wide)?;
         let r_to_e = modulus.r_power_public(e);
-        Some(Self { modulus, r_to_e })
+        Some(Self {
+            modulus,
+            e: e.to_vec(),
+            r_to_e,
+        })
     }
 
     /// s^e mod n as `len` big-endian bytes, for `s < n`.
-    fn apply(&self, s: &[u8], e: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
+    fn apply(&self, s: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
         let base = monty::residue::<N>(&monty::from_be_bytes(s, N)?);
         let x = self
             .modulus
-            .pow_plain_public_vartime(&base, e, &self.r_to_e);
+            .pow_plain_public_vartime(&base, &self.e, &self.r_to_e);
         monty::to_be_bytes(x.as_slice(), len)
     }
 }
@@ -68,7 +73,6 @@ impl PublicOp {
         Some(Self {
             sized,
             n: n.to_vec(),
-            e: e.to_vec(),
         })
     }
 
@@ -90,8 +94,8 @@ impl PublicOp {
             return None;
         }
         let out = match &self.sized {
-            Sized::Limbs74(p) => p.apply(s, &self.e, self.n.len()),
-            Sized::Limbs110(p) => p.apply(s, &self.e, self.n.len()),
+            Sized::Limbs74(p) => p.apply(s, self.n.len()),
+            Sized::Limbs110(p) => p.apply(s, self.n.len()),
         }?;
         Some(out.to_vec())
     }
