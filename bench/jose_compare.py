@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""JOSE sign/verify per algorithm, native and inside wasm (Node's V8), side by side in one run.
+"""JOSE sign/verify per algorithm, native and inside wasm (V8, bench/v8.py), side by side in one run.
 
 Runs examples/jose_bench natively and as wasm32-wasip1 under bench/wasi_run.mjs, and gives
 microseconds per operation with the wasm/native ratio. `make bench` (bench/run.py) puts the table
@@ -10,6 +10,8 @@ import math
 import os
 import subprocess
 import sys
+
+import v8
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Honours CARGO_TARGET_DIR as the Makefile does: several worktrees may share one machine.
@@ -38,7 +40,7 @@ def measure(ms):
     subprocess.run(cargo, cwd=ROOT, check=True)
     subprocess.run(cargo + ["--target", "wasm32-wasip1"], cwd=ROOT, check=True)
     native = run([os.path.join(TARGET_DIR, "release/examples/jose_bench"), "--ms", str(ms)])
-    wasm = run(["node", "--no-warnings", "bench/wasi_run.mjs",
+    wasm = run([*v8.node(), "bench/wasi_run.mjs",
                 os.path.join(TARGET_DIR, "wasm32-wasip1/release/examples/jose_bench.wasm"), "--ms", str(ms)])
     return native, wasm
 
@@ -65,7 +67,7 @@ def table(native, wasm):
 
 def main():
     ms = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_JOSE_MS", "300")
-    print("JOSE micro-benchmark (µs per operation; wasm = wasm32-wasip1 in Node's V8)\n")
+    print("JOSE micro-benchmark (µs per operation; wasm = wasm32-wasip1 in V8, bench/v8.py)\n")
     print("\n".join(table(*measure(ms))))
 
 

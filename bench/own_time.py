@@ -2,8 +2,9 @@
 
 In Envoy a request's cost is the proxy's, the wasm host's calls and the filter's own code; the
 load cases show the first two with the no-op filter and the host-call floor case. This gives the
-third: the same .wasm in Node's V8 behind a host written in JS whose calls cost next to nothing,
-for jwt-relay and for the no-op filter on the same requests. Each case also names the Envoy case
+third: the same .wasm in V8 (bench/v8.py: Envoy's own V8 when npm can fetch it) behind a host
+written in JS whose calls cost next to nothing, for jwt-relay and for the no-op filter on the
+same requests. Each case also names the Envoy case
 it mirrors, so the report can put the two side by side.
 """
 import json
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 import cases as bench_cases
+import v8
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = 3
@@ -79,7 +81,7 @@ def time_one(wasm, config, case, scratch, check):
         f.write(config)
     figures = []
     for _ in range(RUNS):
-        out = subprocess.run(["node", "--no-warnings", os.path.join(ROOT, "bench/own_time.mjs"), wasm, path,
+        out = subprocess.run([*v8.node(), os.path.join(ROOT, "bench/own_time.mjs"), wasm, path,
                               json.dumps(case.headers), str(case.iterations), *case.options],
                              capture_output=True, text=True)
         if out.returncode != 0:

@@ -25,6 +25,7 @@ from cases import BODY_SIZES, DISTINCT_TOKENS, HOST_CALL_FLOOR, size_label
 from dudect import table as dudect_table
 from jose_compare import table as jose_table
 from own_time import table as own_table
+import v8
 from load import WRK_CONNECTIONS, WRK_THREADS
 
 NAN = float("nan")
@@ -43,7 +44,7 @@ def machine():
             "load": " ".join(read("/proc/loadavg").split()[:3]),
             "rustc": command_line(["rustc", "--version"]),
             "wrk": command_line(["wrk", "-v"]).split(" Copyright")[0],
-            "node": command_line(["node", "--version"])}
+            "node": v8.version()}
 
 
 def read(path):
@@ -360,10 +361,10 @@ def render(mach, settings, where, cases, runs, jose_rows, dudect_result=None, ow
             "64 KiB body's cost.", ""]
     out += body_table(cases, figs)
     out += ["", "## Kong's engine (ngx_wasm_module)", ""] + ngx_section(lanes, cases, ngx_figs)
-    out += ["", "## JOSE per operation (µs; wasm = wasm32-wasip1 in Node's V8)", ""]
+    out += ["", "## JOSE per operation (µs; wasm = wasm32-wasip1 in V8, bench/v8.py)", ""]
     out += jose_table(*jose_rows) if jose_rows else ["Skipped (BENCH_JOSE_MS=0)."]
     out += ["", "## The filter's own time per request (V8, host calls at no cost)", "",
-            "The same `.wasm` files in Node's V8 behind a proxy-wasm host written in JS whose calls cost next "
+            "The same `.wasm` files in V8 (the Node named above) behind a proxy-wasm host written in JS whose calls cost next "
             "to nothing (bench/own_time.mjs): every callback of one request, median of 3 runs (50,000 requests "
             "each; 5,000 for distinct tokens, 20,000 for minting). Each run also checks what the filter did: "
             "the headers it set and its counters per request (a signature verified, or a cache hit, or a "
@@ -389,7 +390,8 @@ def setup_lines(mach, settings, envoy_lane, where):
         f"- {envoy_lane.version()}, V8 runtime, `--concurrency 1`, direct response (no upstream)",
         "- Kong's engine: " + ("JWT_RELAY_NGX_BIN, `worker_processes 1`, answer from a local server in the same nginx"
                                if where["ngx"] else "lane skipped (JWT_RELAY_NGX_BIN is unset)"),
-        f"- {mach['rustc']}; {mach['wrk']}; Node {mach['node']} (JOSE per operation)",
+        f"- {mach['rustc']}; {mach['wrk']}; {mach['node']} with `--no-liftoff`, as Envoy runs Wasm "
+        "(JOSE per operation, the filter's own time; bench/v8.py)",
         f"- Load: wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS}, {settings.seconds} s per measurement after a "
         f"{settings.warmup} s warm-up, a fresh proxy per measurement, {settings.rounds} interleaved round(s), medians",
     ]

@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! cargo build --release --example jose_bench --target wasm32-wasip1
-//! node --no-warnings bench/wasi_run.mjs target/wasm32-wasip1/release/examples/jose_bench.wasm
+//! node --no-liftoff --no-warnings bench/wasi_run.mjs target/wasm32-wasip1/release/examples/jose_bench.wasm
 //! ```
 //!
 //! RS*/PS* signing runs on the filter's own Montgomery kernel (`src/jose/monty.rs`); RSA
