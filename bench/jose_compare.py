@@ -13,9 +13,8 @@ import sys
 
 import v8
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Honours CARGO_TARGET_DIR as the Makefile does: several worktrees may share one machine.
-TARGET_DIR = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+ROOT = v8.ROOT
+TARGET_DIR = v8.TARGET_DIR
 
 
 def parse(out):

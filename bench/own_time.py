@@ -4,8 +4,8 @@ In Envoy a request's cost is the proxy's, the wasm host's calls and the filter's
 load cases show the first two with the no-op filter and the host-call floor case. This gives the
 third: the same .wasm in V8 (bench/v8.py: Envoy's own V8 when npm can fetch it) behind a host
 written in JS whose calls cost next to nothing, for jwt-relay and for the no-op filter on the
-same requests. Each case also names the Envoy case
-it mirrors, so the report can put the two side by side.
+same requests. Each case also names the Envoy case it mirrors, so the report can put the two
+side by side.
 """
 import json
 import os

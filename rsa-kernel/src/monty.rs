@@ -525,8 +525,7 @@ impl<const N: usize> Modulus<N> {
         let Some(row) = Self::row(t, i) else {
             return;
         };
-        let low = row.first().copied().unwrap_or(0);
-        let u = ((low & MASK) * self.minv) & MASK;
+        let u = self.quotient(row.first().copied().unwrap_or(0));
         for (tj, &mj) in row.iter_mut().zip(self.m.iter()) {
             *tj += u * u64::from(mj);
         }
