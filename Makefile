@@ -75,8 +75,8 @@ lint: wasm-target
 ## bench: one run, written to bench/results.md: JOSE per algorithm native vs wasm; in Envoy, no
 ## filter / no-op wasm / jwt-relay, jwt-relay vs native jwt_authn and the host-call floor, minting
 ## per body size, with the proxy's CPU time per request; the same on Kong's engine when
-## JWT_RELAY_NGX_BIN is set; the filter's own time per request in V8; the RSA kernel's dudect
-## timing test (below). BENCH_SECONDS, BENCH_ROUNDS, BENCH_OWN, BENCH_DUDECT: see bench/run.py.
+## JWT_RELAY_NGX_BIN is set; the filter's own time per request in V8; the dudect timing test
+## (below). BENCH_SECONDS, BENCH_ROUNDS, BENCH_OWN, BENCH_DUDECT: see bench/run.py.
 bench: tools build wrk
 	cargo build --release --target $(TARGET) --manifest-path bench/noop/Cargo.toml
 	NOOP_WASM=$(abspath $(NOOP_WASM)) $(VENV)/bin/python bench/run.py
@@ -87,11 +87,12 @@ bench: tools build wrk
 soak: tools build wrk
 	$(VENV)/bin/python bench/soak.py
 
-## dudect: the RSA kernel's dudect-style timing test alone, natively (rsa-kernel/examples/dudect.rs):
-## fixed vs random secret for Modulus::mul, the window's table select, Modulus::pow and
-## CrtKey::private_op; Welch's |t| per operation against 4.5. A few minutes; DUDECT_SAMPLES
-## (default 1000000) and DUDECT_PRIVATE_OP_SAMPLES (default 100000) set the sample counts, and
-## operation names (DUDECT_OPS="mul pow") restrict the run. Exit status 2: some |t| ≥ 4.5.
+## dudect: the dudect-style timing test alone, natively (rsa-kernel/examples/dudect.rs): fixed
+## vs random secret for the RSA kernel's Modulus::mul, window table select, Modulus::pow and
+## CrtKey::private_op, and for ES256 signing's k·G and whole signature; Welch's |t| per operation
+## against 4.5. A few minutes; DUDECT_SAMPLES (default 1000000), DUDECT_PRIVATE_OP_SAMPLES
+## (default 100000) and DUDECT_EC_SAMPLES (default 200000) set the sample counts, and operation
+## names (DUDECT_OPS="mul es256_kg") restrict the run. Exit status 2: some |t| ≥ 4.5.
 ## DUDECT_OPS=control runs a positive control that must fail (square and multiply).
 DUDECT_OPS ?=
 dudect:

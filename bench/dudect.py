@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""The RSA kernel's dudect-style timing test (rsa-kernel/examples/dudect.rs), natively.
+"""The dudect-style timing test of the RSA kernel and ES256 signing (rsa-kernel/examples/dudect.rs),
+natively.
 
 Builds and runs the example, and gives its figures as a markdown table: per secret-dependent
 operation, the samples, the median time of each class (fixed secret vs random secret), the
 largest Welch |t| of dudect's tests and whether it stays below 4.5. `make bench` (bench/run.py)
 puts the table in bench/results.md; run alone (`make dudect` runs the example itself), this
-prints it. DUDECT_SAMPLES, DUDECT_PRIVATE_OP_SAMPLES and DUDECT_SEED pass through to the example.
+prints it. DUDECT_SAMPLES, DUDECT_PRIVATE_OP_SAMPLES, DUDECT_EC_SAMPLES and DUDECT_SEED pass
+through to the example.
 """
 import os
 import subprocess
@@ -21,6 +23,8 @@ WHAT = {
     "select": "exponent window's masked table select: index 0 vs random (of 16)",
     "pow": "`Modulus::pow`, 37 limbs: secret 64-bit exponent zero vs random",
     "private_op": "`CrtKey::private_op`, 512-bit test key: c = 0 vs random c",
+    "es256_kg": "ES256 signing's k·G (constant-time comb): nonce 1 vs random nonce",
+    "es256_sign": "whole ES256 signature, fixture key: fixed message (so nonce) vs random message",
 }
 
 
@@ -77,7 +81,7 @@ def table(comments, rows):
 
 
 def main():
-    print("RSA kernel timing (dudect)\n")
+    print("Timing of the RSA kernel and ES256 signing (dudect)\n")
     print("\n".join(table(*measure())))
 
 

@@ -373,7 +373,7 @@ def render(mach, settings, where, cases, runs, jose_rows, dudect_result=None, ow
             "floor case shows that part for a cached token.", ""]
     added = {name: f.added for name, f in figs.items()}
     out += own_table(own_rows, added) if own_rows else ["Skipped (BENCH_OWN=0)."]
-    out += ["", "## RSA kernel timing (dudect, native): fixed vs random secret", ""]
+    out += ["", "## Timing of the RSA kernel and ES256 signing (dudect, native): fixed vs random secret", ""]
     out += dudect_table(*dudect_result) if dudect_result else ["Skipped (BENCH_DUDECT=0)."]
     out += ["", "## Size and memory", ""] + size_lines(where, wasm_bytes)
     last_stats = last_wasm_stats(envoy_results)

@@ -11,8 +11,8 @@
    cached token. The proxy's CPU time per request is read from /proc around each measurement.
 3. The same cases on Kong's engine when JWT_RELAY_NGX_BIN is set (jwt_authn aside).
 4. The filter's own time per request in V8 with host calls at no cost (bench/own_time.py).
-5. The RSA kernel's dudect-style timing test, natively (bench/dudect.py): fixed vs random secret
-   per secret-dependent operation, Welch's |t| against 4.5.
+5. The dudect-style timing test of the RSA kernel and ES256 signing, natively (bench/dudect.py):
+   fixed vs random secret per secret-dependent operation, Welch's |t| against 4.5.
 
 Cases run in interleaved rounds (every case once per round, round after round) so that a slow
 spell on a shared machine hits all of them alike; medians over rounds are reported, and derived
@@ -22,7 +22,8 @@ Environment: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 3
 BENCH_WARMUP (seconds of load before each measurement, default 1), BENCH_JOSE_MS (default 300;
 0 skips the JOSE micro-benchmark), BENCH_OWN (default 1; 0 skips the filter's own time per
 request in V8, bench/own_time.py), BENCH_DUDECT (default 1; 0 skips the timing test, which
-takes a few minutes; DUDECT_SAMPLES and DUDECT_PRIVATE_OP_SAMPLES set its sample counts),
+takes a few minutes; DUDECT_SAMPLES, DUDECT_PRIVATE_OP_SAMPLES and DUDECT_EC_SAMPLES set its
+sample counts),
 BENCH_CASES (a regular expression: only matching cases, with their baselines and jwt_authn pairs,
 for development), ENVOY_BIN, JWT_RELAY_WASM, NOOP_WASM, JWT_RELAY_NGX_BIN.
 """
@@ -141,7 +142,7 @@ def own(settings, where):
 def timing(settings):
     if not settings.dudect:
         return None
-    progress("RSA kernel timing test (dudect; a few minutes)...")
+    progress("timing test of the RSA kernel and ES256 signing (dudect; a few minutes)...")
     return dudect.measure()
 
 

@@ -1,12 +1,13 @@
-//! A dudect-style timing test of the RSA kernel's secret-dependent operations (Reparaz, Balasch
-//! and Verbauwhede, "Dude, is my code constant time?", 2017), natively on the host.
+//! A dudect-style timing test of the filter's secret-dependent operations: the RSA kernel's and
+//! ES256 signing's (Reparaz, Balasch and Verbauwhede, "Dude, is my code constant time?", 2017),
+//! natively on the host.
 //!
 //! ```text
 //! cargo run --release -p jwt-relay-rsa --example dudect [OP ...]    # or `make dudect`
 //! ```
 //!
 //! For each operation two classes of inputs are timed, interleaved in a random order: a fixed
-//! secret (zero) and a random one, everything else equal. The operations (`OP`, default all):
+//! secret (zero, or as said below) and a random one, everything else equal. The operations (`OP`, default all):
 //!
 //! - `mul`: `Modulus::mul` (Montgomery product, 37 limbs: an RSA-2048 prime's kernel) with a
 //!   secret operand, zero vs a random residue; the other operand is one fixed random residue.
@@ -18,6 +19,11 @@
 //!   the public check) on a 512-bit test key, input c = 0 vs a random c below n. The key's
 //!   members are the secret; c is what an attacker chooses. A 512-bit key runs the same
 //!   37-limb kernel as RSA-2048 with shorter exponents, so it gives enough samples in minutes.
+//! - `es256_kg`: ES256 signing's k·G on the filter's constant-time comb (`jwt-relay-core`,
+//!   `jose/nistp256/comb.rs`), nonce k = 1 (every digit but one zero) vs a random k.
+//! - `es256_sign`: a whole ES256 signature (`jose::SigningKey::sign`: RFC 6979 nonce, k·G,
+//!   the scalar inversion) under the test fixture key, a fixed message (so a fixed nonce) vs a
+//!   random one of the same length.
 //! - `control` (only when named): a positive control that should fail, `pow_public_vartime`
 //!   (square and multiply, for the public `e` only) with a 64-bit "secret" exponent of the same
 //!   length in both classes, 2^63 vs random with the top bit set: the multiplies follow the
@@ -32,6 +38,8 @@
 //! 10,000 samples; |t| < 4.5 is the usual pass mark (no leak found at that confidence).
 //!
 //! Samples per operation: `DUDECT_SAMPLES` (default 1,000,000) for `mul`, `select` and `pow`;
+//! `DUDECT_EC_SAMPLES` (default 200,000) for `es256_kg` and `es256_sign` (about 25 and 45 µs
+//! each natively);
 //! `DUDECT_PRIVATE_OP_SAMPLES` (default 100,000) for `private_op`, which takes about 0.8 ms
 //! natively even on the small key (two 37-limb exponentiations of 80 digits each): a million
 //! would take some 15 minutes. Counted samples exclude the thresholds' batch and the first 10 of
@@ -48,6 +56,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use jwt_relay_core::jose::{Algorithm, SigningKey};
 use jwt_relay_rsa::timing::{self, Kernel, Residue, LIMBS, TABLE_ENTRIES};
 use jwt_relay_rsa::CrtKey;
 use rsa::{BoxedUint, PublicKey};
@@ -68,6 +77,12 @@ const POW_NIBBLES: usize = 16;
 const DEFAULT_SAMPLES: usize = 1_000_000;
 /// Samples of `private_op` (`DUDECT_PRIVATE_OP_SAMPLES`): about 0.8 ms each on an idle core.
 const DEFAULT_PRIVATE_OP_SAMPLES: usize = 100_000;
+/// Samples of `es256_kg` and `es256_sign` (`DUDECT_EC_SAMPLES`).
+const DEFAULT_EC_SAMPLES: usize = 200_000;
+/// The P-256 test fixture key (it protects nothing).
+const P256_PEM: &str = include_str!("../../tests/fixtures/jose/ec_p256_pkcs8.pem");
+/// Bytes in `es256_sign`'s message (a typical JWS signing input's length).
+const MESSAGE_LEN: usize = 120;
 
 /// A 512-bit RSA test key (e = 65537), made for this harness (Python: random 256-bit primes,
 /// Miller–Rabin). It protects nothing.
@@ -223,6 +238,49 @@ impl Target for Control {
             self.kernel
                 .pow_vartime(black_box(&self.base), black_box(exponent)),
         );
+    }
+}
+
+struct Es256Kg;
+
+impl Target for Es256Kg {
+    type Input = [u8; 32];
+    fn name(&self) -> &'static str {
+        "es256_kg"
+    }
+    fn input(&self, random: bool, rng: &mut Rng) -> Result<[u8; 32], String> {
+        let mut k = [0u8; 32];
+        if random {
+            // Below 2^255 < n, and not zero.
+            rng.fill(&mut k);
+            k[0] >>= 1;
+        }
+        k[31] |= 1;
+        Ok(k)
+    }
+    fn run(&self, k: &[u8; 32]) {
+        black_box(jwt_relay_core::timing::p256_mul_generator_x(black_box(k)));
+    }
+}
+
+struct Es256Sign {
+    key: SigningKey,
+}
+
+impl Target for Es256Sign {
+    type Input = Vec<u8>;
+    fn name(&self) -> &'static str {
+        "es256_sign"
+    }
+    fn input(&self, random: bool, rng: &mut Rng) -> Result<Vec<u8>, String> {
+        let mut message = vec![b'a'; MESSAGE_LEN];
+        if random {
+            rng.fill(&mut message);
+        }
+        Ok(message)
+    }
+    fn run(&self, message: &Vec<u8>) {
+        black_box(self.key.sign(Algorithm::ES256, black_box(message)).ok());
     }
 }
 
@@ -474,6 +532,7 @@ fn run(only: &[String]) -> Result<bool, String> {
     let wanted = |name: &str| only.is_empty() || named(name);
     let samples = env_count("DUDECT_SAMPLES", DEFAULT_SAMPLES)?;
     let private_samples = env_count("DUDECT_PRIVATE_OP_SAMPLES", DEFAULT_PRIVATE_OP_SAMPLES)?;
+    let ec_samples = env_count("DUDECT_EC_SAMPLES", DEFAULT_EC_SAMPLES)?;
     let seed = match std::env::var("DUDECT_SEED") {
         Ok(v) => v.parse().map_err(|_| format!("DUDECT_SEED={v:?}"))?,
         Err(_) => {
@@ -530,6 +589,13 @@ fn run(only: &[String]) -> Result<bool, String> {
         }
         pass &= measure(&target, private_samples, &mut rng)?;
     }
+    if wanted("es256_kg") {
+        pass &= measure(&Es256Kg, ec_samples, &mut rng)?;
+    }
+    if wanted("es256_sign") {
+        let key = SigningKey::from_pem(P256_PEM, Algorithm::ES256).map_err(|e| e.to_string())?;
+        pass &= measure(&Es256Sign { key }, ec_samples, &mut rng)?;
+    }
     if named("control") {
         let kernel = make()?;
         let base = random_residue(&kernel, &mut rng)?;
@@ -540,7 +606,15 @@ fn run(only: &[String]) -> Result<bool, String> {
 
 fn main() -> ExitCode {
     let only: Vec<String> = std::env::args().skip(1).collect();
-    let known = ["mul", "select", "pow", "private_op", "control"];
+    let known = [
+        "mul",
+        "select",
+        "pow",
+        "private_op",
+        "es256_kg",
+        "es256_sign",
+        "control",
+    ];
     if let Some(bad) = only.iter().find(|o| !known.contains(&o.as_str())) {
         eprintln!(
             "dudect: unknown operation {bad:?} (known: {})",

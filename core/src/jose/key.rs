@@ -23,7 +23,7 @@ use spki::ObjectIdentifier;
 use zeroize::Zeroizing;
 
 use super::alg::{EcCurve, Family, Sha};
-use super::p256_verify::P256Verifier;
+use super::nistp256::{self, P256Verifier};
 use super::pem;
 use super::rsa_backend::{RsaPrivate, RsaPublic};
 use super::{Algorithm, JoseError};
@@ -98,7 +98,7 @@ enum EcPrivate {
     P521(p521::ecdsa::SigningKey),
 }
 
-/// A P-256 key and its fast verifier (`p256_verify`), built from the same point.
+/// A P-256 key and its fast verifier (`nistp256`), built from the same point.
 #[derive(Clone)]
 struct P256Public {
     key: p256::ecdsa::VerifyingKey,
@@ -321,7 +321,9 @@ impl EcPrivate {
     fn sign(&self, msg: &[u8]) -> Vec<u8> {
         match self {
             Self::P256(k) => {
-                let s: p256::ecdsa::Signature = k.sign(msg);
+                // Our constant-time k·G (`nistp256::sign`); the crate only if it failed its
+                // on-curve check. Both give the same RFC 6979 signature.
+                let s = nistp256::sign(k, &sha256::digest(msg)).unwrap_or_else(|| k.sign(msg));
                 s.to_bytes().to_vec()
             }
             Self::P384(k) => {

@@ -8,8 +8,8 @@
 //! - [`pem`]: PEM blocks, certificate chains, certificate → public key.
 //! - [`jwk`]: JWK and JWKS import/export, RFC 7638 thumbprints.
 //! - [`jws`]: compact JWS parse (with Kong-compatible errors) and sign.
-//! - `p256_verify`: ES256 verification on our own P-256 arithmetic (variable time, public
-//!   inputs only; signing stays on the `p256` crate).
+//! - `nistp256`: our own P-256 arithmetic: ES256 verification (variable time, public inputs
+//!   only) and the constant-time k·G of ES256 signing (RFC 6979 nonces as the `p256` crate).
 //! - `json`: the strict JSON reader of headers and claims (duplicate member names refused).
 //! - [`JoseError`]: the one error type, with a stable message per variant.
 
@@ -22,7 +22,7 @@ mod json;
 pub mod jwk;
 pub mod jws;
 mod key;
-mod p256_verify;
+mod nistp256;
 pub mod pem;
 mod rsa_backend;
 
@@ -31,3 +31,6 @@ pub use error::JoseError;
 pub use jwk::{Jwk, JwkSet, OctKeyEncoding};
 pub use jws::{Header, Jws, JwsHeader, MAX_TOKEN_LEN};
 pub use key::{SigningKey, VerifyingKey};
+
+/// The comb's k·G for the timing harness (`crate::timing`).
+pub(crate) use nistp256::mul_generator_x as p256_mul_generator_x;

@@ -17,7 +17,7 @@ impl Affine {
     pub(super) fn neg(&self) -> Self {
         Self {
             x: self.x,
-            y: self.y.neg(),
+            y: self.y.neg_vartime(),
         }
     }
 }
@@ -54,16 +54,30 @@ impl Jacobian {
         if self.is_infinity() {
             return *self;
         }
-        let delta = self.z.square();
-        let gamma = self.y.square();
-        let beta = self.x.mul(&gamma);
-        let t = self.x.sub(&delta).mul(&self.x.add(&delta));
-        let alpha = t.double().add(&t);
-        let beta4 = beta.double().double();
-        let x3 = alpha.square().sub(&beta4.double());
-        let z3 = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
-        let gamma_sq8 = gamma.square().double().double().double();
-        let y3 = alpha.mul(&beta4.sub(&x3)).sub(&gamma_sq8);
+        let delta = self.z.square_vartime();
+        let gamma = self.y.square_vartime();
+        let beta = self.x.mul_vartime(&gamma);
+        let t = self
+            .x
+            .sub_vartime(&delta)
+            .mul_vartime(&self.x.add_vartime(&delta));
+        let alpha = t.double_vartime().add_vartime(&t);
+        let beta4 = beta.double_vartime().double_vartime();
+        let x3 = alpha.square_vartime().sub_vartime(&beta4.double_vartime());
+        let z3 = self
+            .y
+            .add_vartime(&self.z)
+            .square_vartime()
+            .sub_vartime(&gamma)
+            .sub_vartime(&delta);
+        let gamma_sq8 = gamma
+            .square_vartime()
+            .double_vartime()
+            .double_vartime()
+            .double_vartime();
+        let y3 = alpha
+            .mul_vartime(&beta4.sub_vartime(&x3))
+            .sub_vartime(&gamma_sq8);
         Self {
             x: x3,
             y: y3,
@@ -76,11 +90,11 @@ impl Jacobian {
         if self.is_infinity() {
             return Self::from_affine(q);
         }
-        let z1z1 = self.z.square();
-        let u2 = q.x.mul(&z1z1);
-        let s2 = q.y.mul(&self.z).mul(&z1z1);
-        let h = u2.sub(&self.x);
-        let r_half = s2.sub(&self.y);
+        let z1z1 = self.z.square_vartime();
+        let u2 = q.x.mul_vartime(&z1z1);
+        let s2 = q.y.mul_vartime(&self.z).mul_vartime(&z1z1);
+        let h = u2.sub_vartime(&self.x);
+        let r_half = s2.sub_vartime(&self.y);
         if h.is_zero() {
             // Same x: P = Q (double) or P = −Q (infinity).
             return if r_half.is_zero() {
@@ -89,14 +103,24 @@ impl Jacobian {
                 Self::INFINITY
             };
         }
-        let hh = h.square();
-        let i = hh.double().double();
-        let j = h.mul(&i);
-        let r = r_half.double();
-        let v = self.x.mul(&i);
-        let x3 = r.square().sub(&j).sub(&v.double());
-        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).double());
-        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
+        let hh = h.square_vartime();
+        let i = hh.double_vartime().double_vartime();
+        let j = h.mul_vartime(&i);
+        let r = r_half.double_vartime();
+        let v = self.x.mul_vartime(&i);
+        let x3 = r
+            .square_vartime()
+            .sub_vartime(&j)
+            .sub_vartime(&v.double_vartime());
+        let y3 = r
+            .mul_vartime(&v.sub_vartime(&x3))
+            .sub_vartime(&self.y.mul_vartime(&j).double_vartime());
+        let z3 = self
+            .z
+            .add_vartime(&h)
+            .square_vartime()
+            .sub_vartime(&z1z1)
+            .sub_vartime(&hh);
         Self {
             x: x3,
             y: y3,
@@ -115,7 +139,7 @@ pub(super) fn to_affine_batch(points: &[Jacobian]) -> Option<Vec<Affine>> {
     let mut prefix = Vec::with_capacity(points.len());
     let mut running = Fe::ONE;
     for p in points {
-        running = running.mul(&p.z);
+        running = running.mul_vartime(&p.z);
         prefix.push(running);
     }
     let mut inverse = running.invert();
@@ -129,12 +153,12 @@ pub(super) fn to_affine_batch(points: &[Jacobian]) -> Option<Vec<Affine>> {
     for (k, (p, slot)) in points.iter().zip(out.iter_mut()).enumerate().rev() {
         // inverse = (z_0 · … · z_k)⁻¹: times the prefix before k gives z_k⁻¹.
         let before = k.checked_sub(1).and_then(|b| prefix.get(b)).copied();
-        let z_inv = before.map_or(inverse, |b| inverse.mul(&b));
-        inverse = inverse.mul(&p.z);
-        let z_inv2 = z_inv.square();
+        let z_inv = before.map_or(inverse, |b| inverse.mul_vartime(&b));
+        inverse = inverse.mul_vartime(&p.z);
+        let z_inv2 = z_inv.square_vartime();
         *slot = Affine {
-            x: p.x.mul(&z_inv2),
-            y: p.y.mul(&z_inv2).mul(&z_inv),
+            x: p.x.mul_vartime(&z_inv2),
+            y: p.y.mul_vartime(&z_inv2).mul_vartime(&z_inv),
         };
     }
     Some(out)
