@@ -3,11 +3,11 @@
 //! A fixed-base comb over signed radix-32 digits: k = Σ dᵢ·32^i with dᵢ in [−16, 16], and row
 //! i of a table built once per VM holds 1·32^i·G … 16·32^i·G in affine form (52 rows, 60 KB).
 //! So k·G is 52 additions and no doubling. What keeps the nonce secret:
-//! - the digits come from the nonce's nibbles by arithmetic alone (no branch);
+//! - the digits come from the nonce's bits by arithmetic alone (no branch);
 //! - each lookup reads every entry of its row through masks and negates y by a masked select;
 //! - a zero digit adds 1·Bᵢ like any digit and a select drops the sum. Adding a placeholder
-//!   (0, 0) instead was measurably faster: the dudect test (`es256_kg`, nonce 1 against random
-//!   nonces) gave |t| of 6 to 10, and 1.4 to 1.9 with a genuine point;
+//!   (0, 0) instead took measurably different time: the dudect test (`es256_kg`, nonce 1
+//!   against random nonces) gave |t| of 6 to 10 with it, and 1.4 to 2.2 with a genuine point;
 //! - the additions are complete (Renes–Costello–Batina 2016, Algorithm 5 for a = −3): one
 //!   formula for every accumulator, the identity, equal and opposite points included, so no
 //!   case is tested;

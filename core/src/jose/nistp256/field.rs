@@ -9,14 +9,15 @@
 //!
 //! Every [`Fe`] is canonical (below p), so equality is limb equality. The arithmetic (add, sub,
 //! mul, square, invert) is constant time: loops run a fixed number of times and the final
-//! subtraction or correction is a masked select, never a branch, because ES256 signing (`comb`)
-//! runs it on values derived from the secret nonce. `is_zero`, `==` and the byte parsers branch:
-//! use them on public values only.
+//! subtraction or correction is a masked select or addition, never a branch, because ES256
+//! signing (`comb`) runs it on values derived from the secret nonce. The `_vartime` variants,
+//! `is_zero`, `==` and the byte parsers branch: public values only.
+
+use subtle::{Choice, ConditionallySelectable};
 
 /// Bits per limb.
 const BITS: u32 = 29;
 const MASK: u64 = (1 << BITS) - 1;
-use subtle::{Choice, ConditionallySelectable};
 
 /// Limbs per element: 9 × 29 = 261 bits, R = 2^261 > 4p.
 pub(super) const N: usize = 9;

@@ -6,12 +6,13 @@
 //!   incomplete Jacobian formulas that branch on their exceptional cases (`point`) and width-w
 //!   NAF digits (`wnaf`).
 //! - `comb` computes k·G for a secret nonce k in constant time: complete projective formulas,
-//!   one addition per signed radix-16 digit from a fixed table, every table row read whole.
+//!   one addition per signed radix-32 digit from a fixed table, every table row read whole.
 //!   `sign` builds ECDSA on it (RFC 6979 nonces, the crate's constant-time scalars), and gives
 //!   the `p256` crate's signatures byte for byte.
 //!
-//! The field's arithmetic is constant time (no branch or index on a value); only its equality
-//! and zero tests branch, and signing uses them on public results alone.
+//! The field's arithmetic is constant time (no branch or index on a value), except the
+//! `_vartime` variants that verification uses; its equality and zero tests branch too, and
+//! signing uses them on public results alone.
 
 mod comb;
 mod field;
