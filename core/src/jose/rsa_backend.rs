@@ -9,13 +9,13 @@
 //! Signing: the kernel crate `jwt-relay-rsa` encodes (`pad`: EMSA-PKCS1-v1_5 or EMSA-PSS, salt
 //! from the system RNG), and its `CrtKey` runs the private operation in constant time with
 //! blinded exponents and checks the
-//! result against the public key. That takes about 2.3 ms per RSA-2048 signature in V8, where
-//! the `rsa` crate takes about 5 ms even with 32-bit limbs. Keys the kernel cannot hold (primes
+//! result against the public key. That takes about 2.5 ms per RSA-2048 signature in V8, where
+//! the `rsa` crate takes about 8 ms even with 32-bit limbs. Keys the kernel cannot hold (primes
 //! wider than 2070 bits) sign with `PrivateKey::sign`, which blinds and fault-checks too.
 //!
 //! Verification runs on the kernel too (`PublicOp`: s^e mod n in variable time, nothing there is
-//! secret) for moduli up to RSA-3072, then `rsa_pad` checks the encoding: about 0.1 ms per RS256
-//! verification in V8, about four times faster than the `rsa` crate. Larger moduli verify with
+//! secret) for moduli up to RSA-3072, then `rsa_pad` checks the encoding: about 0.06 ms per RS256
+//! verification in V8, about six times faster than the `rsa` crate. Larger moduli verify with
 //! the `rsa` crate, built for wasm with `--cfg cpubits="32"` (`.cargo/config.toml`: 32-bit
 //! crypto-bigint limbs, about 30 % faster in V8). Tests hold both paths to the same answers.
 
