@@ -226,6 +226,13 @@ impl EcPublic {
 }
 
 impl EcPrivate {
+    /// A P-256 key, with the signing comb's table built now (once per VM) rather than at the
+    /// first signature.
+    fn p256(key: p256::ecdsa::SigningKey) -> Self {
+        nistp256::prepare_signing();
+        Self::P256(key)
+    }
+
     fn curve(&self) -> EcCurve {
         match self {
             Self::P256(_) => EcCurve::P256,
@@ -237,7 +244,7 @@ impl EcPrivate {
     fn from_pkcs8_der(curve: EcCurve, der: &[u8]) -> Result<Self, JoseError> {
         let bad = |_| JoseError::InvalidKey("malformed EC private key");
         Ok(match curve {
-            EcCurve::P256 => Self::P256(p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad)?),
+            EcCurve::P256 => Self::p256(p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad)?),
             EcCurve::P384 => Self::P384(p384::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad)?),
             EcCurve::P521 => Self::P521(p521::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad)?),
         })
@@ -247,7 +254,7 @@ impl EcPrivate {
     /// scalar length, so trying them in turn picks the right one.
     fn from_sec1_der(der: &[u8]) -> Result<Self, JoseError> {
         if let Ok(k) = p256::SecretKey::from_sec1_der(der) {
-            return Ok(Self::P256(k.into()));
+            return Ok(Self::p256(k.into()));
         }
         if let Ok(k) = p384::SecretKey::from_sec1_der(der) {
             return Ok(Self::P384(k.into()));
@@ -268,7 +275,7 @@ impl EcPrivate {
         }
         let bad = |_| JoseError::InvalidKey("EC private scalar out of range");
         Ok(match curve {
-            EcCurve::P256 => Self::P256(p256::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
+            EcCurve::P256 => Self::p256(p256::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
             EcCurve::P384 => Self::P384(p384::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
             EcCurve::P521 => Self::P521(p521::ecdsa::SigningKey::from_slice(d).map_err(bad)?),
         })
@@ -278,7 +285,7 @@ impl EcPrivate {
     fn generate(curve: EcCurve) -> Result<Self, JoseError> {
         let failed = |_| JoseError::SigningFailed;
         Ok(match curve {
-            EcCurve::P256 => Self::P256(
+            EcCurve::P256 => Self::p256(
                 p256::ecdsa::SigningKey::try_generate_from_rng(&mut SysRng).map_err(failed)?,
             ),
             EcCurve::P384 => Self::P384(

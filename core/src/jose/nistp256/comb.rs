@@ -1,8 +1,8 @@
 //! k·G in constant time, for ES256 signing (k is the secret nonce).
 //!
 //! A fixed-base comb over signed radix-32 digits: k = Σ dᵢ·32^i with dᵢ in [−16, 16], and row
-//! i of a table built once per VM holds 1·32^i·G … 16·32^i·G in affine form (52 rows, 60 KB).
-//! So k·G is 52 additions and no doubling. What keeps the nonce secret:
+//! i of a table holds 1·32^i·G … 16·32^i·G in affine form (52 rows, 60 KB; built once per VM,
+//! when an ES256 signing key loads). So k·G is 52 additions and no doubling. What keeps the nonce secret:
 //! - the digits come from the nonce's bits by arithmetic alone (no branch);
 //! - each lookup reads every entry of its row through masks and negates y by a masked select;
 //! - a zero digit adds 1·Bᵢ like any digit and a select drops the sum. Adding a placeholder
@@ -40,6 +40,12 @@ type Row = [Affine; ENTRIES];
 struct Table {
     rows: Vec<Row>,
     b: Fe,
+}
+
+/// Builds the table now if it is not built yet: called when an ES256 signing key loads, so the
+/// first signature does not pay for it (about a millisecond in V8, once per VM).
+pub(crate) fn prepare() {
+    let _ = table();
 }
 
 fn table() -> Option<&'static Table> {

@@ -21,7 +21,7 @@ mod sign;
 mod verify;
 mod wnaf;
 
-pub(crate) use comb::mul_generator_x;
+pub(crate) use comb::{mul_generator_x, prepare as prepare_signing};
 pub(crate) use sign::sign;
 pub(crate) use verify::P256Verifier;
 
