@@ -72,14 +72,6 @@ fn off_curve_points_are_refused() {
 }
 
 #[test]
-fn a_key_s_tables_are_built_when_it_loads() {
-    // At configuration load, not at the first request it verifies.
-    let v = verifier(&key(7));
-    assert!(v.tables_built());
-    assert!(generator_tables().is_some());
-}
-
-#[test]
 fn wnaf_digits_rebuild_the_scalar() {
     let samples = (0..200u32).map(|i| u128::from_be_bytes(digest(i)[..16].try_into().unwrap()));
     let edges = [0u128, 1, u128::MAX, u128::MAX - 1, 1 << 127, (1 << 127) - 1];
