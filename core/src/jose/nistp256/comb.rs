@@ -2,7 +2,8 @@
 //!
 //! A fixed-base comb over signed radix-32 digits: k = Σ dᵢ·32^i with dᵢ in [−16, 16], and row
 //! i of a table holds 1·32^i·G … 16·32^i·G in affine form (52 rows, 60 KB; built once per VM,
-//! when an ES256 signing key loads). So k·G is 52 additions and no doubling. What keeps the nonce secret:
+//! when an ES256 signing key loads). So k·G is 52 additions and no doubling. What keeps the
+//! nonce secret:
 //! - the digits come from the nonce's bits by arithmetic alone (no branch);
 //! - each lookup reads every entry of its row through masks and negates y by a masked select;
 //! - a zero digit adds 1·Bᵢ like any digit and a select drops the sum. Adding a placeholder

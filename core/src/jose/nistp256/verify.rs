@@ -63,10 +63,11 @@ impl P256Verifier {
     /// The key's own wait for its first verification: a configuration may hold thousands of
     /// keys, most of them rarely used, and each table costs about 0.1 ms and 2.3 KB.
     pub(crate) fn new(x: &[u8; 32], y: &[u8; 32]) -> Option<Self> {
+        let q = point_from_bytes(x, y)?;
         // A table that cannot be built is `None` either way: verification then asks the crate.
         let _ = generator_tables();
         Some(Self {
-            q: point_from_bytes(x, y)?,
+            q,
             tables: OnceLock::new(),
         })
     }
