@@ -9,7 +9,7 @@
 //! - [`jwk`]: JWK and JWKS import/export, RFC 7638 thumbprints.
 //! - [`jws`]: compact JWS parse (with Kong-compatible errors) and sign.
 //! - `nistp256`: our own P-256 arithmetic: ES256 verification (variable time, public inputs
-//!   only) and the constant-time k·G of ES256 signing (RFC 6979 nonces as the `p256` crate).
+//!   only) and the constant-time k·G of ES256 signing (RFC 6979 nonces, as the `p256` crate's).
 //! - `json`: the strict JSON reader of headers and claims (duplicate member names refused).
 //! - [`JoseError`]: the one error type, with a stable message per variant.
 

@@ -3,7 +3,7 @@
 //! a tag then costs the message's blocks and two more (the hmac crate hashes both key blocks
 //! again for every message, four blocks more for a short token).
 
-use super::{compress, rounds, Hasher, Rounds, BLOCK, INITIAL};
+use super::{compress, rounds, Hasher, BLOCK, INITIAL};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
@@ -78,7 +78,7 @@ fn keyed_state(key_block: &[u8; BLOCK], pad: u8) -> [u32; 8] {
     let mut block = *key_block;
     block.iter_mut().for_each(|b| *b ^= pad);
     let mut state = INITIAL;
-    compress(Rounds::Unrolled, &mut state, &[block]);
+    compress(rounds(), &mut state, &[block]);
     block.zeroize();
     state
 }

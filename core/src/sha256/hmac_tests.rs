@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::*;
-use crate::sha256::set_rounds;
+use crate::sha256::{set_rounds, Rounds};
 use hmac::{Hmac, KeyInit, Mac};
 
 const BOTH: [Rounds; 2] = [Rounds::Unrolled, Rounds::Scheduled];

@@ -7,8 +7,8 @@
 //!   NAF digits (`wnaf`).
 //! - `comb` computes k·G for a secret nonce k in constant time: complete projective formulas,
 //!   one addition per signed radix-32 digit from a fixed table, every table row read whole.
-//!   `sign` builds ECDSA on it (RFC 6979 nonces, the crate's constant-time scalars), and gives
-//!   the `p256` crate's signatures byte for byte.
+//!   `sign` builds ECDSA on it (RFC 6979 nonces from `nonce`, the crate's constant-time
+//!   scalars), and gives the `p256` crate's signatures byte for byte.
 //!
 //! The field's arithmetic is constant time (no branch or index on a value), except the
 //! `_vartime` variants that verification uses; its equality and zero tests branch too, and
@@ -16,6 +16,7 @@
 
 mod comb;
 mod field;
+mod nonce;
 mod point;
 mod sign;
 mod verify;
