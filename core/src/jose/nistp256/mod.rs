@@ -5,8 +5,9 @@
 //! - `verify` handles only public values (key, signature, message) and may take variable time:
 //!   incomplete Jacobian formulas that branch on their exceptional cases (`point`) and width-w
 //!   NAF digits (`wnaf`).
-//! - `comb` computes k·G for a secret nonce k in constant time: complete projective formulas,
-//!   one addition per signed radix-32 digit from a fixed table, every table row read whole.
+//! - `comb` computes k·G for a secret nonce k in constant time: one mixed Jacobian addition
+//!   per odd radix-32 digit from a fixed table (no zero digit, so no dummy addition; the
+//!   recoding keeps the additions off their exceptional cases), every table row read whole.
 //!   `sign` builds ECDSA on it (RFC 6979 nonces from `nonce`, the crate's constant-time
 //!   scalars), and gives the `p256` crate's signatures byte for byte.
 //!
