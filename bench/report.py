@@ -261,10 +261,10 @@ def summary(figs, ngx_figs, wasm_bytes, startup=None):
     rs = field("upstream_jwt RS256, 1 KiB", "added")
     rows.append(["upstream_jwt RS256 mint, 1 KiB body", "–", f"{duration(rs)} added", "–",
                  "≤ 1.5 ms" + verdict(at_most(rs, 1500))])
-    es, ed = field("upstream_jwt ES256, 1 KiB", "added"), field("upstream_jwt EdDSA, 1 KiB", "added")
-    both = None if math.isnan(es) or math.isnan(ed) else (es <= 150 and ed <= 50)
-    rows.append(["upstream_jwt ES256 / EdDSA mint, 1 KiB body", "–", f"{duration(es)} / {duration(ed)} added", "–",
-                 "≤ 150 / 50 µs" + verdict(both)])
+    for alg, goal in (("ES256", 150), ("EdDSA", 50)):
+        added = field(f"upstream_jwt {alg}, 1 KiB", "added")
+        rows.append([f"upstream_jwt {alg} mint, 1 KiB body", "–", f"{duration(added)} added", "–",
+                     f"≤ {goal} µs" + verdict(at_most(added, goal))])
     rates = [body_rate(figs, "upstream_jwt EdDSA", s) for s in BODY_SIZES[1:]]
     fast = None if any(math.isnan(r) for r in rates) else min(rates) >= 400
     rows.append(["body hashing (EdDSA mint, 64 KiB and 1 MiB)", "–", " / ".join(f"{num(r)} MB/s" for r in rates),
