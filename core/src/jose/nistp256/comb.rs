@@ -35,9 +35,9 @@ use std::sync::OnceLock;
 use subtle::{Choice, ConditionallySelectable};
 use zeroize::Zeroize;
 
-use super::field::{Fe, N, ORDER_LE};
+use super::field::{Fe, N, ORDER_BE};
 use super::point::{to_affine_batch, Affine, Jacobian};
-use super::{on_curve, point_from_bytes, GX, GY};
+use super::{on_curve, point_from_bytes, sub_be, GX, GY};
 
 /// Bits per digit.
 const WINDOW: usize = 5;
@@ -189,22 +189,11 @@ fn recode(k: &[u8; 32]) -> [Digit; ROWS] {
 
 /// k when k is odd, else n − k, little-endian: a masked select on k's low bit.
 fn odd_multiplier(k: &[u8; 32]) -> [u8; 32] {
+    let (mut minus, _) = sub_be(&ORDER_BE, k);
+    let even = Choice::from((k.last().copied().unwrap_or(0) & 1) ^ 1);
     let mut le = [0u8; 32];
-    for (to, from) in le.iter_mut().zip(k.iter().rev()) {
-        *to = *from;
-    }
-    let mut minus = [0u8; 32];
-    let mut borrow = 0i16;
-    for ((out, &n), &k) in minus.iter_mut().zip(&ORDER_LE).zip(&le) {
-        let v = i16::from(n) - i16::from(k) + borrow;
-        *out = v as u8;
-        borrow = v >> 8;
-    }
-    // All ones when k is even.
-    let low = le.first().copied().unwrap_or(0);
-    let even = core::hint::black_box((low & 1).wrapping_sub(1));
-    for (out, &m) in le.iter_mut().zip(&minus) {
-        *out ^= (*out ^ m) & even;
+    for ((out, &k), &m) in le.iter_mut().zip(k.iter().rev()).zip(minus.iter().rev()) {
+        *out = u8::conditional_select(&k, &m, even);
     }
     minus.zeroize();
     le

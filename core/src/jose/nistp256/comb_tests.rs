@@ -32,14 +32,7 @@ fn small(v: u64) -> [u8; 32] {
 
 /// 2^256 − n, big-endian: the one odd multiplier whose last addition is a doubling.
 fn exceptional() -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let mut borrow = 0i16;
-    for (o, &n) in out.iter_mut().zip(&ORDER).rev() {
-        let v = -i16::from(n) + borrow;
-        *o = v as u8;
-        borrow = v >> 8;
-    }
-    out
+    sub_be(&[0; 32], &ORDER).0
 }
 
 /// Nonces whose digits hit every case: odd and even (so n − k), all digits −31 (k = 1), all
@@ -207,19 +200,7 @@ fn addition_is_right_off_its_exceptional_case() {
 #[test]
 fn the_exceptional_nonce_is_refused_not_miscomputed() {
     let odd = exceptional();
-    let even = {
-        let mut n_minus = ORDER_LE;
-        let mut borrow = 0i16;
-        let mut odd_le = odd;
-        odd_le.reverse();
-        for (o, &x) in n_minus.iter_mut().zip(&odd_le) {
-            let v = i16::from(*o) - i16::from(x) + borrow;
-            *o = v as u8;
-            borrow = v >> 8;
-        }
-        n_minus.reverse();
-        n_minus
-    };
+    let even = sub_be(&ORDER, &odd).0;
     assert_eq!(scalar(&even), -scalar(&odd));
     assert_eq!(mul_generator_x(&odd), None);
     assert_eq!(mul_generator_x(&even), None);

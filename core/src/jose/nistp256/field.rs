@@ -78,17 +78,6 @@ mod consts {
         }
         out
     }
-
-    /// Little-endian 64-bit words as 32 little-endian bytes.
-    pub(super) const fn le_bytes(words: [u64; 4]) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        let mut i = 0;
-        while i < 32 {
-            out[i] = (words[i / 8] >> (8 * (i % 8))) as u8;
-            i += 1;
-        }
-        out
-    }
 }
 use consts::limbs;
 
@@ -111,8 +100,6 @@ const P: [u32; N] = limbs(P_WORDS);
 pub(super) const ORDER: [u32; N] = limbs(N_WORDS);
 /// The group order n, big-endian (RFC 6979 nonces).
 pub(super) const ORDER_BE: [u8; 32] = consts::be_bytes(N_WORDS);
-/// The group order n, little-endian (the comb's odd multiplier n − k).
-pub(super) const ORDER_LE: [u8; 32] = consts::le_bytes(N_WORDS);
 /// R² mod p = 2^522 mod p: multiplying by it enters Montgomery form.
 const R2: [u32; N] = consts::pow2_mod(2 * 261, &P);
 

@@ -27,6 +27,8 @@ pub(crate) use comb::{mul_generator_x, prepare as prepare_signing};
 pub(crate) use sign::sign;
 pub(crate) use verify::P256Verifier;
 
+use subtle::Choice;
+
 use field::Fe;
 use point::Affine;
 
@@ -73,4 +75,17 @@ fn on_curve(p: &Affine) -> bool {
     };
     let rhs = p.x.square().mul(&p.x).sub(&p.x.double().add(&p.x)).add(&b);
     p.y.square() == rhs
+}
+
+/// (a − b) for 32-byte big-endian numbers, and whether it borrowed (a < b), in constant time
+/// (the nonce's range checks, the comb's n − k).
+pub(super) fn sub_be(a: &[u8; 32], b: &[u8; 32]) -> ([u8; 32], Choice) {
+    let mut out = [0u8; 32];
+    let mut borrow = 0u16;
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b).rev() {
+        let v = u16::from(x).wrapping_sub(u16::from(y)).wrapping_sub(borrow);
+        *o = v as u8;
+        borrow = v >> 15;
+    }
+    (out, Choice::from(borrow as u8))
 }

@@ -13,6 +13,7 @@ use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::field::ORDER_BE;
+use super::sub_be;
 use crate::sha256::hmac::HmacKey;
 
 /// The DRBG state (K as its HMAC states, and V), seeded with a private scalar and a digest.
@@ -76,18 +77,6 @@ impl Nonces {
         k.zeroize();
         self.v = self.key.tag(&self.v);
     }
-}
-
-/// (a − b) for 32-byte big-endian numbers, and whether it borrowed (a < b), in constant time.
-fn sub_be(a: &[u8; 32], b: &[u8; 32]) -> ([u8; 32], Choice) {
-    let mut out = [0u8; 32];
-    let mut borrow = 0u16;
-    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b).rev() {
-        let v = u16::from(x).wrapping_sub(u16::from(y)).wrapping_sub(borrow);
-        *o = v as u8;
-        borrow = v >> 15;
-    }
-    (out, Choice::from(borrow as u8))
 }
 
 /// bits2octets (§2.3.4): the digest as an integer, minus n when it is at least n (it is below
