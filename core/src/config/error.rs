@@ -1,5 +1,6 @@
 //! The one error type of configuration loading: a JSON path and what is wrong there.
 
+use super::locate;
 use std::fmt;
 
 /// A configuration problem, located by its JSON path (`reconcile.method`, `consumers[2].jwt_secrets[0].key`).
@@ -22,20 +23,29 @@ impl ConfigError {
         }
     }
 
-    /// Converts a serde error with its tracked path (which already ends in an unknown field's
-    /// name), so the message reads `reconcile.methd: unknown field`.
-    pub(crate) fn from_serde(err: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        let base = err.path().to_string();
-        let inner = err.inner();
-        let text = inner.to_string();
+    /// Converts serde_json's refusal of `doc`, located by its line and column, so the message
+    /// reads `reconcile.methd: unknown field` or `jwt.run_on_preflight: invalid type: ...`.
+    pub(crate) fn from_serde(err: &serde_json::Error, doc: &[u8]) -> Self {
+        let text = err.to_string();
         let problem = strip_position(&text);
-        if problem.starts_with("unknown field `") {
-            return Self::new(base, "unknown field");
-        }
-        if inner.is_syntax() || inner.is_eof() {
+        let unknown = problem.starts_with("unknown field `");
+        if !unknown && (err.is_syntax() || err.is_eof()) {
             return Self::new(".", format!("malformed JSON: {text}"));
         }
-        Self::new(base, problem)
+        let mut offset = locate::offset_of(doc, err.line(), err.column());
+        // serde_json refuses an object or an array where it looked at its first byte without
+        // reading it: its position is then the byte before the value.
+        if ["invalid type: map,", "invalid type: sequence,"]
+            .iter()
+            .any(|p| problem.starts_with(p))
+        {
+            offset = offset.map(|at| locate::next_value(doc, at));
+        }
+        let path = offset.map_or_else(|| ".".to_owned(), |at| locate::path_at(doc, at, unknown));
+        if unknown {
+            return Self::new(path, "unknown field");
+        }
+        Self::new(path, problem)
     }
 }
 

@@ -8,7 +8,10 @@ mod consumers;
 mod credentials;
 mod error;
 mod jwt;
+mod locate;
 mod mint;
+#[cfg(test)]
+mod paths_tests;
 mod reconcile;
 #[cfg(test)]
 mod schema;
@@ -64,8 +67,7 @@ pub fn parse(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
         Some(_) => return Err(ConfigError::new(".", "must be a JSON object")),
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let raw: RawConfig =
-        serde_path_to_error::deserialize(&mut de).map_err(ConfigError::from_serde)?;
+    let raw = RawConfig::deserialize(&mut de).map_err(|e| ConfigError::from_serde(&e, bytes))?;
     de.end()
         .map_err(|e| ConfigError::new(".", format!("malformed JSON: {e}")))?;
     Ok(raw)
