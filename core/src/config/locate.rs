@@ -23,7 +23,7 @@ pub(crate) fn path_at(doc: &[u8], offset: usize, key_counts: bool) -> String {
     while at < doc.len() {
         let end = token_end(doc, at);
         if (at..end).contains(&offset) {
-            return walk.path_within(doc, at, key_counts);
+            return walk.path_within(doc, at, end, key_counts);
         }
         walk.pass(doc, at, end);
         at = end;
@@ -139,20 +139,16 @@ impl Walk {
         }
     }
 
-    /// The path when the offset falls inside the token starting at `at`.
-    fn path_within(&mut self, doc: &[u8], at: usize, key_counts: bool) -> String {
+    /// The path when the offset falls inside the token `doc[at..end]`.
+    fn path_within(&mut self, doc: &[u8], at: usize, end: usize, key_counts: bool) -> String {
         match doc.get(at) {
             // A container's brackets belong to it: its path, not its members'.
-            Some(b'{') => {
-                self.open(Frame::object());
-                self.path(false)
-            }
-            Some(b'[') => {
-                self.open(Frame::array());
+            Some(b'{' | b'[') => {
+                self.pass(doc, at, end);
                 self.path(false)
             }
             Some(b'"') if self.expects_key() => {
-                self.pass(doc, at, token_end(doc, at));
+                self.pass(doc, at, end);
                 self.path(key_counts)
             }
             Some(c) if c.is_ascii_whitespace() || matches!(c, b':' | b',' | b'}' | b']') => {
