@@ -1,7 +1,7 @@
 //! The RSA private-key operation (RSASP1, RFC 8017 §5.2.1) by the Chinese remainder theorem, on
 //! the wasm-tuned Montgomery kernel in `monty`. About 2.5 ms per RSA-2048 signature in
 //! V8 14.6 where the `rsa` crate's private operation takes about 8 ms. Every result is checked against the public key
-//! before it leaves (s^e mod n = c; see [`Check`]), so a fault or a bug here yields an error,
+//! before it leaves (s^e mod n = c; see [`passes`]), so a fault or a bug here yields an error,
 //! never a wrong signature.
 //!
 //! Side channels: the arithmetic is constant time (see `monty`), and each signature is blinded
@@ -15,8 +15,6 @@
 //!   every key the kernel holds, RSA-4096 included, stay on the kernel; the reduction of c modulo
 //!   p before it is blinded is constant time like the rest.
 
-use rsa::traits::PublicKeyParts;
-use rsa::{BoxedUint, PublicKey};
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -208,15 +206,10 @@ impl<const N: usize> Crt<N> {
 /// A two-prime RSA private key in CRT form, ready for [`CrtKey::private_op`].
 pub struct CrtKey {
     sized: KernelSize,
-    check: Check,
-}
-
-/// How a signature is checked before it leaves: s^e mod n must give back c. On the kernel
-/// modulo n when n fits it (a different modulus from the primes the signature was made with, so
-/// a wrong result cannot pass by repeating the same mistake), else with the `rsa` crate.
-enum Check {
-    Kernel(PublicOp),
-    Backend(PublicKey),
+    /// s^e mod n must give back c before a signature leaves. It runs modulo n, a different
+    /// modulus from the primes the signature was made with, so a wrong result cannot pass by
+    /// repeating the same mistake.
+    check: PublicOp,
 }
 
 /// The kernel comes in three fixed sizes; a key takes the smallest that holds its primes.
@@ -230,18 +223,11 @@ enum KernelSize {
 }
 
 impl CrtKey {
-    /// From the big-endian modulus and CRT members (JWK `n`, `p`, `q`, `dp`, `dq`, `qi`). `None`
-    /// when a prime is too large for the kernel or a member does not fit: the caller then keeps
-    /// the `rsa` crate's own private operation.
-    pub fn new(public: &PublicKey, members: [&[u8]; 5]) -> Option<Self> {
-        let n = public.n_bytes();
-        let n = n.as_ref();
-        let check = match PublicOp::new(n, public.e_bytes().as_ref()) {
-            Some(op) => Check::Kernel(op),
-            None => Check::Backend(public.clone()),
-        };
-        let e = public.e_bytes();
-        let e = e.as_ref();
+    /// From the big-endian modulus `n`, public exponent `e` and CRT members (JWK `p`, `q`, `dp`,
+    /// `dq`, `qi`). `None` when a prime is too large for the kernel or a member does not fit:
+    /// the caller then keeps the `rsa` crate's own private operation.
+    pub fn new(n: &[u8], e: &[u8], members: [&[u8]; 5]) -> Option<Self> {
+        let check = PublicOp::new(n, e)?;
         let sized = if let Some(key) = Crt::<37>::new(n, e, members) {
             KernelSize::Limbs37(Box::new(key))
         } else if let Some(key) = Crt::<55>::new(n, e, members) {
@@ -262,34 +248,20 @@ impl CrtKey {
             KernelSize::Limbs55(key) => key.private_op(c, &blinds),
             KernelSize::Limbs74(key) => key.private_op(c, &blinds),
         }?;
-        self.check.passes(&signature, c).then_some(signature)
+        passes(&self.check, &signature, c).then_some(signature)
     }
 }
 
-impl Check {
-    /// s^e mod n == c, for big-endian `s` and `c`.
-    fn passes(&self, s: &[u8], c: &[u8]) -> bool {
-        match self {
-            Self::Kernel(op) => {
-                // c may be a byte shorter than n (EMSA-PSS): compare as numbers.
-                let Some(padding) = op.len().checked_sub(c.len()) else {
-                    return false;
-                };
-                let mut want = vec![0u8; padding];
-                want.extend_from_slice(c);
-                op.apply(s)
-                    .is_some_and(|recovered| bool::from(recovered.ct_eq(&want)))
-            }
-            Self::Backend(public) => {
-                let precision = public.n_bits_precision();
-                let uint = |x: &[u8]| BoxedUint::from_be_slice(x, precision).ok();
-                let (Some(s), Some(c)) = (uint(s), uint(c)) else {
-                    return false;
-                };
-                rsa::hazmat::rsa_encrypt(public, &s).is_ok_and(|recovered| recovered == c)
-            }
-        }
-    }
+/// s^e mod n == c, for big-endian `s` and `c` (c may be a byte shorter than n: EMSA-PSS).
+fn passes(public: &PublicOp, s: &[u8], c: &[u8]) -> bool {
+    let Some(padding) = public.len().checked_sub(c.len()) else {
+        return false;
+    };
+    let mut want = vec![0u8; padding];
+    want.extend_from_slice(c);
+    public
+        .apply(s)
+        .is_some_and(|recovered| bool::from(recovered.ct_eq(&want)))
 }
 
 /// Two fresh blinding factors of `BLIND_BITS` bits as limbs.
@@ -361,12 +333,7 @@ mod tests {
     #[test]
     fn every_exponentiation_runs_blinded_exponent_and_base() {
         let [n, e, d, p, q, dp, dq, qi] = members();
-        let public = PublicKey::new(
-            BoxedUint::from_be_slice(&n, 2048).unwrap(),
-            BoxedUint::from_be_slice(&e, 24).unwrap(),
-        )
-        .unwrap();
-        let key = CrtKey::new(&public, [&p, &q, &dp, &dq, &qi]).unwrap();
+        let key = CrtKey::new(&n, &e, [&p, &q, &dp, &dq, &qi]).unwrap();
         let c = pad::pkcs1v15(Hash::Sha256, &[7u8; 32], n.len()).unwrap();
         let want = big(&c).modpow(&big(&d), &big(&n));
         let signatures = 2 * PAIR_USES as usize + 3;

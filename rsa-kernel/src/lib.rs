@@ -9,7 +9,8 @@
 //!   variable-time routine takes the public exponent only.
 //!
 //! - [`PublicOp`]: RSAVP1 (s^e mod n) for verification and the self-check, in variable time
-//!   (nothing in it is secret), for moduli up to RSA-3072.
+//!   (nothing in it is secret): on `monty` up to RSA-3072, on `wide` (32-bit limbs of runtime
+//!   length) above.
 //!
 //! Key parsing and key generation are not here: they stay with the `rsa` crate.
 
@@ -22,6 +23,7 @@ mod public;
 /// The dudect timing harness's view of the kernel (`examples/dudect.rs`): not an API.
 #[doc(hidden)]
 pub mod timing;
+mod wide;
 
 pub use crt::CrtKey;
 pub use public::PublicOp;

@@ -5,13 +5,15 @@
 //! does, run in variable time: square and multiply over the bits of `e` on the plain signature,
 //! then one product by R^e mod n ([`Modulus::pow_plain_public_vartime`]). It is the kernel's
 //! arithmetic, so about four times faster in V8 than the `rsa` crate's `crypto-bigint` for an
-//! RSA-2048 verification.
+//! RSA-2048 verification. Moduli wider than its fixed sizes (RSA-4096 and up) run on
+//! [`crate::wide`], its runtime-sized sibling.
 
 use crate::monty::{self, Modulus, Residue};
+use crate::wide::WideModulus;
 use zeroize::Zeroizing;
 
-/// An RSA public key on the kernel: moduli up to 3358 bits (RSA-2048 and RSA-3072). Larger ones
-/// exceed the kernel's column bound; their callers keep the `rsa` crate.
+/// An RSA public key on the kernel: the fixed sizes for moduli up to 3078 bits (RSA-2048 and
+/// RSA-3072), the runtime-sized `wide` arithmetic above (up to 16384 bits).
 pub struct PublicOp {
     sized: Sized,
     /// The modulus, big-endian without leading zeros: a signature must be below it.
@@ -24,6 +26,8 @@ enum Sized {
     Limbs74(Box<Power<74>>),
     /// Moduli up to 3078 bits (RSA-3072).
     Limbs110(Box<Power<110>>),
+    /// Wider moduli, beyond the fixed sizes' column bound; `e` kept beside.
+    Wide(Box<WideModulus>, Vec<u8>),
 }
 
 /// The modulus and the public exponent, with R^e mod n computed once per key (about one
@@ -58,7 +62,7 @@ impl<const N: usize> Power<N> {
 
 impl PublicOp {
     /// From the big-endian modulus and public exponent. `None` for an even modulus, a zero
-    /// exponent, or a modulus too large for the kernel.
+    /// exponent, or a modulus above 16384 bits.
     pub fn new(n: &[u8], e: &[u8]) -> Option<Self> {
         let n = trim(n);
         let e = trim(e);
@@ -66,9 +70,12 @@ impl PublicOp {
             return None;
         }
         let wide = monty::limbs_for_bits(n.len() * 8);
-        let sized = match Power::<74>::new(n, e, wide) {
-            Some(p) => Sized::Limbs74(Box::new(p)),
-            None => Sized::Limbs110(Box::new(Power::<110>::new(n, e, wide)?)),
+        let sized = if let Some(p) = Power::<74>::new(n, e, wide) {
+            Sized::Limbs74(Box::new(p))
+        } else if let Some(p) = Power::<110>::new(n, e, wide) {
+            Sized::Limbs110(Box::new(p))
+        } else {
+            Sized::Wide(Box::new(WideModulus::new(n)?), e.to_vec())
         };
         Some(Self {
             sized,
@@ -94,10 +101,11 @@ impl PublicOp {
             return None;
         }
         let out = match &self.sized {
-            Sized::Limbs74(p) => p.apply(s, self.n.len()),
-            Sized::Limbs110(p) => p.apply(s, self.n.len()),
+            Sized::Limbs74(p) => p.apply(s, self.n.len()).map(|x| x.to_vec()),
+            Sized::Limbs110(p) => p.apply(s, self.n.len()).map(|x| x.to_vec()),
+            Sized::Wide(m, e) => m.pow(s, e, self.n.len()),
         }?;
-        Some(out.to_vec())
+        Some(out)
     }
 }
 

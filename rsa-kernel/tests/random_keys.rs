@@ -30,7 +30,8 @@ fn fresh(bits: usize) -> Fresh {
     let der = key.to_pkcs1_der().unwrap();
     let k = rsa::pkcs1::RsaPrivateKeyRef::from_der(der.as_bytes()).unwrap();
     let kernel = CrtKey::new(
-        &key.to_public_key(),
+        k.modulus.as_bytes(),
+        k.public_exponent.as_bytes(),
         [
             k.prime1.as_bytes(),
             k.prime2.as_bytes(),
