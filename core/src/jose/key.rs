@@ -25,7 +25,8 @@ use zeroize::Zeroizing;
 use super::alg::{EcCurve, Family, Sha};
 use super::nistp256::{self, P256Verifier};
 use super::pem;
-use super::rsa_backend::{RsaPrivate, RsaPublic};
+use super::rsa_backend::RsaPrivate;
+use super::rsa_public::RsaPublic;
 use super::{Algorithm, JoseError};
 use crate::sha256::{self, hmac::HmacKey};
 

@@ -25,6 +25,7 @@ mod key;
 mod nistp256;
 pub mod pem;
 mod rsa_backend;
+mod rsa_public;
 
 pub use alg::{Algorithm, EcCurve, Family, Sha};
 pub use error::JoseError;

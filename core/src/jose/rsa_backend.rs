@@ -1,39 +1,33 @@
-//! The seam around the RSA implementation: the `rsa` crate (0.10 line) for key parsing, encoding
-//! and key generation, and the filter's own kernel (crate `jwt-relay-rsa`) for signing and
-//! verification.
+//! RSA private keys: the `rsa` crate (0.10 line) for their parsing, checks, encoding and
+//! generation, the filter's own kernel (crate `jwt-relay-rsa`) for signing. Public keys and
+//! verification live in `rsa_public`, without the crate; the helpers both share are here.
 //!
-//! Everything RSA goes through these two types, so swapping a backend touches this file only.
 //! The 0.10 line uses `crypto-bigint` with constant-time private operations and blinding; the
 //! 0.9 line carries RUSTSEC-2023-0071 (Marvin) and was not faster in V8 (6.7 ms per RS256 sign).
 //!
 //! Signing: the kernel crate `jwt-relay-rsa` encodes (`pad`: EMSA-PKCS1-v1_5 or EMSA-PSS, salt
 //! from the system RNG), and its `CrtKey` runs the private operation in constant time with
-//! blinded exponents and checks the
-//! result against the public key. That takes about 2.5 ms per RSA-2048 signature in V8, where
-//! the `rsa` crate takes about 8 ms even with 32-bit limbs. Keys the kernel cannot hold (primes
-//! wider than 2070 bits) sign with `PrivateKey::sign`, which blinds and fault-checks too.
-//!
-//! Verification runs on the kernel too (`PublicOp`: s^e mod n in variable time, nothing there is
-//! secret), then `rsa_pad` checks the encoding: about 0.06 ms per RS256 verification in V8,
-//! about six times faster than the `rsa` crate. Up to RSA-3072 on the kernel's fixed sizes,
-//! above on its runtime-sized arithmetic (`wide`). Tests hold it to the `rsa` crate's answers.
-//! Keys the kernel cannot sign with use the `rsa` crate, built for wasm with `--cfg
-//! cpubits="32"` (`.cargo/config.toml`: 32-bit crypto-bigint limbs, faster in V8).
+//! blinded exponents and checks the result against the public key. That takes about 2.5 ms per
+//! RSA-2048 signature in V8, where the `rsa` crate takes about 8 ms even with 32-bit limbs. Keys
+//! the kernel cannot hold (primes wider than 2070 bits) sign with `PrivateKey::sign`, which
+//! blinds and fault-checks too; the crate is built for wasm with `--cfg cpubits="32"`
+//! (`.cargo/config.toml`: 32-bit crypto-bigint limbs, faster in V8).
 
 use getrandom::rand_core::UnwrapErr;
 use getrandom::SysRng;
 use rsa::pkcs1::der::Decode as _;
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::traits::PublicKeyParts;
-use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey, Pss, PublicKey};
+use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey, Pss};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::alg::Sha;
+use super::rsa_public::RsaPublic;
 use super::{Algorithm, JoseError};
-use jwt_relay_rsa::{pad as rsa_pad, CrtKey, PublicOp};
+use jwt_relay_rsa::{pad as rsa_pad, CrtKey};
 
 /// Smallest modulus accepted, in bits. RFC 7518 §3.3 and §3.5 ask for 2048 or larger, but a
 /// product of two 1024-bit primes is 2047 bits about half the time, and Kong verifies with such
@@ -45,15 +39,6 @@ pub(crate) const RECOMMENDED_RSA_BITS: usize = 2048;
 /// Largest modulus accepted, in bits (bounds verification cost per request).
 pub(crate) const MAX_RSA_BITS: usize = 8192;
 
-/// An RSA public key, with its form on the kernel (`PublicOp`), where every verification runs
-/// (about four times faster in V8 than on the `rsa` crate). Verification handles nothing
-/// secret, so the kernel's variable-time public exponentiation is allowed here.
-#[derive(Clone)]
-pub(crate) struct RsaPublic {
-    key: PublicKey,
-    op: Arc<PublicOp>,
-}
-
 /// An RSA private key (the backend zeroizes its limbs on drop), with its CRT form on the
 /// wasm-tuned kernel when the key fits it (two primes of at most 2070 bits: up to RSA-4096).
 #[derive(Clone)]
@@ -63,7 +48,7 @@ pub(crate) struct RsaPrivate {
     fast: Option<Arc<CrtKey>>,
 }
 
-fn check_size(bits: usize) -> Result<(), JoseError> {
+pub(super) fn check_size(bits: usize) -> Result<(), JoseError> {
     if bits < MIN_RSA_BITS {
         return Err(JoseError::InvalidKey("RSA modulus smaller than 2040 bits"));
     }
@@ -74,7 +59,7 @@ fn check_size(bits: usize) -> Result<(), JoseError> {
 }
 
 /// Big-endian bytes without leading zeros.
-fn trim(bytes: &[u8]) -> &[u8] {
+pub(super) fn trim(bytes: &[u8]) -> &[u8] {
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     bytes.get(first..).unwrap_or_default()
 }
@@ -89,7 +74,7 @@ fn bits_of(n: &[u8]) -> Result<u32, JoseError> {
     u32::try_from(len.saturating_mul(8)).map_err(|_| JoseError::InvalidKey("RSA modulus too large"))
 }
 
-fn digest(sha: Sha, msg: &[u8]) -> Vec<u8> {
+pub(super) fn digest(sha: Sha, msg: &[u8]) -> Vec<u8> {
     match sha {
         Sha::Sha256 => crate::sha256::digest(msg).to_vec(),
         Sha::Sha384 => Sha384::digest(msg).to_vec(),
@@ -98,7 +83,7 @@ fn digest(sha: Sha, msg: &[u8]) -> Vec<u8> {
 }
 
 /// The kernel's name for a hash.
-fn kernel_hash(sha: Sha) -> jwt_relay_rsa::Hash {
+pub(super) fn kernel_hash(sha: Sha) -> jwt_relay_rsa::Hash {
     match sha {
         Sha::Sha256 => jwt_relay_rsa::Hash::Sha256,
         Sha::Sha384 => jwt_relay_rsa::Hash::Sha384,
@@ -106,102 +91,10 @@ fn kernel_hash(sha: Sha) -> jwt_relay_rsa::Hash {
     }
 }
 
-fn sha_of(alg: Algorithm) -> Result<Sha, JoseError> {
+pub(super) fn sha_of(alg: Algorithm) -> Result<Sha, JoseError> {
     match (alg.family(), alg.sha()) {
         (super::Family::Rsa, Some(sha)) => Ok(sha),
         _ => Err(JoseError::AlgorithmMismatch),
-    }
-}
-
-impl RsaPublic {
-    /// From a DER SubjectPublicKeyInfo with the rsaEncryption OID.
-    pub(crate) fn from_spki_der(der: &[u8]) -> Result<Self, JoseError> {
-        let key = PublicKey::from_public_key_der(der)
-            .map_err(|_| JoseError::InvalidKey("malformed RSA public key"))?;
-        Self::checked(key)
-    }
-
-    /// From a DER PKCS#1 RSAPublicKey.
-    pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, JoseError> {
-        let key = PublicKey::from_pkcs1_der(der)
-            .map_err(|_| JoseError::InvalidKey("malformed RSA public key"))?;
-        Self::checked(key)
-    }
-
-    /// From the big-endian modulus and public exponent (JWK `n`, `e`).
-    pub(crate) fn from_components(n: &[u8], e: &[u8]) -> Result<Self, JoseError> {
-        let bits = bits_of(n)?;
-        check_size(usize::try_from(bits).unwrap_or(usize::MAX))?;
-        let n = uint(n, bits)?;
-        let e_bits = bits_of(e)?.max(8);
-        let e = uint(e, e_bits)?;
-        let key = PublicKey::new_with_size_limits(n, e, MIN_RSA_BITS..=MAX_RSA_BITS)
-            .map_err(|_| JoseError::InvalidKey("invalid RSA public key"))?;
-        Self::checked(key)
-    }
-
-    fn checked(key: PublicKey) -> Result<Self, JoseError> {
-        check_size(key.n().bit_width() as usize)?;
-        Self::from_backend(key)
-    }
-
-    fn from_backend(key: PublicKey) -> Result<Self, JoseError> {
-        // The backend has checked n (odd, within the size limits) and e, so the kernel takes
-        // every key it gives; an error here would be a kernel limit, not a bad key.
-        let op = PublicOp::new(key.n_bytes().as_ref(), key.e_bytes().as_ref())
-            .ok_or(JoseError::InvalidKey("RSA public key beyond the kernel"))?;
-        Ok(Self {
-            key,
-            op: Arc::new(op),
-        })
-    }
-
-    /// DER SubjectPublicKeyInfo.
-    pub(crate) fn to_spki_der(&self) -> Result<Vec<u8>, JoseError> {
-        self.key
-            .to_public_key_der()
-            .map(|doc| doc.into_vec())
-            .map_err(|_| JoseError::InvalidKey("RSA public key cannot be encoded"))
-    }
-
-    /// Modulus, big-endian, no leading zeros.
-    pub(crate) fn modulus(&self) -> Vec<u8> {
-        self.key.n_bytes().into_vec()
-    }
-
-    /// Public exponent, big-endian, no leading zeros.
-    pub(crate) fn exponent(&self) -> Vec<u8> {
-        self.key.e_bytes().into_vec()
-    }
-
-    /// Modulus length in bits.
-    pub(crate) fn bits(&self) -> usize {
-        self.key.n().bit_width() as usize
-    }
-
-    /// Verifies an RS*/PS* signature over `msg` (the JWS signing input).
-    pub(crate) fn verify(&self, alg: Algorithm, msg: &[u8], sig: &[u8]) -> Result<(), JoseError> {
-        let sha = sha_of(alg)?;
-        let hashed = digest(sha, msg);
-        self.verify_hashed(alg.is_pss(), sha, &hashed, sig)
-            .then_some(())
-            .ok_or(JoseError::SignatureMismatch)
-    }
-
-    /// RSAVP1 on the kernel, then the encoding checked by `rsa_pad`: PKCS#1 v1.5 re-encoded
-    /// and compared; PSS with the salt length read from the signature. RFC 7518 §3.5 has
-    /// signers use the hash length (the filter signs so), but Kong verifies through OpenSSL's
-    /// auto-detection, and OpenSSL 3.0 signs with the largest salt: tokens Kong accepts must
-    /// verify here too. The salt length is the signer's choice, no part of what is checked.
-    fn verify_hashed(&self, pss: bool, sha: Sha, hashed: &[u8], sig: &[u8]) -> bool {
-        let Some(em) = self.op.apply(sig) else {
-            return false;
-        };
-        if pss {
-            rsa_pad::pss_verify(kernel_hash(sha), hashed, &em, self.bits())
-        } else {
-            rsa_pad::pkcs1v15_verify(kernel_hash(sha), hashed, &em)
-        }
     }
 }
 
@@ -244,7 +137,7 @@ impl RsaPrivate {
 
     fn checked(key: PrivateKey) -> Result<Self, JoseError> {
         check_size(key.n().bit_width() as usize)?;
-        let public = RsaPublic::from_backend(key.to_public_key())?;
+        let public = RsaPublic::new(key.n_bytes().as_ref(), key.e_bytes().as_ref())?;
         let mut private = Self {
             key,
             public,
@@ -484,7 +377,13 @@ mod tests {
 
     /// The `rsa` crate's verification, the reference: PSS reads the salt length from the
     /// signature (`salt_len: None`), as the kernel's `pss_verify` does.
-    fn rsa_crate_verifies(key: &PublicKey, pss: bool, sha: Sha, hashed: &[u8], sig: &[u8]) -> bool {
+    fn rsa_crate_verifies(
+        key: &rsa::PublicKey,
+        pss: bool,
+        sha: Sha,
+        hashed: &[u8],
+        sig: &[u8],
+    ) -> bool {
         fn any_salt<D: sha2::Digest + rsa::sha2::digest::FixedOutputReset>() -> Pss<D> {
             let mut pss = Pss::<D>::new();
             pss.salt_len = None;
@@ -523,6 +422,7 @@ mod tests {
         let mut checked = 0;
         for key in &keys {
             let public = key.public();
+            let reference = key.key.to_public_key();
             let n = public.modulus();
             let mut n_minus_one = n.clone();
             if let Some(last) = n_minus_one.last_mut() {
@@ -554,7 +454,7 @@ mod tests {
                 }
                 for (i, case) in cases.iter().enumerate() {
                     let ours = public.verify_hashed(alg.is_pss(), sha, &hashed, case);
-                    let theirs = rsa_crate_verifies(&public.key, alg.is_pss(), sha, &hashed, case);
+                    let theirs = rsa_crate_verifies(&reference, alg.is_pss(), sha, &hashed, case);
                     assert_eq!(ours, theirs, "{} bits, {alg:?}, case {i}", public.bits());
                     assert_eq!(ours, i == 0, "{} bits, {alg:?}, case {i}", public.bits());
                     checked += 1;
