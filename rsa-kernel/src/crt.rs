@@ -238,6 +238,14 @@ impl CrtKey {
         Some(Self { sized, check })
     }
 
+    /// From the big-endian `n`, `e`, the private exponent `d` and the primes `p`, `q` (JWK `n`,
+    /// `e`, `d`, `p`, `q`): the CRT members d mod (p − 1), d mod (q − 1) and q⁻¹ mod p are
+    /// computed here, in constant time ([`crt_members`]). `None` as for [`CrtKey::new`].
+    pub fn from_private(n: &[u8], e: &[u8], d: &[u8], p: &[u8], q: &[u8]) -> Option<Self> {
+        let [dp, dq, qi] = crt_members(d, p, q)?;
+        Self::new(n, e, [p, q, &dp, &dq, &qi])
+    }
+
     /// c^d mod n for the big-endian `c` (the encoded message, below n), as big-endian bytes of
     /// the modulus length, checked against the public key. `None` when the system RNG fails,
     /// `c` is not below n, or the check fails (a fault: the signature is withheld).
@@ -250,6 +258,34 @@ impl CrtKey {
         }?;
         passes(&self.check, &signature, c).then_some(signature)
     }
+}
+
+/// d mod (p − 1), d mod (q − 1) and q⁻¹ mod p (RFC 8017 §3.2), big-endian, each as long as
+/// its prime. The remainders are bit-serial with masked subtractions (`monty::rem`), the inverse
+/// is q^(p−2) mod p (Fermat) on the constant-time window exponentiation: nothing branches on,
+/// or indexes by, a secret. `None` when a prime is even, below 3, or too wide for the kernel.
+fn crt_members(d: &[u8], p: &[u8], q: &[u8]) -> Option<[Zeroizing<Vec<u8>>; 3]> {
+    let limbs = |x: &[u8]| monty::from_be_bytes(x, monty::limbs_for_bits(x.len() * 8));
+    let d = limbs(d)?;
+    let exponent = |prime: &[u8]| -> Option<Zeroizing<Vec<u8>>> {
+        let minus_one = monty::sub_small(&limbs(prime)?, 1);
+        monty::to_be_bytes(&monty::rem(&d, &minus_one), prime.len())
+    };
+    let qi = inverse::<37>(p, q)
+        .or_else(|| inverse::<55>(p, q))
+        .or_else(|| inverse::<74>(p, q))?;
+    Some([exponent(p)?, exponent(q)?, qi])
+}
+
+/// q⁻¹ mod p = q^(p−2) mod p for an odd prime p of at most `N` limbs, big-endian, as long as p.
+fn inverse<const N: usize>(p: &[u8], q: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let wide = monty::limbs_for_bits(q.len() * 8);
+    let modulus = Modulus::<N>::new(p, wide)?;
+    let minus_two = monty::sub_small(&monty::from_be_bytes(p, N)?, 2);
+    let exponent = monty::nibbles(&minus_two, monty::nibble_count(monty::bit_length(p)));
+    let q = modulus.enter_mont(&monty::from_be_bytes(q, wide)?);
+    let plain = modulus.leave_mont(&modulus.pow(&q, &exponent));
+    monty::to_be_bytes(plain.as_slice(), p.len())
 }
 
 /// s^e mod n == c, for big-endian `s` and `c` (c may be a byte shorter than n: EMSA-PSS).
@@ -324,6 +360,22 @@ mod tests {
         nibbles
             .iter()
             .fold(BigUint::from(0u8), |acc, &d| (acc << 4) + d)
+    }
+
+    /// The CRT members computed from d, p, q are the key file's (written by OpenSSL), and a key
+    /// built from them signs as the one built from the file's members.
+    #[test]
+    fn crt_members_from_d_p_q_are_the_key_files() {
+        let [n, e, d, p, q, dp, dq, qi] = members();
+        let [got_dp, got_dq, got_qi] = crt_members(&d, &p, &q).unwrap();
+        let big_of = |x: &[u8]| big(x);
+        assert_eq!(big_of(&got_dp), big(&dp));
+        assert_eq!(big_of(&got_dq), big(&dq));
+        assert_eq!(big_of(&got_qi), big(&qi));
+        let c = pad::pkcs1v15(Hash::Sha256, &[9u8; 32], n.len()).unwrap();
+        let ours = CrtKey::from_private(&n, &e, &d, &p, &q).unwrap();
+        let theirs = CrtKey::new(&n, &e, [&p, &q, &dp, &dq, &qi]).unwrap();
+        assert_eq!(ours.private_op(&c).unwrap(), theirs.private_op(&c).unwrap());
     }
 
     /// Removing either blinding leaves every signature correct, so the kernel's trace is checked

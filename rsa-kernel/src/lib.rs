@@ -12,7 +12,10 @@
 //!   (nothing in it is secret): on `monty` up to RSA-3072, on `wide` (32-bit limbs of runtime
 //!   length) above.
 //!
-//! Key parsing and key generation are not here: they stay with the `rsa` crate.
+//! - [`CrtKey::from_private`]: the CRT members d mod (p − 1), d mod (q − 1), q⁻¹ mod p computed
+//!   from d, p, q in constant time.
+//!
+//! Key parsing and key generation are not here.
 
 #![deny(clippy::integer_division_remainder_used)]
 

@@ -146,6 +146,39 @@ pub(crate) fn sub_small(a: &[u32], k: u32) -> Limbs {
     out
 }
 
+/// `x mod m` for normalized limbs and `m > 0` of any parity (p − 1 of a prime), `m.len()` limbs
+/// long. Bit-serial shift and subtract: every step shifts, subtracts and keeps one of the two
+/// by a mask over every limb, so the work and the memory touched follow the operands' lengths
+/// (public: the key's size), never their values. Key-load time only (d mod (p − 1)).
+pub(crate) fn rem(x: &[u32], m: &[u32]) -> Limbs {
+    // r < m before each shift, so 2r + 1 < 2m fits in one limb more than m.
+    let mut r = zeros(m.len() + 1);
+    let mut diff = zeros(m.len() + 1);
+    for &limb in x.iter().rev() {
+        for bit in (0..BITS).rev() {
+            let mut carry = (limb >> bit) & 1;
+            for slot in r.iter_mut() {
+                let shifted = (*slot << 1) | carry;
+                carry = shifted >> BITS;
+                *slot = shifted & MASK as u32;
+            }
+            let mut borrow = 0i64;
+            for (i, (d, &ri)) in diff.iter_mut().zip(r.iter()).enumerate() {
+                let v = i64::from(ri) - i64::from(m.get(i).copied().unwrap_or(0)) + borrow;
+                *d = (v & MASK as i64) as u32;
+                borrow = v >> BITS;
+            }
+            // r − m borrowed (borrow = −1) exactly when r < m: then keep r.
+            let keep_r = Choice::from((borrow & 1) as u8);
+            for (slot, &d) in r.iter_mut().zip(diff.iter()) {
+                slot.conditional_assign(&d, !keep_r);
+            }
+        }
+    }
+    r.truncate(m.len());
+    r
+}
+
 /// A value modulo an `N`-limb modulus (zeroized on drop).
 pub(crate) type Residue<const N: usize> = Zeroizing<[u32; N]>;
 
@@ -858,6 +891,52 @@ mod tests {
         pow_matches_num_bigint::<37>(1);
         pow_matches_num_bigint::<55>(2);
         pow_matches_num_bigint::<74>(3);
+    }
+
+    /// `rem` against num-bigint: even and odd moduli, dividends shorter and longer than the
+    /// modulus, and the edges (x = 0, x = m, x = m − 1, x = k·m, an all-ones dividend).
+    #[test]
+    fn rem_matches_num_bigint() {
+        let mut rng = Rng(0x0005_eed0_f2e3);
+        for (x_bits, m_bits) in [
+            (2048, 1024),
+            (2047, 1023),
+            (4096, 2048),
+            (6144, 3072),
+            (60, 200),
+            (300, 29),
+            (56, 28),
+        ] {
+            let x_limbs = limbs_for_bits(x_bits);
+            for even in [false, true] {
+                let mut m = rng.odd(m_bits);
+                if even {
+                    m -= 1u8;
+                }
+                let m_limbs = limbs_for_bits(m_bits);
+                let all_ones = (BigUint::from(1u8) << x_bits) - 1u8;
+                let random = rng.below(&(BigUint::from(1u8) << x_bits));
+                for x in [
+                    BigUint::from(0u8),
+                    m.clone(),
+                    &m - 1u8,
+                    &m * 3u8,
+                    all_ones,
+                    random,
+                ] {
+                    if x.bits() as usize > x_limbs * BITS as usize {
+                        continue;
+                    }
+                    let got = rem(&limbs(&x, x_limbs), &limbs(&m, m_limbs));
+                    assert_eq!(got.len(), m_limbs);
+                    assert_eq!(
+                        big(&got),
+                        &x % &m,
+                        "{x_bits} mod {m_bits} bits, even {even}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

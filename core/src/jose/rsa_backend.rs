@@ -150,16 +150,18 @@ impl RsaPrivate {
         Ok(private)
     }
 
-    /// The key in the form the fast kernel signs with; `None` (keep the `rsa` crate's own
-    /// private operation) for multi-prime keys and primes too large for the kernel.
+    /// The key in the form the fast kernel signs with, its CRT members computed by the kernel
+    /// from d, p and q; `None` (keep the `rsa` crate's own private operation) for multi-prime
+    /// keys and primes too large for the kernel.
     fn crt_key(&self) -> Option<CrtKey> {
         use rsa::traits::PrivateKeyParts;
-        if self.key.primes().len() != 2 {
+        let [p, q] = self.key.primes() else {
             return None;
-        }
-        let [_d, p, q, dp, dq, qi] = self.private_members().ok()?;
+        };
+        let bytes = |x: &BoxedUint| Zeroizing::new(x.to_be_bytes().into_vec());
+        let (d, p, q) = (bytes(self.key.d()), bytes(p.as_ref()), bytes(q.as_ref()));
         let (n, e) = (self.key.n_bytes(), self.key.e_bytes());
-        CrtKey::new(n.as_ref(), e.as_ref(), [&p, &q, &dp, &dq, &qi])
+        CrtKey::from_private(n.as_ref(), e.as_ref(), trim(&d), trim(&p), trim(&q))
     }
 
     /// A fresh key of `bits` (2048 to 8192), public exponent 65537, primes from the system RNG.
