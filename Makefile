@@ -62,8 +62,6 @@ test: tools build
 	@[ -n "$$JWT_RELAY_NGX_BIN" ] || echo "JWT_RELAY_NGX_BIN is unset: the Kong engine (ngx_wasm_module) lane of tests/hosts.rs and tests/attacks is skipped"
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
-	# The build that signs with the `rsa` crate instead of the kernel (feature rsa-crate-signer).
-	cargo test -p jwt-relay-core --features rsa-crate-signer --lib rsa_backend
 
 ## lint: formatting and clippy for the host and wasm targets
 lint: wasm-target

@@ -589,9 +589,10 @@ fn upstream_jwt_every_algorithm_verifies_independently_with_served_jwks() {
     }
 }
 
-/// RSA keys of every size the filter's signing kernel holds (RSA-3072 on its 55-limb size,
-/// RSA-4096 on the 74-limb one, checked by the `rsa` crate) and one it does not (RSA-6144,
-/// signed by the `rsa` crate): tokens made inside each host's Wasm runtime verify in jwcrypto.
+/// RSA keys of every size the filter's signing kernel holds beyond RSA-2048 (RSA-3072 on its
+/// 55-limb size, RSA-4096 on the 74-limb one and RSA-6144 on the 110-limb one, the last two
+/// checked on the runtime-sized public kernel): tokens made inside each host's Wasm runtime
+/// verify in jwcrypto.
 #[test]
 fn upstream_jwt_rsa_keys_of_every_kernel_size_verify_independently() {
     for host in hosts() {

@@ -16,7 +16,7 @@
 //!   p before it is blinded is constant time like the rest.
 
 use std::sync::Mutex;
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
 
 use crate::monty::{self, Limbs, Modulus, Residue};
@@ -212,7 +212,7 @@ pub struct CrtKey {
     check: PublicOp,
 }
 
-/// The kernel comes in three fixed sizes; a key takes the smallest that holds its primes.
+/// The kernel comes in four fixed sizes; a key takes the smallest that holds its primes.
 enum KernelSize {
     /// Primes up to 1034 bits (RSA-2048).
     Limbs37(Box<Crt<37>>),
@@ -220,20 +220,24 @@ enum KernelSize {
     Limbs55(Box<Crt<55>>),
     /// Primes up to 2070 bits (RSA-4096).
     Limbs74(Box<Crt<74>>),
+    /// Primes up to 3078 bits (RSA-6144), the column bound's last size.
+    Limbs110(Box<Crt<110>>),
 }
 
 impl CrtKey {
     /// From the big-endian modulus `n`, public exponent `e` and CRT members (JWK `p`, `q`, `dp`,
-    /// `dq`, `qi`). `None` when a prime is too large for the kernel or a member does not fit:
-    /// the caller then keeps the `rsa` crate's own private operation.
+    /// `dq`, `qi`). `None` when a prime is too large for the kernel (above 3078 bits) or a
+    /// member does not fit: the caller refuses the key.
     pub fn new(n: &[u8], e: &[u8], members: [&[u8]; 5]) -> Option<Self> {
         let check = PublicOp::new(n, e)?;
         let sized = if let Some(key) = Crt::<37>::new(n, e, members) {
             KernelSize::Limbs37(Box::new(key))
         } else if let Some(key) = Crt::<55>::new(n, e, members) {
             KernelSize::Limbs55(Box::new(key))
+        } else if let Some(key) = Crt::<74>::new(n, e, members) {
+            KernelSize::Limbs74(Box::new(key))
         } else {
-            KernelSize::Limbs74(Box::new(Crt::<74>::new(n, e, members)?))
+            KernelSize::Limbs110(Box::new(Crt::<110>::new(n, e, members)?))
         };
         Some(Self { sized, check })
     }
@@ -255,16 +259,64 @@ impl CrtKey {
             KernelSize::Limbs37(key) => key.private_op(c, &blinds),
             KernelSize::Limbs55(key) => key.private_op(c, &blinds),
             KernelSize::Limbs74(key) => key.private_op(c, &blinds),
+            KernelSize::Limbs110(key) => key.private_op(c, &blinds),
         }?;
         passes(&self.check, &signature, c).then_some(signature)
     }
+}
+
+/// The private-key checks of RFC 8017 §3.2 that the `rsa` crate makes, on big-endian members:
+/// d < n; p and q odd, at least 3, distinct, each at most ⌈bits(n)/2⌉ bits; p·q = n; and
+/// d·e ≡ 1 modulo p − 1 and q − 1. The arithmetic is constant time (products, `monty::rem`,
+/// masked comparisons); only the one answer, and the members' lengths, are revealed.
+pub fn consistent(n: &[u8], e: &[u8], d: &[u8], p: &[u8], q: &[u8]) -> bool {
+    let n_bits = monty::bit_length(n);
+    let half = n_bits.div_ceil(2);
+    let prime_ok = |x: &[u8]| {
+        let bits = monty::bit_length(x);
+        (2..=half).contains(&bits) && x.last().is_some_and(|b| b & 1 == 1)
+    };
+    if !prime_ok(p) || !prime_ok(q) {
+        return false;
+    }
+    let width = monty::limbs_for_bits(n_bits.max(8 * d.len()).max(8 * p.len()) + 1);
+    let limbs = |x: &[u8]| monty::from_be_bytes(x, width);
+    let (Some(n), Some(d), Some(p), Some(q)) = (limbs(n), limbs(d), limbs(p), limbs(q)) else {
+        return false;
+    };
+    let Some(e) = monty::from_be_bytes(e, monty::limbs_for_bits(e.len() * 8)) else {
+        return false;
+    };
+    let mut one = monty::from_be_bytes(&[1], width).unwrap_or_default();
+    one.resize(width, 0);
+    let de = monty::mul_plain(&d, &e);
+    let congruent = |prime: &[u32]| {
+        let minus_one = monty::sub_small(prime, 1);
+        let r = monty::rem(&de, &minus_one);
+        r.ct_eq(one.as_slice())
+    };
+    let product = monty::mul_plain(&p, &q);
+    let product_is_n = product
+        .get(..width)
+        .map_or(Choice::from(0), |low| low.ct_eq(n.as_slice()))
+        & product
+            .iter()
+            .skip(width)
+            .fold(Choice::from(1), |all, &l| all & l.ct_eq(&0));
+    bool::from(
+        monty::less_than(&d, &n)
+            & !p.ct_eq(q.as_slice())
+            & product_is_n
+            & congruent(&p)
+            & congruent(&q),
+    )
 }
 
 /// d mod (p − 1), d mod (q − 1) and q⁻¹ mod p (RFC 8017 §3.2), big-endian, each as long as
 /// its prime. The remainders are bit-serial with masked subtractions (`monty::rem`), the inverse
 /// is q^(p−2) mod p (Fermat) on the constant-time window exponentiation: nothing branches on,
 /// or indexes by, a secret. `None` when a prime is even, below 3, or too wide for the kernel.
-fn crt_members(d: &[u8], p: &[u8], q: &[u8]) -> Option<[Zeroizing<Vec<u8>>; 3]> {
+pub fn crt_members(d: &[u8], p: &[u8], q: &[u8]) -> Option<[Zeroizing<Vec<u8>>; 3]> {
     let limbs = |x: &[u8]| monty::from_be_bytes(x, monty::limbs_for_bits(x.len() * 8));
     let d = limbs(d)?;
     let exponent = |prime: &[u8]| -> Option<Zeroizing<Vec<u8>>> {
@@ -273,7 +325,8 @@ fn crt_members(d: &[u8], p: &[u8], q: &[u8]) -> Option<[Zeroizing<Vec<u8>>; 3]> 
     };
     let qi = inverse::<37>(p, q)
         .or_else(|| inverse::<55>(p, q))
-        .or_else(|| inverse::<74>(p, q))?;
+        .or_else(|| inverse::<74>(p, q))
+        .or_else(|| inverse::<110>(p, q))?;
     Some([exponent(p)?, exponent(q)?, qi])
 }
 

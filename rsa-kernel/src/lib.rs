@@ -28,7 +28,7 @@ mod public;
 pub mod timing;
 mod wide;
 
-pub use crt::CrtKey;
+pub use crt::{consistent, crt_members, CrtKey};
 pub use public::PublicOp;
 
 /// The hash of an RSA signature scheme.

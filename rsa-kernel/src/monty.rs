@@ -179,6 +179,16 @@ pub(crate) fn rem(x: &[u32], m: &[u32]) -> Limbs {
     r
 }
 
+/// a < b for normalized limbs of equal length, as a `Choice`: a borrow run through every limb.
+pub(crate) fn less_than(a: &[u32], b: &[u32]) -> Choice {
+    let mut borrow = 0i64;
+    for (&x, &y) in a.iter().zip(b) {
+        let v = i64::from(x) - i64::from(y) + borrow;
+        borrow = v >> BITS;
+    }
+    Choice::from((borrow & 1) as u8)
+}
+
 /// A value modulo an `N`-limb modulus (zeroized on drop).
 pub(crate) type Residue<const N: usize> = Zeroizing<[u32; N]>;
 

@@ -395,6 +395,7 @@ pub(crate) enum PublicParams {
 pub(crate) type PrivateMember = (&'static str, Zeroizing<Vec<u8>>);
 
 /// Modulus size of the RSA keys [`SigningKey::generate`] makes.
+#[cfg(any(test, feature = "keygen"))]
 const GENERATED_RSA_BITS: usize = 2048;
 
 const NO_PEM_FOR_HMAC: &str = "an HMAC secret has no PEM form";
@@ -706,9 +707,7 @@ impl SigningKey {
                 getrandom::fill(&mut secret).map_err(|_| JoseError::SigningFailed)?;
                 PrivateInner::Hmac(HmacSecret::new(&secret)?)
             }
-            (Family::Rsa, _) => {
-                PrivateInner::Rsa(Box::new(RsaPrivate::generate(GENERATED_RSA_BITS)?))
-            }
+            (Family::Rsa, _) => PrivateInner::Rsa(Box::new(generate_rsa()?)),
             (Family::Ec, Some(curve)) => PrivateInner::Ec(Box::new(EcPrivate::generate(curve)?)),
             (Family::Ec, None) => return Err(JoseError::AlgorithmMismatch),
             (Family::Ed, _) => {
@@ -896,17 +895,20 @@ impl SigningKey {
             PrivateInner::Ed448(k) => Ok(k.sign_raw(signing_input).to_bytes().to_vec()),
         }
     }
+}
 
-    /// Like [`sign`](Self::sign), but RS*/PS* use the `rsa` crate's own private operation
-    /// instead of the filter's kernel, so `make bench` can show both side by side.
-    #[doc(hidden)]
-    pub fn sign_with_rsa_crate(&self, alg: Algorithm, input: &[u8]) -> Result<Vec<u8>, JoseError> {
-        self.check_alg(alg)?;
-        match &self.0 {
-            PrivateInner::Rsa(k) => k.sign_with_rsa_crate(alg, input),
-            _ => self.sign(alg, input),
-        }
-    }
+/// An RSA key of `GENERATED_RSA_BITS` (the `keygen` feature's, and the tests').
+#[cfg(any(test, feature = "keygen"))]
+fn generate_rsa() -> Result<RsaPrivate, JoseError> {
+    RsaPrivate::generate(GENERATED_RSA_BITS)
+}
+
+/// Without the `keygen` feature (the filter) RSA keys are never generated.
+#[cfg(not(any(test, feature = "keygen")))]
+fn generate_rsa() -> Result<RsaPrivate, JoseError> {
+    Err(JoseError::UnsupportedKey(
+        "RSA key generation (a build with the keygen feature)",
+    ))
 }
 
 fn describe(

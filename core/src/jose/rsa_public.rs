@@ -16,7 +16,7 @@ use spki::{AlgorithmIdentifierRef, ObjectIdentifier, SubjectPublicKeyInfoRef};
 
 use super::alg::Sha;
 use super::rsa_backend::{
-    check_size, digest, kernel_hash, sha_of, trim, MAX_RSA_BITS, MIN_RSA_BITS,
+    bit_length, check_size, digest, kernel_hash, sha_of, trim, MAX_RSA_BITS, MIN_RSA_BITS,
 };
 use super::{Algorithm, JoseError};
 use jwt_relay_rsa::{pad as rsa_pad, PublicOp};
@@ -148,7 +148,7 @@ impl RsaPublic {
 }
 
 /// The SPKI algorithm is RSA: rsaEncryption with NULL parameters, or id-RSASSA-PSS without.
-fn rsa_algorithm(algorithm: &AlgorithmIdentifierRef<'_>) -> Option<()> {
+pub(super) fn rsa_algorithm(algorithm: &AlgorithmIdentifierRef<'_>) -> Option<()> {
     match algorithm.oid {
         pkcs1::ALGORITHM_OID => {
             let null = pkcs1::der::asn1::AnyRef::from(pkcs1::der::asn1::Null);
@@ -162,7 +162,7 @@ fn rsa_algorithm(algorithm: &AlgorithmIdentifierRef<'_>) -> Option<()> {
 /// The `rsa` crate's public-key checks: n odd and of a size in `bits`, e odd, e within
 /// [2, 2^33 − 1], e < n (implied by the others while moduli have 1024 bits or more; kept, as
 /// the crate keeps it).
-fn well_formed(n: &[u8], e: &[u8], bits: std::ops::RangeInclusive<usize>) -> bool {
+pub(super) fn well_formed(n: &[u8], e: &[u8], bits: std::ops::RangeInclusive<usize>) -> bool {
     let (n, e) = (trim(n), trim(e));
     let odd = |x: &[u8]| x.last().is_some_and(|b| b & 1 == 1);
     let e_value = (e.len() <= 8).then(|| e.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)));
@@ -176,13 +176,6 @@ fn well_formed(n: &[u8], e: &[u8], bits: std::ops::RangeInclusive<usize>) -> boo
 /// a < b for big-endian numbers without leading zeros.
 fn less(a: &[u8], b: &[u8]) -> bool {
     a.len() < b.len() || (a.len() == b.len() && a < b)
-}
-
-/// Bits in a big-endian number.
-fn bit_length(be: &[u8]) -> usize {
-    let be = trim(be);
-    be.first()
-        .map_or(0, |top| be.len() * 8 - top.leading_zeros() as usize)
 }
 
 #[cfg(test)]
