@@ -242,14 +242,6 @@ impl CrtKey {
         Some(Self { sized, check })
     }
 
-    /// From the big-endian `n`, `e`, the private exponent `d` and the primes `p`, `q` (JWK `n`,
-    /// `e`, `d`, `p`, `q`): the CRT members d mod (p − 1), d mod (q − 1) and q⁻¹ mod p are
-    /// computed here, in constant time ([`crt_members`]). `None` as for [`CrtKey::new`].
-    pub fn from_private(n: &[u8], e: &[u8], d: &[u8], p: &[u8], q: &[u8]) -> Option<Self> {
-        let [dp, dq, qi] = crt_members(d, p, q)?;
-        Self::new(n, e, [p, q, &dp, &dq, &qi])
-    }
-
     /// c^d mod n for the big-endian `c` (the encoded message, below n), as big-endian bytes of
     /// the modulus length, checked against the public key. `None` when the system RNG fails,
     /// `c` is not below n, or the check fails (a fault: the signature is withheld).
@@ -426,7 +418,7 @@ mod tests {
         assert_eq!(big_of(&got_dq), big(&dq));
         assert_eq!(big_of(&got_qi), big(&qi));
         let c = pad::pkcs1v15(Hash::Sha256, &[9u8; 32], n.len()).unwrap();
-        let ours = CrtKey::from_private(&n, &e, &d, &p, &q).unwrap();
+        let ours = CrtKey::new(&n, &e, [&p, &q, &got_dp, &got_dq, &got_qi]).unwrap();
         let theirs = CrtKey::new(&n, &e, [&p, &q, &dp, &dq, &qi]).unwrap();
         assert_eq!(ours.private_op(&c).unwrap(), theirs.private_op(&c).unwrap());
     }

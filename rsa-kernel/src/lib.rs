@@ -12,8 +12,8 @@
 //!   (nothing in it is secret): on `monty` up to RSA-3072, on `wide` (32-bit limbs of runtime
 //!   length) above.
 //!
-//! - [`CrtKey::from_private`]: the CRT members d mod (p − 1), d mod (q − 1), q⁻¹ mod p computed
-//!   from d, p, q in constant time.
+//! - [`crt_members`] and [`consistent`]: a key's CRT members d mod (p − 1), d mod (q − 1),
+//!   q⁻¹ mod p computed from d, p, q, and its checks (p·q = n, d·e ≡ 1), in constant time.
 //!
 //! Key parsing and key generation are not here.
 

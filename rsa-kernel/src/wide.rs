@@ -8,6 +8,8 @@
 //! stops at 120 limbs of 28 bits; these key sizes are rare, and this keeps them off a second
 //! big-integer library.
 
+use crate::monty;
+
 /// Widest modulus taken, in bits: bounds the cost per verification (callers cap keys lower).
 const MAX_BITS: usize = 16_384;
 
@@ -52,7 +54,7 @@ impl WideModulus {
     /// exactly `out_len` big-endian bytes. `None` when the base does not fit.
     pub(crate) fn pow(&self, base: &[u8], e: &[u8], out_len: usize) -> Option<Vec<u8>> {
         let base = self.mul(&limbs_of(base, self.len())?, &self.r2);
-        let top = bit_length(e).checked_sub(1)?;
+        let top = monty::bit_length(e).checked_sub(1)?;
         let mut z = base.clone();
         for bit in (0..top).rev() {
             z = self.mul(&z, &z);
@@ -207,15 +209,6 @@ fn to_be_bytes(limbs: &[u32], len: usize) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-/// Bits in a big-endian number.
-fn bit_length(be: &[u8]) -> usize {
-    let Some(first) = be.iter().position(|b| *b != 0) else {
-        return 0;
-    };
-    let top = be.get(first).copied().unwrap_or(0);
-    (be.len() - first - 1) * 8 + (8 - top.leading_zeros() as usize)
 }
 
 #[cfg(test)]
