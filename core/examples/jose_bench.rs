@@ -13,10 +13,12 @@
 //! node --no-liftoff --no-warnings bench/wasi_run.mjs target/wasm32-wasip1/release/examples/jose_bench.wasm
 //! ```
 //!
-//! RS*/PS* signing runs on the filter's own Montgomery kernel (`src/jose/monty.rs`); RSA
-//! verification and the EC curves use crypto-bigint, which `.cargo/config.toml` builds with
-//! 32-bit limbs for wasm (`--cfg cpubits="32"`: wasm has no 64×64→128 multiply). A `RUSTFLAGS`
-//! environment variable replaces config rustflags, so keep that cfg in it if you set one.
+//! RS*/PS* sign and verify on the filter's own Montgomery kernel (`rsa-kernel/`), ES256 on its
+//! own P-256 arithmetic (`core/src/jose/nistp256/`); P-384, P-521 and Ed448 use crypto-bigint,
+//! which `.cargo/config.toml` builds with 32-bit limbs for wasm (`--cfg cpubits="32"`: wasm has
+//! no 64×64→128 multiply), with the LLVM unrolling and inlining thresholds the filter builds
+//! with. A `RUSTFLAGS` environment variable replaces config rustflags, so keep those in it if
+//! you set one.
 //!
 //! Optional arguments (both targets): `--ms N` sets the measuring time per operation (default
 //! 300 ms; at least 5 iterations are always run), and any algorithm names restrict the run,
