@@ -42,7 +42,7 @@ build: wasm-target wasm-opt
 ## build-small: a module under 1 MiB (everything at opt-level "z", the crypto crates too), at a
 ## cost in speed (README, Performance): target/jwt_relay.small.wasm, never in filters/ (Kong
 ## would load every .wasm there as a filter).
-SPEED_CRATES := jwt-relay-rsa sha2 curve25519-dalek crypto-bigint
+SPEED_CRATES := jwt-relay-rsa sha2 curve25519-dalek crypto-bigint p256
 build-small: wasm-target wasm-opt
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=z cargo build --release -p jwt-relay --lib --target $(TARGET) \
 		$(foreach c,$(SPEED_CRATES),--config 'profile.release.package.$(c).opt-level="z"') \
