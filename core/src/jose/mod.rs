@@ -17,6 +17,7 @@
 
 mod alg;
 pub mod b64;
+mod certificate;
 mod error;
 mod json;
 pub mod jwk;

@@ -9,7 +9,6 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use spki::der::{Decode, Encode};
 use zeroize::Zeroizing;
 
 use super::JoseError;
@@ -131,14 +130,12 @@ pub fn parse_certificate_chain(text: &str) -> Result<Vec<Vec<u8>>, JoseError> {
         .collect()
 }
 
-/// The DER SubjectPublicKeyInfo of a DER X.509 certificate.
+/// The DER SubjectPublicKeyInfo of a DER X.509 certificate (see `certificate` for what is
+/// checked).
 pub fn certificate_spki(cert_der: &[u8]) -> Result<Vec<u8>, JoseError> {
-    let cert = x509_cert::Certificate::from_der(cert_der)
-        .map_err(|_| JoseError::InvalidKey("malformed X.509 certificate"))?;
-    cert.tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
-        .map_err(|_| JoseError::InvalidKey("malformed X.509 certificate"))
+    super::certificate::subject_public_key_info(cert_der)
+        .map(<[u8]>::to_vec)
+        .ok_or(JoseError::InvalidKey("malformed X.509 certificate"))
 }
 
 #[cfg(test)]

@@ -82,10 +82,12 @@ impl Denial {
             Self::DuplicateApiKey => "Duplicate API key found".to_string(),
             Self::InvalidCredentials => "Unauthorized".to_string(),
             Self::Claims(errors) => {
-                let map: Map<String, Value> = errors
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), Value::from(*v)))
-                    .collect();
+                // Inserted one by one: collecting into the map would sort a vector first (a
+                // stable sort's code in the module for this one use).
+                let mut map = Map::new();
+                for (claim, error) in errors {
+                    map.insert((*claim).to_string(), Value::from(*error));
+                }
                 return Value::Object(map);
             }
         };
