@@ -39,7 +39,7 @@ build: wasm-target wasm-opt
 	@mkdir -p filters
 	$(WASM_OPT) $(CARGO_WASM) -o $(WASM)
 
-## build-small: a module under 1 MiB (everything at opt-level "z", the crypto crates too), at a
+## build-small: the smallest module (everything at opt-level "z", the crypto crates too), at a
 ## cost in speed (README, Performance): target/jwt_relay.small.wasm, never in filters/ (Kong
 ## would load every .wasm there as a filter).
 SPEED_CRATES := jwt-relay-rsa sha2 curve25519-dalek crypto-bigint p256

@@ -432,16 +432,11 @@ fn mont_mul<const VARTIME: bool>(a: &[u32; N], b: &[u32; N]) -> [u32; N] {
 /// Calls `row` with each limb of `a` and its index (see `each_limb`).
 #[inline(always)]
 fn each_row(a: &[u32; N], mut row: impl FnMut(usize, u32)) {
-    let [a0, a1, a2, a3, a4, a5, a6, a7, a8] = *a;
-    row(0, a0);
-    row(1, a1);
-    row(2, a2);
-    row(3, a3);
-    row(4, a4);
-    row(5, a5);
-    row(6, a6);
-    row(7, a7);
-    row(8, a8);
+    each_limb(|i| {
+        if let Some(&ai) = a.get(i) {
+            row(i, ai);
+        }
+    });
 }
 
 /// Calls `f` with 0 to 8, the nine calls written out. Inlined, every index is a constant, so
