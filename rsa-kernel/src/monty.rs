@@ -299,6 +299,25 @@ impl<const N: usize> Modulus<N> {
         out
     }
 
+    /// h·b·2^(−28L) mod m, below 2m, for a normalized `h` of L < N limbs and `b < m`: a
+    /// Montgomery product whose short operand needs L reduction rows instead of N (h·b + u·m with
+    /// u < 2^(28L) stays below 2·2^(28L)·m). A column takes at most 2L products, far under the
+    /// bound. Used on public values only (a digest), one row per pass.
+    pub(crate) fn mul_short(&self, h: &[u32], b: &[u32; N]) -> Residue<N> {
+        let mut t = vec![0u64; N + h.len()];
+        for (i, &hi) in h.iter().enumerate() {
+            if let Some(row) = Self::row(&mut t, i) {
+                for (tj, &bj) in row.iter_mut().zip(b) {
+                    *tj += u64::from(hi) * u64::from(bj);
+                }
+            }
+            self.reduce_column(&mut t, i);
+        }
+        let mut out = residue::<N>(&[]);
+        normalize(t.get(h.len()..).unwrap_or_default(), out.as_mut_slice());
+        out
+    }
+
     /// x·R mod m for any normalized `x` of up to `wide_limbs` limbs: its Montgomery form, below m.
     pub(crate) fn enter_mont(&self, x: &[u32]) -> Residue<N> {
         let mut sum = residue::<N>(&[]);
@@ -1024,6 +1043,38 @@ mod tests {
                 assert_eq!(product % &m, (x * &y * &r_inv) % &m, "N = {N}");
             }
         }
+    }
+
+    /// The short product h·b·2^(−28L) mod m, below 2m, for digests of 10, 14 and 19 limbs,
+    /// h = 0, 1, all ones and random, on the two verification sizes.
+    fn mul_short_matches_num_bigint<const N: usize>(seed: u64) {
+        let mut rng = Rng(seed);
+        for m in moduli::<N>(&mut rng) {
+            let md = modulus::<N>(&m, N);
+            for l in [10usize, 14, 19] {
+                let unit = BigUint::from(1u8) << (28 * l);
+                let inv = unit.modinv(&m).unwrap();
+                for h in [
+                    BigUint::from(0u8),
+                    BigUint::from(1u8),
+                    &unit - 1u8,
+                    BigUint::from_bytes_be(&rng.bytes(l * 28 / 8)),
+                ] {
+                    let b = rng.below(&m);
+                    let got = big(md
+                        .mul_short(&limbs(&h, l), &residue::<N>(&limbs(&b, N)))
+                        .as_slice());
+                    assert!(got < &m * 2u8, "N = {N}, L = {l}");
+                    assert_eq!(got % &m, (&h * &b * &inv) % &m, "N = {N}, L = {l}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mul_short_agrees_with_num_bigint() {
+        mul_short_matches_num_bigint::<74>(21);
+        mul_short_matches_num_bigint::<110>(22);
     }
 
     #[test]

@@ -130,20 +130,18 @@ impl RsaPublic {
             .ok_or(JoseError::SignatureMismatch)
     }
 
-    /// RSAVP1 on the kernel, then the encoding checked by `rsa_pad`: PKCS#1 v1.5 re-encoded
-    /// and compared; PSS with the salt length read from the signature. RFC 7518 §3.5 has
-    /// signers use the hash length (the filter signs so), but Kong verifies through OpenSSL's
-    /// auto-detection, and OpenSSL 3.0 signs with the largest salt: tokens Kong accepts must
-    /// verify here too. The salt length is the signer's choice, no part of what is checked.
+    /// RSAVP1 on the kernel and the encoding checked: PKCS#1 v1.5 by comparing with the
+    /// encoding of `hashed` (in the kernel's scale, `PublicOp::verify_pkcs1v15`); PSS with the
+    /// salt length read from the signature. RFC 7518 §3.5 has signers use the hash length (the
+    /// filter signs so), but Kong verifies through OpenSSL's auto-detection, and OpenSSL 3.0
+    /// signs with the largest salt: tokens Kong accepts must verify here too. The salt length is the signer's choice, no part of what is checked.
     pub(crate) fn verify_hashed(&self, pss: bool, sha: Sha, hashed: &[u8], sig: &[u8]) -> bool {
-        let Some(em) = self.op.apply(sig) else {
-            return false;
-        };
-        if pss {
-            rsa_pad::pss_verify(kernel_hash(sha), hashed, &em, self.bits())
-        } else {
-            rsa_pad::pkcs1v15_verify(kernel_hash(sha), hashed, &em)
+        if !pss {
+            return self.op.verify_pkcs1v15(kernel_hash(sha), hashed, sig);
         }
+        self.op
+            .apply(sig)
+            .is_some_and(|em| rsa_pad::pss_verify(kernel_hash(sha), hashed, &em, self.bits()))
     }
 }
 
