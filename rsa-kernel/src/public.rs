@@ -4,11 +4,10 @@
 //! Nothing here is secret (the signature, the modulus and `e` are all public), so this may, and
 //! does, run in variable time: square and multiply over the bits of `e` on the plain signature,
 //! then one product by R^e mod n ([`Modulus::pow_plain_public_vartime`]); PKCS#1 v1.5
-//! verification skips that product and compares in the chain's scale instead ([`Scaled`]). It is
-//! the kernel's
-//! arithmetic, so about four times faster in V8 than the `rsa` crate's `crypto-bigint` for an
-//! RSA-2048 verification. Moduli wider than its fixed sizes (RSA-4096 and up) run on
-//! [`crate::wide`], its runtime-sized sibling.
+//! verification skips that product and compares in the chain's scale instead ([`Scaled`]). It
+//! is the kernel's arithmetic, so about four times faster in V8 than the `rsa` crate's
+//! `crypto-bigint` for an RSA-2048 verification. Moduli wider than its fixed sizes (RSA-4096
+//! and up) run on [`crate::wide`], its runtime-sized sibling.
 
 use crate::monty::{self, Modulus, Residue};
 use crate::pad;
@@ -101,6 +100,7 @@ impl<const N: usize> Scaled<N> {
     }
 }
 
+/// The digest's length in bytes.
 fn digest_len(hash: Hash) -> usize {
     match hash {
         Hash::Sha256 => 32,
@@ -109,6 +109,7 @@ fn digest_len(hash: Hash) -> usize {
     }
 }
 
+/// The hash's slot in [`Power`]'s `scaled`.
 fn hash_index(hash: Hash) -> usize {
     match hash {
         Hash::Sha256 => 0,
