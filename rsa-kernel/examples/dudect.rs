@@ -24,6 +24,11 @@
 //! - `es256_sign`: a whole ES256 signature (`jose::SigningKey::sign`: RFC 6979 nonce, k·G,
 //!   the scalar inversion) under the test fixture key, a fixed message (so a fixed nonce) vs a
 //!   random one of the same length.
+//! - `pow_fixed` and `pow_null` (only when named): `pow` with the fixed class one random
+//!   exponent drawn at the start (dudect's usual fixed-vs-random: the accumulator varies in both
+//!   classes, where an all-zero exponent keeps it at R mod m), and with both classes random (a
+//!   null test of the harness, which must pass). They tell apart what `pow` alone cannot: see
+//!   issue 16's closing note of stop 35.
 //! - `control` (only when named): a positive control that should fail, `pow_public_vartime`
 //!   (square and multiply, for the public `e` only) with a 64-bit "secret" exponent of the same
 //!   length in both classes, 2^63 vs random with the top bit set: the multiplies follow the
@@ -198,20 +203,28 @@ impl Target for Select {
 struct Pow {
     kernel: Kernel,
     base: Residue,
+    name: &'static str,
+    /// The fixed class's exponent; `None` draws both classes at random (`pow_null`).
+    fixed: Option<Vec<u8>>,
+}
+
+fn random_digits(rng: &mut Rng) -> Vec<u8> {
+    let mut digits = vec![0u8; POW_NIBBLES];
+    rng.fill(&mut digits);
+    digits.iter_mut().for_each(|d| *d &= 0xf);
+    digits
 }
 
 impl Target for Pow {
     type Input = Vec<u8>;
     fn name(&self) -> &'static str {
-        "pow"
+        self.name
     }
     fn input(&self, random: bool, rng: &mut Rng) -> Result<Vec<u8>, String> {
-        let mut digits = vec![0u8; POW_NIBBLES];
-        if random {
-            rng.fill(&mut digits);
-            digits.iter_mut().for_each(|d| *d &= 0xf);
-        }
-        Ok(digits)
+        Ok(match &self.fixed {
+            Some(fixed) if !random => fixed.clone(),
+            _ => random_digits(rng),
+        })
     }
     fn run(&self, digits: &Vec<u8>) {
         black_box(self.kernel.pow(black_box(&self.base), black_box(digits)));
@@ -567,10 +580,29 @@ fn run(only: &[String]) -> Result<bool, String> {
         }
         pass &= measure(&Select { table }, samples, &mut rng)?;
     }
-    if wanted("pow") {
+    for name in ["pow", "pow_fixed", "pow_null"] {
+        let run_it = if name == "pow" {
+            wanted(name)
+        } else {
+            named(name)
+        };
+        if !run_it {
+            continue;
+        }
         let kernel = make()?;
         let base = random_residue(&kernel, &mut rng)?;
-        pass &= measure(&Pow { kernel, base }, samples, &mut rng)?;
+        let fixed = match name {
+            "pow" => Some(vec![0u8; POW_NIBBLES]),
+            "pow_fixed" => Some(random_digits(&mut rng)),
+            _ => None,
+        };
+        let pow = Pow {
+            kernel,
+            base,
+            name,
+            fixed,
+        };
+        pass &= measure(&pow, samples, &mut rng)?;
     }
     if wanted("private_op") {
         let target = test_key()?;
@@ -605,6 +637,8 @@ fn main() -> ExitCode {
         "mul",
         "select",
         "pow",
+        "pow_fixed",
+        "pow_null",
         "private_op",
         "es256_kg",
         "es256_sign",

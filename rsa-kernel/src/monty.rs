@@ -306,12 +306,7 @@ impl<const N: usize> Modulus<N> {
     pub(crate) fn mul_short(&self, h: &[u32], b: &[u32; N]) -> Residue<N> {
         let mut t = vec![0u64; N + h.len()];
         for (i, &hi) in h.iter().enumerate() {
-            if let Some(row) = Self::row(&mut t, i) {
-                for (tj, &bj) in row.iter_mut().zip(b) {
-                    *tj += u64::from(hi) * u64::from(bj);
-                }
-            }
-            self.reduce_column(&mut t, i);
+            self.product_row(&mut t, i, u64::from(hi), b);
         }
         let mut out = residue::<N>(&[]);
         normalize(t.get(h.len()..).unwrap_or_default(), out.as_mut_slice());
@@ -443,13 +438,7 @@ impl<const N: usize> Modulus<N> {
             }
         }
         if let &[last] = pairs.remainder() {
-            let i = N - 1;
-            if let Some(row) = Self::row(t, i) {
-                for (tj, &bj) in row.iter_mut().zip(b) {
-                    *tj += u64::from(last) * u64::from(bj);
-                }
-            }
-            self.reduce_column(t, i);
+            self.product_row(t, N - 1, u64::from(last), b);
         }
         normalize(t.get(N..).unwrap_or_default(), out);
     }
@@ -495,6 +484,17 @@ impl<const N: usize> Modulus<N> {
     #[inline(always)]
     fn quotient(&self, column: u64) -> u64 {
         ((column & MASK) * self.minv) & MASK
+    }
+
+    /// Row i of a product (x·b) and of its reduction, one row alone.
+    #[inline(always)]
+    fn product_row(&self, t: &mut [u64], i: usize, x: u64, b: &[u32; N]) {
+        if let Some(row) = Self::row(t, i) {
+            for (tj, &bj) in row.iter_mut().zip(b) {
+                *tj += x * u64::from(bj);
+            }
+        }
+        self.reduce_column(t, i);
     }
 
     /// Rows i and i+1 of a product (x0·b, x1·b) and of its reduction (u0·m, u1·m), in one pass
