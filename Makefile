@@ -95,7 +95,8 @@ soak: tools build wrk
 ## (default 100000) and DUDECT_EC_SAMPLES (default 200000) set the sample counts, and operation
 ## names (DUDECT_OPS="mul es256_kg") restrict the run. Exit status 2: some |t| ≥ 4.5.
 ## DUDECT_OPS=control runs a positive control that must fail (square and multiply).
-## DUDECT_OPS="pow_fixed pow_null": pow with a random fixed exponent, and with both classes random.
+## DUDECT_OPS="pow_fixed pow_bases pow_null": pow with a random fixed exponent (pow_bases: on
+## varying bases), and with both classes random.
 DUDECT_OPS ?=
 dudect:
 	cargo run --release -p jwt-relay-rsa --example dudect -- $(DUDECT_OPS)

@@ -27,8 +27,9 @@
 //! - `pow_fixed` and `pow_null` (only when named): `pow` with the fixed class one random
 //!   exponent drawn at the start (dudect's usual fixed-vs-random: the accumulator varies in both
 //!   classes, where an all-zero exponent keeps it at R mod m), and with both classes random (a
-//!   null test of the harness, which must pass). They tell apart what `pow` alone cannot: see
-//!   issue 16's closing note of stop 35.
+//!   null test of the harness, which must pass). `pow_bases` (only when named): `pow_fixed`
+//!   with each sample on one of 256 random bases, so only the exponent repeats. They tell apart
+//!   what `pow` alone cannot: see issue 16's closing notes from stop 35 on.
 //! - `control` (only when named): a positive control that should fail, `pow_public_vartime`
 //!   (square and multiply, for the public `e` only) with a 64-bit "secret" exponent of the same
 //!   length in both classes, 2^63 vs random with the top bit set: the multiplies follow the
@@ -228,6 +229,40 @@ impl Target for Pow {
     }
     fn run(&self, digits: &Vec<u8>) {
         black_box(self.kernel.pow(black_box(&self.base), black_box(digits)));
+    }
+}
+
+/// Bases `pow_bases` draws from, one per sample: as many as a byte picks.
+const BASES: usize = 256;
+
+/// `pow` with a fixed exponent against random ones, each sample on one of `BASES` random bases:
+/// the intermediate values vary in both classes, only the exponent is fixed.
+struct PowBases {
+    kernel: Kernel,
+    bases: Vec<Residue>,
+    fixed: Vec<u8>,
+}
+
+impl Target for PowBases {
+    type Input = (Vec<u8>, usize);
+    fn name(&self) -> &'static str {
+        "pow_bases"
+    }
+    fn input(&self, random: bool, rng: &mut Rng) -> Result<(Vec<u8>, usize), String> {
+        // One random byte picks one of the BASES (256) bases uniformly.
+        let [base, ..] = rng.next().to_le_bytes();
+        let base = usize::from(base);
+        let digits = if random {
+            random_digits(rng)
+        } else {
+            self.fixed.clone()
+        };
+        Ok((digits, base))
+    }
+    fn run(&self, input: &(Vec<u8>, usize)) {
+        if let Some(base) = self.bases.get(input.1) {
+            black_box(self.kernel.pow(black_box(base), black_box(&input.0)));
+        }
     }
 }
 
@@ -623,6 +658,23 @@ fn run(only: &[String]) -> Result<bool, String> {
         let key = SigningKey::from_pem(P256_PEM, Algorithm::ES256).map_err(|e| e.to_string())?;
         pass &= measure(&Es256Sign { key }, ec_samples, &mut rng)?;
     }
+    if named("pow_bases") {
+        let kernel = make()?;
+        let mut bases = Vec::new();
+        for _ in 0..BASES {
+            bases.push(random_residue(&kernel, &mut rng)?);
+        }
+        let fixed = random_digits(&mut rng);
+        pass &= measure(
+            &PowBases {
+                kernel,
+                bases,
+                fixed,
+            },
+            samples,
+            &mut rng,
+        )?;
+    }
     if named("control") {
         let kernel = make()?;
         let base = random_residue(&kernel, &mut rng)?;
@@ -639,6 +691,7 @@ fn main() -> ExitCode {
         "pow",
         "pow_fixed",
         "pow_null",
+        "pow_bases",
         "private_op",
         "es256_kg",
         "es256_sign",
