@@ -28,8 +28,8 @@
 //!   exponent drawn at the start (dudect's usual fixed-vs-random: the accumulator varies in both
 //!   classes, where an all-zero exponent keeps it at R mod m), and with both classes random (a
 //!   null test of the harness, which must pass). `pow_bases` (only when named): `pow_fixed`
-//!   with each sample on one of 256 random bases, so only the exponent repeats. They tell apart
-//!   what `pow` alone cannot: see issue 16's closing notes from stop 35 on.
+//!   with each sample on one of 256 random bases, so the values computed change from sample to
+//!   sample. They tell apart what `pow` alone cannot: see issue 16's closing notes from stop 35.
 //! - `control` (only when named): a positive control that should fail, `pow_public_vartime`
 //!   (square and multiply, for the public `e` only) with a 64-bit "secret" exponent of the same
 //!   length in both classes, 2^63 vs random with the top bit set: the multiplies follow the
