@@ -203,7 +203,8 @@ impl Target for Select {
 
 struct Pow {
     kernel: Kernel,
-    base: Residue,
+    /// One base, or `BASES` for `pow_bases` (a power of two: a random byte's low bits pick one).
+    bases: Vec<Residue>,
     name: &'static str,
     /// The fixed class's exponent; `None` draws both classes at random (`pow_null`).
     fixed: Option<Vec<u8>>,
@@ -217,54 +218,28 @@ fn random_digits(rng: &mut Rng) -> Vec<u8> {
 }
 
 impl Target for Pow {
-    type Input = Vec<u8>;
+    type Input = (Vec<u8>, usize);
     fn name(&self) -> &'static str {
         self.name
     }
-    fn input(&self, random: bool, rng: &mut Rng) -> Result<Vec<u8>, String> {
-        Ok(match &self.fixed {
+    fn input(&self, random: bool, rng: &mut Rng) -> Result<(Vec<u8>, usize), String> {
+        let [pick, ..] = rng.next().to_le_bytes();
+        let base = usize::from(pick) & self.bases.len().saturating_sub(1);
+        let digits = match &self.fixed {
             Some(fixed) if !random => fixed.clone(),
             _ => random_digits(rng),
-        })
-    }
-    fn run(&self, digits: &Vec<u8>) {
-        black_box(self.kernel.pow(black_box(&self.base), black_box(digits)));
-    }
-}
-
-/// Bases `pow_bases` draws from, one per sample: as many as a byte picks.
-const BASES: usize = 256;
-
-/// `pow` with a fixed exponent against random ones, each sample on one of `BASES` random bases:
-/// the intermediate values vary in both classes, only the exponent is fixed.
-struct PowBases {
-    kernel: Kernel,
-    bases: Vec<Residue>,
-    fixed: Vec<u8>,
-}
-
-impl Target for PowBases {
-    type Input = (Vec<u8>, usize);
-    fn name(&self) -> &'static str {
-        "pow_bases"
-    }
-    fn input(&self, random: bool, rng: &mut Rng) -> Result<(Vec<u8>, usize), String> {
-        // One random byte picks one of the BASES (256) bases uniformly.
-        let [base, ..] = rng.next().to_le_bytes();
-        let base = usize::from(base);
-        let digits = if random {
-            random_digits(rng)
-        } else {
-            self.fixed.clone()
         };
         Ok((digits, base))
     }
-    fn run(&self, input: &(Vec<u8>, usize)) {
-        if let Some(base) = self.bases.get(input.1) {
-            black_box(self.kernel.pow(black_box(base), black_box(&input.0)));
+    fn run(&self, (digits, base): &(Vec<u8>, usize)) {
+        if let Some(base) = self.bases.get(*base) {
+            black_box(self.kernel.pow(black_box(base), black_box(digits)));
         }
     }
 }
+
+/// Bases `pow_bases` draws from, one per sample.
+const BASES: usize = 256;
 
 struct Control {
     kernel: Kernel,
@@ -615,7 +590,7 @@ fn run(only: &[String]) -> Result<bool, String> {
         }
         pass &= measure(&Select { table }, samples, &mut rng)?;
     }
-    for name in ["pow", "pow_fixed", "pow_null"] {
+    for name in ["pow", "pow_fixed", "pow_bases", "pow_null"] {
         let run_it = if name == "pow" {
             wanted(name)
         } else {
@@ -625,15 +600,18 @@ fn run(only: &[String]) -> Result<bool, String> {
             continue;
         }
         let kernel = make()?;
-        let base = random_residue(&kernel, &mut rng)?;
+        let count = if name == "pow_bases" { BASES } else { 1 };
+        let bases = (0..count)
+            .map(|_| random_residue(&kernel, &mut rng))
+            .collect::<Result<Vec<_>, _>>()?;
         let fixed = match name {
             "pow" => Some(vec![0u8; POW_NIBBLES]),
-            "pow_fixed" => Some(random_digits(&mut rng)),
-            _ => None,
+            "pow_null" => None,
+            _ => Some(random_digits(&mut rng)),
         };
         let pow = Pow {
             kernel,
-            base,
+            bases,
             name,
             fixed,
         };
@@ -657,23 +635,6 @@ fn run(only: &[String]) -> Result<bool, String> {
     if wanted("es256_sign") {
         let key = SigningKey::from_pem(P256_PEM, Algorithm::ES256).map_err(|e| e.to_string())?;
         pass &= measure(&Es256Sign { key }, ec_samples, &mut rng)?;
-    }
-    if named("pow_bases") {
-        let kernel = make()?;
-        let mut bases = Vec::new();
-        for _ in 0..BASES {
-            bases.push(random_residue(&kernel, &mut rng)?);
-        }
-        let fixed = random_digits(&mut rng);
-        pass &= measure(
-            &PowBases {
-                kernel,
-                bases,
-                fixed,
-            },
-            samples,
-            &mut rng,
-        )?;
     }
     if named("control") {
         let kernel = make()?;
