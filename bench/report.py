@@ -373,8 +373,12 @@ def render(mach, settings, where, cases, runs, jose_rows, dudect_result=None, ow
             "floor case shows that part for a cached token.", ""]
     added = {name: f.added for name, f in figs.items()}
     out += own_table(own_rows, added) if own_rows else ["Skipped (BENCH_OWN=0)."]
-    out += ["", "## Timing of the RSA kernel and ES256 signing (dudect, native): fixed vs random secret", ""]
-    out += dudect_table(*dudect_result) if dudect_result else ["Skipped (BENCH_DUDECT=0)."]
+    if not dudect_result:
+        out += ["", "## Timing of the RSA kernel and ES256 signing (dudect): fixed vs random secret", "",
+                "Skipped (BENCH_DUDECT=0)."]
+    for build, comments, rows in dudect_result or []:
+        out += ["", f"## Timing of the RSA kernel and ES256 signing (dudect, {build}): fixed vs random secret", ""]
+        out += dudect_table(comments, rows, build)
     out += ["", "## Size and memory", ""] + size_lines(where, wasm_bytes)
     last_stats = last_wasm_stats(envoy_results)
     out += memory_lines("Envoy", figs, last_stats)

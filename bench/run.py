@@ -11,8 +11,8 @@
    cached token. The proxy's CPU time per request is read from /proc around each measurement.
 3. The same cases on Kong's engine when JWT_RELAY_NGX_BIN is set (jwt_authn aside).
 4. The filter's own time per request in V8 with host calls at no cost (bench/own_time.py).
-5. The dudect-style timing test of the RSA kernel and ES256 signing, natively (bench/dudect.py):
-   fixed vs random secret per secret-dependent operation, Welch's |t| against 4.5.
+5. The dudect-style timing test of the RSA kernel and ES256 signing, natively and as wasm in V8
+   (bench/dudect.py): fixed vs random secret per secret-dependent operation, Welch's |t| against 4.5.
 
 Cases run in interleaved rounds (every case once per round, round after round) so that a slow
 spell on a shared machine hits all of them alike; medians over rounds are reported, and derived
@@ -142,8 +142,8 @@ def own(settings, where):
 def timing(settings):
     if not settings.dudect:
         return None
-    progress("timing test of the RSA kernel and ES256 signing (dudect; a few minutes)...")
-    return dudect.measure()
+    progress("timing test of the RSA kernel and ES256 signing (dudect, native and wasm in V8; some minutes)...")
+    return dudect.measure_all()
 
 
 def main():

@@ -29,14 +29,18 @@
 //!   classes, where an all-zero exponent keeps it at R mod m), and with both classes random (a
 //!   null test of the harness, which must pass). `pow_bases` (only when named): `pow_fixed`
 //!   with each sample on one of 256 random bases, so the values computed change from sample to
-//!   sample. They tell apart what `pow` alone cannot: see issue 16's closing notes from stop 35.
+//!   sample. `pow_pair` (only when named): one random exponent for each class, both drawn at
+//!   the start: two particular exponents against each other, neither class random. They tell
+//!   apart what `pow` alone cannot: see issue 16's closing notes from stops 35 and 36.
 //! - `control` (only when named): a positive control that should fail, `pow_public_vartime`
 //!   (square and multiply, for the public `e` only) with a 64-bit "secret" exponent of the same
 //!   length in both classes, 2^63 vs random with the top bit set: the multiplies follow the
 //!   exponent's weight, and the harness must see it.
 //!
 //! Each sample is timed alone with `std::time::Instant` (the vDSO's ordered TSC read on x86-64
-//! Linux; `_rdtsc` would need `unsafe`). As in dudect, the inputs of a batch are drawn before
+//! Linux; `_rdtsc` would need `unsafe`). Built for wasm32-wasip1, the same test runs in V8
+//! (`make dudect-wasm`, bench/dudect.py), on the machine code a leak in Envoy would come from;
+//! `Instant` is then WASI's monotonic clock. As in dudect, the inputs of a batch are drawn before
 //! the batch is timed, the first batch only sets the cropping thresholds (dudect's 100
 //! percentiles, from the 6.7th to the 99.9th), and Welch's t is kept for the uncropped
 //! samples, for each cropping threshold, and for the centred squares (a second-order test).
@@ -206,8 +210,17 @@ struct Pow {
     /// One base, or `BASES` for `pow_bases` (a power of two: a random byte's low bits pick one).
     bases: Vec<Residue>,
     name: &'static str,
-    /// The fixed class's exponent; `None` draws both classes at random (`pow_null`).
-    fixed: Option<Vec<u8>>,
+    exponents: Exponents,
+}
+
+/// How `Pow`'s two classes draw their exponents.
+enum Exponents {
+    /// One exponent for the fixed class, a fresh random one for each sample of the other.
+    FixedVsRandom(Vec<u8>),
+    /// Fresh random exponents in both classes (`pow_null`).
+    Random,
+    /// One exponent for each class, both drawn at the start (`pow_pair`).
+    Pair([Vec<u8>; 2]),
 }
 
 fn random_digits(rng: &mut Rng) -> Vec<u8> {
@@ -225,8 +238,9 @@ impl Target for Pow {
     fn input(&self, random: bool, rng: &mut Rng) -> Result<(Vec<u8>, usize), String> {
         let [pick, ..] = rng.next().to_le_bytes();
         let base = usize::from(pick) & self.bases.len().saturating_sub(1);
-        let digits = match &self.fixed {
-            Some(fixed) if !random => fixed.clone(),
+        let digits = match &self.exponents {
+            Exponents::FixedVsRandom(fixed) if !random => fixed.clone(),
+            Exponents::Pair([fixed, other]) => if random { other } else { fixed }.clone(),
             _ => random_digits(rng),
         };
         Ok((digits, base))
@@ -590,7 +604,7 @@ fn run(only: &[String]) -> Result<bool, String> {
         }
         pass &= measure(&Select { table }, samples, &mut rng)?;
     }
-    for name in ["pow", "pow_fixed", "pow_bases", "pow_null"] {
+    for name in ["pow", "pow_fixed", "pow_bases", "pow_null", "pow_pair"] {
         let run_it = if name == "pow" {
             wanted(name)
         } else {
@@ -604,16 +618,17 @@ fn run(only: &[String]) -> Result<bool, String> {
         let bases = (0..count)
             .map(|_| random_residue(&kernel, &mut rng))
             .collect::<Result<Vec<_>, _>>()?;
-        let fixed = match name {
-            "pow" => Some(vec![0u8; POW_NIBBLES]),
-            "pow_null" => None,
-            _ => Some(random_digits(&mut rng)),
+        let exponents = match name {
+            "pow" => Exponents::FixedVsRandom(vec![0u8; POW_NIBBLES]),
+            "pow_null" => Exponents::Random,
+            "pow_pair" => Exponents::Pair([random_digits(&mut rng), random_digits(&mut rng)]),
+            _ => Exponents::FixedVsRandom(random_digits(&mut rng)),
         };
         let pow = Pow {
             kernel,
             bases,
             name,
-            fixed,
+            exponents,
         };
         pass &= measure(&pow, samples, &mut rng)?;
     }
@@ -653,6 +668,7 @@ fn main() -> ExitCode {
         "pow_fixed",
         "pow_null",
         "pow_bases",
+        "pow_pair",
         "private_op",
         "es256_kg",
         "es256_sign",
