@@ -94,7 +94,8 @@ soak: tools build wrk
 ## against 4.5. A few minutes; DUDECT_SAMPLES (default 1000000), DUDECT_PRIVATE_OP_SAMPLES
 ## (default 100000) and DUDECT_EC_SAMPLES (default 200000) set the sample counts, and operation
 ## names (DUDECT_OPS="mul es256_kg") restrict the run. Exit status 2: some |t| ≥ 4.5.
-## DUDECT_OPS=control runs a positive control that must fail (square and multiply).
+## DUDECT_OPS=control runs a positive control that must fail (square and multiply);
+## control_small a difference of one table select in a pow (how small a difference is seen).
 ## DUDECT_OPS="pow_fixed pow_bases pow_null pow_pair": pow with a random fixed exponent
 ## (pow_bases: on varying bases), with both classes random, and with one random exponent per class.
 DUDECT_OPS ?=

@@ -36,6 +36,7 @@ WHAT = {
     "pow_null": "`Modulus::pow`: random vs random (a null test, must pass)",
     "pow_pair": "`Modulus::pow`: one random exponent vs another",
     "control": "square and multiply: 64-bit exponent 2^63 vs random (must fail)",
+    "control_small": "`Modulus::pow`, random exponents, plus one table select in the fixed class",
 }
 
 

@@ -35,7 +35,9 @@
 //! - `control` (only when named): a positive control that should fail, `pow_public_vartime`
 //!   (square and multiply, for the public `e` only) with a 64-bit "secret" exponent of the same
 //!   length in both classes, 2^63 vs random with the top bit set: the multiplies follow the
-//!   exponent's weight, and the harness must see it.
+//!   exponent's weight, and the harness must see it. `control_small` (only when named): a
+//!   control of the test's reach, `pow` on random exponents in both classes with the fixed
+//!   class also running one table select (about 0.1 % of the `pow` natively, 0.6 % in V8).
 //!
 //! Each sample is timed alone with `std::time::Instant` (the vDSO's ordered TSC read on x86-64
 //! Linux; `_rdtsc` would need `unsafe`). Built for wasm32-wasip1, the same test runs in V8
@@ -274,6 +276,33 @@ impl Target for Control {
             self.kernel
                 .pow_vartime(black_box(&self.base), black_box(exponent)),
         );
+    }
+}
+
+struct ControlSmall {
+    kernel: Kernel,
+    base: Residue,
+    table: [[u32; LIMBS]; TABLE_ENTRIES],
+}
+
+impl Target for ControlSmall {
+    /// The exponent, and whether the sample is of the random class.
+    type Input = (Vec<u8>, bool);
+    fn name(&self) -> &'static str {
+        "control_small"
+    }
+    fn input(&self, random: bool, rng: &mut Rng) -> Result<(Vec<u8>, bool), String> {
+        Ok((random_digits(rng), random))
+    }
+    fn run(&self, (digits, random): &(Vec<u8>, bool)) {
+        black_box(self.kernel.pow(black_box(&self.base), black_box(digits)));
+        // The leak: one select more in the fixed class.
+        if !*random {
+            let mut out = [0u32; LIMBS];
+            let index = digits.first().copied().unwrap_or(0);
+            timing::select(black_box(&self.table), black_box(index), &mut out);
+            black_box(&out);
+        }
     }
 }
 
@@ -656,6 +685,20 @@ fn run(only: &[String]) -> Result<bool, String> {
         let base = random_residue(&kernel, &mut rng)?;
         pass &= measure(&Control { kernel, base }, samples, &mut rng)?;
     }
+    if named("control_small") {
+        let kernel = make()?;
+        let base = random_residue(&kernel, &mut rng)?;
+        let mut table = [[0u32; LIMBS]; TABLE_ENTRIES];
+        for entry in table.iter_mut() {
+            entry.copy_from_slice(random_residue(&kernel, &mut rng)?.as_slice());
+        }
+        let target = ControlSmall {
+            kernel,
+            base,
+            table,
+        };
+        pass &= measure(&target, samples, &mut rng)?;
+    }
     Ok(pass)
 }
 
@@ -673,6 +716,7 @@ fn main() -> ExitCode {
         "es256_kg",
         "es256_sign",
         "control",
+        "control_small",
     ];
     if let Some(bad) = only.iter().find(|o| !known.contains(&o.as_str())) {
         eprintln!(
