@@ -58,7 +58,7 @@ def parse(out):
     return comments, rows
 
 
-# The builds measured: name, cargo's extra arguments, and the command that runs the example.
+# The builds measured, by the name the report gives them.
 NATIVE = "native x86-64"
 WASM = "wasm32-wasip1 in V8"
 

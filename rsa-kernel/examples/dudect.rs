@@ -381,6 +381,15 @@ fn random_residue(kernel: &Kernel, rng: &mut Rng) -> Result<Residue, String> {
         .ok_or_else(|| "a random residue does not fit the kernel".to_string())
 }
 
+/// A window table of random residues, as `select` reads one.
+fn random_table(kernel: &Kernel, rng: &mut Rng) -> Result<[[u32; LIMBS]; TABLE_ENTRIES], String> {
+    let mut table = [[0u32; LIMBS]; TABLE_ENTRIES];
+    for entry in table.iter_mut() {
+        entry.copy_from_slice(random_residue(kernel, rng)?.as_slice());
+    }
+    Ok(table)
+}
+
 /// Welch's t-test over two classes, with running means and variances (Welford).
 #[derive(Clone, Copy, Default)]
 struct Welch {
@@ -626,11 +635,7 @@ fn run(only: &[String]) -> Result<bool, String> {
         pass &= measure(&Mul { kernel, other }, samples, &mut rng)?;
     }
     if wanted("select") {
-        let mut table = [[0u32; LIMBS]; TABLE_ENTRIES];
-        let kernel = make()?;
-        for entry in table.iter_mut() {
-            entry.copy_from_slice(random_residue(&kernel, &mut rng)?.as_slice());
-        }
+        let table = random_table(&make()?, &mut rng)?;
         pass &= measure(&Select { table }, samples, &mut rng)?;
     }
     for name in ["pow", "pow_fixed", "pow_bases", "pow_null", "pow_pair"] {
@@ -688,10 +693,7 @@ fn run(only: &[String]) -> Result<bool, String> {
     if named("control_small") {
         let kernel = make()?;
         let base = random_residue(&kernel, &mut rng)?;
-        let mut table = [[0u32; LIMBS]; TABLE_ENTRIES];
-        for entry in table.iter_mut() {
-            entry.copy_from_slice(random_residue(&kernel, &mut rng)?.as_slice());
-        }
+        let table = random_table(&kernel, &mut rng)?;
         let target = ControlSmall {
             kernel,
             base,
