@@ -37,7 +37,7 @@
 //!   length in both classes, 2^63 vs random with the top bit set: the multiplies follow the
 //!   exponent's weight, and the harness must see it. `control_small` (only when named): a
 //!   control of the test's reach, `pow` on random exponents in both classes with the fixed
-//!   class also running one table select (about 0.1 % of the `pow` natively, 0.6 % in V8).
+//!   class also running one table select (about 0.1–0.2 % of the `pow` natively, 0.5 % in V8).
 //!
 //! Each sample is timed alone with `std::time::Instant` (the vDSO's ordered TSC read on x86-64
 //! Linux; `_rdtsc` would need `unsafe`). Built for wasm32-wasip1, the same test runs in V8
