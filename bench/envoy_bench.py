@@ -17,7 +17,8 @@ from server import Server, free_port
 BUFFER_LIMIT = 16 * 1024 * 1024
 # Counters worth keeping around a measurement: jwt-relay's own (cache hits, verifications,
 # mints) and jwt_authn's (allowed, cache hits), to show each case did what it claims.
-COUNTERS = re.compile(r"^(wasmcustom\.jwt_relay\.|http\.bench\.jwt_authn\.)")
+# jwt-relay's and jwt_authn's counters, and the no-op filter's in its host-call modes.
+COUNTERS = re.compile(r"^(wasmcustom\.jwt_relay\.|wasmcustom\.noop\.|http\.bench\.jwt_authn\.)")
 
 
 class EnvoyLane:
