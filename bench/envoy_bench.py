@@ -16,8 +16,8 @@ from server import Server, free_port
 # Body hashing holds the whole body in the proxy: above the largest body the bench sends.
 BUFFER_LIMIT = 16 * 1024 * 1024
 # Counters worth keeping around a measurement: jwt-relay's own (cache hits, verifications,
-# mints) and jwt_authn's (allowed, cache hits), to show each case did what it claims.
-# jwt-relay's and jwt_authn's counters, and the no-op filter's in its host-call modes.
+# mints), the no-op filter's in its host-call modes, and jwt_authn's (allowed, cache hits), to
+# show each case did what it claims.
 COUNTERS = re.compile(r"^(wasmcustom\.jwt_relay\.|wasmcustom\.noop\.|http\.bench\.jwt_authn\.)")
 
 

@@ -9,7 +9,8 @@
    of 1 KiB, 64 KiB and 1 MiB.
    Beside them, the host-call floors: the no-op filter making jwt-relay's host calls for a
    cached token, and upstream_jwt's for a mint on a 1 KiB body (holding the request until its
-   body is in and reading it). The proxy's CPU time per request is read from /proc around each measurement.
+   body is in and reading it). The proxy's CPU time per request is read from /proc around each
+   measurement.
 3. The same cases on Kong's engine when JWT_RELAY_NGX_BIN is set (jwt_authn aside).
 4. The filter's own time per request in V8 with host calls at no cost (bench/own_time.py).
 5. The dudect-style timing test of the RSA kernel and ES256 signing, natively and as wasm in V8

@@ -39,7 +39,7 @@ const MINTED: &str = concat!(
 
 #[derive(Default)]
 struct NoopRoot {
-    mode: Rc<Cell<Mode>>,
+    mode: Mode,
     /// Kong's engine or not, learnt at the first mint request (as jwt-relay learns it).
     kong: Rc<Cell<Option<bool>>>,
 }
@@ -60,7 +60,7 @@ impl RootContext for NoopRoot {
             b"mint-calls" => ids().map(Mode::Mint),
             _ => None,
         };
-        self.mode.set(mode.unwrap_or_default());
+        self.mode = mode.unwrap_or_default();
         true
     }
 
@@ -71,7 +71,7 @@ impl RootContext for NoopRoot {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Noop {
-            mode: self.mode.get(),
+            mode: self.mode,
             kong: self.kong.clone(),
             seen: 0,
         }))
@@ -121,8 +121,7 @@ impl HttpContext for Noop {
             Mode::Mint(counters) => {
                 read_request();
                 if end_of_stream {
-                    set_and_count(&[("jwt", MINTED)], counters);
-                    return Action::Continue;
+                    return minted(counters);
                 }
                 // Kong's engine calls the body step once the headers step went on (with the
                 // whole body); Envoy needs the headers held while the body arrives.
@@ -150,9 +149,14 @@ impl HttpContext for Noop {
         if !end_of_stream {
             return Action::Pause;
         }
-        set_and_count(&[("jwt", MINTED)], counters);
-        Action::Continue
+        minted(counters)
     }
+}
+
+/// The body is in: the token's header goes on, the request with it.
+fn minted(counters: [u32; 2]) -> Action {
+    set_and_count(&[("jwt", MINTED)], counters);
+    Action::Continue
 }
 
 /// jwt-relay's reads at the start of every request, results unused.
