@@ -116,6 +116,26 @@ fn hosts_key_auth_hides_the_key_in_header_and_query() {
 }
 
 #[test]
+fn hosts_hidden_query_key_keeps_the_path_as_the_client_escaped_it() {
+    // Kong's engine hands filters nginx's decoded URI as `:path`: were it written back as the
+    // upstream URI, the escaped CR LF would become a header of the filter's request line.
+    let config = json!({"consumers": consumers(), "key_auth": {"hide_credentials": true}});
+    each_host(config, |host, gw, upstream| {
+        let path = "/q%0D%0AX-Injected:%20yes%20x?a=1&apikey=alice-key";
+        let resp = gw.send(&Request::get(path));
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let seen = upstream.single();
+        assert_eq!(seen.path, "/q%0D%0AX-Injected:%20yes%20x?a=1", "{host:?}");
+        assert_eq!(seen.header("x-injected"), None, "{host:?}");
+        assert_eq!(
+            all_spellings(&seen, "x-consumer-username"),
+            ["alice"],
+            "{host:?}"
+        );
+    });
+}
+
+#[test]
 fn hosts_basic_auth_hides_authorization() {
     let config = json!({"consumers": consumers(), "basic_auth": {"hide_credentials": true}});
     each_host(config, |host, gw, upstream| {
@@ -274,6 +294,21 @@ fn hosts_owned_header_sent_twice() {
                 assert!(upstream.requests().is_empty());
             }
         }
+    });
+}
+
+#[test]
+fn hosts_content_length_of_zeros_is_no_body_and_is_decided_at_once() {
+    // nginx reads `Content-Length: 00` as 0 and never calls the body step: a filter waiting
+    // for one would let the request go on undecided, unsigned.
+    let config = json!({"upstream_jwt": {"private_key": fixture("ec_p256_pkcs8.pem"),
+        "algorithm": "ES256", "x5c": false}});
+    each_host(config, |host, gw, upstream| {
+        let resp = gw.send(&Request::new("DELETE", "/d").header("content-length", "00"));
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let seen = upstream.single();
+        let jwt = seen.header("jwt").expect("the request is signed");
+        assert_eq!(claims_of(jwt)["payloadhash"], "", "{host:?}");
     });
 }
 

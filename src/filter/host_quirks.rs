@@ -61,7 +61,10 @@ pub fn decode_flag(bytes: &[u8]) -> Option<bool> {
 /// `transfer-encoding` from filters); Kong's is always false on headers, and Kong calls
 /// `on_http_request_body` only for a non-empty body, so there only `content-length` /
 /// `transfer-encoding` tell: a request without either has no body, and waiting for one would
-/// hang it.
+/// hang it. The length is read as a number, as nginx reads it: `Content-Length: 00` has no
+/// body, and taking it for one would leave the decision to a body step that never comes.
+/// (HTTP/2 on Kong needs neither header for a body: the glue refuses a body that comes after
+/// a decision made without it.)
 pub fn has_body(
     content_length: Option<&str>,
     transfer_encoding: Option<&str>,
@@ -71,10 +74,35 @@ pub fn has_body(
     if end_of_stream {
         return false;
     }
-    match content_length.map(str::trim) {
-        Some(length) => length != "0",
+    match content_length {
+        // A length that is not a number: the host would have refused the request; if not,
+        // a body is assumed, so the flow waits for it rather than decide without it.
+        Some(length) => content_length_value(length) != Some(0),
         None => transfer_encoding.is_some() || !kong(),
     }
+}
+
+/// The value of a `Content-Length` header: ASCII digits only (surrounding whitespace
+/// allowed), as nginx and Envoy parse it; `None` for anything else.
+pub fn content_length_value(header: &str) -> Option<u64> {
+    let digits = header.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Kong's upstream URI with the query of `new_path` (the flow's `:path` after an edit such as
+/// `hide_credentials`): the path part of `current` is kept byte for byte. `None` when the result
+/// would hold a space or a control character (it is sent as the request line).
+pub fn upstream_uri_with_query(current: &str, new_path: &str) -> Option<String> {
+    let path = current.split_once('?').map_or(current, |(p, _)| p);
+    let uri = match new_path.split_once('?') {
+        Some((_, query)) if !query.is_empty() => format!("{path}?{query}"),
+        _ => path.to_string(),
+    };
+    let safe = uri.bytes().all(|b| b > b' ' && b != 0x7f);
+    safe.then_some(uri)
 }
 
 /// The SHA-256 block function on this host (bodies, signing inputs, HS256). Kong's engine
@@ -265,6 +293,57 @@ mod tests {
         assert!(!has_body(Some("0"), None, false, || false));
         assert!(!has_body(Some(" 0 "), None, false, || true));
         assert!(has_body(Some("3"), None, false, || true));
+        // nginx reads `00` as 0 and never calls the body step: no body, decided now.
+        assert!(!has_body(Some("00"), None, false, || true));
+        assert!(!has_body(Some("000"), None, false, || false));
+        // Not a number: a body is assumed (the flow waits rather than decide without it).
+        assert!(has_body(Some("+0"), None, false, || true));
+        assert!(has_body(Some(""), None, false, || true));
+    }
+
+    #[test]
+    fn upstream_uri_keeps_kongs_path_and_takes_the_new_query() {
+        // The engine's `:path` is nginx's decoded URI: only its query is taken.
+        assert_eq!(
+            upstream_uri_with_query("/svc/a%20b?apikey=k&x=1", "/api/a b?x=1").as_deref(),
+            Some("/svc/a%20b?x=1")
+        );
+        assert_eq!(
+            upstream_uri_with_query("/svc?apikey=k", "/api").as_deref(),
+            Some("/svc")
+        );
+        assert_eq!(
+            upstream_uri_with_query("/svc", "/api?").as_deref(),
+            Some("/svc")
+        );
+        // A decoded CR LF in the path never reaches the request line.
+        let injected = "/x HTTP/1.1\r\nX-Consumer-Username: admin\r\nX: ?a=1";
+        assert_eq!(
+            upstream_uri_with_query("/x%20HTTP%2F1.1%0D%0A?apikey=k&a=1", injected).as_deref(),
+            Some("/x%20HTTP%2F1.1%0D%0A?a=1")
+        );
+        for bad in ["/p?a=1\r\nX: y", "/p?a=1 b", "/p?a=\u{7f}"] {
+            assert_eq!(upstream_uri_with_query("/p?apikey=k", bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn content_length_value_reads_digits_only() {
+        assert_eq!(content_length_value("0"), Some(0));
+        assert_eq!(content_length_value(" 0042 "), Some(42));
+        assert_eq!(content_length_value("00"), Some(0));
+        for bad in [
+            "",
+            " ",
+            "+1",
+            "-0",
+            "1,1",
+            "0x10",
+            "1 2",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(content_length_value(bad), None, "{bad:?}");
+        }
     }
 
     fn names(list: &[&str]) -> Vec<String> {

@@ -105,6 +105,10 @@ pub struct HttpFilter<H: Host> {
     /// come ([`Self::decide_for_an_empty_body`]); a response then is the upstream's answer to a
     /// decided request.
     decided_ahead: bool,
+    /// A stage needed the body and the headers said none follows, so the flow decided on an
+    /// empty one. A body that comes all the same (HTTP/2 on Kong needs no `content-length`) was
+    /// not part of the decision and must not go on.
+    assumed_empty: bool,
 }
 
 /// Builds the stages' view of the request from the host's headers. Pseudo-headers become
@@ -154,6 +158,7 @@ impl<H: Host> HttpFilter<H> {
             body_coming: false,
             held_body: None,
             decided_ahead: false,
+            assumed_empty: false,
         }
     }
 
@@ -197,6 +202,10 @@ impl<H: Host> HttpFilter<H> {
             // Guard 2 (module docs): Kong went past our pending call.
             let next = self.call_lost();
             return self.run(next);
+        }
+        if self.assumed_empty && body_size > 0 && self.state != State::Responded {
+            // The token was signed, or the auth service asked, over an empty body.
+            return self.refuse(Refusal::LengthRequired);
         }
         if !matches!(self.state, State::ReadingBody { .. }) {
             if matches!(self.state, State::Calling { .. }) {
@@ -533,6 +542,7 @@ impl<H: Host> HttpFilter<H> {
     /// buffered while a call was pending, or as it arrives.
     fn read_body(&mut self, max: u64) -> Drive {
         if !self.body_coming {
+            self.assumed_empty = true;
             return Drive::Next(self.step(|flow, config, shared| flow.on_body_end(config, shared)));
         }
         self.state = State::ReadingBody { seen: 0, max };
@@ -555,10 +565,13 @@ impl<H: Host> HttpFilter<H> {
         if let Err(action) = self.apply_guard() {
             return action;
         }
+        // A positive length: nginx reads that many bytes and calls the body step with them.
         let length_known = self
             .flow
             .as_ref()
-            .is_some_and(|f| f.request().header("content-length").is_some());
+            .and_then(|f| f.request().header("content-length"))
+            .and_then(host_quirks::content_length_value)
+            .is_some_and(|n| n > 0);
         if length_known {
             return Action::Continue;
         }
@@ -650,9 +663,11 @@ impl<H: Host> HttpFilter<H> {
     }
 
     /// The edits as Kong's engine can carry them out ([`host_quirks::ngx_request_edits`]), and
-    /// a new path written where Kong takes the upstream URI from: `$upstream_uri` (the engine
-    /// ignores `:path` there). The variable is written only where it exists (Kong declares it);
-    /// writing an unknown nginx variable would trap.
+    /// a new query written where Kong takes the upstream URI from: `$upstream_uri` (the engine
+    /// ignores `:path` there). Only the query changes: the path stays Kong's (escaped, after
+    /// `strip_path`), since the engine's `:path` is nginx's decoded URI, which must never reach
+    /// a request line. The variable is written only where it exists (Kong declares it); writing
+    /// an unknown nginx variable would trap.
     fn ngx_edits(&mut self, edits: &HeaderEdits) -> Result<HeaderEdits, Action> {
         let client: Vec<String> = self
             .flow
@@ -664,12 +679,20 @@ impl<H: Host> HttpFilter<H> {
             Err(name) => return Err(self.refuse_duplicate(&name)),
         };
         for edit in &edits.0 {
-            if let HeaderEdit::Set(name, path) = edit {
-                if name == ":path" && self.host.text_property(&UPSTREAM_URI).is_some() {
-                    if let Err(e) = self.host.set_text_property(&UPSTREAM_URI, path) {
-                        return Err(self.host_failure(e));
-                    }
-                }
+            let HeaderEdit::Set(name, path) = edit else {
+                continue;
+            };
+            if name != ":path" {
+                continue;
+            }
+            let Some(current) = self.host.text_property(&UPSTREAM_URI) else {
+                continue;
+            };
+            let Some(uri) = host_quirks::upstream_uri_with_query(&current, path) else {
+                return Err(self.fail_closed("the new upstream URI holds a control character"));
+            };
+            if let Err(e) = self.host.set_text_property(&UPSTREAM_URI, &uri) {
+                return Err(self.host_failure(e));
             }
         }
         Ok(edits)
@@ -1407,6 +1430,76 @@ mod tests {
             let expected = declared.then(|| b"/x?a=1".to_vec());
             assert_eq!(uri, expected, "never written where it is not declared");
         }
+    }
+
+    #[test]
+    fn kong_hidden_query_key_keeps_kongs_escaped_path() {
+        let config = r#"{"key_auth": {"hide_credentials": true},
+            "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}]}"#;
+        // The engine's `:path` is nginx's decoded URI (here with a CR LF the client escaped);
+        // `$upstream_uri` is Kong's escaped one, the only one fit for a request line.
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "GET"),
+                h(":path", "/a b\r\nX-Consumer-Username: admin?apikey=k1&a=1"),
+            ],
+            kong: true,
+            ..FakeHost::default()
+        };
+        host.properties.insert(
+            "ngx.upstream_uri".into(),
+            b"/svc/a%20b%0D%0AX-Consumer-Username:%20admin?apikey=k1&a=1".to_vec(),
+        );
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(
+            host.properties.get("ngx.upstream_uri").cloned(),
+            Some(b"/svc/a%20b%0D%0AX-Consumer-Username:%20admin?a=1".to_vec())
+        );
+    }
+
+    #[test]
+    fn kong_body_after_a_decision_on_an_empty_body_is_refused() {
+        // HTTP/2 needs no content-length: the headers said no body, the token was signed over
+        // an empty one, then the engine calls the body step with bytes.
+        let mut host = FakeHost {
+            headers: vec![h(":method", "POST"), h(":path", "/x")],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(f.on_request_body(5, true), Action::Pause);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(host.responses, [Refusal::LengthRequired.reply()]);
+        // `Content-Length: 00` is no body for nginx: decided now, nothing left to a body step.
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-length", "00"),
+            ],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(claims_of(&host.edits, "JWT")["payloadhash"], "");
+    }
+
+    #[test]
+    fn kong_body_that_no_stage_reads_goes_on() {
+        // No stage reads the body: a body that comes was never part of any decision.
+        let config = r#"{"key_auth": {},
+            "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}]}"#;
+        let mut host = keyed("POST", true);
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(f.on_request_body(5, true), Action::Continue);
+        assert!(host.responses.is_empty());
     }
 
     #[test]
