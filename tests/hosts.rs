@@ -209,6 +209,25 @@ fn hosts_reconcile_forwards_the_body_and_injects_headers() {
 }
 
 #[test]
+fn hosts_reconcile_is_told_the_path_as_the_client_sent_it() {
+    // Kong's engine decodes the URI and resolves its dot segments: `/admin%2F..%2Fpublic` would
+    // reach the auth service as `/public` while the upstream gets the escaped path.
+    for host in hosts() {
+        let upstream = Server::ok();
+        let auth = Server::start(|_| Reply::json(200, &json!({})));
+        let config = json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth"}});
+        let setup = Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr());
+        let gw = Gateway::start(host, setup);
+        let path = "/admin%2F..%2Fpublic/%7Euser";
+        let resp = gw.send(&Request::get(&format!("{path}?a=%20b")));
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let call = auth.single();
+        assert_eq!(call.header("x-forwarded-path"), Some(path), "{host:?}");
+        assert_eq!(upstream.single().path, format!("{path}?a=%20b"), "{host:?}");
+    }
+}
+
+#[test]
 fn hosts_reconcile_denial_and_timeout_fail_closed() {
     for host in hosts() {
         let upstream = Server::ok();

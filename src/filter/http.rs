@@ -425,6 +425,14 @@ impl<H: Host> HttpFilter<H> {
     fn read_request(&self) -> Result<Request, HostError> {
         let headers = self.host.request_headers()?;
         let mut req = request_from(headers, self.host.now()?);
+        if self.host.is_kong() {
+            // The engine's `:path` is nginx's URI, decoded and with dot segments resolved
+            // (`/admin%2F..%2Fx` reads `/x`): the stages judge the path as the client sent it,
+            // as on Envoy, never a rewrite of it the upstream does not receive.
+            if let Some(raw) = self.host.text_property(&REQUEST_URI) {
+                req.path = raw;
+            }
+        }
         // Properties cost a host call each: only the mint stages read them.
         // The DN counts only when the host says the client certificate was accepted (Kong's DN
         // variable is also set for a certificate that failed an `optional_no_ca` check).
@@ -741,6 +749,9 @@ impl<H: Host> HttpFilter<H> {
         self.respond(&Refusal::Internal.reply())
     }
 }
+
+/// nginx's `$request_uri`: the path and query as the client sent them.
+const REQUEST_URI: [&str; 2] = ["ngx", "request_uri"];
 
 /// Kong's `$upstream_uri`: the URI its `proxy_pass` sends upstream.
 const UPSTREAM_URI: [&str; 2] = ["ngx", "upstream_uri"];
