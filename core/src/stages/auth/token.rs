@@ -5,6 +5,14 @@
 //! otherwise the copy that was not verified would reach the upstream beside the one that was.
 //! Kong reads only the first value of a repeated header or cookie; every value is read here, so
 //! a second, unverified copy cannot ride along.
+//!
+//! Token headers are split on `,` (Envoy joins a repeated header that way). Beside a Bearer
+//! token, any other non-empty piece of those headers (`Bearer A, <forged>`, `Bearer A, Basic x`)
+//! is a second credential: Kong reads such a value as the one token `A, <forged>`, which fails.
+//!
+//! Cookies are read as nginx reads `$cookie_<name>`, which is what Kong sees: the name matches
+//! in any ASCII case, cookies are separated by `;` or `,`, spaces around the name and after `=`
+//! are skipped, and the value runs to the next `;` (a `,` stays in it).
 
 use crate::stages::{urlenc, Request};
 
@@ -33,21 +41,41 @@ pub enum Found {
     Unrecognizable,
 }
 
+/// The distinct tokens found so far (`None`: a query parameter without `=`, Kong's `true`).
+#[derive(Default)]
+struct Tokens(Vec<Option<String>>);
+
+impl Tokens {
+    fn add(&mut self, token: Option<String>) {
+        let empty = token.as_ref().is_some_and(String::is_empty);
+        if !empty && !self.0.contains(&token) {
+            self.0.push(token);
+        }
+    }
+}
+
 impl TokenLocations {
-    /// Collects every token the request carries.
+    /// Collects every token the request carries. Plain loops: the module size is bounded
+    /// (README, Module size), and iterator adapters instantiate code per shape.
     pub fn find(&self, req: &Request) -> Found {
-        // `None` is a query parameter without `=`: Kong's `true`, a token of its own.
-        let mut tokens: Vec<Option<String>> = Vec::new();
-        let found = self
-            .in_query(req.query())
-            .chain(self.in_cookies(req).map(Some))
-            .chain(self.in_headers(req).map(Some));
-        for token in found.filter(|t| t.as_ref().is_none_or(|t| !t.is_empty())) {
-            if !tokens.contains(&token) {
-                tokens.push(token);
+        let mut tokens = Tokens::default();
+        for (name, value) in urlenc::pairs(req.query()) {
+            if self.uri_param_names.contains(&name) {
+                tokens.add(value);
             }
         }
-        match tokens.as_slice() {
+        for header in req.header_all("cookie") {
+            for name in &self.cookie_names {
+                for value in cookie_values(header, name) {
+                    tokens.add(Some(value.to_string()));
+                }
+            }
+        }
+        // The other piece would reach the upstream beside the verified token.
+        if self.in_headers(req, &mut tokens) {
+            return Found::Multiple;
+        }
+        match tokens.0.as_slice() {
             [] => Found::None,
             [Some(token)] => Found::One(token.clone()),
             [None] => Found::Unrecognizable,
@@ -55,28 +83,70 @@ impl TokenLocations {
         }
     }
 
-    fn in_query<'a>(&'a self, query: &'a str) -> impl Iterator<Item = Option<String>> + 'a {
-        urlenc::pairs(query)
-            .filter(|(k, _)| self.uri_param_names.contains(k))
-            .map(|(_, v)| v)
+    /// Adds the Bearer tokens of the token headers; true when another non-empty piece stands
+    /// beside one of them.
+    fn in_headers(&self, req: &Request, tokens: &mut Tokens) -> bool {
+        let (mut bearers, mut other) = (false, false);
+        for name in &self.header_names {
+            // Envoy joins a repeated header into one value with `,`, a character no token has.
+            for piece in req.header_all(name).flat_map(|value| value.split(',')) {
+                let piece = piece.trim();
+                if piece.is_empty() {
+                    continue;
+                }
+                match bearer(piece) {
+                    Some(token) => {
+                        bearers = true;
+                        tokens.add(Some(token));
+                    }
+                    None => other = true,
+                }
+            }
+        }
+        bearers && other
     }
+}
 
-    fn in_cookies<'a>(&'a self, req: &'a Request) -> impl Iterator<Item = String> + 'a {
-        req.header_all("cookie")
-            .flat_map(|h| h.split(';'))
-            .filter_map(|c| c.trim().split_once('='))
-            .filter(|(k, _)| self.cookie_names.iter().any(|n| n == k))
-            .map(|(_, v)| v.to_string())
+/// The value of every cookie called `name` in one `Cookie` header value, found as nginx finds
+/// `$cookie_<name>` (`ngx_http_parse_multi_header_lines`), which is what Kong reads; nginx stops
+/// at the first, every one is kept here.
+fn cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
+    // The host already strips the header value's surrounding whitespace; inside, nginx skips
+    // spaces only.
+    let mut rest = header.trim();
+    let mut values = Vec::new();
+    while !rest.is_empty() {
+        rest = match cookie_value(rest, name) {
+            Some((value, after)) => {
+                values.push(value);
+                after
+            }
+            None => after_separator(rest),
+        };
+        rest = rest.trim_start_matches(' ');
     }
+    values
+}
 
-    fn in_headers<'a>(&'a self, req: &'a Request) -> impl Iterator<Item = String> + 'a {
-        // Envoy joins a repeated header into one value with `,`, a character no token has.
-        self.header_names
-            .iter()
-            .flat_map(|name| req.header_all(name))
-            .flat_map(|value| value.split(','))
-            .filter_map(bearer)
+/// `<name> *= *<value>` at the start of `text` (name in any ASCII case): the value, up to the
+/// next `;`, and the text after that `;`.
+fn cookie_value<'a>(text: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
+    let head = text.get(..name.len())?;
+    if !head.eq_ignore_ascii_case(name) {
+        return None;
     }
+    let value = text
+        .get(name.len()..)?
+        .trim_start_matches(' ')
+        .strip_prefix('=')?
+        .trim_start_matches(' ');
+    Some(value.split_once(';').unwrap_or((value, "")))
+}
+
+/// The text after the next `;` or `,` (empty when there is none).
+fn after_separator(text: &str) -> &str {
+    let next = text.bytes().position(|b| b == b';' || b == b',');
+    next.and_then(|at| text.get(at + 1..)).unwrap_or_default()
 }
 
 /// The token of a `Bearer <token>` value (scheme case-insensitive, at least one space).
@@ -203,6 +273,119 @@ mod tests {
             &[("cookie", "session="), ("authorization", "Bearer h")],
         );
         assert_eq!(locations().find(&r), Found::One("h".into()));
+    }
+
+    #[test]
+    fn find_bearer_beside_another_header_piece_is_multiple() {
+        let cases: [&[(&str, &str)]; 7] = [
+            &[("authorization", "Bearer a, forged")],
+            &[("authorization", "Bearer a,junk")],
+            &[("authorization", "Bearer a, Basic eHl6")],
+            &[("authorization", "Basic eHl6, Bearer a")],
+            &[("authorization", "Bearer a, Bearer ")],
+            &[
+                ("authorization", "Bearer a"),
+                ("authorization", "Basic eHl6"),
+            ],
+            &[("authorization", "Basic eHl6"), ("x-token", "Bearer a")],
+        ];
+        let mut locations = locations();
+        locations.header_names.push("x-token".into());
+        for headers in cases {
+            assert_eq!(
+                locations.find(&req("/", headers)),
+                Found::Multiple,
+                "{headers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn find_same_bearer_twice_or_empty_pieces_is_one() {
+        for value in ["Bearer a, Bearer a", "Bearer a,", " , Bearer a , "] {
+            assert_eq!(
+                locations().find(&req("/", &[("authorization", value)])),
+                Found::One("a".into()),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn find_header_without_bearer_piece_is_none() {
+        for value in ["Basic eHl6", "Basic a, Basic b", "junk,Bearer "] {
+            assert_eq!(
+                locations().find(&req("/", &[("authorization", value)])),
+                Found::None,
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn find_cookie_name_in_any_case_is_found() {
+        for cookie in ["Session=c", "SESSION=c", "a=1; sEsSiOn=c"] {
+            assert_eq!(
+                locations().find(&req("/", &[("cookie", cookie)])),
+                Found::One("c".into()),
+                "{cookie}"
+            );
+        }
+    }
+
+    #[test]
+    fn find_cookie_after_comma_counts_beside_bearer() {
+        let r = req(
+            "/",
+            &[
+                ("cookie", "a=1, session=forged"),
+                ("authorization", "Bearer h"),
+            ],
+        );
+        assert_eq!(locations().find(&r), Found::Multiple);
+        let r = req("/", &[("cookie", "a=1,session=c")]);
+        assert_eq!(locations().find(&r), Found::One("c".into()));
+    }
+
+    #[test]
+    fn find_cookie_with_spaces_around_name_and_equals_is_found() {
+        let r = req("/", &[("cookie", "a=1;   session  =  c")]);
+        assert_eq!(locations().find(&r), Found::One("c".into()));
+    }
+
+    #[test]
+    fn find_cookie_value_runs_to_semicolon_only() {
+        let r = req("/", &[("cookie", "session=c, a=1")]);
+        assert_eq!(locations().find(&r), Found::One("c, a=1".into()));
+        let r = req("/", &[("cookie", "session=c ; a=1")]);
+        assert_eq!(locations().find(&r), Found::One("c ".into()));
+    }
+
+    #[test]
+    fn find_cookie_other_names_do_not_match() {
+        for cookie in [
+            "sessionid=x",
+            "xsession=x",
+            "session\t=x",
+            "session",
+            "a=session=x",
+        ] {
+            assert_eq!(
+                locations().find(&req("/", &[("cookie", cookie)])),
+                Found::None,
+                "{cookie}"
+            );
+        }
+    }
+
+    #[test]
+    fn cookie_values_keeps_every_match_in_order() {
+        assert_eq!(
+            cookie_values("Session=a; x=1, session = b;session=c", "session"),
+            ["a", "b", "c"]
+        );
+        assert_eq!(cookie_values("session=; x=1", "session"), [""]);
+        assert!(cookie_values("é=1; s", "s").is_empty());
     }
 
     #[test]
