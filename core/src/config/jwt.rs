@@ -22,7 +22,7 @@ pub struct JwtSection {
     pub uri_param_names: Vec<String>,
     /// Cookies searched for a token.
     pub cookie_names: Vec<String>,
-    /// Headers searched for a token (`Bearer ` prefix optional).
+    /// Headers searched for a token (`Bearer <token>`, as in Kong).
     pub header_names: Vec<String>,
     /// Registered claims that must be present and valid.
     pub claims_to_verify: Vec<RegisteredClaim>,
@@ -34,8 +34,11 @@ pub struct JwtSection {
     pub anonymous: Option<String>,
     /// Authenticate CORS preflight requests too.
     pub run_on_preflight: bool,
-    /// Largest allowed `exp - now`, in seconds; 0 disables.
-    pub maximum_expiration: u64,
+    /// Largest allowed `exp - now`, in seconds; 0 disables. Any JSON number, as in Kong's
+    /// schema (`300.5` too); the stage refuses anything else, and numbers outside 0 to
+    /// 31536000. Kept as the JSON value: a float field of its own would add serde_json's
+    /// float parsing to the module (README, Module size).
+    pub maximum_expiration: serde_json::Value,
     /// `realm` of the `WWW-Authenticate` challenge.
     pub realm: Option<String>,
     /// Ours: an inline JWKS (`{"keys": [...]}`).
@@ -63,7 +66,7 @@ impl Default for JwtSection {
             secret_is_base64: false,
             anonymous: None,
             run_on_preflight: true,
-            maximum_expiration: 0,
+            maximum_expiration: serde_json::Value::from(0u8),
             realm: None,
             jwks: None,
             jwks_uri: None,

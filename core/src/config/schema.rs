@@ -28,6 +28,8 @@ enum Ty {
     OptStr,
     Bool,
     Int,
+    /// A number of seconds (fractions allowed) up to a year, as Kong's `maximum_expiration`.
+    YearSeconds,
     Strings,
     OptStrings,
     /// One of these strings.
@@ -193,7 +195,7 @@ const JWT: Section = Section {
         Field(
             "header_names",
             Ty::Strings,
-            "Headers searched for a token (Bearer prefix optional).",
+            "Headers searched for a token, as Bearer <token>.",
         ),
         Field(
             "claims_to_verify",
@@ -222,8 +224,8 @@ const JWT: Section = Section {
         ),
         Field(
             "maximum_expiration",
-            Ty::Int,
-            "Largest allowed exp - now, in seconds; 0 disables.",
+            Ty::YearSeconds,
+            "Largest allowed exp - now, in seconds (0 to 31536000); 0 disables.",
         ),
         Field(
             "realm",
@@ -499,6 +501,7 @@ fn type_of(ty: Ty) -> Value {
         Ty::OptStr => json!({"type": ["string", "null"]}),
         Ty::Bool => json!({"type": "boolean"}),
         Ty::Int => json!({"type": "integer", "minimum": 0}),
+        Ty::YearSeconds => json!({"type": "number", "minimum": 0, "maximum": 31_536_000}),
         Ty::Strings => strings,
         Ty::OptStrings => json!({"type": ["array", "null"], "items": {"type": "string"}}),
         Ty::OneOf(names) => json!({"type": "string", "enum": names}),

@@ -12,7 +12,7 @@ use std::fmt;
 pub enum JoseError {
     /// The token is longer than [`crate::jose::jws::MAX_TOKEN_LEN`]; nothing was decoded.
     TokenTooLarge,
-    /// Wrong number of segments, or a header/claims segment that is not base64url JSON
+    /// Fewer than three segments, or a header/claims segment that is not base64url JSON
     /// (or a header that is not a JSON object). Kong: `invalid JSON`.
     InvalidJson,
     /// `header.alg` is missing, not a string, or not one of the 13 supported names

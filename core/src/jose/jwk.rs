@@ -7,8 +7,9 @@
 //! other members are ignored.
 //!
 //! A JWKS ([`JwkSet::parse`]) keeps the keys it understands and reports the others in
-//! [`JwkSet::skipped`], so one exotic key (say `kty: OKP, crv: X448`) does not take down a
-//! gateway's whole key set. A JWKS anyone can download ([`JwkSet::parse_published`]) never
+//! [`JwkSet::skipped`], so one exotic key (say `kty: OKP, crv: X448`) in a fetched set does not
+//! take down a gateway's whole key set (an inline `jwt.jwks` refuses the configuration
+//! instead: its author can fix it). A JWKS anyone can download ([`JwkSet::parse_published`]) never
 //! yields an `oct` key: a published secret is no secret.
 
 use serde_json::{Map, Value};

@@ -3,11 +3,13 @@
 //! [`parse`] bounds the token length before decoding anything, then answers with the same
 //! error, in the same order, as Kong's `jwt` plugin decoder:
 //!
-//! 1. not three `.`-separated segments, or header/claims not base64url JSON → `invalid JSON`;
+//! 1. fewer than three `.`-separated segments, or header/claims not base64url JSON → `invalid
+//!    JSON`;
 //! 2. header not an object, or `alg` missing, not a string or not one of the thirteen (so
 //!    `none` too) → `invalid alg`;
 //! 3. claims not a JSON object → `invalid claims`;
-//! 4. signature segment not base64url → `invalid signature`.
+//! 4. signature segment (everything after the second `.`, so `<s>.x` when there are more
+//!    segments, as Kong's tokenizer cuts) not base64url → `invalid signature`.
 //!
 //! Two refusals of ours come on top, so that a token Kong would refuse still gets Kong's answer:
 //!
@@ -139,10 +141,10 @@ pub fn parse(token: &str) -> Result<Jws, JoseError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(JoseError::TokenTooLarge);
     }
-    let mut parts = token.split('.');
-    let (Some(h64), Some(c64), Some(s64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // Kong cuts at the first two dots only: a fourth segment stays in the signature segment,
+    // whose base64url then fails after the header and claims checks.
+    let mut parts = token.splitn(3, '.');
+    let (Some(h64), Some(c64), Some(s64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(JoseError::InvalidJson);
     };
     let header = decode_json(h64)?;
@@ -286,10 +288,50 @@ mod tests {
     }
 
     #[test]
-    fn parse_two_or_four_segments_invalid_json() {
+    fn parse_fewer_than_three_segments_invalid_json() {
         assert_eq!(parse("a.b").unwrap_err(), JoseError::InvalidJson);
         assert_eq!(parse("a.b.c.d").unwrap_err(), JoseError::InvalidJson);
         assert_eq!(parse("").unwrap_err(), JoseError::InvalidJson);
+        let t = format!("{}.{}", seg(r#"{"alg":"HS256"}"#), seg("{}"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidJson);
+    }
+
+    #[test]
+    fn parse_extra_segments_invalid_signature() {
+        // Kong keeps `<s>.x` as the signature segment; `.` is not base64url.
+        let valid = hs256(r#"{"alg":"HS256"}"#, "{}");
+        for extra in [".x", ".", ".AQID.AQID"] {
+            let t = format!("{valid}{extra}");
+            assert_eq!(
+                parse(&t).unwrap_err(),
+                JoseError::InvalidSignatureEncoding,
+                "{extra}"
+            );
+        }
+        let t = format!("{}.{}..", seg(r#"{"alg":"HS256"}"#), seg("{}"));
+        assert_eq!(parse(&t).unwrap_err(), JoseError::InvalidSignatureEncoding);
+    }
+
+    #[test]
+    fn parse_extra_segments_keep_header_and_claims_errors_first() {
+        let cases = [
+            (seg("{not json"), seg("{}"), JoseError::InvalidJson),
+            (
+                seg(r#"{"alg":"HS256"}"#),
+                seg("nope"),
+                JoseError::InvalidJson,
+            ),
+            (seg(r#"{"alg":"none"}"#), seg("{}"), JoseError::InvalidAlg),
+            (
+                seg(r#"{"alg":"HS256"}"#),
+                seg("[1]"),
+                JoseError::InvalidClaims,
+            ),
+        ];
+        for (h, c, want) in cases {
+            let t = format!("{h}.{c}.AQID.x");
+            assert_eq!(parse(&t).unwrap_err(), want, "{t}");
+        }
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub struct JwtAuth {
     /// The consumer used when authentication fails.
     pub anonymous: Option<ConsumerRef>,
     run_on_preflight: bool,
-    maximum_expiration: u64,
+    /// Seconds, 0 to 31536000 (fractions allowed, as in Kong); 0 disables.
+    maximum_expiration: f64,
     realm: Option<String>,
     credentials: HashMap<String, JwtCredential>,
     jwks: Option<JwkSet>,
@@ -56,12 +57,7 @@ pub fn compile(
     consumers: &Consumers,
 ) -> Result<JwtAuth, ConfigError> {
     let verify_exp = section.claims_to_verify.contains(&RegisteredClaim::Exp);
-    if section.maximum_expiration > 0 && !verify_exp {
-        return Err(ConfigError::new(
-            "jwt.maximum_expiration",
-            "needs \"exp\" in jwt.claims_to_verify",
-        ));
-    }
+    let maximum_expiration = maximum_expiration(section, verify_exp)?;
     let anonymous = match &section.anonymous {
         Some(a) => Some(consumers.find(a).ok_or_else(|| {
             ConfigError::new(
@@ -71,21 +67,11 @@ pub fn compile(
         })?),
         None => None,
     };
-    let jwks = match &section.jwks {
-        Some(doc) => Some(
-            JwkSet::parse(&doc.to_string(), OctKeyEncoding::Base64Url)
-                .map_err(|e| ConfigError::new("jwt.jwks", e.to_string()))?,
-        ),
-        None => None,
-    };
+    let jwks = section.jwks.as_ref().map(compile_jwks).transpose()?;
     let mut warnings = Vec::new();
     let credentials = compile_credentials(raw_consumers, section.secret_is_base64, &mut warnings)?;
     if let Some(set) = &jwks {
-        for (i, key) in set.keys().iter().enumerate() {
-            if let Some(weak) = key.verifying_key().weakness() {
-                warnings.push(format!("jwt.jwks.keys[{i}]: {weak}"));
-            }
-        }
+        warn_weak_jwks_keys(set, &mut warnings);
     }
     Ok(JwtAuth {
         locations: TokenLocations {
@@ -102,7 +88,7 @@ pub fn compile(
         key_claim: section.key_claim_name.clone(),
         anonymous,
         run_on_preflight: section.run_on_preflight,
-        maximum_expiration: section.maximum_expiration,
+        maximum_expiration,
         realm: section.realm.clone(),
         credentials,
         jwks,
@@ -126,6 +112,50 @@ pub fn compile(
             .collect(),
         warnings,
     })
+}
+
+/// Kong's schema bound on `maximum_expiration`: a year, in seconds.
+const MAXIMUM_EXPIRATION_LIMIT: f64 = 31_536_000.0;
+
+/// `maximum_expiration` as Kong's schema takes it: a number from 0 to a year (fractions too),
+/// and above 0 only with `exp` verified (without it, `exp - now` has no checked `exp`).
+fn maximum_expiration(section: &JwtSection, verify_exp: bool) -> Result<f64, ConfigError> {
+    const PATH: &str = "jwt.maximum_expiration";
+    let seconds = section
+        .maximum_expiration
+        .as_f64()
+        .filter(|s| (0.0..=MAXIMUM_EXPIRATION_LIMIT).contains(s))
+        .ok_or_else(|| ConfigError::new(PATH, "must be a number from 0 to 31536000"))?;
+    if seconds > 0.0 && !verify_exp {
+        return Err(ConfigError::new(
+            PATH,
+            "needs \"exp\" in jwt.claims_to_verify",
+        ));
+    }
+    Ok(seconds)
+}
+
+/// The inline JWKS. Every key must load: a key the set skipped could never verify a token, so
+/// its `kid` would fail every request behind a configuration that loaded fine.
+fn compile_jwks(doc: &Value) -> Result<JwkSet, ConfigError> {
+    let set = JwkSet::parse(&doc.to_string(), OctKeyEncoding::Base64Url)
+        .map_err(|e| ConfigError::new("jwt.jwks", e.to_string()))?;
+    match set.skipped().first() {
+        Some(bad) => Err(ConfigError::new(
+            format!("jwt.jwks.keys[{}]", bad.index),
+            bad.error.to_string(),
+        )),
+        None => Ok(set),
+    }
+}
+
+/// A warning per weak key; with no key skipped, a key's position is its index in the document.
+fn warn_weak_jwks_keys(set: &JwkSet, warnings: &mut Vec<String>) {
+    for (i, key) in set.keys().iter().enumerate() {
+        if let Some(weak) = key.verifying_key().weakness() {
+            warnings.push(format!("jwt.jwks.keys[{i}]: {weak}"));
+        }
+    }
 }
 
 fn compile_credentials(
@@ -416,12 +446,12 @@ impl JwtAuth {
         if !errors.is_empty() {
             return Err(Denial::Claims(errors));
         }
-        if self.maximum_expiration > 0 {
+        if self.maximum_expiration > 0.0 {
             let exp = claims
                 .get("exp")
                 .and_then(Value::as_f64)
                 .unwrap_or(f64::INFINITY);
-            if exp - now > self.maximum_expiration as f64 {
+            if exp - now > self.maximum_expiration {
                 return Err(Denial::Claims(vec![(
                     "exp",
                     "exceeds maximum allowed expiration",
@@ -699,6 +729,94 @@ mod tests {
         let (auth, consumers) = stage(json!({"jwks": published_set()}), json!([]));
         let token = hs256(r#"{"alg":"HS256","kid":"hmac-1"}"#, "{}");
         run(&auth, &consumers, &token, None).unwrap();
+    }
+
+    /// The configuration error of a `jwt` section without consumers.
+    fn compile_error(jwt: Value) -> String {
+        let section: JwtSection = serde_json::from_value(jwt).unwrap();
+        let consumers = Consumers::compile(&[]).unwrap();
+        compile(&section, &[], &consumers).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn compile_inline_jwks_with_unusable_key_is_refused_at_its_path() {
+        let cases = [
+            (
+                json!({"kty": "RSA", "n": "!!", "e": "AQAB"}),
+                "jwt.jwks.keys[1]: invalid JWK: a key member is not base64url",
+            ),
+            (
+                json!({"kty": "XYZ", "kid": "x"}),
+                "jwt.jwks.keys[1]: unsupported key: kty",
+            ),
+            (
+                json!({"kty": "oct", "k": "not base64url!"}),
+                "jwt.jwks.keys[1]: invalid JWK: a key member is not base64url",
+            ),
+            (
+                json!({"kty": "oct"}),
+                "jwt.jwks.keys[1]: invalid JWK: a required key member is missing",
+            ),
+        ];
+        for (bad, want) in cases {
+            let jwks = json!({"keys": [rsa_jwk("good"), bad, rsa_jwk("later")]});
+            assert_eq!(compile_error(json!({"jwks": jwks})), want);
+        }
+        let first = json!({"keys": [{"kty": "XYZ"}, {"kty": "oct"}]});
+        assert_eq!(
+            compile_error(json!({"jwks": first})),
+            "jwt.jwks.keys[0]: unsupported key: kty"
+        );
+    }
+
+    #[test]
+    fn compile_maximum_expiration_outside_kong_range_is_refused() {
+        for seconds in [
+            json!(99_999_999),
+            json!(-1),
+            json!(31_536_000.5),
+            json!(-0.5),
+        ] {
+            let jwt = json!({"claims_to_verify": ["exp"], "maximum_expiration": seconds});
+            assert_eq!(
+                compile_error(jwt),
+                "jwt.maximum_expiration: must be a number from 0 to 31536000",
+                "{seconds}"
+            );
+        }
+        assert_eq!(
+            compile_error(json!({"maximum_expiration": 0.5})),
+            "jwt.maximum_expiration: needs \"exp\" in jwt.claims_to_verify"
+        );
+    }
+
+    #[test]
+    fn maximum_expiration_fraction_loads_and_compares_exactly() {
+        let (auth, consumers) = stage(
+            json!({"claims_to_verify": ["exp"], "maximum_expiration": 300.5}),
+            json!([{"id": "c-1", "jwt_secrets": [
+                {"key": "key-HS256", "secret": String::from_utf8(SECRET.to_vec()).unwrap()}
+            ]}]),
+        );
+        // `run` reads the clock as 1000: `exp - now` may be up to 300.5, not more.
+        for exp in ["1300", "1300.5"] {
+            let token = hs256(
+                r#"{"alg":"HS256"}"#,
+                &format!(r#"{{"iss":"key-HS256","exp":{exp}}}"#),
+            );
+            run(&auth, &consumers, &token, None).unwrap();
+        }
+        let token = hs256(r#"{"alg":"HS256"}"#, r#"{"iss":"key-HS256","exp":1300.75}"#);
+        assert_eq!(
+            run(&auth, &consumers, &token, None).unwrap_err(),
+            Denial::Claims(vec![("exp", "exceeds maximum allowed expiration")])
+        );
+        for seconds in [json!(0), json!(31_536_000)] {
+            stage(
+                json!({"claims_to_verify": ["exp"], "maximum_expiration": seconds}),
+                json!([]),
+            );
+        }
     }
 
     #[test]
