@@ -495,6 +495,9 @@ impl<H: Host> HttpFilter<H> {
                     Some(what) => format!("jwt-relay: denied: {} ({what})", refusal.reason()),
                     None => format!("jwt-relay: denied: {}", refusal.reason()),
                 },
+                Event::ReconcileKeyRefused { key, reason } => {
+                    format!("jwt-relay: reconcile answer key {key:?} not injected ({reason})")
+                }
                 _ => continue,
             };
             let line = format!("{line} request_id={}", self.request_id);
@@ -593,6 +596,16 @@ impl<H: Host> HttpFilter<H> {
     /// the real body and replaces them. Stages that would still call the auth service cannot be
     /// decided ahead: such a request is refused with 411 (send `Content-Length`).
     fn decide_for_an_empty_body(&mut self) -> Action {
+        // The auth service must see the body: no answer given for an empty one (not even one
+        // from the cache) may stand for it, nor leave its headers on the request.
+        if self
+            .config
+            .reconcile
+            .as_ref()
+            .is_some_and(|r| r.needs_body())
+        {
+            return self.refuse(Refusal::LengthRequired);
+        }
         let Some(mut preview) = self.flow.clone() else {
             return self.fail_closed("no flow while reading the body");
         };
@@ -1013,6 +1026,40 @@ mod tests {
     }
 
     #[test]
+    fn answer_keys_not_injected_are_logged_by_key_and_counted() {
+        let mut host = FakeHost {
+            headers: vec![h(":method", "GET"), h(":path", "/x")],
+            answer: CallAnswer {
+                status: Some(200),
+                headers: vec![],
+                body: br#"{"role":"a","x_consumer_id":"admin","host":"evil"}"#.to_vec(),
+            },
+            ..FakeHost::default()
+        };
+        let mut f = filter(RECONCILE, &mut host);
+        assert_eq!(f.on_request_headers(true), Action::Pause);
+        f.on_call_response(7, 10);
+        assert_eq!(f.state(), State::Forwarded);
+        let logs = host.logs.borrow();
+        let refused: Vec<&String> = logs.iter().filter(|l| l.contains("not injected")).collect();
+        assert_eq!(refused.len(), 2, "{logs:?}");
+        assert!(refused[0].contains(r#"key "host" not injected (never_injected)"#));
+        assert!(refused[1].contains(r#"key "x_consumer_id" not injected (never_injected)"#));
+        assert!(logs
+            .iter()
+            .all(|l| !l.contains("evil") && !l.contains("admin")));
+        drop(logs);
+        let counted = host
+            .metrics
+            .iter()
+            .find(|(n, _)| n == "jwt_relay.reconcile_keys_refused");
+        assert_eq!(counted.map(|(_, v)| *v), Some(2));
+        assert!(host
+            .edits
+            .contains(&HeaderEdit::Set("Role".into(), "a".into())));
+    }
+
+    #[test]
     fn body_over_limit_is_413_and_never_forwarded() {
         let mut host = FakeHost {
             headers: vec![
@@ -1155,6 +1202,7 @@ mod tests {
         assert_eq!(
             reads,
             [
+                "ngx.request_uri",
                 "connection.mtls",
                 "connection.subject_local_certificate",
                 "kong.router.service"
@@ -1175,6 +1223,7 @@ mod tests {
         assert_eq!(
             reads,
             [
+                "ngx.request_uri",
                 "connection.mtls",
                 "connection.subject_local_certificate",
                 "ngx.ssl_client_s_dn",
@@ -1222,7 +1271,7 @@ mod tests {
                 .all(|e| !matches!(e, HeaderEdit::Set(name, _) if name == "X-Custom-Jwt")));
             assert_eq!(
                 *host.property_reads.borrow(),
-                ["connection.mtls", "kong.router.service"]
+                ["ngx.request_uri", "connection.mtls", "kong.router.service"]
             );
         }
     }

@@ -38,6 +38,13 @@ pub enum Event {
     ReconcileCacheHit,
     /// A JWKS fetch ended (true: a new set).
     JwksFetch(bool),
+    /// An auth-service answer key was not injected (logged by key, never its value).
+    ReconcileKeyRefused {
+        /// The key, sanitised for the log.
+        key: String,
+        /// Why ([`crate::stages::reconcile::RefusalReason::name`]).
+        reason: &'static str,
+    },
 }
 
 impl Event {
@@ -60,6 +67,7 @@ impl Event {
                 }
             ),
             Self::ReconcileCacheHit => "jwt_relay.reconcile_cache_hits".into(),
+            Self::ReconcileKeyRefused { .. } => "jwt_relay.reconcile_keys_refused".into(),
             Self::JwksFetch(ok) => {
                 format!("jwt_relay.jwks_fetch.{}", if *ok { "ok" } else { "failed" })
             }

@@ -306,6 +306,14 @@ impl Flow {
     fn inject(&mut self, injection: reconcile::Injection) {
         self.edits.0.extend(injection.request.0);
         self.response_headers.extend(injection.response);
+        let refused = injection
+            .refused
+            .into_iter()
+            .map(|r| Event::ReconcileKeyRefused {
+                key: r.key,
+                reason: r.reason.name(),
+            });
+        self.events.extend(refused);
     }
 
     fn advance(&mut self, config: &Pipeline, shared: &mut Shared) -> Next {

@@ -92,11 +92,9 @@ impl Pipeline {
             .transpose()?;
         Ok(Self {
             auth: Authenticator::compile(raw)?,
-            reconcile: raw
-                .reconcile
-                .as_ref()
-                .map(reconcile_stage::compile)
-                .transpose()?,
+            // The reconcile stage learns the headers the other stages set: an answer never
+            // overwrites them.
+            reconcile: reconcile_stage::compile_in(raw)?,
             custom_jwt,
             upstream_jwt,
             jwks_endpoint,

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::compile::Reconcile;
 use super::dasherize::dasherize;
+use super::reserved::is_never_injected;
 use crate::stages::refusal::Refusal as Answered;
 use crate::stages::{CallAnswer, HeaderEdits};
 
@@ -14,20 +15,10 @@ pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Header set on the request when `failure_mode_allow` lets it through a failed call.
 pub const FAILURE_MODE_HEADER: &str = "x-reconcile-failure-mode-allowed";
 
-/// Header names (lower-case) never injected, whatever the answer or `allowed_headers` say: the
-/// framing and hop-by-hop headers, whose change would desynchronise or re-route the upstream
-/// request. Pseudo-headers (`:` prefix) are refused too, though dasherize cannot produce them.
-pub const NEVER_INJECTED: &[&str] = &[
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
+/// Largest value injected, in bytes (8 KiB): a header that size already strains upstreams
+/// (many cap a whole request head at 8 to 16 KiB), and each injected value is also held in the
+/// answer cache.
+pub const MAX_INJECTED_VALUE_BYTES: usize = 8 * 1024;
 
 /// Longest answer key kept in a [`Refusal`], in characters.
 const REFUSED_KEY_CHARS: usize = 64;
@@ -90,7 +81,9 @@ pub enum RefusalReason {
     /// The value holds a control character (CR, LF, NUL, any other C0 control but HTAB, DEL):
     /// passing it on could split or smuggle headers.
     UnsafeValue,
-    /// The header name is in [`NEVER_INJECTED`] or is a pseudo-header.
+    /// The header is never injected: a framing or hop-by-hop header
+    /// ([`super::NEVER_INJECTED`]), a pseudo-header, an `x-envoy-` header, or one the filter
+    /// sets itself (consumer identity, claim and minted-token headers, the failure-mode marker).
     NeverInjected,
     /// `allowed_headers` is set and does not name the header.
     NotAllowed,
@@ -98,6 +91,22 @@ pub enum RefusalReason {
     EmptyName,
     /// An earlier key (in key order) already gave the same header name.
     DuplicateName,
+    /// The value is above [`MAX_INJECTED_VALUE_BYTES`].
+    ValueTooLarge,
+}
+
+impl RefusalReason {
+    /// Its name in the log line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UnsafeValue => "unsafe_value",
+            Self::NeverInjected => "never_injected",
+            Self::NotAllowed => "not_allowed",
+            Self::EmptyName => "empty_name",
+            Self::DuplicateName => "duplicate_name",
+            Self::ValueTooLarge => "value_too_large",
+        }
+    }
 }
 
 /// Why the call gave no usable answer.
@@ -282,24 +291,7 @@ fn inject(rec: &Reconcile, object: &Map<String, Value>) -> Injection {
         };
         let name = dasherize(&format!("{}{key}", rec.prefix));
         let lower = name.to_ascii_lowercase();
-        let refusal = if name.is_empty() {
-            Some(RefusalReason::EmptyName)
-        } else if lower.starts_with(':') || NEVER_INJECTED.contains(&lower.as_str()) {
-            Some(RefusalReason::NeverInjected)
-        } else if rec
-            .allowed
-            .as_ref()
-            .is_some_and(|allowed| !allowed.contains(&lower))
-        {
-            Some(RefusalReason::NotAllowed)
-        } else if names.contains(&lower) {
-            Some(RefusalReason::DuplicateName)
-        } else if !crate::stages::headers::is_safe_value(&text) {
-            Some(RefusalReason::UnsafeValue)
-        } else {
-            None
-        };
-        if let Some(reason) = refusal {
+        if let Some(reason) = refusal(rec, &lower, &names, &text) {
             out.refused.push(Refusal {
                 key: sanitize(key),
                 reason,
@@ -313,6 +305,31 @@ fn inject(rec: &Reconcile, object: &Map<String, Value>) -> Injection {
         out.request.set(name, text);
     }
     out
+}
+
+/// Why header `lower` (the dasherized name, lower-case) with value `text` is not injected, if
+/// it is not; `taken` holds the names already injected.
+fn refusal(rec: &Reconcile, lower: &str, taken: &[String], text: &str) -> Option<RefusalReason> {
+    if lower.is_empty() {
+        Some(RefusalReason::EmptyName)
+    } else if is_never_injected(lower, &rec.owned) {
+        Some(RefusalReason::NeverInjected)
+    } else if rec
+        .allowed
+        .as_ref()
+        .is_some_and(|allowed| !allowed.iter().any(|a| a == lower))
+    {
+        Some(RefusalReason::NotAllowed)
+    } else if taken.iter().any(|t| t == lower) {
+        Some(RefusalReason::DuplicateName)
+    } else if text.len() > MAX_INJECTED_VALUE_BYTES {
+        // Before the character scan, which need not read a value refused anyway.
+        Some(RefusalReason::ValueTooLarge)
+    } else if !crate::stages::headers::is_safe_value(text) {
+        Some(RefusalReason::UnsafeValue)
+    } else {
+        None
+    }
 }
 
 /// A short, printable form of text from the answer or the host, for the log.
@@ -334,6 +351,12 @@ mod tests {
 
     fn config(extra: &str) -> Reconcile {
         rec(&format!("{{{URL}{extra}}}"))
+    }
+
+    /// The reconcile stage of a whole configuration, knowing what its other stages set.
+    fn config_in(json: &str) -> Reconcile {
+        let raw = crate::config::parse(json.as_bytes()).unwrap();
+        super::super::compile_in(&raw).unwrap().unwrap()
     }
 
     fn answer(status: u16, body: &str) -> CallAnswer {
@@ -472,6 +495,146 @@ mod tests {
             .iter()
             .all(|r| r.reason == RefusalReason::NeverInjected));
         assert_eq!(got.refused.len(), 7);
+    }
+
+    #[test]
+    fn on_answer_filter_identity_names_are_refused() {
+        let rec =
+            config_in(r#"{"key_auth": {}, "custom_jwt": {}, "reconcile": {"url": "http://auth"}}"#);
+        let got = injected(
+            &rec,
+            r#"{"x_consumer_id": "admin", "x_anonymous_consumer": null, "x_custom_jwt": "forged",
+                "x_reconcile_failure_mode_allowed": "true", "X-Consumer-Username": "root",
+                "xConsumerCustomId": "c", "X_CREDENTIAL_IDENTIFIER": "k", "role": "r"}"#,
+        );
+        // `null` injects nothing, as for any key: no refusal to report.
+        assert_eq!(sets(&got), pairs(&[("Role", "r")]));
+        assert_eq!(
+            refused(&got),
+            [
+                ("X-Consumer-Username", RefusalReason::NeverInjected),
+                ("X_CREDENTIAL_IDENTIFIER", RefusalReason::NeverInjected),
+                ("xConsumerCustomId", RefusalReason::NeverInjected),
+                ("x_consumer_id", RefusalReason::NeverInjected),
+                ("x_custom_jwt", RefusalReason::NeverInjected),
+                (
+                    "x_reconcile_failure_mode_allowed",
+                    RefusalReason::NeverInjected
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn on_answer_consumer_names_are_refused_without_auth_stage() {
+        let got = injected(
+            &config(r#", "streamdown_injected_headers": true"#),
+            r#"{"x-consumer-id": "admin", "x_anonymous_consumer": "false", "role": "r"}"#,
+        );
+        assert_eq!(sets(&got), pairs(&[("Role", "r")]));
+        assert_eq!(got.response, pairs(&[("Role", "r")]));
+        assert_eq!(
+            refused(&got),
+            [
+                ("x-consumer-id", RefusalReason::NeverInjected),
+                ("x_anonymous_consumer", RefusalReason::NeverInjected),
+            ]
+        );
+    }
+
+    #[test]
+    fn on_answer_envoy_names_are_refused() {
+        let got = injected(
+            &config(""),
+            r#"{"x_envoy_upstream_rq_timeout_ms": "1", "X-Envoy-Retry-On": "5xx",
+                "xEnvoyMaxRetries": 9, "x_envoy": "a", "x_envoyish": "b"}"#,
+        );
+        assert_eq!(sets(&got), pairs(&[("X-Envoy", "a"), ("X-Envoyish", "b")]));
+        assert_eq!(
+            refused(&got),
+            [
+                ("X-Envoy-Retry-On", RefusalReason::NeverInjected),
+                ("xEnvoyMaxRetries", RefusalReason::NeverInjected),
+                (
+                    "x_envoy_upstream_rq_timeout_ms",
+                    RefusalReason::NeverInjected
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn on_answer_prefix_reaching_reserved_name_is_refused() {
+        let got = injected(
+            &config(r#", "injected_header_prefix": "X_Consumer_""#),
+            r#"{"id": "admin", "username": "root", "tenant": "t"}"#,
+        );
+        assert_eq!(sets(&got), pairs(&[("X-Consumer-Tenant", "t")]));
+        assert_eq!(
+            refused(&got),
+            [
+                ("id", RefusalReason::NeverInjected),
+                ("username", RefusalReason::NeverInjected),
+            ]
+        );
+        let envoy = injected(
+            &config(r#", "injected_header_prefix": "x-envoy-""#),
+            r#"{"role": "r"}"#,
+        );
+        assert!(sets(&envoy).is_empty());
+        assert_eq!(refused(&envoy), [("role", RefusalReason::NeverInjected)]);
+    }
+
+    #[test]
+    fn on_answer_names_other_stages_set_are_refused() {
+        let body = r#"{"authorization": "Bearer forged", "jwt": "forged", "x_user_sub": "root", "role": "r"}"#;
+        let rec = config_in(
+            r#"{"jwt": {"claims_to_headers": [{"claim": "sub", "header": "X-User-Sub"}]},
+                "custom_jwt": {"upstream_custom_jwt_header": "Authorization"},
+                "upstream_jwt": {}, "reconcile": {"url": "http://auth"}}"#,
+        );
+        let got = injected(&rec, body);
+        assert_eq!(sets(&got), pairs(&[("Role", "r")]));
+        assert_eq!(
+            refused(&got),
+            [
+                ("authorization", RefusalReason::NeverInjected),
+                ("jwt", RefusalReason::NeverInjected),
+                ("x_user_sub", RefusalReason::NeverInjected),
+            ]
+        );
+        // Without those stages the filter sets none of these names: they are the answer's.
+        let alone = injected(&config_in(&format!("{{\"reconcile\": {{{URL}}}}}")), body);
+        assert_eq!(
+            sets(&alone),
+            pairs(&[
+                ("Authorization", "Bearer forged"),
+                ("Jwt", "forged"),
+                ("Role", "r"),
+                ("X-User-Sub", "root"),
+            ])
+        );
+    }
+
+    #[test]
+    fn on_answer_value_above_8_kib_is_refused() {
+        let at = "a".repeat(MAX_INJECTED_VALUE_BYTES);
+        let above = "a".repeat(MAX_INJECTED_VALUE_BYTES + 1);
+        // 4097 two-byte characters: 8194 bytes.
+        let wide = "é".repeat(MAX_INJECTED_VALUE_BYTES / 2 + 1);
+        let list: Vec<u8> = vec![1; MAX_INJECTED_VALUE_BYTES / 2];
+        let body = json!({"at": at, "above": above, "wide": wide, "list": list, "ok": 1});
+        let got = injected(&config(""), &body.to_string());
+        assert_eq!(MAX_INJECTED_VALUE_BYTES, 8192);
+        assert_eq!(sets(&got), pairs(&[("At", &at), ("Ok", "1")]));
+        assert_eq!(
+            refused(&got),
+            [
+                ("above", RefusalReason::ValueTooLarge),
+                ("list", RefusalReason::ValueTooLarge),
+                ("wide", RefusalReason::ValueTooLarge),
+            ]
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The `reconcile` section compiled once, at configure time, into [`Reconcile`].
 
-use super::answer::NEVER_INJECTED;
 use super::cache::AnswerCache;
 use super::dasherize::dasherize;
-use crate::config::{CallMethod, ConfigError, ReconcileSection};
+use super::reserved::{is_never_injected, owned_by_stages};
+use crate::config::{CallMethod, ConfigError, RawConfig, ReconcileSection};
 use crate::stages::url::{bad_path_chars, parse_url, Url};
 
 /// Longest `cache_seconds` accepted (one day): a cached answer outlives a revoked credential.
@@ -43,6 +43,9 @@ pub struct Reconcile {
     pub(super) failure_mode_allow: bool,
     /// `allowed_headers`, lower-case.
     pub(super) allowed: Option<Vec<String>>,
+    /// Canonical names of the headers the other configured stages set (see [`compile_in`]):
+    /// never injected, and left to those stages by [`super::strip_client_headers`].
+    pub(super) owned: Vec<String>,
     pub(super) cache_seconds: u64,
     pub(super) max_body_bytes: u64,
 }
@@ -102,11 +105,29 @@ impl Reconcile {
 ///   (25 s by default), capped to `u32::MAX` ms. The sum must not be 0 (Envoy reads 0 as "no
 ///   timeout").
 /// - `allowed_headers` entries are header names that dasherize can produce (letters, digits,
-///   `-`), never one of the names that are never injected.
+///   `-`), never a name that is never injected ([`super::RefusalReason::NeverInjected`]).
 /// - `strip_prefixed_headers` needs an `injected_header_prefix` whose dasherized form ends in
 ///   `-` (such as `X-Auth-`), so every injected name falls under it and no unrelated header does.
 /// - `cache_seconds` at most [`MAX_CACHE_SECONDS`]; `max_body_bytes` greater than 0.
+///
+/// The section alone does not say which headers the other stages set: [`compile_in`] does, and
+/// is what a pipeline uses.
 pub fn compile(section: &ReconcileSection) -> Result<Reconcile, ConfigError> {
+    compile_owned(section, Vec::new())
+}
+
+/// Compiles the `reconcile` section of `raw`, if any, knowing the headers the other configured
+/// stages set (claim headers, minted-token headers, the consumer headers when an authentication
+/// stage is configured): the answer never injects them, `allowed_headers` may not name them,
+/// and `strip_prefixed_headers` leaves them to the stage that sets them.
+pub fn compile_in(raw: &RawConfig) -> Result<Option<Reconcile>, ConfigError> {
+    raw.reconcile
+        .as_ref()
+        .map(|section| compile_owned(section, owned_by_stages(raw)))
+        .transpose()
+}
+
+fn compile_owned(section: &ReconcileSection, owned: Vec<String>) -> Result<Reconcile, ConfigError> {
     let url = section
         .url
         .as_deref()
@@ -141,7 +162,8 @@ pub fn compile(section: &ReconcileSection) -> Result<Reconcile, ConfigError> {
         message_403: section.message_403.clone(),
         message_404: section.message_404.clone(),
         failure_mode_allow: section.failure_mode_allow,
-        allowed: allowed_headers(section.allowed_headers.as_deref())?,
+        allowed: allowed_headers(section.allowed_headers.as_deref(), &owned)?,
+        owned,
         cache_seconds: cache_seconds(section.cache_seconds)?,
         max_body_bytes: match section.max_body_bytes {
             0 => return Err(field_error("max_body_bytes", "must be greater than 0")),
@@ -195,7 +217,10 @@ fn stripped_prefix(section: &ReconcileSection) -> Result<Option<String>, ConfigE
     Ok(Some(prefix))
 }
 
-fn allowed_headers(list: Option<&[String]>) -> Result<Option<Vec<String>>, ConfigError> {
+fn allowed_headers(
+    list: Option<&[String]>,
+    owned: &[String],
+) -> Result<Option<Vec<String>>, ConfigError> {
     let Some(list) = list else {
         return Ok(None);
     };
@@ -209,7 +234,7 @@ fn allowed_headers(list: Option<&[String]>) -> Result<Option<Vec<String>>, Confi
             ));
         }
         let lower = name.to_ascii_lowercase();
-        if NEVER_INJECTED.contains(&lower.as_str()) {
+        if is_never_injected(&lower, owned) {
             return Err(field_error(&field, format!("`{name}` is never injected")));
         }
         out.push(lower);
@@ -401,6 +426,46 @@ mod tests {
             err(r#"{"url": "http://a", "allowed_headers": ["Host"]}"#),
             "reconcile.allowed_headers[0]: `Host` is never injected"
         );
+    }
+
+    #[test]
+    fn compile_allowed_header_the_filter_sets_is_refused() {
+        for name in [
+            "X-Consumer-ID",
+            "x-anonymous-consumer",
+            "X-Reconcile-Failure-Mode-Allowed",
+            "x-envoy-retry-on",
+        ] {
+            assert_eq!(
+                err(&format!(
+                    r#"{{"url": "http://a", "allowed_headers": ["x-role", "{name}"]}}"#
+                )),
+                format!("reconcile.allowed_headers[1]: `{name}` is never injected")
+            );
+        }
+    }
+
+    #[test]
+    fn compile_in_knows_the_names_other_stages_set() {
+        let raw = |json: &str| crate::config::parse(json.as_bytes()).unwrap();
+        let with = raw(
+            r#"{"custom_jwt": {}, "reconcile": {"url": "http://a", "allowed_headers": ["X-Custom-Jwt"]}}"#,
+        );
+        assert_eq!(
+            compile_in(&with).unwrap_err().to_string(),
+            "reconcile.allowed_headers[0]: `X-Custom-Jwt` is never injected"
+        );
+        let without =
+            raw(r#"{"reconcile": {"url": "http://a", "allowed_headers": ["X-Custom-Jwt"]}}"#);
+        assert_eq!(
+            compile_in(&without).unwrap().unwrap().allowed,
+            Some(vec!["x-custom-jwt".to_string()])
+        );
+        let owned = compile_in(&raw(
+            r#"{"upstream_jwt": {}, "reconcile": {"url": "http://a"}}"#,
+        ));
+        assert_eq!(owned.unwrap().unwrap().owned, ["jwt"]);
+        assert_eq!(compile_in(&raw(r#"{"custom_jwt": {}}"#)).unwrap(), None);
     }
 
     #[test]

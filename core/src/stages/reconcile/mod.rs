@@ -19,16 +19,20 @@ mod call;
 mod compile;
 mod dasherize;
 mod multipart;
+mod reserved;
 mod strip;
 
 pub use answer::{
     on_answer, on_failure, Failure, FailureKind, Injection, Outcome, Refusal, RefusalReason,
-    FAILURE_MODE_HEADER, MAX_ANSWER_BYTES, NEVER_INJECTED,
+    FAILURE_MODE_HEADER, MAX_ANSWER_BYTES, MAX_INJECTED_VALUE_BYTES,
 };
 pub use cache::{cache_key, AnswerCache, VOLATILE_HEADERS};
 pub use call::{body_value, build_call, envelope, forwarded_host, parse_form, USER_AGENT};
-pub use compile::{compile, Reconcile, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, MAX_CACHE_SECONDS};
+pub use compile::{
+    compile, compile_in, Reconcile, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, MAX_CACHE_SECONDS,
+};
 pub use dasherize::dasherize;
+pub use reserved::{ENVOY_PREFIX, NEVER_INJECTED};
 pub use strip::strip_client_headers;
 
 /// Shared test fixtures: a section from JSON, its compiled form, and one rich request.

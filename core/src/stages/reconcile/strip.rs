@@ -2,6 +2,7 @@
 
 use super::answer::FAILURE_MODE_HEADER;
 use super::compile::Reconcile;
+use crate::stages::headers::canonical;
 use crate::stages::{HeaderEdits, Request};
 
 /// Removals of client headers that could pass for the auth service's, applied when the request
@@ -11,6 +12,12 @@ use crate::stages::{HeaderEdits, Request};
 /// - with `strip_prefixed_headers`: every client header under the dasherized
 ///   `injected_header_prefix` (such as `X-Auth-`); every injected name falls under it;
 /// - always: the client's `X-Reconcile-Failure-Mode-Allowed`, which only the filter sets.
+///
+/// A header another configured stage sets (see [`super::compile_in`]: `X-Consumer-ID` under a
+/// prefix `X-`, say) is never removed here: these removals come after that stage's value, so
+/// removing the client's copy would remove the filter's value too (a client sending
+/// `X-Anonymous-Consumer` would unmark the anonymous consumer), and that stage already removes
+/// every client spelling of it.
 ///
 /// Names compare case-insensitively with `_` read as `-`: some upstreams (CGI-style
 /// `HTTP_X_ROLE`, frameworks that fold `_` into `-`) see `X_Role` as `X-Role`.
@@ -24,16 +31,16 @@ pub fn strip_client_headers(rec: &Reconcile, req: &Request) -> HeaderEdits {
     let mut edits = HeaderEdits::default();
     let mut removed: Vec<&str> = Vec::new();
     for (name, _) in &req.headers {
-        let normal = name.to_ascii_lowercase().replace('_', "-");
-        let spoofable = normal == FAILURE_MODE_HEADER
-            || rec
-                .allowed
-                .as_ref()
-                .is_some_and(|allowed| allowed.contains(&normal))
+        let normal = canonical(name);
+        let answered = rec
+            .allowed
+            .as_ref()
+            .is_some_and(|allowed| allowed.contains(&normal))
             || rec
                 .stripped_prefix
                 .as_ref()
                 .is_some_and(|prefix| normal.starts_with(prefix.as_str()));
+        let spoofable = normal == FAILURE_MODE_HEADER || (answered && !rec.owned.contains(&normal));
         if spoofable && !removed.iter().any(|r| r.eq_ignore_ascii_case(name)) {
             removed.push(name);
             edits.remove(name.as_str());
@@ -114,6 +121,39 @@ mod tests {
             ),
             ["x-auth-role", "X-Auth-User-Id", "x_auth_tenant"]
         );
+    }
+
+    #[test]
+    fn strip_client_headers_prefix_leaves_headers_other_stages_set() {
+        let config = r#"{"key_auth": {}, "custom_jwt": {}, "reconcile": {"url": "http://a",
+            "injected_header_prefix": "x-", "strip_prefixed_headers": true}}"#;
+        let raw = crate::config::parse(config.as_bytes()).unwrap();
+        let owning = super::super::compile_in(&raw).unwrap().unwrap();
+        let names = [
+            "X-Anonymous-Consumer",
+            "x_consumer_id",
+            "X-Custom-Jwt",
+            "x-role",
+            "x-envoy-retry-on",
+            "x-reconcile-failure-mode-allowed",
+        ];
+        let mut req = request();
+        req.headers = names
+            .iter()
+            .map(|n| (n.to_string(), "v".to_string()))
+            .collect();
+        let mut want = HeaderEdits::default();
+        want.remove("x-role");
+        want.remove("x-envoy-retry-on");
+        want.remove("x-reconcile-failure-mode-allowed");
+        assert_eq!(strip_client_headers(&owning, &req), want);
+        // Without those stages nothing else removes the client's copies: this stage does.
+        let alone = rec(
+            r#"{"url": "http://a", "injected_header_prefix": "x-", "strip_prefixed_headers": true}"#,
+        );
+        let mut all = HeaderEdits::default();
+        names.iter().for_each(|n| all.remove(*n));
+        assert_eq!(strip_client_headers(&alone, &req), all);
     }
 
     #[test]
