@@ -82,7 +82,7 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
     }
     if rec.copy_headers {
         headers.extend(
-            copied_headers(req)
+            copied_headers(rec, req)
                 .into_iter()
                 .map(|(n, v)| (n.to_string(), v.to_string())),
         );
@@ -112,7 +112,10 @@ pub fn forwarded_host(authority: &str) -> String {
 
 /// The client headers `copy_headers` puts on the call, in order: all but pseudo-headers,
 /// [`NOT_COPIED`], those named in the client's `Connection` header, and the call's own headers.
-pub(super) fn copied_headers(req: &Request) -> Vec<(&str, &str)> {
+/// `req` is what the upstream receives: the headers the filter set there (the consumer, a
+/// minted token) go on the call even when the client's `Connection` names them, which it may
+/// only do for its own copies (hop-by-hop, RFC 9110 7.6.1).
+pub(super) fn copied_headers<'r>(rec: &Reconcile, req: &'r Request) -> Vec<(&'r str, &'r str)> {
     let named_by_connection: Vec<String> = req
         .header_all("connection")
         .flat_map(|v| v.split(','))
@@ -126,7 +129,7 @@ pub(super) fn copied_headers(req: &Request) -> Vec<(&str, &str)> {
             !lower.starts_with(':')
                 && !NOT_COPIED.contains(&lower.as_str())
                 && !OWN_HEADERS.contains(&lower.as_str())
-                && !named_by_connection.contains(&lower)
+                && (!named_by_connection.contains(&lower) || rec.sets_itself(&lower))
         })
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect()
@@ -377,6 +380,28 @@ mod tests {
         let call = build_call(&config(""), &req, None);
         assert!(value(&call, "x-custom").is_empty());
         assert_eq!(value(&call, "authorization"), ["Bearer abc"]);
+    }
+
+    #[test]
+    fn build_call_connection_cannot_hide_what_the_filter_set() {
+        let raw = crate::config::parse(
+            br#"{"consumers": [{"id": "anon-id", "username": "anon"}],
+                "key_auth": {"anonymous": "anon"}, "reconcile": {"url": "http://a"}}"#,
+        )
+        .unwrap();
+        let rec = super::super::compile_in(&raw).unwrap().unwrap();
+        let mut req = request();
+        req.headers.extend([
+            (
+                "connection".into(),
+                "keep-alive, X-Anonymous-Consumer, X-Custom".into(),
+            ),
+            ("x-anonymous-consumer".into(), "true".into()),
+            ("x-custom".into(), "c".into()),
+        ]);
+        let call = build_call(&rec, &req, None);
+        assert_eq!(value(&call, "x-anonymous-consumer"), ["true"]);
+        assert!(value(&call, "x-custom").is_empty());
     }
 
     #[test]

@@ -67,6 +67,13 @@ impl Reconcile {
         self.forward_body
     }
 
+    /// True for a header (lower-case) the filter itself sets on the request: the consumer
+    /// headers and the other stages' [`Reconcile::owned`] names.
+    pub(super) fn sets_itself(&self, lower: &str) -> bool {
+        let name = crate::stages::headers::canonical(lower);
+        crate::stages::auth::CONSUMER_HEADERS.contains(&name.as_str()) || self.owned.contains(&name)
+    }
+
     /// Largest request body read for `forward_body`.
     pub fn max_body_bytes(&self) -> u64 {
         self.max_body_bytes
