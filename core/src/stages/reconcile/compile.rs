@@ -67,11 +67,10 @@ impl Reconcile {
         self.forward_body
     }
 
-    /// True for a header (lower-case) the filter itself sets on the request: the consumer
-    /// headers and the other stages' [`Reconcile::owned`] names.
-    pub(super) fn sets_itself(&self, lower: &str) -> bool {
-        let name = crate::stages::headers::canonical(lower);
-        crate::stages::auth::CONSUMER_HEADERS.contains(&name.as_str()) || self.owned.contains(&name)
+    /// True for a header (any spelling) the filter itself sets on the request
+    /// ([`super::reserved::set_by_filter`]).
+    pub(super) fn sets_itself(&self, name: &str) -> bool {
+        super::reserved::set_by_filter(&crate::stages::headers::canonical(name), &self.owned)
     }
 
     /// Largest request body read for `forward_body`.

@@ -38,9 +38,15 @@ pub(super) fn is_never_injected(name: &str, owned: &[String]) -> bool {
     name.starts_with(':')
         || name.starts_with(ENVOY_PREFIX)
         || NEVER_INJECTED.contains(&name.as_str())
-        || CONSUMER_HEADERS.contains(&name.as_str())
+        || set_by_filter(&name, owned)
+}
+
+/// True for a header (canonical name) the filter sets on the request itself: a consumer
+/// identity header, the failure-mode marker, or one of `owned` (see [`owned_by_stages`]).
+pub(super) fn set_by_filter(name: &str, owned: &[String]) -> bool {
+    CONSUMER_HEADERS.contains(&name)
         || name == FAILURE_MODE_HEADER
-        || owned.contains(&name)
+        || owned.iter().any(|o| o == name)
 }
 
 /// The request headers the configured stages other than reconcile set, canonical: the
