@@ -109,6 +109,9 @@ pub struct HttpFilter<H: Host> {
     /// empty one. A body that comes all the same (HTTP/2 on Kong needs no `content-length`) was
     /// not part of the decision and must not go on.
     assumed_empty: bool,
+    /// False for a stream the host opened before any configuration loaded: nothing was
+    /// configured to decide it, so it is refused, never passed through.
+    configured: bool,
 }
 
 /// Builds the stages' view of the request from the host's headers. Pseudo-headers become
@@ -159,6 +162,15 @@ impl<H: Host> HttpFilter<H> {
             held_body: None,
             decided_ahead: false,
             assumed_empty: false,
+            configured: true,
+        }
+    }
+
+    /// A filter for a stream the host opened without a loaded configuration: it answers 500.
+    pub fn unconfigured(self) -> Self {
+        Self {
+            configured: false,
+            ..self
         }
     }
 
@@ -171,6 +183,9 @@ impl<H: Host> HttpFilter<H> {
     pub fn on_request_headers(&mut self, end_of_stream: bool) -> Action {
         self.host.learn_kind();
         sha256::set_rounds(host_quirks::sha256_rounds(self.host.is_kong()));
+        if !self.configured {
+            return self.fail_closed("no configuration loaded; refusing the request");
+        }
         if self.config.is_pass_through() {
             self.state = State::Forwarded;
             return Action::Continue;
@@ -1539,6 +1554,20 @@ mod tests {
         assert_eq!(f.on_request_body(5, true), Action::Pause);
         assert_eq!(f.state(), State::Responded);
         assert_eq!(host.responses, [Refusal::LengthRequired.reply()]);
+    }
+
+    #[test]
+    fn stream_without_a_loaded_configuration_is_refused() {
+        let mut host = FakeHost {
+            headers: vec![h(":method", "GET"), h(":path", "/x")],
+            ..FakeHost::default()
+        };
+        let mut f = filter("{}", &mut host).unconfigured();
+        assert_eq!(f.on_request_headers(true), Action::Pause);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(f.on_request_trailers(), Action::Pause);
+        assert_eq!(host.responses, [Refusal::Internal.reply()]);
+        assert!(host.logs.borrow()[0].contains("no configuration loaded"));
     }
 
     #[test]

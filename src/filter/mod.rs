@@ -36,9 +36,21 @@ impl RootContext for RootCtx {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // Without a configuration Envoy never creates streams; a None here would fail them.
-        let config = self.0.config().unwrap_or_default();
-        let filter = HttpFilter::new(config, self.0.shared(), self.0.metrics(), self.0.host());
+        // Without a configuration Envoy never creates streams; should a host do so, each is
+        // refused (500), never passed through as an empty configuration would pass it.
+        let config = self.0.config();
+        let configured = config.is_some();
+        let filter = HttpFilter::new(
+            config.unwrap_or_default(),
+            self.0.shared(),
+            self.0.metrics(),
+            self.0.host(),
+        );
+        let filter = if configured {
+            filter
+        } else {
+            filter.unconfigured()
+        };
         Some(Box::new(HttpCtx(filter)))
     }
 
