@@ -154,9 +154,7 @@ mod tests {
                                "strip_prefixed_headers": true}}"#,
         )
         .unwrap();
-        let mut config = Pipeline::compile(&raw).unwrap();
-        // Until the pipeline builds its reconcile stage with `compile_in` itself.
-        config.reconcile = super::super::compile_in(&raw).unwrap();
+        let config = Pipeline::compile(&raw).unwrap();
         let mut shared = Shared::for_config(&config);
         let req = Request {
             method: "GET".into(),
