@@ -1727,6 +1727,40 @@ mod tests {
     }
 
     #[test]
+    fn kong_chunked_body_for_the_auth_service_never_takes_a_cached_empty_body_answer() {
+        // An answer the auth service gave for an empty body is cached; a chunked request with
+        // the same key must not be decided ahead on it (its body may not be empty), nor carry
+        // its headers while the body is read.
+        let config = r#"{"reconcile": {"url": "http://auth:8080", "upstream": "auth",
+            "forward_body": true, "forward_headers": false, "cache_seconds": 60}}"#;
+        let config = Rc::new(jwt_relay_core::stages::Pipeline::load(config.as_bytes()).unwrap());
+        let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+        let mut first = kong_post(&[]);
+        first.answer = CallAnswer {
+            status: Some(200),
+            headers: vec![],
+            body: br#"{"role":"empty-body"}"#.to_vec(),
+        };
+        let mut f = HttpFilter::new(config.clone(), shared.clone(), Rc::default(), &mut first);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        f.on_call_response(7, 10);
+        assert_eq!(f.state(), State::Forwarded);
+        assert!(first
+            .edits
+            .contains(&HeaderEdit::Set("Role".into(), "empty-body".into())));
+        let mut chunked = kong_post(&[("transfer-encoding", "chunked")]);
+        let mut f = HttpFilter::new(config, shared, Rc::default(), &mut chunked);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(chunked.responses, [Refusal::LengthRequired.reply()]);
+        assert!(chunked.calls.is_empty());
+        assert!(chunked
+            .edits
+            .iter()
+            .all(|e| !matches!(e, HeaderEdit::Set(n, _) if n == "Role")));
+    }
+
+    #[test]
     fn kong_response_while_body_pending_is_replaced() {
         let mut host = FakeHost {
             headers: vec![
