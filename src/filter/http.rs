@@ -1992,6 +1992,33 @@ mod tests {
         assert_eq!(second.calls.len(), 1);
     }
 
+    /// Guard 1 for the JWKS re-fetch: a request waiting on it carries none of the client's
+    /// copies of the headers the filter owns, on either host (Kong 3.8 goes on without the
+    /// callback of a failed dispatch, and the request would reach the upstream with them).
+    #[test]
+    fn jwks_refetch_dispatch_strips_client_identity_headers_before_waiting() {
+        let config = r#"{"jwt": {"jwks_uri": {"url": "http://idp.example/keys"},
+            "claims_to_headers": [{"claim": "sub", "header": "x-user"}]}}"#;
+        for kong in [false, true] {
+            let mut host = bearer_with_kid("new");
+            host.kong = kong;
+            host.headers.push(h("x-consumer-id", "forged"));
+            host.headers.push(h("X_Anonymous_Consumer", "forged"));
+            host.headers.push(h("x-user", "forged"));
+            let mut f = filter(config, &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Pause);
+            assert_eq!(f.state(), State::Calling { token: 7 });
+            let armed = &host.edits[..host.edits_at_dispatch[0]];
+            let stripped = |name: &str| {
+                armed.contains(&HeaderEdit::Remove(name.into()))
+                    || armed.contains(&HeaderEdit::Set(name.into(), String::new()))
+            };
+            for name in ["x-consumer-id", "x_anonymous_consumer", "x-user"] {
+                assert!(stripped(name), "kong={kong} {name}: {armed:?}");
+            }
+        }
+    }
+
     #[test]
     fn done_after_a_decision_changes_nothing() {
         let mut host = keyed("GET", false);

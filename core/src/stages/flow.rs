@@ -256,13 +256,18 @@ impl Flow {
         );
         match result {
             Ok(done) => {
-                self.edits.0.extend(done.edits.0);
+                // Authentication is the first stage to edit: this replaces at most the guard
+                // removals set while a JWKS re-fetch was pending (below).
+                self.edits = done.edits;
                 self.identity = done.identity;
                 None
             }
             Err(AuthStop::Refuse(refusal)) => Some(self.refuse(refusal)),
             Err(AuthStop::NeedJwks { kid }) => {
                 let remote = auth.remote_jwks()?;
+                // Guard 1: the request waits on the fetch stripped of every header the filter
+                // owns, in case a host goes on without the callback (Kong 3.8).
+                self.edits = auth.owned_removals();
                 if let Some(ticket) = shared.jwks.begin_refetch(&kid, self.req.now, remote) {
                     self.step = Step::AwaitJwks { ticket };
                     return Some(Next::Dispatch(remote.call()));

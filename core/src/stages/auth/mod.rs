@@ -122,6 +122,21 @@ impl Authenticator {
         self.jwt.as_ref().and_then(|j| j.remote.as_ref())
     }
 
+    /// Removals of the client's copies of every header the stages set (consumer, credential,
+    /// anonymous and claim headers), whatever the outcome.
+    pub fn owned_removals(&self) -> HeaderEdits {
+        let mut edits = HeaderEdits::default();
+        for h in CONSUMER_HEADERS {
+            edits.remove(h);
+        }
+        if let Some(jwt) = &self.jwt {
+            for h in jwt.claim_header_names() {
+                edits.remove(h);
+            }
+        }
+        edits
+    }
+
     /// Runs the stages: the edits and identity to go on with, or why not. With `refetch`, an
     /// unknown `kid` stops with [`AuthStop::NeedJwks`] instead of a denial.
     pub fn run(
@@ -132,11 +147,7 @@ impl Authenticator {
         refetch: bool,
         events: &mut Vec<Event>,
     ) -> Result<Authenticated, AuthStop> {
-        let mut edits = HeaderEdits::default();
-        CONSUMER_HEADERS.iter().for_each(|h| edits.remove(*h));
-        if let Some(jwt) = &self.jwt {
-            jwt.claim_header_names().for_each(|h| edits.remove(h));
-        }
+        let mut edits = self.owned_removals();
         let mut identity: Option<Identity> = None;
         if let Some(jwt) = &self.jwt {
             if !jwt.skips(req) {
