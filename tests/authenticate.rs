@@ -729,7 +729,8 @@ fn jwt_remote_jwks_rotation_and_outage_keep_working() {
         );
         let claims = || json!({"sub": "u", "exp": now() + 600, "n": rand_nonce()});
 
-        let first = gw.send(&bearer(&sign_pem("RS256", &claims(), Some("rsa-1"))));
+        let verified = sign_pem("RS256", &claims(), Some("rsa-1"));
+        let first = gw.send(&bearer(&verified));
         assert_eq!(first.status, 200, "{}\n{}", first.text(), gw.log());
         let fetch = idp.wait_for(1)[0].clone();
         assert_eq!(
@@ -750,6 +751,12 @@ fn jwt_remote_jwks_rotation_and_outage_keep_working() {
         let gone = gw.send(&bearer(&sign_pem("RS256", &claims(), Some("rsa-1"))));
         assert_denied(
             &gone,
+            json!({"message": "No credentials found for given 'kid'"}),
+            "Bearer error=\"invalid_token\"",
+        );
+        // The very token rsa-1 verified before: the cache kept it, but the key is gone.
+        assert_denied(
+            &gw.send(&bearer(&verified)),
             json!({"message": "No credentials found for given 'kid'"}),
             "Bearer error=\"invalid_token\"",
         );

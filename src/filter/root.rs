@@ -178,7 +178,7 @@ impl Root {
         let Ok(mut shared) = self.shared.try_borrow_mut() else {
             return;
         };
-        let fetched = shared.jwks.finish(&answer, now);
+        let fetched = shared.finish_jwks(&answer, now);
         log_fetch(host, &fetched);
         drop(shared);
         if let Ok(mut m) = self.metrics.try_borrow_mut() {

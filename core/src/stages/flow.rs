@@ -191,6 +191,7 @@ impl Flow {
     ) -> Next {
         if let Step::AwaitJwks { ticket } = self.step {
             let fetched = shared.jwks.finish_refetch(ticket, answer, self.req.now);
+            shared.jwks_fetched(&fetched);
             shared.jwks_fetches.push(fetched);
             self.step = Step::Auth { refetch: false };
             return self.advance(config, shared);

@@ -271,3 +271,59 @@ fn jwks_endpoint_answers_without_authentication() {
     assert!(served["keys"][0].get("d").is_none());
     assert_eq!(flow.take_events(), [Event::JwksServed]);
 }
+
+/// A public JWK of the PEM fixture `public` under `kid`.
+fn fixture_jwk(public: &str, alg: crate::jose::Algorithm, kid: &str) -> Value {
+    let key = crate::jose::VerifyingKey::from_pem(public, alg).unwrap();
+    let jwk = crate::jose::Jwk::from_keys(key, None).with_kid(kid);
+    Value::Object(jwk.to_public_json().unwrap())
+}
+
+/// A JWKS answer holding `keys`.
+fn jwks_answer(keys: Vec<Value>) -> CallAnswer {
+    allow(json!({ "keys": keys }))
+}
+
+/// A key taken out of the remote JWKS stops verifying at the refresh that removes it: a token
+/// it verified (and the cache kept) is verified again against the new set, not served from the
+/// cache until its entry runs out.
+#[test]
+fn remote_jwks_refresh_removing_a_key_ends_its_cached_tokens() {
+    use crate::jose::Algorithm;
+    const ED_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ed25519_public_spki.pem");
+    const ED_PRIVATE: &str = include_str!("../../../tests/fixtures/jose/ed25519_pkcs8.pem");
+    const EC_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ec_p256_public_spki.pem");
+    let config = config(json!({"jwt": {"jwks_uri": {"url": "http://idp.example/keys"}}}));
+    let mut shared = Shared::for_config(&config);
+    let old = fixture_jwk(ED_PUBLIC, Algorithm::EdDSA, "old");
+    let new = fixture_jwk(EC_PUBLIC, Algorithm::ES256, "new");
+    shared.jwks.started(T0);
+    shared.jwks.finish(&jwks_answer(vec![old]), T0);
+    let key = crate::jose::SigningKey::from_pem(ED_PRIVATE, Algorithm::EdDSA).unwrap();
+    let header = crate::jose::JwsHeader::new(Algorithm::EdDSA).with_kid("old");
+    let Value::Object(claims) = json!({"sub": "s", "exp": T0 + 3600}) else {
+        unreachable!("an object")
+    };
+    let token = crate::jose::jws::sign(&header, &claims, &key).unwrap();
+    let bearer = format!("Bearer {token}");
+    let headers = [("authorization", bearer.as_str())];
+    let (_, next) = Flow::start(&config, &mut shared, request(T0, &headers));
+    assert!(matches!(next, Next::Continue(_)), "{next:?}");
+    assert_eq!(shared.tokens.len(), 1);
+    // The background refresh: "old" is gone (revoked), "new" replaces it.
+    shared.jwks.started(T0 + 10);
+    shared.finish_jwks(&jwks_answer(vec![new.clone()]), T0 + 10);
+    let (mut flow, next) = Flow::start(&config, &mut shared, request(T0 + 11, &headers));
+    // The unknown kid is fetched once more; the set still lacks it: 401.
+    assert!(matches!(next, Next::Dispatch(_)), "{next:?}");
+    let next = flow.on_call_answer(&config, &mut shared, &jwks_answer(vec![new]));
+    let Next::Refuse(refusal) = next else {
+        panic!("refused: {next:?}")
+    };
+    let reply = refusal.reply();
+    assert_eq!(reply.status, 401);
+    assert_eq!(
+        reply.body,
+        br#"{"message":"No credentials found for given 'kid'"}"#
+    );
+}

@@ -41,4 +41,19 @@ impl Shared {
             ..Self::default()
         }
     }
+
+    /// Reads the background JWKS fetch's answer ([`auth::remote_jwks::JwksState::finish`]).
+    pub fn finish_jwks(&mut self, answer: &CallAnswer, now: u64) -> auth::remote_jwks::Fetched {
+        let fetched = self.jwks.finish(answer, now);
+        self.jwks_fetched(&fetched);
+        fetched
+    }
+
+    /// Takes in a JWKS fetch's outcome: a new remote set ends the cached verifications made
+    /// with the set it replaces, so a key taken out of the set stops verifying at once.
+    pub(crate) fn jwks_fetched(&mut self, fetched: &auth::remote_jwks::Fetched) {
+        if let auth::remote_jwks::Fetched::Updated { .. } = fetched {
+            self.tokens.clear();
+        }
+    }
 }

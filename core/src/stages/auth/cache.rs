@@ -93,6 +93,15 @@ impl TokenCache {
         }
     }
 
+    /// Forgets every token: the remote key set was replaced, and a key that verified some may
+    /// be gone from it. Tokens verified by a credential go too: a new set comes once per
+    /// `cache_seconds` or unknown-`kid` re-fetch (at most 10 a minute), and sorting them out
+    /// would cost more module than verifying them again costs time.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+
     /// Number of entries held (live or not).
     pub fn len(&self) -> usize {
         self.entries.len()
