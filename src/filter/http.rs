@@ -2019,6 +2019,40 @@ mod tests {
         }
     }
 
+    /// The same guard covers the minted tokens' headers and the headers reconcile answers
+    /// for: the client's `X-Custom-Jwt` or `JWT` must not wait on a JWKS re-fetch either.
+    #[test]
+    fn jwks_refetch_dispatch_strips_client_minted_and_answered_headers_before_waiting() {
+        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let config = serde_json::json!({
+            "jwt": {"jwks_uri": {"url": "http://idp.example/keys"}},
+            "custom_jwt": {"private_jwk": serde_json::from_str::<serde_json::Value>(OCT_JWK)
+                .unwrap()},
+            "upstream_jwt": {"private_key": pem, "x5c": false},
+            "reconcile": {"url": "http://auth:8080", "allowed_headers": ["x-role"]}
+        })
+        .to_string();
+        for kong in [false, true] {
+            let mut host = bearer_with_kid("new");
+            host.kong = kong;
+            for name in ["x-custom-jwt", "jwt", "x-role"] {
+                host.headers.push(h(name, "forged"));
+            }
+            let mut f = filter(&config, &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Pause);
+            assert_eq!(f.state(), State::Calling { token: 7 });
+            assert_eq!(host.calls[0].upstream, "idp.example:80");
+            let armed = &host.edits[..host.edits_at_dispatch[0]];
+            let stripped = |name: &str| {
+                armed.contains(&HeaderEdit::Remove(name.into()))
+                    || armed.contains(&HeaderEdit::Set(name.into(), String::new()))
+            };
+            for name in ["x-custom-jwt", "jwt", "x-role"] {
+                assert!(stripped(name), "kong={kong} {name}: {armed:?}");
+            }
+        }
+    }
+
     #[test]
     fn done_after_a_decision_changes_nothing() {
         let mut host = keyed("GET", false);

@@ -267,8 +267,19 @@ impl Flow {
             Err(AuthStop::NeedJwks { kid }) => {
                 let remote = auth.remote_jwks()?;
                 // Guard 1: the request waits on the fetch stripped of every header the filter
-                // owns, in case a host goes on without the callback (Kong 3.8).
+                // owns (the later stages' too), in case a host goes on without the callback
+                // (Kong 3.8).
                 self.edits = auth.owned_removals();
+                if let Some(custom) = &config.custom_jwt {
+                    self.edits.remove(custom.upstream_header.clone());
+                }
+                if let Some(up) = &config.upstream_jwt {
+                    self.edits.remove(up.header.clone());
+                }
+                if let Some(rec) = &config.reconcile {
+                    let strip = reconcile::strip_client_headers(rec, &self.req);
+                    self.edits.0.extend(strip.0);
+                }
                 if let Some(ticket) = shared.jwks.begin_refetch(&kid, self.req.now, remote) {
                     self.step = Step::AwaitJwks { ticket };
                     return Some(Next::Dispatch(remote.call()));

@@ -27,7 +27,8 @@ const NO_CONSUMER: &str = "There is no Kong consumer credential";
 pub struct CustomJwt {
     apikey_header: String,
     clientid_claim: String,
-    upstream_header: String,
+    /// The header that carries the minted token upstream (lower-case).
+    pub(crate) upstream_header: String,
     bearer_prefix: bool,
     downstream_header: Option<String>,
     expires_in: u64,

@@ -18,7 +18,8 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone)]
 pub struct UpstreamJwt {
     issuer: Option<String>,
-    header: String,
+    /// The header that carries the token (lower-case).
+    pub(crate) header: String,
     bearer_prefix: bool,
     chain: Option<Vec<Vec<u8>>>,
     x5c_format: X5cFormat,
