@@ -645,7 +645,7 @@ impl<H: Host> HttpFilter<H> {
         let guard = self
             .flow
             .as_ref()
-            .map(Flow::guard_edits)
+            .map(|f| f.guard_edits(&self.config))
             .unwrap_or_default();
         self.apply(&guard)
     }
@@ -1662,6 +1662,36 @@ mod tests {
         assert_eq!(f.state(), State::Responded);
         assert_eq!(host.responses[0].status, 403);
         assert_eq!(host.resumed, 0);
+    }
+
+    /// Kong's body wait lets the headers step go on: every header a later stage sets or strips
+    /// (upstream_jwt's `JWT`, what reconcile answers for) is blanked first, not only those the
+    /// stages before the body set, so a body step the engine skips leaves nothing forged.
+    #[test]
+    fn kong_body_read_goes_on_without_the_later_stages_forged_headers() {
+        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let config = serde_json::json!({
+            "upstream_jwt": {"private_key": pem, "x5c": false},
+            "reconcile": {"url": "http://auth:8080", "allowed_headers": ["x-role"]}
+        })
+        .to_string();
+        let mut host = kong_post(&[
+            ("content-length", "3"),
+            ("jwt", "forged"),
+            ("x-role", "admin"),
+        ]);
+        let mut f = filter(&config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert!(matches!(f.state(), State::ReadingBody { .. }));
+        for name in ["jwt", "x-role"] {
+            assert!(
+                f.host
+                    .edits
+                    .contains(&HeaderEdit::Set(name.into(), String::new())),
+                "{name}: {:?}",
+                f.host.edits
+            );
+        }
     }
 
     /// The claims of every token set in `header`, in order.

@@ -56,7 +56,7 @@ impl Driver<'_> {
     fn request(&mut self, u: &mut Unstructured, fixtures: &Fixtures, req: Request) -> Result<()> {
         let (mut flow, mut next) = Flow::start(self.config, self.shared, req);
         for _ in 0..MAX_STEPS {
-            let _ = flow.guard_edits();
+            let _ = flow.guard_edits(self.config);
             next = match next {
                 Next::ReadBody { max } => {
                     let body = gen::body(u)?;

@@ -135,13 +135,30 @@ impl Flow {
         &self.response_headers
     }
 
-    /// Removals to apply to the held request before it waits on a call: the client's copies of
-    /// every header the stages so far remove or set. A request the host lets go on without the
-    /// call's answer (Kong 3.8 skips the callback of a failed dispatch) then reaches the upstream
-    /// with no identity header the client wrote.
-    pub fn guard_edits(&self) -> HeaderEdits {
+    /// Removals to apply to the held request before it waits (on a call, or on Kong's body
+    /// step): the client's copies of every header the stages so far remove or set, and of those
+    /// the stages still to come set or strip (authentication's, the minted tokens', those
+    /// reconcile answers for). A request the host lets go on without the call's answer (Kong 3.8
+    /// skips the callback of a failed dispatch) or without the body step then reaches the
+    /// upstream with no identity header the client wrote.
+    pub fn guard_edits(&self, config: &Pipeline) -> HeaderEdits {
+        let mut owned = self.edits.clone();
+        if let Some(auth) = &config.auth {
+            owned.0.extend(auth.owned_removals().0);
+        }
+        if let Some(custom) = &config.custom_jwt {
+            owned.remove(custom.upstream_header.clone());
+        }
+        if let Some(up) = &config.upstream_jwt {
+            owned.remove(up.header.clone());
+        }
+        if let Some(rec) = &config.reconcile {
+            owned
+                .0
+                .extend(reconcile::strip_client_headers(rec, &self.req).0);
+        }
         let mut guard = HeaderEdits::default();
-        for edit in &self.edits.0 {
+        for edit in &owned.0 {
             let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
             let done = guard.0.iter().any(|e| match e {
                 HeaderEdit::Remove(r) | HeaderEdit::Set(r, _) => r.eq_ignore_ascii_case(name),
@@ -257,29 +274,13 @@ impl Flow {
         );
         match result {
             Ok(done) => {
-                // Authentication is the first stage to edit: this replaces at most the guard
-                // removals set while a JWKS re-fetch was pending (below).
-                self.edits = done.edits;
+                self.edits.0.extend(done.edits.0);
                 self.identity = done.identity;
                 None
             }
             Err(AuthStop::Refuse(refusal)) => Some(self.refuse(refusal)),
             Err(AuthStop::NeedJwks { kid }) => {
                 let remote = auth.remote_jwks()?;
-                // Guard 1: the request waits on the fetch stripped of every header the filter
-                // owns (the later stages' too), in case a host goes on without the callback
-                // (Kong 3.8).
-                self.edits = auth.owned_removals();
-                if let Some(custom) = &config.custom_jwt {
-                    self.edits.remove(custom.upstream_header.clone());
-                }
-                if let Some(up) = &config.upstream_jwt {
-                    self.edits.remove(up.header.clone());
-                }
-                if let Some(rec) = &config.reconcile {
-                    let strip = reconcile::strip_client_headers(rec, &self.req);
-                    self.edits.0.extend(strip.0);
-                }
                 if let Some(ticket) = shared.jwks.begin_refetch(&kid, self.req.now, remote) {
                     self.step = Step::AwaitJwks { ticket };
                     return Some(Next::Dispatch(remote.call()));
