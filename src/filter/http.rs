@@ -216,7 +216,15 @@ impl<H: Host> HttpFilter<H> {
         if matches!(self.state, State::Calling { .. }) && self.host.is_kong() {
             // Guard 2 (module docs): Kong went past our pending call.
             let next = self.call_lost();
-            return self.run(next);
+            let action = self.run(next);
+            // The flow may now want the body, and this is the engine's one body step: it is
+            // taken here (or refused below, when the flow decided on an empty one), never left
+            // to a body step that will not come.
+            let reading = matches!(self.state, State::ReadingBody { .. });
+            let unsigned_body = self.assumed_empty && body_size > 0;
+            if !reading && !unsigned_body {
+                return action;
+            }
         }
         if self.assumed_empty && body_size > 0 && self.state != State::Responded {
             // The token was signed, or the auth service asked, over an empty body.
@@ -2081,6 +2089,62 @@ mod tests {
                 assert!(stripped(name), "kong={kong} {name}: {armed:?}");
             }
         }
+    }
+
+    /// Guard 2 inside the body step itself: Kong went past a pending JWKS re-fetch into the body
+    /// step, and the flow, fed the failed fetch, now needs that very body (upstream_jwt). The
+    /// engine calls the body step once: the body is taken here and the request decided, never
+    /// let go on undecided waiting for a body step that already came.
+    #[test]
+    fn kong_body_step_past_a_pending_refetch_reads_this_body_and_decides() {
+        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let config = serde_json::json!({
+            "consumers": [{"id": "anon-1"}],
+            "jwt": {"jwks_uri": {"url": "http://idp.example/keys"}, "anonymous": "anon-1"},
+            "upstream_jwt": {"private_key": pem, "x5c": false}
+        })
+        .to_string();
+        let mut host = bearer_with_kid("new");
+        host.kong = true;
+        host.headers[0] = h(":method", "POST");
+        host.headers.push(h("content-length", "3"));
+        host.body = b"abc".to_vec();
+        let mut f = filter(&config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        assert_eq!(f.on_request_body(3, true), Action::Continue);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(
+            claims_of(&host.edits, "JWT")["payloadhash"],
+            sha256_hex(b"abc")
+        );
+        assert!(host.edits.contains(&HeaderEdit::Set(
+            "x-anonymous-consumer".into(),
+            "true".into()
+        )));
+    }
+
+    /// The same over HTTP/2 without a length: the flow, fed the failed fetch, signed an empty
+    /// body (none was announced); the body this step carries was not part of it: 411.
+    #[test]
+    fn kong_body_step_past_a_pending_refetch_without_length_is_411() {
+        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let config = serde_json::json!({
+            "consumers": [{"id": "anon-1"}],
+            "jwt": {"jwks_uri": {"url": "http://idp.example/keys"}, "anonymous": "anon-1"},
+            "upstream_jwt": {"private_key": pem, "x5c": false}
+        })
+        .to_string();
+        let mut host = bearer_with_kid("new");
+        host.kong = true;
+        host.headers[0] = h(":method", "POST");
+        host.body = b"abc".to_vec();
+        let mut f = filter(&config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_body(3, true), Action::Pause);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(host.responses.len(), 1);
+        assert_eq!(host.responses[0].status, 411);
     }
 
     #[test]
