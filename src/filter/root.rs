@@ -108,6 +108,9 @@ impl Root {
                     );
                 }
                 self.shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+                // A fetch still in flight was for the old configuration's `jwks_uri`: its
+                // answer must not become the new one's key set.
+                self.fetching = None;
                 let remote = config.auth.as_ref().and_then(|a| a.remote_jwks()).is_some();
                 self.config = Some(Rc::new(config));
                 if remote {
