@@ -2,8 +2,10 @@
 //! ([`crate::config::RawConfig`]), keys parsed and references resolved once, at configure time.
 
 use super::auth::Authenticator;
+use super::auth::CONSUMER_HEADERS;
+use super::headers::canonical;
 use super::mint::{self as mint_stage, CustomJwt, JwksEndpoint, UpstreamJwt};
-use super::reconcile::{self as reconcile_stage, Reconcile};
+use super::reconcile::{self as reconcile_stage, Reconcile, ENVOY_PREFIX, NEVER_INJECTED};
 use crate::config::{parse, process_env, ConfigError, Env, RawConfig};
 
 /// The runtime configuration: everything a request needs, validated and keys pre-parsed.
@@ -70,6 +72,7 @@ impl Pipeline {
 
     /// [`Self::compile`] with the environment variables of `env`.
     pub fn compile_with_env(raw: &RawConfig, env: Env) -> Result<Self, ConfigError> {
+        check_set_names(raw)?;
         let custom_jwt = raw
             .custom_jwt
             .as_ref()
@@ -99,5 +102,130 @@ impl Pipeline {
             upstream_jwt,
             jwks_endpoint,
         })
+    }
+}
+
+/// The header names the stages set, each refused at load unless it is a header name
+/// (RFC 9110 token characters) the filter may set: never framing, hop-by-hop or `X-Envoy-*`
+/// (which would desynchronise or steer the upstream request), and for claims never a consumer
+/// header (authentication's word on the caller).
+fn check_set_names(raw: &RawConfig) -> Result<(), ConfigError> {
+    if let Some(jwt) = &raw.jwt {
+        for (i, c) in jwt.claims_to_headers.iter().enumerate() {
+            settable(&c.header, true).map_err(|problem| {
+                ConfigError::new(format!("jwt.claims_to_headers[{i}].header"), problem)
+            })?;
+        }
+    }
+    if let Some(custom) = &raw.custom_jwt {
+        settable(&custom.upstream_custom_jwt_header, false).map_err(|problem| {
+            ConfigError::new("custom_jwt.upstream_custom_jwt_header", problem)
+        })?;
+        if let Some(down) = &custom.downstream_custom_jwt_header {
+            settable(down, false).map_err(|problem| {
+                ConfigError::new("custom_jwt.downstream_custom_jwt_header", problem)
+            })?;
+        }
+    }
+    if let Some(upstream) = &raw.upstream_jwt {
+        settable(&upstream.header, false)
+            .map_err(|problem| ConfigError::new("upstream_jwt.header", problem))?;
+    }
+    Ok(())
+}
+
+/// Why the filter may not set a header named `name`, if it may not.
+fn settable(name: &str, claim: bool) -> Result<(), &'static str> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err("must be a header name (letters, digits and !#$%&'*+-.^_`|~)");
+    }
+    let name = canonical(name);
+    if NEVER_INJECTED.contains(&name.as_str()) || name.starts_with(ENVOY_PREFIX) {
+        return Err("is a framing, hop-by-hop or X-Envoy- header the filter must not set");
+    }
+    if claim && CONSUMER_HEADERS.contains(&name.as_str()) {
+        return Err("is a consumer header the filter sets");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pipeline;
+
+    fn refusal(config: &str) -> String {
+        Pipeline::load(config.as_bytes()).unwrap_err().to_string()
+    }
+
+    const NOT_A_NAME: &str = "must be a header name (letters, digits and !#$%&'*+-.^_`|~)";
+    const NOT_SETTABLE: &str =
+        "is a framing, hop-by-hop or X-Envoy- header the filter must not set";
+
+    #[test]
+    fn claim_headers_must_be_names_the_filter_may_set() {
+        let claim = |header: &str| {
+            refusal(&format!(
+                r#"{{"jwt": {{"claims_to_headers": [{{"claim": "a", "header": "x-a"}},
+                    {{"claim": "sub", "header": {header:?}}}]}}}}"#
+            ))
+        };
+        let at = "jwt.claims_to_headers[1].header: ";
+        for bad in ["", "x sub", "x-sub\r\nx-admin: 1", ":path", "x-süb"] {
+            assert_eq!(claim(bad), format!("{at}{NOT_A_NAME}"), "{bad:?}");
+        }
+        for framing in [
+            "Host",
+            "content-length",
+            "Transfer_Encoding",
+            "x-envoy-retry-on",
+        ] {
+            assert_eq!(claim(framing), format!("{at}{NOT_SETTABLE}"), "{framing}");
+        }
+        for consumer in [
+            "X-Consumer-ID",
+            "x_anonymous_consumer",
+            "X-Credential-Identifier",
+        ] {
+            assert_eq!(
+                claim(consumer),
+                format!("{at}is a consumer header the filter sets"),
+                "{consumer}"
+            );
+        }
+        let fine = r#"{"jwt": {"claims_to_headers": [{"claim": "sub", "header": "X-User_Id"}]}}"#;
+        assert!(Pipeline::load(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn minted_token_headers_must_be_names_the_filter_may_set() {
+        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let upstream = |header: &str| {
+            let config = serde_json::json!({"upstream_jwt": {
+                "private_key": pem, "x5c": false, "header": header}});
+            refusal(&config.to_string())
+        };
+        assert_eq!(
+            upstream("J W T"),
+            format!("upstream_jwt.header: {NOT_A_NAME}")
+        );
+        assert_eq!(
+            upstream("Content-Length"),
+            format!("upstream_jwt.header: {NOT_SETTABLE}")
+        );
+        let jwk = r#"{"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", "alg": "HS256"}"#;
+        let custom = |field: &str, header: &str| {
+            refusal(&format!(
+                r#"{{"custom_jwt": {{"private_jwk": {jwk}, "{field}": {header:?}}}}}"#
+            ))
+        };
+        assert_eq!(
+            custom("upstream_custom_jwt_header", "connection"),
+            format!("custom_jwt.upstream_custom_jwt_header: {NOT_SETTABLE}")
+        );
+        assert_eq!(
+            custom("downstream_custom_jwt_header", "x-jwt\n"),
+            format!("custom_jwt.downstream_custom_jwt_header: {NOT_A_NAME}")
+        );
     }
 }
