@@ -124,6 +124,27 @@ fn call_without_query_has_no_forwarded_query_header() {
     }
 }
 
+/// Regression (review): a header the client names in its `Connection` header still reaches the
+/// upstream (nginx's proxy module, as Kong's, forwards every client header but `Connection`
+/// itself), so the auth service must be told it too: leaving it off the call let a client hide
+/// `X-Tenant: victim` from the service while the upstream acted on it.
+#[test]
+fn call_carries_connection_named_headers_the_upstream_receives() {
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        let req = Request::get("/r")
+            .header("connection", "keep-alive, X-Tenant")
+            .header("x-tenant", "victim");
+        assert_eq!(r.gw.send(&req).status, 200, "{host:?}");
+        let (call, seen) = (r.auth.single(), r.upstream.single());
+        assert_eq!(
+            call.header_all("x-tenant"),
+            seen.header_all("x-tenant"),
+            "{host:?}: the auth service is told what the upstream receives"
+        );
+    }
+}
+
 #[test]
 fn call_path_replaces_the_url_path_and_keeps_its_query() {
     for host in hosts() {

@@ -73,7 +73,7 @@ pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>)
             .map(|(n, v)| (n.to_ascii_lowercase(), v.as_str()))
             .collect()
     } else if rec.copy_headers {
-        copied_headers(rec, req)
+        copied_headers(req)
             .into_iter()
             .map(|(n, v)| (n.to_ascii_lowercase(), v))
             .collect()

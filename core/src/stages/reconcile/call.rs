@@ -20,8 +20,7 @@ const OWN_HEADERS: &[&str] = &[
     "x-forwarded-query",
 ];
 
-/// Client headers `copy_headers` never copies, besides [`OWN_HEADERS`] and the names listed in
-/// the client's `Connection` header:
+/// Client headers `copy_headers` never copies, besides [`OWN_HEADERS`]:
 /// - hop-by-hop headers (RFC 9110 7.6.1), which belong to the client's connection to us;
 /// - `host` (the call has its own `:authority`) and `content-length` (the call has its own body);
 /// - `content-encoding` and `expect`, which describe the client's body, not the call's;
@@ -52,8 +51,8 @@ const NOT_COPIED: &[&str] = &[
 /// as Kong's `get_host()` gives it, see [`forwarded_host`]), `x-forwarded-path` (its path
 /// without the query), `x-forwarded-query` (the raw query string; no such header when the query
 /// is empty, as the plugin sent none); then, with `copy_headers`, the client's headers in
-/// order, except pseudo-headers, hop-by-hop headers and those the client's `Connection` header
-/// names, `host`, `content-length`, `content-encoding`, `expect`, `accept-encoding` (the answer
+/// order, except pseudo-headers, hop-by-hop headers, `host`, `content-length`,
+/// `content-encoding`, `expect`, `accept-encoding` (the answer
 /// must arrive uncompressed to be read), and the call's own headers above.
 ///
 /// Body: always a JSON object, also for a GET (as the plugin sends it); `{}` when no
@@ -82,7 +81,7 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
     }
     if rec.copy_headers {
         headers.extend(
-            copied_headers(rec, req)
+            copied_headers(req)
                 .into_iter()
                 .map(|(n, v)| (n.to_string(), v.to_string())),
         );
@@ -111,28 +110,22 @@ pub fn forwarded_host(authority: &str) -> String {
 }
 
 /// The client headers `copy_headers` puts on the call, in order: all but pseudo-headers,
-/// [`NOT_COPIED`], those named in the client's `Connection` header, and the call's own headers.
-/// `req` is what the upstream receives: the headers the filter set there (the consumer, a
-/// minted token) go on the call even when the client's `Connection` names them, which it may
-/// only do for its own copies (hop-by-hop, RFC 9110 7.6.1).
-pub(super) fn copied_headers<'r>(rec: &Reconcile, req: &'r Request) -> Vec<(&'r str, &'r str)> {
-    let named_by_connection: Vec<String> = req
-        .header_all("connection")
-        .flat_map(|v| v.split(','))
-        .map(|token| token.trim().to_ascii_lowercase())
-        .filter(|token| !token.is_empty())
-        .collect();
-    req.headers
-        .iter()
-        .filter(|(name, _)| {
-            let lower = name.to_ascii_lowercase();
-            !lower.starts_with(':')
-                && !NOT_COPIED.contains(&lower.as_str())
-                && !OWN_HEADERS.contains(&lower.as_str())
-                && (!named_by_connection.contains(&lower) || rec.sets_itself(&lower))
-        })
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect()
+/// [`NOT_COPIED`] and the call's own headers. Headers the client's `Connection` header names are
+/// copied too: the hosts forward them to the upstream (nginx, as Kong, sends every client header
+/// but `Connection` itself; Envoy drops `Connection` before filters see it), so the auth
+/// service must see them, or a client could hide a header from it that the upstream acts on.
+pub(super) fn copied_headers(req: &Request) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    for (name, value) in &req.headers {
+        let lower = name.to_ascii_lowercase();
+        if !lower.starts_with(':')
+            && !NOT_COPIED.contains(&lower.as_str())
+            && !OWN_HEADERS.contains(&lower.as_str())
+        {
+            out.push((name.as_str(), value.as_str()));
+        }
+    }
+    out
 }
 
 /// The call body: a JSON object with, each only when its flag is on,
@@ -372,14 +365,17 @@ mod tests {
         assert_eq!(value(&call, "user-agent"), ["jwt-reconcile/1.0.0"]);
     }
 
+    /// Regression (review): nginx (Kong) forwards a header the client's `Connection` names, so
+    /// the auth service is told it too; `Connection` itself stays off the call.
     #[test]
-    fn build_call_copy_headers_skips_connection_named_headers() {
+    fn build_call_copy_headers_copies_connection_named_headers() {
         let mut req = request();
         req.headers
             .push(("connection".into(), "X-Custom, , keep-alive".into()));
         let call = build_call(&config(""), &req, None);
-        assert!(value(&call, "x-custom").is_empty());
+        assert_eq!(value(&call, "x-custom"), ["c"]);
         assert_eq!(value(&call, "authorization"), ["Bearer abc"]);
+        assert!(value(&call, "connection").is_empty());
     }
 
     #[test]
@@ -401,7 +397,7 @@ mod tests {
         ]);
         let call = build_call(&rec, &req, None);
         assert_eq!(value(&call, "x-anonymous-consumer"), ["true"]);
-        assert!(value(&call, "x-custom").is_empty());
+        assert_eq!(value(&call, "x-custom"), ["c", "c"]);
     }
 
     #[test]

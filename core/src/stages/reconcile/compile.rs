@@ -67,12 +67,6 @@ impl Reconcile {
         self.forward_body
     }
 
-    /// True for a header (any spelling) the filter itself sets on the request
-    /// ([`super::reserved::set_by_filter`]).
-    pub(super) fn sets_itself(&self, name: &str) -> bool {
-        super::reserved::set_by_filter(&crate::stages::headers::canonical(name), &self.owned)
-    }
-
     /// Largest request body read for `forward_body`.
     pub fn max_body_bytes(&self) -> u64 {
         self.max_body_bytes
