@@ -142,6 +142,44 @@ fn reconcile_cache_with_forward_body_keys_on_the_body_read() {
     );
 }
 
+/// Regression (review): with `forward_body` the `Content-Type` decides what the auth service is
+/// shown of the body (`text/plain`: nothing; a form: its fields; multipart: the parts its
+/// boundary delimits), and `copy_headers` never copies it. Keyed on the bytes alone, an allow
+/// for `role=admin` sent as `text/plain` (no `body` in the call) was served from the cache to
+/// the same bytes sent as a form, which the service never saw.
+#[test]
+fn reconcile_cache_with_forward_body_keys_on_the_content_type() {
+    let config = config(
+        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
+                                             "cache_seconds": 60, "forward_body": true}}),
+    );
+    let mut shared = Shared::for_config(&config);
+    let mut send = |content_type: &str| -> Option<CallSpec> {
+        let headers = [("content-type", content_type)];
+        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &headers));
+        assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
+        flow.on_body_chunk(b"role=admin", 1 << 20).unwrap();
+        match flow.on_body_end(&config, &mut shared) {
+            Next::Dispatch(call) => {
+                let next = flow.on_call_answer(&config, &mut shared, &allow(json!({"role": "r"})));
+                assert!(matches!(next, Next::Continue(_)), "{next:?}");
+                Some(call)
+            }
+            Next::Continue(_) => None,
+            other => panic!("{other:?}"),
+        }
+    };
+    let call = send("text/plain").expect("first request calls the service");
+    assert_eq!(call.body, b"{}", "text/plain: no body shown");
+    let call = send("application/x-www-form-urlencoded")
+        .expect("the same bytes as a form: the service must see them");
+    assert_eq!(call.body, br#"{"body":{"role":"admin"}}"#);
+    assert!(
+        send("application/x-www-form-urlencoded").is_none(),
+        "same type and bytes: cached"
+    );
+}
+
 #[test]
 fn reconcile_cache_off_calls_every_time() {
     let config = reconcile_config(0);

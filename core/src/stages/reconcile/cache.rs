@@ -52,7 +52,8 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 ///    `x-api-key`), else only `authorization` and `cookie`; `authorization` and `cookie` are
 ///    in all three sets;
 /// 3. with `forward_body`, the body's SHA-256 as the flow computed it while reading the body
-///    (tag 0 when the glue passed none): the body is hashed once per request, never again here.
+///    (tag 0 when the glue passed none): the body is hashed once per request, never again here;
+///    then every `Content-Type` value, which decides what the call shows of the body.
 ///
 /// The call's fixed parts (url, method, flags) are the same for every request of one
 /// configuration and are not hashed; a cache belongs to one configuration.
@@ -97,6 +98,11 @@ pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>)
         match body_sha256 {
             Some(digest) => item(6, digest),
             None => item(0, b""),
+        }
+        // What the call shows of the body depends on its type (and multipart boundary), which
+        // `copy_headers` never copies: the same bytes as text or as a form are different calls.
+        for value in req.header_all("content-type") {
+            item(7, value.as_bytes());
         }
     }
     hash.finalize().into()
