@@ -368,6 +368,10 @@ impl Flow {
                     // never the client's copies of them.
                     let view = self.upstream_view();
                     let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
+                    // A decision must not rest on a body the service was not shown.
+                    if body.is_some_and(|b| !b.is_empty()) && reconcile::encoded_body(&view) {
+                        return self.refuse(Refusal::EncodedBody);
+                    }
                     let body_sha256 = body.map(|bytes| self.body_sha256(bytes));
                     let cache_key = shared
                         .reconcile

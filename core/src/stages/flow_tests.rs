@@ -180,6 +180,44 @@ fn reconcile_cache_with_forward_body_keys_on_the_content_type() {
     );
 }
 
+/// Regression (review): a body under a `Content-Encoding` (gzip) cannot be read as JSON or a
+/// form, so the call showed the auth service no `body` at all (and `copy_headers` never copies
+/// `Content-Encoding`), while an upstream that decodes request bodies (Express's body-parser
+/// does by default) acted on the JSON inside. With `forward_body` such a body is refused, 415,
+/// before any call; an unencoded one (or `identity`) still goes to the service.
+#[test]
+fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() {
+    let config = config(
+        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth", "forward_body": true}}),
+    );
+    let mut shared = Shared::for_config(&config);
+    let mut send = |encoding: Option<&str>| -> Next {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(encoding.map(|e| ("content-encoding", e)));
+        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &headers));
+        assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
+        flow.on_body_chunk(b"\x1f\x8b\x08\x00 not json", 1 << 20)
+            .unwrap();
+        flow.on_body_end(&config, &mut shared)
+    };
+    for encoding in ["gzip", "identity, gzip", "X-Custom"] {
+        let next = send(Some(encoding));
+        assert_eq!(next, Next::Refuse(Refusal::EncodedBody), "{encoding}");
+        let reply = Refusal::EncodedBody.reply();
+        assert_eq!(reply.status, 415);
+        assert_eq!(
+            reply.body,
+            br#"{"message":"A Content-Encoding is not supported for this request's body"}"#
+        );
+    }
+    for encoding in [None, Some("identity"), Some(" Identity ")] {
+        assert!(
+            matches!(send(encoding), Next::Dispatch(_)),
+            "{encoding:?}: the service is asked"
+        );
+    }
+}
+
 #[test]
 fn reconcile_cache_off_calls_every_time() {
     let config = reconcile_config(0);

@@ -55,6 +55,9 @@ pub enum Refusal {
     },
     /// 413: the host holds the body where no filter can read it (Kong: a temporary file).
     BodyUnreadable,
+    /// 415: `reconcile.forward_body` and a body under a `Content-Encoding`, which the call
+    /// could not show the auth service (the upstream may decode it).
+    EncodedBody,
     /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
     /// request for it (Kong's engine).
     LengthRequired,
@@ -112,6 +115,7 @@ impl Refusal {
             Self::ReconcileTimeout => 504,
             Self::BodyTooLarge { .. } | Self::BodyUnreadable => 413,
             Self::LengthRequired => 411,
+            Self::EncodedBody => 415,
             Self::DuplicateOwnedHeader { .. } => 400,
             Self::MintFailed | Self::Internal => 500,
         }
@@ -131,6 +135,9 @@ impl Refusal {
                 (Kong: nginx_http_client_body_buffer_size)"
                 .into(),
             Self::LengthRequired => "A Content-Length is required for this request's body".into(),
+            Self::EncodedBody => {
+                "A Content-Encoding is not supported for this request's body".into()
+            }
             Self::DuplicateOwnedHeader { name } => format!("Duplicate '{name}' header"),
             Self::Unauthenticated { .. }
             | Self::CustomJwt { .. }
@@ -149,6 +156,7 @@ impl Refusal {
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::BodyUnreadable => "body_unreadable",
             Self::LengthRequired => "length_required",
+            Self::EncodedBody => "encoded_body",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
             Self::CustomJwt { .. } | Self::MintFailed => "mint_refused",
             Self::Undecided => "undecided",
@@ -222,6 +230,12 @@ mod tests {
                 411,
                 json!({"message": "A Content-Length is required for this request's body"}),
                 "length_required",
+            ),
+            (
+                Refusal::EncodedBody,
+                415,
+                json!({"message": "A Content-Encoding is not supported for this request's body"}),
+                "encoded_body",
             ),
             (
                 Refusal::DuplicateOwnedHeader {

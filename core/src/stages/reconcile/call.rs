@@ -203,6 +203,16 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
     }
 }
 
+/// True when the request's body is under a `Content-Encoding` other than `identity`: the call
+/// cannot show it to the auth service ([`body_value`] reads no JSON or form in it), while the
+/// upstream may decode it.
+pub fn encoded_body(req: &Request) -> bool {
+    req.header_all("content-encoding").any(|value| {
+        let value = value.trim();
+        !value.is_empty() && !value.eq_ignore_ascii_case("identity")
+    })
+}
+
 /// Parses `a=1&b=x+y&a=2&flag` as nginx's `ngx.decode_args` (Kong's `get_query()`) does:
 /// `{"a": ["1", "2"], "b": "x y", "flag": true}`. Pairs split on `&` (empty pieces skipped),
 /// key and value on the first `=`; `%XX` is decoded and `+` is a space (a malformed `%` stays

@@ -27,7 +27,9 @@ pub use answer::{
     FAILURE_MODE_HEADER, MAX_ANSWER_BYTES, MAX_INJECTED_VALUE_BYTES,
 };
 pub use cache::{cache_key, AnswerCache, VOLATILE_HEADERS};
-pub use call::{body_value, build_call, envelope, forwarded_host, parse_form, USER_AGENT};
+pub use call::{
+    body_value, build_call, encoded_body, envelope, forwarded_host, parse_form, USER_AGENT,
+};
 pub use compile::{
     compile, compile_in, Reconcile, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, MAX_CACHE_SECONDS,
 };
