@@ -234,7 +234,7 @@ pub fn parse_form(raw: &[u8]) -> Value {
 }
 
 /// Inserts `value` under `key`, turning a repeated key into an array of its values.
-fn push_repeated(map: &mut Map<String, Value>, key: String, value: Value) {
+pub(super) fn push_repeated(map: &mut Map<String, Value>, key: String, value: Value) {
     match map.get_mut(&key) {
         None => {
             map.insert(key, value);

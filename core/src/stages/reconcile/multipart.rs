@@ -5,8 +5,10 @@ use serde_json::{Map, Value};
 
 /// The fields of a `multipart/form-data` body: `{name: value}` for each part whose
 /// `Content-Disposition` names it and gives no `filename` (file parts are left out: a file's
-/// bytes are no form field and may be binary). A name given twice keeps its last part, as
-/// Kong's `get_all()` does. Values that are not UTF-8 get U+FFFD for the bad bytes.
+/// bytes are no form field and may be binary). A name given twice gives an array of its values
+/// in order, as a urlencoded form does (Kong's `get_all()` kept the last part, while upstreams
+/// may read the first: the service must see every one). Values that are not UTF-8 get U+FFFD
+/// for the bad bytes.
 ///
 /// Read leniently, never failing: without a `boundary` parameter the object is empty (Kong's
 /// parser finds no part either); a part without the blank line that ends its headers, or without
@@ -36,10 +38,8 @@ pub fn form_fields(content_type: &str, body: &[u8]) -> Value {
             .get(end + next_delimiter.len()..)
             .unwrap_or_default();
         if let Some((name, value)) = field(part) {
-            out.insert(
-                name,
-                Value::String(String::from_utf8_lossy(value).into_owned()),
-            );
+            let value = Value::String(String::from_utf8_lossy(value).into_owned());
+            super::call::push_repeated(&mut out, name, value);
         }
     }
     Value::Object(out)
@@ -129,7 +129,22 @@ mod tests {
             --XyZ--\r\nepilogue";
         assert_eq!(
             form_fields(CT, body),
-            json!({"user": "bob", "note": "two\r\nlines"})
+            json!({"user": ["alice", "bob"], "note": "two\r\nlines"})
+        );
+    }
+
+    /// Regression (review): a name given twice showed the auth service only its last part, while
+    /// upstreams read the first (Go's `FormValue`, Flask's `request.form[...]`): `role=admin`
+    /// then `role=user` was judged as `user` and acted on as `admin`. Every value is shown, in
+    /// order, as for a urlencoded form.
+    #[test]
+    fn form_fields_repeated_name_shows_every_value() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nadmin\r\n\
+            --XyZ\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nuser\r\n\
+            --XyZ\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nguest\r\n--XyZ--";
+        assert_eq!(
+            form_fields(CT, body),
+            json!({"role": ["admin", "user", "guest"]})
         );
     }
 
