@@ -19,7 +19,7 @@ mod alg;
 pub mod b64;
 mod certificate;
 mod error;
-mod json;
+pub(crate) mod json;
 pub mod jwk;
 pub mod jws;
 mod key;

@@ -369,8 +369,13 @@ impl Flow {
                     let view = self.upstream_view();
                     let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
                     // A decision must not rest on a body the service was not shown.
-                    if body.is_some_and(|b| !b.is_empty()) && reconcile::encoded_body(&view) {
-                        return self.refuse(Refusal::EncodedBody);
+                    if let Some(bytes) = body.filter(|b| !b.is_empty()) {
+                        if reconcile::encoded_body(&view) {
+                            return self.refuse(Refusal::EncodedBody);
+                        }
+                        if reconcile::ambiguous_json(&view, bytes) {
+                            return self.refuse(Refusal::AmbiguousBody);
+                        }
                     }
                     let body_sha256 = body.map(|bytes| self.body_sha256(bytes));
                     let cache_key = shared

@@ -218,6 +218,43 @@ fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() 
     }
 }
 
+/// Regression (review): a JSON body naming a member twice was shown to the auth service as
+/// serde_json reads it (the last value), while upstreams that keep the first (simdjson, cJSON,
+/// Go's jsonparser) act on the other: `{"role":"admin","role":"user"}` was judged as `user`.
+/// With `forward_body` it is refused, 400, as duplicate members are in tokens; one without
+/// duplicates (and an invalid one, shown as no `body` as before) still goes to the service.
+#[test]
+fn reconcile_forward_body_refuses_json_naming_a_member_twice() {
+    let config = config(
+        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth", "forward_body": true}}),
+    );
+    let mut shared = Shared::for_config(&config);
+    let mut send = |body: &[u8]| -> Next {
+        let headers = [("content-type", "application/json")];
+        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &headers));
+        assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
+        flow.on_body_chunk(body, 1 << 20).unwrap();
+        flow.on_body_end(&config, &mut shared)
+    };
+    for body in [
+        &br#"{"role":"admin","role":"user"}"#[..],
+        br#"[{"a":{"role":"admin","r\u006fle":"user"}}]"#,
+    ] {
+        let next = send(body);
+        assert!(!matches!(next, Next::Dispatch(_)), "{next:?}");
+        assert_eq!(next, Next::Refuse(Refusal::AmbiguousBody));
+        let reply = Refusal::AmbiguousBody.reply();
+        assert_eq!(reply.status, 400);
+        assert_eq!(
+            reply.body,
+            br#"{"message":"Request body names a JSON member twice"}"#
+        );
+    }
+    for body in [&br#"{"role":"user","a":{"role":"x"}}"#[..], b"{nope"] {
+        assert!(matches!(send(body), Next::Dispatch(_)), "{body:?}");
+    }
+}
+
 #[test]
 fn reconcile_cache_off_calls_every_time() {
     let config = reconcile_config(0);

@@ -58,6 +58,10 @@ pub enum Refusal {
     /// 415: `reconcile.forward_body` and a body under a `Content-Encoding`, which the call
     /// could not show the auth service (the upstream may decode it).
     EncodedBody,
+    /// 400: `reconcile.forward_body` and a JSON body naming a member twice, which parsers
+    /// resolve differently (the auth service would be shown one value, the upstream may read
+    /// the other).
+    AmbiguousBody,
     /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
     /// request for it (Kong's engine).
     LengthRequired,
@@ -116,7 +120,7 @@ impl Refusal {
             Self::BodyTooLarge { .. } | Self::BodyUnreadable => 413,
             Self::LengthRequired => 411,
             Self::EncodedBody => 415,
-            Self::DuplicateOwnedHeader { .. } => 400,
+            Self::DuplicateOwnedHeader { .. } | Self::AmbiguousBody => 400,
             Self::MintFailed | Self::Internal => 500,
         }
     }
@@ -135,6 +139,7 @@ impl Refusal {
                 (Kong: nginx_http_client_body_buffer_size)"
                 .into(),
             Self::LengthRequired => "A Content-Length is required for this request's body".into(),
+            Self::AmbiguousBody => "Request body names a JSON member twice".into(),
             Self::EncodedBody => {
                 "A Content-Encoding is not supported for this request's body".into()
             }
@@ -157,6 +162,7 @@ impl Refusal {
             Self::BodyUnreadable => "body_unreadable",
             Self::LengthRequired => "length_required",
             Self::EncodedBody => "encoded_body",
+            Self::AmbiguousBody => "ambiguous_body",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
             Self::CustomJwt { .. } | Self::MintFailed => "mint_refused",
             Self::Undecided => "undecided",
@@ -236,6 +242,12 @@ mod tests {
                 415,
                 json!({"message": "A Content-Encoding is not supported for this request's body"}),
                 "encoded_body",
+            ),
+            (
+                Refusal::AmbiguousBody,
+                400,
+                json!({"message": "Request body names a JSON member twice"}),
+                "ambiguous_body",
             ),
             (
                 Refusal::DuplicateOwnedHeader {

@@ -203,6 +203,20 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
     }
 }
 
+/// True for a JSON body (by [`body_value`]'s reading of `Content-Type`) that is valid JSON
+/// but names a member twice in some object: `serde_json` (and so the call) keeps the last
+/// value, other parsers the first, so the service and the upstream could read two bodies.
+pub fn ambiguous_json(req: &Request, bytes: &[u8]) -> bool {
+    let json = req.header("content-type").is_some_and(|ct| {
+        let media_type = ct.split(';').next().unwrap_or_default().trim();
+        media_type
+            .get(..16)
+            .is_some_and(|m| m.eq_ignore_ascii_case("application/json"))
+    });
+    json && crate::jose::json::from_slice(bytes).is_err()
+        && serde_json::from_slice::<Value>(bytes).is_ok()
+}
+
 /// True when the request's body is under a `Content-Encoding` other than `identity`: the call
 /// cannot show it to the auth service ([`body_value`] reads no JSON or form in it), while the
 /// upstream may decode it.
