@@ -1702,6 +1702,48 @@ mod tests {
         }
     }
 
+    /// Regression (review): the guard that strips the client's copies of what the filter sets
+    /// before the request waits covered only the stages run so far. On Kong the request goes on
+    /// to the body step (and waits on a call that Kong 3.8 may never answer) still carrying the
+    /// client's `JWT` (upstream_jwt's header, set last), its `X-Role` (an `allowed_headers`
+    /// name) and its failure-mode marker: if the host moves on without us, they reach the
+    /// upstream. Now the request waits without them, both for the body and for the call.
+    #[test]
+    fn kong_waits_without_the_client_copies_of_later_stages_headers() {
+        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let config = serde_json::json!({
+            "reconcile": {"url": "http://auth:8080", "allowed_headers": ["X-Role"]},
+            "upstream_jwt": {"private_key": pem, "x5c": false}
+        })
+        .to_string();
+        let forged = [
+            ("jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9."),
+            ("x-role", "admin"),
+            ("x-reconcile-failure-mode-allowed", "true"),
+        ];
+        let blanked = |edits: &[HeaderEdit]| {
+            forged
+                .iter()
+                .all(|(name, _)| edits.contains(&HeaderEdit::Set(name.to_string(), String::new())))
+        };
+        // A body: the headers step goes on to the body step.
+        let mut host = kong_post(&[("content-length", "3")]);
+        host.headers.extend(forged.iter().map(|(n, v)| h(n, v)));
+        host.body = b"abc".to_vec();
+        let mut f = filter(&config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert!(matches!(f.state(), State::ReadingBody { .. }));
+        assert!(blanked(&f.host.edits), "{:?}", f.host.edits);
+        // No body: the request waits on the call.
+        let mut host = kong_post(&[]);
+        host.headers.extend(forged.iter().map(|(n, v)| h(n, v)));
+        let mut f = filter(&config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        let armed = &host.edits[..host.edits_at_dispatch[0]];
+        assert!(blanked(armed), "{armed:?}");
+    }
+
     /// The claims of every token set in `header`, in order.
     fn all_claims(edits: &[HeaderEdit], header: &str) -> Vec<serde_json::Value> {
         edits
