@@ -142,6 +142,21 @@ fn reconcile_cache_with_forward_body_keys_on_the_body_read() {
     );
 }
 
+/// Starts a request with `headers`, feeds it `body` whole and returns the flow (for the call's
+/// answer) and its step at the end of the body.
+fn with_body(
+    config: &Pipeline,
+    shared: &mut Shared,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (Flow, Next) {
+    let (mut flow, next) = Flow::start(config, shared, request(T0, headers));
+    assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
+    flow.on_body_chunk(body, 1 << 20).unwrap();
+    let next = flow.on_body_end(config, shared);
+    (flow, next)
+}
+
 /// Regression (review): with `forward_body` the `Content-Type` decides what the auth service is
 /// shown of the body (`text/plain`: nothing; a form: its fields; multipart: the parts its
 /// boundary delimits), and `copy_headers` never copies it. Keyed on the bytes alone, an allow
@@ -156,10 +171,8 @@ fn reconcile_cache_with_forward_body_keys_on_the_content_type() {
     let mut shared = Shared::for_config(&config);
     let mut send = |content_type: &str| -> Option<CallSpec> {
         let headers = [("content-type", content_type)];
-        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &headers));
-        assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
-        flow.on_body_chunk(b"role=admin", 1 << 20).unwrap();
-        match flow.on_body_end(&config, &mut shared) {
+        let (mut flow, next) = with_body(&config, &mut shared, &headers, b"role=admin");
+        match next {
             Next::Dispatch(call) => {
                 let next = flow.on_call_answer(&config, &mut shared, &allow(json!({"role": "r"})));
                 assert!(matches!(next, Next::Continue(_)), "{next:?}");
@@ -194,11 +207,7 @@ fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() 
     let mut send = |encoding: Option<&str>| -> Next {
         let mut headers = vec![("content-type", "application/json")];
         headers.extend(encoding.map(|e| ("content-encoding", e)));
-        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &headers));
-        assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
-        flow.on_body_chunk(b"\x1f\x8b\x08\x00 not json", 1 << 20)
-            .unwrap();
-        flow.on_body_end(&config, &mut shared)
+        with_body(&config, &mut shared, &headers, b"\x1f\x8b\x08\x00 not json").1
     };
     for encoding in ["gzip", "identity, gzip", "X-Custom"] {
         let next = send(Some(encoding));
@@ -231,10 +240,7 @@ fn reconcile_forward_body_refuses_json_naming_a_member_twice() {
     let mut shared = Shared::for_config(&config);
     let mut send = |body: &[u8]| -> Next {
         let headers = [("content-type", "application/json")];
-        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &headers));
-        assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
-        flow.on_body_chunk(body, 1 << 20).unwrap();
-        flow.on_body_end(&config, &mut shared)
+        with_body(&config, &mut shared, &headers, body).1
     };
     for body in [
         &br#"{"role":"admin","role":"user"}"#[..],
