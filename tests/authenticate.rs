@@ -604,6 +604,25 @@ fn key_auth_messages_and_hide_credentials() {
 }
 
 #[test]
+fn key_auth_hide_credentials_removes_the_query_copy_of_a_header_key() {
+    // Kong clears the query argument and the header of the key name, wherever the key was: the
+    // unverified `?apikey=forged` never reaches the upstream beside the verified header.
+    for host in hosts() {
+        let (upstream, gw) = start_with(
+            host,
+            json!({"consumers": [{"id": "c-1", "keyauth_credentials": [{"id": "ka-1", "key": "alice-api-key"}]}],
+                   "key_auth": {"hide_credentials": true}}),
+        );
+        let req = Request::get("/r?apikey=forged&b=2").header("apikey", "alice-api-key");
+        assert_eq!(gw.send(&req).status, 200);
+        let rec = upstream.single();
+        assert_eq!(rec.path, "/r?b=2", "{host:?}");
+        assert_stripped(host, &rec, "apikey");
+        assert_eq!(rec.header("x-credential-identifier"), Some("ka-1"));
+    }
+}
+
+#[test]
 fn basic_auth_messages_and_success() {
     for host in hosts() {
         // ngx: the configuration exceeds nginx.conf's 4096-byte parameter (ngx_config_too_long).

@@ -112,10 +112,14 @@ impl KeyAuth {
     ) -> Result<Identity, Denial> {
         let (name, key, in_query) = self.find_key(req)?;
         if self.hide_credentials {
-            if in_query {
+            // As Kong: the header and the query argument of that name, wherever the key was.
+            edits.remove(name.clone());
+            let mut in_path = false;
+            for (k, _) in urlenc::pairs(req.query()) {
+                in_path |= k == name;
+            }
+            if in_path {
                 edits.set(":path", without_param(req, &name));
-            } else {
-                edits.remove(name.clone());
             }
         }
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
@@ -182,6 +186,64 @@ fn without_param(req: &Request, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stages::HeaderEdit;
+    use serde_json::json;
+
+    fn stage(key_auth: serde_json::Value) -> (KeyAuth, Consumers) {
+        let config = json!({"consumers": [{"id": "c-1", "keyauth_credentials": [{"id": "ka-1", "key": "good"}]}],
+                            "key_auth": key_auth});
+        let raw = crate::config::parse(config.to_string().as_bytes()).unwrap();
+        let consumers = Consumers::compile(&raw.consumers).unwrap();
+        let ka = compile(raw.key_auth.as_ref().unwrap(), &raw.consumers, &consumers).unwrap();
+        (ka, consumers)
+    }
+
+    fn request(path: &str, headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: "GET".into(),
+            path: path.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn hide_credentials_removes_the_other_location_of_the_key_name_as_kong() {
+        // Kong clears the query argument and the header of the name it found, wherever the key
+        // was: an unverified `?apikey=` beside the verified header must not reach the upstream.
+        let (ka, consumers) = stage(json!({"hide_credentials": true}));
+        let mut edits = HeaderEdits::default();
+        let req = request("/p?apikey=forged&a=1", &[("apikey", "good")]);
+        assert!(ka.authenticate(&req, &consumers, &mut edits).is_ok());
+        assert_eq!(
+            edits.0,
+            [
+                HeaderEdit::Remove("apikey".into()),
+                HeaderEdit::Set(":path".into(), "/p?a=1".into()),
+            ]
+        );
+        // The key in the query (headers not read): the header copy goes too.
+        let (ka, consumers) = stage(json!({"hide_credentials": true, "key_in_header": false}));
+        let mut edits = HeaderEdits::default();
+        let req = request("/p?apikey=good", &[("apikey", "forged")]);
+        assert!(ka.authenticate(&req, &consumers, &mut edits).is_ok());
+        assert_eq!(
+            edits.0,
+            [
+                HeaderEdit::Remove("apikey".into()),
+                HeaderEdit::Set(":path".into(), "/p".into()),
+            ]
+        );
+        // Nothing in the query: the path is left as it is.
+        let mut edits = HeaderEdits::default();
+        let (ka, consumers) = stage(json!({"hide_credentials": true}));
+        let req = request("/p?a=1&&b", &[("apikey", "good")]);
+        assert!(ka.authenticate(&req, &consumers, &mut edits).is_ok());
+        assert_eq!(edits.0, [HeaderEdit::Remove("apikey".into())]);
+    }
 
     #[test]
     fn without_param_removes_every_copy() {
