@@ -139,28 +139,34 @@ impl KeyAuth {
     }
 
     /// The first configured name present in headers, else the query: (name, key, from query).
+    /// As Kong: a name with `_` also reads the `-` spelling of its header, and `?name` without
+    /// a value is no key (the next name is tried).
     fn find_key(&self, req: &Request) -> Result<(String, String, bool), Denial> {
         for name in &self.key_names {
-            let from_headers: Vec<&str> = if self.in_header {
-                req.header_all(name).collect()
-            } else {
-                Vec::new()
-            };
-            let (values, in_query) = if from_headers.is_empty() && !self.in_query {
-                continue;
-            } else if from_headers.is_empty() {
-                let q: Vec<String> = urlenc::pairs(req.query())
-                    .filter(|(k, _)| k == name)
-                    .map(|(_, v)| v.unwrap_or_default())
-                    .collect();
-                (q, true)
-            } else {
-                (from_headers.iter().map(|s| s.to_string()).collect(), false)
-            };
+            let mut values: Vec<Option<String>> = Vec::new();
+            let mut in_query = false;
+            if self.in_header {
+                let dashed = name.replace('_', "-");
+                for wanted in [name.as_str(), dashed.as_str()] {
+                    if values.is_empty() {
+                        for v in req.header_all(wanted) {
+                            values.push(Some(v.to_string()));
+                        }
+                    }
+                }
+            }
+            if values.is_empty() && self.in_query {
+                in_query = true;
+                for (k, v) in urlenc::pairs(req.query()) {
+                    if k == *name {
+                        values.push(v);
+                    }
+                }
+            }
             match values.as_slice() {
-                [] => continue,
-                [one] if one.is_empty() => return Err(Denial::NoApiKey),
-                [one] => return Ok((name.clone(), one.clone(), in_query)),
+                [] | [None] => continue,
+                [Some(one)] if one.is_empty() => return Err(Denial::NoApiKey),
+                [Some(one)] => return Ok((name.clone(), one.clone(), in_query)),
                 _ => return Err(Denial::DuplicateApiKey),
             }
         }
@@ -243,6 +249,50 @@ mod tests {
         let req = request("/p?a=1&&b", &[("apikey", "good")]);
         assert!(ka.authenticate(&req, &consumers, &mut edits).is_ok());
         assert_eq!(edits.0, [HeaderEdit::Remove("apikey".into())]);
+    }
+
+    #[test]
+    fn key_name_with_underscore_reads_the_hyphen_header_as_kong() {
+        // Kong's spec ("underscores or hyphens in key headers"): `key_names: ["api_key"]`
+        // authenticates `api_key: kong` and `api-key: kong` alike.
+        let (ka, consumers) = stage(json!({"key_names": ["api_key"]}));
+        for header in ["api_key", "api-key", "Api-Key"] {
+            let req = request("/p", &[(header, "good")]);
+            let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"), "{header}");
+            let req = request("/p", &[(header, "bad")]);
+            let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            assert_eq!(denial.unwrap_err(), Denial::InvalidCredentials, "{header}");
+        }
+        // The spelling the name has comes first, as Kong's header table reads it.
+        let req = request("/p", &[("api-key", "bad"), ("api_key", "good")]);
+        assert!(ka
+            .authenticate(&req, &consumers, &mut HeaderEdits::default())
+            .is_ok());
+        // A hyphen in the name never reads the underscore spelling.
+        let (ka, consumers) = stage(json!({"key_names": ["api-key"]}));
+        let req = request("/p", &[("api_key", "good")]);
+        let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+        assert_eq!(denial.unwrap_err(), Denial::NoApiKey);
+    }
+
+    #[test]
+    fn query_name_without_value_goes_on_to_the_next_name_as_kong() {
+        // Kong reads `?apikey` as `true`, neither a key nor a duplicate: the next name is tried.
+        let (ka, consumers) = stage(json!({"key_names": ["apikey", "x-api-key"]}));
+        let req = request("/p?apikey", &[("x-api-key", "good")]);
+        assert!(ka
+            .authenticate(&req, &consumers, &mut HeaderEdits::default())
+            .is_ok());
+        let cases = [
+            ("/p?apikey", Denial::NoApiKey),
+            ("/p?apikey=", Denial::NoApiKey),
+            ("/p?apikey&apikey=good", Denial::DuplicateApiKey),
+        ];
+        for (path, want) in cases {
+            let got = ka.authenticate(&request(path, &[]), &consumers, &mut HeaderEdits::default());
+            assert_eq!(got.unwrap_err(), want, "{path}");
+        }
     }
 
     #[test]
