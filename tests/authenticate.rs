@@ -695,6 +695,36 @@ fn basic_auth_messages_and_success() {
 }
 
 #[test]
+fn basic_auth_decodes_base64_as_kong() {
+    // Kong decodes with nginx's base64: `=` padding optional, unused bits ignored.
+    for host in hosts() {
+        let (upstream, gw) = start_with(
+            host,
+            json!({"consumers": [{"id": "c-1", "basicauth_credentials": [{"username": "alice", "password": "wonder land"}]}],
+                   "basic_auth": {}}),
+        );
+        // "alice:wonder land" is 17 bytes: its encoding ends in one `=`.
+        let unpadded = basic("alice", "wonder land")
+            .trim_end_matches('=')
+            .to_string();
+        let ok = Request::get("/r").header("authorization", &unpadded);
+        assert_eq!(gw.send(&ok).status, 200, "{host:?}");
+        assert_eq!(
+            upstream.single().header("x-credential-identifier"),
+            Some("alice")
+        );
+        let wrong = basic("alice", "wonder lane")
+            .trim_end_matches('=')
+            .to_string();
+        assert_denied(
+            &gw.send(&Request::get("/r").header("authorization", &wrong)),
+            json!({"message": "Unauthorized"}),
+            "Basic realm=\"service\"",
+        );
+    }
+}
+
+#[test]
 fn jwt_or_key_auth_with_anonymous_is_a_logical_or() {
     for host in hosts() {
         // ngx: the configuration exceeds nginx.conf's 4096-byte parameter (ngx_config_too_long).

@@ -79,6 +79,14 @@ pub fn compile(
     })
 }
 
+/// The base64 Kong reads (`ngx.decode_base64`): `=` padding optional, unused bits ignored.
+const KONG_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
 /// `(user, password)` of a `Basic` header value, if it has one.
 pub fn parse_basic(value: &str) -> Option<(String, String)> {
     let v = value.trim_start();
@@ -86,9 +94,7 @@ pub fn parse_basic(value: &str) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
+    let decoded = KONG_BASE64.decode(rest.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     (!user.is_empty()).then(|| (user.to_string(), password.to_string()))
@@ -157,5 +163,24 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode(":p")
         );
         assert_eq!(parse_basic(&empty_user), None);
+    }
+
+    #[test]
+    fn parse_basic_decodes_base64_as_kong() {
+        // Kong decodes with `ngx.decode_base64` (nginx's decoder): `=` padding optional and the
+        // unused bits of the last character ignored. `dTpwdw==` is `u:pw`.
+        let want = Some(("u".to_string(), "pw".to_string()));
+        for value in [
+            "Basic dTpwdw==",
+            "Basic dTpwdw",
+            "Basic dTpwdx==",
+            "basic  dTpwdw",
+        ] {
+            assert_eq!(parse_basic(value), want, "{value}");
+        }
+        // Still refused: a length no encoding has, a character outside the alphabet.
+        for value in ["Basic dTpwd", "Basic dTp-dw==", "Basic dTpw dw=="] {
+            assert_eq!(parse_basic(value), None, "{value}");
+        }
     }
 }
