@@ -725,6 +725,34 @@ fn basic_auth_decodes_base64_as_kong() {
 }
 
 #[test]
+fn basic_auth_hide_credentials_hides_the_header_it_read_as_kong() {
+    // Kong reads Proxy-Authorization first and hides it; Authorization is read and hidden only
+    // when Proxy-Authorization named no known user, so the upstream keeps its own.
+    for host in hosts() {
+        let (upstream, gw) = start_with(
+            host,
+            json!({"consumers": [{"id": "c-1", "basicauth_credentials": [{"username": "alice", "password": "wonder land"}]}],
+                   "basic_auth": {"hide_credentials": true}}),
+        );
+        let req = Request::get("/r")
+            .header("proxy-authorization", &basic("alice", "wonder land"))
+            .header("authorization", "Bearer for-the-upstream");
+        assert_eq!(gw.send(&req).status, 200, "{host:?}");
+        let rec = upstream.wait_for(1)[0].clone();
+        assert_stripped(host, &rec, "proxy-authorization");
+        assert_eq!(rec.header("authorization"), Some("Bearer for-the-upstream"));
+        assert_eq!(rec.header("x-credential-identifier"), Some("alice"));
+        let req = Request::get("/r")
+            .header("proxy-authorization", &basic("mallory", "x"))
+            .header("authorization", &basic("alice", "wonder land"));
+        assert_eq!(gw.send(&req).status, 200, "{host:?}");
+        let rec = upstream.wait_for(2)[1].clone();
+        assert_stripped(host, &rec, "proxy-authorization");
+        assert_stripped(host, &rec, "authorization");
+    }
+}
+
+#[test]
 fn jwt_or_key_auth_with_anonymous_is_a_logical_or() {
     for host in hosts() {
         // ngx: the configuration exceeds nginx.conf's 4096-byte parameter (ngx_config_too_long).

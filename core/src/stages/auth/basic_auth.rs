@@ -119,21 +119,29 @@ impl BasicAuth {
         if headers.iter().all(|h| req.header(h).is_none()) {
             return Err(Denial::NoBasicCredentials);
         }
-        if self.hide_credentials {
-            headers.iter().for_each(|h| edits.remove(*h));
+        // As Kong: Proxy-Authorization first; Authorization is read (and hidden) only when
+        // that named no known user, so a known one leaves the upstream its Authorization.
+        let mut parsed = false;
+        let mut found = None;
+        for h in headers {
+            if self.hide_credentials {
+                edits.remove(h);
+            }
+            if let Some((user, password)) = req.header(h).and_then(parse_basic) {
+                parsed = true;
+                if let Some(cred) = self.by_user.get(&user) {
+                    found = Some((user, password, cred));
+                    break;
+                }
+            }
         }
-        let given: Vec<(String, String)> = headers
-            .iter()
-            .filter_map(|h| req.header(h).and_then(parse_basic))
-            .collect();
-        if given.is_empty() {
-            return Err(Denial::NoBasicCredentials);
-        }
-        // As Kong: a user unknown in Proxy-Authorization falls back to Authorization.
-        let (user, password, cred) = given
-            .into_iter()
-            .find_map(|(u, p)| self.by_user.get(&u).map(|c| (u, p, c)))
-            .ok_or(Denial::InvalidCredentials)?;
+        let Some((user, password, cred)) = found else {
+            return Err(if parsed {
+                Denial::InvalidCredentials
+            } else {
+                Denial::NoBasicCredentials
+            });
+        };
         if !bool::from(cred.digest.ct_eq(&digest(&self.salt, &password))) {
             return Err(Denial::InvalidCredentials);
         }
@@ -148,6 +156,63 @@ impl BasicAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stages::HeaderEdit;
+    use serde_json::json;
+
+    fn b64(text: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        )
+    }
+
+    #[test]
+    fn hide_credentials_keeps_authorization_when_proxy_authorization_authenticates_as_kong() {
+        // Kong hides the header it read the credential from: Proxy-Authorization first, and
+        // Authorization only when Proxy-Authorization named no known user. A known user in
+        // Proxy-Authorization leaves Authorization (the upstream's own) as it came.
+        let config = json!({"consumers": [{"id": "c-1", "basicauth_credentials": [{"username": "alice", "password": "pw"}]}],
+                            "basic_auth": {"hide_credentials": true}});
+        let raw = crate::config::parse(config.to_string().as_bytes()).unwrap();
+        let consumers = Consumers::compile(&raw.consumers).unwrap();
+        let ba = compile(raw.basic_auth.as_ref().unwrap(), &raw.consumers, &consumers).unwrap();
+        let run = |headers: &[(&str, String)]| {
+            let req = Request {
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+                ..Request::default()
+            };
+            let mut edits = HeaderEdits::default();
+            let result = ba.authenticate(&req, &consumers, &mut edits);
+            (result.map(|id| id.credential), edits.0)
+        };
+        let proxy = HeaderEdit::Remove("proxy-authorization".into());
+        let auth = HeaderEdit::Remove("authorization".into());
+        let upstream_own = "Bearer upstream-token".to_string();
+        let (result, edits) = run(&[
+            ("proxy-authorization", b64("alice:pw")),
+            ("authorization", upstream_own.clone()),
+        ]);
+        assert_eq!(result, Ok(Some("alice".into())));
+        assert_eq!(edits, std::slice::from_ref(&proxy));
+        // Unknown user in Proxy-Authorization: Authorization is read, and hidden.
+        let (result, edits) = run(&[
+            ("proxy-authorization", b64("mallory:x")),
+            ("authorization", b64("alice:pw")),
+        ]);
+        assert_eq!(result, Ok(Some("alice".into())));
+        assert_eq!(edits, [proxy.clone(), auth.clone()]);
+        let (result, edits) = run(&[("authorization", b64("alice:pw"))]);
+        assert_eq!(result, Ok(Some("alice".into())));
+        assert_eq!(edits, [proxy.clone(), auth.clone()]);
+        // Refusals keep their reasons.
+        let (result, _) = run(&[("authorization", upstream_own)]);
+        assert_eq!(result, Err(Denial::NoBasicCredentials));
+        let (result, _) = run(&[("proxy-authorization", b64("alice:no"))]);
+        assert_eq!(result, Err(Denial::InvalidCredentials));
+    }
 
     #[test]
     fn parse_basic_splits_at_first_colon() {
