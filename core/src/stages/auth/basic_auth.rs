@@ -231,6 +231,21 @@ mod tests {
     }
 
     #[test]
+    fn parse_basic_reads_the_scheme_and_the_password_whole() {
+        // README, "Different on purpose" (basic-auth parsing).
+        assert_eq!(
+            parse_basic(&b64("u:p").replace("Basic", "BASIC")),
+            Some(("u".into(), "p".into()))
+        );
+        assert_eq!(parse_basic(&format!("x{}", b64("u:p"))), None);
+        assert_eq!(parse_basic(&b64(":u:p")), None);
+        assert_eq!(
+            parse_basic(&b64("u:p\nq")),
+            Some(("u".into(), "p\nq".into()))
+        );
+    }
+
+    #[test]
     fn parse_basic_decodes_base64_as_kong() {
         // Kong decodes with `ngx.decode_base64` (nginx's decoder): `=` padding optional and the
         // unused bits of the last character ignored. `dTpwdw==` is `u:pw`.
