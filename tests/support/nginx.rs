@@ -3,7 +3,8 @@
 //! its access phase), the upstream URI is `$upstream_uri` (Kong's `proxy_pass` sends that
 //! variable, set before filters run, not the request's `:path`), and the request body is
 //! buffered in memory up to `client_body_buffer_size` (Kong's
-//! `nginx_http_client_body_buffer_size`). The engine is not installable from a registry: it is
+//! `nginx_http_client_body_buffer_size`); header names with `_` reach the filter
+//! (`underscores_in_headers on`, as Kong's nginx template sets). The engine is not installable from a registry: it is
 //! found through `JWT_RELAY_NGX_BIN`, and tests skip this host when it is unset.
 
 use super::envoy::{fixture_path, wait_until_ready, wasm_path, Setup, StartFailure};
@@ -105,6 +106,7 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
            client_body_buffer_size {buffer}; client_max_body_size {max};\n\
+           underscores_in_headers on;\n\
            server {{\n    listen 127.0.0.1:{port}{tls};\n\
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
                set $upstream_uri $request_uri;\n      proxy_wasm jwt_relay {config};\n\
