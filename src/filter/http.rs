@@ -2122,22 +2122,28 @@ mod tests {
         }
     }
 
+    /// upstream_jwt behind a `jwks_uri` with an anonymous fallback, and a POST on Kong with a
+    /// token of an unknown `kid` (a re-fetch): the configuration and the host.
+    fn kong_post_past_a_refetch() -> (String, FakeHost) {
+        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let config = serde_json::json!({
+            "consumers": [{"id": "anon-1"}],
+            "jwt": {"jwks_uri": {"url": "http://idp.example/keys"}, "anonymous": "anon-1"},
+            "upstream_jwt": {"private_key": pem, "x5c": false}
+        });
+        let mut host = bearer_with_kid("new");
+        host.kong = true;
+        host.headers[0] = h(":method", "POST");
+        (config.to_string(), host)
+    }
+
     /// Guard 2 inside the body step itself: Kong went past a pending JWKS re-fetch into the body
     /// step, and the flow, fed the failed fetch, now needs that very body (upstream_jwt). The
     /// engine calls the body step once: the body is taken here and the request decided, never
     /// let go on undecided waiting for a body step that already came.
     #[test]
     fn kong_body_step_past_a_pending_refetch_reads_this_body_and_decides() {
-        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
-        let config = serde_json::json!({
-            "consumers": [{"id": "anon-1"}],
-            "jwt": {"jwks_uri": {"url": "http://idp.example/keys"}, "anonymous": "anon-1"},
-            "upstream_jwt": {"private_key": pem, "x5c": false}
-        })
-        .to_string();
-        let mut host = bearer_with_kid("new");
-        host.kong = true;
-        host.headers[0] = h(":method", "POST");
+        let (config, mut host) = kong_post_past_a_refetch();
         host.headers.push(h("content-length", "3"));
         host.body = b"abc".to_vec();
         let mut f = filter(&config, &mut host);
@@ -2159,16 +2165,7 @@ mod tests {
     /// body (none was announced); the body this step carries was not part of it: 411.
     #[test]
     fn kong_body_step_past_a_pending_refetch_without_length_is_411() {
-        let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
-        let config = serde_json::json!({
-            "consumers": [{"id": "anon-1"}],
-            "jwt": {"jwks_uri": {"url": "http://idp.example/keys"}, "anonymous": "anon-1"},
-            "upstream_jwt": {"private_key": pem, "x5c": false}
-        })
-        .to_string();
-        let mut host = bearer_with_kid("new");
-        host.kong = true;
-        host.headers[0] = h(":method", "POST");
+        let (config, mut host) = kong_post_past_a_refetch();
         host.body = b"abc".to_vec();
         let mut f = filter(&config, &mut host);
         assert_eq!(f.on_request_headers(false), Action::Pause);

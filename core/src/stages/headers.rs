@@ -106,14 +106,7 @@ mod tests {
     use super::*;
 
     fn req(headers: &[(&str, &str)]) -> Request {
-        Request {
-            path: "/p?apikey=k&a=1".into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Request::default()
-        }
+        Request::get("/p?apikey=k&a=1", headers)
     }
 
     #[test]

@@ -53,6 +53,22 @@ impl Request {
 }
 
 #[cfg(test)]
+impl Request {
+    /// A GET of `path` with `headers` (tests).
+    pub(crate) fn get(path: &str, headers: &[(&str, &str)]) -> Self {
+        Request {
+            method: "GET".into(),
+            path: path.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Request::default()
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

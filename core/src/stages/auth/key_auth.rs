@@ -205,15 +205,7 @@ mod tests {
     }
 
     fn request(path: &str, headers: &[(&str, &str)]) -> Request {
-        Request {
-            method: "GET".into(),
-            path: path.into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Request::default()
-        }
+        Request::get(path, headers)
     }
 
     #[test]

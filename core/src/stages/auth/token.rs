@@ -174,14 +174,7 @@ mod tests {
     }
 
     fn req(path: &str, headers: &[(&str, &str)]) -> Request {
-        Request {
-            path: path.into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Request::default()
-        }
+        Request::get(path, headers)
     }
 
     #[test]
