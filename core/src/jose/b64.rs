@@ -7,9 +7,17 @@
 //! excess `=`, and non-zero trailing bits (a non-canonical encoding).
 
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
 use base64::Engine as _;
 
 use super::JoseError;
+
+/// How nginx's decoders read base64 (`ngx.decode_base64`, `ngx.decode_base64url`), which Kong
+/// uses for `secret_is_base64` secrets and Basic credentials, not for tokens: `=` padding
+/// optional, the unused bits of the last character ignored.
+pub const NGINX_LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
 
 /// Encodes `bytes` as unpadded base64url.
 pub fn encode(bytes: impl AsRef<[u8]>) -> String {

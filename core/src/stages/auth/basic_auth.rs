@@ -82,9 +82,7 @@ pub fn compile(
 /// The base64 Kong reads (`ngx.decode_base64`): `=` padding optional, unused bits ignored.
 const KONG_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
+    crate::jose::b64::NGINX_LENIENT,
 );
 
 /// `(user, password)` of a `Basic` header value, if it has one.

@@ -200,15 +200,9 @@ fn compile_credentials(
 /// A `secret_is_base64` secret decoded as Kong decodes it (`ngx.decode_base64url`): the URL-safe
 /// alphabet, `=` padding optional; `+` and `/` are refused.
 fn kong_base64url(text: &str) -> Option<Vec<u8>> {
-    use base64::engine::{
-        general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig,
-    };
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    );
+    use base64::engine::general_purpose::GeneralPurpose;
+    const LENIENT: GeneralPurpose =
+        GeneralPurpose::new(&base64::alphabet::URL_SAFE, crate::jose::b64::NGINX_LENIENT);
     LENIENT.decode(text).ok()
 }
 
