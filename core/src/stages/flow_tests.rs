@@ -59,6 +59,14 @@ fn reconcile_config(cache_seconds: u64) -> Pipeline {
     )
 }
 
+/// reconcile with `forward_body`, its answers cached for `cache_seconds` (0: not cached).
+fn forward_body_config(cache_seconds: u64) -> Pipeline {
+    config(
+        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
+                                "cache_seconds": cache_seconds, "forward_body": true}}),
+    )
+}
+
 /// One request through reconcile: `Some(call)` when the flow dispatched, then answered `allow`.
 fn through_reconcile(config: &Pipeline, shared: &mut Shared, now: u64) -> (Option<CallSpec>, Next) {
     let (mut flow, next) = Flow::start(
@@ -101,10 +109,7 @@ fn reconcile_cache_serves_until_expiry_with_injected_clock() {
 #[test]
 fn reconcile_cache_with_forward_body_keys_on_the_body_read() {
     use crate::sha256::{set_rounds, Rounds};
-    let config = config(
-        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
-                                             "cache_seconds": 60, "forward_body": true}}),
-    );
+    let config = forward_body_config(60);
     let mut shared = Shared::for_config(&config);
     let mut send = |pieces: &[&[u8]], rounds: Rounds| -> Option<CallSpec> {
         set_rounds(rounds);
@@ -164,10 +169,7 @@ fn with_body(
 /// the same bytes sent as a form, which the service never saw.
 #[test]
 fn reconcile_cache_with_forward_body_keys_on_the_content_type() {
-    let config = config(
-        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
-                                             "cache_seconds": 60, "forward_body": true}}),
-    );
+    let config = forward_body_config(60);
     let mut shared = Shared::for_config(&config);
     let mut send = |content_type: &str| -> Option<CallSpec> {
         let headers = [("content-type", content_type)];
@@ -200,9 +202,7 @@ fn reconcile_cache_with_forward_body_keys_on_the_content_type() {
 /// before any call; an unencoded one (or `identity`) still goes to the service.
 #[test]
 fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() {
-    let config = config(
-        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth", "forward_body": true}}),
-    );
+    let config = forward_body_config(0);
     let mut shared = Shared::for_config(&config);
     let mut send = |encoding: Option<&str>| -> Next {
         let mut headers = vec![("content-type", "application/json")];
@@ -234,9 +234,7 @@ fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() 
 /// duplicates (and an invalid one, shown as no `body` as before) still goes to the service.
 #[test]
 fn reconcile_forward_body_refuses_json_naming_a_member_twice() {
-    let config = config(
-        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth", "forward_body": true}}),
-    );
+    let config = forward_body_config(0);
     let mut shared = Shared::for_config(&config);
     let mut send = |body: &[u8]| -> Next {
         let headers = [("content-type", "application/json")];
