@@ -210,6 +210,8 @@ pub fn record_metric(id: u32, value: u64) -> Result<(), Status> {
 pub mod ids {
     /// Request headers map.
     pub const REQUEST_HEADERS: u32 = 0;
+    /// Request trailers map.
+    pub const REQUEST_TRAILERS: u32 = 1;
     /// Response headers map.
     pub const RESPONSE_HEADERS: u32 = 2;
     /// Dispatch answer headers map.

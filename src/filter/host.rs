@@ -36,6 +36,10 @@ pub trait Host {
     fn request_headers(&self) -> Result<Vec<(String, String)>, HostError>;
     /// Applies one header edit to the held request.
     fn edit_request_header(&mut self, edit: &HeaderEdit) -> Result<(), HostError>;
+    /// Request trailers in order, as [`Host::request_headers`] (empty without trailers).
+    fn request_trailers(&self) -> Result<Vec<(String, String)>, HostError>;
+    /// Removes a request trailer (every value of the name).
+    fn remove_request_trailer(&mut self, name: &str) -> Result<(), HostError>;
     /// Answers the request locally.
     fn send_response(&mut self, response: &LocalResponse) -> Result<(), HostError>;
     /// Resumes a paused request.
@@ -135,6 +139,16 @@ impl Host for ProxyWasmHost {
             HeaderEdit::Remove(name) => abi::remove_header(ids::REQUEST_HEADERS, name)
                 .map_err(fail("remove request header")),
         }
+    }
+
+    fn request_trailers(&self) -> Result<Vec<(String, String)>, HostError> {
+        let pairs =
+            abi::header_pairs(ids::REQUEST_TRAILERS).map_err(fail("get request trailers"))?;
+        Ok(lossy(pairs))
+    }
+
+    fn remove_request_trailer(&mut self, name: &str) -> Result<(), HostError> {
+        abi::remove_header(ids::REQUEST_TRAILERS, name).map_err(fail("remove request trailer"))
     }
 
     fn send_response(&mut self, response: &LocalResponse) -> Result<(), HostError> {

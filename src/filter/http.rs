@@ -295,6 +295,9 @@ impl<H: Host> HttpFilter<H> {
     /// callbacks delivered (Envoy hands every DATA frame to them before the trailers), and one
     /// the host buffers during a call is marked complete for a later read.
     pub fn on_request_trailers(&mut self) -> Action {
+        if let Err(action) = self.strip_trailers() {
+            return action;
+        }
         match self.state {
             State::ReadingBody { .. } => self.end_body(),
             State::Calling { .. } => {
@@ -304,6 +307,29 @@ impl<H: Host> HttpFilter<H> {
             }
             _ => self.hold_unless_forwarded(),
         }
+    }
+
+    /// Trailers are fields of the request too, and an upstream may read them as headers: the
+    /// client's copies there of every header the filter owns are removed, whatever the state.
+    fn strip_trailers(&mut self) -> Result<(), Action> {
+        if self.flow.is_none() || self.state == State::Responded {
+            return Ok(());
+        }
+        let sent = match self.host.request_trailers() {
+            Ok(sent) => request_from(sent, 0),
+            Err(e) => return Err(self.host_failure(e)),
+        };
+        let guard = self
+            .flow
+            .as_ref()
+            .map(|f| f.guard_edits_on(&self.config, &sent));
+        for edit in headers::without_idle_removals(&sent.headers, &guard.unwrap_or_default()).0 {
+            let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
+            if let Err(e) = self.host.remove_request_trailer(&name) {
+                return Err(self.host_failure(e));
+            }
+        }
+        Ok(())
     }
 
     /// The body is complete: the flow goes on (it may dispatch, answer, or let the request go).
@@ -822,6 +848,9 @@ mod tests {
         edits_at_dispatch: Vec<usize>,
         /// Milliseconds the host clock has moved on.
         elapsed_ms: std::cell::Cell<u64>,
+        /// Request trailers the client sent, and the names the filter removed from them.
+        trailers: Vec<(String, String)>,
+        trailer_removals: Vec<String>,
     }
 
     impl FakeHost {
@@ -840,6 +869,13 @@ mod tests {
         }
         fn edit_request_header(&mut self, edit: &HeaderEdit) -> R<()> {
             self.edits.push(edit.clone());
+            Ok(())
+        }
+        fn request_trailers(&self) -> R<Vec<(String, String)>> {
+            Ok(self.trailers.clone())
+        }
+        fn remove_request_trailer(&mut self, name: &str) -> R<()> {
+            self.trailer_removals.push(name.to_string());
             Ok(())
         }
         fn send_response(&mut self, response: &LocalResponse) -> R<()> {
@@ -1957,6 +1993,63 @@ mod tests {
         assert_eq!(f.on_request_headers(false), Action::Continue);
         assert_eq!(f.on_request_body(3, false), Action::Continue);
         assert_eq!(f.on_request_trailers(), Action::Continue);
+    }
+
+    /// An upstream may read trailers as headers: the client's copies there of what the filter
+    /// owns (identity, claim and answered headers, in any spelling) go, the rest stays.
+    #[test]
+    fn trailers_lose_the_client_copies_of_owned_headers_in_every_state() {
+        let config = r#"{"consumers": [{"id": "c-1", "username": "alice",
+            "jwt_secrets": [{"key": "k", "secret": "s3cret"}]}],
+            "jwt": {"claims_to_headers": [{"claim": "role", "header": "x-role"}]},
+            "reconcile": {"url": "http://auth:8080", "upstream": "auth",
+                "allowed_headers": ["x-tier"]}}"#;
+        let bearer = format!("Bearer {}", hs256(b"s3cret", r#"{"iss":"k","role":"r"}"#));
+        let forged = [
+            h("x-consumer-id", "admin"),
+            h("X_Consumer_Username", "root"),
+            h("x-role", "admin"),
+            h("x-tier", "gold"),
+            h("x-checksum", "c0ffee"),
+        ];
+        let want = ["x-consumer-id", "x_consumer_username", "x-role", "x-tier"];
+        for answered in [false, true] {
+            let mut host = FakeHost {
+                headers: vec![
+                    h(":method", "POST"),
+                    h(":path", "/x"),
+                    h("authorization", &bearer),
+                ],
+                answer: CallAnswer {
+                    status: Some(200),
+                    headers: vec![],
+                    body: br#"{"tier":"basic"}"#.to_vec(),
+                },
+                trailers: forged.to_vec(),
+                ..FakeHost::default()
+            };
+            let mut f = filter(config, &mut host);
+            assert_eq!(f.on_request_headers(false), Action::Pause);
+            let held = if answered {
+                f.on_call_response(7, 16);
+                assert_eq!(f.state(), State::Forwarded);
+                Action::Continue
+            } else {
+                Action::Pause
+            };
+            assert_eq!(f.on_request_trailers(), held, "answered: {answered}");
+            assert_eq!(host.trailer_removals, want, "answered: {answered}");
+        }
+
+        // Nothing to remove without a configuration owning headers, or after a local reply.
+        let mut host = FakeHost {
+            trailers: forged.to_vec(),
+            ..FakeHost::default()
+        };
+        let mut f = filter("{}", &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.on_request_trailers(), Action::Continue);
+        assert!(host.trailer_removals.is_empty());
     }
 
     #[test]

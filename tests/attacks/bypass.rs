@@ -248,3 +248,52 @@ fn h2_trailers_while_jwks_refetch_pending_forged_token_is_401() {
     );
     assert_still_serves(&envoy, &upstream, &good);
 }
+
+/// Trailers are fields of the request, and an upstream may read them as headers: the client's
+/// copies there of every header the filter owns (the consumer's, and those reconcile answers
+/// for) never reach the upstream, whether they come while the filter holds the request for the
+/// auth service or after a cached answer let it go; other trailers pass.
+#[test]
+fn h2_trailers_carry_no_forged_identity_or_answered_header_upstream() {
+    let upstream = Server::ok();
+    let auth = Server::start(|_| Reply::json(200, &json!({"userRole": "reader"})));
+    let config = json!({
+        "consumers": [{"id": "c-1", "username": "alice",
+            "keyauth_credentials": [{"id": "ka-1", "key": "alice-key"}]}],
+        "key_auth": {},
+        "reconcile": {"url": "http://auth.internal:8080", "upstream": "auth",
+            "allowed_headers": ["user-role"], "cache_seconds": 60}
+    });
+    let envoy =
+        Envoy::start(Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr()));
+    let forged = [
+        ("x-consumer-id", "admin"),
+        ("x_consumer_username", "root"),
+        ("user-role", "admin"),
+        ("x-checksum", "c0ffee"),
+    ];
+    // The first waits on the call when its trailers come; the second is let go from the
+    // answer cache at its headers, before them.
+    for round in ["held", "forwarded"] {
+        let req = H2Request::new("POST", "/orders", envoy.listener)
+            .header("apikey", "alice-key")
+            .data(BODY)
+            .trailers(&forged);
+        let resp = h2::send(envoy.listener, &req);
+        assert_eq!(resp.status, 200, "{round}");
+    }
+    assert_eq!(
+        auth.requests().len(),
+        1,
+        "the second answer came from the cache"
+    );
+    for rec in upstream.wait_for(2) {
+        assert_eq!(rec.header("x-consumer-id"), Some("c-1"));
+        assert_eq!(rec.header("user-role"), Some("reader"));
+        assert_eq!(rec.body, BODY.as_bytes());
+        assert_eq!(
+            rec.trailers,
+            [("x-checksum".to_string(), "c0ffee".to_string())]
+        );
+    }
+}

@@ -313,6 +313,14 @@ fn cluster(name: &str, addr: SocketAddr, buffer_limit: u64) -> Value {
         "connect_timeout": "2s",
         "type": "STATIC",
         "per_connection_buffer_limit_bytes": buffer_limit,
+        // Request trailers go on to HTTP/1.1 upstreams (Envoy drops them by default), so a
+        // test sees every field the client sent that the filter let through.
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http_protocol_options": {"enable_trailers": true}}
+            }
+        },
         "load_assignment": {
             "cluster_name": name,
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {

@@ -237,6 +237,15 @@ pub fn read_headers(r: &mut impl BufRead) -> Vec<(String, String)> {
 
 /// Reads a message body framed by the headers; `to_eof` reads an unframed body until close.
 pub fn read_body(r: &mut impl BufRead, headers: &[(String, String)], to_eof: bool) -> Vec<u8> {
+    read_body_and_trailers(r, headers, to_eof).0
+}
+
+/// [`read_body`], with the trailers of a chunked body.
+pub fn read_body_and_trailers(
+    r: &mut impl BufRead,
+    headers: &[(String, String)],
+    to_eof: bool,
+) -> (Vec<u8>, Vec<(String, String)>) {
     let mut body = Vec::new();
     if header(headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         loop {
@@ -244,8 +253,7 @@ pub fn read_body(r: &mut impl BufRead, headers: &[(String, String)], to_eof: boo
             let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16)
                 .unwrap_or_else(|_| panic!("bad chunk size {size_line:?}"));
             if size == 0 {
-                read_headers(r); // trailers
-                return body;
+                return (body, read_headers(r));
             }
             let start = body.len();
             body.resize(start + size, 0);
@@ -258,5 +266,5 @@ pub fn read_body(r: &mut impl BufRead, headers: &[(String, String)], to_eof: boo
     } else if to_eof {
         r.read_to_end(&mut body).unwrap();
     }
-    body
+    (body, Vec::new())
 }

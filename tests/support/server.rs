@@ -1,7 +1,7 @@
 //! Loopback HTTP/1.1 servers for tests: they record every request they receive and answer with
 //! whatever the test scripts (a response, a hang, or a closed connection).
 
-use super::http::{header, header_all, read_body, read_headers, read_line};
+use super::http::{header, header_all, read_body_and_trailers, read_headers, read_line};
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +17,8 @@ pub struct Recorded {
     /// Headers in the order received.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Trailers of a chunked body, in the order received.
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Recorded {
@@ -166,12 +168,13 @@ fn serve(
         let method = parts.next().unwrap_or_default().to_string();
         let path = parts.next().unwrap_or_default().to_string();
         let headers = read_headers(&mut reader);
-        let body = read_body(&mut reader, &headers, false);
+        let (body, trailers) = read_body_and_trailers(&mut reader, &headers, false);
         let rec = Recorded {
             method,
             path,
             headers,
             body,
+            trailers,
         };
         let reply = handler(&rec);
         seen.0.lock().unwrap().push(rec);

@@ -142,6 +142,13 @@ impl Flow {
     /// skips the callback of a failed dispatch) or without the body step then reaches the
     /// upstream with no identity header the client wrote.
     pub fn guard_edits(&self, config: &Pipeline) -> HeaderEdits {
+        self.guard_edits_on(config, &self.req)
+    }
+
+    /// The removals of [`Self::guard_edits`] for `fields` the client sent besides its headers
+    /// (its request trailers, which an upstream may read as headers): every spelling there of a
+    /// header the filter owns.
+    pub fn guard_edits_on(&self, config: &Pipeline, fields: &Request) -> HeaderEdits {
         let mut owned = self.edits.clone();
         if let Some(auth) = &config.auth {
             owned.0.extend(auth.owned_removals().0);
@@ -155,7 +162,7 @@ impl Flow {
         if let Some(rec) = &config.reconcile {
             owned
                 .0
-                .extend(reconcile::strip_client_headers(rec, &self.req).0);
+                .extend(reconcile::strip_client_headers(rec, fields).0);
         }
         let mut guard = HeaderEdits::default();
         for edit in &owned.0 {
@@ -167,7 +174,7 @@ impl Flow {
                 guard.remove(name.clone());
             }
         }
-        headers::covering_spellings(&self.req, guard)
+        headers::covering_spellings(fields, guard)
     }
 
     /// The request as the upstream would receive it now: what later stages read and sign
