@@ -380,8 +380,8 @@ impl Flow {
                         if reconcile::encoded_body(&view) {
                             return self.refuse(Refusal::EncodedBody);
                         }
-                        if reconcile::ambiguous_json(&view, bytes) {
-                            return self.refuse(Refusal::AmbiguousBody);
+                        if let Some(refusal) = reconcile::unshowable_json(&view, bytes) {
+                            return self.refuse(refusal);
                         }
                     }
                     let body_sha256 = body.map(|bytes| self.body_sha256(bytes));

@@ -204,13 +204,13 @@ fn reconcile_cache_with_forward_body_keys_on_the_content_type() {
 fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() {
     let config = forward_body_config(0);
     let mut shared = Shared::for_config(&config);
-    let mut send = |encoding: Option<&str>| -> Next {
+    let mut send = |encoding: Option<&str>, body: &[u8]| -> Next {
         let mut headers = vec![("content-type", "application/json")];
         headers.extend(encoding.map(|e| ("content-encoding", e)));
-        with_body(&config, &mut shared, &headers, b"\x1f\x8b\x08\x00 not json").1
+        with_body(&config, &mut shared, &headers, body).1
     };
     for encoding in ["gzip", "identity, gzip", "X-Custom"] {
-        let next = send(Some(encoding));
+        let next = send(Some(encoding), b"\x1f\x8b\x08\x00 not json");
         assert_eq!(next, Next::Refuse(Refusal::EncodedBody), "{encoding}");
         let reply = Refusal::EncodedBody.reply();
         assert_eq!(reply.status, 415);
@@ -221,7 +221,7 @@ fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() 
     }
     for encoding in [None, Some("identity"), Some(" Identity ")] {
         assert!(
-            matches!(send(encoding), Next::Dispatch(_)),
+            matches!(send(encoding, br#"{"a":1}"#), Next::Dispatch(_)),
             "{encoding:?}: the service is asked"
         );
     }
@@ -231,7 +231,7 @@ fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() 
 /// serde_json reads it (the last value), while upstreams that keep the first (simdjson, cJSON,
 /// Go's jsonparser) act on the other: `{"role":"admin","role":"user"}` was judged as `user`.
 /// With `forward_body` it is refused, 400, as duplicate members are in tokens; one without
-/// duplicates (and an invalid one, shown as no `body` as before) still goes to the service.
+/// duplicates (and a blank one, which is no body) still goes to the service.
 #[test]
 fn reconcile_forward_body_refuses_json_naming_a_member_twice() {
     let config = forward_body_config(0);
@@ -254,8 +254,48 @@ fn reconcile_forward_body_refuses_json_naming_a_member_twice() {
             br#"{"message":"Request body names a JSON member twice"}"#
         );
     }
-    for body in [&br#"{"role":"user","a":{"role":"x"}}"#[..], b"{nope"] {
+    for body in [&br#"{"role":"user","a":{"role":"x"}}"#[..], b" \r\n\t"] {
         assert!(matches!(send(body), Next::Dispatch(_)), "{body:?}");
+    }
+}
+
+/// Regression (review): a JSON body the filter cannot parse was shown to the auth service as no
+/// `body` at all, while lenient upstreams read one: Python's `json.loads` takes a byte-order
+/// mark and `NaN`, others take comments or trailing commas. A service allowing bodiless
+/// requests then allowed `{"role":"admin"}` behind a BOM. With `forward_body` such a body is
+/// refused, 400, before any call.
+#[test]
+fn reconcile_forward_body_refuses_json_it_cannot_parse() {
+    let config = forward_body_config(0);
+    let mut shared = Shared::for_config(&config);
+    let mut send = |ct: &str, body: &[u8]| -> Next {
+        with_body(&config, &mut shared, &[("content-type", ct)], body).1
+    };
+    let mut deep = "[".repeat(200).into_bytes();
+    deep.extend("]".repeat(200).bytes());
+    for body in [
+        &b"\xef\xbb\xbf{\"role\":\"admin\"}"[..],
+        br#"{"role":"admin","limit":NaN}"#,
+        br#"{"role":"admin",}"#,
+        br#"{"role":"admin"} // note"#,
+        b"{nope",
+        &deep,
+    ] {
+        let next = send("application/json; charset=utf-8", body);
+        assert_eq!(next, Next::Refuse(Refusal::InvalidJsonBody), "{body:?}");
+    }
+    let reply = Refusal::InvalidJsonBody.reply();
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body,
+        br#"{"message":"Request body is not valid JSON"}"#
+    );
+    // Only a JSON media type makes a body JSON; a scalar is JSON the service is shown as none.
+    for (ct, body) in [
+        ("text/plain", &b"{nope"[..]),
+        ("application/json", b"\"text\""),
+    ] {
+        assert!(matches!(send(ct, body), Next::Dispatch(_)), "{ct} {body:?}");
     }
 }
 

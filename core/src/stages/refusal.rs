@@ -62,6 +62,10 @@ pub enum Refusal {
     /// resolve differently (the auth service would be shown one value, the upstream may read
     /// the other).
     AmbiguousBody,
+    /// 400: `reconcile.forward_body` and a JSON body the filter cannot parse (a byte-order
+    /// mark, `NaN`, nesting past 128, a syntax error): the auth service would be shown no body,
+    /// while a lenient upstream parser may read one.
+    InvalidJsonBody,
     /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
     /// request for it (Kong's engine).
     LengthRequired,
@@ -120,7 +124,7 @@ impl Refusal {
             Self::BodyTooLarge { .. } | Self::BodyUnreadable => 413,
             Self::LengthRequired => 411,
             Self::EncodedBody => 415,
-            Self::DuplicateOwnedHeader { .. } | Self::AmbiguousBody => 400,
+            Self::DuplicateOwnedHeader { .. } | Self::AmbiguousBody | Self::InvalidJsonBody => 400,
             Self::MintFailed | Self::Internal => 500,
         }
     }
@@ -140,6 +144,7 @@ impl Refusal {
                 .into(),
             Self::LengthRequired => "A Content-Length is required for this request's body".into(),
             Self::AmbiguousBody => "Request body names a JSON member twice".into(),
+            Self::InvalidJsonBody => "Request body is not valid JSON".into(),
             Self::EncodedBody => {
                 "A Content-Encoding is not supported for this request's body".into()
             }
@@ -163,6 +168,7 @@ impl Refusal {
             Self::LengthRequired => "length_required",
             Self::EncodedBody => "encoded_body",
             Self::AmbiguousBody => "ambiguous_body",
+            Self::InvalidJsonBody => "invalid_json_body",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
             Self::CustomJwt { .. } | Self::MintFailed => "mint_refused",
             Self::Undecided => "undecided",
@@ -248,6 +254,12 @@ mod tests {
                 400,
                 json!({"message": "Request body names a JSON member twice"}),
                 "ambiguous_body",
+            ),
+            (
+                Refusal::InvalidJsonBody,
+                400,
+                json!({"message": "Request body is not valid JSON"}),
+                "invalid_json_body",
             ),
             (
                 Refusal::DuplicateOwnedHeader {

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::compile::Reconcile;
 use super::multipart;
 use crate::config::CallMethod;
-use crate::stages::{CallSpec, Request};
+use crate::stages::{CallSpec, Refusal, Request};
 
 /// `User-Agent` of the call: the plugin's `"jwt-reconcile/" .. VERSION`, its handler's version
 /// `1.0.0` (not this crate's), so an auth service that matches on it sees the same value.
@@ -203,18 +203,26 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
     }
 }
 
-/// True for a JSON body (by [`body_value`]'s reading of `Content-Type`) that is valid JSON
-/// but names a member twice in some object: `serde_json` (and so the call) keeps the last
-/// value, other parsers the first, so the service and the upstream could read two bodies.
-pub fn ambiguous_json(req: &Request, bytes: &[u8]) -> bool {
+/// Why a JSON body (by [`body_value`]'s reading of `Content-Type`) cannot be shown to the
+/// auth service as an upstream may read it, if it cannot: valid JSON naming a member twice
+/// in some object (`serde_json`, and so the call, keeps the last value, other parsers the
+/// first), or a body that is not blank and no JSON `serde_json` reads (the call would carry no
+/// `body`, while a lenient upstream may read a byte-order-marked or `NaN` document).
+pub fn unshowable_json(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let json = req.header("content-type").is_some_and(|ct| {
         let media_type = ct.split(';').next().unwrap_or_default().trim();
         media_type
             .get(..16)
             .is_some_and(|m| m.eq_ignore_ascii_case("application/json"))
     });
-    json && crate::jose::json::from_slice(bytes).is_err()
-        && serde_json::from_slice::<Value>(bytes).is_ok()
+    if !json || bytes.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    match crate::jose::json::from_slice(bytes) {
+        Ok(_) => None,
+        Err(_) if serde_json::from_slice::<Value>(bytes).is_ok() => Some(Refusal::AmbiguousBody),
+        Err(_) => Some(Refusal::InvalidJsonBody),
+    }
 }
 
 /// True when the request's body is under a `Content-Encoding` other than `identity`: the call
