@@ -296,15 +296,30 @@ fn call_forward_body_as_kong_get_body() {
             assert_eq!(call.header("x-forwarded-path"), Some(req.path.as_str()));
             assert_eq!(&call_body(call), want, "{host:?} {}", req.path);
         }
-        // A JSON body it cannot parse would be shown as none, while a lenient upstream (Python
-        // takes a byte-order mark) reads it: refused before any call.
-        for body in ["{nope", "\u{feff}{\"role\": \"admin\"}"] {
-            let req = Request::post("/bad", body)
-                .header("content-type", "Application/JSON; charset=utf-8");
+        // A JSON body or a form it cannot parse would be shown as none, while a lenient upstream
+        // (Python takes a byte-order mark, Go bare LF line endings) reads it: refused before
+        // any call.
+        let json_type = "Application/JSON; charset=utf-8";
+        let lf_form = "--XB\nContent-Disposition: form-data; name=\"role\"\n\nadmin\n--XB--";
+        let unreadable = [
+            (json_type, "{nope", "Request body is not valid JSON"),
+            (
+                json_type,
+                "\u{feff}{\"role\": \"admin\"}",
+                "Request body is not valid JSON",
+            ),
+            (
+                "multipart/form-data; boundary=XB",
+                lf_form,
+                "Request body is not a valid multipart form",
+            ),
+        ];
+        for (content_type, body, message) in unreadable {
+            let req = Request::post("/bad", body).header("content-type", content_type);
             let resp = r.gw.send(&req);
             assert_eq!(
                 (resp.status, resp.json()),
-                (400, json!({"message": "Request body is not valid JSON"})),
+                (400, json!({ "message": message })),
                 "{host:?} {body:?}"
             );
         }

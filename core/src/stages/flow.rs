@@ -380,7 +380,7 @@ impl Flow {
                         if reconcile::encoded_body(&view) {
                             return self.refuse(Refusal::EncodedBody);
                         }
-                        if let Some(refusal) = reconcile::unshowable_json(&view, bytes) {
+                        if let Some(refusal) = reconcile::unshowable_body(&view, bytes) {
                             return self.refuse(refusal);
                         }
                     }

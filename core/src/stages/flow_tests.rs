@@ -265,7 +265,7 @@ fn reconcile_forward_body_refuses_json_naming_a_member_twice() {
 /// requests then allowed `{"role":"admin"}` behind a BOM. With `forward_body` such a body is
 /// refused, 400, before any call.
 #[test]
-fn reconcile_forward_body_refuses_json_it_cannot_parse() {
+fn reconcile_forward_body_refuses_json_or_forms_it_cannot_parse() {
     let config = forward_body_config(0);
     let mut shared = Shared::for_config(&config);
     let mut send = |ct: &str, body: &[u8]| -> Next {
@@ -290,6 +290,10 @@ fn reconcile_forward_body_refuses_json_it_cannot_parse() {
         reply.body,
         br#"{"message":"Request body is not valid JSON"}"#
     );
+    // A form Go reads (bare LF line endings) and this reader cannot: refused the same way.
+    let form = b"--B\nContent-Disposition: form-data; name=\"role\"\n\nadmin\n--B--";
+    let next = send("multipart/form-data; boundary=B", form);
+    assert_eq!(next, Next::Refuse(Refusal::InvalidFormBody));
     // Only a JSON media type makes a body JSON; a scalar is JSON the service is shown as none.
     for (ct, body) in [
         ("text/plain", &b"{nope"[..]),

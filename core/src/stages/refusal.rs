@@ -66,6 +66,10 @@ pub enum Refusal {
     /// mark, `NaN`, nesting past 128, a syntax error): the auth service would be shown no body,
     /// while a lenient upstream parser may read one.
     InvalidJsonBody,
+    /// 400: `reconcile.forward_body` and a `multipart/form-data` body that is not a plain form
+    /// (parsers read it differently: the auth service would be shown other fields than the
+    /// upstream reads).
+    InvalidFormBody,
     /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
     /// request for it (Kong's engine).
     LengthRequired,
@@ -124,7 +128,10 @@ impl Refusal {
             Self::BodyTooLarge { .. } | Self::BodyUnreadable => 413,
             Self::LengthRequired => 411,
             Self::EncodedBody => 415,
-            Self::DuplicateOwnedHeader { .. } | Self::AmbiguousBody | Self::InvalidJsonBody => 400,
+            Self::DuplicateOwnedHeader { .. }
+            | Self::AmbiguousBody
+            | Self::InvalidJsonBody
+            | Self::InvalidFormBody => 400,
             Self::MintFailed | Self::Internal => 500,
         }
     }
@@ -145,6 +152,7 @@ impl Refusal {
             Self::LengthRequired => "A Content-Length is required for this request's body".into(),
             Self::AmbiguousBody => "Request body names a JSON member twice".into(),
             Self::InvalidJsonBody => "Request body is not valid JSON".into(),
+            Self::InvalidFormBody => "Request body is not a valid multipart form".into(),
             Self::EncodedBody => {
                 "A Content-Encoding is not supported for this request's body".into()
             }
@@ -169,6 +177,7 @@ impl Refusal {
             Self::EncodedBody => "encoded_body",
             Self::AmbiguousBody => "ambiguous_body",
             Self::InvalidJsonBody => "invalid_json_body",
+            Self::InvalidFormBody => "invalid_form_body",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
             Self::CustomJwt { .. } | Self::MintFailed => "mint_refused",
             Self::Undecided => "undecided",
@@ -260,6 +269,12 @@ mod tests {
                 400,
                 json!({"message": "Request body is not valid JSON"}),
                 "invalid_json_body",
+            ),
+            (
+                Refusal::InvalidFormBody,
+                400,
+                json!({"message": "Request body is not a valid multipart form"}),
+                "invalid_form_body",
             ),
             (
                 Refusal::DuplicateOwnedHeader {

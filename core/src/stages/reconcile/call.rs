@@ -197,25 +197,32 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
             _ => None,
         }
     } else if media_type.starts_with("multipart/form-data") {
-        Some(multipart::form_fields(content_type, bytes))
+        // An unreadable form was refused before the call (an empty one gets here): `{}`.
+        Some(multipart::form_fields(content_type, bytes).unwrap_or_else(|| Map::new().into()))
     } else {
         None
     }
 }
 
-/// Why a JSON body (by [`body_value`]'s reading of `Content-Type`) cannot be shown to the
-/// auth service as an upstream may read it, if it cannot: valid JSON naming a member twice
-/// in some object (`serde_json`, and so the call, keeps the last value, other parsers the
-/// first), or a body that is not blank and no JSON `serde_json` reads (the call would carry no
-/// `body`, while a lenient upstream may read a byte-order-marked or `NaN` document).
-pub fn unshowable_json(req: &Request, bytes: &[u8]) -> Option<Refusal> {
-    let json = req.header("content-type").is_some_and(|ct| {
-        let media_type = ct.split(';').next().unwrap_or_default().trim();
+/// Why a body cannot be shown to the auth service as an upstream may read it, if it cannot
+/// (by [`body_value`]'s reading of `Content-Type`): a `multipart/form-data` body that is not a
+/// plain form ([`multipart::form_fields`]); JSON naming a member twice in some object
+/// (`serde_json`, and so the call, keeps the last value, other parsers the first); a JSON body
+/// that is not blank and no JSON `serde_json` reads (the call would carry no `body`, while a
+/// lenient upstream may read a byte-order-marked or `NaN` document).
+pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
+    let content_type = req.header("content-type")?;
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    let is = |m: &str| {
         media_type
-            .get(..16)
-            .is_some_and(|m| m.eq_ignore_ascii_case("application/json"))
-    });
-    if !json || bytes.iter().all(u8::is_ascii_whitespace) {
+            .get(..m.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(m))
+    };
+    if is("multipart/form-data") {
+        let fields = multipart::form_fields(content_type, bytes);
+        return fields.is_none().then_some(Refusal::InvalidFormBody);
+    }
+    if !is("application/json") || bytes.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
     match crate::jose::json::from_slice(bytes) {

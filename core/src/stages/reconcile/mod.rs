@@ -28,7 +28,7 @@ pub use answer::{
 };
 pub use cache::{cache_key, AnswerCache, VOLATILE_HEADERS};
 pub use call::{
-    body_value, build_call, encoded_body, envelope, forwarded_host, parse_form, unshowable_json,
+    body_value, build_call, encoded_body, envelope, forwarded_host, parse_form, unshowable_body,
     USER_AGENT,
 };
 pub use compile::{

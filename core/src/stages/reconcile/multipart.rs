@@ -4,50 +4,51 @@
 use serde_json::{Map, Value};
 
 /// The fields of a `multipart/form-data` body: `{name: value}` for each part whose
-/// `Content-Disposition` names it and gives no `filename` (file parts are left out: a file's
-/// bytes are no form field and may be binary). A name given twice gives an array of its values
-/// in order, as a urlencoded form does (Kong's `get_all()` kept the last part, while upstreams
-/// may read the first: the service must see every one). Values that are not UTF-8 get U+FFFD
-/// for the bad bytes.
+/// `Content-Disposition` names it and gives no file name (file parts are left out: a file's
+/// bytes are no form field and may be binary; an empty `filename=""`, which Go reads as a
+/// value, is shown as one). A name given twice gives an array of its values in order, as a
+/// urlencoded form does (Kong's `get_all()` kept the last part, while upstreams may read the
+/// first: the service must see every one). Values that are not UTF-8 get U+FFFD for the bad
+/// bytes.
 ///
-/// Read leniently, never failing: without a `boundary` parameter the object is empty (Kong's
-/// parser finds no part either); a part without the blank line that ends its headers, or without
-/// a closing delimiter, is left out.
-pub fn form_fields(content_type: &str, body: &[u8]) -> Value {
+/// `None` when the body is not a form every parser reads alike, so the service cannot be shown
+/// what the upstream may act on: no `boundary`, a delimiter that does not start a line, a line
+/// ending without CR (Go accepts bare LF), a part without the blank line that ends its headers,
+/// no closing delimiter, a `Content-Transfer-Encoding` that changes the bytes (Go decodes
+/// quoted-printable), or a `Content-Disposition` whose parameters do not parse plainly (a quote
+/// inside a value, a name given twice, RFC 2231 `name*`, which Go decodes).
+pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
     let mut out = Map::new();
-    let Some(boundary) = boundary(content_type) else {
-        return Value::Object(out);
-    };
+    let boundary = boundary(content_type)?;
     let delimiter = [b"--", boundary.as_bytes()].concat();
     let next_delimiter = [b"\r\n--", boundary.as_bytes()].concat();
-    // The preamble ends at the first delimiter; each part runs to CRLF + the next delimiter.
-    let Some(mut rest) = find(body, &delimiter).and_then(|at| body.get(at + delimiter.len()..))
-    else {
-        return Value::Object(out);
-    };
+    // The preamble ends at the first delimiter, at the start of a line; each part runs to CRLF
+    // and the next delimiter.
+    let at = find(body, &delimiter)?;
+    if at > 0 && !body.get(..at)?.ends_with(b"\r\n") {
+        return None;
+    }
+    let mut rest = body.get(at + delimiter.len()..)?;
     while !rest.starts_with(b"--") {
         // The delimiter line may carry transport padding before its CRLF.
-        let Some(part_start) = find(rest, b"\r\n").and_then(|at| rest.get(at + 2..)) else {
-            break;
-        };
-        let Some(end) = find(part_start, &next_delimiter) else {
-            break;
-        };
-        let part = part_start.get(..end).unwrap_or_default();
-        rest = part_start
-            .get(end + next_delimiter.len()..)
-            .unwrap_or_default();
-        if let Some((name, value)) = field(part) {
+        let eol = find(rest, b"\r\n")?;
+        if !rest.get(..eol)?.iter().all(|b| *b == b' ' || *b == b'\t') {
+            return None;
+        }
+        let part_start = rest.get(eol + 2..)?;
+        let end = find(part_start, &next_delimiter)?;
+        rest = part_start.get(end + next_delimiter.len()..)?;
+        if let Some((name, value)) = field(part_start.get(..end)?)? {
             let value = Value::String(String::from_utf8_lossy(value).into_owned());
             super::call::push_repeated(&mut out, name, value);
         }
     }
-    Value::Object(out)
+    Some(Value::Object(out))
 }
 
-/// The `boundary` parameter of a `Content-Type`, unquoted; `None` when absent or empty.
+/// The `boundary` parameter of a `Content-Type`; `None` when absent, empty or not plain.
 fn boundary(content_type: &str) -> Option<String> {
-    params(content_type)
+    params(content_type)?
         .into_iter()
         .find(|(key, _)| key == "boundary")
         .map(|(_, value)| value)
@@ -55,47 +56,65 @@ fn boundary(content_type: &str) -> Option<String> {
 }
 
 /// The `key=value` parameters after the first `;` of a header value, keys lower-case, values
-/// trimmed and unquoted.
-fn params(header_value: &str) -> Vec<(String, String)> {
-    header_value
-        .split(';')
-        .skip(1)
-        .filter_map(|piece| {
-            let (key, value) = piece.split_once('=')?;
-            let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
-            Some((key.trim().to_ascii_lowercase(), value.to_string()))
-        })
-        .collect()
+/// trimmed and unquoted; `None` unless each is plain: a quoted value holds no `"` or `\`, an
+/// unquoted one no `"`, no key repeats or is an RFC 2231 one (`name*`) but `filename*`.
+fn params(header_value: &str) -> Option<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for piece in header_value.split(';').skip(1) {
+        if piece.trim().is_empty() {
+            continue;
+        }
+        let (key, value) = piece.split_once('=')?;
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        let value = match value.strip_prefix('"') {
+            Some(quoted) => quoted.strip_suffix('"')?,
+            None => value,
+        };
+        let extended = key.contains('*') && key != "filename*";
+        let unplain = value.bytes().any(|b| b == b'"' || b == b'\\');
+        if extended || unplain || out.iter().any(|(k, _)| *k == key) {
+            return None;
+        }
+        out.push((key, value.to_string()));
+    }
+    Some(out)
 }
 
-/// A part's field name and value, when it is a named part that is not a file.
-fn field(part: &[u8]) -> Option<(String, &[u8])> {
+/// A part's field name and value (`Some(None)`: a file, or a part without a name); `None` when
+/// the part cannot be read plainly.
+fn field(part: &[u8]) -> Option<Option<(String, &[u8])>> {
     let (head, value) = if part.starts_with(b"\r\n") {
         (&b""[..], part.get(2..)?)
     } else {
         let at = find(part, b"\r\n\r\n")?;
         (part.get(..at)?, part.get(at + 4..)?)
     };
-    let head = std::str::from_utf8(head).ok()?;
-    let disposition = head.split("\r\n").find_map(|line| {
+    let mut disposition = None;
+    let lines = std::str::from_utf8(head).ok()?.split("\r\n");
+    for line in lines.filter(|line| !line.is_empty()) {
         let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("content-disposition")
-            .then_some(value)
-    })?;
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("content-disposition") {
+            if disposition.replace(value).is_some() {
+                return None;
+            }
+        } else if name.eq_ignore_ascii_case("content-transfer-encoding") {
+            let plain = ["7bit", "8bit", "binary"];
+            if !plain.iter().any(|p| value.trim().eq_ignore_ascii_case(p)) {
+                return None;
+            }
+        }
+    }
     let mut name = None;
-    for (key, value) in params(disposition) {
+    for (key, value) in params(disposition.unwrap_or_default())? {
         match key.as_str() {
             "name" => name = Some(value),
-            "filename" | "filename*" => return None,
+            "filename" | "filename*" if !value.is_empty() => return Some(None),
             _ => {}
         }
     }
-    Some((name?, value))
+    Some(name.map(|name| (name, value)))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -129,7 +148,7 @@ mod tests {
             --XyZ--\r\nepilogue";
         assert_eq!(
             form_fields(CT, body),
-            json!({"user": ["alice", "bob"], "note": "two\r\nlines"})
+            Some(json!({"user": ["alice", "bob"], "note": "two\r\nlines"}))
         );
     }
 
@@ -144,7 +163,7 @@ mod tests {
             --XyZ\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nguest\r\n--XyZ--";
         assert_eq!(
             form_fields(CT, body),
-            json!({"role": ["admin", "user", "guest"]})
+            Some(json!({"role": ["admin", "user", "guest"]}))
         );
     }
 
@@ -153,30 +172,61 @@ mod tests {
         let ct = "Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b\"";
         let body = b"--a b\r\nContent-Disposition: form-data; name=e\r\n\r\n\r\n\
             --a b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n\xffok\r\n--a b--";
-        assert_eq!(form_fields(ct, body), json!({"e": "", "x": "\u{fffd}ok"}));
+        assert_eq!(
+            form_fields(ct, body),
+            Some(json!({"e": "", "x": "\u{fffd}ok"}))
+        );
     }
 
+    /// Parts without a name (or without headers) are no field; an empty `filename` is one (Go
+    /// reads it as a value, as a browser's empty file input sends it).
     #[test]
-    fn form_fields_without_boundary_or_parts_is_empty() {
-        for (ct, body) in [
-            ("multipart/form-data", &b"--XyZ\r\n\r\nx\r\n--XyZ--"[..]),
-            ("multipart/form-data; boundary=", b"--\r\n\r\nx\r\n----"),
-            (CT, b""),
-            (CT, b"no delimiter at all"),
-            (CT, b"--XyZ--"),
-        ] {
-            assert_eq!(form_fields(ct, body), json!({}), "{ct}");
-        }
-    }
-
-    #[test]
-    fn form_fields_leaves_out_unnamed_unterminated_and_headless_parts() {
+    fn form_fields_skips_unnamed_parts_and_shows_empty_file_names() {
         let body = b"--XyZ\r\nContent-Type: text/plain\r\n\r\nno name\r\n\
             --XyZ\r\n\r\nno headers\r\n\
-            --XyZ\r\nContent-Disposition: form-data; name=\"ok\"\r\n\r\nyes\r\n\
-            --XyZ\r\nContent-Disposition: form-data; name=\"cut\"\r\n\r\nnever closed";
-        assert_eq!(form_fields(CT, body), json!({"ok": "yes"}));
-        let no_blank_line = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n--XyZ--";
-        assert_eq!(form_fields(CT, no_blank_line), json!({}));
+            --XyZ\r\nContent-Disposition: form-data; name=\"role\"; filename=\"\"\r\n\r\nadmin\r\n\
+            --XyZ\r\nContent-Disposition: form-data; name=\"ok\";\r\n\r\nyes\r\n--XyZ--";
+        assert_eq!(
+            form_fields(CT, body),
+            Some(json!({"role": "admin", "ok": "yes"}))
+        );
+        assert_eq!(form_fields(CT, b"--XyZ--"), Some(json!({})));
+    }
+
+    /// Regression (review): forms that parsers read differently were shown to the auth service
+    /// as this reader saw them (often as no field at all), while the upstream acted on its own
+    /// reading: Go accepts bare LF line endings and decodes quoted-printable parts and RFC 2231
+    /// `name*`. None of them is a plain form, so none can be shown.
+    #[test]
+    fn form_fields_refuses_forms_parsers_read_differently() {
+        let part = |head: &str| format!("--XyZ\r\n{head}\r\n\r\nadmin\r\n--XyZ--").into_bytes();
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("multipart/form-data", part("Content-Disposition: form-data; name=role")),
+            ("multipart/form-data; boundary=", b"--\r\n\r\nx\r\n----".to_vec()),
+            ("multipart/form-data; boundary=\"XyZ", part("Content-Disposition: form-data")),
+            (CT, b"".to_vec()),
+            (CT, b"no delimiter at all".to_vec()),
+            (CT, b"x--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\nb\r\n--XyZ--".to_vec()),
+            (CT, b"--XyZ\nContent-Disposition: form-data; name=\"role\"\n\nadmin\n--XyZ--".to_vec()),
+            (CT, b"--XyZ\r\nContent-Disposition: form-data; name=\"cut\"\r\n\r\nnever closed".to_vec()),
+            (CT, b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n--XyZ--".to_vec()),
+            (CT, b"--XyZabc\r\nContent-Disposition: form-data; name=a\r\n\r\nb\r\n--XyZ--".to_vec()),
+            (CT, part("Content-Disposition: form-data; name=\"role\"\r\nContent-Transfer-Encoding: quoted-printable")),
+            (CT, part("Content-Disposition: form-data; name*=utf-8''role")),
+            (CT, part("Content-Disposition: form-data; name*0=ro; name*1=le")),
+            (CT, part("Content-Disposition: form-data; name=\"user\"; name=\"role\"")),
+            (CT, part("Content-Disposition: form-data; name=\"a;b\"")),
+            (CT, part("Content-Disposition: form-data; name=\"a\\\"b\"")),
+            (CT, part("Content-Disposition: form-data; name")),
+            (CT, part("Content-Disposition: form-data;\r\n name=\"role\"")),
+            (CT, part("Content-Disposition: form-data; name=a\r\nContent-Disposition: form-data; name=b")),
+        ];
+        for (ct, body) in cases {
+            let shown = String::from_utf8_lossy(&body).into_owned();
+            assert_eq!(form_fields(ct, &body), None, "{ct} {shown:?}");
+        }
+        let plain =
+            part("Content-Disposition: form-data; name=role\r\nContent-Transfer-Encoding: 8BIT");
+        assert_eq!(form_fields(CT, &plain), Some(json!({"role": "admin"})));
     }
 }
