@@ -351,6 +351,57 @@ fn identity_two_different_tokens_are_refused_wherever_they_are() {
     }
 }
 
+/// A credential header is read in one spelling (as Kong reads it); another spelling an upstream
+/// may read under the same name (CGI and WSGI servers fold `_` into `-`) carrying another key or
+/// token would reach the upstream unverified beside the verified one: refused as a second
+/// credential. Repeating the verified value in it is harmless and passes.
+#[test]
+fn identity_another_spelling_of_a_credential_header_is_a_second_credential() {
+    for host in hosts() {
+        let upstream = Server::ok();
+        let config = json!({"consumers": consumers(), "key_auth": {"key_names": ["x-api-key"]}});
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        let req = Request::get("/r")
+            .header("x-api-key", "alice-key")
+            .header("x_api_key", "bob-key");
+        let resp = gw.send(&req);
+        assert_eq!(
+            (resp.status, resp.json()),
+            (401, json!({"message": "Duplicate API key found"})),
+            "{host:?}"
+        );
+        assert!(upstream.requests().is_empty(), "{host:?}");
+        let same = Request::get("/r")
+            .header("x-api-key", "alice-key")
+            .header("X_Api_Key", "alice-key");
+        assert_still_serves(&gw, &upstream, &same);
+
+        let upstream = Server::ok();
+        let config = json!({"consumers": consumers(), "jwt": {"header_names": ["x-auth-token"]}});
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        let good = sign_hmac(
+            "HS256",
+            HS_SECRET,
+            &json!({"iss": "idp", "exp": now() + 60}),
+        );
+        let forged = sign_hmac("HS256", b"attacker", &json!({"iss": "idp", "sub": "root"}));
+        let req = Request::get("/r")
+            .header("x-auth-token", &format!("Bearer {good}"))
+            .header("x_auth_token", &format!("Bearer {forged}"));
+        let resp = gw.send(&req);
+        assert_eq!(
+            (resp.status, resp.json()),
+            (401, json!({"message": "Multiple tokens provided"})),
+            "{host:?}"
+        );
+        assert!(upstream.requests().is_empty(), "{host:?}");
+        let same = Request::get("/r")
+            .header("x-auth-token", &format!("Bearer {good}"))
+            .header("X_Auth_Token", &format!("Bearer {good}"));
+        assert_still_serves(&gw, &upstream, &same);
+    }
+}
+
 #[test]
 fn identity_request_binding_hashes_the_query_the_upstream_receives() {
     for host in hosts() {

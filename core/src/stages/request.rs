@@ -41,6 +41,16 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a header in every spelling an upstream may read as `name` (case, and
+    /// `_` for `-`: [`super::headers::same_header`]), in order: where a credential is read, so
+    /// that no other spelling of it rides along unverified.
+    pub fn header_all_spellings<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| super::headers::same_header(k, name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The path without the query string.
     pub fn path_only(&self) -> &str {
         self.path.split_once('?').map_or(&self.path, |(p, _)| p)

@@ -140,7 +140,9 @@ impl KeyAuth {
 
     /// The first configured name present in headers, else the query: (name, key, from query).
     /// As Kong: a name with `_` also reads the `-` spelling of its header, and `?name` without
-    /// a value is no key (the next name is tried).
+    /// a value is no key (the next name is tried). Unlike Kong, another spelling of the header
+    /// carrying another value (`x_api_key` beside `x-api-key`) is a second key: the upstream
+    /// would get it unverified.
     fn find_key(&self, req: &Request) -> Result<(String, String, bool), Denial> {
         for name in &self.key_names {
             let mut values: Vec<Option<String>> = Vec::new();
@@ -152,6 +154,13 @@ impl KeyAuth {
                         for v in req.header_all(wanted) {
                             values.push(Some(v.to_string()));
                         }
+                    }
+                }
+                // Another spelling an upstream may read as this header must not carry
+                // another key beside the one verified.
+                if let [Some(key)] = values.as_slice() {
+                    if req.header_all_spellings(name).any(|v| v != key) {
+                        return Err(Denial::DuplicateApiKey);
                     }
                 }
             }
@@ -256,16 +265,40 @@ mod tests {
             let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
             assert_eq!(denial.unwrap_err(), Denial::InvalidCredentials, "{header}");
         }
-        // The spelling the name has comes first, as Kong's header table reads it.
-        let req = request("/p", &[("api-key", "bad"), ("api_key", "good")]);
-        assert!(ka
-            .authenticate(&req, &consumers, &mut HeaderEdits::default())
-            .is_ok());
         // A hyphen in the name never reads the underscore spelling.
         let (ka, consumers) = stage(json!({"key_names": ["api-key"]}));
         let req = request("/p", &[("api_key", "good")]);
         let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
         assert_eq!(denial.unwrap_err(), Denial::NoApiKey);
+    }
+
+    /// Regression (review): Kong reads one spelling of the key header and leaves the others to
+    /// the upstream, so `x-api-key: <alice's key>` beside `x_api_key: <bob's key>`
+    /// authenticated alice and handed the upstream bob's key unverified (CGI and WSGI servers
+    /// read both as `HTTP_X_API_KEY`). Another spelling with another value is a second key;
+    /// one repeating the verified key is harmless.
+    #[test]
+    fn another_spelling_of_the_key_header_with_another_key_is_a_duplicate() {
+        for (name, read, other) in [
+            ("x-api-key", "x-api-key", "X_Api_Key"),
+            ("api_key", "api_key", "api-key"),
+        ] {
+            let (ka, consumers) = stage(json!({ "key_names": [name] }));
+            let req = request("/p", &[(other, "forged"), (read, "good")]);
+            let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            assert_eq!(
+                denial.unwrap_err(),
+                Denial::DuplicateApiKey,
+                "{read} {other}"
+            );
+            let req = request("/p", &[(read, "good"), (other, "good")]);
+            let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            assert_eq!(
+                id.unwrap().credential.as_deref(),
+                Some("ka-1"),
+                "{read} {other}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! in any ASCII case, cookies are separated by `;` or `,`, spaces around the name and after `=`
 //! are skipped, and the value runs to the next `;` (a `,` stays in it).
 
+use crate::stages::headers::same_header;
 use crate::stages::{urlenc, Request};
 
 /// Where to look for a token.
@@ -100,6 +101,16 @@ impl TokenLocations {
                         tokens.add(Some(token));
                     }
                     None => other = true,
+                }
+            }
+        }
+        // Another spelling an upstream may read as a token header (`x_token` for `x-token`) is
+        // not read, as in Kong, but must not carry another token beside the verified one.
+        for (header, value) in &req.headers {
+            let shadow = |name: &String| same_header(header, name) && header != name;
+            if self.header_names.iter().any(shadow) {
+                for piece in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    other |= !bearer(piece).is_some_and(|t| tokens.0.contains(&Some(t)));
                 }
             }
         }
@@ -290,6 +301,38 @@ mod tests {
                 Found::Multiple,
                 "{headers:?}"
             );
+        }
+    }
+
+    /// Regression (review): a token header is read in one spelling, as Kong reads it, and the
+    /// others went to the upstream as they came: `x-token: Bearer <verified>` beside
+    /// `x_token: Bearer <forged>` authenticated the first and handed the upstream the second,
+    /// which CGI and WSGI servers read under the same name. Another spelling carrying anything
+    /// but the verified token makes the request carry several; alone, it is no token.
+    #[test]
+    fn find_another_spelling_of_a_token_header_is_read_only_against_the_token() {
+        let mut locations = locations();
+        locations.header_names.push("x-token".into());
+        for (headers, want) in [
+            (
+                &[("x-token", "Bearer a"), ("x_token", "Bearer forged")][..],
+                Found::Multiple,
+            ),
+            (
+                &[("X_Token", "forged"), ("x-token", "Bearer a")],
+                Found::Multiple,
+            ),
+            (
+                &[("x-token", "Bearer a"), ("X_TOKEN", "Bearer a")],
+                Found::One("a".into()),
+            ),
+            (&[("x_token", "Bearer a")], Found::None),
+            (
+                &[("authorization", "Bearer a"), ("x_token", "")],
+                Found::One("a".into()),
+            ),
+        ] {
+            assert_eq!(locations.find(&req("/", headers)), want, "{headers:?}");
         }
     }
 
