@@ -273,6 +273,11 @@ fn call_forward_body_as_kong_get_body() {
                 json!({}),
             ),
             (
+                Request::post("/structured", "{\"role\": \"admin\"}")
+                    .header("content-type", "application/vnd.api+json"),
+                json!({"body": {"role": "admin"}}),
+            ),
+            (
                 Request::post("/empty-json", "").header("content-type", "application/json"),
                 json!({}),
             ),

@@ -281,8 +281,17 @@ fn reconcile_forward_body_refuses_json_or_forms_it_cannot_parse() {
         b"{nope",
         &deep,
     ] {
-        let next = send("application/json; charset=utf-8", body);
-        assert_eq!(next, Next::Refuse(Refusal::InvalidJsonBody), "{body:?}");
+        for ct in [
+            "application/json; charset=utf-8",
+            "application/problem+json",
+        ] {
+            let next = send(ct, body);
+            assert_eq!(
+                next,
+                Next::Refuse(Refusal::InvalidJsonBody),
+                "{ct} {body:?}"
+            );
+        }
     }
     let reply = Refusal::InvalidJsonBody.reply();
     assert_eq!(reply.status, 400);

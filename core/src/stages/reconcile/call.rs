@@ -176,22 +176,19 @@ pub fn envelope(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> Value {
 /// `Content-Type` (the part before `;`, compared case-insensitively as a prefix, as Kong does):
 /// - `application/x-www-form-urlencoded`: an object as [`parse_form`] makes it (`{}` for an
 ///   empty form);
-/// - `application/json`: the JSON when it is an object or an array; `None` for anything else
-///   (empty, invalid, not UTF-8, a scalar), where Kong answers "invalid json body";
+/// - `application/json`, and the structured `application/<type>+json` types (which Kong does
+///   not read, but Flask and Spring do): the JSON when it is an object or an array; `None` for
+///   anything else (empty, invalid, not UTF-8, a scalar), where Kong answers "invalid json
+///   body";
 /// - `multipart/form-data`: an object of the parts that are not files (see
 ///   [`multipart::form_fields`]);
 /// - no `Content-Type`, or any other: `None`.
 pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
     let content_type = content_type?;
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let media_type = media_type(content_type);
     if media_type.starts_with("application/x-www-form-urlencoded") {
         Some(parse_form(bytes))
-    } else if media_type.starts_with("application/json") {
+    } else if is_json(&media_type) {
         match serde_json::from_slice::<Value>(bytes) {
             Ok(value @ (Value::Object(_) | Value::Array(_))) => Some(value),
             _ => None,
@@ -212,17 +209,12 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 /// lenient upstream may read a byte-order-marked or `NaN` document).
 pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type")?;
-    let media_type = content_type.split(';').next().unwrap_or_default().trim();
-    let is = |m: &str| {
-        media_type
-            .get(..m.len())
-            .is_some_and(|t| t.eq_ignore_ascii_case(m))
-    };
-    if is("multipart/form-data") {
+    let media_type = media_type(content_type);
+    if media_type.starts_with("multipart/form-data") {
         let fields = multipart::form_fields(content_type, bytes);
         return fields.is_none().then_some(Refusal::InvalidFormBody);
     }
-    if !is("application/json") || bytes.iter().all(u8::is_ascii_whitespace) {
+    if !is_json(&media_type) || bytes.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
     match crate::jose::json::from_slice(bytes) {
@@ -230,6 +222,19 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
         Err(_) if serde_json::from_slice::<Value>(bytes).is_ok() => Some(Refusal::AmbiguousBody),
         Err(_) => Some(Refusal::InvalidJsonBody),
     }
+}
+
+/// The media type of a `Content-Type` value: before any `;`, trimmed, lower-case.
+fn media_type(content_type: &str) -> String {
+    let media_type = content_type.split(';').next().unwrap_or_default();
+    media_type.trim().to_ascii_lowercase()
+}
+
+/// True for a JSON media type: `application/json` as a prefix (as Kong reads it), or a
+/// structured `application/<type>+json`.
+fn is_json(media_type: &str) -> bool {
+    media_type.starts_with("application/json")
+        || media_type.starts_with("application/") && media_type.ends_with("+json")
 }
 
 /// True when the request's body is under a `Content-Encoding` other than `identity`: the call
@@ -579,6 +584,11 @@ mod tests {
             Some(json!({"a": {"b": []}}))
         );
         assert_eq!(body_key(Some("application/json"), b"[]"), Some(json!([])));
+        // Structured JSON types are JSON to the upstreams that read them (Flask, Spring).
+        assert_eq!(
+            body_key(Some("Application/Vnd.Api+JSON"), br#"{"role": "admin"}"#),
+            Some(json!({"role": "admin"}))
+        );
         for bad in [
             &b"{bad"[..],
             b"",
@@ -627,8 +637,8 @@ mod tests {
         for ct in [
             "text/plain",
             "application/octet-stream",
-            "application/vnd.api+json",
             "application/xml",
+            "text/json",
             "",
         ] {
             assert_eq!(body_key(Some(ct), br#"{"a": 1}"#), None, "{ct}");
