@@ -12,8 +12,6 @@ mod support;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use std::process::Command;
-use support::envoy::fixture_path;
 use support::{hosts, Gateway, Server, Setup};
 
 /// The client certificate's subject as x-custom-jwt writes it (an `O` with a comma in it).
@@ -33,36 +31,6 @@ fn config() -> Value {
         "key_auth": {"anonymous": "anon"},
         "custom_jwt": {"private_jwk": jwk()}
     })
-}
-
-/// `curl` over TLS with the client certificate (or without): the status, `None` when the TLS
-/// handshake failed.
-fn curl(gw: &Gateway, with_cert: bool, headers: &[(&str, &str)]) -> Option<u16> {
-    let url = format!("https://{}/r", gw.listener());
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "--max-time",
-        "10",
-    ])
-    .args(["--cacert", &fixture_path("mtls_ca.pem")]);
-    if with_cert {
-        cmd.args(["--cert", &fixture_path("mtls_client_cert.pem")])
-            .args(["--key", &fixture_path("mtls_client_key.pem")]);
-    }
-    for (name, value) in headers {
-        cmd.args(["-H", &format!("{name}: {value}")]);
-    }
-    let out = cmd.arg(url).output().expect("curl runs");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .ok()
-        .filter(|code| *code != 0)
 }
 
 fn client_id(token: &str) -> Value {
@@ -86,8 +54,8 @@ fn mtls_subject_dn_is_client_id_in_the_plugins_form() {
         );
         // The anonymous consumer with a certificate, then a verified API key with one: mTLS
         // comes before the API key in the plugin's precedence.
-        assert_eq!(curl(&gw, true, &[]), Some(200), "{host:?}");
-        assert_eq!(curl(&gw, true, &[("apikey", "alice-key")]), Some(200));
+        assert_eq!(gw.curl_tls(true, &[]), Some(200), "{host:?}");
+        assert_eq!(gw.curl_tls(true, &["-H", "apikey: alice-key"]), Some(200));
         let seen = upstream.wait_for(2);
         for rec in &seen {
             let token = rec.header("x-custom-jwt").unwrap();
@@ -96,7 +64,7 @@ fn mtls_subject_dn_is_client_id_in_the_plugins_form() {
         assert_eq!(seen[1].header("x-consumer-id"), Some("c-1"));
         // Without a certificate: Envoy fails the handshake, nginx answers 400; nothing reaches
         // the upstream.
-        assert_ne!(curl(&gw, false, &[]), Some(200), "{host:?}");
+        assert_ne!(gw.curl_tls(false, &[]), Some(200), "{host:?}");
         assert_eq!(upstream.requests().len(), 2);
     }
 }

@@ -3,10 +3,12 @@
 //! Kong's engine only where `JWT_RELAY_NGX_BIN` points at it, else its lane is skipped with one
 //! printed line.
 
+use super::envoy::fixture_path;
 use super::envoy::{Envoy, Setup, StartFailure};
 use super::http::{Request, Response};
 use super::nginx::{ngx_bin, Nginx};
 use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::Once;
 
 /// A proxy that runs the filter.
@@ -96,5 +98,33 @@ impl Gateway {
             Gateway::Envoy(e) => e.listener,
             Gateway::Ngx(n) => n.listener,
         }
+    }
+
+    /// `curl` GET `/r` over TLS (a gateway started with [`Setup::mtls`](super::Setup::mtls)),
+    /// with the client certificate of `mtls_client_cert.pem` or without, and `args` (`-H`,
+    /// `-u`): the status, `None` when the TLS handshake failed.
+    pub fn curl_tls(&self, with_cert: bool, args: &[&str]) -> Option<u16> {
+        let url = format!("https://{}/r", self.listener());
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(["--cacert", &fixture_path("mtls_ca.pem")]);
+        if with_cert {
+            cmd.args(["--cert", &fixture_path("mtls_client_cert.pem")])
+                .args(["--key", &fixture_path("mtls_client_key.pem")]);
+        }
+        let out = cmd.args(args).arg(url).output().expect("curl runs");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .ok()
+            .filter(|code| *code != 0)
     }
 }

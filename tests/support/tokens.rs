@@ -84,11 +84,21 @@ pub fn raw_token(header: &str, claims: &str, signature: &str) -> String {
     )
 }
 
+/// The JSON of a compact token's segment `n` (0 the JOSE header, 1 the claims), unverified.
+pub fn segment_of(token: &str, n: usize) -> Value {
+    let text = token.split('.').nth(n).expect("a compact token");
+    let bytes = jwt_relay_core::jose::b64::decode(text).expect("base64url segment");
+    serde_json::from_slice(&bytes).expect("JSON segment")
+}
+
 /// The claims of a compact token, unverified (to read what the filter minted).
 pub fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("a compact token");
-    let bytes = jwt_relay_core::jose::b64::decode(payload).expect("base64url claims");
-    serde_json::from_slice(&bytes).expect("JSON claims")
+    segment_of(token, 1)
+}
+
+/// The JOSE header of a compact token, unverified.
+pub fn header_of(token: &str) -> Value {
+    segment_of(token, 0)
 }
 
 /// Lower-case hex of SHA-256 (`payloadhash`, `queryhash`).
