@@ -551,6 +551,51 @@ fn custom_jwt_api_key_header_is_client_id() {
     }
 }
 
+/// x-custom-jwt, handler.lua lines 181-238: Bearer, then Basic, then mTLS, then the API key.
+/// With jwt and key-auth both required (no `anonymous`, so Kong runs both), a request with a
+/// Bearer token and an API key gets the token's `clientId`, and `act` names the consumer Kong
+/// ends with (key-auth's, priority 1250 after jwt's 1450); with key-auth and basic-auth, Basic
+/// wins.
+#[test]
+fn custom_jwt_precedence_bearer_then_basic_then_api_key() {
+    let jwk = rsa_jwk();
+    for host in hosts() {
+        let config = json!({"consumers": readme_consumers(), "jwt": {}, "key_auth": {},
+                            "custom_jwt": {"private_jwk": jwk}});
+        let (upstream, gw) = start(host, &config);
+        let bearer = idp_token(&json!({"iss": "idp", "clientId": "from-token"}));
+        let resp = gw.send(
+            &Request::get("/r")
+                .header("authorization", &bearer)
+                .header("apikey", "second-key"),
+        );
+        assert_eq!(resp.status, 200);
+        let rec = upstream.single();
+        assert_eq!(
+            rec.header("x-consumer-id"),
+            Some("3a9c6b2e-5d1f-4f80-b7e4-0c2d8a6f1e93")
+        );
+        let c = claims_of(rec.header("x-custom-jwt").unwrap());
+        assert_eq!(c["client_id"], "from-token");
+        assert_eq!(
+            c["act"],
+            json!({"client_id": "3a9c6b2e-5d1f-4f80-b7e4-0c2d8a6f1e93"})
+        );
+
+        let config = json!({"consumers": readme_consumers(), "key_auth": {}, "basic_auth": {},
+                            "custom_jwt": {"private_jwk": jwk}});
+        let (upstream, gw) = start(host, &config);
+        let resp = gw.send(
+            &Request::get("/r")
+                .header("authorization", &basic("my-user:My p@ssword!"))
+                .header("apikey", "012345AZERTY!"),
+        );
+        assert_eq!(resp.status, 200);
+        let c = claims_of(&received_token(&upstream, "x-custom-jwt"));
+        assert_eq!(c["client_id"], "my-user");
+    }
+}
+
 /// x-custom-jwt, handler.lua lines 131-160, 206-230 and 285-286, README "Example #3: mTLS
 /// Client Certificate": `client_id` is the subject DN in certificate order with `, ` between
 /// attributes; it comes after Basic and before the API key.

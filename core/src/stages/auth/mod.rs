@@ -164,6 +164,13 @@ impl Authenticator {
                 })?;
             }
         }
+        // Kong ends with the last stage's consumer, but x-custom-jwt reads a Bearer token
+        // before any other credential: a token the jwt stage verified stays the credential
+        // of a later stage's identity.
+        let bearer = identity
+            .as_ref()
+            .filter(|i| i.claims().is_some())
+            .map(|i| i.via.clone());
         if let Some(ka) = self.key_auth.as_ref().filter(|ka| !ka.skips(req)) {
             let result = self.gate(&identity, ka.anonymous, || {
                 ka.authenticate(req, &self.consumers, &mut edits)
@@ -179,6 +186,9 @@ impl Authenticator {
             self.settle(&mut identity, result, ba.anonymous, || {
                 (ba.challenge(), String::new())
             })?;
+        }
+        if let (Some(id), Some(via)) = (identity.as_mut(), bearer) {
+            id.via = via;
         }
         if let Some(id) = &identity {
             self.identity_headers(id, &mut edits)?;
