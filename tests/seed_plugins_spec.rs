@@ -520,6 +520,50 @@ fn custom_jwt_basic_user_is_client_id() {
     }
 }
 
+/// x-custom-jwt, handler.lua lines 276-279 and 308-319: the decoded `user:password` is split
+/// on every `:` and only two pieces give a `client_id`: a password with a `:` (which
+/// basic-auth accepts) leaves none, a 401 `Issue with 'client_id' claim retrieval or Kong
+/// Consumer`.
+#[test]
+fn custom_jwt_basic_password_with_colon_is_401() {
+    let jwk = rsa_jwk();
+    for host in hosts() {
+        let config = json!({"consumers": readme_consumers(), "basic_auth": {},
+                            "custom_jwt": {"private_jwk": jwk, "verbose": true}});
+        let (upstream, gw) = start(host, &config);
+        let resp =
+            gw.send(&Request::get("/r").header("authorization", &basic("colon-user:pass:word")));
+        assert_plugin_401(&resp, Some(CLIENT_ID_ISSUE));
+        assert!(upstream.requests().is_empty());
+    }
+}
+
+/// x-custom-jwt, handler.lua lines 179-204 and 240-252: the plugin reads `Authorization` only,
+/// so a basic-auth credential in `Proxy-Authorization`, or one basic-auth hid from the upstream
+/// (`hide_credentials`), is no credential for it: 401 `No suitable Authentication method is
+/// found: …`.
+#[test]
+fn custom_jwt_basic_hidden_or_in_proxy_authorization_is_no_credential() {
+    let jwk = rsa_jwk();
+    for host in hosts() {
+        for hide in [false, true] {
+            let config = json!({"consumers": readme_consumers(),
+                                "basic_auth": {"hide_credentials": hide},
+                                "custom_jwt": {"private_jwk": jwk, "verbose": true}});
+            let (upstream, gw) = start(host, &config);
+            let credential = basic("my-user:My p@ssword!");
+            let header = if hide {
+                "authorization"
+            } else {
+                "proxy-authorization"
+            };
+            let resp = gw.send(&Request::get("/r").header(header, &credential));
+            assert_plugin_401(&resp, Some(NO_METHOD));
+            assert!(upstream.requests().is_empty(), "{host:?} hide {hide}");
+        }
+    }
+}
+
 /// x-custom-jwt, handler.lua lines 232-238 and 288-289: `client_id` is the value of the
 /// `apikey_header` header; a key key-auth hid (`hide_credentials`) is gone from the request
 /// the plugin reads: 401 `No suitable Authentication method is found: …`.

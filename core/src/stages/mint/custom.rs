@@ -13,7 +13,7 @@ use super::jti::new_jti;
 use super::keys::{self, Signer};
 use crate::config::{ConfigError, CustomJwtSection};
 use crate::jose::{self, JwsHeader, OctKeyEncoding};
-use crate::stages::auth::{bearer, Identity, Via};
+use crate::stages::auth::{bearer, parse_basic, Identity, Via};
 use crate::stages::{Refusal, Request};
 use serde_json::{json, Map, Value};
 
@@ -173,7 +173,16 @@ impl CustomJwt {
         let dn = req.client_dn.as_ref().map(|d| Source::Dn(d.clone()));
         match identity.map(|i| &i.via) {
             Some(Via::Jwt { claims }) => Ok(Source::Bearer(claims.as_ref().clone())),
-            Some(Via::Basic { username }) => Ok(Source::Basic(username.clone())),
+            // Basic counts as the plugin reads it: from `Authorization` (not
+            // `Proxy-Authorization`, not once basic-auth hid it); a password with a `:` splits
+            // in three there, no `client_id` (a basic-auth user always has a consumer, which
+            // the plugin checks first).
+            Some(Via::Basic { username }) => match plugin_basic(req) {
+                Some((user, two)) if user == *username => {
+                    two.then_some(Source::Basic(user)).ok_or(CLIENT_ID_ISSUE)
+                }
+                _ => dn.ok_or(NO_METHOD),
+            },
             // mTLS comes before an API key. The key counts only as the plugin reads it: from
             // `apikey_header`, and never once key-auth hid it from the upstream.
             Some(Via::ApiKey { key, header }) => dn
@@ -203,7 +212,7 @@ impl CustomJwt {
             })?;
             return Ok(Source::Bearer(jws.into_claims()));
         }
-        if let Some((user, _)) = auth.and_then(crate::stages::auth::parse_basic) {
+        if let Some((user, _)) = auth.and_then(parse_basic) {
             return Ok(Source::Basic(user));
         }
         match req.header(&self.apikey_header) {
@@ -247,6 +256,16 @@ impl CustomJwt {
             },
         }
     }
+}
+
+/// x-custom-jwt's reading of `Authorization: Basic` (`Basic ` as written): the user, and
+/// whether the decoded text splits in exactly two at `:` (only then is the user `client_id`).
+fn plugin_basic(req: &Request) -> Option<(String, bool)> {
+    let auth = req
+        .header("authorization")
+        .filter(|a| a.starts_with("Basic "))?;
+    let (user, password) = parse_basic(auth)?;
+    Some((user, !password.contains(':')))
 }
 
 /// `act.client_id`: added to an incoming `act` object (its other members kept), or a new
@@ -501,8 +520,56 @@ mod tests {
         let basic = identity(Via::Basic {
             username: "bob".into(),
         });
+        req.headers = vec![("authorization".into(), basic_header("bob:pw"))];
         let c = claims(&stage(json!({})).mint(&req, Some(&basic)).unwrap());
         assert_eq!(c["client_id"], "bob", "Basic comes before mTLS");
+    }
+
+    fn basic_header(text: &str) -> String {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        )
+    }
+
+    fn verbose_message(custom: &CustomJwt, req: &Request, id: Option<&Identity>) -> Value {
+        refused(&custom.mint(req, id).unwrap_err()).1["VerboseMessage"].clone()
+    }
+
+    #[test]
+    fn mint_basic_only_as_the_plugin_reads_authorization() {
+        let custom = stage(json!({"verbose": true}));
+        let user = |name: &str| {
+            identity(Via::Basic {
+                username: name.into(),
+            })
+        };
+        let mut req = request();
+        // Verified in `Proxy-Authorization`, or hidden by basic-auth: no Basic for the plugin.
+        assert_eq!(
+            verbose_message(&custom, &req, Some(&user("bob"))),
+            NO_METHOD
+        );
+        // `basic` in another case is no `Basic ` to the plugin's split.
+        req.headers = vec![(
+            "authorization".into(),
+            basic_header("bob:pw").to_lowercase(),
+        )];
+        assert_eq!(
+            verbose_message(&custom, &req, Some(&user("bob"))),
+            NO_METHOD
+        );
+        // A password with a `:` splits in three: no client_id.
+        req.headers = vec![("authorization".into(), basic_header("bob:p:w"))];
+        assert_eq!(
+            verbose_message(&custom, &req, Some(&user("bob"))),
+            CLIENT_ID_ISSUE
+        );
+        // An empty password still splits in two (penlight's trailing empty piece).
+        req.headers = vec![("authorization".into(), basic_header("bob:"))];
+        let c = claims(&custom.mint(&req, Some(&user("bob"))).unwrap());
+        assert_eq!(c["client_id"], "bob");
     }
 
     #[test]
