@@ -911,3 +911,42 @@ fn custom_jwt_jwk_without_alg_refuses_the_configuration() {
         );
     }
 }
+
+/// x-custom-jwt with `allow_unverified_credentials` (the plugin's own reading), handler.lua
+/// lines 102-110, 268-270 and 273-283: a Bearer value that is not three dot-separated parts,
+/// a Basic value that is not base64, and a decoded Basic value without one `:` are each the
+/// plugin's 401 with its message.
+#[test]
+fn custom_jwt_unverified_malformed_bearer_and_basic() {
+    let jwk = rsa_jwk();
+    for host in hosts() {
+        let config = json!({"consumers": readme_consumers(),
+                            "key_auth": {"anonymous": "3a9c6b2e-5d1f-4f80-b7e4-0c2d8a6f1e93"},
+                            "custom_jwt": {"private_jwk": jwk, "verbose": true,
+                                           "allow_unverified_credentials": true}});
+        let (upstream, gw) = start(host, &config);
+        let cases = [
+            (
+                "Bearer not-a-jwt".to_string(),
+                format!(
+                    "{CLIENT_ID_ISSUE}. Unable to get the 'Auth token' payload: Inconsistent \
+                     JWT: unable to get the typical structure Header.Payload.Signature"
+                ),
+            ),
+            (
+                "Basic %%%".to_string(),
+                format!("{CLIENT_ID_ISSUE}. Unable to decode correctly in base64 the 'Basic Auth'"),
+            ),
+            (basic("no-colon"), CLIENT_ID_ISSUE.to_string()),
+        ];
+        for (authorization, message) in &cases {
+            let resp = gw.send(&Request::get("/r").header("authorization", authorization));
+            assert_plugin_401(&resp, Some(message));
+        }
+        assert!(upstream.requests().is_empty());
+        let resp = gw.send(&Request::get("/r").header("authorization", &basic("anyone:x")));
+        assert_eq!(resp.status, 200);
+        let c = claims_of(&received_token(&upstream, "x-custom-jwt"));
+        assert_eq!(c["client_id"], "anyone");
+    }
+}

@@ -80,7 +80,7 @@ pub fn compile(
 }
 
 /// The base64 Kong reads (`ngx.decode_base64`): `=` padding optional, unused bits ignored.
-const KONG_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+pub(crate) const KONG_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     crate::jose::b64::NGINX_LENIENT,
 );

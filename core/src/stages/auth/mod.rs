@@ -16,6 +16,7 @@ pub mod remote_jwks;
 pub(crate) mod token;
 
 pub use basic_auth::parse_basic;
+pub(crate) use basic_auth::KONG_BASE64;
 pub use cache::TokenCache;
 pub use consumers::{Consumer, ConsumerRef, Consumers};
 pub use denial::{Challenge, Denial};

@@ -13,14 +13,18 @@ use super::jti::new_jti;
 use super::keys::{self, Signer};
 use crate::config::{ConfigError, CustomJwtSection};
 use crate::jose::{self, JwsHeader, OctKeyEncoding};
-use crate::stages::auth::{bearer, parse_basic, Identity, Via};
+use crate::stages::auth::{bearer, Identity, Via, KONG_BASE64};
 use crate::stages::{Refusal, Request};
+use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 const NO_METHOD: &str = "No suitable Authentication method is found: no Bearer token, \
     no Basic Auth, no mTLS, no Key Auth";
 const CLIENT_ID_ISSUE: &str = "Issue with 'client_id' claim retrieval or Kong Consumer";
-const NO_CONSUMER: &str = "There is no Kong consumer credential";
+const NO_CONSUMER: &str = "Issue with 'client_id' claim retrieval or Kong Consumer. There is no \
+    Kong consumer credential";
+const BASIC_NOT_BASE64: &str = "Issue with 'client_id' claim retrieval or Kong Consumer. Unable \
+    to decode correctly in base64 the 'Basic Auth'";
 
 /// The compiled `custom_jwt` section.
 #[derive(Debug, Clone)]
@@ -161,7 +165,7 @@ impl CustomJwt {
         };
         let consumer = identity
             .and_then(|i| i.consumer.as_ref())
-            .ok_or_else(|| Why::Unauthorized(format!("{CLIENT_ID_ISSUE}. {NO_CONSUMER}")))?;
+            .ok_or_else(|| Why::Unauthorized(NO_CONSUMER.into()))?;
         let actor = consumer.custom_id.clone().or_else(|| consumer.id.clone());
         claims.insert("client_id".into(), client_id);
         self.registered(&mut claims, req)?;
@@ -178,7 +182,7 @@ impl CustomJwt {
             // in three there, no `client_id` (a basic-auth user always has a consumer, which
             // the plugin checks first).
             Some(Via::Basic { username }) => match plugin_basic(req) {
-                Some((user, two)) if user == *username => {
+                Some(Ok((user, two))) if user == *username => {
                     two.then_some(Source::Basic(user)).ok_or(CLIENT_ID_ISSUE)
                 }
                 _ => dn.ok_or(NO_METHOD),
@@ -193,16 +197,21 @@ impl CustomJwt {
                         .map(|k| Source::ApiKey(k.expose().clone()))
                 })
                 .ok_or(NO_METHOD),
-            Some(Via::Anonymous) | None => match dn {
-                Some(dn) => Ok(dn),
-                None if self.allow_unverified => self.unverified(req),
-                None => Err(NO_METHOD),
-            },
+            Some(Via::Anonymous) | None if self.allow_unverified => {
+                self.unverified(req, dn, identity.is_some_and(|i| i.consumer.is_some()))
+            }
+            Some(Via::Anonymous) | None => dn.ok_or(NO_METHOD),
         }
     }
 
-    /// x-custom-jwt's own precedence over credentials nobody verified (opt-in, insecure).
-    fn unverified(&self, req: &Request) -> Result<Source, &'static str> {
+    /// x-custom-jwt's own precedence over credentials nobody verified (opt-in, insecure):
+    /// Bearer, Basic, the client certificate (`dn`), the API key header.
+    fn unverified(
+        &self,
+        req: &Request,
+        dn: Option<Source>,
+        consumer: bool,
+    ) -> Result<Source, &'static str> {
         let auth = req.header("authorization");
         if let Some(token) = auth.and_then(bearer) {
             let jws = jose::jws::parse(&token).map_err(|_| {
@@ -212,11 +221,17 @@ impl CustomJwt {
             })?;
             return Ok(Source::Bearer(jws.into_claims()));
         }
-        if let Some((user, _)) = auth.and_then(parse_basic) {
-            return Ok(Source::Basic(user));
+        if let Some(basic) = plugin_basic(req) {
+            // Without `client_id` the plugin names a missing consumer first.
+            return match basic? {
+                (user, true) => Ok(Source::Basic(user)),
+                _ if consumer => Err(CLIENT_ID_ISSUE),
+                _ => Err(NO_CONSUMER),
+            };
         }
-        match req.header(&self.apikey_header) {
-            Some(key) if !key.is_empty() => Ok(Source::ApiKey(key.to_string())),
+        match (dn, req.header(&self.apikey_header)) {
+            (Some(dn), _) => Ok(dn),
+            (None, Some(key)) if !key.is_empty() => Ok(Source::ApiKey(key.to_string())),
             _ => Err(NO_METHOD),
         }
     }
@@ -258,14 +273,18 @@ impl CustomJwt {
     }
 }
 
-/// x-custom-jwt's reading of `Authorization: Basic` (`Basic ` as written): the user, and
-/// whether the decoded text splits in exactly two at `:` (only then is the user `client_id`).
-fn plugin_basic(req: &Request) -> Option<(String, bool)> {
-    let auth = req
-        .header("authorization")
-        .filter(|a| a.starts_with("Basic "))?;
-    let (user, password) = parse_basic(auth)?;
-    Some((user, !password.contains(':')))
+/// x-custom-jwt's reading of `Authorization: Basic` (`Basic ` as written, decoded as nginx
+/// does): the text before the first `:`, and whether the text splits in exactly two at `:`
+/// (only then is it `client_id`); text that is not base64 is the plugin's 401.
+fn plugin_basic(req: &Request) -> Option<Result<(String, bool), &'static str>> {
+    let encoded = req.header("authorization")?.strip_prefix("Basic ")?;
+    let Ok(bytes) = KONG_BASE64.decode(encoded.trim()) else {
+        return Some(Err(BASIC_NOT_BASE64));
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut parts = text.split(':');
+    let user = parts.next().unwrap_or_default().to_string();
+    Some(Ok((user, parts.next().is_some() && parts.next().is_none())))
 }
 
 /// `act.client_id`: added to an incoming `act` object (its other members kept), or a new
@@ -617,5 +636,33 @@ mod tests {
         let header = minted.upstream.1.split('.').next().unwrap();
         let header: Value = serde_json::from_slice(&jose::b64::decode(header).unwrap()).unwrap();
         assert!(header.get("jku").is_none());
+    }
+
+    #[test]
+    fn mint_unverified_basic_messages_are_the_plugins() {
+        let custom = stage(json!({"verbose": true, "allow_unverified_credentials": true}));
+        let anonymous = identity(Via::Anonymous);
+        let mut req = request();
+        for (auth, want) in [
+            ("Basic %%%".to_string(), BASIC_NOT_BASE64),
+            (basic_header("no-colon"), CLIENT_ID_ISSUE),
+            (basic_header("a:b:c"), CLIENT_ID_ISSUE),
+        ] {
+            req.headers = vec![("authorization".into(), auth)];
+            assert_eq!(verbose_message(&custom, &req, Some(&anonymous)), want);
+        }
+        // Without a consumer the plugin names that first.
+        req.headers = vec![("authorization".into(), basic_header("no-colon"))];
+        assert_eq!(verbose_message(&custom, &req, None), NO_CONSUMER);
+        req.headers = vec![("authorization".into(), basic_header("anyone:x"))];
+        let c = claims(&custom.mint(&req, Some(&anonymous)).unwrap());
+        assert_eq!(c["client_id"], "anyone");
+        // Basic before the client certificate, the certificate before an API key.
+        req.client_dn = Some("CN=kong".into());
+        let c = claims(&custom.mint(&req, Some(&anonymous)).unwrap());
+        assert_eq!(c["client_id"], "anyone");
+        req.headers = vec![("apikey".into(), "k-1".into())];
+        let c = claims(&custom.mint(&req, Some(&anonymous)).unwrap());
+        assert_eq!(c["client_id"], "CN=kong");
     }
 }
