@@ -356,6 +356,20 @@ fn idp_token(claims: &Value) -> String {
     )
 }
 
+/// A gateway with the README's consumers, the authentication sections of `auth`, and
+/// `custom_jwt` signing with `jwk`, with the fields of `extra`.
+fn start_custom(host: Host, auth: Value, jwk: &Value, extra: Value) -> (Server, Gateway) {
+    let mut custom = json!({"private_jwk": jwk});
+    custom
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let mut config = auth;
+    config["consumers"] = readme_consumers();
+    config["custom_jwt"] = custom;
+    start(host, &config)
+}
+
 /// A 401 of the plugin (handler.lua lines 356-363): status, JSON body, content type.
 fn assert_plugin_401(resp: &support::Response, verbose: Option<&str>) {
     let mut want = json!({"ErrorMessage": GENERIC});
@@ -364,6 +378,21 @@ fn assert_plugin_401(resp: &support::Response, verbose: Option<&str>) {
     }
     assert_eq!((resp.status, resp.json()), (401, want));
     assert_eq!(resp.header("content-type"), Some("application/json"));
+}
+
+/// The claims x-custom-jwt sets itself with the default `iss` and `expires_in` (handler.lua
+/// lines 292-302 and 322-341) for the README's consumer: `act`, `iss`, `exp` = `iat` plus 1800,
+/// a fresh UUID `jti`, and `aud`: the service URL on Kong, on these hosts the request URL
+/// (README "Different on purpose").
+fn assert_plugin_claims(c: &Value, gw: &Gateway, path: &str) {
+    assert_eq!(c["act"], json!({"client_id": "contact@konghq.com-ID1"}));
+    assert_eq!(c["iss"], DEFAULT_ISS);
+    assert_eq!(
+        c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(),
+        1800
+    );
+    assert!(is_uuid_v4(&c["jti"]), "{c}");
+    assert_eq!(c["aud"], format!("http://{}{path}", gw.listener()));
 }
 
 /// x-custom-jwt, schema.lua lines 10-18 (the defaults), handler.lua lines 11-96 (the JOSE
@@ -375,9 +404,7 @@ fn assert_plugin_401(resp: &support::Response, verbose: Option<&str>) {
 fn custom_jwt_defaults_and_readme_key_auth_example() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "key_auth": {},
-                            "custom_jwt": {"private_jwk": jwk}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(host, json!({"key_auth": {}}), &jwk, json!({}));
         let before = now();
         let resp = gw.send(
             &Request::get("/anything?x=1")
@@ -397,15 +424,9 @@ fn custom_jwt_defaults_and_readme_key_auth_example() {
             ["act", "aud", "client_id", "exp", "iat", "iss", "jti"]
         );
         assert_eq!(c["client_id"], "012345AZERTY!");
-        assert_eq!(c["act"], json!({"client_id": "contact@konghq.com-ID1"}));
-        assert_eq!(c["iss"], DEFAULT_ISS);
+        assert_plugin_claims(&c, &gw, "/anything");
         let iat = c["iat"].as_u64().unwrap();
         assert!(iat >= before && iat <= after);
-        assert_eq!(c["exp"].as_u64().unwrap() - iat, 1800);
-        assert!(is_uuid_v4(&c["jti"]), "{c}");
-        // The service URL on Kong; on these hosts the request URL (README "Different on
-        // purpose").
-        assert_eq!(c["aud"], format!("http://{}/anything", gw.listener()));
     }
 }
 
@@ -416,9 +437,7 @@ fn custom_jwt_defaults_and_readme_key_auth_example() {
 fn custom_jwt_bearer_copies_the_token_payload() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "jwt": {},
-                            "custom_jwt": {"private_jwk": jwk}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(host, json!({"jwt": {}}), &jwk, json!({}));
         let incoming = json!({
             "iss": "idp", "exp": now() + 300, "iat": 1_712_685_416, "jti": "incoming-jti",
             "aud": "account", "sub": "cc163ff5-bfc1-4d6f-a1c1-6b03e295f62f", "typ": "Bearer",
@@ -444,16 +463,8 @@ fn custom_jwt_bearer_copies_the_token_payload() {
             assert_eq!(c[kept], incoming[kept], "{kept}");
         }
         assert_eq!(c["client_id"], "contact@konghq.com");
-        assert_eq!(c["act"], json!({"client_id": "contact@konghq.com-ID1"}));
-        assert_eq!(c["iss"], DEFAULT_ISS);
-        assert_ne!(c["jti"], "incoming-jti");
-        assert!(is_uuid_v4(&c["jti"]));
-        assert_eq!(
-            c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(),
-            1800
-        );
+        assert_plugin_claims(&c, &gw, "/oidc");
         assert!(c["iat"].as_u64().unwrap() > 1_712_685_416);
-        assert_eq!(c["aud"], format!("http://{}/oidc", gw.listener()));
     }
 }
 
@@ -464,10 +475,12 @@ fn custom_jwt_bearer_copies_the_token_payload() {
 fn custom_jwt_bearer_clientid_claim_configurable_and_missing_is_401() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "jwt": {},
-                            "custom_jwt": {"private_jwk": jwk, "bearer_clientid_claim": "azp",
-                                           "verbose": true}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(
+            host,
+            json!({"jwt": {}}),
+            &jwk,
+            json!({"bearer_clientid_claim": "azp", "verbose": true}),
+        );
         let ok = idp_token(&json!({"iss": "idp", "azp": "app-7", "clientId": "other"}));
         assert_eq!(
             gw.send(&Request::get("/r").header("authorization", &ok))
@@ -498,9 +511,7 @@ fn custom_jwt_bearer_clientid_claim_configurable_and_missing_is_401() {
 fn custom_jwt_basic_user_is_client_id() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "basic_auth": {},
-                            "custom_jwt": {"private_jwk": jwk}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(host, json!({"basic_auth": {}}), &jwk, json!({}));
         let resp = gw.send(
             &Request::get("/basicAuth").header("authorization", &basic("my-user:My p@ssword!")),
         );
@@ -528,9 +539,12 @@ fn custom_jwt_basic_user_is_client_id() {
 fn custom_jwt_basic_password_with_colon_is_401() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "basic_auth": {},
-                            "custom_jwt": {"private_jwk": jwk, "verbose": true}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(
+            host,
+            json!({"basic_auth": {}}),
+            &jwk,
+            json!({"verbose": true}),
+        );
         let resp =
             gw.send(&Request::get("/r").header("authorization", &basic("colon-user:pass:word")));
         assert_plugin_401(&resp, Some(CLIENT_ID_ISSUE));
@@ -547,10 +561,12 @@ fn custom_jwt_basic_hidden_or_in_proxy_authorization_is_no_credential() {
     let jwk = rsa_jwk();
     for host in hosts() {
         for hide in [false, true] {
-            let config = json!({"consumers": readme_consumers(),
-                                "basic_auth": {"hide_credentials": hide},
-                                "custom_jwt": {"private_jwk": jwk, "verbose": true}});
-            let (upstream, gw) = start(host, &config);
+            let (upstream, gw) = start_custom(
+                host,
+                json!({"basic_auth": {"hide_credentials": hide}}),
+                &jwk,
+                json!({"verbose": true}),
+            );
             let credential = basic("my-user:My p@ssword!");
             let header = if hide {
                 "authorization"
@@ -572,11 +588,12 @@ fn custom_jwt_api_key_header_is_client_id() {
     let jwk = rsa_jwk();
     for host in hosts() {
         for hide in [false, true] {
-            let config = json!({"consumers": readme_consumers(),
-                                "key_auth": {"key_names": ["x-api-key"], "hide_credentials": hide},
-                                "custom_jwt": {"private_jwk": jwk, "apikey_header": "X-Api-Key",
-                                               "verbose": true}});
-            let (upstream, gw) = start(host, &config);
+            let (upstream, gw) = start_custom(
+                host,
+                json!({"key_auth": {"key_names": ["x-api-key"], "hide_credentials": hide}}),
+                &jwk,
+                json!({"apikey_header": "X-Api-Key", "verbose": true}),
+            );
             let resp = gw.send(&Request::get("/r").header("x-api-key", "second-key"));
             if hide {
                 assert_plugin_401(&resp, Some(NO_METHOD));
@@ -604,9 +621,8 @@ fn custom_jwt_api_key_header_is_client_id() {
 fn custom_jwt_precedence_bearer_then_basic_then_api_key() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "jwt": {}, "key_auth": {},
-                            "custom_jwt": {"private_jwk": jwk}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) =
+            start_custom(host, json!({"jwt": {}, "key_auth": {}}), &jwk, json!({}));
         let bearer = idp_token(&json!({"iss": "idp", "clientId": "from-token"}));
         let resp = gw.send(
             &Request::get("/r")
@@ -626,9 +642,12 @@ fn custom_jwt_precedence_bearer_then_basic_then_api_key() {
             json!({"client_id": "3a9c6b2e-5d1f-4f80-b7e4-0c2d8a6f1e93"})
         );
 
-        let config = json!({"consumers": readme_consumers(), "key_auth": {}, "basic_auth": {},
-                            "custom_jwt": {"private_jwk": jwk}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(
+            host,
+            json!({"key_auth": {}, "basic_auth": {}}),
+            &jwk,
+            json!({}),
+        );
         let resp = gw.send(
             &Request::get("/r")
                 .header("authorization", &basic("my-user:My p@ssword!"))
@@ -686,11 +705,12 @@ fn custom_jwt_no_credential_is_401() {
     let jwk = rsa_jwk();
     for host in hosts() {
         for verbose in [false, true] {
-            let config = json!({"consumers": readme_consumers(),
-                                "key_auth": {"anonymous": "3a9c6b2e-5d1f-4f80-b7e4-0c2d8a6f1e93"},
-                                "custom_jwt": {"private_jwk": jwk, "verbose": verbose,
-                                               "downstream_custom_jwt_header": "X-Minted"}});
-            let (upstream, gw) = start(host, &config);
+            let (upstream, gw) = start_custom(
+                host,
+                json!({"key_auth": {"anonymous": "3a9c6b2e-5d1f-4f80-b7e4-0c2d8a6f1e93"}}),
+                &jwk,
+                json!({"verbose": verbose, "downstream_custom_jwt_header": "X-Minted"}),
+            );
             let resp = gw.send(&Request::get("/r"));
             assert_plugin_401(&resp, verbose.then_some(NO_METHOD));
             assert!(resp.header("x-minted").is_none());
@@ -737,9 +757,7 @@ fn custom_jwt_without_consumer_is_401() {
 fn custom_jwt_act_is_custom_id_else_id_and_incoming_act_is_kept() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "jwt": {},
-                            "custom_jwt": {"private_jwk": jwk}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(host, json!({"jwt": {}}), &jwk, json!({}));
         let token = idp_token(&json!({"iss": "idp", "clientId": "app",
                                       "act": {"sub": "service-a", "client_id": "old"}}));
         assert_eq!(
@@ -762,11 +780,12 @@ fn custom_jwt_act_is_custom_id_else_id_and_incoming_act_is_kept() {
 fn custom_jwt_authorization_gets_bearer_and_downstream_echoes_it() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "jwt": {},
-                            "custom_jwt": {"private_jwk": jwk,
-                                           "upstream_custom_jwt_header": "Authorization",
-                                           "downstream_custom_jwt_header": "X-Custom-Jwt-Out"}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(
+            host,
+            json!({"jwt": {}}),
+            &jwk,
+            json!({"upstream_custom_jwt_header": "Authorization", "downstream_custom_jwt_header": "X-Custom-Jwt-Out"}),
+        );
         let incoming = idp_token(&json!({"iss": "idp", "clientId": "app-7"}));
         let resp = gw.send(&Request::get("/r").header("authorization", &incoming));
         assert_eq!(resp.status, 200);
@@ -789,9 +808,7 @@ fn custom_jwt_hmac_k_as_is_and_readme_introspect_round_trip() {
     let k = "introspect-hs256-secret-text-32b";
     for host in hosts() {
         let jwk = json!({"kty": "oct", "kid": "kong", "alg": "HS256", "k": k});
-        let config = json!({"consumers": readme_consumers(), "basic_auth": {},
-                            "custom_jwt": {"private_jwk": jwk}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(host, json!({"basic_auth": {}}), &jwk, json!({}));
         assert_eq!(
             gw.send(
                 &Request::get("/basicAuth").header("authorization", &basic("my-user:My p@ssword!"))
@@ -861,10 +878,12 @@ fn custom_jwt_expires_in_iss_jku_and_alg_as_configured() {
 fn custom_jwt_jwks_route_serves_the_public_key() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(), "key_auth": {},
-                            "jwks_endpoint": {"path": "/x-custom-jwt/jwks"},
-                            "custom_jwt": {"private_jwk": jwk}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(
+            host,
+            json!({"key_auth": {}, "jwks_endpoint": {"path": "/x-custom-jwt/jwks"}}),
+            &jwk,
+            json!({}),
+        );
         let resp = gw.send(&Request::get("/x-custom-jwt/jwks"));
         assert_eq!(resp.status, 200);
         assert_eq!(resp.header("content-type"), Some("application/json"));
@@ -920,11 +939,12 @@ fn custom_jwt_jwk_without_alg_refuses_the_configuration() {
 fn custom_jwt_unverified_malformed_bearer_and_basic() {
     let jwk = rsa_jwk();
     for host in hosts() {
-        let config = json!({"consumers": readme_consumers(),
-                            "key_auth": {"anonymous": "3a9c6b2e-5d1f-4f80-b7e4-0c2d8a6f1e93"},
-                            "custom_jwt": {"private_jwk": jwk, "verbose": true,
-                                           "allow_unverified_credentials": true}});
-        let (upstream, gw) = start(host, &config);
+        let (upstream, gw) = start_custom(
+            host,
+            json!({"key_auth": {"anonymous": "3a9c6b2e-5d1f-4f80-b7e4-0c2d8a6f1e93"}}),
+            &jwk,
+            json!({"verbose": true, "allow_unverified_credentials": true}),
+        );
         let cases = [
             (
                 "Bearer not-a-jwt".to_string(),
