@@ -13,6 +13,7 @@ mod support;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use support::kong_spec::{consumer_headers, CONSUMER_HEADERS};
 use support::tokens::{self, now, raw_token, sign_hmac, sign_pem, ASYMMETRIC};
 use support::{hosts, Gateway, Host, Recorded, Request, Response, Server, Setup};
 
@@ -76,25 +77,6 @@ fn assert_denied(resp: &Response, body: Value, challenge: &str) {
         resp.header("content-type"),
         Some("application/json; charset=utf-8")
     );
-}
-
-const CONSUMER_HEADERS: [&str; 5] = [
-    "x-consumer-id",
-    "x-consumer-custom-id",
-    "x-consumer-username",
-    "x-credential-identifier",
-    "x-anonymous-consumer",
-];
-
-fn consumer_headers(rec: &Recorded) -> Vec<(String, String)> {
-    CONSUMER_HEADERS
-        .iter()
-        .flat_map(|n| {
-            rec.header_all(n)
-                .into_iter()
-                .map(move |v| (n.to_string(), v.to_string()))
-        })
-        .collect()
 }
 
 /// `want` as the upstream sees it when the filter stripped the client's `stripped` headers.

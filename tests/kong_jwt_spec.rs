@@ -23,8 +23,12 @@ mod support;
 use jwt_relay_core::jose::{b64, jws, Algorithm, JoseError, JwsHeader, SigningKey, VerifyingKey};
 use jwt_relay_core::stages::auth::{AuthStop, Authenticator, TokenCache};
 use serde_json::{json, Map, Value};
+use support::kong_spec::{
+    anonymous, assert_401, assert_body_bytes, assert_config_refused, consumer, consumer_headers,
+    message, Lane,
+};
 use support::tokens::{fixture, now};
-use support::{hosts_for, Gateway, Host, Recorded, Request, Response, Server, Setup};
+use support::{hosts_for, Recorded, Request};
 
 // ------------------------------------------------------------------------------------------------
 // Keys, secrets, tokens
@@ -250,104 +254,6 @@ fn block1_config(jwt: Value, keys: &[&str], no_body: bool) -> String {
 // Gateways and assertions
 // ------------------------------------------------------------------------------------------------
 
-/// One host running one route configuration, with the recording upstream behind it.
-struct Lane {
-    host: Host,
-    gw: Gateway,
-    upstream: Server,
-}
-
-impl Lane {
-    fn start(host: Host, config: &str) -> Lane {
-        let upstream = Server::ok();
-        let gw = Gateway::start(host, Setup::new(config, upstream.addr()));
-        Lane { host, gw, upstream }
-    }
-
-    /// Sends a request Kong proxies: asserts the 200 (without a challenge) and returns what the
-    /// upstream received.
-    fn pass(&self, req: &Request) -> Recorded {
-        let before = self.upstream.requests().len();
-        let resp = self.gw.send(req);
-        assert_eq!(resp.status, 200, "{:?}: {}", self.host, resp.text());
-        assert_eq!(resp.header("www-authenticate"), None, "{:?}", self.host);
-        self.upstream.wait_for(before + 1).swap_remove(before)
-    }
-
-    /// Sends a request Kong answers itself: asserts nothing reached the upstream.
-    fn refuse(&self, req: &Request) -> Response {
-        let before = self.upstream.requests().len();
-        let resp = self.gw.send(req);
-        assert_eq!(
-            self.upstream.requests().len(),
-            before,
-            "{:?}: a refused request reached the upstream",
-            self.host
-        );
-        resp
-    }
-}
-
-/// A jwt refusal: Kong's `kong.response.exit(401, body, headers)`.
-fn assert_jwt_401(lane: &Lane, resp: &Response, body: Value, challenge: &str) {
-    let host = lane.host;
-    assert_eq!(resp.status, 401, "{host:?}: {}", resp.text());
-    assert_eq!(resp.json(), body, "{host:?}");
-    assert_eq!(resp.header("www-authenticate"), Some(challenge), "{host:?}");
-    assert_eq!(
-        resp.header("content-type"),
-        Some("application/json; charset=utf-8"),
-        "{host:?}"
-    );
-}
-
-const CONSUMER_HEADERS: [&str; 5] = [
-    "x-consumer-id",
-    "x-consumer-custom-id",
-    "x-consumer-username",
-    "x-credential-identifier",
-    "x-anonymous-consumer",
-];
-
-/// The consumer headers the upstream received, in [`CONSUMER_HEADERS`] order.
-fn consumer_headers(rec: &Recorded) -> Vec<(String, String)> {
-    CONSUMER_HEADERS
-        .iter()
-        .flat_map(|n| {
-            rec.header_all(n)
-                .into_iter()
-                .map(move |v| (n.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// Kong's `set_consumer(consumer, credential)` headers: id, custom_id, username, the credential
-/// identifier; `X-Anonymous-Consumer` absent.
-fn consumer(id: &str, custom_id: &str, username: &str, credential: &str) -> Vec<(String, String)> {
-    pairs(&[
-        ("x-consumer-id", id),
-        ("x-consumer-custom-id", custom_id),
-        ("x-consumer-username", username),
-        ("x-credential-identifier", credential),
-    ])
-}
-
-/// Kong's `set_consumer(anonymous, nil)` headers: no credential, `X-Anonymous-Consumer: true`.
-fn anonymous(id: &str, custom_id: &str, username: &str) -> Vec<(String, String)> {
-    pairs(&[
-        ("x-consumer-id", id),
-        ("x-consumer-custom-id", custom_id),
-        ("x-consumer-username", username),
-        ("x-anonymous-consumer", "true"),
-    ])
-}
-
 /// Block-1 consumer `n` authenticated with the jwt credential `key`.
 fn b1_verified(n: usize, key: &str) -> Vec<(String, String)> {
     consumer(&b1_id(n), &format!("consumer-id-{n}"), b1_username(n), key)
@@ -367,40 +273,7 @@ fn assert_verified(lane: &Lane, rec: &Recorded, want: Vec<(String, String)>, tok
     assert_eq!(rec.header("x-credential-username"), None, "{host:?}");
 }
 
-/// The configuration is refused at load: the host exits, logging the filter's reason.
-fn assert_config_refused(config: &str, expected_log: &str) {
-    for host in hosts_for(config) {
-        let upstream = Server::ok();
-        let failure = match Gateway::try_start(host, Setup::new(config, upstream.addr())) {
-            Ok(gw) => panic!("{host:?} served the configuration; log:\n{}", gw.log()),
-            Err(f) => f,
-        };
-        assert_ne!(failure.exited, None, "{host:?}:\n{}", failure.log);
-        assert_ne!(failure.exited, Some(0), "{host:?}");
-        assert!(
-            failure.log.contains(expected_log),
-            "{host:?}: log lacks {expected_log:?}:\n{}",
-            failure.log
-        );
-    }
-}
-
-/// Kong compares these bodies byte for byte (`assert.equal('{"exp":"token expired"}', body)`).
-fn assert_body_bytes(lane: &Lane, resp: &Response, want: &str) {
-    // Different on purpose (README, host row): Kong's engine appends a LF to every body a
-    // filter answers with (ngx_wasm_module's local response); Kong's plugin sends none.
-    let want = match lane.host {
-        Host::Envoy => want.to_string(),
-        Host::Ngx => format!("{want}\n"),
-    };
-    assert_eq!(resp.text(), want, "{:?}", lane.host);
-}
-
 const INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
-
-fn message(text: &str) -> Value {
-    json!({ "message": text })
-}
 
 // Skipped: 02-api_spec.lua (Admin API) and 04-invalidations_spec.lua (DB/cache invalidation) test Kong's database entities; the filter has neither (its consumers are configuration).
 
@@ -439,7 +312,7 @@ fn route_jwt1_defaults_with_hs_credentials() {
 /// "returns 401 Unauthorized if no JWT is found in the request"
 fn a01_returns_401_unauthorized_if_no_jwt_is_found_in_the_request(lane: &Lane) {
     let resp = lane.refuse(&Request::get("/request"));
-    assert_jwt_401(lane, &resp, message("Unauthorized"), "Bearer");
+    assert_401(lane, &resp, message("Unauthorized"), "Bearer");
 }
 
 /// Plugin: jwt (access) [#strategy] › refusals ›
@@ -447,7 +320,7 @@ fn a01_returns_401_unauthorized_if_no_jwt_is_found_in_the_request(lane: &Lane) {
 fn a02_returns_401_if_the_claims_do_not_contain_the_key_to_identify_a_secret(lane: &Lane) {
     let jwt = hs256(&payload(None, false), "foo");
     let resp = lane.refuse(&bearer(&jwt));
-    assert_jwt_401(
+    assert_401(
         lane,
         &resp,
         message("No mandatory 'iss' in claims"),
@@ -460,7 +333,7 @@ fn a02_returns_401_if_the_claims_do_not_contain_the_key_to_identify_a_secret(lan
 fn a03_returns_401_if_the_claims_do_not_contain_a_valid_key_to_identify_a_secret(lane: &Lane) {
     let jwt = hs256(&payload(Some(""), false), "foo");
     let resp = lane.refuse(&bearer(&jwt));
-    assert_jwt_401(
+    assert_401(
         lane,
         &resp,
         message("Invalid 'iss' in claims"),
@@ -473,7 +346,7 @@ fn a03_returns_401_if_the_claims_do_not_contain_a_valid_key_to_identify_a_secret
 fn a04_returns_401_unauthorized_if_the_iss_does_not_match_a_credential(lane: &Lane) {
     let jwt = hs256(&payload(Some("123456789"), false), "secret");
     let resp = lane.refuse(&bearer(&jwt));
-    assert_jwt_401(
+    assert_401(
         lane,
         &resp,
         message("No credentials found for given 'iss'"),
@@ -486,7 +359,7 @@ fn a04_returns_401_unauthorized_if_the_iss_does_not_match_a_credential(lane: &La
 fn a05_returns_401_unauthorized_if_the_signature_is_invalid(lane: &Lane) {
     let jwt = hs256(&payload(Some("jwt-key-1"), false), "foo");
     let resp = lane.refuse(&bearer(&jwt));
-    assert_jwt_401(lane, &resp, message("Invalid signature"), INVALID_TOKEN);
+    assert_401(lane, &resp, message("Invalid signature"), INVALID_TOKEN);
 }
 
 /// Plugin: jwt (access) [#strategy] › refusals ›
@@ -500,7 +373,7 @@ fn a06_returns_401_unauthorized_if_the_alg_does_not_match_the_credential(lane: &
         Some(header),
     );
     let resp = lane.refuse(&bearer(&jwt));
-    assert_jwt_401(lane, &resp, message("Invalid algorithm"), INVALID_TOKEN);
+    assert_401(lane, &resp, message("Invalid algorithm"), INVALID_TOKEN);
 }
 
 /// Plugin: jwt (access) [#strategy] › refusals ›
@@ -508,7 +381,7 @@ fn a06_returns_401_unauthorized_if_the_alg_does_not_match_the_credential(lane: &
 fn a08_returns_unauthorized_on_options_requests_if_run_on_preflight_is_true(lane: &Lane) {
     let resp = lane.refuse(&Request::new("OPTIONS", "/request"));
     assert_body_bytes(lane, &resp, r#"{"message":"Unauthorized"}"#);
-    assert_jwt_401(lane, &resp, message("Unauthorized"), "Bearer");
+    assert_401(lane, &resp, message("Unauthorized"), "Bearer");
 }
 
 /// Plugin: jwt (access) [#strategy] › refusals › "reject if multiple different tokens found"
@@ -517,7 +390,7 @@ fn a12_reject_if_multiple_different_tokens_found(lane: &Lane) {
     let req = Request::get(&format!("/request?jwt={jwt}"))
         .header("Authorization", "Bearer invalid.jwt.token");
     let resp = lane.refuse(&req);
-    assert_jwt_401(
+    assert_401(
         lane,
         &resp,
         message("Multiple tokens provided"),
@@ -705,7 +578,7 @@ fn ps_signature_not_256_bytes_is_401_invalid_signature(lane: &Lane) {
     for len in [255, 257, 384] {
         let resp = lane.refuse(&bearer(&with_signature(&jwt, &vec![7u8; len])));
         // Different on purpose: ES/PS signatures of the wrong length are 401 "Invalid signature" (Kong: 500).
-        assert_jwt_401(lane, &resp, message("Invalid signature"), INVALID_TOKEN);
+        assert_401(lane, &resp, message("Invalid signature"), INVALID_TOKEN);
     }
 }
 
@@ -792,7 +665,7 @@ fn es_signature_of_the_wrong_length_is_401_invalid_signature(lane: &Lane) {
         for len in lengths {
             let resp = lane.refuse(&bearer(&with_signature(&jwt, &vec![7u8; len])));
             // Different on purpose: ES/PS signatures of the wrong length are 401 "Invalid signature" (Kong: 500).
-            assert_jwt_401(lane, &resp, message("Invalid signature"), INVALID_TOKEN);
+            assert_401(lane, &resp, message("Invalid signature"), INVALID_TOKEN);
         }
     }
 }
@@ -849,7 +722,7 @@ fn a50_requires_the_checked_fields_to_be_in_the_claims(lane: &Lane) {
     let jwt = hs256(&json!({"iss": "jwt-key-1"}), "secret");
     let resp = lane.refuse(&Request::get(&format!("/request/?jwt={jwt}")));
     let body = json!({"nbf": "must be a number", "exp": "must be a number"});
-    assert_jwt_401(lane, &resp, body, INVALID_TOKEN);
+    assert_401(lane, &resp, body, INVALID_TOKEN);
 }
 
 /// Plugin: jwt (access) [#strategy] › JWT private claims checks ›
@@ -860,7 +733,7 @@ fn a51_checks_if_the_fields_are_valid_exp_claim(lane: &Lane) {
     let jwt = hs256(&claims, "secret");
     let resp = lane.refuse(&Request::get(&format!("/request/?jwt={jwt}")));
     assert_body_bytes(lane, &resp, r#"{"exp":"token expired"}"#);
-    assert_jwt_401(lane, &resp, json!({"exp": "token expired"}), INVALID_TOKEN);
+    assert_401(lane, &resp, json!({"exp": "token expired"}), INVALID_TOKEN);
 }
 
 /// Plugin: jwt (access) [#strategy] › JWT private claims checks ›
@@ -872,7 +745,7 @@ fn a52_checks_if_the_fields_are_valid_nbf_claim(lane: &Lane) {
     let resp = lane.refuse(&Request::get(&format!("/request/?jwt={jwt}")));
     assert_body_bytes(lane, &resp, r#"{"nbf":"token not valid yet"}"#);
     let body = json!({"nbf": "token not valid yet"});
-    assert_jwt_401(lane, &resp, body, INVALID_TOKEN);
+    assert_401(lane, &resp, body, INVALID_TOKEN);
 }
 
 /// Route `jwt4.test`: `key_claim_name = "aud"`.
@@ -1073,7 +946,7 @@ fn a20_returns_401_if_the_jwt_found_in_the_cookie_does_not_match_a_credential(la
     let jwt = hs256(&payload(Some("incorrect-issuer"), true), "secret");
     let resp = lane.refuse(&jwt9_cookie("silly", &jwt));
     // Different on purpose: WWW-Authenticate puts a comma between realm and error (RFC 7235, as Kong 3.11+); Kong 3.8–3.10 send none.
-    assert_jwt_401(
+    assert_401(
         lane,
         &resp,
         message("No credentials found for given 'iss'"),
@@ -1087,7 +960,7 @@ fn a21_returns_a_401_if_the_jwt_in_the_cookie_is_corrupted(lane: &Lane) {
     let resp = lane.refuse(&jwt9_cookie("silly", &format!("no-way-this-works{jwt}")));
     assert_body_bytes(lane, &resp, r#"{"message":"Bad token; invalid JSON"}"#);
     // Different on purpose: WWW-Authenticate puts a comma between realm and error (RFC 7235, as Kong 3.11+); Kong 3.8–3.10 send none.
-    assert_jwt_401(
+    assert_401(
         lane,
         &resp,
         message("Bad token; invalid JSON"),
@@ -1107,7 +980,7 @@ fn a22_reports_a_200_without_cookies_but_with_a_jwt_token_in_the_authorization_h
 /// "returns 401 if no JWT tokens are found in cookies or Authorization header"
 fn a23_returns_401_if_no_jwt_tokens_are_found_in_cookies_or_authorization_header(lane: &Lane) {
     let resp = lane.refuse(&Request::get("/request"));
-    assert_jwt_401(
+    assert_401(
         lane,
         &resp,
         message("Unauthorized"),
@@ -1168,7 +1041,7 @@ fn a09_returns_401_if_the_token_exceeds_the_maximum_allowed_expiration_limit(lan
         r#"{"exp":"exceeds maximum allowed expiration"}"#,
     );
     let body = json!({"exp": "exceeds maximum allowed expiration"});
-    assert_jwt_401(lane, &resp, body, INVALID_TOKEN);
+    assert_401(lane, &resp, body, INVALID_TOKEN);
 }
 
 /// Plugin: jwt (access) [#strategy] › refusals ›
@@ -1233,7 +1106,7 @@ fn a25_finds_the_jwt_in_the_first_header_occurrence_of_a_duplicated_custom_autho
         .header("CustomAuthorization", "Bearer other-token");
     let resp = lane.refuse(&req);
     // Different on purpose: a repeated token header with a different token is 401 "Multiple tokens provided" (Kong uses the first; the second, unverified, would reach the upstream).
-    assert_jwt_401(
+    assert_401(
         lane,
         &resp,
         message("Multiple tokens provided"),
@@ -1327,7 +1200,7 @@ fn a58_logical_and_passes_with_all_credentials_provided(lane: &Lane, jwt: &str) 
 /// "fails 401, with only the first credential provided"
 fn a59_logical_and_fails_401_with_only_the_first_credential_provided(lane: &Lane) {
     let resp = lane.refuse(&Request::get("/request").header("apikey", "Mouse"));
-    assert_jwt_401(lane, &resp, message("Unauthorized"), "Bearer");
+    assert_401(lane, &resp, message("Unauthorized"), "Bearer");
 }
 
 /// Plugin: jwt (access) [#strategy] › multiple auth without anonymous, logical AND ›
@@ -1354,7 +1227,7 @@ fn a60_logical_and_fails_401_with_only_the_second_credential_provided(lane: &Lan
 /// "fails 401, with no credential provided"
 fn a61_logical_and_fails_401_with_no_credential_provided(lane: &Lane) {
     let resp = lane.refuse(&Request::get("/request"));
-    assert_jwt_401(lane, &resp, message("Unauthorized"), "Bearer");
+    assert_401(lane, &resp, message("Unauthorized"), "Bearer");
 }
 
 /// Route `logical-or.test`: jwt and key-auth, both with `anonymous = Anonymous.id`.

@@ -5,6 +5,7 @@ pub mod envoy;
 pub mod gateway;
 pub mod h2;
 pub mod http;
+pub mod kong_spec;
 pub mod load;
 pub mod nginx;
 pub mod oracle;
