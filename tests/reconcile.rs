@@ -306,6 +306,10 @@ fn call_forward_body_as_kong_get_body() {
         // any call.
         let json_type = "Application/JSON; charset=utf-8";
         let lf_form = "--XB\nContent-Disposition: form-data; name=\"role\"\n\nadmin\n--XB--";
+        // Django reads a part from the epilogue, after the closing delimiter.
+        let epilogue_form =
+            "--XB\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nalice\r\n\
+            --XB--\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nadmin";
         let unreadable = [
             (json_type, "{nope", "Request body is not valid JSON"),
             (
@@ -316,6 +320,11 @@ fn call_forward_body_as_kong_get_body() {
             (
                 "multipart/form-data; boundary=XB",
                 lf_form,
+                "Request body is not a valid multipart form",
+            ),
+            (
+                "multipart/form-data; boundary=XB",
+                epilogue_form,
                 "Request body is not a valid multipart form",
             ),
         ];

@@ -12,8 +12,10 @@ use serde_json::{Map, Value};
 /// bytes.
 ///
 /// `None` when the body is not a form every parser reads alike, so the service cannot be shown
-/// what the upstream may act on: no `boundary`, a delimiter that does not start a line, a line
-/// ending without CR (Go accepts bare LF), a part without the blank line that ends its headers,
+/// what the upstream may act on: no `boundary`, a preamble or an epilogue (Django reads either
+/// as a part), the delimiter anywhere but at the start of a line (Django ends a part there), a
+/// line ending without CR (Go accepts bare LF, werkzeug bare CR), a folded part header line,
+/// a part without the blank line that ends its headers,
 /// no closing delimiter, a `Content-Transfer-Encoding` that changes the bytes (Go decodes
 /// quoted-printable), or a `Content-Disposition` whose parameters do not parse plainly (a quote
 /// inside a value, a name given twice, RFC 2231 `name*`, which Go decodes).
@@ -22,14 +24,14 @@ pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
     let boundary = boundary(content_type)?;
     let delimiter = [b"--", boundary.as_bytes()].concat();
     let next_delimiter = [b"\r\n--", boundary.as_bytes()].concat();
-    // The preamble ends at the first delimiter, at the start of a line; each part runs to CRLF
-    // and the next delimiter.
-    let at = find(body, &delimiter)?;
-    if at > 0 && !body.get(..at)?.ends_with(b"\r\n") {
-        return None;
-    }
-    let mut rest = body.get(at + delimiter.len()..)?;
-    while !rest.starts_with(b"--") {
+    // The body starts with a delimiter: no preamble (Django reads one holding a blank line and
+    // a Content-Disposition as a part); each part runs to CRLF and the next delimiter.
+    let mut rest = body.strip_prefix(delimiter.as_slice())?;
+    loop {
+        if let Some(close) = rest.strip_prefix(b"--") {
+            // No epilogue either (Django reads it as a part) but a line ending.
+            return (close.is_empty() || close == b"\r\n").then_some(Value::Object(out));
+        }
         // The delimiter line may carry transport padding before its CRLF.
         let eol = find(rest, b"\r\n")?;
         if !rest.get(..eol)?.iter().all(|b| *b == b' ' || *b == b'\t') {
@@ -38,12 +40,16 @@ pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
         let part_start = rest.get(eol + 2..)?;
         let end = find(part_start, &next_delimiter)?;
         rest = part_start.get(end + next_delimiter.len()..)?;
-        if let Some((name, value)) = field(part_start.get(..end)?)? {
+        let part = part_start.get(..end)?;
+        // Django ends a part at the delimiter anywhere, werkzeug after a bare CR or LF.
+        if find(part, &delimiter).is_some() {
+            return None;
+        }
+        if let Some((name, value)) = field(part)? {
             let value = Value::String(String::from_utf8_lossy(value).into_owned());
             super::call::push_repeated(&mut out, name, value);
         }
     }
-    Some(Value::Object(out))
 }
 
 /// The `boundary` parameter of a `Content-Type`; `None` when absent, empty or not plain.
@@ -93,6 +99,13 @@ fn field(part: &[u8]) -> Option<Option<(String, &[u8])>> {
     let mut disposition = None;
     let lines = std::str::from_utf8(head).ok()?.split("\r\n");
     for line in lines.filter(|line| !line.is_empty()) {
+        // A folded line (Go and werkzeug join it to the header before) or a bare CR or LF
+        // (werkzeug's line ending) is a header this reader would not see as they do.
+        if matches!(line.as_bytes().first(), Some(b' ' | b'\t'))
+            || line.bytes().any(|b| b == b'\r' || b == b'\n')
+        {
+            return None;
+        }
         let (name, value) = line.split_once(':')?;
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-disposition") {
@@ -133,7 +146,7 @@ mod tests {
 
     #[test]
     fn form_fields_gives_named_text_parts_and_skips_files() {
-        let body = b"preamble\r\n--XyZ\r\n\
+        let body = b"--XyZ\r\n\
             Content-Disposition: form-data; name=\"user\"\r\n\r\n\
             alice\r\n\
             --XyZ  \r\n\
@@ -145,11 +158,44 @@ mod tests {
             --XyZ\r\n\
             Content-Disposition: form-data; name=\"user\"\r\n\r\n\
             bob\r\n\
-            --XyZ--\r\nepilogue";
+            --XyZ--\r\n";
         assert_eq!(
             form_fields(CT, body),
             Some(json!({"user": ["alice", "bob"], "note": "two\r\nlines"}))
         );
+    }
+
+    /// Regression (review): what this reader took for the preamble, the epilogue or a part's
+    /// value, Django or werkzeug read as more parts, while the auth service was shown none of
+    /// them: Django splits at `--boundary` anywhere and reads a preamble or an epilogue holding
+    /// a blank line as a part, werkzeug ends a part at a delimiter after a bare CR or LF and
+    /// ends header lines there, Go and werkzeug fold a header line starting with a space.
+    #[test]
+    fn form_fields_refuses_parts_other_parsers_find_where_this_one_does_not() {
+        let role = "Content-Disposition: form-data; name=\"role\"\r\n\r\nadmin";
+        let user = "--XyZ\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nalice";
+        let cases = [
+            format!("{role}\r\n{user}\r\n--XyZ--"),
+            format!("{user}\r\n--XyZ--\r\n{role}"),
+            format!("{user}\r\n--XyZ--\r\n\r\n"),
+            format!("{user}--XyZ\r\n{role}\r\n--XyZ--"),
+            format!("{user}\n--XyZ\r\n{role}\r\n--XyZ--"),
+            format!("{user}\r--XyZ\r\n{role}\r\n--XyZ--"),
+            "--XyZ\r\nContent-Disposition: form-data; name=role\nX: y\r\n\r\nadmin\r\n--XyZ--"
+                .into(),
+            "--XyZ\r\nX: y\r\n Content-Disposition: form-data; name=role\r\n\r\nadmin\r\n--XyZ--"
+                .into(),
+        ];
+        for body in cases {
+            assert_eq!(form_fields(CT, body.as_bytes()), None, "{body:?}");
+        }
+        for end in ["", "\r\n"] {
+            let body = format!("{user}\r\n--XyZ--{end}");
+            assert_eq!(
+                form_fields(CT, body.as_bytes()),
+                Some(json!({"user": "alice"}))
+            );
+        }
     }
 
     /// Regression (review): a name given twice showed the auth service only its last part, while
