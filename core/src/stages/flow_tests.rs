@@ -497,3 +497,57 @@ fn remote_jwks_refresh_removing_a_key_ends_its_cached_tokens() {
         br#"{"message":"No credentials found for given 'kid'"}"#
     );
 }
+
+/// Regression (review): the call showed the body as the first `Content-Type` and UTF-8 read
+/// it, while upstreams read it otherwise: on Kong's engine a second `Content-Type` reaches the
+/// upstream, where gunicorn (Flask, Django) keeps the last, so `{"x":"&role=admin&"}` was
+/// judged as JSON and acted on as a form with `role=admin`; Tomcat (Spring) decodes a form's
+/// names and values by its `charset`, so `%00r%00o%00l%00e=%00a%00d%00m%00i%00n` under
+/// `charset=utf-16be` is `role=admin` there and NUL-laced text to the service; ASP.NET reads
+/// `text/json` as JSON, which the service was shown as no body. With `forward_body` the first
+/// two are refused, 415, before any call, and `text/json` is shown as JSON.
+#[test]
+fn reconcile_forward_body_refuses_a_body_read_by_another_type_or_charset() {
+    let config = forward_body_config(0);
+    let mut shared = Shared::for_config(&config);
+    let mut send = |headers: &[(&str, &str)], body: &[u8]| -> Next {
+        with_body(&config, &mut shared, headers, body).1
+    };
+    let json = "application/json";
+    let form = "application/x-www-form-urlencoded";
+    let cases: [&[(&str, &str)]; 5] = [
+        &[("content-type", json), ("content-type", form)],
+        &[("content-type", "text/plain"), ("Content-Type", form)],
+        &[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-16be",
+        )],
+        &[(
+            "content-type",
+            "multipart/form-data; boundary=B; charset=IBM037",
+        )],
+        &[("content-type", "application/json; charset=utf-32")],
+    ];
+    for headers in cases {
+        let next = send(headers, br#"{"x":"&role=admin&"}"#);
+        assert_eq!(next, Next::Refuse(Refusal::EncodedBody), "{headers:?}");
+    }
+    for ct in [
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "application/json; charset=utf-8",
+        "text/plain; charset=utf-16",
+        "text/json",
+    ] {
+        let next = send(&[("content-type", ct)], br#"{"x":"&role=admin&"}"#);
+        let Next::Dispatch(call) = next else {
+            panic!("{ct}: {next:?}")
+        };
+        let shown: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+        let want = match ct {
+            "text/plain; charset=utf-16" => serde_json::json!(null),
+            c if c.contains("json") => serde_json::json!({"x": "&role=admin&"}),
+            _ => serde_json::json!({"{\"x\":\"": true, "role": "admin", "\"}": true}),
+        };
+        assert_eq!(shown.get("body").cloned().unwrap_or_default(), want, "{ct}");
+    }
+}

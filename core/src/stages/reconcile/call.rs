@@ -210,6 +210,17 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type")?;
     let media_type = media_type(content_type);
+    let form = media_type.starts_with("application/x-www-form-urlencoded");
+    // A second Content-Type reaches the upstream, where gunicorn keeps the last; Tomcat decodes
+    // a form by its charset: the service would be shown the body read another way.
+    let read = form || is_json(&media_type) || media_type.starts_with("multipart/");
+    let mut types = 0;
+    for (name, _) in &req.headers {
+        types += usize::from(name.eq_ignore_ascii_case("content-type"));
+    }
+    if types > 1 || read && !utf8_charset(content_type) {
+        return Some(Refusal::EncodedBody);
+    }
     if media_type.starts_with("multipart/form-data") {
         let fields = multipart::form_fields(content_type, bytes);
         return fields.is_none().then_some(Refusal::InvalidFormBody);
@@ -224,16 +235,35 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     }
 }
 
+/// True when a `Content-Type` names no `charset`, or names it once as `charset=utf-8` (any
+/// case; a quoted or spaced one is refused too): Tomcat decodes a form by it, UTF-16 and EBCDIC
+/// included.
+fn utf8_charset(content_type: &str) -> bool {
+    let bytes = content_type.as_bytes();
+    let mut seen = false;
+    for (at, word) in bytes.windows(7).enumerate() {
+        if word.eq_ignore_ascii_case(b"charset") {
+            let value = bytes.get(at + 7..at + 13).unwrap_or_default();
+            if seen || !value.eq_ignore_ascii_case(b"=utf-8") {
+                return false;
+            }
+            seen = true;
+        }
+    }
+    true
+}
+
 /// The media type of a `Content-Type` value: before any `;`, trimmed, lower-case.
 fn media_type(content_type: &str) -> String {
     let media_type = content_type.split(';').next().unwrap_or_default();
     media_type.trim().to_ascii_lowercase()
 }
 
-/// True for a JSON media type: `application/json` as a prefix (as Kong reads it), or a
-/// structured `application/<type>+json`.
+/// True for a JSON media type: `application/json` as a prefix (as Kong reads it), `text/json`
+/// (ASP.NET reads it as JSON), or a structured `application/<type>+json`.
 fn is_json(media_type: &str) -> bool {
     media_type.starts_with("application/json")
+        || media_type.starts_with("text/json")
         || media_type.starts_with("application/") && media_type.ends_with("+json")
 }
 
@@ -638,7 +668,6 @@ mod tests {
             "text/plain",
             "application/octet-stream",
             "application/xml",
-            "text/json",
             "",
         ] {
             assert_eq!(body_key(Some(ct), br#"{"a": 1}"#), None, "{ct}");
