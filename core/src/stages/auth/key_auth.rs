@@ -156,13 +156,6 @@ impl KeyAuth {
                         }
                     }
                 }
-                // Another spelling an upstream may read as this header must not carry
-                // another key beside the one verified.
-                if let [Some(key)] = values.as_slice() {
-                    if req.header_all_spellings(name).any(|v| v != key) {
-                        return Err(Denial::DuplicateApiKey);
-                    }
-                }
             }
             if values.is_empty() && self.in_query {
                 in_query = true;
@@ -170,6 +163,13 @@ impl KeyAuth {
                     if k == *name {
                         values.push(v);
                     }
+                }
+            }
+            // Another spelling an upstream may read as this header must not carry another key
+            // beside the one verified, from a header or the query.
+            if let [Some(key)] = values.as_slice() {
+                if self.in_header && req.header_all_spellings(name).any(|v| v != key) {
+                    return Err(Denial::DuplicateApiKey);
                 }
             }
             match values.as_slice() {
@@ -299,6 +299,20 @@ mod tests {
                 "{read} {other}"
             );
         }
+    }
+
+    /// Regression (review): another spelling was read against the key only when the key came
+    /// in a header: `?x-api-key=<alice's key>` beside `x_api_key: <bob's key>` authenticated
+    /// alice and handed the upstream bob's key unverified.
+    #[test]
+    fn another_spelling_of_the_key_header_beside_a_query_key_is_a_duplicate() {
+        let (ka, consumers) = stage(json!({ "key_names": ["x-api-key"] }));
+        let req = request("/p?x-api-key=good", &[("x_api_key", "forged")]);
+        let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+        assert_eq!(denial.unwrap_err(), Denial::DuplicateApiKey);
+        let req = request("/p?x-api-key=good", &[("X_API_KEY", "good")]);
+        let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+        assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"));
     }
 
     #[test]

@@ -85,9 +85,10 @@ impl TokenLocations {
     }
 
     /// Adds the Bearer tokens of the token headers; true when another non-empty piece stands
-    /// beside one of them.
+    /// beside one of them, or another spelling of a token header carries anything but a token
+    /// found.
     fn in_headers(&self, req: &Request, tokens: &mut Tokens) -> bool {
-        let (mut bearers, mut other) = (false, false);
+        let (mut bearers, mut other, mut shadowed) = (false, false, false);
         for name in &self.header_names {
             // Envoy joins a repeated header into one value with `,`, a character no token has.
             for piece in req.header_all(name).flat_map(|value| value.split(',')) {
@@ -110,11 +111,12 @@ impl TokenLocations {
             let shadow = |name: &String| same_header(header, name) && header != name;
             if self.header_names.iter().any(shadow) {
                 for piece in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    other |= !bearer(piece).is_some_and(|t| tokens.0.contains(&Some(t)));
+                    shadowed |= !bearer(piece).is_some_and(|t| tokens.0.contains(&Some(t)));
                 }
             }
         }
-        bearers && other
+        // Wherever the token came from (a header, the query, a cookie).
+        bearers && other || shadowed && !tokens.0.is_empty()
     }
 }
 
@@ -333,6 +335,43 @@ mod tests {
             ),
         ] {
             assert_eq!(locations.find(&req("/", headers)), want, "{headers:?}");
+        }
+    }
+
+    /// Regression (review): another spelling was read against the token only when the token
+    /// came in a header: a token verified from the query or a cookie let `x_token: Bearer
+    /// forged` reach the upstream, which a WSGI server reads as `X-Token`.
+    #[test]
+    fn find_another_spelling_beside_a_query_or_cookie_token_is_multiple() {
+        let mut locations = locations();
+        locations.header_names.push("x-token".into());
+        for (path, headers, want) in [
+            (
+                "/?jwt=a",
+                &[("x_token", "Bearer forged")][..],
+                Found::Multiple,
+            ),
+            (
+                "/",
+                &[("cookie", "session=a"), ("X_Token", "forged")],
+                Found::Multiple,
+            ),
+            (
+                "/?jwt=a",
+                &[("x_token", "Bearer a")],
+                Found::One("a".into()),
+            ),
+            (
+                "/?jwt=a",
+                &[("x-token", "not bearer")],
+                Found::One("a".into()),
+            ),
+        ] {
+            assert_eq!(
+                locations.find(&req(path, headers)),
+                want,
+                "{path} {headers:?}"
+            );
         }
     }
 
