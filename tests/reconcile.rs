@@ -242,7 +242,7 @@ fn call_forward_body_refuses_an_encoded_body() {
             (resp.status, resp.json()),
             (
                 415,
-                json!({"message": "A Content-Encoding is not supported for this request's body"})
+                json!({"message": "A Content-Encoding or Content-Type is not supported for this request's body"})
             ),
             "{host:?}"
         );

@@ -216,7 +216,7 @@ fn reconcile_forward_body_refuses_an_encoded_body_the_service_cannot_be_shown() 
         assert_eq!(reply.status, 415);
         assert_eq!(
             reply.body,
-            br#"{"message":"A Content-Encoding is not supported for this request's body"}"#
+            br#"{"message":"A Content-Encoding or Content-Type is not supported for this request's body"}"#
         );
     }
     for encoding in [None, Some("identity"), Some(" Identity ")] {

@@ -56,7 +56,8 @@ pub enum Refusal {
     /// 413: the host holds the body where no filter can read it (Kong: a temporary file).
     BodyUnreadable,
     /// 415: `reconcile.forward_body` and a body under a `Content-Encoding`, which the call
-    /// could not show the auth service (the upstream may decode it).
+    /// could not show the auth service (the upstream may decode it), or under two
+    /// `Content-Type` headers or a charset other than UTF-8 (upstreams read it another way).
     EncodedBody,
     /// 400: `reconcile.forward_body` and a JSON body naming a member twice, which parsers
     /// resolve differently (the auth service would be shown one value, the upstream may read
@@ -154,7 +155,7 @@ impl Refusal {
             Self::InvalidJsonBody => "Request body is not valid JSON".into(),
             Self::InvalidFormBody => "Request body is not a valid multipart form".into(),
             Self::EncodedBody => {
-                "A Content-Encoding is not supported for this request's body".into()
+                "A Content-Encoding or Content-Type is not supported for this request's body".into()
             }
             Self::DuplicateOwnedHeader { name } => format!("Duplicate '{name}' header"),
             Self::Unauthenticated { .. }
@@ -255,7 +256,7 @@ mod tests {
             (
                 Refusal::EncodedBody,
                 415,
-                json!({"message": "A Content-Encoding is not supported for this request's body"}),
+                json!({"message": "A Content-Encoding or Content-Type is not supported for this request's body"}),
                 "encoded_body",
             ),
             (

@@ -206,7 +206,8 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 /// plain form ([`multipart::form_fields`]); JSON naming a member twice in some object
 /// (`serde_json`, and so the call, keeps the last value, other parsers the first); a JSON body
 /// that is not blank and no JSON `serde_json` reads (the call would carry no `body`, while a
-/// lenient upstream may read a byte-order-marked or `NaN` document).
+/// lenient upstream may read a byte-order-marked or `NaN` document); and, for any body, a second
+/// `Content-Type` header or, for a form or JSON, a charset other than UTF-8.
 pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type")?;
     let media_type = media_type(content_type);
