@@ -14,11 +14,11 @@ use serde_json::{Map, Value};
 /// `None` when the body is not a form every parser reads alike, so the service cannot be shown
 /// what the upstream may act on: no `boundary`, a preamble or an epilogue (Django reads either
 /// as a part), the delimiter anywhere but at the start of a line (Django ends a part there), a
-/// line ending without CR (Go accepts bare LF, werkzeug bare CR), a folded part header line,
-/// a part without the blank line that ends its headers,
-/// no closing delimiter, a `Content-Transfer-Encoding` that changes the bytes (Go decodes
-/// quoted-printable), or a `Content-Disposition` whose parameters do not parse plainly (a quote
-/// inside a value, a name given twice, RFC 2231 `name*`, which Go decodes).
+/// line ending without CR (Go accepts bare LF, werkzeug bare CR), a folded part header line, a
+/// part without the blank line that ends its headers, no closing delimiter, a
+/// `Content-Transfer-Encoding` that changes the bytes (Go decodes quoted-printable), or a
+/// `Content-Disposition` whose parameters do not parse plainly (a quote inside a value, a name
+/// given twice, RFC 2231 `name*`, which Go decodes).
 pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
     let mut out = Map::new();
     let boundary = boundary(content_type)?;
