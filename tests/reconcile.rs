@@ -124,6 +124,34 @@ fn call_without_query_has_no_forwarded_query_header() {
     }
 }
 
+/// Regression (review): the call's `query` splits pairs on `&` only, as Kong's `get_query()`,
+/// while Rack 2 (Rails) also splits on `;`: `tenant=mine&x=1;tenant=other` was judged as
+/// tenant `mine` and acted on as `other`. With `forward_query` a raw `;` is refused before any
+/// call; `%3B` goes on.
+#[test]
+fn call_forward_query_refuses_a_semicolon_separator() {
+    for host in hosts() {
+        let r = rig(host, json!({"forward_query": true}), allow(json!({})));
+        let resp = r.gw.send(&Request::get("/q?tenant=mine&x=1;tenant=other"));
+        assert_eq!(
+            (resp.status, resp.json()),
+            (
+                400,
+                json!({"message": "Request query or form body separates parameters with ';'"})
+            ),
+            "{host:?}"
+        );
+        assert_eq!(r.gw.send(&Request::get("/q?x=1%3Bt=2")).status, 200);
+        let call = r.auth.single();
+        assert_eq!(
+            call_body(&call),
+            json!({"query": {"x": "1;t=2"}}),
+            "{host:?}"
+        );
+        assert_eq!(r.upstream.requests().len(), 1, "{host:?}");
+    }
+}
+
 /// Regression (review): a header the client names in its `Connection` header still reaches the
 /// upstream (nginx's proxy module, as Kong's, forwards every client header but `Connection`
 /// itself), so the auth service must be told it too: leaving it off the call let a client hide
@@ -328,7 +356,20 @@ fn call_forward_body_as_kong_get_body() {
                 "Request body is not a valid multipart form",
             ),
         ];
-        for (content_type, body, message) in unreadable {
+        // Shown rounded, or as one pair where Rack 2 reads two: refused as well.
+        let ambiguous = [
+            (
+                json_type,
+                "{\"account\": 18446744073709551617}",
+                "Request body is ambiguous JSON (a member named twice, or an integer beyond 64 bits)",
+            ),
+            (
+                "application/x-www-form-urlencoded",
+                "tenant=mine&x=1;tenant=other",
+                "Request query or form body separates parameters with ';'",
+            ),
+        ];
+        for (content_type, body, message) in unreadable.into_iter().chain(ambiguous) {
             let req = Request::post("/bad", body).header("content-type", content_type);
             let resp = r.gw.send(&req);
             assert_eq!(

@@ -19,14 +19,32 @@ use serde_json::{Map, Number, Value};
 /// any object that names a member twice. Names are compared after unescaping, so `"a"` and
 /// `"\u0061"` are the same name.
 pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    parse(bytes, StrictValue { exact: false })
+}
+
+/// [`from_slice`], also refusing any float of magnitude 2^63 or more: `serde_json` reads an
+/// integer beyond `i64`/`u64` as the nearest float, so `18446744073709551617` would be shown to
+/// another reader as `1.8446744073709552e19`, which Python finds equal to
+/// `18446744073709551616`. A float literal that large (`1e19`) is refused too: the two cannot be
+/// told apart. Smaller numbers read as upstreams read them (integers exactly, floats as the
+/// nearest double).
+pub fn from_slice_exact(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    parse(bytes, StrictValue { exact: true })
+}
+
+fn parse(bytes: &[u8], seed: StrictValue) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue.deserialize(&mut de)?;
+    let value = seed.deserialize(&mut de)?;
     de.end()?;
     Ok(value)
 }
 
-/// Builds a [`Value`] like `serde_json`'s own `Deserialize`, except for repeated names.
-struct StrictValue;
+/// Builds a [`Value`] like `serde_json`'s own `Deserialize`, except for repeated names (and,
+/// when `exact`, numbers read inexactly).
+#[derive(Clone, Copy)]
+struct StrictValue {
+    exact: bool,
+}
 
 impl<'de> DeserializeSeed<'de> for StrictValue {
     type Value = Value;
@@ -56,6 +74,9 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        if self.exact && v.abs() >= 9_223_372_036_854_775_808.0 {
+            return Err(de::Error::custom("inexact number"));
+        }
         // The parser never yields a non-finite number; map one to null as serde_json does.
         Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
@@ -78,7 +99,7 @@ impl<'de> Visitor<'de> for StrictValue {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(StrictValue)? {
+        while let Some(item) = seq.next_element_seed(self)? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -91,7 +112,7 @@ impl<'de> Visitor<'de> for StrictValue {
                 // The name is not echoed: it came from an attacker and errors reach logs.
                 return Err(de::Error::custom("duplicate member name"));
             }
-            let value = map.next_value_seed(StrictValue)?;
+            let value = map.next_value_seed(self)?;
             members.insert(name, value);
         }
         Ok(Value::Object(members))
@@ -173,5 +194,23 @@ mod tests {
         assert!(strict(&doc).is_err());
         let doc = format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000));
         assert!(strict(&doc).is_err());
+    }
+
+    #[test]
+    fn from_slice_exact_refuses_numbers_read_inexactly_and_only_those() {
+        for doc in [
+            "18446744073709551616",
+            r#"{"a":[-9223372036854775809]}"#,
+            r#"[1e19]"#,
+            r#"{"a":{"b":-1.5e300}}"#,
+        ] {
+            assert!(from_slice_exact(doc.as_bytes()).is_err(), "{doc}");
+            // Claims and JOSE headers still read them, as Kong does.
+            assert!(strict(doc).is_ok(), "{doc}");
+        }
+        let doc = r#"[18446744073709551615,-9223372036854775808,9.2e18,0.1,{"a":{"a":1}}]"#;
+        let value = from_slice_exact(doc.as_bytes()).unwrap();
+        assert_eq!(value, serde_json::from_str::<Value>(doc).unwrap());
+        assert!(from_slice_exact(br#"{"a":1,"a":2}"#).is_err());
     }
 }

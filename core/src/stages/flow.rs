@@ -374,6 +374,10 @@ impl Flow {
                     // The call carries what the upstream would get: verified identity headers,
                     // never the client's copies of them.
                     let view = self.upstream_view();
+                    // The call shows `a=1;b=2` as one pair; Rack 2 reads two.
+                    if rec.forward_query && view.query().contains(';') {
+                        return self.refuse(Refusal::SemicolonSeparator);
+                    }
                     let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
                     // A decision must not rest on a body the service was not shown.
                     if let Some(bytes) = body.filter(|b| !b.is_empty()) {

@@ -251,12 +251,96 @@ fn reconcile_forward_body_refuses_json_naming_a_member_twice() {
         assert_eq!(reply.status, 400);
         assert_eq!(
             reply.body,
-            br#"{"message":"Request body names a JSON member twice"}"#
+            br#"{"message":"Request body is ambiguous JSON (a member named twice, or an integer beyond 64 bits)"}"#
         );
     }
     for body in [&br#"{"role":"user","a":{"role":"x"}}"#[..], b" \r\n\t"] {
         assert!(matches!(send(body), Next::Dispatch(_)), "{body:?}");
     }
+}
+
+/// Regression (review): serde_json reads an integer beyond 64 bits as the nearest double, so
+/// the call showed `{"account":18446744073709551617}` as `1.8446744073709552e19`, which a
+/// Python service finds equal to account 18446744073709551616, while a Python or Java upstream
+/// acts on ...617. With `forward_body` such a body is refused, 400; numbers within 64 bits
+/// reach the service exactly as written.
+#[test]
+fn reconcile_forward_body_refuses_an_integer_beyond_64_bits() {
+    let config = forward_body_config(0);
+    let mut shared = Shared::for_config(&config);
+    let mut send = |body: &[u8]| -> Next {
+        let headers = [("content-type", "application/json")];
+        with_body(&config, &mut shared, &headers, body).1
+    };
+    for body in [
+        &br#"{"account":18446744073709551617}"#[..],
+        br#"[{"a":[-9223372036854775809]}]"#,
+        br#"{"n":1e19}"#,
+    ] {
+        assert_eq!(send(body), Next::Refuse(Refusal::AmbiguousBody), "{body:?}");
+    }
+    let exact = br#"{"max":18446744073709551615,"min":-9223372036854775808,"f":0.1,"e":1e18}"#;
+    let Next::Dispatch(call) = send(exact) else {
+        panic!("the service is asked")
+    };
+    let text = String::from_utf8(call.body).unwrap();
+    assert!(
+        text.contains(
+            r#""body":{"e":1e+18,"f":0.1,"max":18446744073709551615,"min":-9223372036854775808}"#
+        ),
+        "{text}"
+    );
+}
+
+/// Regression (review): the call shows a query or form as Kong reads it, pairs split on `&`
+/// only, while Rack 2 (Rails), Python before 3.9.2 and Go before 1.17 also split on `;`:
+/// `tenant=mine&x=1;tenant=other` was judged as tenant `mine` and acted on as `other`. A raw
+/// `;` is refused, 400, where the service is shown the parsed query (`forward_query`) or form
+/// (`forward_body`); `%3B` (the same to every reader) and a `;` the service is not shown parsed
+/// go on.
+#[test]
+fn reconcile_refuses_a_semicolon_separator_in_a_query_or_form_it_shows() {
+    let refused = Next::Refuse(Refusal::SemicolonSeparator);
+    let query = config(
+        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
+                                            "cache_seconds": 60, "forward_query": true}}),
+    );
+    let plain = reconcile_config(60);
+    let start = |config: &Pipeline, path: &str| -> Next {
+        let mut shared = Shared::for_config(config);
+        let mut req = request(T0, &[]);
+        req.path = path.into();
+        Flow::start(config, &mut shared, req).1
+    };
+    assert_eq!(start(&query, "/o?tenant=mine&x=1;tenant=other"), refused);
+    assert_eq!(start(&query, "/o;v=1?a=1;"), refused);
+    for (config, path) in [
+        (&query, "/o?x=1%3Btenant=other"),
+        (&query, "/o;v=1?a=1"),
+        (&plain, "/o?x=1;t=2"),
+    ] {
+        assert!(matches!(start(config, path), Next::Dispatch(_)), "{path}");
+    }
+    let config = forward_body_config(0);
+    let mut shared = Shared::for_config(&config);
+    let mut send = |ct: &str, body: &[u8]| -> Next {
+        with_body(&config, &mut shared, &[("content-type", ct)], body).1
+    };
+    let form = "application/x-www-form-urlencoded";
+    assert_eq!(send(form, b"tenant=mine&x=1;tenant=other"), refused);
+    for (ct, body) in [
+        (form, &b"tenant=mine&x=1%3Btenant=other"[..]),
+        ("application/json", br#"{"x":"1;tenant=other"}"#),
+        ("text/plain", b"a=1;b=2"),
+    ] {
+        assert!(matches!(send(ct, body), Next::Dispatch(_)), "{ct}");
+    }
+    let reply = Refusal::SemicolonSeparator.reply();
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body,
+        br#"{"message":"Request query or form body separates parameters with ';'"}"#
+    );
 }
 
 /// Regression (review): a JSON body the filter cannot parse was shown to the auth service as no

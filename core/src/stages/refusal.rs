@@ -61,8 +61,13 @@ pub enum Refusal {
     EncodedBody,
     /// 400: `reconcile.forward_body` and a JSON body naming a member twice, which parsers
     /// resolve differently (the auth service would be shown one value, the upstream may read
-    /// the other).
+    /// the other), or holding an integer beyond 64 bits (the service would be shown it rounded,
+    /// while Python and Java read it exactly).
     AmbiguousBody,
+    /// 400: `reconcile.forward_query` and a raw `;` in the query, or `forward_body` and one in
+    /// a form body: the service is shown `a=1;role=admin` as one pair, as Kong reads it, while
+    /// Rack 2 (Rails), old Python and Go split it into two.
+    SemicolonSeparator,
     /// 400: `reconcile.forward_body` and a JSON body the filter cannot parse (a byte-order
     /// mark, `NaN`, nesting past 128, a syntax error): the auth service would be shown no body,
     /// while a lenient upstream parser may read one.
@@ -131,6 +136,7 @@ impl Refusal {
             Self::EncodedBody => 415,
             Self::DuplicateOwnedHeader { .. }
             | Self::AmbiguousBody
+            | Self::SemicolonSeparator
             | Self::InvalidJsonBody
             | Self::InvalidFormBody => 400,
             Self::MintFailed | Self::Internal => 500,
@@ -151,7 +157,13 @@ impl Refusal {
                 (Kong: nginx_http_client_body_buffer_size)"
                 .into(),
             Self::LengthRequired => "A Content-Length is required for this request's body".into(),
-            Self::AmbiguousBody => "Request body names a JSON member twice".into(),
+            Self::AmbiguousBody => {
+                "Request body is ambiguous JSON (a member named twice, or an integer beyond 64 bits)"
+                    .into()
+            }
+            Self::SemicolonSeparator => {
+                "Request query or form body separates parameters with ';'".into()
+            }
             Self::InvalidJsonBody => "Request body is not valid JSON".into(),
             Self::InvalidFormBody => "Request body is not a valid multipart form".into(),
             Self::EncodedBody => {
@@ -177,6 +189,7 @@ impl Refusal {
             Self::LengthRequired => "length_required",
             Self::EncodedBody => "encoded_body",
             Self::AmbiguousBody => "ambiguous_body",
+            Self::SemicolonSeparator => "semicolon_separator",
             Self::InvalidJsonBody => "invalid_json_body",
             Self::InvalidFormBody => "invalid_form_body",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
@@ -262,8 +275,14 @@ mod tests {
             (
                 Refusal::AmbiguousBody,
                 400,
-                json!({"message": "Request body names a JSON member twice"}),
+                json!({"message": "Request body is ambiguous JSON (a member named twice, or an integer beyond 64 bits)"}),
                 "ambiguous_body",
+            ),
+            (
+                Refusal::SemicolonSeparator,
+                400,
+                json!({"message": "Request query or form body separates parameters with ';'"}),
+                "semicolon_separator",
             ),
             (
                 Refusal::InvalidJsonBody,

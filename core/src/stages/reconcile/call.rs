@@ -203,11 +203,13 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 
 /// Why a body cannot be shown to the auth service as an upstream may read it, if it cannot
 /// (by [`body_value`]'s reading of `Content-Type`): a `multipart/form-data` body that is not a
-/// plain form ([`multipart::form_fields`]); JSON naming a member twice in some object
-/// (`serde_json`, and so the call, keeps the last value, other parsers the first); a JSON body
-/// that is not blank and no JSON `serde_json` reads (the call would carry no `body`, while a
-/// lenient upstream may read a byte-order-marked or `NaN` document); and, for any body, a second
-/// `Content-Type` header or, for a form or JSON, a charset other than UTF-8.
+/// plain form ([`multipart::form_fields`]); a form with a raw `;` (Rack 2 splits pairs on it,
+/// the call does not); JSON naming a member twice in some object (`serde_json`, and so the
+/// call, keeps the last value, other parsers the first) or holding an integer beyond 64 bits
+/// (shown rounded, read exactly by Python); a JSON body that is not blank and no JSON
+/// `serde_json` reads (the call would carry no `body`, while a lenient upstream may read a
+/// byte-order-marked or `NaN` document); and, for any body, a second `Content-Type` header or,
+/// for a form or JSON, a charset other than UTF-8.
 pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type")?;
     let media_type = media_type(content_type);
@@ -226,10 +228,13 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
         let fields = multipart::form_fields(content_type, bytes);
         return fields.is_none().then_some(Refusal::InvalidFormBody);
     }
+    if form {
+        return bytes.contains(&b';').then_some(Refusal::SemicolonSeparator);
+    }
     if !is_json(&media_type) || bytes.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    match crate::jose::json::from_slice(bytes) {
+    match crate::jose::json::from_slice_exact(bytes) {
         Ok(_) => None,
         Err(_) if serde_json::from_slice::<Value>(bytes).is_ok() => Some(Refusal::AmbiguousBody),
         Err(_) => Some(Refusal::InvalidJsonBody),
