@@ -402,6 +402,69 @@ fn identity_another_spelling_of_a_credential_header_is_a_second_credential() {
     }
 }
 
+/// Kong reads one place for a credential and passes the others on as they came: another key
+/// name, or a query credential after a `;` (one argument to Kong, its own to Rack 2, old Python
+/// and Go), would reach the upstream unverified beside the verified one: refused as a second
+/// credential. A key in the query beside the header's is Kong's 200 (its own spec), with that
+/// argument removed before the upstream.
+#[test]
+fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
+    for host in hosts() {
+        let upstream = Server::ok();
+        let config = json!({"consumers": consumers(),
+                            "key_auth": {"key_names": ["apikey", "x-api-key"]}});
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        let req = Request::get("/r?apikey=bob-key&a=1").header("apikey", "alice-key");
+        assert_eq!(gw.send(&req).status, 200, "{host:?}");
+        let seen = upstream.single();
+        assert_eq!(seen.path, "/r?a=1", "{host:?}");
+        assert_eq!(seen.header("apikey"), Some("alice-key"), "{host:?}");
+        let upstream = Server::ok();
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        for (path, header) in [
+            ("/r?apikey=alice-key&a=1;apikey=bob-key", "none"),
+            ("/r?a=1;x-api-key=bob-key", "apikey"),
+            ("/r", "both"),
+        ] {
+            let mut req = Request::get(path);
+            if header != "none" {
+                req = req.header("apikey", "alice-key");
+            }
+            if header == "both" {
+                req = req.header("x-api-key", "bob-key");
+            }
+            let resp = gw.send(&req);
+            assert_eq!(
+                (resp.status, resp.json()),
+                (401, json!({"message": "Duplicate API key found"})),
+                "{host:?} {path} {header}"
+            );
+        }
+        assert!(upstream.requests().is_empty(), "{host:?}");
+        let same = Request::get("/r?apikey=alice-key&a=1;b=2").header("apikey", "alice-key");
+        assert_still_serves(&gw, &upstream, &same);
+
+        let upstream = Server::ok();
+        let config = json!({"consumers": consumers(), "jwt": {}});
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        let good = sign_hmac(
+            "HS256",
+            HS_SECRET,
+            &json!({"iss": "idp", "exp": now() + 60}),
+        );
+        let forged = sign_hmac("HS256", b"attacker", &json!({"iss": "idp", "sub": "root"}));
+        let resp = gw.send(&Request::get(&format!("/r?jwt={good}&x=1;jwt={forged}")));
+        assert_eq!(
+            (resp.status, resp.json()),
+            (401, json!({"message": "Multiple tokens provided"})),
+            "{host:?}"
+        );
+        assert!(upstream.requests().is_empty(), "{host:?}");
+        let same = Request::get(&format!("/r?x=1;y=2&jwt={good}"));
+        assert_still_serves(&gw, &upstream, &same);
+    }
+}
+
 #[test]
 fn identity_request_binding_hashes_the_query_the_upstream_receives() {
     for host in hosts() {

@@ -25,6 +25,19 @@ pub fn pairs(encoded: &str) -> impl Iterator<Item = (String, Option<String>)> + 
         })
 }
 
+/// A query's [`pairs`] as Kong reads it, and as Rack 2, Python before 3.9.2 and Go before 1.17
+/// read it, split on `;` too (`a=1;b=2` is one pair, then two): where a credential is read, a
+/// second one in the other reading would reach such an upstream.
+pub type Readings = (Vec<(String, Option<String>)>, Vec<(String, Option<String>)>);
+
+/// The two [`Readings`] of `query`.
+pub fn readings(query: &str) -> Readings {
+    (
+        pairs(query).collect(),
+        pairs(&query.replace(';', "&")).collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

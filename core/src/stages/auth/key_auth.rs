@@ -112,15 +112,18 @@ impl KeyAuth {
     ) -> Result<Identity, Denial> {
         let (name, key, in_query) = self.find_key(req)?;
         if self.hide_credentials {
-            // As Kong: the header and the query argument of that name, wherever the key was.
+            // As Kong: the header of that name, wherever the key was.
             edits.remove(name.clone());
-            let mut in_path = false;
-            for (k, _) in urlenc::pairs(req.query()) {
-                in_path |= k == name;
-            }
-            if in_path {
-                edits.set(":path", without_param(req, &name));
-            }
+        }
+        // With `hide_credentials`, the query arguments of that name too, as Kong. Without it,
+        // unlike Kong, when one holds another key than the header's: Kong reads only the header
+        // (its spec wants the 200), the upstream would get that key unverified.
+        let mut in_path = false;
+        for (k, v) in urlenc::pairs(req.query()) {
+            in_path |= k == name && (self.hide_credentials || v.as_deref() != Some(&key));
+        }
+        if in_path {
+            edits.set(":path", without_param(req, &name));
         }
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let cred = self
@@ -140,9 +143,9 @@ impl KeyAuth {
 
     /// The first configured name present in headers, else the query: (name, key, from query).
     /// As Kong: a name with `_` also reads the `-` spelling of its header, and `?name` without
-    /// a value is no key (the next name is tried). Unlike Kong, another spelling of the header
-    /// carrying another value (`x_api_key` beside `x-api-key`) is a second key: the upstream
-    /// would get it unverified.
+    /// a value is no key (the next name is tried). Unlike Kong, another key anywhere else
+    /// (another spelling or name of the header, the query: [`Self::another_key`]) is a second
+    /// key: the upstream would get it unverified.
     fn find_key(&self, req: &Request) -> Result<(String, String, bool), Denial> {
         for name in &self.key_names {
             let mut values: Vec<Option<String>> = Vec::new();
@@ -165,10 +168,8 @@ impl KeyAuth {
                     }
                 }
             }
-            // Another spelling an upstream may read as this header must not carry another key
-            // beside the one verified, from a header or the query.
             if let [Some(key)] = values.as_slice() {
-                if self.in_header && req.header_all_spellings(name).any(|v| v != key) {
+                if !key.is_empty() && self.another_key(req, name, key) {
                     return Err(Denial::DuplicateApiKey);
                 }
             }
@@ -180,6 +181,39 @@ impl KeyAuth {
             }
         }
         Err(Denial::NoApiKey)
+    }
+}
+
+impl KeyAuth {
+    /// True when a place Kong does not read once it found `key` under `found` holds another
+    /// key the upstream would get unverified: a header or query argument of another key name,
+    /// another spelling of a key header (CGI reads `x_api_key` as `x-api-key`), or an argument
+    /// in the query split on `;` too (as Rack 2 splits it). Not counted: what
+    /// [`Self::authenticate`] removes (with `hide_credentials` every spelling of the `found`
+    /// header; the `&`-separated query arguments of `found` holding another key).
+    fn another_key(&self, req: &Request, found: &str, key: &str) -> bool {
+        let (plain, split) = match self.in_query {
+            true => urlenc::readings(req.query()),
+            false => Default::default(),
+        };
+        let other = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty() && v != key);
+        for name in &self.key_names {
+            let hidden = self.hide_credentials && name == found;
+            if self.in_header && !hidden && req.header_all_spellings(name).any(|v| v != key) {
+                return true;
+            }
+            for (k, v) in &plain {
+                if k == name && other(v) && name != found {
+                    return true;
+                }
+            }
+            for pair @ (k, v) in &split {
+                if k == name && other(v) && !(name == found && plain.contains(pair)) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 }
 
@@ -298,6 +332,67 @@ mod tests {
                 Some("ka-1"),
                 "{read} {other}"
             );
+        }
+    }
+
+    /// Regression (review): Kong reads the first key name found, the header before the query,
+    /// and passes every other place on as it came: `apikey: <alice's key>` beside
+    /// `x-key: <bob's key>` (or `?a=1;apikey=<bob's key>`, which Rack 2 splits into its own
+    /// argument) authenticated alice and handed the upstream bob's key unverified. Another key
+    /// there is a second key; the same key, an empty value, a flag, and a copy
+    /// `hide_credentials` removes are not. `?apikey=<bob's key>` beside the header is Kong's
+    /// 200 (its spec, K47), with that argument removed from the path.
+    /// A configuration, a path and the request's headers.
+    type Case<'a> = (&'a serde_json::Value, &'a str, &'a [(&'a str, &'a str)]);
+
+    #[test]
+    fn another_key_in_any_place_kong_does_not_read_is_a_duplicate() {
+        let names = json!({ "key_names": ["apikey", "x-key"] });
+        let hide = json!({ "key_names": ["apikey", "x-key"], "hide_credentials": true });
+        let good = [("apikey", "good")];
+        let cases: [Case; 6] = [
+            (&names, "/p", &[("apikey", "good"), ("x-key", "forged")]),
+            (&names, "/p?x-key=forged", &good),
+            (&names, "/p?apikey=good&a=1;apikey=forged", &[]),
+            (&names, "/p?a=1;x-key=forged", &good),
+            (&hide, "/p?a=1;apikey=forged", &good),
+            (&hide, "/p", &[("apikey", "good"), ("x_key", "forged")]),
+        ];
+        for (config, path, headers) in cases {
+            let (ka, consumers) = stage(config.clone());
+            let req = request(path, headers);
+            let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            assert_eq!(
+                denial.unwrap_err(),
+                Denial::DuplicateApiKey,
+                "{path} {headers:?}"
+            );
+        }
+        let cases: [Case; 6] = [
+            (&names, "/p?x=1;y=2&x-key=good", &good),
+            (&names, "/p?apikey&x-key=&a=1;b=2", &good),
+            (&names, "/p?a=1;b=2", &[("x-key", "good")]),
+            (&hide, "/p?apikey=forged&a=1;b", &good),
+            (&hide, "/p", &[("apikey", "good"), ("api_key", "forged")]),
+            (&names, "/p?x-key=good", &[("apikey", "good")]),
+        ];
+        for (config, path, headers) in cases {
+            let (ka, consumers) = stage(config.clone());
+            let req = request(path, headers);
+            let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            let id = id.unwrap_or_else(|d| panic!("{path} {headers:?}: {d:?}"));
+            assert_eq!(id.credential.as_deref(), Some("ka-1"), "{path}");
+        }
+        let (ka, consumers) = stage(names);
+        for (path, want) in [
+            ("/p?apikey=forged&a=1&apikey=good", Some("/p?a=1")),
+            ("/p?apikey=good&a=1", None),
+        ] {
+            let mut edits = HeaderEdits::default();
+            let id = ka.authenticate(&request(path, &good), &consumers, &mut edits);
+            assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"), "{path}");
+            let set = want.map(|p| HeaderEdit::Set(":path".into(), p.into()));
+            assert_eq!(edits.0, Vec::from_iter(set), "{path}");
         }
     }
 

@@ -60,7 +60,9 @@ impl TokenLocations {
     /// (README, Module size), and iterator adapters instantiate code per shape.
     pub fn find(&self, req: &Request) -> Found {
         let mut tokens = Tokens::default();
-        for (name, value) in urlenc::pairs(req.query()) {
+        // Rack 2 reads `jwt=A&x=1;jwt=B` as a second token: both readings count.
+        let (plain, split) = urlenc::readings(req.query());
+        for (name, value) in plain.into_iter().chain(split) {
             if self.uri_param_names.contains(&name) {
                 tokens.add(value);
             }
@@ -263,6 +265,23 @@ mod tests {
             locations().find(&req("/?jwt=a&jwt=a", &[])),
             Found::One("a".into())
         );
+    }
+
+    /// Regression (review): the query was split on `&` only, as Kong splits it, while Rack 2
+    /// (Rails), Python before 3.9.2 and Go before 1.17 split on `;` too: `?jwt=<alice>&x=1;
+    /// jwt=<forged>` verified alice and handed such an upstream the forged token as `jwt`.
+    /// A token in either reading counts; `;` elsewhere changes nothing.
+    #[test]
+    fn find_query_token_after_a_semicolon_is_a_second_token() {
+        let bearer = [("authorization", "Bearer a")];
+        for (path, headers) in [("/?jwt=a&x=1;jwt=b", &[][..]), ("/?x=1;jwt=b", &bearer)] {
+            let found = locations().find(&req(path, headers));
+            assert_eq!(found, Found::Multiple, "{path}");
+        }
+        for (path, headers) in [("/?x=1;y=2&jwt=a", &[][..]), ("/?x=1;y=2;jwt=a", &bearer)] {
+            let found = locations().find(&req(path, headers));
+            assert_eq!(found, Found::One("a".into()), "{path}");
+        }
     }
 
     #[test]
