@@ -1,39 +1,41 @@
 //! `custom_jwt` (x-custom-jwt) and `upstream_jwt` (kong-upstream-jwt): tokens minted for the upstream.
 
+use super::section::section;
 use super::Secret;
 use serde::Deserialize;
 
-/// The `custom_jwt` section: x-custom-jwt's fields, same names and defaults.
-#[derive(Debug, Clone, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[serde(deny_unknown_fields, default)]
-pub struct CustomJwtSection {
-    /// Header carrying an API key.
-    pub apikey_header: String,
-    /// Claim of a Bearer token that names the client.
-    pub bearer_clientid_claim: String,
-    /// Header that carries the minted token upstream (`Authorization` adds `Bearer `).
-    pub upstream_custom_jwt_header: String,
-    /// Header that echoes the minted token on the response.
-    pub downstream_custom_jwt_header: Option<String>,
-    /// Token lifetime in seconds.
-    pub expires_in: u64,
-    /// `iss` claim (`null`: none).
-    pub iss: Option<String>,
-    /// `jku` header (`null`: none).
-    pub jku: Option<String>,
-    /// Ours: `aud` where the host has no service URL (Envoy); Kong takes the route's service.
-    pub audience: Option<String>,
-    /// Signing key: a JWK object or its JSON text.
-    pub private_jwk: Option<Secret<serde_json::Value>>,
-    /// Add `VerboseMessage` to error answers.
-    pub verbose: bool,
-    /// Ours: without a verifying stage, take the credential from the request unverified
-    /// (what x-custom-jwt did; insecure, off by default).
-    pub allow_unverified_credentials: bool,
-    /// Ours: use an `oct` key's `k` text verbatim as the secret (x-custom-jwt does, so it is
-    /// the default); `false` base64url-decodes it as RFC 7518 says.
-    pub k_verbatim: bool,
+section! {
+    /// The `custom_jwt` section: x-custom-jwt's fields, same names and defaults.
+    #[derive(Debug, Clone)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct CustomJwtSection {
+        /// Header carrying an API key.
+        pub apikey_header: String,
+        /// Claim of a Bearer token that names the client.
+        pub bearer_clientid_claim: String,
+        /// Header that carries the minted token upstream (`Authorization` adds `Bearer `).
+        pub upstream_custom_jwt_header: String,
+        /// Header that echoes the minted token on the response.
+        pub downstream_custom_jwt_header: Option<String>,
+        /// Token lifetime in seconds.
+        pub expires_in: u64,
+        /// `iss` claim (`null`: none).
+        pub iss: Option<String>,
+        /// `jku` header (`null`: none).
+        pub jku: Option<String>,
+        /// Ours: `aud` where the host has no service URL (Envoy); Kong takes the route's service.
+        pub audience: Option<String>,
+        /// Signing key: a JWK object or its JSON text.
+        pub private_jwk: Option<Secret<serde_json::Value>>,
+        /// Add `VerboseMessage` to error answers.
+        pub verbose: bool,
+        /// Ours: without a verifying stage, take the credential from the request unverified
+        /// (what x-custom-jwt did; insecure, off by default).
+        pub allow_unverified_credentials: bool,
+        /// Ours: use an `oct` key's `k` text verbatim as the secret (x-custom-jwt does, so it is
+        /// the default); `false` base64url-decodes it as RFC 7518 says.
+        pub k_verbatim: bool,
+    }
 }
 
 impl Default for CustomJwtSection {
@@ -82,43 +84,44 @@ pub enum X5cFormat {
     Plugin,
 }
 
-/// The `upstream_jwt` section: kong-upstream-jwt's fields plus inline keys of our own.
-#[derive(Debug, Clone, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[serde(deny_unknown_fields, default)]
-pub struct UpstreamJwtSection {
-    /// `iss` claim; when set, `iat` too (as the plugin).
-    pub issuer: Option<String>,
-    /// `kid` header.
-    pub key_id: Option<String>,
-    /// Header that carries the token upstream.
-    pub header: String,
-    /// Prefix the token with `Bearer `.
-    pub include_credential_type: bool,
-    /// Ours: signing key, inline PEM or a JWK.
-    pub private_key: Option<Secret<serde_json::Value>>,
-    /// Ours: name of an environment variable holding the signing key (PEM, or standard base64
-    /// of DER), read at configure time; in place of `private_key`.
-    pub private_key_env: Option<String>,
-    /// Ours: inline PEM certificate chain for `x5c`.
-    pub certificate: Option<String>,
-    /// Ours: name of an environment variable holding the certificate (PEM chain, or standard
-    /// base64 of one DER certificate), read at configure time; in place of `certificate`.
-    pub certificate_env: Option<String>,
-    /// Ours: token lifetime in seconds.
-    pub expires_in: u64,
-    /// Ours: add `x5c` and `x5t#S256` headers.
-    pub x5c: bool,
-    /// Ours: signing algorithm.
-    pub algorithm: String,
-    /// Ours: largest request body hashed; larger gets 413.
-    pub max_body_bytes: u64,
-    /// Ours: add `method`, `path` and `queryhash` claims.
-    pub bind_request: bool,
-    /// Ours: `payloadhash` of an empty body: `""` (the plugin's code) or the SHA-256 of "".
-    pub empty_body_payloadhash: EmptyBodyHash,
-    /// Ours: how `x5c` is written.
-    pub x5c_format: X5cFormat,
+section! {
+    /// The `upstream_jwt` section: kong-upstream-jwt's fields plus inline keys of our own.
+    #[derive(Debug, Clone)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct UpstreamJwtSection {
+        /// `iss` claim; when set, `iat` too (as the plugin).
+        pub issuer: Option<String>,
+        /// `kid` header.
+        pub key_id: Option<String>,
+        /// Header that carries the token upstream.
+        pub header: String,
+        /// Prefix the token with `Bearer `.
+        pub include_credential_type: bool,
+        /// Ours: signing key, inline PEM or a JWK.
+        pub private_key: Option<Secret<serde_json::Value>>,
+        /// Ours: name of an environment variable holding the signing key (PEM, or standard base64
+        /// of DER), read at configure time; in place of `private_key`.
+        pub private_key_env: Option<String>,
+        /// Ours: inline PEM certificate chain for `x5c`.
+        pub certificate: Option<String>,
+        /// Ours: name of an environment variable holding the certificate (PEM chain, or standard
+        /// base64 of one DER certificate), read at configure time; in place of `certificate`.
+        pub certificate_env: Option<String>,
+        /// Ours: token lifetime in seconds.
+        pub expires_in: u64,
+        /// Ours: add `x5c` and `x5t#S256` headers.
+        pub x5c: bool,
+        /// Ours: signing algorithm.
+        pub algorithm: String,
+        /// Ours: largest request body hashed; larger gets 413.
+        pub max_body_bytes: u64,
+        /// Ours: add `method`, `path` and `queryhash` claims.
+        pub bind_request: bool,
+        /// Ours: `payloadhash` of an empty body: `""` (the plugin's code) or the SHA-256 of "".
+        pub empty_body_payloadhash: EmptyBodyHash,
+        /// Ours: how `x5c` is written.
+        pub x5c_format: X5cFormat,
+    }
 }
 
 impl Default for UpstreamJwtSection {
@@ -143,15 +146,16 @@ impl Default for UpstreamJwtSection {
     }
 }
 
-/// The `jwks_endpoint` section: the filter serves its own public keys.
-#[derive(Debug, Clone, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[serde(deny_unknown_fields, default)]
-pub struct JwksEndpointSection {
-    /// Request path answered with the JWKS.
-    pub path: String,
-    /// Public JWKs still valid during a key rotation.
-    pub previous_keys: Vec<serde_json::Value>,
+section! {
+    /// The `jwks_endpoint` section: the filter serves its own public keys.
+    #[derive(Debug, Clone)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct JwksEndpointSection {
+        /// Request path answered with the JWKS.
+        pub path: String,
+        /// Public JWKs still valid during a key rotation.
+        pub previous_keys: Vec<serde_json::Value>,
+    }
 }
 
 impl Default for JwksEndpointSection {

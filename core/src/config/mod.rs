@@ -16,6 +16,7 @@ mod reconcile;
 #[cfg(test)]
 mod schema;
 mod secret;
+mod section;
 
 pub use consumers::{
     BasicAuthCredentialSection, ConsumerSection, JwtSecretSection, KeyAuthCredentialSection,
@@ -29,32 +30,34 @@ pub use mint::{
 pub use reconcile::{CallMethod, ReconcileSection};
 pub use secret::Secret;
 
+use section::section;
 use serde::Deserialize;
 
 /// Default cap on a request body the filter reads (8 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 
-/// The whole filter configuration as written by the user: one JSON object, every section optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[serde(deny_unknown_fields, default)]
-pub struct RawConfig {
-    /// Consumers and their credentials, as in Kong's declarative `kong.yml`.
-    pub consumers: Vec<ConsumerSection>,
-    /// Kong jwt plugin.
-    pub jwt: Option<JwtSection>,
-    /// Kong key-auth plugin.
-    pub key_auth: Option<KeyAuthSection>,
-    /// Kong basic-auth plugin.
-    pub basic_auth: Option<BasicAuthSection>,
-    /// jwt-reconcile plugin.
-    pub reconcile: Option<ReconcileSection>,
-    /// x-custom-jwt plugin.
-    pub custom_jwt: Option<CustomJwtSection>,
-    /// kong-upstream-jwt plugin.
-    pub upstream_jwt: Option<UpstreamJwtSection>,
-    /// The filter's own JWKS endpoint.
-    pub jwks_endpoint: Option<JwksEndpointSection>,
+section! {
+    /// The whole filter configuration as written by the user: one JSON object, every section optional.
+    #[derive(Debug, Clone, Default)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct RawConfig {
+        /// Consumers and their credentials, as in Kong's declarative `kong.yml`.
+        pub consumers: Vec<ConsumerSection>,
+        /// Kong jwt plugin.
+        pub jwt: Option<JwtSection>,
+        /// Kong key-auth plugin.
+        pub key_auth: Option<KeyAuthSection>,
+        /// Kong basic-auth plugin.
+        pub basic_auth: Option<BasicAuthSection>,
+        /// jwt-reconcile plugin.
+        pub reconcile: Option<ReconcileSection>,
+        /// x-custom-jwt plugin.
+        pub custom_jwt: Option<CustomJwtSection>,
+        /// kong-upstream-jwt plugin.
+        pub upstream_jwt: Option<UpstreamJwtSection>,
+        /// The filter's own JWKS endpoint.
+        pub jwks_endpoint: Option<JwksEndpointSection>,
+    }
 }
 
 /// Parses the plugin configuration bytes. Empty input means `{}` (Envoy sends nothing when the

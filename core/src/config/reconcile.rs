@@ -1,5 +1,6 @@
 //! `reconcile`: jwt-reconcile's fields (same names, same defaults), plus fields of our own.
 
+use super::section::section;
 use serde::Deserialize;
 
 /// Method of the call to the auth service.
@@ -15,57 +16,58 @@ pub enum CallMethod {
     Get,
 }
 
-/// The `reconcile` section.
-#[derive(Debug, Clone, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[serde(deny_unknown_fields, default)]
-pub struct ReconcileSection {
-    /// Auth service base URL (required).
-    pub url: Option<String>,
-    /// Path of the call: replaces the url's path (the url's query is kept).
-    pub path: String,
-    /// Call method.
-    pub method: CallMethod,
-    /// Milliseconds; proxy-wasm has one timeout per call (see README).
-    pub connect_timeout: u64,
-    /// Milliseconds; see `connect_timeout`.
-    pub send_timeout: u64,
-    /// Milliseconds; see `connect_timeout`.
-    pub read_timeout: u64,
-    /// Copy the client's headers onto the call.
-    pub copy_headers: bool,
-    /// Put `path` in the call body.
-    pub forward_path: bool,
-    /// Put `query` in the call body.
-    pub forward_query: bool,
-    /// Put `headers` in the call body.
-    pub forward_headers: bool,
-    /// Put `body` in the call body.
-    pub forward_body: bool,
-    /// Inject the answer's keys as request headers.
-    pub inject_body_response_into_header: bool,
-    /// Prefix of injected header names.
-    pub injected_header_prefix: String,
-    /// Also set the injected headers on the client response.
-    pub streamdown_injected_headers: bool,
-    /// Message of the 401 answer.
-    pub message_401: String,
-    /// Message of the 403 answer.
-    pub message_403: String,
-    /// Message of the 404 answer.
-    pub message_404: String,
-    /// Ours: dispatch target (Envoy cluster, or `host:port` on Kong); default the url's `host:port`.
-    pub upstream: Option<String>,
-    /// Ours: let the request through when the auth service cannot answer.
-    pub failure_mode_allow: bool,
-    /// Ours: only these answer keys may be injected.
-    pub allowed_headers: Option<Vec<String>>,
-    /// Ours: remove every client header under `injected_header_prefix`.
-    pub strip_prefixed_headers: bool,
-    /// Ours: seconds an answer is cached; 0 disables.
-    pub cache_seconds: u64,
-    /// Ours: largest request body read for `forward_body`.
-    pub max_body_bytes: u64,
+section! {
+    /// The `reconcile` section.
+    #[derive(Debug, Clone)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct ReconcileSection {
+        /// Auth service base URL (required).
+        pub url: Option<String>,
+        /// Path of the call: replaces the url's path (the url's query is kept).
+        pub path: String,
+        /// Call method.
+        pub method: CallMethod,
+        /// Milliseconds; proxy-wasm has one timeout per call (see README).
+        pub connect_timeout: u64,
+        /// Milliseconds; see `connect_timeout`.
+        pub send_timeout: u64,
+        /// Milliseconds; see `connect_timeout`.
+        pub read_timeout: u64,
+        /// Copy the client's headers onto the call.
+        pub copy_headers: bool,
+        /// Put `path` in the call body.
+        pub forward_path: bool,
+        /// Put `query` in the call body.
+        pub forward_query: bool,
+        /// Put `headers` in the call body.
+        pub forward_headers: bool,
+        /// Put `body` in the call body.
+        pub forward_body: bool,
+        /// Inject the answer's keys as request headers.
+        pub inject_body_response_into_header: bool,
+        /// Prefix of injected header names.
+        pub injected_header_prefix: String,
+        /// Also set the injected headers on the client response.
+        pub streamdown_injected_headers: bool,
+        /// Message of the 401 answer.
+        pub message_401: String,
+        /// Message of the 403 answer.
+        pub message_403: String,
+        /// Message of the 404 answer.
+        pub message_404: String,
+        /// Ours: dispatch target (Envoy cluster, or `host:port` on Kong); default the url's `host:port`.
+        pub upstream: Option<String>,
+        /// Ours: let the request through when the auth service cannot answer.
+        pub failure_mode_allow: bool,
+        /// Ours: only these answer keys may be injected.
+        pub allowed_headers: Option<Vec<String>>,
+        /// Ours: remove every client header under `injected_header_prefix`.
+        pub strip_prefixed_headers: bool,
+        /// Ours: seconds an answer is cached; 0 disables.
+        pub cache_seconds: u64,
+        /// Ours: largest request body read for `forward_body`.
+        pub max_body_bytes: u64,
+    }
 }
 
 impl Default for ReconcileSection {

@@ -1,0 +1,158 @@
+//! One deserializer for every configuration section, in place of serde's derive.
+//!
+//! The derive gives each struct a visitor of its own that keeps every field in an `Option` of
+//! its own and drops the ones already read on each error path: about 500 bytes of module per
+//! field. Here each section starts from its `Default` and reads a field into place, so a
+//! section costs one `match` of its fields. It answers what the derive did for a struct with
+//! `#[serde(deny_unknown_fields, default)]`: the same errors (unknown field, duplicate field,
+//! `expected struct X`), a JSON array read as the fields in order, missing fields defaulted.
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A section: a struct whose missing fields take their `Default`.
+pub(crate) trait Section: Default {
+    /// The struct's name (serde's `expected struct JwtSection`).
+    const NAME: &'static str;
+    /// Its JSON field names, in declaration order (a JSON array lists them in this order).
+    const FIELDS: &'static [&'static str];
+    /// Reads field `index` (of [`Self::FIELDS`]) from `de`.
+    fn read<'de, D: Deserializer<'de>>(&mut self, index: usize, de: D) -> Result<(), D::Error>;
+}
+
+/// `Deserialize::deserialize` of every section.
+pub(crate) fn deserialize<'de, S: Section, D: Deserializer<'de>>(de: D) -> Result<S, D::Error> {
+    de.deserialize_struct(S::NAME, S::FIELDS, SectionVisitor(PhantomData))
+}
+
+struct SectionVisitor<S>(PhantomData<S>);
+
+impl<'de, S: Section> Visitor<'de> for SectionVisitor<S> {
+    type Value = S;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "struct {}", S::NAME)
+    }
+
+    /// The fields in order; the derive went on asking for elements after the array ended,
+    /// which JSON answers with `None` again: the rest keep their defaults either way.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<S, A::Error> {
+        let mut section = S::default();
+        for index in 0..S::FIELDS.len() {
+            let slot = Slot {
+                section: &mut section,
+                index,
+            };
+            if seq.next_element_seed(slot)?.is_none() {
+                break;
+            }
+        }
+        Ok(section)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<S, A::Error> {
+        let mut section = S::default();
+        // Sections have fewer than 64 fields (the `section!` macro checks).
+        let mut seen = 0u64;
+        while let Some(index) = map.next_key_seed(FieldIndex(S::FIELDS))? {
+            let bit = 1u64 << (index % 64);
+            if seen & bit != 0 {
+                let name = S::FIELDS.get(index).copied().unwrap_or_default();
+                return Err(de::Error::duplicate_field(name));
+            }
+            seen |= bit;
+            map.next_value_seed(Slot {
+                section: &mut section,
+                index,
+            })?;
+        }
+        Ok(section)
+    }
+}
+
+/// Reads one field of a section into place.
+struct Slot<'a, S> {
+    section: &'a mut S,
+    index: usize,
+}
+
+impl<'de, S: Section> DeserializeSeed<'de> for Slot<'_, S> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        self.section.read(self.index, de)
+    }
+}
+
+/// A field name, as its index in the section's names; any other name is refused.
+struct FieldIndex(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for FieldIndex {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<usize, D::Error> {
+        de.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for FieldIndex {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<usize, E> {
+        match self.0.iter().position(|name| *name == value) {
+            Some(index) => Ok(index),
+            None => Err(E::unknown_field(value, self.0)),
+        }
+    }
+}
+
+/// Declares a section struct (attributes, doc comments and fields as written) and implements
+/// [`Section`] and `Deserialize` for it. Every field is `pub` and ends with a comma.
+macro_rules! section {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident: $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty, )*
+        }
+
+        impl $crate::config::section::Section for $name {
+            const NAME: &'static str = stringify!($name);
+            const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            fn read<'de, D: serde::Deserializer<'de>>(
+                &mut self,
+                index: usize,
+                de: D,
+            ) -> Result<(), D::Error> {
+                // The fields' indices, in declaration order.
+                #[allow(non_camel_case_types)]
+                enum Field { $($field),* }
+                const _: () = assert!(<$name as $crate::config::section::Section>::FIELDS.len() < 64);
+                $(
+                    if index == Field::$field as usize {
+                        self.$field = serde::Deserialize::deserialize(de)?;
+                        return Ok(());
+                    }
+                )*
+                Ok(())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+                $crate::config::section::deserialize(de)
+            }
+        }
+    };
+}
+pub(crate) use section;
