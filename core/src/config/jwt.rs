@@ -1,17 +1,18 @@
 //! `jwt`: Kong's jwt plugin fields (same names, same defaults), plus fields of our own.
 
-use super::section::section;
+use super::section::{section, unit_enum};
 use serde::Deserialize;
 
-/// Registered claims Kong's `claims_to_verify` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[serde(rename_all = "lowercase")]
-pub enum RegisteredClaim {
-    /// Expiration time.
-    Exp,
-    /// Not before.
-    Nbf,
+unit_enum! {
+    /// Registered claims Kong's `claims_to_verify` accepts.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub enum RegisteredClaim {
+        /// Expiration time.
+        Exp = "exp",
+        /// Not before.
+        Nbf = "nbf",
+    }
 }
 
 section! {

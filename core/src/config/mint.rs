@@ -1,8 +1,7 @@
 //! `custom_jwt` (x-custom-jwt) and `upstream_jwt` (kong-upstream-jwt): tokens minted for the upstream.
 
-use super::section::section;
+use super::section::{section, unit_enum};
 use super::Secret;
-use serde::Deserialize;
 
 section! {
     /// The `custom_jwt` section: x-custom-jwt's fields, same names and defaults.
@@ -57,31 +56,31 @@ impl Default for CustomJwtSection {
     }
 }
 
-/// `payloadhash` of a request without a body (`upstream_jwt.empty_body_payloadhash`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-pub enum EmptyBodyHash {
-    /// `""`, as kong-upstream-jwt's code sends it.
-    #[default]
-    #[serde(rename = "empty")]
-    Empty,
-    /// The SHA-256 hex of the empty string, as the plugin's README promised.
-    #[serde(rename = "sha256")]
-    Sha256,
+unit_enum! {
+    /// `payloadhash` of a request without a body (`upstream_jwt.empty_body_payloadhash`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub enum EmptyBodyHash {
+        /// `""`, as kong-upstream-jwt's code sends it.
+        #[default]
+        Empty = "empty",
+        /// The SHA-256 hex of the empty string, as the plugin's README promised.
+        Sha256 = "sha256",
+    }
 }
 
-/// How `x5c` is written (`upstream_jwt.x5c_format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-pub enum X5cFormat {
-    /// The whole chain, standard base64 DER (RFC 7515 §4.1.6), with `x5t#S256`.
-    #[default]
-    #[serde(rename = "rfc7515")]
-    Rfc7515,
-    /// The leaf alone, base64url without padding, no `x5t#S256`: what kong-upstream-jwt sent,
-    /// for upstreams written to read that.
-    #[serde(rename = "plugin")]
-    Plugin,
+unit_enum! {
+    /// How `x5c` is written (`upstream_jwt.x5c_format`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub enum X5cFormat {
+        /// The whole chain, standard base64 DER (RFC 7515 §4.1.6), with `x5t#S256`.
+        #[default]
+        Rfc7515 = "rfc7515",
+        /// The leaf alone, base64url without padding, no `x5t#S256`: what kong-upstream-jwt sent,
+        /// for upstreams written to read that.
+        Plugin = "plugin",
+    }
 }
 
 section! {

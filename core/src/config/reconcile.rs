@@ -1,19 +1,18 @@
 //! `reconcile`: jwt-reconcile's fields (same names, same defaults), plus fields of our own.
 
-use super::section::section;
-use serde::Deserialize;
+use super::section::{section, unit_enum};
 
-/// Method of the call to the auth service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-pub enum CallMethod {
-    /// `POST` (the plugin's default).
-    #[default]
-    #[serde(rename = "POST")]
-    Post,
-    /// `GET`, still carrying the JSON body as the plugin does.
-    #[serde(rename = "GET")]
-    Get,
+unit_enum! {
+    /// Method of the call to the auth service.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub enum CallMethod {
+        /// `POST` (the plugin's default).
+        #[default]
+        Post = "POST",
+        /// `GET`, still carrying the JSON body as the plugin does.
+        Get = "GET",
+    }
 }
 
 section! {

@@ -6,8 +6,13 @@
 //! section costs one `match` of its fields. It answers what the derive did for a struct with
 //! `#[serde(deny_unknown_fields, default)]`: the same errors (unknown field, duplicate field,
 //! `expected struct X`), a JSON array read as the fields in order, missing fields defaulted.
+//!
+//! The enums of unit variants (`"POST"`, `"sha256"`) share one deserializer likewise
+//! ([`unit_enum!`]).
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -156,3 +161,86 @@ macro_rules! section {
     };
 }
 pub(crate) use section;
+
+/// `Deserialize::deserialize` of a [`unit_enum!`]: the index of the variant named `"x"` (or
+/// `{"x": null}`) in `variants`, as serde's derive reads an enum of unit variants.
+pub(crate) fn variant<'de, D: Deserializer<'de>>(
+    de: D,
+    name: &'static str,
+    variants: &'static [&'static str],
+) -> Result<usize, D::Error> {
+    de.deserialize_enum(name, variants, EnumVisitor { name, variants })
+}
+
+struct EnumVisitor {
+    name: &'static str,
+    variants: &'static [&'static str],
+}
+
+impl<'de> Visitor<'de> for EnumVisitor {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "enum {}", self.name)
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<usize, A::Error> {
+        let (index, variant) = data.variant_seed(VariantIndex(self.variants))?;
+        variant.unit_variant()?;
+        Ok(index)
+    }
+}
+
+/// A variant name, as its index; any other name is refused.
+struct VariantIndex(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for VariantIndex {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<usize, D::Error> {
+        de.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for VariantIndex {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("variant identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<usize, E> {
+        match self.0.iter().position(|name| *name == value) {
+            Some(index) => Ok(index),
+            None => Err(E::unknown_variant(value, self.0)),
+        }
+    }
+}
+
+/// Declares an enum of unit variants, each written `Variant = "json name",`, and implements
+/// `Deserialize` for it (test builds serialise it under the same names).
+macro_rules! unit_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$variant_meta:meta])* $variant:ident = $text:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $( $(#[$variant_meta])* #[cfg_attr(test, serde(rename = $text))] $variant, )*
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+                const ALL: &[$name] = &[$($name::$variant),*];
+                let index = $crate::config::section::variant(de, stringify!($name), &[$($text),*])?;
+                // `variant` answers only indices of the names.
+                ALL.get(index)
+                    .copied()
+                    .ok_or_else(|| serde::de::Error::custom("unknown variant"))
+            }
+        }
+    };
+}
+pub(crate) use unit_enum;
