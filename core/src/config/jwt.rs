@@ -1,7 +1,6 @@
 //! `jwt`: Kong's jwt plugin fields (same names, same defaults), plus fields of our own.
 
 use super::section::{section, unit_enum};
-use serde::Deserialize;
 
 unit_enum! {
     /// Registered claims Kong's `claims_to_verify` accepts.
@@ -108,13 +107,15 @@ impl Default for JwksUriSection {
     }
 }
 
-/// Ours: one claim copied to a request header.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[serde(deny_unknown_fields)]
-pub struct ClaimToHeader {
-    /// Dotted claim path (`a.b`).
-    pub claim: String,
-    /// Header name.
-    pub header: String,
+section! {
+    required;
+    /// Ours: one claim copied to a request header.
+    #[derive(Debug, Clone, Default)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct ClaimToHeader {
+        /// Dotted claim path (`a.b`).
+        pub claim: String,
+        /// Header name.
+        pub header: String,
+    }
 }

@@ -16,12 +16,14 @@ use serde::de::{
 use std::fmt;
 use std::marker::PhantomData;
 
-/// A section: a struct whose missing fields take their `Default`.
+/// A section: a struct whose missing fields take their `Default`, or are refused.
 pub(crate) trait Section: Default {
     /// The struct's name (serde's `expected struct JwtSection`).
     const NAME: &'static str;
     /// Its JSON field names, in declaration order (a JSON array lists them in this order).
     const FIELDS: &'static [&'static str];
+    /// Every field must be given (serde's derive without `#[serde(default)]`).
+    const REQUIRED: bool;
     /// Reads field `index` (of [`Self::FIELDS`]) from `de`.
     fn read<'de, D: Deserializer<'de>>(&mut self, index: usize, de: D) -> Result<(), D::Error>;
 }
@@ -50,6 +52,12 @@ impl<'de, S: Section> Visitor<'de> for SectionVisitor<S> {
                 index,
             };
             if seq.next_element_seed(slot)?.is_none() {
+                if S::REQUIRED {
+                    return Err(de::Error::invalid_length(
+                        index,
+                        &Elements::<S>(PhantomData),
+                    ));
+                }
                 break;
             }
         }
@@ -72,7 +80,24 @@ impl<'de, S: Section> Visitor<'de> for SectionVisitor<S> {
                 index,
             })?;
         }
+        let mut missing = (0..S::FIELDS.len()).filter(|index| seen & (1u64 << index) == 0);
+        if let (true, Some(index)) = (S::REQUIRED, missing.next()) {
+            let name = S::FIELDS.get(index).copied().unwrap_or_default();
+            return Err(de::Error::missing_field(name));
+        }
         Ok(section)
+    }
+}
+
+/// What an array too short for a [`Section::REQUIRED`] section should have been.
+struct Elements<S>(PhantomData<S>);
+
+impl<S: Section> de::Expected for Elements<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match S::FIELDS.len() {
+            1 => write!(f, "struct {} with 1 element", S::NAME),
+            n => write!(f, "struct {} with {n} elements", S::NAME),
+        }
     }
 }
 
@@ -117,9 +142,17 @@ impl Visitor<'_> for FieldIndex {
 }
 
 /// Declares a section struct (attributes, doc comments and fields as written) and implements
-/// [`Section`] and `Deserialize` for it. Every field is `pub` and ends with a comma.
+/// [`Section`] and `Deserialize` for it. Every field is `pub` and ends with a comma. A leading
+/// `required;` makes every field required.
 macro_rules! section {
+    (required; $($section:tt)*) => {
+        $crate::config::section::section!(@ true; $($section)*);
+    };
+    ($(#[$meta:meta])* pub struct $($section:tt)*) => {
+        $crate::config::section::section!(@ false; $(#[$meta])* pub struct $($section)*);
+    };
     (
+        @ $required:literal;
         $(#[$meta:meta])*
         pub struct $name:ident {
             $( $(#[$field_meta:meta])* pub $field:ident: $ty:ty, )*
@@ -133,6 +166,7 @@ macro_rules! section {
         impl $crate::config::section::Section for $name {
             const NAME: &'static str = stringify!($name);
             const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+            const REQUIRED: bool = $required;
 
             fn read<'de, D: serde::Deserializer<'de>>(
                 &mut self,
