@@ -53,10 +53,8 @@ impl<'de, S: Section> Visitor<'de> for SectionVisitor<S> {
             };
             if seq.next_element_seed(slot)?.is_none() {
                 if S::REQUIRED {
-                    return Err(de::Error::invalid_length(
-                        index,
-                        &Elements::<S>(PhantomData),
-                    ));
+                    let expected = Elements::<S>(PhantomData);
+                    return Err(de::Error::invalid_length(index, &expected));
                 }
                 break;
             }
@@ -66,27 +64,47 @@ impl<'de, S: Section> Visitor<'de> for SectionVisitor<S> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<S, A::Error> {
         let mut section = S::default();
-        // Sections have fewer than 64 fields (the `section!` macro checks).
-        let mut seen = 0u64;
-        while let Some(index) = map.next_key_seed(FieldIndex(S::FIELDS))? {
-            let bit = 1u64 << (index % 64);
-            if seen & bit != 0 {
-                let name = S::FIELDS.get(index).copied().unwrap_or_default();
-                return Err(de::Error::duplicate_field(name));
-            }
-            seen |= bit;
+        let mut read = |index, map: &mut A| {
             map.next_value_seed(Slot {
                 section: &mut section,
                 index,
-            })?;
-        }
-        let mut missing = (0..S::FIELDS.len()).filter(|index| seen & (1u64 << index) == 0);
-        if let (true, Some(index)) = (S::REQUIRED, missing.next()) {
-            let name = S::FIELDS.get(index).copied().unwrap_or_default();
-            return Err(de::Error::missing_field(name));
-        }
+            })
+        };
+        read_fields(&mut map, S::FIELDS, S::REQUIRED, &mut read)?;
         Ok(section)
     }
+}
+
+/// A section's own part of [`read_fields`]: reads field `index`'s value into place.
+type ReadField<'r, 'de, A> =
+    &'r mut dyn FnMut(usize, &mut A) -> Result<(), <A as MapAccess<'de>>::Error>;
+
+/// The loop of every section's `visit_map`, one copy for all of them: reads each field
+/// named in `fields` with `read`, refuses names given twice and, when `required`, missing.
+#[inline(never)]
+fn read_fields<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    fields: &'static [&'static str],
+    required: bool,
+    read: ReadField<'_, 'de, A>,
+) -> Result<(), A::Error> {
+    // Sections have fewer than 64 fields (the `section!` macro checks).
+    let mut seen = 0u64;
+    while let Some(index) = map.next_key_seed(FieldIndex(fields))? {
+        let bit = 1u64 << (index % 64);
+        if seen & bit != 0 {
+            let name = fields.get(index).copied().unwrap_or_default();
+            return Err(de::Error::duplicate_field(name));
+        }
+        seen |= bit;
+        read(index, map)?;
+    }
+    let mut missing = (0..fields.len()).filter(|index| seen & (1u64 << (index % 64)) == 0);
+    if let (true, Some(index)) = (required, missing.next()) {
+        let name = fields.get(index).copied().unwrap_or_default();
+        return Err(de::Error::missing_field(name));
+    }
+    Ok(())
 }
 
 /// What an array too short for a [`Section::REQUIRED`] section should have been.
