@@ -173,6 +173,41 @@ fn call_carries_connection_named_headers_the_upstream_receives() {
     }
 }
 
+/// Regression (review): the call's own `X-Forwarded-Host` hid the client's, which reaches the
+/// upstream (neither host removes it) where Rails, Express (`trust proxy`) and Django
+/// (`USE_X_FORWARDED_HOST`) read it as the request's host: the service was told
+/// `mine.example` while the upstream acted on `victim.example`. Any spelling of it other than
+/// `Host` is refused before the call; one equal to `Host` goes on.
+#[test]
+fn call_refuses_a_forwarded_host_the_call_would_hide() {
+    for host in hosts() {
+        let r = rig(host, json!({"forward_headers": true}), allow(json!({})));
+        for name in ["X-Forwarded-Host", "X_Forwarded_Host"] {
+            let req = Request::get("/r")
+                .header("host", "mine.example")
+                .header(name, "victim.example");
+            let resp = r.gw.send(&req);
+            let message = format!("Duplicate '{}' header", name.to_ascii_lowercase());
+            assert_eq!(
+                (resp.status, resp.json()),
+                (400, json!({ "message": message })),
+                "{host:?} {name}"
+            );
+        }
+        let same = Request::get("/r")
+            .header("host", "mine.example")
+            .header("x-forwarded-host", "mine.example");
+        assert_eq!(r.gw.send(&same).status, 200, "{host:?}");
+        let call = r.auth.single();
+        assert_eq!(call.header_all("x-forwarded-host"), ["mine.example"]);
+        assert_eq!(
+            call_body(&call)["headers"]["x-forwarded-host"],
+            "mine.example"
+        );
+        assert_eq!(r.upstream.requests().len(), 1, "{host:?}");
+    }
+}
+
 #[test]
 fn call_path_replaces_the_url_path_and_keeps_its_query() {
     for host in hosts() {

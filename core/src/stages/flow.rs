@@ -374,6 +374,11 @@ impl Flow {
                     // The call carries what the upstream would get: verified identity headers,
                     // never the client's copies of them.
                     let view = self.upstream_view();
+                    // The call would hide it: the service would judge another request.
+                    if let Some(name) = reconcile::ambiguous_header(&view) {
+                        let name = name.clone();
+                        return self.refuse(Refusal::DuplicateOwnedHeader { name });
+                    }
                     // The call shows `a=1;b=2` as one pair; Rack 2 reads two.
                     if rec.forward_query && view.query().contains(';') {
                         return self.refuse(Refusal::SemicolonSeparator);

@@ -396,6 +396,52 @@ fn reconcile_forward_body_refuses_json_or_forms_it_cannot_parse() {
     }
 }
 
+/// Regression (review): the call sets its own `X-Forwarded-Host` (the request's host), so a
+/// client's `X-Forwarded-Host: victim.example` never reached the auth service, while Rails
+/// (`request.host`), Express (`trust proxy`) and Django (`USE_X_FORWARDED_HOST`) upstreams took
+/// it as the host: the service judged one tenant's host, the upstream acted on another's. Any
+/// spelling of it other than `Host` is refused, 400, before the call; one equal to `Host` (a
+/// front proxy's) goes on.
+#[test]
+fn reconcile_refuses_a_forwarded_host_the_call_would_hide() {
+    let config = reconcile_config(0);
+    let start = |headers: &[(&str, &str)]| -> Next {
+        let mut shared = Shared::for_config(&config);
+        Flow::start(&config, &mut shared, request(T0, headers)).1
+    };
+    for (name, value) in [
+        ("x-forwarded-host", "victim.example"),
+        ("x_forwarded_host", "victim.example"),
+        ("x-forwarded-host", "api.example.com, victim.example"),
+    ] {
+        let refusal = Refusal::DuplicateOwnedHeader { name: name.into() };
+        assert_eq!(
+            start(&[(name, value)]),
+            Next::Refuse(refusal.clone()),
+            "{name}: {value}"
+        );
+        let reply = refusal.reply();
+        assert_eq!(reply.status, 400);
+        let want = format!(r#"{{"message":"Duplicate '{name}' header"}}"#);
+        assert_eq!(reply.body, want.as_bytes());
+    }
+    let Next::Dispatch(call) = start(&[("x-forwarded-host", "api.example.com")]) else {
+        panic!("the same host: the service is asked")
+    };
+    let shown: Vec<_> = call
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "x-forwarded-host")
+        .collect();
+    assert_eq!(
+        shown,
+        [&(
+            "x-forwarded-host".to_string(),
+            "api.example.com".to_string()
+        )]
+    );
+}
+
 #[test]
 fn reconcile_cache_off_calls_every_time() {
     let config = reconcile_config(0);

@@ -80,7 +80,9 @@ pub enum Refusal {
     /// request for it (Kong's engine).
     LengthRequired,
     /// 400: the client sent a header the filter owns twice, which the host cannot strip (Kong's
-    /// engine).
+    /// engine); or, with reconcile, a header the call would show the auth service otherwise
+    /// than upstreams read it (an `X-Forwarded-Host` other than `Host`, which the call's own
+    /// hides).
     DuplicateOwnedHeader {
         /// The header's name.
         name: String,

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use super::compile::Reconcile;
 use super::multipart;
 use crate::config::CallMethod;
+use crate::stages::headers::same_header;
 use crate::stages::{CallSpec, Refusal, Request};
 
 /// `User-Agent` of the call: the plugin's `"jwt-reconcile/" .. VERSION`, its handler's version
@@ -107,6 +108,19 @@ pub fn forwarded_host(authority: &str) -> String {
         authority.split(':').next().unwrap_or_default()
     };
     host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
+}
+
+/// A client header the auth service would be shown otherwise than upstreams read it, if any:
+/// an `X-Forwarded-Host` (in any spelling) other than `Host`. The call's own `X-Forwarded-Host`
+/// hides it, while Rails (`request.host`), Express (`trust proxy`) and Django
+/// (`USE_X_FORWARDED_HOST`) take it as the request's host.
+pub fn ambiguous_header(req: &Request) -> Option<&String> {
+    for (a, value) in &req.headers {
+        if same_header(a, "x-forwarded-host") && *value != req.authority {
+            return Some(a);
+        }
+    }
+    None
 }
 
 /// The client headers `copy_headers` puts on the call, in order: all but pseudo-headers,
