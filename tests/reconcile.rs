@@ -208,6 +208,31 @@ fn call_refuses_a_forwarded_host_the_call_would_hide() {
     }
 }
 
+/// Regression (review): `X-Tenant: mine` beside `X_Tenant: victim` reached both the auth service
+/// and the upstream as two headers (both hosts forward names with `_`); the service, reading
+/// `x-tenant`, judged `mine`, while Puma before 6.4.3 (Rails) reads `X_Tenant`'s value as
+/// `X-Tenant` and gunicorn before 22 joins them. A name in two spellings is refused before the
+/// call.
+#[test]
+fn call_refuses_a_header_name_in_two_spellings() {
+    for host in hosts() {
+        let r = rig(host, json!({"forward_headers": true}), allow(json!({})));
+        let req = Request::get("/r")
+            .header("X-Tenant", "mine")
+            .header("X_Tenant", "victim");
+        let resp = r.gw.send(&req);
+        assert_eq!(
+            (resp.status, resp.json()),
+            (400, json!({"message": "Duplicate 'x-tenant' header"})),
+            "{host:?}"
+        );
+        let one = Request::get("/r").header("X-Tenant", "mine");
+        assert_eq!(r.gw.send(&one).status, 200, "{host:?}");
+        assert_eq!(call_body(&r.auth.single())["headers"]["x-tenant"], "mine");
+        assert_eq!(r.upstream.requests().len(), 1, "{host:?}");
+    }
+}
+
 #[test]
 fn call_path_replaces_the_url_path_and_keeps_its_query() {
     for host in hosts() {

@@ -442,6 +442,45 @@ fn reconcile_refuses_a_forwarded_host_the_call_would_hide() {
     );
 }
 
+/// Regression (review): `X-Tenant: mine` beside `X_Tenant: victim` reached the auth service as
+/// two headers (and `forward_headers` as two keys: a service reading `x-tenant` saw `mine`),
+/// while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22 joins
+/// them; with the cache on, the key (sorted by name) could not tell their order apart. A name
+/// in two spellings is refused, 400, before the call; one spelling, or one name repeated, goes
+/// on.
+#[test]
+fn reconcile_refuses_a_header_name_in_two_spellings() {
+    let config = reconcile_config(60);
+    let start = |headers: &[(&str, &str)]| -> Next {
+        let mut shared = Shared::for_config(&config);
+        Flow::start(&config, &mut shared, request(T0, headers)).1
+    };
+    for headers in [
+        &[("x-tenant", "mine"), ("x_tenant", "victim")][..],
+        &[
+            ("x_tenant", "victim"),
+            ("accept", "*/*"),
+            ("x-tenant", "mine"),
+        ],
+        &[("x_a-b", "1"), ("x-a_b", "2")],
+    ] {
+        let name = headers[0].0;
+        let refusal = Refusal::DuplicateOwnedHeader { name: name.into() };
+        assert_eq!(start(headers), Next::Refuse(refusal.clone()), "{headers:?}");
+        let reply = refusal.reply();
+        assert_eq!(reply.status, 400);
+        let want = format!(r#"{{"message":"Duplicate '{name}' header"}}"#);
+        assert_eq!(reply.body, want.as_bytes());
+    }
+    for headers in [
+        &[("x_tenant", "victim")][..],
+        &[("x-tenant", "a"), ("x-tenant", "b")],
+        &[("x-tenant", "a"), ("x-tenants", "b")],
+    ] {
+        assert!(matches!(start(headers), Next::Dispatch(_)), "{headers:?}");
+    }
+}
+
 #[test]
 fn reconcile_cache_off_calls_every_time() {
     let config = reconcile_config(0);

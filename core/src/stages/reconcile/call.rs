@@ -111,12 +111,16 @@ pub fn forwarded_host(authority: &str) -> String {
 }
 
 /// A client header the auth service would be shown otherwise than upstreams read it, if any:
-/// an `X-Forwarded-Host` (in any spelling) other than `Host`. The call's own `X-Forwarded-Host`
-/// hides it, while Rails (`request.host`), Express (`trust proxy`) and Django
-/// (`USE_X_FORWARDED_HOST`) take it as the request's host.
+/// - an `X-Forwarded-Host` (in any spelling) other than `Host`: the call's own
+///   `X-Forwarded-Host` hides it, while Rails (`request.host`), Express (`trust proxy`) and
+///   Django (`USE_X_FORWARDED_HOST`) take it as the request's host;
+/// - a name sent in two spellings (`X-Tenant`, `X_Tenant`): the service is shown two headers,
+///   while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22
+///   joins them; the cache key, sorted by name, would not even tell their order apart.
 pub fn ambiguous_header(req: &Request) -> Option<&String> {
     for (a, value) in &req.headers {
-        if same_header(a, "x-forwarded-host") && *value != req.authority {
+        let host = same_header(a, "x-forwarded-host") && *value != req.authority;
+        if host || req.headers.iter().any(|(b, _)| a != b && same_header(a, b)) {
             return Some(a);
         }
     }
