@@ -686,7 +686,7 @@ fn reconcile_forward_body_refuses_a_body_read_by_another_type_or_charset() {
     let form = "application/x-www-form-urlencoded";
     let cases: [&[(&str, &str)]; 5] = [
         &[("content-type", json), ("content-type", form)],
-        &[("content-type", "text/plain"), ("Content-Type", form)],
+        &[("content-type", "text/plain"), ("content-type", form)],
         &[(
             "content-type",
             "application/x-www-form-urlencoded; charset=utf-16be",
