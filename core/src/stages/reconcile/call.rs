@@ -117,6 +117,7 @@ pub fn forwarded_host(authority: &str) -> String {
 /// - a name sent in two spellings (`X-Tenant`, `X_Tenant`): the service is shown two headers,
 ///   while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22
 ///   joins them; the cache key, sorted by name, would not even tell their order apart.
+///
 /// Names are compared as the glue gives them, lower-case.
 pub fn ambiguous_header(req: &Request) -> Option<&String> {
     for (a, value) in &req.headers {
