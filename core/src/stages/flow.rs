@@ -379,8 +379,7 @@ impl Flow {
                         let name = name.clone();
                         return self.refuse(Refusal::DuplicateOwnedHeader { name });
                     }
-                    // The call shows `a=1;b=2` as one pair; Rack 2 reads two.
-                    if rec.forward_query && view.query().contains(';') {
+                    if reconcile::ambiguous_query(rec, &view) {
                         return self.refuse(Refusal::SemicolonSeparator);
                     }
                     let body = self.body.kept.as_deref().filter(|_| rec.needs_body());

@@ -182,9 +182,7 @@ impl KeyAuth {
         }
         Err(Denial::NoApiKey)
     }
-}
 
-impl KeyAuth {
     /// True when a place Kong does not read once it found `key` under `found` holds another
     /// key the upstream would get unverified: a header or query argument of another key name,
     /// another spelling of a key header (CGI reads `x_api_key` as `x-api-key`), or an argument

@@ -129,6 +129,13 @@ pub fn ambiguous_header(req: &Request) -> Option<&String> {
     None
 }
 
+/// True when the call would show the query as one pair where an upstream reads two: with
+/// `forward_query`, a raw `;` (`a=1;b=2` is one pair to Kong's `get_query()`, two to Rack 2,
+/// Python before 3.9.2 and Go before 1.17).
+pub fn ambiguous_query(rec: &Reconcile, req: &Request) -> bool {
+    rec.forward_query && req.query().contains(';')
+}
+
 /// The client headers `copy_headers` puts on the call, in order: all but pseudo-headers,
 /// [`NOT_COPIED`] and the call's own headers. Headers the client's `Connection` header names are
 /// copied too: the hosts forward them to the upstream (nginx, as Kong, sends every client header

@@ -29,7 +29,7 @@ pub struct Reconcile {
     pub(super) timeout_ms: u32,
     pub(super) copy_headers: bool,
     pub(super) forward_path: bool,
-    pub(crate) forward_query: bool,
+    pub(super) forward_query: bool,
     pub(super) forward_headers: bool,
     pub(super) forward_body: bool,
     pub(super) inject: bool,
