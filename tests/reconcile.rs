@@ -342,8 +342,9 @@ fn call_forward_body_refuses_an_encoded_body() {
     }
 }
 
+/// What `body` shows: Kong's `get_body()` reading, and JSON under any other type or none.
 #[test]
-fn call_forward_body_as_kong_get_body() {
+fn call_forward_body_as_kong_get_body_and_json_under_any_type() {
     for host in hosts() {
         let r = rig(host, json!({"forward_body": true}), allow(json!({})));
         let multipart = "--XB\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nalice\r\n\
@@ -358,7 +359,7 @@ fn call_forward_body_as_kong_get_body() {
             ),
             (
                 Request::post("/scalar", "42").header("content-type", "application/json"),
-                json!({}),
+                json!({"body": 42}),
             ),
             (
                 Request::post("/structured", "{\"role\": \"admin\"}")
@@ -374,7 +375,19 @@ fn call_forward_body_as_kong_get_body() {
                     .header("content-type", "application/x-www-form-urlencoded"),
                 json!({"body": {}}),
             ),
-            (Request::post("/no-type", "{\"a\": 1}"), json!({})),
+            // JSON whatever the type says, as Go's decoder and FastAPI read it.
+            (
+                Request::post("/no-type", "{\"a\": 1}"),
+                json!({"body": {"a": 1}}),
+            ),
+            (
+                Request::post("/text", "[\"a\"]").header("content-type", "text/plain"),
+                json!({"body": ["a"]}),
+            ),
+            (
+                Request::post("/text-not-json", "a=1").header("content-type", "text/plain"),
+                json!({}),
+            ),
             (
                 Request::post("/multi", multipart)
                     .header("content-type", "multipart/form-data; boundary=XB"),

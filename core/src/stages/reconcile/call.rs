@@ -199,73 +199,81 @@ pub fn envelope(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> Value {
     Value::Object(out)
 }
 
-/// The request body as Kong's `kong.request.get_body()` reads it, by the media type of
-/// `Content-Type` (the part before `;`, compared case-insensitively as a prefix, as Kong does):
+/// The request body as the auth service is shown it: what Kong's `kong.request.get_body()`
+/// reads, and a JSON body under any other type. By the media type of `Content-Type` (the part
+/// before `;`, compared case-insensitively as a prefix, as Kong does):
 /// - `application/x-www-form-urlencoded`: an object as [`parse_form`] makes it (`{}` for an
 ///   empty form);
-/// - `application/json`, and the structured `application/<type>+json` types (which Kong does
-///   not read, but Flask and Spring do): the JSON when it is an object or an array; `None` for
-///   anything else (empty, invalid, not UTF-8, a scalar), where Kong answers "invalid json
-///   body";
 /// - `multipart/form-data`: an object of the parts that are not files (see
 ///   [`multipart::form_fields`]);
-/// - no `Content-Type`, or any other: `None`.
+/// - any other type, or none: the JSON value when the body is JSON (`None` for `null`, an
+///   empty, invalid or non-UTF-8 body). Kong reads JSON only under `application/json` and only
+///   objects and arrays, but Go's `json.NewDecoder` reads a body whatever its type, FastAPI
+///   one without `Content-Type`, Spring's `@RequestBody String` a scalar: the service must
+///   see what they act on.
 pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
-    let content_type = content_type?;
-    let media_type = media_type(content_type);
+    let media_type = content_type.map(media_type).unwrap_or_default();
     if media_type.starts_with("application/x-www-form-urlencoded") {
         Some(parse_form(bytes))
-    } else if is_json(&media_type) {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(value @ (Value::Object(_) | Value::Array(_))) => Some(value),
-            _ => None,
-        }
     } else if media_type.starts_with("multipart/form-data") {
         // An unreadable form was refused before the call (an empty one gets here): `{}`.
-        Some(multipart::form_fields(content_type, bytes).unwrap_or_else(|| Map::new().into()))
+        let fields = content_type.and_then(|ct| multipart::form_fields(ct, bytes));
+        Some(fields.unwrap_or_else(|| Map::new().into()))
     } else {
-        None
+        serde_json::from_slice::<Value>(bytes)
+            .ok()
+            .filter(|value| !value.is_null())
     }
 }
 
 /// Why a body cannot be shown to the auth service as an upstream may read it, if it cannot
 /// (by [`body_value`]'s reading of `Content-Type`): a `multipart/form-data` body that is not a
 /// plain form ([`multipart::form_fields`]); a form with a raw `;` (Rack 2 splits pairs on it,
-/// the call does not); JSON naming a member twice in some object (`serde_json`, and so the
-/// call, keeps the last value, other parsers the first) or holding an integer beyond 64 bits
-/// (shown rounded, read exactly by Python); a JSON body that is not blank and no JSON
-/// `serde_json` reads (the call would carry no `body`, while a lenient upstream may read a
-/// byte-order-marked or `NaN` document); and, for any body, a second `Content-Type` header or,
-/// for a form or JSON, a charset other than UTF-8.
+/// the call does not); JSON, under any type, naming a member twice in some object
+/// (`serde_json`, and so the call, keeps the last value, other parsers the first) or holding an
+/// integer beyond 64 bits (shown rounded, read exactly by Python); a body that is no JSON
+/// `serde_json` reads, when it is not blank and typed as JSON or is JSON after a byte-order
+/// mark (the call would carry no `body`, while a lenient upstream may read a byte-order-marked
+/// or `NaN` document: Python's `json.loads` takes the mark whatever the type); and, for any
+/// body, a second `Content-Type` header or, for a form or JSON, a charset other than UTF-8.
 pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
-    let content_type = req.header("content-type")?;
-    let media_type = media_type(content_type);
+    let content_type = req.header("content-type");
+    let media_type = content_type.map(media_type).unwrap_or_default();
     let form = media_type.starts_with("application/x-www-form-urlencoded");
+    let json = is_json(&media_type);
     // A second Content-Type reaches the upstream, where gunicorn keeps the last; Tomcat decodes
     // a form by its charset: the service would be shown the body read another way.
-    let read = form || is_json(&media_type) || media_type.starts_with("multipart/");
+    let read = form || json || media_type.starts_with("multipart/");
     let mut types = 0;
     for (name, _) in &req.headers {
         types += usize::from(name.eq_ignore_ascii_case("content-type"));
     }
-    if types > 1 || read && !utf8_charset(content_type) {
+    if types > 1 || read && !content_type.is_some_and(utf8_charset) {
         return Some(Refusal::EncodedBody);
     }
     if media_type.starts_with("multipart/form-data") {
-        let fields = multipart::form_fields(content_type, bytes);
+        let fields = content_type.and_then(|ct| multipart::form_fields(ct, bytes));
         return fields.is_none().then_some(Refusal::InvalidFormBody);
     }
     if form {
         return bytes.contains(&b';').then_some(Refusal::SemicolonSeparator);
     }
-    if !is_json(&media_type) || bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
     match crate::jose::json::from_slice_exact(bytes) {
         Ok(_) => None,
         Err(_) if serde_json::from_slice::<Value>(bytes).is_ok() => Some(Refusal::AmbiguousBody),
-        Err(_) => Some(Refusal::InvalidJsonBody),
+        Err(_) if json || json_after_bom(bytes) => Some(Refusal::InvalidJsonBody),
+        Err(_) => None,
     }
+}
+
+/// True when the body is JSON after a UTF-8 byte-order mark.
+fn json_after_bom(bytes: &[u8]) -> bool {
+    bytes
+        .strip_prefix(b"\xef\xbb\xbf")
+        .is_some_and(|rest| serde_json::from_slice::<Value>(rest).is_ok())
 }
 
 /// True when a `Content-Type` names no `charset`, or names it once as `charset=utf-8` (any
@@ -634,7 +642,7 @@ mod tests {
     }
 
     #[test]
-    fn envelope_body_json_object_or_array_only() {
+    fn envelope_body_json_is_any_value_but_null() {
         assert_eq!(
             body_key(Some("application/json"), b"[1,2]"),
             Some(json!([1, 2]))
@@ -652,17 +660,15 @@ mod tests {
             body_key(Some("Application/Vnd.Api+JSON"), br#"{"role": "admin"}"#),
             Some(json!({"role": "admin"}))
         );
-        for bad in [
-            &b"{bad"[..],
-            b"",
-            b"  ",
-            b"1",
-            b"\"s\"",
-            b"null",
-            b"true",
-            b"{} x",
-            b"[\"\xff\"]",
+        // A scalar is what Spring's `@RequestBody String` or Go's decoder reads.
+        for (scalar, want) in [
+            (&b"1"[..], json!(1)),
+            (b"\"s\"", json!("s")),
+            (b" true ", json!(true)),
         ] {
+            assert_eq!(body_key(Some("application/json"), scalar), Some(want));
+        }
+        for bad in [&b"{bad"[..], b"", b"  ", b"null", b"{} x", b"[\"\xff\"]"] {
             assert_eq!(body_key(Some("application/json"), bad), None, "{bad:?}");
         }
     }
@@ -693,19 +699,32 @@ mod tests {
         assert_eq!(body_key(Some("multipart/form-data"), b""), Some(json!({})));
     }
 
+    /// Regression (review): a JSON body under another type, or none, was shown as no body,
+    /// while Go's `json.NewDecoder` reads it whatever the type and FastAPI without a type.
     #[test]
-    fn envelope_body_left_out_without_supported_content_type() {
-        assert_eq!(body_key(None, b""), None, "a GET without body");
-        assert_eq!(body_key(None, br#"{"a": 1}"#), None);
+    fn envelope_body_json_under_any_other_type_or_none() {
         for ct in [
-            "text/plain",
-            "application/octet-stream",
-            "application/xml",
-            "",
+            None,
+            Some("text/plain"),
+            Some("text/plain; charset=utf-16"),
+            Some("application/octet-stream"),
+            Some("application/xml"),
+            Some("multipart/mixed; boundary=b"),
+            Some(""),
         ] {
-            assert_eq!(body_key(Some(ct), br#"{"a": 1}"#), None, "{ct}");
+            let got = body_key(ct, br#"{"role": "admin"}"#);
+            assert_eq!(got, Some(json!({"role": "admin"})), "{ct:?}");
+            assert_eq!(body_key(ct, b"[1]"), Some(json!([1])), "{ct:?}");
         }
-        assert_eq!(body_key(Some("text/plain"), &[0xff, 0x00]), None);
+    }
+
+    #[test]
+    fn envelope_body_left_out_when_no_reading_finds_one() {
+        assert_eq!(body_key(None, b""), None, "a GET without body");
+        for body in [&b"role=admin"[..], b"null", b"<a/>", &[0xff, 0x00]] {
+            assert_eq!(body_key(None, body), None, "{body:?}");
+            assert_eq!(body_key(Some("text/plain"), body), None, "{body:?}");
+        }
         let rec = config(r#", "forward_body": true"#);
         assert_eq!(envelope(&rec, &request(), None), json!({}));
     }
