@@ -38,8 +38,40 @@ pub struct Jwk {
     kid: Option<String>,
     alg: Option<String>,
     key_use: Option<String>,
+    ops: Option<KeyOps>,
     verifying: VerifyingKey,
     signing: Option<SigningKey>,
+}
+
+/// The signature operations a JWK's `key_ops` (RFC 7517 §4.3) names; other operations
+/// (`encrypt`, `wrapKey`, ...) are allowed in the list and give the key no signature use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyOps {
+    sign: bool,
+    verify: bool,
+}
+
+impl KeyOps {
+    /// Reads `key_ops`: an array of distinct strings (RFC 7517 §4.3), or absent.
+    fn read(obj: &Map<String, Value>) -> Result<Option<Self>, JoseError> {
+        let Some(value) = obj.get("key_ops") else {
+            return Ok(None);
+        };
+        let bad = JoseError::InvalidJwk("key_ops must be an array of distinct strings");
+        let ops = value.as_array().ok_or(bad)?;
+        let mut names: Vec<&str> = Vec::with_capacity(ops.len());
+        for op in ops {
+            let name = op.as_str().ok_or(bad)?;
+            if names.contains(&name) {
+                return Err(bad);
+            }
+            names.push(name);
+        }
+        Ok(Some(Self {
+            sign: names.contains(&"sign"),
+            verify: names.contains(&"verify"),
+        }))
+    }
 }
 
 /// A JWK that [`JwkSet::parse`] left out, and why.
@@ -251,6 +283,7 @@ impl Jwk {
         let kid = opt_string(obj, "kid")?;
         let alg = opt_string(obj, "alg")?;
         let key_use = opt_string(obj, "use")?;
+        let ops = KeyOps::read(obj)?;
         let kty = opt_string(obj, "kty")?.ok_or(JoseError::InvalidJwk("kty is missing"))?;
         let (verifying, signing) = match kty.as_str() {
             "RSA" => parse_rsa(obj)?,
@@ -270,6 +303,7 @@ impl Jwk {
             kid,
             alg,
             key_use,
+            ops,
             verifying,
             signing,
         })
@@ -282,6 +316,7 @@ impl Jwk {
             kid: None,
             alg: None,
             key_use: None,
+            ops: None,
             verifying,
             signing,
         }
@@ -337,11 +372,23 @@ impl Jwk {
     }
 
     /// True when this JWK may verify a token signed with `alg`: the key serves `alg`, the JWK's
-    /// `alg` (if any) is exactly `alg`, and its `use` (if any) is `sig`.
+    /// `alg` (if any) is exactly `alg`, its `use` (if any) is `sig` and its `key_ops` (if any)
+    /// name `verify`.
     pub fn allows(&self, alg: Algorithm) -> bool {
         self.verifying.check_alg(alg).is_ok()
             && self.alg.as_deref().is_none_or(|a| a == alg.name())
-            && self.key_use.as_deref().is_none_or(|u| u == "sig")
+            && self.for_signatures()
+            && self.ops.is_none_or(|ops| ops.verify)
+    }
+
+    /// True when this JWK's `use` and `key_ops` (when given) let it sign: `use` is `sig`,
+    /// `key_ops` names `sign`.
+    pub fn may_sign(&self) -> bool {
+        self.for_signatures() && self.ops.is_none_or(|ops| ops.sign)
+    }
+
+    fn for_signatures(&self) -> bool {
+        self.key_use.as_deref().is_none_or(|u| u == "sig")
     }
 
     /// The public JWK as a JSON object: key members, then `kid`, `alg`, `use` when set.
@@ -530,5 +577,53 @@ mod tests {
         assert_eq!(set.ignored_oct(), 0);
         assert_eq!(set.skipped().len(), 1);
         assert_eq!(set.candidates(Some("shared"), Algorithm::HS256).count(), 1);
+    }
+
+    fn oct_with(extra: Value) -> Result<Jwk, JoseError> {
+        let mut jwk = serde_json::json!({"kty": "oct", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"});
+        if let (Some(obj), Value::Object(more)) = (jwk.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        Jwk::from_value(&jwk, OctKeyEncoding::Base64Url)
+    }
+
+    /// RFC 7517 §4.3: `key_ops` restricts a key to the operations it names.
+    #[test]
+    fn key_ops_restrict_signing_and_verifying() {
+        let key = |ops: Value| oct_with(serde_json::json!({"key_ops": ops})).unwrap();
+        let both = key(serde_json::json!(["sign", "verify"]));
+        assert!(both.may_sign() && both.allows(Algorithm::HS256));
+        let verify = key(serde_json::json!(["verify"]));
+        assert!(!verify.may_sign() && verify.allows(Algorithm::HS256));
+        let sign = key(serde_json::json!(["sign"]));
+        assert!(sign.may_sign() && !sign.allows(Algorithm::HS256));
+        let other = key(serde_json::json!(["encrypt", "wrapKey"]));
+        assert!(!other.may_sign() && !other.allows(Algorithm::HS256));
+        let none = key(serde_json::json!([]));
+        assert!(!none.may_sign() && !none.allows(Algorithm::HS256));
+        let absent = oct_with(serde_json::json!({})).unwrap();
+        assert!(absent.may_sign() && absent.allows(Algorithm::HS256));
+        // `use: enc` is no signature key either way.
+        let enc = oct_with(serde_json::json!({"use": "enc"})).unwrap();
+        assert!(!enc.may_sign() && !enc.allows(Algorithm::HS256));
+    }
+
+    #[test]
+    fn key_ops_must_be_distinct_strings() {
+        for ops in [
+            serde_json::json!("sign"),
+            serde_json::json!(["sign", "sign"]),
+            serde_json::json!(["sign", 1]),
+            serde_json::json!({"sign": true}),
+        ] {
+            let got = oct_with(serde_json::json!({"key_ops": ops.clone()}));
+            assert_eq!(
+                got.err(),
+                Some(JoseError::InvalidJwk(
+                    "key_ops must be an array of distinct strings"
+                )),
+                "{ops}"
+            );
+        }
     }
 }

@@ -228,4 +228,34 @@ mod tests {
             format!("custom_jwt.downstream_custom_jwt_header: {NOT_A_NAME}")
         );
     }
+
+    /// A signing JWK whose `use` or `key_ops` (RFC 7517 §4.2, §4.3) rule out signing is
+    /// refused at load; `key_ops` naming `sign` (and `use: sig`) loads.
+    #[test]
+    fn signing_jwk_must_be_meant_for_signing() {
+        let k = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let load = |extra: &str| {
+            let jwk = format!(r#"{{"kty": "oct", "k": "{k}", "alg": "HS256"{extra}}}"#);
+            Pipeline::load(format!(r#"{{"custom_jwt": {{"private_jwk": {jwk}}}}}"#).as_bytes())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let not_for_signing = "custom_jwt.private_jwk: is not for signing: its \"use\" is not \
+            \"sig\" or its \"key_ops\" lack \"sign\"";
+        for extra in [
+            r#", "key_ops": ["verify"]"#,
+            r#", "key_ops": []"#,
+            r#", "use": "enc""#,
+            r#", "use": "sig", "key_ops": ["encrypt"]"#,
+        ] {
+            assert_eq!(load(extra), Err(not_for_signing.to_string()), "{extra}");
+        }
+        for extra in [
+            "",
+            r#", "key_ops": ["sign"]"#,
+            r#", "use": "sig", "key_ops": ["sign", "verify"]"#,
+        ] {
+            assert_eq!(load(extra), Ok(()), "{extra}");
+        }
+    }
 }

@@ -42,6 +42,12 @@ pub fn from_jwk(
 ) -> Result<Signer, ConfigError> {
     let jwk =
         Jwk::from_value(&jwk_value(value, path)?, oct).map_err(|e| err(path, e.to_string()))?;
+    if !jwk.may_sign() {
+        return Err(err(
+            path,
+            "is not for signing: its \"use\" is not \"sig\" or its \"key_ops\" lack \"sign\"",
+        ));
+    }
     let alg = match (alg, jwk.algorithm()) {
         (Some(a), _) | (None, Some(a)) => a,
         (None, None) => return Err(err(path, "needs an \"alg\" member")),
