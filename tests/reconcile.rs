@@ -451,6 +451,29 @@ fn call_forward_body_as_kong_get_body_and_json_under_any_type() {
                 "{host:?} {body:?}"
             );
         }
+        // JSON labelled a form would be shown as form keys, while Go's decoder reads it as
+        // JSON; under `text/plain` it is shown as JSON, so held to the JSON rules.
+        let json_form = Request::post("/bad", "{\"role\": \"admin\"}")
+            .header("content-type", "application/x-www-form-urlencoded");
+        let resp = r.gw.send(&json_form);
+        let unsupported =
+            "A Content-Encoding or Content-Type is not supported for this request's body";
+        assert_eq!(
+            (resp.status, resp.json()),
+            (415, json!({ "message": unsupported })),
+            "{host:?}"
+        );
+        let twice = Request::post("/bad", "{\"role\":\"user\",\"role\":\"admin\"}")
+            .header("content-type", "text/plain");
+        let resp = r.gw.send(&twice);
+        assert_eq!(
+            (resp.status, resp.json()),
+            (
+                400,
+                json!({ "message": "Request body is ambiguous JSON (a member named twice, or an integer beyond 64 bits)" })
+            ),
+            "{host:?}"
+        );
         assert_eq!(r.auth.requests().len(), cases.len(), "{host:?}: no call");
         assert_eq!(r.upstream.requests().len(), cases.len(), "{host:?}");
     }

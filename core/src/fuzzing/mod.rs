@@ -109,7 +109,13 @@ fn exercise_set(set: &JwkSet) {
 }
 
 fn exercise_jwk(key: &Jwk) {
-    let _ = (key.kid(), key.alg(), key.algorithm(), key.key_use(), key.may_sign());
+    let _ = (
+        key.kid(),
+        key.alg(),
+        key.algorithm(),
+        key.key_use(),
+        key.may_sign(),
+    );
     for alg in Algorithm::ALL {
         let _ = key.allows(alg);
     }

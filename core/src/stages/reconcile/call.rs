@@ -228,8 +228,9 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 
 /// Why a body cannot be shown to the auth service as an upstream may read it, if it cannot
 /// (by [`body_value`]'s reading of `Content-Type`): a `multipart/form-data` body that is not a
-/// plain form ([`multipart::form_fields`]); a form with a raw `;` (Rack 2 splits pairs on it,
-/// the call does not); JSON, under any type, naming a member twice in some object
+/// plain form ([`multipart::form_fields`]); a urlencoded form that is a JSON object or array
+/// (a handler decoding JSON whatever the type reads it as JSON) or has a raw `;` (Rack 2 splits
+/// pairs on it, the call does not); JSON, under any type, naming a member twice in some object
 /// (`serde_json`, and so the call, keeps the last value, other parsers the first) or holding an
 /// integer beyond 64 bits (shown rounded, read exactly by Python); a body that is no JSON
 /// `serde_json` reads, when it is not blank and typed as JSON or is JSON after a byte-order
@@ -256,6 +257,11 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
         return fields.is_none().then_some(Refusal::InvalidFormBody);
     }
     if form {
+        // JSON labelled a form: shown as form keys, read as JSON by a handler that decodes
+        // JSON whatever the type (Go's `json.NewDecoder`).
+        if let Ok(Value::Object(_) | Value::Array(_)) = serde_json::from_slice(bytes) {
+            return Some(Refusal::EncodedBody);
+        }
         return bytes.contains(&b';').then_some(Refusal::SemicolonSeparator);
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
