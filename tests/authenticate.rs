@@ -635,6 +635,54 @@ fn key_auth_key_name_with_underscore_reads_either_spelling_as_kong() {
 }
 
 #[test]
+fn consumer_without_id_sends_the_id_kong_derives_from_its_username() {
+    // Kong (DB-less) gives a consumer declared without `id` the UUID v5 of its username; ids
+    // computed with Python: uuid.uuid5(uuid.uuid5(uuid.UUID(
+    // "fd02801f-0957-4a15-a55a-c8d9606f30b5"), "consumers"), username). A key-auth credential
+    // without `id` sends no `X-Credential-Identifier` (Kong's is random at every load);
+    // `anonymous` may name a consumer by its derived id.
+    const ALICE_ID: &str = "b32379d9-3d28-5683-a79c-72139be6e34f";
+    const ANONYMOUS_ID: &str = "1cd57acc-61b9-5afa-9668-80123fa9b98d";
+    for host in hosts() {
+        let (upstream, gw) = start_with(
+            host,
+            json!({"consumers": [
+                       {"username": "alice", "keyauth_credentials": [{"key": "alice-api-key"}],
+                        "jwt_secrets": [{"key": "alice-jwt", "secret": HS_SECRET}]},
+                       {"username": "anonymous"}],
+                   "jwt": {"anonymous": ANONYMOUS_ID},
+                   "key_auth": {"anonymous": ANONYMOUS_ID}}),
+        );
+        let token = sign_hmac("HS256", HS_SECRET.as_bytes(), &good_claims("alice-jwt"));
+        assert_eq!(gw.send(&bearer(&token)).status, 200, "{host:?}");
+        let key = Request::get("/r").header("apikey", "alice-api-key");
+        assert_eq!(gw.send(&key).status, 200, "{host:?}");
+        assert_eq!(gw.send(&Request::get("/r")).status, 200, "{host:?}");
+        let seen = upstream.wait_for(3);
+        let alice = |credential: Option<&str>| {
+            let mut want = vec![
+                ("x-consumer-id".to_string(), ALICE_ID.to_string()),
+                ("x-consumer-username".into(), "alice".into()),
+            ];
+            want.extend(credential.map(|c| ("x-credential-identifier".into(), c.into())));
+            want
+        };
+        assert_eq!(
+            consumer_headers(&seen[0]),
+            alice(Some("alice-jwt")),
+            "{host:?}"
+        );
+        assert_eq!(consumer_headers(&seen[1]), alice(None), "{host:?}");
+        let anonymous = vec![
+            ("x-consumer-id".to_string(), ANONYMOUS_ID.to_string()),
+            ("x-consumer-username".into(), "anonymous".into()),
+            ("x-anonymous-consumer".into(), "true".into()),
+        ];
+        assert_eq!(consumer_headers(&seen[2]), anonymous, "{host:?}");
+    }
+}
+
+#[test]
 fn basic_auth_messages_and_success() {
     for host in hosts() {
         // ngx: the configuration exceeds nginx.conf's 4096-byte parameter (ngx_config_too_long).

@@ -8,7 +8,7 @@ section! {
     #[derive(Debug, Clone, Default)]
     #[cfg_attr(test, derive(serde::Serialize))]
     pub struct ConsumerSection {
-        /// Kong consumer id (`X-Consumer-ID`).
+        /// Kong consumer id (`X-Consumer-ID`); without it, the id Kong derives from `username`.
         pub id: Option<String>,
         /// Kong consumer username (`X-Consumer-Username`).
         pub username: Option<String>,
@@ -50,7 +50,7 @@ section! {
     #[derive(Debug, Clone, Default)]
     #[cfg_attr(test, derive(serde::Serialize))]
     pub struct KeyAuthCredentialSection {
-        /// Accepted so pasted Kong declarations load; not used.
+        /// `X-Credential-Identifier`; without it none is sent (Kong's would be random).
         pub id: Option<String>,
         /// The API key.
         pub key: Option<Secret<String>>,

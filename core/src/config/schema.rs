@@ -109,7 +109,7 @@ const KEYAUTH_CREDENTIAL: Section = Section {
         Field(
             "id",
             Ty::OptStr,
-            "Accepted so pasted Kong declarations load; not used.",
+            "X-Credential-Identifier; without it none is sent (Kong's would be random).",
         ),
         Field("key", Ty::OptStr, "The API key."),
         Field(
@@ -149,7 +149,7 @@ const BASICAUTH_CREDENTIAL: Section = Section {
 const CONSUMER: Section = Section {
     doc: "One consumer with its credentials, as in Kong's declarative kong.yml; id or username identifies it.",
     fields: &[
-        Field("id", Ty::OptStr, "Kong consumer id (X-Consumer-ID)."),
+        Field("id", Ty::OptStr, "Kong consumer id (X-Consumer-ID); without it, the id Kong derives from username."),
         Field("username", Ty::OptStr, "Kong consumer username (X-Consumer-Username)."),
         Field("custom_id", Ty::OptStr, "Kong consumer custom_id (X-Consumer-Custom-ID)."),
         Field("tags", Ty::OptStrings, "Accepted so pasted Kong declarations load; not used."),

@@ -428,6 +428,28 @@ mod tests {
     }
 
     #[test]
+    fn credential_without_id_sends_no_identifier_while_its_consumer_gets_kongs_id() {
+        // Kong's id for such a credential is random at every load (its cache key `key` is an
+        // `auto` field, so declarative_config.lua derives none): nothing to match, none sent.
+        // The consumer's is derived from its username (kong_ids.rs; Python's
+        // uuid5(uuid5(UUID("fd02801f-0957-4a15-a55a-c8d9606f30b5"), "consumers"), "alice")).
+        let config = json!({"consumers": [{"username": "alice", "keyauth_credentials": [{"key": "k"}]}],
+                            "key_auth": {}});
+        let raw = crate::config::parse(config.to_string().as_bytes()).unwrap();
+        let consumers = Consumers::compile(&raw.consumers).unwrap();
+        let ka = compile(raw.key_auth.as_ref().unwrap(), &raw.consumers, &consumers).unwrap();
+        let req = request("/p", &[("apikey", "k")]);
+        let id = ka
+            .authenticate(&req, &consumers, &mut HeaderEdits::default())
+            .unwrap();
+        assert_eq!(id.credential, None);
+        assert_eq!(
+            id.consumer.unwrap().id.as_deref(),
+            Some("b32379d9-3d28-5683-a79c-72139be6e34f")
+        );
+    }
+
+    #[test]
     fn without_param_removes_every_copy() {
         let r = Request {
             path: "/p?apikey=1&a=b&api%6Bey=2".into(),

@@ -12,6 +12,7 @@ mod denial;
 mod identity;
 mod jwt;
 mod key_auth;
+mod kong_ids;
 pub mod remote_jwks;
 pub(crate) mod token;
 
