@@ -421,10 +421,13 @@ fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
         assert_eq!(seen.header("apikey"), Some("alice-key"), "{host:?}");
         let upstream = Server::ok();
         let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        // PHP and Rack 2 file `+apikey` and `apikey[]` under `apikey`.
         for (path, header) in [
             ("/r?apikey=alice-key&a=1;apikey=bob-key", "none"),
             ("/r?a=1;x-api-key=bob-key", "apikey"),
             ("/r", "both"),
+            ("/r?+apikey=bob-key", "apikey"),
+            ("/r?apikey=alice-key&apikey[]=bob-key", "none"),
         ] {
             let mut req = Request::get(path);
             if header != "none" {
@@ -445,22 +448,40 @@ fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
         assert_still_serves(&gw, &upstream, &same);
 
         let upstream = Server::ok();
-        let config = json!({"consumers": consumers(), "jwt": {}});
-        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
         let good = sign_hmac(
             "HS256",
             HS_SECRET,
             &json!({"iss": "idp", "exp": now() + 60}),
         );
         let forged = sign_hmac("HS256", b"attacker", &json!({"iss": "idp", "sub": "root"}));
-        let resp = gw.send(&Request::get(&format!("/r?jwt={good}&x=1;jwt={forged}")));
-        assert_eq!(
-            (resp.status, resp.json()),
-            (401, json!({"message": "Multiple tokens provided"})),
-            "{host:?}"
-        );
+        // The forged token where Rack 2 (`;`, `[jwt]`) or PHP (`+jwt`) reads it, a raw JWS
+        // in `Authorization` (no `Bearer`), a cookie after a tab or in quotes (Go, Node and
+        // Python trim tabs and unquote; nginx does neither).
+        let cookie = |c: String| Request::get("/r").header("cookie", &c);
+        let attempts = [
+            Request::get(&format!("/r?jwt={good}&x=1;jwt={forged}")),
+            Request::get(&format!("/r?jwt={good}&+jwt={forged}")),
+            Request::get(&format!("/r?jwt={good}&[jwt]={forged}")),
+            Request::get(&format!("/r?jwt={good}")).header("authorization", &forged),
+            cookie(format!("a=1;\tsession={forged}; session={good}")),
+            cookie(format!("session={good}; session=\"{forged}\"")),
+        ];
+        let config = json!({"consumers": consumers(), "jwt": {"cookie_names": ["session"]}});
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        for req in &attempts {
+            let resp = gw.send(req);
+            assert_eq!(
+                (resp.status, resp.json()),
+                (401, json!({"message": "Multiple tokens provided"})),
+                "{host:?} {} {:?}",
+                req.path,
+                req.headers
+            );
+        }
         assert!(upstream.requests().is_empty(), "{host:?}");
-        let same = Request::get(&format!("/r?x=1;y=2&jwt={good}"));
+        let same = Request::get(&format!("/r?x=1;y=2&jwt={good}"))
+            .header("authorization", &format!("Basic {}", "eHl6"))
+            .header("cookie", &format!("a=1;\tsession={good}"));
         assert_still_serves(&gw, &upstream, &same);
     }
 }

@@ -38,9 +38,66 @@ pub fn readings(query: &str) -> Readings {
     )
 }
 
+/// True when an upstream framework files the query or form parameter `key` (decoded) under
+/// `name`, though Kong reads it as another parameter: PHP (`$_GET`: the key up to a NUL, leading
+/// spaces dropped, ` ` and `.` as `_`, an unclosed `[` as `_`, a closed `[` starting array
+/// indices: `+jwt`, `jwt%00x`, `access.token` and `jwt[]` are `jwt` / `access_token`) or Rack 2
+/// (leading `[`/`]` dropped, the name up to the next bracket: `[jwt]`, `jwt]`). The array
+/// forms count too: an upstream reading the name may get the array.
+pub fn files_under(key: &str, name: &str) -> bool {
+    let rack = key.trim_start_matches(['[', ']']);
+    let rack = rack.split(['[', ']']).next().unwrap_or_default();
+    let php = key.split('\0').next().unwrap_or_default();
+    let php = php.trim_start_matches(' ');
+    let (base, rest) = php.split_once('[').unwrap_or((php, ""));
+    let closed = rest.contains(']');
+    let php_name = |text: &str, bracket: bool| -> String {
+        let swap = |c: char| c == ' ' || c == '.' || bracket && c == '[';
+        text.chars()
+            .map(|c| if swap(c) { '_' } else { c })
+            .collect()
+    };
+    let php = match php.contains('[') && !closed {
+        true => php_name(&format!("{base}_{rest}"), true),
+        false => php_name(base, false),
+    };
+    rack == name || php == name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_under_php_and_rack_names() {
+        for key in [
+            "jwt",
+            " jwt",
+            "jwt\0x",
+            "jwt[]",
+            "jwt[0]",
+            "jwt[a][b]",
+            "[jwt]",
+            "jwt]",
+            "]jwt",
+        ] {
+            assert!(files_under(key, "jwt"), "{key:?}");
+        }
+        for key in [
+            "access.token",
+            "access token",
+            "access[token",
+            " access.token",
+        ] {
+            assert!(files_under(key, "access_token"), "{key:?}");
+        }
+        for key in ["jwtx", "xjwt", "jw t", "jwt.", "j[wt]", "", "access[token]"] {
+            assert!(
+                !files_under(key, "jwt") && !files_under(key, "access_token"),
+                "{key:?}"
+            );
+        }
+    }
 
     #[test]
     fn decode_escapes_and_plus() {

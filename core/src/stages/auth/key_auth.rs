@@ -185,8 +185,10 @@ impl KeyAuth {
 
     /// True when a place Kong does not read once it found `key` under `found` holds another
     /// key the upstream would get unverified: a header or query argument of another key name,
-    /// another spelling of a key header (CGI reads `x_api_key` as `x-api-key`), or an argument
-    /// in the query split on `;` too (as Rack 2 splits it). Not counted: what
+    /// another spelling of a key header (CGI reads `x_api_key` as `x-api-key`), a key header
+    /// when `key_in_header` is off, an argument in the query split on `;` too (as Rack 2
+    /// splits it), or one PHP or Rack files under a key name ([`urlenc::files_under`]:
+    /// `+apikey`, `apikey[]`). Not counted: what
     /// [`Self::authenticate`] removes (with `hide_credentials` every spelling of the `found`
     /// header; the `&`-separated query arguments of `found` holding another key).
     fn another_key(&self, req: &Request, found: &str, key: &str) -> bool {
@@ -197,16 +199,19 @@ impl KeyAuth {
         let other = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty() && v != key);
         for name in &self.key_names {
             let hidden = self.hide_credentials && name == found;
-            if self.in_header && !hidden && req.header_all_spellings(name).any(|v| v != key) {
+            // Also with `key_in_header: false`: the upstream still gets the header.
+            if !hidden && req.header_all_spellings(name).any(|v| v != key) {
                 return true;
             }
+            // The `&`-separated arguments named `found` exactly are removed from the path.
             for (k, v) in &plain {
-                if k == name && other(v) && name != found {
+                if urlenc::files_under(k, name) && other(v) && k != found {
                     return true;
                 }
             }
             for pair @ (k, v) in &split {
-                if k == name && other(v) && !(name == found && plain.contains(pair)) {
+                let removed = k == found && plain.contains(pair);
+                if urlenc::files_under(k, name) && other(v) && !removed {
                     return true;
                 }
             }
@@ -348,7 +353,16 @@ mod tests {
         let names = json!({ "key_names": ["apikey", "x-key"] });
         let hide = json!({ "key_names": ["apikey", "x-key"], "hide_credentials": true });
         let good = [("apikey", "good")];
-        let cases: [Case; 6] = [
+        // Regression (review): PHP and Rack 2 file these under `apikey`; with `key_in_header`
+        // off, the header still reaches the upstream.
+        let no_header = json!({ "key_names": ["apikey"], "key_in_header": false });
+        let forged_header = [("apikey", "forged")];
+        let cases: [Case; 11] = [
+            (&names, "/p?+apikey=forged", &good),
+            (&names, "/p?apikey[]=forged", &good),
+            (&names, "/p?apikey=good&apikey]=forged", &[]),
+            (&names, "/p?apikey=good&x.key=x&[x-key]=forged", &[]),
+            (&no_header, "/p?apikey=good", &forged_header),
             (&names, "/p", &[("apikey", "good"), ("x-key", "forged")]),
             (&names, "/p?x-key=forged", &good),
             (&names, "/p?apikey=good&a=1;apikey=forged", &[]),

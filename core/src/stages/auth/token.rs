@@ -60,17 +60,31 @@ impl TokenLocations {
     /// (README, Module size), and iterator adapters instantiate code per shape.
     pub fn find(&self, req: &Request) -> Found {
         let mut tokens = Tokens::default();
-        // Rack 2 reads `jwt=A&x=1;jwt=B` as a second token: both readings count.
+        // Rack 2 reads `jwt=A&x=1;jwt=B` as a second token: both readings count, and so do the
+        // names PHP and Rack file under a token name (`?jwt=A&+jwt=B` is `jwt=B` to PHP).
         let (plain, split) = urlenc::readings(req.query());
-        for (name, value) in plain.into_iter().chain(split) {
-            if self.uri_param_names.contains(&name) {
+        for (key, value) in plain.into_iter().chain(split) {
+            if self
+                .uri_param_names
+                .iter()
+                .any(|n| urlenc::files_under(&key, n))
+            {
                 tokens.add(value);
             }
         }
         for header in req.header_all("cookie") {
             for name in &self.cookie_names {
-                for value in cookie_values(header, name) {
+                let values = cookie_values(header, name);
+                for value in &values {
                     tokens.add(Some(value.to_string()));
+                }
+                // Go, Node and Python skip the tabs and quotes nginx keeps: a cookie of the
+                // name they read there is a token too, unless it is one nginx read, trimmed.
+                let blank = [' ', '\t'];
+                for value in lenient_cookie_values(header, name) {
+                    if !values.iter().any(|v| v.trim_matches(blank) == value) {
+                        tokens.add(Some(value.to_string()));
+                    }
                 }
             }
         }
@@ -91,6 +105,7 @@ impl TokenLocations {
     /// found.
     fn in_headers(&self, req: &Request, tokens: &mut Tokens) -> bool {
         let (mut bearers, mut other, mut shadowed) = (false, false, false);
+        let mut raw = Vec::new();
         for name in &self.header_names {
             // Envoy joins a repeated header into one value with `,`, a character no token has.
             for piece in req.header_all(name).flat_map(|value| value.split(',')) {
@@ -103,7 +118,10 @@ impl TokenLocations {
                         bearers = true;
                         tokens.add(Some(token));
                     }
-                    None => other = true,
+                    None => {
+                        other = true;
+                        raw.extend(piece.split_ascii_whitespace().filter(|w| compact_jws(w)));
+                    }
                 }
             }
         }
@@ -117,8 +135,11 @@ impl TokenLocations {
                 }
             }
         }
+        // A JWS without `Bearer` (`Authorization: <jwt>`, `JWT <jwt>`), which some upstreams
+        // read, beside a query or cookie token.
+        let unread = raw.iter().any(|w| !tokens.0.contains(&Some(w.to_string())));
         // Wherever the token came from (a header, the query, a cookie).
-        bearers && other || shadowed && !tokens.0.is_empty()
+        bearers && other || (shadowed || unread) && !tokens.0.is_empty()
     }
 }
 
@@ -156,6 +177,42 @@ fn cookie_value<'a>(text: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
         .strip_prefix('=')?
         .trim_start_matches(' ');
     Some(value.split_once(';').unwrap_or((value, "")))
+}
+
+/// Every value another cookie parser may read for `name` in one `Cookie` header value: a
+/// `name` (any ASCII case) at the start or after `;`, `,`, a space or a tab, then `=` with
+/// spaces or tabs around it; the value up to the next `;`, `,`, space or tab, without
+/// surrounding double quotes. Go and Node trim tabs as well as spaces, Python's `SimpleCookie`
+/// also separates cookies by whitespace, and all three unquote.
+fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
+    let stop = |b: u8| matches!(b, b';' | b',' | b' ' | b'\t');
+    let blank = [' ', '\t'];
+    let bytes = header.as_bytes();
+    let mut values = Vec::new();
+    for at in 0..bytes.len() {
+        let starts = at == 0 || bytes.get(at - 1).copied().is_some_and(stop);
+        let named = bytes
+            .get(at..at + name.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(name.as_bytes()));
+        let rest = header.get(at + name.len()..).filter(|_| starts && named);
+        let Some(value) = rest.and_then(|r| r.trim_start_matches(blank).strip_prefix('=')) else {
+            continue;
+        };
+        let value = value.trim_start_matches(blank);
+        let end = value.bytes().position(stop).unwrap_or(value.len());
+        let value = value.get(..end).unwrap_or_default();
+        let unquoted = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+        values.push(unquoted.unwrap_or(value));
+    }
+    values
+}
+
+/// True for a JWS in compact form: three base64url segments (the last may be empty).
+fn compact_jws(word: &str) -> bool {
+    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let segments: Vec<&str> = word.split('.').collect();
+    matches!(segments.as_slice(), [h, p, s]
+        if !h.is_empty() && !p.is_empty() && [h, p, s].iter().all(|x| x.chars().all(b64url)))
 }
 
 /// The text after the next `;` or `,` (empty when there is none).
@@ -282,6 +339,80 @@ mod tests {
             let found = locations().find(&req(path, headers));
             assert_eq!(found, Found::One("a".into()), "{path}");
         }
+    }
+
+    /// Regression (review): the query was read by Kong's names only, while PHP files `+jwt`,
+    /// `jwt%00x`, `jwt[]` under `jwt` (the last wins) and Rack 2 `[jwt]` and `jwt]`:
+    /// `?jwt=<alice>&+jwt=<forged>` verified alice and handed PHP the forged token.
+    #[test]
+    fn find_query_token_under_a_name_php_or_rack_reads_as_the_token_name() {
+        for extra in [
+            "+jwt=b",
+            "%20jwt=b",
+            "jwt%00x=b",
+            "jwt[]=b",
+            "[jwt]=b",
+            "jwt]=b",
+        ] {
+            let path = format!("/?jwt=a&{extra}");
+            assert_eq!(
+                locations().find(&req(&path, &[])),
+                Found::Multiple,
+                "{path}"
+            );
+        }
+        let mut locations = locations();
+        locations.uri_param_names = vec!["access_token".into()];
+        for extra in ["access.token=b", "access+token=b", "access[token=b"] {
+            let path = format!("/?access_token=a&{extra}");
+            assert_eq!(locations.find(&req(&path, &[])), Found::Multiple, "{path}");
+        }
+        for path in [
+            "/?jwt=a&jwtx=b&xjwt=c&jwt.=d",
+            "/?access_token=a&access[token]=b",
+        ] {
+            let found = locations.find(&req(path, &[]));
+            assert!(
+                matches!(found, Found::One(_) | Found::None),
+                "{path}: {found:?}"
+            );
+        }
+    }
+
+    /// Regression (review): beside a query or cookie token, a JWS in a token header without
+    /// `Bearer` (`Authorization: <jwt>`, `JWT <jwt>`) was not counted, and upstreams that read
+    /// a raw JWT there got it unverified. Other schemes (Basic) still pass beside it.
+    #[test]
+    fn find_raw_jws_in_a_token_header_beside_another_token_is_multiple() {
+        let jws = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.";
+        for value in [jws.to_string(), format!("JWT {jws}")] {
+            for path in ["/?jwt=a", "/"] {
+                let cookie = ("cookie", "session=a");
+                let headers = [("authorization", value.as_str()), cookie];
+                let headers = if path == "/" {
+                    &headers[..]
+                } else {
+                    &headers[..1]
+                };
+                let found = locations().find(&req(path, headers));
+                assert_eq!(found, Found::Multiple, "{path} {value}");
+            }
+        }
+        let same = [("authorization", "a.b.c")];
+        assert_eq!(
+            locations().find(&req("/?jwt=a.b.c", &same)),
+            Found::One("a.b.c".into())
+        );
+        let basic = [("authorization", "Basic eHl6")];
+        assert_eq!(
+            locations().find(&req("/?jwt=a", &basic)),
+            Found::One("a".into())
+        );
+        // No token anywhere else: as Kong, no token (a raw JWS is not read as one).
+        assert_eq!(
+            locations().find(&req("/", &[("authorization", jws)])),
+            Found::None
+        );
     }
 
     #[test]
@@ -447,23 +578,41 @@ mod tests {
         assert_eq!(locations().find(&r), Found::One("c".into()));
     }
 
+    /// nginx's value runs to the next `;` (a `,` stays in it); other parsers end it at the `,`
+    /// too, and read another value: two tokens.
     #[test]
     fn find_cookie_value_runs_to_semicolon_only() {
         let r = req("/", &[("cookie", "session=c, a=1")]);
-        assert_eq!(locations().find(&r), Found::One("c, a=1".into()));
+        assert_eq!(locations().find(&r), Found::Multiple);
         let r = req("/", &[("cookie", "session=c ; a=1")]);
         assert_eq!(locations().find(&r), Found::One("c ".into()));
     }
 
+    /// Regression (review): nginx skips spaces only, so `;<TAB>session=<forged>` was no cookie
+    /// to the filter, while Go and Node (which keep the first cookie of a name) and Python
+    /// (the last) trim tabs and unquote values: the filter verified alice's cookie and the
+    /// upstream read the forged one. What they read counts as a token too.
+    #[test]
+    fn find_cookie_a_lenient_parser_reads_is_a_token() {
+        for cookie in [
+            "a=1;\tsession=forged; session=good",
+            "session=good;\tsession=forged",
+            "session\t=forged; session=good",
+            "session=good; x=1 session=forged",
+            "session=good; session=\"forged\"",
+        ] {
+            let found = locations().find(&req("/", &[("cookie", cookie)]));
+            assert_eq!(found, Found::Multiple, "{cookie:?}");
+        }
+        for (cookie, token) in [("session\t=x", "x"), ("a=1;\tsession=x", "x")] {
+            let found = locations().find(&req("/", &[("cookie", cookie)]));
+            assert_eq!(found, Found::One(token.into()), "{cookie:?}");
+        }
+    }
+
     #[test]
     fn find_cookie_other_names_do_not_match() {
-        for cookie in [
-            "sessionid=x",
-            "xsession=x",
-            "session\t=x",
-            "session",
-            "a=session=x",
-        ] {
+        for cookie in ["sessionid=x", "xsession=x", "session", "a=session=x"] {
             assert_eq!(
                 locations().find(&req("/", &[("cookie", cookie)])),
                 Found::None,
