@@ -12,7 +12,9 @@
 //!
 //! Cookies are read as nginx reads `$cookie_<name>`, which is what Kong sees: the name matches
 //! in any ASCII case, cookies are separated by `;` or `,`, spaces around the name and after `=`
-//! are skipped, and the value runs to the next `;` (a `,` stays in it).
+//! are skipped, and the value runs to the next `;` (a `,` stays in it). A cookie of the name
+//! as Go, Node or Python read it (after a tab, unquoted) counts too, as does a query argument
+//! PHP or Rack 2 read under a token name (`urlenc::files_under`).
 
 use crate::stages::headers::same_header;
 use crate::stages::{urlenc, Request};
