@@ -809,6 +809,66 @@ fn jwt_or_key_auth_with_anonymous_is_a_logical_or() {
     }
 }
 
+/// Regression (review): a stage that rejected a credential and fell back to `anonymous` let it
+/// go on, as Kong does: with `jwt.anonymous` and key-auth, a forged `Authorization: Bearer`
+/// reached the upstream beside bob's verified key (no `X-Anonymous-Consumer` to warn it), and a
+/// Basic user with a wrong password reached it beside the anonymous consumer. The rejected
+/// credential is removed: token headers, token query arguments and cookies, key headers and
+/// arguments, the Basic header; an unrelated header, argument or cookie stays.
+#[test]
+fn a_credential_rejected_before_anonymous_never_reaches_the_upstream() {
+    for host in hosts() {
+        if ngx_config_too_long(host) {
+            continue;
+        }
+        let (upstream, gw) = start_with(
+            host,
+            json!({"consumers": consumers(),
+                   "jwt": {"anonymous": "anon-id", "cookie_names": ["session"]},
+                   "key_auth": {}}),
+        );
+        let forged = sign_hmac("HS256", b"attacker", &good_claims("key-HS256"));
+        let or = Request::get("/r?jwt=x&a=1")
+            .header("apikey", "alice-api-key")
+            .header("authorization", &format!("Bearer {forged}"))
+            .header("cookie", "session=forged; theme=dark");
+        let resp = gw.send(&or);
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let rec = upstream.single();
+        assert_eq!(consumer_headers(&rec), alice("ka-1"), "{host:?}");
+        assert_stripped(host, &rec, "authorization");
+        assert_eq!(rec.path, "/r?a=1", "{host:?}");
+        assert_eq!(rec.header_all("cookie"), ["theme=dark"], "{host:?}");
+        assert_eq!(rec.header("apikey"), Some("alice-api-key"), "{host:?}");
+
+        let (upstream, gw) = start_with(
+            host,
+            json!({"consumers": consumers(),
+                   "key_auth": {"anonymous": "anon-id"},
+                   "basic_auth": {"anonymous": "anon-id"}}),
+        );
+        let wrong = base64::engine::general_purpose::STANDARD.encode("alice:wrong");
+        let req = Request::get("/r?apikey=nobody&b=2")
+            .header("x-api-key", "nobody")
+            .header("authorization", &format!("Basic {wrong}"));
+        assert_eq!(gw.send(&req).status, 200, "{host:?}");
+        let rec = upstream.single();
+        assert_eq!(rec.header("x-anonymous-consumer"), Some("true"), "{host:?}");
+        assert_eq!(rec.path, "/r?b=2", "{host:?}");
+        assert_stripped(host, &rec, "authorization");
+        // A credential the request did not present leaves everything as it came.
+        let plain = Request::get("/r?c=3").header("authorization", "Bearer not-basic");
+        assert_eq!(gw.send(&plain).status, 200, "{host:?}");
+        let rec = upstream.wait_for(2).remove(1);
+        assert_eq!(rec.path, "/r?c=3", "{host:?}");
+        assert_eq!(
+            rec.header("authorization"),
+            Some("Bearer not-basic"),
+            "{host:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_credentials_config_is_refused_at_load() {
     let upstream = Server::ok();

@@ -64,6 +64,23 @@ pub fn files_under(key: &str, name: &str) -> bool {
     rack == name || php == name
 }
 
+/// `path` (with its query) without every `&`-separated argument that holds, also when split on
+/// `;`, a name `drop` picks; `?` goes too when nothing is left.
+pub fn path_without(path: &str, drop: impl Fn(&str) -> bool) -> String {
+    let Some((only, query)) = path.split_once('?') else {
+        return path.to_string();
+    };
+    let named = |piece: &str| decode(piece.split('=').next().unwrap_or_default());
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|arg| !arg.is_empty() && !arg.split(';').any(|p| drop(&named(p))))
+        .collect();
+    match kept.is_empty() {
+        true => only.to_string(),
+        false => format!("{only}?{}", kept.join("&")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +114,16 @@ mod tests {
                 "{key:?}"
             );
         }
+    }
+
+    #[test]
+    fn path_without_drops_every_reading_of_a_name() {
+        let drop = |name: &str| files_under(name, "jwt");
+        assert_eq!(path_without("/p?a=1&jwt=x&b=2", drop), "/p?a=1&b=2");
+        assert_eq!(path_without("/p?a=1;jwt=x&b=2&+jwt=y", drop), "/p?b=2");
+        assert_eq!(path_without("/p?jwt[]=x", drop), "/p");
+        assert_eq!(path_without("/p", drop), "/p");
+        assert_eq!(path_without("/p?", drop), "/p");
     }
 
     #[test]

@@ -99,6 +99,16 @@ pub fn parse_basic(value: &str) -> Option<(String, String)> {
 }
 
 impl BasicAuth {
+    /// Removes the headers that hold a Basic credential (a Bearer token another stage
+    /// verified in `Authorization` stays).
+    pub fn remove_credentials(req: &Request, edits: &mut HeaderEdits) {
+        for h in ["proxy-authorization", "authorization"] {
+            if req.header(h).and_then(parse_basic).is_some() {
+                edits.remove(h);
+            }
+        }
+    }
+
     /// The challenge of this stage's 401 replies.
     pub fn challenge(&self) -> Challenge {
         Challenge::Basic {

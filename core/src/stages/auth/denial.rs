@@ -64,6 +64,20 @@ pub enum Challenge {
 }
 
 impl Denial {
+    /// True when the request presented a credential the stage rejected: falling back to
+    /// `anonymous`, the filter removes it, so the upstream never gets a credential nobody
+    /// verified beside the anonymous consumer (or a later stage's). Not when it found none, nor
+    /// for a key name sent twice (`Duplicate API key found`): Kong's spec wants that request
+    /// to go on as the anonymous consumer, which Kong's engine could not do with the key
+    /// header removed (it refuses editing a header sent twice), and a key grants nothing
+    /// unverified, unlike a token's readable claims.
+    pub fn presented(&self) -> bool {
+        !matches!(
+            self,
+            Self::NoToken | Self::NoApiKey | Self::NoBasicCredentials | Self::DuplicateApiKey
+        )
+    }
+
     /// The JSON body Kong answers with.
     pub fn body(&self, key_claim: &str) -> Value {
         let message = match self {

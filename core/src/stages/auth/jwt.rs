@@ -11,7 +11,7 @@ use super::token::{Found, TokenLocations};
 use crate::config::{ConfigError, ConsumerSection, JwtSection, RegisteredClaim};
 use crate::jose::{self, Algorithm, JoseError, JwkSet, Jws, OctKeyEncoding, VerifyingKey};
 use crate::stages::events::Event;
-use crate::stages::Request;
+use crate::stages::{HeaderEdits, Request};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -258,6 +258,11 @@ impl JwtAuth {
     /// Load-time warnings, `path: problem` each.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Removes every place a token is read ([`TokenLocations::remove_all`]).
+    pub fn remove_token(&self, req: &Request, path: &str, edits: &mut HeaderEdits) {
+        self.locations.remove_all(req, path, edits);
     }
 
     /// The key claim name (it appears in several messages).

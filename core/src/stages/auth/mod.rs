@@ -27,7 +27,7 @@ pub use token::bearer;
 use crate::config::{ConfigError, RawConfig};
 use crate::jose::JwkSet;
 use crate::stages::events::Event;
-use crate::stages::{headers, HeaderEdits, Refusal, Request};
+use crate::stages::{headers, HeaderEdit, HeaderEdits, Refusal, Request};
 
 /// Headers the authentication stages set; a client's copies never reach the upstream.
 pub const CONSUMER_HEADERS: [&str; 5] = [
@@ -161,6 +161,9 @@ impl Authenticator {
                         return Err(AuthStop::NeedJwks { kid: kid.clone() });
                     }
                 }
+                if falls_back(&result, jwt.anonymous) {
+                    jwt.remove_token(req, &edited_path(req, &edits), &mut edits);
+                }
                 self.settle(&mut identity, result, jwt.anonymous, || {
                     (jwt.challenge(), jwt.key_claim().to_string())
                 })?;
@@ -177,6 +180,9 @@ impl Authenticator {
             let result = self.gate(&identity, ka.anonymous, || {
                 ka.authenticate(req, &self.consumers, &mut edits)
             });
+            if falls_back(&result, ka.anonymous) {
+                ka.remove_keys(&edited_path(req, &edits), &mut edits);
+            }
             self.settle(&mut identity, result, ka.anonymous, || {
                 (ka.challenge(), String::new())
             })?;
@@ -185,6 +191,9 @@ impl Authenticator {
             let result = self.gate(&identity, ba.anonymous, || {
                 ba.authenticate(req, &self.consumers, &mut edits)
             });
+            if falls_back(&result, ba.anonymous) {
+                basic_auth::BasicAuth::remove_credentials(req, &mut edits);
+            }
             self.settle(&mut identity, result, ba.anonymous, || {
                 (ba.challenge(), String::new())
             })?;
@@ -276,6 +285,26 @@ impl Authenticator {
         }
         Ok(())
     }
+}
+
+/// True when a stage rejected a credential the request presented and falls back to its
+/// `anonymous` consumer: as Kong, the request goes on as that consumer (or a later stage's),
+/// but unlike Kong without the rejected credential ([`Denial::presented`]).
+fn falls_back(result: &Option<Result<Identity, Denial>>, anonymous: Option<ConsumerRef>) -> bool {
+    matches!(result, Some(Err(denial)) if anonymous.is_some() && denial.presented())
+}
+
+/// The path as the edits so far leave it (key-auth's `hide_credentials` may have edited it).
+fn edited_path(req: &Request, edits: &HeaderEdits) -> String {
+    let mut path = req.path.clone();
+    for edit in &edits.0 {
+        if let HeaderEdit::Set(name, value) = edit {
+            if name == ":path" {
+                path.clone_from(value);
+            }
+        }
+    }
+    path
 }
 
 /// The 403 for a verified claim that cannot travel as a header; the claim is named, its value

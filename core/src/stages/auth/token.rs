@@ -17,7 +17,7 @@
 //! PHP or Rack 2 read under a token name (`urlenc::files_under`).
 
 use crate::stages::headers::same_header;
-use crate::stages::{urlenc, Request};
+use crate::stages::{urlenc, HeaderEdits, Request};
 
 /// Where to look for a token.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +142,52 @@ impl TokenLocations {
         let unread = raw.iter().any(|w| !tokens.0.contains(&Some(w.to_string())));
         // Wherever the token came from (a header, the query, a cookie).
         bearers && other || (shadowed || unread) && !tokens.0.is_empty()
+    }
+
+    /// Removes every place a token is read from the request the upstream receives: the token
+    /// headers (every spelling), the query arguments of a token name (in every reading), the
+    /// cookies of a token name (nginx's and the lenient readings' names). `path` is the path
+    /// as edited so far.
+    pub fn remove_all(&self, req: &Request, path: &str, edits: &mut HeaderEdits) {
+        for name in &self.header_names {
+            edits.remove(name.clone());
+        }
+        let named = |key: &str| {
+            self.uri_param_names
+                .iter()
+                .any(|n| urlenc::files_under(key, n))
+        };
+        let without = urlenc::path_without(path, named);
+        if without != path {
+            edits.set(":path", without);
+        }
+        let pieces: Vec<&str> = req
+            .header_all("cookie")
+            .flat_map(|c| c.split(';'))
+            .collect();
+        let blank = [' ', '\t'];
+        let token_cookie = |piece: &&str| {
+            let name = piece
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .trim_matches(blank);
+            self.cookie_names
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+        };
+        if pieces.iter().any(token_cookie) {
+            let kept: Vec<&str> = pieces
+                .iter()
+                .filter(|p| !token_cookie(p))
+                .map(|p| p.trim_matches(blank))
+                .filter(|p| !p.is_empty())
+                .collect();
+            match kept.is_empty() {
+                true => edits.remove("cookie"),
+                false => edits.set("cookie", kept.join("; ")),
+            }
+        }
     }
 }
 
