@@ -284,6 +284,7 @@ pub fn bearer(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stages::HeaderEdit;
 
     fn locations() -> TokenLocations {
         TokenLocations {
@@ -461,6 +462,33 @@ mod tests {
             locations().find(&req("/", &[("authorization", jws)])),
             Found::None
         );
+    }
+
+    #[test]
+    fn remove_all_takes_every_token_place_and_keeps_the_rest() {
+        let r = req(
+            "/p?a=1&jwt=x;b=2&+jwt=y&c=3",
+            &[
+                ("cookie", "theme=dark; Session=t;\tx=1"),
+                ("authorization", "Bearer t"),
+            ],
+        );
+        let mut edits = HeaderEdits::default();
+        locations().remove_all(&r, &r.path, &mut edits);
+        let want = [
+            HeaderEdit::Remove("authorization".into()),
+            HeaderEdit::Set(":path".into(), "/p?a=1&c=3".into()),
+            HeaderEdit::Set("cookie".into(), "theme=dark; x=1".into()),
+        ];
+        assert_eq!(edits.0, want);
+        let r = req("/p?a=1", &[("cookie", "session=t")]);
+        let mut edits = HeaderEdits::default();
+        locations().remove_all(&r, &r.path, &mut edits);
+        let want = [
+            HeaderEdit::Remove("authorization".into()),
+            HeaderEdit::Remove("cookie".into()),
+        ];
+        assert_eq!(edits.0, want);
     }
 
     #[test]
