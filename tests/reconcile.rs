@@ -208,6 +208,41 @@ fn call_refuses_a_forwarded_host_the_call_would_hide() {
     }
 }
 
+/// Regression (review): the call's own `X-Forwarded-Path` and `X-Forwarded-Query` hid the
+/// client's, which reach the upstream (neither host removes them), where frameworks behind a
+/// prefix-stripping proxy read them as the path: the service judged `/r` while the upstream
+/// acted on `/admin`. A copy in any spelling other than the request's path or query is refused
+/// before the call; equal ones go on.
+#[test]
+fn call_refuses_a_forwarded_path_or_query_the_call_would_hide() {
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        for (name, value) in [
+            ("X-Forwarded-Path", "/admin"),
+            ("X_Forwarded_Path", "/r?x=1"),
+            ("X-Forwarded-Query", "x=1&role=admin"),
+        ] {
+            let resp = r.gw.send(&Request::get("/r?x=1").header(name, value));
+            let message = format!("Duplicate '{}' header", name.to_ascii_lowercase());
+            assert_eq!(
+                (resp.status, resp.json()),
+                (400, json!({ "message": message })),
+                "{host:?} {name}"
+            );
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        let same = Request::get("/r?x=1")
+            .header("x-forwarded-path", "/r")
+            .header("x-forwarded-query", "x=1");
+        assert_eq!(r.gw.send(&same).status, 200, "{host:?}");
+        let call = r.auth.single();
+        assert_eq!(call.header_all("x-forwarded-path"), ["/r"], "{host:?}");
+        assert_eq!(call.header_all("x-forwarded-query"), ["x=1"], "{host:?}");
+        assert_eq!(r.upstream.requests().len(), 1, "{host:?}");
+    }
+}
+
 /// Regression (review): `X-Tenant: mine` beside `X_Tenant: victim` reached both the auth service
 /// and the upstream as two headers (both hosts forward names with `_`); the service, reading
 /// `x-tenant`, judged `mine`, while Puma before 6.4.3 (Rails) reads `X_Tenant`'s value as

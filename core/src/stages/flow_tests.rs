@@ -442,6 +442,49 @@ fn reconcile_refuses_a_forwarded_host_the_call_would_hide() {
     );
 }
 
+/// Regression (review): the call's own `X-Forwarded-Path` and `X-Forwarded-Query` hid the
+/// client's, which reach the upstream, where frameworks behind a prefix-stripping proxy read
+/// them as the request's path: the service judged `/orders` while the upstream acted on
+/// `/admin`. A copy in any spelling other than the request's path (without query) or raw query
+/// is refused, 400, before the call; equal ones (a front proxy's) go on.
+#[test]
+fn reconcile_refuses_a_forwarded_path_or_query_the_call_would_hide() {
+    let config = reconcile_config(0);
+    let start = |headers: &[(&str, &str)]| -> Next {
+        let mut shared = Shared::for_config(&config);
+        Flow::start(&config, &mut shared, request(T0, headers)).1
+    };
+    for (name, value) in [
+        ("x-forwarded-path", "/admin"),
+        ("x_forwarded_path", "/admin"),
+        ("x-forwarded-path", "/orders?x=1"),
+        ("x-forwarded-path", ""),
+        ("x-forwarded-query", "x=2"),
+        ("x_forwarded_query", "x=1&role=admin"),
+        ("x-forwarded-query", ""),
+    ] {
+        let refusal = Refusal::DuplicateOwnedHeader { name: name.into() };
+        assert_eq!(
+            start(&[(name, value)]),
+            Next::Refuse(refusal.clone()),
+            "{name}: {value}"
+        );
+        let want = format!(r#"{{"message":"Duplicate '{name}' header"}}"#);
+        assert_eq!(refusal.reply().body, want.as_bytes());
+    }
+    let same = [
+        ("x-forwarded-path", "/orders"),
+        ("x-forwarded-query", "x=1"),
+    ];
+    let Next::Dispatch(call) = start(&same) else {
+        panic!("the same path and query: the service is asked")
+    };
+    for (name, value) in same {
+        let shown: Vec<_> = call.headers.iter().filter(|(n, _)| n == name).collect();
+        assert_eq!(shown, [&(name.to_string(), value.to_string())]);
+    }
+}
+
 /// Regression (review): `X-Tenant: mine` beside `X_Tenant: victim` reached the auth service as
 /// two headers (and `forward_headers` as two keys: a service reading `x-tenant` saw `mine`),
 /// while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22 joins

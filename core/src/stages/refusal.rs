@@ -81,8 +81,9 @@ pub enum Refusal {
     LengthRequired,
     /// 400: the client sent a header the filter owns twice, which the host cannot strip (Kong's
     /// engine); or, with reconcile, a header the call would show the auth service otherwise
-    /// than upstreams read it (an `X-Forwarded-Host` other than `Host`, which the call's own
-    /// hides; a name in two spellings, `X-Tenant` and `X_Tenant`, which Puma reads as one).
+    /// than upstreams read it (an `X-Forwarded-Host`, `-Path` or `-Query` other than the
+    /// request's, which the call's own hides; a name in two spellings, `X-Tenant` and
+    /// `X_Tenant`, which Puma reads as one).
     DuplicateOwnedHeader {
         /// The header's name.
         name: String,

@@ -111,18 +111,26 @@ pub fn forwarded_host(authority: &str) -> String {
 }
 
 /// A client header the auth service would be shown otherwise than upstreams read it, if any:
-/// - an `X-Forwarded-Host` (in any spelling) other than `Host`: the call's own
-///   `X-Forwarded-Host` hides it, while Rails (`request.host`), Express (`trust proxy`) and
-///   Django (`USE_X_FORWARDED_HOST`) take it as the request's host;
+/// - a copy (in any spelling) of one of the call's own forwarded headers other than the value
+///   the call gives it: the call's own hides it, while upstreams read it: an `X-Forwarded-Host`
+///   other than `Host` (Rails' `request.host`, Express with `trust proxy`, Django with
+///   `USE_X_FORWARDED_HOST` take it as the host), an `X-Forwarded-Path` other than the path
+///   without query or an `X-Forwarded-Query` other than the raw query (frameworks behind a
+///   prefix-stripping proxy read them as the path); an equal one (a front proxy's) is fine;
 /// - a name sent in two spellings (`X-Tenant`, `X_Tenant`): the service is shown two headers,
 ///   while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22
 ///   joins them; the cache key, sorted by name, would not even tell their order apart.
 ///
 /// Names are compared as the glue gives them, lower-case.
 pub fn ambiguous_header(req: &Request) -> Option<&String> {
+    let own = [
+        ("x-forwarded-host", req.authority.as_str()),
+        ("x-forwarded-path", req.path_only()),
+        ("x-forwarded-query", req.query()),
+    ];
     for (a, value) in &req.headers {
-        let host = same_header(a, "x-forwarded-host") && *value != req.authority;
-        if host || req.headers.iter().any(|(b, _)| a != b && same_header(a, b)) {
+        let hidden = own.iter().any(|(n, v)| same_header(a, n) && value != v);
+        if hidden || req.headers.iter().any(|(b, _)| a != b && same_header(a, b)) {
             return Some(a);
         }
     }
