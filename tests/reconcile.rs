@@ -101,6 +101,7 @@ fn call_defaults_carry_forwarded_headers_and_empty_object() {
         // Kong's get_host(): lower-case, no port.
         assert_eq!(call.header_all("x-forwarded-host"), ["api.example.com"]);
         assert_eq!(call.header("x-forwarded-path"), Some("/orders/7"));
+        assert_eq!(call.header_all("x-forwarded-method"), ["GET"]);
         assert_eq!(call.header_all("x-forwarded-query"), ["a=1&a=2&b=x%20y"]);
         assert_eq!(call.header("authorization"), Some("Bearer abc"));
         assert_eq!(call.header("x-custom"), Some("c"));
@@ -240,6 +241,39 @@ fn call_refuses_a_forwarded_path_or_query_the_call_would_hide() {
         assert_eq!(call.header_all("x-forwarded-path"), ["/r"], "{host:?}");
         assert_eq!(call.header_all("x-forwarded-query"), ["x=1"], "{host:?}");
         assert_eq!(r.upstream.requests().len(), 1, "{host:?}");
+    }
+}
+
+/// Regression (review): the call carried no client method: the service could not tell
+/// `GET /x` from `DELETE /x`, and a cached allow for `GET /x` served `DELETE /x`. The call
+/// carries `X-Forwarded-Method` and the cache keys on it; a client copy of another value,
+/// which the call's own would hide, is refused before the call.
+#[test]
+fn call_carries_the_method_and_the_cache_keys_on_it() {
+    for host in hosts() {
+        let r = rig(host, json!({"cache_seconds": 300}), allow(json!({})));
+        for method in ["GET", "GET", "DELETE"] {
+            let resp = r.gw.send(&Request::new(method, "/x"));
+            assert_eq!(resp.status, 200, "{host:?} {method}");
+        }
+        let calls = r.auth.wait_for(2);
+        let shown: Vec<_> = calls
+            .iter()
+            .map(|c| c.header_all("x-forwarded-method"))
+            .collect();
+        assert_eq!(shown, [["GET"], ["DELETE"]], "{host:?}");
+        let forged = Request::get("/y").header("X-Forwarded-Method", "DELETE");
+        let resp = r.gw.send(&forged);
+        assert_eq!(
+            (resp.status, resp.json()),
+            (
+                400,
+                json!({"message": "Duplicate 'x-forwarded-method' header"})
+            ),
+            "{host:?}"
+        );
+        assert_eq!(r.auth.requests().len(), 2, "{host:?}: no call");
+        assert_eq!(r.upstream.requests().len(), 3, "{host:?}");
     }
 }
 

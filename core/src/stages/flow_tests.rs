@@ -485,6 +485,54 @@ fn reconcile_refuses_a_forwarded_path_or_query_the_call_would_hide() {
     }
 }
 
+/// Regression (review): the call carried no client method, so the service could not tell
+/// `GET /x` from `DELETE /x`, and a cached allow for one served the other. The call carries
+/// `X-Forwarded-Method`, the cache keys on it, and a client copy of another value (which the
+/// call's own would hide) is refused, 400, before the call.
+#[test]
+fn reconcile_call_carries_the_method_and_the_cache_keys_on_it() {
+    let config = reconcile_config(60);
+    let mut shared = Shared::for_config(&config);
+    let mut send = |method: &str, headers: &[(&str, &str)]| -> Next {
+        let mut req = request(T0, headers);
+        req.method = method.into();
+        let (mut flow, next) = Flow::start(&config, &mut shared, req);
+        match next {
+            Next::Dispatch(call) => {
+                let method_shown: Vec<_> = call
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n == "x-forwarded-method")
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                assert_eq!(method_shown, [method]);
+                flow.on_call_answer(&config, &mut shared, &allow(json!({"role": "r"})));
+                Next::Dispatch(call)
+            }
+            other => other,
+        }
+    };
+    assert!(matches!(send("GET", &[]), Next::Dispatch(_)));
+    assert!(matches!(send("GET", &[]), Next::Continue(_)), "cached");
+    assert!(
+        matches!(send("DELETE", &[]), Next::Dispatch(_)),
+        "another method: the service is asked"
+    );
+    for name in ["x-forwarded-method", "x_forwarded_method"] {
+        let refusal = Refusal::DuplicateOwnedHeader { name: name.into() };
+        assert_eq!(
+            send("GET", &[(name, "DELETE")]),
+            Next::Refuse(refusal.clone())
+        );
+        let want = format!(r#"{{"message":"Duplicate '{name}' header"}}"#);
+        assert_eq!(refusal.reply().body, want.as_bytes());
+    }
+    assert!(matches!(
+        send("PUT", &[("x-forwarded-method", "PUT")]),
+        Next::Dispatch(_)
+    ));
+}
+
 /// Regression (review): `X-Tenant: mine` beside `X_Tenant: victim` reached the auth service as
 /// two headers (and `forward_headers` as two keys: a service reading `x-tenant` saw `mine`),
 /// while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22 joins

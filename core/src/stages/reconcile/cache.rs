@@ -43,9 +43,10 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 /// that two requests share an answer only when the service could not tell them apart.
 ///
 /// In order, each item length-prefixed (a tag byte, the length as 8 bytes big-endian, then the
-/// bytes) after the domain tag `jwt-relay/reconcile-cache/v2`:
-/// 1. the request's authority, path without query, and raw query: the call always carries them
-///    (`X-Forwarded-Host`, `-Path`, `-Query`), so an answer for `/public` never serves `/admin`;
+/// bytes) after the domain tag `jwt-relay/reconcile-cache/v3` (v3: the method joined item 1):
+/// 1. the request's method, authority, path without query, and raw query: the call always
+///    carries them (`X-Forwarded-Method`, `-Host`, `-Path`, `-Query`), so an answer for
+///    `GET /public` never serves `/admin` or `DELETE /public`;
 /// 2. client headers, sorted by lower-case name (values of one name in request order), except
 ///    [`VOLATILE_HEADERS`]: with `forward_headers` every client header, else with
 ///    `copy_headers` the copied ones (a credential may sit in any of them: `apikey`,
@@ -55,16 +56,17 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 ///    (tag 0 when the glue passed none): the body is hashed once per request, never again here;
 ///    then every `Content-Type` value, which decides what the call shows of the body.
 ///
-/// The call's fixed parts (url, method, flags) are the same for every request of one
+/// The call's fixed parts (url, the call's method, flags) are the same for every request of one
 /// configuration and are not hashed; a cache belongs to one configuration.
 pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>) -> [u8; 32] {
     let mut hash = Sha256::new();
-    hash.update(b"jwt-relay/reconcile-cache/v2");
+    hash.update(b"jwt-relay/reconcile-cache/v3");
     let mut item = |tag: u8, bytes: &[u8]| {
         hash.update([tag]);
         hash.update(u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
         hash.update(bytes);
     };
+    item(8, req.method.as_bytes());
     item(1, req.authority.as_bytes());
     item(2, req.path_only().as_bytes());
     item(3, req.query().as_bytes());
@@ -313,7 +315,6 @@ mod tests {
             key(&rec, |_| {}),
             "volatile headers do not split the key"
         );
-        assert_eq!(key(&rec, |r| r.method = "POST".into()), key(&rec, |_| {}));
         assert_eq!(key(&rec, |r| r.now = 5), key(&rec, |_| {}));
     }
 
@@ -336,6 +337,8 @@ mod tests {
                 key(&rec, |r| r.path = "/admin?a=1&b=x+y&a=2&flag".into()),
             ),
             ("query", key(&rec, |r| r.path = "/orders/7".into())),
+            // Regression (review): an allow for `GET /x` served `DELETE /x`.
+            ("method", key(&rec, |r| r.method = "DELETE".into())),
             (
                 "authority",
                 key(&rec, |r| r.authority = "other.example.com".into()),

@@ -18,6 +18,7 @@ const OWN_HEADERS: &[&str] = &[
     "user-agent",
     "x-forwarded-host",
     "x-forwarded-path",
+    "x-forwarded-method",
     "x-forwarded-query",
 ];
 
@@ -50,8 +51,10 @@ const NOT_COPIED: &[&str] = &[
 /// Headers, in order: `:method` (`method`), `:path`, `:authority`, `:scheme`; `content-type:
 /// application/json`; `user-agent: jwt-reconcile/1.0.0`; `x-forwarded-host` (the request's host
 /// as Kong's `get_host()` gives it, see [`forwarded_host`]), `x-forwarded-path` (its path
-/// without the query), `x-forwarded-query` (the raw query string; no such header when the query
-/// is empty, as the plugin sent none); then, with `copy_headers`, the client's headers in
+/// without the query), `x-forwarded-method` (its method: the plugin sent none, so the service
+/// could not tell `GET /x` from `DELETE /x`; Traefik's ForwardAuth sends the same header),
+/// `x-forwarded-query` (the raw query string; no such header when the query is empty, as the
+/// plugin sent none); then, with `copy_headers`, the client's headers in
 /// order, except pseudo-headers, hop-by-hop headers, `host`, `content-length`,
 /// `content-encoding`, `expect`, `accept-encoding` (the answer
 /// must arrive uncompressed to be read), and the call's own headers above.
@@ -73,6 +76,7 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
         ("user-agent", USER_AGENT),
         ("x-forwarded-host", host.as_str()),
         ("x-forwarded-path", req.path_only()),
+        ("x-forwarded-method", req.method.as_str()),
     ]
     .iter()
     .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -116,7 +120,8 @@ pub fn forwarded_host(authority: &str) -> String {
 ///   other than `Host` (Rails' `request.host`, Express with `trust proxy`, Django with
 ///   `USE_X_FORWARDED_HOST` take it as the host), an `X-Forwarded-Path` other than the path
 ///   without query or an `X-Forwarded-Query` other than the raw query (frameworks behind a
-///   prefix-stripping proxy read them as the path); an equal one (a front proxy's) is fine;
+///   prefix-stripping proxy read them as the path), an `X-Forwarded-Method` other than the
+///   method (an upstream behind Traefik may trust it); an equal one (a front proxy's) is fine;
 /// - a name sent in two spellings (`X-Tenant`, `X_Tenant`): the service is shown two headers,
 ///   while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22
 ///   joins them; the cache key, sorted by name, would not even tell their order apart.
@@ -127,6 +132,7 @@ pub fn ambiguous_header(req: &Request) -> Option<&String> {
         ("x-forwarded-host", req.authority.as_str()),
         ("x-forwarded-path", req.path_only()),
         ("x-forwarded-query", req.query()),
+        ("x-forwarded-method", req.method.as_str()),
     ];
     for (a, value) in &req.headers {
         let hidden = own.iter().any(|(n, v)| same_header(a, n) && value != v);
@@ -427,7 +433,7 @@ mod tests {
         assert_eq!(call.upstream, "auth.example:8443");
         assert_eq!(call.timeout_ms, 25_000);
         assert_eq!(
-            call.headers[..9],
+            call.headers[..10],
             [
                 (":method", "POST"),
                 (":path", "/api/v1/auth/reconcile"),
@@ -437,6 +443,7 @@ mod tests {
                 ("user-agent", "jwt-reconcile/1.0.0"),
                 ("x-forwarded-host", "api.example.com"),
                 ("x-forwarded-path", "/orders/7"),
+                ("x-forwarded-method", "GET"),
                 ("x-forwarded-query", "a=1&b=x+y&a=2&flag"),
             ]
             .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -479,7 +486,7 @@ mod tests {
     fn build_call_copy_headers_skips_hop_by_hop_and_own() {
         let call = build_call(&config(""), &request(), None);
         assert_eq!(
-            names(&call)[9..],
+            names(&call)[10..],
             [
                 "authorization",
                 "cookie",
@@ -532,7 +539,7 @@ mod tests {
     #[test]
     fn build_call_copy_headers_off_sends_only_own_headers() {
         let call = build_call(&config(r#", "copy_headers": false"#), &request(), None);
-        assert_eq!(call.headers.len(), 9);
+        assert_eq!(call.headers.len(), 10);
     }
 
     #[test]
@@ -552,7 +559,7 @@ mod tests {
             assert!(value(&call, "x-forwarded-query").is_empty(), "{path}");
             assert_eq!(
                 call.headers.len(),
-                8 + 6,
+                9 + 6,
                 "{path}: own headers, then copied"
             );
             assert_eq!(body_of(&call), json!({"query": {}}), "{path}");
