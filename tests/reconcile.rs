@@ -244,6 +244,37 @@ fn call_refuses_a_forwarded_path_or_query_the_call_would_hide() {
     }
 }
 
+/// Regression (review): `GET /admin#/../public HTTP/1.1` reached the filter and the upstream
+/// on Kong's engine with the `#` raw (the filter reads `$request_uri`); gunicorn and Express end
+/// the path at `#`, while the service was shown `/admin#/../public`, which it may normalise to
+/// `/public`. The engine's request is refused before the call; Envoy refuses it itself.
+#[test]
+fn call_refuses_a_raw_fragment_in_the_target() {
+    for host in hosts() {
+        let r = rig(host, json!({"forward_path": true}), allow(json!({})));
+        for path in ["/admin#/../public", "/a?x=1#b"] {
+            // The test client writes the request line as given: `GET /admin#/../public HTTP/1.1`.
+            let resp = r.gw.send(&Request::get(path));
+            match host {
+                Host::Ngx => assert_eq!(
+                    (resp.status, resp.json()),
+                    (400, json!({"message": "Request target contains a raw '#'"})),
+                    "{path}"
+                ),
+                // Envoy's codec answers 400 with no body before any filter runs.
+                Host::Envoy => assert_eq!((resp.status, resp.text()), (400, String::new())),
+            }
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        if host == Host::Ngx {
+            assert!(r.gw.log().contains("denied: raw_fragment"), "{host:?}");
+        }
+        assert_eq!(r.gw.send(&Request::get("/a%23b")).status, 200, "{host:?}");
+        assert_eq!(call_body(&r.auth.single()), json!({"path": "/a%23b"}));
+    }
+}
+
 /// Regression (review): the call carried no client method: the service could not tell
 /// `GET /x` from `DELETE /x`, and a cached allow for `GET /x` served `DELETE /x`. The call
 /// carries `X-Forwarded-Method` and the cache keys on it; a client copy of another value,

@@ -375,6 +375,9 @@ impl Flow {
                     // never the client's copies of them.
                     let view = self.upstream_view();
                     // The call would hide it: the service would judge another request.
+                    if reconcile::raw_fragment(&view) {
+                        return self.refuse(Refusal::RawFragment);
+                    }
                     if let Some(name) = reconcile::ambiguous_header(&view) {
                         let name = name.clone();
                         return self.refuse(Refusal::DuplicateOwnedHeader { name });

@@ -485,6 +485,33 @@ fn reconcile_refuses_a_forwarded_path_or_query_the_call_would_hide() {
     }
 }
 
+/// Regression (review): Kong's engine passes a raw `#` in the request target to the filter and
+/// the upstream; gunicorn and Express end the path there, while the call showed the service the
+/// whole target: `/admin#/../public` was judged as `/public` by a service that normalises, and
+/// acted on as `/admin`. With reconcile it is refused, 400, before the call; `%23` goes on.
+#[test]
+fn reconcile_refuses_a_raw_fragment_in_the_target() {
+    let config = reconcile_config(0);
+    let start = |path: &str| -> Next {
+        let mut shared = Shared::for_config(&config);
+        let mut req = request(T0, &[]);
+        req.path = path.into();
+        Flow::start(&config, &mut shared, req).1
+    };
+    for path in ["/admin#/../public", "/a?x=1#y", "/a?#", "#"] {
+        assert_eq!(start(path), Next::Refuse(Refusal::RawFragment), "{path}");
+    }
+    let reply = Refusal::RawFragment.reply();
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body,
+        br#"{"message":"Request target contains a raw '#'"}"#
+    );
+    for path in ["/a%23b", "/a?x=%23"] {
+        assert!(matches!(start(path), Next::Dispatch(_)), "{path}");
+    }
+}
+
 /// Regression (review): the call carried no client method, so the service could not tell
 /// `GET /x` from `DELETE /x`, and a cached allow for one served the other. The call carries
 /// `X-Forwarded-Method`, the cache keys on it, and a client copy of another value (which the

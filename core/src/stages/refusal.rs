@@ -68,6 +68,11 @@ pub enum Refusal {
     /// a form body: the service is shown `a=1;role=admin` as one pair, as Kong reads it, while
     /// Rack 2 (Rails), old Python and Go split it into two.
     SemicolonSeparator,
+    /// 400: reconcile and a raw `#` in the request target, which Kong's engine passes on to the
+    /// filter and the upstream (Envoy refuses it itself): gunicorn and Express end the path at
+    /// it, while the auth service is shown it whole (`/admin#/../public`, which a service that
+    /// normalises reads as `/public`).
+    RawFragment,
     /// 400: `reconcile.forward_body` and a JSON body the filter cannot parse (a byte-order
     /// mark, `NaN`, nesting past 128, a syntax error): the auth service would be shown no body,
     /// while a lenient upstream parser may read one.
@@ -140,6 +145,7 @@ impl Refusal {
             Self::DuplicateOwnedHeader { .. }
             | Self::AmbiguousBody
             | Self::SemicolonSeparator
+            | Self::RawFragment
             | Self::InvalidJsonBody
             | Self::InvalidFormBody => 400,
             Self::MintFailed | Self::Internal => 500,
@@ -167,6 +173,7 @@ impl Refusal {
             Self::SemicolonSeparator => {
                 "Request query or form body separates parameters with ';'".into()
             }
+            Self::RawFragment => "Request target contains a raw '#'".into(),
             Self::InvalidJsonBody => "Request body is not valid JSON".into(),
             Self::InvalidFormBody => "Request body is not a valid multipart form".into(),
             Self::EncodedBody => {
@@ -193,6 +200,7 @@ impl Refusal {
             Self::EncodedBody => "encoded_body",
             Self::AmbiguousBody => "ambiguous_body",
             Self::SemicolonSeparator => "semicolon_separator",
+            Self::RawFragment => "raw_fragment",
             Self::InvalidJsonBody => "invalid_json_body",
             Self::InvalidFormBody => "invalid_form_body",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
@@ -286,6 +294,12 @@ mod tests {
                 400,
                 json!({"message": "Request query or form body separates parameters with ';'"}),
                 "semicolon_separator",
+            ),
+            (
+                Refusal::RawFragment,
+                400,
+                json!({"message": "Request target contains a raw '#'"}),
+                "raw_fragment",
             ),
             (
                 Refusal::InvalidJsonBody,

@@ -143,6 +143,14 @@ pub fn ambiguous_header(req: &Request) -> Option<&String> {
     None
 }
 
+/// True when the request target holds a raw `#` (a fragment, which no client sends): Kong's
+/// engine passes it to the filter and the upstream (Envoy answers 400 itself), where gunicorn
+/// and Express end the path at it, while the call shows the service the whole target
+/// (`/admin#/../public`, `/public` to a service that normalises, `/admin` to the upstream).
+pub fn raw_fragment(req: &Request) -> bool {
+    req.path.contains('#')
+}
+
 /// True when the call would show the query as one pair where an upstream reads two: with
 /// `forward_query`, a raw `;` (`a=1;b=2` is one pair to Kong's `get_query()`, two to Rack 2,
 /// Python before 3.9.2 and Go before 1.17).
