@@ -153,6 +153,52 @@ fn call_forward_query_refuses_a_semicolon_separator() {
     }
 }
 
+/// Regression (review): PHP files `user.id`, `user id` and `user[id` as `user_id` (the last
+/// wins): `?user_id=mine&user.id=victim` was shown to the service as two keys, judged as
+/// `mine`, while PHP acted on `victim`. Keys PHP reads as one are refused before the call in
+/// the query (`forward_query`) and in a form or multipart body (`forward_body`); a key repeated
+/// as itself goes on, shown as an array.
+#[test]
+fn call_refuses_parameters_php_reads_as_one() {
+    const MESSAGE: &str = "Request query or form body names one parameter in two spellings";
+    for host in hosts() {
+        let r = rig(
+            host,
+            json!({"forward_query": true, "forward_body": true}),
+            allow(json!({})),
+        );
+        let multipart = "--B\r\nContent-Disposition: form-data; name=\"user_id\"\r\n\r\nmine\r\n\
+            --B\r\nContent-Disposition: form-data; name=\"user[id\"\r\n\r\nvictim\r\n--B--";
+        for req in [
+            Request::get("/q?user_id=mine&user.id=victim"),
+            Request::get("/q?user_id=mine&user+id=victim"),
+            Request::post("/f", "user_id=mine&user%5Bid=victim")
+                .header("content-type", "application/x-www-form-urlencoded"),
+            Request::post("/m", multipart)
+                .header("content-type", "multipart/form-data; boundary=B"),
+        ] {
+            let resp = r.gw.send(&req);
+            assert_eq!(
+                (resp.status, resp.json()),
+                (400, json!({ "message": MESSAGE })),
+                "{host:?} {}",
+                req.path
+            );
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        assert_eq!(
+            r.gw.send(&Request::get("/q?user_id=a&user_id=b")).status,
+            200
+        );
+        assert_eq!(
+            call_body(&r.auth.single()),
+            json!({"query": {"user_id": ["a", "b"]}}),
+            "{host:?}"
+        );
+    }
+}
+
 /// Regression (review): a header the client names in its `Connection` header still reaches the
 /// upstream (nginx's proxy module, as Kong's, forwards every client header but `Connection`
 /// itself), so the auth service must be told it too: leaving it off the call let a client hide

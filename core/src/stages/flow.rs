@@ -382,8 +382,8 @@ impl Flow {
                         let name = name.clone();
                         return self.refuse(Refusal::DuplicateOwnedHeader { name });
                     }
-                    if reconcile::ambiguous_query(rec, &view) {
-                        return self.refuse(Refusal::SemicolonSeparator);
+                    if let Some(refusal) = reconcile::ambiguous_query(rec, &view) {
+                        return self.refuse(refusal);
                     }
                     let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
                     // A decision must not rest on a body the service was not shown.

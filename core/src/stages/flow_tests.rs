@@ -343,6 +343,75 @@ fn reconcile_refuses_a_semicolon_separator_in_a_query_or_form_it_shows() {
     );
 }
 
+/// Regression (review): PHP files `user.id`, `user id` and `user[id` as `$_GET['user_id']`
+/// (the last one wins), so `?user_id=mine&user.id=victim` was shown to the service as two keys,
+/// `user_id` judged as `mine`, while PHP acted on `victim`. Keys PHP reads as one are refused,
+/// 400, in the query it shows (`forward_query`) and in a form body (`forward_body`, urlencoded
+/// or multipart); a key repeated as itself, and distinct array elements, go on.
+#[test]
+fn reconcile_refuses_parameters_php_reads_as_one() {
+    let refused = Next::Refuse(Refusal::AmbiguousParameter);
+    let query = config(
+        json!({"reconcile": {"url": "http://auth:8080", "upstream": "auth",
+                                           "forward_query": true}}),
+    );
+    let plain = reconcile_config(0);
+    let start = |config: &Pipeline, path: &str| -> Next {
+        let mut shared = Shared::for_config(config);
+        let mut req = request(T0, &[]);
+        req.path = path.into();
+        Flow::start(config, &mut shared, req).1
+    };
+    for path in [
+        "/o?user_id=mine&user.id=victim",
+        "/o?user_id=mine&user+id=victim",
+        "/o?user_id=mine&user%5Bid=victim",
+        "/o?user_id=mine&%20user_id=victim",
+        "/o?user_id=mine&user_id%00x=victim",
+        "/o?role=user&role[]=admin",
+    ] {
+        assert_eq!(start(&query, path), refused, "{path}");
+    }
+    for (config, path) in [
+        (&query, "/o?user_id=a&user_id=b"),
+        (&query, "/o?f[a]=1&f[b]=2&ids[]=1&ids[]=2"),
+        (&plain, "/o?user_id=mine&user.id=victim"),
+    ] {
+        assert!(matches!(start(config, path), Next::Dispatch(_)), "{path}");
+    }
+    let config = forward_body_config(0);
+    let mut shared = Shared::for_config(&config);
+    let mut send = |ct: &str, body: &[u8]| -> Next {
+        with_body(&config, &mut shared, &[("content-type", ct)], body).1
+    };
+    let form = "application/x-www-form-urlencoded";
+    let multipart = "multipart/form-data; boundary=B";
+    let part = |name: &str, value: &str| {
+        format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+    };
+    let two = format!(
+        "{}{}--B--",
+        part("user_id", "mine"),
+        part("user.id", "victim")
+    );
+    let same = format!("{}{}--B--", part("user_id", "a"), part("user_id", "b"));
+    assert_eq!(send(form, b"user_id=mine&user.id=victim"), refused);
+    assert_eq!(send(multipart, two.as_bytes()), refused);
+    for (ct, body) in [
+        (form, &b"user_id=a&user_id=b"[..]),
+        (multipart, same.as_bytes()),
+        ("application/json", br#"{"user_id":"a","user.id":"b"}"#),
+    ] {
+        assert!(matches!(send(ct, body), Next::Dispatch(_)), "{ct}");
+    }
+    let reply = Refusal::AmbiguousParameter.reply();
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body,
+        br#"{"message":"Request query or form body names one parameter in two spellings"}"#
+    );
+}
+
 /// Regression (review): a JSON body the filter cannot parse was shown to the auth service as no
 /// `body` at all, while lenient upstreams read one: Python's `json.loads` takes a byte-order
 /// mark and `NaN`, others take comments or trailing commas. A service allowing bodiless

@@ -68,6 +68,10 @@ pub enum Refusal {
     /// a form body: the service is shown `a=1;role=admin` as one pair, as Kong reads it, while
     /// Rack 2 (Rails), old Python and Go split it into two.
     SemicolonSeparator,
+    /// 400: `reconcile.forward_query` and two query keys, or `forward_body` and two form field
+    /// names, that PHP reads as one variable (`user_id` and `user.id`): the service is shown
+    /// both, PHP acts on the later.
+    AmbiguousParameter,
     /// 400: reconcile and a raw `#` in the request target, which Kong's engine passes on to the
     /// filter and the upstream (Envoy refuses it itself): gunicorn and Express end the path at
     /// it, while the auth service is shown it whole (`/admin#/../public`, which a service that
@@ -146,6 +150,7 @@ impl Refusal {
             | Self::AmbiguousBody
             | Self::SemicolonSeparator
             | Self::RawFragment
+            | Self::AmbiguousParameter
             | Self::InvalidJsonBody
             | Self::InvalidFormBody => 400,
             Self::MintFailed | Self::Internal => 500,
@@ -174,6 +179,9 @@ impl Refusal {
                 "Request query or form body separates parameters with ';'".into()
             }
             Self::RawFragment => "Request target contains a raw '#'".into(),
+            Self::AmbiguousParameter => {
+                "Request query or form body names one parameter in two spellings".into()
+            }
             Self::InvalidJsonBody => "Request body is not valid JSON".into(),
             Self::InvalidFormBody => "Request body is not a valid multipart form".into(),
             Self::EncodedBody => {
@@ -201,6 +209,7 @@ impl Refusal {
             Self::AmbiguousBody => "ambiguous_body",
             Self::SemicolonSeparator => "semicolon_separator",
             Self::RawFragment => "raw_fragment",
+            Self::AmbiguousParameter => "ambiguous_parameter",
             Self::InvalidJsonBody => "invalid_json_body",
             Self::InvalidFormBody => "invalid_form_body",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
@@ -294,6 +303,12 @@ mod tests {
                 400,
                 json!({"message": "Request query or form body separates parameters with ';'"}),
                 "semicolon_separator",
+            ),
+            (
+                Refusal::AmbiguousParameter,
+                400,
+                json!({"message": "Request query or form body names one parameter in two spellings"}),
+                "ambiguous_parameter",
             ),
             (
                 Refusal::RawFragment,

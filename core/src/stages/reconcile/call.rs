@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::compile::Reconcile;
-use super::multipart;
+use super::{multipart, php};
 use crate::config::CallMethod;
 use crate::stages::headers::same_header;
 use crate::stages::{CallSpec, Refusal, Request};
@@ -151,11 +151,18 @@ pub fn raw_fragment(req: &Request) -> bool {
     req.path.contains('#')
 }
 
-/// True when the call would show the query as one pair where an upstream reads two: with
-/// `forward_query`, a raw `;` (`a=1;b=2` is one pair to Kong's `get_query()`, two to Rack 2,
-/// Python before 3.9.2 and Go before 1.17).
-pub fn ambiguous_query(rec: &Reconcile, req: &Request) -> bool {
-    rec.forward_query && req.query().contains(';')
+/// Why, with `forward_query`, the call would show the query otherwise than an upstream reads
+/// it, if it would: a raw `;` (`a=1;b=2` is one pair to Kong's `get_query()`, two to Rack 2,
+/// Python before 3.9.2 and Go before 1.17); two keys PHP reads as one
+/// ([`php::renamed_alike`]).
+pub fn ambiguous_query(rec: &Reconcile, req: &Request) -> Option<Refusal> {
+    if !rec.forward_query {
+        return None;
+    }
+    if req.query().contains(';') {
+        return Some(Refusal::SemicolonSeparator);
+    }
+    php::renamed_alike(&parse_form(req.query().as_bytes())).then_some(Refusal::AmbiguousParameter)
 }
 
 /// The client headers `copy_headers` puts on the call, in order: all but pseudo-headers,
@@ -252,10 +259,11 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 /// (by [`body_value`]'s reading of `Content-Type`): a `multipart/form-data` body that is not a
 /// plain form ([`multipart::form_fields`]); a urlencoded form that is a JSON object or array
 /// (a handler decoding JSON whatever the type reads it as JSON) or has a raw `;` (Rack 2 splits
-/// pairs on it, the call does not); JSON, under any type, naming a member twice in some object
-/// (`serde_json`, and so the call, keeps the last value, other parsers the first) or holding an
-/// integer beyond 64 bits (shown rounded, read exactly by Python); a body that is no JSON
-/// `serde_json` reads, when it is not blank and typed as JSON or is JSON after a byte-order
+/// pairs on it, the call does not); a form (urlencoded or multipart) with two field names PHP
+/// reads as one ([`php::renamed_alike`]); JSON, under any type, naming a member twice in some
+/// object (`serde_json`, and so the call, keeps the last value, other parsers the first) or
+/// holding an integer beyond 64 bits (shown rounded, read exactly by Python); a body that is no
+/// JSON `serde_json` reads, when it is not blank and typed as JSON or is JSON after a byte-order
 /// mark (the call would carry no `body`, while a lenient upstream may read a byte-order-marked
 /// or `NaN` document: Python's `json.loads` takes the mark whatever the type); and, for any
 /// body, a second `Content-Type` header or, for a form or JSON, a charset other than UTF-8.
@@ -275,8 +283,10 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
         return Some(Refusal::EncodedBody);
     }
     if media_type.starts_with("multipart/form-data") {
-        let fields = content_type.and_then(|ct| multipart::form_fields(ct, bytes));
-        return fields.is_none().then_some(Refusal::InvalidFormBody);
+        let Some(fields) = content_type.and_then(|ct| multipart::form_fields(ct, bytes)) else {
+            return Some(Refusal::InvalidFormBody);
+        };
+        return php::renamed_alike(&fields).then_some(Refusal::AmbiguousParameter);
     }
     if form {
         // JSON labelled a form: shown as form keys, read as JSON by a handler that decodes
@@ -284,7 +294,10 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
         if let Ok(Value::Object(_) | Value::Array(_)) = serde_json::from_slice(bytes) {
             return Some(Refusal::EncodedBody);
         }
-        return bytes.contains(&b';').then_some(Refusal::SemicolonSeparator);
+        if bytes.contains(&b';') {
+            return Some(Refusal::SemicolonSeparator);
+        }
+        return php::renamed_alike(&parse_form(bytes)).then_some(Refusal::AmbiguousParameter);
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return None;

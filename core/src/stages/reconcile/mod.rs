@@ -19,6 +19,7 @@ mod call;
 mod compile;
 mod dasherize;
 mod multipart;
+mod php;
 mod reserved;
 mod strip;
 

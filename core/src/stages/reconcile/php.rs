@@ -1,0 +1,170 @@
+//! PHP's reading of query and form keys (`$_GET`, `$_POST`): it files keys the call shows the
+//! auth service apart under one variable, which then holds the last one's value.
+
+use serde_json::{Map, Value};
+
+/// True when two different keys of `form` (an object of keys to values, as the call shows a
+/// query or form) are one variable to PHP: the service is shown both, PHP acts on the later
+/// (`?user_id=mine&user.id=victim` is `$_GET['user_id'] == 'victim'`).
+///
+/// The variable of a key, as PHP 8 reads it (`php_register_variable_ex`): the key up to a NUL,
+/// without leading spaces; a `[` that a `]` closes starts the indices (`a[x][y]`; what follows
+/// an index but another `[`, and an unclosed last `[`, are ignored), and before it ` ` and `.`
+/// are `_`; a `[` that nothing closes is `_`, and ` `, `.`, `[` after it too (`user[id` is
+/// `user_id`); an empty name is dropped. Refused: two keys with one variable, or one whose
+/// variable holds the other's (`a` and `a[x]`: PHP keeps the later), where an empty index
+/// (`a[]`, PHP appends) stands for any index (`a[]` holds `a[0]`), but two keys that both end
+/// in one empty index each add an element (`r[][a]`, `r[][b]`). A key repeated as itself is
+/// already shown as an array of its values.
+pub fn renamed_alike(form: &Value) -> bool {
+    let Some(form) = form.as_object() else {
+        return false;
+    };
+    // `Map` is sorted by key (serde_json without `preserve_order`; a test holds it to that).
+    let mut names = Map::new();
+    for (name, append) in form.keys().filter_map(|key| variable(key)) {
+        match names.get(&name) {
+            Some(Value::Bool(true)) if append => {}
+            Some(_) => return true,
+            None => {
+                names.insert(name, Value::Bool(append));
+            }
+        }
+    }
+    // Sorted, a variable holding others is followed by one of them.
+    let mut previous: Option<&String> = None;
+    for name in names.keys() {
+        let holds = previous.and_then(|p| name.strip_prefix(p.as_str()));
+        if holds.is_some_and(|rest| rest.starts_with('\0')) {
+            return true;
+        }
+        previous = Some(name);
+    }
+    false
+}
+
+/// The variable PHP files `key` under: its name and indices joined by NUL (which no key holds
+/// once PHP ended it at one), cut at the first empty index, and whether there was one; `None`
+/// when PHP drops the key.
+fn variable(key: &str) -> Option<(String, bool)> {
+    let key = key.split('\0').next().unwrap_or_default();
+    let key = key.trim_start_matches(' ').as_bytes();
+    let mut out = Vec::with_capacity(key.len());
+    let mut append = false;
+    let mut at = key.iter().position(|&b| b == b'[').unwrap_or(key.len());
+    let name = key.get(..at).unwrap_or_default();
+    if name.is_empty() {
+        return None;
+    }
+    let closed = |from: usize| key.get(from..).is_some_and(|rest| rest.contains(&b']'));
+    let unclosed = at < key.len() && !closed(at);
+    let mapped = if unclosed { key } else { name };
+    for &b in mapped {
+        let swap = b == b' ' || b == b'.' || unclosed && b == b'[';
+        out.push(if swap { b'_' } else { b });
+    }
+    while !unclosed && key.get(at) == Some(&b'[') && closed(at) {
+        let rest = key.get(at + 1..).unwrap_or_default();
+        let len = rest.iter().position(|&b| b == b']').unwrap_or(rest.len());
+        let index = rest.get(..len).unwrap_or_default();
+        if index.is_empty() || index == b" " {
+            append = true;
+            break;
+        }
+        out.push(0);
+        out.extend_from_slice(index);
+        at += len + 2;
+    }
+    // Only ASCII bytes were replaced: still UTF-8.
+    Some((String::from_utf8_lossy(&out).into_owned(), append))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alike(keys: &[&str]) -> bool {
+        let form: Map<String, Value> = keys.iter().map(|k| (k.to_string(), json!("v"))).collect();
+        renamed_alike(&Value::Object(form))
+    }
+
+    #[test]
+    fn variable_as_php_files_keys() {
+        for (key, want) in [
+            ("user_id", Some(("user_id", false))),
+            ("user.id", Some(("user_id", false))),
+            ("user id", Some(("user_id", false))),
+            ("  user_id", Some(("user_id", false))),
+            ("user[id", Some(("user_id", false))),
+            ("user_id\0junk", Some(("user_id", false))),
+            ("a.b[c.d", Some(("a_b_c_d", false))),
+            ("a[b[c", Some(("a_b_c", false))),
+            ("a.b[c]", Some(("a_b\0c", false))),
+            ("a[ x]", Some(("a\0 x", false))),
+            ("a[x]junk", Some(("a\0x", false))),
+            ("a[x][y", Some(("a\0x", false))),
+            ("a[x][y]", Some(("a\0x\0y", false))),
+            ("a[x]]", Some(("a\0x", false))),
+            ("a[]", Some(("a", true))),
+            ("a[ ]", Some(("a", true))),
+            ("a[][x]", Some(("a", true))),
+            ("a[x][]", Some(("a\0x", true))),
+            ("", None),
+            ("   ", None),
+            ("[x]", None),
+            ("[x", None),
+            ("\0a", None),
+        ] {
+            let got = variable(key);
+            assert_eq!(got.as_ref().map(|(n, a)| (n.as_str(), *a)), want, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn renamed_alike_refuses_keys_php_merges() {
+        for keys in [
+            &["user_id", "user.id"][..],
+            &["user id", "user_id"],
+            &["user[id", "user_id"],
+            &[" user_id", "user_id"],
+            &["user_id", "user_id\0x"],
+            &["a[x]", "a[x]junk"],
+            &["a[x]", "a.b", "a"],
+            &["a", "a[x]"],
+            &["a[x]", "a[x][y]"],
+            &["a", "a[]"],
+            &["a[]", "a[0]"],
+            &["a[x][]", "a[x][0][y]"],
+        ] {
+            assert!(alike(keys), "{keys:?}");
+        }
+    }
+
+    #[test]
+    fn renamed_alike_lets_distinct_variables_pass() {
+        for keys in [
+            &["user_id", "user_ids", "userid"][..],
+            &["a[x]", "a[y]", "a[x ]", "a[ x]"],
+            &["a[]", "a[ ]", "a[][x]"],
+            &["r[][a]", "r[][b]"],
+            &["a", "a_", "ab", "a0", "a\u{1}"],
+            &["", "[x]", "=", " "],
+            &["User_id", "user_id"],
+        ] {
+            assert!(!alike(keys), "{keys:?}");
+        }
+        assert!(!renamed_alike(&json!([1, 2])));
+    }
+
+    /// `renamed_alike` walks a `Map` in key order: serde_json's `preserve_order` would break it.
+    #[test]
+    fn map_iterates_sorted() {
+        let map: Map<String, Value> = ["b", "a\0x", "a"]
+            .iter()
+            .map(|k| (k.to_string(), Value::Null))
+            .collect();
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["a", "a\0x", "b"]);
+    }
+}
