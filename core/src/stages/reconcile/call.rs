@@ -165,8 +165,8 @@ pub fn ambiguous_query(rec: &Reconcile, req: &Request) -> Option<Refusal> {
     php::renamed_alike(&parse_form(req.query().as_bytes())).then_some(Refusal::AmbiguousParameter)
 }
 
-/// The client headers `copy_headers` puts on the call, in order: all but pseudo-headers,
-/// [`NOT_COPIED`] and the call's own headers. Headers the client's `Connection` header names are
+/// The client headers `copy_headers` puts on the call, in order, values [`trimmed`]: all but
+/// pseudo-headers, [`NOT_COPIED`] and the call's own headers. Headers the client's `Connection` header names are
 /// copied too: the hosts forward them to the upstream (nginx, as Kong, sends every client header
 /// but `Connection` itself; Envoy drops `Connection` before filters see it), so the auth
 /// service must see them, or a client could hide a header from it that the upstream acts on.
@@ -178,18 +178,25 @@ pub(super) fn copied_headers(req: &Request) -> Vec<(&str, &str)> {
             && !NOT_COPIED.contains(&lower.as_str())
             && !OWN_HEADERS.contains(&lower.as_str())
         {
-            out.push((name.as_str(), value.as_str()));
+            out.push((name.as_str(), trimmed(value)));
         }
     }
     out
 }
 
+/// A header value without SP and HTAB at either end: Kong's engine keeps a tab there (nginx
+/// trims only spaces), while upstreams read the value without them (RFC 9110 5.5), and so must
+/// the auth service (Python's `http.server` keeps a trailing one).
+fn trimmed(value: &str) -> &str {
+    value.trim_matches(|c| c == ' ' || c == '\t')
+}
+
 /// The call body: a JSON object with, each only when its flag is on,
 /// - `path` (`forward_path`): the request path without the query, raw;
 /// - `query` (`forward_query`): the query as an object (see [`parse_form`]);
-/// - `headers` (`forward_headers`): every client header, names lower-case; a repeated header
-///   becomes an array of its values in order, as Kong's `get_headers()` gives it (one value
-///   stays a string). `host` is among them, the raw `Host` as the client sent it (port kept):
+/// - `headers` (`forward_headers`): every client header, names lower-case, values
+///   [`trimmed`]; a repeated header becomes an array of its values in order, as Kong's
+///   `get_headers()` gives it (one value stays a string). `host` is among them, the raw `Host` as the client sent it (port kept):
 ///   where the host gives it only as `:authority` (Envoy), from there;
 /// - `body` (`forward_body`): what Kong's `kong.request.get_body()` gives, see [`body_value`];
 ///   the key is left out when it gives nothing (no `Content-Type`, an unsupported one, JSON that
@@ -215,7 +222,7 @@ pub fn envelope(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> Value {
             push_repeated(
                 &mut headers,
                 name.to_ascii_lowercase(),
-                Value::String(value.clone()),
+                Value::String(trimmed(value).to_string()),
             );
         }
         out.insert("headers".into(), Value::Object(headers));
@@ -667,6 +674,30 @@ mod tests {
         req.headers.retain(|(n, _)| n != "Host");
         req.authority.clear();
         assert!(envelope(&rec, &req, None)["headers"].get("host").is_none());
+    }
+
+    /// Regression (review): Kong's engine keeps a leading or trailing tab in a header value
+    /// (nginx trims only spaces), so `X-Role:\tadmin\t` was shown in `headers` as `"\tadmin\t"`
+    /// while every upstream reads `admin`. Values are shown, and copied, without SP and HTAB at
+    /// either end; inside they stay.
+    #[test]
+    fn envelope_and_copied_headers_trim_sp_and_htab() {
+        let rec = config(r#", "forward_headers": true"#);
+        let mut req = request();
+        req.headers.extend([
+            ("x-role".into(), "\tadmin\t".into()),
+            ("x-multi".into(), " \t3 \t".into()),
+            ("x-inner".into(), "a \t b".into()),
+            ("x-blank".into(), "\t".into()),
+        ]);
+        let got = envelope(&rec, &req, None);
+        assert_eq!(got["headers"]["x-role"], "admin");
+        assert_eq!(got["headers"]["x-multi"], json!(["1", "2", "3"]));
+        assert_eq!(got["headers"]["x-inner"], "a \t b");
+        assert_eq!(got["headers"]["x-blank"], "");
+        let call = build_call(&rec, &req, None);
+        assert_eq!(value(&call, "x-role"), ["admin"]);
+        assert_eq!(value(&call, "x-blank"), [""]);
     }
 
     /// The `body` key as Kong's `get_body()` gives it: `None` means the key is left out.
