@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::compile::Reconcile;
 use super::{multipart, php};
 use crate::config::CallMethod;
-use crate::stages::headers::same_header;
+use crate::stages::headers::{canonical, same_header};
 use crate::stages::{CallSpec, Refusal, Request};
 
 /// `User-Agent` of the call: the plugin's `"jwt-reconcile/" .. VERSION`, its handler's version
@@ -126,7 +126,9 @@ pub fn forwarded_host(authority: &str) -> String {
 ///   while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22
 ///   joins them; the cache key, sorted by name, would not even tell their order apart.
 ///
-/// Names are compared as the glue gives them, lower-case.
+/// Names are compared as the glue gives them, lower-case. The first such header in request order
+/// is named; one pass over the names (sorted by `Map`), not a comparison of every pair: Kong's
+/// engine lets thousands of headers through.
 pub fn ambiguous_header(req: &Request) -> Option<&String> {
     let own = [
         ("x-forwarded-host", req.authority.as_str()),
@@ -134,13 +136,24 @@ pub fn ambiguous_header(req: &Request) -> Option<&String> {
         ("x-forwarded-query", req.query()),
         ("x-forwarded-method", req.method.as_str()),
     ];
-    for (a, value) in &req.headers {
-        let hidden = own.iter().any(|(n, v)| same_header(a, n) && value != v);
-        if hidden || req.headers.iter().any(|(b, _)| a != b && same_header(a, b)) {
-            return Some(a);
+    // Each name as upstreams read it, to its first spelling, or `Null` once sent in two.
+    let mut spellings = Map::new();
+    for (name, _) in &req.headers {
+        match spellings.get_mut(&canonical(name)) {
+            None => {
+                spellings.insert(canonical(name), Value::String(name.clone()));
+            }
+            Some(first) if first.as_str().is_some_and(|f| f != name) => *first = Value::Null,
+            Some(_) => {}
         }
     }
-    None
+    let two_spellings = |a: &String| spellings.get(&canonical(a)).is_some_and(Value::is_null);
+    req.headers
+        .iter()
+        .find(|(a, value)| {
+            own.iter().any(|(n, v)| same_header(a, n) && value != v) || two_spellings(a)
+        })
+        .map(|(a, _)| a)
 }
 
 /// True when the request target holds a raw `#` (a fragment, which no client sends): Kong's
@@ -698,6 +711,46 @@ mod tests {
         let call = build_call(&rec, &req, None);
         assert_eq!(value(&call, "x-role"), ["admin"]);
         assert_eq!(value(&call, "x-blank"), [""]);
+    }
+
+    /// `ambiguous_header` names what the rule over every pair names (the first header in order
+    /// with another spelling), in one pass: also over 20,000 headers.
+    #[test]
+    fn ambiguous_header_matches_the_pairwise_rule() {
+        let pairwise = |req: &Request| -> Option<String> {
+            let two = |a: &String| req.headers.iter().any(|(b, _)| a != b && same_header(a, b));
+            req.headers
+                .iter()
+                .find(|(a, _)| two(a))
+                .map(|(a, _)| a.clone())
+        };
+        let names = ["x-a", "x_a", "X-A", "x-b", "x_b", "x-c", "x-a-b", "x_a-b"];
+        for mask in 0u32..(1 << names.len()) {
+            for rotate in 0..names.len() {
+                let mut req = request();
+                req.headers.clear();
+                for i in 0..names.len() {
+                    let at = (i + rotate) % names.len();
+                    if mask & (1 << at) != 0 {
+                        req.headers.push((names[at].into(), "v".into()));
+                        req.headers.push((names[at].into(), "w".into()));
+                    }
+                }
+                assert_eq!(
+                    ambiguous_header(&req).cloned(),
+                    pairwise(&req),
+                    "{:?}",
+                    req.headers
+                );
+            }
+        }
+        let mut req = request();
+        req.headers = (0..20_000)
+            .map(|i| (format!("x-{i}"), "v".into()))
+            .collect();
+        assert_eq!(ambiguous_header(&req), None);
+        req.headers.push(("x_19999".into(), "v".into()));
+        assert_eq!(ambiguous_header(&req).map(String::as_str), Some("x-19999"));
     }
 
     /// The `body` key as Kong's `get_body()` gives it: `None` means the key is left out.
