@@ -23,6 +23,20 @@ impl HeaderEdits {
     pub fn remove(&mut self, name: impl Into<String>) {
         self.0.push(HeaderEdit::Remove(name.into()));
     }
+
+    /// The path as these edits leave it: the last `:path` set, else `path`. A stage that edits
+    /// the path starts from here, or it would put back what an earlier stage removed.
+    pub fn path_or(&self, path: &str) -> String {
+        let mut out = path;
+        for edit in &self.0 {
+            if let HeaderEdit::Set(name, value) = edit {
+                if name == ":path" {
+                    out = value;
+                }
+            }
+        }
+        out.to_string()
+    }
 }
 
 /// A reply sent by the filter instead of proxying.

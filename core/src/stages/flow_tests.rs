@@ -456,12 +456,25 @@ fn reconcile_forward_body_refuses_json_or_forms_it_cannot_parse() {
     let form = b"--B\nContent-Disposition: form-data; name=\"role\"\n\nadmin\n--B--";
     let next = send("multipart/form-data; boundary=B", form);
     assert_eq!(next, Next::Refuse(Refusal::InvalidFormBody));
-    // Only a JSON media type makes a body JSON; a scalar is JSON the service is shown as none.
+    // Under another type, text that does not begin as JSON would goes on (without `body`);
+    // what begins as JSON would and is not, is refused (Go's decoder reads `{...}x`'s object).
     for (ct, body) in [
-        ("text/plain", &b"{nope"[..]),
+        ("text/plain", &b"nope {"[..]),
         ("application/json", b"\"text\""),
     ] {
         assert!(matches!(send(ct, body), Next::Dispatch(_)), "{ct} {body:?}");
+    }
+    for (ct, body) in [
+        ("text/plain", &b"{nope"[..]),
+        ("text/plain", b"{\"role\":\"admin\"}x"),
+        ("application/octet-stream", b" [1, NaN]"),
+    ] {
+        let next = send(ct, body);
+        assert_eq!(
+            next,
+            Next::Refuse(Refusal::InvalidJsonBody),
+            "{ct} {body:?}"
+        );
     }
 }
 

@@ -61,7 +61,7 @@ pub fn files_under(key: &str, name: &str) -> bool {
         true => php_name(&format!("{base}_{rest}"), true),
         false => php_name(base, false),
     };
-    rack == name || php == name
+    key == name || rack == name || php == name
 }
 
 /// `path` (with its query) without every `&`-separated argument that holds, also when split on

@@ -36,6 +36,10 @@ pub enum Denial {
     NoApiKey,
     /// Key-auth: the same key name was sent more than once. `Duplicate API key found`.
     DuplicateApiKey,
+    /// Key-auth: another key where Kong does not read once it found one (another key name or
+    /// spelling, the query split on `;`, a name PHP or Rack reads as a key name). The same
+    /// answer as [`Self::DuplicateApiKey`].
+    AnotherApiKey,
     /// Key-auth or basic-auth: unknown key, user or wrong password. `Unauthorized` (Kong 3.6+;
     /// 3.4 and 3.5 said `Invalid authentication credentials`).
     InvalidCredentials,
@@ -93,7 +97,7 @@ impl Denial {
             Self::InvalidKeySecret => "Invalid key/secret".to_string(),
             Self::InvalidSignature => "Invalid signature".to_string(),
             Self::NoApiKey => "No API key found in request".to_string(),
-            Self::DuplicateApiKey => "Duplicate API key found".to_string(),
+            Self::DuplicateApiKey | Self::AnotherApiKey => "Duplicate API key found".to_string(),
             Self::InvalidCredentials => "Unauthorized".to_string(),
             Self::Claims(errors) => {
                 // Inserted one by one: collecting into the map would sort a vector first (a
@@ -129,7 +133,7 @@ impl Denial {
             Self::InvalidSignature => "invalid_signature",
             Self::Claims(_) => "claims",
             Self::NoApiKey => "no_api_key",
-            Self::DuplicateApiKey => "duplicate_api_key",
+            Self::DuplicateApiKey | Self::AnotherApiKey => "duplicate_api_key",
             Self::InvalidCredentials => "invalid_credentials",
             Self::NoBasicCredentials => "no_basic_credentials",
         }

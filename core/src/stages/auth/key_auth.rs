@@ -137,7 +137,10 @@ impl KeyAuth {
             in_path |= k == name && (self.hide_credentials || v.as_deref() != Some(&key));
         }
         if in_path {
-            edits.set(":path", without_param(req, &name));
+            // From the path as edited so far: an earlier stage may have removed a rejected
+            // token's argument, which the original path still holds.
+            let path = edits.path_or(&req.path);
+            edits.set(":path", without_param(&path, &name));
         }
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let cred = self
@@ -184,7 +187,7 @@ impl KeyAuth {
             }
             if let [Some(key)] = values.as_slice() {
                 if !key.is_empty() && self.another_key(req, name, key) {
-                    return Err(Denial::DuplicateApiKey);
+                    return Err(Denial::AnotherApiKey);
                 }
             }
             match values.as_slice() {
@@ -235,17 +238,17 @@ impl KeyAuth {
 }
 
 /// The request path with every occurrence of query parameter `name` removed.
-fn without_param(req: &Request, name: &str) -> String {
-    let kept: Vec<&str> = req
-        .query()
+fn without_param(path: &str, name: &str) -> String {
+    let (only, query) = path.split_once('?').unwrap_or((path, ""));
+    let kept: Vec<&str> = query
         .split('&')
         .filter(|p| !p.is_empty())
         .filter(|p| urlenc::decode(p.split('=').next().unwrap_or_default()) != name)
         .collect();
     if kept.is_empty() {
-        req.path_only().to_string()
+        only.to_string()
     } else {
-        format!("{}?{}", req.path_only(), kept.join("&"))
+        format!("{only}?{}", kept.join("&"))
     }
 }
 
@@ -337,11 +340,7 @@ mod tests {
             let (ka, consumers) = stage(json!({ "key_names": [name] }));
             let req = request("/p", &[(other, "forged"), (read, "good")]);
             let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
-            assert_eq!(
-                denial.unwrap_err(),
-                Denial::DuplicateApiKey,
-                "{read} {other}"
-            );
+            assert_eq!(denial.unwrap_err(), Denial::AnotherApiKey, "{read} {other}");
             let req = request("/p", &[(read, "good"), (other, "good")]);
             let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
             assert_eq!(
@@ -386,7 +385,7 @@ mod tests {
             let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
             assert_eq!(
                 denial.unwrap_err(),
-                Denial::DuplicateApiKey,
+                Denial::AnotherApiKey,
                 "{path} {headers:?}"
             );
         }
@@ -426,7 +425,7 @@ mod tests {
         let (ka, consumers) = stage(json!({ "key_names": ["x-api-key"] }));
         let req = request("/p?x-api-key=good", &[("x_api_key", "forged")]);
         let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
-        assert_eq!(denial.unwrap_err(), Denial::DuplicateApiKey);
+        assert_eq!(denial.unwrap_err(), Denial::AnotherApiKey);
         let req = request("/p?x-api-key=good", &[("X_API_KEY", "good")]);
         let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
         assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"));
@@ -473,17 +472,25 @@ mod tests {
         );
     }
 
+    /// Regression (review): the key's argument was removed from the original path, which put
+    /// back an argument an earlier stage had removed (a rejected token's `?jwt=`).
+    #[test]
+    fn the_path_edit_starts_from_the_edited_path() {
+        let (ka, consumers) = stage(json!({}));
+        let req = request("/r?jwt=forged&a=1&apikey=junk", &[("apikey", "good")]);
+        let mut edits = HeaderEdits::default();
+        edits.set(":path", "/r?a=1&apikey=junk");
+        ka.authenticate(&req, &consumers, &mut edits).unwrap();
+        assert_eq!(edits.path_or(&req.path), "/r?a=1");
+    }
+
     #[test]
     fn without_param_removes_every_copy() {
-        let r = Request {
-            path: "/p?apikey=1&a=b&api%6Bey=2".into(),
-            ..Request::default()
-        };
-        assert_eq!(without_param(&r, "apikey"), "/p?a=b");
-        let r = Request {
-            path: "/p?apikey=1".into(),
-            ..Request::default()
-        };
-        assert_eq!(without_param(&r, "apikey"), "/p");
+        assert_eq!(
+            without_param("/p?apikey=1&a=b&api%6Bey=2", "apikey"),
+            "/p?a=b"
+        );
+        assert_eq!(without_param("/p?apikey=1", "apikey"), "/p");
+        assert_eq!(without_param("/p", "apikey"), "/p");
     }
 }

@@ -27,7 +27,7 @@ pub use token::bearer;
 use crate::config::{ConfigError, RawConfig};
 use crate::jose::JwkSet;
 use crate::stages::events::Event;
-use crate::stages::{headers, HeaderEdit, HeaderEdits, Refusal, Request};
+use crate::stages::{headers, HeaderEdits, Refusal, Request};
 
 /// Headers the authentication stages set; a client's copies never reach the upstream.
 pub const CONSUMER_HEADERS: [&str; 5] = [
@@ -162,7 +162,7 @@ impl Authenticator {
                     }
                 }
                 if falls_back(&result, jwt.anonymous) {
-                    jwt.remove_token(req, &edited_path(req, &edits), &mut edits);
+                    jwt.remove_token(req, &edits.path_or(&req.path), &mut edits);
                 }
                 self.settle(&mut identity, result, jwt.anonymous, || {
                     (jwt.challenge(), jwt.key_claim().to_string())
@@ -181,7 +181,7 @@ impl Authenticator {
                 ka.authenticate(req, &self.consumers, &mut edits)
             });
             if falls_back(&result, ka.anonymous) {
-                ka.remove_keys(&edited_path(req, &edits), &mut edits);
+                ka.remove_keys(&edits.path_or(&req.path), &mut edits);
             }
             self.settle(&mut identity, result, ka.anonymous, || {
                 (ka.challenge(), String::new())
@@ -292,19 +292,6 @@ impl Authenticator {
 /// but unlike Kong without the rejected credential ([`Denial::presented`]).
 fn falls_back(result: &Option<Result<Identity, Denial>>, anonymous: Option<ConsumerRef>) -> bool {
     matches!(result, Some(Err(denial)) if anonymous.is_some() && denial.presented())
-}
-
-/// The path as the edits so far leave it (key-auth's `hide_credentials` may have edited it).
-fn edited_path(req: &Request, edits: &HeaderEdits) -> String {
-    let mut path = req.path.clone();
-    for edit in &edits.0 {
-        if let HeaderEdit::Set(name, value) = edit {
-            if name == ":path" {
-                path.clone_from(value);
-            }
-        }
-    }
-    path
 }
 
 /// The 403 for a verified claim that cannot travel as a header; the claim is named, its value

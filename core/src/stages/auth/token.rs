@@ -49,11 +49,22 @@ pub enum Found {
 struct Tokens(Vec<Option<String>>);
 
 impl Tokens {
-    fn add(&mut self, token: Option<String>) {
+    /// Adds a token; true once there are two different ones (`Multiple` whatever follows, so
+    /// the search stops: a header of thousands of cookies costs no more than one pass).
+    fn add(&mut self, token: Option<String>) -> bool {
         let empty = token.as_ref().is_some_and(String::is_empty);
         if !empty && !self.0.contains(&token) {
             self.0.push(token);
         }
+        self.0.len() > 1
+    }
+
+    /// True when `value` is a token found, once spaces and tabs around it are trimmed.
+    fn has_trimmed(&self, value: &str) -> bool {
+        let blank = [' ', '\t'];
+        self.0
+            .iter()
+            .any(|t| t.as_deref().is_some_and(|t| t.trim_matches(blank) == value))
     }
 }
 
@@ -66,26 +77,26 @@ impl TokenLocations {
         // names PHP and Rack file under a token name (`?jwt=A&+jwt=B` is `jwt=B` to PHP).
         let (plain, split) = urlenc::readings(req.query());
         for (key, value) in plain.into_iter().chain(split) {
-            if self
+            let named = self
                 .uri_param_names
                 .iter()
-                .any(|n| urlenc::files_under(&key, n))
-            {
-                tokens.add(value);
+                .any(|n| urlenc::files_under(&key, n));
+            if named && tokens.add(value) {
+                return Found::Multiple;
             }
         }
         for header in req.header_all("cookie") {
             for name in &self.cookie_names {
-                let values = cookie_values(header, name);
-                for value in &values {
-                    tokens.add(Some(value.to_string()));
+                for value in cookie_values(header, name) {
+                    if tokens.add(Some(value.to_string())) {
+                        return Found::Multiple;
+                    }
                 }
                 // Go, Node and Python skip the tabs and quotes nginx keeps: a cookie of the
                 // name they read there is a token too, unless it is one nginx read, trimmed.
-                let blank = [' ', '\t'];
                 for value in lenient_cookie_values(header, name) {
-                    if !values.iter().any(|v| v.trim_matches(blank) == value) {
-                        tokens.add(Some(value.to_string()));
+                    if !tokens.has_trimmed(value) && tokens.add(Some(value.to_string())) {
+                        return Found::Multiple;
                     }
                 }
             }
@@ -118,7 +129,9 @@ impl TokenLocations {
                 match bearer(piece) {
                     Some(token) => {
                         bearers = true;
-                        tokens.add(Some(token));
+                        if tokens.add(Some(token)) {
+                            return true;
+                        }
                     }
                     None => {
                         other = true;
@@ -145,12 +158,19 @@ impl TokenLocations {
     }
 
     /// Removes every place a token is read from the request the upstream receives: the token
-    /// headers (every spelling), the query arguments of a token name (in every reading), the
-    /// cookies of a token name (nginx's and the lenient readings' names). `path` is the path
-    /// as edited so far.
+    /// headers (every spelling) that hold a Bearer token or a JWS (another scheme, such as a
+    /// Basic credential another stage verifies, stays), the query arguments of a token name
+    /// (in every reading), and each `;`-separated piece of `Cookie` in which nginx's reading or
+    /// a lenient one finds a token cookie. `path` is the path as edited so far.
     pub fn remove_all(&self, req: &Request, path: &str, edits: &mut HeaderEdits) {
         for name in &self.header_names {
-            edits.remove(name.clone());
+            let token = |piece: &str| {
+                bearer(piece).is_some() || piece.split_ascii_whitespace().any(compact_jws)
+            };
+            let values = req.header_all_spellings(name);
+            if values.flat_map(|v| v.split(',')).any(token) {
+                edits.remove(name.clone());
+            }
         }
         let named = |key: &str| {
             self.uri_param_names
@@ -167,14 +187,10 @@ impl TokenLocations {
             .collect();
         let blank = [' ', '\t'];
         let token_cookie = |piece: &&str| {
-            let name = piece
-                .split('=')
-                .next()
-                .unwrap_or_default()
-                .trim_matches(blank);
-            self.cookie_names
-                .iter()
-                .any(|n| name.eq_ignore_ascii_case(n))
+            let found = |n: &String| {
+                !cookie_values(piece, n).is_empty() || !lenient_cookie_values(piece, n).is_empty()
+            };
+            self.cookie_names.iter().any(found)
         };
         if pieces.iter().any(token_cookie) {
             let kept: Vec<&str> = pieces
@@ -484,11 +500,19 @@ mod tests {
         let r = req("/p?a=1", &[("cookie", "session=t")]);
         let mut edits = HeaderEdits::default();
         locations().remove_all(&r, &r.path, &mut edits);
-        let want = [
-            HeaderEdit::Remove("authorization".into()),
-            HeaderEdit::Remove("cookie".into()),
-        ];
-        assert_eq!(edits.0, want);
+        assert_eq!(edits.0, [HeaderEdit::Remove("cookie".into())]);
+        // A token header holding another scheme (Basic, verified by another stage) stays; a
+        // cookie a lenient reader finds after `,` or a space goes with its piece.
+        let r = req(
+            "/p",
+            &[
+                ("cookie", "theme=dark, session=t; a=1 session=u; b=2"),
+                ("authorization", "Basic eHl6"),
+            ],
+        );
+        let mut edits = HeaderEdits::default();
+        locations().remove_all(&r, &r.path, &mut edits);
+        assert_eq!(edits.0, [HeaderEdit::Set("cookie".into(), "b=2".into())]);
     }
 
     #[test]

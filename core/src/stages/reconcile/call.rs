@@ -277,15 +277,15 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 
 /// Why a body cannot be shown to the auth service as an upstream may read it, if it cannot
 /// (by [`body_value`]'s reading of `Content-Type`): a `multipart/form-data` body that is not a
-/// plain form ([`multipart::form_fields`]); a urlencoded form that is a JSON object or array
+/// plain form ([`multipart::form_fields`]); a urlencoded form that begins as JSON would
 /// (a handler decoding JSON whatever the type reads it as JSON) or has a raw `;` (Rack 2 splits
 /// pairs on it, the call does not); a form (urlencoded or multipart) with two field names PHP
 /// reads as one ([`php::renamed_alike`]); JSON, under any type, naming a member twice in some
 /// object (`serde_json`, and so the call, keeps the last value, other parsers the first) or
 /// holding an integer beyond 64 bits (shown rounded, read exactly by Python); a body that is no
-/// JSON `serde_json` reads, when it is not blank and typed as JSON or is JSON after a byte-order
-/// mark (the call would carry no `body`, while a lenient upstream may read a byte-order-marked
-/// or `NaN` document: Python's `json.loads` takes the mark whatever the type); and, for any
+/// JSON `serde_json` reads, when it is not blank and typed as JSON or begins as JSON would
+/// ([`json_like`]: the call would carry no `body`, while a lenient upstream may read a
+/// byte-order-marked or `NaN` document, or the first value of `{...}x`); and, for any
 /// body, a second `Content-Type` header or, for a form or JSON, a charset other than UTF-8.
 pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type");
@@ -311,7 +311,7 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     if form {
         // JSON labelled a form: shown as form keys, read as JSON by a handler that decodes
         // JSON whatever the type (Go's `json.NewDecoder`).
-        if let Ok(Value::Object(_) | Value::Array(_)) = serde_json::from_slice(bytes) {
+        if json_like(bytes) {
             return Some(Refusal::EncodedBody);
         }
         if bytes.contains(&b';') {
@@ -325,16 +325,19 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     match crate::jose::json::from_slice_exact(bytes) {
         Ok(_) => None,
         Err(_) if serde_json::from_slice::<Value>(bytes).is_ok() => Some(Refusal::AmbiguousBody),
-        Err(_) if json || json_after_bom(bytes) => Some(Refusal::InvalidJsonBody),
+        Err(_) if json || json_like(bytes) => Some(Refusal::InvalidJsonBody),
         Err(_) => None,
     }
 }
 
-/// True when the body is JSON after a UTF-8 byte-order mark.
-fn json_after_bom(bytes: &[u8]) -> bool {
-    bytes
-        .strip_prefix(b"\xef\xbb\xbf")
-        .is_some_and(|rest| serde_json::from_slice::<Value>(rest).is_ok())
+/// True when the body begins as a JSON object or array would (after blanks and a UTF-8
+/// byte-order mark): lenient readers take such a body as JSON whatever follows (Go's decoder
+/// reads the first value and stops, Python's `json.loads` takes the mark and `NaN`), so one
+/// the filter cannot show as JSON is refused.
+fn json_like(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    matches!(first, Some(b'{' | b'['))
 }
 
 /// True when a `Content-Type` names no `charset`, or names it once as `charset=utf-8` (any
