@@ -817,13 +817,18 @@ fn jwt_or_key_auth_with_anonymous_is_a_logical_or() {
 /// arguments, the Basic header; an unrelated header, argument or cookie stays.
 #[test]
 fn a_credential_rejected_before_anonymous_never_reaches_the_upstream() {
+    // consumers() with its public keys is too long for nginx.conf: alice with HS256 only.
+    let small = json!([
+        {"id": "c-1", "username": "alice", "custom_id": "cust-1",
+         "jwt_secrets": [{"key": "key-HS256", "secret": HS_SECRET}],
+         "keyauth_credentials": [{"id": "ka-1", "key": "alice-api-key"}],
+         "basicauth_credentials": [{"username": "alice", "password": "wonder land"}]},
+        {"id": "anon-id", "username": "anonymous"}
+    ]);
     for host in hosts() {
-        if ngx_config_too_long(host) {
-            continue;
-        }
         let (upstream, gw) = start_with(
             host,
-            json!({"consumers": consumers(),
+            json!({"consumers": small,
                    "jwt": {"anonymous": "anon-id", "cookie_names": ["session"]},
                    "key_auth": {}}),
         );
@@ -844,7 +849,7 @@ fn a_credential_rejected_before_anonymous_never_reaches_the_upstream() {
 
         let (upstream, gw) = start_with(
             host,
-            json!({"consumers": consumers(),
+            json!({"consumers": small,
                    "key_auth": {"anonymous": "anon-id"},
                    "basic_auth": {"anonymous": "anon-id"}}),
         );
@@ -857,7 +862,8 @@ fn a_credential_rejected_before_anonymous_never_reaches_the_upstream() {
         assert_eq!(rec.header("x-anonymous-consumer"), Some("true"), "{host:?}");
         assert_eq!(rec.path, "/r?b=2", "{host:?}");
         assert_stripped(host, &rec, "authorization");
-        // A credential the request did not present leaves everything as it came.
+        // A credential the request did not present leaves everything as it came; with jwt, a
+        // JWS without `Bearer` (no token to Kong) is removed as the request falls back.
         let plain = Request::get("/r?c=3").header("authorization", "Bearer not-basic");
         assert_eq!(gw.send(&plain).status, 200, "{host:?}");
         let rec = upstream.wait_for(2).remove(1);
@@ -867,6 +873,15 @@ fn a_credential_rejected_before_anonymous_never_reaches_the_upstream() {
             Some("Bearer not-basic"),
             "{host:?}"
         );
+        let (upstream, gw) = start_with(
+            host,
+            json!({"consumers": small, "jwt": {"anonymous": "anon-id"}}),
+        );
+        let raw = Request::get("/r").header("authorization", &forged);
+        assert_eq!(gw.send(&raw).status, 200, "{host:?}");
+        let rec = upstream.single();
+        assert_eq!(rec.header("x-anonymous-consumer"), Some("true"), "{host:?}");
+        assert_stripped(host, &rec, "authorization");
     }
 }
 

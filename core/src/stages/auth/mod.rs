@@ -161,7 +161,10 @@ impl Authenticator {
                         return Err(AuthStop::NeedJwks { kid: kid.clone() });
                     }
                 }
-                if falls_back(&result, jwt.anonymous) {
+                // Also with no token found: a JWS without `Bearer` in a token header, which
+                // some upstreams read, is not Kong's token but no verified one either.
+                let anonymous = jwt.anonymous.is_some() && matches!(result, Some(Err(_)));
+                if anonymous {
                     jwt.remove_token(req, &edits.path_or(&req.path), &mut edits);
                 }
                 self.settle(&mut identity, result, jwt.anonymous, || {
