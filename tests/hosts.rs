@@ -183,6 +183,50 @@ fn hosts_upstream_jwt_hashes_bodies_and_requests_without_body_do_not_wait() {
     });
 }
 
+/// A Kong route with `request_buffering: false` proxies through `proxy_request_buffering off`,
+/// where nginx may send the request upstream before its body is in. The body step still runs
+/// before anything goes upstream (the engine reads the whole body first): a denial holds, and a
+/// minted token covers the body the upstream gets.
+#[test]
+fn hosts_unbuffered_route_still_decides_on_the_body_first() {
+    for host in hosts() {
+        let upstream = Server::ok();
+        let auth = Server::start(|_| Reply::json(403, &json!({})));
+        let config = json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth",
+            "forward_body": true}});
+        let setup = Setup::new(config.to_string(), upstream.addr())
+            .cluster("auth", auth.addr())
+            .unbuffered();
+        let gw = Gateway::start(host, setup);
+        let resp = gw.send(
+            &Request::post("/orders", "{\"n\":1}").header("content-type", "application/json"),
+        );
+        assert_eq!(resp.status, 403, "{host:?}: {}", resp.text());
+        assert_eq!(auth.single().method, "POST", "{host:?}");
+        assert!(upstream.requests().is_empty(), "{host:?}: never forwarded");
+
+        let upstream = Server::ok();
+        let config = json!({"upstream_jwt": {"private_key": fixture("ec_p256_pkcs8.pem"),
+            "algorithm": "ES256", "x5c": false}});
+        let setup = Setup::new(config.to_string(), upstream.addr()).unbuffered();
+        let gw = Gateway::start(host, setup);
+        let body = "a".repeat(3000);
+        assert_eq!(
+            gw.send(&Request::post("/orders", body.as_str())).status,
+            200,
+            "{host:?}"
+        );
+        let seen = upstream.single();
+        assert_eq!(seen.body, body.as_bytes(), "{host:?}");
+        let claims = claims_of(seen.header("jwt").unwrap_or_default());
+        assert_eq!(
+            claims["payloadhash"],
+            sha256_hex(body.as_bytes()),
+            "{host:?}"
+        );
+    }
+}
+
 #[test]
 fn hosts_reconcile_forwards_the_body_and_injects_headers() {
     for host in hosts() {

@@ -66,6 +66,9 @@ pub struct Setup {
     /// Deliver the Wasm filter through ECDS (a watched file, Envoy's filesystem xDS) instead of
     /// inline, so [`Envoy::push_filter_config`] can replace its configuration while it serves.
     pub ecds: bool,
+    /// nginx only: `proxy_request_buffering off`, as a Kong route with `request_buffering:
+    /// false` proxies (nginx starts sending upstream before the body is in).
+    pub unbuffered: bool,
 }
 
 impl Setup {
@@ -80,7 +83,14 @@ impl Setup {
             env: Vec::new(),
             mtls: false,
             ecds: false,
+            unbuffered: false,
         }
+    }
+
+    /// Proxies without buffering the request body (see [`Setup::unbuffered`]).
+    pub fn unbuffered(mut self) -> Self {
+        self.unbuffered = true;
+        self
     }
 
     /// Delivers the filter through ECDS (see [`Setup::ecds`]).

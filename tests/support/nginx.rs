@@ -110,12 +110,16 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            server {{\n    listen 127.0.0.1:{port}{tls};\n\
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
                set $upstream_uri $request_uri;\n      proxy_wasm jwt_relay {config};\n\
-               proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri;\n    }}\n  }}\n}}\n",
+               {buffering}proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri;\n    }}\n  }}\n}}\n",
         wasm = wasm_path().display(),
         buffer = setup.body_buffer,
         max = setup.buffer_limit,
         config = quoted(&config),
         upstream = setup.upstream,
+        buffering = match setup.unbuffered {
+            true => "proxy_request_buffering off;\n      ",
+            false => "",
+        },
     )
 }
 
