@@ -199,9 +199,12 @@ impl TokenLocations {
                 .map(|p| p.trim_matches(blank))
                 .filter(|p| !p.is_empty())
                 .collect();
-            match kept.is_empty() {
+            // Never set a value the filter would not send itself: a cookie with a control
+            // character (which a host lets through) takes the whole header with it.
+            let joined = kept.join("; ");
+            match joined.is_empty() || !crate::stages::headers::is_safe_value(&joined) {
                 true => edits.remove("cookie"),
-                false => edits.set("cookie", kept.join("; ")),
+                false => edits.set("cookie", joined),
             }
         }
     }
@@ -513,6 +516,11 @@ mod tests {
         let mut edits = HeaderEdits::default();
         locations().remove_all(&r, &r.path, &mut edits);
         assert_eq!(edits.0, [HeaderEdit::Set("cookie".into(), "b=2".into())]);
+        // Found by fuzzing: a kept cookie with a control character is not set again.
+        let r = req("/p", &[("cookie", "session=t; b=\u{1e}x")]);
+        let mut edits = HeaderEdits::default();
+        locations().remove_all(&r, &r.path, &mut edits);
+        assert_eq!(edits.0, [HeaderEdit::Remove("cookie".into())]);
     }
 
     #[test]
