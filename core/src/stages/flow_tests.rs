@@ -456,18 +456,22 @@ fn reconcile_forward_body_refuses_json_or_forms_it_cannot_parse() {
     let form = b"--B\nContent-Disposition: form-data; name=\"role\"\n\nadmin\n--B--";
     let next = send("multipart/form-data; boundary=B", form);
     assert_eq!(next, Next::Refuse(Refusal::InvalidFormBody));
-    // Under another type, text that does not begin as JSON would goes on (without `body`);
-    // what begins as JSON would and is not, is refused (Go's decoder reads `{...}x`'s object).
+    // Under another type, text with no JSON object or array a lenient reader finds goes on
+    // (without `body`); one it finds and this parser does not is refused (Go's decoder reads
+    // the object of `{...}x`, and replaces bytes that are not UTF-8; Python takes `NaN`).
     for (ct, body) in [
         ("text/plain", &b"nope {"[..]),
+        ("text/plain", b"[INFO] started {x}"),
+        ("text/plain", b"{nope"),
         ("application/json", b"\"text\""),
     ] {
         assert!(matches!(send(ct, body), Next::Dispatch(_)), "{ct} {body:?}");
     }
     for (ct, body) in [
-        ("text/plain", &b"{nope"[..]),
-        ("text/plain", b"{\"role\":\"admin\"}x"),
+        ("text/plain", &b"{\"role\":\"admin\"}x"[..]),
+        ("text/plain", b"{\"role\":\"admin\",\"p\":\"\xff\"}"),
         ("application/octet-stream", b" [1, NaN]"),
+        ("text/plain", b"\xef\xbb\xbf{\"role\":\"admin\"}"),
     ] {
         let next = send(ct, body);
         assert_eq!(

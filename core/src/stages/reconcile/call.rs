@@ -277,13 +277,13 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 
 /// Why a body cannot be shown to the auth service as an upstream may read it, if it cannot
 /// (by [`body_value`]'s reading of `Content-Type`): a `multipart/form-data` body that is not a
-/// plain form ([`multipart::form_fields`]); a urlencoded form that begins as JSON would
-/// (a handler decoding JSON whatever the type reads it as JSON) or has a raw `;` (Rack 2 splits
+/// plain form ([`multipart::form_fields`]); a urlencoded form that is JSON to a lenient reader
+/// ([`json_like`]: a handler decoding JSON whatever the type reads it as JSON) or has a raw `;` (Rack 2 splits
 /// pairs on it, the call does not); a form (urlencoded or multipart) with two field names PHP
 /// reads as one ([`php::renamed_alike`]); JSON, under any type, naming a member twice in some
 /// object (`serde_json`, and so the call, keeps the last value, other parsers the first) or
 /// holding an integer beyond 64 bits (shown rounded, read exactly by Python); a body that is no
-/// JSON `serde_json` reads, when it is not blank and typed as JSON or begins as JSON would
+/// JSON `serde_json` reads, when it is not blank and typed as JSON or JSON to a lenient reader
 /// ([`json_like`]: the call would carry no `body`, while a lenient upstream may read a
 /// byte-order-marked or `NaN` document, or the first value of `{...}x`); and, for any
 /// body, a second `Content-Type` header or, for a form or JSON, a charset other than UTF-8.
@@ -330,14 +330,20 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     }
 }
 
-/// True when the body begins as a JSON object or array would (after blanks and a UTF-8
-/// byte-order mark): lenient readers take such a body as JSON whatever follows (Go's decoder
-/// reads the first value and stops, Python's `json.loads` takes the mark and `NaN`), so one
-/// the filter cannot show as JSON is refused.
+/// True when a lenient reader finds a JSON object or array in the body: after blanks and a
+/// UTF-8 byte-order mark (Python's `json.loads` takes the mark), an object or array that is
+/// complete once bytes that are not UTF-8 are replaced (Go's decoder does so, and reads the
+/// first value of `{...}x` and stops), or one that holds `NaN` or `Infinity` (Python takes
+/// them). Text that merely begins with a bracket (`[INFO] started`) is none.
 fn json_like(bytes: &[u8]) -> bool {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    matches!(first, Some(b'{' | b'['))
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_start();
+    if !text.starts_with(['{', '[']) {
+        return false;
+    }
+    let mut values = serde_json::Deserializer::from_slice(text.as_bytes()).into_iter::<Value>();
+    matches!(values.next(), Some(Ok(_))) || text.contains("NaN") || text.contains("Infinity")
 }
 
 /// True when a `Content-Type` names no `charset`, or names it once as `charset=utf-8` (any
