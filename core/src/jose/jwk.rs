@@ -379,8 +379,13 @@ impl Jwk {
     pub fn allows(&self, alg: Algorithm) -> bool {
         self.verifying.check_alg(alg).is_ok()
             && self.alg.as_deref().is_none_or(|a| a == alg.name())
-            && self.for_signatures()
-            && self.ops.is_none_or(|ops| ops.verify)
+            && self.may_verify()
+    }
+
+    /// True when this JWK's `use` and `key_ops` (when given) let it verify: `use` is `sig`,
+    /// `key_ops` names `verify`.
+    pub fn may_verify(&self) -> bool {
+        self.for_signatures() && self.ops.is_none_or(|ops| ops.verify)
     }
 
     /// True when this JWK's `use` and `key_ops` (when given) let it sign: `use` is `sig`,

@@ -155,6 +155,10 @@ fn warn_weak_jwks_keys(set: &JwkSet, warnings: &mut Vec<String>) {
         if let Some(weak) = key.verifying_key().weakness() {
             warnings.push(format!("jwt.jwks.keys[{i}]: {weak}"));
         }
+        if !key.may_verify() {
+            let problem = "its \"use\" or \"key_ops\" rule out verifying: never used";
+            warnings.push(format!("jwt.jwks.keys[{i}]: {problem}"));
+        }
     }
 }
 
@@ -883,6 +887,22 @@ mod tests {
         run(&auth, &consumers, &token, None).unwrap();
         let (strong, _) = with_credentials();
         assert!(strong.warnings().is_empty());
+    }
+
+    #[test]
+    fn jwks_key_its_key_ops_rule_out_loads_with_a_warning() {
+        let k = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let (auth, _) = stage(
+            json!({"jwks": {"keys": [
+                {"kty": "oct", "k": k, "kid": "a", "key_ops": ["sign"]},
+                {"kty": "oct", "k": k, "kid": "b", "key_ops": ["verify"]},
+            ]}}),
+            json!([]),
+        );
+        assert_eq!(
+            auth.warnings(),
+            ["jwt.jwks.keys[0]: its \"use\" or \"key_ops\" rule out verifying: never used"]
+        );
     }
 
     #[test]
