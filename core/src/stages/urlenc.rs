@@ -47,21 +47,46 @@ pub fn readings(query: &str) -> Readings {
 pub fn files_under(key: &str, name: &str) -> bool {
     let rack = key.trim_start_matches(['[', ']']);
     let rack = rack.split(['[', ']']).next().unwrap_or_default();
-    let php = key.split('\0').next().unwrap_or_default();
-    let php = php.trim_start_matches(' ');
-    let (base, rest) = php.split_once('[').unwrap_or((php, ""));
-    let closed = rest.contains(']');
-    let php_name = |text: &str, bracket: bool| -> String {
-        let swap = |c: char| c == ' ' || c == '.' || bracket && c == '[';
-        text.chars()
-            .map(|c| if swap(c) { '_' } else { c })
-            .collect()
-    };
-    let php = match php.contains('[') && !closed {
-        true => php_name(&format!("{base}_{rest}"), true),
-        false => php_name(base, false),
-    };
-    key == name || rack == name || php == name
+    let php = php_variable(key);
+    let php = php.as_ref().and_then(|(v, _)| v.split('\0').next());
+    key == name || rack == name || php == Some(name)
+}
+
+/// The variable PHP 8 files the query or form key `key` under (`php_register_variable_ex`):
+/// its name and indices joined by NUL (which no key holds once PHP ended it at one), cut at the
+/// first empty index, and whether there was one; `None` when PHP drops the key. Shared by the
+/// duplicate-credential check ([`files_under`]) and reconcile's `renamed_alike`.
+pub fn php_variable(key: &str) -> Option<(String, bool)> {
+    let key = key.split('\0').next().unwrap_or_default();
+    let key = key.trim_start_matches(' ').as_bytes();
+    let mut out = Vec::with_capacity(key.len());
+    let mut append = false;
+    let mut at = key.iter().position(|&b| b == b'[').unwrap_or(key.len());
+    let name = key.get(..at).unwrap_or_default();
+    if name.is_empty() {
+        return None;
+    }
+    let closed = |from: usize| key.get(from..).is_some_and(|rest| rest.contains(&b']'));
+    let unclosed = at < key.len() && !closed(at);
+    let mapped = if unclosed { key } else { name };
+    for &b in mapped {
+        let swap = b == b' ' || b == b'.' || unclosed && b == b'[';
+        out.push(if swap { b'_' } else { b });
+    }
+    while !unclosed && key.get(at) == Some(&b'[') && closed(at) {
+        let rest = key.get(at + 1..).unwrap_or_default();
+        let len = rest.iter().position(|&b| b == b']').unwrap_or(rest.len());
+        let index = rest.get(..len).unwrap_or_default();
+        if index.is_empty() || index == b" " {
+            append = true;
+            break;
+        }
+        out.push(0);
+        out.extend_from_slice(index);
+        at += len + 2;
+    }
+    // Only ASCII bytes were replaced: still UTF-8.
+    Some((String::from_utf8_lossy(&out).into_owned(), append))
 }
 
 /// `path` (with its query) without every `&`-separated argument that holds, also when split on

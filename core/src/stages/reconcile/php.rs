@@ -1,6 +1,7 @@
 //! PHP's reading of query and form keys (`$_GET`, `$_POST`): it files keys the call shows the
 //! auth service apart under one variable, which then holds the last one's value.
 
+use crate::stages::urlenc::php_variable;
 use serde_json::{Map, Value};
 
 /// True when two different keys of `form` (an object of keys to values, as the call shows a
@@ -22,7 +23,7 @@ pub fn renamed_alike(form: &Value) -> bool {
     };
     // `Map` is sorted by key (serde_json without `preserve_order`; a test holds it to that).
     let mut names = Map::new();
-    for (name, append) in form.keys().filter_map(|key| variable(key)) {
+    for (name, append) in form.keys().filter_map(|key| php_variable(key)) {
         match names.get(&name) {
             Some(Value::Bool(true)) if append => {}
             Some(_) => return true,
@@ -41,42 +42,6 @@ pub fn renamed_alike(form: &Value) -> bool {
         previous = Some(name);
     }
     false
-}
-
-/// The variable PHP files `key` under: its name and indices joined by NUL (which no key holds
-/// once PHP ended it at one), cut at the first empty index, and whether there was one; `None`
-/// when PHP drops the key.
-fn variable(key: &str) -> Option<(String, bool)> {
-    let key = key.split('\0').next().unwrap_or_default();
-    let key = key.trim_start_matches(' ').as_bytes();
-    let mut out = Vec::with_capacity(key.len());
-    let mut append = false;
-    let mut at = key.iter().position(|&b| b == b'[').unwrap_or(key.len());
-    let name = key.get(..at).unwrap_or_default();
-    if name.is_empty() {
-        return None;
-    }
-    let closed = |from: usize| key.get(from..).is_some_and(|rest| rest.contains(&b']'));
-    let unclosed = at < key.len() && !closed(at);
-    let mapped = if unclosed { key } else { name };
-    for &b in mapped {
-        let swap = b == b' ' || b == b'.' || unclosed && b == b'[';
-        out.push(if swap { b'_' } else { b });
-    }
-    while !unclosed && key.get(at) == Some(&b'[') && closed(at) {
-        let rest = key.get(at + 1..).unwrap_or_default();
-        let len = rest.iter().position(|&b| b == b']').unwrap_or(rest.len());
-        let index = rest.get(..len).unwrap_or_default();
-        if index.is_empty() || index == b" " {
-            append = true;
-            break;
-        }
-        out.push(0);
-        out.extend_from_slice(index);
-        at += len + 2;
-    }
-    // Only ASCII bytes were replaced: still UTF-8.
-    Some((String::from_utf8_lossy(&out).into_owned(), append))
 }
 
 #[cfg(test)]
@@ -116,7 +81,7 @@ mod tests {
             ("[x", None),
             ("\0a", None),
         ] {
-            let got = variable(key);
+            let got = php_variable(key);
             assert_eq!(got.as_ref().map(|(n, a)| (n.as_str(), *a)), want, "{key:?}");
         }
     }
