@@ -59,12 +59,16 @@ impl Tokens {
         self.0.len() > 1
     }
 
-    /// True when `value` is a token found, once spaces and tabs around it are trimmed.
+    /// True when `value` is a token found, once spaces and tabs around it and its surrounding
+    /// double quotes are taken off: the same cookie in the lenient reading (`session="x"` stays
+    /// nginx's one token `"x"`, answered as Kong answers it).
     fn has_trimmed(&self, value: &str) -> bool {
         let blank = [' ', '\t'];
-        self.0
-            .iter()
-            .any(|t| t.as_deref().is_some_and(|t| t.trim_matches(blank) == value))
+        let same = |t: &str| {
+            let t = t.trim_matches(blank);
+            t == value || t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) == Some(value)
+        };
+        self.0.iter().any(|t| t.as_deref().is_some_and(same))
     }
 }
 
@@ -712,7 +716,11 @@ mod tests {
             let found = locations().find(&req("/", &[("cookie", cookie)]));
             assert_eq!(found, Found::Multiple, "{cookie:?}");
         }
-        for (cookie, token) in [("session\t=x", "x"), ("a=1;\tsession=x", "x")] {
+        for (cookie, token) in [
+            ("session\t=x", "x"),
+            ("a=1;\tsession=x", "x"),
+            ("session=\"x\"", "\"x\""),
+        ] {
             let found = locations().find(&req("/", &[("cookie", cookie)]));
             assert_eq!(found, Found::One(token.into()), "{cookie:?}");
         }
