@@ -450,6 +450,27 @@ fn key_in_body_routes_are_refused_at_load() {
     }
 }
 
+/// Plugin: key-auth (API) › /plugins for route › "fails with invalid key_names" and
+/// "succeeds with valid key_names": Kong's `typedefs.header_name`, the same words.
+#[test]
+fn key_names_outside_kongs_header_name_characters_are_refused_at_load() {
+    assert_config_refused(
+        &k_config(json!({"key_names": ["hello\\world"]})),
+        "jwt-relay: configuration rejected: key_auth.key_names[0]: bad header name \
+         'hello\\world', allowed characters are A-Z, a-z, 0-9, '_', and '-'",
+    );
+    assert_config_refused(
+        &k_config(json!({"key_names": ["apikey", "x key"]})),
+        "key_auth.key_names[1]: bad header name 'x key'",
+    );
+    let config = k_config(json!({"key_names": ["hello-world", "Api_Key2"]}));
+    for host in hosts_for(&config) {
+        let lane = Lane::start(host, &config);
+        let rec = lane.pass(&Request::get("/status/200").header("hello-world", BOB_KEY));
+        assert_eq!(rec.header("x-consumer-username"), Some("bob"), "{host:?}");
+    }
+}
+
 /// Route `key-auth7.test`: `run_on_preflight = false`.
 /// Plugin: key-auth (access) [#strategy] › Unauthorized ›
 /// "returns 200 on OPTIONS requests if run_on_preflight is false"
@@ -1045,5 +1066,49 @@ fn b20_errors_when_anonymous_user_doesnt_exist() {
 }
 
 // B21–B28 (block 2, logical AND / OR): with K38–K45 above.
+
+/// `spec/03-plugins/10-basic-auth/05-declarative_spec.lua` › access › "Accepts valid credentials
+/// (introduced with a hashed password)": a credential loaded with `_transform = false` holds
+/// Kong's stored hash, SHA-1 of the password then the consumer id (as `kong config db_export`
+/// writes it). The hash below is Python's `hashlib.sha1`, not the filter's.
+#[test]
+fn b30_accepts_valid_credentials_introduced_with_a_hashed_password() {
+    let id = "5eed0005-0000-4000-8000-000000000001";
+    let hashed = |password: &str| {
+        json!({
+            "_transform": false,
+            "consumers": [{"id": id, "username": "bond", "custom_id": "007", "basicauth_credentials": [
+                {"username": "bond", "password": password}]}],
+            "basic_auth": {},
+        })
+        .to_string()
+    };
+    let config = hashed("c74e50f8561225e14d248d7bfa7fa04be8b625c0");
+    for host in hosts_for(&config) {
+        let lane = Lane::start(host, &config);
+        let req =
+            Request::get("/status/200").header("Authorization", &basic("bond", "MI6-r3dact3d"));
+        let rec = lane.pass(&req);
+        assert_eq!(
+            consumer_headers(&rec),
+            consumer(id, "007", "bond", "bond"),
+            "{host:?}"
+        );
+        // The hash itself is no password, nor is a wrong one.
+        for password in ["c74e50f8561225e14d248d7bfa7fa04be8b625c0", "MI6"] {
+            let req = Request::get("/status/200").header("Authorization", &basic("bond", password));
+            assert_denied(&lane, &req, "Unauthorized", "Basic realm=\"service\"");
+        }
+    }
+    // Under `_transform: false` a password that is not Kong's lowercase hex hash is refused.
+    assert_config_refused(
+        &hashed("MI6-r3dact3d"),
+        "consumers[0].basicauth_credentials[0].password: must be Kong's stored hash",
+    );
+    assert_config_refused(
+        &hashed("C74E50F8561225E14D248D7BFA7FA04BE8B625C0"),
+        "consumers[0].basicauth_credentials[0].password: must be Kong's stored hash",
+    );
+}
 
 // Skipped: B29 Plugin: basic-auth (access) [#strategy] › "consumer cache consistency": it deletes the anonymous consumer through the Admin API and expects the cached one gone; the filter has neither (its first request is B19's).

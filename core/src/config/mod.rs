@@ -41,6 +41,9 @@ section! {
     #[derive(Debug, Clone, Default)]
     #[cfg_attr(test, derive(serde::Serialize))]
     pub struct RawConfig {
+        /// Kong's declarative `_transform`: `false` (as `kong config db_export` writes it)
+        /// means the `basicauth_credentials` passwords are Kong's stored hashes, not plaintext.
+        pub _transform: Option<bool>,
         /// Consumers and their credentials, as in Kong's declarative `kong.yml`.
         pub consumers: Vec<ConsumerSection>,
         /// Kong jwt plugin.

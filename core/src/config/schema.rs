@@ -27,6 +27,7 @@ enum Ty {
     Str,
     OptStr,
     Bool,
+    OptBool,
     Int,
     /// A number of seconds (fractions allowed) up to a year, as Kong's `maximum_expiration`.
     YearSeconds,
@@ -454,6 +455,12 @@ const ROOT: Section = Section {
     doc: "jwt-relay filter configuration: every section is optional; {} passes requests through.",
     fields: &[
         Field(
+            "_transform",
+            Ty::OptBool,
+            "Kong's declarative _transform: false means basicauth_credentials passwords are \
+             Kong's stored SHA-1 hashes (kong config db_export).",
+        ),
+        Field(
             "consumers",
             Ty::List(&CONSUMER),
             "Consumers and their credentials, as in Kong's declarative kong.yml.",
@@ -500,6 +507,7 @@ fn type_of(ty: Ty) -> Value {
         Ty::Str => json!({"type": "string"}),
         Ty::OptStr => json!({"type": ["string", "null"]}),
         Ty::Bool => json!({"type": "boolean"}),
+        Ty::OptBool => json!({"type": ["boolean", "null"]}),
         Ty::Int => json!({"type": "integer", "minimum": 0}),
         Ty::YearSeconds => json!({"type": "number", "minimum": 0, "maximum": 31_536_000}),
         Ty::Strings => strings,

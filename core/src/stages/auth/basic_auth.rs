@@ -1,11 +1,13 @@
 //! Kong's basic-auth: `Proxy-Authorization` then `Authorization: Basic`, matched against
 //! consumers' `basicauth_credentials`. Passwords are held only as salted SHA-256 digests (made at
-//! load) and compared in constant time.
+//! load) and compared in constant time. A `kong.yml` exported by Kong (`_transform: false`)
+//! carries Kong's stored hashes instead, SHA-1 of the password and the consumer id: those are
+//! checked as Kong checks them.
 
 use super::consumers::{ConsumerRef, Consumers};
 use super::denial::{Challenge, Denial};
 use super::identity::{Identity, Via};
-use crate::config::{BasicAuthSection, ConfigError, ConsumerSection};
+use crate::config::{BasicAuthSection, ConfigError, RawConfig};
 use crate::stages::{HeaderEdits, Request};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -14,8 +16,50 @@ use subtle::ConstantTimeEq;
 
 #[derive(Debug, Clone)]
 struct BasicCredential {
-    digest: [u8; 32],
+    check: PasswordCheck,
     consumer: ConsumerRef,
+}
+
+/// What a presented password is held against.
+#[derive(Debug, Clone)]
+enum PasswordCheck {
+    /// The configured plaintext's digest under the stage's salt.
+    Salted([u8; 32]),
+    /// Kong's stored hash (`_transform: false`): SHA-1 of the password then the consumer id.
+    Kong { sha1: [u8; 20], consumer_id: String },
+}
+
+impl PasswordCheck {
+    fn accepts(&self, salt: &[u8; 16], password: &str) -> bool {
+        match self {
+            Self::Salted(d) => d.ct_eq(&digest(salt, password)).into(),
+            Self::Kong { sha1, consumer_id } => {
+                let mut h = sha1_smol::Sha1::new();
+                h.update(password.as_bytes());
+                h.update(consumer_id.as_bytes());
+                sha1.ct_eq(&h.digest().bytes()).into()
+            }
+        }
+    }
+}
+
+/// Kong's stored hash: 40 hex digits (`resty.string`'s `to_hex`).
+fn kong_hash(text: &str) -> Option<[u8; 20]> {
+    let hex = text.as_bytes();
+    let mut out = [0u8; 20];
+    if hex.len() != 2 * out.len() {
+        return None;
+    }
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        // Lowercase only: Kong compares its own lowercase hex with the stored text.
+        let digit = |b: u8| match b {
+            b'0'..=b'9' | b'a'..=b'f' => char::from(b).to_digit(16),
+            _ => None,
+        };
+        let (hi, lo) = (digit(*pair.first()?)?, digit(*pair.get(1)?)?);
+        *byte = u8::try_from(hi * 16 + lo).ok()?;
+    }
+    Some(out)
 }
 
 /// The compiled `basic_auth` section.
@@ -36,17 +80,19 @@ fn digest(salt: &[u8; 16], password: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Compiles the section, hashing every password with a fresh random salt.
+/// Compiles the section, hashing every password with a fresh random salt (or reading Kong's
+/// hashes, under `_transform: false`).
 pub fn compile(
     section: &BasicAuthSection,
-    raw: &[ConsumerSection],
+    raw: &RawConfig,
     consumers: &Consumers,
 ) -> Result<BasicAuth, ConfigError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt)
         .map_err(|_| ConfigError::new("basic_auth", "no randomness from the host"))?;
+    let hashed = raw._transform == Some(false);
     let mut by_user = HashMap::new();
-    for (i, consumer) in raw.iter().enumerate() {
+    for (i, consumer) in raw.consumers.iter().enumerate() {
         for (j, cred) in consumer.basicauth_credentials.iter().enumerate() {
             let path = format!("consumers[{i}].basicauth_credentials[{j}]");
             let user = cred
@@ -58,8 +104,23 @@ pub fn compile(
                 .password
                 .as_ref()
                 .ok_or_else(|| ConfigError::new(format!("{path}.password"), "missing field"))?;
+            let check = if hashed {
+                let sha1 = kong_hash(password.expose()).ok_or_else(|| {
+                    ConfigError::new(
+                        format!("{path}.password"),
+                        "must be Kong's stored hash (40 hex digits) under `_transform: false`",
+                    )
+                })?;
+                let consumer_id = consumers
+                    .get(Consumers::at(i))
+                    .and_then(|c| c.id.clone())
+                    .ok_or_else(|| ConfigError::new(format!("consumers[{i}].id"), "missing"))?;
+                PasswordCheck::Kong { sha1, consumer_id }
+            } else {
+                PasswordCheck::Salted(digest(&salt, password.expose()))
+            };
             let credential = BasicCredential {
-                digest: digest(&salt, password.expose()),
+                check,
                 consumer: Consumers::at(i),
             };
             if by_user.insert(user, credential).is_some() {
@@ -150,7 +211,7 @@ impl BasicAuth {
                 Denial::NoBasicCredentials
             });
         };
-        if !bool::from(cred.digest.ct_eq(&digest(&self.salt, &password))) {
+        if !cred.check.accepts(&self.salt, &password) {
             return Err(Denial::InvalidCredentials);
         }
         Ok(Identity {
@@ -183,7 +244,7 @@ mod tests {
                             "basic_auth": {"hide_credentials": true}});
         let raw = crate::config::parse(config.to_string().as_bytes()).unwrap();
         let consumers = Consumers::compile(&raw.consumers).unwrap();
-        let ba = compile(raw.basic_auth.as_ref().unwrap(), &raw.consumers, &consumers).unwrap();
+        let ba = compile(raw.basic_auth.as_ref().unwrap(), &raw, &consumers).unwrap();
         let run = |headers: &[(&str, String)]| {
             let req = Request {
                 headers: headers
@@ -220,6 +281,58 @@ mod tests {
         assert_eq!(result, Err(Denial::NoBasicCredentials));
         let (result, _) = run(&[("proxy-authorization", b64("alice:no"))]);
         assert_eq!(result, Err(Denial::InvalidCredentials));
+    }
+
+    /// `_transform: false`: the password is Kong's stored hash. The vector is Python's
+    /// `hashlib.sha1(b"pw" + b"c-1").hexdigest()`.
+    #[test]
+    fn kongs_stored_hash_is_checked_as_kong_does() {
+        let stage = |transform: bool, password: &str| {
+            let config = json!({"_transform": transform, "basic_auth": {},
+                "consumers": [{"id": "c-1", "basicauth_credentials": [{"username": "alice", "password": password}]}]});
+            let raw = crate::config::parse(config.to_string().as_bytes()).unwrap();
+            let consumers = Consumers::compile(&raw.consumers).unwrap();
+            let ba = compile(raw.basic_auth.as_ref().unwrap(), &raw, &consumers);
+            (ba.map_err(|e| e.to_string()), consumers)
+        };
+        let hash = "8b25c30ca5e53bedade7aaa8283f0308074871de";
+        let (ba, consumers) = stage(false, hash);
+        let ba = ba.unwrap();
+        let try_password = |password: &str| {
+            let req = Request::get(
+                "/",
+                &[("authorization", &b64(&format!("alice:{password}")))],
+            );
+            ba.authenticate(&req, &consumers, &mut HeaderEdits::default())
+                .map(|id| id.credential)
+        };
+        assert_eq!(try_password("pw"), Ok(Some("alice".into())));
+        for wrong in [hash, "pwc-1", "p", "pw "] {
+            assert_eq!(
+                try_password(wrong),
+                Err(Denial::InvalidCredentials),
+                "{wrong}"
+            );
+        }
+        // `_transform: true` (Kong's default): the same text is a plaintext password.
+        let (ba, consumers) = stage(true, hash);
+        let req = Request::get("/", &[("authorization", &b64(&format!("alice:{hash}")))]);
+        let id = ba
+            .unwrap()
+            .authenticate(&req, &consumers, &mut HeaderEdits::default());
+        assert_eq!(id.map(|id| id.credential), Ok(Some("alice".into())));
+        let refused = "consumers[0].basicauth_credentials[0].password: must be Kong's stored hash \
+            (40 hex digits) under `_transform: false`";
+        let upper = hash.to_ascii_uppercase();
+        for bad in [
+            "pw",
+            &hash[1..],
+            &upper,
+            &format!("{hash}0"),
+            "g".repeat(40).as_str(),
+        ] {
+            assert_eq!(stage(false, bad).0.err().as_deref(), Some(refused), "{bad}");
+        }
     }
 
     #[test]

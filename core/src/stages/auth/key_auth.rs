@@ -45,6 +45,26 @@ pub fn compile(
             "must name at least one key",
         ));
     }
+    for (i, name) in section.key_names.iter().enumerate() {
+        // Kong's `typedefs.header_name`: the names are header and query names alike.
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if name.is_empty() || !name.bytes().all(allowed) {
+            // Kong's words; a control character is shown escaped, never written to the log.
+            let shown: String = name
+                .chars()
+                .flat_map(|c| match c {
+                    ' '..='~' => vec![c],
+                    _ => c.escape_default().collect(),
+                })
+                .collect();
+            return Err(ConfigError::new(
+                format!("key_auth.key_names[{i}]"),
+                format!(
+                    "bad header name '{shown}', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
+                ),
+            ));
+        }
+    }
     if section.key_in_body {
         return Err(ConfigError::new(
             "key_auth.key_in_body",
@@ -265,6 +285,33 @@ mod tests {
         let consumers = Consumers::compile(&raw.consumers).unwrap();
         let ka = compile(raw.key_auth.as_ref().unwrap(), &raw.consumers, &consumers).unwrap();
         (ka, consumers)
+    }
+
+    #[test]
+    fn key_names_are_kongs_header_names_and_shown_escaped() {
+        let refusal = |name: &str| {
+            let config = json!({"key_auth": {"key_names": ["apikey", name]}});
+            let raw = crate::config::parse(config.to_string().as_bytes()).unwrap();
+            let consumers = Consumers::compile(&raw.consumers).unwrap();
+            let err = compile(raw.key_auth.as_ref().unwrap(), &raw.consumers, &consumers);
+            err.err().map(|e| e.to_string())
+        };
+        let tail = "allowed characters are A-Z, a-z, 0-9, '_', and '-'";
+        for (name, shown) in [
+            ("a\nb", "a\\nb"),
+            ("a\u{1b}[31m", "a\\u{1b}[31m"),
+            ("x key", "x key"),
+            ("", ""),
+            ("caf\u{e9}", "caf\\u{e9}"),
+        ] {
+            let expected = format!("key_auth.key_names[1]: bad header name '{shown}', {tail}");
+            assert_eq!(
+                refusal(name).as_deref(),
+                Some(expected.as_str()),
+                "{name:?}"
+            );
+        }
+        assert_eq!(refusal("Api_Key-2"), None);
     }
 
     fn request(path: &str, headers: &[(&str, &str)]) -> Request {

@@ -105,7 +105,7 @@ impl Authenticator {
             None => None,
         };
         let basic_auth = match &raw.basic_auth {
-            Some(s) => Some(basic_auth::compile(s, &raw.consumers, &consumers)?),
+            Some(s) => Some(basic_auth::compile(s, raw, &consumers)?),
             None => None,
         };
         if jwt.is_none() && key_auth.is_none() && basic_auth.is_none() {
