@@ -491,9 +491,14 @@ impl<H: Host> HttpFilter<H> {
             let paths = host_quirks::client_dn_paths(self.host.is_kong());
             req.client_dn = paths.iter().find_map(|p| self.host.text_property(p));
         }
-        // custom_jwt's `aud` is the service URL, which only Kong has.
+        // custom_jwt's `aud`: the service URL (Kong), else `audience`, else the cluster.
         let kong = self.host.is_kong();
-        if self.config.upstream_jwt.is_some() || (kong && self.config.custom_jwt.is_some()) {
+        let custom_aud = self
+            .config
+            .custom_jwt
+            .as_ref()
+            .is_some_and(|c| kong || !c.has_audience());
+        if self.config.upstream_jwt.is_some() || custom_aud {
             let service = host_quirks::service(kong, |path| self.host.text_property(path));
             req.service = service.name;
             req.service_url = service.url;
@@ -566,6 +571,10 @@ impl<H: Host> HttpFilter<H> {
 
     fn step(&mut self, f: impl FnOnce(&mut Flow, &Pipeline, &mut Shared) -> Next) -> Option<Next> {
         let mut flow = self.flow.take()?;
+        // A step after the headers' (body end, call answer) runs at its own time.
+        if let Ok(now) = self.host.now() {
+            flow.advance_clock(now);
+        }
         let next = self.with_shared(|config, shared| f(&mut flow, config, shared));
         self.flow = Some(flow);
         self.record_flow();
@@ -890,7 +899,7 @@ mod tests {
             self.logs.borrow_mut().push(message.to_string());
         }
         fn now(&self) -> R<u64> {
-            Ok(1_700_000_000)
+            Ok(1_700_000_000 + self.elapsed_ms.get() / 1000)
         }
         fn request_body(&self, start: usize, len: usize) -> R<Vec<u8>> {
             Ok(self
@@ -1363,6 +1372,27 @@ mod tests {
             claims_of(&host.edits, "JWT")["payloadhash"],
             sha256_hex(b"abcdef")
         );
+    }
+
+    /// A body that took 90 s to arrive: the token is stamped when it is minted, not when the
+    /// headers came (it would reach the upstream already expired; kong-upstream-jwt reads the
+    /// clock after the body too).
+    #[test]
+    fn the_token_is_stamped_when_minted_after_a_slow_body() {
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-length", "6"),
+            ],
+            body: b"abcdef".to_vec(),
+            ..FakeHost::default()
+        };
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        f.host.elapsed_ms.set(90_000);
+        assert_eq!(f.on_request_body(6, true), Action::Continue);
+        assert_eq!(claims_of(&host.edits, "JWT")["exp"], 1_700_000_090 + 60);
     }
 
     #[test]

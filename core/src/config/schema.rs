@@ -29,6 +29,8 @@ enum Ty {
     Bool,
     OptBool,
     Int,
+    /// A minted token's lifetime in whole seconds, 1 to a year (`stages::mint::lifetime`).
+    Lifetime,
     /// A number of seconds (fractions allowed) up to a year, as Kong's `maximum_expiration`.
     YearSeconds,
     Strings,
@@ -365,7 +367,7 @@ const CUSTOM_JWT: Section = Section {
         Field("bearer_clientid_claim", Ty::Str, "Claim of a Bearer token that names the client."),
         Field("upstream_custom_jwt_header", Ty::Str, "Header that carries the minted token upstream (Authorization adds Bearer)."),
         Field("downstream_custom_jwt_header", Ty::OptStr, "Header that echoes the minted token on the response."),
-        Field("expires_in", Ty::Int, "Token lifetime in seconds."),
+        Field("expires_in", Ty::Lifetime, "Token lifetime in seconds."),
         Field("iss", Ty::OptStr, "iss claim (null: none)."),
         Field("jku", Ty::OptStr, "jku header (null: none)."),
         Field("audience", Ty::OptStr, "Ours: aud where the host has no service URL (Envoy); Kong uses the route's service."),
@@ -409,7 +411,7 @@ const UPSTREAM_JWT: Section = Section {
             Ty::OptStr,
             "Ours: environment variable holding the x5c certificate (PEM chain, or standard base64 of one DER certificate), in place of certificate.",
         ),
-        Field("expires_in", Ty::Int, "Ours: token lifetime in seconds."),
+        Field("expires_in", Ty::Lifetime, "Ours: token lifetime in seconds."),
         Field("x5c", Ty::Bool, "Ours: add x5c and x5t#S256 headers."),
         Field("algorithm", Ty::Alg, "Ours: signing algorithm."),
         Field(
@@ -509,6 +511,7 @@ fn type_of(ty: Ty) -> Value {
         Ty::Bool => json!({"type": "boolean"}),
         Ty::OptBool => json!({"type": ["boolean", "null"]}),
         Ty::Int => json!({"type": "integer", "minimum": 0}),
+        Ty::Lifetime => json!({"type": "integer", "minimum": 1, "maximum": 31_536_000}),
         Ty::YearSeconds => json!({"type": "number", "minimum": 0, "maximum": 31_536_000}),
         Ty::Strings => strings,
         Ty::OptStrings => json!({"type": ["array", "null"], "items": {"type": "string"}}),

@@ -115,6 +115,13 @@ impl Flow {
         self.hash.unwrap_or_else(|| sha256::digest(kept))
     }
 
+    /// Moves the request's clock to `now` (Unix seconds) before a later step: a token minted
+    /// after a slow body or a call is stamped when it is minted, as kong-upstream-jwt stamps
+    /// it after `ngx.req.read_body()`. A clock that steps back is not followed.
+    pub fn advance_clock(&mut self, now: u64) {
+        self.req.now = self.req.now.max(now);
+    }
+
     /// The request as the client sent it.
     pub fn request(&self) -> &Request {
         &self.req

@@ -3,7 +3,7 @@
 
 use super::auth::Authenticator;
 use super::auth::CONSUMER_HEADERS;
-use super::headers::canonical;
+use super::headers::{canonical, same_header};
 use super::mint::{self as mint_stage, CustomJwt, JwksEndpoint, UpstreamJwt};
 use super::reconcile::{self as reconcile_stage, Reconcile, ENVOY_PREFIX, NEVER_INJECTED};
 use crate::config::{parse, process_env, ConfigError, Env, RawConfig};
@@ -110,32 +110,50 @@ impl Pipeline {
 /// (which would desynchronise or steer the upstream request), and for claims never a consumer
 /// header (authentication's word on the caller).
 fn check_set_names(raw: &RawConfig) -> Result<(), ConfigError> {
+    // Every request header a stage sets, with its path: no two may name one header (the later
+    // stage would overwrite the other's value without a word), nor a consumer header.
+    let mut request: Vec<(String, &str)> = Vec::new();
     if let Some(jwt) = &raw.jwt {
         for (i, c) in jwt.claims_to_headers.iter().enumerate() {
-            settable(&c.header, true).map_err(|problem| {
-                ConfigError::new(format!("jwt.claims_to_headers[{i}].header"), problem)
-            })?;
+            request.push((format!("jwt.claims_to_headers[{i}].header"), &c.header));
         }
     }
     if let Some(custom) = &raw.custom_jwt {
-        settable(&custom.upstream_custom_jwt_header, false).map_err(|problem| {
-            ConfigError::new("custom_jwt.upstream_custom_jwt_header", problem)
-        })?;
+        let path = "custom_jwt.upstream_custom_jwt_header";
+        request.push((path.into(), &custom.upstream_custom_jwt_header));
         if let Some(down) = &custom.downstream_custom_jwt_header {
-            settable(down, false).map_err(|problem| {
+            settable(down).map_err(|problem| {
                 ConfigError::new("custom_jwt.downstream_custom_jwt_header", problem)
             })?;
         }
     }
     if let Some(upstream) = &raw.upstream_jwt {
-        settable(&upstream.header, false)
-            .map_err(|problem| ConfigError::new("upstream_jwt.header", problem))?;
+        request.push(("upstream_jwt.header".into(), &upstream.header));
+    }
+    for (i, (path, name)) in request.iter().enumerate() {
+        settable(name).map_err(|problem| ConfigError::new(path, problem))?;
+        if CONSUMER_HEADERS.contains(&canonical(name).as_str()) {
+            return Err(ConfigError::new(
+                path,
+                "is a consumer header the filter sets",
+            ));
+        }
+        let earlier = request
+            .iter()
+            .take(i)
+            .find(|(_, other)| same_header(name, other));
+        if let Some((other, _)) = earlier {
+            return Err(ConfigError::new(
+                path,
+                format!("names the header {other} sets"),
+            ));
+        }
     }
     Ok(())
 }
 
 /// Why the filter may not set a header named `name`, if it may not.
-fn settable(name: &str, claim: bool) -> Result<(), &'static str> {
+fn settable(name: &str) -> Result<(), &'static str> {
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(token) {
         return Err("must be a header name (letters, digits and !#$%&'*+-.^_`|~)");
@@ -143,9 +161,6 @@ fn settable(name: &str, claim: bool) -> Result<(), &'static str> {
     let name = canonical(name);
     if NEVER_INJECTED.contains(&name.as_str()) || name.starts_with(ENVOY_PREFIX) {
         return Err("is a framing, hop-by-hop or X-Envoy- header the filter must not set");
-    }
-    if claim && CONSUMER_HEADERS.contains(&name.as_str()) {
-        return Err("is a consumer header the filter sets");
     }
     Ok(())
 }
@@ -161,6 +176,43 @@ mod tests {
     const NOT_A_NAME: &str = "must be a header name (letters, digits and !#$%&'*+-.^_`|~)";
     const NOT_SETTABLE: &str =
         "is a framing, hop-by-hop or X-Envoy- header the filter must not set";
+
+    /// Two stages setting one request header: the later would overwrite the other's value
+    /// (the custom token lost under `upstream_jwt`'s), or a token would stand in for the
+    /// verified consumer id. Spellings an upstream reads as one header count as one.
+    #[test]
+    fn set_headers_may_not_collide_nor_be_consumer_headers() {
+        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let jwk = serde_json::json!({"kty": "oct", "alg": "HS256",
+            "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"});
+        let upstream =
+            |header: &str| serde_json::json!({"private_key": pem, "x5c": false, "header": header});
+        let custom = |header: &str| serde_json::json!({"private_jwk": jwk, "upstream_custom_jwt_header": header});
+        let claims = |a: &str, b: &str| {
+            serde_json::json!({"claims_to_headers": [
+            {"claim": "sub", "header": a}, {"claim": "iss", "header": b}]})
+        };
+        let config = |v: serde_json::Value| v.to_string();
+        for (c, expected) in [
+            (config(serde_json::json!({"custom_jwt": custom("JWT"), "upstream_jwt": upstream("jwt")})),
+             "upstream_jwt.header: names the header custom_jwt.upstream_custom_jwt_header sets"),
+            (config(serde_json::json!({"custom_jwt": custom("x_token"), "upstream_jwt": upstream("X-Token")})),
+             "upstream_jwt.header: names the header custom_jwt.upstream_custom_jwt_header sets"),
+            (config(serde_json::json!({"jwt": claims("x-sub", "X_SUB")})),
+             "jwt.claims_to_headers[1].header: names the header jwt.claims_to_headers[0].header sets"),
+            (config(serde_json::json!({"jwt": claims("x-iss", "x-a"), "upstream_jwt": upstream("X-Iss")})),
+             "upstream_jwt.header: names the header jwt.claims_to_headers[0].header sets"),
+            (config(serde_json::json!({"upstream_jwt": upstream("X-Consumer-ID")})),
+             "upstream_jwt.header: is a consumer header the filter sets"),
+            (config(serde_json::json!({"custom_jwt": custom("x_credential_identifier")})),
+             "custom_jwt.upstream_custom_jwt_header: is a consumer header the filter sets"),
+        ] {
+            assert_eq!(refusal(&c), expected, "{c}");
+        }
+        let apart = serde_json::json!({"custom_jwt": custom("X-Custom-JWT"), "upstream_jwt": upstream("JWT"),
+            "jwt": claims("x-sub", "x-iss")});
+        assert!(Pipeline::load(apart.to_string().as_bytes()).is_ok());
+    }
 
     #[test]
     fn claim_headers_must_be_names_the_filter_may_set() {

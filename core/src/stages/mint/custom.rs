@@ -82,12 +82,7 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
         OctKeyEncoding::Base64Url
     };
     let signer = keys::from_jwk(jwk.expose(), None, oct, "custom_jwt.private_jwk")?;
-    if section.expires_in == 0 {
-        return Err(ConfigError::new(
-            "custom_jwt.expires_in",
-            "must be greater than 0",
-        ));
-    }
+    let expires_in = super::lifetime(section.expires_in, "custom_jwt.expires_in")?;
     Ok(CustomJwt {
         apikey_header: section.apikey_header.to_ascii_lowercase(),
         clientid_claim: section.bearer_clientid_claim.clone(),
@@ -98,7 +93,7 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
             .downstream_custom_jwt_header
             .as_ref()
             .map(|h| h.to_ascii_lowercase()),
-        expires_in: section.expires_in,
+        expires_in,
         iss: section.iss.clone(),
         jku: section.jku.clone(),
         audience: section.audience.clone(),
@@ -109,6 +104,11 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
 }
 
 impl CustomJwt {
+    /// Whether `audience` is configured (else `aud` needs the host's service or cluster).
+    pub fn has_audience(&self) -> bool {
+        self.audience.is_some()
+    }
+
     /// Mints the token for this request, or the plugin's 401 (500 for an `act` claim that is
     /// not an object, where the plugin fails).
     pub fn mint(&self, req: &Request, identity: Option<&Identity>) -> Result<Minted, Refusal> {
@@ -248,19 +248,26 @@ impl CustomJwt {
             "exp".into(),
             Value::from(req.now.saturating_add(self.expires_in)),
         );
-        claims.insert("aud".into(), Value::from(self.aud(req)));
+        // Without a backend to name, the copied payload's `aud` (the caller's token's) goes
+        // too: the gateway's token must not claim an audience it did not choose.
+        match self.aud(req) {
+            Some(aud) => claims.insert("aud".into(), Value::from(aud)),
+            None => claims.remove("aud"),
+        };
         let jti = new_jti().map_err(|_| Why::Internal)?;
         claims.insert("jti".into(), Value::from(jti));
         Ok(())
     }
 
-    /// The backend service URL: Kong's route service, else `audience`, else the request URL
-    /// as the gateway saw it (Envoy has no service URL).
-    fn aud(&self, req: &Request) -> String {
+    /// The backend: Kong's route service URL, else `audience`, else the route's upstream
+    /// cluster (Envoy has no service URL), else none. Never the request's own URL: its host
+    /// is the client's `Host`, and a client must not choose the audience of a token the
+    /// gateway signs (with `downstream_custom_jwt_header` it is handed the token).
+    fn aud(&self, req: &Request) -> Option<String> {
         req.service_url
             .clone()
             .or_else(|| self.audience.clone())
-            .unwrap_or_else(|| format!("{}://{}{}", req.scheme, req.authority, req.path_only()))
+            .or_else(|| req.service.clone())
     }
 
     fn refuse(&self, why: Why) -> Refusal {
@@ -391,7 +398,8 @@ mod tests {
         assert_eq!(c["iss"], "https://kong-gateway:8443/x-custom-jwt");
         assert_eq!(c["iat"], NOW);
         assert_eq!(c["exp"], NOW + 1800);
-        assert_eq!(c["aud"], "https://api.example.com/orders/7");
+        // No service, cluster or `audience`: no `aud`, not the incoming token's "x".
+        assert_eq!(c.get("aud"), None);
         assert_eq!(c["act"], json!({"client_id": "alice-custom"}));
         assert_eq!(c["jti"].as_str().unwrap().len(), 36);
         let header = minted.upstream.1.split('.').next().unwrap();
@@ -612,9 +620,20 @@ mod tests {
     }
 
     #[test]
-    fn mint_aud_is_service_url_then_audience_then_request_url() {
+    fn mint_aud_is_service_url_then_audience_then_cluster_never_the_clients_host() {
         let id = jwt(json!({"clientId": "a"}));
         let mut req = request();
+        let aud = |custom: &CustomJwt, req: &Request| {
+            claims(&custom.mint(req, Some(&id)).unwrap())
+                .get("aud")
+                .cloned()
+        };
+        // Neither service, cluster nor `audience`: no `aud`, whatever the client's Host says.
+        let bare = stage(json!({}));
+        req.authority = "payments.internal".into();
+        assert_eq!(aud(&bare, &req), None);
+        req.service = Some("orders-cluster".into());
+        assert_eq!(aud(&bare, &req), Some(json!("orders-cluster")));
         let configured = stage(json!({"audience": "http://orders.internal/v1"}));
         assert_eq!(
             claims(&configured.mint(&req, Some(&id)).unwrap())["aud"],

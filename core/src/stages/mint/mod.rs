@@ -12,3 +12,18 @@ pub use custom::{compile as compile_custom, CustomJwt, Minted};
 pub use jwks_endpoint::{compile as compile_jwks_endpoint, JwksEndpoint};
 pub use keys::Signer;
 pub use upstream::{compile as compile_upstream, hex, UpstreamJwt};
+
+/// Longest `expires_in` a stage mints with: a year, as the jwt stage's `maximum_expiration`.
+pub const MAX_LIFETIME_SECONDS: u64 = 31_536_000;
+
+/// `expires_in` checked: a token that expires as it is issued, or whose `exp` runs past any
+/// clock, is a configuration error.
+fn lifetime(seconds: u64, path: &str) -> Result<u64, crate::config::ConfigError> {
+    if seconds == 0 || seconds > MAX_LIFETIME_SECONDS {
+        return Err(crate::config::ConfigError::new(
+            path,
+            format!("must be from 1 to {MAX_LIFETIME_SECONDS} seconds"),
+        ));
+    }
+    Ok(seconds)
+}

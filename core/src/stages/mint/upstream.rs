@@ -6,7 +6,7 @@
 use super::jti::new_jti;
 use super::keys::{self, Signer};
 use crate::config::{ConfigError, EmptyBodyHash, Env, UpstreamJwtSection, X5cFormat};
-use crate::jose::{self, Algorithm, JwsHeader, OctKeyEncoding};
+use crate::jose::{self, Algorithm, JwsHeader, OctKeyEncoding, VerifyingKey};
 use crate::stages::auth::Identity;
 use crate::stages::{Refusal, Request};
 use base64::Engine as _;
@@ -52,10 +52,13 @@ pub fn compile(section: &UpstreamJwtSection, env: Env) -> Result<UpstreamJwt, Co
         }
     }
     let chain = if section.x5c {
-        Some(certificate_chain(section, env)?)
+        let chain = certificate_chain(section, env)?;
+        certifies_signer(&chain, &signer, section)?;
+        Some(chain)
     } else {
         None
     };
+    let expires_in = super::lifetime(section.expires_in, "upstream_jwt.expires_in")?;
     if section.max_body_bytes == 0 {
         return Err(ConfigError::new(
             "upstream_jwt.max_body_bytes",
@@ -68,12 +71,40 @@ pub fn compile(section: &UpstreamJwtSection, env: Env) -> Result<UpstreamJwt, Co
         bearer_prefix: section.include_credential_type,
         chain,
         x5c_format: section.x5c_format,
-        expires_in: section.expires_in,
+        expires_in,
         bind_request: section.bind_request,
         empty_body: section.empty_body_payloadhash,
         max_body_bytes: section.max_body_bytes,
         signer,
     })
+}
+
+/// Refuses an `x5c` chain whose leaf names another key than the signer's: every token would
+/// carry a certificate that does not verify it, and upstreams checking `x5c` would refuse all.
+fn certifies_signer(
+    chain: &[Vec<u8>],
+    signer: &Signer,
+    section: &UpstreamJwtSection,
+) -> Result<(), ConfigError> {
+    let path = if section.certificate_env.is_some() {
+        "upstream_jwt.certificate_env"
+    } else {
+        "upstream_jwt.certificate"
+    };
+    // The leaf's key verifies a signature the signer makes: the verifiers' own check, and no
+    // key encoder in the module for one comparison at load.
+    let probe = b"jwt-relay: does the x5c leaf certify the signing key?";
+    let leaf = chain
+        .first()
+        .and_then(|der| VerifyingKey::parse_der(der).ok());
+    let signature = signer.key.sign(signer.alg, probe).ok();
+    match (leaf, signature) {
+        (Some(leaf), Some(sig)) if leaf.verify(signer.alg, probe, &sig).is_ok() => Ok(()),
+        _ => Err(ConfigError::new(
+            path,
+            "the first certificate's public key is not the signing key's",
+        )),
+    }
 }
 
 /// The signing key from `private_key` or `private_key_env`.
@@ -489,12 +520,71 @@ mod tests {
     #[test]
     fn certificate_env_may_hold_a_pem_chain() {
         let env = |name: &str| (name == "CHAIN").then(|| CHAIN_PEM.to_string());
+        let ec_key = include_str!("../../../../tests/fixtures/jose/ec_p256_pkcs8.pem");
         let up = compile(
-            &section(json!({"private_key": KEY_PEM, "certificate_env": "CHAIN"})),
+            &section(
+                json!({"private_key": ec_key, "algorithm": "ES256", "certificate_env": "CHAIN"}),
+            ),
             &env,
         )
         .unwrap();
         assert_eq!(up.chain.as_ref().map(Vec::len), Some(2));
+    }
+
+    /// A leaf certificate of another key (the EC chain, the mTLS server's RSA certificate), or
+    /// an HMAC secret, would put in every token a chain that does not verify it.
+    #[test]
+    fn a_certificate_of_another_key_refuses_the_configuration() {
+        let mtls = include_str!("../../../../tests/fixtures/jose/mtls_server_cert.pem");
+        let env = |name: &str| (name == "CHAIN").then(|| CHAIN_PEM.to_string());
+        let refused = ": the first certificate's public key is not the signing key's";
+        for (config, path) in [
+            (
+                json!({"private_key": KEY_PEM, "certificate": mtls}),
+                "upstream_jwt.certificate",
+            ),
+            (
+                json!({"private_key": KEY_PEM, "certificate": CHAIN_PEM}),
+                "upstream_jwt.certificate",
+            ),
+            (
+                json!({"private_key": KEY_PEM, "certificate_env": "CHAIN"}),
+                "upstream_jwt.certificate_env",
+            ),
+            (
+                json!({"private_key": {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},
+                    "algorithm": "HS256", "certificate": CERT_PEM}),
+                "upstream_jwt.certificate",
+            ),
+        ] {
+            let err = compile(&section(config.clone()), &env)
+                .err()
+                .map(|e| e.to_string());
+            assert_eq!(err, Some(format!("{path}{refused}")), "{config}");
+        }
+        // The leaf of the chain certifies the EC key; the RSA certificate the RSA key.
+        assert!(compile(
+            &section(json!({"private_key": KEY_PEM, "certificate": CERT_PEM})),
+            &env
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn expires_in_is_from_one_second_to_a_year() {
+        let with = |seconds: u64| {
+            let config = json!({"private_key": KEY_PEM, "x5c": false, "expires_in": seconds});
+            compile(&section(config), &no_env)
+                .err()
+                .map(|e| e.to_string())
+        };
+        let refused =
+            Some("upstream_jwt.expires_in: must be from 1 to 31536000 seconds".to_string());
+        assert_eq!(with(0), refused);
+        assert_eq!(with(31_536_001), refused);
+        assert_eq!(with(u64::MAX), refused);
+        assert_eq!(with(1), None);
+        assert_eq!(with(31_536_000), None);
     }
 
     #[test]
