@@ -73,6 +73,18 @@ pub fn compile(
     if let Some(set) = &jwks {
         warn_weak_jwks_keys(set, &mut warnings);
     }
+    if let Some(uri) = &section.jwks_uri {
+        if uri
+            .url
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        {
+            // Whoever is on the path to the key server could hand the filter a key of theirs.
+            let problem = "fetched over plain http: anyone on the path can substitute a key; \
+                 use https";
+            warnings.push(format!("jwt.jwks_uri.url: {problem}"));
+        }
+    }
     Ok(JwtAuth {
         locations: TokenLocations {
             uri_param_names: section.uri_param_names.clone(),
@@ -370,9 +382,9 @@ impl JwtAuth {
                         claims: Arc::new(jws.into_claims()),
                     })
                 }
-                None if self.credentials.is_empty() && self.has_jwks() => {
-                    self.verify_jwks(jws, remote_set)
-                }
+                // A key claim no credential holds: a JWKS key may still verify it (an IdP's
+                // token beside the consumers' own keys), without a consumer.
+                None if self.has_jwks() => self.verify_jwks(jws, remote_set),
                 None => Err(Denial::NoCredentials(self.key_claim.clone())),
             },
             None => self.verify_jwks(jws, remote_set),
@@ -384,14 +396,14 @@ impl JwtAuth {
         self.jwks.is_some() || self.remote.is_some()
     }
 
-    /// The key claim, required unless keys come from a JWKS alone (no jwt credentials).
+    /// The key claim, required unless keys may come from a JWKS.
     fn key_claim_value(&self, jws: &Jws) -> Result<Option<String>, Denial> {
         let value = jws
             .claims()
             .get(&self.key_claim)
             .or_else(|| jws.header().json().get(&self.key_claim));
         match value {
-            None | Some(Value::Null) if self.credentials.is_empty() && self.has_jwks() => Ok(None),
+            None | Some(Value::Null) if self.has_jwks() => Ok(None),
             None | Some(Value::Null) => Err(Denial::NoKeyClaim),
             Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
             Some(_) => Err(Denial::InvalidKeyClaim),
@@ -400,6 +412,16 @@ impl JwtAuth {
 
     fn verify_jwks(&self, jws: Jws, remote_set: Option<&JwkSet>) -> Result<Verified, Denial> {
         let alg = jws.header().alg();
+        // RFC 7515 §4.1.4: `kid` is a string. Another value is not "no kid" (which tries every
+        // key), and names no key to fetch.
+        if jws
+            .header()
+            .json()
+            .get("kid")
+            .is_some_and(|k| !k.is_string())
+        {
+            return Err(Denial::BadToken("invalid kid"));
+        }
         let kid = jws.header().kid();
         let sets = self
             .jwks
@@ -595,6 +617,61 @@ mod tests {
         };
         let mut cache = TokenCache::default();
         auth.authenticate(&req, consumers, &mut cache, remote, &mut Vec::new())
+    }
+
+    /// Consumers' credentials beside a JWKS: a key claim a credential holds is verified by it
+    /// alone (its consumer set); any other token by the JWKS, without a consumer.
+    #[test]
+    fn credentials_and_a_jwks_each_verify_their_own_tokens() {
+        let (auth, consumers) = stage(
+            json!({"jwks": {"keys": [rsa_jwk("a")]}}),
+            json!([{"id": "c-1", "jwt_secrets": [
+                {"key": "key-HS256", "secret": String::from_utf8(SECRET.to_vec()).unwrap()}
+            ]}]),
+        );
+        let credential = |t: &str| run(&auth, &consumers, t, None).map(|id| id.credential);
+        let hs = hs256(r#"{"alg":"HS256"}"#, r#"{"iss":"key-HS256"}"#);
+        assert_eq!(credential(&hs), Ok(Some("key-HS256".into())));
+        for claims in [r#"{"sub":"x"}"#, r#"{"iss":"other","sub":"x"}"#] {
+            let rs = rs256(r#"{"alg":"RS256","kid":"a"}"#, claims);
+            assert_eq!(credential(&rs), Ok(None), "{claims}");
+        }
+        // A key claim naming a credential never falls back to the JWKS.
+        let rs = rs256(r#"{"alg":"RS256","kid":"a"}"#, r#"{"iss":"key-HS256"}"#);
+        assert_eq!(credential(&rs), Err(Denial::InvalidAlgorithm));
+        // The credential's secret signs no token of another key claim.
+        let hs = hs256(r#"{"alg":"HS256"}"#, r#"{"iss":"other"}"#);
+        assert_eq!(credential(&hs), Err(Denial::UnknownKid(String::new())));
+    }
+
+    #[test]
+    fn a_jwks_uri_over_plain_http_loads_with_a_warning() {
+        let warned = |url: &str| {
+            let (auth, _) = stage(json!({"jwks_uri": {"url": url}}), json!([]));
+            auth.warnings
+        };
+        let problem = "jwt.jwks_uri.url: fetched over plain http: anyone on the path can \
+            substitute a key; use https";
+        assert_eq!(warned("http://idp.internal/keys"), [problem]);
+        assert_eq!(warned("HTTP://idp.internal/keys"), [problem]);
+        assert!(warned("https://idp.internal/keys").is_empty());
+    }
+
+    /// A `kid` that is not a string is a bad token where keys are chosen by `kid`, not a token
+    /// without one (which would try every key) nor a kid to fetch.
+    #[test]
+    fn a_kid_that_is_not_a_string_is_a_bad_token() {
+        let (auth, consumers) = stage(json!({"jwks": {"keys": [rsa_jwk("a")]}}), json!([]));
+        for kid in ["5", "null", r#"["a"]"#, r#"{"a":1}"#, "true"] {
+            let t = rs256(
+                &format!(r#"{{"alg":"RS256","kid":{kid}}}"#),
+                r#"{"sub":"x"}"#,
+            );
+            let got = run(&auth, &consumers, &t, None).map(|id| id.credential);
+            assert_eq!(got, Err(Denial::BadToken("invalid kid")), "{kid}");
+        }
+        let t = rs256(r#"{"alg":"RS256","kid":"a"}"#, r#"{"sub":"x"}"#);
+        assert!(run(&auth, &consumers, &t, None).is_ok());
     }
 
     const CRITS: [&str; 7] = [
