@@ -231,14 +231,141 @@ fn k11_handles_duplicated_key_in_querystring(lane: &Lane) {
     assert_denied(lane, &req, "Duplicate API key found", KEY);
 }
 
-// Skipped: K12 key in request body › <each of the three content types> › "authenticates valid credentials": route key-auth5 sets key_in_body, which the filter refuses by design (see key_in_body_routes_are_refused_at_load).
-// Skipped: K13 key in request body › <each content type> › "authenticates valid credentials in query": route key-auth5 (key_in_body), as K12.
-// Skipped: K14 key in request body › <each content type> › "authenticates valid credentials in header": route key-auth5 (key_in_body), as K12.
-// Skipped: K15 key in request body › <each content type> › "returns 401 Unauthorized on invalid key": route key-auth5 (key_in_body), as K12.
-// Skipped: K16 key in request body › application/json › "handles duplicated key": route key-auth5 (key_in_body), as K12.
-// Skipped: K17 key in request body › application/x-www-form-urlencoded › "handles duplicated key": route key-auth5 (key_in_body), as K12.
-// Skipped: K18 key in request body › application/x-www-form-urlencoded › "does not identify apikey[] as api keys": route key-auth5 (key_in_body), as K12.
-// Skipped: K19 key in request body › application/x-www-form-urlencoded › "does not identify apikey[1] as api keys": route key-auth5 (key_in_body), as K12.
+/// The three body types of Kong's "key in request body" block: the request body holding
+/// `fields`, with its `Content-Type` (the multipart boundary ours).
+fn body_of(content_type: &str, fields: &[(&str, &str)]) -> (String, String) {
+    match content_type {
+        "application/json" => {
+            let object: serde_json::Map<String, Value> = fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            (content_type.into(), Value::Object(object).to_string())
+        }
+        "multipart/form-data" => {
+            let mut body = String::new();
+            for (k, v) in fields {
+                body += &format!(
+                    "--kb0a1\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                );
+            }
+            body += "--kb0a1--\r\n";
+            (format!("{content_type}; boundary=kb0a1"), body)
+        }
+        _ => {
+            let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            (content_type.into(), pairs.join("&"))
+        }
+    }
+}
+
+const BODY_TYPES: [&str; 3] = [
+    "application/x-www-form-urlencoded",
+    "application/json",
+    "multipart/form-data",
+];
+
+fn post_with(path: &str, content_type: &str, fields: &[(&str, &str)]) -> Request {
+    let (content_type, body) = body_of(content_type, fields);
+    Request::post(path, body).header("Content-Type", &content_type)
+}
+
+/// Route `key-auth5.test`: `key_in_body = true`. K12–K19, and K27's "false sends key to
+/// upstream" for `post_data.params`, for each body type Kong's block runs.
+#[test]
+fn route_key_auth5_key_in_body() {
+    let config = k_config(json!({"key_in_body": true}));
+    for host in hosts_for(&config) {
+        let lane = Lane::start(host, &config);
+        for content_type in BODY_TYPES {
+            k12_authenticates_valid_credentials(&lane, content_type);
+            k13_authenticates_valid_credentials_in_query(&lane, content_type);
+            k14_authenticates_valid_credentials_in_header(&lane, content_type);
+            k15_returns_401_unauthorized_on_invalid_key(&lane, content_type);
+            k27_false_sends_key_to_upstream_in_post_data(&lane, content_type);
+        }
+        k16_handles_duplicated_key_json(&lane);
+        k17_handles_duplicated_key_form(&lane);
+        k18_k19_does_not_identify_apikey_brackets_as_api_keys(&lane);
+    }
+}
+
+/// Plugin: key-auth (access) [#strategy] › key in request body › <type> ›
+/// "authenticates valid credentials"
+fn k12_authenticates_valid_credentials(lane: &Lane, content_type: &str) {
+    let rec = lane.pass(&post_with("/request", content_type, &[("apikey", BOB_KEY)]));
+    assert_eq!(
+        consumer_headers(&rec),
+        k_bob(),
+        "{:?} {content_type}",
+        lane.host
+    );
+}
+
+/// … › "authenticates valid credentials in query"
+fn k13_authenticates_valid_credentials_in_query(lane: &Lane, content_type: &str) {
+    let path = format!("/request?apikey={BOB_KEY}");
+    let rec = lane.pass(&post_with(&path, content_type, &[("non_apikey", BOB_KEY)]));
+    assert_eq!(
+        consumer_headers(&rec),
+        k_bob(),
+        "{:?} {content_type}",
+        lane.host
+    );
+}
+
+/// … › "authenticates valid credentials in header"
+fn k14_authenticates_valid_credentials_in_header(lane: &Lane, content_type: &str) {
+    let path = format!("/request?apikey={BOB_KEY}");
+    let req = post_with(&path, content_type, &[("non_apikey", BOB_KEY)]).header("apikey", BOB_KEY);
+    let rec = lane.pass(&req);
+    assert_eq!(
+        consumer_headers(&rec),
+        k_bob(),
+        "{:?} {content_type}",
+        lane.host
+    );
+}
+
+/// … › "returns 401 Unauthorized on invalid key"
+fn k15_returns_401_unauthorized_on_invalid_key(lane: &Lane, content_type: &str) {
+    let req = post_with("/status/200", content_type, &[("apikey", "123")]);
+    assert_denied(lane, &req, "Unauthorized", KEY);
+}
+
+/// … › application/json › "handles duplicated key"
+fn k16_handles_duplicated_key_json(lane: &Lane) {
+    let body = json!({"apikey": [BOB_KEY, BOB_KEY]}).to_string();
+    let req = Request::post("/status/200", body).header("Content-Type", "application/json");
+    assert_denied(lane, &req, "Duplicate API key found", KEY);
+}
+
+/// … › application/x-www-form-urlencoded › "handles duplicated key"
+fn k17_handles_duplicated_key_form(lane: &Lane) {
+    let body = format!("apikey={BOB_KEY}&apikey={BOB_KEY}");
+    let req = Request::post("/status/200", body)
+        .header("Content-Type", "application/x-www-form-urlencoded");
+    assert_denied(lane, &req, "Duplicate API key found", KEY);
+}
+
+/// … › application/x-www-form-urlencoded › "does not identify apikey[] as api keys" and
+/// "does not identify apikey[1] as api keys"
+fn k18_k19_does_not_identify_apikey_brackets_as_api_keys(lane: &Lane) {
+    for name in ["apikey[]", "apikey[1]"] {
+        let body = format!("{name}={BOB_KEY}&{name}={BOB_KEY}");
+        let req = Request::post("/status/200", body)
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        assert_denied(lane, &req, "No API key found in request", KEY);
+    }
+}
+
+/// Plugin: key-auth (access) [#strategy] › config.hide_credentials › post_data.params ›
+/// "(<type>) false sends key to upstream": the body goes on as it came.
+fn k27_false_sends_key_to_upstream_in_post_data(lane: &Lane, content_type: &str) {
+    let req = post_with("/request", content_type, &[("apikey", BOB_KEY)]);
+    let rec = lane.pass(&req);
+    assert_eq!(rec.body, req.body, "{:?} {content_type}", lane.host);
+}
 
 /// Plugin: key-auth (access) [#strategy] › key in headers › "authenticates valid credentials"
 fn k20_authenticates_valid_credentials(lane: &Lane) {
@@ -316,9 +443,10 @@ fn k28_true_doesnt_send_key_to_upstream(lane: &Lane, location: Location, content
     assert_eq!(consumer_headers(&rec), k_bob(), "{what}");
 }
 
-// Skipped: K27/K28 config.hide_credentials › post_data.params › "(<content type>) false sends key to upstream" / "(<content type>) true doesn't send key to upstream": routes key-auth5/6 (key_in_body), as K12.
-// Skipped: K29 config.hide_credentials › "(<content type>) true preserves body MIME type": route key-auth6 (key_in_body), as K12.
-// Skipped: K30 config.hide_credentials › "fails with 'key_in_body' and unsupported content type": route key-auth6 (key_in_body), as K12.
+// K27 (false, route key-auth5): in route_key_auth5_key_in_body.
+// Skipped: K28 config.hide_credentials › post_data.params › "(<content type>) true doesn't send key to upstream": route key-auth6 sets key_in_body with hide_credentials, which the filter refuses by design (see key_in_body_with_hide_credentials_is_refused_at_load).
+// Skipped: K29 config.hide_credentials › "(<content type>) true preserves body MIME type": route key-auth6, as K28.
+// Skipped: K30 config.hide_credentials › "fails with 'key_in_body' and unsupported content type": route key-auth6, as K28.
 
 /// Plugin: key-auth (access) [#strategy] › config.hide_credentials ›
 /// "does not remove apikey and preserves order of query parameters"
@@ -434,20 +562,15 @@ fn k37_errors_when_anonymous_user_doesnt_exist() {
     assert_missing_anonymous_refused("key_auth", k_config);
 }
 
-/// Routes `key-auth5.test` (`key_in_body = true`) and `key-auth6.test` (`key_in_body = true`,
-/// `hide_credentials = true`), where K12–K19 and K27–K30's body cases run in Kong.
+/// Route `key-auth6.test` (`key_in_body = true`, `hide_credentials = true`), where K28–K30 run
+/// in Kong.
 #[test]
-fn key_in_body_routes_are_refused_at_load() {
-    for key_auth in [
-        json!({"key_in_body": true}),
-        json!({"key_in_body": true, "hide_credentials": true}),
-    ] {
-        // Different on purpose: key_in_body is not supported; `true` refuses the configuration (Kong reads form and JSON bodies).
-        assert_config_refused(
-            &k_config(key_auth),
-            "jwt-relay: configuration rejected: key_auth.key_in_body: not supported",
-        );
-    }
+fn key_in_body_with_hide_credentials_is_refused_at_load() {
+    // Different on purpose: key_in_body with hide_credentials is not supported; it refuses the configuration (Kong re-encodes the body without the key).
+    assert_config_refused(
+        &k_config(json!({"key_in_body": true, "hide_credentials": true})),
+        "jwt-relay: configuration rejected: key_auth.key_in_body: not supported with hide_credentials",
+    );
 }
 
 /// Plugin: key-auth (API) › /plugins for route › "fails with invalid key_names" and
@@ -741,20 +864,15 @@ fn key_of(code: u8) -> Option<&'static str> {
     }
 }
 
-/// Route `/<route>` of block 3: key-auth with the three flags its path names. Only the routes
-/// without `key_in_body` are ported.
+/// Route `/<route>` of block 3: key-auth with the three flags its path names.
 #[test]
 fn k47_combination_works() {
     for (column, route) in ROUTES.iter().enumerate() {
-        let flag = |i: usize| route.as_bytes()[i] == b't';
-        if flag(2) {
-            // Skipped: K47 "combination #<i> (<input> => ttt|fft|tft) works" (72 cases): those routes set key_in_body, which the filter refuses by design.
-            continue;
-        }
+        let flags = [0, 1, 2].map(|i| route.as_bytes()[i] == b't');
         let config = json!({
             "consumers": [{"id": uuid(3, 1), "username": "bob", "custom_id": "consumer-id-1",
                            "keyauth_credentials": [{"id": uuid(3, BOB_CRED), "key": RIGHT}]}],
-            "key_auth": {"key_in_header": flag(0), "key_in_query": flag(1), "key_in_body": false},
+            "key_auth": {"key_in_header": flags[0], "key_in_query": flags[1], "key_in_body": flags[2]},
         })
         .to_string();
         for host in hosts_for(&config) {
@@ -762,7 +880,7 @@ fn k47_combination_works() {
             for (row, (input, statuses)) in COMBINATIONS.iter().enumerate() {
                 let i = row * ROUTES.len() + column + 1;
                 let ok = statuses.as_bytes()[column] == b'2';
-                combination_works(&lane, i, input, route, (flag(0), flag(1)), ok);
+                combination_works(&lane, i, input, route, flags, ok);
             }
         }
     }
@@ -772,36 +890,34 @@ fn k47_combination_works() {
 /// "combination #" .. i .. " (" .. input .. " => " .. route .. ") works"
 /// (e.g. "combination #2 (rrr => ttf) works"): a POST with the key in the `apikey` header, the
 /// query and an urlencoded body as `input` says.
-fn combination_works(
-    lane: &Lane,
-    i: usize,
-    input: &str,
-    route: &str,
-    (in_header, in_query): (bool, bool),
-    ok: bool,
-) {
-    let [header, query, body] = [0, 1, 2].map(|n| key_of(input.as_bytes()[n]));
+fn combination_works(lane: &Lane, i: usize, input: &str, route: &str, on: [bool; 3], ok: bool) {
+    let keys = [0, 1, 2].map(|n| key_of(input.as_bytes()[n]));
+    let [header, query, body] = keys;
     let path = match query {
         Some(key) => format!("/{route}?apikey={key}"),
         None => format!("/{route}"),
     };
-    let body = body.map(|key| format!("apikey={key}")).unwrap_or_default();
+    let form = body.map(|key| format!("apikey={key}")).unwrap_or_default();
     let mut req =
-        Request::post(&path, body).header("Content-Type", "application/x-www-form-urlencoded");
+        Request::post(&path, form).header("Content-Type", "application/x-www-form-urlencoded");
     if let Some(key) = header {
         req = req.header("apikey", key);
     }
     let case = format!("{:?} combination #{i} ({input} => {route})", lane.host);
-    if ok {
+    // The first place searched that holds a key (Kong's order: header, query, body).
+    let found = (0..3).find_map(|n| keys[n].filter(|_| on[n]).map(|key| (n, key)));
+    // Different on purpose: with key_in_body, a body key other than the one read from the header or the query is a second key (Kong: the first counts, the body goes upstream with the other); 401 `Duplicate API key found`.
+    let second =
+        matches!(found, Some((from, key)) if on[2] && from < 2 && body.is_some_and(|b| b != key));
+    if ok && !second {
         let rec = lane.pass(&req);
         let bob = consumer(&uuid(3, 1), "consumer-id-1", "bob", &uuid(3, BOB_CRED));
         assert_eq!(consumer_headers(&rec), bob, "{case}");
         return;
     }
     // Kong asserts the 401 and `Key`; the message is the first searched key's verdict.
-    let searched = [(in_header, header), (in_query, query)];
-    let found = searched.iter().find_map(|(on, key)| key.filter(|_| *on));
     let text = match found {
+        _ if second => "Duplicate API key found",
         Some(_) => "Unauthorized",
         None => "No API key found in request",
     };

@@ -1579,6 +1579,7 @@ fn registered_claims_errors(claims: &Value, claims_to_verify: &[&str], now: u64)
     };
     match auth.run(
         &req,
+        None,
         &mut TokenCache::default(),
         None,
         false,

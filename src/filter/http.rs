@@ -652,7 +652,8 @@ impl<H: Host> HttpFilter<H> {
     /// flow is first run to its end as if the body were empty, on a copy, and its edits applied
     /// now (a token signed over the empty body); a body step that does come decides again over
     /// the real body and replaces them. Stages that would still call the auth service cannot be
-    /// decided ahead: such a request is refused with 411 (send `Content-Length`).
+    /// decided ahead: such a request is refused with 411 (send `Content-Length`), as is one
+    /// key-auth would refuse without the body it reads keys from (`key_in_body`).
     fn decide_for_an_empty_body(&mut self) -> Action {
         // The auth service must see the body: no answer given for an empty one (not even one
         // from the cache) may stand for it, nor leave its headers on the request.
@@ -677,6 +678,10 @@ impl<H: Host> HttpFilter<H> {
                 Err(action) => action,
             },
             Some(Next::Serve(reply)) => self.respond(&reply),
+            // The key may be in the body not read yet: no refusal for an empty one stands.
+            Some(Next::Refuse(_)) if self.config.auth.as_ref().is_some_and(|a| a.reads_body()) => {
+                self.refuse(Refusal::LengthRequired)
+            }
             Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
             _ => self.refuse(Refusal::LengthRequired),
         }
@@ -1311,9 +1316,14 @@ mod tests {
             ],
         );
         assert_eq!(client, "CN=peer");
+        // Then the route's cluster, custom_jwt's `aud` without `audience`.
         assert_eq!(
             reads,
-            ["connection.mtls", "connection.subject_peer_certificate"]
+            [
+                "connection.mtls",
+                "connection.subject_peer_certificate",
+                "xds.cluster_name"
+            ]
         );
     }
 

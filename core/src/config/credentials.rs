@@ -17,7 +17,7 @@ section! {
         pub key_in_header: bool,
         /// Look for the key in the query string.
         pub key_in_query: bool,
-        /// Kong reads keys from the body too; the filter does not (`true` is refused).
+        /// Look for the key in a form or JSON body too (not with `hide_credentials`).
         pub key_in_body: bool,
         /// Authenticate CORS preflight (`OPTIONS`) requests too.
         pub run_on_preflight: bool,

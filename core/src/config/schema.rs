@@ -293,7 +293,7 @@ const KEY_AUTH: Section = Section {
         Field(
             "key_in_body",
             Ty::Bool,
-            "Kong's body lookup; not supported (only false is accepted).",
+            "Look for the key in a form or JSON body too (not with hide_credentials).",
         ),
         Field(
             "run_on_preflight",

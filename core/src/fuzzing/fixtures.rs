@@ -178,6 +178,19 @@ fn config_values(
             vec!["x-custom-jwt"],
         ),
         (
+            "body-keys",
+            json!({
+                "consumers": [
+                    {"id": "b-1", "keyauth_credentials": [{"key": "fuzz-body-key"}]},
+                    {"id": "b-anon"}
+                ],
+                "key_auth": {"key_names": ["apikey", "x_api_key"], "key_in_body": true,
+                             "anonymous": "b-anon"},
+                "reconcile": {"url": "http://auth", "forward_body": true, "max_body_bytes": 64}
+            }),
+            vec![],
+        ),
+        (
             "unverified",
             json!({
                 "custom_jwt": {"private_jwk": {"kty": "oct", "alg": "HS512", "k": OCT_K},
@@ -196,7 +209,7 @@ mod tests {
     #[test]
     fn every_fixture_loads() {
         let fixtures = super::build().unwrap();
-        assert_eq!(fixtures.configs.len(), 4);
+        assert_eq!(fixtures.configs.len(), 5);
         assert!(super::get().is_some());
     }
 }

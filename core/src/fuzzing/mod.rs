@@ -377,8 +377,10 @@ fn run_token(u: &mut Unstructured, fixtures: &fixtures::Fixtures) -> arbitrary::
         if let Some(authenticator) = &config.auth {
             let mut cache = TokenCache::default();
             let mut events = Vec::new();
+            let body: Vec<u8> = u.arbitrary()?;
             for refetch in [true, false] {
-                let _ = authenticator.run(&req, &mut cache, None, refetch, &mut events);
+                let body = Some(body.as_slice());
+                let _ = authenticator.run(&req, body, &mut cache, None, refetch, &mut events);
             }
         }
     }

@@ -34,12 +34,20 @@ pub enum Next {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
-    Auth { refetch: bool },
-    AwaitJwks { ticket: Ticket },
+    /// The body, read before authentication when a stage finds a key in it.
+    AuthBody,
+    Auth {
+        refetch: bool,
+    },
+    AwaitJwks {
+        ticket: Ticket,
+    },
     CustomJwt,
     Body,
     Reconcile,
-    AwaitReconcile { cache_key: Option<[u8; 32]> },
+    AwaitReconcile {
+        cache_key: Option<[u8; 32]>,
+    },
     UpstreamJwt,
     Done,
 }
@@ -66,7 +74,8 @@ pub struct Flow {
     events: Vec<Event>,
 }
 
-/// The largest body the configured stages accept, when any stage reads the body.
+/// The largest body the configured stages accept, when any stage reads the body: the least
+/// of their limits, since the body is read once, for the first stage that needs it.
 fn body_limit(config: &Pipeline) -> Option<u64> {
     let reconcile = config
         .reconcile
@@ -74,16 +83,19 @@ fn body_limit(config: &Pipeline) -> Option<u64> {
         .filter(|r| r.needs_body())
         .map(|r| r.max_body_bytes());
     let mint = config.upstream_jwt.as_ref().map(|u| u.max_body_bytes);
-    match (reconcile, mint) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    let auth = config
+        .auth
+        .as_ref()
+        .filter(|a| a.reads_body())
+        .map(|_| crate::config::DEFAULT_MAX_BODY_BYTES);
+    [reconcile, mint, auth].into_iter().flatten().min()
 }
 
 impl Flow {
     /// Starts a request: authenticates, then runs the next steps.
     pub fn start(config: &Pipeline, shared: &mut Shared, req: Request) -> (Self, Next) {
-        let keep = config.reconcile.as_ref().is_some_and(|r| r.needs_body());
+        let auth_body = config.auth.as_ref().is_some_and(|a| a.reads_body());
+        let keep = auth_body || config.reconcile.as_ref().is_some_and(|r| r.needs_body());
         let mut flow = Self {
             req,
             edits: HeaderEdits::default(),
@@ -94,7 +106,10 @@ impl Flow {
                 ..Body::default()
             },
             hash: None,
-            step: Step::Auth { refetch: true },
+            step: match auth_body {
+                true => Step::AuthBody,
+                false => Step::Auth { refetch: true },
+            },
             events: Vec::new(),
         };
         if let Some(reply) = config
@@ -281,6 +296,7 @@ impl Flow {
         let auth = config.auth.as_ref()?;
         let result = auth.run(
             &self.req,
+            self.body.kept.as_deref(),
             &mut shared.tokens,
             shared.jwks.set.as_ref(),
             refetch,
@@ -351,6 +367,12 @@ impl Flow {
     fn advance(&mut self, config: &Pipeline, shared: &mut Shared) -> Next {
         loop {
             match self.step {
+                Step::AuthBody => {
+                    self.step = Step::Auth { refetch: true };
+                    if let Some(max) = body_limit(config).filter(|_| !self.body.done) {
+                        return Next::ReadBody { max };
+                    }
+                }
                 Step::Auth { refetch } => {
                     self.step = Step::CustomJwt;
                     if let Some(next) = self.authenticate(config, shared, refetch) {

@@ -1,11 +1,13 @@
-//! Kong's key-auth: an API key from a header or the query string, matched against consumers'
-//! `keyauth_credentials`. Keys are held as SHA-256 digests and compared in constant time.
+//! Kong's key-auth: an API key from a header, the query string or (with `key_in_body`) a form
+//! or JSON body, matched against consumers' `keyauth_credentials`. Keys are held as SHA-256
+//! digests and compared in constant time.
 
 use super::consumers::{ConsumerRef, Consumers};
 use super::denial::{Challenge, Denial};
 use super::identity::{Identity, Via};
 use crate::config::{ConfigError, ConsumerSection, KeyAuthSection, Secret};
-use crate::stages::{urlenc, HeaderEdits, Request};
+use crate::stages::{reconcile, urlenc, HeaderEdits, Request};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
@@ -24,6 +26,7 @@ pub struct KeyAuth {
     key_names: Vec<String>,
     in_header: bool,
     in_query: bool,
+    in_body: bool,
     run_on_preflight: bool,
     realm: Option<String>,
     hide_credentials: bool,
@@ -65,16 +68,17 @@ pub fn compile(
             ));
         }
     }
-    if section.key_in_body {
+    if section.key_in_body && section.hide_credentials {
         return Err(ConfigError::new(
             "key_auth.key_in_body",
-            "not supported: keys are read from headers and the query string",
+            "not supported with hide_credentials: the key would have to be cut out of the body",
         ));
     }
     Ok(KeyAuth {
         key_names: section.key_names.clone(),
         in_header: section.key_in_header,
         in_query: section.key_in_query,
+        in_body: section.key_in_body,
         run_on_preflight: section.run_on_preflight,
         realm: section.realm.clone(),
         hide_credentials: section.hide_credentials,
@@ -137,14 +141,25 @@ impl KeyAuth {
         !self.run_on_preflight && req.method == "OPTIONS"
     }
 
-    /// Finds and checks the key; with `hide_credentials`, `edits` gets its removal.
+    /// True when the stage reads the body (`key_in_body`): the flow reads it first.
+    pub fn reads_body(&self) -> bool {
+        self.in_body
+    }
+
+    /// Finds and checks the key; with `hide_credentials`, `edits` gets its removal. `body` is
+    /// the request body, read when [`Self::reads_body`].
     pub fn authenticate(
         &self,
         req: &Request,
+        body: Option<&[u8]>,
         consumers: &Consumers,
         edits: &mut HeaderEdits,
     ) -> Result<Identity, Denial> {
-        let (name, key, in_query) = self.find_key(req)?;
+        let body = match body.filter(|_| self.in_body) {
+            Some(bytes) => body_fields(req, bytes).ok_or(Denial::DuplicateApiKey)?,
+            None => Fields::default(),
+        };
+        let (name, key, from_header) = self.find_key(req, &body)?;
         if self.hide_credentials {
             // As Kong: the header of that name, wherever the key was.
             edits.remove(name.clone());
@@ -173,20 +188,22 @@ impl KeyAuth {
             credential: cred.id.clone(),
             via: Via::ApiKey {
                 key: (!self.hide_credentials).then(|| Secret::new(key)),
-                header: (!in_query).then(|| name.to_ascii_lowercase()),
+                header: from_header.then(|| name.to_ascii_lowercase()),
             },
         })
     }
 
-    /// The first configured name present in headers, else the query: (name, key, from query).
-    /// As Kong: a name with `_` also reads the `-` spelling of its header, and `?name` without
-    /// a value is no key (the next name is tried). Unlike Kong, another key anywhere else
-    /// (another spelling or name of the header, the query: [`Self::another_key`]) is a second
-    /// key: the upstream would get it unverified.
-    fn find_key(&self, req: &Request) -> Result<(String, String, bool), Denial> {
+    /// The first configured name present in headers, else the query, else the body (Kong's
+    /// order, name by name): (name, key, from a header). As Kong: a name with `_` also reads
+    /// the `-` spelling of its header, `?name` without a value is no key (the next name is
+    /// tried), and in the body only a string is a key (an array or object is a duplicate).
+    /// Unlike Kong, another key anywhere else (another spelling or name of the header, the
+    /// query, the body: [`Self::another_key`]) is a second key: the upstream would get it
+    /// unverified.
+    fn find_key(&self, req: &Request, body: &Fields) -> Result<(String, String, bool), Denial> {
         for name in &self.key_names {
             let mut values: Vec<Option<String>> = Vec::new();
-            let mut in_query = false;
+            let mut from_header = true;
             if self.in_header {
                 let dashed = name.replace('_', "-");
                 for wanted in [name.as_str(), dashed.as_str()] {
@@ -198,22 +215,32 @@ impl KeyAuth {
                 }
             }
             if values.is_empty() && self.in_query {
-                in_query = true;
+                from_header = false;
                 for (k, v) in urlenc::pairs(req.query()) {
                     if k == *name {
                         values.push(v);
                     }
                 }
             }
+            if values.is_empty() && self.in_body {
+                from_header = false;
+                match body.fields.get(name) {
+                    Some(Value::String(v)) => values.push(Some(v.clone())),
+                    Some(Value::Array(_) | Value::Object(_)) => {
+                        return Err(Denial::DuplicateApiKey)
+                    }
+                    _ => {}
+                }
+            }
             if let [Some(key)] = values.as_slice() {
-                if !key.is_empty() && self.another_key(req, name, key) {
+                if !key.is_empty() && self.another_key(req, body, name, key) {
                     return Err(Denial::AnotherApiKey);
                 }
             }
             match values.as_slice() {
                 [] | [None] => continue,
                 [Some(one)] if one.is_empty() => return Err(Denial::NoApiKey),
-                [Some(one)] => return Ok((name.clone(), one.clone(), in_query)),
+                [Some(one)] => return Ok((name.clone(), one.clone(), from_header)),
                 _ => return Err(Denial::DuplicateApiKey),
             }
         }
@@ -224,10 +251,11 @@ impl KeyAuth {
     /// key the upstream would get unverified: a header or query argument of another key name,
     /// another spelling of a key header (CGI reads `x_api_key` as `x-api-key`), an argument in the query split on `;` too (as Rack 2
     /// splits it), or one PHP or Rack files under a key name ([`urlenc::files_under`]:
-    /// `+apikey`, `apikey[]`). Not counted: what
+    /// `+apikey`, `apikey[]`); with `key_in_body`, a body field of a key name (for a form, in
+    /// those readings too) holding another key, wherever `key` came from. Not counted: what
     /// [`Self::authenticate`] removes (with `hide_credentials` every spelling of the `found`
     /// header; the `&`-separated query arguments of `found` holding another key).
-    fn another_key(&self, req: &Request, found: &str, key: &str) -> bool {
+    fn another_key(&self, req: &Request, body: &Fields, found: &str, key: &str) -> bool {
         let (plain, split) = match self.in_query {
             true => urlenc::readings(req.query()),
             false => Default::default(),
@@ -252,9 +280,67 @@ impl KeyAuth {
                     return true;
                 }
             }
+            // The body goes on as it came: nothing in it is removed.
+            for (k, v) in &body.fields {
+                let named = if body.form {
+                    urlenc::files_under(k, name)
+                } else {
+                    k == name
+                };
+                if named && another_value(v, key) {
+                    return true;
+                }
+            }
         }
         false
     }
+}
+
+/// A body field's value that is a key other than `key`: another non-empty string, or an array
+/// or object (several values, or a structure some reader takes a key from).
+fn another_value(value: &Value, key: &str) -> bool {
+    match value {
+        Value::String(v) => !v.is_empty() && v != key,
+        Value::Array(_) | Value::Object(_) => true,
+        _ => false,
+    }
+}
+
+/// The body's fields, as Kong's `kong.request.get_body()` reads them for key-auth.
+#[derive(Debug, Default)]
+struct Fields {
+    fields: Map<String, Value>,
+    /// A form (urlencoded or multipart), whose names PHP and Rack read in several ways.
+    form: bool,
+}
+
+/// By `Content-Type`, found anywhere in the value as Kong does: an urlencoded form or
+/// `multipart/form-data` (repeated names give arrays), or an `application/json` object; no
+/// fields for any other type, nor for a body Kong's reader fails on (Kong: `No API key found`
+/// unless elsewhere). `None` for JSON naming a member twice: readers keeping different copies
+/// would see different keys.
+fn body_fields(req: &Request, bytes: &[u8]) -> Option<Fields> {
+    let content_type = req.header("content-type").unwrap_or_default();
+    let lower = content_type.to_ascii_lowercase();
+    let (fields, form) = if lower.contains("application/x-www-form-urlencoded") {
+        (reconcile::parse_form(bytes), true)
+    } else if lower.contains("application/json") {
+        match crate::jose::json::from_slice(bytes) {
+            Ok(value) => (value, false),
+            Err(_) if serde_json::from_slice::<Value>(bytes).is_ok() => return None,
+            Err(_) => (Value::Null, false),
+        }
+    } else if lower.contains("multipart/form-data") {
+        let fields = reconcile::form_fields(content_type, bytes);
+        (fields.unwrap_or(Value::Null), true)
+    } else {
+        (Value::Null, false)
+    };
+    let fields = match fields {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    Some(Fields { fields, form })
 }
 
 /// The request path with every occurrence of query parameter `name` removed.
@@ -318,6 +404,123 @@ mod tests {
         Request::get(path, headers)
     }
 
+    /// `key_in_body`: the key in an urlencoded, JSON or multipart body, read as Kong's
+    /// `get_body()` reads it (Kong's spec "key in request body" and its combinations).
+    #[test]
+    fn key_in_body_reads_forms_and_json_as_kong() {
+        let (ka, consumers) = stage(json!({"key_in_body": true}));
+        let run = |content_type: &str, body: &str, headers: &[(&str, &str)]| {
+            let mut all = vec![("content-type", content_type)];
+            all.extend_from_slice(headers);
+            let req = request("/p", &all);
+            let result = ka.authenticate(
+                &req,
+                Some(body.as_bytes()),
+                &consumers,
+                &mut HeaderEdits::default(),
+            );
+            result.map(|id| id.credential)
+        };
+        let form = "application/x-www-form-urlencoded";
+        let json = "application/json; charset=utf-8";
+        let ok = Ok(Some("ka-1".to_string()));
+        let multipart =
+            "--b\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\ngood\r\n--b--\r\n";
+        for (content_type, body, want) in [
+            (form, "apikey=good", ok.clone()),
+            (form, "x=1&apikey=good", ok.clone()),
+            (json, r#"{"apikey":"good"}"#, ok.clone()),
+            ("multipart/form-data; boundary=b", multipart, ok.clone()),
+            (form, "apikey=bad", Err(Denial::InvalidCredentials)),
+            (form, "apikey=", Err(Denial::NoApiKey)),
+            // Kong: a name twice is a table, a duplicate; `apikey[]` is no key of that name.
+            (
+                form,
+                "apikey=good&apikey=good",
+                Err(Denial::DuplicateApiKey),
+            ),
+            (
+                json,
+                r#"{"apikey":["good","good"]}"#,
+                Err(Denial::DuplicateApiKey),
+            ),
+            (
+                json,
+                r#"{"apikey":{"a":"good"}}"#,
+                Err(Denial::DuplicateApiKey),
+            ),
+            (form, "apikey[]=good&apikey[]=good", Err(Denial::NoApiKey)),
+            (form, "apikey[1]=good&apikey[1]=good", Err(Denial::NoApiKey)),
+            // Only a string is a key; a flag without `=` is none.
+            (json, r#"{"apikey":5}"#, Err(Denial::NoApiKey)),
+            (form, "apikey", Err(Denial::NoApiKey)),
+            // Unread types and bodies Kong's reader fails on hold no key.
+            ("text/plain", "apikey=good", Err(Denial::NoApiKey)),
+            (json, "apikey=good", Err(Denial::NoApiKey)),
+            (json, r#"["apikey","good"]"#, Err(Denial::NoApiKey)),
+            // Ours: JSON naming a member twice (readers keep different copies).
+            (
+                json,
+                r#"{"apikey":"good","apikey":"forged"}"#,
+                Err(Denial::DuplicateApiKey),
+            ),
+            // Ours: another key in the body beside the verified one goes on unverified.
+            (
+                form,
+                "apikey=good&apikey[]=forged",
+                Err(Denial::AnotherApiKey),
+            ),
+            (
+                form,
+                "apikey=good&+apikey=forged",
+                Err(Denial::AnotherApiKey),
+            ),
+        ] {
+            assert_eq!(run(content_type, body, &[]), want, "{content_type} {body}");
+        }
+        // Kong's order, name by name: the header, then the query, then the body.
+        assert_eq!(run(form, "x=1", &[("apikey", "good")]), ok);
+        assert_eq!(
+            run(form, "apikey=good", &[("apikey", "bad")]),
+            Err(Denial::AnotherApiKey)
+        );
+        // Ours: a body key beside the header's verified one (Kong: 200, the upstream gets it).
+        assert_eq!(
+            run(form, "apikey=forged", &[("apikey", "good")]),
+            Err(Denial::AnotherApiKey)
+        );
+        assert_eq!(run(form, "apikey=good", &[("apikey", "good")]), ok);
+        // A key from the body is no header key (custom_jwt's `apikey_header`).
+        let req = request("/p", &[("content-type", form)]);
+        let id = ka.authenticate(
+            &req,
+            Some(b"apikey=good"),
+            &consumers,
+            &mut HeaderEdits::default(),
+        );
+        assert!(matches!(id.unwrap().via, Via::ApiKey { header: None, .. }));
+        // Without `key_in_body` the body is not read.
+        let (plain, consumers) = stage(json!({}));
+        let req = request("/p", &[("content-type", form)]);
+        let denial = plain.authenticate(
+            &req,
+            Some(b"apikey=good"),
+            &consumers,
+            &mut HeaderEdits::default(),
+        );
+        assert_eq!(denial.map(|id| id.credential), Err(Denial::NoApiKey));
+    }
+
+    #[test]
+    fn key_in_body_with_hide_credentials_refuses_the_configuration() {
+        let config = json!({"key_auth": {"key_in_body": true, "hide_credentials": true}});
+        let err = crate::stages::Pipeline::load(config.to_string().as_bytes()).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("key_auth.key_in_body: not supported with hide_credentials: the key would have to be cut out of the body")
+        );
+    }
+
     #[test]
     fn hide_credentials_removes_the_other_location_of_the_key_name_as_kong() {
         // Kong clears the query argument and the header of the name it found, wherever the key
@@ -325,7 +528,7 @@ mod tests {
         let (ka, consumers) = stage(json!({"hide_credentials": true}));
         let mut edits = HeaderEdits::default();
         let req = request("/p?apikey=forged&a=1", &[("apikey", "good")]);
-        assert!(ka.authenticate(&req, &consumers, &mut edits).is_ok());
+        assert!(ka.authenticate(&req, None, &consumers, &mut edits).is_ok());
         assert_eq!(
             edits.0,
             [
@@ -337,7 +540,7 @@ mod tests {
         let (ka, consumers) = stage(json!({"hide_credentials": true, "key_in_header": false}));
         let mut edits = HeaderEdits::default();
         let req = request("/p?apikey=good", &[("apikey", "forged")]);
-        assert!(ka.authenticate(&req, &consumers, &mut edits).is_ok());
+        assert!(ka.authenticate(&req, None, &consumers, &mut edits).is_ok());
         assert_eq!(
             edits.0,
             [
@@ -349,7 +552,7 @@ mod tests {
         let mut edits = HeaderEdits::default();
         let (ka, consumers) = stage(json!({"hide_credentials": true}));
         let req = request("/p?a=1&&b", &[("apikey", "good")]);
-        assert!(ka.authenticate(&req, &consumers, &mut edits).is_ok());
+        assert!(ka.authenticate(&req, None, &consumers, &mut edits).is_ok());
         assert_eq!(edits.0, [HeaderEdit::Remove("apikey".into())]);
     }
 
@@ -360,16 +563,16 @@ mod tests {
         let (ka, consumers) = stage(json!({"key_names": ["api_key"]}));
         for header in ["api_key", "api-key", "Api-Key"] {
             let req = request("/p", &[(header, "good")]);
-            let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            let id = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
             assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"), "{header}");
             let req = request("/p", &[(header, "bad")]);
-            let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
             assert_eq!(denial.unwrap_err(), Denial::InvalidCredentials, "{header}");
         }
         // A hyphen in the name never reads the underscore spelling.
         let (ka, consumers) = stage(json!({"key_names": ["api-key"]}));
         let req = request("/p", &[("api_key", "good")]);
-        let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+        let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
         assert_eq!(denial.unwrap_err(), Denial::NoApiKey);
     }
 
@@ -386,10 +589,10 @@ mod tests {
         ] {
             let (ka, consumers) = stage(json!({ "key_names": [name] }));
             let req = request("/p", &[(other, "forged"), (read, "good")]);
-            let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
             assert_eq!(denial.unwrap_err(), Denial::AnotherApiKey, "{read} {other}");
             let req = request("/p", &[(read, "good"), (other, "good")]);
-            let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            let id = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
             assert_eq!(
                 id.unwrap().credential.as_deref(),
                 Some("ka-1"),
@@ -429,7 +632,7 @@ mod tests {
         for (config, path, headers) in cases {
             let (ka, consumers) = stage(config.clone());
             let req = request(path, headers);
-            let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
             assert_eq!(
                 denial.unwrap_err(),
                 Denial::AnotherApiKey,
@@ -447,7 +650,7 @@ mod tests {
         for (config, path, headers) in cases {
             let (ka, consumers) = stage(config.clone());
             let req = request(path, headers);
-            let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+            let id = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
             let id = id.unwrap_or_else(|d| panic!("{path} {headers:?}: {d:?}"));
             assert_eq!(id.credential.as_deref(), Some("ka-1"), "{path}");
         }
@@ -457,7 +660,7 @@ mod tests {
             ("/p?apikey=good&a=1", None),
         ] {
             let mut edits = HeaderEdits::default();
-            let id = ka.authenticate(&request(path, &good), &consumers, &mut edits);
+            let id = ka.authenticate(&request(path, &good), None, &consumers, &mut edits);
             assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"), "{path}");
             let set = want.map(|p| HeaderEdit::Set(":path".into(), p.into()));
             assert_eq!(edits.0, Vec::from_iter(set), "{path}");
@@ -471,10 +674,10 @@ mod tests {
     fn another_spelling_of_the_key_header_beside_a_query_key_is_a_duplicate() {
         let (ka, consumers) = stage(json!({ "key_names": ["x-api-key"] }));
         let req = request("/p?x-api-key=good", &[("x_api_key", "forged")]);
-        let denial = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+        let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
         assert_eq!(denial.unwrap_err(), Denial::AnotherApiKey);
         let req = request("/p?x-api-key=good", &[("X_API_KEY", "good")]);
-        let id = ka.authenticate(&req, &consumers, &mut HeaderEdits::default());
+        let id = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
         assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"));
     }
 
@@ -484,7 +687,7 @@ mod tests {
         let (ka, consumers) = stage(json!({"key_names": ["apikey", "x-api-key"]}));
         let req = request("/p?apikey", &[("x-api-key", "good")]);
         assert!(ka
-            .authenticate(&req, &consumers, &mut HeaderEdits::default())
+            .authenticate(&req, None, &consumers, &mut HeaderEdits::default())
             .is_ok());
         let cases = [
             ("/p?apikey", Denial::NoApiKey),
@@ -492,7 +695,12 @@ mod tests {
             ("/p?apikey&apikey=good", Denial::DuplicateApiKey),
         ];
         for (path, want) in cases {
-            let got = ka.authenticate(&request(path, &[]), &consumers, &mut HeaderEdits::default());
+            let got = ka.authenticate(
+                &request(path, &[]),
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+            );
             assert_eq!(got.unwrap_err(), want, "{path}");
         }
     }
@@ -510,7 +718,7 @@ mod tests {
         let ka = compile(raw.key_auth.as_ref().unwrap(), &raw.consumers, &consumers).unwrap();
         let req = request("/p", &[("apikey", "k")]);
         let id = ka
-            .authenticate(&req, &consumers, &mut HeaderEdits::default())
+            .authenticate(&req, None, &consumers, &mut HeaderEdits::default())
             .unwrap();
         assert_eq!(id.credential, None);
         assert_eq!(
@@ -527,7 +735,7 @@ mod tests {
         let req = request("/r?jwt=forged&a=1&apikey=junk", &[("apikey", "good")]);
         let mut edits = HeaderEdits::default();
         edits.set(":path", "/r?a=1&apikey=junk");
-        ka.authenticate(&req, &consumers, &mut edits).unwrap();
+        ka.authenticate(&req, None, &consumers, &mut edits).unwrap();
         assert_eq!(edits.path_or(&req.path), "/r?a=1");
     }
 

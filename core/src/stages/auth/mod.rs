@@ -139,11 +139,20 @@ impl Authenticator {
         edits
     }
 
+    /// True when a stage reads the body (key-auth's `key_in_body`): it is read first.
+    pub fn reads_body(&self) -> bool {
+        self.key_auth
+            .as_ref()
+            .is_some_and(key_auth::KeyAuth::reads_body)
+    }
+
     /// Runs the stages: the edits and identity to go on with, or why not. With `refetch`, an
-    /// unknown `kid` stops with [`AuthStop::NeedJwks`] instead of a denial.
+    /// unknown `kid` stops with [`AuthStop::NeedJwks`] instead of a denial. `body` is the
+    /// request body when [`Self::reads_body`].
     pub fn run(
         &self,
         req: &Request,
+        body: Option<&[u8]>,
         cache: &mut TokenCache,
         remote_set: Option<&JwkSet>,
         refetch: bool,
@@ -181,7 +190,7 @@ impl Authenticator {
             .map(|i| i.via.clone());
         if let Some(ka) = self.key_auth.as_ref().filter(|ka| !ka.skips(req)) {
             let result = self.gate(&identity, ka.anonymous, || {
-                ka.authenticate(req, &self.consumers, &mut edits)
+                ka.authenticate(req, body, &self.consumers, &mut edits)
             });
             if falls_back(&result, ka.anonymous) {
                 ka.remove_keys(&edits.path_or(&req.path), &mut edits);

@@ -36,6 +36,7 @@ pub use compile::{
     compile, compile_in, Reconcile, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, MAX_CACHE_SECONDS,
 };
 pub use dasherize::dasherize;
+pub(crate) use multipart::form_fields;
 pub use reserved::{ENVOY_PREFIX, NEVER_INJECTED};
 pub use strip::strip_client_headers;
 
