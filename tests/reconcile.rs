@@ -944,3 +944,36 @@ fn cache_serves_identical_requests_once() {
         assert_eq!(r.auth.requests().len(), 2, "still cached");
     }
 }
+
+/// kong-upstream-jwt runs before jwt-reconcile in Kong (priority 900 each; the tie is broken by
+/// plugin name, descending): with `copy_headers` the auth service is shown the minted `JWT`,
+/// never the client's forged one, and the upstream gets that same token, signed over the body.
+#[test]
+fn the_auth_service_is_shown_the_minted_upstream_token() {
+    let key = support::tokens::fixture("ec_p256_pkcs8.pem");
+    let config = json!({
+        "upstream_jwt": {"private_key": key, "algorithm": "ES256", "x5c": false},
+        "reconcile": {"url": "http://auth.internal:8080", "upstream": "auth", "copy_headers": true},
+    })
+    .to_string();
+    for host in hosts() {
+        let upstream = Server::ok();
+        let auth = Server::start(allow(json!({"role": "reader"})));
+        let setup = Setup::new(config.clone(), upstream.addr()).cluster("auth", auth.addr());
+        let gw = Gateway::start(host, setup);
+        let req = Request::post("/orders", "abc").header("JWT", "forged.client.token");
+        assert_eq!(gw.send(&req).status, 200, "{host:?}");
+        let (call, rec) = (auth.single(), upstream.single());
+        let shown = call.header_all("jwt");
+        assert_eq!(shown.len(), 1, "{host:?}: {call:?}");
+        assert_ne!(shown[0], "forged.client.token", "{host:?}");
+        assert_eq!(rec.header_all("jwt"), shown, "{host:?}");
+        assert_eq!(rec.header("role"), Some("reader"), "{host:?}");
+        let claims = support::tokens::claims_of(shown[0]);
+        assert_eq!(
+            claims["payloadhash"],
+            support::tokens::sha256_hex(b"abc"),
+            "{host:?}"
+        );
+    }
+}

@@ -1781,7 +1781,7 @@ mod tests {
     /// Regression (review): the guard that strips the client's copies of what the filter sets
     /// before the request waits covered only the stages run so far. On Kong the request goes on
     /// to the body step (and waits on a call that Kong 3.8 may never answer) still carrying the
-    /// client's `JWT` (upstream_jwt's header, set last), its `X-Role` (an `allowed_headers`
+    /// client's `JWT` (upstream_jwt's header, set after the body), its `X-Role` (an `allowed_headers`
     /// name) and its failure-mode marker: if the host moves on without us, they reach the
     /// upstream. Now the request waits without them, both for the body and for the call.
     #[test]

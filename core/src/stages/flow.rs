@@ -1,7 +1,9 @@
 //! One request's path through the stages, as resumable data, in Kong's plugin order: the JWKS
 //! endpoint, authenticate, the custom JWT, the body (read once, hashed as it arrives, kept only
-//! when reconcile forwards it), reconcile, then the upstream JWT. Each step returns a [`Next`] for the glue; the glue calls back with body chunks or
-//! the call's answer. Nothing goes back up the path.
+//! when a stage reads its bytes), the upstream JWT, then reconcile (both at priority 900, which
+//! Kong breaks by name, descending: `kong-upstream-jwt` before `jwt-reconcile`). Each step
+//! returns a [`Next`] for the glue; the glue calls back with body chunks or the call's answer.
+//! Nothing goes back up the path.
 
 use super::auth::remote_jwks::Ticket;
 use super::auth::{AuthStop, Identity};
@@ -44,11 +46,11 @@ enum Step {
     },
     CustomJwt,
     Body,
+    UpstreamJwt,
     Reconcile,
     AwaitReconcile {
         cache_key: Option<[u8; 32]>,
     },
-    UpstreamJwt,
     Done,
 }
 
@@ -245,7 +247,7 @@ impl Flow {
         let (Step::AwaitReconcile { cache_key }, Some(rec)) = (self.step, &config.reconcile) else {
             return self.refuse(Refusal::Internal);
         };
-        self.step = Step::UpstreamJwt;
+        self.step = Step::Done;
         match reconcile::on_answer(rec, answer) {
             Outcome::Inject(injection) => {
                 self.events
@@ -339,7 +341,8 @@ impl Flow {
         Ok(())
     }
 
-    /// kong-upstream-jwt's token, last, over the request as the upstream receives it.
+    /// kong-upstream-jwt's token, before reconcile as in Kong (the auth service sees it among
+    /// the copied headers, never a client's forged copy).
     fn mint_upstream(&mut self, config: &Pipeline) -> Result<(), Refusal> {
         if let Some(up) = &config.upstream_jwt {
             let hash = self.hash.ok_or(Refusal::Internal)?;
@@ -387,14 +390,14 @@ impl Flow {
                 }
                 Step::AwaitJwks { .. } => return self.refuse(Refusal::Internal),
                 Step::Body => {
-                    self.step = Step::Reconcile;
+                    self.step = Step::UpstreamJwt;
                     if let Some(max) = body_limit(config).filter(|_| !self.body.done) {
                         return Next::ReadBody { max };
                     }
                 }
                 Step::Reconcile => {
                     let Some(rec) = &config.reconcile else {
-                        self.step = Step::UpstreamJwt;
+                        self.step = Step::Done;
                         continue;
                     };
                     self.edits
@@ -436,7 +439,7 @@ impl Flow {
                     if let Some(injection) = hit {
                         self.events.push(Event::ReconcileCacheHit);
                         self.inject(injection);
-                        self.step = Step::UpstreamJwt;
+                        self.step = Step::Done;
                         continue;
                     }
                     self.step = Step::AwaitReconcile { cache_key };
@@ -444,7 +447,7 @@ impl Flow {
                 }
                 Step::AwaitReconcile { .. } => return self.refuse(Refusal::Internal),
                 Step::UpstreamJwt => {
-                    self.step = Step::Done;
+                    self.step = Step::Reconcile;
                     if let Err(refusal) = self.mint_upstream(config) {
                         return self.refuse(refusal);
                     }

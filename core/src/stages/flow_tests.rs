@@ -730,8 +730,43 @@ fn custom_jwt_is_minted_before_reconcile_and_the_call_carries_it() {
     assert_eq!(set_value(&edits, "x-custom-jwt"), Some(minted[0]));
 }
 
+/// Kong runs kong-upstream-jwt before jwt-reconcile (priority 900 each, ties broken by name,
+/// descending): the auth service's call carries the minted `JWT`, never the client's forged
+/// one, and the token reaches the upstream unchanged.
 #[test]
-fn upstream_jwt_reads_the_body_and_signs_its_hash_last() {
+fn upstream_jwt_is_minted_before_reconcile_and_the_call_carries_it() {
+    let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    let config = config(json!({
+        "upstream_jwt": {"private_key": pem, "x5c": false},
+        "reconcile": {"url": "http://auth:8080", "upstream": "auth", "copy_headers": true}
+    }));
+    let mut shared = Shared::for_config(&config);
+    let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &[("jwt", "forged")]));
+    assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
+    flow.on_body_chunk(b"abc", 1 << 20).unwrap();
+    let Next::Dispatch(call) = flow.on_body_end(&config, &mut shared) else {
+        panic!("reconcile call expected")
+    };
+    let jwt: Vec<&str> = call
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("jwt"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(jwt.len(), 1, "{:?}", call.headers);
+    assert_eq!(
+        jwt[0].split('.').count(),
+        3,
+        "the minted token, not the client's"
+    );
+    let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
+        panic!("allowed")
+    };
+    assert_eq!(set_value(&edits, "jwt"), Some(jwt[0]));
+}
+
+#[test]
+fn upstream_jwt_reads_the_body_and_signs_its_hash() {
     let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
     let config = config(json!({"upstream_jwt": {"private_key": pem, "x5c": false,
                                                  "max_body_bytes": 10}}));
