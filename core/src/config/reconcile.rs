@@ -45,7 +45,7 @@ section! {
         /// Inject the answer's keys as request headers.
         pub inject_body_response_into_header: bool,
         /// Prefix of injected header names.
-        pub injected_header_prefix: String,
+        pub injected_header_prefix: Option<String>,
         /// Also set the injected headers on the client response.
         pub streamdown_injected_headers: bool,
         /// Message of the 401 answer.
@@ -84,7 +84,7 @@ impl Default for ReconcileSection {
             forward_headers: false,
             forward_body: false,
             inject_body_response_into_header: true,
-            injected_header_prefix: String::new(),
+            injected_header_prefix: None,
             streamdown_injected_headers: false,
             message_401: "Unauthorized".into(),
             message_403: "You don't have enough permissions to access".into(),

@@ -344,7 +344,7 @@ const RECONCILE: Section = Section {
         Field("forward_headers", Ty::Bool, "Put headers in the call body."),
         Field("forward_body", Ty::Bool, "Put body in the call body."),
         Field("inject_body_response_into_header", Ty::Bool, "Inject the answer's keys as request headers."),
-        Field("injected_header_prefix", Ty::Str, "Prefix of injected header names."),
+        Field("injected_header_prefix", Ty::OptStr, "Prefix of injected header names (null or empty: none)."),
         Field("streamdown_injected_headers", Ty::Bool, "Also set the injected headers on the client response."),
         Field("message_401", Ty::Str, "Message of the 401 answer."),
         Field("message_403", Ty::Str, "Message of the 403 answer."),

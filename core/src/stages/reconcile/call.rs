@@ -392,7 +392,7 @@ pub fn encoded_body(req: &Request) -> bool {
 /// `{"a": ["1", "2"], "b": "x y", "flag": true}`. Pairs split on `&` (empty pieces skipped),
 /// key and value on the first `=`; `%XX` is decoded and `+` is a space (a malformed `%` stays
 /// as it is, bytes that are not UTF-8 become U+FFFD); a key without `=` is `true`; a repeated
-/// key becomes an array in order.
+/// key becomes an array in order; an empty key (`=v`) is dropped, as nginx drops it.
 pub fn parse_form(raw: &[u8]) -> Value {
     let mut out = Map::new();
     for pair in raw.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
@@ -403,6 +403,9 @@ pub fn parse_form(raw: &[u8]) -> Value {
             ),
             None => (pair, Value::Bool(true)),
         };
+        if key.is_empty() {
+            continue;
+        }
         push_repeated(&mut out, percent_decode(key), value);
     }
     Value::Object(out)
@@ -872,7 +875,7 @@ mod tests {
                 "a": ["1", "2", "3"],
                 "b": "x y+z",
                 "flag": [true, "v"],
-                "": "e",
+
                 "%zz": "%4",
                 "k": "✓",
                 "bad": "\u{fffd}",

@@ -155,7 +155,7 @@ fn compile_owned(section: &ReconcileSection, owned: Vec<String>) -> Result<Recon
         forward_headers: section.forward_headers,
         forward_body: section.forward_body,
         inject: section.inject_body_response_into_header,
-        prefix: section.injected_header_prefix.clone(),
+        prefix: section.injected_header_prefix.clone().unwrap_or_default(),
         stripped_prefix: stripped_prefix(section)?,
         streamdown: section.streamdown_injected_headers,
         message_401: section.message_401.clone(),
@@ -207,7 +207,8 @@ fn stripped_prefix(section: &ReconcileSection) -> Result<Option<String>, ConfigE
     if !section.strip_prefixed_headers {
         return Ok(None);
     }
-    let prefix = dasherize(&section.injected_header_prefix).to_ascii_lowercase();
+    let prefix = dasherize(section.injected_header_prefix.as_deref().unwrap_or_default())
+        .to_ascii_lowercase();
     if prefix.len() < 2 || !prefix.ends_with('-') {
         return Err(field_error(
             "strip_prefixed_headers",
@@ -259,6 +260,16 @@ mod tests {
 
     fn err(json: &str) -> String {
         compile(&section(json)).unwrap_err().to_string()
+    }
+
+    /// A Kong or decK export writes the unset prefix as `null` (the schema has no default).
+    #[test]
+    fn a_null_prefix_is_no_prefix() {
+        let null = rec(r#"{"url": "http://a", "injected_header_prefix": null}"#);
+        let unset = rec(r#"{"url": "http://a"}"#);
+        assert_eq!(null.prefix, "");
+        assert_eq!(null.prefix, unset.prefix);
+        assert_eq!(rec(r#"{"url": "http://a", "injected_header_prefix": "X-"}"#).prefix, "X-");
     }
 
     #[test]
