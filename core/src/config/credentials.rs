@@ -2,6 +2,11 @@
 
 use super::section::section;
 
+/// Default `key_auth.max_body_bytes`: 1 MiB (Envoy's default request buffer). Every field of a
+/// body read for a key is parsed before the request is decided, so the cap is smaller than the
+/// 8 MiB of the stages that read an authenticated request's body.
+pub const DEFAULT_KEY_BODY_BYTES: u64 = 1024 * 1024;
+
 section! {
     /// The `key_auth` section (Kong key-auth).
     #[derive(Debug, Clone)]
@@ -19,6 +24,8 @@ section! {
         pub key_in_query: bool,
         /// Look for the key in a form or JSON body too (not with `hide_credentials`).
         pub key_in_body: bool,
+        /// Ours: with `key_in_body`, the largest body read for a key (more is 413).
+        pub max_body_bytes: u64,
         /// Authenticate CORS preflight (`OPTIONS`) requests too.
         pub run_on_preflight: bool,
         /// `realm` of the `WWW-Authenticate: Key` challenge (Kong 3.7+); none: plain `Key`.
@@ -35,6 +42,7 @@ impl Default for KeyAuthSection {
             key_in_header: true,
             key_in_query: true,
             key_in_body: false,
+            max_body_bytes: DEFAULT_KEY_BODY_BYTES,
             run_on_preflight: true,
             realm: None,
         }

@@ -296,6 +296,11 @@ const KEY_AUTH: Section = Section {
             "Look for the key in a form or JSON body too (not with hide_credentials).",
         ),
         Field(
+            "max_body_bytes",
+            Ty::Int,
+            "Ours: with key_in_body, the largest body read for a key (more is 413).",
+        ),
+        Field(
             "run_on_preflight",
             Ty::Bool,
             "Authenticate CORS preflight (OPTIONS) requests too.",

@@ -184,8 +184,8 @@ fn config_values(
                     {"id": "b-1", "keyauth_credentials": [{"key": "fuzz-body-key"}]},
                     {"id": "b-anon"}
                 ],
-                "key_auth": {"key_names": ["apikey", "x_api_key"], "key_in_body": true,
-                             "anonymous": "b-anon"},
+                "jwt": {"anonymous": "b-anon"},
+                "key_auth": {"key_names": ["apikey", "x_api_key"], "key_in_body": true},
                 "reconcile": {"url": "http://auth", "forward_body": true, "max_body_bytes": 64}
             }),
             vec![],

@@ -85,11 +85,7 @@ fn body_limit(config: &Pipeline) -> Option<u64> {
         .filter(|r| r.needs_body())
         .map(|r| r.max_body_bytes());
     let mint = config.upstream_jwt.as_ref().map(|u| u.max_body_bytes);
-    let auth = config
-        .auth
-        .as_ref()
-        .filter(|a| a.reads_body())
-        .map(|_| crate::config::DEFAULT_MAX_BODY_BYTES);
+    let auth = config.auth.as_ref().and_then(|a| a.body_limit());
     [reconcile, mint, auth].into_iter().flatten().min()
 }
 
@@ -296,6 +292,21 @@ impl Flow {
         refetch: bool,
     ) -> Option<Next> {
         let auth = config.auth.as_ref()?;
+        // A key may be read from the body: a body another reader reads otherwise (encoded,
+        // ambiguous JSON, a form Go or PHP reads another way) could hide a second key.
+        if let Some(bytes) = self
+            .body
+            .kept
+            .as_deref()
+            .filter(|b| auth.reads_body() && !b.is_empty())
+        {
+            if reconcile::encoded_body(&self.req) {
+                return Some(self.refuse(Refusal::EncodedBody));
+            }
+            if let Some(refusal) = reconcile::unshowable_body(&self.req, bytes) {
+                return Some(self.refuse(refusal));
+            }
+        }
         let result = auth.run(
             &self.req,
             self.body.kept.as_deref(),

@@ -1011,3 +1011,135 @@ fn reconcile_forward_body_holds_json_under_any_type_to_the_json_rules() {
         }
     }
 }
+
+/// `key_in_body`: `apikey: good` (verified) beside a body some upstream reads `apikey=forged`
+/// from, while Kong's reading finds no key (or only `good`), is refused: the body goes on as it
+/// came, so its key would reach the upstream unverified. (Cases from the key_in_body review.)
+#[test]
+fn key_in_body_refuses_a_body_another_reader_finds_a_second_key_in() {
+    let config = config(json!({
+        "consumers": [{"id": "c-1", "keyauth_credentials": [{"id": "ka-1", "key": "good"}]}],
+        "key_auth": {"key_in_body": true}
+    }));
+    let mut shared = Shared::for_config(&config);
+    let form = "application/x-www-form-urlencoded";
+    let json = "application/json";
+    let confused = "multipart/form-data; boundary=application/x-www-form-urlencoded";
+    let confused_body = "apikey=good&x=\r\n--application/x-www-form-urlencoded\r\n\
+        Content-Disposition: form-data; name=\"apikey\"\r\n\r\nforged\r\n\
+        --application/x-www-form-urlencoded--\r\n";
+    let part = "--b\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nforged\r\n--b--\r\n";
+    let utf16: Vec<u8> =
+        r#"{"apikey":"forged"}"#.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+        (
+            "media type by prefix",
+            vec![("content-type", confused)],
+            confused_body.into(),
+        ),
+        (
+            "gzip",
+            vec![("content-type", form), ("content-encoding", "gzip")],
+            b"\x1f\x8b\x08\x00x".to_vec(),
+        ),
+        (
+            "byte-order mark",
+            vec![("content-type", json)],
+            b"\xef\xbb\xbf{\"apikey\":\"forged\"}".to_vec(),
+        ),
+        (
+            "not UTF-8",
+            vec![("content-type", json)],
+            b"{\"x\":\"\xff\",\"apikey\":\"forged\"}".to_vec(),
+        ),
+        (
+            "NaN",
+            vec![("content-type", json)],
+            b"{\"apikey\":\"forged\",\"n\":NaN}".to_vec(),
+        ),
+        (
+            "UTF-16",
+            vec![("content-type", "application/json; charset=utf-16le")],
+            utf16,
+        ),
+        (
+            "+json",
+            vec![("content-type", "application/vnd.api+json")],
+            br#"{"apikey":"forged"}"#.to_vec(),
+        ),
+        (
+            "text/json",
+            vec![("content-type", "text/json")],
+            br#"{"apikey":"forged"}"#.to_vec(),
+        ),
+        (
+            "text/plain JSON",
+            vec![("content-type", "text/plain")],
+            br#"{"apikey":"forged"}"#.to_vec(),
+        ),
+        (
+            "JSON name case",
+            vec![("content-type", json)],
+            br#"{"ApiKey":"forged"}"#.to_vec(),
+        ),
+        (
+            "JSON number",
+            vec![("content-type", json)],
+            br#"{"apikey":123456}"#.to_vec(),
+        ),
+        (
+            "multipart bare LF",
+            vec![("content-type", "multipart/form-data; boundary=b")],
+            b"--b\nContent-Disposition: form-data; name=\"apikey\"\n\nforged\n--b--\n".to_vec(),
+        ),
+        (
+            "multipart preamble",
+            vec![("content-type", "multipart/form-data; boundary=b")],
+            format!("hi\r\n{part}").into_bytes(),
+        ),
+        (
+            "two Content-Types",
+            vec![("content-type", "text/plain"), ("content-type", form)],
+            b"apikey=forged".to_vec(),
+        ),
+        (
+            "JSON as a form",
+            vec![("content-type", form)],
+            br#"{"apikey":"forged"}"#.to_vec(),
+        ),
+        (
+            "parameter naming JSON",
+            vec![(
+                "content-type",
+                "multipart/form-data; boundary=b; x=application/json",
+            )],
+            part.as_bytes().to_vec(),
+        ),
+        (
+            "semicolon",
+            vec![("content-type", form)],
+            b"a=1;apikey=forged".to_vec(),
+        ),
+    ];
+    for (what, mut headers, body) in cases {
+        headers.push(("apikey", "good"));
+        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &headers));
+        assert!(matches!(next, Next::ReadBody { .. }), "{what}: {next:?}");
+        flow.on_body_chunk(&body, 1 << 20).unwrap();
+        let next = flow.on_body_end(&config, &mut shared);
+        assert!(matches!(next, Next::Refuse(_)), "{what}: {next:?}");
+    }
+    // The body is read up to `key_auth.max_body_bytes` (1 MiB unless set).
+    let (_, next) = Flow::start(&config, &mut shared, request(T0, &[]));
+    assert_eq!(next, Next::ReadBody { max: 1 << 20 });
+    let small = self::config(json!({"key_auth": {"key_in_body": true, "max_body_bytes": 64}}));
+    let mut small_shared = Shared::for_config(&small);
+    let (_, next) = Flow::start(&small, &mut small_shared, request(T0, &[]));
+    assert_eq!(next, Next::ReadBody { max: 64 });
+    // The same key in the header and a plain form body goes on.
+    let headers = [("content-type", form), ("apikey", "good")];
+    let (mut flow, _) = Flow::start(&config, &mut shared, request(T0, &headers));
+    flow.on_body_chunk(b"apikey=good&n=1", 1 << 20).unwrap();
+    let next = flow.on_body_end(&config, &mut shared);
+    assert!(matches!(next, Next::Continue(_)), "{next:?}");
+}

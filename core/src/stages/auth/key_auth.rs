@@ -27,6 +27,7 @@ pub struct KeyAuth {
     in_header: bool,
     in_query: bool,
     in_body: bool,
+    max_body_bytes: u64,
     run_on_preflight: bool,
     realm: Option<String>,
     hide_credentials: bool,
@@ -68,10 +69,25 @@ pub fn compile(
             ));
         }
     }
+    // The body cannot be edited: a key in it could be neither hidden nor, once rejected,
+    // kept from the upstream beside the anonymous consumer.
     if section.key_in_body && section.hide_credentials {
         return Err(ConfigError::new(
             "key_auth.key_in_body",
             "not supported with hide_credentials: the key would have to be cut out of the body",
+        ));
+    }
+    if section.max_body_bytes == 0 {
+        return Err(ConfigError::new(
+            "key_auth.max_body_bytes",
+            "must be greater than 0",
+        ));
+    }
+    if section.key_in_body && section.anonymous.is_some() {
+        return Err(ConfigError::new(
+            "key_auth.key_in_body",
+            "not supported with anonymous: a rejected key in the body would reach the upstream \
+             beside the anonymous consumer",
         ));
     }
     Ok(KeyAuth {
@@ -79,6 +95,7 @@ pub fn compile(
         in_header: section.key_in_header,
         in_query: section.key_in_query,
         in_body: section.key_in_body,
+        max_body_bytes: section.max_body_bytes,
         run_on_preflight: section.run_on_preflight,
         realm: section.realm.clone(),
         hide_credentials: section.hide_credentials,
@@ -141,9 +158,10 @@ impl KeyAuth {
         !self.run_on_preflight && req.method == "OPTIONS"
     }
 
-    /// True when the stage reads the body (`key_in_body`): the flow reads it first.
-    pub fn reads_body(&self) -> bool {
-        self.in_body
+    /// The largest body read for a key, when the stage reads the body (`key_in_body`): the
+    /// flow reads it first.
+    pub fn body_limit(&self) -> Option<u64> {
+        self.in_body.then_some(self.max_body_bytes)
     }
 
     /// Finds and checks the key; with `hide_credentials`, `edits` gets its removal. `body` is
@@ -224,7 +242,7 @@ impl KeyAuth {
             }
             if values.is_empty() && self.in_body {
                 from_header = false;
-                match body.fields.get(name) {
+                match body.kong.get(name) {
                     Some(Value::String(v)) => values.push(Some(v.clone())),
                     Some(Value::Array(_) | Value::Object(_)) => {
                         return Err(Denial::DuplicateApiKey)
@@ -281,13 +299,12 @@ impl KeyAuth {
                 }
             }
             // The body goes on as it came: nothing in it is removed.
-            for (k, v) in &body.fields {
-                let named = if body.form {
-                    urlenc::files_under(k, name)
-                } else {
-                    k == name
+            for (k, v) in &body.seen {
+                let named = match body.form {
+                    true => urlenc::files_under(k, name),
+                    false => k.eq_ignore_ascii_case(name),
                 };
-                if named && another_value(v, key) {
+                if named && another_value(v, key, body.form) {
                     return true;
                 }
             }
@@ -296,51 +313,65 @@ impl KeyAuth {
     }
 }
 
-/// A body field's value that is a key other than `key`: another non-empty string, or an array
-/// or object (several values, or a structure some reader takes a key from).
-fn another_value(value: &Value, key: &str) -> bool {
+/// A body field's value that is a key other than `key`: another non-empty string, an array or
+/// object (several values, or a structure some reader takes a key from), or in JSON a number
+/// or boolean (Jackson binds `123456` to a String parameter). A form's bare `apikey` (`true`)
+/// is no value.
+fn another_value(value: &Value, key: &str, form: bool) -> bool {
     match value {
         Value::String(v) => !v.is_empty() && v != key,
         Value::Array(_) | Value::Object(_) => true,
-        _ => false,
+        Value::Number(_) | Value::Bool(_) => !form,
+        Value::Null => false,
     }
 }
 
-/// The body's fields, as Kong's `kong.request.get_body()` reads them for key-auth.
+/// The body's fields, twice: as Kong's `kong.request.get_body()` reads them for key-auth (the
+/// key is looked up there), and as any upstream may read them ([`reconcile::body_value`]: a
+/// form, or JSON under any type), where another key is looked for.
 #[derive(Debug, Default)]
 struct Fields {
-    fields: Map<String, Value>,
-    /// A form (urlencoded or multipart), whose names PHP and Rack read in several ways.
+    kong: Map<String, Value>,
+    seen: Map<String, Value>,
+    /// The body is a form (urlencoded or multipart), whose names PHP and Rack read in several
+    /// ways; JSON names are matched ignoring case (ASP.NET binds them so).
     form: bool,
 }
 
-/// By `Content-Type`, found anywhere in the value as Kong does: an urlencoded form or
-/// `multipart/form-data` (repeated names give arrays), or an `application/json` object; no
-/// fields for any other type, nor for a body Kong's reader fails on (Kong: `No API key found`
-/// unless elsewhere). `None` for JSON naming a member twice: readers keeping different copies
-/// would see different keys.
+/// By the media type of `Content-Type` (before `;`, lower-cased, as a prefix, as Kong): an
+/// urlencoded form or `multipart/form-data` (repeated names give arrays), or an
+/// `application/json` object; no fields for any other type, nor for a body Kong's reader fails
+/// on. `None` for JSON naming a member twice: readers keeping different copies would see
+/// different keys. (A body no two readers read alike is refused before authentication.)
 fn body_fields(req: &Request, bytes: &[u8]) -> Option<Fields> {
-    let content_type = req.header("content-type").unwrap_or_default();
-    let lower = content_type.to_ascii_lowercase();
-    let (fields, form) = if lower.contains("application/x-www-form-urlencoded") {
-        (reconcile::parse_form(bytes), true)
-    } else if lower.contains("application/json") {
+    let content_type = req.header("content-type");
+    let lower = content_type.unwrap_or_default().to_ascii_lowercase();
+    let media = lower.split(';').next().unwrap_or_default();
+    let urlencoded = media.starts_with("application/x-www-form-urlencoded");
+    let multipart = media.starts_with("multipart/form-data");
+    let kong = if urlencoded {
+        reconcile::parse_form(bytes)
+    } else if media.starts_with("application/json") {
         match crate::jose::json::from_slice(bytes) {
-            Ok(value) => (value, false),
+            Ok(value) => value,
             Err(_) if serde_json::from_slice::<Value>(bytes).is_ok() => return None,
-            Err(_) => (Value::Null, false),
+            Err(_) => Value::Null,
         }
-    } else if lower.contains("multipart/form-data") {
-        let fields = reconcile::form_fields(content_type, bytes);
-        (fields.unwrap_or(Value::Null), true)
+    } else if multipart {
+        let fields = content_type.and_then(|ct| reconcile::form_fields(ct, bytes));
+        fields.unwrap_or(Value::Null)
     } else {
-        (Value::Null, false)
+        Value::Null
     };
-    let fields = match fields {
-        Value::Object(map) => map,
+    let object = |value: Option<Value>| match value {
+        Some(Value::Object(map)) => map,
         _ => Map::new(),
     };
-    Some(Fields { fields, form })
+    Some(Fields {
+        kong: object(Some(kong)),
+        seen: object(reconcile::body_value(content_type, bytes)),
+        form: urlencoded || multipart,
+    })
 }
 
 /// The request path with every occurrence of query parameter `name` removed.
@@ -511,14 +542,33 @@ mod tests {
         assert_eq!(denial.map(|id| id.credential), Err(Denial::NoApiKey));
     }
 
+    /// The body cannot be edited: `hide_credentials` could not hide a key in it, and on an
+    /// `anonymous` fallback a rejected key in it would reach the upstream.
     #[test]
-    fn key_in_body_with_hide_credentials_refuses_the_configuration() {
-        let config = json!({"key_auth": {"key_in_body": true, "hide_credentials": true}});
-        let err = crate::stages::Pipeline::load(config.to_string().as_bytes()).err();
+    fn key_in_body_refuses_what_would_need_the_body_edited() {
+        let refusal = |extra: serde_json::Value| {
+            let mut key_auth = json!({"key_in_body": true});
+            key_auth
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let config = json!({"consumers": [{"id": "anon"}], "key_auth": key_auth});
+            let err = crate::stages::Pipeline::load(config.to_string().as_bytes()).err();
+            err.map(|e| e.to_string())
+        };
         assert_eq!(
-            err.map(|e| e.to_string()).as_deref(),
+            refusal(json!({"hide_credentials": true})).as_deref(),
             Some("key_auth.key_in_body: not supported with hide_credentials: the key would have to be cut out of the body")
         );
+        assert_eq!(
+            refusal(json!({"anonymous": "anon"})).as_deref(),
+            Some("key_auth.key_in_body: not supported with anonymous: a rejected key in the body would reach the upstream beside the anonymous consumer")
+        );
+        assert_eq!(
+            refusal(json!({"max_body_bytes": 0})).as_deref(),
+            Some("key_auth.max_body_bytes: must be greater than 0")
+        );
+        assert_eq!(refusal(json!({"max_body_bytes": 10})), None);
     }
 
     #[test]

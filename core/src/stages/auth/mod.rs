@@ -139,11 +139,17 @@ impl Authenticator {
         edits
     }
 
-    /// True when a stage reads the body (key-auth's `key_in_body`): it is read first.
-    pub fn reads_body(&self) -> bool {
+    /// The largest body a stage reads before deciding (key-auth's `key_in_body`), if one does:
+    /// the body is then read first.
+    pub fn body_limit(&self) -> Option<u64> {
         self.key_auth
             .as_ref()
-            .is_some_and(key_auth::KeyAuth::reads_body)
+            .and_then(key_auth::KeyAuth::body_limit)
+    }
+
+    /// True when a stage reads the body before deciding.
+    pub fn reads_body(&self) -> bool {
+        self.body_limit().is_some()
     }
 
     /// Runs the stages: the edits and identity to go on with, or why not. With `refetch`, an

@@ -207,8 +207,13 @@ fn stripped_prefix(section: &ReconcileSection) -> Result<Option<String>, ConfigE
     if !section.strip_prefixed_headers {
         return Ok(None);
     }
-    let prefix = dasherize(section.injected_header_prefix.as_deref().unwrap_or_default())
-        .to_ascii_lowercase();
+    let prefix = dasherize(
+        section
+            .injected_header_prefix
+            .as_deref()
+            .unwrap_or_default(),
+    )
+    .to_ascii_lowercase();
     if prefix.len() < 2 || !prefix.ends_with('-') {
         return Err(field_error(
             "strip_prefixed_headers",
@@ -269,7 +274,10 @@ mod tests {
         let unset = rec(r#"{"url": "http://a"}"#);
         assert_eq!(null.prefix, "");
         assert_eq!(null.prefix, unset.prefix);
-        assert_eq!(rec(r#"{"url": "http://a", "injected_header_prefix": "X-"}"#).prefix, "X-");
+        assert_eq!(
+            rec(r#"{"url": "http://a", "injected_header_prefix": "X-"}"#).prefix,
+            "X-"
+        );
     }
 
     #[test]
