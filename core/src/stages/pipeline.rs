@@ -37,12 +37,19 @@ impl Pipeline {
         }
     }
 
-    /// True when no stage is configured: every request passes through untouched.
     /// What loads but deserves a warning in the log (`path: problem` each).
-    pub fn warnings(&self) -> &[String] {
-        self.auth.as_ref().map(|a| a.warnings()).unwrap_or_default()
+    pub fn warnings(&self) -> Vec<String> {
+        let auth = self.auth.as_ref().map(|a| a.warnings()).unwrap_or_default();
+        let signers = self
+            .custom_jwt
+            .iter()
+            .map(|c| &c.signer)
+            .chain(self.upstream_jwt.iter().map(|u| &u.signer));
+        let keys = signers.filter_map(|s| s.warning.clone());
+        auth.iter().cloned().chain(keys).collect()
     }
 
+    /// True when no stage is configured: every request passes through untouched.
     pub fn is_pass_through(&self) -> bool {
         self.auth.is_none()
             && self.reconcile.is_none()
@@ -281,33 +288,33 @@ mod tests {
         );
     }
 
-    /// A signing JWK whose `use` or `key_ops` (RFC 7517 §4.2, §4.3) rule out signing is
-    /// refused at load; `key_ops` naming `sign` (and `use: sig`) loads.
+    /// A signing JWK whose `use` or `key_ops` (RFC 7517 §4.2, §4.3) rule out signing loads with
+    /// a warning and signs, as x-custom-jwt signs with any JWK; `key_ops` naming `sign` (and
+    /// `use: sig`) loads without one.
     #[test]
-    fn signing_jwk_must_be_meant_for_signing() {
+    fn signing_jwk_not_meant_for_signing_loads_with_a_warning() {
         let k = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
-        let load = |extra: &str| {
+        let warnings = |extra: &str| {
             let jwk = format!(r#"{{"kty": "oct", "k": "{k}", "alg": "HS256"{extra}}}"#);
-            Pipeline::load(format!(r#"{{"custom_jwt": {{"private_jwk": {jwk}}}}}"#).as_bytes())
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            let config = format!(r#"{{"custom_jwt": {{"private_jwk": {jwk}}}}}"#);
+            Pipeline::load(config.as_bytes()).unwrap().warnings()
         };
-        let not_for_signing = "custom_jwt.private_jwk: is not for signing: its \"use\" is not \
-            \"sig\" or its \"key_ops\" lack \"sign\"";
+        let warned = "custom_jwt.private_jwk: its \"use\" is not \"sig\" or its \"key_ops\" \
+            lack \"sign\": it signs all the same, as x-custom-jwt does";
         for extra in [
             r#", "key_ops": ["verify"]"#,
             r#", "key_ops": []"#,
             r#", "use": "enc""#,
             r#", "use": "sig", "key_ops": ["encrypt"]"#,
         ] {
-            assert_eq!(load(extra), Err(not_for_signing.to_string()), "{extra}");
+            assert_eq!(warnings(extra), [warned], "{extra}");
         }
         for extra in [
             "",
             r#", "key_ops": ["sign"]"#,
             r#", "use": "sig", "key_ops": ["sign", "verify"]"#,
         ] {
-            assert_eq!(load(extra), Ok(()), "{extra}");
+            assert!(warnings(extra).is_empty(), "{extra}");
         }
     }
 }

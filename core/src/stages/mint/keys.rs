@@ -16,6 +16,8 @@ pub struct Signer {
     pub kid: Option<String>,
     /// The public JWK for the JWKS endpoint; `None` for HMAC secrets (never published).
     pub public_jwk: Option<Value>,
+    /// A load-time warning about the key (`path: problem`).
+    pub warning: Option<String>,
 }
 
 fn err(path: &str, problem: impl Into<String>) -> ConfigError {
@@ -42,12 +44,7 @@ pub fn from_jwk(
 ) -> Result<Signer, ConfigError> {
     let jwk =
         Jwk::from_value(&jwk_value(value, path)?, oct).map_err(|e| err(path, e.to_string()))?;
-    if !jwk.may_sign() {
-        return Err(err(
-            path,
-            "is not for signing: its \"use\" is not \"sig\" or its \"key_ops\" lack \"sign\"",
-        ));
-    }
+
     let alg = match (alg, jwk.algorithm()) {
         (Some(a), _) | (None, Some(a)) => a,
         (None, None) => return Err(err(path, "needs an \"alg\" member")),
@@ -59,7 +56,15 @@ pub fn from_jwk(
     key.check_alg(alg)
         .map_err(|_| err(path, format!("cannot sign {}", alg.name())))?;
     let kid = jwk.kid().map(str::to_string);
-    Ok(Signer::new(key, alg, kid, &jwk))
+    let mut signer = Signer::new(key, alg, kid, &jwk);
+    // x-custom-jwt signs with whatever JWK it is given (its README's keys from mkjwk.org may
+    // say `"use": "enc"`): such a key signs, with a word in the log.
+    if !jwk.may_sign() {
+        let problem = "its \"use\" is not \"sig\" or its \"key_ops\" lack \"sign\": it signs all \
+            the same, as x-custom-jwt does";
+        signer.warning = Some(format!("{path}: {problem}"));
+    }
+    Ok(signer)
 }
 
 /// A signer from a PEM private key (PKCS#1 or PKCS#8).
@@ -103,6 +108,7 @@ impl Signer {
             alg,
             kid,
             public_jwk,
+            warning: None,
         }
     }
 }
