@@ -55,6 +55,7 @@ fn served_jwks(gw: &Gateway) -> Value {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("application/json"));
     assert_eq!(resp.header("cache-control"), Some("public, max-age=300"));
+    assert_eq!(resp.header("access-control-allow-origin"), Some("*"));
     resp.json()
 }
 
@@ -499,6 +500,48 @@ fn upstream_jwt_body_above_limit_is_413() {
             200
         );
         assert_eq!(upstream.requests().len(), 1);
+    }
+}
+
+/// Browsers (jwt.io) fetch a `jku` across origins: the keys are served to `GET` and `HEAD`
+/// with `Access-Control-Allow-Origin: *`, and a CORS preflight is answered (x-custom-jwt's
+/// README serves them behind Kong's CORS plugin, `origins: *`). Other methods are no JWKS
+/// request: they go on to authentication.
+#[test]
+fn jwks_endpoint_answers_head_and_cors_preflights() {
+    for host in hosts() {
+        let (upstream, gw) = start(host, upstream_jwt_config(1024));
+        let head = gw.send(&Request::new("HEAD", "/keys"));
+        assert_eq!(head.status, 200, "{host:?}");
+        assert_eq!(
+            head.header("access-control-allow-origin"),
+            Some("*"),
+            "{host:?}"
+        );
+        assert!(head.body.is_empty(), "{host:?}");
+        let preflight = Request::new("OPTIONS", "/keys")
+            .header("Origin", "https://jwt.io")
+            .header("Access-Control-Request-Method", "GET");
+        let resp = gw.send(&preflight);
+        assert_eq!(resp.status, 204, "{host:?}");
+        assert_eq!(
+            resp.header("access-control-allow-origin"),
+            Some("*"),
+            "{host:?}"
+        );
+        assert_eq!(
+            resp.header("access-control-allow-methods"),
+            Some("GET, HEAD, OPTIONS"),
+            "{host:?}"
+        );
+        assert!(upstream.requests().is_empty(), "{host:?}");
+        // A POST on the path is no JWKS request: it goes on to authentication (key-auth).
+        assert_eq!(
+            gw.send(&Request::post("/keys", "x")).status,
+            401,
+            "{host:?}"
+        );
+        assert!(upstream.requests().is_empty(), "{host:?}");
     }
 }
 

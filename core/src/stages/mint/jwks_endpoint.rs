@@ -51,18 +51,38 @@ pub fn compile(
 }
 
 impl JwksEndpoint {
-    /// The JWKS reply when the request is a GET on the endpoint's path.
+    /// The reply when the request is on the endpoint's path: the JWKS for `GET` and `HEAD`,
+    /// the CORS preflight's answer for `OPTIONS` (browsers, jwt.io, fetch a `jku` across
+    /// origins: the x-custom-jwt README serves it with Kong's CORS plugin, `origins: *`).
+    /// Public keys only, so any origin may read them.
     pub fn serve(&self, req: &Request) -> Option<LocalResponse> {
-        if req.method != "GET" || req.path_only() != self.path {
+        if req.path_only() != self.path {
             return None;
         }
-        Some(LocalResponse {
-            status: 200,
-            headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("cache-control".into(), "public, max-age=300".into()),
-            ],
-            body: self.body.clone(),
-        })
+        let any_origin = ("access-control-allow-origin".to_string(), "*".to_string());
+        match req.method.as_str() {
+            "GET" | "HEAD" => Some(LocalResponse {
+                status: 200,
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    ("cache-control".into(), "public, max-age=300".into()),
+                    any_origin,
+                ],
+                body: self.body.clone(),
+            }),
+            "OPTIONS" => Some(LocalResponse {
+                status: 204,
+                headers: vec![
+                    any_origin,
+                    (
+                        "access-control-allow-methods".into(),
+                        "GET, HEAD, OPTIONS".into(),
+                    ),
+                    ("access-control-max-age".into(), "86400".into()),
+                ],
+                body: Vec::new(),
+            }),
+            _ => None,
+        }
     }
 }
