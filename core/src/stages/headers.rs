@@ -12,6 +12,25 @@ pub fn canonical(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")
 }
 
+/// Kong's `typedefs.header_name`: letters, digits, `_` and `-` only; else Kong's words (a
+/// control character shown escaped, never written to the log raw).
+pub fn kong_header_name(name: &str) -> Result<(), String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if !name.is_empty() && name.bytes().all(allowed) {
+        return Ok(());
+    }
+    let shown: String = name
+        .chars()
+        .flat_map(|c| match c {
+            ' '..='~' => vec![c],
+            _ => c.escape_default().collect(),
+        })
+        .collect();
+    Err(format!(
+        "bad header name '{shown}', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
+    ))
+}
+
 /// True when an upstream may read `a` and `b` as the same header.
 pub fn same_header(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))

@@ -3,7 +3,7 @@
 
 use super::auth::Authenticator;
 use super::auth::CONSUMER_HEADERS;
-use super::headers::{canonical, same_header};
+use super::headers::{canonical, kong_header_name, same_header};
 use super::mint::{self as mint_stage, CustomJwt, JwksEndpoint, UpstreamJwt};
 use super::reconcile::{self as reconcile_stage, Reconcile, ENVOY_PREFIX, NEVER_INJECTED};
 use crate::config::{parse, process_env, ConfigError, Env, RawConfig};
@@ -126,12 +126,15 @@ fn check_set_names(raw: &RawConfig) -> Result<(), ConfigError> {
         }
     }
     if let Some(custom) = &raw.custom_jwt {
+        // x-custom-jwt's schema takes these as Kong's `typedefs.header_name`.
         let path = "custom_jwt.upstream_custom_jwt_header";
+        kong_header_name(&custom.upstream_custom_jwt_header)
+            .map_err(|problem| ConfigError::new(path, problem))?;
         request.push((path.into(), &custom.upstream_custom_jwt_header));
         if let Some(down) = &custom.downstream_custom_jwt_header {
-            settable(down).map_err(|problem| {
-                ConfigError::new("custom_jwt.downstream_custom_jwt_header", problem)
-            })?;
+            let path = "custom_jwt.downstream_custom_jwt_header";
+            kong_header_name(down).map_err(|problem| ConfigError::new(path, problem))?;
+            settable(down).map_err(|problem| ConfigError::new(path, problem))?;
         }
     }
     if let Some(upstream) = &raw.upstream_jwt {
@@ -282,10 +285,21 @@ mod tests {
             custom("upstream_custom_jwt_header", "connection"),
             format!("custom_jwt.upstream_custom_jwt_header: {NOT_SETTABLE}")
         );
+        // x-custom-jwt's schema: Kong's `typedefs.header_name`, Kong's words.
+        let kong = "allowed characters are A-Z, a-z, 0-9, '_', and '-'";
         assert_eq!(
             custom("downstream_custom_jwt_header", "x-jwt\n"),
-            format!("custom_jwt.downstream_custom_jwt_header: {NOT_A_NAME}")
+            format!("custom_jwt.downstream_custom_jwt_header: bad header name 'x-jwt\\n', {kong}")
         );
+        assert_eq!(
+            custom("upstream_custom_jwt_header", "x.custom.jwt"),
+            format!(
+                "custom_jwt.upstream_custom_jwt_header: bad header name 'x.custom.jwt', {kong}"
+            )
+        );
+        // upstream_jwt's header is any token (Optum's schema takes any string).
+        let config = serde_json::json!({"upstream_jwt": {"private_key": pem, "x5c": false, "header": "x.jwt"}});
+        assert!(Pipeline::load(config.to_string().as_bytes()).is_ok());
     }
 
     /// A signing JWK whose `use` or `key_ops` (RFC 7517 §4.2, §4.3) rule out signing loads with

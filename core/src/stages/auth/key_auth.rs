@@ -6,7 +6,7 @@ use super::consumers::{ConsumerRef, Consumers};
 use super::denial::{Challenge, Denial};
 use super::identity::{Identity, Via};
 use crate::config::{ConfigError, ConsumerSection, KeyAuthSection, Secret};
-use crate::stages::{reconcile, urlenc, HeaderEdits, Request};
+use crate::stages::{headers, reconcile, urlenc, HeaderEdits, Request};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -50,24 +50,9 @@ pub fn compile(
         ));
     }
     for (i, name) in section.key_names.iter().enumerate() {
-        // Kong's `typedefs.header_name`: the names are header and query names alike.
-        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-        if name.is_empty() || !name.bytes().all(allowed) {
-            // Kong's words; a control character is shown escaped, never written to the log.
-            let shown: String = name
-                .chars()
-                .flat_map(|c| match c {
-                    ' '..='~' => vec![c],
-                    _ => c.escape_default().collect(),
-                })
-                .collect();
-            return Err(ConfigError::new(
-                format!("key_auth.key_names[{i}]"),
-                format!(
-                    "bad header name '{shown}', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
-                ),
-            ));
-        }
+        // The names are header and query names alike.
+        headers::kong_header_name(name)
+            .map_err(|problem| ConfigError::new(format!("key_auth.key_names[{i}]"), problem))?;
     }
     // The body cannot be edited: a key in it could be neither hidden nor, once rejected,
     // kept from the upstream beside the anonymous consumer.
