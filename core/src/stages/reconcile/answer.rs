@@ -279,6 +279,62 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// A value as jwt-reconcile sets it in a header: Lua's `tostring` of a number (cjson reads
+/// every number as a double, written `%.14g`: `3.0` is `3`, `1e2` is `100`,
+/// `12345678901234567` is `1.2345678901235e+16`), `true`, and an object or array as cjson
+/// writes it (numbers likewise, an empty array as `{}`, which cjson cannot tell from an empty
+/// object).
+fn lua_text(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => lua_number(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => Value::String(s.clone()).to_string(),
+        Value::Array(items) if items.is_empty() => "{}".into(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(lua_text).collect();
+            format!("[{}]", items.join(","))
+        }
+        Value::Object(members) => {
+            let members: Vec<String> = members
+                .iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), lua_text(v)))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+    }
+}
+
+/// C's `%.14g` (Lua's number format): 14 significant digits, trailing zeros dropped, in
+/// exponent form (`e+16`, two digits at least) when the exponent is below -4 or 14 or more.
+fn lua_number(x: f64) -> String {
+    if !x.is_finite() {
+        return match (x.is_nan(), x > 0.0) {
+            (true, _) => "nan".into(),
+            (false, true) => "inf".into(),
+            (false, false) => "-inf".into(),
+        };
+    }
+    let trim = |digits: &str| -> String {
+        match digits.contains('.') {
+            true => digits
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string(),
+            false => digits.to_string(),
+        }
+    };
+    let scientific = format!("{x:.13e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if !(-4..14).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{}e{sign}{:02}", trim(mantissa), exponent.unsigned_abs());
+    }
+    let decimals = usize::try_from(13 - exponent).unwrap_or(0);
+    trim(&format!("{x:.decimals$}"))
+}
+
 fn inject(rec: &Reconcile, object: &Map<String, Value>) -> Injection {
     let mut out = Injection::default();
     let mut names: Vec<String> = Vec::new();
@@ -286,8 +342,8 @@ fn inject(rec: &Reconcile, object: &Map<String, Value>) -> Injection {
         let text = match value {
             Value::Null | Value::Bool(false) => continue,
             Value::String(s) => s.clone(),
-            // Numbers, `true`, objects and arrays: their compact JSON text.
-            other => other.to_string(),
+            // Numbers, `true`, objects and arrays: as the plugin's Lua writes them.
+            other => lua_text(other),
         };
         let name = dasherize(&format!("{}{key}", rec.prefix));
         let lower = name.to_ascii_lowercase();
@@ -446,6 +502,44 @@ mod tests {
                 ("O", r#"{"k":[1,"x"]}"#),
                 ("S", "a b"),
                 ("T", "true"),
+            ])
+        );
+    }
+
+    /// jwt-reconcile's headers from numbers are Lua's `tostring`, `%.14g`; these texts are C's
+    /// `printf("%.14g")` of the same doubles (Python's `'%.14g' % x`).
+    #[test]
+    fn numbers_are_written_as_luas_tostring() {
+        for (x, lua) in [
+            (3.0, "3"),
+            (100.0, "100"),
+            (0.5, "0.5"),
+            (-3.0, "-3"),
+            (12_345_678_901_234_567.0, "1.2345678901235e+16"),
+            (1e14, "1e+14"),
+            (99_999_999_999_999.0, "99999999999999"),
+            (999_999_999_999_999.0, "1e+15"),
+            (12_345_678_901_234.0, "12345678901234"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.0 / 3.0, "0.33333333333333"),
+            (2.5e-300, "2.5e-300"),
+            (1.7976931348623157e308, "1.7976931348623e+308"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(lua_number(x), lua, "{x}");
+        }
+        let got = injected(
+            &config(""),
+            r#"{"f": 3.0, "e": 1e2, "big": 12345678901234567, "o": {"n": 2.50, "a": []}}"#,
+        );
+        assert_eq!(
+            sets(&got),
+            pairs(&[
+                ("Big", "1.2345678901235e+16"),
+                ("E", "100"),
+                ("F", "3"),
+                ("O", r#"{"a":{},"n":2.5}"#),
             ])
         );
     }
