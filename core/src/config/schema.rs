@@ -64,6 +64,8 @@ struct Section {
     fields: &'static [Field],
     /// Fields `load` refuses to go without.
     required: &'static [&'static str],
+    /// Pairs of fields `load` refuses together, each when `true` (or, for a string field, set).
+    conflicts: &'static [(&'static str, &'static str)],
     /// Its `Default`, serialised: the field names and the defaults.
     defaults: fn() -> Value,
 }
@@ -103,6 +105,7 @@ const JWT_SECRET: Section = Section {
         ),
     ],
     required: &["key"],
+    conflicts: &[],
     defaults: || ser(JwtSecretSection::default()),
 };
 
@@ -122,6 +125,7 @@ const KEYAUTH_CREDENTIAL: Section = Section {
         ),
     ],
     required: &["key"],
+    conflicts: &[],
     defaults: || ser(KeyAuthCredentialSection::default()),
 };
 
@@ -146,6 +150,7 @@ const BASICAUTH_CREDENTIAL: Section = Section {
         ),
     ],
     required: &["username", "password"],
+    conflicts: &[],
     defaults: || ser(BasicAuthCredentialSection::default()),
 };
 
@@ -161,6 +166,7 @@ const CONSUMER: Section = Section {
         Field("basicauth_credentials", Ty::List(&BASICAUTH_CREDENTIAL), "Credentials of Kong's basic-auth plugin."),
     ],
     required: &[],
+    conflicts: &[],
     defaults: || ser(ConsumerSection::default()),
 };
 
@@ -173,6 +179,7 @@ const JWKS_URI: Section = Section {
         Field("cache_seconds", Ty::Int, "How long a fetched set is used before a background refresh, in seconds."),
     ],
     required: &[],
+    conflicts: &[],
     defaults: || ser(JwksUriSection::default()),
 };
 
@@ -183,6 +190,7 @@ const CLAIM_TO_HEADER: Section = Section {
         Field("header", Ty::Str, "Header name."),
     ],
     required: &["claim", "header"],
+    conflicts: &[],
     defaults: || ser(ClaimToHeader::default()),
 };
 
@@ -263,6 +271,7 @@ const JWT: Section = Section {
         ),
     ],
     required: &[],
+    conflicts: &[],
     defaults: || ser(JwtSection::default()),
 };
 
@@ -312,6 +321,11 @@ const KEY_AUTH: Section = Section {
         ),
     ],
     required: &[],
+    // Refused at load: the body cannot be edited (stages::auth::key_auth::compile).
+    conflicts: &[
+        ("key_in_body", "hide_credentials"),
+        ("key_in_body", "anonymous"),
+    ],
     defaults: || ser(KeyAuthSection::default()),
 };
 
@@ -331,6 +345,7 @@ const BASIC_AUTH: Section = Section {
         ),
     ],
     required: &[],
+    conflicts: &[],
     defaults: || ser(BasicAuthSection::default()),
 };
 
@@ -362,6 +377,7 @@ const RECONCILE: Section = Section {
         Field("max_body_bytes", Ty::Int, "Ours: largest request body read for forward_body."),
     ],
     required: &["url"],
+    conflicts: &[],
     defaults: || ser(ReconcileSection::default()),
 };
 
@@ -382,6 +398,7 @@ const CUSTOM_JWT: Section = Section {
         Field("k_verbatim", Ty::Bool, "Use an oct key's k text verbatim as the secret, as x-custom-jwt does; false base64url-decodes it (RFC 7518)."),
     ],
     required: &["private_jwk"],
+    conflicts: &[],
     defaults: || ser(CustomJwtSection::default()),
 };
 
@@ -441,6 +458,7 @@ const UPSTREAM_JWT: Section = Section {
         ),
     ],
     required: &[],
+    conflicts: &[],
     defaults: || ser(UpstreamJwtSection::default()),
 };
 
@@ -455,6 +473,7 @@ const JWKS_ENDPOINT: Section = Section {
         ),
     ],
     required: &[],
+    conflicts: &[],
     defaults: || ser(JwksEndpointSection::default()),
 };
 
@@ -501,6 +520,7 @@ const ROOT: Section = Section {
         ),
     ],
     required: &[],
+    conflicts: &[],
     defaults: || ser(RawConfig::default()),
 };
 
@@ -568,6 +588,21 @@ fn object_schema(section: &Section) -> Value {
     if !section.required.is_empty() {
         if let Some(obj) = schema.as_object_mut() {
             obj.insert("required".into(), json!(section.required));
+        }
+    }
+    if !section.conflicts.is_empty() {
+        // Draft-4: none of the pairs may both be set (`true`, or a string).
+        let set = |name: &str| match name {
+            "anonymous" => json!({"type": "string"}),
+            _ => json!({"enum": [true]}),
+        };
+        let pairs: Vec<Value> = section
+            .conflicts
+            .iter()
+            .map(|(a, b)| json!({"required": [a, b], "properties": {*a: set(a), *b: set(b)}}))
+            .collect();
+        if let Some(obj) = schema.as_object_mut() {
+            obj.insert("not".into(), json!({"anyOf": pairs}));
         }
     }
     schema
