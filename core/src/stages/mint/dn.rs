@@ -1,8 +1,8 @@
 //! The client certificate's subject DN as x-custom-jwt writes it for `client_id`.
 //!
 //! Both hosts give the DN in RFC 2253 form (Envoy's `connection.subject_peer_certificate`,
-//! nginx's `$ssl_client_s_dn`): the last RDN first, `,` between RDNs, `+` inside a multi-valued
-//! RDN, special characters escaped. The plugin iterates the certificate's name entries instead:
+//! nginx's `$ssl_client_s_dn`): the last entry first (inside a multi-valued RDN too), `,`
+//! between RDNs, `+` inside a multi-valued RDN, special characters escaped. The plugin iterates the certificate's name entries instead:
 //! first RDN first, every attribute `key=value` with the raw value, joined by `", "`
 //! (`C=US, ST=California, O=Kong Inc., OU=Konnect, CN=kong, emailAddress=…`). Upstreams compare
 //! these strings, so the filter rewrites the host's form into the plugin's.
@@ -10,8 +10,10 @@
 /// `rfc2253` in the plugin's order and separators, values unescaped.
 pub fn plugin_form(rfc2253: &str) -> String {
     let mut attributes: Vec<String> = Vec::new();
+    // OpenSSL's RFC 2253 form reverses every entry, those of a multi-valued RDN too
+    // (`UID=js+CN=Smith,O=Acme,C=GB` for a certificate of C, O, then CN and UID in one RDN).
     for rdn in split_unescaped(rfc2253, ',').into_iter().rev() {
-        for attribute in split_unescaped(rdn, '+') {
+        for attribute in split_unescaped(rdn, '+').into_iter().rev() {
             attributes.push(unescape(attribute.trim_start()));
         }
     }
@@ -87,8 +89,14 @@ mod tests {
 
     #[test]
     fn plugin_form_unescapes_values_and_flattens_multi_valued_rdns() {
+        // `openssl x509 -nameopt RFC2253` of a certificate whose subject is C, O, then CN and
+        // UID in one RDN (`-multivalue-rdn -subj /C=GB/O=Acme/CN=Smith+UID=js`).
         assert_eq!(
-            plugin_form(r"CN=Smith\, John+UID=js,O=A\+B \3C1\3E,C=GB"),
+            plugin_form("UID=js+CN=Smith,O=Acme,C=GB"),
+            "C=GB, O=Acme, CN=Smith, UID=js"
+        );
+        assert_eq!(
+            plugin_form(r"UID=js+CN=Smith\, John,O=A\+B \3C1\3E,C=GB"),
             "C=GB, O=A+B <1>, CN=Smith, John, UID=js"
         );
         assert_eq!(plugin_form(r"CN=\#hash\\slash"), r"CN=#hash\slash");
