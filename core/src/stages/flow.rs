@@ -439,10 +439,13 @@ impl Flow {
                         }
                     }
                     let body_sha256 = body.map(|bytes| self.body_sha256(bytes));
-                    let cache_key = shared
-                        .reconcile
-                        .as_ref()
-                        .map(|_| reconcile::cache_key(rec, &view, body_sha256.as_ref()));
+                    // The minted token holds the body's hash (upstream_jwt) even when the call
+                    // carries no body.
+                    let keyed_hash = body_sha256.or(self.hash);
+                    let cache_key = shared.reconcile.as_ref().map(|_| {
+                        let keyed = reconcile::key_view(rec, &view, &self.req);
+                        reconcile::cache_key(rec, &keyed, keyed_hash.as_ref())
+                    });
                     let hit = match (cache_key, shared.reconcile.as_ref()) {
                         (Some(key), Some(cache)) => cache.get(&key, self.req.now).cloned(),
                         _ => None,

@@ -1143,3 +1143,71 @@ fn key_in_body_refuses_a_body_another_reader_finds_a_second_key_in() {
     let next = flow.on_body_end(&config, &mut shared);
     assert!(matches!(next, Next::Continue(_)), "{next:?}");
 }
+
+/// The answer cache beside minted tokens (each with a fresh `jti`): keyed on the client's values
+/// of the minted headers, so identical requests share an answer; on the body's hash when
+/// `upstream_jwt` signs it, so another body is another call; and, for `custom_jwt`, on the
+/// client's token it copies claims from, so another token of one consumer is another call.
+#[test]
+fn reconcile_cache_hits_beside_minted_tokens_and_keys_what_they_carry() {
+    let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    let config = config(json!({
+        "upstream_jwt": {"private_key": pem, "x5c": false},
+        "reconcile": {"url": "http://auth:8080", "upstream": "auth", "cache_seconds": 60}
+    }));
+    let mut shared = Shared::for_config(&config);
+    let mut called = |body: &[u8]| {
+        let (mut flow, next) = Flow::start(
+            &config,
+            &mut shared,
+            request(T0, &[("authorization", "Bearer t")]),
+        );
+        assert!(matches!(next, Next::ReadBody { .. }), "{next:?}");
+        flow.on_body_chunk(body, 1 << 20).unwrap();
+        match flow.on_body_end(&config, &mut shared) {
+            Next::Dispatch(_) => {
+                let next = flow.on_call_answer(&config, &mut shared, &allow(json!({"role": "r"})));
+                assert!(matches!(next, Next::Continue(_)), "{next:?}");
+                true
+            }
+            Next::Continue(_) => false,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(called(b"one"));
+    assert!(!called(b"one"), "the same request is served from the cache");
+    assert!(called(b"two"), "another body is another payloadhash");
+    // custom_jwt copies the verified token's claims: another token, another call.
+    let jwk = json!({"kty": "oct", "alg": "HS256", "k": "a2V5LWZvci1mbG93LXRlc3Rz"});
+    let config = self::config(json!({
+        "consumers": [{"id": "c-1", "jwt_secrets": [{"key": "idp", "secret": SECRET}]}],
+        "jwt": {},
+        "custom_jwt": {"private_jwk": jwk},
+        "reconcile": {"url": "http://auth:8080", "upstream": "auth", "cache_seconds": 60}
+    }));
+    let mut shared = Shared::for_config(&config);
+    let mut called = |scope: &str| {
+        let token = hs256_token(json!({"iss": "idp", "clientId": "app", "scope": scope}));
+        let bearer = format!("Bearer {token}");
+        let (mut flow, next) = Flow::start(
+            &config,
+            &mut shared,
+            request(T0, &[("authorization", &bearer)]),
+        );
+        match next {
+            Next::Dispatch(_) => {
+                let next = flow.on_call_answer(&config, &mut shared, &allow(json!({})));
+                assert!(matches!(next, Next::Continue(_)), "{next:?}");
+                true
+            }
+            Next::Continue(_) => false,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(called("read"));
+    assert!(!called("read"), "the same token is served from the cache");
+    assert!(
+        called("admin"),
+        "another token of the same consumer is another call"
+    );
+}

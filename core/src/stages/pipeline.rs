@@ -5,7 +5,9 @@ use super::auth::Authenticator;
 use super::auth::CONSUMER_HEADERS;
 use super::headers::{canonical, kong_header_name, same_header};
 use super::mint::{self as mint_stage, CustomJwt, JwksEndpoint, UpstreamJwt};
-use super::reconcile::{self as reconcile_stage, Reconcile, ENVOY_PREFIX, NEVER_INJECTED};
+use super::reconcile::{
+    self as reconcile_stage, Reconcile, ENVOY_PREFIX, FAILURE_MODE_HEADER, NEVER_INJECTED,
+};
 use crate::config::{parse, process_env, ConfigError, Env, RawConfig};
 
 /// The runtime configuration: everything a request needs, validated and keys pre-parsed.
@@ -142,11 +144,16 @@ fn check_set_names(raw: &RawConfig) -> Result<(), ConfigError> {
     }
     for (i, (path, name)) in request.iter().enumerate() {
         settable(name).map_err(|problem| ConfigError::new(path, problem))?;
-        if CONSUMER_HEADERS.contains(&canonical(name).as_str()) {
+        let normal = canonical(name);
+        if CONSUMER_HEADERS.contains(&normal.as_str()) {
             return Err(ConfigError::new(
                 path,
                 "is a consumer header the filter sets",
             ));
+        }
+        // Only the filter says the auth service was down (`failure_mode_allow`).
+        if normal == FAILURE_MODE_HEADER {
+            return Err(ConfigError::new(path, "is reconcile's failure-mode marker"));
         }
         let earlier = request
             .iter()
@@ -216,6 +223,14 @@ mod tests {
              "upstream_jwt.header: is a consumer header the filter sets"),
             (config(serde_json::json!({"custom_jwt": custom("x_credential_identifier")})),
              "custom_jwt.upstream_custom_jwt_header: is a consumer header the filter sets"),
+            (
+                config(serde_json::json!({"upstream_jwt": upstream("X-Reconcile-Failure-Mode-Allowed")})),
+                "upstream_jwt.header: is reconcile's failure-mode marker",
+            ),
+            (
+                config(serde_json::json!({"jwt": claims("x_reconcile_failure_mode_allowed", "x-b")})),
+                "jwt.claims_to_headers[0].header: is reconcile's failure-mode marker",
+            ),
         ] {
             assert_eq!(refusal(&c), expected, "{c}");
         }

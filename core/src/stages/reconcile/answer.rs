@@ -166,8 +166,9 @@ pub fn on_failure(rec: &Reconcile, failure: &Failure) -> Result<HeaderEdits, Ans
 /// - 200: with `inject_body_response_into_header` off, [`Outcome::Inject`] with nothing (the
 ///   body is not read, as the plugin did not read it). Otherwise the body must be a JSON object
 ///   of at most [`MAX_ANSWER_BYTES`]; each top-level key, in key order, becomes header
-///   `dasherize(prefix + key)`: strings as they are, numbers and `true` as JSON text, objects
-///   and arrays as compact JSON; `null` and `false` skipped silently (the plugin skipped `false`
+///   `dasherize(prefix + key)`: strings as they are, `true` as text, numbers as Lua's
+///   `%.14g`, objects and arrays as cjson writes them ([`lua_text`]); `null` and `false` skipped
+///   silently (the plugin skipped `false`
 ///   and failed with a 500 on `null`). Keys whose header would be unsafe are skipped and listed
 ///   in [`Injection::refused`] (see [`RefusalReason`]).
 /// - 403 -> 403 `{"message": message_403}`; 404 -> 404 `{"message": message_404}`; any other
@@ -308,9 +309,11 @@ fn lua_text(value: &Value) -> String {
 /// C's `%.14g` (Lua's number format): 14 significant digits, trailing zeros dropped, in
 /// exponent form (`e+16`, two digits at least) when the exponent is below -4 or 14 or more.
 /// The digits are the shortest that read back as `x` (serde_json's, already in the module)
-/// rounded to 14: the same as C's except where those digits are 15 ending in a 5 (a tie they
-/// cannot settle; about 0.15 % of random doubles, rounded up here), without the standard
-/// library's exact float formatting (8 KB of module).
+/// rounded to 14: the same as C's for normal doubles except where those digits are 15 ending
+/// in a 5 (a tie they cannot settle; about 0.15 % of random doubles, rounded up here), and for
+/// subnormals (below 2.2e-308, whose shortest digits are fewer: `5e-324` where C writes
+/// `4.9406564584125e-324`), without the standard library's exact float formatting (8 KB of
+/// module).
 fn lua_number(x: f64) -> String {
     if !x.is_finite() {
         return match (x.is_nan(), x > 0.0) {

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use super::answer::Injection;
 use super::call::copied_headers;
 use super::compile::Reconcile;
+use crate::stages::headers::canonical;
 use crate::stages::Request;
 
 /// Client headers left out of the cache key although the call may carry them: per-request ids
@@ -96,7 +97,7 @@ pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>)
         item(4, name.as_bytes());
         item(5, value.as_bytes());
     }
-    if rec.forward_body {
+    if rec.forward_body || rec.body_in_token {
         match body_sha256 {
             Some(digest) => item(6, digest),
             None => item(0, b""),
@@ -108,6 +109,22 @@ pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>)
         }
     }
     hash.finalize().into()
+}
+
+/// The request as the cache key sees it: the tokens the mint stages set (fresh `jti` and `iat`
+/// each time, so no two requests would share a key) in their client's values instead. What a
+/// token carries besides is keyed already: the identity headers, the client's credential
+/// headers it was minted from, and (for `upstream_jwt`) the body's hash.
+pub fn key_view(rec: &Reconcile, view: &Request, client: &Request) -> Request {
+    if rec.minted.is_empty() {
+        return view.clone();
+    }
+    let minted = |name: &str| rec.minted.contains(&canonical(name));
+    let mut keyed = view.clone();
+    keyed.headers.retain(|(n, _)| !minted(n));
+    let originals = client.headers.iter().filter(|(n, _)| minted(n)).cloned();
+    keyed.headers.extend(originals);
+    keyed
 }
 
 /// `items` ordered by name, stably: the values of one name keep their order. A merge sort

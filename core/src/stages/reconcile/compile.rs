@@ -4,6 +4,7 @@ use super::cache::AnswerCache;
 use super::dasherize::dasherize;
 use super::reserved::{is_never_injected, owned_by_stages};
 use crate::config::{CallMethod, ConfigError, RawConfig, ReconcileSection};
+use crate::stages::headers::canonical;
 use crate::stages::url::{bad_path_chars, parse_url, Url};
 
 /// Longest `cache_seconds` accepted (one day): a cached answer outlives a revoked credential.
@@ -46,6 +47,13 @@ pub struct Reconcile {
     /// Canonical names of the headers the other configured stages set (see [`compile_in`]):
     /// never injected, and left to those stages by [`super::strip_client_headers`].
     pub(super) owned: Vec<String>,
+    /// Canonical names of the tokens the mint stages set (`custom_jwt`, `upstream_jwt`): each
+    /// fresh per request (`jti`, `iat`), so the answer cache keys on the client's values of
+    /// those headers instead.
+    pub(super) minted: Vec<String>,
+    /// `upstream_jwt` is configured: the token the call carries holds the body's hash, so the
+    /// answer cache keys on it even without `forward_body`.
+    pub(super) body_in_token: bool,
     pub(super) cache_seconds: u64,
     pub(super) max_body_bytes: u64,
 }
@@ -121,10 +129,27 @@ pub fn compile(section: &ReconcileSection) -> Result<Reconcile, ConfigError> {
 /// stage is configured): the answer never injects them, `allowed_headers` may not name them,
 /// and `strip_prefixed_headers` leaves them to the stage that sets them.
 pub fn compile_in(raw: &RawConfig) -> Result<Option<Reconcile>, ConfigError> {
-    raw.reconcile
+    let minted: Vec<String> = [
+        raw.custom_jwt
+            .as_ref()
+            .map(|c| c.upstream_custom_jwt_header.as_str()),
+        raw.upstream_jwt.as_ref().map(|u| u.header.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(canonical)
+    .collect();
+    let compiled = raw
+        .reconcile
         .as_ref()
         .map(|section| compile_owned(section, owned_by_stages(raw)))
-        .transpose()
+        .transpose()?;
+    let body_in_token = raw.upstream_jwt.is_some();
+    Ok(compiled.map(|rec| Reconcile {
+        minted,
+        body_in_token,
+        ..rec
+    }))
 }
 
 fn compile_owned(section: &ReconcileSection, owned: Vec<String>) -> Result<Reconcile, ConfigError> {
@@ -164,6 +189,8 @@ fn compile_owned(section: &ReconcileSection, owned: Vec<String>) -> Result<Recon
         failure_mode_allow: section.failure_mode_allow,
         allowed: allowed_headers(section.allowed_headers.as_deref(), &owned)?,
         owned,
+        minted: Vec::new(),
+        body_in_token: false,
         cache_seconds: cache_seconds(section.cache_seconds)?,
         max_body_bytes: match section.max_body_bytes {
             0 => return Err(field_error("max_body_bytes", "must be greater than 0")),
