@@ -1124,6 +1124,14 @@ fn key_in_body_is_read_before_authentication() {
                 assert_eq!(resp.json(), json!({ "message": message }));
             }
         }
+        // A refusal the body cannot change is answered as it is, chunked or not.
+        let wrong = Request::post("/orders", "n=1")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("apikey", "not-a-key")
+            .chunked(2);
+        let resp = gw.send(&wrong);
+        assert_eq!(resp.status, 401, "{host:?}");
+        assert_eq!(resp.json(), json!({"message": "Unauthorized"}), "{host:?}");
         assert_eq!(
             upstream.requests().len(),
             1 + usize::from(host == Host::Envoy)

@@ -32,6 +32,7 @@ use super::host::{Host, HostError, Level};
 use super::host_quirks;
 use super::metrics::Metrics;
 use jwt_relay_core::sha256;
+use jwt_relay_core::stages::auth::Denial;
 use jwt_relay_core::stages::events::Event;
 use jwt_relay_core::stages::flow::{Flow, Next};
 use jwt_relay_core::stages::headers;
@@ -678,8 +679,11 @@ impl<H: Host> HttpFilter<H> {
                 Err(action) => action,
             },
             Some(Next::Serve(reply)) => self.respond(&reply),
-            // The key may be in the body not read yet: no refusal for an empty one stands.
-            Some(Next::Refuse(_)) if self.config.auth.as_ref().is_some_and(|a| a.reads_body()) => {
+            // No key but in the body, which is not read yet: that refusal cannot stand.
+            Some(Next::Refuse(Refusal::Unauthenticated {
+                denial: Denial::NoApiKey,
+                ..
+            })) if self.config.auth.as_ref().is_some_and(|a| a.reads_body()) => {
                 self.refuse(Refusal::LengthRequired)
             }
             Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
