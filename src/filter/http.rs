@@ -1358,18 +1358,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn request_body_kong_single_call_with_eof_is_hashed() {
-        let mut host = FakeHost {
+    /// `POST /x` with the 6-byte body `abcdef`, on Kong's engine or on Envoy.
+    fn posted(kong: bool) -> FakeHost {
+        FakeHost {
             headers: vec![
                 h(":method", "POST"),
                 h(":path", "/x"),
                 h("content-length", "6"),
             ],
             body: b"abcdef".to_vec(),
-            kong: true,
+            kong,
             ..FakeHost::default()
-        };
+        }
+    }
+
+    #[test]
+    fn request_body_kong_single_call_with_eof_is_hashed() {
+        let mut host = posted(true);
         let mut f = filter(&upstream_jwt(), &mut host);
         // The engine reads the body only after the headers step continued.
         assert_eq!(f.on_request_headers(false), Action::Continue);
@@ -1393,15 +1398,7 @@ mod tests {
     /// clock after the body too).
     #[test]
     fn the_token_is_stamped_when_minted_after_a_slow_body() {
-        let mut host = FakeHost {
-            headers: vec![
-                h(":method", "POST"),
-                h(":path", "/x"),
-                h("content-length", "6"),
-            ],
-            body: b"abcdef".to_vec(),
-            ..FakeHost::default()
-        };
+        let mut host = posted(false);
         let mut f = filter(&upstream_jwt(), &mut host);
         assert_eq!(f.on_request_headers(false), Action::Pause);
         f.host.elapsed_ms.set(90_000);
