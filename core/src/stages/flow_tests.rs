@@ -1031,7 +1031,9 @@ fn key_in_body_refuses_a_body_another_reader_finds_a_second_key_in() {
     let part = "--b\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nforged\r\n--b--\r\n";
     let utf16: Vec<u8> =
         r#"{"apikey":"forged"}"#.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+    /// What the case is, its headers (beside `apikey: good`), its body.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>);
+    let cases: Vec<Case> = vec![
         (
             "media type by prefix",
             vec![("content-type", confused)],
