@@ -37,6 +37,14 @@ fn hs256_token(claims: Value) -> String {
     crate::jose::jws::sign(&header, &claims, &key).unwrap()
 }
 
+/// The first step of a bodiless request for `path`, on a fresh VM's state.
+fn first_step(config: &Pipeline, path: &str) -> Next {
+    let mut shared = Shared::for_config(config);
+    let mut req = request(T0, &[]);
+    req.path = path.into();
+    Flow::start(config, &mut shared, req).1
+}
+
 fn allow(body: Value) -> CallAnswer {
     CallAnswer {
         status: Some(200),
@@ -306,20 +314,20 @@ fn reconcile_refuses_a_semicolon_separator_in_a_query_or_form_it_shows() {
                                             "cache_seconds": 60, "forward_query": true}}),
     );
     let plain = reconcile_config(60);
-    let start = |config: &Pipeline, path: &str| -> Next {
-        let mut shared = Shared::for_config(config);
-        let mut req = request(T0, &[]);
-        req.path = path.into();
-        Flow::start(config, &mut shared, req).1
-    };
-    assert_eq!(start(&query, "/o?tenant=mine&x=1;tenant=other"), refused);
-    assert_eq!(start(&query, "/o;v=1?a=1;"), refused);
+    assert_eq!(
+        first_step(&query, "/o?tenant=mine&x=1;tenant=other"),
+        refused
+    );
+    assert_eq!(first_step(&query, "/o;v=1?a=1;"), refused);
     for (config, path) in [
         (&query, "/o?x=1%3Btenant=other"),
         (&query, "/o;v=1?a=1"),
         (&plain, "/o?x=1;t=2"),
     ] {
-        assert!(matches!(start(config, path), Next::Dispatch(_)), "{path}");
+        assert!(
+            matches!(first_step(config, path), Next::Dispatch(_)),
+            "{path}"
+        );
     }
     let config = forward_body_config(0);
     let mut shared = Shared::for_config(&config);
@@ -356,12 +364,6 @@ fn reconcile_refuses_parameters_php_reads_as_one() {
                                            "forward_query": true}}),
     );
     let plain = reconcile_config(0);
-    let start = |config: &Pipeline, path: &str| -> Next {
-        let mut shared = Shared::for_config(config);
-        let mut req = request(T0, &[]);
-        req.path = path.into();
-        Flow::start(config, &mut shared, req).1
-    };
     for path in [
         "/o?user_id=mine&user.id=victim",
         "/o?user_id=mine&user+id=victim",
@@ -370,14 +372,17 @@ fn reconcile_refuses_parameters_php_reads_as_one() {
         "/o?user_id=mine&user_id%00x=victim",
         "/o?role=user&role[]=admin",
     ] {
-        assert_eq!(start(&query, path), refused, "{path}");
+        assert_eq!(first_step(&query, path), refused, "{path}");
     }
     for (config, path) in [
         (&query, "/o?user_id=a&user_id=b"),
         (&query, "/o?f[a]=1&f[b]=2&ids[]=1&ids[]=2"),
         (&plain, "/o?user_id=mine&user.id=victim"),
     ] {
-        assert!(matches!(start(config, path), Next::Dispatch(_)), "{path}");
+        assert!(
+            matches!(first_step(config, path), Next::Dispatch(_)),
+            "{path}"
+        );
     }
     let config = forward_body_config(0);
     let mut shared = Shared::for_config(&config);
