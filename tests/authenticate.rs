@@ -13,6 +13,7 @@ mod support;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use support::h2::{self, H2Request};
 use support::kong_spec::{consumer_headers, CONSUMER_HEADERS};
 use support::tokens::{self, now, raw_token, sign_hmac, sign_pem, ASYMMETRIC};
 use support::{hosts, Gateway, Host, Recorded, Request, Response, Server, Setup};
@@ -1136,5 +1137,76 @@ fn key_in_body_is_read_before_authentication() {
             upstream.requests().len(),
             1 + usize::from(host == Host::Envoy)
         );
+    }
+}
+
+/// key-auth's `key_in_body` with `hide_credentials`: the key's field is cut out of the body the
+/// upstream gets (the rest byte for byte, `Content-Length` to match), and `upstream_jwt` signs
+/// that body. With `anonymous`, a rejected key in the body is cut out as well. Over HTTP/1.1
+/// on both hosts; chunked and HTTP/2 (the body's end in its DATA frames or in trailers) on
+/// Envoy, where no `Content-Length` is sent for a body of unknown length.
+#[test]
+fn key_in_body_hidden_is_cut_out_of_the_body_the_upstream_gets() {
+    let config = json!({
+        "consumers": [{"id": "c-body", "username": "bodo",
+                       "keyauth_credentials": [{"id": "kb-1", "key": "bk-7f3a91"}]},
+                      {"id": "anon-id", "username": "anonymous"}],
+        "key_auth": {"key_in_body": true, "hide_credentials": true, "anonymous": "anon-id"},
+        "upstream_jwt": {"private_key": tokens::fixture("ec_p256_pkcs8.pem"), "algorithm": "ES256",
+                         "x5c": false},
+    });
+    let form = "application/x-www-form-urlencoded";
+    let sent = "note=hello+world&apikey=bk-7f3a91&n=2";
+    let left = "note=hello+world&n=2";
+    for host in hosts() {
+        let (upstream, gw) = start_with(host, config.clone());
+        let check = |rec: &Recorded, body: &str, who: &str, length: Option<&str>, what: &str| {
+            assert_eq!(rec.body, body.as_bytes(), "{host:?} {what}");
+            assert_eq!(rec.header("content-length"), length, "{host:?} {what}");
+            assert_eq!(
+                rec.header("x-consumer-username"),
+                Some(who),
+                "{host:?} {what}"
+            );
+            let minted = tokens::claims_of(rec.header("jwt").unwrap());
+            let hash = tokens::sha256_hex(body.as_bytes());
+            assert_eq!(minted["payloadhash"], hash, "{host:?} {what}");
+        };
+        let resp = gw.send(&Request::post("/orders", sent).header("Content-Type", form));
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        check(&upstream.single(), left, "bodo", Some("20"), "form");
+        // A rejected key: the anonymous consumer, without the key.
+        let bad = "apikey=nope&n=1";
+        let resp = gw.send(&Request::post("/orders", bad).header("Content-Type", form));
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        check(
+            &upstream.wait_for(2)[1],
+            "n=1",
+            "anonymous",
+            Some("3"),
+            "rejected",
+        );
+        if host == Host::Ngx {
+            continue;
+        }
+        let chunked = Request::post("/orders", sent)
+            .header("Content-Type", form)
+            .chunked(7);
+        assert_eq!(gw.send(&chunked).status, 200);
+        check(&upstream.wait_for(3)[2], left, "bodo", None, "chunked");
+        let Gateway::Envoy(envoy) = &gw else {
+            unreachable!("Envoy")
+        };
+        let h2 = || H2Request::new("POST", "/orders", envoy.listener).header("content-type", form);
+        let frames = h2().data("note=hello+world&api").data("key=bk-7f3a91&n=2");
+        let trailed = h2().data(sent).trailers(&[("x-checksum", "c0ffee")]);
+        for (n, (what, req)) in [("h2", frames), ("h2 trailers", trailed)]
+            .into_iter()
+            .enumerate()
+        {
+            let resp = h2::send(envoy.listener, &req);
+            assert_eq!(resp.status, 200, "{what}: {}", resp.text());
+            check(&upstream.wait_for(4 + n)[3 + n], left, "bodo", None, what);
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! ports also assert the consumer headers and what else the upstream received. Consumer names
 //! are Kong's; keys, passwords and ids are our own.
 //!
-//! Cases not ported (gRPC, `key_in_body`, the credential TTL, the consumer-cache invalidation)
+//! Cases not ported (gRPC, the credential TTL, the consumer-cache invalidation)
 //! have a one-line `// Skipped:` comment where they would be. The two specs' logical AND / OR
 //! blocks configure the same route and assert the same answers here, so one function ports
 //! both files' case (K38–K45 with B21–B28).
@@ -444,9 +444,58 @@ fn k28_true_doesnt_send_key_to_upstream(lane: &Lane, location: Location, content
 }
 
 // K27 (false, route key-auth5): in route_key_auth5_key_in_body.
-// Skipped: K28 config.hide_credentials › post_data.params › "(<content type>) true doesn't send key to upstream": route key-auth6 sets key_in_body with hide_credentials, which the filter refuses by design (see key_in_body_with_hide_credentials_is_refused_at_load).
-// Skipped: K29 config.hide_credentials › "(<content type>) true preserves body MIME type": route key-auth6, as K28.
-// Skipped: K30 config.hide_credentials › "fails with 'key_in_body' and unsupported content type": route key-auth6, as K28.
+/// Route `key-auth6.test`: `key_in_body = true`, `hide_credentials = true`. K28–K30.
+#[test]
+fn route_key_auth6_key_in_body_hide_credentials() {
+    let config = k_config(json!({"key_in_body": true, "hide_credentials": true}));
+    for host in hosts_for(&config) {
+        let lane = Lane::start(host, &config);
+        for content_type in BODY_TYPES {
+            k28_true_doesnt_send_key_to_upstream_in_post_data(&lane, content_type);
+            k29_true_preserves_body_mime_type(&lane, content_type);
+        }
+        k30_fails_with_key_in_body_and_unsupported_content_type(&lane);
+    }
+}
+
+/// The body the upstream got, and its `Content-Length`: the client's without the key's field
+/// (Kong re-encodes the whole body; the filter cuts the field out and keeps the rest as sent).
+fn assert_body_without_key(lane: &Lane, rec: &Recorded, content_type: &str, left: &[(&str, &str)]) {
+    let want = body_of(content_type, left).1;
+    let host = lane.host;
+    assert_eq!(rec.body, want.as_bytes(), "{host:?} {content_type}");
+    let length = want.len().to_string();
+    assert_eq!(
+        rec.header_all("content-length"),
+        [length.as_str()],
+        "{host:?} {content_type}"
+    );
+    assert_eq!(consumer_headers(rec), k_bob(), "{host:?} {content_type}");
+}
+
+/// Plugin: key-auth (access) [#strategy] › config.hide_credentials › post_data.params ›
+/// "(<content type>) true doesn't send key to upstream"
+fn k28_true_doesnt_send_key_to_upstream_in_post_data(lane: &Lane, content_type: &str) {
+    let rec = lane.pass(&post_with("/request", content_type, &[("apikey", BOB_KEY)]));
+    assert_body_without_key(lane, &rec, content_type, &[]);
+}
+
+/// Plugin: key-auth (access) [#strategy] › config.hide_credentials ›
+/// "(<content type>) true preserves body MIME type"
+fn k29_true_preserves_body_mime_type(lane: &Lane, content_type: &str) {
+    let fields = [("apikey", BOB_KEY), ("foo", "bar")];
+    let rec = lane.pass(&post_with("/request", content_type, &fields));
+    assert_body_without_key(lane, &rec, content_type, &[("foo", "bar")]);
+    let sent_type = body_of(content_type, &fields).0;
+    assert_eq!(rec.header("content-type"), Some(sent_type.as_str()));
+}
+
+/// Plugin: key-auth (access) [#strategy] › config.hide_credentials ›
+/// "fails with 'key_in_body' and unsupported content type"
+fn k30_fails_with_key_in_body_and_unsupported_content_type(lane: &Lane) {
+    let req = Request::post("/status/200", "foobar").header("Content-Type", "text/plain");
+    assert_denied(lane, &req, "No API key found in request", KEY);
+}
 
 /// Plugin: key-auth (access) [#strategy] › config.hide_credentials ›
 /// "does not remove apikey and preserves order of query parameters"
@@ -560,17 +609,6 @@ fn k36_works_with_wrong_credentials_and_username_as_anonymous() {
 #[test]
 fn k37_errors_when_anonymous_user_doesnt_exist() {
     assert_missing_anonymous_refused("key_auth", k_config);
-}
-
-/// Route `key-auth6.test` (`key_in_body = true`, `hide_credentials = true`), where K28–K30 run
-/// in Kong.
-#[test]
-fn key_in_body_with_hide_credentials_is_refused_at_load() {
-    // Different on purpose: key_in_body with hide_credentials is not supported; it refuses the configuration (Kong re-encodes the body without the key).
-    assert_config_refused(
-        &k_config(json!({"key_in_body": true, "hide_credentials": true})),
-        "jwt-relay: configuration rejected: key_auth.key_in_body: not supported with hide_credentials",
-    );
 }
 
 /// Plugin: key-auth (API) › /plugins for route › "fails with invalid key_names" and

@@ -107,7 +107,7 @@ const COMMANDS: [Command; 6] = [
     },
 ];
 
-/// `check`: the filter's `config::load`, and its log line on failure.
+/// `check`: the filter's `Pipeline::load`, and its log line on failure.
 fn check(args: &Parsed) -> Result<String, CliError> {
     let bytes = input::read_bytes(args.single("CONFIG")?)?;
     match jwt_relay_core::stages::Pipeline::load(&bytes) {

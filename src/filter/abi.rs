@@ -32,6 +32,13 @@ extern "C" {
         out_data: *mut *mut u8,
         out_size: *mut usize,
     ) -> u32;
+    fn proxy_set_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        size: usize,
+        data: *const u8,
+        data_size: usize,
+    ) -> u32;
     fn proxy_get_property(
         path: *const u8,
         path_size: usize,
@@ -123,6 +130,13 @@ pub fn buffer(buffer: u32, start: usize, max: usize) -> Result<Option<Vec<u8>>, 
         NOT_FOUND => Ok(None),
         status => Err(status),
     }
+}
+
+/// Replaces bytes `[start, start + size)` of a host buffer with `data` (the whole body: `0`
+/// and its length).
+pub fn set_buffer(buffer: u32, start: usize, size: usize, data: &[u8]) -> Result<(), Status> {
+    // SAFETY: pointer and length of a live slice.
+    check(unsafe { proxy_set_buffer_bytes(buffer, start, size, data.as_ptr(), data.len()) })
 }
 
 /// A host property (path segments joined by NUL, as the ABI wants).

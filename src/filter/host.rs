@@ -50,6 +50,9 @@ pub trait Host {
     fn now(&self) -> Result<u64, HostError>;
     /// Request body bytes `[start, start + len)` of what the host has buffered.
     fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
+    /// Replaces the request body the host holds (its first `size` bytes: all of it) with
+    /// `body`; only in the body (or trailers) step, while the body is held.
+    fn replace_request_body(&mut self, size: usize, body: &[u8]) -> Result<(), HostError>;
     /// Starts an HTTP call; the answer arrives in `on_http_call_response` with this token.
     fn dispatch(&mut self, call: &CallSpec) -> Result<u32, HostError>;
     /// The answer of the call whose response callback is running (body read up to `max`).
@@ -179,6 +182,10 @@ impl Host for ProxyWasmHost {
         abi::buffer(ids::REQUEST_BODY, start, len)
             .map(Option::unwrap_or_default)
             .map_err(fail("get request body"))
+    }
+
+    fn replace_request_body(&mut self, size: usize, body: &[u8]) -> Result<(), HostError> {
+        abi::set_buffer(ids::REQUEST_BODY, 0, size, body).map_err(fail("set request body"))
     }
 
     fn dispatch(&mut self, call: &CallSpec) -> Result<u32, HostError> {

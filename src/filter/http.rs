@@ -586,6 +586,9 @@ impl<H: Host> HttpFilter<H> {
     /// the upstream or a reply). Every callback enters here; nothing re-enters a callback.
     fn run(&mut self, mut next: Option<Next>) -> Action {
         loop {
+            if let Err(action) = self.write_new_body() {
+                return action;
+            }
             let drive = match next {
                 None => return self.fail_closed("flow state lost"),
                 Some(Next::Continue(edits)) => return self.forward(&edits),
@@ -606,6 +609,23 @@ impl<H: Host> HttpFilter<H> {
                 Drive::Next(step) => next = step,
             }
         }
+    }
+
+    /// Writes the body the flow cut a key out of, while the host holds the body (this is its
+    /// body or trailers step: the state is still reading it). Anywhere else the engine traps
+    /// (ngx_wasm_module sets a request body only in the body step), so a new body there (after
+    /// a JWKS re-fetch, which comes before key-auth) is refused with 500: the upstream must
+    /// never get the key with the consumer, nor a `Content-Length` for another body.
+    fn write_new_body(&mut self) -> Result<(), Action> {
+        let Some(body) = self.flow.as_mut().and_then(Flow::take_new_body) else {
+            return Ok(());
+        };
+        let State::ReadingBody { seen, .. } = self.state else {
+            return Err(self.fail_closed("a key cut out of the body after the body step"));
+        };
+        self.host
+            .replace_request_body(seen, &body)
+            .map_err(|e| self.host_failure(e))
     }
 
     /// Starts reading the body: at once when none follows, from what the host already
@@ -869,6 +889,8 @@ mod tests {
         /// Request trailers the client sent, and the names the filter removed from them.
         trailers: Vec<(String, String)>,
         trailer_removals: Vec<String>,
+        /// How many times the filter replaced the request body.
+        body_replaced: usize,
     }
 
     impl FakeHost {
@@ -916,6 +938,12 @@ mod tests {
                 .get(start..start + len)
                 .unwrap_or_default()
                 .to_vec())
+        }
+        fn replace_request_body(&mut self, size: usize, body: &[u8]) -> R<()> {
+            assert_eq!(size, self.body.len(), "the whole body is replaced");
+            self.body = body.to_vec();
+            self.body_replaced += 1;
+            Ok(())
         }
         fn dispatch(&mut self, call: &CallSpec) -> R<u32> {
             self.edits_at_dispatch.push(self.edits.len());
@@ -2258,6 +2286,77 @@ mod tests {
 
     /// upstream_jwt behind a `jwks_uri` with an anonymous fallback, and a POST on Kong with a
     /// token of an unknown `kid` (a re-fetch): the configuration and the host.
+    const HIDDEN_BODY_KEY: &str = r#"{"consumers": [{"id": "c-1", "keyauth_credentials": [{"key": "good"}]}],
+        "key_auth": {"key_in_body": true, "hide_credentials": true}}"#;
+
+    /// `key_in_body` with `hide_credentials`, on both hosts: the body without the key is
+    /// written in the body step (the whole body replaced, once), with its `Content-Length`.
+    #[test]
+    fn a_key_cut_out_of_the_body_is_written_in_the_body_step() {
+        for kong in [false, true] {
+            let mut host = FakeHost {
+                headers: vec![
+                    h(":method", "POST"),
+                    h(":path", "/x"),
+                    h("content-length", "19"),
+                    h("content-type", "application/x-www-form-urlencoded"),
+                ],
+                body: b"apikey=good&foo=bar".to_vec(),
+                kong,
+                ..FakeHost::default()
+            };
+            let mut f = filter(HIDDEN_BODY_KEY, &mut host);
+            let first = if kong {
+                Action::Continue
+            } else {
+                Action::Pause
+            };
+            assert_eq!(f.on_request_headers(false), first, "kong {kong}");
+            assert_eq!(f.on_request_body(19, true), Action::Continue, "kong {kong}");
+            assert_eq!(f.state(), State::Forwarded);
+            assert_eq!(
+                (host.body.as_slice(), host.body_replaced),
+                (&b"foo=bar"[..], 1)
+            );
+            let length = HeaderEdit::Set("content-length".into(), "7".into());
+            assert!(host.edits.contains(&length), "{:?}", host.edits);
+            assert!(host.responses.is_empty());
+        }
+    }
+
+    /// A key cut out of the body after the body step (key-auth ran again once a JWKS re-fetch
+    /// was answered) cannot be written there (Kong's engine traps): 500, and the body and its
+    /// key never go on.
+    #[test]
+    fn a_key_cut_out_of_the_body_after_the_body_step_is_refused() {
+        let config = r#"{"consumers": [{"id": "anon-1"}, {"id": "c-1", "keyauth_credentials": [{"key": "good"}]}],
+            "jwt": {"jwks_uri": {"url": "http://idp.example/keys"}, "anonymous": "anon-1"},
+            "key_auth": {"key_in_body": true, "hide_credentials": true}}"#;
+        let mut host = bearer_with_kid("new");
+        host.headers[0] = h(":method", "POST");
+        host.headers.push(h("content-length", "19"));
+        host.headers
+            .push(h("content-type", "application/x-www-form-urlencoded"));
+        host.body = b"apikey=good&foo=bar".to_vec();
+        host.answer = CallAnswer {
+            status: Some(200),
+            headers: vec![],
+            body: br#"{"keys": []}"#.to_vec(),
+        };
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_body(19, true), Action::Pause);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        f.on_call_response(7, 12);
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(host.responses[0].status, 500);
+        assert_eq!((host.body_replaced, host.resumed), (0, 0));
+        let logs = host.logs.borrow();
+        assert!(logs
+            .iter()
+            .any(|l| l.contains("cut out of the body after the body step")));
+    }
+
     fn kong_post_past_a_refetch() -> (String, FakeHost) {
         let pem = include_str!("../../tests/fixtures/jose/rsa2048_pkcs8.pem");
         let config = serde_json::json!({

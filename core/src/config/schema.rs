@@ -29,6 +29,12 @@ enum Ty {
     Bool,
     OptBool,
     Int,
+    /// An integer the filter refuses at 0 (a size, a timeout, a cache lifetime).
+    Positive,
+    /// Seconds from 0 (off) to a day (reconcile's answer cache).
+    DaySeconds,
+    /// A non-empty array of strings.
+    Names,
     /// A minted token's lifetime in whole seconds, 1 to a year (`stages::mint::lifetime`).
     Lifetime,
     /// A number of seconds (fractions allowed) up to a year, as Kong's `maximum_expiration`.
@@ -64,8 +70,6 @@ struct Section {
     fields: &'static [Field],
     /// Fields `load` refuses to go without.
     required: &'static [&'static str],
-    /// Pairs of fields `load` refuses together, each when `true` (or, for a string field, set).
-    conflicts: &'static [(&'static str, &'static str)],
     /// Its `Default`, serialised: the field names and the defaults.
     defaults: fn() -> Value,
 }
@@ -105,7 +109,6 @@ const JWT_SECRET: Section = Section {
         ),
     ],
     required: &["key"],
-    conflicts: &[],
     defaults: || ser(JwtSecretSection::default()),
 };
 
@@ -125,7 +128,6 @@ const KEYAUTH_CREDENTIAL: Section = Section {
         ),
     ],
     required: &["key"],
-    conflicts: &[],
     defaults: || ser(KeyAuthCredentialSection::default()),
 };
 
@@ -150,7 +152,6 @@ const BASICAUTH_CREDENTIAL: Section = Section {
         ),
     ],
     required: &["username", "password"],
-    conflicts: &[],
     defaults: || ser(BasicAuthCredentialSection::default()),
 };
 
@@ -166,20 +167,18 @@ const CONSUMER: Section = Section {
         Field("basicauth_credentials", Ty::List(&BASICAUTH_CREDENTIAL), "Credentials of Kong's basic-auth plugin."),
     ],
     required: &[],
-    conflicts: &[],
     defaults: || ser(ConsumerSection::default()),
 };
 
 const JWKS_URI: Section = Section {
     doc: "Where to fetch a JWKS from.",
     fields: &[
-        Field("url", Ty::Str, "The JWKS URL."),
+        Field("url", Ty::Str, "The JWKS URL (required)."),
         Field("upstream", Ty::OptStr, "Dispatch target: an Envoy cluster name, or host:port on Kong. Default: the url's host:port."),
-        Field("timeout_ms", Ty::Int, "Timeout of one fetch, in milliseconds."),
-        Field("cache_seconds", Ty::Int, "How long a fetched set is used before a background refresh, in seconds."),
+        Field("timeout_ms", Ty::Positive, "Timeout of one fetch, in milliseconds."),
+        Field("cache_seconds", Ty::Positive, "How long a fetched set is used before a background refresh, in seconds."),
     ],
-    required: &[],
-    conflicts: &[],
+    required: &["url"],
     defaults: || ser(JwksUriSection::default()),
 };
 
@@ -190,7 +189,6 @@ const CLAIM_TO_HEADER: Section = Section {
         Field("header", Ty::Str, "Header name."),
     ],
     required: &["claim", "header"],
-    conflicts: &[],
     defaults: || ser(ClaimToHeader::default()),
 };
 
@@ -271,7 +269,6 @@ const JWT: Section = Section {
         ),
     ],
     required: &[],
-    conflicts: &[],
     defaults: || ser(JwtSection::default()),
 };
 
@@ -280,7 +277,7 @@ const KEY_AUTH: Section = Section {
     fields: &[
         Field(
             "key_names",
-            Ty::Strings,
+            Ty::Names,
             "Header or query parameter names that carry the key.",
         ),
         Field(
@@ -302,11 +299,11 @@ const KEY_AUTH: Section = Section {
         Field(
             "key_in_body",
             Ty::Bool,
-            "Look for the key in a form or JSON body too (not with hide_credentials).",
+            "Look for the key in a form or JSON body too.",
         ),
         Field(
             "max_body_bytes",
-            Ty::Int,
+            Ty::Positive,
             "Ours: with key_in_body, the largest body read for a key (more is 413).",
         ),
         Field(
@@ -321,11 +318,6 @@ const KEY_AUTH: Section = Section {
         ),
     ],
     required: &[],
-    // Refused at load: the body cannot be edited (stages::auth::key_auth::compile).
-    conflicts: &[
-        ("key_in_body", "hide_credentials"),
-        ("key_in_body", "anonymous"),
-    ],
     defaults: || ser(KeyAuthSection::default()),
 };
 
@@ -345,7 +337,6 @@ const BASIC_AUTH: Section = Section {
         ),
     ],
     required: &[],
-    conflicts: &[],
     defaults: || ser(BasicAuthSection::default()),
 };
 
@@ -373,11 +364,10 @@ const RECONCILE: Section = Section {
         Field("failure_mode_allow", Ty::Bool, "Ours: let the request through when the auth service cannot answer."),
         Field("allowed_headers", Ty::OptStrings, "Ours: only these answer keys may be injected."),
         Field("strip_prefixed_headers", Ty::Bool, "Ours: remove every client header under injected_header_prefix."),
-        Field("cache_seconds", Ty::Int, "Ours: seconds an answer is cached; 0 disables."),
-        Field("max_body_bytes", Ty::Int, "Ours: largest request body read for forward_body."),
+        Field("cache_seconds", Ty::DaySeconds, "Ours: seconds an answer is cached, at most a day; 0 disables."),
+        Field("max_body_bytes", Ty::Positive, "Ours: largest request body read for forward_body."),
     ],
     required: &["url"],
-    conflicts: &[],
     defaults: || ser(ReconcileSection::default()),
 };
 
@@ -395,10 +385,9 @@ const CUSTOM_JWT: Section = Section {
         Field("private_jwk", Ty::Key, "Signing key: a private JWK object or its JSON text."),
         Field("verbose", Ty::Bool, "Add VerboseMessage to error answers."),
         Field("allow_unverified_credentials", Ty::Bool, "Ours: without a verifying stage, take the credential from the request unverified (insecure)."),
-        Field("k_verbatim", Ty::Bool, "Use an oct key's k text verbatim as the secret, as x-custom-jwt does; false base64url-decodes it (RFC 7518)."),
+        Field("k_verbatim", Ty::Bool, "Ours: use an oct key's k text verbatim as the secret, as x-custom-jwt does; false base64url-decodes it (RFC 7518)."),
     ],
     required: &["private_jwk"],
-    conflicts: &[],
     defaults: || ser(CustomJwtSection::default()),
 };
 
@@ -438,7 +427,7 @@ const UPSTREAM_JWT: Section = Section {
         Field("algorithm", Ty::Alg, "Ours: signing algorithm."),
         Field(
             "max_body_bytes",
-            Ty::Int,
+            Ty::Positive,
             "Ours: largest request body hashed; larger gets 413.",
         ),
         Field(
@@ -458,7 +447,6 @@ const UPSTREAM_JWT: Section = Section {
         ),
     ],
     required: &[],
-    conflicts: &[],
     defaults: || ser(UpstreamJwtSection::default()),
 };
 
@@ -473,7 +461,6 @@ const JWKS_ENDPOINT: Section = Section {
         ),
     ],
     required: &[],
-    conflicts: &[],
     defaults: || ser(JwksEndpointSection::default()),
 };
 
@@ -520,7 +507,6 @@ const ROOT: Section = Section {
         ),
     ],
     required: &[],
-    conflicts: &[],
     defaults: || ser(RawConfig::default()),
 };
 
@@ -536,6 +522,9 @@ fn type_of(ty: Ty) -> Value {
         Ty::Bool => json!({"type": "boolean"}),
         Ty::OptBool => json!({"type": ["boolean", "null"]}),
         Ty::Int => json!({"type": "integer", "minimum": 0}),
+        Ty::Positive => json!({"type": "integer", "minimum": 1}),
+        Ty::DaySeconds => json!({"type": "integer", "minimum": 0, "maximum": 86_400}),
+        Ty::Names => json!({"type": "array", "items": {"type": "string"}, "minItems": 1}),
         Ty::Lifetime => json!({"type": "integer", "minimum": 1, "maximum": 31_536_000}),
         Ty::YearSeconds => json!({"type": "number", "minimum": 0, "maximum": 31_536_000}),
         Ty::Strings => strings,
@@ -588,21 +577,6 @@ fn object_schema(section: &Section) -> Value {
     if !section.required.is_empty() {
         if let Some(obj) = schema.as_object_mut() {
             obj.insert("required".into(), json!(section.required));
-        }
-    }
-    if !section.conflicts.is_empty() {
-        // Draft-4: none of the pairs may both be set (`true`, or a string).
-        let set = |name: &str| match name {
-            "anonymous" => json!({"type": "string"}),
-            _ => json!({"enum": [true]}),
-        };
-        let pairs: Vec<Value> = section
-            .conflicts
-            .iter()
-            .map(|(a, b)| json!({"required": [a, b], "properties": {*a: set(a), *b: set(b)}}))
-            .collect();
-        if let Some(obj) = schema.as_object_mut() {
-            obj.insert("not".into(), json!({"anyOf": pairs}));
         }
     }
     schema
@@ -783,6 +757,7 @@ mod tests {
                 "claims_to_headers": [{"claim": "sub", "header": "x-sub"}]
             }}),
             "reconcile" => json!({"reconcile": {"url": "http://auth:8080"}}),
+            "jwt.jwks_uri" => json!({"jwt": {"jwks_uri": {"url": "https://idp.example/keys"}}}),
             "custom_jwt" => json!({"custom_jwt": {"private_jwk": {
                 "kty": "oct", "alg": "HS256",
                 "k": "dGVzdC1vbmx5LWhtYWMta2V5LW9mLTMyLWJ5dGVzLi4u"

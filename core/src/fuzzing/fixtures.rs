@@ -191,6 +191,21 @@ fn config_values(
             vec![],
         ),
         (
+            "hidden-body-keys",
+            json!({
+                "consumers": [
+                    {"id": "h-1", "keyauth_credentials": [{"key": "fuzz-body-key"}]},
+                    {"id": "h-anon"}
+                ],
+                "key_auth": {"key_names": ["apikey", "x_api_key"], "key_in_body": true,
+                             "hide_credentials": true, "anonymous": "h-anon"},
+                "upstream_jwt": {"private_key": ED25519_PKCS8, "algorithm": "EdDSA",
+                                 "x5c": false, "max_body_bytes": 256},
+                "reconcile": {"url": "http://auth", "forward_body": true, "max_body_bytes": 256}
+            }),
+            vec!["jwt"],
+        ),
+        (
             "unverified",
             json!({
                 "custom_jwt": {"private_jwk": {"kty": "oct", "alg": "HS512", "k": OCT_K},
@@ -209,7 +224,7 @@ mod tests {
     #[test]
     fn every_fixture_loads() {
         let fixtures = super::build().unwrap();
-        assert_eq!(fixtures.configs.len(), 5);
+        assert_eq!(fixtures.configs.len(), 6);
         assert!(super::get().is_some());
     }
 }

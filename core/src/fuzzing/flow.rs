@@ -7,21 +7,27 @@
 //!   client's own;
 //! - the upstream never receives a client's copy, in any spelling, of a header only the filter
 //!   may set (the consumer headers, claim headers, minted tokens, reconcile's guarded names):
-//!   each one it receives is the filter's own value.
+//!   each one it receives is the filter's own value;
+//! - with key-auth hiding keys in the body (`key_in_body` with `hide_credentials` and
+//!   `anonymous`), the body the upstream gets holds, under a key name in any reading, no value
+//!   but the verified key (none at all beside the anonymous consumer).
 
 use super::fixtures::{Fixtures, T0};
 use super::gen;
 use crate::stages::auth::CONSUMER_HEADERS;
 use crate::stages::flow::{Flow, Next};
-use crate::stages::{headers, CallAnswer, HeaderEdit, HeaderEdits, Pipeline, Request, Shared};
+use crate::stages::{
+    headers, reconcile, urlenc, CallAnswer, HeaderEdit, HeaderEdits, Pipeline, Request, Shared,
+};
 use arbitrary::{Result, Unstructured};
+use serde_json::Value;
 
 /// Calls and body reads one request may go through before the driver gives up on it.
 const MAX_STEPS: usize = 8;
 
 pub(super) fn run(u: &mut Unstructured, fixtures: &Fixtures) -> Result<()> {
     let index = u.choose_index(fixtures.configs.len())?;
-    let Some((_, config, owned)) = fixtures.configs.get(index) else {
+    let Some((name, config, owned)) = fixtures.configs.get(index) else {
         return Ok(());
     };
     let mut shared = Shared::for_config(config);
@@ -40,6 +46,7 @@ pub(super) fn run(u: &mut Unstructured, fixtures: &Fixtures) -> Result<()> {
             config,
             shared: &mut shared,
             owned,
+            hides_body_keys: *name == "hidden-body-keys",
         };
         driver.request(u, fixtures, req)?;
     }
@@ -50,16 +57,20 @@ struct Driver<'a> {
     config: &'a Pipeline,
     shared: &'a mut Shared,
     owned: &'a [&'static str],
+    /// The fixture whose key-auth cuts keys out of the body.
+    hides_body_keys: bool,
 }
 
 impl Driver<'_> {
     fn request(&mut self, u: &mut Unstructured, fixtures: &Fixtures, req: Request) -> Result<()> {
         let (mut flow, mut next) = Flow::start(self.config, self.shared, req);
+        let mut sent = Vec::new();
         for _ in 0..MAX_STEPS {
             let _ = flow.guard_edits(self.config);
             next = match next {
                 Next::ReadBody { max } => {
                     let body = gen::body(u)?;
+                    sent.clone_from(&body);
                     let pieces = u.int_in_range(1..=3)?;
                     let size = body.len().div_ceil(pieces).max(1);
                     if body
@@ -81,6 +92,9 @@ impl Driver<'_> {
                 }
                 Next::Continue(edits) => {
                     self.check_allowed(&flow, &edits);
+                    if self.hides_body_keys {
+                        check_body_keys(&mut flow, &sent);
+                    }
                     break;
                 }
                 Next::Serve(reply) => {
@@ -162,6 +176,32 @@ impl Driver<'_> {
                 "the upstream receives the client's {name}: {value:?}"
             );
         }
+    }
+}
+
+/// The body the upstream gets (the flow's new one, else the client's) holds under the
+/// fixture's key names (`apikey`, `x_api_key`), as any reader files them, only the verified
+/// key, an empty value or a form's bare name; beside the anonymous consumer, no value at all.
+fn check_body_keys(flow: &mut Flow, sent: &[u8]) {
+    let body = flow.take_new_body().unwrap_or_else(|| sent.to_vec());
+    let content_type = flow.request().header("content-type");
+    let Some(Value::Object(fields)) = reconcile::body_value(content_type, &body) else {
+        return;
+    };
+    let verified = flow.identity().is_some_and(|i| !i.is_anonymous());
+    for (key, value) in fields {
+        let named = ["apikey", "x_api_key"]
+            .iter()
+            .any(|n| urlenc::files_under(&key, n) || key.eq_ignore_ascii_case(n));
+        let harmless = match &value {
+            Value::Bool(_) | Value::Null => true,
+            Value::String(s) => s.is_empty() || verified && s == "fuzz-body-key",
+            _ => false,
+        };
+        assert!(
+            !named || harmless,
+            "the upstream body keeps {key:?}: {value} (verified: {verified})"
+        );
     }
 }
 

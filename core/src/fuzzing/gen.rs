@@ -259,7 +259,8 @@ pub fn request(u: &mut Unstructured, fixtures: &Fixtures) -> Result<Request> {
 
 /// A request body in a form the stages parse.
 pub fn body(u: &mut Unstructured) -> Result<Vec<u8>> {
-    Ok(match u.choose_index(5)? {
+    Ok(match u.choose_index(6)? {
+        5 => word(u, BODY_KEYS)?.into_bytes(),
         0 => Value::Object(json_object(u, 2)?).to_string().into_bytes(),
         1 => b"a=1&b=%41&b=2&c&=x&apikey=fuzz-api-key".to_vec(),
         2 => b"--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\ndata\r\n--b--\r\n".to_vec(),
@@ -267,6 +268,16 @@ pub fn body(u: &mut Unstructured) -> Result<Vec<u8>> {
         _ => bytes(u, 4096)?,
     })
 }
+
+/// Bodies holding keys (`apikey`, `x_api_key`) in the readings key-auth's `key_in_body` knows.
+const BODY_KEYS: &[&str] = &[
+    "apikey=fuzz-body-key&n=1",
+    "n=1&x_api_key=fuzz-body-key&apikey=wrong",
+    "+apikey=fuzz-body-key&apikey%5B%5D=x",
+    r#"{"X_API_KEY": "fuzz-body-key", "n": [1, {"apikey": "x"}]}"#,
+    r#"{"apikey": 12345, "ApiKey": "wrong"}"#,
+    "--b\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nfuzz-body-key\r\n--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n--b--\r\n",
+];
 
 /// The answer to a call: a status or none, a few headers, a body the stages act on.
 pub fn call_answer(u: &mut Unstructured, fixtures: &Fixtures) -> Result<CallAnswer> {

@@ -72,6 +72,8 @@ pub struct Flow {
     identity: Option<Identity>,
     body: Body,
     hash: Option<[u8; 32]>,
+    /// A body to write to the host, not written yet ([`Self::take_new_body`]).
+    new_body: Option<Vec<u8>>,
     step: Step,
     events: Vec<Event>,
 }
@@ -104,6 +106,7 @@ impl Flow {
                 ..Body::default()
             },
             hash: None,
+            new_body: None,
             step: match auth_body {
                 true => Step::AuthBody,
                 false => Step::Auth { refetch: true },
@@ -319,6 +322,9 @@ impl Flow {
             Ok(done) => {
                 self.edits.0.extend(done.edits.0);
                 self.identity = done.identity;
+                if let Some(cut) = done.body {
+                    self.replace_body(cut);
+                }
                 None
             }
             Err(AuthStop::Refuse(refusal)) => Some(self.refuse(refusal)),
@@ -332,6 +338,25 @@ impl Flow {
                 Some(self.advance(config, shared))
             }
         }
+    }
+
+    /// The upstream gets `body` instead of the client's (a key cut out of it): what later
+    /// stages hash, show and sign from here on, with its `Content-Length` (a body of unknown
+    /// length stays so). The glue writes it to the host ([`Self::take_new_body`]).
+    fn replace_body(&mut self, body: Vec<u8>) {
+        self.hash = Some(sha256::digest(&body));
+        self.body.len = u64::try_from(body.len()).unwrap_or(u64::MAX);
+        if self.req.header("content-length").is_some() {
+            self.edits.set("content-length", body.len().to_string());
+        }
+        self.new_body = Some(body.clone());
+        self.body.kept = Some(body);
+    }
+
+    /// The body the upstream must get instead of the client's, once: the glue writes it to
+    /// the host before the request goes on.
+    pub fn take_new_body(&mut self) -> Option<Vec<u8>> {
+        self.new_body.take()
     }
 
     /// Refuses the request, recording why.

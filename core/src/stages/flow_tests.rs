@@ -1218,3 +1218,61 @@ fn reconcile_cache_hits_beside_minted_tokens_and_keys_what_they_carry() {
         "another token of the same consumer is another call"
     );
 }
+
+/// `key_in_body` with `hide_credentials`: the body without the key is what the upstream gets
+/// ([`Flow::take_new_body`], once), with its `Content-Length`; `upstream_jwt` signs its hash and
+/// the auth service is shown it, never the key.
+#[test]
+fn a_key_cut_out_of_the_body_is_the_body_later_stages_sign_and_show() {
+    let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    let config = config(json!({
+        "consumers": [{"id": "c-1", "keyauth_credentials": [{"key": "good"}]}],
+        "key_auth": {"key_in_body": true, "hide_credentials": true},
+        "upstream_jwt": {"private_key": pem, "x5c": false},
+        "reconcile": {"url": "http://auth:8080", "upstream": "auth", "forward_body": true}
+    }));
+    let mut shared = Shared::for_config(&config);
+    let form = "application/x-www-form-urlencoded";
+    let headers = [("content-type", form), ("content-length", "19")];
+    let (mut flow, next) = with_body(&config, &mut shared, &headers, b"apikey=good&foo=bar");
+    let Next::Dispatch(call) = next else {
+        panic!("reconcile call expected: {next:?}")
+    };
+    let shown: Value = serde_json::from_slice(&call.body).unwrap();
+    assert_eq!(shown["body"], json!({"foo": "bar"}), "{shown}");
+    assert_eq!(flow.take_new_body().as_deref(), Some(&b"foo=bar"[..]));
+    assert_eq!(flow.take_new_body(), None, "written once");
+    let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
+        panic!("allowed")
+    };
+    assert_eq!(set_value(&edits, "content-length"), Some("7"));
+    let token = set_value(&edits, "jwt").unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&crate::jose::b64::decode(payload).unwrap()).unwrap();
+    let want: String = crate::sha256::digest(b"foo=bar")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(claims["payloadhash"], want);
+    // A body of unknown length gets no `Content-Length`; nothing to cut, nothing written.
+    let (mut flow, next) = with_body(
+        &config,
+        &mut shared,
+        &[("content-type", form)],
+        b"apikey=good",
+    );
+    assert!(matches!(next, Next::Dispatch(_)), "{next:?}");
+    assert_eq!(flow.take_new_body().as_deref(), Some(&b""[..]));
+    let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
+        panic!("allowed")
+    };
+    assert_eq!(set_value(&edits, "content-length"), None);
+    let (mut flow, _) = with_body(
+        &config,
+        &mut shared,
+        &[("content-type", form), ("apikey", "good")],
+        b"foo=bar",
+    );
+    assert_eq!(flow.take_new_body(), None);
+}

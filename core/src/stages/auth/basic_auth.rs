@@ -235,6 +235,42 @@ mod tests {
         )
     }
 
+    /// Credentials are checked whether or not a stage uses them, as `jwt_secrets` and
+    /// `keyauth_credentials` are (review): a broken export is refused before a section that
+    /// would use it is added.
+    #[test]
+    fn bad_credentials_are_refused_without_a_basic_auth_section() {
+        let refusal = |credentials: serde_json::Value, extra: serde_json::Value| {
+            let mut config =
+                json!({"consumers": [{"id": "c-1", "basicauth_credentials": credentials}]});
+            config
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let err = crate::stages::Pipeline::load(config.to_string().as_bytes()).err();
+            err.map(|e| e.to_string())
+        };
+        let pair = json!({"username": "u", "password": "p"});
+        let cases = [
+            (json!([{"password": "p"}]), json!({}), "consumers[0].basicauth_credentials[0].username: missing field"),
+            (json!([pair, pair]), json!({}), "consumers[0].basicauth_credentials[1].username: duplicate credential username"),
+            (json!([pair]), json!({"_transform": false}), "consumers[0].basicauth_credentials[0].password: must be Kong's stored hash (40 hex digits) under `_transform: false`"),
+        ];
+        for (credentials, extra, want) in cases {
+            assert_eq!(
+                refusal(credentials.clone(), extra.clone()).as_deref(),
+                Some(want)
+            );
+            let mut with_section = extra.clone();
+            with_section
+                .as_object_mut()
+                .unwrap()
+                .insert("basic_auth".into(), json!({}));
+            assert_eq!(refusal(credentials, with_section).as_deref(), Some(want));
+        }
+        assert_eq!(refusal(json!([pair]), json!({})), None);
+    }
+
     #[test]
     fn hide_credentials_keeps_authorization_when_proxy_authorization_authenticates_as_kong() {
         // Kong hides the header it read the credential from: Proxy-Authorization first, and

@@ -26,8 +26,6 @@ pub enum Denial {
     UnknownKid(String),
     /// The token's `alg` is not the credential's algorithm. `Invalid algorithm`.
     InvalidAlgorithm,
-    /// The credential has no usable key. `Invalid key/secret`.
-    InvalidKeySecret,
     /// The signature does not verify (or is malformed for its algorithm). `Invalid signature`.
     InvalidSignature,
     /// Registered-claim failures, answered as the claim map itself (`{"exp":"token expired"}`).
@@ -94,7 +92,6 @@ impl Denial {
             Self::NoCredentials(claim) => format!("No credentials found for given '{claim}'"),
             Self::UnknownKid(_) => "No credentials found for given 'kid'".to_string(),
             Self::InvalidAlgorithm => "Invalid algorithm".to_string(),
-            Self::InvalidKeySecret => "Invalid key/secret".to_string(),
             Self::InvalidSignature => "Invalid signature".to_string(),
             Self::NoApiKey => "No API key found in request".to_string(),
             Self::DuplicateApiKey | Self::AnotherApiKey => "Duplicate API key found".to_string(),
@@ -129,7 +126,6 @@ impl Denial {
             Self::NoCredentials(_) => "no_credentials",
             Self::UnknownKid(_) => "unknown_kid",
             Self::InvalidAlgorithm => "invalid_algorithm",
-            Self::InvalidKeySecret => "invalid_key_secret",
             Self::InvalidSignature => "invalid_signature",
             Self::Claims(_) => "claims",
             Self::NoApiKey => "no_api_key",
@@ -218,10 +214,6 @@ mod tests {
             (
                 Denial::InvalidAlgorithm,
                 r#"{"message":"Invalid algorithm"}"#,
-            ),
-            (
-                Denial::InvalidKeySecret,
-                r#"{"message":"Invalid key/secret"}"#,
             ),
             (
                 Denial::InvalidSignature,

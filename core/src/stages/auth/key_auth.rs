@@ -2,6 +2,7 @@
 //! or JSON body, matched against consumers' `keyauth_credentials`. Keys are held as SHA-256
 //! digests and compared in constant time.
 
+use super::body_cut;
 use super::consumers::{ConsumerRef, Consumers};
 use super::denial::{Challenge, Denial};
 use super::identity::{Identity, Via};
@@ -54,25 +55,10 @@ pub fn compile(
         headers::kong_header_name(name)
             .map_err(|problem| ConfigError::new(format!("key_auth.key_names[{i}]"), problem))?;
     }
-    // The body cannot be edited: a key in it could be neither hidden nor, once rejected,
-    // kept from the upstream beside the anonymous consumer.
-    if section.key_in_body && section.hide_credentials {
-        return Err(ConfigError::new(
-            "key_auth.key_in_body",
-            "not supported with hide_credentials: the key would have to be cut out of the body",
-        ));
-    }
     if section.max_body_bytes == 0 {
         return Err(ConfigError::new(
             "key_auth.max_body_bytes",
             "must be greater than 0",
-        ));
-    }
-    if section.key_in_body && section.anonymous.is_some() {
-        return Err(ConfigError::new(
-            "key_auth.key_in_body",
-            "not supported with anonymous: a rejected key in the body would reach the upstream \
-             beside the anonymous consumer",
         ));
     }
     Ok(KeyAuth {
@@ -138,6 +124,14 @@ impl KeyAuth {
         }
     }
 
+    /// The body without any key field (every key name), when the stage reads the body and a
+    /// field is there: a key rejected before the `anonymous` fallback never reaches the
+    /// upstream beside that consumer.
+    pub fn body_without_keys(&self, req: &Request, body: Option<&[u8]>) -> Option<Vec<u8>> {
+        let bytes = body.filter(|_| self.in_body)?;
+        body_cut::without_keys(req, bytes, &self.key_names)
+    }
+
     /// True when this request is a CORS preflight the stage must not authenticate.
     pub fn skips(&self, req: &Request) -> bool {
         !self.run_on_preflight && req.method == "OPTIONS"
@@ -149,23 +143,30 @@ impl KeyAuth {
         self.in_body.then_some(self.max_body_bytes)
     }
 
-    /// Finds and checks the key; with `hide_credentials`, `edits` gets its removal. `body` is
-    /// the request body, read when [`Self::reads_body`].
+    /// Finds and checks the key; with `hide_credentials`, `edits` gets its removal and, with
+    /// `key_in_body`, `cut` the body without it. `body` is the request body, read when
+    /// [`Self::body_limit`] is set.
     pub fn authenticate(
         &self,
         req: &Request,
         body: Option<&[u8]>,
         consumers: &Consumers,
         edits: &mut HeaderEdits,
+        cut: &mut Option<Vec<u8>>,
     ) -> Result<Identity, Denial> {
-        let body = match body.filter(|_| self.in_body) {
+        let bytes = body.filter(|_| self.in_body);
+        let fields = match bytes {
             Some(bytes) => body_fields(req, bytes).ok_or(Denial::DuplicateApiKey)?,
             None => Fields::default(),
         };
-        let (name, key, from_header) = self.find_key(req, &body)?;
+        let (name, key, from_header) = self.find_key(req, &fields)?;
         if self.hide_credentials {
-            // As Kong: the header of that name, wherever the key was.
+            // As Kong: the header of that name and, with `key_in_body`, the body's field of
+            // that name, wherever the key was.
             edits.remove(name.clone());
+            if let Some(bytes) = bytes {
+                *cut = body_cut::without_keys(req, bytes, std::slice::from_ref(&name));
+            }
         }
         // With `hide_credentials`, the query arguments of that name too, as Kong. Without it,
         // unlike Kong, when one holds another key than the header's: Kong reads only the header
@@ -434,6 +435,7 @@ mod tests {
                 Some(body.as_bytes()),
                 &consumers,
                 &mut HeaderEdits::default(),
+                &mut None,
             );
             result.map(|id| id.credential)
         };
@@ -513,6 +515,7 @@ mod tests {
             Some(b"apikey=good"),
             &consumers,
             &mut HeaderEdits::default(),
+            &mut None,
         );
         assert!(matches!(id.unwrap().via, Via::ApiKey { header: None, .. }));
         // Without `key_in_body` the body is not read.
@@ -523,37 +526,129 @@ mod tests {
             Some(b"apikey=good"),
             &consumers,
             &mut HeaderEdits::default(),
+            &mut None,
         );
         assert_eq!(denial.map(|id| id.credential), Err(Denial::NoApiKey));
     }
 
-    /// The body cannot be edited: `hide_credentials` could not hide a key in it, and on an
-    /// `anonymous` fallback a rejected key in it would reach the upstream.
+    /// Kong's spec (route6: `key_in_body` with `hide_credentials`): the key's field is cut out
+    /// of the body, wherever the key was found, for each type Kong reads; the rest stays
+    /// (Kong's "preserves body MIME type"). Without `hide_credentials` the body goes on whole.
     #[test]
-    fn key_in_body_refuses_what_would_need_the_body_edited() {
-        let refusal = |extra: serde_json::Value| {
-            let mut key_auth = json!({"key_in_body": true});
-            key_auth
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            let config = json!({"consumers": [{"id": "anon"}], "key_auth": key_auth});
-            let err = crate::stages::Pipeline::load(config.to_string().as_bytes()).err();
-            err.map(|e| e.to_string())
+    fn key_in_body_with_hide_credentials_cuts_the_key_out_of_the_body() {
+        let form = "application/x-www-form-urlencoded";
+        let multipart = "multipart/form-data; boundary=Q";
+        let part = |name: &str, value: &str| {
+            format!("\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n--Q")
+        };
+        let both = format!("--Q{}{}--\r\n", part("apikey", "good"), part("foo", "bar"));
+        let left = format!("--Q{}--\r\n", part("foo", "bar"));
+        let cases = [
+            (form, "apikey=good&foo=bar", &[][..], Some("foo=bar")),
+            (
+                "application/json",
+                r#"{"apikey":"good","foo":"bar"}"#,
+                &[],
+                Some(r#"{"foo":"bar"}"#),
+            ),
+            (multipart, both.as_str(), &[], Some(left.as_str())),
+            // The key in the header: the body's field of that name goes too (the same key).
+            (
+                form,
+                "apikey=good&foo=bar",
+                &[("apikey", "good")],
+                Some("foo=bar"),
+            ),
+            // Nothing of that name in the body: it is left as it came.
+            (form, "foo=bar", &[("apikey", "good")], None),
+            ("text/plain", "foobar", &[("apikey", "good")], None),
+        ];
+        for hide in [true, false] {
+            let (ka, consumers) = stage(json!({"key_in_body": true, "hide_credentials": hide}));
+            for (content_type, body, headers, want) in cases {
+                let mut all = vec![("content-type", content_type)];
+                all.extend_from_slice(headers);
+                let req = request("/p", &all);
+                let mut edits = HeaderEdits::default();
+                let mut cut = None;
+                let id = ka.authenticate(
+                    &req,
+                    Some(body.as_bytes()),
+                    &consumers,
+                    &mut edits,
+                    &mut cut,
+                );
+                assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"), "{body}");
+                let want = want.filter(|_| hide).map(|w| w.as_bytes().to_vec());
+                assert_eq!(cut, want, "hide {hide}: {content_type} {body}");
+            }
+        }
+        // A bad key is refused before anything is cut; with no key (Kong's "fails with
+        // 'key_in_body' and unsupported content type") the answer is Kong's.
+        let (ka, consumers) = stage(json!({"key_in_body": true, "hide_credentials": true}));
+        let run = |content_type: &str, body: &str| {
+            let req = request("/p", &[("content-type", content_type)]);
+            let mut cut = None;
+            let result = ka.authenticate(
+                &req,
+                Some(body.as_bytes()),
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut cut,
+            );
+            (result.map(|id| id.credential), cut)
         };
         assert_eq!(
-            refusal(json!({"hide_credentials": true})).as_deref(),
-            Some("key_auth.key_in_body: not supported with hide_credentials: the key would have to be cut out of the body")
+            run(form, "apikey=bad&foo=bar").0,
+            Err(Denial::InvalidCredentials)
         );
-        assert_eq!(
-            refusal(json!({"anonymous": "anon"})).as_deref(),
-            Some("key_auth.key_in_body: not supported with anonymous: a rejected key in the body would reach the upstream beside the anonymous consumer")
+        assert_eq!(run("text/plain", "foobar"), (Err(Denial::NoApiKey), None));
+    }
+
+    /// On the `anonymous` fallback every key field is cut out of the body (as key headers and
+    /// query arguments are removed): a rejected key never reaches the upstream beside the
+    /// anonymous consumer. Kong sends it on.
+    #[test]
+    fn a_rejected_body_key_is_cut_out_before_the_anonymous_fallback() {
+        let config = json!({"consumers": [{"id": "c-1", "keyauth_credentials": [{"key": "good"}]},
+                                          {"id": "anon", "username": "nobody"}],
+                            "key_auth": {"key_in_body": true, "key_names": ["apikey", "token"],
+                                         "anonymous": "anon"}});
+        let pipeline = crate::stages::Pipeline::load(config.to_string().as_bytes()).unwrap();
+        let auth = pipeline.auth.as_ref().unwrap();
+        let req = request(
+            "/p",
+            &[("content-type", "application/x-www-form-urlencoded")],
         );
+        let run = |body: &str| {
+            let mut tokens = crate::stages::auth::TokenCache::default();
+            let done = auth.run(
+                &req,
+                Some(body.as_bytes()),
+                &mut tokens,
+                None,
+                false,
+                &mut Vec::new(),
+            );
+            let done = done.ok().unwrap();
+            let body = done.body.map(|b| String::from_utf8(b).unwrap());
+            (done.identity.unwrap().consumer.unwrap().id, body)
+        };
         assert_eq!(
-            refusal(json!({"max_body_bytes": 0})).as_deref(),
+            run("token=bad&a=1"),
+            (Some("anon".into()), Some("a=1".into()))
+        );
+        assert_eq!(run("a=1"), (Some("anon".into()), None));
+        assert_eq!(run("apikey=good&a=1"), (Some("c-1".into()), None));
+        assert_eq!(
+            crate::stages::Pipeline::load(
+                br#"{"key_auth": {"key_in_body": true, "max_body_bytes": 0}}"#
+            )
+            .err()
+            .map(|e| e.to_string())
+            .as_deref(),
             Some("key_auth.max_body_bytes: must be greater than 0")
         );
-        assert_eq!(refusal(json!({"max_body_bytes": 10})), None);
     }
 
     #[test]
@@ -563,7 +658,9 @@ mod tests {
         let (ka, consumers) = stage(json!({"hide_credentials": true}));
         let mut edits = HeaderEdits::default();
         let req = request("/p?apikey=forged&a=1", &[("apikey", "good")]);
-        assert!(ka.authenticate(&req, None, &consumers, &mut edits).is_ok());
+        assert!(ka
+            .authenticate(&req, None, &consumers, &mut edits, &mut None)
+            .is_ok());
         assert_eq!(
             edits.0,
             [
@@ -575,7 +672,9 @@ mod tests {
         let (ka, consumers) = stage(json!({"hide_credentials": true, "key_in_header": false}));
         let mut edits = HeaderEdits::default();
         let req = request("/p?apikey=good", &[("apikey", "forged")]);
-        assert!(ka.authenticate(&req, None, &consumers, &mut edits).is_ok());
+        assert!(ka
+            .authenticate(&req, None, &consumers, &mut edits, &mut None)
+            .is_ok());
         assert_eq!(
             edits.0,
             [
@@ -587,7 +686,9 @@ mod tests {
         let mut edits = HeaderEdits::default();
         let (ka, consumers) = stage(json!({"hide_credentials": true}));
         let req = request("/p?a=1&&b", &[("apikey", "good")]);
-        assert!(ka.authenticate(&req, None, &consumers, &mut edits).is_ok());
+        assert!(ka
+            .authenticate(&req, None, &consumers, &mut edits, &mut None)
+            .is_ok());
         assert_eq!(edits.0, [HeaderEdit::Remove("apikey".into())]);
     }
 
@@ -598,16 +699,34 @@ mod tests {
         let (ka, consumers) = stage(json!({"key_names": ["api_key"]}));
         for header in ["api_key", "api-key", "Api-Key"] {
             let req = request("/p", &[(header, "good")]);
-            let id = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+            let id = ka.authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None,
+            );
             assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"), "{header}");
             let req = request("/p", &[(header, "bad")]);
-            let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+            let denial = ka.authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None,
+            );
             assert_eq!(denial.unwrap_err(), Denial::InvalidCredentials, "{header}");
         }
         // A hyphen in the name never reads the underscore spelling.
         let (ka, consumers) = stage(json!({"key_names": ["api-key"]}));
         let req = request("/p", &[("api_key", "good")]);
-        let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+        let denial = ka.authenticate(
+            &req,
+            None,
+            &consumers,
+            &mut HeaderEdits::default(),
+            &mut None,
+        );
         assert_eq!(denial.unwrap_err(), Denial::NoApiKey);
     }
 
@@ -624,10 +743,22 @@ mod tests {
         ] {
             let (ka, consumers) = stage(json!({ "key_names": [name] }));
             let req = request("/p", &[(other, "forged"), (read, "good")]);
-            let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+            let denial = ka.authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None,
+            );
             assert_eq!(denial.unwrap_err(), Denial::AnotherApiKey, "{read} {other}");
             let req = request("/p", &[(read, "good"), (other, "good")]);
-            let id = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+            let id = ka.authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None,
+            );
             assert_eq!(
                 id.unwrap().credential.as_deref(),
                 Some("ka-1"),
@@ -667,7 +798,13 @@ mod tests {
         for (config, path, headers) in cases {
             let (ka, consumers) = stage(config.clone());
             let req = request(path, headers);
-            let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+            let denial = ka.authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None,
+            );
             assert_eq!(
                 denial.unwrap_err(),
                 Denial::AnotherApiKey,
@@ -685,7 +822,13 @@ mod tests {
         for (config, path, headers) in cases {
             let (ka, consumers) = stage(config.clone());
             let req = request(path, headers);
-            let id = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+            let id = ka.authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None,
+            );
             let id = id.unwrap_or_else(|d| panic!("{path} {headers:?}: {d:?}"));
             assert_eq!(id.credential.as_deref(), Some("ka-1"), "{path}");
         }
@@ -695,7 +838,13 @@ mod tests {
             ("/p?apikey=good&a=1", None),
         ] {
             let mut edits = HeaderEdits::default();
-            let id = ka.authenticate(&request(path, &good), None, &consumers, &mut edits);
+            let id = ka.authenticate(
+                &request(path, &good),
+                None,
+                &consumers,
+                &mut edits,
+                &mut None,
+            );
             assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"), "{path}");
             let set = want.map(|p| HeaderEdit::Set(":path".into(), p.into()));
             assert_eq!(edits.0, Vec::from_iter(set), "{path}");
@@ -709,10 +858,22 @@ mod tests {
     fn another_spelling_of_the_key_header_beside_a_query_key_is_a_duplicate() {
         let (ka, consumers) = stage(json!({ "key_names": ["x-api-key"] }));
         let req = request("/p?x-api-key=good", &[("x_api_key", "forged")]);
-        let denial = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+        let denial = ka.authenticate(
+            &req,
+            None,
+            &consumers,
+            &mut HeaderEdits::default(),
+            &mut None,
+        );
         assert_eq!(denial.unwrap_err(), Denial::AnotherApiKey);
         let req = request("/p?x-api-key=good", &[("X_API_KEY", "good")]);
-        let id = ka.authenticate(&req, None, &consumers, &mut HeaderEdits::default());
+        let id = ka.authenticate(
+            &req,
+            None,
+            &consumers,
+            &mut HeaderEdits::default(),
+            &mut None,
+        );
         assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"));
     }
 
@@ -722,7 +883,13 @@ mod tests {
         let (ka, consumers) = stage(json!({"key_names": ["apikey", "x-api-key"]}));
         let req = request("/p?apikey", &[("x-api-key", "good")]);
         assert!(ka
-            .authenticate(&req, None, &consumers, &mut HeaderEdits::default())
+            .authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None
+            )
             .is_ok());
         let cases = [
             ("/p?apikey", Denial::NoApiKey),
@@ -735,6 +902,7 @@ mod tests {
                 None,
                 &consumers,
                 &mut HeaderEdits::default(),
+                &mut None,
             );
             assert_eq!(got.unwrap_err(), want, "{path}");
         }
@@ -753,7 +921,13 @@ mod tests {
         let ka = compile(raw.key_auth.as_ref().unwrap(), &raw.consumers, &consumers).unwrap();
         let req = request("/p", &[("apikey", "k")]);
         let id = ka
-            .authenticate(&req, None, &consumers, &mut HeaderEdits::default())
+            .authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None,
+            )
             .unwrap();
         assert_eq!(id.credential, None);
         assert_eq!(
@@ -770,7 +944,8 @@ mod tests {
         let req = request("/r?jwt=forged&a=1&apikey=junk", &[("apikey", "good")]);
         let mut edits = HeaderEdits::default();
         edits.set(":path", "/r?a=1&apikey=junk");
-        ka.authenticate(&req, None, &consumers, &mut edits).unwrap();
+        ka.authenticate(&req, None, &consumers, &mut edits, &mut None)
+            .unwrap();
         assert_eq!(edits.path_or(&req.path), "/r?a=1");
     }
 

@@ -6,6 +6,7 @@
 //! Client-sent copies of every header this module sets are removed first, always.
 
 mod basic_auth;
+mod body_cut;
 pub mod cache;
 mod consumers;
 mod denial;
@@ -66,6 +67,9 @@ pub struct Authenticated {
     pub edits: HeaderEdits,
     /// Who the caller is; `None` when every stage skipped (e.g. a CORS preflight).
     pub identity: Option<Identity>,
+    /// The body the upstream gets instead of the client's, when a key was cut out of it
+    /// (key-auth's `key_in_body`).
+    pub body: Option<Vec<u8>>,
 }
 
 pub(crate) fn anonymous(
@@ -106,7 +110,10 @@ impl Authenticator {
         };
         let basic_auth = match &raw.basic_auth {
             Some(s) => Some(basic_auth::compile(s, raw, &consumers)?),
-            None => None,
+            None => {
+                basic_auth::compile(&Default::default(), raw, &consumers)?;
+                None
+            }
         };
         if jwt.is_none() && key_auth.is_none() && basic_auth.is_none() {
             return Ok(None);
@@ -194,12 +201,19 @@ impl Authenticator {
             .as_ref()
             .filter(|i| i.claims().is_some())
             .map(|i| i.via.clone());
+        let mut cut = None;
         if let Some(ka) = self.key_auth.as_ref().filter(|ka| !ka.skips(req)) {
             let result = self.gate(&identity, ka.anonymous, || {
-                ka.authenticate(req, body, &self.consumers, &mut edits)
+                ka.authenticate(req, body, &self.consumers, &mut edits, &mut cut)
             });
             if falls_back(&result, ka.anonymous) {
                 ka.remove_keys(&edits.path_or(&req.path), &mut edits);
+            }
+            // Any key field goes from the body on the fallback, also one Kong does not read
+            // (JSON under another type, a number): none reaches the upstream beside the
+            // anonymous consumer.
+            if ka.anonymous.is_some() && matches!(result, Some(Err(_))) {
+                cut = ka.body_without_keys(req, body);
             }
             self.settle(&mut identity, result, ka.anonymous, || {
                 (ka.challenge(), String::new())
@@ -222,7 +236,11 @@ impl Authenticator {
         if let Some(id) = &identity {
             self.identity_headers(id, &mut edits)?;
         }
-        Ok(Authenticated { edits, identity })
+        Ok(Authenticated {
+            edits,
+            identity,
+            body: cut,
+        })
     }
 
     /// Kong: a stage with `anonymous` is skipped once a real credential was found.

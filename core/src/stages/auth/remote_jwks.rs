@@ -28,6 +28,9 @@ pub struct RemoteJwks {
 
 /// Compiles `jwt.jwks_uri`.
 pub fn compile(section: &JwksUriSection) -> Result<RemoteJwks, ConfigError> {
+    if section.url.is_empty() {
+        return Err(ConfigError::new("jwt.jwks_uri.url", "missing field"));
+    }
     let url = parse_url(&section.url).map_err(|p| ConfigError::new("jwt.jwks_uri.url", p))?;
     let upstream = url
         .target(section.upstream.as_deref())

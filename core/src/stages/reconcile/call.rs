@@ -425,7 +425,8 @@ pub(super) fn push_repeated(map: &mut Map<String, Value>, key: String, value: Va
     }
 }
 
-fn percent_decode(bytes: &[u8]) -> String {
+/// One urlencoded component as nginx decodes it ([`parse_form`]'s names and values).
+pub fn percent_decode(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {

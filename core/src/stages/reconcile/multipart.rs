@@ -52,6 +52,40 @@ pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
     }
 }
 
+/// The body without the text parts whose field name `drop` picks, every other byte as it came
+/// (key-auth's `hide_credentials` with `key_in_body`); `None` when no part is dropped or the
+/// body is not a form [`form_fields`] reads (file parts are kept: no key is read from them).
+pub fn without_parts(
+    content_type: &str,
+    body: &[u8],
+    drop: impl Fn(&str) -> bool,
+) -> Option<Vec<u8>> {
+    form_fields(content_type, body)?;
+    let boundary = boundary(content_type)?;
+    let delimiter = [b"--", boundary.as_bytes()].concat();
+    let next_delimiter = [b"\r\n--", boundary.as_bytes()].concat();
+    let mut rest = body.strip_prefix(delimiter.as_slice())?;
+    let mut out = delimiter.clone();
+    let mut dropped = false;
+    // Each part is carried with what follows its delimiter up to the next one: padding, CRLF,
+    // the part, CRLF and the next delimiter; the closing `--` and its line end as they came.
+    while !rest.starts_with(b"--") {
+        let eol = find(rest, b"\r\n")?;
+        let part_start = rest.get(eol + 2..)?;
+        let end = find(part_start, &next_delimiter)?;
+        let taken = eol + 2 + end + next_delimiter.len();
+        let named = matches!(field(part_start.get(..end)?)?, Some((name, _)) if drop(&name));
+        if named {
+            dropped = true;
+        } else {
+            out.extend_from_slice(rest.get(..taken)?);
+        }
+        rest = rest.get(taken..)?;
+    }
+    out.extend_from_slice(rest);
+    dropped.then_some(out)
+}
+
 /// The `boundary` parameter of a `Content-Type`; `None` when absent, empty or not plain.
 fn boundary(content_type: &str) -> Option<String> {
     params(content_type)?

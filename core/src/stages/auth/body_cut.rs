@@ -1,0 +1,296 @@
+//! Key fields cut out of a request body: key-auth's `hide_credentials` with `key_in_body` (the
+//! key found), and a key rejected before the `anonymous` fallback (every key name). Only the
+//! named fields go; every other byte reaches the upstream as the client sent it (Kong
+//! re-encodes the whole body, which may reorder a form or JSON).
+
+use crate::stages::{reconcile, urlenc, Request};
+
+/// The body without the fields named `names`, as key-auth reads a body for keys: in an
+/// urlencoded or multipart form every field PHP or Rack files under a name
+/// ([`urlenc::files_under`]); otherwise, in a JSON object under any type, every top-level
+/// member named so in any case. `None` when no such field is there (the body goes on
+/// untouched).
+pub fn without_keys(req: &Request, body: &[u8], names: &[String]) -> Option<Vec<u8>> {
+    let content_type = req.header("content-type");
+    let lower = content_type.unwrap_or_default().to_ascii_lowercase();
+    let media = lower.split(';').next().unwrap_or_default().trim();
+    let in_form = |key: &str| names.iter().any(|n| urlenc::files_under(key, n));
+    if media.starts_with("application/x-www-form-urlencoded") {
+        return form_without(body, in_form);
+    }
+    if media.starts_with("multipart/form-data") {
+        return reconcile::without_parts(content_type.unwrap_or_default(), body, in_form);
+    }
+    json_without(body, |key| {
+        names.iter().any(|n| key.eq_ignore_ascii_case(n))
+    })
+}
+
+/// An urlencoded form without the pairs whose decoded name `drop` picks; the other pairs (and
+/// empty pieces) as they came.
+fn form_without(body: &[u8], drop: impl Fn(&str) -> bool) -> Option<Vec<u8>> {
+    let mut dropped = false;
+    let mut kept: Vec<&[u8]> = Vec::new();
+    for piece in body.split(|&b| b == b'&') {
+        let name = piece.split(|&b| b == b'=').next().unwrap_or_default();
+        if !name.is_empty() && drop(&reconcile::percent_decode(name)) {
+            dropped = true;
+        } else {
+            kept.push(piece);
+        }
+    }
+    dropped.then(|| kept.join(&b'&'))
+}
+
+/// A JSON object without the top-level members whose (decoded) name `drop` picks; the other
+/// members' text as it came, joined by commas. `None` when the body is no JSON object or no
+/// member is dropped.
+fn json_without(body: &[u8], drop: impl Fn(&str) -> bool) -> Option<Vec<u8>> {
+    let object = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    object.as_object()?;
+    let scan = Members::scan(body)?;
+    let mut dropped = false;
+    let mut kept: Vec<&[u8]> = Vec::new();
+    for (name, text) in &scan.members {
+        if drop(name) {
+            dropped = true;
+        } else {
+            kept.push(text);
+        }
+    }
+    if !dropped {
+        return None;
+    }
+    let mut out = body.get(..scan.open)?.to_vec();
+    out.extend_from_slice(&kept.join(&b','));
+    out.extend_from_slice(body.get(scan.close..)?);
+    Some(out)
+}
+
+/// The top-level members of a JSON object's text (already known to parse): each one's decoded
+/// name and its text from the name's opening quote to the value's end.
+struct Members<'a> {
+    /// Just past the `{`.
+    open: usize,
+    /// At the closing `}`.
+    close: usize,
+    members: Vec<(String, &'a [u8])>,
+}
+
+impl<'a> Members<'a> {
+    fn scan(text: &'a [u8]) -> Option<Self> {
+        let mut at = skip_blank(text, 0);
+        if text.get(at) != Some(&b'{') {
+            return None;
+        }
+        at += 1;
+        let open = at;
+        let mut members = Vec::new();
+        loop {
+            at = skip_blank(text, at);
+            match text.get(at)? {
+                b'}' => break,
+                b',' => at = skip_blank(text, at + 1),
+                _ => {}
+            }
+            let start = at;
+            let name_end = skip_string(text, at)?;
+            let name: String = serde_json::from_slice(text.get(start..name_end)?).ok()?;
+            at = skip_blank(text, name_end);
+            if text.get(at) != Some(&b':') {
+                return None;
+            }
+            let end = skip_value(text, skip_blank(text, at + 1))?;
+            members.push((name, text.get(start..end)?));
+            at = end;
+        }
+        Some(Self {
+            open,
+            close: at,
+            members,
+        })
+    }
+}
+
+/// The first byte at or after `at` that is no JSON whitespace.
+fn skip_blank(text: &[u8], mut at: usize) -> usize {
+    while matches!(text.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// Just past the string starting at `at` (its opening quote).
+fn skip_string(text: &[u8], at: usize) -> Option<usize> {
+    if text.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut i = at + 1;
+    loop {
+        match text.get(i)? {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+}
+
+/// Just past the value starting at `at`: a string, an object or array (brackets counted
+/// outside strings), or a scalar up to the next delimiter.
+fn skip_value(text: &[u8], at: usize) -> Option<usize> {
+    match text.get(at)? {
+        b'"' => skip_string(text, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            loop {
+                match text.get(i)? {
+                    b'"' => {
+                        i = skip_string(text, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let mut i = at;
+            while !matches!(
+                text.get(i),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                i += 1;
+            }
+            (i > at).then_some(i)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(content_type: &str, body: &str, names: &[&str]) -> Option<String> {
+        let req = Request::get("/", &[("content-type", content_type)]);
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let out = without_keys(&req, body.as_bytes(), &names)?;
+        Some(String::from_utf8(out).unwrap())
+    }
+
+    const FORM: &str = "application/x-www-form-urlencoded";
+
+    #[test]
+    fn a_form_loses_only_the_key_pairs_in_every_name_php_or_rack_reads() {
+        let cases = [
+            ("apikey=k&foo=bar", Some("foo=bar")),
+            ("foo=bar&apikey=k", Some("foo=bar")),
+            ("a=1&apikey=k&b=2", Some("a=1&b=2")),
+            ("apikey=k", Some("")),
+            ("api%6Bey=k&b=%20x+y", Some("b=%20x+y")),
+            ("+apikey=k&[apikey]=k&apikey[]=k&c=3", Some("c=3")),
+            ("apikey&d=4", Some("d=4")),
+            ("a=1&&b=2&apikey=k", Some("a=1&&b=2")),
+            ("apikeys=k&x_apikey=1", None),
+            ("=apikey&foo=apikey", None),
+            ("", None),
+        ];
+        for (body, want) in cases {
+            assert_eq!(cut(FORM, body, &["apikey"]).as_deref(), want, "{body}");
+        }
+        let two = cut(FORM, "apikey=1&token=2&z=3", &["apikey", "token"]);
+        assert_eq!(two.as_deref(), Some("z=3"));
+        // The media type as Kong matches it: a prefix, any case, parameters after `;`.
+        let typed = cut(
+            "Application/X-WWW-Form-URLEncoded; charset=utf-8",
+            "apikey=k&a=1",
+            &["apikey"],
+        );
+        assert_eq!(typed.as_deref(), Some("a=1"));
+    }
+
+    #[test]
+    fn a_multipart_form_loses_the_key_parts_and_keeps_every_other_byte() {
+        let ct = "multipart/form-data; boundary=B1";
+        let part = |name: &str, value: &str| {
+            format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n--B1")
+        };
+        let body = format!(
+            "--B1\r\n{}  \r\n{}\r\n{}\r\n{}--\r\n",
+            part("apikey", "k"),
+            part("foo", "bar"),
+            part("apikey[]", "k"),
+            part("baz", "a\r\nb"),
+        );
+        let want = format!(
+            "--B1  \r\n{}\r\n{}--\r\n",
+            part("foo", "bar"),
+            part("baz", "a\r\nb")
+        );
+        assert_eq!(cut(ct, &body, &["apikey"]).as_deref(), Some(want.as_str()));
+        // Only the key part: a form with no part left.
+        let only = format!("--B1\r\n{}--", part("apikey", "k"));
+        assert_eq!(cut(ct, &only, &["apikey"]).as_deref(), Some("--B1--"));
+        // A file part is no key (none is read from it), and nothing named: untouched.
+        let file = "--B1\r\nContent-Disposition: form-data; name=\"apikey\"; filename=\"k.txt\"\r\n\r\nk\r\n--B1--\r\n";
+        assert_eq!(cut(ct, file, &["apikey"]), None);
+        assert_eq!(
+            cut(
+                ct,
+                &format!("--B1\r\n{}--\r\n", part("foo", "bar")),
+                &["apikey"]
+            ),
+            None
+        );
+        // A form the readers would not read alike is never rewritten (it is refused earlier).
+        assert_eq!(cut(ct, &format!("pre\r\n{body}"), &["apikey"]), None);
+    }
+
+    #[test]
+    fn a_json_object_loses_the_key_members_in_any_case_and_any_type() {
+        let cases = [
+            (r#"{"apikey":"k","foo":"bar"}"#, Some(r#"{"foo":"bar"}"#)),
+            (r#"{"foo":"bar", "apikey": "k"}"#, Some(r#"{"foo":"bar"}"#)),
+            (
+                r#" { "a" : [1, {"apikey": "x"}], "ApiKey" : "k" , "b": {"c": "}"} } "#,
+                Some(r#" {"a" : [1, {"apikey": "x"}],"b": {"c": "}"}} "#),
+            ),
+            (
+                r#"{"api\u006bey":"k","n":-1.5e3,"t":true,"z":null}"#,
+                Some(r#"{"n":-1.5e3,"t":true,"z":null}"#),
+            ),
+            (r#"{"apikey":"k"}"#, Some("{}")),
+            (
+                r#"{"s":"a\"apikey\":","apikey":{"x":[]}}"#,
+                Some(r#"{"s":"a\"apikey\":"}"#),
+            ),
+            (r#"{"foo":"apikey"}"#, None),
+            (r#"[{"apikey":"k"}]"#, None),
+            (r#"{"apikey":"k""#, None),
+            ("apikey=k", None),
+        ];
+        for ct in ["application/json", "text/plain", ""] {
+            for (body, want) in cases {
+                assert_eq!(cut(ct, body, &["apikey"]).as_deref(), want, "{ct} {body}");
+            }
+        }
+        // What is left parses to the object without the key.
+        let left = cut(
+            "application/json",
+            r#"{"x": {"y": [1,2]}, "APIKEY":"k", "q": "\u00e9"}"#,
+            &["apikey"],
+        );
+        let value: serde_json::Value = serde_json::from_str(&left.unwrap()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"x": {"y": [1, 2]}, "q": "\u{e9}"})
+        );
+    }
+}
