@@ -192,7 +192,7 @@ fn check_body_keys(flow: &mut Flow, sent: &[u8]) {
     for (key, value) in fields {
         let named = ["apikey", "x_api_key"]
             .iter()
-            .any(|n| urlenc::files_under(&key, n) || key.eq_ignore_ascii_case(n));
+            .any(|n| urlenc::reads_as(&key, n) || urlenc::fold(&key) == urlenc::fold(n));
         let harmless = match &value {
             Value::Bool(_) | Value::Null => true,
             Value::String(s) => s.is_empty() || verified && s == "fuzz-body-key",

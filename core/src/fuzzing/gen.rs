@@ -276,6 +276,7 @@ const BODY_KEYS: &[&str] = &[
     "+apikey=fuzz-body-key&apikey%5B%5D=x",
     r#"{"X_API_KEY": "fuzz-body-key", "n": [1, {"apikey": "x"}]}"#,
     r#"{"apikey": 12345, "ApiKey": "wrong"}"#,
+    "APIKEY=fuzz-body-key&!x_api_key=w",
     "--b\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nfuzz-body-key\r\n--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n--b--\r\n",
 ];
 

@@ -190,6 +190,11 @@ impl Flow {
         let mut guard = HeaderEdits::default();
         for edit in &owned.0 {
             let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
+            // The length of a body a key was cut out of is no identity header: set with the
+            // rest, never removed while the request waits.
+            if name.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
             let done = guard.0.iter().any(|e| match e {
                 HeaderEdit::Remove(r) | HeaderEdit::Set(r, _) => r.eq_ignore_ascii_case(name),
             });

@@ -52,6 +52,29 @@ pub fn files_under(key: &str, name: &str) -> bool {
     key == name || rack == name || php == Some(name)
 }
 
+/// True when some upstream framework reads the query or form parameter `key` (decoded) as
+/// `name`: [`files_under`] (PHP, Rack), also once both are case-folded ([`fold`]: ASP.NET and
+/// Spring bind names ignoring case), and Spring's default-value field `!name`. Where key-auth looks for a second key or hides one.
+pub fn reads_as(key: &str, name: &str) -> bool {
+    let key = key.strip_prefix('!').unwrap_or(key);
+    files_under(key, name) || files_under(&fold(key), &fold(name))
+}
+
+/// ASCII lower case, and the four letters outside ASCII whose simple case mapping some reader
+/// takes to an ASCII letter: `İ` and `ı` (Java, .NET: `i`), `ſ` (`s`) and the Kelvin sign
+/// (`k`; Go's `EqualFold` too). Names compared so are equal to every such reader; the key
+/// names themselves are ASCII (Kong header names). No Unicode tables: the module's size.
+pub fn fold(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{130}' | '\u{131}' => 'i',
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
 /// The variable PHP 8 files the query or form key `key` under (`php_register_variable_ex`):
 /// its name and indices joined by NUL (which no key holds once PHP ended it at one), cut at the
 /// first empty index, and whether there was one; `None` when PHP drops the key. Shared by the
@@ -90,15 +113,20 @@ pub fn php_variable(key: &str) -> Option<(String, bool)> {
 }
 
 /// `path` (with its query) without every `&`-separated argument that holds, also when split on
-/// `;`, a name `drop` picks; `?` goes too when nothing is left.
+/// `;`, a name `drop` picks; `?` goes too when nothing is left. A path with nothing to drop is
+/// returned as it came.
 pub fn path_without(path: &str, drop: impl Fn(&str) -> bool) -> String {
     let Some((only, query)) = path.split_once('?') else {
         return path.to_string();
     };
     let named = |piece: &str| decode(piece.split('=').next().unwrap_or_default());
+    let dropped = |arg: &&str| arg.split(';').any(|p| drop(&named(p)));
+    if !query.split('&').any(|arg| dropped(&arg)) {
+        return path.to_string();
+    }
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|arg| !arg.is_empty() && !arg.split(';').any(|p| drop(&named(p))))
+        .filter(|arg| !arg.is_empty() && !dropped(arg))
         .collect();
     match kept.is_empty() {
         true => only.to_string(),
@@ -141,6 +169,28 @@ mod tests {
         }
     }
 
+    /// Names ASP.NET, Spring or Go read as the key name, besides PHP's and Rack's.
+    #[test]
+    fn reads_as_folds_case_and_springs_default_prefix() {
+        for key in [
+            "apikey",
+            "APIKEY",
+            "ApiKey",
+            "!apikey",
+            "!APIKEY[]",
+            "api\u{212a}ey",
+            " ApiKey",
+            "[APIKEY]",
+        ] {
+            assert!(reads_as(key, "apikey"), "{key:?}");
+        }
+        assert!(reads_as("x_api_key", "X_Api_Key") && reads_as("\u{17f}id", "SID"));
+        assert!(reads_as("AP\u{130}KEY", "apikey") && reads_as("ap\u{131}key", "apikey"));
+        for key in ["apikeys", "!!apikey", "_apikey", "api key", ""] {
+            assert!(!reads_as(key, "apikey"), "{key:?}");
+        }
+    }
+
     #[test]
     fn path_without_drops_every_reading_of_a_name() {
         let drop = |name: &str| files_under(name, "jwt");
@@ -148,7 +198,8 @@ mod tests {
         assert_eq!(path_without("/p?a=1;jwt=x&b=2&+jwt=y", drop), "/p?b=2");
         assert_eq!(path_without("/p?jwt[]=x", drop), "/p");
         assert_eq!(path_without("/p", drop), "/p");
-        assert_eq!(path_without("/p?", drop), "/p");
+        assert_eq!(path_without("/p?", drop), "/p?");
+        assert_eq!(path_without("/p?a=1&&b", drop), "/p?a=1&&b");
     }
 
     #[test]

@@ -3,27 +3,27 @@
 //! named fields go; every other byte reaches the upstream as the client sent it (Kong
 //! re-encodes the whole body, which may reorder a form or JSON).
 
-use crate::stages::{reconcile, urlenc, Request};
+use crate::stages::reconcile::{self, Reading};
+use crate::stages::{urlenc, Request};
 
 /// The body without the fields named `names`, as key-auth reads a body for keys: in an
-/// urlencoded or multipart form every field PHP or Rack files under a name
-/// ([`urlenc::files_under`]); otherwise, in a JSON object under any type, every top-level
-/// member named so in any case. `None` when no such field is there (the body goes on
-/// untouched).
+/// urlencoded or multipart form ([`reconcile::reading`]) every field some framework reads as a
+/// name ([`urlenc::reads_as`]); otherwise, in a JSON object, every top-level member named so
+/// once case-folded ([`urlenc::fold`], as Go matches members). `None` when no such field is
+/// there (the body goes on untouched).
 pub fn without_keys(req: &Request, body: &[u8], names: &[String]) -> Option<Vec<u8>> {
     let content_type = req.header("content-type");
-    let lower = content_type.unwrap_or_default().to_ascii_lowercase();
-    let media = lower.split(';').next().unwrap_or_default().trim();
-    let in_form = |key: &str| names.iter().any(|n| urlenc::files_under(key, n));
-    if media.starts_with("application/x-www-form-urlencoded") {
-        return form_without(body, in_form);
+    let in_form = |key: &str| names.iter().any(|n| urlenc::reads_as(key, n));
+    match reconcile::reading(content_type, body) {
+        Reading::Form => form_without(body, in_form),
+        Reading::Multipart => {
+            reconcile::without_parts(content_type.unwrap_or_default(), body, in_form)
+        }
+        Reading::Json => json_without(body, |key| {
+            let key = urlenc::fold(key);
+            names.iter().any(|n| key == urlenc::fold(n))
+        }),
     }
-    if media.starts_with("multipart/form-data") {
-        return reconcile::without_parts(content_type.unwrap_or_default(), body, in_form);
-    }
-    json_without(body, |key| {
-        names.iter().any(|n| key.eq_ignore_ascii_case(n))
-    })
 }
 
 /// An urlencoded form without the pairs whose decoded name `drop` picks; the other pairs (and
@@ -238,9 +238,9 @@ mod tests {
         // Only the key part: a form with no part left.
         let only = format!("--B1\r\n{}--", part("apikey", "k"));
         assert_eq!(cut(ct, &only, &["apikey"]).as_deref(), Some("--B1--"));
-        // A file part is no key (none is read from it), and nothing named: untouched.
+        // A file part of a key name goes too; a form with nothing named is untouched.
         let file = "--B1\r\nContent-Disposition: form-data; name=\"apikey\"; filename=\"k.txt\"\r\n\r\nk\r\n--B1--\r\n";
-        assert_eq!(cut(ct, file, &["apikey"]), None);
+        assert_eq!(cut(ct, file, &["apikey"]).as_deref(), Some("--B1--\r\n"));
         assert_eq!(
             cut(
                 ct,
@@ -251,6 +251,48 @@ mod tests {
         );
         // A form the readers would not read alike is never rewritten (it is refused earlier).
         assert_eq!(cut(ct, &format!("pre\r\n{body}"), &["apikey"]), None);
+    }
+
+    /// Regression (review): names other frameworks read as the key name survived the cut:
+    /// another case (ASP.NET, Spring), Spring's `!apikey` default, a part named by its
+    /// `Content-ID` (Rack), Go's folding of the Kelvin sign in JSON, and bodies Rack reads as
+    /// forms (no type, `multipart/mixed`).
+    #[test]
+    fn every_reading_of_a_key_name_is_cut() {
+        for body in [
+            "APIKEY=k&a=1",
+            "ApiKey=k&a=1",
+            "!apikey=k&a=1",
+            "a=1&!APIKEY[]=k",
+        ] {
+            assert_eq!(
+                cut(FORM, body, &["apikey"]).as_deref(),
+                Some("a=1"),
+                "{body}"
+            );
+        }
+        let ct = "multipart/form-data; boundary=B1";
+        let rest = "Content-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B1--\r\n";
+        for head in [
+            "Content-ID: apikey",
+            "Content-Disposition: form-data; name=\"APIKEY\"",
+        ] {
+            let body = format!("--B1\r\n{head}\r\n\r\nk\r\n--B1\r\n{rest}");
+            let want = format!("--B1\r\n{rest}");
+            assert_eq!(cut(ct, &body, &["apikey"]), Some(want), "{head}");
+        }
+        let kelvin = "{\"api\u{212a}ey\":\"k\",\"a\":1}";
+        assert_eq!(
+            cut("application/json", kelvin, &["apikey"]).as_deref(),
+            Some("{\"a\":1}")
+        );
+        assert_eq!(cut("", "apikey=k&a=1", &["apikey"]).as_deref(), Some("a=1"));
+        let mixed = "multipart/mixed; boundary=B1";
+        let body = format!("--B1\r\nContent-ID: apikey\r\n\r\nk\r\n--B1\r\n{rest}");
+        assert_eq!(
+            cut(mixed, &body, &["apikey"]),
+            Some(format!("--B1\r\n{rest}"))
+        );
     }
 
     #[test]
@@ -274,7 +316,6 @@ mod tests {
             (r#"{"foo":"apikey"}"#, None),
             (r#"[{"apikey":"k"}]"#, None),
             (r#"{"apikey":"k""#, None),
-            ("apikey=k", None),
         ];
         for ct in ["application/json", "text/plain", ""] {
             for (body, want) in cases {

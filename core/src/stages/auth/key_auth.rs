@@ -115,9 +115,12 @@ impl KeyAuth {
     pub fn remove_keys(&self, path: &str, edits: &mut HeaderEdits) {
         for name in &self.key_names {
             edits.remove(name.clone());
-            edits.remove(name.replace('_', "-"));
+            let dashed = name.replace('_', "-");
+            if dashed != *name {
+                edits.remove(dashed);
+            }
         }
-        let named = |key: &str| self.key_names.iter().any(|n| urlenc::files_under(key, n));
+        let named = |key: &str| self.key_names.iter().any(|n| urlenc::reads_as(key, n));
         let without = urlenc::path_without(path, named);
         if without != path {
             edits.set(":path", without);
@@ -161,19 +164,20 @@ impl KeyAuth {
         };
         let (name, key, from_header) = self.find_key(req, &fields)?;
         if self.hide_credentials {
-            // As Kong: the header of that name and, with `key_in_body`, the body's field of
-            // that name, wherever the key was.
-            edits.remove(name.clone());
+            // As Kong, the header and the query arguments of that name (and, with
+            // `key_in_body`, the body's field), wherever the key was; unlike Kong, every other
+            // place a key name is read too, where the same key may sit.
+            self.remove_keys(&edits.path_or(&req.path), edits);
             if let Some(bytes) = bytes {
-                *cut = body_cut::without_keys(req, bytes, std::slice::from_ref(&name));
+                *cut = body_cut::without_keys(req, bytes, &self.key_names);
             }
         }
-        // With `hide_credentials`, the query arguments of that name too, as Kong. Without it,
-        // unlike Kong, when one holds another key than the header's: Kong reads only the header
-        // (its spec wants the 200), the upstream would get that key unverified.
+        // Without `hide_credentials`, unlike Kong, the query arguments of that name when one
+        // holds another key than the header's: Kong reads only the header (its spec wants the
+        // 200), the upstream would get that key unverified.
         let mut in_path = false;
         for (k, v) in urlenc::pairs(req.query()) {
-            in_path |= k == name && (self.hide_credentials || v.as_deref() != Some(&key));
+            in_path |= k == name && !self.hide_credentials && v.as_deref() != Some(&key);
         }
         if in_path {
             // From the path as edited so far: an earlier stage may have removed a rejected
@@ -253,10 +257,11 @@ impl KeyAuth {
 
     /// True when a place Kong does not read once it found `key` under `found` holds another
     /// key the upstream would get unverified: a header or query argument of another key name,
-    /// another spelling of a key header (CGI reads `x_api_key` as `x-api-key`), an argument in the query split on `;` too (as Rack 2
-    /// splits it), or one PHP or Rack files under a key name ([`urlenc::files_under`]:
-    /// `+apikey`, `apikey[]`); with `key_in_body`, a body field of a key name (for a form, in
-    /// those readings too) holding another key, wherever `key` came from. Not counted: what
+    /// another spelling of a key header (CGI reads `x_api_key` as `x-api-key`), an argument in
+    /// the query split on `;` too (as Rack 2 splits it), or one some framework reads as a key
+    /// name ([`urlenc::reads_as`]: `+apikey`, `apikey[]`, `APIKEY`, `!apikey`); with
+    /// `key_in_body`, a body field of a key name (for a form, in those readings too; in JSON,
+    /// case-folded) holding another key, wherever `key` came from. Not counted: what
     /// [`Self::authenticate`] removes (with `hide_credentials` every spelling of the `found`
     /// header; the `&`-separated query arguments of `found` holding another key).
     fn another_key(&self, req: &Request, body: &Fields, found: &str, key: &str) -> bool {
@@ -274,21 +279,22 @@ impl KeyAuth {
             }
             // The `&`-separated arguments named `found` exactly are removed from the path.
             for (k, v) in &plain {
-                if urlenc::files_under(k, name) && other(v) && k != found {
+                if urlenc::reads_as(k, name) && other(v) && k != found {
                     return true;
                 }
             }
             for pair @ (k, v) in &split {
                 let removed = k == found && plain.contains(pair);
-                if urlenc::files_under(k, name) && other(v) && !removed {
+                if urlenc::reads_as(k, name) && other(v) && !removed {
                     return true;
                 }
             }
-            // The body goes on as it came: nothing in it is removed.
+            // Whether or not the body is cut (`hide_credentials`), another key in it is a
+            // second credential.
             for (k, v) in &body.seen {
                 let named = match body.form {
-                    true => urlenc::files_under(k, name),
-                    false => k.eq_ignore_ascii_case(name),
+                    true => urlenc::reads_as(k, name),
+                    false => urlenc::fold(k) == urlenc::fold(name),
                 };
                 if named && another_value(v, key, body.form) {
                     return true;
@@ -356,7 +362,7 @@ fn body_fields(req: &Request, bytes: &[u8]) -> Option<Fields> {
     Some(Fields {
         kong: object(Some(kong)),
         seen: object(reconcile::body_value(content_type, bytes)),
-        form: urlencoded || multipart,
+        form: reconcile::reading(content_type, bytes) != reconcile::Reading::Json,
     })
 }
 
@@ -603,6 +609,44 @@ mod tests {
             Err(Denial::InvalidCredentials)
         );
         assert_eq!(run("text/plain", "foobar"), (Err(Denial::NoApiKey), None));
+    }
+
+    /// Regression (review): with `hide_credentials` the same key under another key name stayed
+    /// in the body (and in the query and headers): every key name is hidden.
+    #[test]
+    fn hide_credentials_hides_the_key_under_every_key_name() {
+        let (ka, consumers) = stage(json!({"key_in_body": true, "hide_credentials": true,
+                                           "key_names": ["apikey", "token"]}));
+        for (content_type, body, left) in [
+            (
+                "application/x-www-form-urlencoded",
+                "apikey=good&token=good&a=1",
+                "a=1",
+            ),
+            (
+                "application/json",
+                r#"{"apikey":"good","Token":"good","a":1}"#,
+                r#"{"a":1}"#,
+            ),
+        ] {
+            let headers = [("content-type", content_type), ("token", "good")];
+            let req = request("/p?TOKEN=good&b=2", &headers);
+            let (mut edits, mut cut) = (HeaderEdits::default(), None);
+            let id = ka.authenticate(
+                &req,
+                Some(body.as_bytes()),
+                &consumers,
+                &mut edits,
+                &mut cut,
+            );
+            assert_eq!(id.unwrap().credential.as_deref(), Some("ka-1"));
+            assert_eq!(cut.as_deref(), Some(left.as_bytes()), "{content_type}");
+            assert!(
+                edits.0.contains(&HeaderEdit::Remove("token".into())),
+                "{edits:?}"
+            );
+            assert_eq!(edits.path_or(&req.path), "/p?b=2");
+        }
     }
 
     /// On the `anonymous` fallback every key field is cut out of the body (as key headers and

@@ -261,17 +261,51 @@ pub fn envelope(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> Value {
 ///   one without `Content-Type`, Spring's `@RequestBody String` a scalar: the service must
 ///   see what they act on.
 pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
-    let media_type = content_type.map(media_type).unwrap_or_default();
-    if media_type.starts_with("application/x-www-form-urlencoded") {
-        Some(parse_form(bytes))
-    } else if media_type.starts_with("multipart/form-data") {
-        // An unreadable form was refused before the call (an empty one gets here): `{}`.
-        let fields = content_type.and_then(|ct| multipart::form_fields(ct, bytes));
-        Some(fields.unwrap_or_else(|| Map::new().into()))
-    } else {
-        serde_json::from_slice::<Value>(bytes)
+    match reading(content_type, bytes) {
+        Reading::Form => Some(parse_form(bytes)),
+        Reading::Multipart => {
+            // An unreadable form was refused before the call (an empty one gets here): `{}`.
+            let fields = content_type.and_then(|ct| multipart::form_fields(ct, bytes));
+            Some(fields.unwrap_or_else(|| Map::new().into()))
+        }
+        Reading::Json => serde_json::from_slice::<Value>(bytes)
             .ok()
-            .filter(|value| !value.is_null())
+            .filter(|value| !value.is_null()),
+    }
+}
+
+/// How upstreams read a body, by its `Content-Type` ([`body_value`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// `application/x-www-form-urlencoded` pairs.
+    Form,
+    /// `multipart/form-data` parts.
+    Multipart,
+    /// JSON, whatever the type says.
+    Json,
+}
+
+/// The [`Reading`] of a body: urlencoded by its media type (a prefix, as Kong matches it);
+/// `multipart/form-data`, and `multipart/mixed` or `multipart/related` holding no JSON (Rack
+/// parses both as forms); with no media type, a form when the body is neither blank nor JSON
+/// (Rack reads an untyped POST as a form); JSON for anything else.
+pub fn reading(content_type: Option<&str>, bytes: &[u8]) -> Reading {
+    let media_type = content_type.map(media_type).unwrap_or_default();
+    let no_json = || {
+        let blank = bytes.iter().all(u8::is_ascii_whitespace);
+        !blank && serde_json::from_slice::<Value>(bytes).is_err() && !json_like(bytes)
+    };
+    let rack_multipart = ["multipart/mixed", "multipart/related"]
+        .iter()
+        .any(|m| media_type.starts_with(m));
+    if media_type.starts_with("application/x-www-form-urlencoded") {
+        Reading::Form
+    } else if media_type.starts_with("multipart/form-data") || rack_multipart && no_json() {
+        Reading::Multipart
+    } else if media_type.is_empty() && no_json() {
+        Reading::Form
+    } else {
+        Reading::Json
     }
 }
 
@@ -290,7 +324,8 @@ pub fn body_value(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
 pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type");
     let media_type = content_type.map(media_type).unwrap_or_default();
-    let form = media_type.starts_with("application/x-www-form-urlencoded");
+    let how = reading(content_type, bytes);
+    let form = how == Reading::Form;
     let json = is_json(&media_type);
     // A second Content-Type reaches the upstream, where gunicorn keeps the last; Tomcat decodes
     // a form by its charset: the service would be shown the body read another way.
@@ -299,10 +334,10 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     for (name, _) in &req.headers {
         types += usize::from(name.eq_ignore_ascii_case("content-type"));
     }
-    if types > 1 || read && !content_type.is_some_and(utf8_charset) {
+    if types > 1 || read && !content_type.is_none_or(utf8_charset) {
         return Some(Refusal::EncodedBody);
     }
-    if media_type.starts_with("multipart/form-data") {
+    if how == Reading::Multipart {
         let Some(fields) = content_type.and_then(|ct| multipart::form_fields(ct, bytes)) else {
             return Some(Refusal::InvalidFormBody);
         };
@@ -334,7 +369,8 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
 /// UTF-8 byte-order mark (Python's `json.loads` takes the mark), an object or array that is
 /// complete once bytes that are not UTF-8 are replaced (Go's decoder does so, and reads the
 /// first value of `{...}x` and stops), or one that holds `NaN` or `Infinity` (Python takes
-/// them). Text that merely begins with a bracket (`[INFO] started`) is none.
+/// them), or one nested deeper than `serde_json` reads (128 levels; Go reads 10,000). Text that
+/// merely begins with a bracket (`[INFO] started`) is none.
 fn json_like(bytes: &[u8]) -> bool {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let text = String::from_utf8_lossy(bytes);
@@ -343,7 +379,29 @@ fn json_like(bytes: &[u8]) -> bool {
         return false;
     }
     let mut values = serde_json::Deserializer::from_slice(text.as_bytes()).into_iter::<Value>();
-    matches!(values.next(), Some(Ok(_))) || text.contains("NaN") || text.contains("Infinity")
+    matches!(values.next(), Some(Ok(_)))
+        || text.contains("NaN")
+        || text.contains("Infinity")
+        || nesting(text.as_bytes()) >= 128
+}
+
+/// The deepest nesting of brackets outside strings (a bound on what a JSON reader recurses).
+fn nesting(text: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in text {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'{' | b'[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// True when a `Content-Type` names no `charset`, or names it once as `charset=utf-8` (any
@@ -861,9 +919,15 @@ mod tests {
     fn envelope_body_left_out_when_no_reading_finds_one() {
         assert_eq!(body_key(None, b""), None, "a GET without body");
         for body in [&b"role=admin"[..], b"null", b"<a/>", &[0xff, 0x00]] {
-            assert_eq!(body_key(None, body), None, "{body:?}");
             assert_eq!(body_key(Some("text/plain"), body), None, "{body:?}");
         }
+        assert_eq!(body_key(None, b"null"), None);
+        // Without a type, a body that is no JSON is a form: Rack reads an untyped POST so.
+        assert_eq!(
+            body_key(None, b"role=admin"),
+            Some(json!({"role": "admin"}))
+        );
+        assert_eq!(body_key(Some(""), b"<a/>"), Some(json!({"<a/>": true})));
         let rec = config(r#", "forward_body": true"#);
         assert_eq!(envelope(&rec, &request(), None), json!({}));
     }

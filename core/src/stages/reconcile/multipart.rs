@@ -17,8 +17,10 @@ use serde_json::{Map, Value};
 /// line ending without CR (Go accepts bare LF, werkzeug bare CR), a folded part header line, a
 /// part without the blank line that ends its headers, no closing delimiter, a
 /// `Content-Transfer-Encoding` that changes the bytes (Go decodes quoted-printable), or a
-/// `Content-Disposition` whose parameters do not parse plainly (a quote inside a value, a name
-/// given twice, RFC 2231 `name*`, which Go decodes).
+/// `Content-Disposition` whose parameters do not parse plainly (a quote inside a value, a
+/// single-quoted value, which PHP unquotes, a name given twice, RFC 2231 `name*`, which Go
+/// decodes, `filename*` without `filename`, a file to Go and a field to PHP). A part without a
+/// `Content-Disposition` name is named by its `Content-ID`, as Rack names it.
 pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
     let mut out = Map::new();
     let boundary = boundary(content_type)?;
@@ -52,9 +54,9 @@ pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
     }
 }
 
-/// The body without the text parts whose field name `drop` picks, every other byte as it came
+/// The body without the parts (files too) whose name `drop` picks, every other byte as it came
 /// (key-auth's `hide_credentials` with `key_in_body`); `None` when no part is dropped or the
-/// body is not a form [`form_fields`] reads (file parts are kept: no key is read from them).
+/// body is not a form [`form_fields`] reads.
 pub fn without_parts(
     content_type: &str,
     body: &[u8],
@@ -74,7 +76,8 @@ pub fn without_parts(
         let part_start = rest.get(eol + 2..)?;
         let end = find(part_start, &next_delimiter)?;
         let taken = eol + 2 + end + next_delimiter.len();
-        let named = matches!(field(part_start.get(..end)?)?, Some((name, _)) if drop(&name));
+        let name = Part::read(part_start.get(..end)?)?.name;
+        let named = name.is_some_and(|name| drop(&name));
         if named {
             dropped = true;
         } else {
@@ -86,13 +89,14 @@ pub fn without_parts(
     dropped.then_some(out)
 }
 
-/// The `boundary` parameter of a `Content-Type`; `None` when absent, empty or not plain.
+/// The `boundary` parameter of a `Content-Type`; `None` when absent, empty, not plain, or longer
+/// than RFC 2046's 70 characters (each search for it costs the body's length times its own).
 fn boundary(content_type: &str) -> Option<String> {
     params(content_type)?
         .into_iter()
         .find(|(key, _)| key == "boundary")
         .map(|(_, value)| value)
-        .filter(|value| !value.is_empty())
+        .filter(|value| !value.is_empty() && value.len() <= 70)
 }
 
 /// The `key=value` parameters after the first `;` of a header value, keys lower-case, values
@@ -112,7 +116,8 @@ fn params(header_value: &str) -> Option<Vec<(String, String)>> {
             None => value,
         };
         let extended = key.contains('*') && key != "filename*";
-        let unplain = value.bytes().any(|b| b == b'"' || b == b'\\');
+        // PHP strips single quotes too (`name='apikey'` is `apikey`); Go keeps them.
+        let unplain = value.bytes().any(|b| b == b'"' || b == b'\\') || value.starts_with('\'');
         if extended || unplain || out.iter().any(|(k, _)| *k == key) {
             return None;
         }
@@ -124,44 +129,83 @@ fn params(header_value: &str) -> Option<Vec<(String, String)>> {
 /// A part's field name and value (`Some(None)`: a file, or a part without a name); `None` when
 /// the part cannot be read plainly.
 fn field(part: &[u8]) -> Option<Option<(String, &[u8])>> {
-    let (head, value) = if part.starts_with(b"\r\n") {
-        (&b""[..], part.get(2..)?)
-    } else {
-        let at = find(part, b"\r\n\r\n")?;
-        (part.get(..at)?, part.get(at + 4..)?)
-    };
-    let mut disposition = None;
-    let lines = std::str::from_utf8(head).ok()?.split("\r\n");
-    for line in lines.filter(|line| !line.is_empty()) {
-        // A folded line (Go and werkzeug join it to the header before) or a bare CR or LF
-        // (werkzeug's line ending) is a header this reader would not see as they do.
-        if matches!(line.as_bytes().first(), Some(b' ' | b'\t'))
-            || line.bytes().any(|b| b == b'\r' || b == b'\n')
-        {
+    let read = Part::read(part)?;
+    Some(
+        read.name
+            .filter(|_| !read.file)
+            .map(|name| (name, read.value)),
+    )
+}
+
+/// One part as every reader reads it.
+struct Part<'a> {
+    /// The `Content-Disposition` name, else the `Content-ID` (Rack names a part by it).
+    name: Option<String>,
+    /// A file: a non-empty `filename` (Go reads `filename=""` as a value).
+    file: bool,
+    value: &'a [u8],
+}
+
+impl<'a> Part<'a> {
+    /// `None` when the part cannot be read plainly: a folded header line or a bare CR or LF,
+    /// two `Content-Disposition`s, a `Content-Transfer-Encoding` that changes the bytes,
+    /// parameters that do not parse plainly ([`params`]), or `filename*` without `filename`
+    /// (PHP reads that part as a field, Go as a file).
+    fn read(part: &'a [u8]) -> Option<Self> {
+        let (head, value) = if part.starts_with(b"\r\n") {
+            (&b""[..], part.get(2..)?)
+        } else {
+            let at = find(part, b"\r\n\r\n")?;
+            (part.get(..at)?, part.get(at + 4..)?)
+        };
+        let mut disposition = None;
+        let mut content_id = None;
+        let lines = std::str::from_utf8(head).ok()?.split("\r\n");
+        for line in lines.filter(|line| !line.is_empty()) {
+            // A folded line (Go and werkzeug join it to the header before) or a bare CR or LF
+            // (werkzeug's line ending) is a header this reader would not see as they do.
+            if matches!(line.as_bytes().first(), Some(b' ' | b'\t'))
+                || line.bytes().any(|b| b == b'\r' || b == b'\n')
+            {
+                return None;
+            }
+            let (name, value) = line.split_once(':')?;
+            let name = name.trim();
+            if name.eq_ignore_ascii_case("content-disposition") {
+                if disposition.replace(value).is_some() {
+                    return None;
+                }
+            } else if name.eq_ignore_ascii_case("content-id") {
+                content_id = Some(value.trim().to_string());
+            } else if name.eq_ignore_ascii_case("content-transfer-encoding") {
+                let plain = ["7bit", "8bit", "binary"];
+                if !plain.iter().any(|p| value.trim().eq_ignore_ascii_case(p)) {
+                    return None;
+                }
+            }
+        }
+        let mut name = None;
+        let (mut file, mut plain_filename, mut extended) = (false, false, false);
+        for (key, value) in params(disposition.unwrap_or_default())? {
+            match key.as_str() {
+                "name" => name = Some(value),
+                "filename" => {
+                    plain_filename = true;
+                    file |= !value.is_empty();
+                }
+                "filename*" => {
+                    extended = true;
+                    file |= !value.is_empty();
+                }
+                _ => {}
+            }
+        }
+        if extended && !plain_filename {
             return None;
         }
-        let (name, value) = line.split_once(':')?;
-        let name = name.trim();
-        if name.eq_ignore_ascii_case("content-disposition") {
-            if disposition.replace(value).is_some() {
-                return None;
-            }
-        } else if name.eq_ignore_ascii_case("content-transfer-encoding") {
-            let plain = ["7bit", "8bit", "binary"];
-            if !plain.iter().any(|p| value.trim().eq_ignore_ascii_case(p)) {
-                return None;
-            }
-        }
+        let name = name.or(content_id).filter(|n| !n.is_empty());
+        Some(Self { name, file, value })
     }
-    let mut name = None;
-    for (key, value) in params(disposition.unwrap_or_default())? {
-        match key.as_str() {
-            "name" => name = Some(value),
-            "filename" | "filename*" if !value.is_empty() => return Some(None),
-            _ => {}
-        }
-    }
-    Some(name.map(|name| (name, value)))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -196,6 +240,34 @@ mod tests {
         assert_eq!(
             form_fields(CT, body),
             Some(json!({"user": ["alice", "bob"], "note": "two\r\nlines"}))
+        );
+    }
+
+    /// Regression (review): parts PHP reads otherwise than Go, as a field named `apikey`: a
+    /// single-quoted name (PHP unquotes it) and `filename*` without `filename` (a file to Go).
+    /// A boundary longer than RFC 2046's 70 characters is refused too (the search for it would
+    /// cost the body's length times its own).
+    #[test]
+    fn form_fields_refuses_parts_php_reads_as_other_fields() {
+        for head in [
+            "Content-Disposition: form-data; name='apikey'",
+            "Content-Disposition: form-data; name=\"apikey\"; filename*=UTF-8''k.txt",
+        ] {
+            let body = format!("--XyZ\r\n{head}\r\n\r\nk\r\n--XyZ--\r\n");
+            assert_eq!(form_fields(CT, body.as_bytes()), None, "{head}");
+        }
+        let both = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"; filename*=UTF-8''a\r\n\r\nk\r\n--XyZ--\r\n";
+        assert_eq!(form_fields(CT, both.as_bytes()), Some(json!({})));
+        let long = "b".repeat(71);
+        let body = format!(
+            "--{long}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{long}--"
+        );
+        let ct = |b: &str| format!("multipart/form-data; boundary={b}");
+        assert_eq!(form_fields(&ct(&long), body.as_bytes()), None);
+        let body = body.replace(&long, &long[1..]);
+        assert_eq!(
+            form_fields(&ct(&long[1..]), body.as_bytes()),
+            Some(json!({"a": "1"}))
         );
     }
 
