@@ -78,13 +78,14 @@ impl TokenLocations {
     pub fn find(&self, req: &Request) -> Found {
         let mut tokens = Tokens::default();
         // Rack 2 reads `jwt=A&x=1;jwt=B` as a second token: both readings count, and so do the
-        // names PHP and Rack file under a token name (`?jwt=A&+jwt=B` is `jwt=B` to PHP).
+        // names some framework reads as a token name (`?jwt=A&+jwt=B` is `jwt=B` to PHP,
+        // `?jwt=A&JWT=B` may be `B` to ASP.NET).
         let (plain, split) = urlenc::readings(req.query());
         for (key, value) in plain.into_iter().chain(split) {
             let named = self
                 .uri_param_names
                 .iter()
-                .any(|n| urlenc::files_under(&key, n));
+                .any(|n| urlenc::reads_as(&key, n));
             if named && tokens.add(value) {
                 return Found::Multiple;
             }
@@ -179,7 +180,7 @@ impl TokenLocations {
         let named = |key: &str| {
             self.uri_param_names
                 .iter()
-                .any(|n| urlenc::files_under(key, n))
+                .any(|n| urlenc::reads_as(key, n))
         };
         let without = urlenc::path_without(path, named);
         if without != path {
@@ -418,6 +419,8 @@ mod tests {
     /// `?jwt=<alice>&+jwt=<forged>` verified alice and handed PHP the forged token.
     #[test]
     fn find_query_token_under_a_name_php_or_rack_reads_as_the_token_name() {
+        // And names another framework binds as `jwt` (ASP.NET and Spring ignore case; Spring's
+        // `!jwt` is its default value).
         for extra in [
             "+jwt=b",
             "%20jwt=b",
@@ -425,6 +428,9 @@ mod tests {
             "jwt[]=b",
             "[jwt]=b",
             "jwt]=b",
+            "JWT=b",
+            "Jwt=b",
+            "!jwt=b",
         ] {
             let path = format!("/?jwt=a&{extra}");
             assert_eq!(
@@ -498,7 +504,7 @@ mod tests {
     #[test]
     fn remove_all_takes_every_token_place_and_keeps_the_rest() {
         let got = removals(
-            "/p?a=1&jwt=x;b=2&+jwt=y&c=3",
+            "/p?a=1&jwt=x;b=2&+jwt=y&c=3&JWT=z",
             &[
                 ("cookie", "theme=dark; Session=t;\tx=1"),
                 ("authorization", "Bearer t"),
