@@ -265,9 +265,9 @@ impl KeyAuth {
     /// [`Self::authenticate`] removes (with `hide_credentials` every spelling of the `found`
     /// header; the `&`-separated query arguments of `found` holding another key).
     fn another_key(&self, req: &Request, body: &Fields, found: &str, key: &str) -> bool {
-        let (plain, split) = match self.in_query {
-            true => urlenc::readings(req.query()),
-            false => Default::default(),
+        let (plain, query): (Vec<_>, &str) = match self.in_query {
+            true => (urlenc::pairs(req.query()).collect(), req.query()),
+            false => (Vec::new(), ""),
         };
         let other = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty() && v != key);
         for name in &self.key_names {
@@ -283,10 +283,13 @@ impl KeyAuth {
                     return true;
                 }
             }
-            for pair @ (k, v) in &split {
-                let removed = k == found && plain.contains(pair);
-                if urlenc::reads_as(k, name) && other(v) && !removed {
-                    return true;
+            // Rack 2's reading: the pieces of an argument holding `;` stay in the path whatever
+            // their names (only whole arguments of `found` are removed).
+            for arg in query.split('&').filter(|arg| arg.contains(';')) {
+                for (k, v) in urlenc::pairs(&arg.replace(';', "&")) {
+                    if urlenc::reads_as(&k, name) && other(&v) {
+                        return true;
+                    }
                 }
             }
             // Whether or not the body is cut (`hide_credentials`), another key in it is a
@@ -649,6 +652,40 @@ mod tests {
         }
     }
 
+    /// Regression (review): a multipart part Rack names otherwise than by its disposition (its
+    /// type with `[]`, or its `Content-ID` after an empty name) holding another key is a
+    /// second key.
+    #[test]
+    fn another_key_in_a_part_rack_names_by_its_type_or_content_id() {
+        let (ka, consumers) = stage(json!({"key_in_body": true}));
+        let ct = "multipart/form-data; boundary=B";
+        for head in [
+            "Content-Disposition: form-data\r\nContent-Type: apikey",
+            "Content-Disposition: form-data; name=\r\nContent-ID: apikey",
+        ] {
+            let body = format!("--B\r\n{head}\r\n\r\nforged\r\n--B--\r\n");
+            let req = request("/p", &[("apikey", "good"), ("content-type", ct)]);
+            assert_eq!(
+                reconcile::unshowable_body(&req, body.as_bytes()),
+                None,
+                "{head}"
+            );
+            let mut edits = HeaderEdits::default();
+            let got = ka.authenticate(
+                &req,
+                Some(body.as_bytes()),
+                &consumers,
+                &mut edits,
+                &mut None,
+            );
+            assert_eq!(
+                got.map(|id| id.credential),
+                Err(Denial::AnotherApiKey),
+                "{head}"
+            );
+        }
+    }
+
     /// On the `anonymous` fallback every key field is cut out of the body (as key headers and
     /// query arguments are removed): a rejected key never reaches the upstream beside the
     /// anonymous consumer. Kong sends it on.
@@ -898,6 +935,29 @@ mod tests {
     /// Regression (review): another spelling was read against the key only when the key came
     /// in a header: `?x-api-key=<alice's key>` beside `x_api_key: <bob's key>` authenticated
     /// alice and handed the upstream bob's key unverified.
+    /// Regression (review): a `;` piece holding another key was taken for the `&` argument of
+    /// the same text, which the path edit removes, and went on: `?apikey=x&a;apikey=x` kept
+    /// `a;apikey=x`, Rack 2's `apikey=x`. (The lookup was also quadratic in the query.)
+    #[test]
+    fn a_semicolon_piece_is_never_taken_for_a_removed_argument() {
+        let (ka, consumers) = stage(json!({}));
+        for path in ["/p?apikey=x&a;apikey=x", "/p?a;apikey=x&apikey=x"] {
+            let req = request(path, &[("apikey", "good")]);
+            let got = ka.authenticate(
+                &req,
+                None,
+                &consumers,
+                &mut HeaderEdits::default(),
+                &mut None,
+            );
+            assert_eq!(
+                got.map(|id| id.credential),
+                Err(Denial::AnotherApiKey),
+                "{path}"
+            );
+        }
+    }
+
     #[test]
     fn another_spelling_of_the_key_header_beside_a_query_key_is_a_duplicate() {
         let (ka, consumers) = stage(json!({ "key_names": ["x-api-key"] }));

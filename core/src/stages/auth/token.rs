@@ -78,16 +78,19 @@ impl TokenLocations {
     pub fn find(&self, req: &Request) -> Found {
         let mut tokens = Tokens::default();
         // Rack 2 reads `jwt=A&x=1;jwt=B` as a second token: both readings count, and so do the
-        // names some framework reads as a token name (`?jwt=A&+jwt=B` is `jwt=B` to PHP,
-        // `?jwt=A&JWT=B` may be `B` to ASP.NET).
+        // names PHP and Rack file under a token name (`?jwt=A&+jwt=B` is `jwt=B` to PHP). A
+        // name only another case or Spring's `!` makes one (`?jwt=A&JWT=B` may be `B` to
+        // ASP.NET) is no token of its own, as in Kong, but must hold no other token.
         let (plain, split) = urlenc::readings(req.query());
+        let mut variants = Vec::new();
         for (key, value) in plain.into_iter().chain(split) {
-            let named = self
-                .uri_param_names
-                .iter()
-                .any(|n| urlenc::reads_as(&key, n));
-            if named && tokens.add(value) {
-                return Found::Multiple;
+            let names = &self.uri_param_names;
+            if names.iter().any(|n| urlenc::files_under(&key, n)) {
+                if tokens.add(value) {
+                    return Found::Multiple;
+                }
+            } else if names.iter().any(|n| urlenc::reads_as(&key, n)) {
+                variants.extend(value.filter(|v| !v.is_empty()));
             }
         }
         for header in req.header_all("cookie") {
@@ -108,6 +111,10 @@ impl TokenLocations {
         }
         // The other piece would reach the upstream beside the verified token.
         if self.in_headers(req, &mut tokens) {
+            return Found::Multiple;
+        }
+        let found = !tokens.0.is_empty();
+        if found && variants.into_iter().any(|v| !tokens.0.contains(&Some(v))) {
             return Found::Multiple;
         }
         match tokens.0.as_slice() {
@@ -412,6 +419,25 @@ mod tests {
             let found = locations().find(&req(path, headers));
             assert_eq!(found, Found::One("a".into()), "{path}");
         }
+    }
+
+    /// A name only another case or Spring's `!` makes a token name is no token of its own (Kong
+    /// reads the name exactly; review), but beside a token it may hold only that token.
+    #[test]
+    fn find_query_name_in_another_case_is_no_token_alone() {
+        for path in ["/?JWT=t", "/?!jwt=t", "/?Jwt=t&x=1"] {
+            assert_eq!(locations().find(&req(path, &[])), Found::None, "{path}");
+        }
+        assert_eq!(
+            locations().find(&req("/?jwt=t&JWT=t", &[])),
+            Found::One("t".into())
+        );
+        let bearer = [("authorization", "Bearer t")];
+        assert_eq!(locations().find(&req("/?JWT=u", &bearer)), Found::Multiple);
+        assert_eq!(
+            locations().find(&req("/?JWT=", &bearer)),
+            Found::One("t".into())
+        );
     }
 
     /// Regression (review): the query was read by Kong's names only, while PHP files `+jwt`,

@@ -286,8 +286,8 @@ pub enum Reading {
 }
 
 /// The [`Reading`] of a body: urlencoded by its media type (a prefix, as Kong matches it);
-/// `multipart/form-data`, and `multipart/mixed` or `multipart/related` holding no JSON (Rack
-/// parses both as forms); with no media type, a form when the body is neither blank nor JSON
+/// `multipart/form-data`, and `multipart/mixed` or `multipart/related` holding no JSON, when
+/// their parts parse (Rack parses both as forms); with no media type, a form when the body is neither blank nor JSON
 /// (Rack reads an untyped POST as a form); JSON for anything else.
 pub fn reading(content_type: Option<&str>, bytes: &[u8]) -> Reading {
     let media_type = content_type.map(media_type).unwrap_or_default();
@@ -295,12 +295,17 @@ pub fn reading(content_type: Option<&str>, bytes: &[u8]) -> Reading {
         let blank = bytes.iter().all(u8::is_ascii_whitespace);
         !blank && serde_json::from_slice::<Value>(bytes).is_err() && !json_like(bytes)
     };
-    let rack_multipart = ["multipart/mixed", "multipart/related"]
-        .iter()
-        .any(|m| media_type.starts_with(m));
+    // Read as parts only when they parse: other clients of these types (MTOM, batches) send
+    // preambles and encoded parts, which Django never reads there.
+    let rack_multipart = || {
+        ["multipart/mixed", "multipart/related"]
+            .iter()
+            .any(|m| media_type.starts_with(m))
+            && content_type.is_some_and(|ct| multipart::form_fields(ct, bytes).is_some())
+    };
     if media_type.starts_with("application/x-www-form-urlencoded") {
         Reading::Form
-    } else if media_type.starts_with("multipart/form-data") || rack_multipart && no_json() {
+    } else if media_type.starts_with("multipart/form-data") || rack_multipart() && no_json() {
         Reading::Multipart
     } else if media_type.is_empty() && no_json() {
         Reading::Form
@@ -343,7 +348,14 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
         };
         return php::renamed_alike(&fields).then_some(Refusal::AmbiguousParameter);
     }
-    if form {
+    let untyped = media_type.is_empty();
+    // Untyped JSON holding `=`: Rack reads an untyped POST as a form whatever it holds
+    // (`["&role=admin&x="]` is `role=admin` there), the call shows the JSON.
+    if untyped && !form && bytes.contains(&b'=') && !bytes.iter().all(u8::is_ascii_whitespace) {
+        return Some(Refusal::AmbiguousBody);
+    }
+    // PHP and Rack split only typed forms (an untyped binary upload may hold any `;`).
+    if form && !untyped {
         // JSON labelled a form: shown as form keys, read as JSON by a handler that decodes
         // JSON whatever the type (Go's `json.NewDecoder`).
         if json_like(bytes) {
@@ -825,6 +837,41 @@ mod tests {
     }
 
     /// The `body` key as Kong's `get_body()` gives it: `None` means the key is left out.
+    /// Regression (review of the untyped and `multipart/mixed|related` readings): untyped JSON
+    /// holding `=` is a form to Rack too (refused); an untyped binary upload may hold `;` (PHP and
+    /// Rack split only typed forms); `multipart/related` that is no plain form (MTOM's preamble,
+    /// base64 parts) is not read as parts, and not refused.
+    #[test]
+    fn unshowable_body_reads_untyped_and_related_bodies_as_rack_does() {
+        let req = |headers: &[(&str, &str)]| Request::get("/p", headers);
+        let untyped = req(&[]);
+        assert_eq!(
+            unshowable_body(&untyped, br#"["&apikey=forged&b="]"#),
+            Some(Refusal::AmbiguousBody)
+        );
+        assert_eq!(unshowable_body(&untyped, br#"{"a": [1, 2]}"#), None);
+        assert_eq!(
+            unshowable_body(&untyped, b"\x89PNG\r\n\x1a\n\x00;\x01\xff"),
+            None
+        );
+        assert_eq!(unshowable_body(&untyped, b"a=1;b=2"), None);
+        let related = req(&[("content-type", "multipart/related; boundary=B")]);
+        let preamble = b"\r\n--B\r\nContent-Type: application/xop+xml\r\n\r\n<a/>\r\n--B--\r\n";
+        let base64 = b"--B\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0=\r\n--B--\r\n";
+        for body in [&preamble[..], &base64[..]] {
+            assert_eq!(unshowable_body(&related, body), None);
+            assert_eq!(
+                reading(Some("multipart/related; boundary=B"), body),
+                Reading::Json
+            );
+        }
+        let plain = b"--B\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--B--";
+        assert_eq!(
+            reading(Some("multipart/mixed; boundary=B"), plain),
+            Reading::Multipart
+        );
+    }
+
     fn body_key(ct: Option<&str>, body: &[u8]) -> Option<Value> {
         let rec = config(r#", "forward_body": true"#);
         let mut req = request();

@@ -47,9 +47,12 @@ pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
         if find(part, &delimiter).is_some() {
             return None;
         }
-        if let Some((name, value)) = field(part)? {
-            let value = Value::String(String::from_utf8_lossy(value).into_owned());
-            super::call::push_repeated(&mut out, name, value);
+        let read = Part::read(part)?;
+        if !read.file {
+            let value = Value::String(String::from_utf8_lossy(read.value).into_owned());
+            for name in read.names {
+                super::call::push_repeated(&mut out, name, value.clone());
+            }
         }
     }
 }
@@ -76,8 +79,10 @@ pub fn without_parts(
         let part_start = rest.get(eol + 2..)?;
         let end = find(part_start, &next_delimiter)?;
         let taken = eol + 2 + end + next_delimiter.len();
-        let name = Part::read(part_start.get(..end)?)?.name;
-        let named = name.is_some_and(|name| drop(&name));
+        let named = Part::read(part_start.get(..end)?)?
+            .names
+            .iter()
+            .any(|n| drop(n));
         if named {
             dropped = true;
         } else {
@@ -109,6 +114,11 @@ fn params(header_value: &str) -> Option<Vec<(String, String)>> {
             continue;
         }
         let (key, value) = piece.split_once('=')?;
+        // `name ="x"`: Go reads the name, Rack 2's pattern finds none there.
+        let blank = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+        if blank(key.as_bytes().last()) || blank(value.as_bytes().first()) {
+            return None;
+        }
         let key = key.trim().to_ascii_lowercase();
         let value = value.trim();
         let value = match value.strip_prefix('"') {
@@ -126,21 +136,12 @@ fn params(header_value: &str) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
-/// A part's field name and value (`Some(None)`: a file, or a part without a name); `None` when
-/// the part cannot be read plainly.
-fn field(part: &[u8]) -> Option<Option<(String, &[u8])>> {
-    let read = Part::read(part)?;
-    Some(
-        read.name
-            .filter(|_| !read.file)
-            .map(|name| (name, read.value)),
-    )
-}
-
 /// One part as every reader reads it.
 struct Part<'a> {
-    /// The `Content-Disposition` name, else the `Content-ID` (Rack names a part by it).
-    name: Option<String>,
+    /// The names readers file it under: the `Content-Disposition` name; without one (or with an
+    /// empty one), the `Content-ID` (Rack 2) and the part's type with `[]` (Rack 3:
+    /// `text/plain[]` when untyped), for a part that is no file.
+    names: Vec<String>,
     /// A file: a non-empty `filename` (Go reads `filename=""` as a value).
     file: bool,
     value: &'a [u8],
@@ -149,8 +150,9 @@ struct Part<'a> {
 impl<'a> Part<'a> {
     /// `None` when the part cannot be read plainly: a folded header line or a bare CR or LF,
     /// two `Content-Disposition`s, a `Content-Transfer-Encoding` that changes the bytes,
-    /// parameters that do not parse plainly ([`params`]), or `filename*` without `filename`
-    /// (PHP reads that part as a field, Go as a file).
+    /// a line with a second `:` (Rack 2 finds `Content-Disposition:`, `Content-ID:` and
+    /// `Content-Type:` anywhere in the part's head), parameters that do not parse plainly ([`params`]),
+    /// or `filename*` without `filename` (PHP reads that part as a field, Go as a file).
     fn read(part: &'a [u8]) -> Option<Self> {
         let (head, value) = if part.starts_with(b"\r\n") {
             (&b""[..], part.get(2..)?)
@@ -160,6 +162,7 @@ impl<'a> Part<'a> {
         };
         let mut disposition = None;
         let mut content_id = None;
+        let mut part_type = None;
         let lines = std::str::from_utf8(head).ok()?.split("\r\n");
         for line in lines.filter(|line| !line.is_empty()) {
             // A folded line (Go and werkzeug join it to the header before) or a bare CR or LF
@@ -169,14 +172,25 @@ impl<'a> Part<'a> {
             {
                 return None;
             }
+            // Rack 2 finds `Content-Disposition:`, `Content-ID:` and `Content-Type:` anywhere in
+            // the part's head: in a value (a second `:`) or another header's name.
             let (name, value) = line.split_once(':')?;
             let name = name.trim();
+            let lower = name.to_ascii_lowercase();
+            let inside = ["content-disposition", "content-id", "content-type"]
+                .iter()
+                .any(|m| lower.len() > m.len() && lower.ends_with(m));
+            if value.contains(':') || inside {
+                return None;
+            }
             if name.eq_ignore_ascii_case("content-disposition") {
                 if disposition.replace(value).is_some() {
                     return None;
                 }
             } else if name.eq_ignore_ascii_case("content-id") {
                 content_id = Some(value.trim().to_string());
+            } else if name.eq_ignore_ascii_case("content-type") {
+                part_type = Some(value.trim().to_string());
             } else if name.eq_ignore_ascii_case("content-transfer-encoding") {
                 let plain = ["7bit", "8bit", "binary"];
                 if !plain.iter().any(|p| value.trim().eq_ignore_ascii_case(p)) {
@@ -203,8 +217,18 @@ impl<'a> Part<'a> {
         if extended && !plain_filename {
             return None;
         }
-        let name = name.or(content_id).filter(|n| !n.is_empty());
-        Some(Self { name, file, value })
+        let mut names = Vec::new();
+        match name.filter(|n| !n.is_empty()) {
+            Some(name) => names.push(name),
+            None if !file => {
+                names.extend(content_id.filter(|id| !id.is_empty()));
+                let mut part_type = part_type.unwrap_or_else(|| "text/plain".into());
+                part_type.push_str("[]");
+                names.push(part_type);
+            }
+            None => {}
+        }
+        Some(Self { names, file, value })
     }
 }
 
@@ -330,19 +354,47 @@ mod tests {
         );
     }
 
-    /// Parts without a name (or without headers) are no field; an empty `filename` is one (Go
-    /// reads it as a value, as a browser's empty file input sends it).
+    /// Parts without a name (or without headers) are Rack 3's `<type>[]` field, and named by
+    /// their `Content-ID` too (Rack 2); an empty `filename` is a field (Go reads it as a value,
+    /// as a browser's empty file input sends it).
     #[test]
-    fn form_fields_skips_unnamed_parts_and_shows_empty_file_names() {
+    fn form_fields_names_unnamed_parts_as_rack_and_shows_empty_file_names() {
         let body = b"--XyZ\r\nContent-Type: text/plain\r\n\r\nno name\r\n\
             --XyZ\r\n\r\nno headers\r\n\
             --XyZ\r\nContent-Disposition: form-data; name=\"role\"; filename=\"\"\r\n\r\nadmin\r\n\
             --XyZ\r\nContent-Disposition: form-data; name=\"ok\";\r\n\r\nyes\r\n--XyZ--";
         assert_eq!(
             form_fields(CT, body),
-            Some(json!({"role": "admin", "ok": "yes"}))
+            Some(json!({"role": "admin", "ok": "yes", "text/plain[]": ["no name", "no headers"]}))
         );
         assert_eq!(form_fields(CT, b"--XyZ--"), Some(json!({})));
+        let named = |head: &str| format!("--XyZ\r\n{head}\r\n\r\nv\r\n--XyZ--");
+        let rack = [
+            (
+                "Content-Disposition: form-data\r\nContent-Type: apikey",
+                json!({"apikey[]": "v"}),
+            ),
+            (
+                "Content-Disposition: form-data; x=1\r\nContent-ID: apikey",
+                json!({"apikey": "v", "text/plain[]": "v"}),
+            ),
+        ];
+        for (head, want) in rack {
+            assert_eq!(
+                form_fields(CT, named(head).as_bytes()),
+                Some(want),
+                "{head}"
+            );
+        }
+        // Where Rack 2 and Go name a part differently, the form is refused.
+        for head in [
+            "Content-Disposition: form-data; name =\"a\"",
+            "Content-Disposition: form-data; name= \"a\"",
+            "X-Content-Disposition: form-data; name=apikey\r\nContent-Disposition: form-data; name=a",
+            "Content-Disposition: form-data; name=a; x=\"Content-ID: apikey\"",
+        ] {
+            assert_eq!(form_fields(CT, named(head).as_bytes()), None, "{head}");
+        }
     }
 
     /// Regression (review): forms that parsers read differently were shown to the auth service
