@@ -430,6 +430,18 @@ mod tests {
         Request::get(path, headers)
     }
 
+    /// The credential id key-auth finds for `req` (edits and any body cut left out), or why not.
+    fn credential(
+        ka: &KeyAuth,
+        consumers: &Consumers,
+        req: &Request,
+        body: Option<&[u8]>,
+    ) -> Result<Option<String>, Denial> {
+        let mut edits = HeaderEdits::default();
+        let id = ka.authenticate(req, body, consumers, &mut edits, &mut None);
+        id.map(|id| id.credential)
+    }
+
     /// `key_in_body`: the key in an urlencoded, JSON or multipart body, read as Kong's
     /// `get_body()` reads it (Kong's spec "key in request body" and its combinations).
     #[test]
@@ -670,19 +682,8 @@ mod tests {
                 None,
                 "{head}"
             );
-            let mut edits = HeaderEdits::default();
-            let got = ka.authenticate(
-                &req,
-                Some(body.as_bytes()),
-                &consumers,
-                &mut edits,
-                &mut None,
-            );
-            assert_eq!(
-                got.map(|id| id.credential),
-                Err(Denial::AnotherApiKey),
-                "{head}"
-            );
+            let got = credential(&ka, &consumers, &req, Some(body.as_bytes()));
+            assert_eq!(got, Err(Denial::AnotherApiKey), "{head}");
         }
     }
 
@@ -943,18 +944,8 @@ mod tests {
         let (ka, consumers) = stage(json!({}));
         for path in ["/p?apikey=x&a;apikey=x", "/p?a;apikey=x&apikey=x"] {
             let req = request(path, &[("apikey", "good")]);
-            let got = ka.authenticate(
-                &req,
-                None,
-                &consumers,
-                &mut HeaderEdits::default(),
-                &mut None,
-            );
-            assert_eq!(
-                got.map(|id| id.credential),
-                Err(Denial::AnotherApiKey),
-                "{path}"
-            );
+            let got = credential(&ka, &consumers, &req, None);
+            assert_eq!(got, Err(Denial::AnotherApiKey), "{path}");
         }
     }
 
