@@ -450,15 +450,7 @@ mod tests {
         let run = |content_type: &str, body: &str, headers: &[(&str, &str)]| {
             let mut all = vec![("content-type", content_type)];
             all.extend_from_slice(headers);
-            let req = request("/p", &all);
-            let result = ka.authenticate(
-                &req,
-                Some(body.as_bytes()),
-                &consumers,
-                &mut HeaderEdits::default(),
-                &mut None,
-            );
-            result.map(|id| id.credential)
+            credential(&ka, &consumers, &request("/p", &all), Some(body.as_bytes()))
         };
         let form = "application/x-www-form-urlencoded";
         let json = "application/json; charset=utf-8";
