@@ -1070,6 +1070,75 @@ fn jwt_remote_jwks_fetch_then_body_hash_for_upstream_jwt() {
     }
 }
 
+/// `key_in_body` with `hide_credentials` behind a JWKS re-fetch: key-auth comes after the
+/// token's `kid` sent the filter to the JWKS endpoint, so the key is cut out of a body read
+/// before the call. Envoy holds that body and takes the new one from the call's answer: the
+/// upstream gets the body without the key, its `Content-Length` and the minted hash. Kong's
+/// engine sets a body only in its body step (it traps elsewhere): 500, nothing reaches the
+/// upstream (README "Different on purpose").
+#[test]
+fn key_in_body_hidden_after_a_jwks_refetch() {
+    use std::sync::{Arc, Mutex};
+    let config = json!({
+        "consumers": [{"id": "c-body", "username": "bodo",
+                       "keyauth_credentials": [{"id": "kb-1", "key": "bk-7f3a91"}]}],
+        "jwt": {"jwks_uri": {"url": "http://idp.example/keys", "upstream": "idp"}},
+        "key_auth": {"key_in_body": true, "hide_credentials": true},
+        "upstream_jwt": {"private_key": tokens::fixture("ec_p256_pkcs8.pem"), "algorithm": "ES256",
+                         "x5c": false},
+    });
+    let sent = "note=hello+world&apikey=bk-7f3a91&n=2";
+    let left = "note=hello+world&n=2";
+    let all = jwks();
+    let rsa_only = json!({"keys": [all["keys"][0].clone()]});
+    assert_eq!(rsa_only["keys"][0]["kid"], "rsa-1");
+    for host in hosts() {
+        let served = Arc::new(Mutex::new(rsa_only.clone()));
+        let served2 = served.clone();
+        let idp = Server::start(move |_| support::Reply::json(200, &served2.lock().unwrap()));
+        let upstream = Server::ok();
+        let gw = Gateway::start(
+            host,
+            Setup::new(config.to_string(), upstream.addr()).cluster("idp", idp.addr()),
+        );
+        let bearer = |alg: &str, kid: &str| {
+            let token = sign_pem(alg, &json!({"sub": "u", "n": rand_nonce()}), Some(kid));
+            format!("Bearer {token}")
+        };
+        // The worker's key set is fetched (at start or for this token), without ed-1.
+        let warm = Request::get("/warm")
+            .header("authorization", &bearer("RS256", "rsa-1"))
+            .header("apikey", "bk-7f3a91");
+        assert_eq!(gw.send(&warm).status, 200, "{host:?}");
+        // Kong's engine blanks a header it cannot remove (docs/kong.md).
+        let hidden = (host == Host::Ngx).then_some("");
+        assert_eq!(upstream.single().header("apikey"), hidden, "{host:?}");
+        *served.lock().unwrap() = all.clone();
+        let fetches = idp.requests().len();
+        let req = Request::post("/orders", sent)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("authorization", &bearer("EdDSA", "ed-1"));
+        let resp = gw.send(&req);
+        assert_eq!(
+            idp.requests().len(),
+            fetches + 1,
+            "{host:?}: the re-fetch ran"
+        );
+        if host == Host::Ngx {
+            assert_eq!(resp.status, 500, "{}", resp.text());
+            assert_eq!(upstream.requests().len(), 1);
+            continue;
+        }
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let rec = upstream.wait_for(2)[1].clone();
+        assert_eq!(rec.body, left.as_bytes());
+        assert_eq!(rec.header("content-length"), Some("20"));
+        assert_eq!(rec.header("x-consumer-username"), Some("bodo"));
+        let minted = tokens::claims_of(rec.header("jwt").unwrap());
+        assert_eq!(minted["payloadhash"], tokens::sha256_hex(left.as_bytes()));
+    }
+}
+
 /// key-auth's `key_in_body`: the body is read before authentication, goes on as it came, and is
 /// the body `upstream_jwt` signs. A chunked body is read as it arrives on Envoy; on Kong's
 /// engine, which runs no body step for an empty body, a request key-auth would refuse without
@@ -1209,4 +1278,68 @@ fn key_in_body_hidden_is_cut_out_of_the_body_the_upstream_gets() {
             check(&upstream.wait_for(4 + n)[3 + n], left, "bodo", None, what);
         }
     }
+}
+
+/// gRPC clients (HTTP/2, `content-type: application/grpc`) are refused in gRPC's form, as Kong
+/// answers them (Kong's specs: key-auth "rejects call without credentials", basic-auth and jwt
+/// "rejects gRPC call without credentials", which look for `Code: Unauthenticated`): Envoy's
+/// trailers-only answer with `grpc-status: 16` and the message as `grpc-message`, with the
+/// challenge and no second `content-type`; a call with a key goes on to the upstream. Envoy
+/// only: the engine built here has no HTTP/2 (on Kong the filter writes `grpc-status` and
+/// `grpc-message` itself on the 401, as Kong does; unit tests in `core/src/stages/grpc.rs`
+/// and `src/filter/http.rs`).
+#[test]
+fn grpc_clients_are_refused_with_grpc_status() {
+    let config = json!({
+        "consumers": [{"id": "c-grpc", "username": "caller",
+                       "keyauth_credentials": [{"id": "kg-1", "key": "grpc-key-51"}]}],
+        "key_auth": {},
+    });
+    if !hosts().contains(&Host::Envoy) {
+        return;
+    }
+    let (upstream, gw) = start_with(Host::Envoy, config);
+    let Gateway::Envoy(envoy) = &gw else {
+        unreachable!("Envoy")
+    };
+    let frame = "\0\0\0\0\u{3}\u{a}\u{1}x";
+    let call = |key: Option<&str>| {
+        let mut req = H2Request::new("POST", "/hello.HelloService/SayHello", envoy.listener)
+            .header("content-type", "application/grpc")
+            .header("te", "trailers");
+        if let Some(key) = key {
+            req = req.header("apikey", key);
+        }
+        h2::send(envoy.listener, &req.data(frame))
+    };
+    let all = |resp: &Response, name: &str| -> Vec<String> {
+        let named = resp.headers.iter().filter(|(n, _)| n == name);
+        named.map(|(_, v)| v.clone()).collect()
+    };
+    for (key, message) in [
+        (None, "No API key found in request"),
+        (Some("nope"), "Unauthorized"),
+    ] {
+        // The same refusal over HTTP/1.1, in JSON.
+        let mut plain = Request::post("/hello.HelloService/SayHello", frame);
+        if let Some(key) = key {
+            plain = plain.header("apikey", key);
+        }
+        assert_eq!(gw.send(&plain).json(), json!({ "message": message }));
+        let refused = call(key);
+        assert_eq!(refused.status, 200, "{refused:?}");
+        assert_eq!(all(&refused, "content-type"), ["application/grpc"]);
+        assert_eq!(all(&refused, "grpc-status"), ["16"], "{key:?}");
+        assert_eq!(all(&refused, "grpc-message"), [message], "{key:?}");
+        assert_eq!(all(&refused, "www-authenticate"), ["Key"]);
+        assert!(refused.body.is_empty());
+    }
+    assert!(upstream.requests().is_empty());
+    let accepted = call(Some("grpc-key-51"));
+    assert_eq!(accepted.status, 200, "{accepted:?}");
+    assert_eq!(all(&accepted, "grpc-status"), Vec::<String>::new());
+    let rec = upstream.single();
+    assert_eq!(rec.header("content-type"), Some("application/grpc"));
+    assert_eq!(rec.header("x-consumer-username"), Some("caller"));
+    assert_eq!(rec.body, frame.as_bytes());
 }

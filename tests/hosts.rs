@@ -411,3 +411,29 @@ fn hosts_bodies_of_unknown_length() {
         }
     }
 }
+
+/// Review: on Kong's engine a body of unknown length is first decided as if empty (here the
+/// anonymous consumer, with its custom id), then again over the body that came (alice's key).
+/// The second decision undoes the first: the upstream gets alice's identity alone, never
+/// `X-Anonymous-Consumer` or the anonymous consumer's custom id beside it.
+#[test]
+fn a_body_decided_again_keeps_nothing_of_the_decision_ahead() {
+    let config = json!({"consumers": [
+        {"id": "anon-1", "username": "anonymous", "custom_id": "anon-cid"},
+        {"id": "c-1", "username": "alice",
+         "keyauth_credentials": [{"id": "ka-1", "key": "alice-key"}]}],
+        "key_auth": {"key_in_body": true, "anonymous": "anon-1"}});
+    each_host(config, |host, gw, upstream| {
+        let post = Request::post("/p", "apikey=alice-key")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .chunked(5);
+        let resp = gw.send(&post);
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let seen = upstream.single();
+        assert_eq!(all_spellings(&seen, "x-consumer-id"), ["c-1"], "{host:?}");
+        assert_eq!(all_spellings(&seen, "x-consumer-username"), ["alice"]);
+        assert_eq!(all_spellings(&seen, "x-credential-identifier"), ["ka-1"]);
+        assert_hidden(host, &seen, "x-anonymous-consumer");
+        assert_hidden(host, &seen, "x-consumer-custom-id");
+    });
+}

@@ -13,8 +13,9 @@
 //! ports also assert the consumer headers and what else the upstream received. Consumer names
 //! are Kong's; keys, passwords and ids are our own.
 //!
-//! Cases not ported (gRPC, the credential TTL, the consumer-cache invalidation)
-//! have a one-line `// Skipped:` comment where they would be. The two specs' logical AND / OR
+//! Cases not ported (basic-auth's gRPC cases, the credential TTL, the consumer-cache
+//! invalidation) have a one-line `// Skipped:` comment where they would be; key-auth's gRPC
+//! cases run on Envoy only (`// Ported on Envoy only:`). The two specs' logical AND / OR
 //! blocks configure the same route and assert the same answers here, so one function ports
 //! both files' case (K38–K45 with B21–B28).
 #![allow(
@@ -381,8 +382,8 @@ fn k21_returns_401_unauthorized_on_invalid_key(lane: &Lane) {
     assert_denied(lane, &req, "Unauthorized", KEY);
 }
 
-// Skipped: K22 key in gRPC headers › "rejects call without credentials": the harness has no gRPC client or upstream.
-// Skipped: K23 key in gRPC headers › "accepts authorized calls": the harness has no gRPC client or upstream.
+// Ported on Envoy only: K22 key in gRPC headers › "rejects call without credentials": `authenticate.rs` `grpc_clients_are_refused_with_grpc_status` (HTTP/2 with gRPC's type; the engine built here has no HTTP/2).
+// Ported on Envoy only: K23 key in gRPC headers › "accepts authorized calls": the same test (the upstream records the call; it is no gRPC server).
 
 /// Plugin: key-auth (access) [#strategy] › Consumer headers › "sends Consumer headers to upstream"
 fn k26_sends_consumer_headers_to_upstream(lane: &Lane) {
@@ -1072,8 +1073,8 @@ fn b06_returns_401_unauthorized_on_username_only(lane: &Lane) {
     assert_denied(lane, &req, "Unauthorized", TEST_REALM);
 }
 
-// Skipped: B07 Unauthorized › "rejects gRPC call without credentials": the harness has no gRPC client or upstream.
-// Skipped: B08 Unauthorized › "accepts authorized gRPC calls": the harness has no gRPC client or upstream.
+// Skipped: B07 Unauthorized › "rejects gRPC call without credentials": the answer is every stage's, tested with key-auth on Envoy (K22 above).
+// Skipped: B08 Unauthorized › "accepts authorized gRPC calls": as K23, with key-auth on Envoy.
 
 /// Plugin: basic-auth (access) [#strategy] › Unauthorized ›
 /// "authenticates valid credentials in Authorization" (the first, user "bob")

@@ -398,7 +398,7 @@ fn a12_reject_if_multiple_different_tokens_found(lane: &Lane) {
     );
 }
 
-// Skipped: A11 Plugin: jwt (access) [#strategy] › refusals › "rejects gRPC call without credentials": the harness has no gRPC client or upstream.
+// Skipped: A11 Plugin: jwt (access) [#strategy] › refusals › "rejects gRPC call without credentials": the answer is every stage's, tested with key-auth on Envoy (`authenticate.rs` `grpc_clients_are_refused_with_grpc_status`).
 
 // Skipped: A14 Plugin: jwt (access) [#strategy] › HS256 › "accepts gRPC call with credentials": the harness has no gRPC client or upstream.
 

@@ -12,6 +12,7 @@ mod support;
 
 use serde_json::{json, Value};
 use std::net::TcpListener;
+use support::h2::{self, H2Request};
 use support::{hosts, Gateway, Host, Recorded, Reply, Request, Server, Setup};
 
 const BAD_GATEWAY: &str = "An invalid response was received from the upstream server";
@@ -156,7 +157,8 @@ fn call_forward_query_refuses_a_semicolon_separator() {
 /// Regression (review): PHP files `user.id`, `user id` and `user[id` as `user_id` (the last
 /// wins): `?user_id=mine&user.id=victim` was shown to the service as two keys, judged as
 /// `mine`, while PHP acted on `victim`. Keys PHP reads as one are refused before the call in
-/// the query (`forward_query`) and in a form or multipart body (`forward_body`); a key repeated
+/// the query (`forward_query`) and in a form or multipart body (`forward_body`), and names that
+/// differ only in case or by Spring's `!` (ASP.NET and Spring bind them as one); a key repeated
 /// as itself goes on, shown as an array.
 #[test]
 fn call_refuses_parameters_php_reads_as_one() {
@@ -172,6 +174,8 @@ fn call_refuses_parameters_php_reads_as_one() {
         for req in [
             Request::get("/q?user_id=mine&user.id=victim"),
             Request::get("/q?user_id=mine&user+id=victim"),
+            Request::get("/q?role=user&ROLE=admin"),
+            Request::get("/q?role=user&!role=admin"),
             Request::post("/f", "user_id=mine&user%5Bid=victim")
                 .header("content-type", "application/x-www-form-urlencoded"),
             Request::post("/m", multipart)
@@ -976,4 +980,46 @@ fn the_auth_service_is_shown_the_minted_upstream_token() {
             "{host:?}"
         );
     }
+}
+
+/// A gRPC client refused after the auth service's answer gets Kong's gRPC status for it, not
+/// Envoy's own mapping (which makes 404 Unimplemented): 404 is NotFound (5), 403
+/// PermissionDenied (7), with the message as `grpc-message`. Envoy only (HTTP/2; the engine
+/// built here has none).
+#[test]
+fn grpc_clients_get_kongs_status_for_a_denial() {
+    if !hosts().contains(&Host::Envoy) {
+        return;
+    }
+    let r = rig(
+        Host::Envoy,
+        json!({"message_403": "no way"}),
+        |call: &Recorded| match call.header("x-forwarded-path").unwrap() {
+            "/svc/Missing" => Reply::status(404, "nope"),
+            _ => Reply::status(403, "nope"),
+        },
+    );
+    let Gateway::Envoy(envoy) = &r.gw else {
+        unreachable!("Envoy")
+    };
+    for (path, code, message) in [
+        ("/svc/Missing", "5", "Not Found"),
+        ("/svc/Other", "7", "no way"),
+    ] {
+        let req = H2Request::new("POST", path, envoy.listener)
+            .header("content-type", "application/grpc+proto")
+            .data("\0\0\0\0\0");
+        let resp = h2::send(envoy.listener, &req);
+        let all = |name: &str| -> Vec<&str> {
+            let named = resp.headers.iter().filter(|(n, _)| n == name);
+            named.map(|(_, v)| v.as_str()).collect()
+        };
+        assert_eq!(resp.status, 200, "{path}: {resp:?}");
+        assert_eq!(all("content-type"), ["application/grpc"], "{path}");
+        assert_eq!(
+            (all("grpc-status"), all("grpc-message")),
+            (vec![code], vec![message])
+        );
+    }
+    assert!(r.upstream.requests().is_empty());
 }

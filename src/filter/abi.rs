@@ -164,15 +164,21 @@ pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), Status> {
     }
 }
 
-/// Sends a local reply instead of proxying.
-pub fn send_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), Status> {
+/// Sends a local reply instead of proxying; `grpc_status` -1 when the answer is not gRPC's
+/// (Kong's engine accepts nothing else).
+pub fn send_response(
+    status: u32,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    grpc_status: i32,
+) -> Result<(), Status> {
     let encoded = map_codec::encode(headers);
     let body_ptr = if body.is_empty() {
         null()
     } else {
         body.as_ptr()
     };
-    // SAFETY: pointers and lengths of live buffers; -1 means "not gRPC".
+    // SAFETY: pointers and lengths of live buffers.
     check(unsafe {
         proxy_send_local_response(
             status,
@@ -182,7 +188,7 @@ pub fn send_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Resu
             body.len(),
             encoded.as_ptr(),
             encoded.len(),
-            -1,
+            grpc_status,
         )
     })
 }

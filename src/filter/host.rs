@@ -40,8 +40,13 @@ pub trait Host {
     fn request_trailers(&self) -> Result<Vec<(String, String)>, HostError>;
     /// Removes a request trailer (every value of the name).
     fn remove_request_trailer(&mut self, name: &str) -> Result<(), HostError>;
-    /// Answers the request locally.
-    fn send_response(&mut self, response: &LocalResponse) -> Result<(), HostError>;
+    /// Answers the request locally; `grpc_status` is the status Envoy gives a gRPC client
+    /// (it makes its own trailers-only answer to a gRPC request), `None` elsewhere.
+    fn send_response(
+        &mut self,
+        response: &LocalResponse,
+        grpc_status: Option<u8>,
+    ) -> Result<(), HostError>;
     /// Resumes a paused request.
     fn continue_request(&mut self) -> Result<(), HostError>;
     /// Writes a log line. Callers never pass tokens, secrets or keys.
@@ -62,8 +67,11 @@ pub trait Host {
     /// True on Kong (ngx_wasm_module), where `ngx.*` properties exist (false until
     /// [`Host::learn_kind`] ran in a request).
     fn is_kong(&self) -> bool;
-    /// Learns the host's kind, once per VM; called at each request's headers.
-    fn learn_kind(&mut self) {}
+    /// Learns the host's kind, once per VM; called at each request's headers. False while it
+    /// is unknown (the host's answer told nothing): the request is refused.
+    fn learn_kind(&mut self) -> bool {
+        true
+    }
     /// A string property (`["connection", "subject_peer_certificate"]`), when the host has it.
     fn text_property(&self, path: &[&str]) -> Option<String>;
     /// Host time in milliseconds (for latencies).
@@ -109,11 +117,14 @@ pub enum HostKind {
 }
 
 impl HostKind {
-    /// Asks the host, in a request's context: `ngx.*` properties exist only on ngx_wasm_module.
-    fn detect() -> Self {
+    /// Asks the host, in a request's context: `ngx.*` properties exist only on ngx_wasm_module
+    /// (Envoy answers NotFound). Any other answer tells nothing: `None`, and the request is
+    /// refused, since taking ngx for Envoy would leave its removals undone.
+    fn detect() -> Option<Self> {
         match abi::property(&["ngx", "hostname"]) {
-            Ok(Some(_)) => Self::Ngx,
-            _ => Self::Envoy,
+            Ok(Some(_)) => Some(Self::Ngx),
+            Ok(None) => Some(Self::Envoy),
+            Err(_) => None,
         }
     }
 }
@@ -154,13 +165,18 @@ impl Host for ProxyWasmHost {
         abi::remove_header(ids::REQUEST_TRAILERS, name).map_err(fail("remove request trailer"))
     }
 
-    fn send_response(&mut self, response: &LocalResponse) -> Result<(), HostError> {
+    fn send_response(
+        &mut self,
+        response: &LocalResponse,
+        grpc_status: Option<u8>,
+    ) -> Result<(), HostError> {
         let headers: Vec<(&str, &str)> = response
             .headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        abi::send_response(u32::from(response.status), &headers, &response.body)
+        let grpc = grpc_status.map_or(-1, i32::from);
+        abi::send_response(u32::from(response.status), &headers, &response.body, grpc)
             .map_err(fail("send local response"))
     }
 
@@ -241,10 +257,11 @@ impl Host for ProxyWasmHost {
         self.kind.get() == Some(HostKind::Ngx)
     }
 
-    fn learn_kind(&mut self) {
+    fn learn_kind(&mut self) -> bool {
         if self.kind.get().is_none() {
-            self.kind.set(Some(HostKind::detect()));
+            self.kind.set(HostKind::detect());
         }
+        self.kind.get().is_some()
     }
 
     fn text_property(&self, path: &[&str]) -> Option<String> {

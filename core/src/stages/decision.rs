@@ -55,10 +55,7 @@ impl LocalResponse {
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
         Self {
             status,
-            headers: vec![(
-                "content-type".into(),
-                "application/json; charset=utf-8".into(),
-            )],
+            headers: vec![("content-type".into(), super::grpc::JSON_TYPE.into())],
             body: body.to_string().into_bytes(),
         }
     }

@@ -6,6 +6,7 @@ pub mod auth;
 mod decision;
 pub mod events;
 pub mod flow;
+pub mod grpc;
 pub mod headers;
 pub mod mint;
 mod pipeline;

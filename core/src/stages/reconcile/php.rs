@@ -1,7 +1,8 @@
 //! PHP's reading of query and form keys (`$_GET`, `$_POST`): it files keys the call shows the
-//! auth service apart under one variable, which then holds the last one's value.
+//! auth service apart under one variable, which then holds the last one's value. Binders that
+//! ignore case (ASP.NET, Spring) and Spring's `!name` default merge keys the same way.
 
-use crate::stages::urlenc::php_variable;
+use crate::stages::urlenc::{fold, php_variable};
 use serde_json::{Map, Value};
 
 /// True when two different keys of `form` (an object of keys to values, as the call shows a
@@ -16,14 +17,16 @@ use serde_json::{Map, Value};
 /// variable holds the other's (`a` and `a[x]`: PHP keeps the later), where an empty index
 /// (`a[]`, PHP appends) stands for any index (`a[]` holds `a[0]`), but two keys that both end
 /// in one empty index each add an element (`r[][a]`, `r[][b]`). A key repeated as itself is
-/// already shown as an array of its values.
+/// already shown as an array of its values. Keys are compared case-folded ([`fold`]) and
+/// without Spring's `!` prefix: `role` and `ROLE`, or `role` and `!role`, are one parameter
+/// to ASP.NET or Spring.
 pub fn renamed_alike(form: &Value) -> bool {
     let Some(form) = form.as_object() else {
         return false;
     };
     // `Map` is sorted by key (serde_json without `preserve_order`; a test holds it to that).
     let mut names = Map::new();
-    for (name, append) in form.keys().filter_map(|key| php_variable(key)) {
+    for (name, append) in form.keys().filter_map(|key| variable(key)) {
         match names.get(&name) {
             Some(Value::Bool(true)) if append => {}
             Some(_) => return true,
@@ -42,6 +45,11 @@ pub fn renamed_alike(form: &Value) -> bool {
         previous = Some(name);
     }
     false
+}
+
+/// The variable some upstream files `key` under: PHP's, folded, without Spring's `!`.
+fn variable(key: &str) -> Option<(String, bool)> {
+    php_variable(&fold(key.strip_prefix('!').unwrap_or(key)))
 }
 
 #[cfg(test)]
@@ -101,6 +109,12 @@ mod tests {
             &["a", "a[]"],
             &["a[]", "a[0]"],
             &["a[x][]", "a[x][0][y]"],
+            &["User_id", "user_id"],
+            &["role", "ROLE"],
+            &["role", "!role"],
+            &["!Role[x]", "role[x]"],
+            &["sid", "\u{17f}id"],
+            &["a[x]", "A[X][y]"],
         ] {
             assert!(alike(keys), "{keys:?}");
         }
@@ -115,7 +129,7 @@ mod tests {
             &["r[][a]", "r[][b]"],
             &["a", "a_", "ab", "a0", "a\u{1}"],
             &["", "[x]", "=", " "],
-            &["User_id", "user_id"],
+            &["!role", "roles", "!!role", "_role"],
         ] {
             assert!(!alike(keys), "{keys:?}");
         }
