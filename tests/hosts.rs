@@ -437,3 +437,36 @@ fn a_body_decided_again_keeps_nothing_of_the_decision_ahead() {
         assert_hidden(host, &seen, "x-consumer-custom-id");
     });
 }
+
+/// Guard 4: on Kong's engine `$upstream_uri` points elsewhere while a request waits on the auth
+/// service (so an engine that lets it go without the answer, Kong 3.8 on a failed call, reaches
+/// no resource); once the answer allows it, the upstream gets the path and query the client
+/// sent, with a hidden key taken out of the query, from the body step too.
+#[test]
+fn a_request_that_waited_on_a_call_reaches_its_own_path() {
+    for host in hosts() {
+        let auth = Server::start(|_| Reply::json(200, &json!({})));
+        let upstream = Server::ok();
+        let config = json!({
+            "consumers": consumers(),
+            "key_auth": {"hide_credentials": true},
+            "reconcile": {"url": "http://auth.internal:8080", "upstream": "auth"},
+        });
+        let gw = Gateway::start(
+            host,
+            Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr()),
+        );
+        let get = Request::get("/orders/7?apikey=alice-key&x=%2F1");
+        assert_eq!(gw.send(&get).status, 200, "{host:?}");
+        let post = Request::post("/orders?apikey=alice-key", "n=1")
+            .header("content-type", "application/x-www-form-urlencoded");
+        assert_eq!(gw.send(&post).status, 200, "{host:?}");
+        let seen = upstream.wait_for(2);
+        assert_eq!(seen[0].path, "/orders/7?x=%2F1", "{host:?}");
+        assert_eq!(
+            (seen[1].path.as_str(), seen[1].body.as_slice()),
+            ("/orders", &b"n=1"[..])
+        );
+        assert_eq!(auth.requests().len(), 2, "{host:?}");
+    }
+}

@@ -27,6 +27,10 @@
 //!    its test `102-proxy_send_local_response.t`), which nginx answers with a 500: either way
 //!    the client never sees the upstream's answer. On Envoy a response while a call is pending
 //!    is Envoy's own local reply (a timeout or reset), never the upstream's; it is left alone.
+//! 4. on Kong, while the request waits on a call, `$upstream_uri` (what Kong's `proxy_pass`
+//!    sends) points at a path no upstream serves, and is put back when the filter lets the
+//!    request go on: a request the engine resumes undecided reaches no resource it could act
+//!    on (guard 3 only replaces the answer of one that did).
 
 use super::host::{Host, HostError, Level};
 use super::host_quirks;
@@ -120,6 +124,10 @@ pub struct HttpFilter<H: Host> {
     configured: bool,
     /// Who puts the filter's own answers into gRPC's form, for a gRPC request.
     grpc: Option<Converter>,
+    /// Kong: `$upstream_uri` as it was before the request first waited on a call. While it
+    /// waits, the variable names [`UNDECIDED_PATH`], so an engine that resumes the request
+    /// without the call's answer (Kong 3.8, when the call fails) sends it nowhere it could act.
+    parked_uri: Option<String>,
     /// Names of the request headers this filter set on the host (lower case): a later
     /// decision's removal of one must reach the host though the client never sent it (on
     /// Kong, a body step deciding again after the decision for an empty body).
@@ -175,6 +183,7 @@ impl<H: Host> HttpFilter<H> {
             body_read: None,
             grpc: None,
             set_on_host: Vec::new(),
+            parked_uri: None,
             decided_ahead: false,
             assumed_empty: false,
             configured: true,
@@ -721,7 +730,7 @@ impl<H: Host> HttpFilter<H> {
             next
         });
         match next {
-            Some(Next::Continue(edits)) => match self.apply(&edits) {
+            Some(Next::Continue(edits)) => match self.release(&edits) {
                 Ok(()) => {
                     self.decided_ahead = true;
                     Action::Continue
@@ -753,6 +762,9 @@ impl<H: Host> HttpFilter<H> {
     }
 
     fn dispatch(&mut self, call: &CallSpec) -> Action {
+        if let Err(action) = self.park_upstream_uri() {
+            return action;
+        }
         // Read before the host arms the call's timer: the elapsed time measured at the answer is
         // then never shorter than the time the host waited.
         let started_ms = self.host.now_ms();
@@ -887,11 +899,46 @@ impl<H: Host> HttpFilter<H> {
     }
 
     fn forward(&mut self, edits: &HeaderEdits) -> Action {
-        if let Err(action) = self.apply(edits) {
+        if let Err(action) = self.release(edits) {
             return action;
         }
         self.state = State::Forwarded;
         Action::Continue
+    }
+
+    /// The edits of a decision to let the request go on, with Kong's `$upstream_uri` put back
+    /// first (a query edit rewrites it).
+    fn release(&mut self, edits: &HeaderEdits) -> Result<(), Action> {
+        self.unpark_upstream_uri()?;
+        self.apply(edits)
+    }
+
+    /// Guard 4 (module docs), on Kong: points `$upstream_uri` at [`UNDECIDED_PATH`] while the
+    /// request waits on a call (once, keeping Kong's value). Kong 3.8 resumes the request when
+    /// a call fails, without calling back: a bodiless request would reach the upstream
+    /// undecided and be acted on there (guard 3 only replaces the answer). A bare nginx without
+    /// the variable has nothing to park.
+    fn park_upstream_uri(&mut self) -> Result<(), Action> {
+        if !self.host.is_kong() || self.parked_uri.is_some() {
+            return Ok(());
+        }
+        let Some(current) = self.host.text_property(&UPSTREAM_URI) else {
+            return Ok(());
+        };
+        if let Err(e) = self.host.set_text_property(&UPSTREAM_URI, UNDECIDED_PATH) {
+            return Err(self.host_failure(e));
+        }
+        self.parked_uri = Some(current);
+        Ok(())
+    }
+
+    fn unpark_upstream_uri(&mut self) -> Result<(), Action> {
+        let Some(uri) = self.parked_uri.take() else {
+            return Ok(());
+        };
+        self.host
+            .set_text_property(&UPSTREAM_URI, &uri)
+            .map_err(|e| self.host_failure(e))
     }
 
     /// How this request's local answers reach a gRPC client, when it is one: Envoy converts a
@@ -942,6 +989,10 @@ const REQUEST_URI: [&str; 2] = ["ngx", "request_uri"];
 
 /// Kong's `$upstream_uri`: the URI its `proxy_pass` sends upstream.
 const UPSTREAM_URI: [&str; 2] = ["ngx", "upstream_uri"];
+
+/// Where Kong's `$upstream_uri` points while a request waits on a call: a path no upstream
+/// serves, so a request the engine lets go undecided acts on nothing.
+const UNDECIDED_PATH: &str = "/.jwt-relay/undecided";
 
 #[cfg(test)]
 mod tests {
@@ -1820,6 +1871,56 @@ mod tests {
             "x-reconcile-failure-mode-allowed".into(),
             "true".into()
         )));
+    }
+
+    /// Guard 4: on Kong, `$upstream_uri` names the undecided path while the request waits on
+    /// its call; Kong's value comes back when the filter lets the request go on, and before a
+    /// query edit rewrites it. Kong 3.8, which resumes a bodiless request when its call fails,
+    /// sends it to the undecided path; a body step past the lost call decides and puts it back.
+    #[test]
+    fn kong_parks_upstream_uri_while_a_call_is_pending() {
+        let parked = || {
+            let mut host = FakeHost {
+                headers: vec![h(":method", "GET"), h(":path", "/x?apikey=k1&a=1")],
+                kong: true,
+                ..FakeHost::default()
+            };
+            host.properties
+                .insert("ngx.upstream_uri".into(), b"/svc/x?apikey=k1&a=1".to_vec());
+            host
+        };
+        let uri = |host: &FakeHost| host.properties.get("ngx.upstream_uri").cloned();
+        let config = r#"{"key_auth": {"hide_credentials": true},
+            "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}],
+            "reconcile": {"url": "http://auth:8080"}}"#;
+        let mut host = parked();
+        host.answer.status = Some(200);
+        host.answer.body = b"{}".to_vec();
+        let mut f = filter(config, &mut host);
+        start_call(&mut f);
+        assert_eq!(uri(f.host), Some(UNDECIDED_PATH.as_bytes().to_vec()));
+        f.on_call_response(7, 2);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(
+            uri(&host),
+            Some(b"/svc/x?a=1".to_vec()),
+            "put back, query edited"
+        );
+        assert_eq!(host.resumed, 1);
+        // Kong 3.8, a failed call: the request goes on without the answer, to nothing.
+        let mut host = parked();
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        assert_eq!(f.on_response_headers(), Action::Continue);
+        assert_eq!(uri(&host), Some(UNDECIDED_PATH.as_bytes().to_vec()));
+        // With a body, the body step past the lost call lets it go on (failure_mode_allow).
+        let mut host = keyed("POST", true);
+        host.properties
+            .insert("ngx.upstream_uri".into(), b"/svc/x".to_vec());
+        let mut f = filter(RECONCILE_ALLOW, &mut host);
+        start_call(&mut f);
+        assert_eq!(f.on_request_body(3, true), Action::Continue);
+        assert_eq!(uri(&host), Some(b"/svc/x".to_vec()));
     }
 
     #[test]
