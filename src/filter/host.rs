@@ -83,7 +83,13 @@ pub trait Host {
     /// A boolean property in the host's encoding (Envoy: one byte; Kong: `"true"`).
     fn flag_property(&self, path: &[&str]) -> Option<bool>;
     /// Writes a string property (on Kong's engine, an nginx variable the caller read first).
-    fn set_text_property(&mut self, path: &[&str], value: &str) -> Result<(), HostError>;
+    fn set_text_property(&mut self, path: &[&str], value: &str) -> Result<(), HostError> {
+        self.set_raw_property(path, value.as_bytes())
+    }
+    /// A property's bytes as the host holds them (no decoding, no trimming).
+    fn raw_property(&self, path: &[&str]) -> Option<Vec<u8>>;
+    /// Writes a property's bytes (as [`Host::set_text_property`]).
+    fn set_raw_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), HostError>;
 }
 
 fn lossy(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(String, String)> {
@@ -289,8 +295,12 @@ impl Host for ProxyWasmHost {
         };
     }
 
-    fn set_text_property(&mut self, path: &[&str], value: &str) -> Result<(), HostError> {
-        abi::set_property(path, value.as_bytes()).map_err(fail("set property"))
+    fn raw_property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        abi::property(path).ok().flatten()
+    }
+
+    fn set_raw_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
+        abi::set_property(path, value).map_err(fail("set property"))
     }
 
     fn flag_property(&self, path: &[&str]) -> Option<bool> {

@@ -124,10 +124,10 @@ pub struct HttpFilter<H: Host> {
     configured: bool,
     /// Who puts the filter's own answers into gRPC's form, for a gRPC request.
     grpc: Option<Converter>,
-    /// Kong: `$upstream_uri` as it was before the request first waited on a call. While it
+    /// Kong: `$upstream_uri` (its bytes) as it was before the request first waited on a call. While it
     /// waits, the variable names [`UNDECIDED_PATH`], so an engine that resumes the request
     /// without the call's answer (Kong 3.8, when the call fails) sends it nowhere it could act.
-    parked_uri: Option<String>,
+    parked_uri: Option<Vec<u8>>,
     /// Names of the request headers this filter set on the host (lower case): a later
     /// decision's removal of one must reach the host though the client never sent it (on
     /// Kong, a body step deciding again after the decision for an empty body).
@@ -753,11 +753,10 @@ impl<H: Host> HttpFilter<H> {
     /// Strips the client's copies of every header the stages so far set or remove, before the
     /// request waits (on a call, or on Kong's body step) where the host might let it go on.
     fn apply_guard(&mut self) -> Result<(), Action> {
-        let guard = self
-            .flow
-            .as_ref()
-            .map(|f| f.guard_edits(&self.config))
-            .unwrap_or_default();
+        let mut guard = self.undo_earlier_sets();
+        if let Some(flow) = self.flow.as_ref() {
+            guard.0.extend(flow.guard_edits(&self.config).0);
+        }
         self.apply(&guard)
     }
 
@@ -910,7 +909,22 @@ impl<H: Host> HttpFilter<H> {
     /// first (a query edit rewrites it).
     fn release(&mut self, edits: &HeaderEdits) -> Result<(), Action> {
         self.unpark_upstream_uri()?;
-        self.apply(edits)
+        let mut all = self.undo_earlier_sets();
+        all.0.extend(edits.0.iter().cloned());
+        self.apply(&all)
+    }
+
+    /// Removals of every header an earlier step of this request set on the host (Kong's
+    /// decision for an empty body, with a cached reconcile answer's headers): a decision
+    /// over the real body sets its own, and none of the earlier ones may ride along. A name it
+    /// sets again keeps the new value (the removal comes first). `Content-Length` is the
+    /// body's, never an identity.
+    fn undo_earlier_sets(&self) -> HeaderEdits {
+        let mut out = HeaderEdits::default();
+        for name in self.set_on_host.iter().filter(|n| *n != "content-length") {
+            out.remove(name.clone());
+        }
+        out
     }
 
     /// Guard 4 (module docs), on Kong: points `$upstream_uri` at [`UNDECIDED_PATH`] while the
@@ -922,7 +936,8 @@ impl<H: Host> HttpFilter<H> {
         if !self.host.is_kong() || self.parked_uri.is_some() {
             return Ok(());
         }
-        let Some(current) = self.host.text_property(&UPSTREAM_URI) else {
+        // Its bytes, as Kong wrote them: a query may hold any byte, and goes back unchanged.
+        let Some(current) = self.host.raw_property(&UPSTREAM_URI) else {
             return Ok(());
         };
         if let Err(e) = self.host.set_text_property(&UPSTREAM_URI, UNDECIDED_PATH) {
@@ -937,7 +952,7 @@ impl<H: Host> HttpFilter<H> {
             return Ok(());
         };
         self.host
-            .set_text_property(&UPSTREAM_URI, &uri)
+            .set_raw_property(&UPSTREAM_URI, &uri)
             .map_err(|e| self.host_failure(e))
     }
 
@@ -1108,9 +1123,11 @@ mod tests {
             self.property(path)
                 .and_then(|b| host_quirks::decode_flag(b))
         }
-        fn set_text_property(&mut self, path: &[&str], value: &str) -> R<()> {
-            self.properties
-                .insert(path.join("."), value.as_bytes().to_vec());
+        fn raw_property(&self, path: &[&str]) -> Option<Vec<u8>> {
+            self.property(path).cloned()
+        }
+        fn set_raw_property(&mut self, path: &[&str], value: &[u8]) -> R<()> {
+            self.properties.insert(path.join("."), value.to_vec());
             Ok(())
         }
         fn now_ms(&self) -> u64 {
@@ -2480,6 +2497,89 @@ mod tests {
         assert_eq!(value("x-consumer-username"), Some("alice"));
         assert_eq!(value("x-anonymous-consumer"), Some(""), "{held:?}");
         assert_eq!(value("x-consumer-custom-id"), Some(""), "{held:?}");
+    }
+
+    /// Review of the review (Kong): the decision for an empty body set a cached reconcile
+    /// answer's header (the anonymous consumer's `Tier`); the decision over the real body
+    /// (alice's key, another answer) removes it, whatever names its own answer holds.
+    #[test]
+    fn a_decision_over_the_real_body_drops_the_answer_made_ahead() {
+        let config = Rc::new(
+            jwt_relay_core::stages::Pipeline::load(
+                br#"{"consumers": [{"id": "anon-1", "username": "anonymous"},
+                    {"id": "c-1", "username": "alice", "keyauth_credentials": [{"key": "alice-key"}]}],
+                    "key_auth": {"key_in_body": true, "anonymous": "anon-1"},
+                    "reconcile": {"url": "http://auth:8080", "cache_seconds": 60}}"#,
+            )
+            .unwrap(),
+        );
+        let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+        let post = |length: Option<usize>, body: &[u8], answer: &[u8]| {
+            let mut headers = vec![
+                h(":method", "POST"),
+                h(":path", "/p"),
+                h("content-type", "application/x-www-form-urlencoded"),
+            ];
+            headers.push(match length {
+                Some(n) => h("content-length", &n.to_string()),
+                None => h("transfer-encoding", "chunked"),
+            });
+            let answer = CallAnswer {
+                status: Some(200),
+                headers: vec![],
+                body: answer.to_vec(),
+            };
+            FakeHost {
+                headers,
+                body: body.to_vec(),
+                kong: true,
+                answer,
+                ..FakeHost::default()
+            }
+        };
+        // The anonymous consumer's answer, cached.
+        let mut seed = post(Some(7), b"foo=bar", br#"{"tier": "guest-tier"}"#);
+        let mut f = HttpFilter::new(config.clone(), shared.clone(), Rc::default(), &mut seed);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.on_request_body(7, true), Action::Pause);
+        f.on_call_response(7, 22);
+        assert_eq!(f.state(), State::Forwarded);
+        // Alice, chunked: decided ahead as anonymous from the cache, then over her key.
+        let mut host = post(None, b"apikey=alice-key", br#"{"name": "alice"}"#);
+        let mut f = HttpFilter::new(config, shared, Rc::default(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.on_request_body(16, true), Action::Pause);
+        f.on_call_response(7, 17);
+        assert_eq!(f.state(), State::Forwarded);
+        let held = on_host(&host);
+        let value = |name: &str| {
+            let found = held.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+            found.map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            (value("x-consumer-id"), value("name")),
+            (Some("c-1"), Some("alice"))
+        );
+        assert_eq!(value("tier"), Some(""), "blanked on Kong: {held:?}");
+    }
+
+    /// Review of the review (Kong): `$upstream_uri` comes back byte for byte after the wait: a
+    /// query byte that is not UTF-8, or a trailing U+00A0, which a text reading would change.
+    #[test]
+    fn a_parked_upstream_uri_comes_back_byte_for_byte() {
+        for raw in [&b"/svc/x?q=a\xc2\xa0"[..], &b"/svc/x?q=caf\xe9"[..]] {
+            let mut host = keyed("GET", true);
+            host.answer.status = Some(200);
+            host.answer.body = b"{}".to_vec();
+            host.properties
+                .insert("ngx.upstream_uri".into(), raw.to_vec());
+            let mut f = filter(RECONCILE_ALLOW, &mut host);
+            start_call(&mut f);
+            f.on_call_response(7, 2);
+            assert_eq!(f.state(), State::Forwarded);
+            let uri = host.properties.get("ngx.upstream_uri").cloned();
+            assert_eq!(uri.as_deref(), Some(raw));
+        }
     }
 
     /// Review (Kong): the copy that decides a chunked request ahead never makes its JWKS

@@ -115,6 +115,8 @@ mod tests {
             &["!Role[x]", "role[x]"],
             &["sid", "\u{17f}id"],
             &["a[x]", "A[X][y]"],
+            &["rol\u{e9}", "ROL\u{c9}"],
+            &["\u{3b4}", "\u{394}"],
         ] {
             assert!(alike(keys), "{keys:?}");
         }
