@@ -124,9 +124,10 @@ pub struct HttpFilter<H: Host> {
     configured: bool,
     /// Who puts the filter's own answers into gRPC's form, for a gRPC request.
     grpc: Option<Converter>,
-    /// Kong: `$upstream_uri` (its bytes) as it was before the request first waited on a call. While it
-    /// waits, the variable names [`UNDECIDED_PATH`], so an engine that resumes the request
-    /// without the call's answer (Kong 3.8, when the call fails) sends it nowhere it could act.
+    /// Kong: `$upstream_uri` (its bytes) as it was before the request first waited on a call.
+    /// While it waits, the variable names [`UNDECIDED_PATH`], so an engine that resumes the
+    /// request without the call's answer (Kong 3.8, when the call fails) sends it nowhere it
+    /// could act.
     parked_uri: Option<Vec<u8>>,
     /// Names of the request headers this filter set on the host (lower case): a later
     /// decision's removal of one must reach the host though the client never sent it (on
