@@ -129,9 +129,9 @@ pub struct HttpFilter<H: Host> {
     /// request without the call's answer (Kong 3.8, when the call fails) sends it nowhere it
     /// could act.
     parked_uri: Option<Vec<u8>>,
-    /// Names of the request headers this filter set on the host (lower case): a later
-    /// decision's removal of one must reach the host though the client never sent it (on
-    /// Kong, a body step deciding again after the decision for an empty body).
+    /// Kong: names of the request headers this filter set on the host (lower case): a later
+    /// decision's removal of one must reach the host though the client never sent it (a body
+    /// step deciding again after the decision for an empty body).
     set_on_host: Vec<String>,
 }
 
@@ -839,12 +839,18 @@ impl<H: Host> HttpFilter<H> {
         Cow::Owned(names)
     }
 
+    /// Kong only: there a decision for an empty body sets headers that a body step may decide
+    /// again. Envoy sets request headers once, as it lets the request go, and nothing follows:
+    /// recording them there would cost every request its allocations for nothing.
     fn note_set(&mut self, name: &str) {
+        if !self.host.is_kong() || name.starts_with(':') {
+            return;
+        }
         let known = self
             .set_on_host
             .iter()
             .any(|n| n.eq_ignore_ascii_case(name));
-        if !name.starts_with(':') && !known {
+        if !known {
             self.set_on_host.push(name.to_ascii_lowercase());
         }
     }
@@ -911,6 +917,10 @@ impl<H: Host> HttpFilter<H> {
     fn release(&mut self, edits: &HeaderEdits) -> Result<(), Action> {
         self.unpark_upstream_uri()?;
         let mut all = self.undo_earlier_sets();
+        if all.0.is_empty() {
+            // Every request on Envoy, most on Kong: no copy of the edits.
+            return self.apply(edits);
+        }
         all.0.extend(edits.0.iter().cloned());
         self.apply(&all)
     }
