@@ -31,7 +31,7 @@ $(STAMP): tests/requirements.txt
 
 ## build: filters/jwt_relay.wasm (what Kong's wasm_filters_path and Envoy's vm_config point at),
 ## optimized for size by binaryen's wasm-opt (Debian's binaryen, installed when missing): -Oz
-## makes it 2% smaller than -O3 and no slower in V8 (README, Module size and start-up).
+## makes it 2% smaller than -O3 and no slower in V8 (docs/performance.md, Module size and start-up).
 ## --low-memory-unused lets it fold constant offsets into loads and stores (6 KB): the first
 ## 1 KiB of memory is the bottom of Rust's stack (wasm-ld puts the stack first, growing down
 ## from 1 MiB), which no request comes near. --converge repeats the passes until the module
@@ -44,7 +44,7 @@ build: wasm-target wasm-opt
 	$(WASM_OPT) $(CARGO_WASM) -o $(WASM)
 
 ## build-small: the smallest module (everything at opt-level "z", the crypto crates too), at a
-## cost in speed (README, Performance): target/jwt_relay.small.wasm, never in filters/ (Kong
+## cost in speed (docs/performance.md, Module size): target/jwt_relay.small.wasm, never in filters/ (Kong
 ## would load every .wasm there as a filter).
 SPEED_CRATES := jwt-relay-rsa sha2 curve25519-dalek crypto-bigint p256
 build-small: wasm-target wasm-opt

@@ -108,7 +108,7 @@ pub fn upstream_uri_with_query(current: &str, new_path: &str) -> Option<String> 
 /// The SHA-256 block function on this host (bodies, signing inputs, HS256). Kong's engine
 /// compiles with wasmtime's Cranelift, which (wasmtime 19 to 28) spills the sha2 crate's
 /// unrolled rounds: 45–50 MB/s against 135–185 MB/s for the scheduled ones. V8 (Envoy) runs the
-/// unrolled ones fastest (300 against 225 MB/s). Figures: README "Body hashing".
+/// unrolled ones fastest (300 against 225 MB/s). Figures: docs/performance.md, "Body hashing".
 pub fn sha256_rounds(kong: bool) -> Rounds {
     if kong {
         Rounds::Scheduled

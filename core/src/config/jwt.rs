@@ -38,7 +38,7 @@ section! {
         /// Largest allowed `exp - now`, in seconds; 0 disables. Any JSON number, as in Kong's
         /// schema (`300.5` too); the stage refuses anything else, and numbers outside 0 to
         /// 31536000. Kept as the JSON value: a float field of its own would add serde_json's
-        /// float parsing to the module (README, Module size).
+        /// float parsing to the module (docs/performance.md, Module size).
         pub maximum_expiration: serde_json::Value,
         /// `realm` of the `WWW-Authenticate` challenge.
         pub realm: Option<String>,

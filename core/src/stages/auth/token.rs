@@ -74,7 +74,7 @@ impl Tokens {
 
 impl TokenLocations {
     /// Collects every token the request carries. Plain loops: the module size is bounded
-    /// (README, Module size), and iterator adapters instantiate code per shape.
+    /// (docs/performance.md, Module size), and iterator adapters instantiate code per shape.
     pub fn find(&self, req: &Request) -> Found {
         let mut tokens = Tokens::default();
         // Rack 2 reads `jwt=A&x=1;jwt=B` as a second token: both readings count, and so do the

@@ -56,7 +56,7 @@ pub(super) fn set_by_filter(name: &str, owned: &[String]) -> bool {
 pub(super) fn owned_by_stages(raw: &RawConfig) -> Vec<String> {
     let mut owned: Vec<String> = Vec::new();
     // A short list, built once per configuration: repeats are dropped as they come (a sort
-    // would add the standard library's to the module, README "Module size").
+    // would add the standard library's to the module, docs/performance.md, "Module size").
     let mut add = |name: &str| {
         let name = canonical(name);
         if !owned.contains(&name) {
