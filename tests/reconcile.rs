@@ -949,6 +949,47 @@ fn cache_serves_identical_requests_once() {
     }
 }
 
+/// The answer cache keys on what the minted token shows the service. Here the verified token
+/// comes in a header the call does not carry (`Proxy-Authorization`), and custom_jwt copies its
+/// claims into the `X-Custom-Jwt` the call carries: two applications of one consumer are two
+/// calls, each caller's upstream request with its own answer. Before, the second was served
+/// the first one's cached answer (`User: alice-app` beside mallory's token).
+#[test]
+fn cache_keys_what_the_minted_token_shows_the_service() {
+    let secret = "reconcile-cache-secret";
+    let config = json!({
+        "consumers": [{"id": "c-1", "jwt_secrets": [{"key": "idp", "secret": secret}]}],
+        "jwt": {"header_names": ["proxy-authorization"]},
+        "custom_jwt": {"private_jwk": {"kty": "oct", "alg": "HS256", "k": "cache-test-key-of-32-bytes-long-x"}},
+        "reconcile": {"url": "http://auth.internal:8080", "upstream": "auth", "cache_seconds": 300},
+    })
+    .to_string();
+    for host in hosts() {
+        let upstream = Server::ok();
+        // The service answers with the application its token names.
+        let auth = Server::start(|call: &Recorded| {
+            let token = call.header("x-custom-jwt").unwrap_or_default();
+            let claims = support::tokens::claims_of(token.trim_start_matches("Bearer "));
+            Reply::json(200, &json!({"user": claims["clientId"]}))
+        });
+        let setup = Setup::new(config.clone(), upstream.addr()).cluster("auth", auth.addr());
+        let gw = Gateway::start(host, setup);
+        let send = |app: &str| {
+            let claims = json!({"iss": "idp", "clientId": app});
+            let token = support::tokens::sign_hmac("HS256", secret.as_bytes(), &claims);
+            let req = Request::get("/r").header("proxy-authorization", &format!("Bearer {token}"));
+            assert_eq!(gw.send(&req).status, 200, "{host:?} {app}");
+        };
+        for app in ["alice-app", "alice-app", "mallory-app"] {
+            send(app);
+        }
+        let seen = upstream.wait_for(3);
+        let users: Vec<_> = seen.iter().map(|r| r.header_all("user")).collect();
+        assert_eq!(users, [["alice-app"], ["alice-app"], ["mallory-app"]], "{host:?}");
+        assert_eq!(auth.requests().len(), 2, "{host:?}: alice's second request from the cache");
+    }
+}
+
 /// kong-upstream-jwt runs before jwt-reconcile in Kong (priority 900 each; the tie is broken by
 /// plugin name, descending): with `copy_headers` the auth service is shown the minted `JWT`,
 /// never the client's forged one, and the upstream gets that same token, signed over the body.

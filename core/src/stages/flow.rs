@@ -473,7 +473,7 @@ impl Flow {
                     // carries no body.
                     let keyed_hash = body_sha256.or(self.hash);
                     let cache_key = shared.reconcile.as_ref().map(|_| {
-                        let keyed = reconcile::key_view(rec, &view, &self.req);
+                        let keyed = reconcile::key_view(rec, &view);
                         reconcile::cache_key(rec, &keyed, keyed_hash.as_ref())
                     });
                     let hit = match (cache_key, shared.reconcile.as_ref()) {

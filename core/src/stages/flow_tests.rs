@@ -1224,6 +1224,91 @@ fn reconcile_cache_hits_beside_minted_tokens_and_keys_what_they_carry() {
     );
 }
 
+/// Whether a request was sent to the auth service (false: served from the answer cache).
+fn reconcile_called(config: &Pipeline, shared: &mut Shared, req: Request) -> bool {
+    let (mut flow, next) = Flow::start(config, shared, req);
+    let next = match next {
+        Next::ReadBody { .. } => {
+            flow.on_body_chunk(b"x", 1 << 20).unwrap();
+            flow.on_body_end(config, shared)
+        }
+        other => other,
+    };
+    match next {
+        Next::Dispatch(_) => {
+            let next = flow.on_call_answer(config, shared, &allow(json!({"role": "admin"})));
+            assert!(matches!(next, Next::Continue(_)), "{next:?}");
+            true
+        }
+        Next::Continue(_) => false,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A minted token tells the auth service more than the request's other keyed parts: the
+/// answer cache keys on what it says (less `jti`, `iat` and `exp`, fresh every request), so a
+/// token that says something else is another call. Before, two client certificates, two
+/// tokens read from a header the call does not carry, or two routes shared one answer, with
+/// the identity headers the service injected for the first caller.
+#[test]
+fn reconcile_cache_keys_what_the_minted_tokens_say() {
+    let jwk = json!({"kty": "oct", "alg": "HS256", "k": "a2V5LWZvci1mbG93LXRlc3Rz"});
+    let rec = json!({"url": "http://auth:8080", "upstream": "auth", "cache_seconds": 60});
+    let get = |now: u64, dn: Option<&str>, headers: &[(&str, &str)]| {
+        let mut req = request(now, headers);
+        req.method = "GET".into();
+        req.client_dn = dn.map(str::to_string);
+        req
+    };
+    // custom_jwt's client_id is the client certificate's DN (an anonymous key-auth consumer,
+    // or one API key shared by many devices: the certificate comes first).
+    let config = config(json!({
+        "consumers": [{"id": "anon-id", "username": "anon"},
+                      {"id": "partner", "keyauth_credentials": [{"key": "pk"}]}],
+        "key_auth": {"anonymous": "anon"}, "custom_jwt": {"private_jwk": jwk}, "reconcile": rec
+    }));
+    let mut shared = Shared::for_config(&config);
+    for key in [None, Some(("apikey", "pk"))] {
+        let headers: Vec<_> = key.into_iter().collect();
+        let alice = |now| get(now, Some("CN=alice,O=Acme"), &headers);
+        assert!(reconcile_called(&config, &mut shared, alice(T0)));
+        assert!(!reconcile_called(&config, &mut shared, alice(T0 + 1)));
+        let mallory = get(T0 + 1, Some("CN=mallory,O=Evil"), &headers);
+        assert!(reconcile_called(&config, &mut shared, mallory), "{key:?}");
+    }
+    // The verified token is read from a header the call does not carry; custom_jwt copies its
+    // claims into the token the call does carry.
+    let config = self::config(json!({
+        "consumers": [{"id": "c-1", "jwt_secrets": [{"key": "idp", "secret": SECRET}]}],
+        "jwt": {"header_names": ["proxy-authorization"]},
+        "custom_jwt": {"private_jwk": jwk}, "reconcile": rec
+    }));
+    let mut shared = Shared::for_config(&config);
+    let mut called = |now: u64, client: &str| {
+        let token = hs256_token(json!({"iss": "idp", "clientId": client}));
+        let bearer = format!("Bearer {token}");
+        let req = get(now, None, &[("proxy-authorization", &bearer)]);
+        reconcile_called(&config, &mut shared, req)
+    };
+    assert!(called(T0, "alice-app"));
+    assert!(!called(T0 + 1, "alice-app"));
+    assert!(called(T0 + 1, "mallory-app"));
+    // upstream_jwt's aud is the route's cluster.
+    let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+    let config = self::config(json!({
+        "upstream_jwt": {"private_key": pem, "x5c": false}, "reconcile": rec
+    }));
+    let mut shared = Shared::for_config(&config);
+    let mut called = |now: u64, cluster: &str| {
+        let mut req = request(now, &[("authorization", "Bearer t")]);
+        req.service = Some(cluster.to_string());
+        reconcile_called(&config, &mut shared, req)
+    };
+    assert!(called(T0, "public-v1"));
+    assert!(!called(T0 + 1, "public-v1"));
+    assert!(called(T0 + 1, "admin-v1"));
+}
+
 /// `key_in_body` with `hide_credentials`: the body without the key is what the upstream gets
 /// ([`Flow::take_new_body`], once), with its `Content-Length`; `upstream_jwt` signs its hash and
 /// the auth service is shown it, never the key.

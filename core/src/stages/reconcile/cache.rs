@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::answer::Injection;
 use super::call::copied_headers;
 use super::compile::Reconcile;
+use crate::jose::b64;
 use crate::stages::headers::canonical;
 use crate::stages::Request;
 
@@ -44,7 +46,8 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 /// that two requests share an answer only when the service could not tell them apart.
 ///
 /// In order, each item length-prefixed (a tag byte, the length as 8 bytes big-endian, then the
-/// bytes) after the domain tag `jwt-relay/reconcile-cache/v3` (v3: the method joined item 1):
+/// bytes) after the domain tag `jwt-relay/reconcile-cache/v4` (v3: the method joined item 1;
+/// v4: minted tokens keyed by their claims, [`key_view`]):
 /// 1. the request's method, authority, path without query, and raw query: the call always
 ///    carries them (`X-Forwarded-Method`, `-Host`, `-Path`, `-Query`), so an answer for
 ///    `GET /public` never serves `/admin` or `DELETE /public`;
@@ -61,7 +64,7 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 /// configuration and are not hashed; a cache belongs to one configuration.
 pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>) -> [u8; 32] {
     let mut hash = Sha256::new();
-    hash.update(b"jwt-relay/reconcile-cache/v3");
+    hash.update(b"jwt-relay/reconcile-cache/v4");
     let mut item = |tag: u8, bytes: &[u8]| {
         hash.update([tag]);
         hash.update(u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
@@ -111,20 +114,47 @@ pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>)
     hash.finalize().into()
 }
 
-/// The request as the cache key sees it: the tokens the mint stages set (fresh `jti` and `iat`
-/// each time, so no two requests would share a key) in their client's values instead. What a
-/// token carries besides is keyed already: the identity headers, the client's credential
-/// headers it was minted from, and (for `upstream_jwt`) the body's hash.
-pub fn key_view(rec: &Reconcile, view: &Request, client: &Request) -> Request {
-    if rec.minted.is_empty() {
-        return view.clone();
-    }
-    let minted = |name: &str| rec.minted.contains(&canonical(name));
+/// Claims a mint stage sets afresh for every request (Kong's plugins stamp each token): keyed,
+/// they would make every request a miss.
+const PER_REQUEST_CLAIMS: [&str; 3] = ["jti", "iat", "exp"];
+
+/// The request as the cache key sees it: each token the mint stages set (the call shows it to
+/// the service) keyed by what it says, less [`PER_REQUEST_CLAIMS`] (see [`token_for_key`]).
+/// A token says more than the request's other keyed parts: `custom_jwt`'s `client_id` may be
+/// the client certificate's DN, its claims those of a verified token in a header the call does
+/// not carry, and either token's `aud` the route's cluster or service.
+pub fn key_view(rec: &Reconcile, view: &Request) -> Request {
     let mut keyed = view.clone();
-    keyed.headers.retain(|(n, _)| !minted(n));
-    let originals = client.headers.iter().filter(|(n, _)| minted(n)).cloned();
-    keyed.headers.extend(originals);
+    if rec.minted.is_empty() {
+        return keyed;
+    }
+    for (name, value) in keyed.headers.iter_mut() {
+        if rec.minted.contains(&canonical(name)) {
+            *value = token_for_key(value);
+        }
+    }
     keyed
+}
+
+/// A minted header's value (`[Bearer ]<JWS>`) as the cache key takes it: the protected header
+/// and the claims without [`PER_REQUEST_CLAIMS`]. A value that does not read as a token (the
+/// stage minted it, so it does) is keyed whole: it never shares an answer.
+fn token_for_key(value: &str) -> String {
+    let (scheme, token) = value.rsplit_once(' ').unwrap_or(("", value));
+    let mut parts = token.split('.');
+    let (Some(protected), Some(payload)) = (parts.next(), parts.next()) else {
+        return value.to_string();
+    };
+    let claims = b64::decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok());
+    let Some(mut claims) = claims else {
+        return value.to_string();
+    };
+    for name in PER_REQUEST_CLAIMS {
+        claims.remove(name);
+    }
+    format!("{scheme} {protected}.{}", Value::Object(claims))
 }
 
 /// `items` ordered by name, stably: the values of one name keep their order. A merge sort
@@ -320,6 +350,32 @@ mod tests {
         Injection {
             request,
             ..Injection::default()
+        }
+    }
+
+    /// A token as [`token_for_key`] reads it: `{"alg":"HS256"}` and `claims`, unsigned.
+    fn token(claims: &str) -> String {
+        format!("Bearer {}.{}.sig", b64::encode(r#"{"alg":"HS256"}"#), b64::encode(claims))
+    }
+
+    #[test]
+    fn minted_tokens_are_keyed_by_all_but_their_per_request_claims() {
+        let base = r#"{"client_id":"a","nbf":5,"iat":1,"exp":2,"jti":"x"}"#;
+        let same = r#"{"jti":"y","client_id":"a","exp":9,"nbf":5,"iat":7}"#;
+        assert_eq!(token_for_key(&token(base)), token_for_key(&token(same)));
+        for other in [
+            r#"{"client_id":"b","nbf":5,"iat":1,"exp":2,"jti":"x"}"#,
+            r#"{"client_id":"a","nbf":6,"iat":1,"exp":2,"jti":"x"}"#,
+            r#"{"client_id":"a","nbf":5,"iat":1,"exp":2,"jti":"x","aud":"c"}"#,
+        ] {
+            assert_ne!(token_for_key(&token(base)), token_for_key(&token(other)), "{other}");
+        }
+        let header = token(base).replacen("Bearer ", "Bearer e30.", 1);
+        assert_ne!(token_for_key(&token(base)), token_for_key(&header));
+        assert_ne!(token_for_key(&token(base)), token_for_key(&token(base)[7..]));
+        // Not a token: keyed whole.
+        for odd in ["Bearer", "a.%%%.c", "a.W10.c"] {
+            assert_eq!(token_for_key(odd), odd);
         }
     }
 
