@@ -783,6 +783,42 @@ fn basic_auth_hide_credentials_hides_the_header_it_read_as_kong() {
     }
 }
 
+/// Regression (review): basic-auth read the first `Proxy-Authorization` and let another spelling
+/// of it (`proxy_authorization`, which CGI and WSGI servers read as the same header) go on to the
+/// upstream beside the verified consumer, or, on an anonymous fallback, beside the anonymous
+/// one. A header basic-auth reads holds one credential: another value or spelling is 401, and
+/// an anonymous fallback removes every spelling that holds one.
+#[test]
+fn basic_auth_takes_no_second_credential_in_a_header_it_reads() {
+    let consumers = json!([
+        {"id": "c-1", "basicauth_credentials": [{"username": "alice", "password": "wonder land"}]},
+        {"id": "anon-id", "username": "anonymous"}
+    ]);
+    for host in hosts() {
+        let (upstream, gw) = start_with(host, json!({"consumers": consumers, "basic_auth": {}}));
+        let req = Request::get("/r")
+            .header("proxy-authorization", &basic("alice", "wonder land"))
+            .header("proxy_authorization", &basic("admin", "x"));
+        let resp = gw.send(&req);
+        assert_denied(
+            &resp,
+            json!({"message": "Unauthorized"}),
+            r#"Basic realm="service""#,
+        );
+        assert!(upstream.requests().is_empty(), "{host:?}");
+
+        let (upstream, gw) = start_with(
+            host,
+            json!({"consumers": consumers, "basic_auth": {"anonymous": "anon-id"}}),
+        );
+        let req = Request::get("/r").header("proxy_authorization", &basic("admin", "x"));
+        assert_eq!(gw.send(&req).status, 200, "{host:?}");
+        let rec = upstream.single();
+        assert_eq!(rec.header("x-anonymous-consumer"), Some("true"), "{host:?}");
+        assert_stripped(host, &rec, "proxy_authorization");
+    }
+}
+
 #[test]
 fn jwt_or_key_auth_with_anonymous_is_a_logical_or() {
     for host in hosts() {

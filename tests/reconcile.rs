@@ -985,8 +985,16 @@ fn cache_keys_what_the_minted_token_shows_the_service() {
         }
         let seen = upstream.wait_for(3);
         let users: Vec<_> = seen.iter().map(|r| r.header_all("user")).collect();
-        assert_eq!(users, [["alice-app"], ["alice-app"], ["mallory-app"]], "{host:?}");
-        assert_eq!(auth.requests().len(), 2, "{host:?}: alice's second request from the cache");
+        assert_eq!(
+            users,
+            [["alice-app"], ["alice-app"], ["mallory-app"]],
+            "{host:?}"
+        );
+        assert_eq!(
+            auth.requests().len(),
+            2,
+            "{host:?}: alice's second request from the cache"
+        );
     }
 }
 

@@ -1309,6 +1309,110 @@ fn reconcile_cache_keys_what_the_minted_tokens_say() {
     assert!(called(T0 + 1, "admin-v1"));
 }
 
+/// Basic-auth reads the first value of `Proxy-Authorization`, then of `Authorization`, as Kong
+/// does. Another value or spelling of a header it read would reach the upstream beside the
+/// verified consumer, and an upstream taking the last value (or a CGI server reading
+/// `proxy_authorization` as the header) would take a Basic user nobody verified: 401. On an
+/// anonymous fallback every Basic credential goes, in every value and spelling. A known user in
+/// `Proxy-Authorization` still leaves the upstream its own `Authorization`, as Kong.
+#[test]
+fn basic_auth_takes_no_second_credential_in_a_header_it_reads() {
+    use base64::Engine as _;
+    let basic = |text: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        )
+    };
+    let (alice, forged) = (basic("alice:pw"), basic("admin:wrong"));
+    let consumers = json!([
+        {"id": "anon-id", "username": "anon"},
+        {"id": "c-1", "username": "alice",
+         "basicauth_credentials": [{"username": "alice", "password": "pw"}]},
+        {"id": "c-2", "username": "admin",
+         "basicauth_credentials": [{"username": "admin", "password": "secret"}]}
+    ]);
+    let upstream = |config: &Pipeline, headers: &[(&str, &str)]| {
+        let mut shared = Shared::for_config(config);
+        let req = request(T0, headers);
+        match Flow::start(config, &mut shared, req.clone()).1 {
+            Next::Continue(edits) => Ok(req.edited(&edits)),
+            Next::Refuse(refusal) => Err(refusal.reply().status),
+            other => panic!("{other:?}"),
+        }
+    };
+    let strict = config(json!({"consumers": consumers, "basic_auth": {}}));
+    let refused = [
+        vec![
+            ("authorization", alice.as_str()),
+            ("authorization", forged.as_str()),
+        ],
+        vec![
+            ("proxy-authorization", alice.as_str()),
+            ("proxy-authorization", forged.as_str()),
+        ],
+        vec![
+            ("proxy-authorization", alice.as_str()),
+            ("proxy_authorization", forged.as_str()),
+        ],
+        vec![
+            ("authorization", alice.as_str()),
+            ("AUTHORIZATION", forged.as_str()),
+        ],
+        vec![
+            ("proxy_authorization", forged.as_str()),
+            ("authorization", alice.as_str()),
+        ],
+        vec![
+            ("authorization", alice.as_str()),
+            ("authorization", "Bearer t"),
+        ],
+    ];
+    for headers in &refused {
+        assert_eq!(upstream(&strict, headers).err(), Some(401), "{headers:?}");
+    }
+    // The same value twice is one credential; the upstream's own Authorization beside a known
+    // Proxy-Authorization user goes on, as in Kong.
+    for headers in [
+        vec![
+            ("authorization", alice.as_str()),
+            ("authorization", alice.as_str()),
+        ],
+        vec![
+            ("proxy-authorization", alice.as_str()),
+            ("authorization", forged.as_str()),
+        ],
+    ] {
+        let seen = upstream(&strict, &headers).unwrap();
+        assert_eq!(
+            seen.header("x-consumer-username"),
+            Some("alice"),
+            "{headers:?}"
+        );
+    }
+    let anonymous = config(json!({"consumers": consumers, "basic_auth": {"anonymous": "anon"}}));
+    for headers in refused.iter().chain([
+        &vec![("proxy_authorization", forged.as_str())],
+        &vec![
+            ("authorization", "Bearer t"),
+            ("authorization", forged.as_str()),
+        ],
+    ]) {
+        let seen = upstream(&anonymous, headers).unwrap();
+        assert_eq!(
+            seen.header("x-consumer-username"),
+            Some("anon"),
+            "{headers:?}"
+        );
+        let basic_left: Vec<_> = seen
+            .headers
+            .iter()
+            .filter(|(_, v)| v.starts_with("Basic"))
+            .collect();
+        assert!(basic_left.is_empty(), "{headers:?}: {basic_left:?}");
+    }
+}
+
 /// `key_in_body` with `hide_credentials`: the body without the key is what the upstream gets
 /// ([`Flow::take_new_body`], once), with its `Content-Length`; `upstream_jwt` signs its hash and
 /// the auth service is shown it, never the key.

@@ -140,6 +140,9 @@ pub fn compile(
     })
 }
 
+/// The headers a Basic credential is read from, in Kong's order.
+const HEADERS: [&str; 2] = ["proxy-authorization", "authorization"];
+
 /// The base64 Kong reads (`ngx.decode_base64`): `=` padding optional, unused bits ignored.
 pub(crate) const KONG_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
@@ -160,11 +163,15 @@ pub fn parse_basic(value: &str) -> Option<(String, String)> {
 }
 
 impl BasicAuth {
-    /// Removes the headers that hold a Basic credential (a Bearer token another stage
-    /// verified in `Authorization` stays).
+    /// Removes the headers that hold a Basic credential, in any value and spelling (a removal
+    /// covers every spelling); a header holding none (a Bearer token another stage verified in
+    /// `Authorization`) stays.
     pub fn remove_credentials(req: &Request, edits: &mut HeaderEdits) {
-        for h in ["proxy-authorization", "authorization"] {
-            if req.header(h).and_then(parse_basic).is_some() {
+        for h in HEADERS {
+            if req
+                .header_all_spellings(h)
+                .any(|v| parse_basic(v).is_some())
+            {
                 edits.remove(h);
             }
         }
@@ -184,17 +191,27 @@ impl BasicAuth {
         consumers: &Consumers,
         edits: &mut HeaderEdits,
     ) -> Result<Identity, Denial> {
-        let headers = ["proxy-authorization", "authorization"];
-        if headers.iter().all(|h| req.header(h).is_none()) {
+        if HEADERS
+            .iter()
+            .all(|h| req.header_all_spellings(h).next().is_none())
+        {
             return Err(Denial::NoBasicCredentials);
         }
         // As Kong: Proxy-Authorization first; Authorization is read (and hidden) only when
         // that named no known user, so a known one leaves the upstream its Authorization.
         let mut parsed = false;
         let mut found = None;
-        for h in headers {
+        for h in HEADERS {
             if self.hide_credentials {
                 edits.remove(h);
+            }
+            // Kong reads a header's first value: every other value and spelling of a header it
+            // read must be that one, or the upstream could take another for the Basic user.
+            if req
+                .header_all_spellings(h)
+                .any(|v| Some(v) != req.header(h))
+            {
+                return Err(Denial::AnotherBasicCredential);
             }
             if let Some((user, password)) = req.header(h).and_then(parse_basic) {
                 parsed = true;

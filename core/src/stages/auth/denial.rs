@@ -43,6 +43,10 @@ pub enum Denial {
     InvalidCredentials,
     /// Basic-auth: no `Authorization: Basic`. `Unauthorized`.
     NoBasicCredentials,
+    /// Basic-auth: a header it reads holds another value beside the one Kong reads (a second
+    /// value, or another spelling such as `proxy_authorization`), which the upstream could
+    /// read as the credential nobody verified. `Unauthorized`.
+    AnotherBasicCredential,
 }
 
 /// The `WWW-Authenticate` challenge scheme of the stage that refused.
@@ -95,7 +99,7 @@ impl Denial {
             Self::InvalidSignature => "Invalid signature".to_string(),
             Self::NoApiKey => "No API key found in request".to_string(),
             Self::DuplicateApiKey | Self::AnotherApiKey => "Duplicate API key found".to_string(),
-            Self::InvalidCredentials => "Unauthorized".to_string(),
+            Self::InvalidCredentials | Self::AnotherBasicCredential => "Unauthorized".to_string(),
             Self::Claims(errors) => {
                 // Inserted one by one: collecting into the map would sort a vector first (a
                 // stable sort's code in the module for this one use).
@@ -132,6 +136,7 @@ impl Denial {
             Self::DuplicateApiKey | Self::AnotherApiKey => "duplicate_api_key",
             Self::InvalidCredentials => "invalid_credentials",
             Self::NoBasicCredentials => "no_basic_credentials",
+            Self::AnotherBasicCredential => "another_basic_credential",
         }
     }
 

@@ -355,7 +355,11 @@ mod tests {
 
     /// A token as [`token_for_key`] reads it: `{"alg":"HS256"}` and `claims`, unsigned.
     fn token(claims: &str) -> String {
-        format!("Bearer {}.{}.sig", b64::encode(r#"{"alg":"HS256"}"#), b64::encode(claims))
+        format!(
+            "Bearer {}.{}.sig",
+            b64::encode(r#"{"alg":"HS256"}"#),
+            b64::encode(claims)
+        )
     }
 
     #[test]
@@ -368,11 +372,18 @@ mod tests {
             r#"{"client_id":"a","nbf":6,"iat":1,"exp":2,"jti":"x"}"#,
             r#"{"client_id":"a","nbf":5,"iat":1,"exp":2,"jti":"x","aud":"c"}"#,
         ] {
-            assert_ne!(token_for_key(&token(base)), token_for_key(&token(other)), "{other}");
+            assert_ne!(
+                token_for_key(&token(base)),
+                token_for_key(&token(other)),
+                "{other}"
+            );
         }
         let header = token(base).replacen("Bearer ", "Bearer e30.", 1);
         assert_ne!(token_for_key(&token(base)), token_for_key(&header));
-        assert_ne!(token_for_key(&token(base)), token_for_key(&token(base)[7..]));
+        assert_ne!(
+            token_for_key(&token(base)),
+            token_for_key(&token(base)[7..])
+        );
         // Not a token: keyed whole.
         for odd in ["Bearer", "a.%%%.c", "a.W10.c"] {
             assert_eq!(token_for_key(odd), odd);
