@@ -1038,6 +1038,21 @@ fn jwt_remote_jwks_rotation_and_outage_keep_working() {
             )),
             "{host:?}: {log}"
         );
+
+        // Revocation: the provider pulls its only key. A set with no usable key is its word
+        // too (regression, review: it was taken for a failed fetch, and ec-1 kept verifying).
+        *served.lock().unwrap() = Some(json!({"keys": []}));
+        let unknown = gw.send(&bearer(&sign_pem("EdDSA", &claims(), Some("ed-2"))));
+        assert_eq!(unknown.status, 401, "{}", unknown.text());
+        assert_denied(
+            &gw.send(&bearer(&sign_pem("ES256", &claims(), Some("ec-1")))),
+            json!({"message": "No credentials found for given 'kid'"}),
+            "Bearer error=\"invalid_token\"",
+        );
+        let log = gw.log();
+        let emptied =
+            "JWKS fetched: 0 keys: no usable key, every token is refused until the set has one";
+        assert!(log.contains(emptied), "{host:?}: {log}");
     }
 }
 

@@ -32,19 +32,25 @@ pub fn fetch_event(fetched: &Fetched) -> jwt_relay_core::stages::events::Event {
 }
 
 /// Logs a JWKS fetch outcome (never the keys): one line per fetch, a warning when the set held
-/// `oct` keys (its publisher leaks HMAC secrets; the count is all that is logged).
+/// `oct` keys (its publisher leaks HMAC secrets; the count is all that is logged) or no usable
+/// key (every token is refused until it has one).
 pub fn log_fetch(host: &impl Host, fetched: &Fetched) {
     match fetched {
         Fetched::Updated { keys, ignored_oct } => {
-            let level = if *ignored_oct > 0 {
+            let level = if *ignored_oct > 0 || *keys == 0 {
                 Level::Warn
             } else {
                 Level::Info
             };
             let note = remote_jwks::ignored_note(*ignored_oct);
+            let none = if *keys == 0 {
+                ": no usable key, every token is refused until the set has one"
+            } else {
+                ""
+            };
             host.log(
                 level,
-                &format!("jwt-relay: JWKS fetched: {keys} keys{note}"),
+                &format!("jwt-relay: JWKS fetched: {keys} keys{note}{none}"),
             );
         }
         Fetched::Failed(why) => host.log(

@@ -909,6 +909,22 @@ fn remote_jwks_refresh_removing_a_key_ends_its_cached_tokens() {
         reply.body,
         br#"{"message":"No credentials found for given 'kid'"}"#
     );
+    // Regression (review): a set with no usable key left (the provider pulled its only key)
+    // kept the last one verifying. "new" verifies no token here; the emptied set refuses it.
+    let mut shared = Shared::for_config(&config);
+    shared.jwks.started(T0);
+    shared.finish_jwks(
+        &jwks_answer(vec![fixture_jwk(ED_PUBLIC, Algorithm::EdDSA, "old")]),
+        T0,
+    );
+    let (_, next) = Flow::start(&config, &mut shared, request(T0, &headers));
+    assert!(matches!(next, Next::Continue(_)), "{next:?}");
+    shared.jwks.started(T0 + 10);
+    shared.finish_jwks(&jwks_answer(vec![]), T0 + 10);
+    let (mut flow, next) = Flow::start(&config, &mut shared, request(T0 + 11, &headers));
+    assert!(matches!(next, Next::Dispatch(_)), "{next:?}");
+    let next = flow.on_call_answer(&config, &mut shared, &jwks_answer(vec![]));
+    assert!(matches!(next, Next::Refuse(_)), "{next:?}");
 }
 
 /// Regression (review): the call showed the body as the first `Content-Type` and UTF-8 read

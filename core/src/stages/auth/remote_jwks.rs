@@ -258,7 +258,10 @@ impl JwksState {
         self.store(answer, now)
     }
 
-    /// Reads a fetch's answer; a bad answer keeps the last good set.
+    /// Reads a fetch's answer; a failed fetch keeps the last good set. A set that parses is the
+    /// publisher's word, also with no usable key in it (`{"keys":[]}`, only `oct` keys, only
+    /// key types the filter does not verify with): a key taken out of it stops verifying, as
+    /// when an identity provider pulls its only (compromised) key.
     fn store(&mut self, answer: &CallAnswer, now: u64) -> Fetched {
         let parsed = match answer.status {
             Some(200) => std::str::from_utf8(&answer.body)
@@ -268,7 +271,7 @@ impl JwksState {
             None => Err("no answer (reset, refused or timeout)".to_string()),
         };
         match parsed {
-            Ok(set) if !set.keys().is_empty() => {
+            Ok(set) => {
                 let fetched = Fetched::Updated {
                     keys: set.keys().len(),
                     ignored_oct: set.ignored_oct(),
@@ -277,10 +280,6 @@ impl JwksState {
                 self.fetched_at = Some(now);
                 fetched
             }
-            Ok(set) => Fetched::Failed(format!(
-                "no usable key in the set{}",
-                ignored_note(set.ignored_oct())
-            )),
             Err(e) => Fetched::Failed(e),
         }
     }
@@ -377,20 +376,42 @@ mod tests {
         assert_eq!(set.candidates(Some("a"), ed).count(), 1);
     }
 
+    /// Regression (review): a set with no usable key kept the last one, so a key its publisher
+    /// pulled went on verifying until a restart. Every set that parses replaces it; a failed
+    /// fetch (status, no answer, not a set) keeps it.
     #[test]
-    fn finish_only_oct_keys_fails_with_count_and_keeps_last_set() {
-        let mut s = JwksState::default();
-        s.finish(&answer(Some(200), SET), 10);
-        let Fetched::Failed(why) = s.finish(&answer(Some(200), ONLY_OCT), 20) else {
-            panic!("an oct-only set must not replace the last good set");
-        };
-        assert_eq!(
-            why,
-            "no usable key in the set (2 oct keys ignored: a published JWKS holds no secret)"
-        );
-        let set = s.set.as_ref().unwrap();
-        assert_eq!(set.keys().len(), 1);
-        assert_eq!(set.ignored_oct(), 0);
+    fn a_set_with_no_usable_key_replaces_the_last_one() {
+        let empty = r#"{"keys":[]}"#;
+        let skipped = r#"{"keys":[{"kty":"EC","crv":"secp256k1","x":"AA","y":"AA"}]}"#;
+        for (body, ignored_oct) in [(empty, 0), (ONLY_OCT, 2), (skipped, 0)] {
+            let mut s = JwksState::default();
+            s.finish(&answer(Some(200), SET), 10);
+            let fetched = s.finish(&answer(Some(200), body), 20);
+            assert_eq!(
+                fetched,
+                Fetched::Updated {
+                    keys: 0,
+                    ignored_oct
+                },
+                "{body}"
+            );
+            assert!(s.set.as_ref().unwrap().keys().is_empty(), "{body}");
+            assert_eq!(s.fetched_at, Some(20));
+        }
+        for (status, body) in [
+            (Some(500), SET),
+            (None, ""),
+            (Some(200), "{}"),
+            (Some(200), "["),
+        ] {
+            let mut s = JwksState::default();
+            s.finish(&answer(Some(200), SET), 10);
+            assert!(matches!(
+                s.finish(&answer(status, body), 20),
+                Fetched::Failed(_)
+            ));
+            assert_eq!(s.set.as_ref().unwrap().keys().len(), 1, "{status:?} {body}");
+        }
     }
 
     #[test]
