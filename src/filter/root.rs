@@ -26,9 +26,11 @@ pub struct Root {
 /// Tick period of the background JWKS refresh, in milliseconds.
 const TICK_MS: u32 = 1000;
 
-/// The metric event of a JWKS fetch outcome.
+/// The metric event of a JWKS fetch outcome: a set with no usable key counts as failed, since
+/// every token is refused with it.
 pub fn fetch_event(fetched: &Fetched) -> jwt_relay_core::stages::events::Event {
-    jwt_relay_core::stages::events::Event::JwksFetch(matches!(fetched, Fetched::Updated { .. }))
+    let usable = matches!(fetched, Fetched::Updated { keys, .. } if *keys > 0);
+    jwt_relay_core::stages::events::Event::JwksFetch(usable)
 }
 
 /// Logs a JWKS fetch outcome (never the keys): one line per fetch, a warning when the set held
@@ -193,5 +195,25 @@ impl Root {
         if let Ok(mut m) = self.metrics.try_borrow_mut() {
             m.count(host, &fetch_event(&fetched));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jwt_relay_core::stages::events::Event;
+
+    /// A set with no usable key refuses every token: its fetch is counted as failed, so an
+    /// alert on `jwks_fetch.failed` sees it (review).
+    #[test]
+    fn a_set_with_no_usable_key_counts_as_a_failed_fetch() {
+        let updated = |keys| Fetched::Updated {
+            keys,
+            ignored_oct: 0,
+        };
+        assert_eq!(fetch_event(&updated(2)), Event::JwksFetch(true));
+        assert_eq!(fetch_event(&updated(0)), Event::JwksFetch(false));
+        let failed = Fetched::Failed("status 500".into());
+        assert_eq!(fetch_event(&failed), Event::JwksFetch(false));
     }
 }

@@ -1413,6 +1413,11 @@ fn basic_auth_takes_no_second_credential_in_a_header_it_reads() {
             ("authorization", "Bearer t"),
             ("authorization", forged.as_str()),
         ],
+        // Values the filter cannot read, which other readers decode as `admin:x` or `admin`
+        // (text after the base64, two values joined by a host, no `:`): removed too (review).
+        &vec![("authorization", "Basic YWRtaW46eA== x")],
+        &vec![("authorization", "Basic YWRtaW46eA==,Basic Zm9vOmJhcg==")],
+        &vec![("proxy-authorization", "basic YWRtaW4=")],
     ]) {
         let seen = upstream(&anonymous, headers).unwrap();
         assert_eq!(
@@ -1423,7 +1428,7 @@ fn basic_auth_takes_no_second_credential_in_a_header_it_reads() {
         let basic_left: Vec<_> = seen
             .headers
             .iter()
-            .filter(|(_, v)| v.starts_with("Basic"))
+            .filter(|(_, v)| v.to_ascii_lowercase().starts_with("basic"))
             .collect();
         assert!(basic_left.is_empty(), "{headers:?}: {basic_left:?}");
     }

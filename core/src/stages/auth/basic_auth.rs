@@ -149,6 +149,17 @@ pub(crate) const KONG_BASE64: base64::engine::GeneralPurpose = base64::engine::G
     crate::jose::b64::NGINX_LENIENT,
 );
 
+/// True when a header value, or a piece of it between commas (how hosts join a repeated
+/// header), begins with the `Basic` scheme in any case.
+fn names_basic(value: &str) -> bool {
+    value.split(',').any(|piece| {
+        let piece = piece.trim_start();
+        piece
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("basic"))
+    })
+}
+
 /// `(user, password)` of a `Basic` header value, if it has one.
 pub fn parse_basic(value: &str) -> Option<(String, String)> {
     let v = value.trim_start();
@@ -163,15 +174,13 @@ pub fn parse_basic(value: &str) -> Option<(String, String)> {
 }
 
 impl BasicAuth {
-    /// Removes the headers that hold a Basic credential, in any value and spelling (a removal
-    /// covers every spelling); a header holding none (a Bearer token another stage verified in
-    /// `Authorization`) stays.
+    /// Removes the headers that name the Basic scheme, in any value and spelling (a removal
+    /// covers every spelling), whether or not the filter could read a credential there: other
+    /// readers decode what it refuses (text after the base64, a comma-joined second value, no
+    /// `:`). A header holding none (a Bearer token for the upstream) stays.
     pub fn remove_credentials(req: &Request, edits: &mut HeaderEdits) {
         for h in HEADERS {
-            if req
-                .header_all_spellings(h)
-                .any(|v| parse_basic(v).is_some())
-            {
+            if req.header_all_spellings(h).any(names_basic) {
                 edits.remove(h);
             }
         }

@@ -223,7 +223,9 @@ impl Authenticator {
             let result = self.gate(&identity, ba.anonymous, || {
                 ba.authenticate(req, &self.consumers, &mut edits)
             });
-            if falls_back(&result, ba.anonymous) {
+            // Also when no credential was read: a Basic value the filter cannot read may be
+            // one to another reader, and must not reach the upstream beside the anonymous one.
+            if ba.anonymous.is_some() && matches!(result, Some(Err(_))) {
                 basic_auth::BasicAuth::remove_credentials(req, &mut edits);
             }
             self.settle(&mut identity, result, ba.anonymous, || {

@@ -276,8 +276,10 @@ impl JwksState {
                     keys: set.keys().len(),
                     ignored_oct: set.ignored_oct(),
                 };
+                // With no usable key the refresh looks again as after a failed fetch, not a
+                // whole `cache_seconds` later: every token is refused meanwhile.
+                self.fetched_at = (!set.keys().is_empty()).then_some(now);
                 self.set = Some(set);
-                self.fetched_at = Some(now);
                 fetched
             }
             Err(e) => Fetched::Failed(e),
@@ -396,7 +398,12 @@ mod tests {
                 "{body}"
             );
             assert!(s.set.as_ref().unwrap().keys().is_empty(), "{body}");
-            assert_eq!(s.fetched_at, Some(20));
+            // Looked at again as after a failed fetch (review), not `cache_seconds` later.
+            let r = remote(600);
+            s.started(20);
+            s.finish(&answer(Some(200), body), 20);
+            assert!(!s.refresh_due(&r, 20 + RETRY_SECONDS - 1), "{body}");
+            assert!(s.refresh_due(&r, 20 + RETRY_SECONDS), "{body}");
         }
         for (status, body) in [
             (Some(500), SET),
