@@ -25,8 +25,9 @@ section! {
         pub cookie_names: Vec<String>,
         /// Headers searched for a token (`Bearer <token>`, as in Kong).
         pub header_names: Vec<String>,
-        /// Registered claims that must be present and valid.
-        pub claims_to_verify: Vec<RegisteredClaim>,
+        /// Registered claims that must be present and valid. `null` is none, as Kong's schema
+        /// (no default) exports it: a configuration pasted from Kong's Admin API loads.
+        pub claims_to_verify: Option<Vec<RegisteredClaim>>,
         /// Claim (then header field) whose value selects the credential.
         pub key_claim_name: String,
         /// HMAC secrets are base64 encoded.
@@ -63,7 +64,7 @@ impl Default for JwtSection {
             uri_param_names: vec!["jwt".into()],
             cookie_names: Vec::new(),
             header_names: vec!["authorization".into()],
-            claims_to_verify: Vec::new(),
+            claims_to_verify: None,
             key_claim_name: "iss".into(),
             secret_is_base64: false,
             anonymous: None,

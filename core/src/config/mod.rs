@@ -108,6 +108,27 @@ mod tests {
             .is_pass_through());
     }
 
+    /// Each plugin's `config` as Kong's Admin API returns it (and `deck` exports it): every
+    /// field, `null` where Kong's schema has no default. Pasted as a section, each loads, with
+    /// Kong's meaning (a review found `"claims_to_verify": null` refused).
+    #[test]
+    fn plugin_configs_as_kong_exports_them_load() {
+        let config = serde_json::json!({
+            "consumers": [{"id": "c-1", "username": "anon"}],
+            "jwt": {"uri_param_names": ["jwt"], "cookie_names": [], "key_claim_name": "iss",
+                    "secret_is_base64": false, "claims_to_verify": null, "anonymous": null,
+                    "run_on_preflight": true, "maximum_expiration": 0,
+                    "header_names": ["authorization"], "realm": null},
+            "key_auth": {"key_names": ["apikey"], "hide_credentials": false, "anonymous": null,
+                         "key_in_header": true, "key_in_query": true, "key_in_body": false,
+                         "run_on_preflight": true, "realm": null},
+            "basic_auth": {"anonymous": null, "hide_credentials": false, "realm": "service"}
+        });
+        let raw = parse(config.to_string().as_bytes()).unwrap();
+        assert_eq!(raw.jwt.unwrap().claims_to_verify, None);
+        crate::stages::Pipeline::load(config.to_string().as_bytes()).unwrap();
+    }
+
     #[test]
     fn parse_empty_bytes_is_empty_object() {
         assert!(parse(b"").unwrap().reconcile.is_none());

@@ -48,6 +48,8 @@ enum Ty {
     OptAlg,
     /// Array of strings from this list.
     ListOf(&'static [&'static str]),
+    /// Array of strings from this list, or `null` (none).
+    OptListOf(&'static [&'static str]),
     /// A JSON object that is not ours (a JWK Set).
     AnyObject,
     /// A JWK object or its JSON text (or a PEM text).
@@ -208,7 +210,7 @@ const JWT: Section = Section {
         ),
         Field(
             "claims_to_verify",
-            Ty::ListOf(&["exp", "nbf"]),
+            Ty::OptListOf(&["exp", "nbf"]),
             "Registered claims that must be present and valid.",
         ),
         Field(
@@ -537,6 +539,9 @@ fn type_of(ty: Ty) -> Value {
             json!({"type": ["string", "null"], "enum": names})
         }
         Ty::ListOf(names) => json!({"type": "array", "items": {"type": "string", "enum": names}}),
+        Ty::OptListOf(names) => {
+            json!({"type": ["array", "null"], "items": {"type": "string", "enum": names}})
+        }
         Ty::AnyObject => json!({"type": ["object", "null"]}),
         Ty::Key => json!({"type": ["object", "string", "null"]}),
         Ty::AnyObjects => json!({"type": "array", "items": {"type": "object"}}),
@@ -713,7 +718,7 @@ mod tests {
         );
         let jwt = &schema["properties"]["jwt"]["properties"];
         assert_eq!(jwt["uri_param_names"]["default"], json!(["jwt"]));
-        assert_eq!(jwt["claims_to_verify"]["default"], json!([]));
+        assert_eq!(jwt["claims_to_verify"].get("default"), None);
         assert_eq!(jwt["anonymous"].get("default"), None);
         assert_eq!(
             schema["properties"]["upstream_jwt"]["properties"]["algorithm"]["default"],
@@ -815,7 +820,7 @@ mod tests {
             for Field(name, ty, _) in section.fields {
                 let (values, wrap): (&[&str], fn(Value) -> Value) = match ty {
                     Ty::OneOf(v) => (v, |x| x),
-                    Ty::ListOf(v) => (v, |x| json!([x])),
+                    Ty::ListOf(v) | Ty::OptListOf(v) => (v, |x| json!([x])),
                     _ => continue,
                 };
                 let doc = |x: &str| wrap_path(&path, json!({ *name: wrap(json!(x)) })).to_string();

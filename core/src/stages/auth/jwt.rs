@@ -56,7 +56,7 @@ pub fn compile(
     raw_consumers: &[ConsumerSection],
     consumers: &Consumers,
 ) -> Result<JwtAuth, ConfigError> {
-    let verify_exp = section.claims_to_verify.contains(&RegisteredClaim::Exp);
+    let verify_exp = verifies(section, RegisteredClaim::Exp);
     let maximum_expiration = maximum_expiration(section, verify_exp)?;
     let anonymous = match &section.anonymous {
         Some(a) => Some(consumers.find(a).ok_or_else(|| {
@@ -96,7 +96,7 @@ pub fn compile(
                 .collect(),
         },
         verify_exp,
-        verify_nbf: section.claims_to_verify.contains(&RegisteredClaim::Nbf),
+        verify_nbf: verifies(section, RegisteredClaim::Nbf),
         key_claim: section.key_claim_name.clone(),
         anonymous,
         run_on_preflight: section.run_on_preflight,
@@ -131,6 +131,14 @@ const MAXIMUM_EXPIRATION_LIMIT: f64 = 31_536_000.0;
 
 /// `maximum_expiration` as Kong's schema takes it: a number from 0 to a year (fractions too),
 /// and above 0 only with `exp` verified (without it, `exp - now` has no checked `exp`).
+/// True when `claims_to_verify` lists `claim` (`null` lists none).
+fn verifies(section: &JwtSection, claim: RegisteredClaim) -> bool {
+    section
+        .claims_to_verify
+        .as_deref()
+        .is_some_and(|claims| claims.contains(&claim))
+}
+
 fn maximum_expiration(section: &JwtSection, verify_exp: bool) -> Result<f64, ConfigError> {
     const PATH: &str = "jwt.maximum_expiration";
     let seconds = section
