@@ -127,6 +127,28 @@ mod tests {
         let raw = parse(config.to_string().as_bytes()).unwrap();
         assert_eq!(raw.jwt.unwrap().claims_to_verify, None);
         crate::stages::Pipeline::load(config.to_string().as_bytes()).unwrap();
+        // jwt-reconcile's schema misspells copy_headers' default (`ture`: nil in Lua), so Kong
+        // exports the field as null, which the plugin reads as false; absent, it is true.
+        let reconcile = |copy: Option<serde_json::Value>| {
+            let mut section = serde_json::json!({"url": "http://auth:8080", "method": "POST",
+                "path": "/api/v1/auth/reconcile", "connect_timeout": 5000, "send_timeout": 10000,
+                "read_timeout": 10000, "forward_path": false, "forward_query": false,
+                "forward_headers": false, "forward_body": false,
+                "inject_body_response_into_header": true, "injected_header_prefix": "",
+                "streamdown_injected_headers": false});
+            if let Some(copy) = copy {
+                section["copy_headers"] = copy;
+            }
+            let doc = serde_json::json!({ "reconcile": section }).to_string();
+            parse(doc.as_bytes())
+                .unwrap()
+                .reconcile
+                .unwrap()
+                .copy_headers
+        };
+        assert_eq!(reconcile(Some(serde_json::Value::Null)), None);
+        assert_eq!(reconcile(None), Some(true));
+        assert_eq!(reconcile(Some(false.into())), Some(false));
     }
 
     #[test]

@@ -32,8 +32,11 @@ section! {
         pub send_timeout: u64,
         /// Milliseconds; see `connect_timeout`.
         pub read_timeout: u64,
-        /// Copy the client's headers onto the call.
-        pub copy_headers: bool,
+        /// Copy the client's headers onto the call. `null` is `false`: the plugin's schema
+        /// misspells its default (`ture`, which Lua reads as nil), so Kong exports the unset
+        /// field as `null` and the plugin then copies nothing; absent, it is `true`, as the
+        /// plugin's README says.
+        pub copy_headers: Option<bool>,
         /// Put `path` in the call body.
         pub forward_path: bool,
         /// Put `query` in the call body.
@@ -78,7 +81,7 @@ impl Default for ReconcileSection {
             connect_timeout: 5000,
             send_timeout: 10000,
             read_timeout: 10000,
-            copy_headers: true,
+            copy_headers: Some(true),
             forward_path: false,
             forward_query: false,
             forward_headers: false,

@@ -351,7 +351,7 @@ const RECONCILE: Section = Section {
         Field("connect_timeout", Ty::Int, "Milliseconds; proxy-wasm has one timeout per call."),
         Field("send_timeout", Ty::Int, "Milliseconds; see connect_timeout."),
         Field("read_timeout", Ty::Int, "Milliseconds; see connect_timeout."),
-        Field("copy_headers", Ty::Bool, "Copy the client's headers onto the call."),
+        Field("copy_headers", Ty::OptBool, "Copy the client's headers onto the call (null: no, as the plugin reads Kong's export)."),
         Field("forward_path", Ty::Bool, "Put path in the call body."),
         Field("forward_query", Ty::Bool, "Put query in the call body."),
         Field("forward_headers", Ty::Bool, "Put headers in the call body."),

@@ -174,7 +174,7 @@ fn compile_owned(section: &ReconcileSection, owned: Vec<String>) -> Result<Recon
         scheme: url.scheme,
         method: section.method,
         timeout_ms: timeout_ms(section)?,
-        copy_headers: section.copy_headers,
+        copy_headers: section.copy_headers.unwrap_or(false),
         forward_path: section.forward_path,
         forward_query: section.forward_query,
         forward_headers: section.forward_headers,
