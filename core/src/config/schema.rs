@@ -46,8 +46,6 @@ enum Ty {
     /// One of the JOSE algorithm names.
     Alg,
     OptAlg,
-    /// Array of strings from this list.
-    ListOf(&'static [&'static str]),
     /// Array of strings from this list, or `null` (none).
     OptListOf(&'static [&'static str]),
     /// A JSON object that is not ours (a JWK Set).
@@ -538,7 +536,6 @@ fn type_of(ty: Ty) -> Value {
             names.push(Value::Null);
             json!({"type": ["string", "null"], "enum": names})
         }
-        Ty::ListOf(names) => json!({"type": "array", "items": {"type": "string", "enum": names}}),
         Ty::OptListOf(names) => {
             json!({"type": ["array", "null"], "items": {"type": "string", "enum": names}})
         }
@@ -820,7 +817,7 @@ mod tests {
             for Field(name, ty, _) in section.fields {
                 let (values, wrap): (&[&str], fn(Value) -> Value) = match ty {
                     Ty::OneOf(v) => (v, |x| x),
-                    Ty::ListOf(v) | Ty::OptListOf(v) => (v, |x| json!([x])),
+                    Ty::OptListOf(v) => (v, |x| json!([x])),
                     _ => continue,
                 };
                 let doc = |x: &str| wrap_path(&path, json!({ *name: wrap(json!(x)) })).to_string();
