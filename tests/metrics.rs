@@ -52,3 +52,32 @@ fn counters_and_denial_logs_record_each_outcome() {
         "a token reached the log"
     );
 }
+
+/// `"metrics": false` leaves the host's metrics alone (no counter is defined), and the filter
+/// answers as with them: the switch Kong's engine needs before 3.8, where the metric calls trap.
+#[test]
+fn metrics_false_defines_no_counter() {
+    let upstream = Server::ok();
+    let config = json!({
+        "metrics": false,
+        "consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "secret": "s3cret"}]}],
+        "jwt": {}
+    });
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    let token = sign_hmac("HS256", b"s3cret", &json!({"iss": "k", "exp": now() + 60}));
+    let good = Request::get("/r").header("authorization", &format!("Bearer {token}"));
+    assert_eq!(envoy.send(&good).status, 200);
+    assert_eq!(envoy.send(&good).status, 200);
+    assert_eq!(envoy.send(&Request::get("/r")).status, 401);
+    assert_eq!(upstream.requests().len(), 2);
+    let log = envoy.log();
+    assert!(log.contains("jwt-relay: denied: no_token"), "{log}");
+    for name in [
+        "requests_allowed",
+        "token_cache_hits",
+        "requests_denied.no_token",
+    ] {
+        let stat = envoy.stat(&format!("wasmcustom.jwt_relay.{name}"));
+        assert_eq!(stat, None, "{name}");
+    }
+}

@@ -72,6 +72,10 @@ pub trait Host {
     fn learn_kind(&mut self) -> bool {
         true
     }
+    /// True once [`Host::learn_kind`] has learnt the kind (in any of the VM's contexts).
+    fn kind_known(&self) -> bool {
+        true
+    }
     /// A string property (`["connection", "subject_peer_certificate"]`), when the host has it.
     fn text_property(&self, path: &[&str]) -> Option<String>;
     /// Host time in milliseconds (for latencies).
@@ -267,6 +271,10 @@ impl Host for ProxyWasmHost {
         if self.kind.get().is_none() {
             self.kind.set(HostKind::detect());
         }
+        self.kind.get().is_some()
+    }
+
+    fn kind_known(&self) -> bool {
         self.kind.get().is_some()
     }
 

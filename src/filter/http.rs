@@ -1042,6 +1042,8 @@ mod tests {
         updates: Vec<u32>,
         /// Plays Kong (ngx_wasm_module) rather than Envoy.
         kong: bool,
+        /// Plays a VM that has not learnt its host yet (a root context before any request).
+        kind_unknown: bool,
         /// Raw property bytes by dotted path, in the host's own encoding.
         properties: HashMap<String, Vec<u8>>,
         /// Dotted paths of the properties the filter read, in order.
@@ -1124,7 +1126,10 @@ mod tests {
             Ok(())
         }
         fn is_kong(&self) -> bool {
-            self.kong
+            self.kong && !self.kind_unknown
+        }
+        fn kind_known(&self) -> bool {
+            !self.kind_unknown
         }
         fn text_property(&self, path: &[&str]) -> Option<String> {
             self.property(path)
@@ -1217,6 +1222,78 @@ mod tests {
             1,
             "the second and third came from the cache"
         );
+    }
+
+    /// The counters `metrics` holds, by the name the host was given.
+    fn counted(host: &FakeHost) -> Vec<(&str, u64)> {
+        host.metrics.iter().map(|(n, v)| (n.as_str(), *v)).collect()
+    }
+
+    /// Kong's engine before 3.8 traps on every metric call (ngx_wasm_module's stubs), and a
+    /// trap ends the instance: on Kong no metric is touched unless the configuration asks.
+    #[test]
+    fn kong_gets_no_metric_call_unless_the_configuration_asks() {
+        let mut host = FakeHost {
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut metrics = Metrics::default();
+        metrics.count(&mut &mut host, &Event::Allowed);
+        metrics.finished(&mut &mut host, Default::default);
+        metrics.reconcile_latency(&mut &mut host, 3);
+        assert!(host.metrics.is_empty() && host.updates.is_empty());
+
+        metrics.configure(Some(true));
+        metrics.count(&mut &mut host, &Event::Allowed);
+        assert_eq!(counted(&host), [("requests_allowed", 1)]);
+    }
+
+    #[test]
+    fn metrics_false_turns_them_off_on_envoy_too() {
+        let mut host = FakeHost::default();
+        let mut metrics = Metrics::default();
+        metrics.configure(Some(false));
+        metrics.count(&mut &mut host, &Event::Allowed);
+        metrics.finished(&mut &mut host, Default::default);
+        assert!(host.metrics.is_empty() && host.updates.is_empty());
+    }
+
+    /// A root context counts its startup JWKS fetches before any request told the VM which
+    /// host it is on: the counts wait, and reach Envoy's counters with the first request's.
+    #[test]
+    fn counts_made_before_the_host_is_known_wait_for_it() {
+        let mut host = FakeHost {
+            kind_unknown: true,
+            ..FakeHost::default()
+        };
+        let mut metrics = Metrics::default();
+        metrics.count(&mut &mut host, &Event::JwksFetch(false));
+        metrics.count(&mut &mut host, &Event::JwksFetch(false));
+        metrics.count(&mut &mut host, &Event::JwksFetch(true));
+        assert!(host.metrics.is_empty());
+
+        host.kind_unknown = false;
+        metrics.count(&mut &mut host, &Event::Allowed);
+        assert_eq!(
+            counted(&host),
+            [
+                ("jwt_relay.jwks_fetch.failed", 2),
+                ("jwt_relay.jwks_fetch.ok", 1),
+                ("jwt_relay.requests_allowed", 1)
+            ]
+        );
+
+        // On Kong, unasked, the held counts are dropped with no call.
+        let mut kong = FakeHost {
+            kong: true,
+            kind_unknown: true,
+            ..FakeHost::default()
+        };
+        let mut metrics = Metrics::default();
+        metrics.count(&mut &mut kong, &Event::JwksFetch(true));
+        kong.kind_unknown = false;
+        metrics.count(&mut &mut kong, &Event::Allowed);
+        assert!(kong.metrics.is_empty());
     }
 
     #[test]

@@ -1,5 +1,10 @@
-//! Host metrics for [`Event`]s: defined on first use, then incremented by id. A host without
-//! metrics (Kong before 3.8) refuses the definition; the filter then carries on without them.
+//! Host metrics for [`Event`]s: defined on first use, then incremented by id.
+//!
+//! Kong's engine before 3.8 (ngx_wasm_module up to 0.3) has the metric calls as stubs that
+//! trap, and a trap ends the instance with every request it holds, so on Kong the filter calls
+//! them only when the configuration says `"metrics": true`. Which host runs the filter is
+//! learnt at a VM's first request: counts a root context makes before then (a startup JWKS
+//! fetch) wait for it.
 
 use super::host::Host;
 use jwt_relay_core::stages::events::{Event, RECONCILE_LATENCY_MS};
@@ -12,18 +17,34 @@ pub const GAUGE: u32 = 1;
 /// Proxy-Wasm metric type of a histogram.
 pub const HISTOGRAM: u32 = 2;
 
+/// Counter names kept while the host is unknown (each with its count): more than the root
+/// context's events, so none is lost.
+const PENDING_NAMES: usize = 8;
+
 /// Metric ids by name, shared by a VM's contexts.
 ///
 /// ngx_wasm_module names a metric `pw:<filter>:<name>` itself: there the filter's own
-/// `jwt_relay.` prefix is left out so it does not appear twice. The host's kind is learnt at the
-/// first request, so ids are kept per (kind, name): a metric a root context defined before then
-/// (a startup JWKS fetch) is defined again under the right name once the kind is known.
+/// `jwt_relay.` prefix is left out so it does not appear twice.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    ids: HashMap<(bool, String), u32>,
+    ids: HashMap<String, u32>,
+    /// The configuration's `metrics` (`None`: on Envoy only).
+    wanted: Option<bool>,
+    /// The host refused a definition: no metric is tried again.
     unavailable: bool,
+    /// Counts made before the host was known, by name.
+    pending: Vec<(String, u64)>,
     /// Requests this VM finished, for the gauges' refresh.
     finished: u64,
+}
+
+/// Whether a metric call may be made now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// The host is not known yet: counters wait, gauges and histograms are skipped.
+    Wait,
+    Off,
+    On,
 }
 
 /// The gauges are refreshed on a VM's first finished request and every `GAUGE_EVERY` after: a
@@ -31,7 +52,7 @@ pub struct Metrics {
 pub const GAUGE_EVERY: u64 = 1024;
 
 /// What the gauges report: this VM's memory and how full its caches are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sizes {
     /// The VM's linear memory, in bytes (it grows and never shrinks: flat means no leak).
     pub memory_bytes: u64,
@@ -65,17 +86,33 @@ fn host_name(ngx: bool, name: &str) -> String {
 }
 
 impl Metrics {
+    /// Takes a configuration's `metrics` setting.
+    pub fn configure(&mut self, wanted: Option<bool>) {
+        self.wanted = wanted;
+    }
+
+    fn gate(&self, host: &impl Host) -> Gate {
+        if self.unavailable || self.wanted == Some(false) {
+            Gate::Off
+        } else if !host.kind_known() {
+            Gate::Wait
+        } else if host.is_kong() && self.wanted.is_none() {
+            Gate::Off
+        } else {
+            Gate::On
+        }
+    }
+
     fn id(&mut self, host: &mut impl Host, kind: u32, name: String) -> Option<u32> {
-        if self.unavailable {
+        if self.gate(host) != Gate::On {
             return None;
         }
-        let key = (host.is_kong(), name);
-        if let Some(id) = self.ids.get(&key) {
+        if let Some(id) = self.ids.get(&name) {
             return Some(*id);
         }
-        match host.define_metric(kind, &host_name(key.0, &key.1)) {
+        match host.define_metric(kind, &host_name(host.is_kong(), &name)) {
             Ok(id) => {
-                self.ids.insert(key, id);
+                self.ids.insert(name, id);
                 Some(id)
             }
             Err(_) => {
@@ -85,10 +122,32 @@ impl Metrics {
         }
     }
 
-    /// Counts one event.
+    fn add(&mut self, host: &mut impl Host, name: String, n: u64) {
+        if let Some(id) = self.id(host, COUNTER, name) {
+            host.add_metric(id, COUNTER, n);
+        }
+    }
+
+    /// Counts one event (held back while the host is unknown).
     pub fn count(&mut self, host: &mut impl Host, event: &Event) {
-        if let Some(id) = self.id(host, COUNTER, event.metric()) {
-            host.add_metric(id, COUNTER, 1);
+        let name = event.metric();
+        match self.gate(host) {
+            Gate::Off => self.pending.clear(),
+            Gate::Wait => self.hold(name),
+            Gate::On => {
+                for (held, n) in std::mem::take(&mut self.pending) {
+                    self.add(host, held, n);
+                }
+                self.add(host, name, 1);
+            }
+        }
+    }
+
+    fn hold(&mut self, name: String) {
+        if let Some((_, n)) = self.pending.iter_mut().find(|(held, _)| *held == name) {
+            *n = n.saturating_add(1);
+        } else if self.pending.len() < PENDING_NAMES {
+            self.pending.push((name, 1));
         }
     }
 
@@ -96,7 +155,7 @@ impl Metrics {
     pub fn finished(&mut self, host: &mut impl Host, sizes: impl FnOnce() -> Sizes) {
         let due = self.finished.is_multiple_of(GAUGE_EVERY);
         self.finished = self.finished.wrapping_add(1);
-        if !due {
+        if !due || self.gate(host) != Gate::On {
             return;
         }
         let sizes = sizes();

@@ -116,6 +116,9 @@ impl Root {
                     );
                 }
                 self.shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+                if let Ok(mut m) = self.metrics.try_borrow_mut() {
+                    m.configure(config.metrics);
+                }
                 // A fetch still in flight was for the old configuration's `jwks_uri`: its
                 // answer must not become the new one's key set.
                 self.fetching = None;

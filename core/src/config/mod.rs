@@ -60,6 +60,9 @@ section! {
         pub upstream_jwt: Option<UpstreamJwtSection>,
         /// The filter's own JWKS endpoint.
         pub jwks_endpoint: Option<JwksEndpointSection>,
+        /// Proxy-Wasm metrics: `true` on every host, `false` on none; unset (or `null`) on
+        /// Envoy only, since Kong's engine before 3.8 traps on the metric calls.
+        pub metrics: Option<bool>,
     }
 }
 

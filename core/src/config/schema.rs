@@ -505,6 +505,12 @@ const ROOT: Section = Section {
             Ty::Section(&JWKS_ENDPOINT),
             "The filter's own JWKS endpoint.",
         ),
+        Field(
+            "metrics",
+            Ty::OptBool,
+            "Proxy-Wasm metrics: true on every host (Kong 3.8+), false on none; unset or null, \
+             on Envoy only (Kong's engine before 3.8 traps on the metric calls).",
+        ),
     ],
     required: &[],
     defaults: || ser(RawConfig::default()),

@@ -23,6 +23,8 @@ pub struct Pipeline {
     pub upstream_jwt: Option<UpstreamJwt>,
     /// The filter's own JWKS endpoint.
     pub jwks_endpoint: Option<JwksEndpoint>,
+    /// The configuration's `metrics`: `Some` decides; `None` means on Envoy only.
+    pub metrics: Option<bool>,
 }
 
 impl Pipeline {
@@ -110,6 +112,7 @@ impl Pipeline {
             custom_jwt,
             upstream_jwt,
             jwks_endpoint,
+            metrics: raw.metrics,
         })
     }
 }
