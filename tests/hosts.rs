@@ -373,6 +373,49 @@ fn hosts_owned_header_sent_twice() {
     });
 }
 
+/// Kong's engine shows a filter the first 100 header pairs (pseudo-headers included) and says
+/// nothing of the rest (a review): headers past the cut reached the upstream unjudged and
+/// unstripped, a forged `X-Consumer-Username` beside the filter's. Such a request is now
+/// refused; Envoy refuses it itself (its default limit is 100 headers).
+#[test]
+fn hosts_headers_past_the_engines_cut_never_reach_the_upstream() {
+    let config = json!({"consumers": consumers(), "key_auth": {"hide_credentials": true}});
+    let padded = |n: usize| {
+        let mut req = Request::get("/pad").header("apikey", "alice-key");
+        for i in 0..n {
+            req = req.header(&format!("x-pad-{i}"), "p");
+        }
+        req.header("x-consumer-username", "admin")
+            .header("x-consumer-custom-id", "forged")
+    };
+    each_host(config, |host, gw, upstream| {
+        let resp = gw.send(&padded(120));
+        assert_eq!(resp.status, 431, "{host:?}: {}", resp.text());
+        if host == Host::Ngx {
+            assert_eq!(
+                resp.json(),
+                json!({"message": "Request has too many headers"})
+            );
+        }
+        assert!(upstream.requests().is_empty(), "{host:?}");
+
+        let resp = gw.send(&padded(80));
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let seen = upstream.single();
+        assert_eq!(
+            all_spellings(&seen, "x-consumer-username"),
+            ["alice"],
+            "{host:?}"
+        );
+        assert_eq!(
+            all_spellings(&seen, "x-consumer-custom-id"),
+            ["cust-1"],
+            "{host:?}"
+        );
+        assert_hidden(host, &seen, "apikey");
+    });
+}
+
 #[test]
 fn hosts_content_length_of_zeros_is_no_body_and_is_decided_at_once() {
     // nginx reads `Content-Length: 00` as 0 and never calls the body step: a filter waiting

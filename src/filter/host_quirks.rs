@@ -211,6 +211,18 @@ pub fn ngx_request_edits(client: &[String], edits: &HeaderEdits) -> Result<Heade
     Ok(out)
 }
 
+/// How many request header pairs Kong's engine hands a filter, pseudo-headers included
+/// (ngx_wasm_module's `NGX_HTTP_WASM_MAX_REQ_HEADERS`, in every version Kong shipped): it cuts
+/// the list there with a warning in its log, and the filter is told nothing. A header past the
+/// cut is one the filter can neither judge nor strip (a forged `X-Consumer-Username`, a second
+/// token), so a list this long is refused: a full one and a cut one look alike.
+pub const NGX_MAX_HEADER_PAIRS: usize = 100;
+
+/// True when Kong's engine may have cut the request's header list of `pairs` pairs.
+pub fn ngx_headers_maybe_cut(pairs: usize) -> bool {
+    pairs >= NGX_MAX_HEADER_PAIRS
+}
+
 /// The `:dispatch_status` Kong 3.9 (ngx_wasm_module) gives a call that timed out.
 pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
 

@@ -217,7 +217,7 @@ impl<H: Host> HttpFilter<H> {
             self.state = State::Forwarded;
             return Action::Continue;
         }
-        let req = match self.read_request() {
+        let (req, pairs) = match self.read_request() {
             Ok(r) => r,
             Err(e) => return self.host_failure(e),
         };
@@ -229,6 +229,9 @@ impl<H: Host> HttpFilter<H> {
         );
         self.request_id = req.header("x-request-id").unwrap_or("-").to_string();
         self.grpc = self.grpc_converter(req.header("content-type"));
+        if self.host.is_kong() && host_quirks::ngx_headers_maybe_cut(pairs) {
+            return self.refuse(Refusal::TooManyHeaders);
+        }
         let started = self.with_shared(|config, shared| Flow::start(config, shared, req));
         let Some((flow, next)) = started else {
             return self.fail_closed("shared state busy");
@@ -503,8 +506,10 @@ impl<H: Host> HttpFilter<H> {
         self.step(|flow, config, shared| flow.on_call_answer(config, shared, &failed))
     }
 
-    fn read_request(&self) -> Result<Request, HostError> {
+    /// The request as the host shows it, and how many header pairs the host handed over.
+    fn read_request(&self) -> Result<(Request, usize), HostError> {
         let headers = self.host.request_headers()?;
+        let pairs = headers.len();
         let mut req = request_from(headers, self.host.now()?);
         if self.host.is_kong() {
             // The engine's `:path` is nginx's URI, decoded and with dot segments resolved
@@ -535,7 +540,7 @@ impl<H: Host> HttpFilter<H> {
             req.service = service.name;
             req.service_url = service.url;
         }
-        Ok(req)
+        Ok((req, pairs))
     }
 
     fn with_shared<T>(&mut self, f: impl FnOnce(&Pipeline, &mut Shared) -> T) -> Option<T> {
@@ -1504,6 +1509,44 @@ mod tests {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+
+    /// Kong's engine hands a filter the first 100 header pairs and says nothing of the rest:
+    /// a list that long may hide a forged identity header past the cut, so it is refused (431);
+    /// one pair fewer is read whole. Envoy hands over every header.
+    #[test]
+    fn kong_refuses_a_header_list_the_engine_may_have_cut() {
+        let config = r#"{"consumers": [{"id": "c-1", "username": "alice",
+            "keyauth_credentials": [{"key": "alice-key"}]}], "key_auth": {}}"#;
+        let run = |kong: bool, pairs: usize| {
+            let mut headers = vec![
+                h(":method", "GET"),
+                h(":path", "/x"),
+                h(":authority", "a"),
+                h(":scheme", "http"),
+                h("apikey", "alice-key"),
+            ];
+            while headers.len() < pairs {
+                headers.push(h(&format!("x-pad-{}", headers.len()), "p"));
+            }
+            let mut host = FakeHost {
+                headers,
+                kong,
+                ..FakeHost::default()
+            };
+            let action = filter(config, &mut host).on_request_headers(true);
+            (
+                action,
+                host.responses.first().map(|r| (r.status, r.body.clone())),
+            )
+        };
+        let too_many = Some((
+            431,
+            br#"{"message":"Request has too many headers"}"#.to_vec(),
+        ));
+        assert_eq!(run(true, 100), (Action::Pause, too_many));
+        assert_eq!(run(true, 99), (Action::Continue, None));
+        assert_eq!(run(false, 300), (Action::Continue, None));
     }
 
     #[test]

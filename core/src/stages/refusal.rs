@@ -88,6 +88,10 @@ pub enum Refusal {
     /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
     /// request for it (Kong's engine).
     LengthRequired,
+    /// 431: more request headers than the host shows a filter (Kong's engine hands over the
+    /// first 100, pseudo-headers included, and says nothing of the rest): headers the filter
+    /// cannot see, it cannot strip or judge.
+    TooManyHeaders,
     /// 400: the client sent a header the filter owns twice, which the host cannot strip (Kong's
     /// engine); or, with reconcile, a header the call would show the auth service otherwise
     /// than upstreams read it (an `X-Forwarded-Host`, `-Path` or `-Query` other than the
@@ -145,6 +149,7 @@ impl Refusal {
             Self::ReconcileTimeout => 504,
             Self::BodyTooLarge { .. } | Self::BodyUnreadable => 413,
             Self::LengthRequired => 411,
+            Self::TooManyHeaders => 431,
             Self::EncodedBody => 415,
             Self::DuplicateOwnedHeader { .. }
             | Self::AmbiguousBody
@@ -171,6 +176,7 @@ impl Refusal {
                 (Kong: nginx_http_client_body_buffer_size)"
                 .into(),
             Self::LengthRequired => "A Content-Length is required for this request's body".into(),
+            Self::TooManyHeaders => "Request has too many headers".into(),
             Self::AmbiguousBody => {
                 "Request body is ambiguous JSON (a member named twice, or an integer beyond 64 bits)"
                     .into()
@@ -205,6 +211,7 @@ impl Refusal {
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::BodyUnreadable => "body_unreadable",
             Self::LengthRequired => "length_required",
+            Self::TooManyHeaders => "too_many_headers",
             Self::EncodedBody => "encoded_body",
             Self::AmbiguousBody => "ambiguous_body",
             Self::SemicolonSeparator => "semicolon_separator",
@@ -285,6 +292,12 @@ mod tests {
                 411,
                 json!({"message": "A Content-Length is required for this request's body"}),
                 "length_required",
+            ),
+            (
+                Refusal::TooManyHeaders,
+                431,
+                json!({"message": "Request has too many headers"}),
+                "too_many_headers",
             ),
             (
                 Refusal::EncodedBody,
