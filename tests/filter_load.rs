@@ -93,6 +93,12 @@ fn non_utf8_header_value_passes_without_trap() {
 }
 
 fn assert_refused(filter_config: &str, expected_log: &str) {
+    assert_refused_log(filter_config, expected_log);
+}
+
+/// [`assert_refused`], and the hosts' logs.
+fn assert_refused_log(filter_config: &str, expected_log: &str) -> String {
+    let mut logs = String::new();
     for host in hosts() {
         let upstream = Server::ok();
         let failure = match Gateway::try_start(host, Setup::new(filter_config, upstream.addr())) {
@@ -111,7 +117,9 @@ fn assert_refused(filter_config: &str, expected_log: &str) {
             failure.log
         );
         assert!(upstream.requests().is_empty());
+        logs.push_str(&failure.log);
     }
+    logs
 }
 
 #[test]
@@ -136,4 +144,34 @@ fn wrong_type_is_refused_with_path() {
         r#"{"jwt": {"claims_to_verify": ["iat"]}}"#,
         "jwt-relay: configuration rejected: jwt.claims_to_verify[0]: unknown variant `iat`, expected `exp` or `nbf`",
     );
+}
+
+/// A secret where it does not belong is refused without being logged (review: the whole PEM of
+/// a key given as `private_key_env`, an API key given as a credential object, and a numeric
+/// password were in the host's error log).
+#[test]
+fn a_refused_configuration_never_logs_the_secret_in_it() {
+    let key = std::fs::read_to_string(support::envoy::fixture_path("ec_p256_pkcs8.pem")).unwrap();
+    let key_line = key.lines().nth(1).unwrap().to_string();
+    let cases = [
+        (
+            serde_json::json!({"upstream_jwt": {"private_key_env": key, "x5c": false}}),
+            "upstream_jwt.private_key_env: must name an environment variable",
+            key_line.as_str(),
+        ),
+        (
+            serde_json::json!({"consumers": [{"id": "c", "keyauth_credentials": ["LEAKED-API-KEY-7781"]}]}),
+            "consumers[0].keyauth_credentials[0]: invalid type: string, expected struct",
+            "LEAKED-API-KEY-7781",
+        ),
+        (
+            serde_json::json!({"consumers": [{"id": "c", "basicauth_credentials": [{"username": "u", "password": 90817263}]}]}),
+            "consumers[0].basicauth_credentials[0].password: invalid type: integer, expected a string",
+            "90817263",
+        ),
+    ];
+    for (config, expected, secret) in cases {
+        let log = assert_refused_log(&config.to_string(), expected);
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
 }

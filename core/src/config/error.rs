@@ -45,7 +45,7 @@ impl ConfigError {
         if unknown {
             return Self::new(path, "unknown field");
         }
-        Self::new(path, problem)
+        Self::new(path, without_value(problem))
     }
 }
 
@@ -56,6 +56,30 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// serde's `invalid type: string "…", expected …` quotes the value, which may be a secret in
+/// the wrong place (an API key given as a credential object, a numeric password): the problem
+/// keeps its kind only. A number out of range for a numeric field keeps its value.
+pub(crate) fn without_value(problem: &str) -> String {
+    let value_may_be_secret = |unexpected: &str| {
+        problem.starts_with("invalid type: ") || unexpected.starts_with("string")
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        let Some(rest) = problem.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some(end) = rest.find(", expected") else {
+            continue;
+        };
+        let (unexpected, expected) = rest.split_at(end);
+        if !value_may_be_secret(unexpected) {
+            break;
+        }
+        let kind = unexpected.split(['`', '"']).next().unwrap_or_default();
+        return format!("{prefix}{}{expected}", kind.trim_end());
+    }
+    problem.to_owned()
+}
 
 /// serde_json appends ` at line L column C`; the path already says where.
 fn strip_position(text: &str) -> &str {
@@ -68,6 +92,40 @@ fn strip_position(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value in the wrong place may be a secret (an API key where a credential object goes,
+    /// a numeric password): its kind is named, never the value (review).
+    #[test]
+    fn a_refused_value_is_named_by_its_kind_only() {
+        for (problem, kept) in [
+            (
+                "invalid type: string \"LEAKED-KEY\", expected struct KeyAuthCredentialSection",
+                "invalid type: string, expected struct KeyAuthCredentialSection",
+            ),
+            (
+                "invalid type: integer `90817263`, expected a string",
+                "invalid type: integer, expected a string",
+            ),
+            (
+                "invalid type: floating point `1.5`, expected a string",
+                "invalid type: floating point, expected a string",
+            ),
+            (
+                "invalid value: string \"s3cret\", expected a key",
+                "invalid value: string, expected a key",
+            ),
+            (
+                "invalid value: integer `-1`, expected u64",
+                "invalid value: integer `-1`, expected u64",
+            ),
+            (
+                "invalid type: map, expected a string",
+                "invalid type: map, expected a string",
+            ),
+        ] {
+            assert_eq!(without_value(problem), kept);
+        }
+    }
 
     #[test]
     fn strip_position_removes_serde_location() {

@@ -185,7 +185,7 @@ mod tests {
     fn parse_wrong_type_names_path_and_type() {
         assert_eq!(
             err(r#"{"jwt": {"run_on_preflight": "yes"}}"#),
-            "jwt.run_on_preflight: invalid type: string \"yes\", expected a boolean"
+            "jwt.run_on_preflight: invalid type: string, expected a boolean"
         );
     }
 

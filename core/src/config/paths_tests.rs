@@ -37,7 +37,7 @@ fn tracked(text: &str) -> Result<(), ConfigError> {
     if err.inner().is_syntax() || err.inner().is_eof() {
         return Err(ConfigError::new(".", format!("malformed JSON: {text}")));
     }
-    Err(ConfigError::new(path, problem))
+    Err(ConfigError::new(path, super::error::without_value(problem)))
 }
 
 fn replacements() -> Vec<Value> {

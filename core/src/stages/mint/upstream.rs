@@ -172,10 +172,15 @@ fn certificate_chain(section: &UpstreamJwtSection, env: Env) -> Result<Vec<Vec<u
     }
 }
 
-/// The value of environment variable `name`: set and not blank.
+/// The value of environment variable `name`: set and not blank. A `name` that cannot be a
+/// variable's name (a PEM, a base64 key: the value given where its name goes) is refused
+/// without being repeated, since the refusal is logged.
 fn env_value(name: &str, env: Env, path: &str) -> Result<Zeroizing<String>, ConfigError> {
-    if name.is_empty() {
-        return Err(ConfigError::new(path, "must name an environment variable"));
+    if !is_env_name(name) {
+        return Err(ConfigError::new(
+            path,
+            "must name an environment variable (letters, digits, '_', '.', '-'), not hold its value",
+        ));
     }
     let value = env(name)
         .map(Zeroizing::new)
@@ -187,6 +192,18 @@ fn env_value(name: &str, env: Env, path: &str) -> Result<Zeroizing<String>, Conf
         ));
     }
     Ok(value)
+}
+
+/// A plausible environment variable name: ASCII letters, digits, `_`, `.` and `-`, not
+/// starting with a digit or `-`, at most 256 bytes.
+fn is_env_name(name: &str) -> bool {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    match name.as_bytes().first() {
+        Some(first) if !first.is_ascii_digit() && *first != b'-' => {
+            name.len() <= 256 && name.bytes().all(allowed)
+        }
+        _ => false,
+    }
 }
 
 /// Standard base64 (whitespace and line breaks ignored) of DER. A value that looks like a file
@@ -615,7 +632,19 @@ mod tests {
             (
                 json!({"private_key_env": "", "x5c": false}),
                 &no_env,
-                "upstream_jwt.private_key_env: must name an environment variable",
+                "upstream_jwt.private_key_env: must name an environment variable (letters, digits, '_', '.', '-'), not hold its value",
+            ),
+            // The key itself where its variable's name goes: refused without repeating it
+            // (review: the whole PEM was in the logged refusal).
+            (
+                json!({"private_key_env": KEY_PEM, "x5c": false}),
+                &no_env,
+                "upstream_jwt.private_key_env: must name an environment variable (letters, digits, '_', '.', '-'), not hold its value",
+            ),
+            (
+                json!({"private_key": KEY_PEM, "certificate_env": "MIIB+x/y=="}),
+                &no_env,
+                "upstream_jwt.certificate_env: must name an environment variable (letters, digits, '_', '.', '-'), not hold its value",
             ),
             (
                 json!({"x5c": false}),
