@@ -145,9 +145,15 @@ fn check_set_names(raw: &RawConfig) -> Result<(), ConfigError> {
     if let Some(upstream) = &raw.upstream_jwt {
         request.push(("upstream_jwt.header".into(), &upstream.header));
     }
+    let credentials = credential_headers(raw);
     for (i, (path, name)) in request.iter().enumerate() {
         settable(name).map_err(|problem| ConfigError::new(path, problem))?;
         let normal = canonical(name);
+        // A claim there would be read as a credential: a consumer's own token with
+        // `"sub": "Basic YWRtaW46…"` would speak for another user upstream.
+        if path.starts_with("jwt.claims_to_headers") && credentials.contains(&normal) {
+            return Err(ConfigError::new(path, "is a credential header"));
+        }
         if CONSUMER_HEADERS.contains(&normal.as_str()) {
             return Err(ConfigError::new(
                 path,
@@ -170,6 +176,18 @@ fn check_set_names(raw: &RawConfig) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// The request headers that carry credentials, in [`canonical`] form: `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, and the configured token and key headers.
+fn credential_headers(raw: &RawConfig) -> Vec<String> {
+    let fixed = ["authorization", "proxy-authorization", "cookie"].map(String::from);
+    let tokens = raw.jwt.iter().flat_map(|j| j.header_names.iter());
+    let keys = raw.key_auth.iter().flat_map(|k| k.key_names.iter());
+    fixed
+        .into_iter()
+        .chain(tokens.chain(keys).map(|n| canonical(n)))
+        .collect()
 }
 
 /// Why the filter may not set a header named `name`, if it may not.
@@ -240,6 +258,30 @@ mod tests {
         let apart = serde_json::json!({"custom_jwt": custom("X-Custom-JWT"), "upstream_jwt": upstream("JWT"),
             "jwt": claims("x-sub", "x-iss")});
         assert!(Pipeline::load(apart.to_string().as_bytes()).is_ok());
+    }
+
+    /// A claim copied into a credential header would be read as a credential upstream (and
+    /// by the auth service): a consumer signing `"sub": "Basic YWRtaW46…"` with its own key
+    /// would speak for another user (review). A minted token may still go there.
+    #[test]
+    fn claims_never_go_to_a_credential_header() {
+        let claim = |header: &str, more: &str| {
+            refusal(&format!(
+                r#"{{"jwt": {{"header_names": ["x-token"], "claims_to_headers": [{{"claim": "sub", "header": {header:?}}}]}}{more}}}"#
+            ))
+        };
+        let refused = "jwt.claims_to_headers[0].header: is a credential header";
+        for name in ["Authorization", "proxy_authorization", "COOKIE", "X-Token"] {
+            assert_eq!(claim(name, ""), refused, "{name}");
+        }
+        assert_eq!(
+            claim("x-api", r#", "key_auth": {"key_names": ["X_Api"]}"#),
+            refused
+        );
+        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let minted = serde_json::json!({"upstream_jwt": {"private_key": pem, "x5c": false,
+            "header": "Authorization", "include_credential_type": true}});
+        assert!(Pipeline::load(minted.to_string().as_bytes()).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod body_cut;
 pub mod cache;
 mod consumers;
 mod denial;
+mod header_values;
 mod identity;
 mod jwt;
 mod key_auth;
@@ -95,6 +96,7 @@ impl Authenticator {
     /// Compiles consumers and credentials (always, so bad credentials are refused even when
     /// no stage uses them) and the configured stages; `None` when no stage is configured.
     pub fn compile(raw: &RawConfig) -> Result<Option<Self>, ConfigError> {
+        header_values::check(raw)?;
         let consumers = Consumers::compile(&raw.consumers)?;
         key_auth::compile_keys(&raw.consumers)?;
         let jwt = match &raw.jwt {

@@ -1,0 +1,134 @@
+//! Configured values that travel as header values (the consumer and credential headers, the
+//! challenges' `realm`) are checked at load: a CR or LF in one would split the header (a
+//! `realm` of `r\r\nX-Injected: 1` added a response header on Envoy), and a control character
+//! makes the host refuse every request of that consumer.
+
+use super::super::headers::is_safe_value;
+use crate::config::{ConfigError, RawConfig};
+
+/// Refuses, with its path, a configured header value holding a control character, or a
+/// `realm` holding `"` or `\` (it is written between quotes).
+pub fn check(raw: &RawConfig) -> Result<(), ConfigError> {
+    for (i, c) in raw.consumers.iter().enumerate() {
+        let at = |rest: String| format!("consumers[{i}].{rest}");
+        let own = [
+            ("id", &c.id),
+            ("username", &c.username),
+            ("custom_id", &c.custom_id),
+        ];
+        for (field, value) in own {
+            value_ok(value.as_deref(), || at(field.into()))?;
+        }
+        for (j, s) in c.jwt_secrets.iter().enumerate() {
+            value_ok(s.key.as_deref(), || at(format!("jwt_secrets[{j}].key")))?;
+            value_ok(s.id.as_deref(), || at(format!("jwt_secrets[{j}].id")))?;
+        }
+        for (j, k) in c.keyauth_credentials.iter().enumerate() {
+            value_ok(k.id.as_deref(), || {
+                at(format!("keyauth_credentials[{j}].id"))
+            })?;
+        }
+        for (j, b) in c.basicauth_credentials.iter().enumerate() {
+            value_ok(b.username.as_deref(), || {
+                at(format!("basicauth_credentials[{j}].username"))
+            })?;
+            value_ok(b.id.as_deref(), || {
+                at(format!("basicauth_credentials[{j}].id"))
+            })?;
+        }
+    }
+    let realms = [
+        (
+            "jwt.realm",
+            raw.jwt.as_ref().and_then(|s| s.realm.as_deref()),
+        ),
+        (
+            "key_auth.realm",
+            raw.key_auth.as_ref().and_then(|s| s.realm.as_deref()),
+        ),
+        (
+            "basic_auth.realm",
+            raw.basic_auth.as_ref().map(|s| s.realm.as_str()),
+        ),
+    ];
+    for (path, realm) in realms {
+        value_ok(realm, || path.into())?;
+        if realm.is_some_and(|r| r.contains(['"', '\\'])) {
+            return Err(ConfigError::new(path, "must not contain '\"' or '\\'"));
+        }
+    }
+    Ok(())
+}
+
+fn value_ok(value: Option<&str>, path: impl Fn() -> String) -> Result<(), ConfigError> {
+    match value {
+        Some(v) if !is_safe_value(v) => Err(ConfigError::new(
+            path(),
+            "must not contain control characters (it is sent as a header value)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problem(config: serde_json::Value) -> Option<String> {
+        let raw = crate::config::parse(config.to_string().as_bytes()).unwrap();
+        check(&raw).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn header_values_with_control_characters_are_refused_with_their_path() {
+        let control = "must not contain control characters (it is sent as a header value)";
+        let cases = [
+            (
+                json!({"consumers": [{"id": "c\r\nX-Injected: 1"}]}),
+                "consumers[0].id",
+            ),
+            (
+                json!({"consumers": [{"id": "c", "username": "a\u{0}"}]}),
+                "consumers[0].username",
+            ),
+            (
+                json!({"consumers": [{"id": "c", "custom_id": "a\n"}]}),
+                "consumers[0].custom_id",
+            ),
+            (
+                json!({"consumers": [{"id": "c", "jwt_secrets": [{"key": "k\r", "secret": "s"}]}]}),
+                "consumers[0].jwt_secrets[0].key",
+            ),
+            (
+                json!({"consumers": [{"id": "c", "keyauth_credentials": [{"id": "i\u{7f}", "key": "k"}]}]}),
+                "consumers[0].keyauth_credentials[0].id",
+            ),
+            (
+                json!({"consumers": [{"id": "c", "basicauth_credentials": [{"username": "u\n", "password": "p"}]}]}),
+                "consumers[0].basicauth_credentials[0].username",
+            ),
+            (
+                json!({"key_auth": {"realm": "r\r\nX-Resp-Injected: 1"}}),
+                "key_auth.realm",
+            ),
+            (json!({"basic_auth": {"realm": "r\n"}}), "basic_auth.realm"),
+            (json!({"jwt": {"realm": "r\u{1b}"}}), "jwt.realm"),
+        ];
+        for (config, path) in cases {
+            assert_eq!(
+                problem(config),
+                Some(format!("{path}: {control}")),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            problem(json!({"key_auth": {"realm": "a\"b"}})),
+            Some("key_auth.realm: must not contain '\"' or '\\'".into())
+        );
+        // A tab is a header value's own whitespace; text of any script passes.
+        let fine = json!({"consumers": [{"id": "c\t1", "username": "Zoë"}],
+                          "basic_auth": {"realm": "service ünïcode"}});
+        assert_eq!(problem(fine), None);
+    }
+}
