@@ -266,6 +266,20 @@ fn bad_configs_are_refused_by_schema_and_parser_alike() {
             json!({"jwt": {"claims_to_headers": [{"claim": "sub"}]}}),
             "jwt.claims_to_headers[0]: missing field `header`",
         ),
+        // Forms serde's derive reads and the schema refuses (review): a section as an array
+        // of its fields in order, a variant as a one-member object.
+        (
+            json!({"consumers": [["c1", "alice"]]}),
+            "consumers[0]: invalid type: sequence, expected struct ConsumerSection",
+        ),
+        (
+            json!({"reconcile": ["http://a"]}),
+            "reconcile: invalid type: sequence, expected struct ReconcileSection",
+        ),
+        (
+            json!({"reconcile": {"url": "http://a", "method": {"GET": null}}}),
+            "reconcile.method: invalid type: map, expected enum CallMethod",
+        ),
     ];
     let configs: Vec<Value> = bad.iter().map(|(c, _)| c.clone()).collect();
     for ((config, message), errors) in bad.iter().zip(schema_errors(&configs)) {

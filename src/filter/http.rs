@@ -161,6 +161,16 @@ pub fn request_from(headers: Vec<(String, String)>, now: u64) -> Request {
     req
 }
 
+/// The client's request id as log lines show it: at most 128 printable ASCII characters
+/// without blanks, any other replaced by `_`, so a client cannot forge a log line or flood it
+/// (review).
+fn log_safe_id(id: &str) -> String {
+    id.chars()
+        .take(128)
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect()
+}
+
 impl<H: Host> HttpFilter<H> {
     /// A filter for one request.
     pub fn new(
@@ -227,7 +237,7 @@ impl<H: Host> HttpFilter<H> {
             end_of_stream,
             || self.host.is_kong(),
         );
-        self.request_id = req.header("x-request-id").unwrap_or("-").to_string();
+        self.request_id = log_safe_id(req.header("x-request-id").unwrap_or("-"));
         self.grpc = self.grpc_converter(req.header("content-type"));
         if self.host.is_kong() && host_quirks::ngx_headers_maybe_cut(pairs) {
             return self.refuse(Refusal::TooManyHeaders);
@@ -1547,6 +1557,16 @@ mod tests {
         assert_eq!(run(true, 100), (Action::Pause, too_many));
         assert_eq!(run(true, 99), (Action::Continue, None));
         assert_eq!(run(false, 300), (Action::Continue, None));
+    }
+
+    #[test]
+    fn request_ids_are_logged_printable_and_short() {
+        assert_eq!(log_safe_id("req-42"), "req-42");
+        assert_eq!(
+            log_safe_id("a\r\njwt-relay: denied: forged x\u{7f}é"),
+            "a__jwt-relay:_denied:_forged_x__"
+        );
+        assert_eq!(log_safe_id(&"x".repeat(5000)).len(), 128);
     }
 
     #[test]

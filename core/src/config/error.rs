@@ -35,7 +35,11 @@ impl ConfigError {
         let mut offset = locate::offset_of(doc, err.line(), err.column());
         // serde_json refuses an object or an array where it looked at its first byte without
         // reading it: its position is then the byte before the value.
-        if ["invalid type: map,", "invalid type: sequence,"]
+        if problem.starts_with("invalid type: sequence, expected struct") {
+            // A section refuses the array form serde's derive reads (the schema Kong validates
+            // with refuses it): serde_json has read the `[`, or an empty array whole.
+            offset = offset.map(|at| locate::array_start(doc, at));
+        } else if ["invalid type: map,", "invalid type: sequence,"]
             .iter()
             .any(|p| problem.starts_with(p))
         {

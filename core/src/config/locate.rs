@@ -59,6 +59,26 @@ pub(crate) fn next_value(doc: &[u8], at: usize) -> usize {
     i
 }
 
+/// The `[` of an array serde_json refused where an object goes: it reports the array's first
+/// element, or the byte after an empty array's `]`. `at` itself when no `[` is found there.
+pub(crate) fn array_start(doc: &[u8], at: usize) -> usize {
+    let mut i = at;
+    let mut closed = false;
+    loop {
+        match doc.get(i) {
+            Some(b'[') => return i,
+            _ if i == at => {}
+            Some(b']') if !closed => closed = true,
+            Some(b) if b.is_ascii_whitespace() => {}
+            _ => return at,
+        }
+        match i.checked_sub(1) {
+            Some(before) => i = before,
+            None => return at,
+        }
+    }
+}
+
 /// Where the walk is inside one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {

@@ -10,9 +10,7 @@
 //! The enums of unit variants (`"POST"`, `"sha256"`) share one deserializer likewise
 //! ([`unit_enum!`]).
 
-use serde::de::{
-    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
-};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -40,26 +38,6 @@ impl<'de, S: Section> Visitor<'de> for SectionVisitor<S> {
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "struct {}", S::NAME)
-    }
-
-    /// The fields in order; the derive went on asking for elements after the array ended,
-    /// which JSON answers with `None` again: the rest keep their defaults either way.
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<S, A::Error> {
-        let mut section = S::default();
-        for index in 0..S::FIELDS.len() {
-            let slot = Slot {
-                section: &mut section,
-                index,
-            };
-            if seq.next_element_seed(slot)?.is_none() {
-                if S::REQUIRED {
-                    let expected = Elements::<S>(PhantomData);
-                    return Err(de::Error::invalid_length(index, &expected));
-                }
-                break;
-            }
-        }
-        Ok(section)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<S, A::Error> {
@@ -105,18 +83,6 @@ fn read_fields<'de, A: MapAccess<'de>>(
         return Err(de::Error::missing_field(name));
     }
     Ok(())
-}
-
-/// What an array too short for a [`Section::REQUIRED`] section should have been.
-struct Elements<S>(PhantomData<S>);
-
-impl<S: Section> de::Expected for Elements<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match S::FIELDS.len() {
-            1 => write!(f, "struct {} with 1 element", S::NAME),
-            n => write!(f, "struct {} with {n} elements", S::NAME),
-        }
-    }
 }
 
 /// Reads one field of a section into place.
@@ -214,57 +180,31 @@ macro_rules! section {
 }
 pub(crate) use section;
 
-/// `Deserialize::deserialize` of a [`unit_enum!`]: the index of the variant named `"x"` (or
-/// `{"x": null}`) in `variants`, as serde's derive reads an enum of unit variants.
+/// `Deserialize::deserialize` of a [`unit_enum!`]: the index of the variant named `"x"` in
+/// `variants`. Only the string form: serde's derive also reads `{"x": null}`, which the
+/// schema Kong validates with refuses.
 pub(crate) fn variant<'de, D: Deserializer<'de>>(
     de: D,
     name: &'static str,
     variants: &'static [&'static str],
 ) -> Result<usize, D::Error> {
-    de.deserialize_enum(name, variants, EnumVisitor { name, variants })
-}
-
-struct EnumVisitor {
-    name: &'static str,
-    variants: &'static [&'static str],
-}
-
-impl<'de> Visitor<'de> for EnumVisitor {
-    type Value = usize;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "enum {}", self.name)
-    }
-
-    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<usize, A::Error> {
-        let (index, variant) = data.variant_seed(VariantIndex(self.variants))?;
-        variant.unit_variant()?;
-        Ok(index)
-    }
+    de.deserialize_str(VariantIndex(name, variants))
 }
 
 /// A variant name, as its index; any other name is refused.
-struct VariantIndex(&'static [&'static str]);
-
-impl<'de> DeserializeSeed<'de> for VariantIndex {
-    type Value = usize;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<usize, D::Error> {
-        de.deserialize_identifier(self)
-    }
-}
+struct VariantIndex(&'static str, &'static [&'static str]);
 
 impl Visitor<'_> for VariantIndex {
     type Value = usize;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("variant identifier")
+        write!(f, "enum {}", self.0)
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<usize, E> {
-        match self.0.iter().position(|name| *name == value) {
+        match self.1.iter().position(|name| *name == value) {
             Some(index) => Ok(index),
-            None => Err(E::unknown_variant(value, self.0)),
+            None => Err(E::unknown_variant(value, self.1)),
         }
     }
 }
