@@ -180,7 +180,12 @@ fn der_keys(der: &[u8]) {
 }
 
 fn exercise_verifying(key: &VerifyingKey) {
-    let _ = (key.family(), key.ec_curve(), key.rsa_bits(), key.weakness());
+    let _ = (
+        key.family(),
+        key.ec_curve(),
+        key.rsa_bits(),
+        key.weakness(None),
+    );
     if let Ok(spki) = key.to_spki_der() {
         let again = VerifyingKey::parse_der(&spki).and_then(|k| k.to_spki_der());
         assert_eq!(again.ok(), Some(spki), "SPKI round trip");

@@ -598,8 +598,22 @@ impl VerifyingKey {
     }
 
     /// A reason to warn about this key at load, if any: an RSA modulus under 2048 bits
-    /// (accepted down to 2040, see `rsa_backend::MIN_RSA_BITS`).
-    pub fn weakness(&self) -> Option<String> {
+    /// (accepted down to 2040, see `rsa_backend::MIN_RSA_BITS`), or an HMAC secret shorter
+    /// than the hash of `alg` (HS256 when unknown), which RFC 7518 asks for: a short one is
+    /// guessed offline from any token it signed.
+    pub fn weakness(&self, alg: Option<Algorithm>) -> Option<String> {
+        if let PublicInner::Hmac(secret) = &self.0 {
+            let need = match alg {
+                Some(Algorithm::HS384) => 48,
+                Some(Algorithm::HS512) => 64,
+                _ => 32,
+            };
+            let len = secret.0.len();
+            return (len < need).then(|| {
+                let name = alg.map_or("HS256", |a| a.name());
+                format!("HMAC secret of {len} bytes, below the {need} RFC 7518 asks for {name}")
+            });
+        }
         let bits = self.rsa_bits()?;
         (bits < super::rsa_backend::RECOMMENDED_RSA_BITS)
             .then(|| format!("RSA modulus of {bits} bits, below the 2048 RFC 7518 asks for"))

@@ -50,7 +50,16 @@ impl Pipeline {
             .map(|c| &c.signer)
             .chain(self.upstream_jwt.iter().map(|u| &u.signer));
         let keys = signers.filter_map(|s| s.warning.clone());
-        auth.iter().cloned().chain(keys).collect()
+        let unverified = self
+            .custom_jwt
+            .as_ref()
+            .filter(|c| c.allow_unverified)
+            .map(|_| {
+                "custom_jwt.allow_unverified_credentials: insecure: a Bearer payload, a Basic \
+                 user or an API key nobody verified becomes the minted token's identity"
+                    .to_string()
+            });
+        auth.iter().cloned().chain(keys).chain(unverified).collect()
     }
 
     /// True when no stage is configured: every request passes through untouched.
@@ -390,5 +399,18 @@ mod tests {
         ] {
             assert!(warnings(extra).is_empty(), "{extra}");
         }
+        let insecure = r#"{"custom_jwt": {"private_jwk": {"kty": "oct", "alg": "HS256",
+            "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}, "allow_unverified_credentials": true}}"#;
+        assert_eq!(
+            Pipeline::load(insecure.as_bytes()).unwrap().warnings(),
+            ["custom_jwt.allow_unverified_credentials: insecure: a Bearer payload, a Basic user \
+              or an API key nobody verified becomes the minted token's identity"]
+        );
+        // A short HMAC minting key: the client that gets the token back can guess it offline.
+        let short = r#"{"custom_jwt": {"private_jwk": {"kty": "oct", "k": "YQ", "alg": "HS256"}}}"#;
+        assert_eq!(
+            Pipeline::load(short.as_bytes()).unwrap().warnings(),
+            ["custom_jwt.private_jwk: HMAC secret of 2 bytes, below the 32 RFC 7518 asks for HS256"]
+        );
     }
 }

@@ -104,6 +104,13 @@ pub fn compile(
                 .password
                 .as_ref()
                 .ok_or_else(|| ConfigError::new(format!("{path}.password"), "missing field"))?;
+            // Kong's schema refuses an empty string (`len_min` 1): `Basic alice:` would pass.
+            if password.expose().is_empty() {
+                return Err(ConfigError::new(
+                    format!("{path}.password"),
+                    "must not be empty",
+                ));
+            }
             let check = if hashed {
                 let sha1 = kong_hash(password.expose()).ok_or_else(|| {
                     ConfigError::new(
@@ -280,6 +287,8 @@ mod tests {
         let cases = [
             (json!([{"password": "p"}]), json!({}), "consumers[0].basicauth_credentials[0].username: missing field"),
             (json!([pair, pair]), json!({}), "consumers[0].basicauth_credentials[1].username: duplicate credential username"),
+            // Kong's schema refuses it too; loaded, `Basic u:` passed (review).
+            (json!([{"username": "u", "password": ""}]), json!({}), "consumers[0].basicauth_credentials[0].password: must not be empty"),
             (json!([pair]), json!({"_transform": false}), "consumers[0].basicauth_credentials[0].password: must be Kong's stored hash (40 hex digits) under `_transform: false`"),
         ];
         for (credentials, extra, want) in cases {

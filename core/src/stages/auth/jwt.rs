@@ -67,6 +67,12 @@ pub fn compile(
         })?),
         None => None,
     };
+    if section.leeway_seconds > MAX_LEEWAY_SECONDS {
+        return Err(ConfigError::new(
+            "jwt.leeway_seconds",
+            "at most 3600 (an hour of clock skew): more accepts long-expired tokens",
+        ));
+    }
     let jwks = section.jwks.as_ref().map(compile_jwks).transpose()?;
     let mut warnings = Vec::new();
     let credentials = compile_credentials(raw_consumers, section.secret_is_base64, &mut warnings)?;
@@ -172,7 +178,7 @@ fn compile_jwks(doc: &Value) -> Result<JwkSet, ConfigError> {
 /// A warning per weak key; with no key skipped, a key's position is its index in the document.
 fn warn_weak_jwks_keys(set: &JwkSet, warnings: &mut Vec<String>) {
     for (i, key) in set.keys().iter().enumerate() {
-        if let Some(weak) = key.verifying_key().weakness() {
+        if let Some(weak) = key.verifying_key().weakness(key.algorithm()) {
             warnings.push(format!("jwt.jwks.keys[{i}]: {weak}"));
         }
         if !key.may_verify() {
@@ -181,6 +187,9 @@ fn warn_weak_jwks_keys(set: &JwkSet, warnings: &mut Vec<String>) {
         }
     }
 }
+
+/// The largest `leeway_seconds`: clock skew, not a second lifetime for expired tokens.
+const MAX_LEEWAY_SECONDS: u64 = 3600;
 
 fn compile_credentials(
     raw: &[ConsumerSection],
@@ -202,8 +211,13 @@ fn compile_credentials(
                 .parse()
                 .map_err(|_| ConfigError::new(format!("{path}.algorithm"), "unknown algorithm"))?;
             let verifying = credential_key(secret, algorithm, secret_is_base64, &path)?;
-            if let Some(weak) = verifying.weakness() {
-                warnings.push(format!("{path}.rsa_public_key: {weak}"));
+            if let Some(weak) = verifying.weakness(Some(algorithm)) {
+                let field = if algorithm.name().starts_with("HS") {
+                    "secret"
+                } else {
+                    "rsa_public_key"
+                };
+                warnings.push(format!("{path}.{field}: {weak}"));
             }
             let credential = JwtCredential {
                 consumer: Consumers::at(i),
@@ -878,6 +892,20 @@ mod tests {
         );
     }
 
+    /// Leeway is for clock skew: a boundless one made every expired token valid (review).
+    #[test]
+    fn leeway_above_an_hour_is_refused() {
+        assert_eq!(
+            compile_error(json!({"leeway_seconds": 3601})),
+            "jwt.leeway_seconds: at most 3600 (an hour of clock skew): more accepts long-expired tokens"
+        );
+        assert_eq!(
+            compile_error(json!({"leeway_seconds": u64::MAX})),
+            "jwt.leeway_seconds: at most 3600 (an hour of clock skew): more accepts long-expired tokens"
+        );
+        stage(json!({"leeway_seconds": 3600}), json!([]));
+    }
+
     #[test]
     fn maximum_expiration_fraction_loads_and_compares_exactly() {
         let (auth, consumers) = stage(
@@ -971,7 +999,34 @@ mod tests {
         );
         run(&auth, &consumers, &token, None).unwrap();
         let (strong, _) = with_credentials();
-        assert!(strong.warnings().is_empty());
+        let hmac_only = |w: &String| w.ends_with("asks for HS256");
+        assert!(
+            strong.warnings().iter().all(hmac_only),
+            "{:?}",
+            strong.warnings()
+        );
+    }
+
+    /// An HMAC secret shorter than its hash is guessed offline from any token it signed
+    /// (review): it loads, as in Kong, with a warning naming its length and what is asked.
+    #[test]
+    fn short_hmac_secrets_load_with_a_warning() {
+        let (auth, _) = stage(
+            json!({}),
+            json!([{"id": "c", "jwt_secrets": [
+                {"key": "a", "secret": "s3cret"},
+                {"key": "b", "algorithm": "HS512", "secret": "x".repeat(63)},
+                {"key": "c", "algorithm": "HS512", "secret": "x".repeat(64)},
+                {"key": "d", "secret": "y".repeat(32)}
+            ]}]),
+        );
+        assert_eq!(
+            auth.warnings(),
+            [
+                "consumers[0].jwt_secrets[0].secret: HMAC secret of 6 bytes, below the 32 RFC 7518 asks for HS256",
+                "consumers[0].jwt_secrets[1].secret: HMAC secret of 63 bytes, below the 64 RFC 7518 asks for HS512",
+            ]
+        );
     }
 
     #[test]

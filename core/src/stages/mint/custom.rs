@@ -40,7 +40,7 @@ pub struct CustomJwt {
     jku: Option<String>,
     audience: Option<String>,
     verbose: bool,
-    allow_unverified: bool,
+    pub(crate) allow_unverified: bool,
     /// The signing key.
     pub signer: Signer,
 }

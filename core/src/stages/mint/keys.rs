@@ -56,13 +56,18 @@ pub fn from_jwk(
     key.check_alg(alg)
         .map_err(|_| err(path, format!("cannot sign {}", alg.name())))?;
     let kid = jwk.kid().map(str::to_string);
-    let mut signer = Signer::new(key, alg, kid, &jwk);
+    let mut signer = Signer::new(key, alg, kid, &jwk, path);
     // x-custom-jwt signs with whatever JWK it is given (its README's keys from mkjwk.org may
     // say `"use": "enc"`): such a key signs, with a word in the log.
     if !jwk.may_sign() {
         let problem = "its \"use\" is not \"sig\" or its \"key_ops\" lack \"sign\": it signs all \
             the same, as x-custom-jwt does";
-        signer.warning = Some(format!("{path}: {problem}"));
+        let earlier = signer
+            .warning
+            .take()
+            .map(|w| format!("{w}; "))
+            .unwrap_or_default();
+        signer.warning = Some(format!("{earlier}{path}: {problem}"));
     }
     Ok(signer)
 }
@@ -80,7 +85,7 @@ pub fn from_pem(
         Some(k) => jwk.with_kid(k.clone()),
         None => jwk,
     };
-    Ok(Signer::new(key, alg, kid, &jwk))
+    Ok(Signer::new(key, alg, kid, &jwk, path))
 }
 
 /// A signer from a DER private key (PKCS#8, PKCS#1 or SEC1).
@@ -96,19 +101,21 @@ pub fn from_der(
         Some(k) => jwk.with_kid(k.clone()),
         None => jwk,
     };
-    Ok(Signer::new(key, alg, kid, &jwk))
+    Ok(Signer::new(key, alg, kid, &jwk, path))
 }
 
 impl Signer {
     /// A signer whose published JWK is `jwk`'s public part with `alg`, `use: sig` and `kid`.
-    fn new(key: SigningKey, alg: Algorithm, kid: Option<String>, jwk: &Jwk) -> Self {
+    fn new(key: SigningKey, alg: Algorithm, kid: Option<String>, jwk: &Jwk, path: &str) -> Self {
         let public_jwk = public(jwk, alg, kid.as_deref());
+        let weakness = key.verifying_key().weakness(Some(alg));
+        let warning = weakness.map(|w| format!("{path}: {w}"));
         Self {
             key,
             alg,
             kid,
             public_jwk,
-            warning: None,
+            warning,
         }
     }
 }
