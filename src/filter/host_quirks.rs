@@ -58,7 +58,8 @@ pub fn decode_flag(bytes: &[u8]) -> Option<bool> {
 }
 
 /// Whether a body follows the headers. Envoy's `end_of_stream` says so exactly (and it hides
-/// `transfer-encoding` from filters); Kong's is always false on headers, and Kong calls
+/// `transfer-encoding` from filters); Kong's says nothing (false on headers from Kong 3.6,
+/// always true before: ngx_wasm_module 0.1 passes its EOF constant), and Kong calls
 /// `on_http_request_body` only for a non-empty body, so there only `content-length` /
 /// `transfer-encoding` tell: a request without either has no body, and waiting for one would
 /// hang it. The length is read as a number, as nginx reads it: `Content-Length: 00` has no
@@ -71,14 +72,15 @@ pub fn has_body(
     end_of_stream: bool,
     kong: impl FnOnce() -> bool,
 ) -> bool {
-    if end_of_stream {
+    let kong = kong();
+    if end_of_stream && !kong {
         return false;
     }
     match content_length {
         // A length that is not a number: the host would have refused the request; if not,
         // a body is assumed, so the flow waits for it rather than decide without it.
         Some(length) => content_length_value(length) != Some(0),
-        None => transfer_encoding.is_some() || !kong(),
+        None => transfer_encoding.is_some() || !kong,
     }
 }
 
@@ -305,6 +307,11 @@ mod tests {
         assert!(!has_body(Some("0"), None, false, || false));
         assert!(!has_body(Some(" 0 "), None, false, || true));
         assert!(has_body(Some("3"), None, false, || true));
+        // Kong 3.4/3.5's engine says end of stream on every request's headers: the length
+        // and the chunked coding still tell (seen: each POST was refused 411 before).
+        assert!(has_body(Some("3"), None, true, || true));
+        assert!(has_body(None, Some("chunked"), true, || true));
+        assert!(!has_body(None, None, true, || true));
         // nginx reads `00` as 0 and never calls the body step: no body, decided now.
         assert!(!has_body(Some("00"), None, false, || true));
         assert!(!has_body(Some("000"), None, false, || false));

@@ -119,6 +119,10 @@ pub struct HttpFilter<H: Host> {
     /// empty one. A body that comes all the same (HTTP/2 on Kong needs no `content-length`) was
     /// not part of the decision and must not go on.
     assumed_empty: bool,
+    /// Events counted only once the request's fate is sure: its `Allowed` until the edits are
+    /// applied (Kong may still refuse a header sent twice), and on Kong a decision made ahead
+    /// for an empty body until no body step came (a response started) or the real one decides.
+    held: Vec<Event>,
     /// False for a stream the host opened before any configuration loaded: nothing was
     /// configured to decide it, so it is refused, never passed through.
     configured: bool,
@@ -197,6 +201,7 @@ impl<H: Host> HttpFilter<H> {
             parked_uri: None,
             decided_ahead: false,
             assumed_empty: false,
+            held: Vec::new(),
             configured: true,
         }
     }
@@ -254,6 +259,10 @@ impl<H: Host> HttpFilter<H> {
 
     /// `on_http_request_body`: hands new bytes to the flow; at the end, goes on.
     pub fn on_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.decided_ahead {
+            // The real body decides now: the decision made ahead counts for nothing.
+            self.held.clear();
+        }
         if matches!(self.state, State::Calling { .. }) && self.host.is_kong() {
             // Guard 2 (module docs): Kong went past our pending call.
             let next = self.call_lost();
@@ -404,7 +413,7 @@ impl<H: Host> HttpFilter<H> {
             .call_answer(body_size, MAX_ANSWER_BYTES.saturating_add(1));
         let elapsed = self.host.now_ms().saturating_sub(self.call_started_ms);
         host_quirks::name_timeout(&mut answer, elapsed, self.call_timeout_ms);
-        if self.config.reconcile.is_some() {
+        if self.flow.as_ref().is_some_and(Flow::awaits_reconcile) {
             if let Ok(mut metrics) = self.metrics.try_borrow_mut() {
                 metrics.reconcile_latency(&mut self.host, elapsed);
             }
@@ -424,6 +433,9 @@ impl<H: Host> HttpFilter<H> {
     /// when the client goes away; no callback comes), so a JWKS re-fetch it was waiting for is
     /// abandoned now, not at its deadline.
     pub fn on_done(&mut self) {
+        if self.state == State::Forwarded {
+            self.count_held();
+        }
         self.refresh_gauges();
         if !matches!(self.state, State::Calling { .. }) {
             return;
@@ -448,6 +460,8 @@ impl<H: Host> HttpFilter<H> {
         if self.response_without_decision() {
             return Action::Continue;
         }
+        // The request phase is over: what was held went on.
+        self.count_held();
         let headers = self
             .flow
             .as_ref()
@@ -590,6 +604,10 @@ impl<H: Host> HttpFilter<H> {
             return;
         };
         for event in events {
+            if matches!(event, Event::Allowed) {
+                self.held.push(Event::Allowed);
+                continue;
+            }
             metrics.count(&mut self.host, event);
             let line = match event {
                 Event::Denied(refusal) => match refusal.detail() {
@@ -603,6 +621,17 @@ impl<H: Host> HttpFilter<H> {
             };
             let line = format!("{line} request_id={}", self.request_id);
             self.host.log(Level::Info, &line);
+        }
+    }
+
+    /// Counts the held events: the request went on as they say.
+    fn count_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let Ok(mut metrics) = self.metrics.try_borrow_mut() else {
+            return;
+        };
+        for event in &held {
+            metrics.count(&mut self.host, event);
         }
     }
 
@@ -745,15 +774,21 @@ impl<H: Host> HttpFilter<H> {
             preview.abandon(shared);
             next
         });
+        let events = preview.take_events();
         match next {
             Some(Next::Continue(edits)) => match self.release(&edits) {
                 Ok(()) => {
+                    // Counted if no body step comes to decide again.
+                    self.held = events;
                     self.decided_ahead = true;
                     Action::Continue
                 }
                 Err(action) => action,
             },
-            Some(Next::Serve(reply)) => self.respond(&reply),
+            Some(Next::Serve(reply)) => {
+                self.record(&events);
+                self.respond(&reply)
+            }
             // No key but in the body, which is not read yet: that refusal cannot stand.
             Some(Next::Refuse(Refusal::Unauthenticated {
                 denial: Denial::NoApiKey,
@@ -761,7 +796,10 @@ impl<H: Host> HttpFilter<H> {
             })) if self.config.auth.as_ref().is_some_and(|a| a.reads_body()) => {
                 self.refuse(Refusal::LengthRequired)
             }
-            Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
+            Some(Next::Refuse(refusal)) => {
+                self.record(&events);
+                self.respond(&refusal.reply())
+            }
             _ => self.refuse(Refusal::LengthRequired),
         }
     }
@@ -902,6 +940,13 @@ impl<H: Host> HttpFilter<H> {
                 return Err(self.host_failure(e));
             }
         }
+        // `:path` itself is left alone: the engine sends `$upstream_uri`, and Kong 3.7's and
+        // 3.8's engines trap on a `:path` holding a query ("NYI - cannot set request path
+        // with querystring").
+        let mut edits = edits;
+        edits
+            .0
+            .retain(|e| !matches!(e, HeaderEdit::Set(name, _) if name == ":path"));
         Ok(edits)
     }
 
@@ -915,6 +960,7 @@ impl<H: Host> HttpFilter<H> {
     /// Refuses the request from the glue itself (the flow records its own refusals).
     fn refuse(&mut self, refusal: Refusal) -> Action {
         let reply = refusal.reply();
+        self.held.clear();
         self.record(&[Event::Denied(refusal)]);
         self.respond(&reply)
     }
@@ -924,6 +970,11 @@ impl<H: Host> HttpFilter<H> {
             return action;
         }
         self.state = State::Forwarded;
+        // On Kong a body that comes after a decision over an assumed-empty one is refused
+        // (411): the count waits for the response, or for the body step.
+        if !(self.assumed_empty && self.host.is_kong()) {
+            self.count_held();
+        }
         Action::Continue
     }
 
@@ -1021,7 +1072,7 @@ impl<H: Host> HttpFilter<H> {
     fn fail_closed(&mut self, detail: &str) -> Action {
         self.host
             .log(Level::Error, &format!("jwt-relay: host error: {detail}"));
-        self.respond(&Refusal::Internal.reply())
+        self.refuse(Refusal::Internal)
     }
 }
 
@@ -1938,6 +1989,9 @@ mod tests {
             assert_eq!(uri, expected, "never written where it is not declared");
             if declared {
                 assert_eq!(action, Action::Continue);
+                // `:path` stays: Kong 3.7 and 3.8's engines trap on one holding a query.
+                let path_set = |e: &HeaderEdit| matches!(e, HeaderEdit::Set(n, _) if n == ":path");
+                assert!(!host.edits.iter().any(path_set), "{:?}", host.edits);
                 continue;
             }
             // Review: nginx's proxy_pass would send the client's query as it came, key and
@@ -2224,6 +2278,86 @@ mod tests {
             .filter(|e| matches!(e, HeaderEdit::Set(n, _) if n.eq_ignore_ascii_case(header)))
             .map(|e| claims_of(std::slice::from_ref(e), header))
             .collect()
+    }
+
+    /// A filter whose VM keeps metrics on every host (Kong included).
+    fn counting<'a>(config: &str, host: &'a mut FakeHost) -> HttpFilter<&'a mut FakeHost> {
+        let config = jwt_relay_core::stages::Pipeline::load(config.as_bytes()).unwrap();
+        let shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+        let metrics: Rc<RefCell<Metrics>> = Rc::default();
+        metrics.borrow_mut().configure(Some(true));
+        HttpFilter::new(Rc::new(config), shared, metrics, host)
+    }
+
+    /// The request counters a host holds, by name (the non-zero ones).
+    fn request_counts(host: &FakeHost) -> Vec<(String, u64)> {
+        let mut counts: Vec<(String, u64)> = host
+            .metrics
+            .iter()
+            .map(|(n, v)| (n.trim_start_matches("jwt_relay.").to_string(), *v))
+            .filter(|(n, v)| n.starts_with("requests_") && *v > 0)
+            .collect();
+        counts.sort();
+        counts
+    }
+
+    /// Every request counts once, as allowed or as denied, whatever path decided it (review:
+    /// Kong counted a request refused for a header sent twice as allowed too, a decision made
+    /// ahead for an empty body not at all, and a refusal made ahead without its counter).
+    #[test]
+    fn each_request_counts_once_as_allowed_or_denied() {
+        let keys = r#"{"consumers": [{"id": "c", "keyauth_credentials": [{"key": "k"}]}],
+            "key_auth": {"key_in_body": true}}"#;
+        let count = |n: &str| vec![(n.to_string(), 1)];
+        // An owned header sent twice: Kong's engine cannot strip it, so the request is refused.
+        let mut host = kong_post(&[
+            ("apikey", "k"),
+            ("x-consumer-id", "a"),
+            ("x-consumer-id", "b"),
+        ]);
+        counting(keys, &mut host).on_request_headers(true);
+        assert_eq!(
+            request_counts(&host),
+            count("requests_denied.duplicate_header")
+        );
+        // Decided ahead for an empty chunked body, refused: counted and logged.
+        let mut host = kong_post(&[("apikey", "wrong"), ("transfer-encoding", "chunked")]);
+        counting(keys, &mut host).on_request_headers(false);
+        assert_eq!(
+            request_counts(&host),
+            count("requests_denied.invalid_credentials")
+        );
+        assert!(host
+            .logs
+            .borrow()
+            .iter()
+            .any(|l| l.contains("denied: invalid_credentials")));
+        // Decided ahead and allowed: counted when no body step came and the response began...
+        let mut host = kong_post(&[("apikey", "k"), ("transfer-encoding", "chunked")]);
+        let mut f = counting(keys, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert!(request_counts(f.host).is_empty());
+        f.on_response_headers();
+        f.on_done();
+        assert_eq!(request_counts(&host), count("requests_allowed"));
+        // ...or once, by the body step that decided again.
+        let mut host = kong_post(&[("apikey", "k"), ("transfer-encoding", "chunked")]);
+        host.body = b"a=1".to_vec();
+        let mut f = counting(keys, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.on_request_body(3, true), Action::Continue);
+        f.on_response_headers();
+        f.on_done();
+        assert_eq!(request_counts(&host), count("requests_allowed"));
+        // A host failure's 500 counts as the internal refusal it is.
+        let mut host = FakeHost {
+            headers: vec![h(":method", "GET"), h(":path", "/x")],
+            ..FakeHost::default()
+        };
+        counting("{}", &mut host)
+            .unconfigured()
+            .on_request_headers(true);
+        assert_eq!(request_counts(&host), count("requests_denied.internal"));
     }
 
     #[test]

@@ -395,6 +395,11 @@ impl Flow {
         Ok(())
     }
 
+    /// True while the flow waits on the auth service (not on a JWKS re-fetch).
+    pub fn awaits_reconcile(&self) -> bool {
+        matches!(self.step, Step::AwaitReconcile { .. })
+    }
+
     fn inject(&mut self, injection: reconcile::Injection) {
         self.edits.0.extend(injection.request.0);
         self.response_headers.extend(injection.response);
@@ -480,8 +485,10 @@ impl Flow {
                         (Some(key), Some(cache)) => cache.get(&key, self.req.now).cloned(),
                         _ => None,
                     };
-                    if let Some(injection) = hit {
+                    if let Some(mut injection) = hit {
                         self.events.push(Event::ReconcileCacheHit);
+                        // Counted and logged when the service answered, not at each hit.
+                        injection.refused.clear();
                         self.inject(injection);
                         self.step = Step::Done;
                         continue;

@@ -1551,3 +1551,34 @@ fn no_key_field_reaches_the_upstream_beside_the_anonymous_consumer() {
         assert!(!sent.contains("forged"), "{content_type:?}: {sent}");
     }
 }
+
+/// An answer key the filter will not inject is counted (and logged) when the auth service
+/// answered, not again at each hit of the cached answer (review: the counter and its log line
+/// repeated while the service was asked once).
+#[test]
+fn a_refused_answer_key_counts_once_not_at_each_cache_hit() {
+    let config = reconcile_config(60);
+    let mut shared = Shared::for_config(&config);
+    let refused = |flow: &mut Flow| {
+        let events = flow.take_events();
+        let n = events
+            .iter()
+            .filter(|e| matches!(e, Event::ReconcileKeyRefused { .. }))
+            .count();
+        (n, events.contains(&Event::ReconcileCacheHit))
+    };
+    let answer = allow(json!({"role": "r", "x-consumer-id": "forged"}));
+    let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &[]));
+    assert!(matches!(next, Next::Dispatch(_)), "{next:?}");
+    assert!(matches!(
+        flow.on_call_answer(&config, &mut shared, &answer),
+        Next::Continue(_)
+    ));
+    assert_eq!(refused(&mut flow), (1, false));
+    let (mut flow, next) = Flow::start(&config, &mut shared, request(T0 + 1, &[]));
+    let Next::Continue(edits) = next else {
+        panic!("cached: {next:?}")
+    };
+    assert_eq!(set_value(&edits, "role"), Some("r"));
+    assert_eq!(refused(&mut flow), (0, true));
+}

@@ -154,13 +154,12 @@ fn check_set_names(raw: &RawConfig) -> Result<(), ConfigError> {
     if let Some(upstream) = &raw.upstream_jwt {
         request.push(("upstream_jwt.header".into(), &upstream.header));
     }
-    let credentials = credential_headers(raw);
     for (i, (path, name)) in request.iter().enumerate() {
         settable(name).map_err(|problem| ConfigError::new(path, problem))?;
         let normal = canonical(name);
         // A claim there would be read as a credential: a consumer's own token with
         // `"sub": "Basic YWRtaW46…"` would speak for another user upstream.
-        if path.starts_with("jwt.claims_to_headers") && credentials.contains(&normal) {
+        if path.starts_with("jwt.claims_to_headers") && carries_credentials(raw, &normal) {
             return Err(ConfigError::new(path, "is a credential header"));
         }
         if CONSUMER_HEADERS.contains(&normal.as_str()) {
@@ -187,16 +186,13 @@ fn check_set_names(raw: &RawConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The request headers that carry credentials, in [`canonical`] form: `Authorization`,
-/// `Proxy-Authorization`, `Cookie`, and the configured token and key headers.
-fn credential_headers(raw: &RawConfig) -> Vec<String> {
-    let fixed = ["authorization", "proxy-authorization", "cookie"].map(String::from);
+/// True when `normal` (in [`canonical`] form) carries credentials: `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, or a configured token or key header.
+fn carries_credentials(raw: &RawConfig, normal: &str) -> bool {
     let tokens = raw.jwt.iter().flat_map(|j| j.header_names.iter());
     let keys = raw.key_auth.iter().flat_map(|k| k.key_names.iter());
-    fixed
-        .into_iter()
-        .chain(tokens.chain(keys).map(|n| canonical(n)))
-        .collect()
+    ["authorization", "proxy-authorization", "cookie"].contains(&normal)
+        || tokens.chain(keys).any(|n| canonical(n) == normal)
 }
 
 /// Why the filter may not set a header named `name`, if it may not.

@@ -10,31 +10,38 @@ use crate::config::{ConfigError, RawConfig};
 /// `realm` holding `"` or `\` (it is written between quotes).
 pub fn check(raw: &RawConfig) -> Result<(), ConfigError> {
     for (i, c) in raw.consumers.iter().enumerate() {
-        let at = |rest: String| format!("consumers[{i}].{rest}");
         let own = [
             ("id", &c.id),
             ("username", &c.username),
             ("custom_id", &c.custom_id),
         ];
         for (field, value) in own {
-            value_ok(value.as_deref(), || at(field.into()))?;
+            value_ok(value.as_deref(), || format!("consumers[{i}].{field}"))?;
         }
-        for (j, s) in c.jwt_secrets.iter().enumerate() {
-            value_ok(s.key.as_deref(), || at(format!("jwt_secrets[{j}].key")))?;
-            value_ok(s.id.as_deref(), || at(format!("jwt_secrets[{j}].id")))?;
-        }
-        for (j, k) in c.keyauth_credentials.iter().enumerate() {
-            value_ok(k.id.as_deref(), || {
-                at(format!("keyauth_credentials[{j}].id"))
-            })?;
-        }
-        for (j, b) in c.basicauth_credentials.iter().enumerate() {
-            value_ok(b.username.as_deref(), || {
-                at(format!("basicauth_credentials[{j}].username"))
-            })?;
-            value_ok(b.id.as_deref(), || {
-                at(format!("basicauth_credentials[{j}].id"))
-            })?;
+        // The values `X-Credential-Identifier` carries.
+        let lists: [(&str, &str, &mut dyn Iterator<Item = &Option<String>>); 3] = [
+            (
+                "jwt_secrets",
+                "key",
+                &mut c.jwt_secrets.iter().map(|s| &s.key),
+            ),
+            (
+                "keyauth_credentials",
+                "id",
+                &mut c.keyauth_credentials.iter().map(|k| &k.id),
+            ),
+            (
+                "basicauth_credentials",
+                "username",
+                &mut c.basicauth_credentials.iter().map(|b| &b.username),
+            ),
+        ];
+        for (list, field, values) in lists {
+            for (j, value) in values.enumerate() {
+                value_ok(value.as_deref(), || {
+                    format!("consumers[{i}].{list}[{j}].{field}")
+                })?;
+            }
         }
     }
     let realms = [
