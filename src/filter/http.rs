@@ -2736,6 +2736,39 @@ mod tests {
         assert_eq!(second.calls.len(), 1);
     }
 
+    /// `reconcile_latency_ms` times the auth service's calls only (review: a JWKS re-fetch
+    /// made on the way was recorded in it too).
+    #[test]
+    fn reconcile_latency_records_the_auth_call_only() {
+        let config = r#"{"consumers": [{"id": "anon"}],
+            "jwt": {"jwks_uri": {"url": "http://idp.example/keys"}, "anonymous": "anon"},
+            "reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
+        let mut host = bearer_with_kid("new");
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(true), Action::Pause);
+        // The re-fetch fails: the unknown kid falls back to the anonymous consumer.
+        f.on_call_response(7, 0);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        f.host.answer = CallAnswer {
+            status: Some(200),
+            headers: vec![],
+            body: b"{}".to_vec(),
+        };
+        f.on_call_response(7, 2);
+        assert_eq!(f.state(), State::Forwarded);
+        let latency = host
+            .metrics
+            .iter()
+            .position(|(n, _)| n == "jwt_relay.reconcile_latency_ms")
+            .and_then(|id| u32::try_from(id).ok());
+        let records = host
+            .updates
+            .iter()
+            .filter(|id| Some(**id) == latency)
+            .count();
+        assert_eq!(records, 1, "{:?}", host.metrics);
+    }
+
     /// The request headers as the host holds them once the filter's edits ran in order.
     fn on_host(host: &FakeHost) -> Vec<(String, String)> {
         let mut headers = host.headers.clone();
