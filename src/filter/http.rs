@@ -617,6 +617,9 @@ impl<H: Host> HttpFilter<H> {
                 Event::ReconcileKeyRefused { key, reason } => {
                     format!("jwt-relay: reconcile answer key {key:?} not injected ({reason})")
                 }
+                Event::AnonymousFallback(reason) => {
+                    format!("jwt-relay: anonymous fallback: {reason}")
+                }
                 _ => continue,
             };
             let line = format!("{line} request_id={}", self.request_id);

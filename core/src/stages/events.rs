@@ -38,6 +38,9 @@ pub enum Event {
     ReconcileCacheHit,
     /// A JWKS fetch ended (true: a new set).
     JwksFetch(bool),
+    /// A stage rejected a credential the request presented and went on as its `anonymous`
+    /// consumer (by the rejection's reason): a flood of forged tokens shows here.
+    AnonymousFallback(&'static str),
     /// An auth-service answer key was not injected (logged by key, never its value).
     ReconcileKeyRefused {
         /// The key, sanitised for the log.
@@ -71,6 +74,7 @@ impl Event {
             Self::JwksFetch(ok) => {
                 format!("jwt_relay.jwks_fetch.{}", if *ok { "ok" } else { "failed" })
             }
+            Self::AnonymousFallback(reason) => format!("jwt_relay.anonymous_fallbacks.{reason}"),
         }
     }
 }

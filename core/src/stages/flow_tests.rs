@@ -1582,3 +1582,34 @@ fn a_refused_answer_key_counts_once_not_at_each_cache_hit() {
     assert_eq!(set_value(&edits, "role"), Some("r"));
     assert_eq!(refused(&mut flow), (0, true));
 }
+
+/// A presented credential a stage rejected before going on as its `anonymous` consumer is
+/// counted by the rejection's reason (review: a flood of forged tokens left no trace); a
+/// request that presented none goes on as anonymous without it.
+#[test]
+fn a_rejected_credential_on_the_anonymous_fallback_is_counted() {
+    let config = config(json!({
+        "consumers": [{"id": "anon"}, {"id": "c-1", "jwt_secrets": [{"key": "idp", "secret": SECRET}]}],
+        "jwt": {"anonymous": "anon"}
+    }));
+    let fallbacks = |headers: &[(&str, &str)]| {
+        let mut shared = Shared::for_config(&config);
+        let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, headers));
+        assert!(matches!(next, Next::Continue(_)), "{next:?}");
+        let events = flow.take_events();
+        let named = events.iter().filter_map(|e| match e {
+            Event::AnonymousFallback(reason) => Some(*reason),
+            _ => None,
+        });
+        named.collect::<Vec<_>>()
+    };
+    let forged = format!("Bearer {}x", hs256_token(json!({"iss": "idp"})));
+    assert_eq!(
+        fallbacks(&[("authorization", &forged)]),
+        ["invalid_signature"]
+    );
+    assert_eq!(fallbacks(&[("authorization", "Bearer a.b")]), ["bad_token"]);
+    assert!(fallbacks(&[]).is_empty());
+    let good = format!("Bearer {}", hs256_token(json!({"iss": "idp"})));
+    assert!(fallbacks(&[("authorization", &good)]).is_empty());
+}

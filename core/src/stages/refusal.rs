@@ -220,7 +220,8 @@ impl Refusal {
             Self::InvalidJsonBody => "invalid_json_body",
             Self::InvalidFormBody => "invalid_form_body",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
-            Self::CustomJwt { .. } | Self::MintFailed => "mint_refused",
+            Self::CustomJwt { .. } => "mint_refused",
+            Self::MintFailed => "mint_failed",
             Self::Undecided => "undecided",
             Self::Internal => "internal",
         }
@@ -367,7 +368,7 @@ mod tests {
                 Refusal::MintFailed,
                 500,
                 json!({"message": INTERNAL_MESSAGE}),
-                "mint_refused",
+                "mint_failed",
             ),
             (
                 Refusal::Undecided,

@@ -191,7 +191,7 @@ impl Authenticator {
                 if anonymous {
                     jwt.remove_token(req, &edits.path_or(&req.path), &mut edits);
                 }
-                self.settle(&mut identity, result, jwt.anonymous, || {
+                self.settle(&mut identity, result, jwt.anonymous, events, || {
                     (jwt.challenge(), jwt.key_claim().to_string())
                 })?;
             }
@@ -217,7 +217,7 @@ impl Authenticator {
             if ka.anonymous.is_some() && matches!(result, Some(Err(_))) {
                 cut = ka.body_without_keys(req, body);
             }
-            self.settle(&mut identity, result, ka.anonymous, || {
+            self.settle(&mut identity, result, ka.anonymous, events, || {
                 (ka.challenge(), String::new())
             })?;
         }
@@ -230,7 +230,7 @@ impl Authenticator {
             if ba.anonymous.is_some() && matches!(result, Some(Err(_))) {
                 basic_auth::BasicAuth::remove_credentials(req, &mut edits);
             }
-            self.settle(&mut identity, result, ba.anonymous, || {
+            self.settle(&mut identity, result, ba.anonymous, events, || {
                 (ba.challenge(), String::new())
             })?;
         }
@@ -266,6 +266,7 @@ impl Authenticator {
         identity: &mut Option<Identity>,
         result: Option<Result<Identity, Denial>>,
         anonymous: Option<ConsumerRef>,
+        events: &mut Vec<Event>,
         challenge: impl FnOnce() -> (Challenge, String),
     ) -> Result<(), AuthStop> {
         match (result, anonymous) {
@@ -274,7 +275,10 @@ impl Authenticator {
                 *identity = Some(id);
                 Ok(())
             }
-            (Some(Err(_)), Some(anon)) => {
+            (Some(Err(denial)), Some(anon)) => {
+                if denial.presented() {
+                    events.push(Event::AnonymousFallback(denial.reason()));
+                }
                 *identity = Some(Identity {
                     consumer: self.consumers.get(anon).cloned(),
                     credential: None,
