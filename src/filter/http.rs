@@ -433,7 +433,8 @@ impl<H: Host> HttpFilter<H> {
     /// when the client goes away; no callback comes), so a JWKS re-fetch it was waiting for is
     /// abandoned now, not at its deadline.
     pub fn on_done(&mut self) {
-        if self.state == State::Forwarded {
+        // Also a decision made ahead whose client left before any response.
+        if self.state == State::Forwarded || self.decided_ahead {
             self.count_held();
         }
         self.refresh_gauges();
@@ -600,11 +601,16 @@ impl<H: Host> HttpFilter<H> {
 
     /// Counts events; logs every denial with its reason and the request id (never a token).
     fn record(&mut self, events: &[Event]) {
+        self.record_as(events, true);
+    }
+
+    /// Counts and logs `events`; with `hold`, an `Allowed` waits in `held` (see there).
+    fn record_as(&mut self, events: &[Event], hold: bool) {
         let Ok(mut metrics) = self.metrics.try_borrow_mut() else {
             return;
         };
         for event in events {
-            if matches!(event, Event::Allowed) {
+            if hold && matches!(event, Event::Allowed) {
                 self.held.push(Event::Allowed);
                 continue;
             }
@@ -627,15 +633,10 @@ impl<H: Host> HttpFilter<H> {
         }
     }
 
-    /// Counts the held events: the request went on as they say.
+    /// Counts (and logs) the held events: the request went on as they say.
     fn count_held(&mut self) {
         let held = std::mem::take(&mut self.held);
-        let Ok(mut metrics) = self.metrics.try_borrow_mut() else {
-            return;
-        };
-        for event in &held {
-            metrics.count(&mut self.host, event);
-        }
+        self.record_as(&held, false);
     }
 
     /// Counts what the flow recorded since the last step.
@@ -939,7 +940,15 @@ impl<H: Host> HttpFilter<H> {
             let Some(uri) = host_quirks::upstream_uri_with_query(&current, path) else {
                 return Err(self.fail_closed("the new upstream URI holds a control character"));
             };
-            if let Err(e) = self.host.set_text_property(&UPSTREAM_URI, &uri) {
+            // Kong 3.4–3.7 run filters before they add `?` and nginx's `$args` to
+            // `$upstream_uri` (the path alone then): the query they send is `$args`. Kong 3.8+
+            // built it whole first. Written into both, the hidden key was sent twice (review).
+            let query = uri.split_once('?').map_or("", |(_, q)| q);
+            let mut written = self.host.set_text_property(&ARGS, query);
+            if current.contains('?') {
+                written = written.and_then(|()| self.host.set_text_property(&UPSTREAM_URI, &uri));
+            }
+            if let Err(e) = written {
                 return Err(self.host_failure(e));
             }
         }
@@ -1081,6 +1090,9 @@ impl<H: Host> HttpFilter<H> {
 
 /// nginx's `$request_uri`: the path and query as the client sent them.
 const REQUEST_URI: [&str; 2] = ["ngx", "request_uri"];
+
+/// nginx's `$args`: the query Kong 3.4–3.7 append to `$upstream_uri` after the filters ran.
+const ARGS: [&str; 2] = ["ngx", "args"];
 
 /// Kong's `$upstream_uri`: the URI its `proxy_pass` sends upstream.
 const UPSTREAM_URI: [&str; 2] = ["ngx", "upstream_uri"];
@@ -1971,6 +1983,30 @@ mod tests {
         );
     }
 
+    /// Kong 3.4–3.7 run filters while `$upstream_uri` holds the path alone, and add `?` and
+    /// `$args` after them: the hidden key goes from `$args`, and `$upstream_uri` stays as it is
+    /// (review: written with the query too, the upstream got `/x?a=1?apikey=k1&a=1`).
+    #[test]
+    fn kong_before_3_8_hides_a_query_key_through_args() {
+        let config = r#"{"key_auth": {"hide_credentials": true},
+            "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}]}"#;
+        for (query, args) in [("apikey=k1&a=1", &b"a=1"[..]), ("apikey=k1", b"")] {
+            let mut host = FakeHost {
+                headers: vec![h(":method", "GET"), h(":path", &format!("/x?{query}"))],
+                kong: true,
+                ..FakeHost::default()
+            };
+            host.properties
+                .insert("ngx.upstream_uri".into(), b"/x".to_vec());
+            assert_eq!(
+                filter(config, &mut host).on_request_headers(false),
+                Action::Continue
+            );
+            assert_eq!(host.properties["ngx.upstream_uri"], b"/x");
+            assert_eq!(host.properties["ngx.args"], args, "{query}");
+        }
+    }
+
     #[test]
     fn kong_hidden_query_key_rewrites_upstream_uri_where_kong_declares_it() {
         let config = r#"{"key_auth": {"hide_credentials": true},
@@ -1992,6 +2028,8 @@ mod tests {
             assert_eq!(uri, expected, "never written where it is not declared");
             if declared {
                 assert_eq!(action, Action::Continue);
+                let args = host.properties.get("ngx.args").cloned();
+                assert_eq!(args, Some(b"a=1".to_vec()));
                 // `:path` stays: Kong 3.7 and 3.8's engines trap on one holding a query.
                 let path_set = |e: &HeaderEdit| matches!(e, HeaderEdit::Set(n, _) if n == ":path");
                 assert!(!host.edits.iter().any(path_set), "{:?}", host.edits);
@@ -2343,6 +2381,22 @@ mod tests {
         f.on_response_headers();
         f.on_done();
         assert_eq!(request_counts(&host), count("requests_allowed"));
+        // ...or when the client left before any response...
+        let mut host = kong_post(&[("apikey", "k"), ("transfer-encoding", "chunked")]);
+        let mut f = counting(keys, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        f.on_done();
+        assert_eq!(request_counts(&host), count("requests_allowed"));
+        // ...with what it logs: a rejected key before the anonymous fallback.
+        let anonymous = r#"{"consumers": [{"id": "anon"}, {"id": "c", "keyauth_credentials": [{"key": "k"}]}],
+            "key_auth": {"key_in_body": true, "anonymous": "anon"}}"#;
+        let mut host = kong_post(&[("apikey", "wrong"), ("transfer-encoding", "chunked")]);
+        let mut f = counting(anonymous, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        f.on_response_headers();
+        assert_eq!(request_counts(&host), count("requests_allowed"));
+        let logged = |l: &String| l.contains("anonymous fallback: invalid_credentials");
+        assert!(host.logs.borrow().iter().any(logged), "{:?}", host.logs);
         // ...or once, by the body step that decided again.
         let mut host = kong_post(&[("apikey", "k"), ("transfer-encoding", "chunked")]);
         host.body = b"a=1".to_vec();

@@ -69,6 +69,9 @@ pub struct Setup {
     /// nginx only: `proxy_request_buffering off`, as a Kong route with `request_buffering:
     /// false` proxies (nginx starts sending upstream before the body is in).
     pub unbuffered: bool,
+    /// nginx only: the upstream URI as Kong 3.4–3.7 build it, the path in `$upstream_uri` when
+    /// the filter runs and `?$args` added after it.
+    pub query_added_later: bool,
 }
 
 impl Setup {
@@ -84,7 +87,14 @@ impl Setup {
             mtls: false,
             ecds: false,
             unbuffered: false,
+            query_added_later: false,
         }
+    }
+
+    /// Builds the upstream URI as Kong 3.4–3.7 do (see [`Setup::query_added_later`]).
+    pub fn query_added_later(mut self) -> Self {
+        self.query_added_later = true;
+        self
     }
 
     /// Proxies without buffering the request body (see [`Setup::unbuffered`]).

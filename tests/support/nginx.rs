@@ -107,15 +107,20 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
            client_body_buffer_size {buffer}; client_max_body_size {max};\n\
            underscores_in_headers on;\n\
+           map $request_uri $request_path {{ \"~^(?<p>[^?]*)\" $p; }}\n\
            server {{\n    listen 127.0.0.1:{port}{tls};\n\
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
-               set $upstream_uri $request_uri;\n      proxy_wasm jwt_relay {config};\n\
-               {buffering}proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri;\n    }}\n  }}\n}}\n",
+               set $upstream_uri {uri};\n      proxy_wasm jwt_relay {config};\n\
+               {buffering}proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri{later};\n    }}\n  }}\n}}\n",
         wasm = wasm_path().display(),
         buffer = setup.body_buffer,
         max = setup.buffer_limit,
         config = quoted(&config),
         upstream = setup.upstream,
+        // Kong 3.8+ set the whole URI before filters run; 3.4–3.7 the path, and add the
+        // query after them (`kong.runloop.handler`'s `access.after`).
+        uri = if setup.query_added_later { "$request_path" } else { "$request_uri" },
+        later = if setup.query_added_later { "$is_args$args" } else { "" },
         buffering = match setup.unbuffered {
             true => "proxy_request_buffering off;\n      ",
             false => "",

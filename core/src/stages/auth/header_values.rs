@@ -6,8 +6,7 @@
 use super::super::headers::is_safe_value;
 use crate::config::{ConfigError, RawConfig};
 
-/// Refuses, with its path, a configured header value holding a control character, or a
-/// `realm` holding `"` or `\` (it is written between quotes).
+/// Refuses, with its path, a configured header value holding a control character.
 pub fn check(raw: &RawConfig) -> Result<(), ConfigError> {
     for (i, c) in raw.consumers.iter().enumerate() {
         let own = [
@@ -58,11 +57,9 @@ pub fn check(raw: &RawConfig) -> Result<(), ConfigError> {
             raw.basic_auth.as_ref().map(|s| s.realm.as_str()),
         ),
     ];
+    // A `"` or `\` is written as Kong writes it (unescaped): it cannot split the header.
     for (path, realm) in realms {
         value_ok(realm, || path.into())?;
-        if realm.is_some_and(|r| r.contains(['"', '\\'])) {
-            return Err(ConfigError::new(path, "must not contain '\"' or '\\'"));
-        }
     }
     Ok(())
 }
@@ -129,9 +126,10 @@ mod tests {
                 "{path}"
             );
         }
+        // Kong loads and writes these as they are.
         assert_eq!(
-            problem(json!({"key_auth": {"realm": "a\"b"}})),
-            Some("key_auth.realm: must not contain '\"' or '\\'".into())
+            problem(json!({"key_auth": {"realm": "CORP\\api \"x\""}})),
+            None
         );
         // A tab is a header value's own whitespace; text of any script passes.
         let fine = json!({"consumers": [{"id": "c\t1", "username": "Zoë"}],
