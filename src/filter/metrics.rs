@@ -130,15 +130,16 @@ impl Metrics {
 
     /// Counts one event (held back while the host is unknown).
     pub fn count(&mut self, host: &mut impl Host, event: &Event) {
-        let name = event.metric();
+        // The name is formatted only where it is used: with metrics off (Kong's default)
+        // a request's events cost nothing.
         match self.gate(host) {
             Gate::Off => self.pending.clear(),
-            Gate::Wait => self.hold(name),
+            Gate::Wait => self.hold(event.metric()),
             Gate::On => {
                 for (held, n) in std::mem::take(&mut self.pending) {
                     self.add(host, held, n);
                 }
-                self.add(host, name, 1);
+                self.add(host, event.metric(), 1);
             }
         }
     }
