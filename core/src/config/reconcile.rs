@@ -26,12 +26,13 @@ section! {
         pub path: String,
         /// Call method.
         pub method: CallMethod,
-        /// Milliseconds; proxy-wasm has one timeout per call (see README).
-        pub connect_timeout: u64,
+        /// Milliseconds, a number from 0 (fractions cut, as nginx's socket timeouts take
+        /// Kong's `number`); proxy-wasm has one timeout per call (see README).
+        pub connect_timeout: serde_json::Value,
         /// Milliseconds; see `connect_timeout`.
-        pub send_timeout: u64,
+        pub send_timeout: serde_json::Value,
         /// Milliseconds; see `connect_timeout`.
-        pub read_timeout: u64,
+        pub read_timeout: serde_json::Value,
         /// Copy the client's headers onto the call. `null` is `false`: the plugin's schema
         /// misspells its default (`ture`, which Lua reads as nil), so Kong exports the unset
         /// field as `null` and the plugin then copies nothing; absent, it is `true`, as the
@@ -78,9 +79,9 @@ impl Default for ReconcileSection {
             url: None,
             path: "/api/v1/auth/reconcile".into(),
             method: CallMethod::Post,
-            connect_timeout: 5000,
-            send_timeout: 10000,
-            read_timeout: 10000,
+            connect_timeout: serde_json::Value::from(5000u16),
+            send_timeout: serde_json::Value::from(10000u16),
+            read_timeout: serde_json::Value::from(10000u16),
             copy_headers: Some(true),
             forward_path: false,
             forward_query: false,

@@ -39,6 +39,8 @@ enum Ty {
     Lifetime,
     /// A number of seconds (fractions allowed) up to a year, as Kong's `maximum_expiration`.
     YearSeconds,
+    /// Milliseconds, a number from 0 (fractions allowed, as Kong's `number`).
+    Millis,
     Strings,
     OptStrings,
     /// One of these strings.
@@ -346,9 +348,9 @@ const RECONCILE: Section = Section {
         Field("url", Ty::OptStr, "Auth service base URL (required)."),
         Field("path", Ty::Str, "Path of the call: replaces the url's path (the url's query is kept)."),
         Field("method", Ty::OneOf(&["POST", "GET"]), "Call method."),
-        Field("connect_timeout", Ty::Int, "Milliseconds; proxy-wasm has one timeout per call."),
-        Field("send_timeout", Ty::Int, "Milliseconds; see connect_timeout."),
-        Field("read_timeout", Ty::Int, "Milliseconds; see connect_timeout."),
+        Field("connect_timeout", Ty::Millis, "Milliseconds; proxy-wasm has one timeout per call."),
+        Field("send_timeout", Ty::Millis, "Milliseconds; see connect_timeout."),
+        Field("read_timeout", Ty::Millis, "Milliseconds; see connect_timeout."),
         Field("copy_headers", Ty::OptBool, "Copy the client's headers onto the call (null: no, as the plugin reads Kong's export)."),
         Field("forward_path", Ty::Bool, "Put path in the call body."),
         Field("forward_query", Ty::Bool, "Put query in the call body."),
@@ -533,6 +535,7 @@ fn type_of(ty: Ty) -> Value {
         Ty::Names => json!({"type": "array", "items": {"type": "string"}, "minItems": 1}),
         Ty::Lifetime => json!({"type": "integer", "minimum": 1, "maximum": 31_536_000}),
         Ty::YearSeconds => json!({"type": "number", "minimum": 0, "maximum": 31_536_000}),
+        Ty::Millis => json!({"type": "number", "minimum": 0}),
         Ty::Strings => strings,
         Ty::OptStrings => json!({"type": ["array", "null"], "items": {"type": "string"}}),
         Ty::OneOf(names) => json!({"type": "string", "enum": names}),

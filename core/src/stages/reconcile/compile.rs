@@ -217,10 +217,15 @@ fn call_path(url: &Url, path: &str) -> String {
 }
 
 fn timeout_ms(section: &ReconcileSection) -> Result<u32, ConfigError> {
-    let total = section
-        .connect_timeout
-        .saturating_add(section.send_timeout)
-        .saturating_add(section.read_timeout);
+    let total = [
+        ("connect_timeout", &section.connect_timeout),
+        ("send_timeout", &section.send_timeout),
+        ("read_timeout", &section.read_timeout),
+    ]
+    .into_iter()
+    .try_fold(0u64, |sum, (field, value)| {
+        Ok(sum.saturating_add(millis(field, value)?))
+    })?;
     if total == 0 {
         return Err(ConfigError::new(
             "reconcile",
@@ -228,6 +233,17 @@ fn timeout_ms(section: &ReconcileSection) -> Result<u32, ConfigError> {
         ));
     }
     Ok(u32::try_from(total).unwrap_or(u32::MAX))
+}
+
+/// A timeout as Kong's `number` takes it: any number from 0, its fraction cut as nginx's
+/// socket timeouts cut it (`5000.5` waits 5000 ms).
+fn millis(field: &str, value: &serde_json::Value) -> Result<u64, ConfigError> {
+    let ms = value
+        .as_f64()
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .ok_or_else(|| field_error(field, "must be a number of milliseconds, 0 or more"))?;
+    // `as` saturates: a value past u64's range waits as long as the call's u32 allows.
+    Ok(ms as u64)
 }
 
 fn stripped_prefix(section: &ReconcileSection) -> Result<Option<String>, ConfigError> {
@@ -436,6 +452,27 @@ mod tests {
         assert_eq!(r.timeout_ms(), 6);
         let big = format!(r#"{{"url": "http://a", "read_timeout": {}}}"#, u64::MAX);
         assert_eq!(rec(&big).timeout_ms(), u32::MAX);
+    }
+
+    #[test]
+    fn compile_timeouts_take_kongs_numbers_and_cut_the_fraction() {
+        let r = rec(
+            r#"{"url": "http://a", "connect_timeout": 0.5, "send_timeout": 2.9, "read_timeout": 1e3}"#,
+        );
+        assert_eq!(r.timeout_ms(), 1002);
+        for bad in ["-1", "-0.5", "\"5\"", "null", "true", "[1]", "{}"] {
+            assert_eq!(
+                err(&format!(r#"{{"url": "http://a", "send_timeout": {bad}}}"#)),
+                "reconcile.send_timeout: must be a number of milliseconds, 0 or more",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            err(
+                r#"{"url": "http://a", "connect_timeout": 0.5, "send_timeout": 0, "read_timeout": 0.9}"#
+            ),
+            "reconcile: connect_timeout + send_timeout + read_timeout must be greater than 0"
+        );
     }
 
     #[test]
