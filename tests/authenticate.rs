@@ -175,6 +175,29 @@ fn jwt_token_locations_query_cookie_header_are_found() {
     }
 }
 
+/// Regression (review): Kong reads `header_names` through nginx's header table, which retries
+/// a missed name with `_` as `-`, so `header_names: ["x_jwt"]` reads `X-Jwt` (as key-auth reads
+/// its key names); the filter refused that request 401 (or let it on as the anonymous consumer).
+#[test]
+fn jwt_a_header_name_with_underscore_reads_the_dashed_header_as_kong() {
+    for host in hosts() {
+        let config = json!({"consumers": [{"id": "c-1", "username": "alice",
+            "jwt_secrets": [{"key": "key-HS256", "secret": HS_SECRET}]}],
+            "jwt": {"header_names": ["x_jwt"]}});
+        let (upstream, gw) = start_with(host, config);
+        let token = sign_hmac("HS256", HS_SECRET.as_bytes(), &good_claims("key-HS256"));
+        let req = Request::get("/r").header("X-Jwt", &format!("Bearer {token}"));
+        let resp = gw.send(&req);
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let rec = upstream.single();
+        assert_eq!(rec.header("x-consumer-username"), Some("alice"), "{host:?}");
+        assert_eq!(
+            rec.header("x-jwt"),
+            Some(format!("Bearer {token}").as_str())
+        );
+    }
+}
+
 #[test]
 fn jwt_every_kong_message_is_answered_exactly() {
     for host in hosts() {

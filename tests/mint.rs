@@ -550,8 +550,13 @@ fn jwks_endpoint_serves_previous_keys_and_refuses_private_ones() {
     for host in hosts() {
         let old = oracle::keygen("RS256");
         let public_old: Value = json!({"kty": "RSA", "n": old["n"], "e": old["e"], "kid": "old-1"});
+        // A member the parser does not know is not published (it could hold anything: review
+        // found `"priv": <d>` served as written).
+        let mut written = public_old.clone();
+        written["priv"] = old["d"].clone();
+        written["x5t"] = json!("not-checked");
         let mut config = upstream_jwt_config(1024);
-        config["jwks_endpoint"]["previous_keys"] = json!([public_old]);
+        config["jwks_endpoint"]["previous_keys"] = json!([written]);
         let (_upstream, gw) = start(host, config);
         let keys = gw.send(&Request::get("/keys")).json()["keys"]
             .as_array()
@@ -559,6 +564,18 @@ fn jwks_endpoint_serves_previous_keys_and_refuses_private_ones() {
             .clone();
         let kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
         assert_eq!(kids, ["gw-1", "old-1"]);
+        assert_eq!(keys[1], public_old, "{host:?}");
+
+        // RFC 7518's other primes are private too.
+        let mut other_primes = public_old.clone();
+        other_primes["oth"] = json!([{"r": old["p"], "d": old["dp"], "t": old["qi"]}]);
+        let mut bad = upstream_jwt_config(1024);
+        bad["jwks_endpoint"]["previous_keys"] = json!([other_primes]);
+        let log = Gateway::try_start(host, Setup::new(bad.to_string(), Server::ok().addr()))
+            .err()
+            .map(|f| f.log)
+            .expect("refused");
+        assert!(log.contains("configuration rejected: jwks_endpoint.previous_keys[0]: holds private or secret member \"oth\""), "{host:?}: {log}");
 
         let mut bad = upstream_jwt_config(1024);
         bad["jwks_endpoint"]["previous_keys"] = json!([old]);

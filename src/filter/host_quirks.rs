@@ -26,6 +26,12 @@ const KONG_CLIENT_DN: [&[&str]; 2] = [
 /// 1-byte boolean; Kong: `"true"`/`"false"`).
 pub const MTLS: [&str; 2] = ["connection", "mtls"];
 
+/// True where the host's own plugins may set `X-Consumer-*` before the filter (Kong's Lua auth
+/// plugins); on Envoy nothing does, so a client's copies are always the client's.
+pub fn host_sets_consumers(kong: bool) -> bool {
+    kong
+}
+
 /// The property paths to try, in order, for the client certificate's subject DN.
 pub fn client_dn_paths(kong: bool) -> &'static [&'static [&'static str]] {
     if kong {

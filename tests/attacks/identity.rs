@@ -179,6 +179,66 @@ fn identity_underscore_spellings_of_every_owned_header_are_stripped() {
     }
 }
 
+/// Regression (review): PHP reads `X.Consumer.ID` as `HTTP_X_CONSUMER_ID`, and Envoy passes
+/// any token character in a name: spellings with `.`, `~` or `*` for `-` reached the auth
+/// service and the upstream beside the anonymous consumer. And with no authentication stage
+/// (`reconcile` alone), a client's `X-Consumer-ID` reached both on Envoy, where nothing before
+/// the filter sets it; on Kong, whose Lua auth plugins may have set it, it stays the host's.
+#[test]
+fn identity_punctuation_spellings_and_consumer_headers_without_an_auth_stage() {
+    let punctuated = [
+        ("X.Consumer.ID", "admin-dot"),
+        ("X~Consumer~Username", "root-tilde"),
+        ("X.Anonymous.Consumer", "false"),
+        ("X*Credential*Identifier", "forged"),
+        ("x.consumer.custom.id", "forged-custom"),
+    ];
+    for host in hosts() {
+        for with_auth in [true, false] {
+            let upstream = Server::ok();
+            let auth = Server::start(|_| Reply::json(200, &json!({})));
+            let mut config = json!({"reconcile": {"url": "http://auth.internal:8080",
+                "upstream": "auth", "copy_headers": true}});
+            if with_auth {
+                config["consumers"] = consumers();
+                config["key_auth"] = json!({"anonymous": "anon"});
+            }
+            let setup =
+                Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr());
+            let gw = Gateway::start(host, setup);
+            let mut req = Request::get("/r").header("X-Consumer-ID", "admin");
+            for (name, value) in punctuated {
+                req = req.header(name, value);
+            }
+            assert_eq!(gw.send(&req).status, 200, "{host:?} auth {with_auth}");
+            for (what, seen) in [("call", auth.single()), ("upstream", upstream.single())] {
+                // The engine's nginx drops names holding `.`, `~` or `*` itself.
+                let punctuation = |n: &&String| n.contains(['.', '~', '*']);
+                let left: Vec<&String> = seen
+                    .headers
+                    .iter()
+                    .map(|(n, _)| n)
+                    .filter(punctuation)
+                    .collect();
+                assert!(
+                    left.is_empty(),
+                    "{host:?} {what} auth {with_auth}: {left:?}"
+                );
+                let id = spellings(&seen.headers, "x-consumer-id");
+                let want: &[&str] = match (with_auth, host) {
+                    // The engine overwrites the client's copy in place.
+                    (true, _) => &["anon"][..],
+                    (false, Host::Envoy) => &[],
+                    (false, _) => &["admin"],
+                };
+                let mut id = id;
+                id.sort_unstable();
+                assert_eq!(id, want, "{host:?} {what} auth {with_auth}");
+            }
+        }
+    }
+}
+
 #[test]
 fn identity_anonymous_fallback_strips_forged_spellings_too() {
     for host in hosts() {

@@ -148,7 +148,9 @@ impl Driver<'_> {
             );
         }
         let guarded = |name: &str| {
-            let auth = self.config.auth.is_some();
+            // Without an authentication stage, the consumer headers are the host's where its
+            // plugins may set them (Kong), else the filter's.
+            let auth = self.config.auth.is_some() || !flow.request().host_sets_consumers;
             (auth
                 && CONSUMER_HEADERS
                     .iter()

@@ -254,6 +254,7 @@ pub fn request(u: &mut Unstructured, fixtures: &Fixtures) -> Result<Request> {
         } else {
             None
         },
+        host_sets_consumers: u.arbitrary()?,
     })
 }
 

@@ -6,7 +6,7 @@
 //! Nothing goes back up the path.
 
 use super::auth::remote_jwks::Ticket;
-use super::auth::{AuthStop, Identity};
+use super::auth::{self, AuthStop, Identity};
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
 use super::{
@@ -91,6 +91,23 @@ fn body_limit(config: &Pipeline) -> Option<u64> {
     [reconcile, mint, auth].into_iter().flatten().min()
 }
 
+/// Removals of the client's copies of the headers authentication owns: the stages' own, or,
+/// without an authentication stage, the consumer headers unless the host's plugins may have
+/// set them ([`Request::host_sets_consumers`]).
+fn consumer_removals(config: &Pipeline, req: &Request) -> HeaderEdits {
+    match &config.auth {
+        Some(auth) => auth.owned_removals(),
+        None if req.host_sets_consumers => HeaderEdits::default(),
+        None => {
+            let mut edits = HeaderEdits::default();
+            for name in auth::CONSUMER_HEADERS {
+                edits.remove(name);
+            }
+            edits
+        }
+    }
+}
+
 impl Flow {
     /// Starts a request: authenticates, then runs the next steps.
     pub fn start(config: &Pipeline, shared: &mut Shared, req: Request) -> (Self, Next) {
@@ -173,9 +190,7 @@ impl Flow {
     /// header the filter owns.
     pub fn guard_edits_on(&self, config: &Pipeline, fields: &Request) -> HeaderEdits {
         let mut owned = self.edits.clone();
-        if let Some(auth) = &config.auth {
-            owned.0.extend(auth.owned_removals().0);
-        }
+        owned.0.extend(consumer_removals(config, &self.req).0);
         if let Some(custom) = &config.custom_jwt {
             owned.remove(custom.upstream_header.clone());
         }
@@ -299,7 +314,10 @@ impl Flow {
         shared: &mut Shared,
         refetch: bool,
     ) -> Option<Next> {
-        let auth = config.auth.as_ref()?;
+        let Some(auth) = config.auth.as_ref() else {
+            self.edits.0.extend(consumer_removals(config, &self.req).0);
+            return None;
+        };
         // A key may be read from the body: a body another reader reads otherwise (encoded,
         // ambiguous JSON, a form Go or PHP reads another way) could hide a second key.
         if let Some(bytes) = self

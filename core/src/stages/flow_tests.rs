@@ -1613,3 +1613,59 @@ fn a_rejected_credential_on_the_anonymous_fallback_is_counted() {
     let good = format!("Bearer {}", hs256_token(json!({"iss": "idp"})));
     assert!(fallbacks(&[("authorization", &good)]).is_empty());
 }
+
+/// Regression (review): with no authentication stage (`reconcile` alone), a client's
+/// `X-Consumer-ID: admin` reached the auth service and the upstream on Envoy, where nothing
+/// before the filter sets the consumer headers. On Kong, whose Lua auth plugins may have set
+/// them, they stay the host's.
+#[test]
+fn consumer_headers_are_removed_without_an_auth_stage_unless_the_host_sets_them() {
+    let config = reconcile_config(0);
+    let forged = [
+        ("X-Consumer-ID", "admin"),
+        ("x.consumer.username", "root"),
+        ("X_Anonymous_Consumer", "false"),
+        ("x-credential-identifier", "forged"),
+        ("x-other", "kept"),
+    ];
+    for host_sets_consumers in [false, true] {
+        let mut shared = Shared::for_config(&config);
+        let mut req = request(T0, &forged);
+        req.host_sets_consumers = host_sets_consumers;
+        let (mut flow, next) = Flow::start(&config, &mut shared, req.clone());
+        let Next::Dispatch(call) = next else {
+            panic!("reconcile call expected: {next:?}")
+        };
+        let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &allow(json!({})))
+        else {
+            panic!("allowed")
+        };
+        let names = |headers: &[(String, String)]| -> Vec<String> {
+            headers
+                .iter()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect()
+        };
+        let upstream = names(&req.edited(&edits).headers);
+        let called = names(&call.headers);
+        let want: Vec<String> = match host_sets_consumers {
+            false => vec!["x-other".into()],
+            true => forged.iter().map(|(n, _)| n.to_ascii_lowercase()).collect(),
+        };
+        assert_eq!(upstream, want, "host_sets_consumers {host_sets_consumers}");
+        for name in &want {
+            assert!(
+                called.contains(name),
+                "{name} missing from the call: {called:?}"
+            );
+        }
+        for (name, _) in &forged[..4] {
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(
+                called.contains(&lower),
+                host_sets_consumers,
+                "{name} in the call"
+            );
+        }
+    }
+}

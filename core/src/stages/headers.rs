@@ -1,15 +1,21 @@
 //! Header names and values as an upstream reads them.
 //!
 //! Many upstreams (CGI and WSGI servers, frameworks that fold `_` into `-`) read `X_Consumer_ID`
-//! as `X-Consumer-Id`. A header the filter sets, strips or hides is therefore matched with `_`
-//! and `-` as equal and case ignored, so no spelling of it from the client survives next to the
-//! filter's value.
+//! as `X-Consumer-Id`, and PHP reads `X.Consumer.ID` as `HTTP_X_CONSUMER_ID` too (it turns `.`
+//! and space into `_`; some CGI gateways turn every character but letters and digits into `_`).
+//! A header the filter sets, strips or hides is therefore matched with every punctuation mark a
+//! name may hold (`_`, `.`, `~`, `*`, …) as `-` and case ignored, so no spelling of it from the
+//! client survives next to the filter's value.
 
 use super::{HeaderEdit, HeaderEdits, Request};
 
-/// The name as an upstream may read it: lower-case, `_` as `-`.
+/// The name as an upstream may read it: lower-case, punctuation as `-`.
 pub fn canonical(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+    let fold_char = |c: char| match u8::try_from(c) {
+        Ok(b) if c.is_ascii() => char::from(fold(b)),
+        _ => c,
+    };
+    name.chars().map(fold_char).collect()
 }
 
 /// Kong's `typedefs.header_name`: letters, digits, `_` and `-` only; else Kong's words (a
@@ -36,9 +42,13 @@ pub fn same_header(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
 }
 
+/// A name byte as an upstream may read it: a letter in lower case, a token's punctuation
+/// (RFC 9110 `tchar`) as `-`. Anything else (`:` of pseudo-headers, bytes no host lets through
+/// in a name) is left as it is.
 fn fold(b: u8) -> u8 {
     match b.to_ascii_lowercase() {
-        b'_' => b'-',
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'.' | b'^' | b'_' | b'`'
+        | b'|' | b'~' => b'-',
         other => other,
     }
 }
@@ -160,12 +170,22 @@ mod tests {
     }
 
     #[test]
-    fn same_header_folds_case_and_underscore() {
+    fn same_header_folds_case_and_punctuation() {
         assert!(same_header("X_Consumer_ID", "x-consumer-id"));
         assert!(same_header("x-consumer-id", "x-consumer-id"));
         assert!(!same_header("x-consumer-idx", "x-consumer-id"));
-        assert!(!same_header("x.consumer.id", "x-consumer-id"));
+        assert!(!same_header("xaconsumer-id", "x-consumer-id"));
+        assert!(!same_header("x:consumer-id", "x-consumer-id"));
+        assert!(!same_header("x consumer-id", "x-consumer-id"));
+        // PHP reads `X.Consumer.ID` as `HTTP_X_CONSUMER_ID`; Envoy lets every tchar through.
+        for mark in "!#$%&'*+.^_`|~".chars() {
+            let name = format!("X{mark}Consumer{mark}ID");
+            assert!(same_header(&name, "x-consumer-id"), "{name}");
+            assert_eq!(canonical(&name), "x-consumer-id", "{name}");
+        }
         assert_eq!(canonical("X_Anonymous_Consumer"), "x-anonymous-consumer");
+        assert_eq!(canonical(":Authority"), ":authority");
+        assert_eq!(canonical("X-Ünï"), "x-Ünï");
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub struct Request {
     /// The upstream service's URL, `protocol://host[:port]path` (Kong: the route's service;
     /// Envoy has no such thing).
     pub service_url: Option<String>,
+    /// True where the host's own plugins may have set the consumer headers before the filter
+    /// runs (Kong's Lua auth plugins): without an authentication stage the filter leaves them
+    /// to the host there. Elsewhere (Envoy) nothing before the filter sets them, so a client's
+    /// copies are removed whatever the stages.
+    pub host_sets_consumers: bool,
 }
 
 impl Request {
@@ -39,6 +44,25 @@ impl Request {
             .iter()
             .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The values Kong's `kong.request.get_headers()[name]` reads: `name` in any case, else
+    /// (nginx's table retries a missed name in lower case with `_` as `-`) its dashed
+    /// spelling, so `x_jwt` reads `X-Jwt`.
+    pub fn header_as_kong_reads(&self, name: &str) -> Vec<&str> {
+        let values = |wanted: &str| -> Vec<&str> {
+            let named = |(k, _): &&(String, String)| k.eq_ignore_ascii_case(wanted);
+            self.headers
+                .iter()
+                .filter(named)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        let exact = values(name);
+        if !exact.is_empty() || !name.contains('_') {
+            return exact;
+        }
+        values(&name.replace('_', "-"))
     }
 
     /// Every value of a header in every spelling an upstream may read as `name` (case, and

@@ -418,12 +418,12 @@ impl JwtAuth {
         self.jwks.is_some() || self.remote.is_some()
     }
 
-    /// The key claim, required unless keys may come from a JWKS.
+    /// The key claim, required unless keys may come from a JWKS. As Kong's `claims[k] or
+    /// header[k]`, a claim of `false` (falsy in Lua) gives way to the JOSE header's member.
     fn key_claim_value(&self, jws: &Jws) -> Result<Option<String>, Denial> {
-        let value = jws
-            .claims()
-            .get(&self.key_claim)
-            .or_else(|| jws.header().json().get(&self.key_claim));
+        let truthy = |v: &&Value| !matches!(v, Value::Bool(false));
+        let value = (jws.claims().get(&self.key_claim).filter(truthy))
+            .or_else(|| jws.header().json().get(&self.key_claim).filter(truthy));
         match value {
             None | Some(Value::Null) if self.has_jwks() => Ok(None),
             None | Some(Value::Null) => Err(Denial::NoKeyClaim),
@@ -664,6 +664,36 @@ mod tests {
         // The credential's secret signs no token of another key claim.
         let hs = hs256(r#"{"alg":"HS256"}"#, r#"{"iss":"other"}"#);
         assert_eq!(credential(&hs), Err(Denial::UnknownKid(String::new())));
+    }
+
+    /// Regression (review): Kong reads the key claim as `claims[k] or header[k]`, so a claim of
+    /// `false` gives way to the JOSE header's member; the filter refused it as invalid.
+    #[test]
+    fn a_false_key_claim_gives_way_to_the_header_as_kong() {
+        let (auth, consumers) = with_credentials();
+        let credential = |h: &str, c: &str| run(&auth, &consumers, &hs256(h, c), None);
+        let header = r#"{"alg":"HS256","iss":"key-HS256"}"#;
+        let ok = credential(header, r#"{"iss":false}"#).map(|id| id.credential);
+        assert_eq!(ok, Ok(Some("key-HS256".into())));
+        for (h, c, want) in [
+            (r#"{"alg":"HS256"}"#, r#"{"iss":false}"#, Denial::NoKeyClaim),
+            (
+                r#"{"alg":"HS256","iss":false}"#,
+                r#"{}"#,
+                Denial::NoKeyClaim,
+            ),
+            (r#"{"alg":"HS256"}"#, r#"{"iss":null}"#, Denial::NoKeyClaim),
+            // `null` and `true` are truthy in Lua: the header is not read.
+            (header, r#"{"iss":null}"#, Denial::NoKeyClaim),
+            (header, r#"{"iss":true}"#, Denial::InvalidKeyClaim),
+            (header, r#"{"iss":""}"#, Denial::InvalidKeyClaim),
+        ] {
+            assert_eq!(
+                credential(h, c).map(|id| id.credential),
+                Err(want),
+                "{h} {c}"
+            );
+        }
     }
 
     #[test]

@@ -213,14 +213,8 @@ impl KeyAuth {
             let mut values: Vec<Option<String>> = Vec::new();
             let mut from_header = true;
             if self.in_header {
-                let dashed = name.replace('_', "-");
-                for wanted in [name.as_str(), dashed.as_str()] {
-                    if values.is_empty() {
-                        for v in req.header_all(wanted) {
-                            values.push(Some(v.to_string()));
-                        }
-                    }
-                }
+                let read = req.header_as_kong_reads(name);
+                values.extend(read.into_iter().map(|v| Some(v.to_string())));
             }
             if values.is_empty() && self.in_query {
                 from_header = false;

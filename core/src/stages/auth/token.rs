@@ -133,7 +133,8 @@ impl TokenLocations {
         let mut raw = Vec::new();
         for name in &self.header_names {
             // Envoy joins a repeated header into one value with `,`, a character no token has.
-            for piece in req.header_all(name).flat_map(|value| value.split(',')) {
+            let values = req.header_as_kong_reads(name);
+            for piece in values.into_iter().flat_map(|value| value.split(',')) {
                 let piece = piece.trim();
                 if piece.is_empty() {
                     continue;
@@ -630,6 +631,44 @@ mod tests {
         ] {
             assert_eq!(locations.find(&req("/", headers)), want, "{headers:?}");
         }
+    }
+
+    /// Regression (review): Kong reads `header_names: ["x_jwt"]` through nginx's header table,
+    /// which retries a missed name with `_` as `-`: `X-Jwt` carries the token there. The filter
+    /// read the underscore spelling only, so a configuration taken from Kong refused every
+    /// request (or fell back to the anonymous consumer).
+    #[test]
+    fn find_a_token_header_named_with_underscore_reads_its_dashed_spelling_as_kong() {
+        let mut locations = locations();
+        locations.header_names = vec!["x_jwt".into()];
+        for (headers, want) in [
+            (&[("X-Jwt", "Bearer a")][..], Found::One("a".into())),
+            (
+                &[("x-jwt", "Bearer a"), ("x_jwt", "Bearer a")],
+                Found::One("a".into()),
+            ),
+            // The name as written wins, as in Kong; the other spelling must agree.
+            (
+                &[("x_jwt", "Bearer a"), ("x-jwt", "Bearer forged")],
+                Found::Multiple,
+            ),
+            (
+                &[("x-jwt", "Bearer a"), ("x.jwt", "Bearer forged")],
+                Found::Multiple,
+            ),
+            (
+                &[("x-jwt", "Bearer a"), ("X-Jwt", "Bearer b")],
+                Found::Multiple,
+            ),
+        ] {
+            assert_eq!(locations.find(&req("/", headers)), want, "{headers:?}");
+        }
+        // A dashed name never reads the underscore spelling (nginx's table does not either).
+        locations.header_names = vec!["x-jwt".into()];
+        assert_eq!(
+            locations.find(&req("/", &[("x_jwt", "Bearer a")])),
+            Found::None
+        );
     }
 
     /// Regression (review): another spelling was read against the token only when the token

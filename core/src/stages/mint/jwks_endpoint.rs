@@ -7,8 +7,9 @@ use crate::jose::{Jwk, OctKeyEncoding};
 use crate::stages::{LocalResponse, Request};
 use serde_json::{json, Value};
 
-/// Private JWK members (RFC 7518); a published key must hold none.
-const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+/// Private JWK members (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2); a published key must
+/// hold none.
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// The compiled `jwks_endpoint` section: the path and the ready-made reply body.
 #[derive(Debug, Clone)]
@@ -40,9 +41,12 @@ pub fn compile(
                 format!("holds private or secret member {m:?}: only public keys are published"),
             ));
         }
-        Jwk::from_value(key, OctKeyEncoding::Base64Url)
+        // Published as rebuilt from its public key (plus `kid`, `alg`, `use`), never as
+        // written: a member the parser does not know could still carry a secret.
+        let public = Jwk::from_value(key, OctKeyEncoding::Base64Url)
+            .and_then(|jwk| jwk.to_public_json())
             .map_err(|e| ConfigError::new(&path, e.to_string()))?;
-        keys.push(key.clone());
+        keys.push(Value::Object(public));
     }
     Ok(JwksEndpoint {
         path: section.path.clone(),

@@ -88,6 +88,7 @@ pub(crate) mod fixtures {
             client_dn: None,
             service: None,
             service_url: None,
+            host_sets_consumers: false,
         }
     }
 }
