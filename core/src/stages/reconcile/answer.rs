@@ -290,7 +290,7 @@ fn lua_text(value: &Value) -> String {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => lua_number(n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => Value::String(s.clone()).to_string(),
+        Value::String(s) => cjson_string(s),
         Value::Array(items) if items.is_empty() => "{}".into(),
         Value::Array(items) => {
             let items: Vec<String> = items.iter().map(lua_text).collect();
@@ -299,11 +299,26 @@ fn lua_text(value: &Value) -> String {
         Value::Object(members) => {
             let members: Vec<String> = members
                 .iter()
-                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), lua_text(v)))
+                .map(|(k, v)| format!("{}:{}", cjson_string(k), lua_text(v)))
                 .collect();
             format!("{{{}}}", members.join(","))
         }
     }
+}
+
+/// A string as cjson writes it: serde_json's escapes, plus `/` as `\/` and DEL as `\u007f`
+/// (a header value may not hold DEL raw), which serde_json writes as they are.
+fn cjson_string(s: &str) -> String {
+    let json = Value::String(s.to_owned()).to_string();
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '/' => out.push_str("\\/"),
+            '\u{7f}' => out.push_str("\\u007f"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// C's `%.14g` (Lua's number format): 14 significant digits, trailing zeros dropped, in
@@ -579,6 +594,28 @@ mod tests {
     fn on_answer_nested_control_characters_stay_escaped() {
         let got = injected(&config(""), r#"{"o": {"k": "a\r\nb"}}"#);
         assert_eq!(sets(&got), pairs(&[("O", r#"{"k":"a\r\nb"}"#)]));
+    }
+
+    /// Regression (review): cjson writes `/` as `\/` and DEL as `\u007f`; serde_json writes
+    /// both raw, so a nested URL differed from the plugin's header and a nested DEL refused
+    /// the key the plugin injects.
+    #[test]
+    fn on_answer_nested_strings_are_escaped_as_cjson() {
+        let got = injected(
+            &config(""),
+            r#"{"o": {"u/rl": "http://a/b", "k": "a\u007fb\u001f\"\\é"}, "a": ["/"]}"#,
+        );
+        assert_eq!(
+            sets(&got),
+            pairs(&[
+                ("A", r#"["\/"]"#),
+                (
+                    "O",
+                    r#"{"k":"a\u007fb\u001f\"\\é","u\/rl":"http:\/\/a\/b"}"#
+                ),
+            ])
+        );
+        assert!(got.refused.is_empty());
     }
 
     #[test]
