@@ -325,6 +325,41 @@ fn call_refuses_a_raw_fragment_in_the_target() {
     }
 }
 
+/// Regression (review): on Kong, `GET http://victim.example/orders HTTP/1.1` with `Host:
+/// attacker.example` showed the service `X-Forwarded-Host: attacker.example`, while nginx's
+/// `$host` (Kong's `X-Forwarded-Host` upstream) is `victim.example`. Refused on the engine;
+/// Envoy takes the target's host as `:authority` and shows the service that one.
+#[test]
+fn call_refuses_a_target_host_other_than_the_host_header() {
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        let req = Request::get("http://victim.example/orders").header("host", "attacker.example");
+        let resp = r.gw.send(&req);
+        match host {
+            Host::Ngx => {
+                assert_eq!(
+                    (resp.status, resp.json()),
+                    (
+                        400,
+                        json!({"message": "Request target and Host header name different hosts"})
+                    )
+                );
+                assert!(r.auth.requests().is_empty(), "no call");
+                assert!(r.upstream.requests().is_empty());
+                assert!(r.gw.log().contains("denied: ambiguous_host"));
+            }
+            Host::Envoy => {
+                assert_eq!(resp.status, 200, "{}", resp.text());
+                let call = r.auth.single();
+                assert_eq!(call.header("x-forwarded-host"), Some("victim.example"));
+            }
+        }
+        // The same host in both, in any case and with a port: as usual.
+        let same = Request::get("http://victim.example/o").header("host", "Victim.Example:80");
+        assert_eq!(r.gw.send(&same).status, 200, "{host:?}");
+    }
+}
+
 /// Regression (review): the call carried no client method: the service could not tell
 /// `GET /x` from `DELETE /x`, and a cached allow for `GET /x` served `DELETE /x`. The call
 /// carries `X-Forwarded-Method` and the cache keys on it; a client copy of another value,

@@ -554,6 +554,11 @@ impl<H: Host> HttpFilter<H> {
             let paths = host_quirks::client_dn_paths(self.host.is_kong());
             req.client_dn = paths.iter().find_map(|p| self.host.text_property(p));
         }
+        // The host nginx took (`$host`), which an absolute-form target sets apart from `Host`
+        // (Envoy sets `:authority` from such a target itself). Only the call shows the host.
+        if self.host.is_kong() && self.config.reconcile.is_some() {
+            req.target_host = self.host.text_property(&HOST_VAR);
+        }
         // custom_jwt's `aud`: the service URL (Kong), else `audience`, else the cluster.
         let kong = self.host.is_kong();
         let custom_aud = self
@@ -1091,6 +1096,8 @@ impl<H: Host> HttpFilter<H> {
 
 /// nginx's `$request_uri`: the path and query as the client sent them.
 const REQUEST_URI: [&str; 2] = ["ngx", "request_uri"];
+/// nginx's `$host`: the request target's host, else `Host`'s, lower-case, without the port.
+const HOST_VAR: [&str; 2] = ["ngx", "host"];
 
 /// nginx's `$args`: the query Kong 3.4–3.7 append to `$upstream_uri` after the filters ran.
 const ARGS: [&str; 2] = ["ngx", "args"];

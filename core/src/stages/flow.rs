@@ -474,6 +474,9 @@ impl Flow {
                     if reconcile::raw_fragment(&view) {
                         return self.refuse(Refusal::RawFragment);
                     }
+                    if reconcile::ambiguous_host(&view) {
+                        return self.refuse(Refusal::AmbiguousHost);
+                    }
                     if let Some(name) = reconcile::ambiguous_header(&view) {
                         let name = name.clone();
                         return self.refuse(Refusal::DuplicateOwnedHeader { name });

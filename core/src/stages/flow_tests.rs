@@ -1669,3 +1669,33 @@ fn consumer_headers_are_removed_without_an_auth_stage_unless_the_host_sets_them(
         }
     }
 }
+
+/// Regression (review): on Kong, `GET http://victim.example/ HTTP/1.1` with `Host:
+/// attacker.example` showed the auth service the header's host, while nginx takes the
+/// target's (`$host`) and Kong tells the upstream that one: the call is refused.
+#[test]
+fn reconcile_refuses_a_target_host_other_than_the_host_header() {
+    let config = reconcile_config(0);
+    let start = |host: &str, target: Option<&str>| {
+        let mut shared = Shared::for_config(&config);
+        let mut req = request(T0, &[("host", host)]);
+        req.authority = host.into();
+        req.target_host = target.map(str::to_string);
+        Flow::start(&config, &mut shared, req).1
+    };
+    assert_eq!(
+        start("attacker.example", Some("victim.example")),
+        Next::Refuse(Refusal::AmbiguousHost)
+    );
+    for (host, target) in [
+        ("attacker.example", None),
+        ("Victim.Example:8443", Some("victim.example")),
+        ("victim.example.", Some("victim.example")),
+        ("[::1]:80", Some("[::1]")),
+    ] {
+        assert!(
+            matches!(start(host, target), Next::Dispatch(_)),
+            "{host} {target:?}"
+        );
+    }
+}

@@ -77,6 +77,11 @@ pub enum Refusal {
     /// it, while the auth service is shown it whole (`/admin#/../public`, which a service that
     /// normalises reads as `/public`).
     RawFragment,
+    /// 400: reconcile and a request whose target names another host than its `Host` header,
+    /// where the host takes the target's (Kong: `GET http://victim.example/ HTTP/1.1` with
+    /// `Host: attacker.example`): the service would judge the header's host, the upstream is
+    /// told the target's.
+    AmbiguousHost,
     /// 400: `reconcile.forward_body` and a JSON body the filter cannot parse (a byte-order
     /// mark, `NaN`, nesting past 128, a syntax error): the auth service would be shown no body,
     /// while a lenient upstream parser may read one.
@@ -155,6 +160,7 @@ impl Refusal {
             | Self::AmbiguousBody
             | Self::SemicolonSeparator
             | Self::RawFragment
+            | Self::AmbiguousHost
             | Self::AmbiguousParameter
             | Self::InvalidJsonBody
             | Self::InvalidFormBody => 400,
@@ -185,6 +191,7 @@ impl Refusal {
                 "Request query or form body separates parameters with ';'".into()
             }
             Self::RawFragment => "Request target contains a raw '#'".into(),
+            Self::AmbiguousHost => "Request target and Host header name different hosts".into(),
             Self::AmbiguousParameter => {
                 "Request query or form body names one parameter in two spellings".into()
             }
@@ -216,6 +223,7 @@ impl Refusal {
             Self::AmbiguousBody => "ambiguous_body",
             Self::SemicolonSeparator => "semicolon_separator",
             Self::RawFragment => "raw_fragment",
+            Self::AmbiguousHost => "ambiguous_host",
             Self::AmbiguousParameter => "ambiguous_parameter",
             Self::InvalidJsonBody => "invalid_json_body",
             Self::InvalidFormBody => "invalid_form_body",
@@ -329,6 +337,12 @@ mod tests {
                 400,
                 json!({"message": "Request target contains a raw '#'"}),
                 "raw_fragment",
+            ),
+            (
+                Refusal::AmbiguousHost,
+                400,
+                json!({"message": "Request target and Host header name different hosts"}),
+                "ambiguous_host",
             ),
             (
                 Refusal::InvalidJsonBody,

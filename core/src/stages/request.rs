@@ -27,6 +27,11 @@ pub struct Request {
     /// to the host there. Elsewhere (Envoy) nothing before the filter sets them, so a client's
     /// copies are removed whatever the stages.
     pub host_sets_consumers: bool,
+    /// The host name the host took for the request where it may differ from `Host` (Kong's
+    /// `$host`: nginx takes an absolute-form target's host over the `Host` header, and Kong
+    /// sends it upstream as `X-Forwarded-Host`); read only for `reconcile`. `None` on Envoy,
+    /// which sets `:authority` from such a target.
+    pub target_host: Option<String>,
 }
 
 impl Request {

@@ -164,6 +164,16 @@ pub fn raw_fragment(req: &Request) -> bool {
     req.path.contains('#')
 }
 
+/// True when the host took another host name for the request than its `Host` header names
+/// ([`Request::target_host`]: `GET http://victim.example/ HTTP/1.1` with `Host:
+/// attacker.example` on Kong): the call would show the service the header's host, while Kong
+/// tells the upstream the target's (`X-Forwarded-Host`), and the answer's cache entry would
+/// serve the other host.
+pub fn ambiguous_host(req: &Request) -> bool {
+    let named = req.header("host").map(forwarded_host);
+    matches!((&req.target_host, named), (Some(target), Some(named)) if !target.eq_ignore_ascii_case(&named))
+}
+
 /// Why, with `forward_query`, the call would show the query otherwise than an upstream reads
 /// it, if it would: a raw `;` (`a=1;b=2` is one pair to Kong's `get_query()`, two to Rack 2,
 /// Python before 3.9.2 and Go before 1.17); two keys PHP reads as one
