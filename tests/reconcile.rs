@@ -360,6 +360,33 @@ fn call_refuses_a_target_host_other_than_the_host_header() {
     }
 }
 
+/// Regression (review): a header value that is not UTF-8 (`X-Tenant: caf\xE9`) was shown to
+/// the service as `caf\u{FFFD}` while the upstream got the byte, and with the answer cache on,
+/// `caf\xE8` was served the answer given for `caf\xE9`. Refused before the call.
+#[test]
+fn call_refuses_header_bytes_that_are_not_utf8() {
+    for host in hosts() {
+        let r = rig(host, json!({"cache_seconds": 60}), allow(json!({})));
+        for byte in [0xE9u8, 0xE8] {
+            let req = Request::get("/t").raw_header("x-tenant", &[b'c', b'a', b'f', byte]);
+            let resp = r.gw.send(&req);
+            assert_eq!(
+                (resp.status, resp.json()),
+                (
+                    400,
+                    json!({"message": "Request header or target is not valid UTF-8"})
+                ),
+                "{host:?}"
+            );
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        assert!(r.gw.log().contains("denied: not_utf8"), "{host:?}");
+        let fine = Request::get("/t").header("x-tenant", "café");
+        assert_eq!(r.gw.send(&fine).status, 200, "{host:?}");
+    }
+}
+
 /// Regression (review): the call carried no client method: the service could not tell
 /// `GET /x` from `DELETE /x`, and a cached allow for `GET /x` served `DELETE /x`. The call
 /// carries `X-Forwarded-Method` and the cache keys on it; a client copy of another value,

@@ -477,6 +477,9 @@ impl Flow {
                     if reconcile::ambiguous_host(&view) {
                         return self.refuse(Refusal::AmbiguousHost);
                     }
+                    if reconcile::replaced_text(&view) {
+                        return self.refuse(Refusal::NotUtf8);
+                    }
                     if let Some(name) = reconcile::ambiguous_header(&view) {
                         let name = name.clone();
                         return self.refuse(Refusal::DuplicateOwnedHeader { name });

@@ -1699,3 +1699,27 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
         );
     }
 }
+
+/// Regression (review): the glue reads header bytes as UTF-8 with U+FFFD for invalid ones, so
+/// `X-Tenant: caf\xE9` was shown to the service as `caf\u{FFFD}` while the upstream got the
+/// byte, and `caf\xE8` was served the same cached answer. Refused before the call.
+#[test]
+fn reconcile_refuses_text_that_was_not_utf8() {
+    let config = reconcile_config(60);
+    let mut shared = Shared::for_config(&config);
+    let mut start = |edit: &dyn Fn(&mut Request)| {
+        let mut req = request(T0, &[("x-tenant", "café")]);
+        edit(&mut req);
+        Flow::start(&config, &mut shared, req).1
+    };
+    let edits: [&dyn Fn(&mut Request); 4] = [
+        &|r| r.headers[0].1 = "caf\u{FFFD}".into(),
+        &|r| r.path = "/a\u{FFFD}".into(),
+        &|r| r.headers.push(("x\u{FFFD}".into(), "1".into())),
+        &|r| r.authority = "\u{FFFD}.example".into(),
+    ];
+    for edit in edits {
+        assert_eq!(start(edit), Next::Refuse(Refusal::NotUtf8));
+    }
+    assert!(matches!(start(&|_| ()), Next::Dispatch(_)));
+}

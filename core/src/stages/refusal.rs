@@ -82,6 +82,9 @@ pub enum Refusal {
     /// `Host: attacker.example`): the service would judge the header's host, the upstream is
     /// told the target's.
     AmbiguousHost,
+    /// 400: reconcile and a header or target that is not valid UTF-8: the call would show the
+    /// service the text with U+FFFD in place of the bytes the upstream gets.
+    NotUtf8,
     /// 400: `reconcile.forward_body` and a JSON body the filter cannot parse (a byte-order
     /// mark, `NaN`, nesting past 128, a syntax error): the auth service would be shown no body,
     /// while a lenient upstream parser may read one.
@@ -161,6 +164,7 @@ impl Refusal {
             | Self::SemicolonSeparator
             | Self::RawFragment
             | Self::AmbiguousHost
+            | Self::NotUtf8
             | Self::AmbiguousParameter
             | Self::InvalidJsonBody
             | Self::InvalidFormBody => 400,
@@ -192,6 +196,7 @@ impl Refusal {
             }
             Self::RawFragment => "Request target contains a raw '#'".into(),
             Self::AmbiguousHost => "Request target and Host header name different hosts".into(),
+            Self::NotUtf8 => "Request header or target is not valid UTF-8".into(),
             Self::AmbiguousParameter => {
                 "Request query or form body names one parameter in two spellings".into()
             }
@@ -224,6 +229,7 @@ impl Refusal {
             Self::SemicolonSeparator => "semicolon_separator",
             Self::RawFragment => "raw_fragment",
             Self::AmbiguousHost => "ambiguous_host",
+            Self::NotUtf8 => "not_utf8",
             Self::AmbiguousParameter => "ambiguous_parameter",
             Self::InvalidJsonBody => "invalid_json_body",
             Self::InvalidFormBody => "invalid_form_body",
@@ -343,6 +349,12 @@ mod tests {
                 400,
                 json!({"message": "Request target and Host header name different hosts"}),
                 "ambiguous_host",
+            ),
+            (
+                Refusal::NotUtf8,
+                400,
+                json!({"message": "Request header or target is not valid UTF-8"}),
+                "not_utf8",
             ),
             (
                 Refusal::InvalidJsonBody,

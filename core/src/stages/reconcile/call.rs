@@ -174,6 +174,17 @@ pub fn ambiguous_host(req: &Request) -> bool {
     matches!((&req.target_host, named), (Some(target), Some(named)) if !target.eq_ignore_ascii_case(&named))
 }
 
+/// True when a header or the target holds U+FFFD: the glue reads the host's bytes as UTF-8 with
+/// every invalid sequence replaced by it, so the call would show the service other bytes than
+/// the upstream gets (`caf\xE9` as `caf\u{FFFD}`), and requests that differ only there would
+/// share a cached answer. (A client that sends U+FFFD itself is refused alike.)
+pub fn replaced_text(req: &Request) -> bool {
+    let replaced = |s: &String| s.contains('\u{FFFD}');
+    replaced(&req.path)
+        || replaced(&req.authority)
+        || req.headers.iter().any(|(n, v)| replaced(n) || replaced(v))
+}
+
 /// Why, with `forward_query`, the call would show the query otherwise than an upstream reads
 /// it, if it would: a raw `;` (`a=1;b=2` is one pair to Kong's `get_query()`, two to Rack 2,
 /// Python before 3.9.2 and Go before 1.17); two keys PHP reads as one
