@@ -14,7 +14,7 @@
 //! ```
 //!
 //! RS*/PS* sign and verify on the filter's own Montgomery kernel (`rsa-kernel/`), ES256 on its
-//! own P-256 arithmetic (`core/src/jose/nistp256/`); P-384, P-521 and Ed448 use crypto-bigint,
+//! own P-256 arithmetic (`kernels/src/nistp256/`); P-384, P-521 and Ed448 use crypto-bigint,
 //! which `.cargo/config.toml` builds with 32-bit limbs for wasm (`--cfg cpubits="32"`: wasm has
 //! no 64×64→128 multiply), with the LLVM unrolling and inlining thresholds the filter builds
 //! with. A `RUSTFLAGS` environment variable replaces config rustflags, so keep those in it if

@@ -14,7 +14,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jose;
-pub mod sha256;
+pub use jwt_relay_kernels::sha256;
 pub mod stages;
 // For the dudect timing harness (rsa-kernel/examples/dudect.rs), which times ES256 signing's
 // constant-time k·G through it; nothing in the filter calls it.

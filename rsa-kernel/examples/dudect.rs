@@ -20,7 +20,7 @@
 //!   members are the secret; c is what an attacker chooses. A 512-bit key runs the same
 //!   37-limb kernel as RSA-2048 with shorter exponents, so it gives enough samples in minutes.
 //! - `es256_kg`: ES256 signing's k·G on the filter's constant-time comb (`jwt-relay-core`,
-//!   `jose/nistp256/comb.rs`), nonce k = 1 (every digit but one zero) vs a random k.
+//!   `kernels/src/nistp256/comb.rs`), nonce k = 1 (every digit but one zero) vs a random k.
 //! - `es256_sign`: a whole ES256 signature (`jose::SigningKey::sign`: RFC 6979 nonce, k·G,
 //!   the scalar inversion) under the test fixture key, a fixed message (so a fixed nonce) vs a
 //!   random one of the same length.

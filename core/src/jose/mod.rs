@@ -23,7 +23,7 @@ pub(crate) mod json;
 pub mod jwk;
 pub mod jws;
 mod key;
-mod nistp256;
+use jwt_relay_kernels::nistp256;
 pub mod pem;
 mod rsa_backend;
 mod rsa_public;

@@ -84,7 +84,7 @@ struct Table {
 
 /// Builds the table now if it is not built yet: called when an ES256 signing key loads, so the
 /// first signature does not pay for it (about a millisecond in V8, once per VM).
-pub(crate) fn prepare() {
+pub fn prepare() {
     let _ = table();
 }
 
@@ -129,7 +129,7 @@ fn build_table() -> Option<Table> {
 /// The affine x of k·G, big-endian, for a nonce k in [1, n − 1] given big-endian. `None` if
 /// the table cannot be built or the result fails its on-curve check (see the module comment
 /// for the one nonce where it does).
-pub(crate) fn mul_generator_x(k: &[u8; 32]) -> Option<[u8; 32]> {
+pub fn mul_generator_x(k: &[u8; 32]) -> Option<[u8; 32]> {
     let table = table()?;
     let mut digits = recode(k);
     let mut rows = table.rows.iter().zip(&digits);

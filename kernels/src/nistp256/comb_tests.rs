@@ -8,7 +8,7 @@ use p256::{ProjectivePoint, Scalar};
 use sha2::{Digest as _, Sha256};
 
 use super::*;
-use crate::jose::nistp256::hex32;
+use crate::nistp256::hex32;
 
 thread_local! {
     /// Table limbs `lookup` has read (counted in test builds only).

@@ -23,9 +23,9 @@ mod sign;
 mod verify;
 mod wnaf;
 
-pub(crate) use comb::{mul_generator_x, prepare as prepare_signing};
-pub(crate) use sign::sign;
-pub(crate) use verify::P256Verifier;
+pub use comb::{mul_generator_x, prepare as prepare_signing};
+pub use sign::sign;
+pub use verify::P256Verifier;
 
 use subtle::Choice;
 

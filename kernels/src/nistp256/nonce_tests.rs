@@ -7,7 +7,7 @@ use rfc6979::KGenerator;
 use sha2::{Digest as _, Sha256};
 
 use super::*;
-use crate::jose::nistp256::hex32;
+use crate::nistp256::hex32;
 use crate::sha256::{set_rounds, Rounds};
 
 fn crate_draws(x: &[u8; 32], digest: &[u8; 32], count: usize) -> Vec<[u8; 32]> {

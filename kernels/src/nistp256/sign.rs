@@ -24,7 +24,7 @@ const TRIES: usize = 2;
 /// The ECDSA signature of a SHA-256 `digest` under `key`, equal to the crate's
 /// `SigningKey::sign` of the message. `None` only if our k·G failed its on-curve check (a
 /// fault): the caller then signs with the crate.
-pub(crate) fn sign(key: &SigningKey, digest: &[u8; 32]) -> Option<Signature> {
+pub fn sign(key: &SigningKey, digest: &[u8; 32]) -> Option<Signature> {
     let d = key.as_nonzero_scalar();
     let d_bytes = Zeroizing::new(d.to_repr());
     let d_array = Zeroizing::new(<[u8; 32]>::from(*d_bytes));

@@ -6,7 +6,7 @@ use p256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest as _, Sha256};
 
 use super::*;
-use crate::jose::nistp256::hex32;
+use crate::nistp256::hex32;
 
 fn key(seed: u32) -> SigningKey {
     let d: [u8; 32] = Sha256::digest(format!("signing key {seed}")).into();

@@ -52,7 +52,7 @@ fn generator_tables() -> Option<&'static Tables> {
 
 /// A P-256 public key ready for fast verification.
 #[derive(Clone)]
-pub(crate) struct P256Verifier {
+pub struct P256Verifier {
     q: Affine,
     tables: OnceLock<Option<Tables>>,
 }
@@ -62,7 +62,7 @@ impl P256Verifier {
     /// tables are built here (once per VM, with the configuration), so no request pays for them.
     /// The key's own wait for its first verification: a configuration may hold thousands of
     /// keys, most of them rarely used, and each table costs about 0.1 ms and 2.3 KB.
-    pub(crate) fn new(x: &[u8; 32], y: &[u8; 32]) -> Option<Self> {
+    pub fn new(x: &[u8; 32], y: &[u8; 32]) -> Option<Self> {
         let q = point_from_bytes(x, y)?;
         // A table that cannot be built is `None` either way: verification then asks the crate.
         let _ = generator_tables();
@@ -74,11 +74,7 @@ impl P256Verifier {
 
     /// Whether `signature` is valid for the SHA-256 `digest` under this key. `None` only if a
     /// table cannot be built (not for a point of the curve): the caller then asks the crate.
-    pub(crate) fn verify(
-        &self,
-        digest: &[u8; 32],
-        signature: &p256::ecdsa::Signature,
-    ) -> Option<bool> {
+    pub fn verify(&self, digest: &[u8; 32], signature: &p256::ecdsa::Signature) -> Option<bool> {
         // r and s are in [1, n − 1]: `Signature` refuses anything else.
         let (r, s) = signature.split_scalars();
         let z = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(*digest));

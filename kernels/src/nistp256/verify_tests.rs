@@ -7,7 +7,7 @@ use p256::elliptic_curve::PrimeField as _;
 use sha2::{Digest as _, Sha256};
 
 use super::*;
-use crate::jose::nistp256::{hex32, point};
+use crate::nistp256::{hex32, point};
 
 /// A key from a seed (deterministic tests, no RNG).
 fn key(seed: u32) -> SigningKey {
