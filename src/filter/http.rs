@@ -111,6 +111,8 @@ pub struct HttpFilter<H: Host> {
     /// The size of the body once read to its end: the host holds it while the request is
     /// held, and Envoy lets a later callback (a call's answer) rewrite it.
     body_read: Option<usize>,
+    /// The client sent request trailers (held with the request until it goes on).
+    trailers_seen: bool,
     /// Kong: the request was decided ahead for an empty body while its body step may still
     /// come ([`Self::decide_for_an_empty_body`]); a response then is the upstream's answer to a
     /// decided request.
@@ -196,6 +198,7 @@ impl<H: Host> HttpFilter<H> {
             body_coming: false,
             held_body: None,
             body_read: None,
+            trailers_seen: false,
             grpc: None,
             set_on_host: Vec::new(),
             parked_uri: None,
@@ -346,7 +349,8 @@ impl<H: Host> HttpFilter<H> {
     /// callbacks delivered (Envoy hands every DATA frame to them before the trailers), and one
     /// the host buffers during a call is marked complete for a later read.
     pub fn on_request_trailers(&mut self) -> Action {
-        if let Err(action) = self.strip_trailers() {
+        self.trailers_seen = true;
+        if let Err(action) = self.strip_trailers(&HeaderEdits::default()) {
             return action;
         }
         match self.state {
@@ -361,8 +365,9 @@ impl<H: Host> HttpFilter<H> {
     }
 
     /// Trailers are fields of the request too, and an upstream may read them as headers: the
-    /// client's copies there of every header the filter owns are removed, whatever the state.
-    fn strip_trailers(&mut self) -> Result<(), Action> {
+    /// client's copies there of every header the filter owns are removed, whatever the state,
+    /// and of every header `decided` (the decision's edits, when it is made) sets or removes.
+    fn strip_trailers(&mut self, decided: &HeaderEdits) -> Result<(), Action> {
         if self.flow.is_none() || self.state == State::Responded {
             return Ok(());
         }
@@ -370,11 +375,20 @@ impl<H: Host> HttpFilter<H> {
             Ok(sent) => request_from(sent, 0),
             Err(e) => return Err(self.host_failure(e)),
         };
-        let guard = self
+        let mut guard = self
             .flow
             .as_ref()
-            .map(|f| f.guard_edits_on(&self.config, &sent));
-        for edit in headers::without_idle_removals(&sent.headers, &guard.unwrap_or_default()).0 {
+            .map(|f| f.guard_edits_on(&self.config, &sent))
+            .unwrap_or_default();
+        let mut owned = HeaderEdits::default();
+        for edit in &decided.0 {
+            let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
+            if !name.starts_with(':') && !name.eq_ignore_ascii_case("content-length") {
+                owned.remove(name.clone());
+            }
+        }
+        guard.0.extend(headers::covering_spellings(&sent, owned).0);
+        for edit in headers::without_idle_removals(&sent.headers, &guard).0 {
             let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
             if let Err(e) = self.host.remove_request_trailer(&name) {
                 return Err(self.host_failure(e));
@@ -984,6 +998,14 @@ impl<H: Host> HttpFilter<H> {
     }
 
     fn forward(&mut self, edits: &HeaderEdits) -> Action {
+        // Trailers held while the request waited were stripped of what the filter owned then;
+        // the decision may own more (the names of a reconcile answer without
+        // `allowed_headers`): their client copies go too, before the trailers go on.
+        if self.trailers_seen {
+            if let Err(action) = self.strip_trailers(edits) {
+                return action;
+            }
+        }
         if let Err(action) = self.release(edits) {
             return action;
         }
@@ -2686,6 +2708,31 @@ mod tests {
         assert_eq!(f.on_request_headers(false), Action::Continue);
         assert_eq!(f.on_request_trailers(), Action::Continue);
         assert!(host.trailer_removals.is_empty());
+    }
+
+    /// Regression (review): trailers held during the call were stripped of the names known
+    /// then; without `allowed_headers` an answer's names are known only when it comes, so the
+    /// client's trailer `who: forged` reached the upstream beside the injected `who: real`.
+    #[test]
+    fn trailers_held_during_the_call_lose_the_answers_names_too() {
+        let config = r#"{"reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
+        let mut host = FakeHost {
+            headers: vec![h(":method", "POST"), h(":path", "/x")],
+            answer: CallAnswer {
+                status: Some(200),
+                headers: vec![],
+                body: br#"{"who":"real"}"#.to_vec(),
+            },
+            trailers: vec![h("who", "forged"), h("x-checksum", "c0ffee")],
+            ..FakeHost::default()
+        };
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_trailers(), Action::Pause);
+        assert!(f.host.trailer_removals.is_empty());
+        f.on_call_response(7, 14);
+        assert_eq!(f.state(), State::Forwarded);
+        assert_eq!(host.trailer_removals, ["Who"]);
     }
 
     #[test]

@@ -137,6 +137,31 @@ fn h2_trailers_with_reconcile_allowed_go_on_with_injected_headers() {
     assert_vm_alive(&r.envoy);
 }
 
+/// Regression (review): without `allowed_headers` the answer's names are known only when it
+/// comes, and trailers held during the call kept the client's `x-user-role: forged` beside the
+/// injected header `x-user-role: admin`.
+#[test]
+fn h2_trailer_copies_of_the_answers_headers_never_reach_the_upstream() {
+    let r = reconcile_rig(json!({"injected_header_prefix": "x-"}));
+    r.answer.store(200, Ordering::SeqCst);
+    let trailers = [
+        ("x-user-role", "forged"),
+        ("X_User_Role", "forged"),
+        ("x-checksum", "c0ffee"),
+    ];
+    let req = H2Request::new("POST", "/orders", r.envoy.listener)
+        .data(BODY)
+        .trailers(&trailers);
+    let resp = h2::send(r.envoy.listener, &req);
+    assert_eq!((resp.status, resp.text().as_str()), (200, "ok"));
+    let seen = r.upstream.single();
+    assert_eq!(seen.header_all("x-user-role"), ["admin"]);
+    assert_eq!(
+        seen.trailers,
+        [("x-checksum".to_string(), "c0ffee".to_string())]
+    );
+}
+
 #[test]
 fn h2_trailers_while_body_read_for_upstream_jwt_get_the_minted_token() {
     let upstream = Server::ok();

@@ -272,7 +272,8 @@ impl Flow {
                 self.events
                     .push(Event::Reconcile(ReconcileOutcome::Allowed));
                 if let (Some(key), Some(cache)) = (cache_key, shared.reconcile.as_mut()) {
-                    cache.put(key, injection.clone(), self.req.now);
+                    let lifetime = reconcile::answer_lifetime(answer, &self.upstream_view());
+                    cache.put_within(key, injection.clone(), self.req.now, lifetime);
                 }
                 self.inject(injection);
                 self.advance(config, shared)

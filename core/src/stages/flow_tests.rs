@@ -1723,3 +1723,42 @@ fn reconcile_refuses_text_that_was_not_utf8() {
     }
     assert!(matches!(start(&|_| ()), Next::Dispatch(_)));
 }
+
+/// Regression (review): an allow answered `Cache-Control: no-store` was cached for
+/// `cache_seconds`, and one for a Bearer token outlived its `exp`.
+#[test]
+fn reconcile_cache_keeps_an_answer_no_longer_than_the_service_or_the_token_allow() {
+    let config = reconcile_config(60);
+    let token = |exp: u64| {
+        let claims = json!({"exp": exp});
+        format!("Bearer {}", hs256_token(claims))
+    };
+    // (the request's Authorization, the answer's Cache-Control, the next request's clock,
+    // whether it is a cache hit)
+    for (auth, cc, later, hit) in [
+        (token(T0 + 600), None, T0 + 59, true),
+        (token(T0 + 600), Some("no-store"), T0 + 1, false),
+        (token(T0 + 600), Some("max-age=5"), T0 + 5, false),
+        (token(T0 + 10), None, T0 + 9, true),
+        (token(T0 + 10), None, T0 + 10, false),
+    ] {
+        let mut shared = Shared::for_config(&config);
+        let req = |now| request(now, &[("authorization", auth.as_str())]);
+        let (mut flow, next) = Flow::start(&config, &mut shared, req(T0));
+        assert!(matches!(next, Next::Dispatch(_)), "{next:?}");
+        let mut answer = allow(json!({"role": "r"}));
+        answer
+            .headers
+            .extend(cc.map(|v| ("cache-control".to_string(), v.to_string())));
+        assert!(matches!(
+            flow.on_call_answer(&config, &mut shared, &answer),
+            Next::Continue(_)
+        ));
+        let (_, next) = Flow::start(&config, &mut shared, req(later));
+        assert_eq!(
+            matches!(next, Next::Continue(_)),
+            hit,
+            "{cc:?} at {later}: {next:?}"
+        );
+    }
+}

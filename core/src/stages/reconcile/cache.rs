@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 use super::answer::Injection;
 use super::call::copied_headers;
 use super::compile::Reconcile;
-use crate::jose::b64;
+use crate::jose::{b64, jws};
 use crate::stages::headers::canonical;
+use crate::stages::CallAnswer;
 use crate::stages::Request;
 
 /// Client headers left out of the cache key although the call may carry them: per-request ids
@@ -184,6 +185,55 @@ fn sorted_by_name(mut items: Vec<(String, &str)>) -> Vec<(String, &str)> {
     }
 }
 
+/// How long an allow answer may be kept at most, below `cache_seconds`; `Some(0)`: not at all.
+/// The answer's `Cache-Control` says so first (`no-store`, `no-cache`, `private`: not at all;
+/// `s-maxage`, else `max-age`: that long; an unreadable age: not at all), then the `exp` of
+/// a Bearer JWS the call carried in `Authorization`: a token the service judged must not pass
+/// on the cached answer once it expired.
+pub fn answer_lifetime(answer: &CallAnswer, req: &Request) -> Option<u64> {
+    let from_header = cache_control_lifetime(answer);
+    let from_token = req
+        .header_all("authorization")
+        .filter_map(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter_map(|token| jws::parse(token).ok()?.claims().get("exp")?.as_f64())
+        .map(|exp| {
+            if exp > req.now as f64 {
+                (exp - req.now as f64) as u64
+            } else {
+                0
+            }
+        })
+        .min();
+    match (from_header, from_token) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The lifetime an answer's `Cache-Control` allows a shared cache, if it names one.
+fn cache_control_lifetime(answer: &CallAnswer) -> Option<u64> {
+    let (mut max_age, mut s_maxage) = (None, None);
+    for directive in answer
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("cache-control"))
+        .flat_map(|(_, value)| value.split(','))
+    {
+        let (name, arg) = directive.split_once('=').unwrap_or((directive, ""));
+        let seconds = || arg.trim().trim_matches('"').parse::<u64>().unwrap_or(0);
+        match name.trim().to_ascii_lowercase().as_str() {
+            "no-store" | "no-cache" | "private" => return Some(0),
+            "max-age" => max_age = Some(seconds()),
+            "s-maxage" => s_maxage = Some(seconds()),
+            _ => {}
+        }
+    }
+    s_maxage.or(max_age)
+}
+
 /// A bounded in-filter cache of allow answers ([`Injection`]s), keyed by [`cache_key`].
 ///
 /// An entry lives `ttl` seconds from its `put`. Bounds: at most `max_entries` entries and
@@ -235,9 +285,16 @@ impl AnswerCache {
 
     /// Stores an allow answer until `now + ttl`, replacing any entry under `key`.
     pub fn put(&mut self, key: [u8; 32], value: Injection, now: u64) {
+        self.put_within(key, value, now, None);
+    }
+
+    /// [`Self::put`] for at most `lifetime` seconds ([`answer_lifetime`]); `Some(0)` stores
+    /// nothing (and drops the entry under `key`).
+    pub fn put_within(&mut self, key: [u8; 32], value: Injection, now: u64, lifetime: Option<u64>) {
         self.take(&key);
+        let ttl = lifetime.map_or(self.ttl, |cap| cap.min(self.ttl));
         let weight = value.weight().saturating_add(ENTRY_OVERHEAD);
-        if self.ttl == 0 || self.max_entries == 0 || weight > self.max_bytes {
+        if ttl == 0 || self.max_entries == 0 || weight > self.max_bytes {
             return;
         }
         let expired: Vec<[u8; 32]> = self
@@ -268,7 +325,7 @@ impl AnswerCache {
             key,
             Entry {
                 value,
-                expires_at: now.saturating_add(self.ttl),
+                expires_at: now.saturating_add(ttl),
                 seq: self.next_seq,
                 weight,
             },
@@ -512,6 +569,58 @@ mod tests {
         assert_eq!(cache.get(&[1; 32], 1060), None);
         cache.put([2; 32], injection("x"), 1060);
         assert_eq!(cache.len(), 1, "the expired entry was dropped");
+    }
+
+    /// Regression (review): an allow was cached for `cache_seconds` whatever the service said
+    /// (`Cache-Control: no-store`) and past the `exp` of the token it judged: an expired token
+    /// passed on the cached answer.
+    #[test]
+    fn answer_lifetime_follows_cache_control_and_the_token_exp() {
+        let answer = |cc: &[&str]| CallAnswer {
+            status: Some(200),
+            headers: cc
+                .iter()
+                .map(|v| ("Cache-Control".to_string(), v.to_string()))
+                .collect(),
+            body: Vec::new(),
+        };
+        let mut req = request();
+        req.now = 1000;
+        req.headers.retain(|(n, _)| n != "authorization");
+        for (cc, want) in [
+            (&[][..], None),
+            (&["no-store"][..], Some(0)),
+            (&["public, No-Cache"], Some(0)),
+            (&["private"], Some(0)),
+            (&["max-age=30"], Some(30)),
+            (&["max-age=\"30\", must-revalidate"], Some(30)),
+            (&["max-age=30", "s-maxage=5"], Some(5)),
+            (&["max-age=soon"], Some(0)),
+            (&["max-age=0"], Some(0)),
+        ] {
+            assert_eq!(answer_lifetime(&answer(cc), &req), want, "{cc:?}");
+        }
+        let bearer = |exp: &str| token(&format!(r#"{{"exp": {exp}}}"#));
+        req.headers.push(("authorization".into(), bearer("1010")));
+        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(10));
+        assert_eq!(answer_lifetime(&answer(&["max-age=3"]), &req), Some(3));
+        req.headers.last_mut().unwrap().1 = bearer("999.5");
+        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(0));
+        req.headers.last_mut().unwrap().1 = "Basic YTpi".into();
+        assert_eq!(answer_lifetime(&answer(&[]), &req), None);
+
+        let mut cache = AnswerCache::new(60, 4, 1 << 20);
+        cache.put_within([1; 32], injection("a"), 1000, Some(10));
+        assert!(cache.get(&[1; 32], 1009).is_some());
+        assert_eq!(cache.get(&[1; 32], 1010), None);
+        cache.put_within([1; 32], injection("a"), 1000, Some(0));
+        assert_eq!((cache.len(), cache.get(&[1; 32], 1000)), (0, None));
+        cache.put_within([2; 32], injection("b"), 1000, Some(600));
+        assert_eq!(
+            cache.get(&[2; 32], 1060),
+            None,
+            "cache_seconds still bounds it"
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use answer::{
     on_answer, on_failure, Failure, FailureKind, Injection, Outcome, Refusal, RefusalReason,
     FAILURE_MODE_HEADER, MAX_ANSWER_BYTES, MAX_INJECTED_VALUE_BYTES,
 };
-pub use cache::{cache_key, key_view, AnswerCache, VOLATILE_HEADERS};
+pub use cache::{answer_lifetime, cache_key, key_view, AnswerCache, VOLATILE_HEADERS};
 pub use call::{
     ambiguous_header, ambiguous_host, ambiguous_query, body_value, build_call, encoded_body,
     envelope, forwarded_host, parse_form, percent_decode, raw_fragment, reading, replaced_text,
