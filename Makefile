@@ -54,9 +54,10 @@ build: wasm-target wasm-opt
 ## build-small: the smallest module (everything at opt-level "z", the crypto crates too), at a
 ## cost in speed (docs/performance.md, Module size): target/jwt_relay.small.wasm, never in filters/ (Kong
 ## would load every .wasm there as a filter).
-SPEED_CRATES := jwt-relay-rsa sha2 curve25519-dalek crypto-bigint p256
+SPEED_CRATES := jwt-relay-rsa jwt-relay-kernels sha2 curve25519-dalek crypto-bigint p256
 build-small: wasm-target wasm-opt
-	CARGO_PROFILE_RELEASE_OPT_LEVEL=z cargo build --release -p jwt-relay --lib --target $(TARGET) \
+	$(REMAP) && CARGO_PROFILE_RELEASE_OPT_LEVEL=z cargo build --release -p jwt-relay --lib \
+		--target $(TARGET) --config "target.$(TARGET).rustflags=[$$remap]" \
 		$(foreach c,$(SPEED_CRATES),--config 'profile.release.package.$(c).opt-level="z"') \
 		--target-dir $(or $(CARGO_TARGET_DIR),target)/small
 	$(WASM_OPT) $(or $(CARGO_TARGET_DIR),target)/small/$(TARGET)/release/jwt_relay.wasm \

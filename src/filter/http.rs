@@ -572,6 +572,14 @@ impl<H: Host> HttpFilter<H> {
         // (Envoy sets `:authority` from such a target itself). Only the call shows the host.
         if self.host.is_kong() && self.config.reconcile.is_some() {
             req.target_host = self.host.text_property(&HOST_VAR);
+            // Without `Host` (HTTP/1.0) `:authority` is the engine's server name, while the
+            // host Kong tells the upstream is `$host`, an absolute-form target's: the call
+            // shows (and the answer cache keys on) that one, as the plugin's `get_host()`.
+            if req.header("host").is_none() {
+                if let Some(host) = &req.target_host {
+                    req.authority = host.clone();
+                }
+            }
         }
         // custom_jwt's `aud`: the service URL (Kong), else `audience`, else the cluster.
         let kong = self.host.is_kong();
@@ -1697,6 +1705,38 @@ mod tests {
         let claims = claims_of(&host.edits, "X-Custom-Jwt");
         let reads = host.property_reads.borrow().clone();
         (claims["client_id"].as_str().unwrap().to_string(), reads)
+    }
+
+    /// Regression (review): on Kong, `GET http://victim.example/admin HTTP/1.0` without `Host`
+    /// showed the service the engine's server name (`:authority`), while Kong tells the
+    /// upstream `$host`, the target's; the answer cache keyed every target host alike.
+    #[test]
+    fn kong_call_shows_nginx_host_when_the_request_has_no_host_header() {
+        for (host_header, shown) in [
+            (None, "victim.example"),
+            (Some("victim.example"), "victim.example"),
+        ] {
+            let mut headers = vec![
+                h(":method", "GET"),
+                h(":path", "/admin"),
+                h(":authority", "vm"),
+            ];
+            headers.extend(host_header.map(|v| h("host", v)));
+            let mut host = FakeHost {
+                headers,
+                kong: true,
+                properties: props(&[("ngx.host", b"victim.example")]),
+                ..FakeHost::default()
+            };
+            let mut f = filter(RECONCILE, &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Pause);
+            let forwarded = f.host.calls[0]
+                .headers
+                .iter()
+                .find(|(n, _)| n == "x-forwarded-host")
+                .map(|(_, v)| v.clone());
+            assert_eq!(forwarded.as_deref(), Some(shown), "{host_header:?}");
+        }
     }
 
     #[test]

@@ -239,6 +239,39 @@ fn identity_punctuation_spellings_and_consumer_headers_without_an_auth_stage() {
     }
 }
 
+/// Regression (review): key-auth removed keys on the anonymous fallback only when it had read
+/// and rejected one: `x_api_key: forged` (a spelling it does not read, which CGI and WSGI
+/// servers read as `X-Api-Key`), or alice's key there beside an empty `x-api-key`, reached the
+/// upstream beside the anonymous consumer.
+#[test]
+fn identity_an_unread_key_spelling_never_rides_along_the_anonymous_consumer() {
+    for host in hosts() {
+        let upstream = Server::ok();
+        let config = json!({"consumers": consumers(),
+            "key_auth": {"key_names": ["x-api-key"], "anonymous": "anon"}});
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        let requests = [
+            Request::get("/r").header("x_api_key", "forged"),
+            Request::get("/r")
+                .header("x-api-key", "")
+                .header("x_api_key", "alice-key"),
+        ];
+        for req in &requests {
+            assert_eq!(gw.send(req).status, 200, "{host:?}");
+        }
+        for seen in upstream.wait_for(requests.len()) {
+            assert_eq!(seen.header("x-consumer-id"), Some("anon"), "{host:?}");
+            let keys: Vec<&str> = seen
+                .headers
+                .iter()
+                .filter(|(n, v)| n.replace('_', "-") == "x-api-key" && !v.is_empty())
+                .map(|(_, v)| v.as_str())
+                .collect();
+            assert!(keys.is_empty(), "{host:?}: {keys:?} in {:?}", seen.headers);
+        }
+    }
+}
+
 #[test]
 fn identity_anonymous_fallback_strips_forged_spellings_too() {
     for host in hosts() {

@@ -208,7 +208,12 @@ impl Authenticator {
             let result = self.gate(&identity, ka.anonymous, || {
                 ka.authenticate(req, body, &self.consumers, &mut edits, &mut cut)
             });
-            if falls_back(&result, ka.anonymous) {
+            // Also when no key was read: a key in a spelling the stage does not read
+            // (`x_api_key` for `x-api-key`), or beside an empty one, is a key to CGI and WSGI
+            // servers, and must not reach the upstream beside the anonymous consumer. Not for a
+            // key name sent twice ([`Denial::presented`]).
+            let unread = matches!(&result, Some(Err(Denial::NoApiKey)));
+            if falls_back(&result, ka.anonymous) || (unread && ka.anonymous.is_some()) {
                 ka.remove_keys(&edits.path_or(&req.path), &mut edits);
             }
             // Any key field goes from the body on the fallback, also one Kong does not read

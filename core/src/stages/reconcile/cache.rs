@@ -9,6 +9,7 @@ use super::answer::Injection;
 use super::call::copied_headers;
 use super::compile::Reconcile;
 use crate::jose::{b64, jws};
+use crate::stages::auth::token::bearer;
 use crate::stages::headers::canonical;
 use crate::stages::CallAnswer;
 use crate::stages::Request;
@@ -194,11 +195,9 @@ pub fn answer_lifetime(answer: &CallAnswer, req: &Request) -> Option<u64> {
     let from_header = cache_control_lifetime(answer);
     let from_token = req
         .header_all("authorization")
-        .filter_map(|value| {
-            let (scheme, token) = value.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter_map(|token| jws::parse(token).ok()?.claims().get("exp")?.as_f64())
+        .flat_map(|value| value.split(','))
+        .filter_map(bearer)
+        .filter_map(|token| jws::parse(&token).ok()?.claims().get("exp")?.as_f64())
         .map(|exp| {
             if exp > req.now as f64 {
                 (exp - req.now as f64) as u64
@@ -604,6 +603,18 @@ mod tests {
         req.headers.push(("authorization".into(), bearer("1010")));
         assert_eq!(answer_lifetime(&answer(&[]), &req), Some(10));
         assert_eq!(answer_lifetime(&answer(&["max-age=3"]), &req), Some(3));
+        req.headers.last_mut().unwrap().1 = bearer("1005").replacen(' ', "\t", 1);
+        assert_eq!(
+            answer_lifetime(&answer(&[]), &req),
+            Some(5),
+            "a tab after the scheme"
+        );
+        req.headers.last_mut().unwrap().1 = format!("Basic YTpi, {}", bearer("1004"));
+        assert_eq!(
+            answer_lifetime(&answer(&[]), &req),
+            Some(4),
+            "a joined value"
+        );
         req.headers.last_mut().unwrap().1 = bearer("999.5");
         assert_eq!(answer_lifetime(&answer(&[]), &req), Some(0));
         req.headers.last_mut().unwrap().1 = "Basic YTpi".into();
