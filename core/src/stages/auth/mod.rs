@@ -208,12 +208,11 @@ impl Authenticator {
             let result = self.gate(&identity, ka.anonymous, || {
                 ka.authenticate(req, body, &self.consumers, &mut edits, &mut cut)
             });
-            // Also when no key was read: a key in a spelling the stage does not read
-            // (`x_api_key` for `x-api-key`), or beside an empty one, is a key to CGI and WSGI
-            // servers, and must not reach the upstream beside the anonymous consumer. Not for a
-            // key name sent twice ([`Denial::presented`]).
-            let unread = matches!(&result, Some(Err(Denial::NoApiKey)));
-            if falls_back(&result, ka.anonymous) || (unread && ka.anonymous.is_some()) {
+            // On every fallback, also when no key was read: a key in a spelling the stage does
+            // not read (`x_api_key` for `x-api-key`), or beside an empty one, is a key to CGI
+            // and WSGI servers. Not for a key name sent twice ([`Denial::presented`]).
+            let sent_twice = matches!(&result, Some(Err(Denial::DuplicateApiKey)));
+            if ka.anonymous.is_some() && matches!(result, Some(Err(_))) && !sent_twice {
                 ka.remove_keys(&edits.path_or(&req.path), &mut edits);
             }
             // Any key field goes from the body on the fallback, also one Kong does not read
@@ -334,13 +333,6 @@ impl Authenticator {
         }
         Ok(())
     }
-}
-
-/// True when a stage rejected a credential the request presented and falls back to its
-/// `anonymous` consumer: as Kong, the request goes on as that consumer (or a later stage's),
-/// but unlike Kong without the rejected credential ([`Denial::presented`]).
-fn falls_back(result: &Option<Result<Identity, Denial>>, anonymous: Option<ConsumerRef>) -> bool {
-    matches!(result, Some(Err(denial)) if anonymous.is_some() && denial.presented())
 }
 
 /// The 403 for a verified claim that cannot travel as a header; the claim is named, its value
