@@ -571,18 +571,12 @@ fn jwks_endpoint_serves_previous_keys_and_refuses_private_ones() {
         other_primes["oth"] = json!([{"r": old["p"], "d": old["dp"], "t": old["qi"]}]);
         let mut bad = upstream_jwt_config(1024);
         bad["jwks_endpoint"]["previous_keys"] = json!([other_primes]);
-        let log = Gateway::try_start(host, Setup::new(bad.to_string(), Server::ok().addr()))
-            .err()
-            .map(|f| f.log)
-            .expect("refused");
+        let log = Gateway::refused(host, Setup::new(bad.to_string(), Server::ok().addr()));
         assert!(log.contains("configuration rejected: jwks_endpoint.previous_keys[0]: holds private or secret member \"oth\""), "{host:?}: {log}");
 
         let mut bad = upstream_jwt_config(1024);
         bad["jwks_endpoint"]["previous_keys"] = json!([old]);
-        let log = Gateway::try_start(host, Setup::new(bad.to_string(), Server::ok().addr()))
-            .err()
-            .map(|f| f.log)
-            .expect("refused");
+        let log = Gateway::refused(host, Setup::new(bad.to_string(), Server::ok().addr()));
         assert!(log.contains("configuration rejected: jwks_endpoint.previous_keys[0]: holds private or secret member \"d\""), "{host:?}: {log}");
     }
 }
@@ -609,10 +603,7 @@ fn upstream_jwt_missing_or_bad_key_refuses_config() {
             ),
         ];
         for (config, message) in cases {
-            let log = Gateway::try_start(host, Setup::new(config.to_string(), Server::ok().addr()))
-                .err()
-                .map(|f| f.log)
-                .expect("refused");
+            let log = Gateway::refused(host, Setup::new(config.to_string(), Server::ok().addr()));
             assert!(
                 log.contains(&format!("configuration rejected: {message}")),
                 "{host:?}: {message}\n{log}"

@@ -360,6 +360,42 @@ fn call_refuses_a_target_host_other_than_the_host_header() {
     }
 }
 
+/// Regression (review): on Kong `GET /public/../admin` (or `%2e%2e`) was shown to the service
+/// as written while Kong's router sent the upstream its normalized `/admin`; upstream
+/// frameworks resolve it alike behind Envoy. A path that resolves to another is refused
+/// before the call, on both hosts.
+#[test]
+fn call_refuses_a_path_that_resolves_to_another() {
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        for path in [
+            "/public/../admin",
+            "/public/%2e%2e/admin",
+            "/public//admin",
+            "/%61dmin",
+        ] {
+            let resp = r.gw.send(&Request::get(path));
+            assert_eq!(
+                (resp.status, resp.json()),
+                (
+                    400,
+                    json!({"message": "Request path has a dot segment, an empty segment or an escaped unreserved character"})
+                ),
+                "{host:?} {path}"
+            );
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        assert!(r.gw.log().contains("denied: ambiguous_path"), "{host:?}");
+        let resp = r.gw.send(&Request::get("/public/a%2Fb"));
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        assert_eq!(
+            r.auth.single().header("x-forwarded-path"),
+            Some("/public/a%2Fb")
+        );
+    }
+}
+
 /// Regression (review): a header value that is not UTF-8 (`X-Tenant: caf\xE9`) was shown to
 /// the service as `caf\u{FFFD}` while the upstream got the byte, and with the answer cache on,
 /// `caf\xE8` was served the answer given for `caf\xE9`. Refused before the call.

@@ -11,6 +11,8 @@ pub type Status = u32;
 
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
+/// The status given for a header map whose bytes do not hold the pairs they announce.
+pub const PARSE_FAILURE: u32 = 4;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -104,7 +106,7 @@ pub fn header_pairs(map: u32) -> Result<map_codec::Pairs, Status> {
     let (mut data, mut size) = (null_mut(), 0usize);
     // SAFETY: out-pointers are valid; the returned buffer is taken over by `take`.
     check(unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) })?;
-    Ok(map_codec::decode(&take(data, size)))
+    map_codec::decode(&take(data, size)).ok_or(PARSE_FAILURE)
 }
 
 /// Replaces (or adds) a header.

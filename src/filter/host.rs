@@ -72,6 +72,16 @@ pub trait Host {
     fn learn_kind(&mut self) -> bool {
         true
     }
+    /// True where the host acts on a refused configuration by serving none (Envoy: it will
+    /// not start, or keeps its last configuration); false on Kong, which would proxy without
+    /// the filter. Asked in the root context when a configuration is refused.
+    fn refuses_configurations(&self) -> bool {
+        true
+    }
+    /// Asks for `on_tick` every `ms` milliseconds (root context).
+    fn set_tick_period(&self, _ms: u32) -> Result<(), HostError> {
+        Ok(())
+    }
     /// True once [`Host::learn_kind`] has learnt the kind (in any of the VM's contexts).
     fn kind_known(&self) -> bool {
         true
@@ -276,6 +286,19 @@ impl Host for ProxyWasmHost {
 
     fn kind_known(&self) -> bool {
         self.kind.get().is_some()
+    }
+
+    fn set_tick_period(&self, ms: u32) -> Result<(), HostError> {
+        abi::set_tick_period(ms).map_err(fail("set tick period"))
+    }
+
+    fn refuses_configurations(&self) -> bool {
+        match self.kind.get() {
+            Some(kind) => kind == HostKind::Envoy,
+            // In the root context ngx_wasm_module answers every `ngx.*` property with an
+            // error, Envoy with NotFound: only that answer is Envoy's, anything else may be Kong.
+            None => matches!(abi::property(&["ngx", "hostname"]), Ok(None)),
+        }
     }
 
     fn text_property(&self, path: &[&str]) -> Option<String> {

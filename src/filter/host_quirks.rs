@@ -90,6 +90,17 @@ pub fn has_body(
     }
 }
 
+/// Whether the request opens a tunnel and announces no body: an HTTP/1.1 `Upgrade`
+/// (WebSocket) or a `CONNECT` (HTTP/2's extended CONNECT for WebSocket too), with neither
+/// `content-length` nor `transfer-encoding`. Envoy says such a request does not end with its
+/// headers (the tunnel follows), where a filter waiting for its body would wait forever.
+pub fn tunnel(req: &jwt_relay_core::stages::Request) -> bool {
+    let framed =
+        req.header("content-length").is_some() || req.header("transfer-encoding").is_some();
+    let opens = req.header("upgrade").is_some() || req.method.eq_ignore_ascii_case("CONNECT");
+    opens && !framed
+}
+
 /// The value of a `Content-Length` header: ASCII digits only (surrounding whitespace
 /// allowed), as nginx and Envoy parse it; `None` for anything else.
 pub fn content_length_value(header: &str) -> Option<u64> {

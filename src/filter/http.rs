@@ -117,6 +117,12 @@ pub struct HttpFilter<H: Host> {
     /// come ([`Self::decide_for_an_empty_body`]); a response then is the upstream's answer to a
     /// decided request.
     decided_ahead: bool,
+    /// The request opens a tunnel ([`host_quirks::tunnel`]): decided without a body, and the
+    /// bytes after the handshake are the tunnel's, not a body that came unannounced.
+    tunnel: bool,
+    /// The host refused the filter's local answer, and a plain 500 too: the request was never
+    /// answered, so on Kong a response that comes is not the filter's and is replaced.
+    reply_failed: bool,
     /// A stage needed the body and the headers said none follows, so the flow decided on an
     /// empty one. A body that comes all the same (HTTP/2 on Kong needs no `content-length`) was
     /// not part of the decision and must not go on.
@@ -203,6 +209,8 @@ impl<H: Host> HttpFilter<H> {
             set_on_host: Vec::new(),
             parked_uri: None,
             decided_ahead: false,
+            reply_failed: false,
+            tunnel: false,
             assumed_empty: false,
             held: Vec::new(),
             configured: true,
@@ -239,12 +247,17 @@ impl<H: Host> HttpFilter<H> {
             Ok(r) => r,
             Err(e) => return self.host_failure(e),
         };
-        let body_coming = host_quirks::has_body(
-            req.header("content-length"),
-            req.header("transfer-encoding"),
-            end_of_stream,
-            || self.host.is_kong(),
-        );
+        // An upgrade (WebSocket, CONNECT) without a framed body has none: what follows the
+        // handshake is the tunnel, not a body to wait for (review: on Envoy a body stage held
+        // such a request until the stream's idle timeout). Kong's engine decides it at once.
+        self.tunnel = host_quirks::tunnel(&req);
+        let body_coming = !self.tunnel
+            && host_quirks::has_body(
+                req.header("content-length"),
+                req.header("transfer-encoding"),
+                end_of_stream,
+                || self.host.is_kong(),
+            );
         self.request_id = log_safe_id(req.header("x-request-id").unwrap_or("-"));
         self.grpc = self.grpc_converter(req.header("content-type"));
         if self.host.is_kong() && host_quirks::ngx_headers_maybe_cut(pairs) {
@@ -477,9 +490,15 @@ impl<H: Host> HttpFilter<H> {
         }
         // The request phase is over: what was held went on.
         self.count_held();
+        // The response headers a decision adds (a minted token for the client, echoed reconcile
+        // headers) belong to a request that went on: never to the filter's own refusal, made
+        // after the token was minted (review: a 403 of the auth service, a 413 over the body
+        // limit carried a fresh custom token).
+        let forwarded = self.state == State::Forwarded;
         let headers = self
             .flow
             .as_ref()
+            .filter(|_| forwarded)
             .map(|f| f.response_headers().to_vec())
             .unwrap_or_default();
         for (name, value) in headers {
@@ -515,10 +534,19 @@ impl<H: Host> HttpFilter<H> {
         let pending = match self.state {
             State::Calling { .. } => true,
             State::ReadingBody { .. } => !self.decided_ahead,
+            State::Responded => self.reply_failed,
             _ => false,
         };
         if !pending || !self.host.is_kong() {
             return false;
+        }
+        if std::mem::take(&mut self.reply_failed) {
+            self.host.log(
+                Level::Error,
+                "jwt-relay: a response came to a request the filter could not answer; replacing it",
+            );
+            self.respond(&Refusal::Internal.reply());
+            return true;
         }
         match self.call_lost() {
             Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
@@ -742,7 +770,7 @@ impl<H: Host> HttpFilter<H> {
     /// buffered while a call was pending, or as it arrives.
     fn read_body(&mut self, max: u64) -> Drive {
         if !self.body_coming {
-            self.assumed_empty = true;
+            self.assumed_empty = !self.tunnel;
             return Drive::Next(self.step(|flow, config, shared| flow.on_body_end(config, shared)));
         }
         self.state = State::ReadingBody { seen: 0, max };
@@ -1109,6 +1137,11 @@ impl<H: Host> HttpFilter<H> {
                 Level::Error,
                 &format!("jwt-relay: {} failed: {}", e.call, e.status),
             );
+            // The plainest answer, once: a request the filter could not answer stays held, and
+            // must not pass for answered (on Kong a later response would go to the client).
+            let plain = Refusal::Internal.reply();
+            let sent = *response != plain && self.host.send_response(&plain, None).is_ok();
+            self.reply_failed = !sent;
         }
         Action::Pause
     }
@@ -1140,14 +1173,14 @@ const UPSTREAM_URI: [&str; 2] = ["ngx", "upstream_uri"];
 const UNDECIDED_PATH: &str = "/.jwt-relay/undecided";
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use jwt_relay_core::stages::HeaderEdit;
     use std::collections::HashMap;
 
     /// A host double that records what the filter did.
     #[derive(Default)]
-    struct FakeHost {
+    pub(crate) struct FakeHost {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
         edits: Vec<HeaderEdit>,
@@ -1155,12 +1188,12 @@ mod tests {
         calls: Vec<CallSpec>,
         answer: CallAnswer,
         resumed: usize,
-        logs: RefCell<Vec<String>>,
+        pub(crate) logs: RefCell<Vec<String>>,
         metrics: Vec<(String, u64)>,
         /// Ids of the metrics updated, in order.
         updates: Vec<u32>,
         /// Plays Kong (ngx_wasm_module) rather than Envoy.
-        kong: bool,
+        pub(crate) kong: bool,
         /// Plays a VM that has not learnt its host yet (a root context before any request).
         kind_unknown: bool,
         /// Raw property bytes by dotted path, in the host's own encoding.
@@ -1178,6 +1211,10 @@ mod tests {
         body_replaced: usize,
         /// The gRPC status passed with each local response.
         grpc_statuses: Vec<Option<u8>>,
+        /// Headers the filter set on the response to the client.
+        response_headers_set: Vec<(String, String)>,
+        /// How many local responses the host refuses before it takes one.
+        refused_responses: usize,
     }
 
     impl FakeHost {
@@ -1206,6 +1243,13 @@ mod tests {
             Ok(())
         }
         fn send_response(&mut self, response: &LocalResponse, grpc_status: Option<u8>) -> R<()> {
+            if self.refused_responses > 0 {
+                self.refused_responses -= 1;
+                return Err(HostError {
+                    call: "send local response",
+                    status: 12,
+                });
+            }
             self.responses.push(response.clone());
             self.grpc_statuses.push(grpc_status);
             Ok(())
@@ -1241,7 +1285,8 @@ mod tests {
         fn call_answer(&self, _body_size: usize, _max: usize) -> CallAnswer {
             self.answer.clone()
         }
-        fn set_response_header(&mut self, _name: &str, _value: &str) -> R<()> {
+        fn set_response_header(&mut self, name: &str, value: &str) -> R<()> {
+            self.response_headers_set.push(h(name, value));
             Ok(())
         }
         fn is_kong(&self) -> bool {
@@ -1249,6 +1294,9 @@ mod tests {
         }
         fn kind_known(&self) -> bool {
             !self.kind_unknown
+        }
+        fn refuses_configurations(&self) -> bool {
+            !self.kong
         }
         fn text_property(&self, path: &[&str]) -> Option<String> {
             self.property(path)
@@ -1551,6 +1599,117 @@ mod tests {
             Refusal::BodyTooLarge { max: 10 }.reply()
         );
         assert!(f.host.calls.is_empty());
+    }
+
+    /// An upgrade without a framed body is decided at once, over an empty body, and the
+    /// tunnel's bytes then pass (review: on Envoy a body stage held a WebSocket handshake until
+    /// the stream's idle timeout). With a framed body, the body is read as usual.
+    #[test]
+    fn an_upgrade_without_a_framed_body_is_decided_at_once() {
+        let config = r#"{"upstream_jwt": {"private_key": {"kty": "oct", "alg": "HS256", "k": "c2VjcmV0LTI"},
+            "algorithm": "HS256", "x5c": false}}"#;
+        for (method, extra, tunnel) in [
+            ("GET", ("upgrade", "websocket"), true),
+            ("CONNECT", (":protocol", "websocket"), true),
+            ("POST", ("content-type", "text/plain"), false),
+        ] {
+            let mut host = FakeHost {
+                headers: vec![h(":method", method), h(":path", "/ws"), h(extra.0, extra.1)],
+                ..FakeHost::default()
+            };
+            let mut f = filter(config, &mut host);
+            let first = f.on_request_headers(false);
+            if tunnel {
+                assert_eq!(
+                    (first, f.state()),
+                    (Action::Continue, State::Forwarded),
+                    "{method}"
+                );
+                assert_eq!(f.on_request_body(12, false), Action::Continue, "{method}");
+                assert!(f.host.responses.is_empty());
+                assert!(f
+                    .host
+                    .edits
+                    .iter()
+                    .any(|e| matches!(e, HeaderEdit::Set(n, _) if n == "jwt")));
+            } else {
+                assert_eq!(first, Action::Pause, "{method}");
+                assert!(matches!(f.state(), State::ReadingBody { .. }), "{method}");
+            }
+        }
+    }
+
+    /// A local answer the host refuses is followed by a plain 500; when the host refuses that
+    /// too, a response Kong sends later is replaced, never let through as if the request had
+    /// been answered (review: host-call fuzzing).
+    #[test]
+    fn a_refused_local_answer_is_retried_plain_and_never_passes_for_sent() {
+        for (refused, kong) in [(1, true), (2, true), (2, false)] {
+            let mut host = FakeHost {
+                headers: vec![h(":method", "GET"), h(":path", "/x")],
+                refused_responses: refused,
+                kong,
+                ..FakeHost::default()
+            };
+            let config = r#"{"key_auth": {}, "consumers": [{"id": "c", "keyauth_credentials": [{"key": "k"}]}]}"#;
+            let mut f = filter(config, &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Pause);
+            assert_eq!(f.state(), State::Responded);
+            let before = f.host.responses.len();
+            assert_eq!(before, usize::from(refused == 1), "{refused} {kong}");
+            f.on_response_headers();
+            let replaced = refused == 2 && kong;
+            assert_eq!(
+                f.host.responses.len(),
+                before + usize::from(replaced),
+                "{refused} {kong}"
+            );
+            if refused == 1 || replaced {
+                assert_eq!(f.host.responses.last(), Some(&Refusal::Internal.reply()));
+            }
+        }
+    }
+
+    /// A token minted for the client (`downstream_custom_jwt_header`) goes with the response to
+    /// a request that went on, never with the filter's own refusal made after the mint
+    /// (review: a 413 over the body limit, a 403 of the auth service carried one).
+    #[test]
+    fn a_downstream_token_never_rides_a_refusal() {
+        let config = r#"{"consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}],
+            "key_auth": {},
+            "custom_jwt": {"private_jwk": {"kty": "oct", "alg": "HS256", "k": "c2VjcmV0LTE"},
+                           "downstream_custom_jwt_header": "X-Minted"},
+            "upstream_jwt": {"private_key": {"kty": "oct", "alg": "HS256", "k": "c2VjcmV0LTI"},
+                             "algorithm": "HS256", "x5c": false, "max_body_bytes": 8}}"#;
+        for (length, forwarded) in [(20usize, false), (4, true)] {
+            let mut host = FakeHost {
+                headers: vec![
+                    h(":method", "POST"),
+                    h(":path", "/x"),
+                    h("apikey", "k1"),
+                    h("content-length", &length.to_string()),
+                ],
+                body: vec![b'a'; length],
+                ..FakeHost::default()
+            };
+            let mut f = filter(config, &mut host);
+            assert_eq!(f.on_request_headers(false), Action::Pause);
+            f.on_request_body(length, true);
+            assert_eq!(f.on_response_headers(), Action::Continue);
+            let set: Vec<&str> = f
+                .host
+                .response_headers_set
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if forwarded {
+                assert_eq!(f.state(), State::Forwarded);
+                assert_eq!(set, ["x-minted"]);
+            } else {
+                assert_eq!(f.host.responses[0].status, 413);
+                assert!(set.is_empty(), "{set:?}");
+            }
+        }
     }
 
     #[test]

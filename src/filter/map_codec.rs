@@ -1,33 +1,38 @@
 //! The Proxy-Wasm header map wire format, decoded without trusting it: a count, then
-//! (key length, value length) pairs, then NUL-terminated keys and values. Malformed input yields
-//! the pairs read so far, never a panic; bytes stay bytes (headers need not be UTF-8).
+//! (key length, value length) pairs, then NUL-terminated keys and values. Malformed input is
+//! refused whole, never a panic; bytes stay bytes (headers need not be UTF-8).
 
 /// Header pairs as raw bytes.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// Decodes a serialized header map.
-pub fn decode(bytes: &[u8]) -> Pairs {
+/// Decodes a serialized header map (an empty buffer is an empty map). `None` when the bytes do
+/// not hold the pairs they announce, each key and value followed by its NUL: the filter then
+/// knows no header of the map, rather than the ones before the damage (a client's copy of an
+/// identity header after it would go unseen, and so unremoved).
+pub fn decode(bytes: &[u8]) -> Option<Pairs> {
+    if bytes.is_empty() {
+        return Some(Vec::new());
+    }
+    let count = read_u32(bytes, 0)?;
+    let mut data = count.checked_mul(8)?.checked_add(4)?;
     let mut pairs = Vec::new();
-    let Some(count) = read_u32(bytes, 0) else {
-        return pairs;
-    };
-    let mut data = 4 + count.saturating_mul(8);
     for n in 0..count {
-        let (Some(klen), Some(vlen)) = (read_u32(bytes, 4 + n * 8), read_u32(bytes, 8 + n * 8))
-        else {
-            break;
-        };
-        let Some(key) = bytes.get(data..data.saturating_add(klen)) else {
-            break;
-        };
-        data = data.saturating_add(klen).saturating_add(1);
-        let Some(value) = bytes.get(data..data.saturating_add(vlen)) else {
-            break;
-        };
-        data = data.saturating_add(vlen).saturating_add(1);
+        let klen = read_u32(bytes, 4 + n * 8)?;
+        let vlen = read_u32(bytes, 8 + n * 8)?;
+        let key = terminated(bytes, &mut data, klen)?;
+        let value = terminated(bytes, &mut data, vlen)?;
         pairs.push((key.to_vec(), value.to_vec()));
     }
-    pairs
+    Some(pairs)
+}
+
+/// The `len` bytes at `*at`, which a NUL must follow; moves `*at` past the NUL.
+fn terminated<'a>(bytes: &'a [u8], at: &mut usize, len: usize) -> Option<&'a [u8]> {
+    let end = at.checked_add(len)?;
+    let field = bytes.get(*at..end)?;
+    (*bytes.get(end)? == 0).then_some(())?;
+    *at = end.checked_add(1)?;
+    Some(field)
 }
 
 /// Encodes header pairs in the same format.
@@ -63,7 +68,7 @@ mod tests {
     #[test]
     fn decode_of_encode_round_trips() {
         let pairs = [(":path", "/a"), ("x-b", ""), ("host", "example")];
-        let got = decode(&encode(&pairs));
+        let got = decode(&encode(&pairs)).unwrap();
         let want: Vec<_> = pairs
             .iter()
             .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
@@ -76,16 +81,32 @@ mod tests {
         let mut bytes = encode(&[("x-a", "ab")]);
         let n = bytes.len();
         bytes[n - 2] = 0xff;
-        assert_eq!(decode(&bytes), vec![(b"x-a".to_vec(), vec![b'a', 0xff])]);
+        assert_eq!(
+            decode(&bytes),
+            Some(vec![(b"x-a".to_vec(), vec![b'a', 0xff])])
+        );
     }
 
+    /// A map cut short, with a length or a NUL that lies, is refused whole (review: the pairs
+    /// before the damage were taken for the whole map, and a forged `x-consumer-username`
+    /// after it was never removed). An empty buffer is an empty map.
     #[test]
-    fn decode_truncated_or_lying_input_never_panics() {
-        let full = encode(&[("a", "1"), ("b", "2")]);
-        for cut in 0..full.len() {
-            let _ = decode(&full[..cut]);
+    fn decode_refuses_a_truncated_or_lying_map_whole() {
+        let full = encode(&[("a", "1"), ("x-consumer-username", "forged")]);
+        for cut in 1..full.len() {
+            assert_eq!(decode(&full[..cut]), None, "cut at {cut}");
         }
-        assert!(decode(&[0xff, 0xff, 0xff, 0xff]).is_empty());
-        assert!(decode(&[]).is_empty());
+        for at in 4..20 {
+            let mut lying = full.clone();
+            lying[at] = lying[at].wrapping_add(1);
+            assert_eq!(decode(&lying), None, "length at {at}");
+        }
+        let mut no_nul = full.clone();
+        let n = no_nul.len();
+        no_nul[n - 1] = b'x';
+        assert_eq!(decode(&no_nul), None);
+        assert_eq!(decode(&[0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(decode(&[]), Some(Vec::new()));
+        assert_eq!(decode(&encode(&[])), Some(Vec::new()));
     }
 }

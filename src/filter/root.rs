@@ -84,24 +84,44 @@ impl Root {
     }
 
     /// `on_configure`: false refuses the configuration (Envoy will not start, or NACKs an
-    /// update).
+    /// update); see [`Self::refuse`] for Kong.
     pub fn configure(&mut self) -> bool {
         let host = self.host();
         let host = &host;
-        let bytes = match abi::buffer(ids::PLUGIN_CONFIGURATION, 0, usize::MAX) {
-            Ok(b) => b.unwrap_or_default(),
-            Err(status) => {
-                host.log(
-                    Level::Error,
-                    &format!("jwt-relay: configuration unreadable (host status {status})"),
-                );
-                return false;
-            }
-        };
-        self.configure_from(host, &bytes)
+        match abi::buffer(ids::PLUGIN_CONFIGURATION, 0, usize::MAX) {
+            Ok(bytes) => self.configure_from(host, &bytes.unwrap_or_default()),
+            Err(status) => self.refuse(host, &format!("unreadable (host status {status})")),
+        }
     }
 
-    /// Compiles `bytes`; logs and refuses on error, keeping any previous configuration untouched.
+    /// A configuration the filter cannot serve. Envoy refuses it when told (`false`): it will
+    /// not start, or it NACKs the update and keeps serving the last one. Kong must not be told:
+    /// it then builds no filter chain at all and proxies the routes the chain covered without
+    /// the filter (`kong/runloop/wasm.lua`: a chain that fails to load is dropped, and a route
+    /// without a chain goes on). There the refusal becomes the configuration: every request is
+    /// answered 500 until a configuration loads.
+    fn refuse(&mut self, host: &impl Host, why: &str) -> bool {
+        if host.refuses_configurations() {
+            host.log(
+                Level::Error,
+                &format!("jwt-relay: configuration rejected: {why}"),
+            );
+            return false;
+        }
+        host.log(
+            Level::Error,
+            &format!(
+                "jwt-relay: configuration rejected: {why}; every request is answered 500 \
+                 until a configuration loads"
+            ),
+        );
+        self.config = None;
+        self.fetching = None;
+        true
+    }
+
+    /// Compiles `bytes`; logs and refuses on error ([`Self::refuse`]: on Envoy any previous
+    /// configuration stays untouched).
     /// Environment variables a configuration names (`upstream_jwt.private_key_env`) are read
     /// from the VM's environment.
     pub fn configure_from(&mut self, host: &impl Host, bytes: &[u8]) -> bool {
@@ -125,11 +145,12 @@ impl Root {
                 let remote = config.auth.as_ref().and_then(|a| a.remote_jwks()).is_some();
                 self.config = Some(Rc::new(config));
                 if remote {
-                    if let Err(status) = abi::set_tick_period(TICK_MS) {
+                    if let Err(e) = host.set_tick_period(TICK_MS) {
                         host.log(
                             Level::Warn,
                             &format!(
-                                "jwt-relay: no background JWKS refresh (tick status {status})"
+                                "jwt-relay: no background JWKS refresh (tick status {})",
+                                e.status
                             ),
                         );
                     }
@@ -137,13 +158,7 @@ impl Root {
                 host.log(Level::Info, "jwt-relay: configuration loaded");
                 true
             }
-            Err(e) => {
-                host.log(
-                    Level::Error,
-                    &format!("jwt-relay: configuration rejected: {e}"),
-                );
-                false
-            }
+            Err(e) => self.refuse(host, &e.to_string()),
         }
     }
 }
@@ -204,7 +219,41 @@ impl Root {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::http::tests::FakeHost;
     use jwt_relay_core::stages::events::Event;
+
+    /// Envoy is told of a refused configuration and keeps the last one; Kong must not be told
+    /// (it would drop the filter chain and proxy without it), so there every request is
+    /// answered 500 instead (review: a bad PEM, an unknown `anonymous` or an empty
+    /// configuration left Kong's routes unprotected).
+    #[test]
+    fn a_refused_configuration_is_refused_on_envoy_and_fails_closed_on_kong() {
+        let good = br#"{"key_auth": {}, "consumers": [{"id": "c", "keyauth_credentials": [{"key": "k"}]}]}"#;
+        for bad in [&br#"{"jwt": {"#[..], b"", b" \n"] {
+            for kong in [false, true] {
+                let mut fake = FakeHost::default();
+                fake.kong = kong;
+                let mut root = Root::default();
+                assert!(root.configure_from(&&mut fake, good));
+                let accepted = root.configure_from(&&mut fake, bad);
+                let logs = fake.logs.borrow();
+                let last = logs.last().map(String::as_str).unwrap_or_default();
+                assert!(
+                    last.starts_with("jwt-relay: configuration rejected: ."),
+                    "{last}"
+                );
+                if kong {
+                    assert!(accepted && root.config().is_none());
+                    assert!(
+                        last.ends_with("every request is answered 500 until a configuration loads")
+                    );
+                } else {
+                    assert!(!accepted && root.config().is_some(), "{last}");
+                    assert!(!last.contains("answered 500"));
+                }
+            }
+        }
+    }
 
     /// A set with no usable key refuses every token: its fetch is counted as failed, so an
     /// alert on `jwks_fetch.failed` sees it (review).

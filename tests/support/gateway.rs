@@ -72,6 +72,45 @@ impl Gateway {
         }
     }
 
+    /// Starts `host` with a configuration the filter refuses, and returns the host's log.
+    /// Envoy refuses to start. Kong's engine serves, answering every request 500 with nothing
+    /// sent upstream: Kong drops a filter chain whose filter refuses its configuration and
+    /// proxies the routes without it, so the filter never tells it (review).
+    pub fn refused(host: Host, setup: Setup) -> String {
+        let upstream = setup.upstream;
+        match (host, Self::try_start(host, setup)) {
+            (Host::Envoy, Ok(gw)) => panic!("Envoy served a refused configuration:\n{}", gw.log()),
+            (Host::Envoy, Err(failure)) => {
+                assert_ne!(
+                    failure.exited, None,
+                    "Envoy neither started nor exited:\n{}",
+                    failure.log
+                );
+                assert_ne!(failure.exited, Some(0));
+                failure.log
+            }
+            (Host::Ngx, Err(failure)) => panic!("the engine did not serve: {failure:?}"),
+            (Host::Ngx, Ok(gw)) => {
+                for req in [Request::get("/a"), Request::post("/b", b"x".to_vec())] {
+                    let resp = gw.send(&req);
+                    // The engine ends every body a filter answers with a LF.
+                    assert_eq!(
+                        (resp.status, resp.text().as_str()),
+                        (500, "{\"message\":\"An unexpected error occurred\"}\n"),
+                        "to {upstream}"
+                    );
+                }
+                let log = gw.log();
+                let rejected = log
+                    .lines()
+                    .find(|l| l.contains("jwt-relay: configuration rejected: "))
+                    .unwrap_or_default();
+                assert!(rejected.contains(super::nginx::FAILS_CLOSED), "{log}");
+                log
+            }
+        }
+    }
+
     pub fn host(&self) -> Host {
         match self {
             Gateway::Envoy(_) => Host::Envoy,

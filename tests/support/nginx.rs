@@ -128,6 +128,9 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
     )
 }
 
+/// The end of the filter's log line for a configuration it refused on Kong's engine.
+pub const FAILS_CLOSED: &str = "every request is answered 500 until a configuration loads";
+
 impl Nginx {
     /// Starts nginx and waits until it accepts connections; panics with its log if it does not.
     pub fn start(setup: Setup) -> Nginx {
@@ -169,7 +172,9 @@ impl Nginx {
         let ready = wait_until_ready(
             &mut child,
             || {
-                read("error.log").contains("jwt-relay: configuration loaded")
+                let log = read("error.log");
+                // A refused configuration serves too, answering 500 (Kong must not drop the chain).
+                (log.contains("jwt-relay: configuration loaded") || log.contains(FAILS_CLOSED))
                     && TcpStream::connect(listener).is_ok()
             },
             || format!("{}{}", read("stderr.log"), read("error.log")),

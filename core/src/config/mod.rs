@@ -66,11 +66,18 @@ section! {
     }
 }
 
-/// Parses the plugin configuration bytes. Empty input means `{}` (Envoy sends nothing when the
-/// filter has no `configuration`).
+/// Parses the plugin configuration bytes. Empty input is refused: a host sends nothing when the
+/// filter was given no configuration (Envoy without `configuration`, a Kong filter without
+/// `config`), and taking that for `{}` would pass every request through unjudged. `{}` says so
+/// on purpose.
 pub fn parse(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        None => return Ok(RawConfig::default()),
+        None => {
+            return Err(ConfigError::new(
+                ".",
+                "is empty (`{}` is the configuration that passes every request through)",
+            ))
+        }
         // serde would also build a struct from a JSON array of its fields.
         Some(b'{') => {}
         Some(_) => return Err(ConfigError::new(".", "must be a JSON object")),
@@ -154,10 +161,43 @@ mod tests {
         assert_eq!(reconcile(Some(false.into())), Some(false));
     }
 
+    /// Kong hands over `config` encoded by cjson, which writes an empty Lua table as `{}`, and
+    /// a configuration read back from its database or declarative cache has lost the marks of
+    /// its empty arrays (review: Kong's export of the jwt plugin, `cookie_names: []`, was
+    /// refused). Every list reads an empty object as empty; an object with members stays no list.
     #[test]
-    fn parse_empty_bytes_is_empty_object() {
-        assert!(parse(b"").unwrap().reconcile.is_none());
-        assert!(parse(b"  \n").unwrap().reconcile.is_none());
+    fn an_empty_object_reads_as_an_empty_list_wherever_a_list_goes() {
+        let with = |empty: &str| {
+            let text = r#"{"consumers": [{"id": "c", "tags": @, "jwt_secrets": @,
+                "keyauth_credentials": @, "basicauth_credentials": @}],
+              "jwt": {"uri_param_names": @, "cookie_names": @, "header_names": @,
+                "claims_to_verify": @, "issuers": @, "audiences": @, "claims_to_headers": @},
+              "key_auth": {"key_names": @}, "reconcile": {"url": "http://a", "allowed_headers": @},
+              "jwks_endpoint": {"previous_keys": @}}"#
+                .replace('@', empty);
+            serde_json::to_value(parse(text.as_bytes()).unwrap()).unwrap()
+        };
+        assert_eq!(with("{}"), with("[]"));
+        assert_eq!(with(" { \n } "), with("[]"));
+        assert_eq!(with("{}")["jwt"]["cookie_names"], serde_json::json!([]));
+        assert_eq!(
+            err(r#"{"jwt": {"cookie_names": {"a": 1}}}"#),
+            "jwt.cookie_names: invalid type: map, expected a sequence"
+        );
+        assert_eq!(
+            err(r#"{"consumers": {"c": {}}}"#),
+            "consumers: invalid type: map, expected a sequence"
+        );
+        // `{}` at the top of the configuration, and for a section, is still an object.
+        assert!(parse(br#"{"jwt": {}}"#).unwrap().jwt.is_some());
+    }
+
+    #[test]
+    fn parse_refuses_an_empty_configuration() {
+        // No configuration is not `{}`: a filter given none must not pass requests unjudged.
+        let empty = ".: is empty (`{}` is the configuration that passes every request through)";
+        assert_eq!(err(""), empty);
+        assert_eq!(err("  \n\t"), empty);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! ([`unit_enum!`]).
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::Deserialize as _;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -163,13 +164,15 @@ macro_rules! section {
                 const _: () = assert!(<$name as $crate::config::section::Section>::FIELDS.len() < 64);
                 $(
                     if index == Field::$field as usize {
-                        self.$field = serde::Deserialize::deserialize(de)?;
+                        self.$field = <$ty as $crate::config::section::FieldValue>::read(de)?;
                         return Ok(());
                     }
                 )*
                 Ok(())
             }
         }
+
+        impl $crate::config::section::Plain for $name {}
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
@@ -179,6 +182,98 @@ macro_rules! section {
     };
 }
 pub(crate) use section;
+
+/// A value read as serde reads its type: a section, a unit enum, a string, a number, a JSON
+/// value. Lists and options of them are [`FieldValue`]s too.
+pub(crate) trait Plain: serde::de::DeserializeOwned {}
+
+impl Plain for String {}
+impl Plain for bool {}
+impl Plain for u64 {}
+impl Plain for serde_json::Value {}
+impl<T: super::secret::Wipe + serde::de::DeserializeOwned> Plain for super::secret::Secret<T> {}
+
+/// How a section reads one field: as serde reads its type, except that a list also takes an
+/// empty object. Kong hands a filter its `config` encoded by Lua's cjson, which writes an empty
+/// table as `{}`, and a configuration read back from Kong's database or its declarative cache
+/// no longer marks its empty arrays as arrays (review: Kong's own export of the jwt plugin,
+/// `cookie_names: []`, reached the filter as `{}` and was refused).
+pub(crate) trait FieldValue: Sized {
+    fn read<'de, D: Deserializer<'de>>(de: D) -> Result<Self, D::Error>;
+}
+
+impl<T: Plain> FieldValue for T {
+    fn read<'de, D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        T::deserialize(de)
+    }
+}
+
+impl<T: Plain> FieldValue for Option<T> {
+    fn read<'de, D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(de)
+    }
+}
+
+impl<T: Plain> FieldValue for Vec<T> {
+    fn read<'de, D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(ListVisitor(PhantomData))
+    }
+}
+
+impl<T: Plain> FieldValue for Option<Vec<T>> {
+    fn read<'de, D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_option(OptionalList(PhantomData))
+    }
+}
+
+/// A JSON array of `T`, or an empty object (see [`FieldValue`]).
+struct ListVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Plain> Visitor<'de> for ListVisitor<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+        match map.next_key::<de::IgnoredAny>()? {
+            None => Ok(Vec::new()),
+            Some(_) => Err(de::Error::invalid_type(de::Unexpected::Map, &self)),
+        }
+    }
+}
+
+/// `null`, or a [`ListVisitor`] list.
+struct OptionalList<T>(PhantomData<T>);
+
+impl<'de, T: Plain> Visitor<'de> for OptionalList<T> {
+    type Value = Option<Vec<T>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("option")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        Vec::<T>::read(de).map(Some)
+    }
+}
 
 /// `Deserialize::deserialize` of a [`unit_enum!`]: the index of the variant named `"x"` in
 /// `variants`. Only the string form: serde's derive also reads `{"x": null}`, which the
@@ -222,6 +317,8 @@ macro_rules! unit_enum {
         pub enum $name {
             $( $(#[$variant_meta])* #[cfg_attr(test, serde(rename = $text))] $variant, )*
         }
+
+        impl $crate::config::section::Plain for $name {}
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {

@@ -84,6 +84,12 @@ pub fn parse_blocks(text: &str) -> Result<Vec<PemBlock>, JoseError> {
     if current.is_some() {
         return Err(JoseError::InvalidKey("PEM block without END line"));
     }
+    if blocks.is_empty() && text.contains("-----BEGIN") && text.contains("\\n") {
+        // A PEM pasted into one line of an env file or YAML with its breaks written `\n`.
+        return Err(JoseError::InvalidKey(
+            "no PEM block found: the text has a literal \\n where a line break belongs",
+        ));
+    }
     if blocks.is_empty() {
         return Err(JoseError::InvalidKey("no PEM block found"));
     }
@@ -104,9 +110,12 @@ pub fn encode(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// Decodes exactly one PEM block (more than one is an error: a key PEM holds one key).
+/// Decodes exactly one PEM block (more than one is an error: a key PEM holds one key). An
+/// `EC PARAMETERS` block is passed over, as OpenSSL passes it: `openssl ecparam -genkey` writes
+/// the curve's before the key, which names its curve itself.
 pub fn parse_single(text: &str) -> Result<PemBlock, JoseError> {
     let mut blocks = parse_blocks(text)?;
+    blocks.retain(|block| block.label != "EC PARAMETERS");
     match (blocks.pop(), blocks.is_empty()) {
         (Some(block), true) => Ok(block),
         _ => Err(JoseError::InvalidKey("expected exactly one PEM block")),
@@ -177,6 +186,44 @@ mod tests {
         let text =
             "-----BEGIN A-----\nAA==\n-----END A-----\n-----BEGIN A-----\nAA==\n-----END A-----\n";
         assert!(parse_single(text).is_err());
+    }
+
+    /// `openssl ecparam -name prime256v1 -genkey` writes the curve's parameters before the
+    /// key; OpenSSL (so Kong's plugins) reads the key, and so does the filter (review: it was
+    /// refused as two blocks). Only that block is passed over.
+    #[test]
+    fn parse_single_passes_over_ec_parameters() {
+        let sec1 = include_str!("../../../tests/fixtures/jose/ec_p256_sec1.pem");
+        let params =
+            "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n";
+        let both = format!("{params}{sec1}");
+        assert_eq!(
+            parse_single(&both).unwrap().der,
+            parse_single(sec1).unwrap().der
+        );
+        let key = crate::jose::SigningKey::parse_pem(&both).unwrap();
+        let alone = crate::jose::SigningKey::parse_pem(sec1).unwrap();
+        assert_eq!(
+            key.verifying_key().to_spki_der().unwrap(),
+            alone.verifying_key().to_spki_der().unwrap()
+        );
+        assert_eq!(
+            parse_single(params).unwrap_err(),
+            JoseError::InvalidKey("expected exactly one PEM block")
+        );
+    }
+
+    /// A PEM squeezed onto one line with its breaks written `\n` says so.
+    #[test]
+    fn a_pem_with_literal_backslash_n_says_so() {
+        let sec1 = include_str!("../../../tests/fixtures/jose/ec_p256_sec1.pem");
+        let one_line = sec1.replace('\n', "\\n");
+        assert_eq!(
+            parse_blocks(&one_line).unwrap_err(),
+            JoseError::InvalidKey(
+                "no PEM block found: the text has a literal \\n where a line break belongs"
+            )
+        );
     }
 
     #[test]

@@ -478,6 +478,9 @@ impl Flow {
                     if reconcile::ambiguous_host(&view) {
                         return self.refuse(Refusal::AmbiguousHost);
                     }
+                    if reconcile::ambiguous_path(&view) {
+                        return self.refuse(Refusal::AmbiguousPath);
+                    }
                     if reconcile::replaced_text(&view) {
                         return self.refuse(Refusal::NotUtf8);
                     }

@@ -93,7 +93,7 @@ impl Pipeline {
     /// [`Self::compile`] with the environment variables of `env`.
     pub fn compile_with_env(raw: &RawConfig, env: Env) -> Result<Self, ConfigError> {
         check_set_names(raw)?;
-        let custom_jwt = raw
+        let mut custom_jwt = raw
             .custom_jwt
             .as_ref()
             .map(mint_stage::compile_custom)
@@ -103,6 +103,10 @@ impl Pipeline {
             .as_ref()
             .map(|section| mint_stage::compile_upstream(section, env))
             .transpose()?;
+        if let (Some(custom), Some(upstream)) = (custom_jwt.as_mut(), upstream_jwt.as_ref()) {
+            mint_stage::distinct_keys(&custom.signer, &upstream.signer)?;
+            custom.reserve(upstream.own_claims());
+        }
         let signers: Vec<&mint_stage::Signer> = custom_jwt
             .iter()
             .map(|c| &c.signer)
@@ -219,6 +223,44 @@ mod tests {
     const NOT_A_NAME: &str = "must be a header name (letters, digits and !#$%&'*+-.^_`|~)";
     const NOT_SETTABLE: &str =
         "is a framing, hop-by-hop or X-Envoy- header the filter must not set";
+
+    /// One key for both mint stages is refused: a custom token, whose claims a consumer chose,
+    /// would verify as an upstream token even where that key is pinned (review). Whatever
+    /// the algorithm each stage signs with, and for an HMAC secret too.
+    #[test]
+    fn one_key_for_both_mint_stages_is_refused() {
+        let pem = include_str!("../../../tests/fixtures/jose/ec_p256_pkcs8.pem");
+        let other = include_str!("../../../tests/fixtures/jose/ed25519_pkcs8.pem");
+        let rsa = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let jwk = |k: &str, alg: &str| serde_json::json!({"kty": "oct", "alg": alg, "k": k});
+        let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let config = |custom: serde_json::Value, upstream: &str, alg: &str| {
+            serde_json::json!({"custom_jwt": {"private_jwk": custom, "k_verbatim": false},
+                "upstream_jwt": {"private_key": upstream, "algorithm": alg, "x5c": false}})
+            .to_string()
+        };
+        let same = "custom_jwt.private_jwk: is upstream_jwt's signing key: a custom token would \
+            verify as an upstream token; give each stage its own key";
+        let up_hmac = jwk(secret, "HS512").to_string();
+        assert_eq!(
+            refusal(&config(jwk(secret, "HS256"), &up_hmac, "HS512")),
+            same
+        );
+        let other_secret = jwk("b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC1vdGhlcg", "HS256");
+        assert!(Pipeline::load(config(other_secret, &up_hmac, "HS512").as_bytes()).is_ok());
+        // The same EC key as a private JWK for one stage and a PEM for the other.
+        let key = crate::jose::SigningKey::parse_pem(pem).unwrap();
+        let jwk_of = crate::jose::Jwk::from_keys(key.verifying_key(), Some(key));
+        let mut private = serde_json::Value::Object(jwk_of.to_private_json().unwrap());
+        private["alg"] = "ES256".into();
+        assert_eq!(refusal(&config(private.clone(), pem, "ES256")), same);
+        assert_eq!(
+            refusal(&config(private.clone(), &private.to_string(), "ES256")),
+            same
+        );
+        assert!(Pipeline::load(config(jwk(secret, "HS256"), other, "EdDSA").as_bytes()).is_ok());
+        assert!(Pipeline::load(config(jwk(secret, "HS256"), rsa, "PS256").as_bytes()).is_ok());
+    }
 
     /// Two stages setting one request header: the later would overwrite the other's value
     /// (the custom token lost under `upstream_jwt`'s), or a token would stand in for the

@@ -82,6 +82,12 @@ pub enum Refusal {
     /// `Host: attacker.example`): the service would judge the header's host, the upstream is
     /// told the target's.
     AmbiguousHost,
+    /// 400: reconcile and a path that another reader resolves to another one: a `.` or `..`
+    /// segment (raw or `%2e`), an empty segment (`//`), or an escaped unreserved character
+    /// (`%61dmin`). Kong sends the upstream the path its `normalize` makes of it, and upstream
+    /// frameworks resolve it alike, while the service would be shown it raw
+    /// (`/public/../admin`, judged by a service that allows `/public/*`, reaches `/admin`).
+    AmbiguousPath,
     /// 400: reconcile and a header or target that is not valid UTF-8: the call would show the
     /// service the text with U+FFFD in place of the bytes the upstream gets.
     NotUtf8,
@@ -164,6 +170,7 @@ impl Refusal {
             | Self::SemicolonSeparator
             | Self::RawFragment
             | Self::AmbiguousHost
+            | Self::AmbiguousPath
             | Self::NotUtf8
             | Self::AmbiguousParameter
             | Self::InvalidJsonBody
@@ -196,6 +203,11 @@ impl Refusal {
             }
             Self::RawFragment => "Request target contains a raw '#'".into(),
             Self::AmbiguousHost => "Request target and Host header name different hosts".into(),
+            Self::AmbiguousPath => {
+                "Request path has a dot segment, an empty segment or an escaped unreserved \
+                 character"
+                    .into()
+            }
             Self::NotUtf8 => "Request header or target is not valid UTF-8".into(),
             Self::AmbiguousParameter => {
                 "Request query or form body names one parameter in two spellings".into()
@@ -229,6 +241,7 @@ impl Refusal {
             Self::SemicolonSeparator => "semicolon_separator",
             Self::RawFragment => "raw_fragment",
             Self::AmbiguousHost => "ambiguous_host",
+            Self::AmbiguousPath => "ambiguous_path",
             Self::NotUtf8 => "not_utf8",
             Self::AmbiguousParameter => "ambiguous_parameter",
             Self::InvalidJsonBody => "invalid_json_body",
@@ -349,6 +362,12 @@ mod tests {
                 400,
                 json!({"message": "Request target and Host header name different hosts"}),
                 "ambiguous_host",
+            ),
+            (
+                Refusal::AmbiguousPath,
+                400,
+                json!({"message": "Request path has a dot segment, an empty segment or an escaped unreserved character"}),
+                "ambiguous_path",
             ),
             (
                 Refusal::NotUtf8,

@@ -14,6 +14,7 @@ use super::keys::{self, Signer};
 use crate::config::{ConfigError, CustomJwtSection};
 use crate::jose::{self, JwsHeader, OctKeyEncoding};
 use crate::stages::auth::{bearer, Identity, Via, KONG_BASE64};
+use crate::stages::urlenc::fold;
 use crate::stages::{Refusal, Request};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -41,9 +42,14 @@ pub struct CustomJwt {
     audience: Option<String>,
     verbose: bool,
     pub(crate) allow_unverified: bool,
+    /// Claims of another stage's tokens, never copied ([`CustomJwt::reserve`]).
+    reserved: Vec<String>,
     /// The signing key.
     pub signer: Signer,
 }
+
+/// The claims a minted token gets from the gateway, whatever the copied payload held.
+const GATEWAY_CLAIMS: [&str; 7] = ["client_id", "iss", "iat", "exp", "aud", "jti", "act"];
 
 /// Where the client identity came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +105,7 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
         audience: section.audience.clone(),
         verbose: section.verbose,
         allow_unverified: section.allow_unverified_credentials,
+        reserved: Vec::new(),
         signer,
     })
 }
@@ -157,7 +164,7 @@ impl CustomJwt {
                     }
                     Some(id) => id.clone(),
                 };
-                (payload, id)
+                (self.copyable(payload), id)
             }
             Source::Basic(user) => (Map::new(), Value::from(user)),
             Source::Dn(dn) => (Map::new(), Value::from(dn::plugin_form(&dn))),
@@ -171,6 +178,32 @@ impl CustomJwt {
         self.registered(&mut claims, req)?;
         act(&mut claims, actor)?;
         Ok(claims)
+    }
+
+    /// `upstream_jwt`'s claims, which this stage must not copy from a Bearer payload: the
+    /// gateway signs both kinds of token and serves both keys, and a consumer chooses its own
+    /// token's claims, so a copied `consumerid` or `payloadhash` (which a client may be handed,
+    /// with `downstream_custom_jwt_header`) would read as the gateway's word on another
+    /// consumer or body to an upstream that takes any key of the set (review).
+    pub fn reserve(&mut self, claims: Vec<String>) {
+        self.reserved = claims;
+    }
+
+    /// The Bearer payload as it may be copied: without the members that a reader ignoring case
+    /// (Go's `encoding/json`, .NET's web defaults, Jackson) would take for a claim the gateway
+    /// sets (`AUD`, `Iss`, `iſs`; the exact names are set over), and without [`Self::reserve`]'s.
+    fn copyable(&self, payload: Map<String, Value>) -> Map<String, Value> {
+        let shadows = |name: &str| {
+            let folded = fold(name);
+            GATEWAY_CLAIMS
+                .iter()
+                .any(|claim| *claim != name && fold(claim) == folded)
+                || self.reserved.iter().any(|claim| fold(claim) == folded)
+        };
+        payload
+            .into_iter()
+            .filter(|(name, _)| !shadows(name))
+            .collect()
     }
 
     fn source(&self, req: &Request, identity: Option<&Identity>) -> Result<Source, &'static str> {
@@ -188,13 +221,13 @@ impl CustomJwt {
                 _ => dn.ok_or(NO_METHOD),
             },
             // mTLS comes before an API key. The key counts only as the plugin reads it: from
-            // `apikey_header`, and never once key-auth hid it from the upstream.
+            // `apikey_header` as Kong reads a header (`x_api_key` reads `X-Api-Key`), the
+            // verified key alone there, and never once key-auth hid it from the upstream.
             Some(Via::ApiKey { key, header }) => dn
                 .or_else(|| {
-                    let from_header = header.as_deref() == Some(self.apikey_header.as_str());
-                    key.as_ref()
-                        .filter(|_| from_header)
-                        .map(|k| Source::ApiKey(k.expose().clone()))
+                    let key = key.as_ref().filter(|_| header.is_some())?;
+                    let read = req.header_as_kong_reads(&self.apikey_header);
+                    (read == [key.expose().as_str()]).then(|| Source::ApiKey(key.expose().clone()))
                 })
                 .ok_or(NO_METHOD),
             Some(Via::Anonymous) | None if self.allow_unverified => {
@@ -411,6 +444,61 @@ mod tests {
         );
     }
 
+    /// A copied member another reader takes for a claim the gateway sets goes (review: `AUD`,
+    /// `Iss` and `iſs`, which Go's case folding reads as `iss`, survived beside or in place of
+    /// the gateway's); so do `upstream_jwt`'s claims once that stage runs too.
+    #[test]
+    fn mint_drops_copied_names_that_read_as_the_gateways_claims() {
+        let id = jwt(
+            json!({"clientId": "app-7", "sub": "u", "AUD": "payments", "Iss": "idp",
+            "i\u{17f}s": "idp", "JTI": "fixed", "Client_ID": "admin", "EXP": 1, "aCt": {},
+            "consumerid": "admin-id", "ConsumerName": "admin", "payloadhash": "ab",
+            "path": "/p", "method": "GET", "queryhash": "cd", "act": {"sub": "svc"}}),
+        );
+        let names = |custom: &CustomJwt| -> Vec<String> {
+            let c = claims(&custom.mint(&request(), Some(&id)).unwrap());
+            c.as_object().unwrap().keys().cloned().collect()
+        };
+        let gateway = ["act", "client_id", "exp", "iat", "iss", "jti"];
+        let alone: Vec<&str> = [
+            "clientId",
+            "consumerid",
+            "ConsumerName",
+            "method",
+            "path",
+            "payloadhash",
+            "queryhash",
+            "sub",
+        ]
+        .into_iter()
+        .chain(gateway)
+        .collect();
+        let mut want: Vec<String> = alone.iter().map(|n| n.to_string()).collect();
+        want.sort();
+        assert_eq!(names(&stage(json!({}))), want);
+        // Beside upstream_jwt (with `bind_request`), its claims are never copied.
+        let mut beside = stage(json!({}));
+        beside.reserve(
+            [
+                "consumerid",
+                "consumername",
+                "payloadhash",
+                "method",
+                "path",
+                "queryhash",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        let mut want: Vec<String> = ["clientId", "sub"]
+            .into_iter()
+            .chain(gateway)
+            .map(String::from)
+            .collect();
+        want.sort();
+        assert_eq!(names(&beside), want);
+    }
+
     #[test]
     fn mint_keeps_an_incoming_act_object_and_adds_client_id() {
         let id = jwt(json!({"clientId": "a", "act": {"sub": "svc", "client_id": "old"}}));
@@ -506,6 +594,7 @@ mod tests {
     fn mint_precedence_mtls_before_api_key_and_api_key_from_its_header_only() {
         let custom = stage(json!({"verbose": true}));
         let mut req = request();
+        req.headers = vec![("apikey".into(), "k-123".into())];
         let c = claims(
             &custom
                 .mint(&req, Some(&api_key("k-123", Some("apikey"))))
@@ -521,17 +610,42 @@ mod tests {
         assert_eq!(c["client_id"], "C=US, O=Kong Inc., CN=kong");
         req.client_dn = None;
         // From the query, from another header, or hidden: the plugin finds no API key.
-        for id in [
-            api_key("k-123", None),
-            api_key("k-123", Some("x-api-key")),
-            identity(Via::ApiKey {
-                key: None,
-                header: Some("apikey".into()),
-            }),
+        let mut other = request();
+        other.headers = vec![("x-api-key".into(), "k-123".into())];
+        for (id, req) in [
+            (api_key("k-123", None), &req),
+            (api_key("k-123", Some("x-api-key")), &other),
+            (
+                identity(Via::ApiKey {
+                    key: None,
+                    header: Some("apikey".into()),
+                }),
+                &req,
+            ),
         ] {
-            let reply = custom.mint(&req, Some(&id)).unwrap_err();
+            let reply = custom.mint(req, Some(&id)).unwrap_err();
             assert_eq!(refused(&reply).1["VerboseMessage"], NO_METHOD, "{id:?}");
         }
+        // `apikey_header` is read as Kong reads a header: `x_api_key` reads `X-Api-Key`
+        // (review: the names were compared as written, and such a key was no credential).
+        let dashed = stage(json!({"apikey_header": "x_api_key"}));
+        let c = claims(
+            &dashed
+                .mint(&other, Some(&api_key("k-123", Some("x-api-key"))))
+                .unwrap(),
+        );
+        assert_eq!(c["client_id"], "k-123");
+        // Not the other way round (Kong's header table retries `_` as `-`, never `-` as `_`),
+        // nor a value other than the verified key.
+        let mut underscored = request();
+        underscored.headers = vec![("x_api_key".into(), "k-123".into())];
+        let id = api_key("k-123", Some("x_api_key"));
+        let plain = stage(json!({"apikey_header": "x-api-key"}));
+        assert!(plain.mint(&underscored, Some(&id)).is_err());
+        other.headers = vec![("x-api-key".into(), "k-other".into())];
+        assert!(dashed
+            .mint(&other, Some(&api_key("k-123", Some("x-api-key"))))
+            .is_err());
     }
 
     #[test]

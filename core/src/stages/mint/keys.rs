@@ -20,6 +20,30 @@ pub struct Signer {
     pub warning: Option<String>,
 }
 
+/// Refuses one key for both mint stages: a `custom_jwt` token (claims a consumer chose, and
+/// handed to the client with `downstream_custom_jwt_header`) would then verify as an
+/// `upstream_jwt` token wherever that key is trusted, even by an upstream that pins it
+/// (review). Told by a signature: `custom_jwt`'s verifies under `upstream_jwt`'s key exactly
+/// when they are one key (one RSA or EC key under RS256 and PS256 alike, one HMAC secret).
+pub fn distinct_keys(custom: &Signer, upstream: &Signer) -> Result<(), ConfigError> {
+    const PROBE: &[u8] = b"jwt-relay: are the two mint stages' keys one key?";
+    let Ok(signature) = custom.key.sign(custom.alg, PROBE) else {
+        return Ok(());
+    };
+    match upstream
+        .key
+        .verifying_key()
+        .verify(custom.alg, PROBE, &signature)
+    {
+        Ok(()) => Err(err(
+            "custom_jwt.private_jwk",
+            "is upstream_jwt's signing key: a custom token would verify as an upstream token; \
+             give each stage its own key",
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
 fn err(path: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::new(path, problem)
 }

@@ -10,7 +10,7 @@ mod upstream;
 
 pub use custom::{compile as compile_custom, CustomJwt, Minted};
 pub use jwks_endpoint::{compile as compile_jwks_endpoint, JwksEndpoint};
-pub use keys::Signer;
+pub use keys::{distinct_keys, Signer};
 pub use upstream::{compile as compile_upstream, hex, UpstreamJwt};
 
 /// Longest `expires_in` a stage mints with: a year, as the jwt stage's `maximum_expiration`.

@@ -32,6 +32,18 @@ pub struct UpstreamJwt {
     pub signer: Signer,
 }
 
+impl UpstreamJwt {
+    /// The claims of this stage's tokens that say what the gateway verified of the request
+    /// (a `custom_jwt` token must never carry them: see [`super::CustomJwt::reserve`]).
+    pub fn own_claims(&self) -> Vec<String> {
+        let mut names = vec!["consumerid", "consumername", "payloadhash"];
+        if self.bind_request {
+            names.extend(["method", "path", "queryhash"]);
+        }
+        names.into_iter().map(String::from).collect()
+    }
+}
+
 /// Compiles the section: the key must parse and suit `algorithm`; `x5c` needs a certificate.
 ///
 /// The key is `private_key` or the environment variable `private_key_env` names (exactly one

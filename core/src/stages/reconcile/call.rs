@@ -122,6 +122,9 @@ pub fn forwarded_host(authority: &str) -> String {
 ///   without query or an `X-Forwarded-Query` other than the raw query (frameworks behind a
 ///   prefix-stripping proxy read them as the path), an `X-Forwarded-Method` other than the
 ///   method (an upstream behind Traefik may trust it); an equal one (a front proxy's) is fine;
+///   so too the method override headers `X-HTTP-Method-Override`, `X-HTTP-Method` and
+///   `X-Method-Override`, which Rails, Laravel, Express and ASP.NET take as the method (a
+///   `POST` the service allowed would act as a `DELETE`);
 /// - a name sent in two spellings (`X-Tenant`, `X_Tenant`): the service is shown two headers,
 ///   while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22
 ///   joins them; the cache key, sorted by name, would not even tell their order apart.
@@ -135,6 +138,9 @@ pub fn ambiguous_header(req: &Request) -> Option<&String> {
         ("x-forwarded-path", req.path_only()),
         ("x-forwarded-query", req.query()),
         ("x-forwarded-method", req.method.as_str()),
+        ("x-http-method-override", req.method.as_str()),
+        ("x-http-method", req.method.as_str()),
+        ("x-method-override", req.method.as_str()),
     ];
     // Each name as upstreams read it, to its first spelling, or `Null` once sent in two.
     let mut spellings = Map::new();
@@ -172,6 +178,27 @@ pub fn raw_fragment(req: &Request) -> bool {
 pub fn ambiguous_host(req: &Request) -> bool {
     let named = req.header("host").map(forwarded_host);
     matches!((&req.target_host, named), (Some(target), Some(named)) if !target.eq_ignore_ascii_case(&named))
+}
+
+/// True when the path is one that readers resolve to another: a `.` or `..` segment (also
+/// written `%2e`), an empty segment (`//`), or an escaped unreserved character (`%61dmin`).
+/// Kong's router sends the upstream `normalize(path)` (`kong/tools/uri.lua`: unreserved
+/// escapes decoded, dot segments removed, slashes merged) and upstream frameworks resolve the
+/// same, while the call shows the service the path as sent: `/public/../admin` would be judged
+/// under `/public` and reach `/admin`. No client that follows RFC 3986 sends such a path.
+pub fn ambiguous_path(req: &Request) -> bool {
+    let path = req.path_only();
+    let unreserved = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+    let digit = |c: u8| char::from(c).to_digit(16);
+    let escaped_unreserved = path.as_bytes().windows(3).any(|w| match w {
+        [b'%', hi, lo] => digit(*hi)
+            .zip(digit(*lo))
+            .and_then(|(hi, lo)| u8::try_from(hi * 16 + lo).ok())
+            .is_some_and(unreserved),
+        _ => false,
+    });
+    let dot_segment = path.split('/').any(|segment| matches!(segment, "." | ".."));
+    path.contains("//") || escaped_unreserved || dot_segment
 }
 
 /// True when a header or the target holds U+FFFD: the glue reads the host's bytes as UTF-8 with
