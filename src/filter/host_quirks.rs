@@ -93,7 +93,9 @@ pub fn has_body(
 /// Whether the request opens a tunnel and announces no body: an HTTP/1.1 `Upgrade`
 /// (WebSocket) or a `CONNECT` (HTTP/2's extended CONNECT for WebSocket too), with neither
 /// `content-length` nor `transfer-encoding`. Envoy says such a request does not end with its
-/// headers (the tunnel follows), where a filter waiting for its body would wait forever.
+/// headers (the tunnel follows), where a filter waiting for its body would wait forever. Asked
+/// on Envoy only, whose codecs refuse `upgrade` on an HTTP/2 request and `CONNECT` unless a
+/// route allows it.
 pub fn tunnel(req: &jwt_relay_core::stages::Request) -> bool {
     let framed =
         req.header("content-length").is_some() || req.header("transfer-encoding").is_some();

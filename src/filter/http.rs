@@ -247,10 +247,12 @@ impl<H: Host> HttpFilter<H> {
             Ok(r) => r,
             Err(e) => return self.host_failure(e),
         };
-        // An upgrade (WebSocket, CONNECT) without a framed body has none: what follows the
-        // handshake is the tunnel, not a body to wait for (review: on Envoy a body stage held
-        // such a request until the stream's idle timeout). Kong's engine decides it at once.
-        self.tunnel = host_quirks::tunnel(&req);
+        // On Envoy an upgrade (WebSocket, CONNECT) without a framed body has none: what follows
+        // the handshake is the tunnel, not a body to wait for (review: a body stage held such a
+        // request until the stream's idle timeout). Kong's engine decides it at once anyway, and
+        // there a body after a decision made without one stays refused: HTTP/2 needs no framing
+        // header for a body, and nginx may not refuse an `upgrade` header on it.
+        self.tunnel = !self.host.is_kong() && host_quirks::tunnel(&req);
         let body_coming = !self.tunnel
             && host_quirks::has_body(
                 req.header("content-length"),
@@ -1619,6 +1621,8 @@ pub(crate) mod tests {
             };
             let mut f = filter(config, &mut host);
             let first = f.on_request_headers(false);
+            // (On Kong the headers' framing alone tells a body: decided at once, and a body
+            // that comes all the same is refused, tunnel or not; `kong_*` tests.)
             if tunnel {
                 assert_eq!(
                     (first, f.state()),
@@ -1637,6 +1641,20 @@ pub(crate) mod tests {
                 assert!(matches!(f.state(), State::ReadingBody { .. }), "{method}");
             }
         }
+        // On Kong a body that comes after the decision is refused, `upgrade` or not.
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/ws"),
+                h("upgrade", "websocket"),
+            ],
+            kong: true,
+            ..FakeHost::default()
+        };
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.on_request_body(12, true), Action::Pause);
+        assert_eq!(f.host.responses, [Refusal::LengthRequired.reply()]);
     }
 
     /// A local answer the host refuses is followed by a plain 500; when the host refuses that
