@@ -289,6 +289,23 @@ fn bad_configs_are_refused_by_schema_and_parser_alike() {
     }
 }
 
+/// A credential's required member given as `null` is refused by the schema, so Kong's Admin API
+/// answers 400, as the filter refuses it at load (review: the schema let `null` through, and
+/// the filter's refusal came only at load).
+#[test]
+fn null_credential_members_are_refused_by_schema_and_filter_alike() {
+    let bad = [
+        json!({"consumers": [{"id": "a", "jwt_secrets": [{"key": null, "secret": "s"}]}]}),
+        json!({"consumers": [{"id": "a", "keyauth_credentials": [{"key": null}]}]}),
+        json!({"consumers": [{"id": "a", "basicauth_credentials": [{"username": null, "password": "p"}]}]}),
+        json!({"consumers": [{"id": "a", "basicauth_credentials": [{"username": "u", "password": null}]}]}),
+    ];
+    for (config, errors) in bad.iter().zip(schema_errors(&bad)) {
+        assert_ne!(errors, Vec::<String>::new(), "schema accepts {config}");
+        assert!(load(config).is_err(), "the filter loads {config}");
+    }
+}
+
 /// `key_in_body` with `hide_credentials` and with `anonymous` (Kong's route key-auth6, and the
 /// multi-auth fallback) load, and the schema Kong's Admin API checks accepts them.
 #[test]

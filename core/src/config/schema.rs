@@ -90,7 +90,7 @@ const JWT_SECRET: Section = Section {
         ),
         Field(
             "key",
-            Ty::OptStr,
+            Ty::Str,
             "The value of the key claim (iss by default) that selects this credential.",
         ),
         Field(
@@ -122,7 +122,7 @@ const KEYAUTH_CREDENTIAL: Section = Section {
             Ty::OptStr,
             "X-Credential-Identifier; without it none is sent (Kong's would be random).",
         ),
-        Field("key", Ty::OptStr, "The API key."),
+        Field("key", Ty::Str, "The API key."),
         Field(
             "tags",
             Ty::OptStrings,
@@ -141,10 +141,10 @@ const BASICAUTH_CREDENTIAL: Section = Section {
             Ty::OptStr,
             "Accepted so pasted Kong declarations load; not used.",
         ),
-        Field("username", Ty::OptStr, "Basic-auth user name."),
+        Field("username", Ty::Str, "Basic-auth user name."),
         Field(
             "password",
-            Ty::OptStr,
+            Ty::Str,
             "Basic-auth password (held only as a hash after load).",
         ),
         Field(
