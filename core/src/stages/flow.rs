@@ -481,6 +481,9 @@ impl Flow {
                     if reconcile::ambiguous_path(&view) {
                         return self.refuse(Refusal::AmbiguousPath);
                     }
+                    if reconcile::method_override(&view) {
+                        return self.refuse(Refusal::MethodOverride);
+                    }
                     if reconcile::replaced_text(&view) {
                         return self.refuse(Refusal::NotUtf8);
                     }

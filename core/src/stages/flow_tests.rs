@@ -1818,3 +1818,39 @@ fn reconcile_refuses_a_path_that_resolves_to_another() {
         assert!(matches!(start(path), Next::Dispatch(_)), "{path}");
     }
 }
+
+/// A `_method` query parameter naming another method (Laravel and Symfony act on a `POST` as
+/// on the method it names) is refused before the call, in the spellings frameworks file under
+/// it; one naming the request's own method goes on (review).
+#[test]
+fn reconcile_refuses_a_query_overriding_the_method() {
+    let config = reconcile_config(0);
+    let start = |method: &str, path: &str| {
+        let mut shared = Shared::for_config(&config);
+        let mut req = request(T0, &[("host", "api.example")]);
+        req.method = method.into();
+        req.path = path.into();
+        Flow::start(&config, &mut shared, req).1
+    };
+    for path in [
+        "/items/7?_method=DELETE",
+        "/items/7?a=1&_method=put",
+        "/items/7?%5Fmethod=DELETE",
+        "/items/7?_METHOD=DELETE",
+        "/items/7?_method=POST&_method=DELETE",
+        "/items/7?_method",
+    ] {
+        assert_eq!(
+            start("POST", path),
+            Next::Refuse(Refusal::MethodOverride),
+            "{path}"
+        );
+    }
+    for path in [
+        "/items/7?_method=post",
+        "/items/7?method=DELETE",
+        "/items/7?x_method=DELETE",
+    ] {
+        assert!(matches!(start("POST", path), Next::Dispatch(_)), "{path}");
+    }
+}

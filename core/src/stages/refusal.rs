@@ -88,6 +88,10 @@ pub enum Refusal {
     /// frameworks resolve it alike, while the service would be shown it raw
     /// (`/public/../admin`, judged by a service that allows `/public/*`, reaches `/admin`).
     AmbiguousPath,
+    /// 400: reconcile and a `_method` query parameter naming another method than the
+    /// request's: Laravel and Symfony act on a `POST` as on the method it names (Rack from a
+    /// form), while the service would judge the `POST`.
+    MethodOverride,
     /// 400: reconcile and a header or target that is not valid UTF-8: the call would show the
     /// service the text with U+FFFD in place of the bytes the upstream gets.
     NotUtf8,
@@ -171,6 +175,7 @@ impl Refusal {
             | Self::RawFragment
             | Self::AmbiguousHost
             | Self::AmbiguousPath
+            | Self::MethodOverride
             | Self::NotUtf8
             | Self::AmbiguousParameter
             | Self::InvalidJsonBody
@@ -203,6 +208,7 @@ impl Refusal {
             }
             Self::RawFragment => "Request target contains a raw '#'".into(),
             Self::AmbiguousHost => "Request target and Host header name different hosts".into(),
+            Self::MethodOverride => "Request query overrides its method with another".into(),
             Self::AmbiguousPath => {
                 "Request path has a dot segment, an empty segment or an escaped unreserved \
                  character"
@@ -242,6 +248,7 @@ impl Refusal {
             Self::RawFragment => "raw_fragment",
             Self::AmbiguousHost => "ambiguous_host",
             Self::AmbiguousPath => "ambiguous_path",
+            Self::MethodOverride => "method_override",
             Self::NotUtf8 => "not_utf8",
             Self::AmbiguousParameter => "ambiguous_parameter",
             Self::InvalidJsonBody => "invalid_json_body",
@@ -368,6 +375,12 @@ mod tests {
                 400,
                 json!({"message": "Request path has a dot segment, an empty segment or an escaped unreserved character"}),
                 "ambiguous_path",
+            ),
+            (
+                Refusal::MethodOverride,
+                400,
+                json!({"message": "Request query overrides its method with another"}),
+                "method_override",
             ),
             (
                 Refusal::NotUtf8,

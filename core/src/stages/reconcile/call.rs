@@ -6,6 +6,7 @@ use super::compile::Reconcile;
 use super::{multipart, php};
 use crate::config::CallMethod;
 use crate::stages::headers::{canonical, same_header};
+use crate::stages::urlenc::reads_as;
 use crate::stages::{CallSpec, Refusal, Request};
 
 /// `User-Agent` of the call: the plugin's `"jwt-reconcile/" .. VERSION`, its handler's version
@@ -199,6 +200,24 @@ pub fn ambiguous_path(req: &Request) -> bool {
     });
     let dot_segment = path.split('/').any(|segment| matches!(segment, "." | ".."));
     path.contains("//") || escaped_unreserved || dot_segment
+}
+
+/// True when a query parameter that frameworks take for the method (`_method`, in any
+/// spelling they file under it: [`reads_as`]) names another method than the request's:
+/// Laravel and Symfony act on a `POST /items/7?_method=DELETE` as on a `DELETE`, while the
+/// call shows the service `X-Forwarded-Method: POST`.
+pub fn method_override(req: &Request) -> bool {
+    let Value::Object(query) = parse_form(req.query().as_bytes()) else {
+        return false;
+    };
+    let names_method = |value: &Value| {
+        value
+            .as_str()
+            .is_some_and(|m| m.eq_ignore_ascii_case(&req.method))
+    };
+    query
+        .iter()
+        .any(|(key, value)| reads_as(key, "_method") && !names_method(value))
 }
 
 /// True when a header or the target holds U+FFFD: the glue reads the host's bytes as UTF-8 with
