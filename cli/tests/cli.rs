@@ -1272,7 +1272,7 @@ fn check_bad_configs_give_the_filter_messages() {
 fn check_message_format_is_the_filter_log_line() {
     // Guards drift: the filter's on_configure logs exactly this format.
     let root = std::fs::read_to_string(repo().join("src/filter/root.rs")).unwrap();
-    assert!(root.contains(r#""jwt-relay: configuration rejected: {e}""#));
+    assert!(root.contains(r#""jwt-relay: configuration rejected: {why}""#));
 }
 
 #[test]
