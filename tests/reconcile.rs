@@ -373,6 +373,8 @@ fn call_refuses_a_path_that_resolves_to_another() {
             "/public/%2e%2e/admin",
             "/public//admin",
             "/%61dmin",
+            "/public/..;/admin",
+            "/public%2F..%2Fadmin",
         ] {
             let resp = r.gw.send(&Request::get(path));
             assert_eq!(
@@ -393,6 +395,35 @@ fn call_refuses_a_path_that_resolves_to_another() {
             r.auth.single().header("x-forwarded-path"),
             Some("/public/a%2Fb")
         );
+    }
+}
+
+/// Regression (review): a `POST` with `X-HTTP-Method-Override: DELETE`, or `?_method=DELETE`,
+/// was judged by the service as a `POST` while Rails, Laravel or Symfony act on a `DELETE`.
+/// Refused before the call, on both hosts; an override naming the request's method goes on.
+#[test]
+fn call_refuses_a_request_overriding_its_method() {
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        for req in [
+            Request::post("/items/7", "x").header("x-http-method-override", "DELETE"),
+            Request::post("/items/7?_method=DELETE", "x"),
+        ] {
+            let resp = r.gw.send(&req);
+            assert_eq!(
+                (resp.status, resp.json()),
+                (
+                    400,
+                    json!({"message": "Request overrides its method with another"})
+                ),
+                "{host:?}"
+            );
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        assert!(r.gw.log().contains("denied: method_override"), "{host:?}");
+        let same = Request::post("/items/7?_method=post", "x").header("x-http-method", "POST");
+        assert_eq!(r.gw.send(&same).status, 200, "{host:?}");
     }
 }
 

@@ -636,16 +636,20 @@ fn reconcile_call_carries_the_method_and_the_cache_keys_on_it() {
         matches!(send("DELETE", &[]), Next::Dispatch(_)),
         "another method: the service is asked"
     );
-    // The method override headers Rails, Laravel, Express and ASP.NET read too (review: a
-    // `POST` with `X-HTTP-Method-Override: DELETE` reached the upstream as the service's POST).
+    // The method override headers Rails, Laravel, Express and ASP.NET read (review: a `POST`
+    // with `X-HTTP-Method-Override: DELETE` reached the upstream as the service's POST).
     for name in [
-        "x-forwarded-method",
-        "x_forwarded_method",
         "x-http-method-override",
         "x-http-method",
-        "x-method-override",
+        "x_method_override",
         "X-HTTP-Method-Override",
     ] {
+        assert_eq!(
+            send("GET", &[(name, "DELETE")]),
+            Next::Refuse(Refusal::MethodOverride)
+        );
+    }
+    for name in ["x-forwarded-method", "x_forwarded_method"] {
         let refusal = Refusal::DuplicateOwnedHeader { name: name.into() };
         assert_eq!(
             send("GET", &[(name, "DELETE")]),
@@ -1801,6 +1805,18 @@ fn reconcile_refuses_a_path_that_resolves_to_another() {
         "/a%2d",
         "/public/..",
         "/.",
+        // Dot segments behind `;` parameters and escaped or backslash separators (review).
+        "/public/..;/admin",
+        "/public/..;jsessionid=x/admin",
+        "/public/x%2F..%2F..%2Fadmin",
+        "/public%2f..%2fadmin",
+        "/public/..%5Cadmin",
+        "/public\\..\\admin",
+        "/public%2F%2Fadmin",
+        // Double escapes and overlong UTF-8.
+        "/public/%252e%252e/admin",
+        "/public/%c0%ae%c0%ae/admin",
+        "/a%C1%9C",
     ] {
         assert_eq!(start(path), Next::Refuse(Refusal::AmbiguousPath), "{path}");
     }
@@ -1814,6 +1830,10 @@ fn reconcile_refuses_a_path_that_resolves_to_another() {
         "/a%2",
         "/a%zz",
         "/p?q=//x",
+        "/100%25",
+        "/100%25zz",
+        "/a;b=c/d",
+        "/a/..x;y/b",
     ] {
         assert!(matches!(start(path), Next::Dispatch(_)), "{path}");
     }

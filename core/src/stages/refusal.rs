@@ -88,9 +88,10 @@ pub enum Refusal {
     /// frameworks resolve it alike, while the service would be shown it raw
     /// (`/public/../admin`, judged by a service that allows `/public/*`, reaches `/admin`).
     AmbiguousPath,
-    /// 400: reconcile and a `_method` query parameter naming another method than the
-    /// request's: Laravel and Symfony act on a `POST` as on the method it names (Rack from a
-    /// form), while the service would judge the `POST`.
+    /// 400: reconcile and a method override header (`X-HTTP-Method-Override` and its kin) or
+    /// `_method` query parameter naming another method than the request's: Rails, Laravel,
+    /// Symfony, Express and ASP.NET act on a `POST` as on the method it names, while the
+    /// service would judge the `POST`.
     MethodOverride,
     /// 400: reconcile and a header or target that is not valid UTF-8: the call would show the
     /// service the text with U+FFFD in place of the bytes the upstream gets.
@@ -208,7 +209,7 @@ impl Refusal {
             }
             Self::RawFragment => "Request target contains a raw '#'".into(),
             Self::AmbiguousHost => "Request target and Host header name different hosts".into(),
-            Self::MethodOverride => "Request query overrides its method with another".into(),
+            Self::MethodOverride => "Request overrides its method with another".into(),
             Self::AmbiguousPath => {
                 "Request path has a dot segment, an empty segment or an escaped unreserved \
                  character"
@@ -379,7 +380,7 @@ mod tests {
             (
                 Refusal::MethodOverride,
                 400,
-                json!({"message": "Request query overrides its method with another"}),
+                json!({"message": "Request overrides its method with another"}),
                 "method_override",
             ),
             (

@@ -334,6 +334,9 @@ fn act(claims: &mut Map<String, Value>, actor: Option<String>) -> Result<(), Why
     let actor = Value::from(actor);
     match claims.get_mut("act") {
         Some(Value::Object(act)) => {
+            // The verified actor alone speaks as `client_id`: no copied member a reader ignoring
+            // case takes for it (`CLIENT_ID`, `clıent_id`) stays beside it (review).
+            act.retain(|name, _| fold(name) != "client_id");
             act.insert("client_id".into(), actor);
         }
         None | Some(Value::Bool(false)) => {
@@ -497,6 +500,16 @@ mod tests {
             .collect();
         want.sort();
         assert_eq!(names(&beside), want);
+    }
+
+    #[test]
+    fn mint_act_keeps_no_copied_spelling_of_client_id() {
+        let id = jwt(
+            json!({"clientId": "a", "act": {"sub": "svc", "CLIENT_ID": "admin-a",
+            "client_\u{131}d": "admin-b", "cl\u{131}ent_id": "admin-c", "client_id": "old"}}),
+        );
+        let c = claims(&stage(json!({})).mint(&request(), Some(&id)).unwrap());
+        assert_eq!(c["act"], json!({"sub": "svc", "client_id": "alice-custom"}));
     }
 
     #[test]

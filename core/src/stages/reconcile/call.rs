@@ -123,9 +123,6 @@ pub fn forwarded_host(authority: &str) -> String {
 ///   without query or an `X-Forwarded-Query` other than the raw query (frameworks behind a
 ///   prefix-stripping proxy read them as the path), an `X-Forwarded-Method` other than the
 ///   method (an upstream behind Traefik may trust it); an equal one (a front proxy's) is fine;
-///   so too the method override headers `X-HTTP-Method-Override`, `X-HTTP-Method` and
-///   `X-Method-Override`, which Rails, Laravel, Express and ASP.NET take as the method (a
-///   `POST` the service allowed would act as a `DELETE`);
 /// - a name sent in two spellings (`X-Tenant`, `X_Tenant`): the service is shown two headers,
 ///   while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22
 ///   joins them; the cache key, sorted by name, would not even tell their order apart.
@@ -139,9 +136,6 @@ pub fn ambiguous_header(req: &Request) -> Option<&String> {
         ("x-forwarded-path", req.path_only()),
         ("x-forwarded-query", req.query()),
         ("x-forwarded-method", req.method.as_str()),
-        ("x-http-method-override", req.method.as_str()),
-        ("x-http-method", req.method.as_str()),
-        ("x-method-override", req.method.as_str()),
     ];
     // Each name as upstreams read it, to its first spelling, or `Null` once sent in two.
     let mut spellings = Map::new();
@@ -182,42 +176,68 @@ pub fn ambiguous_host(req: &Request) -> bool {
 }
 
 /// True when the path is one that readers resolve to another: a `.` or `..` segment (also
-/// written `%2e`), an empty segment (`//`), or an escaped unreserved character (`%61dmin`).
+/// written `%2e`, followed by `;` parameters as Tomcat and Jetty strip them, or between
+/// separators written `%2F`, `%5C` or `\`, which nginx, IIS and Istio's slash merging take for
+/// `/`), an empty segment (`//`), an escaped unreserved character (`%61dmin`), a double escape
+/// (`%252e`, for readers that decode twice) or an overlong UTF-8 lead byte (`%C0`, `%C1`).
 /// Kong's router sends the upstream `normalize(path)` (`kong/tools/uri.lua`: unreserved
 /// escapes decoded, dot segments removed, slashes merged) and upstream frameworks resolve the
 /// same, while the call shows the service the path as sent: `/public/../admin` would be judged
 /// under `/public` and reach `/admin`. No client that follows RFC 3986 sends such a path.
 pub fn ambiguous_path(req: &Request) -> bool {
     let path = req.path_only();
+    let hex = |c: &u8| char::from(*c).to_digit(16);
+    let escape = |w: &[u8]| match w {
+        [b'%', hi, lo] => hex(hi)
+            .zip(hex(lo))
+            .and_then(|(h, l)| u8::try_from(h * 16 + l).ok()),
+        _ => None,
+    };
     let unreserved = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
-    let digit = |c: u8| char::from(c).to_digit(16);
-    let escaped_unreserved = path.as_bytes().windows(3).any(|w| match w {
-        [b'%', hi, lo] => digit(*hi)
-            .zip(digit(*lo))
-            .and_then(|(hi, lo)| u8::try_from(hi * 16 + lo).ok())
-            .is_some_and(unreserved),
-        _ => false,
+    let bytes = path.as_bytes();
+    let suspect_escape = bytes.windows(3).enumerate().any(|(i, w)| match escape(w) {
+        // `%25` followed by two hex digits: a second decoding makes an escape of it.
+        Some(0x25) => {
+            bytes.get(i + 3).and_then(hex).is_some() && bytes.get(i + 4).and_then(hex).is_some()
+        }
+        Some(byte) => unreserved(byte) || matches!(byte, 0xC0 | 0xC1),
+        None => false,
     });
-    let dot_segment = path.split('/').any(|segment| matches!(segment, "." | ".."));
-    path.contains("//") || escaped_unreserved || dot_segment
+    let separated = ["%2F", "%2f", "%5C", "%5c", "\\"]
+        .iter()
+        .fold(path.to_string(), |p, sep| p.replace(sep, "/"));
+    let dot_segment = separated.split('/').any(|segment| {
+        let name = segment.split(';').next().unwrap_or(segment);
+        matches!(name, "." | "..")
+    });
+    separated.contains("//") || suspect_escape || dot_segment
 }
 
-/// True when a query parameter that frameworks take for the method (`_method`, in any
-/// spelling they file under it: [`reads_as`]) names another method than the request's:
-/// Laravel and Symfony act on a `POST /items/7?_method=DELETE` as on a `DELETE`, while the
-/// call shows the service `X-Forwarded-Method: POST`.
+/// The headers frameworks take for the method: Rails, Laravel, Express's method-override and
+/// ASP.NET read them on a `POST`.
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// True when the request names another method than its own where frameworks take it for the
+/// method: a method override header ([`METHOD_OVERRIDE_HEADERS`], in any spelling), or a
+/// `_method` query parameter (in any spelling they file under it: [`reads_as`]; Laravel and
+/// Symfony act on a `POST /items/7?_method=DELETE` as on a `DELETE`), while the call shows the
+/// service `X-Forwarded-Method: POST`.
 pub fn method_override(req: &Request) -> bool {
+    let other = |value: &str| !value.trim().eq_ignore_ascii_case(&req.method);
+    let header = req.headers.iter().any(|(name, value)| {
+        METHOD_OVERRIDE_HEADERS.iter().any(|h| same_header(name, h)) && other(value)
+    });
     let Value::Object(query) = parse_form(req.query().as_bytes()) else {
-        return false;
+        return header;
     };
-    let names_method = |value: &Value| {
-        value
-            .as_str()
-            .is_some_and(|m| m.eq_ignore_ascii_case(&req.method))
-    };
-    query
-        .iter()
-        .any(|(key, value)| reads_as(key, "_method") && !names_method(value))
+    header
+        || query
+            .iter()
+            .any(|(key, value)| reads_as(key, "_method") && value.as_str().is_none_or(other))
 }
 
 /// True when a header or the target holds U+FFFD: the glue reads the host's bytes as UTF-8 with
