@@ -581,6 +581,7 @@ impl<H: Host> HttpFilter<H> {
         let pairs = headers.len();
         let mut req = request_from(headers, self.host.now()?);
         req.host_sets_consumers = host_quirks::host_sets_consumers(self.host.is_kong());
+        req.removes_repeated_headers = !self.host.is_kong();
         if self.host.is_kong() {
             // The engine's `:path` is nginx's URI, decoded and with dot segments resolved
             // (`/admin%2F..%2Fx` reads `/x`): the stages judge the path as the client sent it,

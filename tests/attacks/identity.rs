@@ -272,6 +272,51 @@ fn identity_an_unread_key_spelling_never_rides_along_the_anonymous_consumer() {
     }
 }
 
+/// Kong's OR: alice's verified key makes key-auth's caller, so basic-auth (with `anonymous`) is
+/// skipped; bob's Basic credential, which nobody checked, no longer rides beside her identity
+/// (review: it reached the upstream). And with a key name sent twice, the fallback removes the
+/// keys where the host can remove a header sent twice (Envoy); on Kong's engine the request
+/// goes on with them, as Kong's spec wants.
+#[test]
+fn identity_a_skipped_or_doubled_credential_never_rides_beside_another_identity() {
+    for host in hosts() {
+        let upstream = Server::ok();
+        let config = json!({"consumers": consumers(),
+            "key_auth": {"anonymous": "anon"}, "basic_auth": {"anonymous": "anon"}});
+        let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+        let skipped = Request::get("/r")
+            .header("apikey", "alice-key")
+            .header("proxy-authorization", "Basic Ym9iOnB3");
+        let doubled = Request::get("/r")
+            .header("apikey", "alice-key")
+            .header("apikey", "forged");
+        for req in [&skipped, &doubled] {
+            assert_eq!(gw.send(req).status, 200, "{host:?}");
+        }
+        let seen = upstream.wait_for(2);
+        assert_eq!(
+            seen[0].header("x-consumer-username"),
+            Some("alice"),
+            "{host:?}"
+        );
+        let basic: Vec<&str> = spellings(&seen[0].headers, "proxy-authorization")
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect();
+        assert!(basic.is_empty(), "{host:?}: {basic:?}");
+        assert_eq!(seen[1].header("x-consumer-id"), Some("anon"), "{host:?}");
+        let keys: Vec<&str> = spellings(&seen[1].headers, "apikey")
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect();
+        let want: &[&str] = match host {
+            Host::Envoy => &[],
+            Host::Ngx => &["alice-key", "forged"],
+        };
+        assert_eq!(keys, want, "{host:?}");
+    }
+}
+
 #[test]
 fn identity_anonymous_fallback_strips_forged_spellings_too() {
     for host in hosts() {

@@ -255,6 +255,7 @@ pub fn request(u: &mut Unstructured, fixtures: &Fixtures) -> Result<Request> {
             None
         },
         host_sets_consumers: u.arbitrary()?,
+        removes_repeated_headers: u.arbitrary()?,
         target_host: if u.arbitrary()? {
             Some(word(u, &["api.example.com", "victim.example"])?)
         } else {

@@ -1874,3 +1874,55 @@ fn reconcile_refuses_a_query_overriding_the_method() {
         assert!(matches!(start("POST", path), Next::Dispatch(_)), "{path}");
     }
 }
+
+/// Kong's OR: once a stage verified the caller, a later stage with `anonymous` is skipped; its
+/// credential, which nobody verified, no longer rides beside that identity (review: another
+/// consumer's key and Basic credential reached the upstream beside alice's verified token).
+/// And a key name sent twice on a fallback goes where the host can remove it (Envoy), stays
+/// where it cannot (Kong's engine, whose spec wants the request to go on).
+#[test]
+fn credentials_of_a_skipped_or_doubled_stage_never_ride_beside_another_identity() {
+    let config = config(json!({
+        "consumers": [{"id": "alice", "jwt_secrets": [{"key": "alice-iss", "secret": SECRET}]},
+                      {"id": "bob", "keyauth_credentials": [{"key": "bob-key"}],
+                       "basicauth_credentials": [{"username": "bob", "password": "pw"}]},
+                      {"id": "anon"}],
+        "jwt": {"anonymous": "anon"},
+        "key_auth": {"anonymous": "anon"},
+        "basic_auth": {"anonymous": "anon"}
+    }));
+    let removed = |edits: &HeaderEdits, name: &str| {
+        edits
+            .0
+            .iter()
+            .any(|e| matches!(e, HeaderEdit::Remove(n) if n.eq_ignore_ascii_case(name)))
+    };
+    let start = |headers: &[(&str, &str)], envoy: bool| {
+        let mut shared = Shared::for_config(&config);
+        let mut req = request(T0, headers);
+        req.removes_repeated_headers = envoy;
+        match Flow::start(&config, &mut shared, req).1 {
+            Next::Continue(edits) => edits,
+            other => panic!("{other:?}"),
+        }
+    };
+    let token = format!("Bearer {}", hs256_token(json!({"iss": "alice-iss"})));
+    let basic = "Basic Ym9iOnB3"; // bob:pw
+    let edits = start(
+        &[
+            ("authorization", &token),
+            ("apikey", "bob-key"),
+            ("proxy-authorization", basic),
+        ],
+        true,
+    );
+    assert_eq!(set_value(&edits, "x-consumer-id"), Some("alice"));
+    assert!(removed(&edits, "apikey"), "{edits:?}");
+    assert!(removed(&edits, "proxy-authorization"), "{edits:?}");
+    // A key name sent twice: a fallback to `anon` whose keys go on Envoy, not on Kong.
+    for envoy in [true, false] {
+        let edits = start(&[("apikey", "bob-key"), ("apikey", "forged")], envoy);
+        assert_eq!(set_value(&edits, "x-consumer-id"), Some("anon"));
+        assert_eq!(removed(&edits, "apikey"), envoy, "{edits:?}");
+    }
+}

@@ -27,6 +27,9 @@ pub struct Request {
     /// to the host there. Elsewhere (Envoy) nothing before the filter sets them, so a client's
     /// copies are removed whatever the stages.
     pub host_sets_consumers: bool,
+    /// True where the host removes every value of a header sent twice (Envoy); false where it
+    /// cannot, and the filter must refuse such a request to remove one (Kong's engine).
+    pub removes_repeated_headers: bool,
     /// The host name the host took for the request where it may differ from `Host` (Kong's
     /// `$host`: nginx takes an absolute-form target's host over the `Host` header, and Kong
     /// sends it upstream as `X-Forwarded-Host`); read only for `reconcile`. `None` on Envoy,

@@ -210,15 +210,20 @@ impl Authenticator {
             });
             // On every fallback, also when no key was read: a key in a spelling the stage does
             // not read (`x_api_key` for `x-api-key`), or beside an empty one, is a key to CGI
-            // and WSGI servers. Not for a key name sent twice ([`Denial::presented`]).
+            // and WSGI servers. And when the stage was skipped (Kong's OR: an earlier stage
+            // verified the caller), a key nobody verified must not ride beside that identity
+            // (review). On Kong's engine not for a key name sent twice: Kong's spec wants that
+            // request to go on, and the engine cannot remove a header sent twice.
+            let skipped = result.is_none();
+            let fell_back = ka.anonymous.is_some() && matches!(result, Some(Err(_)));
             let sent_twice = matches!(&result, Some(Err(Denial::DuplicateApiKey)));
-            if ka.anonymous.is_some() && matches!(result, Some(Err(_))) && !sent_twice {
+            if skipped || (fell_back && (req.removes_repeated_headers || !sent_twice)) {
                 ka.remove_keys(&edits.path_or(&req.path), &mut edits);
             }
-            // Any key field goes from the body on the fallback, also one Kong does not read
-            // (JSON under another type, a number): none reaches the upstream beside the
-            // anonymous consumer.
-            if ka.anonymous.is_some() && matches!(result, Some(Err(_))) {
+            // Any key field goes from the body on the fallback or the skip, also one Kong does
+            // not read (JSON under another type, a number): none reaches the upstream beside
+            // an identity it did not make.
+            if skipped || fell_back {
                 cut = ka.body_without_keys(req, body);
             }
             self.settle(&mut identity, result, ka.anonymous, events, || {
@@ -230,8 +235,9 @@ impl Authenticator {
                 ba.authenticate(req, &self.consumers, &mut edits)
             });
             // Also when no credential was read: a Basic value the filter cannot read may be
-            // one to another reader, and must not reach the upstream beside the anonymous one.
-            if ba.anonymous.is_some() && matches!(result, Some(Err(_))) {
+            // one to another reader, and must not reach the upstream beside the anonymous one;
+            // nor beside an earlier stage's identity when this one was skipped (review).
+            if result.is_none() || (ba.anonymous.is_some() && matches!(result, Some(Err(_)))) {
                 basic_auth::BasicAuth::remove_credentials(req, &mut edits);
             }
             self.settle(&mut identity, result, ba.anonymous, events, || {

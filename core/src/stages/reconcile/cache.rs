@@ -6,10 +6,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::answer::Injection;
-use super::call::copied_headers;
+use super::call::{copied_headers, percent_decode};
 use super::compile::Reconcile;
 use crate::jose::{b64, jws};
-use crate::stages::auth::token::bearer;
 use crate::stages::headers::canonical;
 use crate::stages::CallAnswer;
 use crate::stages::Request;
@@ -188,16 +187,21 @@ fn sorted_by_name(mut items: Vec<(String, &str)>) -> Vec<(String, &str)> {
 
 /// How long an allow answer may be kept at most, below `cache_seconds`; `Some(0)`: not at all.
 /// The answer's `Cache-Control` says so first (`no-store`, `no-cache`, `private`: not at all;
-/// `s-maxage`, else `max-age`: that long; an unreadable age: not at all), then the `exp` of
-/// a Bearer JWS the call carried in `Authorization`: a token the service judged must not pass
-/// on the cached answer once it expired.
+/// `s-maxage`, else `max-age`: that long; an unreadable age: not at all), then the earliest
+/// `exp` of a JWS the request carries where the cache key sees it (a header value: a Bearer
+/// token, a cookie's value; the query): a token the service judged must not pass on the cached
+/// answer once it expired (review: a session cookie's or `?access_token=`'s did).
 pub fn answer_lifetime(answer: &CallAnswer, req: &Request) -> Option<u64> {
     let from_header = cache_control_lifetime(answer);
-    let from_token = req
-        .header_all("authorization")
-        .flat_map(|value| value.split(','))
-        .filter_map(bearer)
-        .filter_map(|token| jws::parse(&token).ok()?.claims().get("exp")?.as_f64())
+    let query = percent_decode(req.query().as_bytes());
+    let texts = req
+        .headers
+        .iter()
+        .map(|(_, value)| value.as_str())
+        .chain([req.query(), query.as_str()]);
+    let from_token = texts
+        .flat_map(compact_jws_pieces)
+        .filter_map(|token| jws::parse(token).ok()?.claims().get("exp")?.as_f64())
         .map(|exp| {
             if exp > req.now as f64 {
                 (exp - req.now as f64) as u64
@@ -210,6 +214,14 @@ pub fn answer_lifetime(answer: &CallAnswer, req: &Request) -> Option<u64> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// The pieces of `text` that may be a compact JWS: runs of base64url characters and dots
+/// with exactly two dots (a token never holds a space, `,`, `;`, `=` or `&`, which part it
+/// from what surrounds it in a header, a cookie or a query).
+fn compact_jws_pieces(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .filter(|piece| piece.bytes().filter(|b| *b == b'.').count() == 2)
 }
 
 /// The lifetime an answer's `Cache-Control` allows a shared cache, if it names one.
@@ -619,6 +631,24 @@ mod tests {
         assert_eq!(answer_lifetime(&answer(&[]), &req), Some(0));
         req.headers.last_mut().unwrap().1 = "Basic YTpi".into();
         assert_eq!(answer_lifetime(&answer(&[]), &req), None);
+        // A token anywhere the cache key sees it: a cookie, another header, the query (review:
+        // a session cookie's or `?access_token=`'s answer outlived its exp).
+        let raw = |exp: &str| bearer(exp).trim_start_matches("Bearer ").to_string();
+        req.headers.push((
+            "cookie".into(),
+            format!("a=1; session={}; b=2", raw("1007")),
+        ));
+        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(7), "a cookie");
+        req.headers.push(("x-access-token".into(), raw("1006")));
+        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(6), "a header");
+        req.path = format!("/p?access_token={}&x=1", raw("1003"));
+        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(3), "the query");
+        req.path = format!("/p?t={}", raw("1002").replace('.', "%2E"));
+        assert_eq!(
+            answer_lifetime(&answer(&[]), &req),
+            Some(2),
+            "an escaped query"
+        );
 
         let mut cache = AnswerCache::new(60, 4, 1 << 20);
         cache.put_within([1; 32], injection("a"), 1000, Some(10));

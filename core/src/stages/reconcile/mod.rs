@@ -89,6 +89,7 @@ pub(crate) mod fixtures {
             service: None,
             service_url: None,
             host_sets_consumers: false,
+            removes_repeated_headers: true,
             target_host: None,
         }
     }
