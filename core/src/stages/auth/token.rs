@@ -288,7 +288,7 @@ fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 /// True for a JWS in compact form: three base64url segments (the last may be empty).
-fn compact_jws(word: &str) -> bool {
+pub(crate) fn compact_jws(word: &str) -> bool {
     let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     let segments: Vec<&str> = word.split('.').collect();
     matches!(segments.as_slice(), [h, p, s]

@@ -9,6 +9,7 @@ use super::answer::Injection;
 use super::call::{copied_headers, percent_decode};
 use super::compile::Reconcile;
 use crate::jose::{b64, jws};
+use crate::stages::auth::token::compact_jws;
 use crate::stages::headers::canonical;
 use crate::stages::CallAnswer;
 use crate::stages::Request;
@@ -216,12 +217,12 @@ pub fn answer_lifetime(answer: &CallAnswer, req: &Request) -> Option<u64> {
     }
 }
 
-/// The pieces of `text` that may be a compact JWS: runs of base64url characters and dots
-/// with exactly two dots (a token never holds a space, `,`, `;`, `=` or `&`, which part it
-/// from what surrounds it in a header, a cookie or a query).
+/// The pieces of `text` in a JWS's compact form ([`compact_jws`]): a token never holds a
+/// space, `,`, `;`, `=` or `&`, which part it from what surrounds it in a header, a cookie or
+/// a query.
 fn compact_jws_pieces(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .filter(|piece| piece.bytes().filter(|b| *b == b'.').count() == 2)
+        .filter(|piece| compact_jws(piece))
 }
 
 /// The lifetime an answer's `Cache-Control` allows a shared cache, if it names one.

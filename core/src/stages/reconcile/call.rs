@@ -186,20 +186,13 @@ pub fn ambiguous_host(req: &Request) -> bool {
 /// under `/public` and reach `/admin`. No client that follows RFC 3986 sends such a path.
 pub fn ambiguous_path(req: &Request) -> bool {
     let path = req.path_only();
-    let hex = |c: &u8| char::from(*c).to_digit(16);
-    let escape = |w: &[u8]| match w {
-        [b'%', hi, lo] => hex(hi)
-            .zip(hex(lo))
-            .and_then(|(h, l)| u8::try_from(h * 16 + l).ok()),
-        _ => None,
-    };
     let unreserved = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
     let bytes = path.as_bytes();
-    let suspect_escape = bytes.windows(3).enumerate().any(|(i, w)| match escape(w) {
+    let suspect_escape = (0..bytes.len()).any(|i| match escaped_byte(bytes, i) {
         // `%25` followed by two hex digits: a second decoding makes an escape of it.
-        Some(0x25) => {
-            bytes.get(i + 3).and_then(hex).is_some() && bytes.get(i + 4).and_then(hex).is_some()
-        }
+        Some(0x25) => bytes
+            .get(i + 3..i + 5)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
         Some(byte) => unreserved(byte) || matches!(byte, 0xC0 | 0xC1),
         None => false,
     });
@@ -587,13 +580,8 @@ pub fn percent_decode(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(decoded)) => {
+        match (b, escaped_byte(bytes, i)) {
+            (_, Some(decoded)) => {
                 out.push(decoded);
                 i += 3;
             }
@@ -608,6 +596,15 @@ pub fn percent_decode(bytes: &[u8]) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The byte a `%XX` escape at `at` stands for, if one is there.
+fn escaped_byte(bytes: &[u8], at: usize) -> Option<u8> {
+    let digits = bytes.get(at + 1..at + 3)?;
+    (bytes.get(at) == Some(&b'%') && digits.iter().all(u8::is_ascii_hexdigit))
+        .then(|| std::str::from_utf8(digits).ok())
+        .flatten()
+        .and_then(|h| u8::from_str_radix(h, 16).ok())
 }
 
 #[cfg(test)]
