@@ -152,3 +152,44 @@ fn jwks_refetch_of_a_vanished_client_does_not_freeze_key_rotation() {
     assert!(envoy.log().contains("fetch abandoned"), "{}", envoy.log());
     assert_vm_alive(&envoy);
 }
+
+/// A client that leaves while its reconcile call is out. Envoy does not cancel the call (the
+/// host owns calls in the root context's name): the auth service's answer still comes, to a
+/// request that is gone, and must neither reach the upstream nor trap the VM. That answer is
+/// what clears the proxy-wasm SDK's entry for the call (README, Metrics).
+#[test]
+fn an_answer_to_a_vanished_reconcile_request_is_dropped_and_the_vm_serves_on() {
+    let gate = Idp::new(json!({"user": "u"}));
+    let auth = {
+        let gate = gate.clone();
+        Server::start(move |_| gate.answer())
+    };
+    let upstream = Server::ok();
+    let config = json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth",
+                                      "read_timeout": 20000}});
+    let envoy =
+        Envoy::start(Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr()));
+    gate.set_gate(Gate::Armed);
+    let client = send_and_keep(&envoy, &Request::get("/r"));
+    gate.wait_holding();
+    drop(client);
+    poll_until(
+        Duration::from_secs(30),
+        || envoy.stat("http.ingress.downstream_rq_active") == Some(0),
+        "Envoy ends the vanished request",
+    );
+    assert_eq!(envoy.stat("cluster.auth.upstream_rq_active"), Some(1));
+    gate.set_gate(Gate::Released);
+    poll_until(
+        Duration::from_secs(30),
+        || envoy.stat("cluster.auth.upstream_rq_completed") == Some(1),
+        "the call outlives its request and is answered",
+    );
+    assert_eq!(envoy.stat("cluster.auth.upstream_rq_cancelled"), Some(0));
+    assert!(upstream.requests().is_empty(), "{:?}", upstream.requests());
+    // The orphan answer trapped nothing: the next request is decided by the same VM.
+    let resp = envoy.send(&Request::get("/r"));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(upstream.single().header("user"), Some("u"));
+    assert_vm_alive(&envoy);
+}
