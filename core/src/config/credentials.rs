@@ -22,7 +22,8 @@ section! {
         pub key_in_header: bool,
         /// Look for the key in the query string.
         pub key_in_query: bool,
-        /// Look for the key in a form or JSON body too (not with `hide_credentials`).
+        /// Look for the key in a form or JSON body too; with `hide_credentials` the key's field is
+        /// cut out of the body.
         pub key_in_body: bool,
         /// Ours: with `key_in_body`, the largest body read for a key (more is 413).
         pub max_body_bytes: u64,

@@ -28,7 +28,10 @@ enum Ty {
     OptStr,
     Bool,
     OptBool,
-    Int,
+    /// Seconds from 0 to an hour (`jwt.leeway_seconds`, `stages::auth::jwt`).
+    HourSeconds,
+    /// Milliseconds from 1 to 2^32 − 1: one host call's timeout (`stages::auth::remote_jwks`).
+    CallMillis,
     /// An integer the filter refuses at 0 (a size, a timeout, a cache lifetime).
     Positive,
     /// Seconds from 0 (off) to a day (reconcile's answer cache).
@@ -177,7 +180,7 @@ const JWKS_URI: Section = Section {
     fields: &[
         Field("url", Ty::Str, "The JWKS URL (required)."),
         Field("upstream", Ty::OptStr, "Dispatch target: an Envoy cluster name, or host:port on Kong. Default: the url's host:port."),
-        Field("timeout_ms", Ty::Positive, "Timeout of one fetch, in milliseconds."),
+        Field("timeout_ms", Ty::CallMillis, "Timeout of one fetch, in milliseconds."),
         Field("cache_seconds", Ty::Positive, "How long a fetched set is used before a background refresh, in seconds."),
     ],
     required: &["url"],
@@ -251,7 +254,7 @@ const JWT: Section = Section {
         Field("jwks_uri", Ty::Section(&JWKS_URI), "Ours: a remote JWKS."),
         Field(
             "leeway_seconds",
-            Ty::Int,
+            Ty::HourSeconds,
             "Ours: clock skew tolerated on exp/nbf, in seconds.",
         ),
         Field(
@@ -529,7 +532,8 @@ fn type_of(ty: Ty) -> Value {
         Ty::OptStr => json!({"type": ["string", "null"]}),
         Ty::Bool => json!({"type": "boolean"}),
         Ty::OptBool => json!({"type": ["boolean", "null"]}),
-        Ty::Int => json!({"type": "integer", "minimum": 0}),
+        Ty::HourSeconds => json!({"type": "integer", "minimum": 0, "maximum": 3_600}),
+        Ty::CallMillis => json!({"type": "integer", "minimum": 1, "maximum": 4_294_967_295_u64}),
         Ty::Positive => json!({"type": "integer", "minimum": 1}),
         Ty::DaySeconds => json!({"type": "integer", "minimum": 0, "maximum": 86_400}),
         Ty::Names => json!({"type": "array", "items": {"type": "string"}, "minItems": 1}),
