@@ -66,6 +66,11 @@ pub enum State {
     ReadingBody {
         /// Bytes already handed to the flow (never read twice).
         seen: usize,
+        /// Bytes the host holds so far: read into the VM only once the body is complete, so a
+        /// body whose end never comes costs the VM nothing (the host buffers it, within its
+        /// own limits). Many such bodies held at once used to fill the VM's memory until an
+        /// allocation failed and the VM died with every request after.
+        arrived: usize,
         /// Largest body accepted.
         max: u64,
     },
@@ -314,9 +319,22 @@ impl<H: Host> HttpFilter<H> {
     /// Hands the body bytes not seen yet to the flow; at the end of the body, the flow's next
     /// step (for [`Self::run`] to carry out).
     fn take_body(&mut self, body_size: usize, end_of_stream: bool) -> Drive {
-        let State::ReadingBody { seen, max } = self.state else {
+        let State::ReadingBody { seen, max, .. } = self.state else {
             return Drive::Done(self.fail_closed("body taken while not reading it"));
         };
+        if !end_of_stream {
+            // Refused as soon as it is too large; read once it is complete.
+            let over = u64::try_from(body_size).map_or(true, |size| size > max);
+            if over {
+                return Drive::Done(self.refuse_large_body(max));
+            }
+            self.state = State::ReadingBody {
+                seen,
+                arrived: body_size,
+                max,
+            };
+            return Drive::Done(Action::Pause);
+        }
         if body_size > seen {
             let wanted = body_size - seen;
             let chunk = match self.host.request_body(seen, wanted) {
@@ -347,11 +365,9 @@ impl<H: Host> HttpFilter<H> {
             }
             self.state = State::ReadingBody {
                 seen: body_size,
+                arrived: body_size,
                 max,
             };
-        }
-        if !end_of_stream {
-            return Drive::Done(Action::Pause);
         }
         self.body_read = Some(body_size.max(seen));
         Drive::Next(self.step(|flow, config, shared| flow.on_body_end(config, shared)))
@@ -369,7 +385,10 @@ impl<H: Host> HttpFilter<H> {
             return action;
         }
         match self.state {
-            State::ReadingBody { .. } => self.end_body(),
+            State::ReadingBody { arrived, .. } => match self.take_body(arrived, true) {
+                Drive::Done(action) => action,
+                Drive::Next(next) => self.run(next),
+            },
             State::Calling { .. } => {
                 let size = self.held_body.map_or(0, |(size, _)| size);
                 self.held_body = Some((size, true));
@@ -412,13 +431,13 @@ impl<H: Host> HttpFilter<H> {
         Ok(())
     }
 
-    /// The body is complete: the flow goes on (it may dispatch, answer, or let the request go).
-    fn end_body(&mut self) -> Action {
-        if let State::ReadingBody { seen, .. } = self.state {
-            self.body_read = Some(seen);
-        }
-        let next = self.step(|flow, config, shared| flow.on_body_end(config, shared));
-        self.run(next)
+    /// A body past `max` (413), refused before any more of it is read.
+    fn refuse_large_body(&mut self, max: u64) -> Action {
+        let Some(refusal) = self.flow.as_mut().map(|f| f.body_too_large(max)) else {
+            return self.fail_closed("no flow while reading the body");
+        };
+        self.record_flow();
+        self.respond(&refusal.reply())
     }
 
     /// A request callback with nothing to read: only a request the filter let through goes on.
@@ -776,7 +795,11 @@ impl<H: Host> HttpFilter<H> {
             self.assumed_empty = !self.tunnel;
             return Drive::Next(self.step(|flow, config, shared| flow.on_body_end(config, shared)));
         }
-        self.state = State::ReadingBody { seen: 0, max };
+        self.state = State::ReadingBody {
+            seen: 0,
+            arrived: 0,
+            max,
+        };
         if self.host.is_kong() {
             return Drive::Done(self.read_body_on_kong());
         }
@@ -1212,6 +1235,8 @@ pub(crate) mod tests {
         trailer_removals: Vec<String>,
         /// How many times the filter replaced the request body.
         body_replaced: usize,
+        /// The (start, length) of each read of the request body, in order.
+        body_reads: RefCell<Vec<(usize, usize)>>,
         /// The gRPC status passed with each local response.
         grpc_statuses: Vec<Option<u8>>,
         /// Headers the filter set on the response to the client.
@@ -1268,6 +1293,7 @@ pub(crate) mod tests {
             Ok(1_700_000_000 + self.elapsed_ms.get() / 1000)
         }
         fn request_body(&self, start: usize, len: usize) -> R<Vec<u8>> {
+            self.body_reads.borrow_mut().push((start, len));
             Ok(self
                 .body
                 .get(start..start + len)
@@ -1521,6 +1547,56 @@ pub(crate) mod tests {
         assert_eq!(f.state(), State::Calling { token: 7 });
         let call_body: serde_json::Value = serde_json::from_slice(&f.host.calls[0].body).unwrap();
         assert_eq!(call_body["body"], serde_json::json!({"abcdef": true}));
+    }
+
+    /// A body is read into the VM once, complete: the pieces before its end stay in the host
+    /// (a body whose end never comes costs the VM nothing), and one past `max_body_bytes` is
+    /// refused (413) from the size the host holds, unread. Reading each piece as it came let
+    /// many bodies held short of their end fill the VM until an allocation failed (review).
+    #[test]
+    fn a_body_is_read_only_once_complete_and_refused_unread_when_too_large() {
+        let posted = |body: &[u8]| FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-type", "application/x-www-form-urlencoded"),
+                h("content-length", &body.len().to_string()),
+            ],
+            body: body.to_vec(),
+            ..FakeHost::default()
+        };
+        let config = r#"{"reconcile": {"url": "http://a", "forward_body": true,
+                                         "max_body_bytes": 8}}"#;
+        let mut host = posted(b"abcdef");
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_body(2, false), Action::Pause);
+        assert_eq!(f.on_request_body(4, false), Action::Pause);
+        assert!(f.host.body_reads.borrow().is_empty());
+        assert_eq!(f.on_request_body(6, true), Action::Pause);
+        assert_eq!(*f.host.body_reads.borrow(), [(0, 6)]);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+        let call_body: serde_json::Value = serde_json::from_slice(&f.host.calls[0].body).unwrap();
+        assert_eq!(call_body["body"], serde_json::json!({"abcdef": true}));
+
+        // Trailers end a body the same way: read once, whole.
+        let mut host = posted(b"abcdef");
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_body(6, false), Action::Pause);
+        assert_eq!(f.on_request_trailers(), Action::Pause);
+        assert_eq!(*f.host.body_reads.borrow(), [(0, 6)]);
+        assert_eq!(f.state(), State::Calling { token: 7 });
+
+        let mut host = posted(b"abcdefghijkl");
+        let mut f = filter(config, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_body(4, false), Action::Pause);
+        f.on_request_body(9, false);
+        assert!(f.host.body_reads.borrow().is_empty());
+        assert_eq!(f.state(), State::Responded);
+        assert_eq!(f.host.responses[0].status, 413);
+        assert!(f.host.calls.is_empty());
     }
 
     #[test]
@@ -2033,6 +2109,7 @@ pub(crate) mod tests {
             f.state(),
             State::ReadingBody {
                 seen: 0,
+                arrived: 0,
                 max: 8 << 20
             }
         );

@@ -231,15 +231,20 @@ impl Flow {
         let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
         self.body.len = self.body.len.saturating_add(len);
         if self.body.len > max {
-            let refusal = Refusal::BodyTooLarge { max };
-            self.events.push(Event::Denied(refusal.clone()));
-            return Err(refusal);
+            return Err(self.body_too_large(max));
         }
         self.body.hasher.update(chunk);
         if let Some(kept) = self.body.kept.as_mut() {
             kept.extend_from_slice(chunk);
         }
         Ok(())
+    }
+
+    /// The body is past `max` (the host says how much it holds before it is read): 413.
+    pub fn body_too_large(&mut self, max: u64) -> Refusal {
+        let refusal = Refusal::BodyTooLarge { max };
+        self.events.push(Event::Denied(refusal.clone()));
+        refusal
     }
 
     /// The body is complete (possibly empty): go on.

@@ -104,6 +104,10 @@ pub enum Refusal {
     /// (parsers read it differently: the auth service would be shown other fields than the
     /// upstream reads).
     InvalidFormBody,
+    /// 413: a body a stage reads (`reconcile.forward_body`, `key_auth.key_in_body`) holding more
+    /// JSON values or form fields than `MAX_BODY_VALUES`: each becomes a node in the VM's memory
+    /// (a 7-byte `{"":0}` about 500 bytes), and a VM's memory never shrinks.
+    ComplexBody,
     /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
     /// request for it (Kong's engine).
     LengthRequired,
@@ -166,7 +170,7 @@ impl Refusal {
             Self::ReconcileDenied { status, .. } => *status,
             Self::ReconcileFailed | Self::Undecided => 502,
             Self::ReconcileTimeout => 504,
-            Self::BodyTooLarge { .. } | Self::BodyUnreadable => 413,
+            Self::BodyTooLarge { .. } | Self::BodyUnreadable | Self::ComplexBody => 413,
             Self::LengthRequired => 411,
             Self::TooManyHeaders => 431,
             Self::EncodedBody => 415,
@@ -221,6 +225,10 @@ impl Refusal {
             }
             Self::InvalidJsonBody => "Request body is not valid JSON".into(),
             Self::InvalidFormBody => "Request body is not a valid multipart form".into(),
+            Self::ComplexBody => format!(
+                "Request body holds more than {} values",
+                crate::stages::reconcile::MAX_BODY_VALUES
+            ),
             Self::EncodedBody => {
                 "A Content-Encoding or Content-Type is not supported for this request's body".into()
             }
@@ -254,6 +262,7 @@ impl Refusal {
             Self::AmbiguousParameter => "ambiguous_parameter",
             Self::InvalidJsonBody => "invalid_json_body",
             Self::InvalidFormBody => "invalid_form_body",
+            Self::ComplexBody => "body_too_complex",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
             Self::CustomJwt { .. } => "mint_refused",
             Self::MintFailed => "mint_failed",
@@ -400,6 +409,12 @@ mod tests {
                 400,
                 json!({"message": "Request body is not a valid multipart form"}),
                 "invalid_form_body",
+            ),
+            (
+                Refusal::ComplexBody,
+                413,
+                json!({"message": "Request body holds more than 100000 values"}),
+                "body_too_complex",
             ),
             (
                 Refusal::DuplicateOwnedHeader {

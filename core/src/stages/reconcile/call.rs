@@ -409,6 +409,12 @@ pub fn reading(content_type: Option<&str>, bytes: &[u8]) -> Reading {
 pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type");
     let media_type = content_type.map(media_type).unwrap_or_default();
+    // First, before any reading below builds values from it.
+    let as_form =
+        media_type.is_empty() || media_type.starts_with("application/x-www-form-urlencoded");
+    if super::budget::too_many_values(as_form, bytes) {
+        return Some(Refusal::ComplexBody);
+    }
     let how = reading(content_type, bytes);
     let form = how == Reading::Form;
     let json = is_json(&media_type);

@@ -1,0 +1,139 @@
+//! How much of a body a stage may turn into values. Parsing builds a node in the VM's memory
+//! for each JSON value or form field (a 7-byte `{"":0}` costs about 500 bytes as a
+//! `serde_json::Value`), the checks parse a body more than once, and a VM's memory never
+//! shrinks: one 8 MiB body of small objects took a VM from 1 MB to 575 MB, and a few larger
+//! ones killed it (review). A body over the budget is refused (413) before anything is built.
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use std::cell::Cell;
+use std::fmt;
+
+/// Most JSON values (a member's name counts as one) or form fields a read body may hold.
+pub const MAX_BODY_VALUES: usize = 100_000;
+
+/// True when `bytes` holds more than [`MAX_BODY_VALUES`] JSON values, or, read as a form
+/// (`form`: urlencoded, or untyped as Rack reads it), more fields. Counts without building
+/// anything; a body that is not JSON stops the count at its first error.
+pub fn too_many_values(form: bool, bytes: &[u8]) -> bool {
+    let separators = bytes.iter().filter(|b| matches!(b, b'&' | b';')).count();
+    (form && separators >= MAX_BODY_VALUES) || json_values_over(bytes, MAX_BODY_VALUES)
+}
+
+/// True when the JSON in `bytes` holds more than `budget` values (it may be invalid after them).
+fn json_values_over(bytes: &[u8], budget: usize) -> bool {
+    let left = Cell::new(Some(budget));
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    // An error stops the count: a syntax error (not over), or the budget's end (over).
+    let _ = Count { left: &left }.deserialize(&mut reader);
+    left.get().is_none()
+}
+
+/// Counts values down from `left`; `None` once a value came with none left, which fails.
+#[derive(Clone, Copy)]
+struct Count<'a> {
+    left: &'a Cell<Option<usize>>,
+}
+
+impl Count<'_> {
+    fn take<E: de::Error>(self) -> Result<(), E> {
+        let left = self.left.get().and_then(|n| n.checked_sub(1));
+        self.left.set(left);
+        left.map(|_| ()).ok_or_else(|| E::custom("too many values"))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Count<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<(), D::Error> {
+        reader.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Count<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        self.take()?;
+        while items.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
+        self.take()?;
+        while members.next_key_seed(self)?.is_some() {
+            members.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_every_value_and_member_name() {
+        // [ {  "" 0 } , {  "" 0 } ] : the array, two objects, two names, two numbers.
+        let body = br#"[{"":0},{"":0}]"#;
+        assert!(!json_values_over(body, 7));
+        assert!(json_values_over(body, 6));
+        // The object, its name, the array and its five values.
+        assert!(!json_values_over(br#"{"a": [1, "x", null, true, 2.5]}"#, 8));
+        assert!(json_values_over(br#"{"a": [1, "x", null, true, 2.5]}"#, 7));
+    }
+
+    #[test]
+    fn a_body_that_is_no_json_stops_the_count_at_its_error() {
+        assert!(!json_values_over(b"\x89PNG\r\n,,,,[[[[{{{{", 1));
+        assert!(!json_values_over(b"[1, 2, x", 3));
+        // Invalid after the budget: over all the same (the values were there to build).
+        assert!(json_values_over(b"[1, 2, 3, x", 3));
+    }
+
+    #[test]
+    fn the_limit_itself_passes_and_one_more_is_refused() {
+        let array = |n: usize| format!("[{}]", vec!["0"; n].join(","));
+        assert!(!too_many_values(
+            false,
+            array(MAX_BODY_VALUES - 1).as_bytes()
+        ));
+        assert!(too_many_values(false, array(MAX_BODY_VALUES).as_bytes()));
+        let form = |n: usize| vec!["a=1"; n].join("&");
+        assert!(!too_many_values(true, form(MAX_BODY_VALUES).as_bytes()));
+        assert!(too_many_values(true, form(MAX_BODY_VALUES + 1).as_bytes()));
+        // Separators count only where the body is read as a form.
+        assert!(!too_many_values(
+            false,
+            form(MAX_BODY_VALUES + 1).as_bytes()
+        ));
+    }
+}
