@@ -38,7 +38,9 @@ pub fn fetch_event(fetched: &Fetched) -> jwt_relay_core::stages::events::Event {
 /// key (every token is refused until it has one).
 pub fn log_fetch(host: &impl Host, fetched: &Fetched) {
     match fetched {
-        Fetched::Updated { keys, ignored_oct } => {
+        Fetched::Updated {
+            keys, ignored_oct, ..
+        } => {
             let level = if *ignored_oct > 0 || *keys == 0 {
                 Level::Warn
             } else {
@@ -262,6 +264,7 @@ mod tests {
         let updated = |keys| Fetched::Updated {
             keys,
             ignored_oct: 0,
+            changed: true,
         };
         assert_eq!(fetch_event(&updated(2)), Event::JwksFetch(true));
         assert_eq!(fetch_event(&updated(0)), Event::JwksFetch(false));

@@ -884,6 +884,54 @@ fn jwks_answer(keys: Vec<Value>) -> CallAnswer {
     allow(json!({ "keys": keys }))
 }
 
+/// A fetch answering the set already held keeps the verified tokens: anyone can make the filter
+/// re-fetch (a made-up `kid`, ten times a minute), and each emptied the cache, so every live
+/// token's signature was checked again (review). A changed set still empties it.
+#[test]
+fn remote_jwks_fetch_of_an_unchanged_set_keeps_the_cached_tokens() {
+    use crate::jose::Algorithm;
+    const ED_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ed25519_public_spki.pem");
+    const ED_PRIVATE: &str = include_str!("../../../tests/fixtures/jose/ed25519_pkcs8.pem");
+    const EC_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ec_p256_public_spki.pem");
+    let config = config(json!({"jwt": {"jwks_uri": {"url": "http://idp.example/keys"}}}));
+    let mut shared = Shared::for_config(&config);
+    let set = vec![fixture_jwk(ED_PUBLIC, Algorithm::EdDSA, "k")];
+    shared.jwks.started(T0);
+    shared.finish_jwks(&jwks_answer(set.clone()), T0);
+    let key = crate::jose::SigningKey::from_pem(ED_PRIVATE, Algorithm::EdDSA).unwrap();
+    let header = crate::jose::JwsHeader::new(Algorithm::EdDSA).with_kid("k");
+    let Value::Object(claims) = json!({"sub": "s", "exp": T0 + 3600}) else {
+        unreachable!("an object")
+    };
+    let token = crate::jose::jws::sign(&header, &claims, &key).unwrap();
+    let bearer = format!("Bearer {token}");
+    let headers = [("authorization", bearer.as_str())];
+    let (_, next) = Flow::start(&config, &mut shared, request(T0, &headers));
+    assert!(matches!(next, Next::Continue(_)), "{next:?}");
+    assert_eq!(shared.tokens.len(), 1);
+    // A made-up kid: a re-fetch that answers the same set.
+    let made_up = crate::jose::JwsHeader::new(Algorithm::EdDSA).with_kid("made-up");
+    let other = crate::jose::jws::sign(&made_up, &claims, &key).unwrap();
+    let other = format!("Bearer {other}");
+    let (mut flow, next) = Flow::start(
+        &config,
+        &mut shared,
+        request(T0 + 1, &[("authorization", other.as_str())]),
+    );
+    assert!(matches!(next, Next::Dispatch(_)), "{next:?}");
+    let fetched = flow.on_call_answer(&config, &mut shared, &jwks_answer(set.clone()));
+    assert!(matches!(fetched, Next::Refuse(_)), "{fetched:?}");
+    assert_eq!(shared.tokens.len(), 1);
+    // The background refresh, same bytes again: kept; another set: emptied.
+    shared.jwks.started(T0 + 2);
+    shared.finish_jwks(&jwks_answer(set), T0 + 2);
+    assert_eq!(shared.tokens.len(), 1);
+    let changed = vec![fixture_jwk(EC_PUBLIC, Algorithm::ES256, "k2")];
+    shared.jwks.started(T0 + 3);
+    shared.finish_jwks(&jwks_answer(changed), T0 + 3);
+    assert_eq!(shared.tokens.len(), 0);
+}
+
 /// A key taken out of the remote JWKS stops verifying at the refresh that removes it: a token
 /// it verified (and the cache kept) is verified again against the new set, not served from the
 /// cache until its entry runs out.

@@ -50,10 +50,10 @@ impl Shared {
         fetched
     }
 
-    /// Takes in a JWKS fetch's outcome: a new remote set ends the cached verifications made
-    /// with the set it replaces, so a key taken out of the set stops verifying at once.
+    /// Takes in a JWKS fetch's outcome: a changed remote set ends the cached verifications
+    /// made with the set it replaces, so a key taken out of the set stops verifying at once.
     pub(crate) fn jwks_fetched(&mut self, fetched: &auth::remote_jwks::Fetched) {
-        if let auth::remote_jwks::Fetched::Updated { .. } = fetched {
+        if let auth::remote_jwks::Fetched::Updated { changed: true, .. } = fetched {
             self.tokens.clear();
         }
     }

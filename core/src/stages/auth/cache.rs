@@ -18,6 +18,11 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 pub const MAX_TTL_SECONDS: u64 = 300;
 /// Longest token cached, in bytes: the keys of a full cache take at most 4 MiB.
 pub const MAX_TOKEN_BYTES: usize = 4096;
+/// Most claim values (a member's name counts as one) the cached tokens hold together. The
+/// claims are kept parsed, a few hundred bytes per value: a 4 KiB token of `[{"":0},...]`
+/// claims held 190 KB, and a full cache of them 199 MB of the VM's memory, which never
+/// shrinks (review). Ordinary tokens hold 10 to 50 values: 1,024 of them fit.
+pub const MAX_CACHED_VALUES: usize = 65_536;
 
 /// What a verified token left behind.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +39,10 @@ pub struct Verified {
 #[derive(Debug)]
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<Arc<str>, (Verified, u64)>,
+    /// Each entry: what verified it, when it expires, and its claims' [`values`].
+    entries: HashMap<Arc<str>, (Verified, u64, usize)>,
+    /// The entries' values together (at most [`MAX_CACHED_VALUES`]).
+    values: usize,
     /// Insertion order, oldest first, for eviction.
     order: VecDeque<Arc<str>>,
 }
@@ -51,6 +59,7 @@ impl TokenCache {
         Self {
             capacity,
             entries: HashMap::new(),
+            values: 0,
             order: VecDeque::new(),
         }
     }
@@ -59,8 +68,8 @@ impl TokenCache {
     pub fn get(&self, token: &str, now: u64) -> Option<&Verified> {
         self.entries
             .get(token)
-            .filter(|(_, expires)| now < *expires)
-            .map(|(v, _)| v)
+            .filter(|(_, expires, _)| now < *expires)
+            .map(|(v, _, _)| v)
     }
 
     /// Stores a verified token until `exp` (or `now + MAX_TTL_SECONDS`, whichever is first).
@@ -76,30 +85,38 @@ impl TokenCache {
             Some(_) => return,
             None => ceiling,
         };
-        if let Some(entry) = self.entries.get_mut(token) {
-            *entry = (verified, expires);
+        let weight = values(&verified.claims);
+        if weight > MAX_CACHED_VALUES {
             return;
         }
-        let key: Arc<str> = Arc::from(token);
-        self.entries.insert(Arc::clone(&key), (verified, expires));
-        self.order.push_back(key);
-        while self.entries.len() > self.capacity {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.entries.remove(&old);
-                }
-                None => break,
+        if let Some(entry) = self.entries.get_mut(token) {
+            self.values = self.values.saturating_sub(entry.2).saturating_add(weight);
+            *entry = (verified, expires, weight);
+        } else {
+            let key: Arc<str> = Arc::from(token);
+            self.entries
+                .insert(Arc::clone(&key), (verified, expires, weight));
+            self.values = self.values.saturating_add(weight);
+            self.order.push_back(key);
+        }
+        while self.entries.len() > self.capacity || self.values > MAX_CACHED_VALUES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, _, gone)) = self.entries.remove(&old) {
+                self.values = self.values.saturating_sub(gone);
             }
         }
     }
 
-    /// Forgets every token: the remote key set was replaced, and a key that verified some may
-    /// be gone from it. Tokens verified by a credential go too: a new set comes once per
-    /// `cache_seconds` or unknown-`kid` re-fetch (at most 10 a minute), and sorting them out
-    /// would cost more module than verifying them again costs time.
+    /// Forgets every token: the remote key set changed, and a key that verified some may be
+    /// gone from it. Tokens verified by a credential go too: a changed set is rare (a fetch of
+    /// the same bytes keeps the cache), and sorting them out would cost more module than
+    /// verifying them again costs time.
     pub fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();
+        self.values = 0;
     }
 
     /// Number of entries held (live or not).
@@ -111,6 +128,26 @@ impl TokenCache {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The values in `claims`, its members' names included, counted without recursion (a claim may
+/// nest as deep as the token's JSON allows).
+fn values(claims: &Map<String, Value>) -> usize {
+    let mut count = 0usize;
+    let mut pending: Vec<&Value> = claims.values().collect();
+    count = count.saturating_add(claims.len());
+    while let Some(value) = pending.pop() {
+        count = count.saturating_add(1);
+        match value {
+            Value::Array(items) => pending.extend(items),
+            Value::Object(members) => {
+                count = count.saturating_add(members.len());
+                pending.extend(members.values());
+            }
+            _ => {}
+        }
+    }
+    count
 }
 
 #[cfg(test)]
@@ -128,6 +165,46 @@ mod tests {
             alg: crate::jose::Algorithm::HS256,
             claims: Arc::new(claims),
         }
+    }
+
+    fn verified_with(claims: serde_json::Value) -> Verified {
+        let serde_json::Value::Object(claims) = claims else {
+            unreachable!("an object")
+        };
+        Verified {
+            credential: None,
+            alg: crate::jose::Algorithm::HS256,
+            claims: Arc::new(claims),
+        }
+    }
+
+    #[test]
+    fn values_count_every_value_and_member_name() {
+        // exp, its number; roles, the array, two strings; o, the object, a, its number.
+        let v = verified_with(json!({"exp": 1, "roles": ["a", "b"], "o": {"a": 1}}));
+        assert_eq!(values(&v.claims), 10);
+    }
+
+    /// The cached claims are bounded by their values, not only by the number of tokens: a
+    /// cache of 4 KiB tokens of tiny nested claims held 199 MB (review).
+    #[test]
+    fn the_cached_claims_stay_within_their_value_budget() {
+        let mut c = TokenCache::new(1024);
+        let heavy = |n: usize| verified_with(json!({"exp": 2000, "a": vec![0; n]}));
+        // exp, 2000, a, the array: 4 values and n more.
+        let each = MAX_CACHED_VALUES / 4;
+        for i in 0..8 {
+            c.put(&format!("t{i}"), heavy(each - 4), 1000);
+        }
+        assert_eq!(c.len(), 4);
+        assert!(c.values <= MAX_CACHED_VALUES);
+        assert!(c.get("t3", 1000).is_none() && c.get("t4", 1000).is_some());
+        // One token heavier than the whole budget is verified every time, evicting nothing.
+        c.put("huge", heavy(MAX_CACHED_VALUES), 1000);
+        assert!(c.get("huge", 1000).is_none());
+        assert_eq!(c.len(), 4);
+        c.clear();
+        assert_eq!(c.values, 0);
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub struct JwksState {
     next_ticket: u64,
     /// Re-fetches started in the current window.
     refetches: VecDeque<Counted>,
+    /// The answer body `set` was read from: a fetch answering the same bytes changes nothing.
+    body: Vec<u8>,
 }
 
 /// Names one request-side re-fetch, so that only its own request ends or abandons it.
@@ -146,6 +148,10 @@ pub enum Fetched {
         keys: usize,
         /// `oct` keys dropped (a published HMAC secret is no secret).
         ignored_oct: usize,
+        /// The set's bytes differ from the last good set's: only then can a key have gone,
+        /// and only then are the tokens verified so far forgotten (anyone can make the filter
+        /// re-fetch an unchanged set, ten times a minute, with a made-up `kid`).
+        changed: bool,
     },
     /// The fetch failed; the last good set (if any) stays. The reason never holds key material.
     Failed(String),
@@ -272,10 +278,15 @@ impl JwksState {
         };
         match parsed {
             Ok(set) => {
+                let changed = self.set.is_none() || self.body != answer.body;
                 let fetched = Fetched::Updated {
                     keys: set.keys().len(),
                     ignored_oct: set.ignored_oct(),
+                    changed,
                 };
+                if changed {
+                    self.body.clone_from(&answer.body);
+                }
                 // With no usable key the refresh looks again as after a failed fetch, not a
                 // whole `cache_seconds` later: every token is refused meanwhile.
                 self.fetched_at = (!set.keys().is_empty()).then_some(now);
@@ -341,7 +352,8 @@ mod tests {
             s.finish(&answer(Some(200), SET), 10),
             Fetched::Updated {
                 keys: 1,
-                ignored_oct: 0
+                ignored_oct: 0,
+                changed: true
             }
         );
         assert!(matches!(
@@ -366,7 +378,8 @@ mod tests {
             s.finish(&answer(Some(200), WITH_OCT), 10),
             Fetched::Updated {
                 keys: 1,
-                ignored_oct: 2
+                ignored_oct: 2,
+                changed: true
             }
         );
         let set = s.set.as_ref().unwrap();
@@ -393,7 +406,8 @@ mod tests {
                 fetched,
                 Fetched::Updated {
                     keys: 0,
-                    ignored_oct
+                    ignored_oct,
+                    changed: true
                 },
                 "{body}"
             );
