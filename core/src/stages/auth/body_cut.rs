@@ -13,7 +13,10 @@ use crate::stages::{urlenc, Request};
 /// there (the body goes on untouched).
 pub fn without_keys(req: &Request, body: &[u8], names: &[String]) -> Option<Vec<u8>> {
     let content_type = req.header("content-type");
-    let in_form = |key: &str| names.iter().any(|n| urlenc::reads_as(key, n));
+    let in_form = |key: &str| {
+        let key = urlenc::KeyReadings::of(key);
+        names.iter().any(|n| key.reads_as(n))
+    };
     match reconcile::reading(content_type, body) {
         Reading::Form => form_without(body, in_form),
         Reading::Multipart => {

@@ -120,7 +120,10 @@ impl KeyAuth {
                 edits.remove(dashed);
             }
         }
-        let named = |key: &str| self.key_names.iter().any(|n| urlenc::reads_as(key, n));
+        let named = |key: &str| {
+            let key = urlenc::KeyReadings::of(key);
+            self.key_names.iter().any(|n| key.reads_as(n))
+        };
         let without = urlenc::path_without(path, named);
         if without != path {
             edits.set(":path", without);
@@ -264,6 +267,30 @@ impl KeyAuth {
             false => (Vec::new(), ""),
         };
         let other = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty() && v != key);
+        // Each key's readings once, compared with every key name below.
+        let plain: Vec<_> = plain
+            .iter()
+            .map(|(k, v)| (urlenc::KeyReadings::of(k), k, v))
+            .collect();
+        // Rack 2's reading: the pieces of an argument holding `;` stay in the path whatever
+        // their names (only whole arguments of `found` are removed).
+        let pieces: Vec<_> = query
+            .split('&')
+            .filter(|arg| arg.contains(';'))
+            .flat_map(|arg| urlenc::pairs(&arg.replace(';', "&")).collect::<Vec<_>>())
+            .collect();
+        let pieces: Vec<_> = pieces
+            .iter()
+            .map(|(k, v)| (urlenc::KeyReadings::of(k), v))
+            .collect();
+        let fields: Vec<_> = body
+            .seen
+            .iter()
+            .map(|(k, v)| match body.form {
+                true => (Some(urlenc::KeyReadings::of(k)), urlenc::fold(k), v),
+                false => (None, urlenc::fold(k), v),
+            })
+            .collect();
         for name in &self.key_names {
             let hidden = self.hide_credentials && name == found;
             // With `key_in_header: false` a key header is left alone, as Kong's spec wants
@@ -272,26 +299,23 @@ impl KeyAuth {
                 return true;
             }
             // The `&`-separated arguments named `found` exactly are removed from the path.
-            for (k, v) in &plain {
-                if urlenc::reads_as(k, name) && other(v) && k != found {
+            for (readings, k, v) in &plain {
+                if readings.reads_as(name) && other(v) && *k != found {
                     return true;
                 }
             }
-            // Rack 2's reading: the pieces of an argument holding `;` stay in the path whatever
-            // their names (only whole arguments of `found` are removed).
-            for arg in query.split('&').filter(|arg| arg.contains(';')) {
-                for (k, v) in urlenc::pairs(&arg.replace(';', "&")) {
-                    if urlenc::reads_as(&k, name) && other(&v) {
-                        return true;
-                    }
+            for (readings, v) in &pieces {
+                if readings.reads_as(name) && other(v) {
+                    return true;
                 }
             }
             // Whether or not the body is cut (`hide_credentials`), another key in it is a
             // second credential.
-            for (k, v) in &body.seen {
-                let named = match body.form {
-                    true => urlenc::reads_as(k, name),
-                    false => urlenc::fold(k) == urlenc::fold(name),
+            let folded_name = urlenc::fold(name);
+            for (readings, folded, v) in &fields {
+                let named = match readings {
+                    Some(readings) => readings.reads_as(name),
+                    None => *folded == folded_name,
                 };
                 if named && another_value(v, key, body.form) {
                     return true;

@@ -85,11 +85,12 @@ impl TokenLocations {
         let mut variants = Vec::new();
         for (key, value) in plain.into_iter().chain(split) {
             let names = &self.uri_param_names;
-            if names.iter().any(|n| urlenc::files_under(&key, n)) {
+            let key = urlenc::KeyReadings::of(&key);
+            if names.iter().any(|n| key.files_under(n)) {
                 if tokens.add(value) {
                     return Found::Multiple;
                 }
-            } else if names.iter().any(|n| urlenc::reads_as(&key, n)) {
+            } else if names.iter().any(|n| key.reads_as(n)) {
                 variants.extend(value.filter(|v| !v.is_empty()));
             }
         }
@@ -186,9 +187,8 @@ impl TokenLocations {
             }
         }
         let named = |key: &str| {
-            self.uri_param_names
-                .iter()
-                .any(|n| urlenc::reads_as(key, n))
+            let key = urlenc::KeyReadings::of(key);
+            self.uri_param_names.iter().any(|n| key.reads_as(n))
         };
         let without = urlenc::path_without(path, named);
         if without != path {
