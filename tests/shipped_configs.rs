@@ -50,6 +50,8 @@ fn demo_envoy_yaml_holds_headers_for_body_reads() {
     let yaml = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).unwrap();
     assert!(yaml.contains("allow_on_headers_stop_iteration: true"));
     assert!(yaml.contains("filename: filters/jwt_relay.wasm"));
+    // A VM that died is rebuilt rather than leaving the worker answering 503 (review).
+    assert!(yaml.contains("failure_policy: FAIL_RELOAD"));
 }
 
 #[test]
