@@ -1,9 +1,9 @@
 //! One request's path through the stages, as resumable data, in Kong's plugin order: the JWKS
-//! endpoint, authenticate, the custom JWT, the body (read once, hashed as it arrives, kept only
-//! when a stage reads its bytes), the upstream JWT, then reconcile (both at priority 900, which
-//! Kong breaks by name, descending: `kong-upstream-jwt` before `jwt-reconcile`). Each step
-//! returns a [`Next`] for the glue; the glue calls back with body chunks or the call's answer.
-//! Nothing goes back up the path.
+//! endpoint, authenticate, the custom JWT, the body (read once, complete, hashed as it is read,
+//! kept only when a stage reads its bytes), the upstream JWT, then reconcile (both at priority
+//! 900, which Kong breaks by name, descending: `kong-upstream-jwt` before `jwt-reconcile`).
+//! Each step returns a [`Next`] for the glue; the glue calls back with the body or the call's
+//! answer. Nothing goes back up the path.
 
 use super::auth::remote_jwks::Ticket;
 use super::auth::{self, AuthStop, Identity};
