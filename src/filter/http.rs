@@ -57,6 +57,9 @@ enum Drive {
     Next(Option<Next>),
 }
 
+/// Most bytes of a request body read into the VM at once on Envoy ([`HttpFilter::take_body`]).
+const READ_SLICE_BYTES: usize = 1 << 20;
+
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -335,8 +338,17 @@ impl<H: Host> HttpFilter<H> {
             };
             return Drive::Done(Action::Pause);
         }
-        if body_size > seen {
-            let wanted = body_size - seen;
+        // Read in slices: a stage that only hashes the body holds one slice of it at a time
+        // (the VM's memory never shrinks); one that keeps it holds it whole anyway. Kong's
+        // engine hands the body over whole, within its own body buffer.
+        let slice = if self.host.is_kong() {
+            usize::MAX
+        } else {
+            READ_SLICE_BYTES
+        };
+        let mut seen = seen;
+        while body_size > seen {
+            let wanted = (body_size - seen).min(slice);
             let chunk = match self.host.request_body(seen, wanted) {
                 Ok(c) => c,
                 Err(e) => return Drive::Done(self.host_failure(e)),
@@ -363,13 +375,14 @@ impl<H: Host> HttpFilter<H> {
                 }
                 None => return Drive::Done(self.fail_closed("no flow while reading the body")),
             }
+            seen += wanted;
             self.state = State::ReadingBody {
-                seen: body_size,
+                seen,
                 arrived: body_size,
                 max,
             };
         }
-        self.body_read = Some(body_size.max(seen));
+        self.body_read = Some(seen);
         Drive::Next(self.step(|flow, config, shared| flow.on_body_end(config, shared)))
     }
 
@@ -1597,6 +1610,33 @@ pub(crate) mod tests {
         assert_eq!(f.state(), State::Responded);
         assert_eq!(f.host.responses[0].status, 413);
         assert!(f.host.calls.is_empty());
+    }
+
+    /// A body only hashed is read in slices of at most 1 MiB, so the VM never holds it whole.
+    #[test]
+    fn a_complete_body_is_read_in_slices_and_hashed_whole() {
+        let body: Vec<u8> = (0..(5usize << 19)).map(|i| (i % 251) as u8).collect();
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-length", &body.len().to_string()),
+            ],
+            body: body.clone(),
+            ..FakeHost::default()
+        };
+        let mut f = filter(&upstream_jwt(), &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        assert_eq!(f.on_request_body(body.len(), true), Action::Continue);
+        let mib = 1 << 20;
+        assert_eq!(
+            *f.host.body_reads.borrow(),
+            [(0, mib), (mib, mib), (2 * mib, mib / 2)]
+        );
+        assert_eq!(
+            claims_of(&host.edits, "JWT")["payloadhash"],
+            sha256_hex(&body)
+        );
     }
 
     #[test]
