@@ -1216,6 +1216,9 @@ fn call_refuses_a_body_of_too_many_values_before_building_it() {
         let too_many = [
             ("application/json", array(limit + 1)),
             ("text/plain", array(limit + 1)),
+            // A byte-order mark hid the values from the count while a lenient check parsed
+            // them all (review: 426 MB for a million objects).
+            ("text/plain", format!("\u{feff}{}", array(limit + 1))),
             ("application/x-www-form-urlencoded", form(limit + 1)),
         ];
         let message = format!("Request body holds more than {limit} values");

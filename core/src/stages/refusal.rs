@@ -105,8 +105,8 @@ pub enum Refusal {
     /// upstream reads).
     InvalidFormBody,
     /// 413: a body a stage reads (`reconcile.forward_body`, `key_auth.key_in_body`) holding more
-    /// JSON values or form fields than `MAX_BODY_VALUES`: each becomes a node in the VM's memory
-    /// (a 7-byte `{"":0}` about 500 bytes), and a VM's memory never shrinks.
+    /// JSON values, form fields or multipart parts than `MAX_BODY_VALUES`: each becomes a node
+    /// in the VM's memory (a 7-byte `{"":0}` about 500 bytes), and a VM's memory never shrinks.
     ComplexBody,
     /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
     /// request for it (Kong's engine).

@@ -1,5 +1,6 @@
 //! The call to the auth service: jwt-reconcile's request, headers and JSON envelope.
 
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::compile::Reconcile;
@@ -373,7 +374,7 @@ pub fn reading(content_type: Option<&str>, bytes: &[u8]) -> Reading {
     let media_type = content_type.map(media_type).unwrap_or_default();
     let no_json = || {
         let blank = bytes.iter().all(u8::is_ascii_whitespace);
-        !blank && serde_json::from_slice::<Value>(bytes).is_err() && !json_like(bytes)
+        !blank && serde_json::from_slice::<IgnoredAny>(bytes).is_err() && !json_like(bytes)
     };
     // Read as parts only when they parse: other clients of these types (MTOM, batches) send
     // preambles and encoded parts, which Django never reads there.
@@ -410,9 +411,15 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type");
     let media_type = content_type.map(media_type).unwrap_or_default();
     // First, before any reading below builds values from it.
-    let as_form =
-        media_type.is_empty() || media_type.starts_with("application/x-www-form-urlencoded");
-    if super::budget::too_many_values(as_form, bytes) {
+    let shape =
+        if media_type.is_empty() || media_type.starts_with("application/x-www-form-urlencoded") {
+            super::budget::Shape::Form
+        } else if media_type.starts_with("multipart/") {
+            super::budget::Shape::Multipart
+        } else {
+            super::budget::Shape::Other
+        };
+    if super::budget::too_many_values(shape, bytes) {
         return Some(Refusal::ComplexBody);
     }
     let how = reading(content_type, bytes);
@@ -457,6 +464,8 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     }
     match crate::jose::json::from_slice_exact(bytes) {
         Ok(_) => None,
+        // A `Value`, not `IgnoredAny`: only the former stops at 128 levels, as the call's
+        // reading does (the value budget above bounds what it builds).
         Err(_) if serde_json::from_slice::<Value>(bytes).is_ok() => Some(Refusal::AmbiguousBody),
         Err(_) if json || json_like(bytes) => Some(Refusal::InvalidJsonBody),
         Err(_) => None,
@@ -476,7 +485,10 @@ fn json_like(bytes: &[u8]) -> bool {
     if !text.starts_with(['{', '[']) {
         return false;
     }
-    let mut values = serde_json::Deserializer::from_slice(text.as_bytes()).into_iter::<Value>();
+    // Checked, never built: the text may be far past the value budget, which reads the raw
+    // bytes (review: a byte-order mark got 1,000,000 objects parsed into 426 MB).
+    let mut values =
+        serde_json::Deserializer::from_slice(text.as_bytes()).into_iter::<IgnoredAny>();
     matches!(values.next(), Some(Ok(_)))
         || text.contains("NaN")
         || text.contains("Infinity")
