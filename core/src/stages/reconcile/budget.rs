@@ -163,7 +163,7 @@ mod tests {
         bad.splice(1..2, *b"\"\xff\"");
         assert!(too_many_values(Shape::Other, &bad));
         // Below the budget, the lenient reading passes too.
-        let small = format!("\u{feff}[{}]", vec!["0"; 10].join(","));
+        let small = format!("\u{feff}[{}]", ["0"; 10].join(","));
         assert!(!too_many_values(Shape::Other, small.as_bytes()));
     }
 
