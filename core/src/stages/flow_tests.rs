@@ -879,6 +879,25 @@ fn fixture_jwk(public: &str, alg: crate::jose::Algorithm, kid: &str) -> Value {
     Value::Object(jwk.to_public_json().unwrap())
 }
 
+/// The Ed25519 fixture keys and a P-256 public key, for the remote JWKS tests.
+const ED_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ed25519_public_spki.pem");
+const ED_PRIVATE: &str = include_str!("../../../tests/fixtures/jose/ed25519_pkcs8.pem");
+const EC_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ec_p256_public_spki.pem");
+
+/// `Bearer <token>` for a token the Ed25519 fixture key signed under `kid`, valid an hour.
+fn ed25519_bearer(kid: &str) -> String {
+    use crate::jose::Algorithm;
+    let key = crate::jose::SigningKey::from_pem(ED_PRIVATE, Algorithm::EdDSA).unwrap();
+    let header = crate::jose::JwsHeader::new(Algorithm::EdDSA).with_kid(kid);
+    let Value::Object(claims) = json!({"sub": "s", "exp": T0 + 3600}) else {
+        unreachable!("an object")
+    };
+    format!(
+        "Bearer {}",
+        crate::jose::jws::sign(&header, &claims, &key).unwrap()
+    )
+}
+
 /// A JWKS answer holding `keys`.
 fn jwks_answer(keys: Vec<Value>) -> CallAnswer {
     allow(json!({ "keys": keys }))
@@ -890,29 +909,18 @@ fn jwks_answer(keys: Vec<Value>) -> CallAnswer {
 #[test]
 fn remote_jwks_fetch_of_an_unchanged_set_keeps_the_cached_tokens() {
     use crate::jose::Algorithm;
-    const ED_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ed25519_public_spki.pem");
-    const ED_PRIVATE: &str = include_str!("../../../tests/fixtures/jose/ed25519_pkcs8.pem");
-    const EC_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ec_p256_public_spki.pem");
     let config = config(json!({"jwt": {"jwks_uri": {"url": "http://idp.example/keys"}}}));
     let mut shared = Shared::for_config(&config);
     let set = vec![fixture_jwk(ED_PUBLIC, Algorithm::EdDSA, "k")];
     shared.jwks.started(T0);
     shared.finish_jwks(&jwks_answer(set.clone()), T0);
-    let key = crate::jose::SigningKey::from_pem(ED_PRIVATE, Algorithm::EdDSA).unwrap();
-    let header = crate::jose::JwsHeader::new(Algorithm::EdDSA).with_kid("k");
-    let Value::Object(claims) = json!({"sub": "s", "exp": T0 + 3600}) else {
-        unreachable!("an object")
-    };
-    let token = crate::jose::jws::sign(&header, &claims, &key).unwrap();
-    let bearer = format!("Bearer {token}");
+    let bearer = ed25519_bearer("k");
     let headers = [("authorization", bearer.as_str())];
     let (_, next) = Flow::start(&config, &mut shared, request(T0, &headers));
     assert!(matches!(next, Next::Continue(_)), "{next:?}");
     assert_eq!(shared.tokens.len(), 1);
     // A made-up kid: a re-fetch that answers the same set.
-    let made_up = crate::jose::JwsHeader::new(Algorithm::EdDSA).with_kid("made-up");
-    let other = crate::jose::jws::sign(&made_up, &claims, &key).unwrap();
-    let other = format!("Bearer {other}");
+    let other = ed25519_bearer("made-up");
     let (mut flow, next) = Flow::start(
         &config,
         &mut shared,
@@ -938,22 +946,13 @@ fn remote_jwks_fetch_of_an_unchanged_set_keeps_the_cached_tokens() {
 #[test]
 fn remote_jwks_refresh_removing_a_key_ends_its_cached_tokens() {
     use crate::jose::Algorithm;
-    const ED_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ed25519_public_spki.pem");
-    const ED_PRIVATE: &str = include_str!("../../../tests/fixtures/jose/ed25519_pkcs8.pem");
-    const EC_PUBLIC: &str = include_str!("../../../tests/fixtures/jose/ec_p256_public_spki.pem");
     let config = config(json!({"jwt": {"jwks_uri": {"url": "http://idp.example/keys"}}}));
     let mut shared = Shared::for_config(&config);
     let old = fixture_jwk(ED_PUBLIC, Algorithm::EdDSA, "old");
     let new = fixture_jwk(EC_PUBLIC, Algorithm::ES256, "new");
     shared.jwks.started(T0);
     shared.jwks.finish(&jwks_answer(vec![old]), T0);
-    let key = crate::jose::SigningKey::from_pem(ED_PRIVATE, Algorithm::EdDSA).unwrap();
-    let header = crate::jose::JwsHeader::new(Algorithm::EdDSA).with_kid("old");
-    let Value::Object(claims) = json!({"sub": "s", "exp": T0 + 3600}) else {
-        unreachable!("an object")
-    };
-    let token = crate::jose::jws::sign(&header, &claims, &key).unwrap();
-    let bearer = format!("Bearer {token}");
+    let bearer = ed25519_bearer("old");
     let headers = [("authorization", bearer.as_str())];
     let (_, next) = Flow::start(&config, &mut shared, request(T0, &headers));
     assert!(matches!(next, Next::Continue(_)), "{next:?}");
