@@ -76,6 +76,33 @@ fn assert_timeout_504(host: Host, r: &Rig, what: &str) {
     assert!(r.upstream.requests().is_empty(), "{host:?} {what}");
 }
 
+/// Sends each request and asserts it is refused with `status` and `message` before the call:
+/// neither the auth service nor the upstream saw anything, and, with a `reason`, the denial
+/// was logged under it.
+fn assert_refused_before_call(
+    r: &Rig,
+    reqs: impl IntoIterator<Item = Request>,
+    (status, message): (u16, &str),
+    reason: Option<&str>,
+) {
+    let host = r.gw.host();
+    for req in reqs {
+        let resp = r.gw.send(&req);
+        assert_eq!(
+            (resp.status, resp.json()),
+            (status, json!({ "message": message })),
+            "{host:?} {}",
+            req.path
+        );
+    }
+    assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+    assert!(r.upstream.requests().is_empty(), "{host:?}");
+    if let Some(reason) = reason {
+        let log = r.gw.log();
+        assert!(log.contains(&format!("denied: {reason}")), "{host:?}");
+    }
+}
+
 fn call_body(rec: &Recorded) -> Value {
     serde_json::from_slice(&rec.body).unwrap()
 }
@@ -171,7 +198,7 @@ fn call_refuses_parameters_php_reads_as_one() {
         );
         let multipart = "--B\r\nContent-Disposition: form-data; name=\"user_id\"\r\n\r\nmine\r\n\
             --B\r\nContent-Disposition: form-data; name=\"user[id\"\r\n\r\nvictim\r\n--B--";
-        for req in [
+        let reqs = [
             Request::get("/q?user_id=mine&user.id=victim"),
             Request::get("/q?user_id=mine&user+id=victim"),
             Request::get("/q?role=user&ROLE=admin"),
@@ -180,17 +207,8 @@ fn call_refuses_parameters_php_reads_as_one() {
                 .header("content-type", "application/x-www-form-urlencoded"),
             Request::post("/m", multipart)
                 .header("content-type", "multipart/form-data; boundary=B"),
-        ] {
-            let resp = r.gw.send(&req);
-            assert_eq!(
-                (resp.status, resp.json()),
-                (400, json!({ "message": MESSAGE })),
-                "{host:?} {}",
-                req.path
-            );
-        }
-        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
-        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        ];
+        assert_refused_before_call(&r, reqs, (400, MESSAGE), None);
         assert_eq!(
             r.gw.send(&Request::get("/q?user_id=a&user_id=b")).status,
             200
@@ -368,27 +386,18 @@ fn call_refuses_a_target_host_other_than_the_host_header() {
 fn call_refuses_a_path_that_resolves_to_another() {
     for host in hosts() {
         let r = rig(host, json!({}), allow(json!({})));
-        for path in [
+        let paths = [
             "/public/../admin",
             "/public/%2e%2e/admin",
             "/public//admin",
             "/%61dmin",
             "/public/..;/admin",
             "/public%2F..%2Fadmin",
-        ] {
-            let resp = r.gw.send(&Request::get(path));
-            assert_eq!(
-                (resp.status, resp.json()),
-                (
-                    400,
-                    json!({"message": "Request path has a dot segment, an empty segment or an escaped unreserved character"})
-                ),
-                "{host:?} {path}"
-            );
-        }
-        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
-        assert!(r.upstream.requests().is_empty(), "{host:?}");
-        assert!(r.gw.log().contains("denied: ambiguous_path"), "{host:?}");
+        ];
+        let message = "Request path has a dot segment, an empty segment or an escaped unreserved \
+                       character";
+        let reqs = paths.map(Request::get);
+        assert_refused_before_call(&r, reqs, (400, message), Some("ambiguous_path"));
         let resp = r.gw.send(&Request::get("/public/a%2Fb"));
         assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
         assert_eq!(
@@ -405,23 +414,12 @@ fn call_refuses_a_path_that_resolves_to_another() {
 fn call_refuses_a_request_overriding_its_method() {
     for host in hosts() {
         let r = rig(host, json!({}), allow(json!({})));
-        for req in [
+        let reqs = [
             Request::post("/items/7", "x").header("x-http-method-override", "DELETE"),
             Request::post("/items/7?_method=DELETE", "x"),
-        ] {
-            let resp = r.gw.send(&req);
-            assert_eq!(
-                (resp.status, resp.json()),
-                (
-                    400,
-                    json!({"message": "Request overrides its method with another"})
-                ),
-                "{host:?}"
-            );
-        }
-        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
-        assert!(r.upstream.requests().is_empty(), "{host:?}");
-        assert!(r.gw.log().contains("denied: method_override"), "{host:?}");
+        ];
+        let message = "Request overrides its method with another";
+        assert_refused_before_call(&r, reqs, (400, message), Some("method_override"));
         let same = Request::post("/items/7?_method=post", "x").header("x-http-method", "POST");
         assert_eq!(r.gw.send(&same).status, 200, "{host:?}");
     }
@@ -434,21 +432,10 @@ fn call_refuses_a_request_overriding_its_method() {
 fn call_refuses_header_bytes_that_are_not_utf8() {
     for host in hosts() {
         let r = rig(host, json!({"cache_seconds": 60}), allow(json!({})));
-        for byte in [0xE9u8, 0xE8] {
-            let req = Request::get("/t").raw_header("x-tenant", &[b'c', b'a', b'f', byte]);
-            let resp = r.gw.send(&req);
-            assert_eq!(
-                (resp.status, resp.json()),
-                (
-                    400,
-                    json!({"message": "Request header or target is not valid UTF-8"})
-                ),
-                "{host:?}"
-            );
-        }
-        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
-        assert!(r.upstream.requests().is_empty(), "{host:?}");
-        assert!(r.gw.log().contains("denied: not_utf8"), "{host:?}");
+        let reqs = [0xE9u8, 0xE8]
+            .map(|byte| Request::get("/t").raw_header("x-tenant", &[b'c', b'a', b'f', byte]));
+        let message = "Request header or target is not valid UTF-8";
+        assert_refused_before_call(&r, reqs, (400, message), Some("not_utf8"));
         let fine = Request::get("/t").header("x-tenant", "café");
         assert_eq!(r.gw.send(&fine).status, 200, "{host:?}");
     }
@@ -1222,18 +1209,10 @@ fn call_refuses_a_body_of_too_many_values_before_building_it() {
             ("application/x-www-form-urlencoded", form(limit + 1)),
         ];
         let message = format!("Request body holds more than {limit} values");
-        for (content_type, body) in &too_many {
-            let req = Request::post("/big", body.as_str()).header("content-type", content_type);
-            let resp = r.gw.send(&req);
-            assert_eq!(
-                (resp.status, resp.json()),
-                (413, json!({ "message": message })),
-                "{host:?} {content_type}"
-            );
-        }
-        assert!(r.auth.requests().is_empty(), "{host:?}");
-        assert!(r.upstream.requests().is_empty(), "{host:?}");
-        assert!(r.gw.log().contains("denied: body_too_complex"), "{host:?}");
+        let reqs = too_many.iter().map(|(content_type, body)| {
+            Request::post("/big", body.as_str()).header("content-type", content_type)
+        });
+        assert_refused_before_call(&r, reqs, (413, &message), Some("body_too_complex"));
         let at_limit =
             Request::post("/ok", array(limit).as_str()).header("content-type", "application/json");
         assert_eq!(r.gw.send(&at_limit).status, 200, "{host:?}");
