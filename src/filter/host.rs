@@ -2,7 +2,7 @@
 //! [`ProxyWasmHost`] is the one implementation that talks to a real host, through [`super::abi`].
 
 use super::abi::{self, ids};
-use super::host_quirks::{decode_flag, decode_text};
+use super::host_quirks::{self, decode_flag, decode_text};
 use jwt_relay_core::stages::{CallAnswer, CallSpec, HeaderEdit, LocalResponse};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -270,6 +270,10 @@ impl Host for ProxyWasmHost {
     }
 
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        if host_quirks::replace_drops_repeated_response_headers(self.is_kong()) {
+            abi::remove_header(ids::RESPONSE_HEADERS, name)
+                .map_err(fail("remove response header"))?;
+        }
         abi::replace_header(ids::RESPONSE_HEADERS, name, value).map_err(fail("set response header"))
     }
 

@@ -63,6 +63,29 @@ pub fn decode_flag(bytes: &[u8]) -> Option<bool> {
     }
 }
 
+/// Whether replacing a response header must remove it first. Kong's engine replaces a header
+/// the upstream sent once, in any letter case, but one sent twice loses every copy and gets no
+/// value at all; after a removal (of every copy) the replace adds it. Envoy replaces them all.
+pub fn replace_drops_repeated_response_headers(kong: bool) -> bool {
+    kong
+}
+
+/// Whether a local reply sent from a call's answer must go without its body. Kong's engine
+/// (every ngx_wasm_module release) hands the chain link of a call's request body back to a free
+/// list once the call is sent and, after the answer's callback, clears the buffer of that same
+/// link. An answer with a body takes the link first; after an answer without one (a bare 401,
+/// a 204, an empty 200) the filter's reply takes it, its body is cleared under it, and nginx
+/// closes the client's connection with no answer (`[alert] zero size buf in writer`). A reply
+/// without a body takes no link: the client gets its status and headers. A call without a body
+/// (a JWKS fetch) leaves no such link.
+pub fn reply_without_body_after_empty_answer(
+    kong: bool,
+    call_sent_body: bool,
+    answer_body_size: usize,
+) -> bool {
+    kong && call_sent_body && answer_body_size == 0
+}
+
 /// Whether a body follows the headers. Envoy's `end_of_stream` says so exactly (and it hides
 /// `transfer-encoding` from filters); Kong's says nothing (false on headers from Kong 3.6,
 /// always true before: ngx_wasm_module 0.1 passes its EOF constant), and Kong calls

@@ -112,6 +112,8 @@ pub struct HttpFilter<H: Host> {
     call_started_ms: u64,
     /// The pending call's timeout (ms).
     call_timeout_ms: u32,
+    /// The pending call carries a body (a reconcile call; a JWKS fetch does not).
+    call_sent_body: bool,
     /// Whether a body follows the headers.
     body_coming: bool,
     /// Body size and end flag the host reported while a call was pending (buffered, unread).
@@ -121,6 +123,11 @@ pub struct HttpFilter<H: Host> {
     body_read: Option<usize>,
     /// The client sent request trailers (held with the request until it goes on).
     trailers_seen: bool,
+    /// Removals of every header the decision set or removed, kept from the moment the request
+    /// went on while its trailers may still come: the flow hands its edits out once, and
+    /// trailers that come later hold client copies of them too (a reconcile answer's names
+    /// without `allowed_headers`, keys `hide_credentials` removed).
+    decided_removals: HeaderEdits,
     /// Kong: the request was decided ahead for an empty body while its body step may still
     /// come ([`Self::decide_for_an_empty_body`]); a response then is the upstream's answer to a
     /// decided request.
@@ -149,10 +156,41 @@ pub struct HttpFilter<H: Host> {
     /// request without the call's answer (Kong 3.8, when the call fails) sends it nowhere it
     /// could act.
     parked_uri: Option<Vec<u8>>,
+    /// Kong: a local reply now goes without its body
+    /// ([`host_quirks::reply_without_body_after_empty_answer`]): set while the callback of a
+    /// call whose answer had no body runs.
+    reply_bodiless: bool,
     /// Kong: names of the request headers this filter set on the host (lower case): a later
     /// decision's removal of one must reach the host though the client never sent it (a body
     /// step deciding again after the decision for an empty body).
     set_on_host: Vec<String>,
+}
+
+/// `response` with no body, nor the `content-type` of one.
+fn without_body(response: &LocalResponse) -> LocalResponse {
+    LocalResponse {
+        status: response.status,
+        headers: response
+            .headers
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-type"))
+            .cloned()
+            .collect(),
+        body: Vec::new(),
+    }
+}
+
+/// A removal of every field `edits` sets or removes, but the pseudo-headers and
+/// `content-length` (a body's length, no client copy of anything).
+fn removals_of(edits: &HeaderEdits) -> HeaderEdits {
+    let mut removals = HeaderEdits::default();
+    for edit in &edits.0 {
+        let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
+        if !name.starts_with(':') && !name.eq_ignore_ascii_case("content-length") {
+            removals.remove(name.clone());
+        }
+    }
+    removals
 }
 
 /// Builds the stages' view of the request from the host's headers. Pseudo-headers become
@@ -209,10 +247,13 @@ impl<H: Host> HttpFilter<H> {
             request_id: String::new(),
             call_started_ms: 0,
             call_timeout_ms: 0,
+            call_sent_body: false,
             body_coming: false,
             held_body: None,
             body_read: None,
             trailers_seen: false,
+            decided_removals: HeaderEdits::default(),
+            reply_bodiless: false,
             grpc: None,
             set_on_host: Vec::new(),
             parked_uri: None,
@@ -394,7 +435,8 @@ impl<H: Host> HttpFilter<H> {
     /// the host buffers during a call is marked complete for a later read.
     pub fn on_request_trailers(&mut self) -> Action {
         self.trailers_seen = true;
-        if let Err(action) = self.strip_trailers(&HeaderEdits::default()) {
+        let decided = std::mem::take(&mut self.decided_removals);
+        if let Err(action) = self.strip_trailers(&decided) {
             return action;
         }
         match self.state {
@@ -413,7 +455,8 @@ impl<H: Host> HttpFilter<H> {
 
     /// Trailers are fields of the request too, and an upstream may read them as headers: the
     /// client's copies there of every header the filter owns are removed, whatever the state,
-    /// and of every header `decided` (the decision's edits, when it is made) sets or removes.
+    /// and of every header `decided` (the decision's edits, or [`removals_of`] them) sets or
+    /// removes.
     fn strip_trailers(&mut self, decided: &HeaderEdits) -> Result<(), Action> {
         if self.flow.is_none() || self.state == State::Responded {
             return Ok(());
@@ -427,19 +470,20 @@ impl<H: Host> HttpFilter<H> {
             .as_ref()
             .map(|f| f.guard_edits_on(&self.config, &sent))
             .unwrap_or_default();
-        let mut owned = HeaderEdits::default();
-        for edit in &decided.0 {
-            let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
-            if !name.starts_with(':') && !name.eq_ignore_ascii_case("content-length") {
-                owned.remove(name.clone());
-            }
-        }
-        guard.0.extend(headers::covering_spellings(&sent, owned).0);
+        guard
+            .0
+            .extend(headers::covering_spellings(&sent, removals_of(decided)).0);
+        let mut removed: Vec<String> = Vec::new();
         for edit in headers::without_idle_removals(&sent.headers, &guard).0 {
             let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
+            // The configuration's names and the decision's overlap: one removal each.
+            if removed.iter().any(|r| r.eq_ignore_ascii_case(&name)) {
+                continue;
+            }
             if let Err(e) = self.host.remove_request_trailer(&name) {
                 return Err(self.host_failure(e));
             }
+            removed.push(name);
         }
         Ok(())
     }
@@ -480,7 +524,14 @@ impl<H: Host> HttpFilter<H> {
             }
         }
         let next = self.step(|flow, config, shared| flow.on_call_answer(config, shared, &answer));
-        if self.run(next) == Action::Continue {
+        self.reply_bodiless = host_quirks::reply_without_body_after_empty_answer(
+            self.host.is_kong(),
+            self.call_sent_body,
+            body_size,
+        );
+        let action = self.run(next);
+        self.reply_bodiless = false;
+        if action == Action::Continue {
             if let Err(e) = self.host.continue_request() {
                 self.host.log(
                     Level::Error,
@@ -924,6 +975,7 @@ impl<H: Host> HttpFilter<H> {
             Ok(token) => {
                 self.call_started_ms = started_ms;
                 self.call_timeout_ms = call.timeout_ms;
+                self.call_sent_body = !call.body.is_empty();
                 self.state = State::Calling { token };
                 Action::Pause
             }
@@ -1085,6 +1137,9 @@ impl<H: Host> HttpFilter<H> {
             return action;
         }
         self.state = State::Forwarded;
+        if self.body_coming && !self.trailers_seen {
+            self.decided_removals = removals_of(edits);
+        }
         // On Kong a body that comes after a decision over an assumed-empty one is refused
         // (411): the count waits for the response, or for the body step.
         if !(self.assumed_empty && self.host.is_kong()) {
@@ -1168,6 +1223,8 @@ impl<H: Host> HttpFilter<H> {
         self.state = State::Responded;
         let converted = self.grpc.map(|c| grpc::reply(response, c));
         let response = converted.as_ref().unwrap_or(response);
+        let bodiless = self.reply_bodiless.then(|| without_body(response));
+        let response = bodiless.as_ref().unwrap_or(response);
         // Envoy's own mapping differs from Kong's (400 is Internal there): Kong's is passed.
         let envoy_grpc = self.grpc == Some(Converter::Envoy);
         let grpc_status = envoy_grpc.then(|| grpc::status_for(response.status));
@@ -1179,6 +1236,11 @@ impl<H: Host> HttpFilter<H> {
             // The plainest answer, once: a request the filter could not answer stays held, and
             // must not pass for answered (on Kong a later response would go to the client).
             let plain = Refusal::Internal.reply();
+            let plain = if self.reply_bodiless {
+                without_body(&plain)
+            } else {
+                plain
+            };
             let sent = *response != plain && self.host.send_response(&plain, None).is_ok();
             self.reply_failed = !sent;
         }
@@ -3070,6 +3132,49 @@ pub(crate) mod tests {
         assert_eq!(host.trailer_removals, ["Who"]);
     }
 
+    /// Regression (review): the flow hands its edits out once, and trailers that came after
+    /// the request went on were stripped of the configuration's names only: an answer's names
+    /// without `allowed_headers` and the keys `hide_credentials` removed reached the upstream
+    /// in the trailers (`who: forged` beside the injected `who: real`, the key sent again).
+    #[test]
+    fn trailers_after_the_request_went_on_lose_the_decisions_names_too() {
+        let reconcile = r#"{"reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
+        let mut host = FakeHost {
+            headers: vec![h(":method", "POST"), h(":path", "/x")],
+            answer: CallAnswer {
+                status: Some(200),
+                headers: vec![],
+                body: br#"{"who":"real"}"#.to_vec(),
+            },
+            trailers: vec![h("who", "forged"), h("x-checksum", "c0ffee")],
+            ..FakeHost::default()
+        };
+        let mut f = filter(reconcile, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Pause);
+        f.on_call_response(7, 14);
+        assert_eq!(f.state(), State::Forwarded);
+        assert!(f.host.trailer_removals.is_empty());
+        assert_eq!(f.on_request_body(3, false), Action::Continue);
+        assert_eq!(f.on_request_trailers(), Action::Continue);
+        assert_eq!(host.trailer_removals, ["Who"]);
+
+        let hidden = r#"{"consumers": [{"id": "c-1", "keyauth_credentials": [{"key": "k-alice"}]}],
+            "key_auth": {"hide_credentials": true}}"#;
+        let mut host = FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("apikey", "k-alice"),
+            ],
+            trailers: vec![h("APIKEY", "k-alice"), h("x-checksum", "c0ffee")],
+            ..FakeHost::default()
+        };
+        let mut f = filter(hidden, &mut host);
+        assert_eq!(f.on_request_headers(false), Action::Continue);
+        assert_eq!(f.on_request_trailers(), Action::Continue);
+        assert_eq!(host.trailer_removals, ["apikey"]);
+    }
+
     #[test]
     fn request_callbacks_before_the_headers_hold() {
         let mut host = FakeHost::default();
@@ -3107,6 +3212,49 @@ pub(crate) mod tests {
             claims_of(&host.edits, "JWT")["payloadhash"],
             sha256_hex(b"abc")
         );
+    }
+
+    /// Regression (review): on Kong's engine a reply sent from the callback of a call whose
+    /// answer had no body lost its body under it, and nginx closed the client's connection
+    /// with no answer at all (`zero size buf in writer`). There the reply goes without its
+    /// body (and its `content-type`); with an answer body, and on Envoy, whole.
+    #[test]
+    fn a_reply_after_an_empty_call_answer_goes_without_its_body_on_kong() {
+        let denied = Refusal::ReconcileDenied {
+            status: 403,
+            message: "You don't have enough permissions to access".into(),
+        }
+        .reply();
+        let bodiless = LocalResponse {
+            status: 403,
+            headers: vec![],
+            body: vec![],
+        };
+        for (kong, answer, want) in [
+            (true, "", &bodiless),
+            (true, "no", &denied),
+            (false, "", &denied),
+        ] {
+            let mut host = FakeHost {
+                kong,
+                headers: vec![h(":method", "GET"), h(":path", "/x")],
+                answer: CallAnswer {
+                    status: Some(403),
+                    headers: vec![],
+                    body: answer.as_bytes().to_vec(),
+                },
+                ..FakeHost::default()
+            };
+            let mut f = filter(RECONCILE_ALLOW, &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Pause);
+            f.on_call_response(7, answer.len());
+            assert_eq!(f.state(), State::Responded);
+            assert_eq!(
+                host.responses,
+                std::slice::from_ref(want),
+                "kong {kong}, answer {answer:?}"
+            );
+        }
     }
 
     #[test]

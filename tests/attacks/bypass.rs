@@ -162,6 +162,67 @@ fn h2_trailer_copies_of_the_answers_headers_never_reach_the_upstream() {
     );
 }
 
+/// Regression (review): the flow hands its edits out once, so trailers that came after the
+/// request went on (the upstream already had its headers) kept the client's copies of the
+/// decision's own names: an answer's header without `allowed_headers`, a key
+/// `hide_credentials` removed.
+#[test]
+fn h2_trailers_after_the_request_went_on_lose_the_decisions_names_too() {
+    let r = reconcile_rig(json!({"injected_header_prefix": "x-"}));
+    r.answer.store(200, Ordering::SeqCst);
+    let trailers = [
+        ("x-user-role", "forged"),
+        ("X_User_Role", "forged"),
+        ("x-checksum", "c0ffee"),
+    ];
+    let seen = send_after_the_headers_went_on(&r.envoy, &r.upstream, BODY, &trailers, &[]);
+    assert_eq!(seen.header_all("x-user-role"), ["admin"]);
+    assert_eq!(seen.body, BODY.as_bytes());
+    assert_eq!(seen.trailers, [("x-checksum".into(), "c0ffee".into())]);
+
+    let upstream = Server::ok();
+    let config = json!({
+        "consumers": [{"id": "c-1", "username": "alice", "keyauth_credentials": [{"key": "k-alice"}]}],
+        "key_auth": {"hide_credentials": true}
+    });
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    let trailers = [("APIKEY", "k-alice"), ("x-checksum", "c0ffee")];
+    let seen = send_after_the_headers_went_on(
+        &envoy,
+        &upstream,
+        BODY,
+        &trailers,
+        &[("apikey", "k-alice")],
+    );
+    assert_eq!(seen.header("x-consumer-username"), Some("alice"));
+    assert_eq!(seen.header("apikey"), None);
+    assert_eq!(seen.trailers, [("x-checksum".into(), "c0ffee".into())]);
+}
+
+/// Sends an HTTP/2 POST whose DATA and trailers leave only once the upstream has its headers
+/// (the filter let the request go on), and returns what the upstream received.
+fn send_after_the_headers_went_on(
+    envoy: &Envoy,
+    upstream: &Server,
+    body: &str,
+    trailers: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> Recorded {
+    let gate = envoy.scratch_path("h2-gate");
+    let mut req = H2Request::new("POST", "/orders", envoy.listener).gate(&gate);
+    for (name, value) in headers {
+        req = req.header(name, value);
+    }
+    let req = req.data(body).trailers(trailers);
+    let listener = envoy.listener;
+    let client = std::thread::spawn(move || h2::send(listener, &req));
+    upstream.wait_for_headers(1);
+    std::fs::write(&gate, "").unwrap();
+    let resp = client.join().unwrap();
+    assert_eq!((resp.status, resp.text().as_str()), (200, "ok"));
+    upstream.single()
+}
+
 #[test]
 fn h2_trailers_while_body_read_for_upstream_jwt_get_the_minted_token() {
     let upstream = Server::ok();

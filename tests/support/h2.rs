@@ -13,6 +13,8 @@ pub struct H2Request {
     pub headers: Vec<(String, String)>,
     pub data: Vec<String>,
     pub trailers: Option<Vec<(String, String)>>,
+    /// A file whose creation lets the client send what follows the HEADERS.
+    pub gate: Option<String>,
 }
 
 impl H2Request {
@@ -28,6 +30,7 @@ impl H2Request {
             headers: headers.into_iter().map(|(k, v)| (k.into(), v)).collect(),
             data: Vec::new(),
             trailers: None,
+            gate: None,
         }
     }
 
@@ -49,12 +52,20 @@ impl H2Request {
         self
     }
 
+    /// Sends the DATA frames and trailers only once the file `path` exists (the test creates
+    /// it when what it waits for happened, such as the upstream receiving the headers).
+    pub fn gate(mut self, path: &str) -> Self {
+        self.gate = Some(path.into());
+        self
+    }
+
     fn op(&self, addr: SocketAddr) -> Value {
         json!({
             "addr": addr.to_string(),
             "headers": self.headers,
             "data": self.data,
             "trailers": self.trailers,
+            "gate": self.gate,
         })
     }
 }

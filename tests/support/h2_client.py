@@ -6,18 +6,22 @@ Envoy's listener uses `codec_type: AUTO`, which reads the HTTP/2 connection pref
     {"addr": "127.0.0.1:10000",
      "headers": [[":method", "POST"], [":path", "/x"], ...],   # pseudo-headers first
      "data": ["abc", ""],                                      # DATA frames, in order (text)
-     "trailers": [["x-checksum", "1"]]}                        # or null: no trailers
+     "trailers": [["x-checksum", "1"]],                        # or null: no trailers
+     "gate": "/tmp/x/go"}                                      # optional, see below
 
 END_STREAM goes on the trailers when there are any, else on the last DATA frame, else on the
-HEADERS. Prints `{"results": [response, ...]}` with, per request, `status` (null when none came),
+HEADERS. With a `gate`, the HEADERS go first and the rest only once that file exists (the test
+creates it when the event it waits for happened). Prints `{"results": [response, ...]}` with, per request, `status` (null when none came),
 `headers` ([[name, value], ...]), `body_b64`, and `reset` (the stream or the connection ended
 without a complete response).
 """
 
 import base64
 import json
+import os
 import socket
 import sys
+import time
 
 import h2.config
 import h2.connection
@@ -44,12 +48,23 @@ def exchange(sock, op):
     data = [d.encode("utf-8") for d in op.get("data") or []]
     trailers = [tuple(t) for t in op.get("trailers") or []]
     conn.send_headers(stream, headers, end_stream=not data and not trailers)
+    if op.get("gate"):
+        sock.sendall(conn.data_to_send())
+        wait_for_file(op["gate"])
     for i, chunk in enumerate(data):
         conn.send_data(stream, chunk, end_stream=(i == len(data) - 1 and not trailers))
     if trailers:
         conn.send_headers(stream, trailers, end_stream=True)
     sock.sendall(conn.data_to_send())
     return read_response(sock, conn, stream)
+
+
+def wait_for_file(path):
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the gate {path} never opened")
+        time.sleep(0.01)
 
 
 def read_response(sock, conn, stream):

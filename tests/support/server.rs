@@ -81,6 +81,8 @@ type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
 pub struct Server {
     addr: SocketAddr,
     seen: Arc<(Mutex<Vec<Recorded>>, Condvar)>,
+    /// Requests whose headers arrived (their bodies may not have yet).
+    heads: Arc<(Mutex<usize>, Condvar)>,
     stop: Arc<AtomicBool>,
 }
 
@@ -95,20 +97,43 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let heads = Arc::new((Mutex::new(0), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let handler: Handler = Arc::new(handler);
-        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let (seen2, heads2, stop2) = (seen.clone(), heads.clone(), stop.clone());
         thread::spawn(move || {
             for conn in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(conn) = conn else { continue };
-                let (seen, handler, stop) = (seen2.clone(), handler.clone(), stop2.clone());
-                thread::spawn(move || serve(conn, &seen, &handler, &stop));
+                let (seen, heads) = (seen2.clone(), heads2.clone());
+                let (handler, stop) = (handler.clone(), stop2.clone());
+                thread::spawn(move || serve(conn, &seen, &heads, &handler, &stop));
             }
         });
-        Self { addr, seen, stop }
+        Self {
+            addr,
+            seen,
+            heads,
+            stop,
+        }
+    }
+
+    /// Waits until the headers of at least `n` requests arrived (bounded by 30 s), whether or
+    /// not their bodies have: the proxy let those requests go on.
+    pub fn wait_for_headers(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (lock, cv) = &*self.heads;
+        let mut heads = lock.lock().unwrap();
+        while *heads < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "server got the headers of {heads} of {n} requests"
+            );
+            heads = cv.wait_timeout(heads, left).unwrap().0;
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -151,6 +176,7 @@ impl Drop for Server {
 fn serve(
     conn: TcpStream,
     seen: &(Mutex<Vec<Recorded>>, Condvar),
+    heads: &(Mutex<usize>, Condvar),
     handler: &Handler,
     stop: &AtomicBool,
 ) {
@@ -168,6 +194,8 @@ fn serve(
         let method = parts.next().unwrap_or_default().to_string();
         let path = parts.next().unwrap_or_default().to_string();
         let headers = read_headers(&mut reader);
+        *heads.0.lock().unwrap() += 1;
+        heads.1.notify_all();
         let (body, trailers) = read_body_and_trailers(&mut reader, &headers, false);
         let rec = Recorded {
             method,
