@@ -166,8 +166,12 @@ pub struct HttpFilter<H: Host> {
     set_on_host: Vec<String>,
 }
 
-/// `response` with no body, nor the `content-type` of one.
+/// `response` with no body, nor the `content-type` of one. A reply that has none keeps its
+/// headers (gRPC's answer: `content-type: application/grpc` and no body).
 fn without_body(response: &LocalResponse) -> LocalResponse {
+    if response.body.is_empty() {
+        return response.clone();
+    }
     LocalResponse {
         status: response.status,
         headers: response
@@ -3255,6 +3259,32 @@ pub(crate) mod tests {
                 "kong {kong}, answer {answer:?}"
             );
         }
+
+        // A gRPC reply has no body to lose: its headers stay whole.
+        let mut host = FakeHost {
+            kong: true,
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/svc/Call"),
+                h("content-type", "application/grpc"),
+            ],
+            answer: CallAnswer {
+                status: Some(403),
+                headers: vec![],
+                body: vec![],
+            },
+            ..FakeHost::default()
+        };
+        host.properties
+            .insert("request.protocol".into(), b"HTTP/2.0".to_vec());
+        let mut f = filter(RECONCILE_ALLOW, &mut host);
+        assert_eq!(f.on_request_headers(true), Action::Pause);
+        f.on_call_response(7, 0);
+        let sent = &host.responses[0];
+        assert_eq!(sent.status, 403);
+        assert!(sent.body.is_empty());
+        let grpc_status = sent.headers.iter().find(|(n, _)| n == "grpc-status");
+        assert_eq!(grpc_status.map(|(_, v)| v.as_str()), Some("7"));
     }
 
     #[test]
