@@ -64,6 +64,9 @@ pub trait Host {
     fn call_answer(&self, body_size: usize, max: usize) -> CallAnswer;
     /// Sets a header on the response to the client.
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
+    /// Removes every header of the response (but its pseudo-headers): the upstream's, when the
+    /// filter replaces an answer to a request it never let go.
+    fn clear_response_headers(&mut self) -> Result<(), HostError>;
     /// True on Kong (ngx_wasm_module), where `ngx.*` properties exist (false until
     /// [`Host::learn_kind`] ran in a request).
     fn is_kong(&self) -> bool;
@@ -275,6 +278,21 @@ impl Host for ProxyWasmHost {
                 .map_err(fail("remove response header"))?;
         }
         abi::replace_header(ids::RESPONSE_HEADERS, name, value).map_err(fail("set response header"))
+    }
+
+    fn clear_response_headers(&mut self) -> Result<(), HostError> {
+        let pairs =
+            abi::header_pairs(ids::RESPONSE_HEADERS).map_err(fail("get response headers"))?;
+        for (name, _) in lossy(pairs) {
+            let framing = ["content-length", "connection", "transfer-encoding"]
+                .iter()
+                .any(|f| name.eq_ignore_ascii_case(f));
+            if !name.starts_with(':') && !framing {
+                abi::remove_header(ids::RESPONSE_HEADERS, &name)
+                    .map_err(fail("remove response header"))?;
+            }
+        }
+        Ok(())
     }
 
     fn is_kong(&self) -> bool {

@@ -63,6 +63,17 @@ pub fn decode_flag(bytes: &[u8]) -> Option<bool> {
     }
 }
 
+/// Whether a call made after the body was rewritten to another length sends the upstream
+/// the client's `Content-Length`. Kong's engine (every ngx_wasm_module release) keeps the length
+/// the request had when its headers were handed to the filter and puts it back each time the
+/// content phase resumes, as it does after a call the body step waited on: the shorter body
+/// (a key cut out of it) then went upstream with the longer length, and an upstream reusing the
+/// connection read the start of the next request as this body's rest, so a request hidden in
+/// a second body was read as a request of its own. Such a request is refused on Kong (500).
+pub fn call_restores_the_clients_length(kong: bool) -> bool {
+    kong
+}
+
 /// Whether replacing a response header must remove it first. Kong's engine replaces a header
 /// the upstream sent once, in any letter case, but one sent twice loses every copy and gets no
 /// value at all; after a removal (of every copy) the replace adds it. Envoy replaces them all.

@@ -22,7 +22,9 @@
 //!    in the request phase, before the upstream is contacted;
 //! 3. on Kong, `on_http_response_headers` while the call (or the body read) is pending means the
 //!    request went upstream without our decision: the upstream's answer is replaced by the
-//!    failed call's reply (502 when that would have let it through). ngx_wasm_module refuses a
+//!    failed call's reply (502 when that would have let it through), without a body, and every
+//!    header the upstream sent is removed first (a cookie must not reach a client nobody
+//!    authenticated; its `Content-Length` would cut a body short). ngx_wasm_module refuses a
 //!    local response once the upstream produced content with a trap ("response already sent",
 //!    its test `102-proxy_send_local_response.t`), which nginx answers with a 500: either way
 //!    the client never sees the upstream's answer. On Envoy a response while a call is pending
@@ -114,6 +116,9 @@ pub struct HttpFilter<H: Host> {
     call_timeout_ms: u32,
     /// The pending call carries a body (a reconcile call; a JWKS fetch does not).
     call_sent_body: bool,
+    /// The body went on shorter or longer than the `Content-Length` the client declared (a key
+    /// cut out of it): see [`host_quirks::call_restores_the_clients_length`].
+    body_length_changed: bool,
     /// Whether a body follows the headers.
     body_coming: bool,
     /// Body size and end flag the host reported while a call was pending (buffered, unread).
@@ -252,6 +257,7 @@ impl<H: Host> HttpFilter<H> {
             call_started_ms: 0,
             call_timeout_ms: 0,
             call_sent_body: false,
+            body_length_changed: false,
             body_coming: false,
             held_body: None,
             body_read: None,
@@ -629,19 +635,37 @@ impl<H: Host> HttpFilter<H> {
         if !pending || !self.host.is_kong() {
             return false;
         }
+        // The reply replaces the upstream's status and body only: its headers (a session
+        // cookie) would reach a client nobody authenticated, and its `Content-Length` cut the
+        // reply's body short (review, Kong 3.8). They go, and the reply goes without a body,
+        // its length 0.
+        if let Err(e) = self.clear_upstream_answer() {
+            self.host.log(
+                Level::Error,
+                &format!("jwt-relay: {} failed: {}", e.call, e.status),
+            );
+        }
+        self.reply_bodiless = true;
         if std::mem::take(&mut self.reply_failed) {
             self.host.log(
                 Level::Error,
                 "jwt-relay: a response came to a request the filter could not answer; replacing it",
             );
             self.respond(&Refusal::Internal.reply());
-            return true;
+        } else {
+            match self.call_lost() {
+                Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
+                _ => self.refuse(Refusal::Undecided),
+            };
         }
-        match self.call_lost() {
-            Some(Next::Refuse(refusal)) => self.respond(&refusal.reply()),
-            _ => self.refuse(Refusal::Undecided),
-        };
+        self.reply_bodiless = false;
         true
+    }
+
+    /// Kong: the upstream's headers off the response a reply replaces, its length 0.
+    fn clear_upstream_answer(&mut self) -> Result<(), HostError> {
+        self.host.clear_response_headers()?;
+        self.host.set_response_header("content-length", "0")
     }
 
     /// The host went on without the answer of the pending call: logs it and feeds the flow a
@@ -820,6 +844,14 @@ impl<H: Host> HttpFilter<H> {
                 Some(Next::Serve(reply)) => return self.respond(&reply),
                 Some(Next::Refuse(refusal)) => return self.respond(&refusal.reply()),
                 Some(Next::Dispatch(call)) => {
+                    if host_quirks::call_restores_the_clients_length(self.host.is_kong())
+                        && self.body_length_changed
+                    {
+                        return self.fail_closed(
+                            "a call after a key was cut out of the body: Kong's engine would \
+                             send the upstream the client's Content-Length (docs/kong.md)",
+                        );
+                    }
                     // Guard 1 (module docs): nothing forged may ride along if we are never
                     // called back.
                     if let Err(action) = self.apply_guard() {
@@ -853,7 +885,15 @@ impl<H: Host> HttpFilter<H> {
         };
         self.host
             .replace_request_body(size, &body)
-            .map_err(|e| self.host_failure(e))
+            .map_err(|e| self.host_failure(e))?;
+        let declared = self
+            .flow
+            .as_ref()
+            .and_then(|f| f.request().header("content-length"))
+            .and_then(host_quirks::content_length_value);
+        self.body_length_changed =
+            declared.is_some_and(|n| Some(n) != u64::try_from(body.len()).ok());
+        Ok(())
     }
 
     /// Starts reading the body: at once when none follows, from what the host already
@@ -1320,6 +1360,8 @@ pub(crate) mod tests {
         grpc_statuses: Vec<Option<u8>>,
         /// Headers the filter set on the response to the client.
         response_headers_set: Vec<(String, String)>,
+        /// How many times the filter removed the upstream's response headers.
+        response_headers_cleared: usize,
         /// How many local responses the host refuses before it takes one.
         refused_responses: usize,
     }
@@ -1395,6 +1437,10 @@ pub(crate) mod tests {
         }
         fn set_response_header(&mut self, name: &str, value: &str) -> R<()> {
             self.response_headers_set.push(h(name, value));
+            Ok(())
+        }
+        fn clear_response_headers(&mut self) -> R<()> {
+            self.response_headers_cleared += 1;
             Ok(())
         }
         fn is_kong(&self) -> bool {
@@ -1865,8 +1911,12 @@ pub(crate) mod tests {
                 before + usize::from(replaced),
                 "{refused} {kong}"
             );
-            if refused == 1 || replaced {
+            if refused == 1 {
                 assert_eq!(f.host.responses.last(), Some(&Refusal::Internal.reply()));
+            }
+            if replaced {
+                let bodiless = without_body(&Refusal::Internal.reply());
+                assert_eq!(f.host.responses.last(), Some(&bodiless));
             }
         }
     }
@@ -2627,8 +2677,12 @@ pub(crate) mod tests {
         assert_eq!(f.state(), State::Responded);
         // A late answer changes nothing.
         f.on_call_response(7, 10);
-        assert_eq!(host.responses, [Refusal::Undecided.reply()]);
+        assert_eq!(host.responses, [without_body(&Refusal::Undecided.reply())]);
         assert_eq!(host.resumed, 0);
+        // The upstream's headers go, the reply's length is 0 (review: a session cookie and
+        // the upstream's `Content-Length` reached the client).
+        assert_eq!(host.response_headers_cleared, 1);
+        assert_eq!(host.response_headers_set, [h("content-length", "0")]);
     }
 
     #[test]
@@ -2638,7 +2692,7 @@ pub(crate) mod tests {
         start_call(&mut f);
         assert_eq!(f.on_response_headers(), Action::Continue);
         // The request went up without the marker header: its answer is not passed on.
-        assert_eq!(host.responses, [Refusal::Undecided.reply()]);
+        assert_eq!(host.responses, [without_body(&Refusal::Undecided.reply())]);
     }
 
     #[test]
@@ -2949,7 +3003,7 @@ pub(crate) mod tests {
         let mut f = filter(&upstream_jwt(), &mut host);
         assert_eq!(f.on_request_headers(false), Action::Continue);
         assert_eq!(f.on_response_headers(), Action::Continue);
-        assert_eq!(host.responses, [Refusal::Undecided.reply()]);
+        assert_eq!(host.responses, [without_body(&Refusal::Undecided.reply())]);
         assert!(host.logs.borrow()[0].contains("without the request body"));
     }
 
@@ -3300,7 +3354,8 @@ pub(crate) mod tests {
             };
             assert_eq!(action, Action::Continue);
             assert_eq!(f.state(), State::Responded);
-            assert_eq!(host.responses, [Refusal::Undecided.reply()]);
+            assert_eq!(host.responses, [without_body(&Refusal::Undecided.reply())]);
+            assert_eq!(host.response_headers_cleared, 1);
         }
     }
 
@@ -3647,6 +3702,49 @@ pub(crate) mod tests {
             let length = HeaderEdit::Set("content-length".into(), "7".into());
             assert!(host.edits.contains(&length), "{:?}", host.edits);
             assert!(host.responses.is_empty());
+        }
+    }
+
+    /// Regression (review): on Kong's engine a call after a key was cut out of the body sent
+    /// the upstream the client's `Content-Length` with the shorter body (the engine puts the
+    /// length back when the content phase resumes): refused there, the call never made. Envoy
+    /// calls and sends the new length with the decision.
+    #[test]
+    fn a_call_after_a_key_was_cut_out_of_the_body_is_refused_on_kong() {
+        let config = r#"{"consumers": [{"id": "c-1", "keyauth_credentials": [{"key": "good"}]}],
+            "key_auth": {"key_in_body": true, "hide_credentials": true},
+            "reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
+        for kong in [false, true] {
+            let mut host = FakeHost {
+                headers: vec![
+                    h(":method", "POST"),
+                    h(":path", "/x"),
+                    h("content-length", "19"),
+                    h("content-type", "application/x-www-form-urlencoded"),
+                ],
+                body: b"apikey=good&foo=bar".to_vec(),
+                answer: CallAnswer {
+                    status: Some(200),
+                    headers: vec![],
+                    body: b"{}".to_vec(),
+                },
+                kong,
+                ..FakeHost::default()
+            };
+            let mut f = filter(config, &mut host);
+            assert_eq!(f.on_request_headers(false), body_wait(kong), "kong {kong}");
+            assert_eq!(f.on_request_body(19, true), Action::Pause, "kong {kong}");
+            if kong {
+                assert_eq!(f.state(), State::Responded);
+                assert_eq!(host.responses[0].status, 500);
+                assert!(host.calls.is_empty());
+                continue;
+            }
+            f.on_call_response(7, 2);
+            assert_eq!(f.state(), State::Forwarded);
+            assert_eq!(host.calls.len(), 1);
+            let length = HeaderEdit::Set("content-length".into(), "7".into());
+            assert!(host.edits.contains(&length), "{:?}", host.edits);
         }
     }
 
