@@ -3165,13 +3165,13 @@ pub(crate) mod tests {
         assert!(host.trailer_removals.is_empty());
     }
 
-    /// Regression (review): trailers held during the call were stripped of the names known
-    /// then; without `allowed_headers` an answer's names are known only when it comes, so the
-    /// client's trailer `who: forged` reached the upstream beside the injected `who: real`.
-    #[test]
-    fn trailers_held_during_the_call_lose_the_answers_names_too() {
-        let config = r#"{"reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
-        let mut host = FakeHost {
+    const RECONCILE_WITHOUT_BODY: &str =
+        r#"{"reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
+
+    /// A POST whose auth service answers `{"who":"real"}` (injected as `who`), with the
+    /// client's trailer `who: forged` beside one the filter owns no part of.
+    fn who_answers_beside_a_forged_trailer() -> FakeHost {
+        FakeHost {
             headers: vec![h(":method", "POST"), h(":path", "/x")],
             answer: CallAnswer {
                 status: Some(200),
@@ -3180,8 +3180,16 @@ pub(crate) mod tests {
             },
             trailers: vec![h("who", "forged"), h("x-checksum", "c0ffee")],
             ..FakeHost::default()
-        };
-        let mut f = filter(config, &mut host);
+        }
+    }
+
+    /// Regression (review): trailers held during the call were stripped of the names known
+    /// then; without `allowed_headers` an answer's names are known only when it comes, so the
+    /// client's trailer `who: forged` reached the upstream beside the injected `who: real`.
+    #[test]
+    fn trailers_held_during_the_call_lose_the_answers_names_too() {
+        let mut host = who_answers_beside_a_forged_trailer();
+        let mut f = filter(RECONCILE_WITHOUT_BODY, &mut host);
         assert_eq!(f.on_request_headers(false), Action::Pause);
         assert_eq!(f.on_request_trailers(), Action::Pause);
         assert!(f.host.trailer_removals.is_empty());
@@ -3196,18 +3204,8 @@ pub(crate) mod tests {
     /// in the trailers (`who: forged` beside the injected `who: real`, the key sent again).
     #[test]
     fn trailers_after_the_request_went_on_lose_the_decisions_names_too() {
-        let reconcile = r#"{"reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
-        let mut host = FakeHost {
-            headers: vec![h(":method", "POST"), h(":path", "/x")],
-            answer: CallAnswer {
-                status: Some(200),
-                headers: vec![],
-                body: br#"{"who":"real"}"#.to_vec(),
-            },
-            trailers: vec![h("who", "forged"), h("x-checksum", "c0ffee")],
-            ..FakeHost::default()
-        };
-        let mut f = filter(reconcile, &mut host);
+        let mut host = who_answers_beside_a_forged_trailer();
+        let mut f = filter(RECONCILE_WITHOUT_BODY, &mut host);
         assert_eq!(f.on_request_headers(false), Action::Pause);
         f.on_call_response(7, 14);
         assert_eq!(f.state(), State::Forwarded);

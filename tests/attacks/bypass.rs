@@ -137,6 +137,14 @@ fn h2_trailers_with_reconcile_allowed_go_on_with_injected_headers() {
     assert_vm_alive(&r.envoy);
 }
 
+/// Trailers holding client copies of the header the auth service's answer injects (as
+/// `x-user-role`), in two spellings, and one the filter owns no part of.
+const FORGED_ROLE_TRAILERS: [(&str, &str); 3] = [
+    ("x-user-role", "forged"),
+    ("X_User_Role", "forged"),
+    ("x-checksum", "c0ffee"),
+];
+
 /// Regression (review): without `allowed_headers` the answer's names are known only when it
 /// comes, and trailers held during the call kept the client's `x-user-role: forged` beside the
 /// injected header `x-user-role: admin`.
@@ -144,14 +152,9 @@ fn h2_trailers_with_reconcile_allowed_go_on_with_injected_headers() {
 fn h2_trailer_copies_of_the_answers_headers_never_reach_the_upstream() {
     let r = reconcile_rig(json!({"injected_header_prefix": "x-"}));
     r.answer.store(200, Ordering::SeqCst);
-    let trailers = [
-        ("x-user-role", "forged"),
-        ("X_User_Role", "forged"),
-        ("x-checksum", "c0ffee"),
-    ];
     let req = H2Request::new("POST", "/orders", r.envoy.listener)
         .data(BODY)
-        .trailers(&trailers);
+        .trailers(&FORGED_ROLE_TRAILERS);
     let resp = h2::send(r.envoy.listener, &req);
     assert_eq!((resp.status, resp.text().as_str()), (200, "ok"));
     let seen = r.upstream.single();
@@ -170,12 +173,8 @@ fn h2_trailer_copies_of_the_answers_headers_never_reach_the_upstream() {
 fn h2_trailers_after_the_request_went_on_lose_the_decisions_names_too() {
     let r = reconcile_rig(json!({"injected_header_prefix": "x-"}));
     r.answer.store(200, Ordering::SeqCst);
-    let trailers = [
-        ("x-user-role", "forged"),
-        ("X_User_Role", "forged"),
-        ("x-checksum", "c0ffee"),
-    ];
-    let seen = send_after_the_headers_went_on(&r.envoy, &r.upstream, BODY, &trailers, &[]);
+    let seen =
+        send_after_the_headers_went_on(&r.envoy, &r.upstream, BODY, &FORGED_ROLE_TRAILERS, &[]);
     assert_eq!(seen.header_all("x-user-role"), ["admin"]);
     assert_eq!(seen.body, BODY.as_bytes());
     assert_eq!(seen.trailers, [("x-checksum".into(), "c0ffee".into())]);
@@ -208,7 +207,8 @@ fn send_after_the_headers_went_on(
     trailers: &[(&str, &str)],
     headers: &[(&str, &str)],
 ) -> Recorded {
-    let gate = envoy.scratch_path("h2-gate");
+    static GATES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let gate = envoy.scratch_path(&format!("h2-gate-{}", GATES.fetch_add(1, Ordering::SeqCst)));
     let mut req = H2Request::new("POST", "/orders", envoy.listener).gate(&gate);
     for (name, value) in headers {
         req = req.header(name, value);

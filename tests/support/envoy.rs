@@ -256,12 +256,12 @@ impl Envoy {
         http::send(self.listener, req)
     }
 
-    /// Everything Envoy logged so far.
     /// A path in this Envoy's own scratch directory (removed with it), for a test's files.
     pub fn scratch_path(&self, name: &str) -> String {
         self.dir.join(name).to_string_lossy().into_owned()
     }
 
+    /// Everything Envoy logged so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
     }
