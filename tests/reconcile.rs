@@ -393,6 +393,35 @@ fn call_refuses_a_target_host_other_than_the_host_header() {
     }
 }
 
+/// Regression (review): Envoy joins two `Host` headers with a comma and passed the list to the
+/// service and the upstream, whose frameworks may each take another name of it. A `Host` that
+/// names a list is refused before the call on both hosts (nginx refuses two `Host` itself).
+#[test]
+fn call_refuses_a_host_header_naming_a_list() {
+    let refused = json!({"message": "Request target and Host header name different hosts"});
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        let mut requests = vec![Request::get("/orders").header("host", "a.example,b.example")];
+        if host == Host::Envoy {
+            let twice = Request::get("/orders")
+                .header("host", "a.example")
+                .header("host", "b.example");
+            requests.push(twice);
+        }
+        for req in &requests {
+            let resp = r.gw.send(req);
+            assert_eq!(
+                (resp.status, resp.json()),
+                (400, refused.clone()),
+                "{host:?}"
+            );
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        assert!(r.gw.log().contains("denied: ambiguous_host"), "{host:?}");
+    }
+}
+
 /// Regression (review): on Kong `GET /public/../admin` (or `%2e%2e`) was shown to the service
 /// as written while Kong's router sent the upstream its normalized `/admin`; upstream
 /// frameworks resolve it alike behind Envoy. A path that resolves to another is refused

@@ -1747,8 +1747,23 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
         req.target_host = target.map(str::to_string);
         Flow::start(&config, &mut shared, req).1
     };
+    for (host, target) in [
+        ("attacker.example", Some("victim.example")),
+        // A list (Envoy joins two `Host` headers with a comma), with a target or without.
+        ("a.example,b.example", None),
+        ("victim.example, attacker.example", Some("victim.example")),
+    ] {
+        assert_eq!(
+            start(host, target),
+            Next::Refuse(Refusal::AmbiguousHost),
+            "{host} {target:?}"
+        );
+    }
+    let mut shared = Shared::for_config(&config);
+    let mut twice = request(T0, &[("host", "a.example"), ("Host", "b.example")]);
+    twice.authority = "a.example".into();
     assert_eq!(
-        start("attacker.example", Some("victim.example")),
+        Flow::start(&config, &mut shared, twice).1,
         Next::Refuse(Refusal::AmbiguousHost)
     );
     for (host, target) in [

@@ -170,9 +170,21 @@ pub fn raw_fragment(req: &Request) -> bool {
 /// ([`Request::target_host`]: `GET http://victim.example/ HTTP/1.1` with `Host:
 /// attacker.example` on Kong): the call would show the service the header's host, while Kong
 /// tells the upstream the target's (`X-Forwarded-Host`), and the answer's cache entry would
-/// serve the other host.
+/// serve the other host. Also when `Host` names a list: two `Host` headers, which Envoy joins
+/// with a comma (review), or one holding a comma, which no host name has: the service and the
+/// upstream's framework may each take another of them (the first, the last).
 pub fn ambiguous_host(req: &Request) -> bool {
-    let named = req.header("host").map(forwarded_host);
+    let mut hosts = req
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("host"));
+    let first = hosts.next().map(|(_, value)| value.as_str());
+    let listed = |value: &str| value.contains(',');
+    // On Envoy `Host` arrives as `:authority` (two of them joined).
+    if hosts.next().is_some() || first.is_some_and(listed) || listed(&req.authority) {
+        return true;
+    }
+    let named = first.map(forwarded_host);
     matches!((&req.target_host, named), (Some(target), Some(named)) if !target.eq_ignore_ascii_case(&named))
 }
 
