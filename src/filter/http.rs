@@ -3673,22 +3673,27 @@ pub(crate) mod tests {
     const HIDDEN_BODY_KEY: &str = r#"{"consumers": [{"id": "c-1", "keyauth_credentials": [{"key": "good"}]}],
         "key_auth": {"key_in_body": true, "hide_credentials": true}}"#;
 
+    /// A form POST of 19 bytes whose body holds the key `good` (`apikey=good&foo=bar`).
+    fn form_with_a_body_key(kong: bool) -> FakeHost {
+        FakeHost {
+            headers: vec![
+                h(":method", "POST"),
+                h(":path", "/x"),
+                h("content-length", "19"),
+                h("content-type", "application/x-www-form-urlencoded"),
+            ],
+            body: b"apikey=good&foo=bar".to_vec(),
+            kong,
+            ..FakeHost::default()
+        }
+    }
+
     /// `key_in_body` with `hide_credentials`, on both hosts: the body without the key is
     /// written in the body step (the whole body replaced, once), with its `Content-Length`.
     #[test]
     fn a_key_cut_out_of_the_body_is_written_in_the_body_step() {
         for kong in [false, true] {
-            let mut host = FakeHost {
-                headers: vec![
-                    h(":method", "POST"),
-                    h(":path", "/x"),
-                    h("content-length", "19"),
-                    h("content-type", "application/x-www-form-urlencoded"),
-                ],
-                body: b"apikey=good&foo=bar".to_vec(),
-                kong,
-                ..FakeHost::default()
-            };
+            let mut host = form_with_a_body_key(kong);
             let mut f = filter(HIDDEN_BODY_KEY, &mut host);
             assert_eq!(f.on_request_headers(false), body_wait(kong), "kong {kong}");
             assert_eq!(f.on_request_body(19, true), Action::Continue, "kong {kong}");
@@ -3714,20 +3719,12 @@ pub(crate) mod tests {
             "reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
         for kong in [false, true] {
             let mut host = FakeHost {
-                headers: vec![
-                    h(":method", "POST"),
-                    h(":path", "/x"),
-                    h("content-length", "19"),
-                    h("content-type", "application/x-www-form-urlencoded"),
-                ],
-                body: b"apikey=good&foo=bar".to_vec(),
                 answer: CallAnswer {
                     status: Some(200),
                     headers: vec![],
                     body: b"{}".to_vec(),
                 },
-                kong,
-                ..FakeHost::default()
+                ..form_with_a_body_key(kong)
             };
             let mut f = filter(config, &mut host);
             assert_eq!(f.on_request_headers(false), body_wait(kong), "kong {kong}");
