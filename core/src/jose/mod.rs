@@ -31,7 +31,7 @@ mod rsa_public;
 pub use alg::{Algorithm, EcCurve, Family, Sha};
 pub use error::JoseError;
 pub use jwk::{Jwk, JwkSet, OctKeyEncoding};
-pub use jws::{Header, Jws, JwsHeader, MAX_TOKEN_LEN};
+pub use jws::{EncodedHeader, Header, Jws, JwsHeader, MAX_TOKEN_LEN};
 pub use key::{SigningKey, VerifyingKey};
 
 /// The comb's k·G for the timing harness (`crate::timing`).

@@ -12,7 +12,7 @@ use super::dn;
 use super::jti::new_jti;
 use super::keys::{self, Signer};
 use crate::config::{ConfigError, CustomJwtSection};
-use crate::jose::{self, JwsHeader, OctKeyEncoding};
+use crate::jose::{self, EncodedHeader, JwsHeader, OctKeyEncoding};
 use crate::stages::auth::{bearer, Identity, Via, KONG_BASE64};
 use crate::stages::urlenc::fold;
 use crate::stages::{Refusal, Request};
@@ -38,7 +38,8 @@ pub struct CustomJwt {
     downstream_header: Option<String>,
     expires_in: u64,
     iss: Option<String>,
-    jku: Option<String>,
+    /// The tokens' JOSE header (`alg`, `typ`, `kid`, `jku`), the same for every token.
+    jws_header: EncodedHeader,
     audience: Option<String>,
     verbose: bool,
     pub(crate) allow_unverified: bool,
@@ -89,6 +90,15 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
     };
     let signer = keys::from_jwk(jwk.expose(), None, oct, "custom_jwt.private_jwk")?;
     let expires_in = super::lifetime(section.expires_in, "custom_jwt.expires_in")?;
+    let mut header = JwsHeader::new(signer.alg);
+    if let Some(kid) = &signer.kid {
+        header = header.with_kid(kid.clone());
+    }
+    if let Some(jku) = &section.jku {
+        header = header.with_jku(jku.clone());
+    }
+    let jws_header = EncodedHeader::new(&header)
+        .map_err(|_| ConfigError::new("custom_jwt", "the token header cannot be encoded"))?;
     Ok(CustomJwt {
         apikey_header: section.apikey_header.to_ascii_lowercase(),
         clientid_claim: section.bearer_clientid_claim.clone(),
@@ -101,7 +111,7 @@ pub fn compile(section: &CustomJwtSection) -> Result<CustomJwt, ConfigError> {
             .map(|h| h.to_ascii_lowercase()),
         expires_in,
         iss: section.iss.clone(),
-        jku: section.jku.clone(),
+        jws_header,
         audience: section.audience.clone(),
         verbose: section.verbose,
         allow_unverified: section.allow_unverified_credentials,
@@ -122,16 +132,10 @@ impl CustomJwt {
         let claims = self
             .payload(req, identity)
             .map_err(|why| self.refuse(why))?;
-        let mut header = JwsHeader::new(self.signer.alg);
-        if let Some(kid) = &self.signer.kid {
-            header = header.with_kid(kid.clone());
-        }
-        if let Some(jku) = &self.jku {
-            header = header.with_jku(jku.clone());
-        }
-        let token = jose::jws::sign(&header, &claims, &self.signer.key).map_err(|_| {
-            self.refuse(Why::Unauthorized("Unknown JWT signature error".to_string()))
-        })?;
+        let token =
+            jose::jws::sign_encoded(&self.jws_header, &claims, &self.signer.key).map_err(|_| {
+                self.refuse(Why::Unauthorized("Unknown JWT signature error".to_string()))
+            })?;
         // Upstream and downstream carry the same value, as in the plugin.
         let value = if self.bearer_prefix {
             format!("Bearer {token}")

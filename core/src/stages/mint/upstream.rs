@@ -6,7 +6,7 @@
 use super::jti::new_jti;
 use super::keys::{self, Signer};
 use crate::config::{ConfigError, EmptyBodyHash, Env, UpstreamJwtSection, X5cFormat};
-use crate::jose::{self, Algorithm, JwsHeader, OctKeyEncoding, VerifyingKey};
+use crate::jose::{self, Algorithm, EncodedHeader, JwsHeader, OctKeyEncoding, VerifyingKey};
 use crate::stages::auth::Identity;
 use crate::stages::{Refusal, Request};
 use base64::Engine as _;
@@ -21,8 +21,8 @@ pub struct UpstreamJwt {
     /// The header that carries the token (lower-case).
     pub(crate) header: String,
     bearer_prefix: bool,
-    chain: Option<Vec<Vec<u8>>>,
-    x5c_format: X5cFormat,
+    /// The tokens' JOSE header (`alg`, `typ`, `kid`, `x5c`), the same for every token.
+    jws_header: EncodedHeader,
     expires_in: u64,
     bind_request: bool,
     empty_body: EmptyBodyHash,
@@ -77,18 +77,36 @@ pub fn compile(section: &UpstreamJwtSection, env: Env) -> Result<UpstreamJwt, Co
             "must be greater than 0",
         ));
     }
+    let jws_header = EncodedHeader::new(&jws_header(&signer, chain.as_deref(), section.x5c_format))
+        .map_err(|_| ConfigError::new("upstream_jwt", "the token header cannot be encoded"))?;
     Ok(UpstreamJwt {
         issuer: section.issuer.clone(),
         header: section.header.to_ascii_lowercase(),
         bearer_prefix: section.include_credential_type,
-        chain,
-        x5c_format: section.x5c_format,
+        jws_header,
         expires_in,
         bind_request: section.bind_request,
         empty_body: section.empty_body_payloadhash,
         max_body_bytes: section.max_body_bytes,
         signer,
     })
+}
+
+/// The header of every token: `alg`, `typ`, `kid` when known and, with `x5c`, the chain as
+/// RFC 7515 has it (with `x5t#S256`) or the plugin's leaf alone in base64url.
+fn jws_header(signer: &Signer, chain: Option<&[Vec<u8>]>, format: X5cFormat) -> JwsHeader {
+    let mut header = JwsHeader::new(signer.alg);
+    if let Some(kid) = &signer.kid {
+        header = header.with_kid(kid.clone());
+    }
+    match (chain, format) {
+        (Some(chain), X5cFormat::Rfc7515) => header.with_certificate_chain(chain),
+        (Some(chain), X5cFormat::Plugin) => {
+            header.x5c = chain.first().map(|leaf| vec![jose::b64::encode(leaf)]);
+            header
+        }
+        (None, _) => header,
+    }
 }
 
 /// Refuses an `x5c` chain whose leaf names another key than the signer's: every token would
@@ -271,19 +289,8 @@ impl UpstreamJwt {
         payload_hash: Option<&[u8]>,
     ) -> Result<(String, String), Refusal> {
         let claims = self.claims(req, identity, payload_hash)?;
-        let mut header = JwsHeader::new(self.signer.alg);
-        if let Some(kid) = &self.signer.kid {
-            header = header.with_kid(kid.clone());
-        }
-        match (&self.chain, self.x5c_format) {
-            (Some(chain), X5cFormat::Rfc7515) => header = header.with_certificate_chain(chain),
-            (Some(chain), X5cFormat::Plugin) => {
-                header.x5c = chain.first().map(|leaf| vec![jose::b64::encode(leaf)]);
-            }
-            (None, _) => {}
-        }
-        let token =
-            jose::jws::sign(&header, &claims, &self.signer.key).map_err(|_| Refusal::MintFailed)?;
+        let token = jose::jws::sign_encoded(&self.jws_header, &claims, &self.signer.key)
+            .map_err(|_| Refusal::MintFailed)?;
         let value = if self.bearer_prefix {
             format!("Bearer {token}")
         } else {
@@ -557,7 +564,9 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert_eq!(up.chain.as_ref().map(Vec::len), Some(2));
+        let (_, jws) = minted(&up, None, None);
+        let chain = jws.header().json()["x5c"].as_array().map(Vec::len);
+        assert_eq!(chain, Some(2));
     }
 
     /// A leaf certificate of another key (the EC chain, the mTLS server's RSA certificate), or
@@ -708,6 +717,7 @@ mod tests {
     fn x5c_off_reads_no_certificate_variable() {
         let up =
             compiled(json!({"private_key": KEY_PEM, "x5c": false, "certificate_env": "UNSET"}));
-        assert!(up.chain.is_none());
+        let (_, jws) = minted(&up, None, None);
+        assert!(jws.header().json().get("x5c").is_none());
     }
 }
