@@ -1214,18 +1214,43 @@ fn key_in_body_hidden_after_a_jwks_refetch() {
 /// client's `Content-Length` when a call followed the body step (reconcile): an upstream
 /// that reused the connection read the start of the next request as the rest of this body,
 /// and a request hidden there as a request of its own (smuggling past the filter). The length
-/// the upstream is told is the length it gets; where the engine would restore the client's
-/// (a call after the cut, on Kong), the request is refused and nothing goes upstream.
+/// the upstream is told is the length it gets: on Envoy the cut body's; on Kong, where a call
+/// may follow (`reconcile`), the client's, the cut padded back to it with empty pairs, which
+/// the auth service and the upstream read as the cut.
 #[test]
 fn a_body_a_key_was_cut_out_of_goes_on_with_its_own_length() {
-    let body = "apikey=alice-key&x=1";
+    // (type, body, the cut, the filler that pads it back to the body's length on Kong)
+    let bodies = [
+        (
+            "application/x-www-form-urlencoded",
+            r#"apikey=alice-key&x=1"#,
+            "x=1",
+            "&",
+        ),
+        (
+            "application/json",
+            r#"{"apikey":"alice-key","x":"1"}"#,
+            r#"{"x":"1"}"#,
+            " ",
+        ),
+        // No part left, so no delimiter line to pad: refused on Kong before the call.
+        (
+            "multipart/form-data; boundary=B1",
+            "--B1\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nalice-key\r\n--B1--",
+            "--B1--",
+            "",
+        ),
+    ];
     let reconciles = [
         None,
         Some(json!({"forward_body": false})),
         Some(json!({"forward_body": true})),
     ];
     for host in hosts() {
-        for reconcile in &reconciles {
+        for (reconcile, (content_type, body, cut, filler)) in reconciles
+            .iter()
+            .flat_map(|r| bodies.iter().map(move |b| (r, b)))
+        {
             let upstream = LengthRecorder::start();
             let auth = Server::start(|_| Reply::json(200, &json!({"userRole": "reader"})));
             let mut config = json!({
@@ -1246,18 +1271,36 @@ fn a_body_a_key_was_cut_out_of_goes_on_with_its_own_length() {
                 host,
                 Setup::new(config.to_string(), upstream.addr).cluster("auth", auth.addr()),
             );
-            let req = Request::post("/r", body)
-                .header("content-type", "application/x-www-form-urlencoded");
-            let what = format!("{host:?} reconcile {reconcile:?}");
+            let req = Request::post("/r", *body).header("content-type", content_type);
+            let what = format!("{host:?} reconcile {reconcile:?} {content_type}");
             let resp = gw.send(&req);
-            if host == Host::Ngx && reconcile.is_some() {
+            if host == Host::Ngx && reconcile.is_some() && filler.is_empty() {
                 assert_eq!(resp.status, 500, "{what}");
                 assert_eq!(upstream.nothing_came(), (None, vec![]), "{what}");
                 assert_eq!(auth.requests().len(), 0, "{what}");
                 continue;
             }
             assert_eq!(resp.status, 200, "{what}");
-            assert_eq!(upstream.seen(), (Some(3), b"x=1".to_vec()), "{what}");
+            let want = match (host, reconcile) {
+                (Host::Ngx, Some(_)) => {
+                    let padded = format!("{cut}{}", filler.repeat(body.len() - cut.len()));
+                    (Some(body.len()), padded.into_bytes())
+                }
+                _ => (Some(cut.len()), cut.as_bytes().to_vec()),
+            };
+            assert_eq!(upstream.seen(), want, "{what}");
+            if reconcile
+                .as_ref()
+                .is_some_and(|r| r["forward_body"] == true)
+            {
+                let call: Value = serde_json::from_slice(&auth.single().body).unwrap();
+                let shown = if cut.contains('x') {
+                    json!({"x": "1"})
+                } else {
+                    json!({})
+                };
+                assert_eq!(call["body"], shown, "{what}");
+            }
         }
     }
 }

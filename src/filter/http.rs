@@ -693,6 +693,9 @@ impl<H: Host> HttpFilter<H> {
         let mut req = request_from(headers, self.host.now()?);
         req.host_sets_consumers = host_quirks::host_sets_consumers(self.host.is_kong());
         req.removes_repeated_headers = !self.host.is_kong();
+        // A call after the body step (reconcile's) would send the upstream the client's length.
+        req.keeps_body_length = host_quirks::call_restores_the_clients_length(self.host.is_kong())
+            && self.config.reconcile.is_some();
         if self.host.is_kong() {
             // The engine's `:path` is nginx's URI, decoded and with dot segments resolved
             // (`/admin%2F..%2Fx` reads `/x`): the stages judge the path as the client sent it,
@@ -3688,6 +3691,17 @@ pub(crate) mod tests {
         }
     }
 
+    /// The body a form's key was cut out of before a call, on each host, with its
+    /// `Content-Length`: on Kong's engine padded back to the client's length with empty pairs
+    /// (the engine sends that length after a call whatever body it got).
+    fn cut_form_before_a_call(kong: bool) -> (&'static [u8], &'static str) {
+        if kong {
+            (b"foo=bar&&&&&&&&&&&&", "19")
+        } else {
+            (b"foo=bar", "7")
+        }
+    }
+
     /// `key_in_body` with `hide_credentials`, on both hosts: the body without the key is
     /// written in the body step (the whole body replaced, once), with its `Content-Length`.
     #[test]
@@ -3710,13 +3724,11 @@ pub(crate) mod tests {
 
     /// Regression (review): on Kong's engine a call after a key was cut out of the body sent
     /// the upstream the client's `Content-Length` with the shorter body (the engine puts the
-    /// length back when the content phase resumes): refused there, the call never made. Envoy
-    /// calls and sends the new length with the decision.
+    /// length back when the content phase resumes). There the cut is padded back to that
+    /// length, so the call goes on with a body as long as its length says; Envoy calls and
+    /// sends the new length with the decision.
     #[test]
-    fn a_call_after_a_key_was_cut_out_of_the_body_is_refused_on_kong() {
-        let config = r#"{"consumers": [{"id": "c-1", "keyauth_credentials": [{"key": "good"}]}],
-            "key_auth": {"key_in_body": true, "hide_credentials": true},
-            "reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
+    fn a_call_after_a_key_was_cut_out_of_the_body_keeps_body_and_length_alike() {
         for kong in [false, true] {
             let mut host = FakeHost {
                 answer: CallAnswer {
@@ -3726,11 +3738,51 @@ pub(crate) mod tests {
                 },
                 ..form_with_a_body_key(kong)
             };
-            let mut f = filter(config, &mut host);
+            let mut f = filter(BODY_KEY_AND_CALL, &mut host);
             assert_eq!(f.on_request_headers(false), body_wait(kong), "kong {kong}");
             assert_eq!(f.on_request_body(19, true), Action::Pause, "kong {kong}");
+            f.on_call_response(7, 2);
+            assert_eq!(f.state(), State::Forwarded, "kong {kong}");
+            assert_eq!(host.calls.len(), 1);
+            let (body, length) = cut_form_before_a_call(kong);
+            assert_eq!(host.body.as_slice(), body, "kong {kong}");
+            let length = HeaderEdit::Set("content-length".into(), length.into());
+            assert!(host.edits.contains(&length), "{:?}", host.edits);
+        }
+    }
+
+    const BODY_KEY_AND_CALL: &str = r#"{"consumers": [{"id": "c-1", "keyauth_credentials": [{"key": "good"}]}],
+            "key_auth": {"key_in_body": true, "hide_credentials": true},
+            "reconcile": {"url": "http://auth:8080", "upstream": "auth"}}"#;
+
+    /// A body that cannot be padded back to the client's length (a multipart form whose only
+    /// part was the key): on Kong's engine a call after it is refused, 500, never made, so the
+    /// upstream never gets a length for another body; Envoy sends the new length.
+    #[test]
+    fn a_call_after_a_cut_that_cannot_keep_the_length_is_refused_on_kong() {
+        let form = b"--B1\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\ngood\r\n--B1--";
+        for kong in [false, true] {
+            let mut host = FakeHost {
+                answer: CallAnswer {
+                    status: Some(200),
+                    headers: vec![],
+                    body: b"{}".to_vec(),
+                },
+                ..form_with_a_body_key(kong)
+            };
+            host.headers[2] = h("content-length", &form.len().to_string());
+            host.headers[3] = h("content-type", "multipart/form-data; boundary=B1");
+            host.body = form.to_vec();
+            let mut f = filter(BODY_KEY_AND_CALL, &mut host);
+            assert_eq!(f.on_request_headers(false), body_wait(kong), "kong {kong}");
+            assert_eq!(
+                f.on_request_body(form.len(), true),
+                Action::Pause,
+                "kong {kong}"
+            );
             if kong {
                 assert_eq!(f.state(), State::Responded);
+                assert_eq!(host.body.as_slice(), b"--B1--");
                 assert_eq!(host.responses[0].status, 500);
                 assert!(host.calls.is_empty());
                 continue;
@@ -3738,7 +3790,8 @@ pub(crate) mod tests {
             f.on_call_response(7, 2);
             assert_eq!(f.state(), State::Forwarded);
             assert_eq!(host.calls.len(), 1);
-            let length = HeaderEdit::Set("content-length".into(), "7".into());
+            assert_eq!(host.body.as_slice(), b"--B1--");
+            let length = HeaderEdit::Set("content-length".into(), "6".into());
             assert!(host.edits.contains(&length), "{:?}", host.edits);
         }
     }

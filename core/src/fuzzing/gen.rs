@@ -256,6 +256,7 @@ pub fn request(u: &mut Unstructured, fixtures: &Fixtures) -> Result<Request> {
         },
         host_sets_consumers: u.arbitrary()?,
         removes_repeated_headers: u.arbitrary()?,
+        keeps_body_length: u.arbitrary()?,
         target_host: if u.arbitrary()? {
             Some(word(u, &["api.example.com", "victim.example"])?)
         } else {

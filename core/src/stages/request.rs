@@ -30,6 +30,11 @@ pub struct Request {
     /// True where the host removes every value of a header sent twice (Envoy); false where it
     /// cannot, and the filter must refuse such a request to remove one (Kong's engine).
     pub removes_repeated_headers: bool,
+    /// True where the host may send the upstream the client's `Content-Length` whatever body
+    /// the filter wrote (Kong's engine puts it back when the content phase resumes after a
+    /// call, so the glue sets this there when `reconcile` may call after the body step): a body
+    /// a key was cut out of is padded back to that length (`auth::body_cut`).
+    pub keeps_body_length: bool,
     /// The host name the host took for the request where it may differ from `Host` (Kong's
     /// `$host`: nginx takes an absolute-form target's host over the `Host` header, and Kong
     /// sends it upstream as `X-Forwarded-Host`); read only for `reconcile`. `None` on Envoy,

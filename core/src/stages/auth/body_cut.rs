@@ -10,14 +10,16 @@ use crate::stages::{urlenc, Request};
 /// urlencoded or multipart form ([`reconcile::reading`]) every field some framework reads as a
 /// name ([`urlenc::reads_as`]); otherwise, in a JSON object, every top-level member named so
 /// once case-folded ([`urlenc::fold`], as Go matches members). `None` when no such field is
-/// there (the body goes on untouched).
+/// there (the body goes on untouched). Where the host keeps the client's length
+/// ([`Request::keeps_body_length`]) the cut is [`padded`] back to the body's length.
 pub fn without_keys(req: &Request, body: &[u8], names: &[String]) -> Option<Vec<u8>> {
     let content_type = req.header("content-type");
     let in_form = |key: &str| {
         let key = urlenc::KeyReadings::of(key);
         names.iter().any(|n| key.reads_as(n))
     };
-    match reconcile::reading(content_type, body) {
+    let reading = reconcile::reading(content_type, body);
+    let cut = match reading {
         Reading::Form => form_without(body, in_form),
         Reading::Multipart => {
             reconcile::without_parts(content_type.unwrap_or_default(), body, in_form)
@@ -26,7 +28,30 @@ pub fn without_keys(req: &Request, body: &[u8], names: &[String]) -> Option<Vec<
             let key = urlenc::fold(key);
             names.iter().any(|n| key == urlenc::fold(n))
         }),
+    }?;
+    Some(if req.keeps_body_length {
+        padded(cut, body.len(), reading, content_type.unwrap_or_default())
+    } else {
+        cut
+    })
+}
+
+/// `cut` grown back to `len` bytes with bytes every reader of its kind skips: `&` after a form
+/// (empty pairs), spaces after a JSON value (whitespace), spaces at the end of a multipart
+/// form's first delimiter line (transport padding: some readers take anything after the
+/// closing delimiter for a part). A multipart form with no part left stays short (the glue
+/// refuses it where the host would send the client's length). A cut only removes, so it is
+/// never longer than `len`.
+fn padded(mut cut: Vec<u8>, len: usize, reading: Reading, content_type: &str) -> Vec<u8> {
+    let missing = len.saturating_sub(cut.len());
+    match reading {
+        Reading::Form => cut.resize(cut.len() + missing, b'&'),
+        Reading::Json => cut.resize(cut.len() + missing, b' '),
+        Reading::Multipart => {
+            reconcile::pad_first_delimiter(content_type, &mut cut, missing);
+        }
     }
+    cut
 }
 
 /// An urlencoded form without the pairs whose decoded name `drop` picks; the other pairs (and
@@ -189,6 +214,85 @@ mod tests {
     }
 
     const FORM: &str = "application/x-www-form-urlencoded";
+
+    /// Regression (review, stop 51): Kong's engine sends the upstream the client's
+    /// `Content-Length` after a call whatever body the filter wrote, so there a cut is padded
+    /// back to the body's length with bytes its readers skip: the padded body reads as the
+    /// cut does, to the call's reading (what the auth service and upstream frameworks see).
+    #[test]
+    fn where_the_host_keeps_the_length_a_cut_is_padded_to_read_as_the_cut() {
+        let multipart = "multipart/form-data; boundary=B1";
+        let key_part = "--B1\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nk\r\n";
+        let foo_part = "--B1\r\nContent-Disposition: form-data; name=\"foo\"\r\n\r\nbar\r\n";
+        let foo_cut = "--B1\r\nContent-Disposition: form-data; name=\"foo\"\r\n\r\nbar\r\n--B1--";
+        // (type, body, the cut, its filler, where the filler goes: the end, or after `--B1`).
+        let cases = [
+            (
+                FORM,
+                "apikey=k&a=1&b=%20x".to_string(),
+                "a=1&b=%20x".to_string(),
+                "&",
+                None,
+            ),
+            (FORM, "apikey=k".to_string(), String::new(), "&", None),
+            (
+                "application/json",
+                r#"{"apikey":"k","a":[1,{"b":2}]}"#.to_string(),
+                r#"{"a":[1,{"b":2}]}"#.to_string(),
+                " ",
+                None,
+            ),
+            (
+                "",
+                r#"{ "a": 1, "apikey": "k" }"#.to_string(),
+                r#"{"a": 1}"#.to_string(),
+                " ",
+                None,
+            ),
+            (
+                multipart,
+                format!("{key_part}{foo_part}--B1--"),
+                foo_cut.to_string(),
+                " ",
+                Some(4),
+            ),
+            (
+                multipart,
+                format!("{foo_part}{key_part}--B1--\r\n"),
+                format!("{foo_cut}\r\n"),
+                " ",
+                Some(4),
+            ),
+        ];
+        let names = vec!["apikey".to_string()];
+        for (content_type, body, cut, filler, at) in cases {
+            let mut want = cut.clone();
+            let at = at.unwrap_or(cut.len());
+            want.insert_str(at, &filler.repeat(body.len() - cut.len()));
+            let mut req = Request::get("/", &[("content-type", content_type)]);
+            let plain = without_keys(&req, body.as_bytes(), &names).unwrap();
+            assert_eq!(String::from_utf8_lossy(&plain), cut, "{body}");
+            req.keeps_body_length = true;
+            let padded = without_keys(&req, body.as_bytes(), &names).unwrap();
+            assert_eq!(String::from_utf8_lossy(&padded), want, "{body}");
+            assert_eq!(padded.len(), body.len(), "{body}");
+            let ct = Some(content_type).filter(|c| !c.is_empty());
+            let read = |b: &[u8]| (reconcile::reading(ct, b), reconcile::body_value(ct, b));
+            assert_eq!(read(&padded), read(&plain), "{body}");
+        }
+        // A multipart form with no part left has no delimiter line to pad: it stays short.
+        let mut req = Request::get("/", &[("content-type", multipart)]);
+        req.keeps_body_length = true;
+        let only = format!("{key_part}--B1--");
+        let cut = without_keys(&req, only.as_bytes(), &names).unwrap();
+        assert_eq!(cut, b"--B1--");
+        let form = reconcile::body_value(Some(FORM), b"a=1&b=%20x&&&&&&&&&");
+        assert_eq!(form, Some(serde_json::json!({"a": "1", "b": " x"})));
+        // Nothing cut, nothing padded.
+        let mut req = Request::get("/", &[("content-type", FORM)]);
+        req.keeps_body_length = true;
+        assert_eq!(without_keys(&req, b"a=1", &names), None);
+    }
 
     #[test]
     fn a_form_loses_only_the_key_pairs_in_every_name_php_or_rack_reads() {

@@ -39,7 +39,7 @@ pub use compile::{
     compile, compile_in, Reconcile, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, MAX_CACHE_SECONDS,
 };
 pub use dasherize::dasherize;
-pub(crate) use multipart::{form_fields, without_parts};
+pub(crate) use multipart::{form_fields, pad_first_delimiter, without_parts};
 pub use reserved::{ENVOY_PREFIX, NEVER_INJECTED};
 pub use strip::strip_client_headers;
 
@@ -92,6 +92,7 @@ pub(crate) mod fixtures {
             service_url: None,
             host_sets_consumers: false,
             removes_repeated_headers: true,
+            keeps_body_length: false,
             target_host: None,
         }
     }

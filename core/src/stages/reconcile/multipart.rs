@@ -94,6 +94,28 @@ pub fn without_parts(
     dropped.then_some(out)
 }
 
+/// Inserts `spaces` spaces at the end of the first delimiter line of a form ([`form_fields`]
+/// reads), before its CRLF: transport padding, which RFC 2046 allows and the readers skip.
+/// False, and nothing changed, when the form has no part (its first line closes it).
+pub fn pad_first_delimiter(content_type: &str, form: &mut Vec<u8>, spaces: usize) -> bool {
+    let Some(boundary) = boundary(content_type) else {
+        return false;
+    };
+    let delimiter = [b"--", boundary.as_bytes()].concat();
+    let Some(rest) = form.strip_prefix(delimiter.as_slice()) else {
+        return false;
+    };
+    if rest.starts_with(b"--") {
+        return false;
+    }
+    let Some(eol) = find(rest, b"\r\n") else {
+        return false;
+    };
+    let at = delimiter.len() + eol;
+    form.splice(at..at, std::iter::repeat_n(b' ', spaces));
+    true
+}
+
 /// The `boundary` parameter of a `Content-Type`; `None` when absent, empty, not plain, or longer
 /// than RFC 2046's 70 characters (each search for it costs the body's length times its own).
 fn boundary(content_type: &str) -> Option<String> {
