@@ -459,11 +459,30 @@ fn route_key_auth6_key_in_body_hide_credentials() {
     }
 }
 
-/// The body the upstream got, and its `Content-Length`: the client's without the key's field
-/// (Kong re-encodes the whole body; the filter cuts the field out and keeps the rest as sent).
-fn assert_body_without_key(lane: &Lane, rec: &Recorded, content_type: &str, left: &[(&str, &str)]) {
-    let want = body_of(content_type, left).1;
+/// The body the upstream got, and its `Content-Length`: the client's (`sent`) without the key's
+/// field (Kong re-encodes the whole body; the filter cuts the field out and keeps the rest as
+/// sent). On Kong's engine the cut is padded back to the client's length with bytes its
+/// readers skip (docs/kong.md): empty pairs after a form, spaces after JSON, transport padding
+/// after a multipart form's first delimiter (or after its closing `--` when no part is left).
+fn assert_body_without_key(
+    lane: &Lane,
+    rec: &Recorded,
+    content_type: &str,
+    sent: &[(&str, &str)],
+    left: &[(&str, &str)],
+) {
+    let mut want = body_of(content_type, left).1;
     let host = lane.host;
+    if host == Host::Ngx {
+        let missing = body_of(content_type, sent).1.len() - want.len();
+        let (filler, at) = match content_type {
+            "application/json" => (" ", want.len()),
+            "multipart/form-data" if left.is_empty() => (" ", "--kb0a1--".len()),
+            "multipart/form-data" => (" ", "--kb0a1".len()),
+            _ => ("&", want.len()),
+        };
+        want.insert_str(at, &filler.repeat(missing));
+    }
     assert_eq!(rec.body, want.as_bytes(), "{host:?} {content_type}");
     let length = want.len().to_string();
     assert_eq!(
@@ -477,8 +496,9 @@ fn assert_body_without_key(lane: &Lane, rec: &Recorded, content_type: &str, left
 /// Plugin: key-auth (access) [#strategy] › config.hide_credentials › post_data.params ›
 /// "(<content type>) true doesn't send key to upstream"
 fn k28_true_doesnt_send_key_to_upstream_in_post_data(lane: &Lane, content_type: &str) {
-    let rec = lane.pass(&post_with("/request", content_type, &[("apikey", BOB_KEY)]));
-    assert_body_without_key(lane, &rec, content_type, &[]);
+    let sent = [("apikey", BOB_KEY)];
+    let rec = lane.pass(&post_with("/request", content_type, &sent));
+    assert_body_without_key(lane, &rec, content_type, &sent, &[]);
 }
 
 /// Plugin: key-auth (access) [#strategy] › config.hide_credentials ›
@@ -486,7 +506,7 @@ fn k28_true_doesnt_send_key_to_upstream_in_post_data(lane: &Lane, content_type: 
 fn k29_true_preserves_body_mime_type(lane: &Lane, content_type: &str) {
     let fields = [("apikey", BOB_KEY), ("foo", "bar")];
     let rec = lane.pass(&post_with("/request", content_type, &fields));
-    assert_body_without_key(lane, &rec, content_type, &[("foo", "bar")]);
+    assert_body_without_key(lane, &rec, content_type, &fields, &[("foo", "bar")]);
     let sent_type = body_of(content_type, &fields).0;
     assert_eq!(rec.header("content-type"), Some(sent_type.as_str()));
 }

@@ -32,8 +32,8 @@ pub struct Request {
     pub removes_repeated_headers: bool,
     /// True where the host may send the upstream the client's `Content-Length` whatever body
     /// the filter wrote (Kong's engine puts it back when the content phase resumes after a
-    /// call, so the glue sets this there when `reconcile` may call after the body step): a body
-    /// a key was cut out of is padded back to that length (`auth::body_cut`).
+    /// call, the filter's own or a later filter's in the same chain): a body a key was cut out
+    /// of is padded back to that length (`auth::body_cut`).
     pub keeps_body_length: bool,
     /// The host name the host took for the request where it may differ from `Host` (Kong's
     /// `$host`: nginx takes an absolute-form target's host over the `Host` header, and Kong

@@ -31,7 +31,13 @@ pub fn form_fields(content_type: &str, body: &[u8]) -> Option<Value> {
     let mut rest = body.strip_prefix(delimiter.as_slice())?;
     loop {
         if let Some(close) = rest.strip_prefix(b"--") {
-            // No epilogue either (Django reads it as a part) but a line ending.
+            // No epilogue either (Django reads it as a part) but transport padding and a line
+            // ending.
+            let padding = close
+                .iter()
+                .take_while(|b| **b == b' ' || **b == b'\t')
+                .count();
+            let close = close.get(padding..).unwrap_or_default();
             return (close.is_empty() || close == b"\r\n").then_some(Value::Object(out));
         }
         // The delimiter line may carry transport padding before its CRLF.
@@ -94,9 +100,10 @@ pub fn without_parts(
     dropped.then_some(out)
 }
 
-/// Inserts `spaces` spaces at the end of the first delimiter line of a form ([`form_fields`]
-/// reads), before its CRLF: transport padding, which RFC 2046 allows and the readers skip.
-/// False, and nothing changed, when the form has no part (its first line closes it).
+/// Inserts `spaces` spaces into a form ([`form_fields`] reads) as transport padding, which
+/// RFC 2046 allows after a delimiter and readers skip: at the end of its first delimiter line,
+/// before the CRLF, or after the closing delimiter's `--` when no part is left. False, and
+/// nothing changed, when `form` does not start with the type's delimiter.
 pub fn pad_first_delimiter(content_type: &str, form: &mut Vec<u8>, spaces: usize) -> bool {
     let Some(boundary) = boundary(content_type) else {
         return false;
@@ -105,13 +112,14 @@ pub fn pad_first_delimiter(content_type: &str, form: &mut Vec<u8>, spaces: usize
     let Some(rest) = form.strip_prefix(delimiter.as_slice()) else {
         return false;
     };
-    if rest.starts_with(b"--") {
-        return false;
-    }
-    let Some(eol) = find(rest, b"\r\n") else {
-        return false;
+    let at = if rest.starts_with(b"--") {
+        delimiter.len() + 2
+    } else {
+        match find(rest, b"\r\n") {
+            Some(eol) => delimiter.len() + eol,
+            None => return false,
+        }
     };
-    let at = delimiter.len() + eol;
     form.splice(at..at, std::iter::repeat_n(b' ', spaces));
     true
 }
@@ -454,5 +462,36 @@ mod tests {
         let plain =
             part("Content-Disposition: form-data; name=role\r\nContent-Transfer-Encoding: 8BIT");
         assert_eq!(form_fields(CT, &plain), Some(json!({"role": "admin"})));
+    }
+
+    /// The closing delimiter may carry transport padding (RFC 2046; Go, werkzeug and Kong's
+    /// reader skip it): how Kong's engine keeps a cut form's length when no part is left. An
+    /// epilogue is still refused (Django reads one as a part).
+    #[test]
+    fn form_fields_takes_padding_after_the_closing_delimiter_but_no_epilogue() {
+        let part = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--XyZ--";
+        for end in ["", "\r\n", "   ", " \t \r\n"] {
+            let body = format!("{part}{end}");
+            assert_eq!(
+                form_fields(CT, body.as_bytes()),
+                Some(json!({"a": "b"})),
+                "{end:?}"
+            );
+            assert_eq!(
+                form_fields(CT, format!("--XyZ--{end}").as_bytes()),
+                Some(json!({}))
+            );
+        }
+        for end in ["\r\nx", " x", "  \r\n\r\n", "\r\n  ", "\n"] {
+            let body = format!("{part}{end}");
+            assert_eq!(form_fields(CT, body.as_bytes()), None, "{end:?}");
+        }
+        let mut empty = b"--XyZ--\r\n".to_vec();
+        assert!(pad_first_delimiter(CT, &mut empty, 3));
+        assert_eq!(empty, b"--XyZ--   \r\n");
+        let mut one = format!("{part}\r\n").into_bytes();
+        assert!(pad_first_delimiter(CT, &mut one, 2));
+        assert!(one.starts_with(b"--XyZ  \r\nContent-Disposition"));
+        assert!(!pad_first_delimiter(CT, &mut b"x--XyZ--".to_vec(), 2));
     }
 }
