@@ -64,13 +64,23 @@ pub fn decode_flag(bytes: &[u8]) -> Option<bool> {
 }
 
 /// Whether a call made after the body was rewritten to another length sends the upstream
-/// the client's `Content-Length`. Kong's engine (every ngx_wasm_module release) keeps the length
-/// the request had when its headers were handed to the filter and puts it back each time the
+/// the client's `Content-Length`. Kong's engine (seen on 3.8 to 3.10) keeps the length the
+/// request had when its headers were handed to the filter and puts it back each time the
 /// content phase resumes, as it does after a call the body step waited on: the shorter body
 /// (a key cut out of it) then went upstream with the longer length, and an upstream reusing the
 /// connection read the start of the next request as this body's rest, so a request hidden in
-/// a second body was read as a request of its own. Such a request is refused on Kong (500).
+/// a second body was read as a request of its own. A later filter's call in the same chain
+/// does the same (seen on the 3.8 and 3.9/3.10 engines; the 3.4 and 3.7 engines kept the
+/// filter's length there). On Kong a cut body is therefore padded back to the client's length
+/// (`Request::keeps_body_length`); a cut that was not is refused before the filter's own call.
 pub fn call_restores_the_clients_length(kong: bool) -> bool {
+    kong
+}
+
+/// Whether the body size a body step is told may be less than the body: Kong's engine tells
+/// every filter of a chain the client's size, also after a filter before it lengthened the
+/// body. The filter asks for one byte more, and refuses a body longer than it was told.
+pub fn body_size_may_be_stale(kong: bool) -> bool {
     kong
 }
 

@@ -207,7 +207,7 @@ fn settable(name: &str) -> Result<(), &'static str> {
     }
     let name = canonical(name);
     if NEVER_INJECTED.contains(&name.as_str()) || name.starts_with(ENVOY_PREFIX) {
-        return Err("is a framing, hop-by-hop or X-Envoy- header the filter must not set");
+        return Err("is a framing, hop-by-hop, control or X-Envoy- header the filter must not set");
     }
     Ok(())
 }
@@ -222,7 +222,7 @@ mod tests {
 
     const NOT_A_NAME: &str = "must be a header name (letters, digits and !#$%&'*+-.^_`|~)";
     const NOT_SETTABLE: &str =
-        "is a framing, hop-by-hop or X-Envoy- header the filter must not set";
+        "is a framing, hop-by-hop, control or X-Envoy- header the filter must not set";
 
     /// One key for both mint stages is refused: a custom token, whose claims a consumer chose,
     /// would verify as an upstream token even where that key is pinned (review). Whatever
@@ -348,6 +348,7 @@ mod tests {
             "content-length",
             "Transfer_Encoding",
             "x-envoy-retry-on",
+            "Expect",
         ] {
             assert_eq!(claim(framing), format!("{at}{NOT_SETTABLE}"), "{framing}");
         }

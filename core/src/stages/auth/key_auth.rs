@@ -54,6 +54,13 @@ pub fn compile(
         // The names are header and query names alike.
         headers::kong_header_name(name)
             .map_err(|problem| ConfigError::new(format!("key_auth.key_names[{i}]"), problem))?;
+        // `hide_credentials` removes the key's header: never the request's framing.
+        if reconcile::NEVER_INJECTED.contains(&headers::canonical(name).as_str()) {
+            return Err(ConfigError::new(
+                format!("key_auth.key_names[{i}]"),
+                "is a framing, hop-by-hop or control header, which no key may travel in",
+            ));
+        }
     }
     if section.max_body_bytes == 0 {
         return Err(ConfigError::new(
@@ -442,6 +449,20 @@ mod tests {
             );
         }
         assert_eq!(refusal("Api_Key-2"), None);
+        // Review: `hide_credentials` would remove the request's framing with the key.
+        let framing =
+            "key_auth.key_names[1]: is a framing, hop-by-hop or control header, which no \
+                       key may travel in";
+        for name in [
+            "Content-Length",
+            "transfer_encoding",
+            "Host",
+            "Connection",
+            "EXPECT",
+        ] {
+            assert_eq!(refusal(name).as_deref(), Some(framing), "{name}");
+        }
+        assert_eq!(refusal("Authorization"), None);
     }
 
     fn request(path: &str, headers: &[(&str, &str)]) -> Request {

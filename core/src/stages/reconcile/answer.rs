@@ -622,7 +622,7 @@ mod tests {
     fn on_answer_never_injected_names_are_refused() {
         let got = injected(
             &config(""),
-            r#"{"host": "evil", "Content-Length": "0", "transfer_encoding": "chunked", "connection": "close", "upgrade": "h2c", "te": "trailers", "keep-alive": "1", ":authority": "x", "ok": "1"}"#,
+            r#"{"host": "evil", "Content-Length": "0", "transfer_encoding": "chunked", "connection": "close", "upgrade": "h2c", "te": "trailers", "keep-alive": "1", ":authority": "x", "ok": "1", "EXPECT": "100-continue"}"#,
         );
         // `:authority` dasherizes to `-Authority`, a harmless name.
         assert_eq!(sets(&got), pairs(&[("-Authority", "x"), ("Ok", "1")]));
@@ -630,7 +630,7 @@ mod tests {
             .refused
             .iter()
             .all(|r| r.reason == RefusalReason::NeverInjected));
-        assert_eq!(got.refused.len(), 7);
+        assert_eq!(got.refused.len(), 8);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::cache::AnswerCache;
 use super::dasherize::dasherize;
-use super::reserved::{is_never_injected, owned_by_stages};
+use super::reserved::{is_never_injected, owned_by_stages, NEVER_INJECTED};
 use crate::config::{CallMethod, ConfigError, RawConfig, ReconcileSection};
 use crate::stages::headers::canonical;
 use crate::stages::url::{bad_path_chars, parse_url, Url};
@@ -261,6 +261,18 @@ fn stripped_prefix(section: &ReconcileSection) -> Result<Option<String>, ConfigE
         return Err(field_error(
             "strip_prefixed_headers",
             "needs an injected_header_prefix that ends in `-`, such as `X-Auth-`",
+        ));
+    }
+    // Stripping the client's headers of this prefix must never take the body's framing or
+    // reading away from the upstream (`Content-` would strip `Content-Length` and
+    // `Content-Type`, which key-auth's body reading and every upstream go by).
+    let framing = NEVER_INJECTED
+        .iter()
+        .chain(&["content-type", "content-encoding"]);
+    if let Some(name) = framing.into_iter().find(|n| n.starts_with(&prefix)) {
+        return Err(field_error(
+            "injected_header_prefix",
+            format!("with strip_prefixed_headers would strip the client's `{name}`"),
         ));
     }
     Ok(Some(prefix))
@@ -565,6 +577,35 @@ mod tests {
                 "reconcile.strip_prefixed_headers: needs an injected_header_prefix that ends in `-`, such as `X-Auth-`"
             );
         }
+    }
+
+    /// Review: a prefix the framing headers start with (`Content-`) stripped the client's
+    /// `Content-Length` and `Content-Type` from every request.
+    #[test]
+    fn compile_strip_prefixed_refuses_a_prefix_of_framing_headers() {
+        let cases = [
+            ("Content-", "content-length"),
+            ("content_", "content-length"),
+            ("TRANSFER-", "transfer-encoding"),
+            ("Keep-", "keep-alive"),
+            ("Proxy-", "proxy-connection"),
+        ];
+        for (prefix, name) in cases {
+            assert_eq!(
+                err(&format!(
+                    r#"{{"url": "http://a", "strip_prefixed_headers": true, "injected_header_prefix": "{prefix}"}}"#
+                )),
+                format!("reconcile.injected_header_prefix: with strip_prefixed_headers would strip the client's `{name}`"),
+                "{prefix}"
+            );
+        }
+        // Without stripping, the prefix only names what is injected (each name still checked).
+        let r = rec(r#"{"url": "http://a", "injected_header_prefix": "Content-"}"#);
+        assert_eq!(r.stripped_prefix, None);
+        let r = rec(
+            r#"{"url": "http://a", "strip_prefixed_headers": true, "injected_header_prefix": "Contents-"}"#,
+        );
+        assert_eq!(r.stripped_prefix.as_deref(), Some("contents-"));
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub const NEVER_INJECTED: &[&str] = &[
     "te",
     "trailer",
     "upgrade",
+    // A control header (RFC 9110): Kong's engine takes it for the client's and answers an
+    // unsolicited `100 Continue`, which a client pairing answers with requests would misread.
+    "expect",
 ];
 
 /// Prefix of the request headers Envoy's router obeys (`x-envoy-upstream-rq-timeout-ms`,
