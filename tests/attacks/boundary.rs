@@ -113,3 +113,36 @@ fn boundary_failed_auth_service_fails_closed() {
         assert_vm_alive(&gw);
     }
 }
+
+/// Review: an auth service answering `{"expect": "100-continue"}` had it injected, and Kong's
+/// engine then answered every HTTP/1.1 request an unsolicited `100 Continue` before its
+/// answer (Envoy passed `Expect` to the upstream on bodiless requests). `Expect` is never
+/// injected: two pipelined GETs get exactly two answers, and the upstream sees no `Expect`.
+#[test]
+fn boundary_an_answer_naming_expect_is_not_injected() {
+    use std::io::{Read, Write};
+    for host in hosts() {
+        let upstream = Server::ok();
+        let answer = json!({"expect": "100-continue", "role": "reader"});
+        let auth = Server::start(move |_| Reply::json(200, &answer));
+        let config = json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth"}});
+        let setup = Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr());
+        let gw = Gateway::start(host, setup);
+        let mut client = std::net::TcpStream::connect(gw.listener()).unwrap();
+        let pipelined = "GET /first HTTP/1.1\r\nhost: h\r\n\r\n\
+                         GET /second HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n";
+        client.write_all(pipelined.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        let got = String::from_utf8_lossy(&got);
+        let statuses: Vec<&str> = got
+            .match_indices("HTTP/1.1 ")
+            .filter_map(|(at, _)| got.get(at + 9..at + 12))
+            .collect();
+        assert_eq!(statuses, ["200", "200"], "{host:?}: {got}");
+        for seen in upstream.wait_for(2) {
+            assert_eq!(seen.header("expect"), None, "{host:?}");
+            assert_eq!(seen.header("role"), Some("reader"), "{host:?}");
+        }
+    }
+}
