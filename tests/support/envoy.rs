@@ -72,6 +72,9 @@ pub struct Setup {
     /// nginx only: the upstream URI as Kong 3.4–3.7 build it, the path in `$upstream_uri` when
     /// the filter runs and `?$args` added after it.
     pub query_added_later: bool,
+    /// nginx only: the configuration of a second jwt-relay filter after the first in the
+    /// route's filter chain (as Kong's `filter_chains` list several filters).
+    pub next_filter: Option<String>,
 }
 
 impl Setup {
@@ -88,7 +91,14 @@ impl Setup {
             ecds: false,
             unbuffered: false,
             query_added_later: false,
+            next_filter: None,
         }
+    }
+
+    /// Adds a second jwt-relay filter after the first (see [`Setup::next_filter`]).
+    pub fn next_filter(mut self, config: impl Into<String>) -> Self {
+        self.next_filter = Some(config.into());
+        self
     }
 
     /// Builds the upstream URI as Kong 3.4–3.7 do (see [`Setup::query_added_later`]).

@@ -110,12 +110,19 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            map $request_uri $request_path {{ \"~^(?<p>[^?]*)\" $p; }}\n\
            server {{\n    listen 127.0.0.1:{port}{tls};\n\
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
-               set $upstream_uri {uri};\n      proxy_wasm jwt_relay {config};\n\
+               set $upstream_uri {uri};\n      proxy_wasm jwt_relay {config};\n{next}\
                {buffering}proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri{later};\n    }}\n  }}\n}}\n",
         wasm = wasm_path().display(),
         buffer = setup.body_buffer,
         max = setup.buffer_limit,
         config = quoted(&config),
+        next = match &setup.next_filter {
+            Some(next) => format!(
+                "      proxy_wasm jwt_relay {};\n",
+                quoted(&to_addresses(next, &setup.clusters))
+            ),
+            None => String::new(),
+        },
         upstream = setup.upstream,
         // Kong 3.8+ set the whole URI before filters run; 3.4–3.7 the path, and add the
         // query after them (`kong.runloop.handler`'s `access.after`).
