@@ -172,6 +172,18 @@ fn a_refused_configuration_never_logs_the_secret_in_it() {
             "consumers[0].basicauth_credentials[0].password: invalid type: integer, expected a string",
             "90817263",
         ),
+        // Review: base64 of a key with no `+`, `/` or `=` reads as a variable's name, and the
+        // name was quoted; so was a key pasted as a member's name.
+        (
+            serde_json::json!({"upstream_jwt": {"private_key_env": "MC4CAQAwBQYDK2VwBCIEIHdhc2gtdGhpcy1pcy1ub3QtYS1yZWFsLWtleS0x", "x5c": false}}),
+            "upstream_jwt.private_key_env: the environment variable it names is not set",
+            "MC4CAQAwBQYDK2VwBCIEIHdhc2gtdGhpcy1pcy1ub3QtYS1yZWFsLWtleS0x",
+        ),
+        (
+            serde_json::json!({"consumers": [{"id": "c", "keyauth_credentials": [{"a3f19c0d5e7b2a4c6e8f0a1b3c5d7e9f": true}]}]}),
+            "consumers[0].keyauth_credentials[0]: unknown field (its name is not shown: it may be a secret)",
+            "a3f19c0d5e7b2a4c6e8f0a1b3c5d7e9f",
+        ),
     ];
     for (config, expected, secret) in cases {
         let log = assert_refused_log(&config.to_string(), expected);

@@ -9,6 +9,7 @@ use jwt_relay_core::stages::Pipeline;
 use jwt_relay_core::stages::{CallAnswer, Shared};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use zeroize::Zeroizing;
 
 /// Owns the compiled configuration and the VM's shared state; HTTP contexts share both
 /// through an `Rc`.
@@ -39,14 +40,17 @@ pub fn fetch_event(fetched: &Fetched) -> jwt_relay_core::stages::events::Event {
 pub fn log_fetch(host: &impl Host, fetched: &Fetched) {
     match fetched {
         Fetched::Updated {
-            keys, ignored_oct, ..
+            keys,
+            ignored_oct,
+            private_ignored,
+            ..
         } => {
-            let level = if *ignored_oct > 0 || *keys == 0 {
+            let level = if *ignored_oct > 0 || *private_ignored > 0 || *keys == 0 {
                 Level::Warn
             } else {
                 Level::Info
             };
-            let note = remote_jwks::ignored_note(*ignored_oct);
+            let note = remote_jwks::ignored_note(*ignored_oct, *private_ignored);
             let none = if *keys == 0 {
                 ": no usable key, every token is refused until the set has one"
             } else {
@@ -91,7 +95,8 @@ impl Root {
         let host = self.host();
         let host = &host;
         match abi::buffer(ids::PLUGIN_CONFIGURATION, 0, usize::MAX) {
-            Ok(bytes) => self.configure_from(host, &bytes.unwrap_or_default()),
+            // The text holds every secret of the configuration: wiped once read.
+            Ok(bytes) => self.configure_from(host, &Zeroizing::new(bytes.unwrap_or_default())),
             Err(status) => self.refuse(host, &format!("unreadable (host status {status})")),
         }
     }
@@ -264,6 +269,7 @@ mod tests {
         let updated = |keys| Fetched::Updated {
             keys,
             ignored_oct: 0,
+            private_ignored: 0,
             changed: true,
         };
         assert_eq!(fetch_event(&updated(2)), Event::JwksFetch(true));

@@ -45,6 +45,15 @@ impl ConfigError {
         {
             offset = offset.map(|at| locate::next_value(doc, at));
         }
+        if unknown && !plausible_field(problem) {
+            // The name is logged with the path: one that reads as no field name (a key pasted
+            // where a member's name goes) is left out, the object it is in shown instead.
+            let path = offset.map_or_else(|| ".".to_owned(), |at| locate::path_at(doc, at, false));
+            return Self::new(
+                path,
+                "unknown field (its name is not shown: it may be a secret)",
+            );
+        }
         let path = offset.map_or_else(|| ".".to_owned(), |at| locate::path_at(doc, at, unknown));
         if unknown {
             return Self::new(path, "unknown field");
@@ -60,6 +69,19 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Whether serde's `unknown field `NAME`, expected …` names something that reads as a
+/// misspelt field rather than a secret: at most 32 bytes of lower-case letters, digits and `_`,
+/// with at most two digits (`x5c`, `rsa_public_key`; not `a3f19c0d5e7b2a4c`).
+pub(crate) fn plausible_field(problem: &str) -> bool {
+    let name = problem
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_default();
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+    let digits = name.bytes().filter(u8::is_ascii_digit).count();
+    !name.is_empty() && name.len() <= 32 && name.bytes().all(allowed) && digits <= 2
+}
 
 /// serde's `invalid type: string "…", expected …` quotes the value, which may be a secret in
 /// the wrong place (an API key given as a credential object, a numeric password): the problem

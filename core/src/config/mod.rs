@@ -213,6 +213,30 @@ mod tests {
         assert_eq!(err(r#"{"jwtt": {}}"#), "jwtt: unknown field");
     }
 
+    /// Review: a key pasted as a member's name was logged with the path.
+    #[test]
+    fn parse_unknown_field_that_reads_as_no_field_name_is_not_shown() {
+        let hidden = "unknown field (its name is not shown: it may be a secret)";
+        for name in [
+            "a3f19c0d5e7b2a4c6e8f0a1b3c5d7e9f",
+            "LEAKED-KEY-7781",
+            "Secret Value",
+            "k1e2y3",
+        ] {
+            let config = serde_json::json!({"consumers": [{"id": "c", "keyauth_credentials": [{name: true}]}]});
+            let got = err(&config.to_string());
+            assert_eq!(
+                got,
+                format!("consumers[0].keyauth_credentials[0]: {hidden}"),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            err(r#"{"upstream_jwt": {"x5c_formats": "plugin"}}"#),
+            "upstream_jwt.x5c_formats: unknown field"
+        );
+    }
+
     #[test]
     fn parse_unknown_field_in_array_item_names_index() {
         assert_eq!(

@@ -32,12 +32,46 @@ fn tracked(text: &str) -> Result<(), ConfigError> {
     let text = err.inner().to_string();
     let problem = text.rfind(" at line ").map_or(&text[..], |i| &text[..i]);
     if problem.starts_with("unknown field `") {
+        if !super::error::plausible_field(problem) {
+            let hidden = "unknown field (its name is not shown: it may be a secret)";
+            return Err(ConfigError::new(parent(err.path()), hidden));
+        }
         return Err(ConfigError::new(path, "unknown field"));
     }
     if err.inner().is_syntax() || err.inner().is_eof() {
         return Err(ConfigError::new(".", format!("malformed JSON: {text}")));
     }
     Err(ConfigError::new(path, super::error::without_value(problem)))
+}
+
+/// `path` without its last segment, as serde_path_to_error writes a path (`.` for the root).
+fn parent(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let mut out = String::new();
+    for segment in segments.iter().take(segments.len().saturating_sub(1)) {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Enum { variant } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(variant);
+            }
+            Segment::Unknown => out.push_str(".?"),
+        }
+    }
+    if out.is_empty() {
+        ".".to_owned()
+    } else {
+        out
+    }
 }
 
 fn replacements() -> Vec<Value> {

@@ -93,7 +93,13 @@ pub struct JwkSet {
     keys: Vec<Jwk>,
     skipped: Vec<SkippedKey>,
     ignored_oct: usize,
+    private_ignored: Vec<usize>,
 }
+
+/// A JWK's private members (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). A set only verifies, so
+/// a key's private half is never read from one: parsing it would cost a private key's checks
+/// (an RSA signature at load) on every fetch, and hold a leaked secret in every worker.
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 
 /// What a JWKS parse does with `oct` (symmetric) keys.
 #[derive(Debug, Clone, Copy)]
@@ -484,6 +490,21 @@ impl JwkSet {
                 OctKeys::Ignore => OctKeyEncoding::default(),
                 OctKeys::Use(encoding) => encoding,
             };
+            let public;
+            let entry = match entry.as_object() {
+                Some(obj)
+                    if !is_oct(entry) && PRIVATE_MEMBERS.iter().any(|m| obj.contains_key(*m)) =>
+                {
+                    set.private_ignored.push(index);
+                    let mut obj = obj.clone();
+                    PRIVATE_MEMBERS.iter().for_each(|m| {
+                        obj.remove(*m);
+                    });
+                    public = Value::Object(obj);
+                    &public
+                }
+                _ => entry,
+            };
             match Jwk::from_value(entry, encoding) {
                 Ok(jwk) => set.keys.push(jwk),
                 Err(error) => set.skipped.push(SkippedKey {
@@ -502,6 +523,7 @@ impl JwkSet {
             keys,
             skipped: Vec::new(),
             ignored_oct: 0,
+            private_ignored: Vec::new(),
         }
     }
 
@@ -513,6 +535,12 @@ impl JwkSet {
     /// The keys left out, with reasons.
     pub fn skipped(&self) -> &[SkippedKey] {
         &self.skipped
+    }
+
+    /// The positions in the document of the keys whose private members were left unread (the
+    /// key kept as its public half).
+    pub fn private_ignored(&self) -> &[usize] {
+        &self.private_ignored
     }
 
     /// How many `oct` keys [`Self::parse_published`] dropped (never their `kid` or `k`).
@@ -575,6 +603,45 @@ mod tests {
             assert_eq!(set.candidates(kid, Algorithm::HS256).count(), 0, "{kid:?}");
         }
         assert_eq!(set.candidates(Some("shared"), Algorithm::RS256).count(), 1);
+    }
+
+    /// Review: a set holding private keys had them parsed as signing keys (an RSA key's private
+    /// checks and a signature each, on every fetch). A set only verifies: the private members
+    /// are left unread, the key kept as its public half, and the set says which.
+    #[test]
+    fn a_set_reads_private_keys_as_their_public_half() {
+        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let rsa = SigningKey::parse_pem(pem).unwrap();
+        let mut private = Jwk::from_keys(rsa.verifying_key(), Some(rsa))
+            .to_private_json()
+            .unwrap();
+        private.insert("kid".into(), Value::from("leaked"));
+        // A private member that would not even parse is left unread too.
+        private.insert("dp".into(), Value::from("not base64url!"));
+        let public = Jwk::from_keys(
+            VerifyingKey::from_pem(
+                include_str!("../../../tests/fixtures/jose/ed25519_public_spki.pem"),
+                Algorithm::EdDSA,
+            )
+            .unwrap(),
+            None,
+        )
+        .to_public_json()
+        .unwrap();
+        let doc = serde_json::json!({"keys": [public, private]}).to_string();
+        let published = JwkSet::parse_published(&doc).unwrap();
+        let configured = JwkSet::parse(&doc, OctKeyEncoding::Base64Url).unwrap();
+        for set in [published, configured] {
+            assert_eq!(set.keys().len(), 2);
+            assert!(set.skipped().is_empty());
+            assert_eq!(set.private_ignored(), [1]);
+            let leaked = set
+                .candidates(Some("leaked"), Algorithm::RS256)
+                .next()
+                .unwrap();
+            assert!(leaked.signing_key().is_none());
+            assert!(set.keys().iter().all(|k| k.signing_key().is_none()));
+        }
     }
 
     #[test]

@@ -608,10 +608,10 @@ impl VerifyingKey {
                 Some(Algorithm::HS512) => 64,
                 _ => 32,
             };
-            let len = secret.0.len();
-            return (len < need).then(|| {
+            // The warning is logged: it says the secret is short, never how short.
+            return (secret.0.len() < need).then(|| {
                 let name = alg.map_or("HS256", |a| a.name());
-                format!("HMAC secret of {len} bytes, below the {need} RFC 7518 asks for {name}")
+                format!("HMAC secret shorter than the {need} bytes RFC 7518 asks for {name}")
             });
         }
         let bits = self.rsa_bits()?;

@@ -449,7 +449,7 @@ mod tests {
         let short = r#"{"custom_jwt": {"private_jwk": {"kty": "oct", "k": "YQ", "alg": "HS256"}}}"#;
         assert_eq!(
             Pipeline::load(short.as_bytes()).unwrap().warnings(),
-            ["custom_jwt.private_jwk: HMAC secret of 2 bytes, below the 32 RFC 7518 asks for HS256"]
+            ["custom_jwt.private_jwk: HMAC secret shorter than the 32 bytes RFC 7518 asks for HS256"]
         );
     }
 }

@@ -177,6 +177,11 @@ fn compile_jwks(doc: &Value) -> Result<JwkSet, ConfigError> {
 
 /// A warning per weak key; with no key skipped, a key's position is its index in the document.
 fn warn_weak_jwks_keys(set: &JwkSet, warnings: &mut Vec<String>) {
+    for i in set.private_ignored() {
+        let problem = "holds private members, read as its public key: a set only verifies, \
+                       keep the private key out of the configuration";
+        warnings.push(format!("jwt.jwks.keys[{i}]: {problem}"));
+    }
     for (i, key) in set.keys().iter().enumerate() {
         if let Some(weak) = key.verifying_key().weakness(key.algorithm()) {
             warnings.push(format!("jwt.jwks.keys[{i}]: {weak}"));
@@ -261,7 +266,7 @@ fn credential_key(
                 )
             })?
             .expose();
-        let bytes = if secret_is_base64 {
+        let bytes = zeroize::Zeroizing::new(if secret_is_base64 {
             kong_base64url(text).ok_or_else(|| {
                 ConfigError::new(
                     format!("{path}.secret"),
@@ -270,7 +275,7 @@ fn credential_key(
             })?
         } else {
             text.as_bytes().to_vec()
-        };
+        });
         VerifyingKey::hmac(&bytes)
             .map_err(|e| ConfigError::new(format!("{path}.secret"), e.to_string()))
     } else {
@@ -1053,8 +1058,8 @@ mod tests {
         assert_eq!(
             auth.warnings(),
             [
-                "consumers[0].jwt_secrets[0].secret: HMAC secret of 6 bytes, below the 32 RFC 7518 asks for HS256",
-                "consumers[0].jwt_secrets[1].secret: HMAC secret of 63 bytes, below the 64 RFC 7518 asks for HS512",
+                "consumers[0].jwt_secrets[0].secret: HMAC secret shorter than the 32 bytes RFC 7518 asks for HS256",
+                "consumers[0].jwt_secrets[1].secret: HMAC secret shorter than the 64 bytes RFC 7518 asks for HS512",
             ]
         );
     }

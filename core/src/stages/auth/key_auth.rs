@@ -14,11 +14,22 @@ use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
 /// A key-auth credential.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(super) struct KeyCredential {
     digest: [u8; 32],
     consumer: ConsumerRef,
     id: Option<String>,
+}
+
+/// Without the key's digest: an unsalted SHA-256 of an API key is as good as the key to anyone
+/// who can guess it offline.
+impl std::fmt::Debug for KeyCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCredential")
+            .field("consumer", &self.consumer)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The compiled `key_auth` section.

@@ -148,6 +148,8 @@ pub enum Fetched {
         keys: usize,
         /// `oct` keys dropped (a published HMAC secret is no secret).
         ignored_oct: usize,
+        /// Keys published with their private members, kept as their public half.
+        private_ignored: usize,
         /// The set's bytes differ from the last good set's: only then can a key have gone,
         /// and only then are the tokens verified so far forgotten (anyone can make the filter
         /// re-fetch an unchanged set, ten times a minute, with a made-up `kid`).
@@ -269,6 +271,9 @@ impl JwksState {
     /// key types the filter does not verify with): a key taken out of it stops verifying, as
     /// when an identity provider pulls its only (compromised) key.
     fn store(&mut self, answer: &CallAnswer, now: u64) -> Fetched {
+        if let Some(unchanged) = self.unchanged(answer, now) {
+            return unchanged;
+        }
         let parsed = match answer.status {
             Some(200) => std::str::from_utf8(&answer.body)
                 .map_err(|_| "answer is not UTF-8".to_string())
@@ -282,6 +287,7 @@ impl JwksState {
                 let fetched = Fetched::Updated {
                     keys: set.keys().len(),
                     ignored_oct: set.ignored_oct(),
+                    private_ignored: set.private_ignored().len(),
                     changed,
                 };
                 if changed {
@@ -298,12 +304,38 @@ impl JwksState {
     }
 }
 
-/// `` (N oct keys ignored)`` when a fetched set held `oct` keys: the count, never a key.
-pub fn ignored_note(ignored_oct: usize) -> String {
-    if ignored_oct == 0 {
-        return String::new();
+impl JwksState {
+    /// The outcome of an answer that repeats the last good set byte for byte, without parsing
+    /// it again (anyone can make the filter re-fetch, ten times a minute, with a made-up `kid`).
+    fn unchanged(&mut self, answer: &CallAnswer, now: u64) -> Option<Fetched> {
+        let set = self.set.as_ref()?;
+        if answer.status != Some(200) || self.body != answer.body {
+            return None;
+        }
+        self.fetched_at = (!set.keys().is_empty()).then_some(now);
+        Some(Fetched::Updated {
+            keys: set.keys().len(),
+            ignored_oct: set.ignored_oct(),
+            private_ignored: set.private_ignored().len(),
+            changed: false,
+        })
     }
-    format!(" ({ignored_oct} oct keys ignored: a published JWKS holds no secret)")
+}
+
+/// `` (N oct keys ignored)`` when a fetched set held `oct` keys, and `` (N keys published with
+/// their private members...)`` when it held private keys: the counts, never a key.
+pub fn ignored_note(ignored_oct: usize, private_ignored: usize) -> String {
+    let mut note = String::new();
+    if ignored_oct > 0 {
+        note += &format!(" ({ignored_oct} oct keys ignored: a published JWKS holds no secret)");
+    }
+    if private_ignored > 0 {
+        note += &format!(
+            " ({private_ignored} keys published with their private members, read as public \
+             keys: the publisher leaks its signing keys)"
+        );
+    }
+    note
 }
 
 #[cfg(test)]
@@ -353,6 +385,7 @@ mod tests {
             Fetched::Updated {
                 keys: 1,
                 ignored_oct: 0,
+                private_ignored: 0,
                 changed: true
             }
         );
@@ -371,6 +404,34 @@ mod tests {
         assert_eq!(s.set.as_ref().unwrap().keys().len(), 1);
     }
 
+    /// Review: anyone can make the filter re-fetch ten times a minute; an answer repeating the
+    /// last set byte for byte is not parsed again (the set kept is the same one).
+    #[test]
+    fn an_unchanged_set_is_not_parsed_again() {
+        let mut s = JwksState::default();
+        s.finish(&answer(Some(200), SET), 10);
+        let kept = s.set.as_ref().unwrap().keys().as_ptr();
+        let again = s.finish(&answer(Some(200), SET), 20);
+        assert_eq!(
+            again,
+            Fetched::Updated {
+                keys: 1,
+                ignored_oct: 0,
+                private_ignored: 0,
+                changed: false
+            }
+        );
+        assert_eq!(s.set.as_ref().unwrap().keys().as_ptr(), kept);
+        assert!(!s.refresh_due(&remote(60), 79));
+        // Another body is parsed; a failed status is a failure whatever its body.
+        assert!(matches!(
+            s.finish(&answer(Some(500), SET), 30),
+            Fetched::Failed(_)
+        ));
+        let other = s.finish(&answer(Some(200), WITH_OCT), 40);
+        assert!(matches!(other, Fetched::Updated { changed: true, .. }));
+    }
+
     #[test]
     fn finish_oct_keys_are_dropped_and_counted() {
         let mut s = JwksState::default();
@@ -379,6 +440,7 @@ mod tests {
             Fetched::Updated {
                 keys: 1,
                 ignored_oct: 2,
+                private_ignored: 0,
                 changed: true
             }
         );
@@ -407,6 +469,7 @@ mod tests {
                 Fetched::Updated {
                     keys: 0,
                     ignored_oct,
+                    private_ignored: 0,
                     changed: true
                 },
                 "{body}"

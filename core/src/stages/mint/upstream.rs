@@ -154,7 +154,7 @@ fn signer(section: &UpstreamJwtSection, alg: Algorithm, env: Env) -> Result<Sign
             let path = "upstream_jwt.private_key_env";
             let text = env_value(name, env, path)?;
             let in_var = |e: ConfigError| {
-                ConfigError::new(path, format!("environment variable {name}: {}", e.problem))
+                ConfigError::new(path, format!("{}: {}", variable(name), e.problem))
             };
             if text.contains("-----BEGIN") {
                 keys::from_pem(&text, alg, kid, path).map_err(in_var)
@@ -182,7 +182,7 @@ fn certificate_chain(section: &UpstreamJwtSection, env: Env) -> Result<Vec<Vec<u
             let path = "upstream_jwt.certificate_env";
             let text = env_value(name, env, path)?;
             let in_var = |e: ConfigError| {
-                ConfigError::new(path, format!("environment variable {name}: {}", e.problem))
+                ConfigError::new(path, format!("{}: {}", variable(name), e.problem))
             };
             if text.contains("-----BEGIN") {
                 keys::chain(&text, path).map_err(in_var)
@@ -214,14 +214,26 @@ fn env_value(name: &str, env: Env, path: &str) -> Result<Zeroizing<String>, Conf
     }
     let value = env(name)
         .map(Zeroizing::new)
-        .ok_or_else(|| ConfigError::new(path, format!("environment variable {name} is not set")))?;
+        .ok_or_else(|| ConfigError::new(path, format!("{} is not set", variable(name))))?;
     if value.trim().is_empty() {
         return Err(ConfigError::new(
             path,
-            format!("environment variable {name} is empty"),
+            format!("{} is empty", variable(name)),
         ));
     }
     Ok(value)
+}
+
+/// How a refusal names variable `name`, which it logs: by its name when that reads as a
+/// conventional one (upper-case letters, digits and `_`, at most 64 bytes: `KONG_SSL_CERT_KEY`),
+/// else without it, since a base64 key pasted where the name goes passes [`is_env_name`].
+fn variable(name: &str) -> String {
+    let conventional = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_';
+    if name.len() <= 64 && name.bytes().all(conventional) {
+        format!("environment variable {name}")
+    } else {
+        "the environment variable it names".to_string()
+    }
 }
 
 /// A plausible environment variable name: ASCII letters, digits, `_`, `.` and `-`, not
@@ -244,8 +256,9 @@ fn base64_der(text: &str, name: &str, path: &str) -> Result<Zeroizing<Vec<u8>>, 
         return Err(ConfigError::new(
             path,
             format!(
-                "environment variable {name} holds a file path: the filter cannot read files, \
-                 put the PEM text or the base64 of the DER in the variable"
+                "{} holds a file path: the filter cannot read files, put the PEM text or the \
+                 base64 of the DER in the variable",
+                variable(name)
             ),
         ));
     }
@@ -257,7 +270,10 @@ fn base64_der(text: &str, name: &str, path: &str) -> Result<Zeroizing<Vec<u8>>, 
         .map_err(|_| {
             ConfigError::new(
                 path,
-                format!("environment variable {name} holds neither PEM nor standard base64 DER"),
+                format!(
+                    "{} holds neither PEM nor standard base64 DER",
+                    variable(name)
+                ),
             )
         })
 }
