@@ -37,21 +37,37 @@ pub fn without_keys(req: &Request, body: &[u8], names: &[String]) -> Option<Vec<
 }
 
 /// `cut` grown back to `len` bytes with bytes every reader of its kind skips: `&` after a form
-/// (empty pairs), spaces after a JSON value (whitespace), spaces at the end of a multipart
-/// form's first delimiter line, or after its closing `--` when no part is left (transport
-/// padding: some readers take an epilogue for a part). A cut only removes, so it is never
-/// longer than `len`.
+/// (empty pairs), spaces after a JSON value (whitespace), spaces after a multipart form's
+/// closing `--` (transport padding: on a delimiter that opens a part some readers skip the
+/// part). Where readers would refuse the padding, the cut stays short and the glue refuses the
+/// request: a form of [`MAX_FORM_PIECES`] or more pairs, empty ones included (body-parser and
+/// Django refuse 1000), or more than [`MAX_MULTIPART_PADDING`] bytes on a delimiter line
+/// (Django refuses a line of about 1 KB). A cut only removes, so it is never longer than `len`.
 fn padded(mut cut: Vec<u8>, len: usize, reading: Reading, content_type: &str) -> Vec<u8> {
     let missing = len.saturating_sub(cut.len());
     match reading {
-        Reading::Form => cut.resize(cut.len() + missing, b'&'),
+        Reading::Form => {
+            let pieces = cut.iter().filter(|b| **b == b'&').count() + 1 + missing;
+            if pieces < MAX_FORM_PIECES {
+                cut.resize(cut.len() + missing, b'&');
+            }
+        }
         Reading::Json => cut.resize(cut.len() + missing, b' '),
         Reading::Multipart => {
-            reconcile::pad_first_delimiter(content_type, &mut cut, missing);
+            if missing <= MAX_MULTIPART_PADDING {
+                reconcile::pad_closing_delimiter(content_type, &mut cut, missing);
+            }
         }
     }
     cut
 }
+
+/// Pairs a padded form may hold, empty ones included (body-parser's and Django's default is
+/// 1000 fields).
+const MAX_FORM_PIECES: usize = 1000;
+
+/// Spaces a multipart form's closing delimiter line may be padded with.
+const MAX_MULTIPART_PADDING: usize = 900;
 
 /// An urlencoded form without the pairs whose decoded name `drop` picks; the other pairs (and
 /// empty pieces) as they came.
@@ -253,16 +269,16 @@ mod tests {
                 format!("{key_part}{foo_part}--B1--"),
                 foo_cut.to_string(),
                 " ",
-                Some(4),
+                None,
             ),
             (
                 multipart,
                 format!("{foo_part}{key_part}--B1--\r\n"),
                 format!("{foo_cut}\r\n"),
                 " ",
-                Some(4),
+                Some(foo_cut.len()),
             ),
-            // No part left: the padding goes after the closing delimiter's `--`.
+            // No part left: the padding goes after the closing delimiter's `--` all the same.
             (
                 multipart,
                 format!("{key_part}--B1--\r\n"),
@@ -287,6 +303,29 @@ mod tests {
             let read = |b: &[u8]| (reconcile::reading(ct, b), reconcile::body_value(ct, b));
             assert_eq!(read(&padded), read(&plain), "{body}");
         }
+        // Padding readers would refuse is not made: the cut stays short (the glue refuses it
+        // on Kong): 1000 pairs and more in a form, more than 900 bytes on a delimiter line.
+        let mut req = Request::get("/", &[("content-type", FORM)]);
+        req.keeps_body_length = true;
+        let long = format!("x=1&apikey={}", "k".repeat(995));
+        let cut = without_keys(&req, long.as_bytes(), &names).unwrap();
+        assert_eq!(cut, b"x=1");
+        let fits = format!("x=1&apikey={}", "k".repeat(980));
+        let cut = without_keys(&req, fits.as_bytes(), &names).unwrap();
+        assert_eq!(
+            (cut.len(), cut.iter().filter(|b| **b == b'&').count()),
+            (fits.len(), 988)
+        );
+        let mut req = Request::get("/", &[("content-type", multipart)]);
+        req.keeps_body_length = true;
+        let key = "k".repeat(900);
+        let long = format!(
+            "--B1\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\n{key}\r\n--B1--"
+        );
+        assert_eq!(
+            without_keys(&req, long.as_bytes(), &names).unwrap(),
+            b"--B1--"
+        );
         let form = reconcile::body_value(Some(FORM), b"a=1&b=%20x&&&&&&&&&");
         assert_eq!(form, Some(serde_json::json!({"a": "1", "b": " x"})));
         // Nothing cut, nothing padded.
@@ -331,14 +370,14 @@ mod tests {
             format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n--B1")
         };
         let body = format!(
-            "--B1\r\n{}  \r\n{}\r\n{}\r\n{}--\r\n",
+            "--B1\r\n{}\r\n{}\r\n{}\r\n{}--\r\n",
             part("apikey", "k"),
             part("foo", "bar"),
             part("apikey[]", "k"),
             part("baz", "a\r\nb"),
         );
         let want = format!(
-            "--B1  \r\n{}\r\n{}--\r\n",
+            "--B1\r\n{}\r\n{}--\r\n",
             part("foo", "bar"),
             part("baz", "a\r\nb")
         );

@@ -65,11 +65,14 @@ pub fn compile(
         // The names are header and query names alike.
         headers::kong_header_name(name)
             .map_err(|problem| ConfigError::new(format!("key_auth.key_names[{i}]"), problem))?;
-        // `hide_credentials` removes the key's header: never the request's framing.
-        if reconcile::NEVER_INJECTED.contains(&headers::canonical(name).as_str()) {
+        // `hide_credentials` removes the key's header: never the request's framing, nor the
+        // type a body (`key_in_body`) is read by.
+        let name = headers::canonical(name);
+        let body_type = ["content-type", "content-encoding"].contains(&name.as_str());
+        if body_type || reconcile::NEVER_INJECTED.contains(&name.as_str()) {
             return Err(ConfigError::new(
                 format!("key_auth.key_names[{i}]"),
-                "is a framing, hop-by-hop or control header, which no key may travel in",
+                "is a framing, hop-by-hop, control or body-type header, which no key may travel in",
             ));
         }
     }
@@ -461,15 +464,15 @@ mod tests {
         }
         assert_eq!(refusal("Api_Key-2"), None);
         // Review: `hide_credentials` would remove the request's framing with the key.
-        let framing =
-            "key_auth.key_names[1]: is a framing, hop-by-hop or control header, which no \
-                       key may travel in";
+        let framing = "key_auth.key_names[1]: is a framing, hop-by-hop, control or body-type \
+                       header, which no key may travel in";
         for name in [
             "Content-Length",
             "transfer_encoding",
             "Host",
             "Connection",
             "EXPECT",
+            "Content-Type",
         ] {
             assert_eq!(refusal(name).as_deref(), Some(framing), "{name}");
         }

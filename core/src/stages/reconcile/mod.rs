@@ -39,7 +39,7 @@ pub use compile::{
     compile, compile_in, Reconcile, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, MAX_CACHE_SECONDS,
 };
 pub use dasherize::dasherize;
-pub(crate) use multipart::{form_fields, pad_first_delimiter, without_parts};
+pub(crate) use multipart::{form_fields, pad_closing_delimiter, without_parts};
 pub use reserved::{ENVOY_PREFIX, NEVER_INJECTED};
 pub use strip::strip_client_headers;
 
