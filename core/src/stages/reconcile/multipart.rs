@@ -94,7 +94,12 @@ pub fn without_parts(
         }
         rest = rest.get(taken..)?;
     }
-    out.extend_from_slice(rest);
+    if out.len() == delimiter.len() {
+        // No part left: the one empty form every reader takes (Rack 3 refuses any other).
+        out.extend_from_slice(b"--\r\n");
+    } else {
+        out.extend_from_slice(rest);
+    }
     dropped.then_some(out)
 }
 
