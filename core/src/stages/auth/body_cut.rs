@@ -230,7 +230,7 @@ mod tests {
 
     const FORM: &str = "application/x-www-form-urlencoded";
 
-    /// Regression (review, stop 51): Kong's engine sends the upstream the client's
+    /// Regression (reviews, stops 51 and 52): Kong's engine sends the upstream the client's
     /// `Content-Length` after a call whatever body the filter wrote, so there a cut is padded
     /// back to the body's length with bytes its readers skip: the padded body reads as the
     /// cut does, to the call's reading (what the auth service and upstream frameworks see).
@@ -240,7 +240,8 @@ mod tests {
         let key_part = "--B1\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nk\r\n";
         let foo_part = "--B1\r\nContent-Disposition: form-data; name=\"foo\"\r\n\r\nbar\r\n";
         let foo_cut = "--B1\r\nContent-Disposition: form-data; name=\"foo\"\r\n\r\nbar\r\n--B1--";
-        // (type, body, the cut, its filler, where the filler goes: the end, or after `--B1`).
+        // (type, body, the cut, its filler, where the filler goes: the end, or at an offset:
+        // after a multipart form's closing `--`, before its CRLF).
         let cases = [
             (
                 FORM,
