@@ -3767,14 +3767,7 @@ pub(crate) mod tests {
     #[test]
     fn a_call_after_a_key_was_cut_out_of_the_body_keeps_body_and_length_alike() {
         for kong in [false, true] {
-            let mut host = FakeHost {
-                answer: CallAnswer {
-                    status: Some(200),
-                    headers: vec![],
-                    body: b"{}".to_vec(),
-                },
-                ..form_with_a_body_key(kong)
-            };
+            let mut host = form_with_a_body_key_and_an_allowing_answer(kong);
             let mut f = filter(BODY_KEY_AND_CALL, &mut host);
             assert_eq!(f.on_request_headers(false), body_wait(kong), "kong {kong}");
             assert_eq!(f.on_request_body(19, true), Action::Pause, "kong {kong}");
@@ -3785,6 +3778,18 @@ pub(crate) mod tests {
             assert_eq!(host.body.as_slice(), body, "kong {kong}");
             let length = HeaderEdit::Set("content-length".into(), length.into());
             assert!(host.edits.contains(&length), "{:?}", host.edits);
+        }
+    }
+
+    /// [`form_with_a_body_key`], with the auth service answering 200 `{}`.
+    fn form_with_a_body_key_and_an_allowing_answer(kong: bool) -> FakeHost {
+        FakeHost {
+            answer: CallAnswer {
+                status: Some(200),
+                headers: vec![],
+                body: b"{}".to_vec(),
+            },
+            ..form_with_a_body_key(kong)
         }
     }
 
@@ -3831,14 +3836,7 @@ pub(crate) mod tests {
     fn a_multipart_form_left_with_no_part_keeps_its_length_on_kong() {
         let form = b"--B1\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\ngood\r\n--B1--";
         for kong in [false, true] {
-            let mut host = FakeHost {
-                answer: CallAnswer {
-                    status: Some(200),
-                    headers: vec![],
-                    body: b"{}".to_vec(),
-                },
-                ..form_with_a_body_key(kong)
-            };
+            let mut host = form_with_a_body_key_and_an_allowing_answer(kong);
             host.headers[2] = h("content-length", &form.len().to_string());
             host.headers[3] = h("content-type", "multipart/form-data; boundary=B1");
             host.body = form.to_vec();
