@@ -292,7 +292,6 @@ pub fn sign(
     claims: &Map<String, Value>,
     key: &SigningKey,
 ) -> Result<String, JoseError> {
-    key.check_alg(header.alg)?;
     sign_encoded(&EncodedHeader::new(header)?, claims, key)
 }
 
