@@ -105,9 +105,13 @@ pub enum Refusal {
     /// upstream reads).
     InvalidFormBody,
     /// 413: a body a stage reads (`reconcile.forward_body`, `key_auth.key_in_body`) holding more
-    /// JSON values, form fields or multipart parts than `MAX_BODY_VALUES`: each becomes a node
-    /// in the VM's memory (a 7-byte `{"":0}` about 500 bytes), and a VM's memory never shrinks.
-    ComplexBody,
+    /// JSON values than `MAX_BODY_VALUES`, or more form fields or multipart parts than
+    /// `MAX_FORM_FIELDS` (`max`): each becomes a node in the VM's memory (a 7-byte `{"":0}`
+    /// about 500 bytes), and a VM's memory never shrinks; each field is looked up in maps.
+    ComplexBody {
+        /// The budget passed.
+        max: usize,
+    },
     /// 411: a body of unknown length the auth service must see, on a host that cannot hold the
     /// request for it (Kong's engine).
     LengthRequired,
@@ -170,7 +174,7 @@ impl Refusal {
             Self::ReconcileDenied { status, .. } => *status,
             Self::ReconcileFailed | Self::Undecided => 502,
             Self::ReconcileTimeout => 504,
-            Self::BodyTooLarge { .. } | Self::BodyUnreadable | Self::ComplexBody => 413,
+            Self::BodyTooLarge { .. } | Self::BodyUnreadable | Self::ComplexBody { .. } => 413,
             Self::LengthRequired => 411,
             Self::TooManyHeaders => 431,
             Self::EncodedBody => 415,
@@ -225,10 +229,7 @@ impl Refusal {
             }
             Self::InvalidJsonBody => "Request body is not valid JSON".into(),
             Self::InvalidFormBody => "Request body is not a valid multipart form".into(),
-            Self::ComplexBody => format!(
-                "Request body holds more than {} values",
-                crate::stages::reconcile::MAX_BODY_VALUES
-            ),
+            Self::ComplexBody { max } => format!("Request body holds more than {max} values"),
             Self::EncodedBody => {
                 "A Content-Encoding or Content-Type is not supported for this request's body".into()
             }
@@ -262,7 +263,7 @@ impl Refusal {
             Self::AmbiguousParameter => "ambiguous_parameter",
             Self::InvalidJsonBody => "invalid_json_body",
             Self::InvalidFormBody => "invalid_form_body",
-            Self::ComplexBody => "body_too_complex",
+            Self::ComplexBody { .. } => "body_too_complex",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
             Self::CustomJwt { .. } => "mint_refused",
             Self::MintFailed => "mint_failed",
@@ -411,7 +412,9 @@ mod tests {
                 "invalid_form_body",
             ),
             (
-                Refusal::ComplexBody,
+                Refusal::ComplexBody {
+                    max: crate::stages::reconcile::MAX_BODY_VALUES,
+                },
                 413,
                 json!({"message": "Request body holds more than 100000 values"}),
                 "body_too_complex",

@@ -1,14 +1,24 @@
 //! `application/x-www-form-urlencoded` decoding, shared by query strings and form bodies.
 
+use std::borrow::Cow;
+
 /// Decodes one component (a name, or a value without `&`): `%XX` escapes and `+` as space;
 /// malformed escapes stay as written, invalid UTF-8 is replaced (never a panic).
 pub fn decode(text: &str) -> String {
+    decoded(text).into_owned()
+}
+
+/// [`decode`], borrowing `text` when it holds nothing to decode (no `%`, no `+`): most names.
+pub fn decoded(text: &str) -> Cow<'_, str> {
+    if !text.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(text);
+    }
     // A component has no `&`; `parse` splits its one pair at the first `=`, so the name is the
     // whole component only when there is none: put it back.
     match form_urlencoded::parse(text.as_bytes()).next() {
-        Some((name, value)) if text.contains('=') => format!("{name}={value}"),
-        Some((name, _)) => name.into_owned(),
-        None => String::new(),
+        Some((name, value)) if text.contains('=') => Cow::Owned(format!("{name}={value}")),
+        Some((name, _)) => Cow::Owned(name.into_owned()),
+        None => Cow::Borrowed(""),
     }
 }
 
@@ -47,7 +57,7 @@ pub fn readings(query: &str) -> Readings {
 /// (leading `[`/`]` dropped, the name up to the next bracket: `[jwt]`, `jwt]`). The array
 /// forms count too: an upstream reading the name may get the array.
 pub fn files_under(key: &str, name: &str) -> bool {
-    Filed::of(key).has(name)
+    KeyReadings::of(key).files_under(name)
 }
 
 /// True when some upstream framework reads the query or form parameter `key` (decoded) as
@@ -57,49 +67,136 @@ pub fn reads_as(key: &str, name: &str) -> bool {
     KeyReadings::of(key).reads_as(name)
 }
 
-/// The names [`files_under`] finds a key filed under: as written, by Rack 2, by PHP.
-#[derive(Debug)]
-pub struct Filed {
-    key: String,
-    rack: String,
-    php: Option<String>,
+/// The names [`files_under`] finds a key filed under, as slices of the key (nothing is built:
+/// a query or form of many keys is read at the cost of scanning it): the key as written,
+/// Rack 2's name, and the text PHP names its variable from.
+#[derive(Debug, Clone, Copy)]
+pub struct Filed<'a> {
+    key: &'a str,
+    /// Rack's name; `None` when it is the key (no bracket).
+    rack: Option<&'a str>,
+    /// PHP's variable name before its mapping ([`php_char`]); `None` when PHP drops the key or
+    /// reads it as written (no bracket, space, dot or NUL).
+    php: Option<&'a str>,
 }
 
-impl Filed {
-    fn of(key: &str) -> Self {
-        let rack = key.trim_start_matches(['[', ']']);
-        let rack = rack.split(['[', ']']).next().unwrap_or_default();
-        let php = php_variable(key).map(|(mut v, _)| {
-            v.truncate(v.find('\0').unwrap_or(v.len()));
-            v
-        });
+impl<'a> Filed<'a> {
+    fn of(key: &'a str) -> Self {
+        let bytes = key.as_bytes();
+        let php_reads = |b: &u8| matches!(b, b'[' | b']' | b' ' | b'.' | 0);
+        if !bytes.iter().any(php_reads) {
+            return Self {
+                key,
+                rack: None,
+                php: None,
+            };
+        }
+        let bracket = |b: &u8| matches!(b, b'[' | b']');
+        let from = bytes
+            .iter()
+            .position(|b| !bracket(b))
+            .unwrap_or(bytes.len());
+        let to = bytes
+            .iter()
+            .skip(from)
+            .position(bracket)
+            .map_or(bytes.len(), |at| from + at);
         Self {
-            key: key.to_string(),
-            rack: rack.to_string(),
-            php,
+            key,
+            rack: key.get(from..to),
+            php: php_name(key),
         }
     }
 
-    fn has(&self, name: &str) -> bool {
-        self.key == name || self.rack == name || self.php.as_deref() == Some(name)
+    /// True when one of the names is `name`, compared as written or, with `folded`, with both
+    /// case-folded; `ascii`: the key and `name` are ASCII.
+    fn has(&self, name: &str, folded: bool, ascii: bool) -> bool {
+        let same = |text: &str, map| same(text, name, map, folded, ascii);
+        same(self.key, identity)
+            || self.rack.is_some_and(|rack| same(rack, identity))
+            || self.php.is_some_and(|php| same(php, php_char))
     }
 }
 
-/// One query or form key's readings, computed once and compared with each configured name: a
-/// long query of many arguments cost a few µs per argument and name while each comparison
-/// worked the key out again (review: 126 ms for 25,000 arguments and three names).
+/// True when `text`, each character `map`ped, is `name`; with `folded`, once both are
+/// [`fold`]ed. Where both are ASCII (`ascii`, nearly every key) it compares bytes: [`fold`] is
+/// ASCII lower case there and `map` keeps lengths, so a difference in length settles it.
+fn same(text: &str, name: &str, map: fn(char) -> char, folded: bool, ascii: bool) -> bool {
+    if ascii || !folded {
+        // Unfolded, `map` keeps every character's length (it maps ASCII to ASCII).
+        if text.len() != name.len() {
+            return false;
+        }
+    }
+    if ascii {
+        let byte = |b: u8| match folded {
+            true => (map(char::from(b)) as u8).to_ascii_lowercase(),
+            false => map(char::from(b)) as u8,
+        };
+        let other = |b: u8| if folded { b.to_ascii_lowercase() } else { b };
+        return text.bytes().map(byte).eq(name.bytes().map(other));
+    }
+    match folded {
+        false => text.chars().map(map).eq(name.chars()),
+        true => text
+            .chars()
+            .map(|c| fold_char(map(c)))
+            .eq(name.chars().map(fold_char)),
+    }
+}
+
+fn identity(c: char) -> char {
+    c
+}
+
+/// The text of `key` PHP 8 names its variable from ([`php_variable`] before the NUL that joins
+/// the first index): the key up to a NUL, without leading spaces, up to a `[` that a `]` closes
+/// (all of it when no `]` follows the first `[`); `None` when that is empty. Read through
+/// [`php_char`]. Bytes, not characters: every byte looked for is ASCII, so each cut falls
+/// between characters.
+fn php_name(key: &str) -> Option<&str> {
+    let bytes = key.as_bytes();
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .take(end)
+        .position(|&b| b != b' ')
+        .unwrap_or(end);
+    let text = bytes.get(start..end).unwrap_or_default();
+    let name_end = match text.iter().position(|&b| b == b'[') {
+        Some(at) if text.iter().skip(at).any(|&b| b == b']') => at,
+        Some(0) => 0,
+        _ => text.len(),
+    };
+    key.get(start..start + name_end)
+        .filter(|name| !name.is_empty())
+}
+
+/// PHP's mapping of a variable name's characters: ` `, `.` and an unclosed `[` are `_`.
+fn php_char(c: char) -> char {
+    match c {
+        ' ' | '.' | '[' => '_',
+        c => c,
+    }
+}
+
+/// One query or form key's readings, worked out once and compared with each configured name
+/// (review: 126 ms for 25,000 arguments and three names while each comparison worked the key
+/// out again). Slices of the key: comparing costs a scan of it, and nothing is allocated.
+#[derive(Debug, Clone, Copy)]
 pub enum KeyReadings<'a> {
     /// An ASCII key without a byte any framework reads specially (`[`, `]`, space, `.`, `!`,
-    /// NUL): every reading is the key itself, in some case. Nothing to work out or allocate.
+    /// NUL): every reading is the key itself, in some case.
     Plain(&'a str),
     /// Any other key.
     Worked {
+        /// True when the key is ASCII.
+        ascii: bool,
         /// [`files_under`]'s readings of the key.
-        filed: Filed,
-        /// Those of the key without Spring's `!` (`None`: no `!`), as written and case-folded
-        /// (`None`: the fold changes nothing) ([`reads_as`]).
-        bare: Option<Filed>,
-        folded: Option<Filed>,
+        filed: Filed<'a>,
+        /// Those of the key without Spring's `!` (the key's own when it has none), compared
+        /// as written and case-folded ([`reads_as`]).
+        bare: Filed<'a>,
     },
 }
 
@@ -110,13 +207,11 @@ impl<'a> KeyReadings<'a> {
         if !key.bytes().any(special) {
             return Self::Plain(key);
         }
-        let bare = key.strip_prefix('!');
-        let unbanged = bare.unwrap_or(key);
-        let folded = fold(unbanged);
+        let filed = Filed::of(key);
         Self::Worked {
-            filed: Filed::of(key),
-            bare: bare.map(Filed::of),
-            folded: (folded != unbanged).then(|| Filed::of(&folded)),
+            ascii: key.is_ascii(),
+            filed,
+            bare: key.strip_prefix('!').map_or(filed, Filed::of),
         }
     }
 
@@ -124,36 +219,25 @@ impl<'a> KeyReadings<'a> {
     pub fn files_under(&self, name: &str) -> bool {
         match self {
             Self::Plain(key) => *key == name,
-            Self::Worked { filed, .. } => filed.has(name),
+            Self::Worked { ascii, filed, .. } => filed.has(name, false, *ascii && name.is_ascii()),
         }
     }
 
-    /// [`reads_as`] for this key.
+    /// [`reads_as`] for this key: names equal as written are equal folded too.
     pub fn reads_as(&self, name: &str) -> bool {
-        // Most names are lower-case ASCII already: no fold to make.
-        let plain = name
-            .bytes()
-            .all(|b| b.is_ascii() && !b.is_ascii_uppercase());
-        let folded_name = || match plain {
-            true => name.to_string(),
-            false => fold(name),
-        };
         match self {
-            // The key's fold is its ASCII lower case: a plain key again.
-            Self::Plain(key) => match plain {
-                true => key.eq_ignore_ascii_case(name),
-                false => key.eq_ignore_ascii_case(&fold(name)),
-            },
-            Self::Worked {
-                filed,
-                bare,
-                folded,
-            } => {
-                let as_is = bare.as_ref().unwrap_or(filed);
-                as_is.has(name) || folded.as_ref().unwrap_or(as_is).has(&folded_name())
-            }
+            // Folded, an ASCII key is its ASCII lower case.
+            Self::Plain(key) if name.is_ascii() => key.eq_ignore_ascii_case(name),
+            Self::Plain(key) => same(key, name, identity, true, false),
+            Self::Worked { ascii, bare, .. } => bare.has(name, true, *ascii && name.is_ascii()),
         }
     }
+}
+
+/// True when `a` and `b` are the same name to a binder that ignores case: equal once both are
+/// [`fold`]ed (compared as they fold, without building either).
+pub fn fold_eq(a: &str, b: &str) -> bool {
+    a.chars().map(fold_char).eq(b.chars().map(fold_char))
 }
 
 /// Names as binders that ignore case compare them (ASP.NET's `OrdinalIgnoreCase`, Java's
@@ -164,14 +248,17 @@ impl<'a> KeyReadings<'a> {
 /// Other scripts compare as written. No Unicode tables: the module's size (the standard
 /// library's lower case took 12 KB).
 pub fn fold(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\u{130}' | '\u{131}' => 'i',
-            '\u{17f}' => 's',
-            '\u{212a}' => 'k',
-            c => lower(c),
-        })
-        .collect()
+    text.chars().map(fold_char).collect()
+}
+
+/// [`fold`] of one character: folding maps each character on its own.
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{130}' | '\u{131}' => 'i',
+        '\u{17f}' => 's',
+        '\u{212a}' => 'k',
+        c => lower(c),
+    }
 }
 
 /// The simple lower case of `c` in the blocks [`fold`] names, by their layout: runs shifted by
@@ -248,18 +335,20 @@ pub fn path_without(path: &str, drop: impl Fn(&str) -> bool) -> String {
     let Some((only, query)) = path.split_once('?') else {
         return path.to_string();
     };
-    let named = |piece: &str| decode(piece.split('=').next().unwrap_or_default());
-    let dropped = |arg: &&str| arg.split(';').any(|p| drop(&named(p)));
-    if !query.split('&').any(|arg| dropped(&arg)) {
-        return path.to_string();
+    let named = |piece: &str| drop(&decoded(piece.split('=').next().unwrap_or_default()));
+    let mut kept = Vec::new();
+    let mut dropped = false;
+    for arg in query.split('&') {
+        match arg.split(';').any(named) {
+            true => dropped = true,
+            false if arg.is_empty() => {}
+            false => kept.push(arg),
+        }
     }
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|arg| !arg.is_empty() && !dropped(arg))
-        .collect();
-    match kept.is_empty() {
-        true => only.to_string(),
-        false => format!("{only}?{}", kept.join("&")),
+    match (dropped, kept.is_empty()) {
+        (false, _) => path.to_string(),
+        (true, true) => only.to_string(),
+        (true, false) => format!("{only}?{}", kept.join("&")),
     }
 }
 
@@ -267,44 +356,76 @@ pub fn path_without(path: &str, drop: impl Fn(&str) -> bool) -> String {
 mod tests {
     use super::*;
 
-    /// A plain key's shortcut answers as working its readings out would.
+    /// [`files_under`] as first written, each reading built as a string (PHP's through
+    /// [`php_variable`]): the reference the slices are held to.
+    fn files_under_built(key: &str, name: &str) -> bool {
+        let rack = key.trim_start_matches(['[', ']']);
+        let rack = rack.split(['[', ']']).next().unwrap_or_default();
+        let php = php_variable(key).map(|(mut v, _)| {
+            v.truncate(v.find('\0').unwrap_or(v.len()));
+            v
+        });
+        key == name || rack == name || php.as_deref() == Some(name)
+    }
+
+    /// [`reads_as`] as first written: the key without `!`, as written and both folded.
+    fn reads_as_built(key: &str, name: &str) -> bool {
+        let bare = key.strip_prefix('!').unwrap_or(key);
+        files_under_built(bare, name) || files_under_built(&fold(bare), &fold(name))
+    }
+
+    /// The slices answer as the built readings do, on every key of up to three characters and
+    /// on random longer ones, from characters each reading treats apart (brackets, spaces,
+    /// dots, NUL, `!`, letters that fold into ASCII) against names that need them.
     #[test]
-    fn a_plain_keys_readings_are_its_worked_readings() {
-        let worked = |key: &str| {
-            let folded = fold(key);
-            KeyReadings::Worked {
-                filed: Filed::of(key),
-                bare: None,
-                folded: (folded != key).then(|| Filed::of(&folded)),
-            }
-        };
-        let keys = [
-            "jwt", "JWT", "Jwt", "apikey", "API_KEY", "api-key", "session", "x", "", "jwt2",
+    fn the_readings_answer_as_the_built_ones() {
+        let alphabet = [
+            'j', 'J', 'k', 'K', 's', 'i', '_', '.', ' ', '[', ']', '!', '\0', '\u{130}', '\u{131}',
+            '\u{17f}', '\u{212a}', '\u{c9}', '\u{e9}',
         ];
         let names = [
-            "jwt",
-            "JWT",
-            "apikey",
-            "api_key",
-            "API_KEY",
-            "\u{17f}ession",
-            "\u{130}d",
-            "x",
+            "j", "jk", "j_k", "J_K", "_", "_k", "k_", "__", "s", "i", "\u{e9}", "\u{c9}k", "j[",
+            "j[k]", "j]", "!j", " j", "j.k", "j\0k", "",
         ];
-        for key in keys {
-            assert!(
-                matches!(KeyReadings::of(key), KeyReadings::Plain(_)),
-                "{key}"
-            );
+        let check = |key: &str| {
             for name in names {
-                let (plain, full) = (KeyReadings::of(key), worked(key));
-                assert_eq!(plain.reads_as(name), full.reads_as(name), "{key} {name}");
+                let readings = KeyReadings::of(key);
                 assert_eq!(
-                    plain.files_under(name),
-                    full.files_under(name),
-                    "{key} {name}"
+                    readings.files_under(name),
+                    files_under_built(key, name),
+                    "{key:?} {name:?}"
+                );
+                assert_eq!(
+                    readings.reads_as(name),
+                    reads_as_built(key, name),
+                    "{key:?} {name:?}"
                 );
             }
+        };
+        let mut key = String::new();
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    key.clear();
+                    key.extend([a, b, c]);
+                    check(&key);
+                    check(&key[..a.len_utf8()]);
+                    check(&key[..a.len_utf8() + b.len_utf8()]);
+                }
+            }
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..50_000 {
+            key.clear();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = 4 + state % 6;
+            for i in 0..len {
+                let pick = (state >> (8 + 5 * i)) as usize % alphabet.len();
+                key.push(alphabet.get(pick).copied().unwrap_or('j'));
+            }
+            check(&key);
         }
         // `ſession` folds to `session`: a binder ignoring case reads `SESSION` as it.
         assert!(KeyReadings::of("SESSION").reads_as("\u{17f}ession"));

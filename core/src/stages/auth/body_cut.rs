@@ -24,10 +24,7 @@ pub fn without_keys(req: &Request, body: &[u8], names: &[String]) -> Option<Vec<
         Reading::Multipart => {
             reconcile::without_parts(content_type.unwrap_or_default(), body, in_form)
         }
-        Reading::Json => json_without(body, |key| {
-            let key = urlenc::fold(key);
-            names.iter().any(|n| key == urlenc::fold(n))
-        }),
+        Reading::Json => json_without(body, |key| names.iter().any(|n| urlenc::fold_eq(key, n))),
     }?;
     Some(if req.keeps_body_length {
         padded(cut, body.len(), reading, content_type.unwrap_or_default())

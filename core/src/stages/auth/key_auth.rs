@@ -306,10 +306,12 @@ impl KeyAuth {
             .collect();
         let fields: Vec<_> = body
             .seen
+            .as_ref()
+            .unwrap_or(&body.kong)
             .iter()
             .map(|(k, v)| match body.form {
-                true => (Some(urlenc::KeyReadings::of(k)), urlenc::fold(k), v),
-                false => (None, urlenc::fold(k), v),
+                true => (Some(urlenc::KeyReadings::of(k)), k, v),
+                false => (None, k, v),
             })
             .collect();
         for name in &self.key_names {
@@ -332,11 +334,10 @@ impl KeyAuth {
             }
             // Whether or not the body is cut (`hide_credentials`), another key in it is a
             // second credential.
-            let folded_name = urlenc::fold(name);
-            for (readings, folded, v) in &fields {
+            for (readings, k, v) in &fields {
                 let named = match readings {
                     Some(readings) => readings.reads_as(name),
-                    None => *folded == folded_name,
+                    None => urlenc::fold_eq(k, name),
                 };
                 if named && another_value(v, key, body.form) {
                     return true;
@@ -366,7 +367,8 @@ fn another_value(value: &Value, key: &str, form: bool) -> bool {
 #[derive(Debug, Default)]
 struct Fields {
     kong: Map<String, Value>,
-    seen: Map<String, Value>,
+    /// `None`: the same as `kong` (a form, read once).
+    seen: Option<Map<String, Value>>,
     /// The body is a form (urlencoded or multipart), whose names PHP and Rack read in several
     /// ways; JSON names are matched ignoring case (ASP.NET binds them so).
     form: bool,
@@ -401,10 +403,18 @@ fn body_fields(req: &Request, bytes: &[u8]) -> Option<Fields> {
         Some(Value::Object(map)) => map,
         _ => Map::new(),
     };
+    let reading = reconcile::reading(content_type, bytes);
+    // Where Kong and the upstreams read the body alike, it is read once (a large form cost
+    // its parse three times over).
+    let alike = match reading {
+        reconcile::Reading::Form => urlencoded,
+        reconcile::Reading::Multipart => multipart,
+        reconcile::Reading::Json => false,
+    };
     Some(Fields {
         kong: object(Some(kong)),
-        seen: object(reconcile::body_value(content_type, bytes)),
-        form: reconcile::reading(content_type, bytes) != reconcile::Reading::Json,
+        seen: (!alike).then(|| object(reconcile::body_value(content_type, bytes))),
+        form: reading != reconcile::Reading::Json,
     })
 }
 
@@ -414,7 +424,7 @@ fn without_param(path: &str, name: &str) -> String {
     let kept: Vec<&str> = query
         .split('&')
         .filter(|p| !p.is_empty())
-        .filter(|p| urlenc::decode(p.split('=').next().unwrap_or_default()) != name)
+        .filter(|p| urlenc::decoded(p.split('=').next().unwrap_or_default()) != name)
         .collect();
     if kept.is_empty() {
         only.to_string()

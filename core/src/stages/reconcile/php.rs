@@ -3,6 +3,7 @@
 //! ignore case (ASP.NET, Spring) and Spring's `!name` default merge keys the same way.
 
 use crate::stages::urlenc::{fold, php_variable};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 /// True when two different keys of `form` (an object of keys to values, as the call shows a
@@ -27,11 +28,11 @@ pub fn renamed_alike(form: &Value) -> bool {
     // `Map` is sorted by key (serde_json without `preserve_order`; a test holds it to that).
     let mut names = Map::new();
     for (name, append) in form.keys().filter_map(|key| variable(key)) {
-        match names.get(&name) {
-            Some(Value::Bool(true)) if append => {}
-            Some(_) => return true,
-            None => {
-                names.insert(name, Value::Bool(append));
+        match names.entry(name) {
+            Entry::Occupied(entry) if append && entry.get() == &Value::Bool(true) => {}
+            Entry::Occupied(_) => return true,
+            Entry::Vacant(entry) => {
+                entry.insert(Value::Bool(append));
             }
         }
     }
