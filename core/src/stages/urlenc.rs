@@ -22,29 +22,38 @@ pub fn decoded(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// One decoded pair: its name, and its value (`None` without `=`).
+pub type Pair<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
+
 /// Decoded `(name, value)` pairs in order; a name without `=` has the value `None` (Kong reads
-/// `?jwt` as `true`, not as an empty value).
-pub fn pairs(encoded: &str) -> impl Iterator<Item = (String, Option<String>)> + '_ {
-    encoded
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| {
-            let (name, value) = form_urlencoded::parse(p.as_bytes()).next()?;
-            let value = p.contains('=').then(|| value.into_owned());
-            Some((name.into_owned(), value))
-        })
+/// `?jwt` as `true`, not as an empty value). A name or value with nothing to decode is
+/// borrowed ([`decoded`]).
+pub fn pairs(encoded: &str) -> impl Iterator<Item = Pair<'_>> + '_ {
+    encoded.split('&').filter(|p| !p.is_empty()).map(pair)
+}
+
+/// One `&`-separated piece (not empty) as a [`Pair`]: split at its first `=`.
+fn pair(piece: &str) -> Pair<'_> {
+    match piece.split_once('=') {
+        Some((name, value)) => (decoded(name), Some(decoded(value))),
+        None => (decoded(piece), None),
+    }
 }
 
 /// A query's [`pairs`] as Kong reads it, and as Rack 2, Python before 3.9.2 and Go before 1.17
 /// read it, split on `;` too (`a=1;b=2` is one pair, then two): where a credential is read, a
 /// second one in the other reading would reach such an upstream.
-pub type Readings = (Vec<(String, Option<String>)>, Vec<(String, Option<String>)>);
+pub type Readings<'a> = (Vec<Pair<'a>>, Vec<Pair<'a>>);
 
 /// The two [`Readings`] of `query`; the second is empty when the query holds no `;` (it would
 /// repeat the first).
-pub fn readings(query: &str) -> Readings {
+pub fn readings(query: &str) -> Readings<'_> {
     let split = match query.contains(';') {
-        true => pairs(&query.replace(';', "&")).collect(),
+        true => query
+            .split(['&', ';'])
+            .filter(|p| !p.is_empty())
+            .map(pair)
+            .collect(),
         false => Vec::new(),
     };
     (pairs(query).collect(), split)
@@ -541,6 +550,59 @@ mod tests {
         assert_eq!(decode("a=b%3D"), "a=b=");
     }
 
+    /// [`pairs`] and [`readings`] decode as `form_urlencoded` does piece by piece (as first
+    /// written), on random queries of escapes (good, bad, split UTF-8), `+`, `=`, `&` and `;`.
+    #[test]
+    fn pairs_decode_as_form_urlencoded_does() {
+        let built = |encoded: &str| -> Vec<(String, Option<String>)> {
+            let piece = |p: &str| {
+                let (name, value) = form_urlencoded::parse(p.as_bytes()).next()?;
+                Some((
+                    name.into_owned(),
+                    p.contains('=').then(|| value.into_owned()),
+                ))
+            };
+            encoded
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .filter_map(piece)
+                .collect()
+        };
+        let owned = |pairs: Vec<Pair<'_>>| -> Vec<(String, Option<String>)> {
+            let value = |v: Option<Cow<'_, str>>| v.map(Cow::into_owned);
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), value(v)))
+                .collect()
+        };
+        let atoms = [
+            "a", "=", "&", ";", "+", "%", "%2", "%3D", "%26", "%C3", "%A9", "%E2%82", "%zz",
+            "\u{e9}", "\u{20ac}", "%C3%A9", "%2B", "%00", "b",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let query: String = (0..1 + state % 9)
+                .map(|i| {
+                    atoms
+                        .get((state >> (6 * i)) as usize % atoms.len())
+                        .copied()
+                        .unwrap_or("a")
+                })
+                .collect();
+            assert_eq!(owned(pairs(&query).collect()), built(&query), "{query:?}");
+            let split = query.replace(';', "&");
+            let want = if query.contains(';') {
+                built(&split)
+            } else {
+                Vec::new()
+            };
+            assert_eq!(owned(readings(&query).1), want, "{query:?}");
+        }
+    }
+
     #[test]
     fn pairs_keep_order_and_flag_missing_values() {
         let got: Vec<_> = pairs("a=1&&b&a=2&c=").collect();
@@ -550,7 +612,7 @@ mod tests {
                 ("a".into(), Some("1".into())),
                 ("b".into(), None),
                 ("a".into(), Some("2".into())),
-                ("c".into(), Some(String::new())),
+                ("c".into(), Some("".into())),
             ]
         );
     }

@@ -10,6 +10,7 @@ use crate::config::{ConfigError, ConsumerSection, KeyAuthSection, Secret};
 use crate::stages::{headers, reconcile, urlenc, HeaderEdits, Request};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
@@ -244,7 +245,7 @@ impl KeyAuth {
                 from_header = false;
                 for (k, v) in urlenc::pairs(req.query()) {
                     if k == *name {
-                        values.push(v);
+                        values.push(v.map(Cow::into_owned));
                     }
                 }
             }
@@ -287,7 +288,7 @@ impl KeyAuth {
             true => (urlenc::pairs(req.query()).collect(), req.query()),
             false => (Vec::new(), ""),
         };
-        let other = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty() && v != key);
+        let other = |v: &Option<Cow<str>>| v.as_deref().is_some_and(|v| !v.is_empty() && v != key);
         // Each key's readings once, compared with every key name below.
         let plain: Vec<_> = plain
             .iter()
@@ -298,7 +299,8 @@ impl KeyAuth {
         let pieces: Vec<_> = query
             .split('&')
             .filter(|arg| arg.contains(';'))
-            .flat_map(|arg| urlenc::pairs(&arg.replace(';', "&")).collect::<Vec<_>>())
+            .flat_map(|arg| arg.split(';'))
+            .flat_map(urlenc::pairs)
             .collect();
         let pieces: Vec<_> = pieces
             .iter()

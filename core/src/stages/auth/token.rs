@@ -18,6 +18,7 @@
 
 use crate::stages::headers::same_header;
 use crate::stages::{urlenc, HeaderEdits, Request};
+use std::borrow::Cow;
 
 /// Where to look for a token.
 #[derive(Debug, Clone, Default)]
@@ -87,11 +88,11 @@ impl TokenLocations {
             let names = &self.uri_param_names;
             let key = urlenc::KeyReadings::of(&key);
             if names.iter().any(|n| key.files_under(n)) {
-                if tokens.add(value) {
+                if tokens.add(value.map(Cow::into_owned)) {
                     return Found::Multiple;
                 }
             } else if names.iter().any(|n| key.reads_as(n)) {
-                variants.extend(value.filter(|v| !v.is_empty()));
+                variants.extend(value.filter(|v| !v.is_empty()).map(Cow::into_owned));
             }
         }
         for header in req.header_all("cookie") {
