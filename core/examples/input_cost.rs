@@ -88,15 +88,33 @@ fn query_case(label: &str, pipeline: &Pipeline, path: &str) {
     println!("{label:34} {:>7} B {ms:9.3} ms", path.len());
 }
 
+/// A `multipart/form-data` form (boundary `B`): the key's part, then `parts - 1` parts of
+/// distinct names, each with `params` parameters in its `Content-Disposition`.
+fn multipart_of(parts: usize, params: usize) -> String {
+    let extra: String = (2..params).map(|i| format!("; a{i}=1")).collect();
+    let mut body = String::from("--B\r\nContent-Disposition: form-data; name=\"apikey\"");
+    body.push_str(&format!("{extra}\r\n\r\nsecret-key\r\n"));
+    for i in 1..parts {
+        let head = format!("Content-Disposition: form-data; name=\"k{i}\"{extra}");
+        body.push_str(&format!("--B\r\n{head}\r\n\r\n1\r\n"));
+    }
+    body.push_str("--B--\r\n");
+    body
+}
+
 fn body_case(label: &str, pipeline: &Pipeline, body: &str) {
+    typed_body_case(label, pipeline, "application/x-www-form-urlencoded", body);
+}
+
+fn typed_body_case(label: &str, pipeline: &Pipeline, content_type: &str, body: &str) {
     if !selected(label) {
         return;
     }
     let mut shared = Shared::default();
     let ms = best_of_five(|| {
         let mut req = request("POST", "/p".into());
-        let form = "application/x-www-form-urlencoded";
-        req.headers.push(("content-type".into(), form.into()));
+        req.headers
+            .push(("content-type".into(), content_type.into()));
         req.headers
             .push(("content-length".into(), body.len().to_string()));
         let (mut flow, _) = Flow::start(pipeline, &mut shared, req);
@@ -143,6 +161,19 @@ fn run() -> Result<(), String> {
         "key_in_body, form of 99,000 fields",
         &key_in_body,
         &form_of(99_000),
+    );
+    let multipart = "multipart/form-data; boundary=B";
+    typed_body_case(
+        "key_in_body, multipart at the limit",
+        &key_in_body,
+        multipart,
+        &multipart_of(MAX_FORM_FIELDS, 5),
+    );
+    typed_body_case(
+        "key_in_body, part of 20,000 parameters",
+        &key_in_body,
+        multipart,
+        &multipart_of(1, 20_000),
     );
     Ok(())
 }

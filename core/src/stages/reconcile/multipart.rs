@@ -137,14 +137,23 @@ fn boundary(content_type: &str) -> Option<String> {
         .filter(|value| !value.is_empty() && value.len() <= 70)
 }
 
+/// Most parameters a plain `Content-Type` or `Content-Disposition` holds here (they hold a few:
+/// `name`, `filename`, `filename*`, `boundary`, `charset`): each new key is checked against the
+/// ones before it, and a part of 20,000 parameters cost 2 s of CPU (review).
+const MAX_PARAMS: usize = 16;
+
 /// The `key=value` parameters after the first `;` of a header value, keys lower-case, values
 /// trimmed and unquoted; `None` unless each is plain: a quoted value holds no `"` or `\`, an
-/// unquoted one no `"`, no key repeats or is an RFC 2231 one (`name*`) but `filename*`.
+/// unquoted one no `"`, no key repeats or is an RFC 2231 one (`name*`) but `filename*`, and
+/// there are at most [`MAX_PARAMS`].
 fn params(header_value: &str) -> Option<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     for piece in header_value.split(';').skip(1) {
         if piece.trim().is_empty() {
             continue;
+        }
+        if out.len() == MAX_PARAMS {
+            return None;
         }
         let (key, value) = piece.split_once('=')?;
         // `name ="x"`: Go reads the name, Rack 2's pattern finds none there.
@@ -266,10 +275,19 @@ impl<'a> Part<'a> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
+    let Some((&first, rest)) = needle.split_first() else {
         return Some(0);
+    };
+    // To each occurrence of the first byte, then the rest: a comparison at every byte of a
+    // large part cost a third of reading it (review).
+    let mut from = 0;
+    loop {
+        let at = from + haystack.get(from..)?.iter().position(|&b| b == first)?;
+        if haystack.get(at + 1..at + needle.len()) == Some(rest) {
+            return Some(at);
+        }
+        from = at + 1;
     }
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -278,6 +296,66 @@ mod tests {
     use serde_json::json;
 
     const CT: &str = "multipart/form-data; boundary=XyZ";
+
+    /// Regression (review): a part or type of thousands of parameters (each checked against
+    /// the ones before it) cost seconds; more than [`MAX_PARAMS`] is no plain form.
+    #[test]
+    fn form_fields_refuses_more_parameters_than_a_plain_header_holds() {
+        let extra = |n: usize| (1..n).map(|i| format!("; a{i}=1")).collect::<String>();
+        let form = |n: usize| {
+            let head = format!("Content-Disposition: form-data; name=\"k\"{}", extra(n));
+            format!("--XyZ\r\n{head}\r\n\r\nv\r\n--XyZ--\r\n")
+        };
+        assert_eq!(
+            form_fields(CT, form(MAX_PARAMS).as_bytes()),
+            Some(json!({"k": "v"}))
+        );
+        assert_eq!(form_fields(CT, form(MAX_PARAMS + 1).as_bytes()), None);
+        assert_eq!(form_fields(CT, form(20_000).as_bytes()), None);
+        let typed = |n: usize| format!("{CT}{}", extra(n));
+        let body = form(1);
+        assert_eq!(
+            form_fields(&typed(MAX_PARAMS), body.as_bytes()),
+            Some(json!({"k": "v"}))
+        );
+        assert_eq!(form_fields(&typed(MAX_PARAMS + 1), body.as_bytes()), None);
+    }
+
+    /// `find` answers as a search at every offset does, on random bytes drawn from few values.
+    #[test]
+    fn find_answers_as_a_search_at_every_offset() {
+        let naive = |haystack: &[u8], needle: &[u8]| match needle.is_empty() {
+            true => Some(0),
+            false => haystack.windows(needle.len()).position(|w| w == needle),
+        };
+        let mut state = 0x853c_49e6_748f_ea9b_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let bytes = |n: u64, seed: u64| -> Vec<u8> {
+                (0..n)
+                    .map(|i| {
+                        b"\r\n-a"
+                            .get(((seed >> (2 * i)) % 4) as usize)
+                            .copied()
+                            .unwrap_or(b'a')
+                    })
+                    .collect()
+            };
+            let (h, n) = (next(), next());
+            let haystack = bytes(h % 24, next());
+            let needle = bytes(n % 5, next());
+            assert_eq!(
+                find(&haystack, &needle),
+                naive(&haystack, &needle),
+                "{haystack:?} {needle:?}"
+            );
+        }
+    }
 
     #[test]
     fn form_fields_gives_named_text_parts_and_skips_files() {
