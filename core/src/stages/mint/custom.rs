@@ -14,7 +14,7 @@ use super::keys::{self, Signer};
 use crate::config::{ConfigError, CustomJwtSection};
 use crate::jose::{self, EncodedHeader, JwsHeader, OctKeyEncoding};
 use crate::stages::auth::{bearer, Identity, Via, KONG_BASE64};
-use crate::stages::urlenc::fold;
+use crate::stages::urlenc::fold_eq;
 use crate::stages::{Refusal, Request};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -198,11 +198,10 @@ impl CustomJwt {
     /// sets (`AUD`, `Iss`, `iſs`; the exact names are set over), and without [`Self::reserve`]'s.
     fn copyable(&self, payload: Map<String, Value>) -> Map<String, Value> {
         let shadows = |name: &str| {
-            let folded = fold(name);
             GATEWAY_CLAIMS
                 .iter()
-                .any(|claim| *claim != name && fold(claim) == folded)
-                || self.reserved.iter().any(|claim| fold(claim) == folded)
+                .any(|claim| *claim != name && fold_eq(claim, name))
+                || self.reserved.iter().any(|claim| fold_eq(claim, name))
         };
         payload
             .into_iter()
@@ -340,7 +339,7 @@ fn act(claims: &mut Map<String, Value>, actor: Option<String>) -> Result<(), Why
         Some(Value::Object(act)) => {
             // The verified actor alone speaks as `client_id`: no copied member a reader ignoring
             // case takes for it (`CLIENT_ID`, `clıent_id`) stays beside it (review).
-            act.retain(|name, _| fold(name) != "client_id");
+            act.retain(|name, _| !fold_eq(name, "client_id"));
             act.insert("client_id".into(), actor);
         }
         None | Some(Value::Bool(false)) => {
