@@ -341,7 +341,7 @@ fn run_token(u: &mut Unstructured, fixtures: &fixtures::Fixtures) -> arbitrary::
     if let Some((user, _)) = auth::parse_basic(&text) {
         assert!(!user.is_empty() && !user.contains(':'));
     }
-    let _ = urlenc::decode(&text);
+    let _ = urlenc::decoded(&text);
     let _ = urlenc::pairs(&text).count();
     let _ = crate::stages::mint::dn::plugin_form(&text);
     let dashed = reconcile::dasherize(&text);

@@ -3,12 +3,8 @@
 use std::borrow::Cow;
 
 /// Decodes one component (a name, or a value without `&`): `%XX` escapes and `+` as space;
-/// malformed escapes stay as written, invalid UTF-8 is replaced (never a panic).
-pub fn decode(text: &str) -> String {
-    decoded(text).into_owned()
-}
-
-/// [`decode`], borrowing `text` when it holds nothing to decode (no `%`, no `+`): most names.
+/// malformed escapes stay as written, invalid UTF-8 is replaced (never a panic). `text` is
+/// borrowed when it holds nothing to decode (no `%`, no `+`): most names.
 pub fn decoded(text: &str) -> Cow<'_, str> {
     if !text.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(text);
@@ -540,14 +536,14 @@ mod tests {
 
     #[test]
     fn decode_escapes_and_plus() {
-        assert_eq!(decode("a%20b+c%2Bd"), "a b c+d");
-        assert_eq!(decode("100%"), "100%");
-        assert_eq!(decode("%zz%4"), "%zz%4");
-        assert_eq!(decode("%C3%A9"), "é");
-        assert_eq!(decode("%FF"), "\u{fffd}");
+        assert_eq!(decoded("a%20b+c%2Bd"), "a b c+d");
+        assert_eq!(decoded("100%"), "100%");
+        assert_eq!(decoded("%zz%4"), "%zz%4");
+        assert_eq!(decoded("%C3%A9"), "é");
+        assert_eq!(decoded("%FF"), "\u{fffd}");
         // A sign is no hex digit: "%+1" is not the byte 1.
-        assert_eq!(decode("%+1"), "% 1");
-        assert_eq!(decode("a=b%3D"), "a=b=");
+        assert_eq!(decoded("%+1"), "% 1");
+        assert_eq!(decoded("a=b%3D"), "a=b=");
     }
 
     /// [`pairs`] and [`readings`] decode as `form_urlencoded` does piece by piece (as first
