@@ -13,11 +13,9 @@
 use std::fmt;
 
 use getrandom::SysRng;
-use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::elliptic_curve::Generate as _;
 use pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use sha2::{Sha384, Sha512};
 use spki::der::Decode;
 use spki::ObjectIdentifier;
 use zeroize::Zeroizing;
@@ -29,6 +27,7 @@ use super::rsa_backend::RsaPrivate;
 use super::rsa_public::RsaPublic;
 use super::{Algorithm, JoseError};
 use crate::sha256::{self, hmac::HmacKey};
+use jwt_relay_kernels::hmac_sha512::{HmacKey512, Width};
 
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -38,47 +37,50 @@ const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
-/// An HMAC secret, with its HS256 keyed states ready ([`sha256::hmac::HmacKey`]: HS256 runs on
-/// the block function chosen for the engine); zeroized on drop, redacted in `Debug`.
+/// An HMAC secret, with its keyed states ready for each hash ([`sha256::hmac::HmacKey`]: HS256
+/// runs on the block function chosen for the engine; [`HmacKey512`] for HS384 and HS512, whose
+/// states the hmac crate would leave unwiped); zeroized on drop, redacted in `Debug`.
 #[derive(Clone)]
-struct HmacSecret(Zeroizing<Vec<u8>>, HmacKey);
+struct HmacSecret {
+    /// The secret itself, for JWK export and its length.
+    secret: Zeroizing<Vec<u8>>,
+    sha256: HmacKey,
+    sha384: HmacKey512,
+    sha512: HmacKey512,
+}
 
 impl HmacSecret {
     fn new(secret: &[u8]) -> Result<Self, JoseError> {
         if secret.is_empty() {
             return Err(JoseError::InvalidKey("empty HMAC secret"));
         }
-        Ok(Self(Zeroizing::new(secret.to_vec()), HmacKey::new(secret)))
+        Ok(Self {
+            secret: Zeroizing::new(secret.to_vec()),
+            sha256: HmacKey::new(secret),
+            sha384: HmacKey512::new(Width::Sha384, secret),
+            sha512: HmacKey512::new(Width::Sha512, secret),
+        })
     }
 
-    fn mac(&self, sha: Sha, msg: &[u8]) -> Result<Vec<u8>, JoseError> {
-        fn run<M: Mac + KeyInit>(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, JoseError> {
-            let mut mac = <M as KeyInit>::new_from_slice(key)
-                .map_err(|_| JoseError::InvalidKey("HMAC secret rejected"))?;
-            mac.update(msg);
-            Ok(mac.finalize().into_bytes().to_vec())
-        }
+    fn mac(&self, sha: Sha, msg: &[u8]) -> Vec<u8> {
         match sha {
-            Sha::Sha256 => Ok(self.1.tag(msg).to_vec()),
-            Sha::Sha384 => run::<Hmac<Sha384>>(&self.0, msg),
-            Sha::Sha512 => run::<Hmac<Sha512>>(&self.0, msg),
+            Sha::Sha256 => self.sha256.tag(msg).to_vec(),
+            Sha::Sha384 => self.sha384.tag(msg),
+            Sha::Sha512 => self.sha512.tag(msg),
         }
     }
 
     /// Constant-time check of a full-length tag (a truncated tag is a mismatch).
     fn verify(&self, sha: Sha, msg: &[u8], tag: &[u8]) -> Result<(), JoseError> {
-        fn run<M: Mac + KeyInit>(key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), JoseError> {
-            let mut mac = <M as KeyInit>::new_from_slice(key)
-                .map_err(|_| JoseError::InvalidKey("HMAC secret rejected"))?;
-            mac.update(msg);
-            mac.verify_slice(tag)
-                .map_err(|_| JoseError::SignatureMismatch)
-        }
-        match sha {
-            Sha::Sha256 if self.1.verify(msg, tag) => Ok(()),
-            Sha::Sha256 => Err(JoseError::SignatureMismatch),
-            Sha::Sha384 => run::<Hmac<Sha384>>(&self.0, msg, tag),
-            Sha::Sha512 => run::<Hmac<Sha512>>(&self.0, msg, tag),
+        let same = match sha {
+            Sha::Sha256 => self.sha256.verify(msg, tag),
+            Sha::Sha384 => self.sha384.verify(msg, tag),
+            Sha::Sha512 => self.sha512.verify(msg, tag),
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(JoseError::SignatureMismatch)
         }
     }
 }
@@ -348,7 +350,7 @@ impl EcPrivate {
 
 #[derive(Clone)]
 enum PublicInner {
-    Hmac(HmacSecret),
+    Hmac(Box<HmacSecret>),
     Rsa(Box<RsaPublic>),
     Ec(EcPublic),
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -357,7 +359,7 @@ enum PublicInner {
 
 #[derive(Clone)]
 enum PrivateInner {
-    Hmac(HmacSecret),
+    Hmac(Box<HmacSecret>),
     Rsa(Box<RsaPrivate>),
     Ec(Box<EcPrivate>),
     Ed25519(Box<ed25519_dalek::SigningKey>),
@@ -472,7 +474,7 @@ fn pkcs8_private(der: &[u8]) -> Result<PrivateInner, JoseError> {
 impl VerifyingKey {
     /// An HMAC secret (HS256/384/512). The bytes are used as given; empty is refused.
     pub fn hmac(secret: &[u8]) -> Result<Self, JoseError> {
-        Ok(Self(PublicInner::Hmac(HmacSecret::new(secret)?)))
+        Ok(Self(PublicInner::Hmac(Box::new(HmacSecret::new(secret)?))))
     }
 
     /// A public key from DER: SubjectPublicKeyInfo (RSA, EC, Ed25519), PKCS#1 RSAPublicKey, or
@@ -609,7 +611,7 @@ impl VerifyingKey {
                 _ => 32,
             };
             // The warning is logged: it says the secret is short, never how short.
-            return (secret.0.len() < need).then(|| {
+            return (secret.secret.len() < need).then(|| {
                 let name = alg.map_or("HS256", |a| a.name());
                 format!("HMAC secret shorter than the {need} bytes RFC 7518 asks for {name}")
             });
@@ -676,7 +678,7 @@ impl VerifyingKey {
     /// Key parameters for JWK export.
     pub(crate) fn params(&self) -> Result<PublicParams, JoseError> {
         Ok(match &self.0 {
-            PublicInner::Hmac(s) => PublicParams::Oct(s.0.to_vec()),
+            PublicInner::Hmac(s) => PublicParams::Oct(s.secret.to_vec()),
             PublicInner::Rsa(k) => PublicParams::Rsa {
                 n: k.modulus(),
                 e: k.exponent(),
@@ -702,7 +704,7 @@ impl VerifyingKey {
 impl SigningKey {
     /// An HMAC secret (HS256/384/512). The bytes are used as given; empty is refused.
     pub fn hmac(secret: &[u8]) -> Result<Self, JoseError> {
-        Ok(Self(PrivateInner::Hmac(HmacSecret::new(secret)?)))
+        Ok(Self(PrivateInner::Hmac(Box::new(HmacSecret::new(secret)?))))
     }
 
     /// A fresh key for `alg`, from the system RNG: RSA 2048 bits (e = 65537) for RS*/PS*, the
@@ -719,7 +721,7 @@ impl SigningKey {
                 };
                 let mut secret = Zeroizing::new(vec![0u8; len]);
                 getrandom::fill(&mut secret).map_err(|_| JoseError::SigningFailed)?;
-                PrivateInner::Hmac(HmacSecret::new(&secret)?)
+                PrivateInner::Hmac(Box::new(HmacSecret::new(&secret)?))
             }
             (Family::Rsa, _) => PrivateInner::Rsa(Box::new(generate_rsa()?)),
             (Family::Ec, Some(curve)) => PrivateInner::Ec(Box::new(EcPrivate::generate(curve)?)),
@@ -902,7 +904,7 @@ impl SigningKey {
     pub fn sign(&self, alg: Algorithm, signing_input: &[u8]) -> Result<Vec<u8>, JoseError> {
         self.check_alg(alg)?;
         match &self.0 {
-            PrivateInner::Hmac(secret) => secret.mac(hmac_sha(alg)?, signing_input),
+            PrivateInner::Hmac(secret) => Ok(secret.mac(hmac_sha(alg)?, signing_input)),
             PrivateInner::Rsa(k) => k.sign(alg, signing_input),
             PrivateInner::Ec(k) => Ok(k.sign(signing_input)),
             PrivateInner::Ed25519(k) => Ok(k.sign(signing_input).to_bytes().to_vec()),
@@ -992,7 +994,7 @@ mod tests {
             (Algorithm::HS512, 64),
         ] {
             match SigningKey::generate(alg).unwrap().0 {
-                PrivateInner::Hmac(s) => assert_eq!(s.0.len(), len, "{alg}"),
+                PrivateInner::Hmac(s) => assert_eq!(s.secret.len(), len, "{alg}"),
                 _ => panic!("{alg}: not an HMAC key"),
             }
         }
@@ -1091,6 +1093,6 @@ mod tests {
             shown,
             "SigningKey { family: Hmac, .. } VerifyingKey { family: Hmac, .. }"
         );
-        assert!(!shown.contains(&format!("{:?}", secret.0.as_slice())));
+        assert!(!shown.contains(&format!("{:?}", secret.secret.as_slice())));
     }
 }
