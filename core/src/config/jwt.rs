@@ -1,6 +1,7 @@
 //! `jwt`: Kong's jwt plugin fields (same names, same defaults), plus fields of our own.
 
 use super::section::{section, unit_enum};
+use super::Secret;
 
 unit_enum! {
     /// Registered claims Kong's `claims_to_verify` accepts.
@@ -43,8 +44,8 @@ section! {
         pub maximum_expiration: serde_json::Value,
         /// `realm` of the `WWW-Authenticate` challenge.
         pub realm: Option<String>,
-        /// Ours: an inline JWKS (`{"keys": [...]}`).
-        pub jwks: Option<serde_json::Value>,
+        /// Ours: an inline JWKS (`{"keys": [...]}`); a secret, since it may hold `oct` keys.
+        pub jwks: Option<Secret<serde_json::Value>>,
         /// Ours: a remote JWKS.
         pub jwks_uri: Option<JwksUriSection>,
         /// Ours: clock skew tolerated on `exp`/`nbf`, in seconds.

@@ -52,19 +52,7 @@ impl Wipe for String {
 /// overwritten, so is every object key.
 impl Wipe for serde_json::Value {
     fn wipe(&mut self) {
-        match self {
-            serde_json::Value::String(s) => s.zeroize(),
-            serde_json::Value::Array(items) => items.iter_mut().for_each(Wipe::wipe),
-            serde_json::Value::Object(map) => {
-                let old = std::mem::take(map);
-                for (mut key, mut value) in old {
-                    key.zeroize();
-                    value.wipe();
-                }
-            }
-            _ => {}
-        }
-        *self = serde_json::Value::Null;
+        crate::jose::wipe::wipe(self);
     }
 }
 

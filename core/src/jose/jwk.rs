@@ -13,6 +13,8 @@
 //! yields an `oct` key: a published secret is no secret.
 
 use serde_json::{Map, Value};
+
+use super::wipe::{wipe, Wiped};
 use sha2::{Digest, Sha256};
 
 use super::key::PublicParams;
@@ -278,8 +280,8 @@ pub fn thumbprint(key: &VerifyingKey) -> Result<String, JoseError> {
 impl Jwk {
     /// Parses one JWK from JSON text.
     pub fn from_json(json: &str, oct: OctKeyEncoding) -> Result<Self, JoseError> {
-        let value: Value =
-            serde_json::from_str(json).map_err(|_| JoseError::InvalidJwk("not JSON"))?;
+        let value =
+            Wiped::new(serde_json::from_str(json).map_err(|_| JoseError::InvalidJwk("not JSON"))?);
         Self::from_value(&value, oct)
     }
 
@@ -474,8 +476,8 @@ impl JwkSet {
         if json.len() > MAX_JWKS_LEN {
             return Err(JoseError::InvalidJwk("JWKS document too large"));
         }
-        let doc: Value =
-            serde_json::from_str(json).map_err(|_| JoseError::InvalidJwk("not JSON"))?;
+        let doc =
+            Wiped::new(serde_json::from_str(json).map_err(|_| JoseError::InvalidJwk("not JSON"))?);
         let entries = doc
             .get("keys")
             .and_then(Value::as_array)
@@ -498,7 +500,9 @@ impl JwkSet {
                     set.private_ignored.push(index);
                     let mut obj = obj.clone();
                     PRIVATE_MEMBERS.iter().for_each(|m| {
-                        obj.remove(*m);
+                        if let Some(mut private) = obj.remove(*m) {
+                            wipe(&mut private);
+                        }
                     });
                     public = Value::Object(obj);
                     &public

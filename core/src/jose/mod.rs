@@ -11,6 +11,7 @@
 //! - `nistp256`: our own P-256 arithmetic: ES256 verification (variable time, public inputs
 //!   only) and the constant-time k·G of ES256 signing (RFC 6979 nonces, as the `p256` crate's).
 //! - `json`: the strict JSON reader of headers and claims (duplicate member names refused).
+//! - [`wipe`]: JSON that held key material, overwritten before it is freed.
 //! - [`JoseError`]: the one error type, with a stable message per variant.
 
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@ use jwt_relay_kernels::nistp256;
 pub mod pem;
 mod rsa_backend;
 mod rsa_public;
+pub mod wipe;
 
 pub use alg::{Algorithm, EcCurve, Family, Sha};
 pub use error::JoseError;

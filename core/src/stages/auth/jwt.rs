@@ -73,7 +73,11 @@ pub fn compile(
             "at most 3600 (an hour of clock skew): more accepts long-expired tokens",
         ));
     }
-    let jwks = section.jwks.as_ref().map(compile_jwks).transpose()?;
+    let jwks = section
+        .jwks
+        .as_ref()
+        .map(|doc| compile_jwks(doc.expose()))
+        .transpose()?;
     let mut warnings = Vec::new();
     let credentials = compile_credentials(raw_consumers, section.secret_is_base64, &mut warnings)?;
     if let Some(set) = &jwks {
@@ -164,7 +168,9 @@ fn maximum_expiration(section: &JwtSection, verify_exp: bool) -> Result<f64, Con
 /// The inline JWKS. Every key must load: a key the set skipped could never verify a token, so
 /// its `kid` would fail every request behind a configuration that loaded fine.
 fn compile_jwks(doc: &Value) -> Result<JwkSet, ConfigError> {
-    let set = JwkSet::parse(&doc.to_string(), OctKeyEncoding::Base64Url)
+    // Its text holds any `oct` key's `k`: wiped once parsed.
+    let text = zeroize::Zeroizing::new(doc.to_string());
+    let set = JwkSet::parse(&text, OctKeyEncoding::Base64Url)
         .map_err(|e| ConfigError::new("jwt.jwks", e.to_string()))?;
     match set.skipped().first() {
         Some(bad) => Err(ConfigError::new(

@@ -2,6 +2,7 @@
 //! JSON text) or a PEM.
 
 use crate::config::ConfigError;
+use crate::jose::wipe::Wiped;
 use crate::jose::{pem, Algorithm, Jwk, OctKeyEncoding, SigningKey};
 use serde_json::Value;
 
@@ -48,15 +49,21 @@ fn err(path: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::new(path, problem)
 }
 
-/// A JWK given as an object or as its JSON text.
-fn jwk_value(value: &Value, path: &str) -> Result<Value, ConfigError> {
-    match value {
+/// A JWK given as an object or as its JSON text (parsed into a copy wiped once read).
+fn read_jwk(value: &Value, oct: OctKeyEncoding, path: &str) -> Result<Jwk, ConfigError> {
+    let parsed;
+    let object = match value {
         Value::String(text) => {
-            serde_json::from_str(text).map_err(|_| err(path, "not a JWK object nor its JSON text"))
+            parsed = Wiped::new(
+                serde_json::from_str(text)
+                    .map_err(|_| err(path, "not a JWK object nor its JSON text"))?,
+            );
+            &*parsed
         }
-        Value::Object(_) => Ok(value.clone()),
-        _ => Err(err(path, "must be a JWK object or its JSON text")),
-    }
+        Value::Object(_) => value,
+        _ => return Err(err(path, "must be a JWK object or its JSON text")),
+    };
+    Jwk::from_value(object, oct).map_err(|e| err(path, e.to_string()))
 }
 
 /// A signer from a private JWK; `alg` comes from the JWK unless `alg` is given.
@@ -66,8 +73,7 @@ pub fn from_jwk(
     oct: OctKeyEncoding,
     path: &str,
 ) -> Result<Signer, ConfigError> {
-    let jwk =
-        Jwk::from_value(&jwk_value(value, path)?, oct).map_err(|e| err(path, e.to_string()))?;
+    let jwk = read_jwk(value, oct, path)?;
 
     let alg = match (alg, jwk.algorithm()) {
         (Some(a), _) | (None, Some(a)) => a,
