@@ -1,6 +1,6 @@
 //! Raw Proxy-Wasm ABI calls for the operations where the SDK's `hostcalls` would panic (and so
 //! trap the VM) on a host status it did not expect, or on a header that is not UTF-8.
-//! Every call here returns the host status as an error instead. This is the only unsafe code.
+//! Every call here returns the host status as an error instead. With the allocator (`wiping_alloc`), the only unsafe code.
 #![allow(unsafe_code)]
 
 use super::map_codec;

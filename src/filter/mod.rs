@@ -1,5 +1,6 @@
 //! Proxy-Wasm glue: turns host callbacks into calls on the pure core. Only [`abi`] talks to the
-//! host; [`host::Host`] is the seam the state machine is tested through.
+//! host; [`host::Host`] is the seam the state machine is tested through. [`wiping_alloc`] is the
+//! module's allocator.
 
 pub mod abi;
 pub mod host;
@@ -8,6 +9,7 @@ pub mod http;
 pub mod map_codec;
 pub mod metrics;
 pub mod root;
+pub mod wiping_alloc;
 
 use http::HttpFilter;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
