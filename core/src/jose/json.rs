@@ -13,6 +13,7 @@
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 /// Parses one JSON document (surrounding whitespace allowed, nothing else after it), refusing
@@ -108,12 +109,14 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut members = Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            if members.contains_key(&name) {
+            // One search of the map per member, for the check and the insertion.
+            match members.entry(name) {
                 // The name is not echoed: it came from an attacker and errors reach logs.
-                return Err(de::Error::custom("duplicate member name"));
+                Entry::Occupied(_) => return Err(de::Error::custom("duplicate member name")),
+                Entry::Vacant(slot) => {
+                    slot.insert(map.next_value_seed(self)?);
+                }
             }
-            let value = map.next_value_seed(self)?;
-            members.insert(name, value);
         }
         Ok(Value::Object(members))
     }
