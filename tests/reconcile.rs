@@ -1305,8 +1305,9 @@ fn grpc_clients_get_kongs_status_for_a_denial() {
     assert!(r.upstream.requests().is_empty());
 }
 
-/// A body holding more than `MAX_BODY_VALUES` (100,000) JSON values, or more than
-/// `MAX_FORM_FIELDS` (10,000) form fields, is refused (413) before the filter builds anything
+/// A body holding more than `MAX_BODY_VALUES` (100,000) JSON values, more than
+/// `MAX_FORM_FIELDS` (10,000) form fields or more than `MAX_MULTIPART_PARTS` (1,000) multipart
+/// parts, is refused (413) before the filter builds anything
 /// from it: each value is a node in the VM's memory, and one 8 MiB body of small objects took a
 /// VM from 1 MB to 575 MB for good (review); each field's name is looked up in maps (a form of
 /// 99,000 names cost 0.34 s of CPU). Nothing reaches the auth service or the upstream; a body
@@ -1344,6 +1345,16 @@ fn call_refuses_a_body_of_too_many_values_before_building_it() {
             }
         });
         assert_refused_before_call(&r, reqs, (413, &message), Some("body_too_complex"));
+        let parts = jwt_relay_core::stages::reconcile::MAX_MULTIPART_PARTS;
+        let multipart = |n: usize| {
+            let part =
+                |i| format!("--B\r\nContent-Disposition: form-data; name=\"p{i}\"\r\n\r\n1\r\n");
+            format!("{}--B--\r\n", (0..n).map(part).collect::<String>())
+        };
+        let message = format!("Request body holds more than {parts} values");
+        let req = Request::post("/big", multipart(parts + 1).as_str())
+            .header("content-type", "multipart/form-data; boundary=B");
+        assert_refused_before_call(&r, [req], (413, &message), Some("body_too_complex"));
         let at_limit = Request::post("/ok", form(fields).as_str())
             .header("content-type", "application/x-www-form-urlencoded");
         assert_eq!(r.gw.send(&at_limit).status, 200, "{host:?}");
@@ -1360,5 +1371,16 @@ fn call_refuses_a_body_of_too_many_values_before_building_it() {
             .last()
             .map(|call| call_body(call)["body"].as_array().map(Vec::len));
         assert_eq!(shown, Some(Some(limit - 1)));
+        let at_limit = Request::post("/ok", multipart(parts).as_str())
+            .header("content-type", "multipart/form-data; boundary=B");
+        assert_eq!(r.gw.send(&at_limit).status, 200, "{host:?}");
+        let calls = r.auth.requests();
+        assert_eq!(calls.len(), 3, "{host:?}");
+        let shown = calls.last().map(call_body).unwrap_or_default();
+        assert_eq!(
+            shown["body"].as_object().map(|body| body.len()),
+            Some(parts)
+        );
+        assert_eq!(shown["body"]["p999"], json!("1"));
     }
 }

@@ -1,13 +1,14 @@
 //! What the largest inputs a request can carry cost the pure request path (`Flow::start`, and
 //! the body's end where a stage reads it): a 60 KB query (Envoy's default header limit) of
-//! many short arguments in the spellings the readers work hardest on, and a form body of the
-//! most fields a stage reads (`MAX_FORM_FIELDS`) and of many more. Milliseconds per request,
+//! many short arguments in the spellings the readers work hardest on, a form body of the
+//! most fields a stage reads (`MAX_FORM_FIELDS`) and of many more, a multipart form of the most
+//! parts (`MAX_MULTIPART_PARTS`) and a JSON object near the most values (`MAX_BODY_VALUES`). Milliseconds per request,
 //! the best of five, natively or inside wasm (the wasm32-wasip1 build under
 //! bench/wasi_run.mjs). `cargo run --release -p jwt-relay-core --example input_cost`; set
 //! `INPUT_COST_CASE` to one case's label to run it alone (for a profiler).
 
 use jwt_relay_core::stages::flow::Flow;
-use jwt_relay_core::stages::reconcile::MAX_FORM_FIELDS;
+use jwt_relay_core::stages::reconcile::{MAX_FORM_FIELDS, MAX_MULTIPART_PARTS};
 use jwt_relay_core::stages::{Pipeline, Request, Shared};
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -102,6 +103,17 @@ fn multipart_of(parts: usize, params: usize) -> String {
     body
 }
 
+/// A JSON object: the key, then `members - 1` distinct names (two values each, name and
+/// value, so 49,999 members are just under `MAX_BODY_VALUES`).
+fn json_of(members: usize) -> String {
+    let mut body = String::from("{\"apikey\":\"secret-key\"");
+    for i in 1..members {
+        body.push_str(&format!(",\"k{i}\":1"));
+    }
+    body.push('}');
+    body
+}
+
 fn body_case(label: &str, pipeline: &Pipeline, body: &str) {
     typed_body_case(label, pipeline, "application/x-www-form-urlencoded", body);
 }
@@ -162,12 +174,18 @@ fn run() -> Result<(), String> {
         &key_in_body,
         &form_of(99_000),
     );
+    typed_body_case(
+        "key_in_body, JSON near the value limit",
+        &key_in_body,
+        "application/json",
+        &json_of(49_000),
+    );
     let multipart = "multipart/form-data; boundary=B";
     typed_body_case(
         "key_in_body, multipart at the limit",
         &key_in_body,
         multipart,
-        &multipart_of(MAX_FORM_FIELDS, 5),
+        &multipart_of(MAX_MULTIPART_PARTS, 5),
     );
     typed_body_case(
         "key_in_body, part of 20,000 parameters",

@@ -105,8 +105,8 @@ pub enum Refusal {
     /// upstream reads).
     InvalidFormBody,
     /// 413: a body a stage reads (`reconcile.forward_body`, `key_auth.key_in_body`) holding more
-    /// JSON values than `MAX_BODY_VALUES`, or more form fields or multipart parts than
-    /// `MAX_FORM_FIELDS` (`max`): each becomes a node in the VM's memory (a 7-byte `{"":0}`
+    /// JSON values than `MAX_BODY_VALUES`, more form fields than `MAX_FORM_FIELDS` or more
+    /// multipart parts than `MAX_MULTIPART_PARTS` (`max`): each becomes a node in the VM's memory (a 7-byte `{"":0}`
     /// about 500 bytes), and a VM's memory never shrinks; each field is looked up in maps.
     ComplexBody {
         /// The budget passed.

@@ -28,7 +28,7 @@ pub use answer::{
     on_answer, on_failure, Failure, FailureKind, Injection, Outcome, Refusal, RefusalReason,
     FAILURE_MODE_HEADER, MAX_ANSWER_BYTES, MAX_INJECTED_VALUE_BYTES,
 };
-pub use budget::{MAX_BODY_VALUES, MAX_FORM_FIELDS};
+pub use budget::{MAX_BODY_VALUES, MAX_FORM_FIELDS, MAX_MULTIPART_PARTS};
 pub use cache::{answer_lifetime, cache_key, key_view, AnswerCache, VOLATILE_HEADERS};
 pub use call::{
     ambiguous_header, ambiguous_host, ambiguous_path, ambiguous_query, body_value, build_call,
