@@ -1303,12 +1303,18 @@ impl<H: Host> HttpFilter<H> {
     }
 
     fn host_failure(&mut self, e: HostError) -> Action {
-        self.fail_closed(&format!("{} failed: {}", e.call, e.status))
+        let detail = format!("jwt-relay: host error: {} failed: {}", e.call, e.status);
+        self.host.log(Level::Error, &detail);
+        self.refuse(Refusal::Internal)
     }
 
+    /// Refuses the request (500) for a state of the filter's own that no answer fits: logged
+    /// as that, not as the host's error.
     fn fail_closed(&mut self, detail: &str) -> Action {
-        self.host
-            .log(Level::Error, &format!("jwt-relay: host error: {detail}"));
+        self.host.log(
+            Level::Error,
+            &format!("jwt-relay: failing closed (500): {detail}"),
+        );
         self.refuse(Refusal::Internal)
     }
 }
@@ -2616,7 +2622,10 @@ pub(crate) mod tests {
         assert_eq!(f.state(), State::Responded);
         assert_eq!(f.on_request_trailers(), Action::Pause);
         assert_eq!(host.responses, [Refusal::Internal.reply()]);
-        assert!(host.logs.borrow()[0].contains("no configuration loaded"));
+        assert_eq!(
+            host.logs.borrow()[0],
+            "jwt-relay: failing closed (500): no configuration loaded; refusing the request"
+        );
     }
 
     #[test]
