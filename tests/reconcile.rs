@@ -451,6 +451,28 @@ fn call_refuses_a_path_that_resolves_to_another() {
     }
 }
 
+/// A `GET /public` with `X-Original-URL: /admin` (or `X-Rewrite-URL`) was judged by the
+/// service as `/public` while IIS and PHP frameworks of Symfony's lineage serve `/admin`.
+/// Refused before the call, on both hosts; a header naming the request's own target goes on.
+#[test]
+fn call_refuses_a_request_overriding_its_url() {
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        let reqs = [
+            Request::get("/public").header("x-original-url", "/admin"),
+            Request::get("/public?a=1").header("x-rewrite-url", "/public?a=2"),
+        ];
+        let message = "Request overrides its URL with another";
+        assert_refused_before_call(&r, reqs, (400, message), Some("url_override"));
+        let same = Request::get("/public?a=1").header("x-original-url", "/public?a=1");
+        assert_eq!(r.gw.send(&same).status, 200, "{host:?}");
+        assert_eq!(
+            r.upstream.single().header("x-original-url"),
+            Some("/public?a=1")
+        );
+    }
+}
+
 /// Regression (review): a `POST` with `X-HTTP-Method-Override: DELETE`, or `?_method=DELETE`,
 /// was judged by the service as a `POST` while Rails, Laravel or Symfony act on a `DELETE`.
 /// Refused before the call, on both hosts; an override naming the request's method goes on.

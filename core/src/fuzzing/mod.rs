@@ -303,6 +303,7 @@ fn run_reconcile(u: &mut Unstructured, fixtures: &fixtures::Fixtures) -> arbitra
                 );
                 assert!(headers::is_safe_value(value), "injected value {value:?}");
                 assert!(!reconcile::NEVER_INJECTED.contains(&lower.as_str()));
+                assert!(!reconcile::is_override(&lower), "injected {name:?}");
                 assert!(allowed.is_none_or(|a| a.contains(&lower.as_str())));
             }
             if let Some(mut cache) = rec.answer_cache() {

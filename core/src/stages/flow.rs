@@ -489,6 +489,9 @@ impl Flow {
                     if reconcile::method_override(&view) {
                         return self.refuse(Refusal::MethodOverride);
                     }
+                    if reconcile::url_override(&view) {
+                        return self.refuse(Refusal::UrlOverride);
+                    }
                     if reconcile::replaced_text(&view) {
                         return self.refuse(Refusal::NotUtf8);
                     }

@@ -603,6 +603,42 @@ fn reconcile_refuses_a_raw_fragment_in_the_target() {
     }
 }
 
+/// A URL override header naming another target (`X-Original-URL: /admin` on a request for
+/// `/orders`) is refused before the call, in any spelling: IIS and PHP frameworks of Symfony's
+/// lineage serve the URL it names while the service would judge `/orders`. One naming the
+/// request's own path and query goes on, as does any other `X-Original-*` header.
+#[test]
+fn reconcile_refuses_a_url_override_naming_another_target() {
+    let config = reconcile_config(0);
+    let mut shared = Shared::for_config(&config);
+    let mut start =
+        |headers: &[(&str, &str)]| Flow::start(&config, &mut shared, request(T0, headers)).1;
+    for (name, value) in [
+        ("x-original-url", "/admin"),
+        ("X-Original-URL", "/orders"),
+        ("x_original_url", "/admin?x=1"),
+        ("x-rewrite-url", "/admin"),
+        ("X-Rewrite-Url", ""),
+    ] {
+        assert_eq!(
+            start(&[(name, value)]),
+            Next::Refuse(Refusal::UrlOverride),
+            "{name}: {value}"
+        );
+    }
+    for (name, value) in [
+        ("x-original-url", "/orders?x=1"),
+        ("x-rewrite-url", " /orders?x=1 "),
+        ("x-original-uri", "/admin"),
+        ("x-original-host", "admin.example.com"),
+    ] {
+        assert!(
+            matches!(start(&[(name, value)]), Next::Dispatch(_)),
+            "{name}: {value}"
+        );
+    }
+}
+
 /// Regression (review): the call carried no client method, so the service could not tell
 /// `GET /x` from `DELETE /x`, and a cached allow for one served the other. The call carries
 /// `X-Forwarded-Method`, the cache keys on it, and a client copy of another value (which the

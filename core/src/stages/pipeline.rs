@@ -209,6 +209,12 @@ fn settable(name: &str) -> Result<(), &'static str> {
     if NEVER_INJECTED.contains(&name.as_str()) || name.starts_with(ENVOY_PREFIX) {
         return Err("is a framing, hop-by-hop, control or X-Envoy- header the filter must not set");
     }
+    if reconcile_stage::is_override(&name) {
+        return Err(
+            "overrides the request's method or URL where frameworks read it: the filter \
+             must not set it",
+        );
+    }
     Ok(())
 }
 
@@ -352,6 +358,15 @@ mod tests {
         ] {
             assert_eq!(claim(framing), format!("{at}{NOT_SETTABLE}"), "{framing}");
         }
+        let overriding = "overrides the request's method or URL where frameworks read it: the \
+            filter must not set it";
+        for name in ["X-HTTP-Method-Override", "x_original_url", "X-Rewrite-URL"] {
+            assert_eq!(claim(name), format!("{at}{overriding}"), "{name}");
+        }
+        assert_eq!(
+            upstream_header_refusal("X-Method-Override"),
+            format!("upstream_jwt.header: {overriding}")
+        );
         for consumer in [
             "X-Consumer-ID",
             "x_anonymous_consumer",
@@ -367,14 +382,16 @@ mod tests {
         assert!(Pipeline::load(fine.as_bytes()).is_ok());
     }
 
+    fn upstream_header_refusal(header: &str) -> String {
+        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
+        let config = serde_json::json!({"upstream_jwt": {
+            "private_key": pem, "x5c": false, "header": header}});
+        refusal(&config.to_string())
+    }
+
     #[test]
     fn minted_token_headers_must_be_names_the_filter_may_set() {
-        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
-        let upstream = |header: &str| {
-            let config = serde_json::json!({"upstream_jwt": {
-                "private_key": pem, "x5c": false, "header": header}});
-            refusal(&config.to_string())
-        };
+        let upstream = upstream_header_refusal;
         assert_eq!(
             upstream("J W T"),
             format!("upstream_jwt.header: {NOT_A_NAME}")
@@ -406,6 +423,7 @@ mod tests {
             )
         );
         // upstream_jwt's header is any token (Optum's schema takes any string).
+        let pem = include_str!("../../../tests/fixtures/jose/rsa2048_pkcs8.pem");
         let config = serde_json::json!({"upstream_jwt": {"private_key": pem, "x5c": false, "header": "x.jwt"}});
         assert!(Pipeline::load(config.to_string().as_bytes()).is_ok());
     }

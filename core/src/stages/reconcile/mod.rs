@@ -33,14 +33,14 @@ pub use cache::{answer_lifetime, cache_key, key_view, AnswerCache, VOLATILE_HEAD
 pub use call::{
     ambiguous_header, ambiguous_host, ambiguous_path, ambiguous_query, body_value, build_call,
     encoded_body, envelope, forwarded_host, method_override, parse_form, percent_decode,
-    raw_fragment, reading, replaced_text, unshowable_body, Reading, USER_AGENT,
+    raw_fragment, reading, replaced_text, unshowable_body, url_override, Reading, USER_AGENT,
 };
 pub use compile::{
     compile, compile_in, Reconcile, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, MAX_CACHE_SECONDS,
 };
 pub use dasherize::dasherize;
 pub(crate) use multipart::{form_fields, pad_closing_delimiter, without_parts};
-pub use reserved::{ENVOY_PREFIX, NEVER_INJECTED};
+pub use reserved::{is_override, ENVOY_PREFIX, NEVER_INJECTED};
 pub use strip::strip_client_headers;
 
 /// Shared test fixtures: a section from JSON, its compiled form, and one rich request.

@@ -5,6 +5,7 @@
 //! spelling of a reserved name gets through.
 
 use super::answer::FAILURE_MODE_HEADER;
+use super::call::{METHOD_OVERRIDE_HEADERS, URL_OVERRIDE_HEADERS};
 use crate::config::RawConfig;
 use crate::stages::auth::CONSUMER_HEADERS;
 use crate::stages::headers::canonical;
@@ -32,8 +33,19 @@ pub const NEVER_INJECTED: &[&str] = &[
 /// or stats.
 pub const ENVOY_PREFIX: &str = "x-envoy-";
 
+/// True for a header (canonical name) frameworks take for another method or URL than the
+/// request's own (`X-HTTP-Method-Override` and its kin, `X-Original-URL`, `X-Rewrite-URL`):
+/// reconcile refuses a client's that names another, and no answer or stage sets one.
+pub fn is_override(name: &str) -> bool {
+    METHOD_OVERRIDE_HEADERS
+        .iter()
+        .chain(URL_OVERRIDE_HEADERS.iter())
+        .any(|h| *h == name)
+}
+
 /// True when an answer may not inject header `name`: a pseudo-header, a [`NEVER_INJECTED`]
-/// name, an `x-envoy-` name, a consumer identity header or the failure-mode marker (reserved
+/// name, an `x-envoy-` name, a method or URL override ([`is_override`]), a consumer identity
+/// header or the failure-mode marker (reserved
 /// even without an authentication stage: upstreams read them as the filter's word), or one of
 /// `owned` (canonical names the configured stages set, see [`owned_by_stages`]).
 pub(super) fn is_never_injected(name: &str, owned: &[String]) -> bool {
@@ -41,6 +53,7 @@ pub(super) fn is_never_injected(name: &str, owned: &[String]) -> bool {
     name.starts_with(':')
         || name.starts_with(ENVOY_PREFIX)
         || NEVER_INJECTED.contains(&name.as_str())
+        || is_override(&name)
         || set_by_filter(&name, owned)
 }
 
@@ -109,10 +122,22 @@ mod tests {
             "X-Credential-Identifier",
             "X-Anonymous-Consumer",
             "X-Reconcile-Failure-Mode-Allowed",
+            "X-HTTP-Method-Override",
+            "x_http_method",
+            "X-Method-Override",
+            "X-Original-URL",
+            "x_rewrite_url",
         ] {
             assert!(is_never_injected(name, none), "{name}");
         }
-        for name in ["X-Envoy", "X-Envoyx-A", "X-Consumer-Ids", "X-Role", "Jwt"] {
+        for name in [
+            "X-Envoy",
+            "X-Envoyx-A",
+            "X-Consumer-Ids",
+            "X-Role",
+            "Jwt",
+            "X-Original-URI",
+        ] {
             assert!(!is_never_injected(name, none), "{name}");
         }
         assert!(is_never_injected("Jwt", &["jwt".to_string()]));
