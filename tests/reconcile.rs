@@ -1404,5 +1404,21 @@ fn call_refuses_a_body_of_too_many_values_before_building_it() {
             Some(parts)
         );
         assert_eq!(shown["body"]["p999"], json!("1"));
+        // Only delimiters count: a file of more lines starting `--` than the budget is one
+        // part (review: an SQL script of comments was refused).
+        let script = "-- a comment\r\n".repeat(parts + 1);
+        let file = format!(
+            "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.sql\"\r\n\r\n\r\n{script}--B\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\n1\r\n--B--\r\n"
+        );
+        let req = Request::post("/ok", file.as_str())
+            .header("content-type", "multipart/form-data; boundary=B");
+        assert_eq!(r.gw.send(&req).status, 200, "{host:?}");
+        let calls = r.auth.requests();
+        let shown = calls.last().map(call_body).unwrap_or_default();
+        assert_eq!(
+            (calls.len(), &shown["body"]["n"]),
+            (4, &json!("1")),
+            "{host:?}"
+        );
     }
 }

@@ -408,8 +408,9 @@ fn body_fields(req: &Request, bytes: &[u8]) -> Option<Fields> {
     let reading = reconcile::reading(content_type, bytes);
     // Where Kong and the upstreams read the body alike, it is read once (a large form cost
     // its parse three times over). Under `application/json` both read JSON: the strict parse
-    // builds what serde_json builds when it succeeds, and when it fails on a repeated name the
-    // body has no fields (above), on anything else neither reading has any.
+    // builds what serde_json builds when it succeeds; when it fails on a repeated name there
+    // are no fields to read (`None` above: the request is refused), and on anything else
+    // neither reading has any.
     let alike = match reading {
         reconcile::Reading::Form => urlencoded,
         reconcile::Reading::Multipart => multipart,

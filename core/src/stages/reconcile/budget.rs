@@ -27,12 +27,13 @@ pub const MAX_MULTIPART_PARTS: usize = 1_000;
 
 /// How a body's fields are counted besides as JSON, by its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub enum Shape<'a> {
     /// Urlencoded, or untyped (Rack reads an untyped body as a form): fields split at `&` (a
     /// typed form holding `;` is refused as a separator; an untyped one is never split at it).
     Form,
-    /// `multipart/*`: parts, each after a line starting `--`.
-    Multipart,
+    /// `multipart/*`: parts, each after a line starting `--` and the boundary (any line
+    /// starting `--` when the type names none).
+    Multipart(Option<&'a [u8]>),
     /// Anything else: JSON alone.
     Other,
 }
@@ -42,16 +43,13 @@ pub enum Shape {
 /// Counts without building
 /// anything; a body that is not JSON stops the JSON count at its first error (the readings
 /// that take it leniently only check it).
-pub fn over_budget(shape: Shape, bytes: &[u8]) -> Option<usize> {
+pub fn over_budget(shape: Shape<'_>, bytes: &[u8]) -> Option<usize> {
     let (fields, max) = match shape {
         Shape::Form => {
             let fields = bytes.iter().filter(|&&b| b == b'&').count();
             (fields.saturating_add(1), MAX_FORM_FIELDS)
         }
-        Shape::Multipart => {
-            let parts = bytes.windows(3).filter(|w| *w == b"\n--").count();
-            (parts, MAX_MULTIPART_PARTS)
-        }
+        Shape::Multipart(boundary) => (delimiters(bytes, boundary), MAX_MULTIPART_PARTS),
         Shape::Other => (0, 0),
     };
     if fields > max {
@@ -60,6 +58,19 @@ pub fn over_budget(shape: Shape, bytes: &[u8]) -> Option<usize> {
     let json =
         json_values_over(bytes, MAX_BODY_VALUES) || lenient_json_over(bytes, MAX_BODY_VALUES);
     json.then_some(MAX_BODY_VALUES)
+}
+
+/// The lines of `bytes` that start `--` and go on with `boundary`: the delimiters after the
+/// first, one per part. A file's own lines starting `--` (SQL comments, a patch, Markdown
+/// rules) are not counted. Linear: a boundary holds no line feed, so no line feed starts within
+/// a stretch compared with it.
+fn delimiters(bytes: &[u8], boundary: Option<&[u8]>) -> usize {
+    let opens = |at: usize| {
+        let line = bytes.get(at..).unwrap_or_default();
+        line.starts_with(b"\n--")
+            && boundary.is_none_or(|b| line.get(3..).is_some_and(|rest| rest.starts_with(b)))
+    };
+    (0..bytes.len()).filter(|&at| opens(at)).count()
 }
 
 /// [`json_values_over`] for the text a lenient reader takes (`reconcile::call::json_like`'s:
@@ -210,10 +221,26 @@ mod tests {
             let part = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n";
             format!("{}--B--\r\n", part.repeat(n))
         };
-        assert!(!over(Shape::Multipart, parts(MAX_MULTIPART_PARTS)));
-        assert_eq!(
-            over_budget(Shape::Multipart, parts(MAX_MULTIPART_PARTS + 1).as_bytes()),
-            Some(MAX_MULTIPART_PARTS)
+        let typed = Shape::Multipart(Some(b"B"));
+        for shape in [typed, Shape::Multipart(None)] {
+            assert!(!over(shape, parts(MAX_MULTIPART_PARTS)));
+            assert_eq!(
+                over_budget(shape, parts(MAX_MULTIPART_PARTS + 1).as_bytes()),
+                Some(MAX_MULTIPART_PARTS)
+            );
+        }
+        // A file of lines starting `--` is one part (review: an SQL script of 1,001 comment
+        // lines was refused); without a boundary each such line counts.
+        let comments = "-- a comment\r\n".repeat(MAX_MULTIPART_PARTS + 1);
+        let file = format!(
+            "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.sql\"\r\n\r\n\r\n{comments}--B--\r\n"
         );
+        assert!(!over(typed, file.clone()));
+        assert!(over(Shape::Multipart(None), file));
+        // Lines of another boundary than the type's are no delimiters of this body.
+        assert!(!over(
+            Shape::Multipart(Some(b"C")),
+            parts(MAX_MULTIPART_PARTS + 1)
+        ));
     }
 }

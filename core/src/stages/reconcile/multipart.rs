@@ -129,7 +129,7 @@ pub fn pad_closing_delimiter(content_type: &str, form: &mut Vec<u8>, spaces: usi
 
 /// The `boundary` parameter of a `Content-Type`; `None` when absent, empty, not plain, or longer
 /// than RFC 2046's 70 characters (each search for it costs the body's length times its own).
-fn boundary(content_type: &str) -> Option<String> {
+pub(super) fn boundary(content_type: &str) -> Option<String> {
     params(content_type)?
         .into_iter()
         .find(|(key, _)| key == "boundary")
