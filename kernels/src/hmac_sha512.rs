@@ -83,9 +83,27 @@ impl Drop for HmacKey512 {
 impl HmacKey512 {
     /// The key (any length: one longer than a block is hashed first, RFC 2104 §2).
     pub fn new(width: Width, key: &[u8]) -> Self {
+        let mut keyed = Self::unkeyed(width);
+        keyed.set(key);
+        keyed
+    }
+
+    /// A key of zero states, for [`Self::set`] to key where it stays.
+    pub fn unkeyed(width: Width) -> Self {
+        Self {
+            width,
+            inner: [0; 8],
+            outer: [0; 8],
+        }
+    }
+
+    /// Keys it anew, in place: the states are computed where they stay (a key built by
+    /// [`Self::new`] and moved leaves the copies moves make).
+    pub fn set(&mut self, key: &[u8]) {
+        let width = self.width;
         let mut block = [0u8; BLOCK];
         if key.len() > BLOCK {
-            let mut digest = hash(width.initial(), 0, key);
+            let mut digest = hash(&width.initial(), 0, key);
             let len = width.tag_len();
             if let (Some(slot), Some(digest)) = (block.get_mut(..len), digest.get(..len)) {
                 slot.copy_from_slice(digest);
@@ -94,20 +112,16 @@ impl HmacKey512 {
         } else if let Some(slot) = block.get_mut(..key.len()) {
             slot.copy_from_slice(key);
         }
-        let key = Self {
-            width,
-            inner: keyed_state(width, &block, IPAD),
-            outer: keyed_state(width, &block, OPAD),
-        };
+        keyed_state(width, &block, IPAD, &mut self.inner);
+        keyed_state(width, &block, OPAD, &mut self.outer);
         block.zeroize();
-        key
     }
 
     /// The tag of `msg`, 48 or 64 bytes.
     pub fn tag(&self, msg: &[u8]) -> Vec<u8> {
         let len = self.width.tag_len();
-        let mut inner = hash(self.inner, BLOCK, msg);
-        let mut outer = hash(self.outer, BLOCK, inner.get(..len).unwrap_or_default());
+        let mut inner = hash(&self.inner, BLOCK, msg);
+        let mut outer = hash(&self.outer, BLOCK, inner.get(..len).unwrap_or_default());
         inner.zeroize();
         let tag = outer.get(..len).unwrap_or_default().to_vec();
         outer.zeroize();
@@ -124,20 +138,20 @@ impl HmacKey512 {
     }
 }
 
-/// The state after the key block XOR `pad`.
-fn keyed_state(width: Width, key_block: &[u8; BLOCK], pad: u8) -> [u64; 8] {
+/// Sets `state` to the state after the key block XOR `pad`.
+fn keyed_state(width: Width, key_block: &[u8; BLOCK], pad: u8, state: &mut [u64; 8]) {
     let mut block = *key_block;
     block.iter_mut().for_each(|b| *b ^= pad);
-    let mut state = width.initial();
-    compress512(&mut state, &[block]);
+    *state = width.initial();
+    compress512(state, &[block]);
     block.zeroize();
-    state
 }
 
 /// The digest of `msg` hashed on from `state`, which has taken `done` bytes already (a whole
 /// number of blocks); all 64 bytes of the final state, which the caller cuts to the width.
 /// FIPS 180-4 padding: 0x80, zeros, the length in bits as 128 bits.
-fn hash(mut state: [u64; 8], done: usize, msg: &[u8]) -> [u8; 64] {
+fn hash(from: &[u64; 8], done: usize, msg: &[u8]) -> [u8; 64] {
+    let mut state = *from;
     let (blocks, tail) = msg.as_chunks::<BLOCK>();
     compress512(&mut state, blocks);
     let bits = (done as u128)
@@ -163,7 +177,7 @@ fn hash(mut state: [u64; 8], done: usize, msg: &[u8]) -> [u8; 64] {
     compress512(&mut state, padded);
     last.zeroize();
     let mut out = [0u8; 64];
-    for (chunk, word) in out.chunks_exact_mut(8).zip(state) {
+    for (chunk, word) in out.chunks_exact_mut(8).zip(state.iter()) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
     state.zeroize();

@@ -119,3 +119,15 @@ fn the_two_widths_differ_and_debug_shows_no_state() {
     assert_ne!(a.tag(b"m")[..], b.tag(b"m")[..48]);
     assert_eq!(format!("{a:?}"), "HmacKey512(Sha384, ..)");
 }
+
+#[test]
+fn a_key_set_anew_in_place_tags_as_a_new_one() {
+    for width in [Width::Sha384, Width::Sha512] {
+        let mut key = HmacKey512::new(width, b"first");
+        key.set(&[7u8; 200]);
+        assert_eq!(key.tag(b"m"), HmacKey512::new(width, &[7u8; 200]).tag(b"m"));
+        let mut unkeyed = HmacKey512::unkeyed(width);
+        unkeyed.set(b"k");
+        assert_eq!(unkeyed.tag(b"m"), crate_tag(width, b"k", b"m"));
+    }
+}

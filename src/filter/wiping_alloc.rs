@@ -3,7 +3,8 @@
 //! buffer for a string with escapes (a private JWK given as JSON text), strings that grow and
 //! move, messages formatted on the way, and per request the token, API key, password or body a
 //! client sent. Wiping each copy where it is made would miss the ones made inside other crates;
-//! wiping every block as it is freed leaves none of them in the VM's memory.
+//! wiping every block as it is freed leaves none of them behind once freed (memory never
+//! freed, and the stack, are beyond it: SECURITY.md).
 //!
 //! What it costs: a `memory.fill` of each freed block, about the bytes a request allocated, and
 //! moves of growing buffers as a fresh block, a copy and a wiped free instead of the system's

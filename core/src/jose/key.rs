@@ -50,16 +50,22 @@ struct HmacSecret {
 }
 
 impl HmacSecret {
-    fn new(secret: &[u8]) -> Result<Self, JoseError> {
+    /// Boxed, and keyed where it stays: the keyed states are as good as the secret for making
+    /// tags, so none is built elsewhere and moved in.
+    fn new(secret: &[u8]) -> Result<Box<Self>, JoseError> {
         if secret.is_empty() {
             return Err(JoseError::InvalidKey("empty HMAC secret"));
         }
-        Ok(Self {
+        let mut keyed = Box::new(Self {
             secret: Zeroizing::new(secret.to_vec()),
-            sha256: HmacKey::new(secret),
-            sha384: HmacKey512::new(Width::Sha384, secret),
-            sha512: HmacKey512::new(Width::Sha512, secret),
-        })
+            sha256: HmacKey::new(&[]),
+            sha384: HmacKey512::unkeyed(Width::Sha384),
+            sha512: HmacKey512::unkeyed(Width::Sha512),
+        });
+        keyed.sha256.set(secret);
+        keyed.sha384.set(secret);
+        keyed.sha512.set(secret);
+        Ok(keyed)
     }
 
     fn mac(&self, sha: Sha, msg: &[u8]) -> Vec<u8> {
@@ -474,7 +480,7 @@ fn pkcs8_private(der: &[u8]) -> Result<PrivateInner, JoseError> {
 impl VerifyingKey {
     /// An HMAC secret (HS256/384/512). The bytes are used as given; empty is refused.
     pub fn hmac(secret: &[u8]) -> Result<Self, JoseError> {
-        Ok(Self(PublicInner::Hmac(Box::new(HmacSecret::new(secret)?))))
+        Ok(Self(PublicInner::Hmac(HmacSecret::new(secret)?)))
     }
 
     /// A public key from DER: SubjectPublicKeyInfo (RSA, EC, Ed25519), PKCS#1 RSAPublicKey, or
@@ -704,7 +710,7 @@ impl VerifyingKey {
 impl SigningKey {
     /// An HMAC secret (HS256/384/512). The bytes are used as given; empty is refused.
     pub fn hmac(secret: &[u8]) -> Result<Self, JoseError> {
-        Ok(Self(PrivateInner::Hmac(Box::new(HmacSecret::new(secret)?))))
+        Ok(Self(PrivateInner::Hmac(HmacSecret::new(secret)?)))
     }
 
     /// A fresh key for `alg`, from the system RNG: RSA 2048 bits (e = 65537) for RS*/PS*, the
@@ -721,7 +727,7 @@ impl SigningKey {
                 };
                 let mut secret = Zeroizing::new(vec![0u8; len]);
                 getrandom::fill(&mut secret).map_err(|_| JoseError::SigningFailed)?;
-                PrivateInner::Hmac(Box::new(HmacSecret::new(&secret)?))
+                PrivateInner::Hmac(HmacSecret::new(&secret)?)
             }
             (Family::Rsa, _) => PrivateInner::Rsa(Box::new(generate_rsa()?)),
             (Family::Ec, Some(curve)) => PrivateInner::Ec(Box::new(EcPrivate::generate(curve)?)),

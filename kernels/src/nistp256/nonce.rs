@@ -73,7 +73,7 @@ impl Nonces {
             len += piece.len();
         }
         let mut k = self.key.tag(message.get(..len).unwrap_or_default());
-        self.key = HmacKey::new(&k);
+        self.key.set(&k);
         k.zeroize();
         self.v = self.key.tag(&self.v);
     }

@@ -34,6 +34,17 @@ impl Drop for HmacKey {
 impl HmacKey {
     /// The key (any length: one longer than a block is hashed first, RFC 2104 §2).
     pub fn new(key: &[u8]) -> Self {
+        let mut keyed = Self {
+            inner: [0; 8],
+            outer: [0; 8],
+        };
+        keyed.set(key);
+        keyed
+    }
+
+    /// Keys it anew, in place: the states are computed where they stay (a key built by
+    /// [`Self::new`] and moved leaves the copies moves make).
+    pub fn set(&mut self, key: &[u8]) {
         let mut block = [0u8; BLOCK];
         if key.len() > BLOCK {
             let mut digest = super::digest(key);
@@ -44,20 +55,17 @@ impl HmacKey {
         } else if let Some(slot) = block.get_mut(..key.len()) {
             slot.copy_from_slice(key);
         }
-        let key = Self {
-            inner: keyed_state(&block, IPAD),
-            outer: keyed_state(&block, OPAD),
-        };
+        keyed_state(&block, IPAD, &mut self.inner);
+        keyed_state(&block, OPAD, &mut self.outer);
         block.zeroize();
-        key
     }
 
     /// The 32-byte tag of `msg`.
     pub fn tag(&self, msg: &[u8]) -> [u8; 32] {
-        let mut inner = Hasher::resume(self.inner, 1, rounds());
+        let mut inner = Hasher::resume(&self.inner, 1, rounds());
         inner.update(msg);
         let mut inner_digest = inner.finalize();
-        let mut outer = Hasher::resume(self.outer, 1, rounds());
+        let mut outer = Hasher::resume(&self.outer, 1, rounds());
         outer.update(&inner_digest);
         inner_digest.zeroize();
         outer.finalize()
@@ -73,14 +81,13 @@ impl HmacKey {
     }
 }
 
-/// The SHA-256 state after the key block XOR `pad`.
-fn keyed_state(key_block: &[u8; BLOCK], pad: u8) -> [u32; 8] {
+/// Sets `state` to the SHA-256 state after the key block XOR `pad`.
+fn keyed_state(key_block: &[u8; BLOCK], pad: u8, state: &mut [u32; 8]) {
     let mut block = *key_block;
     block.iter_mut().for_each(|b| *b ^= pad);
-    let mut state = INITIAL;
-    compress(rounds(), &mut state, &[block]);
+    *state = INITIAL;
+    compress(rounds(), state, &[block]);
     block.zeroize();
-    state
 }
 
 #[cfg(test)]

@@ -97,3 +97,10 @@ fn debug_never_shows_the_key() {
     let shown = format!("{:?}", HmacKey::new(b"hunter2"));
     assert_eq!(shown, "HmacKey(..)");
 }
+
+#[test]
+fn a_key_set_anew_in_place_tags_as_a_new_one() {
+    let mut key = HmacKey::new(b"first");
+    key.set(&[7u8; 100]);
+    assert_eq!(key.tag(b"m"), crate_tag(&[7u8; 100], b"m"));
+}

@@ -167,14 +167,14 @@ impl Hasher {
 
     /// An empty hash on the given block function.
     pub fn with_rounds(rounds: Rounds) -> Self {
-        Self::resume(INITIAL, 0, rounds)
+        Self::resume(&INITIAL, 0, rounds)
     }
 
     /// A hash that already absorbed `blocks` whole blocks, ending in `state` (HMAC's keyed
     /// starts).
-    fn resume(state: [u32; 8], blocks: u64, rounds: Rounds) -> Self {
+    fn resume(state: &[u32; 8], blocks: u64, rounds: Rounds) -> Self {
         Self {
-            state,
+            state: *state,
             pending: [0; BLOCK],
             pending_len: 0,
             total: blocks.saturating_mul(BLOCK as u64),
