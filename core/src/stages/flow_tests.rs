@@ -692,6 +692,11 @@ fn reconcile_call_carries_the_method_and_the_cache_keys_on_it() {
             Next::Refuse(Refusal::MethodOverride)
         );
     }
+    // Only HTTP's blanks are trimmed before the comparison.
+    assert_eq!(
+        send("GET", &[("x-http-method", "\u{a0}GET\u{3000}")]),
+        Next::Refuse(Refusal::MethodOverride)
+    );
     for name in ["x-forwarded-method", "x_forwarded_method"] {
         let refusal = Refusal::DuplicateOwnedHeader { name: name.into() };
         assert_eq!(

@@ -234,7 +234,12 @@ pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
 /// Symfony act on a `POST /items/7?_method=DELETE` as on a `DELETE`), while the call shows the
 /// service `X-Forwarded-Method: POST`.
 pub fn method_override(req: &Request) -> bool {
-    let other = |value: &str| !value.trim().eq_ignore_ascii_case(&req.method);
+    // Only the blanks HTTP trims: `\u{a0}POST` is no `POST` to the frameworks.
+    let other = |value: &str| {
+        !value
+            .trim_matches([' ', '\t'])
+            .eq_ignore_ascii_case(&req.method)
+    };
     let header = req.headers.iter().any(|(name, value)| {
         METHOD_OVERRIDE_HEADERS.iter().any(|h| same_header(name, h)) && other(value)
     });
