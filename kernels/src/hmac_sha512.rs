@@ -1,8 +1,8 @@
 //! HMAC-SHA384 and HMAC-SHA512 (RFC 2104; HS384 and HS512 of RFC 7518) on the sha2 crate's
 //! SHA-512 block function, with every state and block that derives from the key held here and
 //! wiped after use. The hmac crate leaves its padded key block on the stack and its keyed states
-//! unwiped; this is [`crate::sha256::hmac`]'s construction for the SHA-512 family. The key's
-//! inner and outer blocks are hashed once, when the key loads.
+//! unwiped; this is [`crate::sha256::hmac`]'s construction for the SHA-512 family. A key's
+//! inner and outer blocks are hashed once, when it is keyed, however many tags it makes.
 //!
 //! The block function is constant time (additions, rotations and logic on a fixed schedule), and
 //! the padding branches on lengths only.
@@ -89,7 +89,7 @@ impl HmacKey512 {
     }
 
     /// A key of zero states, for [`Self::set`] to key where it stays.
-    pub fn unkeyed(width: Width) -> Self {
+    fn unkeyed(width: Width) -> Self {
         Self {
             width,
             inner: [0; 8],

@@ -37,16 +37,15 @@ const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
-/// An HMAC secret, with its keyed states ready for each hash ([`sha256::hmac::HmacKey`]: HS256
-/// runs on the block function chosen for the engine; [`HmacKey512`] for HS384 and HS512, whose
-/// states the hmac crate would leave unwiped); zeroized on drop, redacted in `Debug`.
+/// An HMAC secret, with its HS256 keyed states ready ([`sha256::hmac::HmacKey`]: HS256 runs on
+/// the block function chosen for the engine); zeroized on drop, redacted in `Debug`. HS384 and
+/// HS512, which few keys sign with, key a [`HmacKey512`] per use (two more blocks), so a
+/// configuration of many secrets holds no states it never uses.
 #[derive(Clone)]
 struct HmacSecret {
-    /// The secret itself, for JWK export and its length.
+    /// The secret itself, for HS384/HS512, JWK export and its length.
     secret: Zeroizing<Vec<u8>>,
     sha256: HmacKey,
-    sha384: HmacKey512,
-    sha512: HmacKey512,
 }
 
 impl HmacSecret {
@@ -59,20 +58,21 @@ impl HmacSecret {
         let mut keyed = Box::new(Self {
             secret: Zeroizing::new(secret.to_vec()),
             sha256: HmacKey::new(&[]),
-            sha384: HmacKey512::unkeyed(Width::Sha384),
-            sha512: HmacKey512::unkeyed(Width::Sha512),
         });
         keyed.sha256.set(secret);
-        keyed.sha384.set(secret);
-        keyed.sha512.set(secret);
         Ok(keyed)
+    }
+
+    /// The SHA-384 or SHA-512 key, wiped when dropped.
+    fn wide(&self, width: Width) -> HmacKey512 {
+        HmacKey512::new(width, &self.secret)
     }
 
     fn mac(&self, sha: Sha, msg: &[u8]) -> Vec<u8> {
         match sha {
             Sha::Sha256 => self.sha256.tag(msg).to_vec(),
-            Sha::Sha384 => self.sha384.tag(msg),
-            Sha::Sha512 => self.sha512.tag(msg),
+            Sha::Sha384 => self.wide(Width::Sha384).tag(msg),
+            Sha::Sha512 => self.wide(Width::Sha512).tag(msg),
         }
     }
 
@@ -80,8 +80,8 @@ impl HmacSecret {
     fn verify(&self, sha: Sha, msg: &[u8], tag: &[u8]) -> Result<(), JoseError> {
         let same = match sha {
             Sha::Sha256 => self.sha256.verify(msg, tag),
-            Sha::Sha384 => self.sha384.verify(msg, tag),
-            Sha::Sha512 => self.sha512.verify(msg, tag),
+            Sha::Sha384 => self.wide(Width::Sha384).verify(msg, tag),
+            Sha::Sha512 => self.wide(Width::Sha512).verify(msg, tag),
         };
         if same {
             Ok(())
