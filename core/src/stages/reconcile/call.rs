@@ -435,11 +435,12 @@ pub fn unshowable_body(req: &Request, bytes: &[u8]) -> Option<Refusal> {
     let content_type = req.header("content-type");
     let media_type = content_type.map(media_type).unwrap_or_default();
     // First, before any reading below builds values from it.
-    let boundary = content_type.and_then(multipart::boundary);
+    let parts = media_type.starts_with("multipart/");
+    let boundary = content_type.filter(|_| parts).and_then(multipart::boundary);
     let shape =
         if media_type.is_empty() || media_type.starts_with("application/x-www-form-urlencoded") {
             super::budget::Shape::Form
-        } else if media_type.starts_with("multipart/") {
+        } else if parts {
             super::budget::Shape::Multipart(boundary.as_deref().map(str::as_bytes))
         } else {
             super::budget::Shape::Other

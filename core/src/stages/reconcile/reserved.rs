@@ -35,7 +35,8 @@ pub const ENVOY_PREFIX: &str = "x-envoy-";
 
 /// True for a header (canonical name) frameworks take for another method or URL than the
 /// request's own (`X-HTTP-Method-Override` and its kin, `X-Original-URL`, `X-Rewrite-URL`):
-/// reconcile refuses a client's that names another, and no answer or stage sets one.
+/// reconcile refuses a client's method override naming another method and removes its URL
+/// overrides, and no answer or stage sets one.
 pub fn is_override(name: &str) -> bool {
     METHOD_OVERRIDE_HEADERS
         .iter()
