@@ -229,10 +229,15 @@ pub fn request_from(headers: Vec<(String, String)>, now: u64) -> Request {
 /// without blanks, any other replaced by `_`, so a client cannot forge a log line or flood it
 /// (review).
 fn log_safe_id(id: &str) -> String {
-    id.chars()
-        .take(128)
-        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-        .collect()
+    // Sized once: every request logs it, and a growing string moves (each move a copy and a
+    // wiped block, `wiping_alloc`).
+    let mut safe = String::with_capacity(id.len().min(128));
+    safe.extend(
+        id.chars()
+            .take(128)
+            .map(|c| if c.is_ascii_graphic() { c } else { '_' }),
+    );
+    safe
 }
 
 impl<H: Host> HttpFilter<H> {

@@ -67,7 +67,7 @@ pub fn is_safe_value(value: &str) -> bool {
 /// The edits with, before each one, the removal of every other spelling of its name that the
 /// client sent (`x_consumer_id` before `x-consumer-id`). Pseudo-headers are left as they are.
 pub fn covering_spellings(req: &Request, edits: HeaderEdits) -> HeaderEdits {
-    let mut out = HeaderEdits::default();
+    let mut out = HeaderEdits(Vec::with_capacity(edits.0.len()));
     let mut removed: Vec<String> = Vec::new();
     for edit in edits.0 {
         let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = &edit;

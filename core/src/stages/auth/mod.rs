@@ -136,7 +136,7 @@ impl Authenticator {
     /// Removals of the client's copies of every header the stages set (consumer, credential,
     /// anonymous and claim headers), whatever the outcome.
     pub fn owned_removals(&self) -> HeaderEdits {
-        let mut edits = HeaderEdits::default();
+        let mut edits = HeaderEdits(Vec::with_capacity(CONSUMER_HEADERS.len()));
         for h in CONSUMER_HEADERS {
             edits.remove(h);
         }
