@@ -497,16 +497,16 @@ impl<H: Host> HttpFilter<H> {
             .0
             .extend(headers::covering_spellings(&sent, removals_of(decided)).0);
         let mut removed: Vec<String> = Vec::new();
-        for edit in headers::without_idle_removals(&sent.headers, &guard).0 {
+        for edit in headers::without_idle_removals(&sent.headers, &guard) {
             let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = edit;
             // The configuration's names and the decision's overlap: one removal each.
-            if removed.iter().any(|r| r.eq_ignore_ascii_case(&name)) {
+            if removed.iter().any(|r| r.eq_ignore_ascii_case(name)) {
                 continue;
             }
-            if let Err(e) = self.host.remove_request_trailer(&name) {
+            if let Err(e) = self.host.remove_request_trailer(name) {
                 return Err(self.host_failure(e));
             }
-            removed.push(name);
+            removed.push(name.clone());
         }
         Ok(())
     }
@@ -1068,11 +1068,17 @@ impl<H: Host> HttpFilter<H> {
             });
             (headers::without_idle_removals(&on_host, edits), names)
         };
+        // Kong's engine edits a copy of its own (`ngx_edits`); Envoy applies them as they are.
+        let ngx;
         let edits = match kong_names {
-            Some(names) => self.ngx_edits(&names, &edits)?,
+            Some(names) => {
+                let kept = HeaderEdits(edits.into_iter().cloned().collect());
+                ngx = self.ngx_edits(&names, &kept)?;
+                ngx.0.iter().collect()
+            }
             None => edits,
         };
-        for edit in &edits.0 {
+        for edit in edits {
             if let Err(e) = self.host.edit_request_header(edit) {
                 return Err(self.host_failure(e));
             }

@@ -8,6 +8,7 @@
 
 use super::host::Host;
 use jwt_relay_core::stages::events::{Event, RECONCILE_LATENCY_MS};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Proxy-Wasm metric type of a counter.
@@ -103,16 +104,16 @@ impl Metrics {
         }
     }
 
-    fn id(&mut self, host: &mut impl Host, kind: u32, name: String) -> Option<u32> {
+    fn id(&mut self, host: &mut impl Host, kind: u32, name: Cow<'static, str>) -> Option<u32> {
         if self.gate(host) != Gate::On {
             return None;
         }
-        if let Some(id) = self.ids.get(&name) {
+        if let Some(id) = self.ids.get(name.as_ref()) {
             return Some(*id);
         }
         match host.define_metric(kind, &host_name(host.is_kong(), &name)) {
             Ok(id) => {
-                self.ids.insert(name, id);
+                self.ids.insert(name.into_owned(), id);
                 Some(id)
             }
             Err(_) => {
@@ -122,7 +123,7 @@ impl Metrics {
         }
     }
 
-    fn add(&mut self, host: &mut impl Host, name: String, n: u64) {
+    fn add(&mut self, host: &mut impl Host, name: Cow<'static, str>, n: u64) {
         if let Some(id) = self.id(host, COUNTER, name) {
             host.add_metric(id, COUNTER, n);
         }
@@ -134,10 +135,10 @@ impl Metrics {
         // a request's events cost nothing.
         match self.gate(host) {
             Gate::Off => self.pending.clear(),
-            Gate::Wait => self.hold(event.metric()),
+            Gate::Wait => self.hold(event.metric().into_owned()),
             Gate::On => {
                 for (held, n) in std::mem::take(&mut self.pending) {
-                    self.add(host, held, n);
+                    self.add(host, held.into(), n);
                 }
                 self.add(host, event.metric(), 1);
             }
@@ -168,7 +169,7 @@ impl Metrics {
                 sizes.reconcile_cache_entries,
             ),
         ] {
-            if let Some(id) = self.id(host, GAUGE, name.to_string()) {
+            if let Some(id) = self.id(host, GAUGE, name.into()) {
                 host.add_metric(id, GAUGE, value);
             }
         }
@@ -176,7 +177,7 @@ impl Metrics {
 
     /// Records a reconcile call's latency.
     pub fn reconcile_latency(&mut self, host: &mut impl Host, ms: u64) {
-        if let Some(id) = self.id(host, HISTOGRAM, RECONCILE_LATENCY_MS.to_string()) {
+        if let Some(id) = self.id(host, HISTOGRAM, RECONCILE_LATENCY_MS.into()) {
             host.add_metric(id, HISTOGRAM, ms);
         }
     }

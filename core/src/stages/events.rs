@@ -1,6 +1,8 @@
 //! What happened to a request, as data: the stages record events, the glue turns each into a
 //! host metric. This enum is the one list of the filter's metrics.
 
+use std::borrow::Cow;
+
 use super::Refusal;
 use crate::jose::Algorithm;
 
@@ -52,14 +54,18 @@ pub enum Event {
 
 impl Event {
     /// The counter this event increments (Envoy shows it as `wasmcustom.<name>`).
-    pub fn metric(&self) -> String {
+    pub fn metric(&self) -> Cow<'static, str> {
+        // A fixed name is borrowed: the commonest events (allowed, a cached token) allocate
+        // nothing to be counted.
         match self {
             Self::Allowed => "jwt_relay.requests_allowed".into(),
-            Self::Denied(refusal) => format!("jwt_relay.requests_denied.{}", refusal.reason()),
+            Self::Denied(refusal) => {
+                format!("jwt_relay.requests_denied.{}", refusal.reason()).into()
+            }
             Self::JwksServed => "jwt_relay.jwks_served".into(),
-            Self::Verified(alg) => format!("jwt_relay.tokens_verified.{}", alg.name()),
+            Self::Verified(alg) => format!("jwt_relay.tokens_verified.{}", alg.name()).into(),
             Self::TokenCacheHit => "jwt_relay.token_cache_hits".into(),
-            Self::Minted(alg) => format!("jwt_relay.tokens_minted.{}", alg.name()),
+            Self::Minted(alg) => format!("jwt_relay.tokens_minted.{}", alg.name()).into(),
             Self::Reconcile(outcome) => format!(
                 "jwt_relay.reconcile.{}",
                 match outcome {
@@ -68,13 +74,16 @@ impl Event {
                     ReconcileOutcome::Failed => "failed",
                     ReconcileOutcome::FailedOpen => "failed_open",
                 }
-            ),
+            )
+            .into(),
             Self::ReconcileCacheHit => "jwt_relay.reconcile_cache_hits".into(),
             Self::ReconcileKeyRefused { .. } => "jwt_relay.reconcile_keys_refused".into(),
             Self::JwksFetch(ok) => {
-                format!("jwt_relay.jwks_fetch.{}", if *ok { "ok" } else { "failed" })
+                format!("jwt_relay.jwks_fetch.{}", if *ok { "ok" } else { "failed" }).into()
             }
-            Self::AnonymousFallback(reason) => format!("jwt_relay.anonymous_fallbacks.{reason}"),
+            Self::AnonymousFallback(reason) => {
+                format!("jwt_relay.anonymous_fallbacks.{reason}").into()
+            }
         }
     }
 }

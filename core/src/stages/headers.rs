@@ -90,8 +90,12 @@ pub fn covering_spellings(req: &Request, edits: HeaderEdits) -> HeaderEdits {
 /// is a host call; a request that carries none of the headers the filter owns then costs only
 /// the settings. Names are compared as the host compares them (case ignored, `_` and `-`
 /// distinct: [`covering_spellings`] has already named every other spelling the client used).
-pub fn without_idle_removals(client: &[(String, String)], edits: &HeaderEdits) -> HeaderEdits {
-    let mut out = HeaderEdits::default();
+/// Borrowed from `edits`: every request applies them, and copies are allocations.
+pub fn without_idle_removals<'a>(
+    client: &[(String, String)],
+    edits: &'a HeaderEdits,
+) -> Vec<&'a HeaderEdit> {
+    let mut out = Vec::with_capacity(edits.0.len());
     for (i, edit) in edits.0.iter().enumerate() {
         if let HeaderEdit::Remove(name) = edit {
             let sent = client.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
@@ -104,7 +108,7 @@ pub fn without_idle_removals(client: &[(String, String)], edits: &HeaderEdits) -
                 continue;
             }
         }
-        out.0.push(edit.clone());
+        out.push(edit);
     }
     out
 }
@@ -153,7 +157,12 @@ mod tests {
         edits.set("x-auth-role", "a");
         edits.remove("X-Auth-Role"); // set before: kept
         edits.set("x-consumer-id", "alice");
-        let kept = without_idle_removals(&client, &edits);
+        let kept = HeaderEdits(
+            without_idle_removals(&client, &edits)
+                .into_iter()
+                .cloned()
+                .collect(),
+        );
         let mut want = HeaderEdits::default();
         want.remove("x-consumer-id");
         want.remove("x_consumer_username");
