@@ -1,18 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::*;
+use crate::test_support::{counted_bytes as bytes, hex, hex_decode};
 use hmac::{Hmac, KeyInit, Mac};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hex_decode(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn crate_tag(width: Width, key: &[u8], msg: &[u8]) -> Vec<u8> {
     fn run<M: Mac + KeyInit>(key: &[u8], msg: &[u8]) -> Vec<u8> {
@@ -24,13 +14,6 @@ fn crate_tag(width: Width, key: &[u8], msg: &[u8]) -> Vec<u8> {
         Width::Sha384 => run::<Hmac<sha2::Sha384>>(key, msg),
         Width::Sha512 => run::<Hmac<sha2::Sha512>>(key, msg),
     }
-}
-
-/// Deterministic bytes: i·7 + seed.
-fn bytes(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed))
-        .collect()
 }
 
 /// RFC 4231's cases 1 to 4, 6 and 7 (the tags computed with Python's `hmac` module).

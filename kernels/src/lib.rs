@@ -11,3 +11,5 @@
 pub mod hmac_sha512;
 pub mod nistp256;
 pub mod sha256;
+#[cfg(test)]
+mod test_support;

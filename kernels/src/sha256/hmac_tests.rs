@@ -2,25 +2,15 @@
 
 use super::*;
 use crate::sha256::{set_rounds, Rounds};
+use crate::test_support::{counted_bytes as bytes, hex, hex_decode};
 use hmac::{Hmac, KeyInit, Mac};
 
 const BOTH: [Rounds; 2] = [Rounds::Unrolled, Rounds::Scheduled];
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn crate_tag(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
     mac.update(msg);
     mac.finalize().into_bytes().into()
-}
-
-/// Deterministic bytes: i·7 + seed.
-fn bytes(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed))
-        .collect()
 }
 
 #[test]
@@ -43,13 +33,6 @@ fn rfc_4231_cases() {
             assert!(key.verify(msg, &hex_decode(want)));
         }
     }
-}
-
-fn hex_decode(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// Keys on both sides of the block size (empty, 63, 64, 65, long) and messages of every length

@@ -1,14 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::*;
+use crate::test_support::hex;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
 const BOTH: [Rounds; 2] = [Rounds::Unrolled, Rounds::Scheduled];
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn digest(rounds: Rounds, pieces: &[&[u8]]) -> [u8; 32] {
     let mut h = Hasher::with_rounds(rounds);
