@@ -462,7 +462,7 @@ fn url_overrides_reach_neither_the_service_nor_the_upstream() {
         let req = Request::get("/public?a=1")
             .header("x-original-url", "/admin")
             .header("X_Rewrite_URL", "/public?a=1")
-            .header("x-original-uri", "/kept");
+            .header("x-original-uri", "/public?a=1");
         assert_eq!(r.gw.send(&req).status, 200, "{host:?}");
         let call = r.auth.single();
         let shown = &call_body(&call)["headers"];
@@ -470,12 +470,70 @@ fn url_overrides_reach_neither_the_service_nor_the_upstream() {
             assert_eq!(call.header(name), None, "{host:?} {name}");
             assert_eq!(shown.get(name), None, "{host:?} {name}");
         }
-        assert_eq!(call.header("x-original-uri"), Some("/kept"), "{host:?}");
-        assert_eq!(shown["x-original-uri"], json!("/kept"), "{host:?}");
+        assert_eq!(
+            call.header_all("x-original-uri"),
+            ["/public?a=1"],
+            "{host:?}"
+        );
+        assert_eq!(shown["x-original-uri"], json!("/public?a=1"), "{host:?}");
         let upstream = r.upstream.single();
         assert_stripped(host, &upstream, "x-original-url");
         assert_stripped(host, &upstream, "x_rewrite_url");
-        assert_eq!(upstream.header("x-original-uri"), Some("/kept"), "{host:?}");
+        assert_eq!(
+            upstream.header("x-original-uri"),
+            Some("/public?a=1"),
+            "{host:?}"
+        );
+    }
+}
+
+/// Regression (review): a forward-auth service (Traefik's ForwardAuth convention, or nginx's
+/// `auth_request` one) reads `X-Forwarded-Uri` or `X-Original-URI` as the target it judges, and
+/// the call copied the client's: `GET /admin` with `X-Forwarded-Uri: /public` was judged as
+/// `/public`. The call now carries both, set to the request's target, once; a client copy
+/// naming another target is refused before the call, one naming the same goes on.
+#[test]
+fn call_names_the_target_where_forward_auth_services_read_it() {
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        let forged = [
+            Request::get("/admin?a=1").header("x-forwarded-uri", "/public"),
+            Request::get("/admin").header("X_Original_URI", "/public"),
+        ];
+        let message = "Duplicate 'x-forwarded-uri' header";
+        let resp = r.gw.send(&forged[0]);
+        assert_eq!(
+            (resp.status, resp.json()),
+            (400, json!({"message": message})),
+            "{host:?}"
+        );
+        let resp = r.gw.send(&forged[1]);
+        assert_eq!(resp.status, 400, "{host:?}");
+        assert_eq!(r.auth.requests().len(), 0, "{host:?}: no call");
+        assert_eq!(r.upstream.requests().len(), 0, "{host:?}: nothing proxied");
+        let own = Request::get("/admin?a=1").header("X-Forwarded-Uri", "/admin?a=1");
+        assert_eq!(r.gw.send(&own).status, 200, "{host:?}");
+        let plain = Request::post("/orders/7", "x");
+        assert_eq!(r.gw.send(&plain).status, 200, "{host:?}");
+        let calls = r.auth.wait_for(2);
+        let shown: Vec<_> = calls
+            .iter()
+            .map(|c| {
+                (
+                    c.header_all("x-forwarded-uri"),
+                    c.header_all("x-original-uri"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (vec!["/admin?a=1"], vec!["/admin?a=1"]),
+                (vec!["/orders/7"], vec!["/orders/7"])
+            ],
+            "{host:?}"
+        );
+        assert_eq!(r.upstream.requests().len(), 2, "{host:?}");
     }
 }
 

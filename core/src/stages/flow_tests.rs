@@ -607,7 +607,8 @@ fn reconcile_refuses_a_raw_fragment_in_the_target() {
 /// any spelling, are shown to neither the service nor the upstream: IIS and frameworks of
 /// Symfony's lineage serve the URL they name, while the service judges `/orders`. Even a value
 /// naming the request's own target goes, since the upstream may be sent another path (Kong's
-/// `strip_path`, Envoy's `prefix_rewrite`). Other `X-Original-*` headers go on.
+/// `strip_path`, Envoy's `prefix_rewrite`). `X-Original-URI` naming the request's target (a
+/// front proxy's) goes on to the upstream; the call carries its own.
 #[test]
 fn reconcile_removes_url_overrides_from_the_call_and_the_request() {
     let config = reconcile_config(0);
@@ -616,7 +617,7 @@ fn reconcile_removes_url_overrides_from_the_call_and_the_request() {
         ("X-Original-URL", "/admin"),
         ("x_original_url", "/orders?x=1"),
         ("x-rewrite-url", "/admin"),
-        ("x-original-uri", "/admin"),
+        ("x-original-uri", "/orders?x=1"),
     ];
     let (mut flow, next) = Flow::start(&config, &mut shared, request(T0, &headers));
     let Next::Dispatch(call) = next else {
@@ -625,10 +626,13 @@ fn reconcile_removes_url_overrides_from_the_call_and_the_request() {
     let shown: Vec<String> = call
         .headers
         .iter()
-        .map(|(n, _)| crate::stages::headers::canonical(n))
-        .filter(|n| n.starts_with("x-original") || n.starts_with("x-rewrite"))
+        .filter(|(n, _)| {
+            let n = crate::stages::headers::canonical(n);
+            n.starts_with("x-original") || n.starts_with("x-rewrite")
+        })
+        .map(|(n, v)| format!("{n}: {v}"))
         .collect();
-    assert_eq!(shown, ["x-original-uri"]);
+    assert_eq!(shown, ["x-original-uri: /orders?x=1"]);
     let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
         panic!("allowed")
     };
@@ -644,6 +648,53 @@ fn reconcile_removes_url_overrides_from_the_call_and_the_request() {
         assert!(removed.contains(&name), "{name}: {removed:?}");
     }
     assert!(!removed.contains(&"x-original-uri"), "{removed:?}");
+}
+
+/// A forward-auth service reads `X-Forwarded-Uri` (Traefik's ForwardAuth) or `X-Original-URI`
+/// (nginx's `auth_request` convention) as the target it judges: the call carries both, set to
+/// the request's target, and never the client's. A client copy naming another target would be
+/// judged by an upstream that is itself such a gateway: refused, 400, before the call, in any
+/// spelling; one naming the request's own target (a front proxy's) goes on.
+#[test]
+fn reconcile_call_names_the_target_where_forward_auth_services_read_it() {
+    let config = reconcile_config(0);
+    let mut shared = Shared::for_config(&config);
+    let mut start =
+        |headers: &[(&str, &str)]| Flow::start(&config, &mut shared, request(T0, headers)).1;
+    for (name, value) in [
+        ("X-Forwarded-Uri", "/public"),
+        ("x_forwarded_uri", "/orders"),
+        ("x-original-uri", "/orders?x=2"),
+        ("X_Original_URI", "/public?x=1"),
+    ] {
+        assert_eq!(
+            start(&[(name, value)]),
+            Next::Refuse(Refusal::DuplicateOwnedHeader { name: name.into() }),
+            "{name}: {value}"
+        );
+    }
+    let same = [
+        ("X-Forwarded-Uri", "/orders?x=1"),
+        ("x-original-uri", "/orders?x=1"),
+    ];
+    let Next::Dispatch(call) = start(&same) else {
+        panic!("a front proxy's copy of the target goes on")
+    };
+    let shown: Vec<(&str, &str)> = call
+        .headers
+        .iter()
+        .filter(|(n, _)| {
+            n.eq_ignore_ascii_case("x-forwarded-uri") || n.eq_ignore_ascii_case("x-original-uri")
+        })
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("x-forwarded-uri", "/orders?x=1"),
+            ("x-original-uri", "/orders?x=1")
+        ]
+    );
 }
 
 /// Regression (review): the call carried no client method, so the service could not tell
