@@ -422,6 +422,42 @@ fn call_refuses_a_host_header_naming_a_list() {
     }
 }
 
+/// Regression (review): an RFC 7239 `Forwarded: host=victim.example` went to the upstream, where
+/// Rack 3 (Rails) and Spring's `ForwardedHeaderFilter` take it for the host ahead of
+/// `X-Forwarded-Host`, while the service judged the request's own host. Refused before the
+/// call on both hosts; a `Forwarded` naming the request's host, or none, goes on.
+#[test]
+fn call_refuses_a_forwarded_header_naming_another_host() {
+    let refused = json!({"message": "Request target and Host header name different hosts"});
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        for value in [
+            "host=victim.example",
+            "for=192.0.2.1;Host=\"victim.example\"",
+        ] {
+            let req = Request::get("/orders").header("forwarded", value);
+            let resp = r.gw.send(&req);
+            assert_eq!(
+                (resp.status, resp.json()),
+                (400, refused.clone()),
+                "{host:?} {value}"
+            );
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        assert!(r.gw.log().contains("denied: ambiguous_host"), "{host:?}");
+        let own = format!("for=192.0.2.1;host={};proto=http", r.gw.listener());
+        let resp =
+            r.gw.send(&Request::get("/orders").header("forwarded", &own));
+        assert_eq!(resp.status, 200, "{host:?}");
+        assert_eq!(
+            r.upstream.single().header("forwarded"),
+            Some(own.as_str()),
+            "{host:?}"
+        );
+    }
+}
+
 /// Regression (review): on Kong `GET /public/../admin` (or `%2e%2e`) was shown to the service
 /// as written while Kong's router sent the upstream its normalized `/admin`; upstream
 /// frameworks resolve it alike behind Envoy. A path that resolves to another is refused

@@ -1858,6 +1858,34 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
             "{host} {target:?}"
         );
     }
+    // RFC 7239's `Forwarded: host=`, which Rack 3 and Spring take for the host.
+    let forwarded = |value: &str| {
+        let mut shared = Shared::for_config(&config);
+        let mut req = request(T0, &[("x-tenant", "t"), ("Forwarded", value)]);
+        req.authority = "victim.example:8443".into();
+        Flow::start(&config, &mut shared, req).1
+    };
+    for value in [
+        "host=attacker.example",
+        "for=192.0.2.1;HOST=\"attacker.example\";proto=https",
+        "host=victim.example, host=attacker.example",
+        "for=\"[2001:db8::1]\";host=\"victim.example,attacker.example\"",
+        "host=",
+    ] {
+        assert_eq!(
+            forwarded(value),
+            Next::Refuse(Refusal::AmbiguousHost),
+            "{value}"
+        );
+    }
+    for value in [
+        "host=victim.example",
+        "for=192.0.2.1;host=\"Victim.Example:8443\";proto=https",
+        "for=192.0.2.1, for=198.51.100.2",
+        "for=192.0.2.60;proto=http;by=203.0.113.43",
+    ] {
+        assert!(matches!(forwarded(value), Next::Dispatch(_)), "{value}");
+    }
     let mut shared = Shared::for_config(&config);
     let mut twice = request(T0, &[("host", "a.example"), ("Host", "b.example")]);
     twice.authority = "a.example".into();

@@ -185,7 +185,11 @@ pub fn raw_fragment(req: &Request) -> bool {
 /// tells the upstream the target's (`X-Forwarded-Host`), and the answer's cache entry would
 /// serve the other host. Also when `Host` names a list: two `Host` headers, which Envoy joins
 /// with a comma (review), or one holding a comma, which no host name has: the service and the
-/// upstream's framework may each take another of them (the first, the last).
+/// upstream's framework may each take another of them (the first, the last). Also when an
+/// RFC 7239 `Forwarded` header names another host (`Forwarded: host=victim.example`): Rack 3
+/// (Rails) and Spring's `ForwardedHeaderFilter` take it for the request's host, ahead of
+/// `X-Forwarded-Host`, while the call shows the service the request's (see
+/// [`forwarded_elsewhere`]).
 pub fn ambiguous_host(req: &Request) -> bool {
     let mut hosts = req
         .headers
@@ -197,8 +201,33 @@ pub fn ambiguous_host(req: &Request) -> bool {
     if hosts.next().is_some() || first.is_some_and(listed) || listed(&req.authority) {
         return true;
     }
+    if forwarded_elsewhere(req) {
+        return true;
+    }
     let named = first.map(forwarded_host);
     matches!((&req.target_host, named), (Some(target), Some(named)) if !target.eq_ignore_ascii_case(&named))
+}
+
+/// True when a `Forwarded` header has a `host` parameter naming another host than the
+/// request's (compared as [`forwarded_host`] gives them: case, port and a trailing dot aside).
+/// Elements split at `,` and parameters at `;` without reading quoted strings: a quoted value
+/// holding either is taken apart, no longer names the host and is refused, which fails closed.
+fn forwarded_elsewhere(req: &Request) -> bool {
+    let own = forwarded_host(&req.authority);
+    req.headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("forwarded"))
+        .flat_map(|(_, value)| value.split([',', ';']))
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| key.trim().eq_ignore_ascii_case("host"))
+        .any(|(_, value)| {
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            forwarded_host(unquoted) != own
+        })
 }
 
 /// True when the path is one that readers resolve to another: a `.` or `..` segment (also
