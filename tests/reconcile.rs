@@ -524,10 +524,11 @@ fn url_overrides_reach_neither_the_service_nor_the_upstream() {
 }
 
 /// Regression (review): a forward-auth service (Traefik's ForwardAuth convention, or nginx's
-/// `auth_request` one) reads `X-Forwarded-Uri` or `X-Original-URI` as the target it judges, and
-/// the call copied the client's: `GET /admin` with `X-Forwarded-Uri: /public` was judged as
-/// `/public`. The call now carries both, set to the request's target, once; a client copy
-/// naming another target is refused before the call, one naming the same goes on.
+/// `auth_request` one) reads `X-Forwarded-Uri` or `X-Original-URI` as the target it judges
+/// (and `X-Original-Method` as the method), and the call copied the client's: `GET /admin`
+/// with `X-Forwarded-Uri: /public` was judged as `/public`. The call now carries them, set to
+/// the request's, once; a client copy naming another is refused before the call, one naming
+/// the same goes on.
 #[test]
 fn call_names_the_target_where_forward_auth_services_read_it() {
     for host in hosts() {
@@ -535,6 +536,7 @@ fn call_names_the_target_where_forward_auth_services_read_it() {
         let forged = [
             Request::get("/admin?a=1").header("x-forwarded-uri", "/public"),
             Request::get("/admin").header("X_Original_URI", "/public"),
+            Request::new("DELETE", "/admin").header("x-original-method", "GET"),
         ];
         let message = "Duplicate 'x-forwarded-uri' header";
         let resp = r.gw.send(&forged[0]);
@@ -543,8 +545,9 @@ fn call_names_the_target_where_forward_auth_services_read_it() {
             (400, json!({"message": message})),
             "{host:?}"
         );
-        let resp = r.gw.send(&forged[1]);
-        assert_eq!(resp.status, 400, "{host:?}");
+        for req in &forged[1..] {
+            assert_eq!(r.gw.send(req).status, 400, "{host:?}");
+        }
         assert_eq!(r.auth.requests().len(), 0, "{host:?}: no call");
         assert_eq!(r.upstream.requests().len(), 0, "{host:?}: nothing proxied");
         let own = Request::get("/admin?a=1").header("X-Forwarded-Uri", "/admin?a=1");
@@ -555,17 +558,19 @@ fn call_names_the_target_where_forward_auth_services_read_it() {
         let shown: Vec<_> = calls
             .iter()
             .map(|c| {
-                (
-                    c.header_all("x-forwarded-uri"),
-                    c.header_all("x-original-uri"),
-                )
+                let all = |name| c.header_all(name).join(" | ");
+                [
+                    all("x-forwarded-uri"),
+                    all("x-original-uri"),
+                    all("x-original-method"),
+                ]
             })
             .collect();
         assert_eq!(
             shown,
             [
-                (vec!["/admin?a=1"], vec!["/admin?a=1"]),
-                (vec!["/orders/7"], vec!["/orders/7"])
+                ["/admin?a=1", "/admin?a=1", "GET"],
+                ["/orders/7", "/orders/7", "POST"]
             ],
             "{host:?}"
         );

@@ -632,7 +632,10 @@ fn reconcile_removes_url_overrides_from_the_call_and_the_request() {
         })
         .map(|(n, v)| format!("{n}: {v}"))
         .collect();
-    assert_eq!(shown, ["x-original-uri: /orders?x=1"]);
+    assert_eq!(
+        shown,
+        ["x-original-uri: /orders?x=1", "x-original-method: POST"]
+    );
     let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
         panic!("allowed")
     };
@@ -666,6 +669,8 @@ fn reconcile_call_names_the_target_where_forward_auth_services_read_it() {
         ("x_forwarded_uri", "/orders"),
         ("x-original-uri", "/orders?x=2"),
         ("X_Original_URI", "/public?x=1"),
+        ("X-Original-Method", "GET"),
+        ("x_original_method", "DELETE"),
     ] {
         assert_eq!(
             start(&[(name, value)]),
@@ -676,6 +681,7 @@ fn reconcile_call_names_the_target_where_forward_auth_services_read_it() {
     let same = [
         ("X-Forwarded-Uri", "/orders?x=1"),
         ("x-original-uri", "/orders?x=1"),
+        ("X-Original-Method", "POST"),
     ];
     let Next::Dispatch(call) = start(&same) else {
         panic!("a front proxy's copy of the target goes on")
@@ -684,7 +690,8 @@ fn reconcile_call_names_the_target_where_forward_auth_services_read_it() {
         .headers
         .iter()
         .filter(|(n, _)| {
-            n.eq_ignore_ascii_case("x-forwarded-uri") || n.eq_ignore_ascii_case("x-original-uri")
+            crate::stages::headers::canonical(n).starts_with("x-original")
+                || n.eq_ignore_ascii_case("x-forwarded-uri")
         })
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
@@ -692,7 +699,8 @@ fn reconcile_call_names_the_target_where_forward_auth_services_read_it() {
         shown,
         [
             ("x-forwarded-uri", "/orders?x=1"),
-            ("x-original-uri", "/orders?x=1")
+            ("x-original-uri", "/orders?x=1"),
+            ("x-original-method", "POST")
         ]
     );
 }

@@ -25,6 +25,7 @@ const OWN_HEADERS: &[&str] = &[
     "x-forwarded-query",
     "x-forwarded-uri",
     "x-original-uri",
+    "x-original-method",
 ];
 
 /// Client headers `copy_headers` never copies, besides [`OWN_HEADERS`]:
@@ -58,9 +59,10 @@ const NOT_COPIED: &[&str] = &[
 /// as Kong's `get_host()` gives it, see [`forwarded_host`]), `x-forwarded-path` (its path
 /// without the query), `x-forwarded-method` (its method: the plugin sent none, so the service
 /// could not tell `GET /x` from `DELETE /x`; Traefik's ForwardAuth sends the same header),
-/// `x-forwarded-uri` and `x-original-uri` (the request target, path and query: the headers
-/// Traefik's ForwardAuth and nginx's `auth_request` convention give a forward-auth service,
-/// which would otherwise read a client's copy as the target it judges), `x-forwarded-query`
+/// `x-forwarded-uri` and `x-original-uri` (the request target, path and query) and
+/// `x-original-method` (the method): the headers Traefik's ForwardAuth and nginx's
+/// `auth_request` convention give a forward-auth service, which would otherwise read a
+/// client's copy as the target or method it judges; `x-forwarded-query`
 /// (the raw query string; no such header when the query is empty, as the plugin sent none);
 /// then, with `copy_headers`, the client's headers in
 /// order, except pseudo-headers, hop-by-hop headers, `host`, `content-length`,
@@ -87,6 +89,7 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
         ("x-forwarded-method", req.method.as_str()),
         ("x-forwarded-uri", req.path.as_str()),
         ("x-original-uri", req.path.as_str()),
+        ("x-original-method", req.method.as_str()),
     ]
     .iter()
     .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -132,9 +135,9 @@ pub fn forwarded_host(authority: &str) -> String {
 ///   without query or an `X-Forwarded-Query` other than the raw query (frameworks behind a
 ///   prefix-stripping proxy read them as the path), an `X-Forwarded-Method` other than the
 ///   method (an upstream behind Traefik may trust it), an `X-Forwarded-Uri` or `X-Original-URI`
-///   other than the request target (forward-auth services read them as the target they
-///   judge: an upstream that is itself such a gateway would judge the client's); an equal
-///   one (a front proxy's) is fine;
+///   other than the request target or an `X-Original-Method` other than the method
+///   (forward-auth services read them as what they judge: an upstream that is itself such a
+///   gateway would judge the client's); an equal one (a front proxy's) is fine;
 /// - a name sent in two spellings (`X-Tenant`, `X_Tenant`): the service is shown two headers,
 ///   while Puma before 6.4.3 reads `X_Tenant`'s value as `X-Tenant` and gunicorn before 22
 ///   joins them; the cache key, sorted by name, would not even tell their order apart.
@@ -150,6 +153,7 @@ pub fn ambiguous_header(req: &Request) -> Option<&String> {
         ("x-forwarded-method", req.method.as_str()),
         ("x-forwarded-uri", req.path.as_str()),
         ("x-original-uri", req.path.as_str()),
+        ("x-original-method", req.method.as_str()),
     ];
     // Each name as upstreams read it, to its first spelling, or `Null` once sent in two.
     let mut spellings = Map::new();
@@ -736,7 +740,7 @@ mod tests {
         assert_eq!(call.upstream, "auth.example:8443");
         assert_eq!(call.timeout_ms, 25_000);
         assert_eq!(
-            call.headers[..12],
+            call.headers[..13],
             [
                 (":method", "POST"),
                 (":path", "/api/v1/auth/reconcile"),
@@ -749,6 +753,7 @@ mod tests {
                 ("x-forwarded-method", "GET"),
                 ("x-forwarded-uri", "/orders/7?a=1&b=x+y&a=2&flag"),
                 ("x-original-uri", "/orders/7?a=1&b=x+y&a=2&flag"),
+                ("x-original-method", "GET"),
                 ("x-forwarded-query", "a=1&b=x+y&a=2&flag"),
             ]
             .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -791,7 +796,7 @@ mod tests {
     fn build_call_copy_headers_skips_hop_by_hop_and_own() {
         let call = build_call(&config(""), &request(), None);
         assert_eq!(
-            names(&call)[12..],
+            names(&call)[13..],
             [
                 "authorization",
                 "cookie",
@@ -844,7 +849,7 @@ mod tests {
     #[test]
     fn build_call_copy_headers_off_sends_only_own_headers() {
         let call = build_call(&config(r#", "copy_headers": false"#), &request(), None);
-        assert_eq!(call.headers.len(), 12);
+        assert_eq!(call.headers.len(), 13);
     }
 
     #[test]
@@ -864,7 +869,7 @@ mod tests {
             assert!(value(&call, "x-forwarded-query").is_empty(), "{path}");
             assert_eq!(
                 call.headers.len(),
-                11 + 6,
+                12 + 6,
                 "{path}: own headers, then copied"
             );
             assert_eq!(body_of(&call), json!({"query": {}}), "{path}");
