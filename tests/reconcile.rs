@@ -503,9 +503,18 @@ fn url_overrides_reach_neither_the_service_nor_the_upstream() {
         let call = r.auth.single();
         let shown = &call_body(&call)["headers"];
         for name in ["x-original-url", "x-rewrite-url", "x_rewrite_url"] {
-            assert_eq!(call.header(name), None, "{host:?} {name}");
             assert_eq!(shown.get(name), None, "{host:?} {name}");
         }
+        for name in ["x-rewrite-url", "x_rewrite_url"] {
+            assert_eq!(call.header(name), None, "{host:?} {name}");
+        }
+        // The call's own: the request's URL, as ingress-nginx gives a forward-auth service.
+        let url = format!("http://{}/public?a=1", r.gw.listener());
+        assert_eq!(
+            call.header_all("x-original-url"),
+            [url.as_str()],
+            "{host:?}"
+        );
         assert_eq!(
             call.header_all("x-original-uri"),
             ["/public?a=1"],
@@ -575,6 +584,48 @@ fn call_names_the_target_where_forward_auth_services_read_it() {
             "{host:?}"
         );
         assert_eq!(r.upstream.requests().len(), 2, "{host:?}");
+    }
+}
+
+/// Regression (review): forward-auth services build the URL they judge from
+/// `X-Forwarded-Proto` (Authelia: proto, `://`, host, `X-Forwarded-Uri`), and the call copied
+/// the client's: `X-Forwarded-Proto: https://api.example.com/public?` on `GET /admin` named
+/// `/public`. The call's own is the client's only when it says `http` or `https`, else the
+/// request's scheme; `X-Original-URL` is built from it. The upstream gets the client's copy.
+#[test]
+fn call_takes_only_a_scheme_for_the_forwarded_proto() {
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        let free = "https://api.example.com/public?";
+        for sent in [free, "https"] {
+            let req = Request::get("/admin").header("x-forwarded-proto", sent);
+            assert_eq!(r.gw.send(&req).status, 200, "{host:?} {sent}");
+        }
+        let calls = r.auth.wait_for(2);
+        let shown: Vec<_> = calls
+            .iter()
+            .map(|c| {
+                (
+                    c.header_all("x-forwarded-proto"),
+                    c.header_all("x-original-url"),
+                )
+            })
+            .collect();
+        let url = |proto: &str| format!("{proto}://{}/admin", r.gw.listener());
+        assert_eq!(
+            shown,
+            [
+                (vec!["http"], vec![url("http").as_str()]),
+                (vec!["https"], vec![url("https").as_str()])
+            ],
+            "{host:?}"
+        );
+        let upstream = r.upstream.wait_for(2);
+        assert_eq!(
+            upstream[0].header("x-forwarded-proto"),
+            Some(free),
+            "{host:?}"
+        );
     }
 }
 

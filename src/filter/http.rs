@@ -491,7 +491,7 @@ impl<H: Host> HttpFilter<H> {
         let mut guard = self
             .flow
             .as_ref()
-            .map(|f| f.guard_edits_on(&self.config, &sent))
+            .map(|f| f.trailer_edits(&self.config, &sent))
             .unwrap_or_default();
         guard
             .0
@@ -3189,6 +3189,10 @@ pub(crate) mod tests {
             // Overrides of the URL and method the service judged, never checked as trailers.
             h("X-Original-URL", "/admin"),
             h("x_http_method_override", "DELETE"),
+            // What the call's own stand for, or its checks compared before the call.
+            h("x_forwarded_host", "victim.example"),
+            h("forwarded", "host=victim.example"),
+            h("X-Forwarded-Uri", "/public"),
         ];
         let want = [
             "x-consumer-id",
@@ -3197,6 +3201,9 @@ pub(crate) mod tests {
             "x-tier",
             "x-original-url",
             "x_http_method_override",
+            "x_forwarded_host",
+            "x-forwarded-uri",
+            "forwarded",
         ];
         for answered in [false, true] {
             let mut host = FakeHost {

@@ -225,6 +225,25 @@ impl Flow {
         headers::covering_spellings(fields, guard)
     }
 
+    /// The removals for the client's request trailers: [`Self::guard_edits_on`] them, and with
+    /// `reconcile` every spelling there of the headers the call's own stand for or its checks
+    /// compared with the request ([`reconcile::CHECKED_HEADERS`]: `X-Forwarded-Host`,
+    /// `Forwarded`, …). Those among the headers were checked before the call; trailers come
+    /// after it, and an upstream that reads trailers as headers would act on them unchecked.
+    pub fn trailer_edits(&self, config: &Pipeline, trailers: &Request) -> HeaderEdits {
+        let mut edits = self.guard_edits_on(config, trailers);
+        if config.reconcile.is_some() {
+            let mut checked = HeaderEdits::default();
+            for name in reconcile::CHECKED_HEADERS {
+                checked.remove(name);
+            }
+            edits
+                .0
+                .extend(headers::covering_spellings(trailers, checked).0);
+        }
+        edits
+    }
+
     /// The request as the upstream would receive it now: what later stages read and sign
     /// (the reconcile call, `payloadhash`'s request binding), never the client's own copies.
     fn upstream_view(&self) -> Request {

@@ -607,8 +607,9 @@ fn reconcile_refuses_a_raw_fragment_in_the_target() {
 /// any spelling, are shown to neither the service nor the upstream: IIS and frameworks of
 /// Symfony's lineage serve the URL they name, while the service judges `/orders`. Even a value
 /// naming the request's own target goes, since the upstream may be sent another path (Kong's
-/// `strip_path`, Envoy's `prefix_rewrite`). `X-Original-URI` naming the request's target (a
-/// front proxy's) goes on to the upstream; the call carries its own.
+/// `strip_path`, Envoy's `prefix_rewrite`). The call carries its own `X-Original-URL` (the
+/// request's URL, as ingress-nginx gives a forward-auth service). `X-Original-URI` naming the
+/// request's target (a front proxy's) goes on to the upstream; the call carries its own.
 #[test]
 fn reconcile_removes_url_overrides_from_the_call_and_the_request() {
     let config = reconcile_config(0);
@@ -634,7 +635,11 @@ fn reconcile_removes_url_overrides_from_the_call_and_the_request() {
         .collect();
     assert_eq!(
         shown,
-        ["x-original-uri: /orders?x=1", "x-original-method: POST"]
+        [
+            "x-original-uri: /orders?x=1",
+            "x-original-method: POST",
+            "x-original-url: https://api.example.com/orders?x=1"
+        ]
     );
     let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &allow(json!({}))) else {
         panic!("allowed")
@@ -700,7 +705,8 @@ fn reconcile_call_names_the_target_where_forward_auth_services_read_it() {
         [
             ("x-forwarded-uri", "/orders?x=1"),
             ("x-original-uri", "/orders?x=1"),
-            ("x-original-method", "POST")
+            ("x-original-method", "POST"),
+            ("x-original-url", "https://api.example.com/orders?x=1")
         ]
     );
 }
@@ -1876,9 +1882,20 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
     for value in [
         "host=attacker.example",
         "for=192.0.2.1;HOST=\"attacker.example\";proto=https",
-        "host=victim.example, host=attacker.example",
-        "for=\"[2001:db8::1]\";host=\"victim.example,attacker.example\"",
+        "host=victim.example:8443, host=attacker.example",
+        "for=\"[2001:db8::1]\";host=\"victim.example:8443,attacker.example\"",
         "host=",
+        // Another port: Rack and Spring take it with the host.
+        "host=victim.example",
+        "host=victim.example:80",
+        // Where Rack 3.1 or Spring's unanchored expression find a host (review).
+        "for=\"x\"host=attacker.example",
+        "ghost=attacker.example",
+        "for=192.0.2.1;xhost=attacker.example",
+        "by=host=attacker.example",
+        "for=\"host=attacker.example\"",
+        "host = attacker.example",
+        "host=\"victim.example:8443\\\"\"",
     ] {
         assert_eq!(
             forwarded(value),
@@ -1887,10 +1904,12 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
         );
     }
     for value in [
-        "host=victim.example",
+        "host=victim.example:8443",
         "for=192.0.2.1;host=\"Victim.Example:8443\";proto=https",
+        "for=\"x\"host=victim.example:8443",
         "for=192.0.2.1, for=198.51.100.2",
         "for=192.0.2.60;proto=http;by=203.0.113.43",
+        "for=hostile.example",
     ] {
         assert!(matches!(forwarded(value), Next::Dispatch(_)), "{value}");
     }

@@ -26,6 +26,23 @@ const OWN_HEADERS: &[&str] = &[
     "x-forwarded-uri",
     "x-original-uri",
     "x-original-method",
+    "x-forwarded-proto",
+    "x-original-url",
+];
+
+/// The headers the call's own stand for or its checks compare with the request
+/// ([`ambiguous_header`], [`ambiguous_host`]): a client's copies arriving as trailers, after
+/// the checks, are removed (`Flow::trailer_edits`).
+pub const CHECKED_HEADERS: [&str; 9] = [
+    "x-forwarded-host",
+    "x-forwarded-path",
+    "x-forwarded-method",
+    "x-forwarded-query",
+    "x-forwarded-uri",
+    "x-original-uri",
+    "x-original-method",
+    "x-forwarded-proto",
+    "forwarded",
 ];
 
 /// Client headers `copy_headers` never copies, besides [`OWN_HEADERS`]:
@@ -59,10 +76,12 @@ const NOT_COPIED: &[&str] = &[
 /// as Kong's `get_host()` gives it, see [`forwarded_host`]), `x-forwarded-path` (its path
 /// without the query), `x-forwarded-method` (its method: the plugin sent none, so the service
 /// could not tell `GET /x` from `DELETE /x`; Traefik's ForwardAuth sends the same header),
-/// `x-forwarded-uri` and `x-original-uri` (the request target, path and query) and
-/// `x-original-method` (the method): the headers Traefik's ForwardAuth and nginx's
-/// `auth_request` convention give a forward-auth service, which would otherwise read a
-/// client's copy as the target or method it judges; `x-forwarded-query`
+/// `x-forwarded-uri` and `x-original-uri` (the request target, path and query),
+/// `x-original-method` (the method), `x-forwarded-proto` (see [`forwarded_proto`]) and
+/// `x-original-url` (that scheme, `://`, the `Host` and the target): the headers Traefik's
+/// ForwardAuth and nginx's `auth_request` (as ingress-nginx sets them) give a forward-auth
+/// service, which would otherwise read a client's copy as the target, method or URL it judges;
+/// `x-forwarded-query`
 /// (the raw query string; no such header when the query is empty, as the plugin sent none);
 /// then, with `copy_headers`, the client's headers in
 /// order, except pseudo-headers, hop-by-hop headers, `host`, `content-length`,
@@ -77,6 +96,8 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
         CallMethod::Get => "GET",
     };
     let host = forwarded_host(&req.authority);
+    let proto = forwarded_proto(req);
+    let url = format!("{proto}://{}{}", req.authority, req.path);
     let mut headers: Vec<(String, String)> = [
         (":method", method),
         (":path", rec.call_path.as_str()),
@@ -90,6 +111,8 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
         ("x-forwarded-uri", req.path.as_str()),
         ("x-original-uri", req.path.as_str()),
         ("x-original-method", req.method.as_str()),
+        ("x-forwarded-proto", proto),
+        ("x-original-url", url.as_str()),
     ]
     .iter()
     .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -109,6 +132,34 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
         headers,
         body: envelope(rec, req, body).to_string().into_bytes(),
         timeout_ms: rec.timeout_ms,
+    }
+}
+
+/// `X-Forwarded-Proto` for the call: the client's when every copy says `http`, or every copy
+/// `https` (a front proxy that ended TLS says so), else the request's scheme. Forward-auth
+/// services build the URL they judge from it (Authelia: proto, `://`, host, then
+/// `X-Forwarded-Uri`), so a free value (`https://api.example.com/public?`) would name another
+/// target; the upstream takes no route from it, so the client's copy goes on there.
+fn forwarded_proto(req: &Request) -> &str {
+    let mut said = req
+        .headers
+        .iter()
+        .filter(|(name, _)| same_header(name, "x-forwarded-proto"))
+        .map(|(_, value)| value.trim_matches([' ', '\t']));
+    let scheme = if req.scheme.is_empty() {
+        "http"
+    } else {
+        req.scheme.as_str()
+    };
+    let Some(first) = said.next() else {
+        return scheme;
+    };
+    let agreed = ["http", "https"]
+        .into_iter()
+        .find(|known| first.eq_ignore_ascii_case(known));
+    match agreed {
+        Some(known) if said.all(|other| other.eq_ignore_ascii_case(known)) => known,
+        _ => scheme,
     }
 }
 
@@ -190,8 +241,9 @@ pub fn raw_fragment(req: &Request) -> bool {
 /// serve the other host. Also when `Host` names a list: two `Host` headers, which Envoy joins
 /// with a comma (review), or one holding a comma, which no host name has: the service and the
 /// upstream's framework may each take another of them (the first, the last). Also when an
-/// RFC 7239 `Forwarded` header names another host (`Forwarded: host=victim.example`): Rack 3
-/// (Rails) and Spring's `ForwardedHeaderFilter` take it for the request's host, ahead of
+/// RFC 7239 `Forwarded` header names another host (`Forwarded: host=victim.example`): Rack 3's
+/// `Rack::Request#host` (Sinatra, Roda, Hanami; Rails reads `X-Forwarded-Host` only) and
+/// Spring's `ForwardedHeaderFilter` take it for the request's host ahead of
 /// `X-Forwarded-Host`, while the call shows the service the request's (see
 /// [`forwarded_elsewhere`]).
 pub fn ambiguous_host(req: &Request) -> bool {
@@ -212,26 +264,51 @@ pub fn ambiguous_host(req: &Request) -> bool {
     matches!((&req.target_host, named), (Some(target), Some(named)) if !target.eq_ignore_ascii_case(&named))
 }
 
-/// True when a `Forwarded` header has a `host` parameter naming another host than the
-/// request's (compared as [`forwarded_host`] gives them: case, port and a trailing dot aside).
-/// Elements split at `,` and parameters at `;` without reading quoted strings: a quoted value
-/// holding either is taken apart, no longer names the host and is refused, which fails closed.
+/// True when a `Forwarded` header names a host other than the request's `Host` (compared
+/// without regard to case, port included): see [`hosts_named`] for where it is looked for.
 fn forwarded_elsewhere(req: &Request) -> bool {
-    let own = forwarded_host(&req.authority);
     req.headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("forwarded"))
-        .flat_map(|(_, value)| value.split([',', ';']))
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(key, _)| key.trim().eq_ignore_ascii_case("host"))
-        .any(|(_, value)| {
-            let value = value.trim();
-            let unquoted = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
-            forwarded_host(unquoted) != own
-        })
+        .any(|(_, value)| hosts_named(value).any(|host| !host.eq_ignore_ascii_case(&req.authority)))
+}
+
+/// Every value a reader of `Forwarded` might take for the host: whatever follows `host` (in
+/// any case, anywhere: Spring's reading is a regular expression not anchored to a parameter's
+/// start, so `ghost=` and a quoted `for="host=…"` count, and Rack 3.1's reads a name right
+/// after a closing quote) and `=`, blanks allowed around it. A quoted value runs to the next
+/// `"`, any other to `;`, `,`, `"` or a blank. A value holding a backslash (a quoted pair)
+/// cannot equal a host name, so it is refused with the rest.
+fn hosts_named(value: &str) -> impl Iterator<Item = &str> {
+    let bytes = value.as_bytes();
+    let blank = |b: &u8| matches!(b, b' ' | b'\t');
+    (0..bytes.len()).filter_map(move |at| {
+        let name = bytes.get(at..at + 4)?;
+        if !name.eq_ignore_ascii_case(b"host") {
+            return None;
+        }
+        let mut i = at + 4;
+        while bytes.get(i).is_some_and(blank) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        while bytes.get(i).is_some_and(blank) {
+            i += 1;
+        }
+        let quoted = bytes.get(i) == Some(&b'"');
+        let start = if quoted { i + 1 } else { i };
+        let end = (start..bytes.len())
+            .find(|&k| {
+                bytes.get(k).is_some_and(|b| {
+                    *b == b'"' || (!quoted && (matches!(b, b';' | b',') || blank(b)))
+                })
+            })
+            .unwrap_or(bytes.len());
+        value.get(start..end)
+    })
 }
 
 /// True when the path is one that readers resolve to another: a `.` or `..` segment (also
@@ -740,7 +817,7 @@ mod tests {
         assert_eq!(call.upstream, "auth.example:8443");
         assert_eq!(call.timeout_ms, 25_000);
         assert_eq!(
-            call.headers[..13],
+            call.headers[..15],
             [
                 (":method", "POST"),
                 (":path", "/api/v1/auth/reconcile"),
@@ -754,11 +831,55 @@ mod tests {
                 ("x-forwarded-uri", "/orders/7?a=1&b=x+y&a=2&flag"),
                 ("x-original-uri", "/orders/7?a=1&b=x+y&a=2&flag"),
                 ("x-original-method", "GET"),
+                ("x-forwarded-proto", "https"),
+                (
+                    "x-original-url",
+                    "https://api.example.com/orders/7?a=1&b=x+y&a=2&flag",
+                ),
                 ("x-forwarded-query", "a=1&b=x+y&a=2&flag"),
             ]
             .map(|(n, v)| (n.to_string(), v.to_string()))
         );
         assert_eq!(call.body, b"{}");
+    }
+
+    /// A forward-auth service builds the URL it judges from `X-Forwarded-Proto` (review: a
+    /// client's `https://api.example.com/public?` named `/public` for a request to `/admin`):
+    /// only `http` or `https`, said alike by every copy, is taken from the client.
+    #[test]
+    fn build_call_forwarded_proto_is_a_scheme_never_a_free_value() {
+        let shown = |scheme: &str, sent: &[(&str, &str)]| {
+            let mut req = request();
+            req.scheme = scheme.into();
+            req.headers = sent
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            let call = build_call(&config(""), &req, None);
+            let proto = value(&call, "x-forwarded-proto").join(",");
+            let url = value(&call, "x-original-url").join(",");
+            assert_eq!(
+                url,
+                format!("{proto}://api.example.com/orders/7?a=1&b=x+y&a=2&flag")
+            );
+            proto
+        };
+        assert_eq!(shown("http", &[]), "http");
+        assert_eq!(shown("", &[]), "http");
+        assert_eq!(shown("http", &[("x-forwarded-proto", "https")]), "https");
+        assert_eq!(shown("https", &[("X_Forwarded_Proto", " HTTP\t")]), "http");
+        for sent in [
+            &[("x-forwarded-proto", "https://api.example.com/public?")][..],
+            &[("x-forwarded-proto", "https, http")],
+            &[
+                ("x-forwarded-proto", "https"),
+                ("x_forwarded_proto", "http"),
+            ],
+            &[("x-forwarded-proto", "ftp")],
+            &[("x-forwarded-proto", "")],
+        ] {
+            assert_eq!(shown("http", sent), "http", "{sent:?}");
+        }
     }
 
     #[test]
@@ -796,7 +917,7 @@ mod tests {
     fn build_call_copy_headers_skips_hop_by_hop_and_own() {
         let call = build_call(&config(""), &request(), None);
         assert_eq!(
-            names(&call)[13..],
+            names(&call)[15..],
             [
                 "authorization",
                 "cookie",
@@ -849,7 +970,7 @@ mod tests {
     #[test]
     fn build_call_copy_headers_off_sends_only_own_headers() {
         let call = build_call(&config(r#", "copy_headers": false"#), &request(), None);
-        assert_eq!(call.headers.len(), 13);
+        assert_eq!(call.headers.len(), 15);
     }
 
     #[test]
@@ -869,7 +990,7 @@ mod tests {
             assert!(value(&call, "x-forwarded-query").is_empty(), "{path}");
             assert_eq!(
                 call.headers.len(),
-                12 + 6,
+                14 + 6,
                 "{path}: own headers, then copied"
             );
             assert_eq!(body_of(&call), json!({"query": {}}), "{path}");
