@@ -629,6 +629,63 @@ fn call_takes_only_a_scheme_for_the_forwarded_proto() {
     }
 }
 
+/// Regression (review): the call copied the client's `X-Forwarded-For` and `X-Real-IP`, which
+/// services such as Authelia and oauth2-proxy match networks on: `X-Forwarded-For: 10.0.0.5`
+/// passed for an internal client. The call carries the address the host determined instead:
+/// the peer's at the edge (Envoy with `use_remote_address`, Kong's engine without `trusted_ips`);
+/// behind Envoy's default (no `use_remote_address`) Envoy itself takes `X-Forwarded-For`'s
+/// last entry for the client, and the call says so.
+#[test]
+fn call_carries_the_client_address_the_host_determined() {
+    let forged = Request::get("/orders")
+        .header("x-forwarded-for", "10.0.0.5")
+        .header("X_Real_IP", "10.0.0.9");
+    for host in hosts() {
+        for edge in [true, false] {
+            let upstream = Server::ok();
+            let auth = Server::start(allow(json!({})));
+            let config =
+                json!({"reconcile": {"url": "http://auth.internal:8080", "upstream": "auth"}});
+            let mut setup =
+                Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr());
+            if edge {
+                setup = setup.edge();
+            }
+            let gw = Gateway::start(host, setup);
+            assert_eq!(gw.send(&forged).status, 200, "{host:?} edge {edge}");
+            assert_eq!(
+                gw.send(&Request::get("/orders")).status,
+                200,
+                "{host:?} edge {edge}"
+            );
+            let calls = auth.wait_for(2);
+            let shown: Vec<_> = calls
+                .iter()
+                .map(|c| {
+                    (
+                        c.header_all("x-forwarded-for").join(" | "),
+                        c.header_all("x-real-ip").join(" | "),
+                    )
+                })
+                .collect();
+            let taken = if host == Host::Envoy && !edge {
+                "10.0.0.5"
+            } else {
+                "127.0.0.1"
+            };
+            let want = [
+                (taken.to_string(), taken.to_string()),
+                ("127.0.0.1".to_string(), "127.0.0.1".to_string()),
+            ];
+            assert_eq!(shown, want, "{host:?} edge {edge}");
+            assert!(
+                calls.iter().all(|c| c.header("x_real_ip").is_none()),
+                "{host:?}"
+            );
+        }
+    }
+}
+
 /// Regression (review): a `POST` with `X-HTTP-Method-Override: DELETE`, or `?_method=DELETE`,
 /// was judged by the service as a `POST` while Rails, Laravel or Symfony act on a `DELETE`.
 /// Refused before the call, on both hosts; an override naming the request's method goes on.

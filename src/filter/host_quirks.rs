@@ -41,6 +41,30 @@ pub fn client_dn_paths(kong: bool) -> &'static [&'static [&'static str]] {
     }
 }
 
+/// The property holding the client's address: Envoy's `source.address` (`ip:port`, the
+/// downstream remote address, which `xff_num_trusted_hops` may take from `X-Forwarded-For`),
+/// nginx's `$remote_addr` on Kong's engine (the address alone, which Kong's `trusted_ips` and
+/// `real_ip_header` may take from a header).
+pub fn client_address_path(kong: bool) -> &'static [&'static str] {
+    if kong {
+        &["ngx", "remote_addr"]
+    } else {
+        &["source", "address"]
+    }
+}
+
+/// The IP of a client address property, written as `IpAddr` writes it: from `ip:port` or
+/// `[v6]:port` (Envoy) or an address alone (Kong). `None` for anything else (a Unix socket's
+/// path): the call then carries no address rather than text that is none.
+pub fn client_ip(text: &str) -> Option<String> {
+    let ip = text
+        .parse::<std::net::SocketAddr>()
+        .map(|address| address.ip())
+        .or_else(|_| text.parse::<std::net::IpAddr>())
+        .ok()?;
+    Some(ip.to_string())
+}
+
 /// Reads a string property in either host's encoding: raw bytes (Envoy) or text (Kong), maybe
 /// NUL-terminated; empty means absent.
 pub fn decode_text(bytes: &[u8]) -> Option<String> {
@@ -338,6 +362,25 @@ mod tests {
         assert_eq!(decode_flag(b"yes"), None);
         assert_eq!(decode_flag(b""), None);
         assert_eq!(decode_flag(&[2]), None);
+    }
+
+    #[test]
+    fn client_ip_reads_either_hosts_address_and_nothing_else() {
+        assert_eq!(client_address_path(false), ["source", "address"]);
+        assert_eq!(client_address_path(true), ["ngx", "remote_addr"]);
+        for (text, ip) in [
+            ("203.0.113.7:51234", Some("203.0.113.7")),
+            ("[2001:db8::1]:443", Some("2001:db8::1")),
+            ("[::ffff:10.0.0.1]:80", Some("::ffff:10.0.0.1")),
+            ("203.0.113.7", Some("203.0.113.7")),
+            ("2001:DB8:0::1", Some("2001:db8::1")),
+            ("/run/envoy.sock", None),
+            ("10.0.0.5, 203.0.113.7", None),
+            ("10.0.0.5\r\nX-Injected: 1", None),
+            ("", None),
+        ] {
+            assert_eq!(client_ip(text).as_deref(), ip, "{text}");
+        }
     }
 
     #[test]

@@ -739,6 +739,15 @@ impl<H: Host> HttpFilter<H> {
                 }
             }
         }
+        // The client's address as the host determined it: the call carries it in place of
+        // the client's `X-Forwarded-For` and `X-Real-IP`.
+        if self.config.reconcile.is_some() {
+            let path = host_quirks::client_address_path(self.host.is_kong());
+            req.client_ip = self
+                .host
+                .text_property(path)
+                .and_then(|address| host_quirks::client_ip(&address));
+        }
         // custom_jwt's `aud`: the service URL (Kong), else `audience`, else the cluster.
         let kong = self.host.is_kong();
         let custom_aud = self
@@ -2107,6 +2116,60 @@ pub(crate) mod tests {
             "a__jwt-relay:_denied:_forged_x__"
         );
         assert_eq!(log_safe_id(&"x".repeat(5000)).len(), 128);
+    }
+
+    /// The call carries the client's address from each host's own property, never the
+    /// client's `X-Forwarded-For`; no address property, no such header.
+    #[test]
+    fn dispatch_carries_the_hosts_client_address() {
+        // (Kong's engine, the address property the host has, what the call must carry)
+        type Case<'a> = (bool, Option<(&'a str, &'a [u8])>, Option<&'a str>);
+        let cases: [Case; 4] = [
+            (
+                false,
+                Some(("source.address", b"203.0.113.7:51234")),
+                Some("203.0.113.7"),
+            ),
+            (
+                true,
+                Some(("ngx.remote_addr", b"2001:db8::1")),
+                Some("2001:db8::1"),
+            ),
+            (false, Some(("ngx.remote_addr", b"203.0.113.7")), None),
+            (true, None, None),
+        ];
+        for (kong, property, want) in cases {
+            let mut host = FakeHost {
+                headers: vec![
+                    h(":method", "GET"),
+                    h(":path", "/x"),
+                    h("x-forwarded-for", "10.0.0.5"),
+                    h("x-real-ip", "10.0.0.5"),
+                ],
+                kong,
+                properties: property
+                    .map(|(path, value)| (path.to_string(), value.to_vec()))
+                    .into_iter()
+                    .collect(),
+                ..FakeHost::default()
+            };
+            let mut f = filter(
+                r#"{"reconcile": {"url": "http://auth.internal:9000"}}"#,
+                &mut host,
+            );
+            assert_eq!(f.on_request_headers(false), Action::Pause);
+            let shown = |name: &str| -> Vec<String> {
+                f.host.calls[0]
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            };
+            let want: Vec<String> = want.map(str::to_string).into_iter().collect();
+            assert_eq!(shown("x-forwarded-for"), want, "kong: {kong}");
+            assert_eq!(shown("x-real-ip"), want, "kong: {kong}");
+        }
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub struct Setup {
     /// nginx only: the configuration of a second jwt-relay filter after the first in the
     /// route's filter chain (as Kong's `filter_chains` list several filters).
     pub next_filter: Option<String>,
+    /// See [`Setup::edge`].
+    pub edge: bool,
 }
 
 impl Setup {
@@ -92,7 +94,15 @@ impl Setup {
             unbuffered: false,
             query_added_later: false,
             next_filter: None,
+            edge: false,
         }
+    }
+
+    /// Envoy only: `use_remote_address: true`, as Envoy's documentation asks of an edge proxy
+    /// (the client's address is the connection's peer, never `X-Forwarded-For`'s last entry).
+    pub fn edge(mut self) -> Self {
+        self.edge = true;
+        self
     }
 
     /// Adds a second jwt-relay filter after the first (see [`Setup::next_filter`]).
@@ -482,6 +492,7 @@ pub fn render(setup: &Setup) -> Value {
                     "typed_config": {
                         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                         "stat_prefix": "ingress",
+                        "use_remote_address": setup.edge,
                         "route_config": {"virtual_hosts": [{
                             "name": "all", "domains": ["*"],
                             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "30s"}}]

@@ -262,6 +262,11 @@ pub fn request(u: &mut Unstructured, fixtures: &Fixtures) -> Result<Request> {
         } else {
             None
         },
+        client_ip: if u.arbitrary()? {
+            Some(word(u, &["203.0.113.7", "2001:db8::1"])?)
+        } else {
+            None
+        },
     })
 }
 

@@ -40,6 +40,11 @@ pub struct Request {
     /// sends it upstream as `X-Forwarded-Host`); read only for `reconcile`. `None` on Envoy,
     /// which sets `:authority` from such a target.
     pub target_host: Option<String>,
+    /// The client's IP address as the host determined it (Envoy's downstream remote address,
+    /// which its `xff_num_trusted_hops` may take from `X-Forwarded-For`; Kong's `$remote_addr`,
+    /// which `trusted_ips` and `real_ip_header` may); read only for `reconcile`, whose call
+    /// carries it as `X-Forwarded-For` and `X-Real-IP` in place of the client's copies.
+    pub client_ip: Option<String>,
 }
 
 impl Request {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::answer::Injection;
-use super::call::{copied_headers, percent_decode};
+use super::call::{copied_headers, forwarded_proto, percent_decode};
 use super::compile::Reconcile;
 use crate::jose::{b64, jws};
 use crate::stages::auth::token::compact_jws;
@@ -48,11 +48,13 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 /// that two requests share an answer only when the service could not tell them apart.
 ///
 /// In order, each item length-prefixed (a tag byte, the length as 8 bytes big-endian, then the
-/// bytes) after the domain tag `jwt-relay/reconcile-cache/v4` (v3: the method joined item 1;
-/// v4: minted tokens keyed by their claims, [`key_view`]):
+/// bytes) after the domain tag `jwt-relay/reconcile-cache/v5` (v3: the method joined item 1;
+/// v4: minted tokens keyed by their claims, [`key_view`]; v5: the scheme and client address):
 /// 1. the request's method, authority, path without query, and raw query: the call always
 ///    carries them (`X-Forwarded-Method`, `-Host`, `-Path`, `-Query`), so an answer for
-///    `GET /public` never serves `/admin` or `DELETE /public`;
+///    `GET /public` never serves `/admin` or `DELETE /public`; then the scheme and the client's
+///    address the call carries (`X-Forwarded-Proto`, `X-Forwarded-For`), so an answer given for
+///    one network is never served to another;
 /// 2. client headers, sorted by lower-case name (values of one name in request order), except
 ///    [`VOLATILE_HEADERS`]: with `forward_headers` every client header, else with
 ///    `copy_headers` the copied ones (a credential may sit in any of them: `apikey`,
@@ -66,7 +68,7 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
 /// configuration and are not hashed; a cache belongs to one configuration.
 pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>) -> [u8; 32] {
     let mut hash = Sha256::new();
-    hash.update(b"jwt-relay/reconcile-cache/v4");
+    hash.update(b"jwt-relay/reconcile-cache/v5");
     let mut item = |tag: u8, bytes: &[u8]| {
         hash.update([tag]);
         hash.update(u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
@@ -76,6 +78,10 @@ pub fn cache_key(rec: &Reconcile, req: &Request, body_sha256: Option<&[u8; 32]>)
     item(1, req.authority.as_bytes());
     item(2, req.path_only().as_bytes());
     item(3, req.query().as_bytes());
+    item(9, forwarded_proto(req).as_bytes());
+    if let Some(ip) = &req.client_ip {
+        item(10, ip.as_bytes());
+    }
     let mut headers: Vec<(String, &str)> = if rec.forward_headers {
         req.headers
             .iter()
@@ -496,9 +502,31 @@ mod tests {
                 "authority",
                 key(&rec, |r| r.authority = "other.example.com".into()),
             ),
+            // What the call tells of the client's network and scheme.
+            (
+                "client address",
+                key(&rec, |r| r.client_ip = Some("10.0.0.5".into())),
+            ),
+            ("scheme", key(&rec, |r| r.scheme = "http".into())),
+            (
+                "forwarded scheme",
+                key(&rec, |r| set_header(r, "x-forwarded-proto", "http")),
+            ),
         ] {
             assert_ne!(changed, base, "{what}");
         }
+        let at = |ip: &str| key(&rec, |r| r.client_ip = Some(ip.into()));
+        assert_ne!(at("10.0.0.5"), at("10.0.0.6"));
+        assert_eq!(at("10.0.0.5"), at("10.0.0.5"));
+        // The client's own copies say nothing the call shows: one key whatever they say.
+        assert_eq!(
+            key(&rec, |r| set_header(r, "x-forwarded-for", "10.0.0.5")),
+            base
+        );
+        assert_eq!(
+            key(&rec, |r| set_header(r, "x-forwarded-proto", "https://a/b?")),
+            key(&rec, |r| set_header(r, "x-forwarded-proto", "gopher"))
+        );
     }
 
     #[test]

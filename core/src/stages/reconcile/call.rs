@@ -28,6 +28,8 @@ const OWN_HEADERS: &[&str] = &[
     "x-original-method",
     "x-forwarded-proto",
     "x-original-url",
+    "x-forwarded-for",
+    "x-real-ip",
 ];
 
 /// The headers the call's own stand for or its checks compare with the request
@@ -81,7 +83,11 @@ const NOT_COPIED: &[&str] = &[
 /// `x-original-url` (that scheme, `://`, the `Host` and the target): the headers Traefik's
 /// ForwardAuth and nginx's `auth_request` (as ingress-nginx sets them) give a forward-auth
 /// service, which would otherwise read a client's copy as the target, method or URL it judges;
-/// `x-forwarded-query`
+/// `x-forwarded-for` and `x-real-ip`, both the client's address as the host determined it
+/// ([`Request::client_ip`]; neither when the host gave none), never the client's copies, as
+/// Traefik's ForwardAuth sends them by default (services such as Authelia and oauth2-proxy
+/// match networks on them: a client's `X-Forwarded-For: 10.0.0.5` would pass for an internal
+/// one); `x-forwarded-query`
 /// (the raw query string; no such header when the query is empty, as the plugin sent none);
 /// then, with `copy_headers`, the client's headers in
 /// order, except pseudo-headers, hop-by-hop headers, `host`, `content-length`,
@@ -117,6 +123,10 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
     .iter()
     .map(|(n, v)| (n.to_string(), v.to_string()))
     .collect();
+    if let Some(ip) = &req.client_ip {
+        headers.push(("x-forwarded-for".into(), ip.clone()));
+        headers.push(("x-real-ip".into(), ip.clone()));
+    }
     if !req.query().is_empty() {
         headers.push(("x-forwarded-query".into(), req.query().to_string()));
     }
@@ -140,7 +150,7 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
 /// services build the URL they judge from it (Authelia: proto, `://`, host, then
 /// `X-Forwarded-Uri`), so a free value (`https://api.example.com/public?`) would name another
 /// target; the upstream takes no route from it, so the client's copy goes on there.
-fn forwarded_proto(req: &Request) -> &str {
+pub(super) fn forwarded_proto(req: &Request) -> &str {
     let mut said = req
         .headers
         .iter()
@@ -414,10 +424,10 @@ pub(super) fn copied_headers(req: &Request) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
     for (name, value) in &req.headers {
         let lower = name.to_ascii_lowercase();
-        if !lower.starts_with(':')
-            && !NOT_COPIED.contains(&lower.as_str())
-            && !OWN_HEADERS.contains(&lower.as_str())
-        {
+        // The call's own in any spelling: gunicorn before 22 and other WSGI servers read
+        // `X_Real_IP` as `X-Real-IP`.
+        let own = OWN_HEADERS.iter().any(|o| same_header(name, o));
+        if !lower.starts_with(':') && !NOT_COPIED.contains(&lower.as_str()) && !own {
             out.push((name.as_str(), trimmed(value)));
         }
     }
@@ -880,6 +890,26 @@ mod tests {
         ] {
             assert_eq!(shown("http", sent), "http", "{sent:?}");
         }
+    }
+
+    /// The client's address as the host determined it, never the client's copies: a forged
+    /// `X-Forwarded-For: 10.0.0.5` would pass for an internal network with services that
+    /// match on it.
+    #[test]
+    fn build_call_carries_the_hosts_client_address_never_the_clients() {
+        let mut req = request();
+        req.headers
+            .push(("x-forwarded-for".into(), "10.0.0.5".into()));
+        req.headers.push(("X_Real_IP".into(), "10.0.0.5".into()));
+        req.client_ip = Some("203.0.113.7".into());
+        let call = build_call(&config(""), &req, None);
+        assert_eq!(value(&call, "x-forwarded-for"), ["203.0.113.7"]);
+        assert_eq!(value(&call, "x-real-ip"), ["203.0.113.7"]);
+        assert_eq!(value(&call, "x_real_ip"), Vec::<&str>::new());
+        req.client_ip = None;
+        let call = build_call(&config(""), &req, None);
+        assert!(value(&call, "x-forwarded-for").is_empty());
+        assert!(value(&call, "x-real-ip").is_empty());
     }
 
     #[test]

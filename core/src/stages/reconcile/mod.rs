@@ -95,6 +95,7 @@ pub(crate) mod fixtures {
             removes_repeated_headers: true,
             keeps_body_length: false,
             target_host: None,
+            client_ip: None,
         }
     }
 }
