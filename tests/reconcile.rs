@@ -458,6 +458,34 @@ fn call_refuses_a_forwarded_header_naming_another_host() {
     }
 }
 
+/// Regression (review): the call builds `X-Original-URL` and `X-Forwarded-Host` from the host,
+/// and nginx takes a `Host` with any byte but `/`: `Host: api.example.com#` made the URL
+/// `http://api.example.com#/admin`, whose path readers take as empty, and `a@b` names the host
+/// `b`. Refused before the call on both hosts (Envoy may refuse some itself).
+#[test]
+fn call_refuses_a_host_that_is_no_plain_authority() {
+    let refused = json!({"message": "Request target and Host header name different hosts"});
+    for host in hosts() {
+        let r = rig(host, json!({}), allow(json!({})));
+        for value in [
+            "api.example.com#",
+            "api.example.com@public.example.com",
+            "api.example.com?",
+        ] {
+            let resp = r.gw.send(&Request::get("/admin").header("host", value));
+            assert_eq!(resp.status, 400, "{host:?} {value}");
+            if host == Host::Ngx {
+                assert_eq!(resp.json(), refused, "{host:?} {value}");
+            }
+        }
+        assert!(r.auth.requests().is_empty(), "{host:?}: no call");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+        let resp =
+            r.gw.send(&Request::get("/admin").header("host", "API.example.com:8443"));
+        assert_eq!(resp.status, 200, "{host:?}");
+    }
+}
+
 /// Regression (review): on Kong `GET /public/../admin` (or `%2e%2e`) was shown to the service
 /// as written while Kong's router sent the upstream its normalized `/admin`; upstream
 /// frameworks resolve it alike behind Envoy. A path that resolves to another is refused

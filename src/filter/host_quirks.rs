@@ -53,7 +53,8 @@ pub fn client_address_path(kong: bool) -> &'static [&'static str] {
     }
 }
 
-/// The IP of a client address property, written as `IpAddr` writes it: from `ip:port` or
+/// The IP of a client address property, written as `IpAddr` writes it (an IPv4-mapped IPv6
+/// address as the IPv4 address): from `ip:port` or
 /// `[v6]:port` (Envoy) or an address alone (Kong). `None` for anything else (a Unix socket's
 /// path): the call then carries no address rather than text that is none.
 pub fn client_ip(text: &str) -> Option<String> {
@@ -62,7 +63,9 @@ pub fn client_ip(text: &str) -> Option<String> {
         .map(|address| address.ip())
         .or_else(|_| text.parse::<std::net::IpAddr>())
         .ok()?;
-    Some(ip.to_string())
+    // `::ffff:10.0.0.5` (nginx listening with `ipv6only=off`) as `10.0.0.5`: a service's
+    // network match and the answer cache see one client as one address.
+    Some(ip.to_canonical().to_string())
 }
 
 /// Reads a string property in either host's encoding: raw bytes (Envoy) or text (Kong), maybe
@@ -371,7 +374,8 @@ mod tests {
         for (text, ip) in [
             ("203.0.113.7:51234", Some("203.0.113.7")),
             ("[2001:db8::1]:443", Some("2001:db8::1")),
-            ("[::ffff:10.0.0.1]:80", Some("::ffff:10.0.0.1")),
+            ("[::ffff:10.0.0.1]:80", Some("10.0.0.1")),
+            ("::ffff:203.0.113.7", Some("203.0.113.7")),
             ("203.0.113.7", Some("203.0.113.7")),
             ("2001:DB8:0::1", Some("2001:db8::1")),
             ("/run/envoy.sock", None),

@@ -504,6 +504,10 @@ impl Flow {
                     if reconcile::raw_fragment(&view) {
                         return self.refuse(Refusal::RawFragment);
                     }
+                    // Before the host's check, which refuses any byte a host name cannot hold.
+                    if reconcile::replaced_text(&view) {
+                        return self.refuse(Refusal::NotUtf8);
+                    }
                     if reconcile::ambiguous_host(&view) {
                         return self.refuse(Refusal::AmbiguousHost);
                     }
@@ -512,9 +516,6 @@ impl Flow {
                     }
                     if reconcile::method_override(&view) {
                         return self.refuse(Refusal::MethodOverride);
-                    }
-                    if reconcile::replaced_text(&view) {
-                        return self.refuse(Refusal::NotUtf8);
                     }
                     if let Some(name) = reconcile::ambiguous_header(&view) {
                         let name = name.clone();

@@ -1886,8 +1886,11 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
         "for=\"[2001:db8::1]\";host=\"victim.example:8443,attacker.example\"",
         "host=",
         // Another port: Rack and Spring take it with the host.
-        "host=victim.example",
         "host=victim.example:80",
+        // Readers take a blank-separated run whole, and strip `\v` as a blank (review).
+        "host=victim.example attacker.example",
+        "host\u{b}=attacker.example",
+        "for=192.0.2.1;\u{c}host=victim.example:8443",
         // Where Rack 3.1 or Spring's unanchored expression find a host (review).
         "for=\"x\"host=attacker.example",
         "ghost=attacker.example",
@@ -1905,6 +1908,9 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
     }
     for value in [
         "host=victim.example:8443",
+        // nginx's `$host` has no port: only a port given on both sides is compared.
+        "host=victim.example",
+        "for=192.0.2.1;host=VICTIM.example.",
         "for=192.0.2.1;host=\"Victim.Example:8443\";proto=https",
         "for=\"x\"host=victim.example:8443",
         "for=192.0.2.1, for=198.51.100.2",
@@ -1929,6 +1935,51 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
         assert!(
             matches!(start(host, target), Next::Dispatch(_)),
             "{host} {target:?}"
+        );
+    }
+}
+
+/// The call builds `X-Original-URL` and `X-Forwarded-Host` from the request's host, which
+/// nginx takes with any byte but `/` (review): `Host: api.example.com#` made the URL
+/// `https://api.example.com#/admin`, whose path readers take as empty, and `a@b` names the
+/// host `b`. Anything but a host name or IP literal with a port is refused.
+#[test]
+fn reconcile_refuses_a_host_that_is_no_plain_authority() {
+    let config = reconcile_config(0);
+    let start = |authority: &str| {
+        let mut shared = Shared::for_config(&config);
+        let mut req = request(T0, &[("host", authority)]);
+        req.authority = authority.into();
+        Flow::start(&config, &mut shared, req).1
+    };
+    for authority in [
+        "api.example.com#",
+        "api.example.com?",
+        "api.example.com@public.example.com",
+        "api.example.com\\x",
+        "api.example.com\"",
+        "api.example.com/x",
+        "api.example.com%2F",
+        "b\u{fc}cher.example",
+        "api.example.com\u{b}",
+    ] {
+        assert_eq!(
+            start(authority),
+            Next::Refuse(Refusal::AmbiguousHost),
+            "{authority:?}"
+        );
+    }
+    for authority in [
+        "api.example.com",
+        "API.example.com:8443",
+        "[::1]:80",
+        "127.0.0.1",
+        "xn--bcher-kva.example",
+        "a_b.example.",
+    ] {
+        assert!(
+            matches!(start(authority), Next::Dispatch(_)),
+            "{authority:?}"
         );
     }
 }

@@ -47,6 +47,22 @@ pub const CHECKED_HEADERS: [&str; 9] = [
     "forwarded",
 ];
 
+/// Headers that name the client's address, besides the `X-Forwarded-For` and `X-Real-IP` the
+/// call sets itself: never copied onto the call, in any spelling, since services read them
+/// for the client's network ahead of `X-Forwarded-For` (Rack 3 and Spring take `Forwarded`'s
+/// `for`, chi's `RealIP` `True-Client-IP`), and a client sets them at will.
+const CLIENT_ADDRESS_HEADERS: [&str; 9] = [
+    "forwarded",
+    "x-forwarded",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "x-originating-ip",
+    "x-envoy-external-address",
+];
+
 /// Client headers `copy_headers` never copies, besides [`OWN_HEADERS`]:
 /// - hop-by-hop headers (RFC 9110 7.6.1), which belong to the client's connection to us;
 /// - `host` (the call has its own `:authority`) and `content-length` (the call has its own body);
@@ -267,28 +283,73 @@ pub fn ambiguous_host(req: &Request) -> bool {
     if hosts.next().is_some() || first.is_some_and(listed) || listed(&req.authority) {
         return true;
     }
-    if forwarded_elsewhere(req) {
+    if !plain_authority(&req.authority) || forwarded_elsewhere(req) {
         return true;
     }
     let named = first.map(forwarded_host);
     matches!((&req.target_host, named), (Some(target), Some(named)) if !target.eq_ignore_ascii_case(&named))
 }
 
-/// True when a `Forwarded` header names a host other than the request's `Host` (compared
-/// without regard to case, port included): see [`hosts_named`] for where it is looked for.
+/// True when the request's host (`Host`, or `:authority`) is a host name or IP literal with
+/// at most a port: letters, digits, `-`, `.`, `_`, `~`, `:`, `[` and `]` only. The call builds
+/// `X-Original-URL` and `X-Forwarded-Host` from it, and nginx lets any byte but `/` and
+/// controls through: `api.example.com#` or `?` would end the URL's path (`https://h#/admin`
+/// names no path), `api.example.com@public.example.com` name another host.
+fn plain_authority(authority: &str) -> bool {
+    authority.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'[' | b']')
+    })
+}
+
+/// True when a `Forwarded` header names a host other than the request's `Host`, or holds a
+/// control character (nginx lets `\v` and `\f` through, which Rack strips as blanks around
+/// `host`): see [`hosts_named`] for where a host is looked for and [`same_host`] for the
+/// comparison.
 fn forwarded_elsewhere(req: &Request) -> bool {
     req.headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("forwarded"))
-        .any(|(_, value)| hosts_named(value).any(|host| !host.eq_ignore_ascii_case(&req.authority)))
+        .any(|(_, value)| {
+            value.bytes().any(|b| b.is_ascii_control() && b != b'\t')
+                || hosts_named(value).any(|host| !same_host(host, &req.authority))
+        })
+}
+
+/// Two authorities name the same host: host parts equal without regard to case (and one
+/// trailing dot), ports equal when both give one (nginx's `$host`, which front proxies write
+/// into `Forwarded`, has none).
+fn same_host(a: &str, b: &str) -> bool {
+    let (host_a, port_a) = split_port(a);
+    let (host_b, port_b) = split_port(b);
+    let bare = |h: &str| h.strip_suffix('.').unwrap_or(h).to_ascii_lowercase();
+    !host_a.is_empty()
+        && bare(host_a) == bare(host_b)
+        && (port_a.is_none() || port_b.is_none() || port_a == port_b)
+}
+
+/// An authority's host and port (`[v6]:443` keeps its brackets in the host).
+fn split_port(authority: &str) -> (&str, Option<&str>) {
+    let split_at = if authority.starts_with('[') {
+        authority.find("]:").map(|end| end + 1)
+    } else {
+        authority.rfind(':')
+    };
+    match split_at {
+        Some(at) => (
+            authority.get(..at).unwrap_or(authority),
+            authority.get(at + 1..),
+        ),
+        None => (authority, None),
+    }
 }
 
 /// Every value a reader of `Forwarded` might take for the host: whatever follows `host` (in
 /// any case, anywhere: Spring's reading is a regular expression not anchored to a parameter's
 /// start, so `ghost=` and a quoted `for="host=…"` count, and Rack 3.1's reads a name right
 /// after a closing quote) and `=`, blanks allowed around it. A quoted value runs to the next
-/// `"`, any other to `;`, `,`, `"` or a blank. A value holding a backslash (a quoted pair)
-/// cannot equal a host name, so it is refused with the rest.
+/// `"`, any other to `;`, `,` or `"` (blanks inside it stay, as Spring and Rack read them),
+/// less blanks at its end. A value holding a backslash (a quoted pair) cannot equal a host
+/// name, so it is refused with the rest.
 fn hosts_named(value: &str) -> impl Iterator<Item = &str> {
     let bytes = value.as_bytes();
     let blank = |b: &u8| matches!(b, b' ' | b'\t');
@@ -312,12 +373,18 @@ fn hosts_named(value: &str) -> impl Iterator<Item = &str> {
         let start = if quoted { i + 1 } else { i };
         let end = (start..bytes.len())
             .find(|&k| {
-                bytes.get(k).is_some_and(|b| {
-                    *b == b'"' || (!quoted && (matches!(b, b';' | b',') || blank(b)))
-                })
+                bytes
+                    .get(k)
+                    .is_some_and(|b| *b == b'"' || (!quoted && matches!(b, b';' | b',')))
             })
             .unwrap_or(bytes.len());
-        value.get(start..end)
+        value.get(start..end).map(|v| {
+            if quoted {
+                v
+            } else {
+                v.trim_end_matches([' ', '\t'])
+            }
+        })
     })
 }
 
@@ -416,7 +483,7 @@ pub fn ambiguous_query(rec: &Reconcile, req: &Request) -> Option<Refusal> {
 }
 
 /// The client headers `copy_headers` puts on the call, in order, values [`trimmed`]: all but
-/// pseudo-headers, [`NOT_COPIED`] and the call's own headers. Headers the client's `Connection` header names are
+/// pseudo-headers, [`NOT_COPIED`], the call's own headers and [`CLIENT_ADDRESS_HEADERS`]. Headers the client's `Connection` header names are
 /// copied too: the hosts forward them to the upstream (nginx, as Kong, sends every client header
 /// but `Connection` itself; Envoy drops `Connection` before filters see it), so the auth
 /// service must see them, or a client could hide a header from it that the upstream acts on.
@@ -426,7 +493,10 @@ pub(super) fn copied_headers(req: &Request) -> Vec<(&str, &str)> {
         let lower = name.to_ascii_lowercase();
         // The call's own in any spelling: gunicorn before 22 and other WSGI servers read
         // `X_Real_IP` as `X-Real-IP`.
-        let own = OWN_HEADERS.iter().any(|o| same_header(name, o));
+        let own = OWN_HEADERS
+            .iter()
+            .chain(CLIENT_ADDRESS_HEADERS.iter())
+            .any(|o| same_header(name, o));
         if !lower.starts_with(':') && !NOT_COPIED.contains(&lower.as_str()) && !own {
             out.push((name.as_str(), trimmed(value)));
         }
@@ -901,8 +971,30 @@ mod tests {
         req.headers
             .push(("x-forwarded-for".into(), "10.0.0.5".into()));
         req.headers.push(("X_Real_IP".into(), "10.0.0.5".into()));
+        for name in [
+            "Forwarded",
+            "true-client-ip",
+            "CF_Connecting_IP",
+            "x-envoy-external-address",
+        ] {
+            req.headers.push((name.into(), "for=10.0.0.5".into()));
+        }
         req.client_ip = Some("203.0.113.7".into());
         let call = build_call(&config(""), &req, None);
+        let shown: Vec<String> = call
+            .headers
+            .iter()
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .collect();
+        for name in [
+            "forwarded",
+            "true-client-ip",
+            "cf_connecting_ip",
+            "x-envoy-external-address",
+            "x_real_ip",
+        ] {
+            assert!(!shown.contains(&name.to_string()), "{name}");
+        }
         assert_eq!(value(&call, "x-forwarded-for"), ["203.0.113.7"]);
         assert_eq!(value(&call, "x-real-ip"), ["203.0.113.7"]);
         assert_eq!(value(&call, "x_real_ip"), Vec::<&str>::new());
