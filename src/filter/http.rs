@@ -741,6 +741,11 @@ impl<H: Host> HttpFilter<H> {
         }
         // The client's address as the host determined it: the call carries it in place of
         // the client's `X-Forwarded-For` and `X-Real-IP`.
+        if self.config.reconcile.is_some() && self.host.is_kong() {
+            // The scheme Kong sends the upstream (its own unless `trusted_ips`), which Kong's
+            // runloop sets before filter chains run.
+            req.host_forwarded_proto = self.host.text_property(&UPSTREAM_FORWARDED_PROTO);
+        }
         if self.config.reconcile.is_some() {
             let path = host_quirks::client_address_path(self.host.is_kong());
             req.client_ip = self
@@ -1343,6 +1348,8 @@ impl<H: Host> HttpFilter<H> {
 const REQUEST_URI: [&str; 2] = ["ngx", "request_uri"];
 /// nginx's `$host`: the request target's host, else `Host`'s, lower-case, without the port.
 const HOST_VAR: [&str; 2] = ["ngx", "host"];
+/// Kong's `$upstream_x_forwarded_proto` (its nginx template's `X-Forwarded-Proto`).
+const UPSTREAM_FORWARDED_PROTO: [&str; 2] = ["ngx", "upstream_x_forwarded_proto"];
 
 /// nginx's `$args`: the query Kong 3.4–3.7 append to `$upstream_uri` after the filters ran.
 const ARGS: [&str; 2] = ["ngx", "args"];

@@ -77,7 +77,9 @@ fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// The nginx configuration for a test, mirroring how Kong proxies.
+/// The nginx configuration for a test, mirroring how Kong proxies: `$upstream_uri` for the
+/// upstream's URI, and `X-Forwarded-Proto` from `$upstream_x_forwarded_proto`, which Kong's
+/// runloop sets before filters run (its own scheme for a client `trusted_ips` does not trust).
 pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
     let config = to_addresses(&setup.filter_config, &setup.clusters);
     let d = dir.display();
@@ -110,7 +112,9 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            map $request_uri $request_path {{ \"~^(?<p>[^?]*)\" $p; }}\n\
            server {{\n    listen 127.0.0.1:{port}{tls};\n\
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
-               set $upstream_uri {uri};\n      proxy_wasm jwt_relay {config};\n{next}\
+               set $upstream_uri {uri};\n      set $upstream_x_forwarded_proto $scheme;\n\
+               proxy_set_header X-Forwarded-Proto $upstream_x_forwarded_proto;\n\
+               proxy_wasm jwt_relay {config};\n{next}\
                {buffering}proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri{later};\n    }}\n  }}\n}}\n",
         wasm = wasm_path().display(),
         buffer = setup.body_buffer,

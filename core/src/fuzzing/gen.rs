@@ -267,6 +267,11 @@ pub fn request(u: &mut Unstructured, fixtures: &Fixtures) -> Result<Request> {
         } else {
             None
         },
+        host_forwarded_proto: if u.arbitrary()? {
+            Some(word(u, &["http", "https", "HTTPS, http"])?)
+        } else {
+            None
+        },
     })
 }
 

@@ -45,6 +45,11 @@ pub struct Request {
     /// which `trusted_ips` and `real_ip_header` may); read only for `reconcile`, whose call
     /// carries it as `X-Forwarded-For` and `X-Real-IP` in place of the client's copies.
     pub client_ip: Option<String>,
+    /// The scheme the host tells the upstream in `X-Forwarded-Proto` where it sets that header
+    /// itself (Kong's `$upstream_x_forwarded_proto`: its own scheme, or the client's header
+    /// when `trusted_ips` trusts the client); read only for `reconcile`, whose call then
+    /// carries it. `None` on Envoy, which passes the client's on unless configured otherwise.
+    pub host_forwarded_proto: Option<String>,
 }
 
 impl Request {

@@ -161,12 +161,22 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
     }
 }
 
-/// `X-Forwarded-Proto` for the call: the client's when every copy says `http`, or every copy
-/// `https` (a front proxy that ended TLS says so), else the request's scheme. Forward-auth
-/// services build the URL they judge from it (Authelia: proto, `://`, host, then
-/// `X-Forwarded-Uri`), so a free value (`https://api.example.com/public?`) would name another
-/// target; the upstream takes no route from it, so the client's copy goes on there.
+/// `X-Forwarded-Proto` for the call: where the host sets the upstream's itself (Kong:
+/// [`Request::host_forwarded_proto`]), that one; else the client's when every copy says
+/// `http`, or every copy `https` (a front proxy that ended TLS says so), else the request's
+/// scheme. Forward-auth services build the URL they judge from it (Authelia: proto, `://`,
+/// host, then `X-Forwarded-Uri`), so a free value (`https://api.example.com/public?`) would
+/// name another target; the upstream takes no route from it, so on Envoy the client's copy
+/// goes on there.
 pub(super) fn forwarded_proto(req: &Request) -> &str {
+    let known = |value: &str| {
+        ["http", "https"]
+            .into_iter()
+            .find(|known| value.eq_ignore_ascii_case(known))
+    };
+    if let Some(set) = req.host_forwarded_proto.as_deref().and_then(known) {
+        return set;
+    }
     let mut said = req
         .headers
         .iter()
@@ -180,10 +190,7 @@ pub(super) fn forwarded_proto(req: &Request) -> &str {
     let Some(first) = said.next() else {
         return scheme;
     };
-    let agreed = ["http", "https"]
-        .into_iter()
-        .find(|known| first.eq_ignore_ascii_case(known));
-    match agreed {
+    match known(first) {
         Some(known) if said.all(|other| other.eq_ignore_ascii_case(known)) => known,
         _ => scheme,
     }
@@ -945,6 +952,23 @@ mod tests {
             proto
         };
         assert_eq!(shown("http", &[]), "http");
+        // Kong's own, which it sends the upstream: whatever the client said.
+        let kong = |set: &str, sent: &[(&str, &str)]| {
+            let mut req = request();
+            req.scheme = "http".into();
+            req.host_forwarded_proto = Some(set.into());
+            req.headers = sent
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            value(&build_call(&config(""), &req, None), "x-forwarded-proto").join(",")
+        };
+        assert_eq!(kong("http", &[("x-forwarded-proto", "https")]), "http");
+        assert_eq!(kong("HTTPS", &[]), "https");
+        assert_eq!(
+            kong("https, http", &[("x-forwarded-proto", "http")]),
+            "http"
+        );
         assert_eq!(shown("", &[]), "http");
         assert_eq!(shown("http", &[("x-forwarded-proto", "https")]), "https");
         assert_eq!(shown("https", &[("X_Forwarded_Proto", " HTTP\t")]), "http");

@@ -96,6 +96,7 @@ pub(crate) mod fixtures {
             keeps_body_length: false,
             target_host: None,
             client_ip: None,
+            host_forwarded_proto: None,
         }
     }
 }
