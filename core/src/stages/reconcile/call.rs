@@ -15,22 +15,9 @@ use crate::stages::{CallSpec, Refusal, Request};
 /// `1.0.0` (not this crate's), so an auth service that matches on it sees the same value.
 pub const USER_AGENT: &str = "jwt-reconcile/1.0.0";
 
-/// Headers the call sets itself, never copied from the client.
-const OWN_HEADERS: &[&str] = &[
-    "content-type",
-    "user-agent",
-    "x-forwarded-host",
-    "x-forwarded-path",
-    "x-forwarded-method",
-    "x-forwarded-query",
-    "x-forwarded-uri",
-    "x-original-uri",
-    "x-original-method",
-    "x-forwarded-proto",
-    "x-original-url",
-    "x-forwarded-for",
-    "x-real-ip",
-];
+/// Headers the call sets itself, besides [`CHECKED_HEADERS`] and the `X-Forwarded-For` and
+/// `X-Real-IP` of [`CLIENT_ADDRESS_HEADERS`]; none of them is ever copied from the client.
+const OWN_HEADERS: [&str; 3] = ["content-type", "user-agent", "x-original-url"];
 
 /// The headers the call's own stand for or its checks compare with the request
 /// ([`ambiguous_header`], [`ambiguous_host`]): a client's copies arriving as trailers, after
@@ -47,11 +34,14 @@ pub const CHECKED_HEADERS: [&str; 9] = [
     "forwarded",
 ];
 
-/// Headers that name the client's address, besides the `X-Forwarded-For` and `X-Real-IP` the
-/// call sets itself: never copied onto the call, in any spelling, since services read them
-/// for the client's network ahead of `X-Forwarded-For` (Rack 3 and Spring take `Forwarded`'s
-/// `for`, chi's `RealIP` `True-Client-IP`), and a client sets them at will.
-const CLIENT_ADDRESS_HEADERS: [&str; 9] = [
+/// Headers that name the client's address: the call carries its own `X-Forwarded-For` and
+/// `X-Real-IP` and none of the client's, in any spelling, since services read them for the
+/// client's network (Authelia and oauth2-proxy `X-Forwarded-For` and `X-Real-IP`, Rack 3 and
+/// Spring `Forwarded`'s `for`, chi's `RealIP` `True-Client-IP`), and a client sets them at
+/// will.
+const CLIENT_ADDRESS_HEADERS: [&str; 11] = [
+    "x-forwarded-for",
+    "x-real-ip",
     "forwarded",
     "x-forwarded",
     "true-client-ip",
@@ -63,7 +53,7 @@ const CLIENT_ADDRESS_HEADERS: [&str; 9] = [
     "x-envoy-external-address",
 ];
 
-/// Client headers `copy_headers` never copies, besides [`OWN_HEADERS`]:
+/// Client headers `copy_headers` never copies, besides the call's own:
 /// - hop-by-hop headers (RFC 9110 7.6.1), which belong to the client's connection to us;
 /// - `host` (the call has its own `:authority`) and `content-length` (the call has its own body);
 /// - `content-encoding` and `expect`, which describe the client's body, not the call's;
@@ -490,7 +480,8 @@ pub fn ambiguous_query(rec: &Reconcile, req: &Request) -> Option<Refusal> {
 }
 
 /// The client headers `copy_headers` puts on the call, in order, values [`trimmed`]: all but
-/// pseudo-headers, [`NOT_COPIED`], the call's own headers and [`CLIENT_ADDRESS_HEADERS`]. Headers the client's `Connection` header names are
+/// pseudo-headers, [`NOT_COPIED`], the call's own headers ([`OWN_HEADERS`],
+/// [`CHECKED_HEADERS`]) and [`CLIENT_ADDRESS_HEADERS`]. Headers the client's `Connection` header names are
 /// copied too: the hosts forward them to the upstream (nginx, as Kong, sends every client header
 /// but `Connection` itself; Envoy drops `Connection` before filters see it), so the auth
 /// service must see them, or a client could hide a header from it that the upstream acts on.
@@ -502,7 +493,8 @@ pub(super) fn copied_headers(req: &Request) -> Vec<(&str, &str)> {
         // `X_Real_IP` as `X-Real-IP`.
         let own = OWN_HEADERS
             .iter()
-            .chain(CLIENT_ADDRESS_HEADERS.iter())
+            .chain(&CHECKED_HEADERS)
+            .chain(&CLIENT_ADDRESS_HEADERS)
             .any(|o| same_header(name, o));
         if !lower.starts_with(':') && !NOT_COPIED.contains(&lower.as_str()) && !own {
             out.push((name.as_str(), trimmed(value)));
