@@ -738,14 +738,12 @@ impl<H: Host> HttpFilter<H> {
                     req.authority = host.clone();
                 }
             }
-        }
-        // The client's address as the host determined it: the call carries it in place of
-        // the client's `X-Forwarded-For` and `X-Real-IP`.
-        if self.config.reconcile.is_some() && self.host.is_kong() {
             // The scheme Kong sends the upstream (its own unless `trusted_ips`), which Kong's
             // runloop sets before filter chains run.
             req.host_forwarded_proto = self.host.text_property(&UPSTREAM_FORWARDED_PROTO);
         }
+        // The client's address as the host determined it: the call carries it in place of
+        // the client's `X-Forwarded-For` and `X-Real-IP`.
         if self.config.reconcile.is_some() {
             let path = host_quirks::client_address_path(self.host.is_kong());
             req.client_ip = self
