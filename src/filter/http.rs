@@ -740,7 +740,10 @@ impl<H: Host> HttpFilter<H> {
             }
             // The scheme Kong sends the upstream (its own unless `trusted_ips`), which Kong's
             // runloop sets before filter chains run.
-            req.host_forwarded_proto = self.host.text_property(&UPSTREAM_FORWARDED_PROTO);
+            // Unset (a template without it), the call takes the request's scheme: on Kong the
+            // client's header is never what the upstream is told unless Kong says so.
+            let told = self.host.text_property(&UPSTREAM_FORWARDED_PROTO);
+            req.host_forwarded_proto = Some(told.unwrap_or_default());
         }
         // The client's address as the host determined it: the call carries it in place of
         // the client's `X-Forwarded-For` and `X-Real-IP`.

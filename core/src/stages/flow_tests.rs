@@ -1887,6 +1887,8 @@ fn reconcile_refuses_a_target_host_other_than_the_host_header() {
         "host=",
         // Another port: Rack and Spring take it with the host.
         "host=victim.example:80",
+        "host=victim.example:evil.example",
+        "host=victim.example:",
         // Readers take a blank-separated run whole, and strip `\v` as a blank (review).
         "host=victim.example attacker.example",
         "host\u{b}=attacker.example",
@@ -1962,6 +1964,14 @@ fn reconcile_refuses_a_host_that_is_no_plain_authority() {
         "api.example.com%2F",
         "b\u{fc}cher.example",
         "api.example.com\u{b}",
+        // A port of anything but digits: Rack takes the whole for the host (review).
+        "victim.example:evil.example",
+        "a:b:c",
+        "api.example.com:",
+        "x]y",
+        "[::1]x",
+        "[]",
+        "[fe80::1%25eth0]",
     ] {
         assert_eq!(
             start(authority),

@@ -37,11 +37,12 @@ pub const CHECKED_HEADERS: [&str; 9] = [
 /// Headers that name the client's address: the call carries its own `X-Forwarded-For` and
 /// `X-Real-IP` and none of the client's, in any spelling, since services read them for the
 /// client's network (Authelia and oauth2-proxy `X-Forwarded-For` and `X-Real-IP`, Rack 3 and
-/// Spring `Forwarded`'s `for`, chi's `RealIP` `True-Client-IP`), and a client sets them at
-/// will.
-const CLIENT_ADDRESS_HEADERS: [&str; 11] = [
+/// Spring `Forwarded`'s `for`, chi's `RealIP` `True-Client-IP`, Rails' `remote_ip`
+/// `Client-IP`), and a client sets them at will.
+const CLIENT_ADDRESS_HEADERS: [&str; 12] = [
     "x-forwarded-for",
     "x-real-ip",
+    "client-ip",
     "forwarded",
     "x-forwarded",
     "true-client-ip",
@@ -152,7 +153,8 @@ pub fn build_call(rec: &Reconcile, req: &Request, body: Option<&[u8]>) -> CallSp
 }
 
 /// `X-Forwarded-Proto` for the call: where the host sets the upstream's itself (Kong:
-/// [`Request::host_forwarded_proto`]), that one; else the client's when every copy says
+/// [`Request::host_forwarded_proto`]), that one when it is `http` or `https`, else the
+/// request's scheme; elsewhere the client's when every copy says
 /// `http`, or every copy `https` (a front proxy that ended TLS says so), else the request's
 /// scheme. Forward-auth services build the URL they judge from it (Authelia: proto, `://`,
 /// host, then `X-Forwarded-Uri`), so a free value (`https://api.example.com/public?`) would
@@ -164,19 +166,21 @@ pub(super) fn forwarded_proto(req: &Request) -> &str {
             .into_iter()
             .find(|known| value.eq_ignore_ascii_case(known))
     };
-    if let Some(set) = req.host_forwarded_proto.as_deref().and_then(known) {
-        return set;
+    let scheme = if req.scheme.is_empty() {
+        "http"
+    } else {
+        req.scheme.as_str()
+    };
+    if let Some(set) = &req.host_forwarded_proto {
+        // What the host sends the upstream; one the call cannot carry (a list, nothing) gives
+        // the request's scheme, never the client's header.
+        return known(set).unwrap_or(scheme);
     }
     let mut said = req
         .headers
         .iter()
         .filter(|(name, _)| same_header(name, "x-forwarded-proto"))
         .map(|(_, value)| value.trim_matches([' ', '\t']));
-    let scheme = if req.scheme.is_empty() {
-        "http"
-    } else {
-        req.scheme.as_str()
-    };
     let Some(first) = said.next() else {
         return scheme;
     };
@@ -287,15 +291,33 @@ pub fn ambiguous_host(req: &Request) -> bool {
     matches!((&req.target_host, named), (Some(target), Some(named)) if !target.eq_ignore_ascii_case(&named))
 }
 
-/// True when the request's host (`Host`, or `:authority`) is a host name or IP literal with
-/// at most a port: letters, digits, `-`, `.`, `_`, `~`, `:`, `[` and `]` only. The call builds
-/// `X-Original-URL` and `X-Forwarded-Host` from it, and nginx lets any byte but `/` and
-/// controls through: `api.example.com#` or `?` would end the URL's path (`https://h#/admin`
-/// names no path), `api.example.com@public.example.com` name another host.
+/// True when the request's host (`Host`, or `:authority`) is a host name (letters, digits,
+/// `-`, `.`, `_`, `~`) or a bracketed IP literal (hex digits, `:` and `.` inside), with at
+/// most a port of digits. The call builds `X-Original-URL` and `X-Forwarded-Host` from it, and
+/// nginx lets any byte but `/` and controls through: `api.example.com#` or `?` would end the
+/// URL's path (`https://h#/admin` names no path), `api.example.com@public.example.com` name
+/// another host, and `victim.example:evil.example` is one host to Rack (its port must be
+/// digits) and another to the call. (No host at all is left to the hosts, which refuse it:
+/// nginx answers 400, Envoy requires `Host` or `:authority`.)
 fn plain_authority(authority: &str) -> bool {
-    authority.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'[' | b']')
-    })
+    if authority.is_empty() {
+        return true;
+    }
+    let (host, port) = split_port(authority);
+    let name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    let literal = |h: &str| {
+        h.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|inner| {
+                !inner.is_empty()
+                    && inner
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+            })
+    };
+    !host.is_empty()
+        && (host.bytes().all(name) || literal(host))
+        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// True when a `Forwarded` header names a host other than the request's `Host`, or holds a
@@ -313,13 +335,17 @@ fn forwarded_elsewhere(req: &Request) -> bool {
 }
 
 /// Two authorities name the same host: host parts equal without regard to case (and one
-/// trailing dot), ports equal when both give one (nginx's `$host`, which front proxies write
-/// into `Forwarded`, has none).
+/// trailing dot), ports of digits only (`victim.example:evil.example` is one host to Rack),
+/// equal when both give one (nginx's `$host`, which front proxies write into `Forwarded`, has
+/// none).
 fn same_host(a: &str, b: &str) -> bool {
     let (host_a, port_a) = split_port(a);
     let (host_b, port_b) = split_port(b);
     let bare = |h: &str| h.strip_suffix('.').unwrap_or(h).to_ascii_lowercase();
+    let digits = |port: Option<&str>| port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()));
     !host_a.is_empty()
+        && digits(port_a)
+        && digits(port_b)
         && bare(host_a) == bare(host_b)
         && (port_a.is_none() || port_b.is_none() || port_a == port_b)
 }

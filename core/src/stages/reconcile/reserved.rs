@@ -188,6 +188,7 @@ mod tests {
         let req = Request {
             method: "GET".into(),
             path: "/".into(),
+            authority: "api.example.com".into(),
             headers: [("X-Anonymous-Consumer", "no"), ("X-Consumer-ID", "c-admin")]
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
