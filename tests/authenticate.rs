@@ -873,7 +873,8 @@ fn jwt_or_key_auth_with_anonymous_is_a_logical_or() {
 /// go on, as Kong does: with `jwt.anonymous` and key-auth, a forged `Authorization: Bearer`
 /// reached the upstream beside bob's verified key (no `X-Anonymous-Consumer` to warn it), and a
 /// Basic user with a wrong password reached it beside the anonymous consumer. The rejected
-/// credential is removed: token headers, token query arguments and cookies, key headers and
+/// credential is removed: token headers, token query arguments and cookies (also under a name
+/// PHP or an old Rack reads as a token cookie's: `session[a]`, `sess%69on`), key headers and
 /// arguments, the Basic header; an unrelated header, argument or cookie stays.
 #[test]
 fn a_credential_rejected_before_anonymous_never_reaches_the_upstream() {
@@ -897,7 +898,10 @@ fn a_credential_rejected_before_anonymous_never_reaches_the_upstream() {
         let or = Request::get("/r?jwt=x&a=1&apikey=junk")
             .header("apikey", "alice-api-key")
             .header("authorization", &format!("Bearer {forged}"))
-            .header("cookie", "session=forged; theme=dark");
+            .header(
+                "cookie",
+                "session=forged; theme=dark; sess%69on=x; session[a]=y",
+            );
         let resp = gw.send(&or);
         assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
         let rec = upstream.single();

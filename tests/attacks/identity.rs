@@ -603,8 +603,16 @@ fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
             Request::get(&format!("/r?jwt={good}")).header("authorization", &forged),
             cookie(format!("a=1;\tsession={forged}; session={good}")),
             cookie(format!("session={good}; session=\"{forged}\"")),
+            // PHP's `jwt_token` and `session` (an array), an old Rack's `session`; a raw JWS
+            // padded as PyJWT takes it.
+            cookie(format!("session={good}; jwt.token={forged}")),
+            cookie(format!("session={good}; session[0]={forged}")),
+            cookie(format!("session={good}, sess%69on={forged}")),
+            Request::get(&format!("/r?jwt={good}"))
+                .header("authorization", &format!("JWT {forged}=")),
         ];
-        let config = json!({"consumers": consumers(), "jwt": {"cookie_names": ["session"]}});
+        let config = json!({"consumers": consumers(),
+                            "jwt": {"cookie_names": ["session", "jwt_token"]}});
         let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
         for req in &attempts {
             let resp = gw.send(req);

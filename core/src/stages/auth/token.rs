@@ -14,7 +14,9 @@
 //! in any ASCII case, cookies are separated by `;` or `,`, spaces around the name and after `=`
 //! are skipped, and the value runs to the next `;` (a `,` stays in it). A cookie of the name
 //! as Go, Node or Python read it (after a tab, unquoted) counts too, as does a query argument
-//! PHP or Rack 2 read under a token name (`urlenc::files_under`).
+//! PHP or Rack 2 read under a token name (`urlenc::files_under`). A cookie only PHP or Rack
+//! read under a token cookie's name (`jwt.token` is PHP's `jwt_token`, `sess%69on` an old
+//! Rack's `session`) is no token of its own, as in Kong, but must hold no other token.
 
 use crate::stages::headers::same_header;
 use crate::stages::{urlenc, HeaderEdits, Request};
@@ -95,8 +97,10 @@ impl TokenLocations {
                 variants.extend(value.filter(|v| !v.is_empty()).map(Cow::into_owned));
             }
         }
+        let mut cookie_variants = Vec::new();
         for header in req.header_all("cookie") {
             for name in &self.cookie_names {
+                cookie_variants.extend(filed_cookie_values(header, name));
                 for value in cookie_values(header, name) {
                     if tokens.add(Some(value.to_string())) {
                         return Found::Multiple;
@@ -117,6 +121,14 @@ impl TokenLocations {
         }
         let found = !tokens.0.is_empty();
         if found && variants.into_iter().any(|v| !tokens.0.contains(&Some(v))) {
+            return Found::Multiple;
+        }
+        let token = |v: &str| tokens.0.contains(&Some(v.to_string()));
+        let read = |v: &&str| {
+            let v = v.trim_matches([' ', '\t']);
+            token(v) || token(&urlenc::decoded(v))
+        };
+        if found && !cookie_variants.iter().all(read) {
             return Found::Multiple;
         }
         match tokens.0.as_slice() {
@@ -150,7 +162,7 @@ impl TokenLocations {
                     }
                     None => {
                         other = true;
-                        raw.extend(piece.split_ascii_whitespace().filter(|w| compact_jws(w)));
+                        raw.extend(piece.split_ascii_whitespace().filter(|w| jws_like(w)));
                     }
                 }
             }
@@ -180,7 +192,7 @@ impl TokenLocations {
     pub fn remove_all(&self, req: &Request, path: &str, edits: &mut HeaderEdits) {
         for name in &self.header_names {
             let token = |piece: &str| {
-                bearer(piece).is_some() || piece.split_ascii_whitespace().any(compact_jws)
+                bearer(piece).is_some() || piece.split_ascii_whitespace().any(jws_like)
             };
             let values = req.header_all_spellings(name);
             if values.flat_map(|v| v.split(',')).any(token) {
@@ -202,7 +214,9 @@ impl TokenLocations {
         let blank = [' ', '\t'];
         let token_cookie = |piece: &&str| {
             let found = |n: &String| {
-                !cookie_values(piece, n).is_empty() || !lenient_cookie_values(piece, n).is_empty()
+                !cookie_values(piece, n).is_empty()
+                    || !lenient_cookie_values(piece, n).is_empty()
+                    || !filed_cookie_values(piece, n).is_empty()
             };
             self.cookie_names.iter().any(found)
         };
@@ -286,6 +300,42 @@ fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
         values.push(unquoted.unwrap_or(value));
     }
     values
+}
+
+/// The value of every cookie in one `Cookie` header value that PHP or Rack file under `name`
+/// though nginx reads another name, none empty: PHP skips leading whitespace, reads ` ` and `.`
+/// as `_` and `name[…]` as an array `name` (`urlenc::files_under`, cookie names are not
+/// decoded); Rack 2 splits on `,` as well as `;`, and Rack before 2.2 percent-decoded names.
+fn filed_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
+    let mut values = Vec::new();
+    for pair in header.split([';', ',']) {
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let key = key.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        if key.trim_end_matches([' ', '\t']).eq_ignore_ascii_case(name) {
+            continue;
+        }
+        let decoded = urlenc::decoded(key);
+        let filed = urlenc::files_under(key, name) || urlenc::files_under(&decoded, name);
+        if filed && !value.trim_matches([' ', '\t']).is_empty() {
+            values.push(value);
+        }
+    }
+    values
+}
+
+/// True for a word an upstream may decode as a JWS: three segments of base64url or base64
+/// characters, each perhaps padded with `=` (PyJWT takes padding, Node's `jws` the `+` and
+/// `/` of base64), the first two not empty. Wider than [`compact_jws`], for a token no stage
+/// reads: the filter only ever verifies the compact form.
+fn jws_like(word: &str) -> bool {
+    let b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/');
+    let segment = |s: &str| s.trim_end_matches('=').chars().all(b64);
+    let segments: Vec<&str> = word.split('.').collect();
+    matches!(segments.as_slice(), [h, p, s]
+        if !h.trim_end_matches('=').is_empty() && !p.trim_end_matches('=').is_empty()
+            && [h, p, s].iter().all(|x| segment(x)))
 }
 
 /// True for a JWS in compact form: three base64url segments (the last may be empty).
@@ -518,6 +568,104 @@ mod tests {
         assert_eq!(
             locations().find(&req("/", &[("authorization", jws)])),
             Found::None
+        );
+    }
+
+    /// Regression (review): a raw JWS padded with `=` or written in base64's `+` and `/`
+    /// (PyJWT and Node's `jws` decode both) was not counted beside a token, nor removed when
+    /// the request fell back, since only the compact form was looked for.
+    #[test]
+    fn find_raw_jws_in_another_base64_beside_a_token_is_multiple_and_removed() {
+        for raw in [
+            "eyJh.eyJz.c2ln=",
+            "eyJh=.eyJz.c2ln",
+            "ey+h.ey/z.c2ln",
+            "JWT eyJh.eyJz.c2l=",
+        ] {
+            let headers = [("authorization", raw), ("cookie", "session=a")];
+            assert_eq!(
+                locations().find(&req("/", &headers)),
+                Found::Multiple,
+                "{raw}"
+            );
+            let got = removals("/p", &[("authorization", raw)]);
+            assert_eq!(got, [HeaderEdit::Remove("authorization".into())], "{raw}");
+        }
+        // Not JWS-like: two segments, an empty payload, another scheme's characters.
+        for other in ["eyJh.eyJz", "eyJh..c2ln", "Basic eHl6PT0=", "a.b.c!"] {
+            let headers = [("authorization", other), ("cookie", "session=a")];
+            assert_eq!(
+                locations().find(&req("/", &headers)),
+                Found::One("a".into()),
+                "{other}"
+            );
+            assert_eq!(removals("/p", &[("authorization", other)]), [], "{other}");
+        }
+    }
+
+    /// Regression (review): a cookie PHP files under a token cookie's name (`.` or a space for
+    /// `_`, an array `name[…]`, leading whitespace) or an old Rack decodes to it (`%5F`) is
+    /// another token to such an upstream: beside a token found it must be that token, and the
+    /// fallback removes it. Alone it is no token (Kong reads no such cookie).
+    #[test]
+    fn find_cookie_php_or_rack_file_under_the_name_is_a_second_token() {
+        let mut locations = locations();
+        locations.cookie_names = vec!["jwt_token".into()];
+        let bearer = ("authorization", "Bearer a");
+        for cookie in [
+            "jwt.token=b",
+            "x=1; jwt token=b",
+            "x=1,jwt%5Ftoken=b",
+            "jwt_token[0]=b",
+            "x=1;\tjwt.token=b; jwt_token=a",
+        ] {
+            let headers = [bearer, ("cookie", cookie)];
+            assert_eq!(
+                locations.find(&req("/", &headers)),
+                Found::Multiple,
+                "{cookie}"
+            );
+            let r = req("/", &[("cookie", cookie)]);
+            let mut edits = HeaderEdits::default();
+            locations.remove_all(&r, &r.path, &mut edits);
+            let kept = edits.0.iter().find_map(|e| match e {
+                HeaderEdit::Set(name, value) if name == "cookie" => Some(value.as_str()),
+                _ => None,
+            });
+            assert!(
+                !kept.unwrap_or_default().contains("=b"),
+                "{cookie}: {kept:?}"
+            );
+            assert!(!edits.0.is_empty(), "{cookie}");
+        }
+        // The same token under those names passes; alone they are no token; other names and
+        // empty values are not looked at.
+        for cookie in ["jwt.token=a", "jwt.token= a", "jwt.token=%61"] {
+            let headers = [bearer, ("cookie", cookie)];
+            assert_eq!(
+                locations.find(&req("/", &headers)),
+                Found::One("a".into()),
+                "{cookie}"
+            );
+        }
+        assert_eq!(
+            locations.find(&req("/", &[("cookie", "jwt.token=b")])),
+            Found::None
+        );
+        for cookie in ["jwt.tokens=b", "jwtXtoken=b", "jwt.token=", "jwt.token"] {
+            let headers = [bearer, ("cookie", cookie)];
+            assert_eq!(
+                locations.find(&req("/", &headers)),
+                Found::One("a".into()),
+                "{cookie}"
+            );
+        }
+        let r = req("/", &[("cookie", "x=1; jwt.token=b; y=2")]);
+        let mut edits = HeaderEdits::default();
+        locations.remove_all(&r, &r.path, &mut edits);
+        assert_eq!(
+            edits.0,
+            [HeaderEdit::Set("cookie".into(), "x=1; y=2".into())]
         );
     }
 
