@@ -578,6 +578,20 @@ fn jwks_endpoint_serves_previous_keys_and_refuses_private_ones() {
         bad["jwks_endpoint"]["previous_keys"] = json!([old]);
         let log = Gateway::refused(host, Setup::new(bad.to_string(), Server::ok().addr()));
         assert!(log.contains("configuration rejected: jwks_endpoint.previous_keys[0]: holds private or secret member \"d\""), "{host:?}: {log}");
+
+        // Another key under the gateway's `kid` is refused (a verifier picking by `kid` would
+        // take one for the other); the gateway's own key listed again is published once.
+        let mut bad = upstream_jwt_config(1024);
+        let mut clash = public_old.clone();
+        clash["kid"] = json!("gw-1");
+        bad["jwks_endpoint"]["previous_keys"] = json!([public_old, clash]);
+        let log = Gateway::refused(host, Setup::new(bad.to_string(), Server::ok().addr()));
+        assert!(log.contains("configuration rejected: jwks_endpoint.previous_keys[1]: publishes another key under a kid already published"), "{host:?}: {log}");
+        let mut again = upstream_jwt_config(1024);
+        again["jwks_endpoint"]["previous_keys"] = json!([keys[0], public_old]);
+        let (_upstream, gw) = start(host, again);
+        let served = gw.send(&Request::get("/keys")).json()["keys"].clone();
+        assert_eq!(served, json!([keys[0], public_old]), "{host:?}");
     }
 }
 

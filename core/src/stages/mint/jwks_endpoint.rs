@@ -26,10 +26,10 @@ pub fn compile(
     if !section.path.starts_with('/') {
         return Err(ConfigError::new("jwks_endpoint.path", "must start with /"));
     }
-    let mut keys: Vec<Value> = signers
-        .iter()
-        .filter_map(|s| s.public_jwk.clone())
-        .collect();
+    let mut keys: Vec<Value> = Vec::new();
+    for jwk in signers.iter().filter_map(|s| s.public_jwk.clone()) {
+        publish(&mut keys, jwk, "jwks_endpoint")?;
+    }
     for (i, key) in section.previous_keys.iter().enumerate() {
         let path = format!("jwks_endpoint.previous_keys[{i}]");
         let object = key
@@ -46,12 +46,39 @@ pub fn compile(
         let public = Jwk::from_value(key, OctKeyEncoding::Base64Url)
             .and_then(|jwk| jwk.to_public_json())
             .map_err(|e| ConfigError::new(&path, e.to_string()))?;
-        keys.push(Value::Object(public));
+        publish(&mut keys, Value::Object(public), &path)?;
     }
     Ok(JwksEndpoint {
         path: section.path.clone(),
         body: json!({ "keys": keys }).to_string().into_bytes(),
     })
+}
+
+/// Adds `key` to the published set: a second copy of a key already in it (the current key
+/// also listed among `previous_keys`) is dropped; another key under a `kid` already published
+/// is refused, since a verifier picking its key by `kid` would take one for the other
+/// (RFC 7517 §4.5 asks distinct keys of a set for distinct `kid`s).
+fn publish(keys: &mut Vec<Value>, key: Value, path: &str) -> Result<(), ConfigError> {
+    let kid = key.get("kid").and_then(Value::as_str);
+    for held in keys.iter() {
+        if same_key(held, &key) {
+            return Ok(());
+        }
+        if kid.is_some() && held.get("kid").and_then(Value::as_str) == kid {
+            let problem = "publishes another key under a kid already published (the two \
+                mint stages' keys, or a previous key): give each key its own kid";
+            return Err(ConfigError::new(path, problem));
+        }
+    }
+    keys.push(key);
+    Ok(())
+}
+
+/// True when two public JWKs hold the same key under the same `kid`: their key type, curve and
+/// public members are equal (`alg` and `use` aside).
+fn same_key(a: &Value, b: &Value) -> bool {
+    const MEMBERS: [&str; 7] = ["kty", "crv", "n", "e", "x", "y", "kid"];
+    MEMBERS.iter().all(|m| a.get(m) == b.get(m))
 }
 
 impl JwksEndpoint {
@@ -88,5 +115,53 @@ impl JwksEndpoint {
             }),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ec(x: &str, kid: &str) -> Value {
+        json!({"kty": "EC", "crv": "P-256", "x": x, "y": "Y", "kid": kid, "alg": "ES256"})
+    }
+
+    #[test]
+    fn publish_refuses_a_second_key_under_a_kid_and_drops_a_second_copy() {
+        let mut keys = Vec::new();
+        publish(&mut keys, ec("A", "k1"), "p").unwrap();
+        // The same key again (its `alg` or `use` written otherwise): published once.
+        let mut again = ec("A", "k1");
+        again["use"] = json!("sig");
+        publish(&mut keys, again, "p").unwrap();
+        assert_eq!(keys, [ec("A", "k1")]);
+        // Another key under `k1`, whatever its type: refused, naming the path.
+        for other in [
+            ec("B", "k1"),
+            json!({"kty": "RSA", "n": "N", "e": "AQAB", "kid": "k1"}),
+        ] {
+            let err = publish(&mut keys, other, "jwks_endpoint.previous_keys[1]").unwrap_err();
+            assert!(
+                err.to_string().starts_with(
+                    "jwks_endpoint.previous_keys[1]: publishes another key under a kid"
+                ),
+                "{err}"
+            );
+        }
+        // Other kids, and keys without one, are published.
+        publish(&mut keys, ec("B", "k2"), "p").unwrap();
+        publish(
+            &mut keys,
+            json!({"kty": "OKP", "crv": "Ed25519", "x": "C"}),
+            "p",
+        )
+        .unwrap();
+        publish(
+            &mut keys,
+            json!({"kty": "OKP", "crv": "Ed25519", "x": "D"}),
+            "p",
+        )
+        .unwrap();
+        assert_eq!(keys.len(), 4);
     }
 }
