@@ -608,8 +608,14 @@ fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
             cookie(format!("session={good}; jwt.token={forged}")),
             cookie(format!("session={good}; session[0]={forged}")),
             cookie(format!("session={good}, sess%69on={forged}")),
+            // Blanks Python's strip and PHP's isspace take off a name; ASP.NET's case.
+            cookie(format!("session={good}; \u{3000}session={forged}")),
+            cookie(format!("session={good}; \u{85}session={forged}")),
+            cookie(format!("session={good}; JWT%5FTOKEN={forged}")),
             Request::get(&format!("/r?jwt={good}"))
                 .header("authorization", &format!("JWT {forged}=")),
+            Request::get(&format!("/r?jwt={good}"))
+                .header("authorization", &format!("JWT *{forged}")),
         ];
         let config = json!({"consumers": consumers(),
                             "jwt": {"cookie_names": ["session", "jwt_token"]}});

@@ -14,11 +14,13 @@
 //! in any ASCII case, cookies are separated by `;` or `,`, spaces around the name and after `=`
 //! are skipped, and the value runs to the next `;` (a `,` stays in it). A cookie of the name
 //! as Go, Node or Python read it (after a tab, unquoted) counts too, as does a query argument
-//! PHP or Rack 2 read under a token name (`urlenc::files_under`). A cookie only PHP or Rack
-//! read under a token cookie's name (`jwt.token` is PHP's `jwt_token`, `sess%69on` an old
-//! Rack's `session`) is no token of its own, as in Kong, but must hold no other token.
+//! PHP or Rack 2 read under a token name (`urlenc::files_under`). A cookie only other readers
+//! take for a token cookie (`jwt.token` is PHP's `jwt_token`, `sess%69on` an old Rack's
+//! `session`, `\x0csession` Python's; [`filed_cookie_values`]) is no token of its own, as in
+//! Kong, but must hold no other token.
 
 use crate::stages::headers::same_header;
+use crate::stages::reconcile::percent_decode;
 use crate::stages::{urlenc, HeaderEdits, Request};
 use std::borrow::Cow;
 
@@ -123,10 +125,11 @@ impl TokenLocations {
         if found && variants.into_iter().any(|v| !tokens.0.contains(&Some(v))) {
             return Found::Multiple;
         }
-        let token = |v: &str| tokens.0.contains(&Some(v.to_string()));
+        // The value as nginx would read it, trimmed, or percent-decoded (PHP, Rack).
+        let token = |v: &str| tokens.0.contains(&Some(v.to_string())) || tokens.has_trimmed(v);
         let read = |v: &&str| {
             let v = v.trim_matches([' ', '\t']);
-            token(v) || token(&urlenc::decoded(v))
+            token(v) || token(&percent_decode(v.as_bytes()))
         };
         if found && !cookie_variants.iter().all(read) {
             return Found::Multiple;
@@ -302,40 +305,55 @@ fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
     values
 }
 
-/// The value of every cookie in one `Cookie` header value that PHP or Rack file under `name`
-/// though nginx reads another name, none empty: PHP skips leading whitespace, reads ` ` and `.`
-/// as `_` and `name[…]` as an array `name` (`urlenc::files_under`, cookie names are not
-/// decoded); Rack 2 splits on `,` as well as `;`, and Rack before 2.2 percent-decoded names.
+/// The value of every cookie in one `Cookie` header value that some upstream reads under
+/// `name` though nginx reads another name (none empty). Pairs part at `;` and `,` (Rack before
+/// 2.2 splits on both). Around a name, readers strip more than nginx's spaces: PHP any C
+/// `isspace` before it, Python's `str.strip` (Django, Flask, Starlette, reading bytes as
+/// Latin-1) Unicode whitespace and the controls 0x1C to 0x1F on both sides, Netty vertical
+/// tab and form feed; every control, Unicode blank and U+FFFD (a byte the host passed that is
+/// no UTF-8, 0x85 or 0xA0 to Latin-1) is stripped here. The name stripped is then compared as
+/// PHP files it (` `, `.` as `_`, `name[…]` an array: against PHP's reading of `name` too, as
+/// `jwt.token`'s variable is `jwt_token`), in any case (ASP.NET), and percent-decoded (Rack
+/// before 2.2.3, ASP.NET's compatibility switch), as [`urlenc::reads_as`] reads a key.
 fn filed_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
+    let blank = |c: char| c.is_control() || c.is_whitespace() || c == '\u{fffd}';
+    let php_name: Cow<'_, str> = match name.contains([' ', '.']) {
+        true => Cow::Owned(name.replace([' ', '.'], "_")),
+        false => Cow::Borrowed(name),
+    };
     let mut values = Vec::new();
     for pair in header.split([';', ',']) {
         let Some((key, value)) = pair.split_once('=') else {
             continue;
         };
-        let key = key.trim_start_matches(|c: char| c.is_ascii_whitespace());
-        if key.trim_end_matches([' ', '\t']).eq_ignore_ascii_case(name) {
+        // nginx's own reading (spaces around the name): a token already, not a variant.
+        if key.trim_matches(' ').eq_ignore_ascii_case(name) {
             continue;
         }
-        let decoded = urlenc::decoded(key);
-        let filed = urlenc::files_under(key, name) || urlenc::files_under(&decoded, name);
-        if filed && !value.trim_matches([' ', '\t']).is_empty() {
+        let key = key.trim_matches(blank);
+        let decoded = percent_decode(key.as_bytes());
+        let reads = |k: &str| {
+            k.eq_ignore_ascii_case(name)
+                || urlenc::reads_as(k, &php_name)
+                || urlenc::reads_as(k, name)
+        };
+        if (reads(key) || reads(&decoded)) && !value.trim_matches(blank).is_empty() {
             values.push(value);
         }
     }
     values
 }
 
-/// True for a word an upstream may decode as a JWS: three segments of base64url or base64
-/// characters, each perhaps padded with `=` (PyJWT takes padding, Node's `jws` the `+` and
-/// `/` of base64), the first two not empty. Wider than [`compact_jws`], for a token no stage
-/// reads: the filter only ever verifies the compact form.
+/// True for a word an upstream may decode as a JWS: three `.`-separated segments, the first two
+/// not empty, no `"` (a quoted parameter of another scheme). Lenient decoders take padding,
+/// base64's `+` and `/` (PyJWT, Node's `jws`), and skip characters outside the alphabet
+/// (Python's `urlsafe_b64decode`, Node's `Buffer`), so the segments' characters are not
+/// checked. Wider than [`compact_jws`], for a token no stage reads: the filter only ever
+/// verifies the compact form.
 fn jws_like(word: &str) -> bool {
-    let b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/');
-    let segment = |s: &str| s.trim_end_matches('=').chars().all(b64);
     let segments: Vec<&str> = word.split('.').collect();
-    matches!(segments.as_slice(), [h, p, s]
-        if !h.trim_end_matches('=').is_empty() && !p.trim_end_matches('=').is_empty()
-            && [h, p, s].iter().all(|x| segment(x)))
+    matches!(segments.as_slice(), [h, p, _] if !h.is_empty() && !p.is_empty())
+        && !word.contains('"')
 }
 
 /// True for a JWS in compact form: three base64url segments (the last may be empty).
@@ -581,6 +599,7 @@ mod tests {
             "eyJh=.eyJz.c2ln",
             "ey+h.ey/z.c2ln",
             "JWT eyJh.eyJz.c2l=",
+            "eyJ*h.eyJ*z.",
         ] {
             let headers = [("authorization", raw), ("cookie", "session=a")];
             assert_eq!(
@@ -591,8 +610,14 @@ mod tests {
             let got = removals("/p", &[("authorization", raw)]);
             assert_eq!(got, [HeaderEdit::Remove("authorization".into())], "{raw}");
         }
-        // Not JWS-like: two segments, an empty payload, another scheme's characters.
-        for other in ["eyJh.eyJz", "eyJh..c2ln", "Basic eHl6PT0=", "a.b.c!"] {
+        // Not JWS-like: two or four segments, an empty payload, a quoted parameter.
+        for other in [
+            "eyJh.eyJz",
+            "eyJh..c2ln",
+            "Basic eHl6PT0=",
+            "a.b.c.d",
+            "Digest uri=\"/a.b.c\"",
+        ] {
             let headers = [("authorization", other), ("cookie", "session=a")];
             assert_eq!(
                 locations().find(&req("/", &headers)),
@@ -618,6 +643,14 @@ mod tests {
             "x=1,jwt%5Ftoken=b",
             "jwt_token[0]=b",
             "x=1;\tjwt.token=b; jwt_token=a",
+            // Blanks other readers strip around a name (PHP, Python, Netty), case (ASP.NET).
+            "a=1;\x0cjwt_token=b",
+            "a=1;\x0bjwt_token=b",
+            "\u{85}jwt_token=b",
+            "\u{fffd}jwt_token=b",
+            "jwt_token\x1f=b",
+            "\u{3000}jwt_token=b",
+            "JWT%5FTOKEN=b",
         ] {
             let headers = [bearer, ("cookie", cookie)];
             assert_eq!(
@@ -652,6 +685,16 @@ mod tests {
             locations.find(&req("/", &[("cookie", "jwt.token=b")])),
             Found::None
         );
+        // The value is read whole: `a&junk` is another token to PHP and Rack.
+        let headers = [bearer, ("cookie", "jwt.token=a&junk")];
+        assert_eq!(locations.find(&req("/", &headers)), Found::Multiple);
+        // A configured name with a dot: PHP files `jwt_token` under its variable too.
+        locations.cookie_names = vec!["jwt.token".into()];
+        let headers = [("cookie", "jwt_token=b; jwt.token=a")];
+        assert_eq!(locations.find(&req("/", &headers)), Found::Multiple);
+        let headers = [("cookie", "jwt_token=a; jwt.token=a")];
+        assert_eq!(locations.find(&req("/", &headers)), Found::One("a".into()));
+        locations.cookie_names = vec!["jwt_token".into()];
         for cookie in ["jwt.tokens=b", "jwtXtoken=b", "jwt.token=", "jwt.token"] {
             let headers = [bearer, ("cookie", cookie)];
             assert_eq!(
