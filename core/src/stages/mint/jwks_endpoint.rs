@@ -54,17 +54,21 @@ pub fn compile(
     })
 }
 
-/// Adds `key` to the published set: a second copy of a key already in it (the current key
-/// also listed among `previous_keys`) is dropped; another key under a `kid` already published
-/// is refused, since a verifier picking its key by `kid` would take one for the other
-/// (RFC 7517 §4.5 asks distinct keys of a set for distinct `kid`s).
+/// Adds `key` to the published set. A second copy of a key already in it (the current key
+/// also listed among `previous_keys`) is dropped; the same key and `kid` under another `alg`
+/// or `use` (a key kept across an algorithm's change) is published too, as verifiers matching
+/// a JWK's `alg` need; another key under a `kid` already published is refused, since a
+/// verifier picking its key by `kid` would take one for the other (RFC 7517 §4.5 asks
+/// distinct keys of a set for distinct `kid`s).
 fn publish(keys: &mut Vec<Value>, key: Value, path: &str) -> Result<(), ConfigError> {
     let kid = key.get("kid").and_then(Value::as_str);
     for held in keys.iter() {
-        if same_key(held, &key) {
-            return Ok(());
-        }
-        if kid.is_some() && held.get("kid").and_then(Value::as_str) == kid {
+        let same = |members: &[&str]| members.iter().all(|m| held.get(m) == key.get(m));
+        if same(&KEY_MEMBERS) {
+            if same(&["alg", "use"]) {
+                return Ok(());
+            }
+        } else if kid.is_some() && held.get("kid").and_then(Value::as_str) == kid {
             let problem = "publishes another key under a kid already published (the two \
                 mint stages' keys, or a previous key): give each key its own kid";
             return Err(ConfigError::new(path, problem));
@@ -74,12 +78,8 @@ fn publish(keys: &mut Vec<Value>, key: Value, path: &str) -> Result<(), ConfigEr
     Ok(())
 }
 
-/// True when two public JWKs hold the same key under the same `kid`: their key type, curve and
-/// public members are equal (`alg` and `use` aside).
-fn same_key(a: &Value, b: &Value) -> bool {
-    const MEMBERS: [&str; 7] = ["kty", "crv", "n", "e", "x", "y", "kid"];
-    MEMBERS.iter().all(|m| a.get(m) == b.get(m))
-}
+/// The members naming a public key and its `kid`: equal in two JWKs, they are one key.
+const KEY_MEMBERS: [&str; 7] = ["kty", "crv", "n", "e", "x", "y", "kid"];
 
 impl JwksEndpoint {
     /// The reply when the request is on the endpoint's path: the JWKS for `GET` and `HEAD`,
@@ -130,11 +130,14 @@ mod tests {
     fn publish_refuses_a_second_key_under_a_kid_and_drops_a_second_copy() {
         let mut keys = Vec::new();
         publish(&mut keys, ec("A", "k1"), "p").unwrap();
-        // The same key again (its `alg` or `use` written otherwise): published once.
-        let mut again = ec("A", "k1");
-        again["use"] = json!("sig");
-        publish(&mut keys, again, "p").unwrap();
+        // The same key again: published once; under another `alg`, published too.
+        publish(&mut keys, ec("A", "k1"), "p").unwrap();
         assert_eq!(keys, [ec("A", "k1")]);
+        let mut other_alg = ec("A", "k1");
+        other_alg["alg"] = json!("ES384");
+        publish(&mut keys, other_alg.clone(), "p").unwrap();
+        assert_eq!(keys, [ec("A", "k1"), other_alg]);
+        keys.pop();
         // Another key under `k1`, whatever its type: refused, naming the path.
         for other in [
             ec("B", "k1"),
