@@ -31,18 +31,23 @@ impl Drop for Nonces {
 }
 
 impl Nonces {
-    /// §3.2 steps b to g for the private scalar `x` (big-endian, below n) and the message
-    /// `digest`.
-    pub(super) fn new(x: &[u8; 32], digest: &[u8; 32]) -> Self {
-        let h = reduce_below_order(digest);
-        let mut nonces = Self {
+    /// The DRBG before seeding (K = 0…0, V = 1…1): nothing secret yet, so it may be moved
+    /// into place. [`Self::seed`] then seeds it where it stays: a seeded state returned by
+    /// value could leave an unwiped copy of K's states behind on the stack.
+    pub(super) fn unseeded() -> Self {
+        Self {
             key: HmacKey::new(&[0; 32]),
             v: [1; 32],
             drawn: false,
-        };
-        nonces.reseed(0x00, &[x, &h]);
-        nonces.reseed(0x01, &[x, &h]);
-        nonces
+        }
+    }
+
+    /// §3.2 steps d to g for the private scalar `x` (big-endian, below n) and the message
+    /// `digest`, in place.
+    pub(super) fn seed(&mut self, x: &[u8; 32], digest: &[u8; 32]) {
+        let h = reduce_below_order(digest);
+        self.reseed(0x00, &[x, &h]);
+        self.reseed(0x01, &[x, &h]);
     }
 
     /// The next nonce in [1, n − 1], big-endian (§3.2 step h).

@@ -28,7 +28,8 @@ pub fn sign(key: &SigningKey, digest: &[u8; 32]) -> Option<Signature> {
     let d = key.as_nonzero_scalar();
     let d_bytes = Zeroizing::new(d.to_repr());
     let d_array = Zeroizing::new(<[u8; 32]>::from(*d_bytes));
-    let mut nonces = Nonces::new(&d_array, digest);
+    let mut nonces = Nonces::unseeded();
+    nonces.seed(&d_array, digest);
     // z: the digest as an integer, reduced mod n (32 bytes: no truncation for P-256).
     let z = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(*digest));
     for _ in 0..TRIES {
