@@ -612,6 +612,9 @@ fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
             cookie(format!("session={good}; \u{3000}session={forged}")),
             cookie(format!("session={good}; \u{85}session={forged}")),
             cookie(format!("session={good}; JWT%5FTOKEN={forged}")),
+            // WebOb (Pyramid) finds a name after a quote or a bracket.
+            cookie(format!("session={good}; a=x\"session={forged}")),
+            cookie(format!("session={good}; a=1[session={forged}")),
             Request::get(&format!("/r?jwt={good}"))
                 .header("authorization", &format!("JWT {forged}=")),
             Request::get(&format!("/r?jwt={good}"))
@@ -635,6 +638,10 @@ fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
             .header("authorization", &format!("Basic {}", "eHl6"))
             .header("cookie", &format!("a=1;\tsession={good}"));
         assert_still_serves(&gw, &upstream, &same);
+        // Another scheme's dotted value is no second token.
+        let other_scheme = Request::get(&format!("/r?jwt={good}"))
+            .header("authorization", "Digest realm=api.example.com, v=1.2.3");
+        assert_still_serves(&gw, &upstream, &other_scheme);
     }
 }
 

@@ -33,7 +33,9 @@ impl Drop for Nonces {
 impl Nonces {
     /// The DRBG before seeding (K = 0…0, V = 1…1): nothing secret yet, so it may be moved
     /// into place. [`Self::seed`] then seeds it where it stays: a seeded state returned by
-    /// value could leave an unwiped copy of K's states behind on the stack.
+    /// value could leave an unwiped copy of K's states behind on the stack. (Each HMAC still
+    /// runs on copies of K's states in a hasher, and a nonce drawn is copied into the scalar
+    /// it becomes: temporaries of the signature, not this state's moves.)
     pub(super) fn unseeded() -> Self {
         Self {
             key: HmacKey::new(&[0; 32]),

@@ -126,10 +126,11 @@ impl TokenLocations {
             return Found::Multiple;
         }
         // The value as nginx would read it, trimmed, or percent-decoded (PHP, Rack).
-        let token = |v: &str| tokens.0.contains(&Some(v.to_string())) || tokens.has_trimmed(v);
+        // The value as written, trimmed: a reader that does not decode (Django, Netty) takes
+        // an escaped copy of the token for another string.
         let read = |v: &&str| {
             let v = v.trim_matches([' ', '\t']);
-            token(v) || token(&percent_decode(v.as_bytes()))
+            tokens.0.contains(&Some(v.to_string())) || tokens.has_trimmed(v)
         };
         if found && !cookie_variants.iter().all(read) {
             return Found::Multiple;
@@ -278,17 +279,20 @@ fn cookie_value<'a>(text: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
 }
 
 /// Every value another cookie parser may read for `name` in one `Cookie` header value: a
-/// `name` (any ASCII case) at the start or after `;`, `,`, a space or a tab, then `=` with
-/// spaces or tabs around it; the value up to the next `;`, `,`, space or tab, without
-/// surrounding double quotes. Go and Node trim tabs as well as spaces, Python's `SimpleCookie`
-/// also separates cookies by whitespace, and all three unquote.
+/// `name` (any ASCII case) at the start or after any byte WebOb does not take into a name or
+/// an unquoted value ([`cookie_text`]: `;`, `,`, blanks and controls, `"`, `[`, `]`, `\`, any
+/// byte past ASCII; WebOb's unanchored scan finds a name there, as in `a=x"session=…` or
+/// `a="q"session=…`), then `=` with Python's ASCII blanks around it (space, tab, CR, LF, VT,
+/// FF); the value up to the next `;`, `,` or such blank, without surrounding double quotes. Go
+/// and Node trim tabs as well as spaces, Python's `SimpleCookie` also separates cookies by
+/// whitespace, and all of them unquote.
 fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
-    let stop = |b: u8| matches!(b, b';' | b',' | b' ' | b'\t');
-    let blank = [' ', '\t'];
+    let stop = |b: u8| matches!(b, b';' | b',' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let blank = [' ', '\t', '\n', '\r', '\x0b', '\x0c'];
     let bytes = header.as_bytes();
     let mut values = Vec::new();
     for at in 0..bytes.len() {
-        let starts = at == 0 || bytes.get(at - 1).copied().is_some_and(stop);
+        let starts = at == 0 || bytes.get(at - 1).copied().is_some_and(|b| !cookie_text(b));
         let named = bytes
             .get(at..at + name.len())
             .is_some_and(|w| w.eq_ignore_ascii_case(name.as_bytes()));
@@ -305,10 +309,16 @@ fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
     values
 }
 
+/// A byte WebOb's cookie scanner takes into a name or an unquoted value: letters, digits and
+/// ``~!@#$%^&*()_+=-`.?|:/{}<>'``.
+fn cookie_text(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"~!@#$%^&*()_+=-`.?|:/{}<>'".contains(&b)
+}
+
 /// The value of every cookie in one `Cookie` header value that some upstream reads under
 /// `name` though nginx reads another name (none empty). Pairs part at `;` and `,` (Rack before
 /// 2.2 splits on both). Around a name, readers strip more than nginx's spaces: PHP any C
-/// `isspace` before it, Python's `str.strip` (Django, Flask, Starlette, reading bytes as
+/// `isspace` before it, Python's `str.strip` (Django, Flask; Starlette on bytes read as
 /// Latin-1) Unicode whitespace and the controls 0x1C to 0x1F on both sides, Netty vertical
 /// tab and form feed; every control, Unicode blank and U+FFFD (a byte the host passed that is
 /// no UTF-8, 0x85 or 0xA0 to Latin-1) is stripped here. The name stripped is then compared as
@@ -344,16 +354,59 @@ fn filed_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
     values
 }
 
-/// True for a word an upstream may decode as a JWS: three `.`-separated segments, the first two
-/// not empty, no `"` (a quoted parameter of another scheme). Lenient decoders take padding,
-/// base64's `+` and `/` (PyJWT, Node's `jws`), and skip characters outside the alphabet
-/// (Python's `urlsafe_b64decode`, Node's `Buffer`), so the segments' characters are not
-/// checked. Wider than [`compact_jws`], for a token no stage reads: the filter only ever
-/// verifies the compact form.
+/// True for a word an upstream may decode as a JWS: a header segment that decodes to a JSON
+/// object, then at least two more segments, the payload not empty. Lenient decoders take
+/// padding, base64's `+` and `/` (PyJWT, Node's `jws`) and skip other characters (Python's
+/// `urlsafe_b64decode`, Node's `Buffer`); PyJWT also reads a fourth segment into the payload.
+/// Rails' `Token token="<jwt>"` reads the value of a `name=` parameter, quoted or not. Wider
+/// than [`compact_jws`], for a token no stage reads: the filter only ever verifies the compact
+/// form. A dotted value of another scheme (`realm=api.example.com`, `v=1.2.3`) is no JSON
+/// object.
 fn jws_like(word: &str) -> bool {
-    let segments: Vec<&str> = word.split('.').collect();
-    matches!(segments.as_slice(), [h, p, _] if !h.is_empty() && !p.is_empty())
-        && !word.contains('"')
+    let word = word.trim_matches('"');
+    let parameter = |name: &str| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    let word = match word.split_once('=') {
+        Some((name, value)) if parameter(name) && !value.starts_with(['=', '.']) => {
+            value.trim_matches('"')
+        }
+        _ => word,
+    };
+    let mut segments = word.split('.');
+    let (Some(header), Some(payload), Some(_)) =
+        (segments.next(), segments.next(), segments.next())
+    else {
+        return false;
+    };
+    !payload.is_empty() && decodes_to_json_object(header)
+}
+
+/// True when `segment`, decoded as leniently as Python's or Node's base64 (characters outside
+/// both alphabets skipped), starts with `{` after JSON's blanks; its first 64 characters are
+/// looked at.
+fn decodes_to_json_object(segment: &str) -> bool {
+    let sextet = |b: u8| match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    };
+    let (mut bits, mut held) = (0u32, 0u32);
+    for value in segment.bytes().take(64).filter_map(sextet) {
+        bits = (bits << 6 | u32::from(value)) & 0xfff;
+        held += 6;
+        if held >= 8 {
+            held -= 8;
+            match (bits >> held) & 0xff {
+                0x20 | 0x09 | 0x0a | 0x0d => {}
+                byte => return byte == u32::from(b'{'),
+            }
+        }
+    }
+    false
 }
 
 /// True for a JWS in compact form: three base64url segments (the last may be empty).
@@ -600,6 +653,10 @@ mod tests {
             "ey+h.ey/z.c2ln",
             "JWT eyJh.eyJz.c2l=",
             "eyJ*h.eyJ*z.",
+            "Token token=\"eyJh.eyJz.c2ln\"",
+            "Token token=eyJh.eyJz.c2ln",
+            "eyJh.eyJz.eyJ4.c2ln",
+            "IHsi.eyJz.c2ln",
         ] {
             let headers = [("authorization", raw), ("cookie", "session=a")];
             assert_eq!(
@@ -610,13 +667,19 @@ mod tests {
             let got = removals("/p", &[("authorization", raw)]);
             assert_eq!(got, [HeaderEdit::Remove("authorization".into())], "{raw}");
         }
-        // Not JWS-like: two or four segments, an empty payload, a quoted parameter.
+        // Not JWS-like: two segments, an empty payload, a header that is no JSON object
+        // (another scheme's dotted values).
         for other in [
             "eyJh.eyJz",
             "eyJh..c2ln",
             "Basic eHl6PT0=",
             "a.b.c.d",
             "Digest uri=\"/a.b.c\"",
+            "Digest realm=api.example.com",
+            "Token token=a.b.c",
+            "X v=1.2.3",
+            "Bot MTk4NjIy.Cl2FMQ.ZnCjm1XV",
+            "SharedAccessSignature sr=hub.azure-devices.net%2Fd&sig=x",
         ] {
             let headers = [("authorization", other), ("cookie", "session=a")];
             assert_eq!(
@@ -651,6 +714,15 @@ mod tests {
             "jwt_token\x1f=b",
             "\u{3000}jwt_token=b",
             "JWT%5FTOKEN=b",
+            // WebOb finds a name after any byte it keeps out of names; SimpleCookie parts
+            // cookies at VT and FF.
+            "a=x\"jwt_token=b",
+            "a=1[jwt_token=b",
+            "a=\"q\"jwt_token=b",
+            "a=1\x0bjwt_token=b",
+            "a=1 jwt_token\x0c=\x0cb",
+            // An escaped copy of the token is another string to a reader that does not decode.
+            "jwt.token=%61",
         ] {
             let headers = [bearer, ("cookie", cookie)];
             assert_eq!(
@@ -673,7 +745,7 @@ mod tests {
         }
         // The same token under those names passes; alone they are no token; other names and
         // empty values are not looked at.
-        for cookie in ["jwt.token=a", "jwt.token= a", "jwt.token=%61"] {
+        for cookie in ["jwt.token=a", "jwt.token= a", "x=\"jwt_token=a"] {
             let headers = [bearer, ("cookie", cookie)];
             assert_eq!(
                 locations.find(&req("/", &headers)),
