@@ -615,6 +615,8 @@ fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
             // WebOb (Pyramid) finds a name after a quote or a bracket.
             cookie(format!("session={good}; a=x\"session={forged}")),
             cookie(format!("session={good}; a=1[session={forged}")),
+            // Node, Werkzeug, Django and Starlette read on past a `,` (only `;` parts cookies).
+            cookie(format!("a=1;\tsession={good},{forged}")),
             Request::get(&format!("/r?jwt={good}"))
                 .header("authorization", &format!("JWT {forged}=")),
             Request::get(&format!("/r?jwt={good}"))

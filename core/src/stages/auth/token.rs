@@ -302,9 +302,19 @@ fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
         };
         let value = value.trim_start_matches(blank);
         let end = value.bytes().position(stop).unwrap_or(value.len());
-        let value = value.get(..end).unwrap_or_default();
-        let unquoted = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
-        values.push(unquoted.unwrap_or(value));
+        let short = value.get(..end).unwrap_or_default();
+        let unquoted = short.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+        values.push(unquoted.unwrap_or(short));
+        // Node's `cookie`, Werkzeug, Django and Starlette part cookies at `;` only: their value
+        // runs on past a `,` or a blank (`session\t=<token>,<forged>`).
+        let long = value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(blank);
+        if long.len() > short.len() {
+            values.push(long);
+        }
     }
     values
 }
@@ -331,24 +341,33 @@ fn filed_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
         true => Cow::Owned(name.replace([' ', '.'], "_")),
         false => Cow::Borrowed(name),
     };
+    let reads = |k: &str| {
+        k.eq_ignore_ascii_case(name) || urlenc::reads_as(k, &php_name) || urlenc::reads_as(k, name)
+    };
     let mut values = Vec::new();
-    for pair in header.split([';', ',']) {
-        let Some((key, value)) = pair.split_once('=') else {
-            continue;
-        };
-        // nginx's own reading (spaces around the name): a token already, not a variant.
-        if key.trim_matches(' ').eq_ignore_ascii_case(name) {
-            continue;
-        }
-        let key = key.trim_matches(blank);
-        let decoded = percent_decode(key.as_bytes());
-        let reads = |k: &str| {
-            k.eq_ignore_ascii_case(name)
-                || urlenc::reads_as(k, &php_name)
-                || urlenc::reads_as(k, name)
-        };
-        if (reads(key) || reads(&decoded)) && !value.trim_matches(blank).is_empty() {
+    for piece in header.split(';') {
+        let mut from = 0;
+        for pair in piece.split(',') {
+            let at = from;
+            from += pair.len() + 1;
+            let Some((key, value)) = pair.split_once('=') else {
+                continue;
+            };
+            // nginx's own reading (spaces around the name): a token already, not a variant.
+            if key.trim_matches(' ').eq_ignore_ascii_case(name) {
+                continue;
+            }
+            let stripped = key.trim_matches(blank);
+            let decoded = percent_decode(stripped.as_bytes());
+            if !(reads(stripped) || reads(&decoded)) || value.trim_matches(blank).is_empty() {
+                continue;
+            }
             values.push(value);
+            // Readers that part cookies at `;` only read on past a `,`.
+            let long = piece.get(at + key.len() + 1..).unwrap_or_default();
+            if long.len() > value.len() {
+                values.push(long);
+            }
         }
     }
     values
@@ -723,6 +742,12 @@ mod tests {
             "a=1 jwt_token\x0c=\x0cb",
             // An escaped copy of the token is another string to a reader that does not decode.
             "jwt.token=%61",
+            // Readers parting cookies at `;` only read on past a `,`.
+            "jwt.token=a,b",
+            "x=1,jwt.token=a,b",
+            "a=1;\tjwt_token=a,b",
+            "jwt_token\t=a,b",
+            "jwt_token\t=a, x=b",
         ] {
             let headers = [bearer, ("cookie", cookie)];
             assert_eq!(
