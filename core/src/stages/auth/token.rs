@@ -125,7 +125,6 @@ impl TokenLocations {
         if found && variants.into_iter().any(|v| !tokens.0.contains(&Some(v))) {
             return Found::Multiple;
         }
-        // The value as nginx would read it, trimmed, or percent-decoded (PHP, Rack).
         // The value as written, trimmed: a reader that does not decode (Django, Netty) takes
         // an escaped copy of the token for another string.
         let read = |v: &&str| {
@@ -710,8 +709,10 @@ mod tests {
         }
     }
 
-    /// Regression (review): a cookie PHP files under a token cookie's name (`.` or a space for
-    /// `_`, an array `name[…]`, leading whitespace) or an old Rack decodes to it (`%5F`) is
+    /// Regression (reviews, and a differential run against Python's, Node's and PHP's parsers):
+    /// a cookie PHP files under a token cookie's name (`.` or a space for `_`, an array
+    /// `name[…]`, leading whitespace), an old Rack decodes to it (`%5F`), Python, Netty or
+    /// WebOb find after other bytes, or whose value another reader reads on past a `,`, is
     /// another token to such an upstream: beside a token found it must be that token, and the
     /// fallback removes it. Alone it is no token (Kong reads no such cookie).
     #[test]
