@@ -41,6 +41,11 @@ impl RootContext for RootCtx {
         // Without a configuration Envoy never creates streams; should a host do so, each is
         // refused (500), never passed through as an empty configuration would pass it.
         let config = self.0.config();
+        // Nothing configured (`{}`): nothing to decide, hold or count, so the stream gets the
+        // context a bare filter would, at a bare filter's cost per request (issue 16).
+        if config.as_ref().is_some_and(|c| c.is_pass_through()) {
+            return Some(Box::new(PassThrough));
+        }
         let configured = config.is_some();
         let filter = HttpFilter::new(
             config.unwrap_or_default(),
@@ -110,6 +115,12 @@ impl Context for HttpCtx {
         true
     }
 }
+
+/// A stream under a configuration with no stage: the SDK's callbacks, each `Continue`.
+struct PassThrough;
+
+impl Context for PassThrough {}
+impl HttpContext for PassThrough {}
 
 fn action(next: http::Action) -> Action {
     match next {
