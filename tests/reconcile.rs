@@ -1445,6 +1445,45 @@ fn cache_serves_identical_requests_once() {
     }
 }
 
+/// An allow is kept no longer than the `exp` of a token the request carries where the cache
+/// key sees it: a token already expired in the path (a signed link) or in the body the call
+/// carried (a form's `access_token`) keeps its answer out of the cache, so each request is
+/// judged anew (review: both were served the cached answer for `cache_seconds`).
+#[test]
+fn cache_keeps_no_answer_past_the_exp_of_a_path_or_body_token() {
+    let expired = support::tokens::sign_hmac(
+        "HS256",
+        b"not-checked-here",
+        &json!({"exp": support::tokens::now() - 5}),
+    );
+    for host in hosts() {
+        let r = rig(host, json!({"cache_seconds": 300}), allow(json!({})));
+        let link = Request::get(&format!("/files/{expired}/report.pdf"));
+        for _ in 0..2 {
+            assert_eq!(r.gw.send(&link).status, 200, "{host:?}");
+        }
+        assert_eq!(r.auth.requests().len(), 2, "{host:?}: the path's token");
+
+        let r = rig(
+            host,
+            json!({"cache_seconds": 300, "forward_body": true}),
+            allow(json!({})),
+        );
+        let form = Request::post("/api/x", format!("access_token={expired}&item=1"))
+            .header("content-type", "application/x-www-form-urlencoded");
+        for _ in 0..2 {
+            assert_eq!(r.gw.send(&form).status, 200, "{host:?}");
+        }
+        assert_eq!(r.auth.requests().len(), 2, "{host:?}: the body's token");
+        let plain = Request::post("/api/x", "item=1")
+            .header("content-type", "application/x-www-form-urlencoded");
+        for _ in 0..2 {
+            assert_eq!(r.gw.send(&plain).status, 200, "{host:?}");
+        }
+        assert_eq!(r.auth.requests().len(), 3, "{host:?}: no token, cached");
+    }
+}
+
 /// The answer cache keys on what the minted token shows the service. Here the verified token
 /// comes in a header the call does not carry (`Proxy-Authorization`), and custom_jwt copies its
 /// claims into the `X-Custom-Jwt` the call carries: two applications of one consumer are two

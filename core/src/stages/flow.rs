@@ -301,7 +301,8 @@ impl Flow {
                 self.events
                     .push(Event::Reconcile(ReconcileOutcome::Allowed));
                 if let (Some(key), Some(cache)) = (cache_key, shared.reconcile.as_mut()) {
-                    let lifetime = reconcile::answer_lifetime(answer, &self.upstream_view());
+                    let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
+                    let lifetime = reconcile::answer_lifetime(answer, &self.upstream_view(), body);
                     cache.put_within(key, injection.clone(), self.req.now, lifetime);
                 }
                 self.inject(injection);

@@ -196,16 +196,26 @@ fn sorted_by_name(mut items: Vec<(String, &str)>) -> Vec<(String, &str)> {
 /// The answer's `Cache-Control` says so first (`no-store`, `no-cache`, `private`: not at all;
 /// `s-maxage`, else `max-age`: that long; an unreadable age: not at all), then the earliest
 /// `exp` of a JWS the request carries where the cache key sees it (a header value: a Bearer
-/// token, a cookie's value; the query): a token the service judged must not pass on the cached
-/// answer once it expired (review: a session cookie's or `?access_token=`'s did).
-pub fn answer_lifetime(answer: &CallAnswer, req: &Request) -> Option<u64> {
+/// token, a cookie's value; the path; the query; the `body` the call carried): a token the
+/// service judged must not pass on the cached answer once it expired (reviews: a session
+/// cookie's or `?access_token=`'s did, then a signed link's in the path and a form's
+/// `access_token`).
+pub fn answer_lifetime(answer: &CallAnswer, req: &Request, body: Option<&[u8]>) -> Option<u64> {
     let from_header = cache_control_lifetime(answer);
+    let path = percent_decode(req.path_only().as_bytes());
     let query = percent_decode(req.query().as_bytes());
+    let body = body.unwrap_or_default();
+    // As written (a JSON body's string, a multipart part) and decoded (a form's value).
+    let body_texts = [
+        String::from_utf8_lossy(body).into_owned(),
+        percent_decode(body),
+    ];
     let texts = req
         .headers
         .iter()
         .map(|(_, value)| value.as_str())
-        .chain([req.query(), query.as_str()]);
+        .chain([req.path_only(), path.as_str(), req.query(), query.as_str()])
+        .chain(body_texts.iter().map(String::as_str));
     let from_token = texts
         .flat_map(compact_jws_pieces)
         .filter_map(|token| jws::parse(token).ok()?.claims().get("exp")?.as_f64())
@@ -638,28 +648,31 @@ mod tests {
             (&["max-age=soon"], Some(0)),
             (&["max-age=0"], Some(0)),
         ] {
-            assert_eq!(answer_lifetime(&answer(cc), &req), want, "{cc:?}");
+            assert_eq!(answer_lifetime(&answer(cc), &req, None), want, "{cc:?}");
         }
         let bearer = |exp: &str| token(&format!(r#"{{"exp": {exp}}}"#));
         req.headers.push(("authorization".into(), bearer("1010")));
-        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(10));
-        assert_eq!(answer_lifetime(&answer(&["max-age=3"]), &req), Some(3));
+        assert_eq!(answer_lifetime(&answer(&[]), &req, None), Some(10));
+        assert_eq!(
+            answer_lifetime(&answer(&["max-age=3"]), &req, None),
+            Some(3)
+        );
         req.headers.last_mut().unwrap().1 = bearer("1005").replacen(' ', "\t", 1);
         assert_eq!(
-            answer_lifetime(&answer(&[]), &req),
+            answer_lifetime(&answer(&[]), &req, None),
             Some(5),
             "a tab after the scheme"
         );
         req.headers.last_mut().unwrap().1 = format!("Basic YTpi, {}", bearer("1004"));
         assert_eq!(
-            answer_lifetime(&answer(&[]), &req),
+            answer_lifetime(&answer(&[]), &req, None),
             Some(4),
             "a joined value"
         );
         req.headers.last_mut().unwrap().1 = bearer("999.5");
-        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(0));
+        assert_eq!(answer_lifetime(&answer(&[]), &req, None), Some(0));
         req.headers.last_mut().unwrap().1 = "Basic YTpi".into();
-        assert_eq!(answer_lifetime(&answer(&[]), &req), None);
+        assert_eq!(answer_lifetime(&answer(&[]), &req, None), None);
         // A token anywhere the cache key sees it: a cookie, another header, the query (review:
         // a session cookie's or `?access_token=`'s answer outlived its exp).
         let raw = |exp: &str| bearer(exp).trim_start_matches("Bearer ").to_string();
@@ -667,17 +680,51 @@ mod tests {
             "cookie".into(),
             format!("a=1; session={}; b=2", raw("1007")),
         ));
-        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(7), "a cookie");
+        assert_eq!(
+            answer_lifetime(&answer(&[]), &req, None),
+            Some(7),
+            "a cookie"
+        );
         req.headers.push(("x-access-token".into(), raw("1006")));
-        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(6), "a header");
+        assert_eq!(
+            answer_lifetime(&answer(&[]), &req, None),
+            Some(6),
+            "a header"
+        );
         req.path = format!("/p?access_token={}&x=1", raw("1003"));
-        assert_eq!(answer_lifetime(&answer(&[]), &req), Some(3), "the query");
+        assert_eq!(
+            answer_lifetime(&answer(&[]), &req, None),
+            Some(3),
+            "the query"
+        );
         req.path = format!("/p?t={}", raw("1002").replace('.', "%2E"));
         assert_eq!(
-            answer_lifetime(&answer(&[]), &req),
+            answer_lifetime(&answer(&[]), &req, None),
             Some(2),
             "an escaped query"
         );
+        // The path and the body the call carried (review: a signed link's and a form's
+        // `access_token` answer outlived their exp).
+        req.headers.retain(|(n, _)| n == "authorization");
+        req.headers.last_mut().unwrap().1 = "Basic YTpi".into();
+        req.path = format!("/files/{}/report.pdf", raw("1008").replace('.', "%2e"));
+        let path = answer_lifetime(&answer(&[]), &req, None);
+        assert_eq!(path, Some(8), "an escaped path");
+        req.path = format!("/files/{}/report.pdf?x=1", raw("1001"));
+        let path = answer_lifetime(&answer(&[]), &req, None);
+        assert_eq!(path, Some(1), "the path");
+        req.path = "/p".into();
+        let form = format!("access_token={}&item=1", raw("1004").replace('.', "%2E"));
+        let json = format!(r#"{{"token":"{}"}}"#, raw("1003"));
+        assert_eq!(
+            answer_lifetime(&answer(&[]), &req, Some(form.as_bytes())),
+            Some(4)
+        );
+        assert_eq!(
+            answer_lifetime(&answer(&[]), &req, Some(json.as_bytes())),
+            Some(3)
+        );
+        assert_eq!(answer_lifetime(&answer(&[]), &req, Some(b"item=1")), None);
 
         let mut cache = AnswerCache::new(60, 4, 1 << 20);
         cache.put_within([1; 32], injection("a"), 1000, Some(10));
