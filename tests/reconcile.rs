@@ -733,6 +733,30 @@ fn call_refuses_a_request_overriding_its_method() {
     }
 }
 
+/// Regression (review helper-98): with `forward_body`, a `_method` field of a form or a JSON
+/// body (Rails and Laravel act on it) went to the upstream while the service was shown
+/// `X-Forwarded-Method: POST`. Refused before the call, on both hosts; one naming the request's
+/// method goes on.
+#[test]
+fn call_refuses_a_body_overriding_its_method() {
+    let form = |body: &str| {
+        Request::post("/items/7", body.to_string())
+            .header("content-type", "application/x-www-form-urlencoded")
+    };
+    for host in hosts() {
+        let r = rig(host, json!({"forward_body": true}), allow(json!({})));
+        let reqs = [
+            form("_method=DELETE"),
+            Request::post("/items/7", r#"{"_method":"PUT"}"#)
+                .header("content-type", "application/json"),
+        ];
+        let message = "Request overrides its method with another";
+        assert_refused_before_call(&r, reqs, (400, message), Some("method_override"));
+        assert_eq!(r.gw.send(&form("_method=post&a=1")).status, 200, "{host:?}");
+        assert_eq!(r.upstream.single().body, b"_method=post&a=1", "{host:?}");
+    }
+}
+
 /// Regression (review): a header value that is not UTF-8 (`X-Tenant: caf\xE9`) was shown to
 /// the service as `caf\u{FFFD}` while the upstream got the byte, and with the answer cache on,
 /// `caf\xE8` was served the answer given for `caf\xE9`. Refused before the call.

@@ -534,6 +534,9 @@ impl Flow {
                         if let Some(refusal) = reconcile::unshowable_body(&view, bytes) {
                             return self.refuse(refusal);
                         }
+                        if reconcile::body_method_override(&view, bytes) {
+                            return self.refuse(Refusal::MethodOverride);
+                        }
                     }
                     let body_sha256 = body.map(|bytes| self.body_sha256(bytes));
                     // The minted token holds the body's hash (upstream_jwt) even when the call

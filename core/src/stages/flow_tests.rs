@@ -2152,6 +2152,66 @@ fn reconcile_refuses_a_query_overriding_the_method() {
     }
 }
 
+/// With `forward_body`, a `_method` in the body the call carries (a form's field, urlencoded or
+/// multipart, in the spellings frameworks file under it; a JSON object's member, as Laravel
+/// reads it) naming another method than the request's is refused before the call, as in the
+/// query: Rails and Laravel act on the `POST` as on a `DELETE` the service never judged
+/// (review: the call showed `X-Forwarded-Method: POST`). One naming the `POST` goes on.
+#[test]
+fn reconcile_refuses_a_body_overriding_the_method() {
+    let config = forward_body_config(0);
+    let send = |content_type: &str, body: &str| {
+        let mut shared = Shared::for_config(&config);
+        with_body(
+            &config,
+            &mut shared,
+            &[("content-type", content_type)],
+            body.as_bytes(),
+        )
+        .1
+    };
+    let form = "application/x-www-form-urlencoded";
+    let parts = "multipart/form-data; boundary=XyZ";
+    let part = |name: &str, value: &str| {
+        format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n--XyZ--\r\n"
+        )
+    };
+    for (content_type, body) in [
+        (form, "_method=DELETE".to_string()),
+        (form, "item=1&%5Fmethod=delete".into()),
+        (form, "_METHOD=PUT".into()),
+        (form, "_method".into()),
+        (parts, part("_method", "DELETE")),
+        (
+            "application/json",
+            r#"{"item":1,"_method":"DELETE"}"#.into(),
+        ),
+        ("application/json", r#"{"_method":["DELETE"]}"#.into()),
+    ] {
+        assert_eq!(
+            send(content_type, &body),
+            Next::Refuse(Refusal::MethodOverride),
+            "{content_type} {body}"
+        );
+    }
+    for (content_type, body) in [
+        (form, "_method=post".to_string()),
+        (form, "method=DELETE&x_method=PUT".into()),
+        (parts, part("method", "DELETE")),
+        (
+            "application/json",
+            r#"{"_METHOD":"DELETE","m":{"_method":"PUT"}}"#.into(),
+        ),
+        ("application/json", r#"["_method","DELETE"]"#.into()),
+    ] {
+        assert!(
+            matches!(send(content_type, &body), Next::Dispatch(_)),
+            "{content_type} {body}"
+        );
+    }
+}
+
 /// Kong's OR: once a stage verified the caller, a later stage with `anonymous` is skipped; its
 /// credential, which nobody verified, no longer rides beside that identity (review: another
 /// consumer's key and Basic credential reached the upstream beside alice's verified token).

@@ -456,22 +456,49 @@ pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
 /// Symfony act on a `POST /items/7?_method=DELETE` as on a `DELETE`), while the call shows the
 /// service `X-Forwarded-Method: POST`.
 pub fn method_override(req: &Request) -> bool {
-    // Only the blanks HTTP trims: `\u{a0}POST` is no `POST` to the frameworks.
-    let other = |value: &str| {
-        !value
-            .trim_matches([' ', '\t'])
-            .eq_ignore_ascii_case(&req.method)
-    };
     let header = req.headers.iter().any(|(name, value)| {
-        METHOD_OVERRIDE_HEADERS.iter().any(|h| same_header(name, h)) && other(value)
+        METHOD_OVERRIDE_HEADERS.iter().any(|h| same_header(name, h)) && other_method(req, value)
     });
-    let Value::Object(query) = parse_form(req.query().as_bytes()) else {
-        return header;
+    header || names_other_method(req, &parse_form(req.query().as_bytes()), reads_as)
+}
+
+/// True when the body the call carries (`forward_body`) names another method than the
+/// request's where frameworks take it for the method, as [`method_override`] for the query: a
+/// `_method` field of a form (urlencoded or multipart, in any spelling they file under it;
+/// Rails and Laravel read it on a `POST`) or member of a JSON object (Laravel reads a JSON
+/// body's fields as the form's), while the call shows the service `X-Forwarded-Method: POST`.
+pub fn body_method_override(req: &Request, bytes: &[u8]) -> bool {
+    let content_type = req.header("content-type");
+    let fields = match reading(content_type, bytes) {
+        Reading::Form => parse_form(bytes),
+        Reading::Multipart => content_type
+            .and_then(|ct| multipart::form_fields(ct, bytes))
+            .unwrap_or(Value::Null),
+        Reading::Json => {
+            let json = serde_json::from_slice::<Value>(bytes).unwrap_or(Value::Null);
+            return names_other_method(req, &json, |key, name| key == name);
+        }
     };
-    header
-        || query
-            .iter()
-            .any(|(key, value)| reads_as(key, "_method") && value.as_str().is_none_or(other))
+    names_other_method(req, &fields, reads_as)
+}
+
+/// True when `fields` (an object) holds a `_method` (as `reads` matches names) whose value is
+/// not the request's method.
+fn names_other_method(req: &Request, fields: &Value, reads: fn(&str, &str) -> bool) -> bool {
+    let Value::Object(fields) = fields else {
+        return false;
+    };
+    fields.iter().any(|(key, value)| {
+        reads(key, "_method") && value.as_str().is_none_or(|v| other_method(req, v))
+    })
+}
+
+/// True when `value` is not the request's method. Only the blanks HTTP trims: `\u{a0}POST` is
+/// no `POST` to the frameworks.
+fn other_method(req: &Request, value: &str) -> bool {
+    !value
+        .trim_matches([' ', '\t'])
+        .eq_ignore_ascii_case(&req.method)
 }
 
 /// The headers servers and frameworks have taken for the request's URL in place of its own:

@@ -31,9 +31,9 @@ pub use answer::{
 pub use budget::{MAX_BODY_VALUES, MAX_FORM_FIELDS, MAX_MULTIPART_PARTS};
 pub use cache::{answer_lifetime, cache_key, key_view, AnswerCache, VOLATILE_HEADERS};
 pub use call::{
-    ambiguous_header, ambiguous_host, ambiguous_path, ambiguous_query, body_value, build_call,
-    encoded_body, envelope, forwarded_host, method_override, parse_form, percent_decode,
-    raw_fragment, reading, replaced_text, unshowable_body, Reading, USER_AGENT,
+    ambiguous_header, ambiguous_host, ambiguous_path, ambiguous_query, body_method_override,
+    body_value, build_call, encoded_body, envelope, forwarded_host, method_override, parse_form,
+    percent_decode, raw_fragment, reading, replaced_text, unshowable_body, Reading, USER_AGENT,
 };
 pub use call::{CHECKED_HEADERS, METHOD_OVERRIDE_HEADERS};
 pub use compile::{
