@@ -148,6 +148,38 @@ fn hosts_hidden_query_key_keeps_the_path_as_the_client_escaped_it() {
     });
 }
 
+/// An owned header under a name nginx hashes otherwise than the engine (`X.Consumer.ID`, kept
+/// by `ignore_invalid_headers off`): Kong's engine cannot blank it in place, its setting would
+/// add a header beside the client's, so the request is refused, 400, and nothing reaches the
+/// upstream (review helper-100: the forged value went upstream). Envoy removes it.
+#[test]
+fn hosts_owned_header_the_engine_cannot_blank() {
+    let config = json!({"consumers": consumers(), "key_auth": {}});
+    for host in hosts() {
+        let upstream = Server::ok();
+        let setup = Setup::new(config.to_string(), upstream.addr()).invalid_headers_kept();
+        let gw = Gateway::start(host, setup);
+        let req = Request::get("/r")
+            .header("apikey", "alice-key")
+            .header("X.Consumer.ID", "forged");
+        let resp = gw.send(&req);
+        match host {
+            Host::Envoy => {
+                assert_eq!(resp.status, 200);
+                let seen = upstream.single();
+                assert_eq!(seen.header("x.consumer.id"), None);
+                assert_eq!(seen.header("x-consumer-id"), Some("c-1"));
+            }
+            Host::Ngx => {
+                let want = json!({"message": "Header 'x.consumer.id' cannot be removed"});
+                assert_eq!((resp.status, resp.json()), (400, want));
+                assert!(upstream.requests().is_empty());
+                assert!(gw.log().contains("denied: unstrippable_header"));
+            }
+        }
+    }
+}
+
 /// Kong 3.4–3.7 run filters while `$upstream_uri` holds the path alone and add `?$args` after
 /// them (a review: the filter wrote the query into `$upstream_uri`, and the upstream got
 /// `/q?a=1?apikey=alice-key&a=1`). The hidden key goes from `$args` there.

@@ -265,10 +265,18 @@ pub fn service(kong: bool, read: impl Fn(&[&str]) -> Option<String>) -> Service 
 ///   the empty value, in place: the upstream gets `name: ` and never the client's value;
 /// - a removal of a header nobody sent is dropped (a setting would add it);
 /// - a header the edits touch that the client sent more than once cannot be stripped at all:
-///   `Err` with its name, and the request is refused.
+///   `Err`, and the request is refused;
+/// - nor can one whose name holds a byte other than a letter, digit, `-` or `_`: nginx's
+///   HTTP/1 parser leaves such bytes out of the header's hash (`ignore_invalid_headers off`
+///   keeps the header), the engine finds a header to set by a hash of every byte, so the
+///   setting adds a header and the client's `X.Consumer.ID: forged` is sent beside it
+///   (review helper-100). `Err`, and the request is refused.
 ///
 /// `client` holds the request's header names as the client sent them.
-pub fn ngx_request_edits(client: &[String], edits: &HeaderEdits) -> Result<HeaderEdits, String> {
+pub fn ngx_request_edits(
+    client: &[String],
+    edits: &HeaderEdits,
+) -> Result<HeaderEdits, Unstrippable> {
     let sent = |name: &str| {
         client
             .iter()
@@ -282,8 +290,11 @@ pub fn ngx_request_edits(client: &[String], edits: &HeaderEdits) -> Result<Heade
             out.0.push(edit.clone());
             continue;
         }
-        if sent(name) > 1 {
-            return Err(name.clone());
+        match sent(name) {
+            0 => {}
+            1 if ngx_hashes_whole(name) => {}
+            1 => return Err(Unstrippable::Unmatched(name.clone())),
+            _ => return Err(Unstrippable::Repeated(name.clone())),
         }
         let later = edits.0.get(i + 1..).unwrap_or_default();
         let earlier = edits.0.get(..i).unwrap_or_default();
@@ -301,6 +312,22 @@ pub fn ngx_request_edits(client: &[String], edits: &HeaderEdits) -> Result<Heade
         }
     }
     Ok(out)
+}
+
+/// A header the client sent that Kong's engine cannot strip ([`ngx_request_edits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unstrippable {
+    /// Sent more than once: only the first copy would be replaced.
+    Repeated(String),
+    /// A name nginx hashes otherwise than the engine: a setting would add a header beside it.
+    Unmatched(String),
+}
+
+/// True when nginx's HTTP/1 parser hashes every byte of `name` (with `underscores_in_headers
+/// on`, as Kong sets it): letters, digits, `-` and `_`.
+fn ngx_hashes_whole(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// How many request header pairs Kong's engine hands a filter, pseudo-headers included
@@ -513,10 +540,42 @@ mod tests {
         ]);
         assert_eq!(
             ngx_request_edits(&client, &edits),
-            Err("x-consumer-username".to_string())
+            Err(Unstrippable::Repeated("x-consumer-username".to_string()))
         );
         let untouched = names(&["accept", "accept"]);
         assert!(ngx_request_edits(&untouched, &edits).unwrap().0.is_empty());
+    }
+
+    /// Review (helper-100): with `ignore_invalid_headers off`, nginx keeps `X.Consumer.ID` with
+    /// a hash of `xconsumerid`; the engine's setting of `x.consumer.id` hashes every byte, finds
+    /// nothing and adds a header, so the client's value went upstream. Refused; a name of
+    /// letters, digits, `-` and `_` is set in place.
+    #[test]
+    fn ngx_request_edits_refuse_a_touched_name_nginx_hashes_otherwise() {
+        for name in [
+            "X.Consumer.ID",
+            "x consumer id",
+            "x~consumer~id",
+            "x-consumer-id.",
+        ] {
+            let mut edits = HeaderEdits::default();
+            edits.remove(name);
+            let client = names(&[name, "accept"]);
+            assert_eq!(
+                ngx_request_edits(&client, &edits),
+                Err(Unstrippable::Unmatched(name.to_string())),
+                "{name}"
+            );
+            let untouched = names(&["accept"]);
+            assert!(ngx_request_edits(&untouched, &edits).unwrap().0.is_empty());
+        }
+        let mut edits = HeaderEdits::default();
+        edits.remove("X_Consumer_ID");
+        let out = ngx_request_edits(&names(&["X_Consumer_ID"]), &edits).unwrap();
+        assert_eq!(
+            out.0,
+            [HeaderEdit::Set("X_Consumer_ID".into(), String::new())]
+        );
     }
 
     fn service_name_of(kong: bool, read: impl Fn(&[&str]) -> Option<String>) -> Option<String> {

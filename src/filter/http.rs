@@ -1149,7 +1149,12 @@ impl<H: Host> HttpFilter<H> {
     fn ngx_edits(&mut self, names: &[String], edits: &HeaderEdits) -> Result<HeaderEdits, Action> {
         let edits = match host_quirks::ngx_request_edits(names, edits) {
             Ok(edits) => edits,
-            Err(name) => return Err(self.refuse_duplicate(&name)),
+            Err(host_quirks::Unstrippable::Repeated(name)) => {
+                return Err(self.refuse_duplicate(&name))
+            }
+            Err(host_quirks::Unstrippable::Unmatched(name)) => {
+                return Err(self.refuse(Refusal::UnstrippableHeader { name }))
+            }
         };
         for edit in &edits.0 {
             let HeaderEdit::Set(name, path) = edit else {
@@ -2958,6 +2963,37 @@ pub(crate) mod tests {
             .collect();
         counts.sort();
         counts
+    }
+
+    /// Review (helper-100): on Kong's engine an owned header under a name nginx hashes otherwise
+    /// (`X.Consumer.ID`, kept by `ignore_invalid_headers off`) cannot be blanked in place: the
+    /// request is refused, 400, before anything is set; on Envoy it is removed.
+    #[test]
+    fn kong_refuses_an_owned_header_it_cannot_blank() {
+        let keys = r#"{"consumers": [{"id": "c", "keyauth_credentials": [{"key": "k"}]}],
+            "key_auth": {}}"#;
+        let mut host = kong_post(&[("apikey", "k"), ("X.Consumer.ID", "forged")]);
+        counting(keys, &mut host).on_request_headers(true);
+        let reply = host.responses.first().expect("a reply");
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (
+                400,
+                &br#"{"message":"Header 'x.consumer.id' cannot be removed"}"#[..]
+            )
+        );
+        assert!(host.edits.is_empty(), "{:?}", host.edits);
+        assert_eq!(
+            request_counts(&host),
+            vec![("requests_denied.unstrippable_header".to_string(), 1)]
+        );
+        let mut host = kong_post(&[("apikey", "k"), ("X.Consumer.ID", "forged")]);
+        host.kong = false;
+        let action = counting(keys, &mut host).on_request_headers(true);
+        assert_eq!(action, Action::Continue);
+        assert!(host
+            .edits
+            .contains(&HeaderEdit::Remove("x.consumer.id".into())));
     }
 
     /// Every request counts once, as allowed or as denied, whatever path decided it (review:

@@ -69,6 +69,9 @@ pub struct Setup {
     /// nginx only: `proxy_request_buffering off`, as a Kong route with `request_buffering:
     /// false` proxies (nginx starts sending upstream before the body is in).
     pub unbuffered: bool,
+    /// nginx only: `ignore_invalid_headers off` (Kong's `nginx_proxy_ignore_invalid_headers`):
+    /// nginx keeps header names holding other bytes than letters, digits, `-` and `_`.
+    pub invalid_headers_kept: bool,
     /// nginx only: the upstream URI as Kong 3.4–3.7 build it, the path in `$upstream_uri` when
     /// the filter runs and `?$args` added after it.
     pub query_added_later: bool,
@@ -93,6 +96,7 @@ impl Setup {
             ecds: false,
             unbuffered: false,
             query_added_later: false,
+            invalid_headers_kept: false,
             next_filter: None,
             edge: false,
         }
@@ -114,6 +118,12 @@ impl Setup {
     /// Builds the upstream URI as Kong 3.4–3.7 do (see [`Setup::query_added_later`]).
     pub fn query_added_later(mut self) -> Self {
         self.query_added_later = true;
+        self
+    }
+
+    /// Keeps invalid header names (see [`Setup::invalid_headers_kept`]).
+    pub fn invalid_headers_kept(mut self) -> Self {
+        self.invalid_headers_kept = true;
         self
     }
 

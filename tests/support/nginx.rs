@@ -108,7 +108,7 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
            client_body_buffer_size {buffer}; client_max_body_size {max};\n\
-           underscores_in_headers on;\n\
+           underscores_in_headers on;{invalid}\n\
            map $request_uri $request_path {{ \"~^(?<p>[^?]*)\" $p; }}\n\
            server {{\n    listen 127.0.0.1:{port}{tls};\n\
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
@@ -132,6 +132,10 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
         // query after them (`kong.runloop.handler`'s `access.after`).
         uri = if setup.query_added_later { "$request_path" } else { "$request_uri" },
         later = if setup.query_added_later { "$is_args$args" } else { "" },
+        invalid = match setup.invalid_headers_kept {
+            true => " ignore_invalid_headers off;",
+            false => "",
+        },
         buffering = match setup.unbuffered {
             true => "proxy_request_buffering off;\n      ",
             false => "",

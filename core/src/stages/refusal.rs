@@ -128,6 +128,12 @@ pub enum Refusal {
         /// The header's name.
         name: String,
     },
+    /// 400: the client sent a header the filter owns under a name the host cannot strip
+    /// (Kong's engine, with nginx's `ignore_invalid_headers off`: `X.Consumer.ID`).
+    UnstrippableHeader {
+        /// The header's name, as the host hands it over.
+        name: String,
+    },
     /// 401: x-custom-jwt found no credential to mint from; `VerboseMessage` with `verbose`.
     CustomJwt {
         /// The plugin's text, when `verbose` is on.
@@ -179,6 +185,7 @@ impl Refusal {
             Self::TooManyHeaders => 431,
             Self::EncodedBody => 415,
             Self::DuplicateOwnedHeader { .. }
+            | Self::UnstrippableHeader { .. }
             | Self::AmbiguousBody
             | Self::SemicolonSeparator
             | Self::RawFragment
@@ -234,6 +241,7 @@ impl Refusal {
                 "A Content-Encoding or Content-Type is not supported for this request's body".into()
             }
             Self::DuplicateOwnedHeader { name } => format!("Duplicate '{name}' header"),
+            Self::UnstrippableHeader { name } => format!("Header '{name}' cannot be removed"),
             Self::Unauthenticated { .. }
             | Self::CustomJwt { .. }
             | Self::MintFailed
@@ -265,6 +273,7 @@ impl Refusal {
             Self::InvalidFormBody => "invalid_form_body",
             Self::ComplexBody { .. } => "body_too_complex",
             Self::DuplicateOwnedHeader { .. } => "duplicate_header",
+            Self::UnstrippableHeader { .. } => "unstrippable_header",
             Self::CustomJwt { .. } => "mint_refused",
             Self::MintFailed => "mint_failed",
             Self::Undecided => "undecided",
@@ -277,7 +286,9 @@ impl Refusal {
     pub fn detail(&self) -> Option<String> {
         match self {
             Self::ClaimNotHeaderSafe { claim } => Some(format!("claim {claim}")),
-            Self::DuplicateOwnedHeader { name } => Some(format!("header {name}")),
+            Self::DuplicateOwnedHeader { name } | Self::UnstrippableHeader { name } => {
+                Some(format!("header {name}"))
+            }
             _ => None,
         }
     }
@@ -426,6 +437,14 @@ mod tests {
                 400,
                 json!({"message": "Duplicate 'x-consumer-id' header"}),
                 "duplicate_header",
+            ),
+            (
+                Refusal::UnstrippableHeader {
+                    name: "X.Consumer.ID".into(),
+                },
+                400,
+                json!({"message": "Header 'X.Consumer.ID' cannot be removed"}),
+                "unstrippable_header",
             ),
             (
                 Refusal::CustomJwt {
