@@ -895,7 +895,8 @@ fn a_credential_rejected_before_anonymous_never_reaches_the_upstream() {
         );
         let forged = sign_hmac("HS256", b"attacker", &good_claims("key-HS256"));
         // key-auth removes the `apikey` argument that holds another key from the path jwt left.
-        let or = Request::get("/r?jwt=x&a=1&apikey=junk")
+        // `?jwt=y` is `jwt` to `URLSearchParams` once the removal makes it the first key.
+        let or = Request::get("/r?jwt=x&?jwt=y&a=1&apikey=junk")
             .header("apikey", "alice-api-key")
             .header("authorization", &format!("Bearer {forged}"))
             .header(

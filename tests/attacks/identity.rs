@@ -600,6 +600,10 @@ fn identity_a_second_key_or_token_in_another_place_or_reading_is_refused() {
             Request::get(&format!("/r?jwt={good}&x=1;jwt={forged}")),
             Request::get(&format!("/r?jwt={good}&+jwt={forged}")),
             Request::get(&format!("/r?jwt={good}&[jwt]={forged}")),
+            // `URLSearchParams` and `qs`'s `ignoreQueryPrefix` strip the query's leading `?`.
+            Request::get(&format!("/r??jwt={forged}&jwt={good}")),
+            Request::get(&format!("/r??jwt={forged}"))
+                .header("authorization", &format!("Bearer {good}")),
             Request::get(&format!("/r?jwt={good}")).header("authorization", &forged),
             cookie(format!("a=1;\tsession={forged}; session={good}")),
             cookie(format!("session={good}; session=\"{forged}\"")),

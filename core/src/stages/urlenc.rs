@@ -185,6 +185,23 @@ fn php_char(c: char) -> char {
     }
 }
 
+/// `key` as readers read it that strip what Kong keeps (none when they strip nothing from it):
+/// without one leading `?` (`URLSearchParams` and `qs`'s `ignoreQueryPrefix` strip it from the
+/// query they are handed, so `/p??jwt=B` is `jwt=B` to a Node upstream reading
+/// `new URLSearchParams(url.search.slice(1))`; review helper-99); without leading spaces (Rack
+/// 2 splits pairs on `[&;] *`, so `& jwt]=B` is `jwt]=B`, filed under `jwt`); without tabs and
+/// line breaks (the WHATWG URL parser drops them anywhere: `j\twt` is `jwt`).
+fn stripped_keys(key: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    let question = key.strip_prefix('?').map(Cow::Borrowed);
+    let spaces = Some(key.trim_start_matches(' '))
+        .filter(|k| k.len() < key.len())
+        .map(Cow::Borrowed);
+    let breaks = Some(key)
+        .filter(|k| k.contains(['\t', '\n', '\r']))
+        .map(|k| Cow::Owned(k.replace(['\t', '\n', '\r'], "")));
+    [question, spaces, breaks].into_iter().flatten()
+}
+
 /// One query or form key's readings, worked out once and compared with each configured name
 /// (review: 126 ms for 25,000 arguments and three names while each comparison worked the key
 /// out again). Slices of the key: comparing costs a scan of it, and nothing is allocated.
@@ -228,8 +245,24 @@ impl<'a> KeyReadings<'a> {
         }
     }
 
-    /// [`reads_as`] for this key: names equal as written are equal folded too.
+    /// [`reads_as`] for this key: names equal as written are equal folded too. Also the key as
+    /// readers that strip more than Kong's read it ([`stripped_keys`]): `?jwt`, ` jwt]`,
+    /// `j\twt` are `jwt` to some.
     pub fn reads_as(&self, name: &str) -> bool {
+        self.reads_as_written(name)
+            || stripped_keys(self.key()).any(|k| KeyReadings::of(&k).reads_as_written(name))
+    }
+
+    /// The key these are the readings of.
+    fn key(&self) -> &'a str {
+        match self {
+            Self::Plain(key) => key,
+            Self::Worked { filed, .. } => filed.key,
+        }
+    }
+
+    /// [`Self::reads_as`] for the key as written.
+    fn reads_as_written(&self, name: &str) -> bool {
         match self {
             // Folded, an ASCII key is its ASCII lower case.
             Self::Plain(key) if name.is_ascii() => key.eq_ignore_ascii_case(name),
@@ -373,10 +406,21 @@ mod tests {
         key == name || rack == name || php.as_deref() == Some(name)
     }
 
-    /// [`reads_as`] as first written: the key without `!`, as written and both folded.
+    /// [`reads_as`] as first written: the key without `!`, as written and both folded; and so
+    /// for the key without one leading `?`, without leading spaces, without tabs and breaks.
     fn reads_as_built(key: &str, name: &str) -> bool {
-        let bare = key.strip_prefix('!').unwrap_or(key);
-        files_under_built(bare, name) || files_under_built(&fold(bare), &fold(name))
+        let written = |key: &str| {
+            let bare = key.strip_prefix('!').unwrap_or(key);
+            files_under_built(bare, name) || files_under_built(&fold(bare), &fold(name))
+        };
+        let unbroken: String = key
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .collect();
+        written(key)
+            || key.strip_prefix('?').is_some_and(written)
+            || written(key.trim_start_matches(' '))
+            || written(&unbroken)
     }
 
     /// The slices answer as the built readings do, on every key of up to three characters and
@@ -386,7 +430,7 @@ mod tests {
     fn the_readings_answer_as_the_built_ones() {
         let alphabet = [
             'j', 'J', 'k', 'K', 's', 'i', '_', '.', ' ', '[', ']', '!', '\0', '\u{130}', '\u{131}',
-            '\u{17f}', '\u{212a}', '\u{c9}', '\u{e9}',
+            '\u{17f}', '\u{212a}', '\u{c9}', '\u{e9}', '?', '\t',
         ];
         let names = [
             "j", "jk", "j_k", "J_K", "_", "_k", "k_", "__", "s", "i", "\u{e9}", "\u{c9}k", "j[",

@@ -598,6 +598,13 @@ mod tests {
             "JWT=b",
             "Jwt=b",
             "!jwt=b",
+            // Review (helper-99): `/p??jwt=b` is `jwt=b` to `URLSearchParams` and `qs` with
+            // `ignoreQueryPrefix`, which strip the query's leading `?`; Rack 2 splits pairs on
+            // `[&;] *` (`& jwt]` is `jwt]`), the WHATWG URL parser drops tabs.
+            "?jwt=b",
+            "?jw%74=b",
+            "%20jwt]=b",
+            "j%09wt=b",
         ] {
             let path = format!("/?jwt=a&{extra}");
             assert_eq!(
@@ -606,6 +613,10 @@ mod tests {
                 "{path}"
             );
         }
+        let first = "/??jwt=b&jwt=a";
+        assert_eq!(locations().find(&req(first, &[])), Found::Multiple);
+        let bearer = [("authorization", "Bearer a")];
+        assert_eq!(locations().find(&req("/??jwt=b", &bearer)), Found::Multiple);
         let mut locations = locations();
         locations.uri_param_names = vec!["access_token".into()];
         for extra in ["access.token=b", "access+token=b", "access[token=b"] {
@@ -848,6 +859,10 @@ mod tests {
         // Found by fuzzing: a kept cookie with a control character is not set again.
         let got = removals("/p", &[("cookie", "session=t; b=\u{1e}x")]);
         assert_eq!(got, [HeaderEdit::Remove("cookie".into())]);
+        // Review (helper-99): removing `jwt=x` made `?jwt=y` the query's first key, which
+        // `URLSearchParams` reads as `jwt` once it strips the leading `?`: both go.
+        let got = removals("/p?jwt=x&?jwt=y&a=1", &[]);
+        assert_eq!(got, [HeaderEdit::Set(":path".into(), "/p?a=1".into())]);
     }
 
     #[test]
