@@ -12,7 +12,10 @@
 //! failure): its dispatch resume handler logs `dispatch failed`, then resumes the request, so
 //! the filter chain goes on as if the filter had continued (Kong 3.9 calls back with
 //! `:dispatch_status` instead; ngx_wasm_module PR 625). A request held for a call must never
-//! reach the upstream that way unauthenticated, so:
+//! reach the upstream that way unauthenticated. Kong 3.9 and 3.10 resume it alike when the
+//! call's answer comes to an instance that trapped meanwhile (the engine calls a fresh instance,
+//! which knows nothing of the call, then continues the request; review helper-100), so the
+//! guards hold on every Kong version, never on 3.8 alone:
 //! 1. before the request waits on a call, the client's copies of every header the stages set or
 //!    strip are removed ([`Flow::guard_edits`]): what goes on without us carries no forged
 //!    identity;
