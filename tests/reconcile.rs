@@ -218,6 +218,9 @@ fn call_refuses_parameters_php_reads_as_one() {
             Request::get("/q?user_id=mine&user+id=victim"),
             Request::get("/q?role=user&ROLE=admin"),
             Request::get("/q?role=user&!role=admin"),
+            // `URLSearchParams` strips the leading `?` of `url.search.slice(1)` (review
+            // helper-101): `role=admin` to it, two keys to the service.
+            Request::get("/q??role=admin&role=user"),
             Request::post("/f", "user_id=mine&user%5Bid=victim")
                 .header("content-type", "application/x-www-form-urlencoded"),
             Request::post("/m", multipart)

@@ -301,8 +301,12 @@ impl Flow {
                 self.events
                     .push(Event::Reconcile(ReconcileOutcome::Allowed));
                 if let (Some(key), Some(cache)) = (cache_key, shared.reconcile.as_mut()) {
+                    let view = self.upstream_view();
                     let body = self.body.kept.as_deref().filter(|_| rec.needs_body());
-                    let lifetime = reconcile::answer_lifetime(answer, &self.upstream_view(), body);
+                    // The body value the call carried.
+                    let shown =
+                        body.and_then(|b| reconcile::body_value(view.header("content-type"), b));
+                    let lifetime = reconcile::answer_lifetime(answer, &view, shown.as_ref());
                     cache.put_within(key, injection.clone(), self.req.now, lifetime);
                 }
                 self.inject(injection);

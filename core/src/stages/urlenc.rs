@@ -190,25 +190,39 @@ fn php_char(c: char) -> char {
 /// query they are handed, so `/p??jwt=B` is `jwt=B` to a Node upstream reading
 /// `new URLSearchParams(url.search.slice(1))`; review helper-99); without leading spaces (Rack
 /// 2 splits pairs on `[&;] *`, so `& jwt]=B` is `jwt]=B`, filed under `jwt`); without tabs and
-/// line breaks (the WHATWG URL parser drops them anywhere: `j\twt` is `jwt`).
-fn stripped_keys(key: &str) -> impl Iterator<Item = Cow<'_, str>> {
+/// line breaks (the WHATWG URL parser drops them anywhere: `j\twt` is `jwt`), and then without
+/// one leading `?` (`?j\twt`: the URL parser, then `URLSearchParams`).
+pub(crate) fn stripped_keys(key: &str) -> impl Iterator<Item = Cow<'_, str>> {
     let question = key.strip_prefix('?').map(Cow::Borrowed);
     let spaces = Some(key.trim_start_matches(' '))
         .filter(|k| k.len() < key.len())
         .map(Cow::Borrowed);
-    let breaks = Some(key)
+    let unbroken = Some(key)
         .filter(|k| k.contains(['\t', '\n', '\r']))
-        .map(|k| Cow::Owned(k.replace(['\t', '\n', '\r'], "")));
-    [question, spaces, breaks].into_iter().flatten()
+        .map(|k| k.replace(['\t', '\n', '\r'], ""));
+    let unbroken_question = unbroken
+        .as_deref()
+        .and_then(|k| k.strip_prefix('?'))
+        .map(|k| Cow::Owned(k.to_string()));
+    [
+        question,
+        spaces,
+        unbroken.map(Cow::Owned),
+        unbroken_question,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// One query or form key's readings, worked out once and compared with each configured name
 /// (review: 126 ms for 25,000 arguments and three names while each comparison worked the key
-/// out again). Slices of the key: comparing costs a scan of it, and nothing is allocated.
+/// out again). Slices of the key: comparing costs a scan of it, and nothing is allocated (but
+/// for a key holding a tab or a line break, read without them: [`stripped_keys`]).
 #[derive(Debug, Clone, Copy)]
 pub enum KeyReadings<'a> {
     /// An ASCII key without a byte any framework reads specially (`[`, `]`, space, `.`, `!`,
-    /// NUL): every reading is the key itself, in some case.
+    /// NUL, and the `?`, tab and line breaks [`stripped_keys`] strips): every reading is the
+    /// key itself, in some case.
     Plain(&'a str),
     /// Any other key.
     Worked {
@@ -219,13 +233,21 @@ pub enum KeyReadings<'a> {
         /// Those of the key without Spring's `!` (the key's own when it has none), compared
         /// as written and case-folded ([`reads_as`]).
         bare: Filed<'a>,
+        /// True when some reader strips part of the key ([`stripped_keys`]).
+        strippable: bool,
     },
 }
 
 impl<'a> KeyReadings<'a> {
     /// The readings of `key` (decoded).
     pub fn of(key: &'a str) -> Self {
-        let special = |b: u8| !b.is_ascii() || matches!(b, b'[' | b']' | b' ' | b'.' | b'!' | 0);
+        let special = |b: u8| {
+            !b.is_ascii()
+                || matches!(
+                    b,
+                    b'[' | b']' | b' ' | b'.' | b'!' | 0 | b'?' | b'\t' | b'\n' | b'\r'
+                )
+        };
         if !key.bytes().any(special) {
             return Self::Plain(key);
         }
@@ -234,6 +256,7 @@ impl<'a> KeyReadings<'a> {
             ascii: key.is_ascii(),
             filed,
             bare: key.strip_prefix('!').map_or(filed, Filed::of),
+            strippable: key.starts_with(['?', ' ']) || key.contains(['\t', '\n', '\r']),
         }
     }
 
@@ -249,8 +272,16 @@ impl<'a> KeyReadings<'a> {
     /// readers that strip more than Kong's read it ([`stripped_keys`]): `?jwt`, ` jwt]`,
     /// `j\twt` are `jwt` to some.
     pub fn reads_as(&self, name: &str) -> bool {
-        self.reads_as_written(name)
-            || stripped_keys(self.key()).any(|k| KeyReadings::of(&k).reads_as_written(name))
+        match self {
+            // Nothing to strip from a plain key.
+            Self::Plain(_) => self.reads_as_written(name),
+            Self::Worked { strippable, .. } => {
+                self.reads_as_written(name)
+                    || *strippable
+                        && stripped_keys(self.key())
+                            .any(|k| KeyReadings::of(&k).reads_as_written(name))
+            }
+        }
     }
 
     /// The key these are the readings of.
@@ -421,6 +452,7 @@ mod tests {
             || key.strip_prefix('?').is_some_and(written)
             || written(key.trim_start_matches(' '))
             || written(&unbroken)
+            || unbroken.strip_prefix('?').is_some_and(written)
     }
 
     /// The slices answer as the built readings do, on every key of up to three characters and

@@ -196,41 +196,67 @@ fn sorted_by_name(mut items: Vec<(String, &str)>) -> Vec<(String, &str)> {
 /// The answer's `Cache-Control` says so first (`no-store`, `no-cache`, `private`: not at all;
 /// `s-maxage`, else `max-age`: that long; an unreadable age: not at all), then the earliest
 /// `exp` of a JWS the request carries where the cache key sees it (a header value: a Bearer
-/// token, a cookie's value; the path; the query; the `body` the call carried): a token the
-/// service judged must not pass on the cached answer once it expired (reviews: a session
-/// cookie's or `?access_token=`'s did, then a signed link's in the path and a form's
-/// `access_token`).
-pub fn answer_lifetime(answer: &CallAnswer, req: &Request, body: Option<&[u8]>) -> Option<u64> {
+/// token, a cookie's value; the path; the query; every string of the `body` value the call
+/// carried, JSON escapes and form escapes read): a token the service judged must not pass on
+/// the cached answer once it expired (reviews: a session cookie's or `?access_token=`'s did,
+/// then a signed link's in the path and a form's `access_token`). A request holding more than
+/// [`MAX_TOKENS_READ`] JWS-shaped pieces is not cached at all.
+pub fn answer_lifetime(answer: &CallAnswer, req: &Request, body: Option<&Value>) -> Option<u64> {
     let from_header = cache_control_lifetime(answer);
     let path = percent_decode(req.path_only().as_bytes());
     let query = percent_decode(req.query().as_bytes());
-    let body = body.unwrap_or_default();
-    // As written (a JSON body's string, a multipart part) and decoded (a form's value).
-    let body_texts = [
-        String::from_utf8_lossy(body).into_owned(),
-        percent_decode(body),
-    ];
     let texts = req
         .headers
         .iter()
         .map(|(_, value)| value.as_str())
         .chain([req.path_only(), path.as_str(), req.query(), query.as_str()])
-        .chain(body_texts.iter().map(String::as_str));
-    let from_token = texts
-        .flat_map(compact_jws_pieces)
-        .filter_map(|token| jws::parse(token).ok()?.claims().get("exp")?.as_f64())
-        .map(|exp| {
-            if exp > req.now as f64 {
-                (exp - req.now as f64) as u64
-            } else {
-                0
-            }
-        })
-        .min();
-    match (from_header, from_token) {
+        .chain(body.map(strings_of).unwrap_or_default());
+    let mut earliest: Option<u64> = None;
+    for (read, token) in texts.flat_map(compact_jws_pieces).enumerate() {
+        if read >= MAX_TOKENS_READ {
+            return Some(0);
+        }
+        let exp = jws::parse(token)
+            .ok()
+            .and_then(|jws| jws.claims().get("exp")?.as_f64());
+        let Some(exp) = exp else {
+            continue;
+        };
+        let left = if exp > req.now as f64 {
+            (exp - req.now as f64) as u64
+        } else {
+            0
+        };
+        earliest = Some(earliest.map_or(left, |e| e.min(left)));
+    }
+    match (from_header, earliest) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// How many JWS-shaped pieces [`answer_lifetime`] reads for their `exp` (each a base64 and
+/// JSON parse): past it the answer is not cached, so a body of decoys (`e30.e30.e30 ` a
+/// million times) costs one scan, never a parse per piece.
+pub const MAX_TOKENS_READ: usize = 64;
+
+/// Every string of `value`, member names included, depth first (an explicit stack: no
+/// recursion however deep the value; serde_json stops at 128 levels anyway).
+fn strings_of(value: &Value) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut todo = vec![value];
+    while let Some(value) = todo.pop() {
+        match value {
+            Value::String(text) => out.push(text.as_str()),
+            Value::Array(items) => todo.extend(items),
+            Value::Object(members) => {
+                out.extend(members.keys().map(String::as_str));
+                todo.extend(members.values());
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The pieces of `text` in a JWS's compact form ([`compact_jws`]): a token never holds a
@@ -714,17 +740,27 @@ mod tests {
         let path = answer_lifetime(&answer(&[]), &req, None);
         assert_eq!(path, Some(1), "the path");
         req.path = "/p".into();
+        // The body value the call carried: a form's value decoded, a JSON string unescaped.
+        let shown = |content_type: &str, body: &str| {
+            crate::stages::reconcile::body_value(Some(content_type), body.as_bytes())
+        };
         let form = format!("access_token={}&item=1", raw("1004").replace('.', "%2E"));
-        let json = format!(r#"{{"token":"{}"}}"#, raw("1003"));
-        assert_eq!(
-            answer_lifetime(&answer(&[]), &req, Some(form.as_bytes())),
-            Some(4)
+        let form = shown("application/x-www-form-urlencoded", &form);
+        let escaped = raw("1003").replace('.', "\\u002e");
+        let json = shown(
+            "application/json",
+            &format!(r#"{{"a":[{{"t":"{escaped}"}}]}}"#),
         );
-        assert_eq!(
-            answer_lifetime(&answer(&[]), &req, Some(json.as_bytes())),
-            Some(3)
-        );
-        assert_eq!(answer_lifetime(&answer(&[]), &req, Some(b"item=1")), None);
+        let plain = shown("application/x-www-form-urlencoded", "item=1");
+        assert_eq!(answer_lifetime(&answer(&[]), &req, form.as_ref()), Some(4));
+        assert_eq!(answer_lifetime(&answer(&[]), &req, json.as_ref()), Some(3));
+        assert_eq!(answer_lifetime(&answer(&[]), &req, plain.as_ref()), None);
+        // Decoys past the bound: not cached, rather than a parse per piece.
+        let decoys = vec!["e30.e30.e30"; MAX_TOKENS_READ + 1].join(" ");
+        let decoys = Value::String(decoys);
+        let at_bound = Value::String(vec!["e30.e30.e30"; MAX_TOKENS_READ].join(" "));
+        assert_eq!(answer_lifetime(&answer(&[]), &req, Some(&decoys)), Some(0));
+        assert_eq!(answer_lifetime(&answer(&[]), &req, Some(&at_bound)), None);
 
         let mut cache = AnswerCache::new(60, 4, 1 << 20);
         cache.put_within([1; 32], injection("a"), 1000, Some(10));
