@@ -45,11 +45,14 @@ WASM_OPT := wasm-opt -Oz --converge --low-memory-unused --enable-bulk-memory --e
 REMAP := cargo metadata -q --format-version 1 --filter-platform $(TARGET) >/dev/null && \
 	remap=$$(for d in "$${CARGO_HOME:-$$HOME/.cargo}"/registry/src/*; do \
 		printf "'--remap-path-prefix=%s=', " "$$d"; done)
+## tools/strip_custom_sections.py then drops the `producers` and `target_features` sections
+## (0.3 KB; no host reads them), which wasm-opt's own strip passes would cost 1.5 KB to drop.
 build: wasm-target wasm-opt
 	$(REMAP) && cargo build --release -p jwt-relay --lib --target $(TARGET) \
 		--config "target.$(TARGET).rustflags=[$$remap]"
 	@mkdir -p filters
 	$(WASM_OPT) $(CARGO_WASM) -o $(WASM)
+	python3 tools/strip_custom_sections.py $(WASM)
 
 ## build-small: the smallest module (everything at opt-level "z", the crypto crates too), at a
 ## cost in speed (docs/performance.md, Module size): target/jwt_relay.small.wasm, never in filters/ (Kong
@@ -62,6 +65,7 @@ build-small: wasm-target wasm-opt
 		--target-dir $(or $(CARGO_TARGET_DIR),target)/small
 	$(WASM_OPT) $(or $(CARGO_TARGET_DIR),target)/small/$(TARGET)/release/jwt_relay.wasm \
 		-o $(or $(CARGO_TARGET_DIR),target)/jwt_relay.small.wasm
+	python3 tools/strip_custom_sections.py $(or $(CARGO_TARGET_DIR),target)/jwt_relay.small.wasm
 	@ls -l $(or $(CARGO_TARGET_DIR),target)/jwt_relay.small.wasm
 
 ## wrk drives the load of bench and soak (Debian's, installed when missing).

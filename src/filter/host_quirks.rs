@@ -292,7 +292,7 @@ pub fn ngx_request_edits(
         }
         match sent(name) {
             0 => {}
-            1 if ngx_hashes_whole(name) => {}
+            1 if ngx_hashes_whole(name) && !set_otherwise(edits, name) => {}
             1 => return Err(Unstrippable::Unmatched(name.clone())),
             _ => return Err(Unstrippable::Repeated(name.clone())),
         }
@@ -314,12 +314,24 @@ pub fn ngx_request_edits(
     Ok(out)
 }
 
+/// True when the edits set another spelling of `name` (`X-Anonymous-Consumer` for the client's
+/// `X_Anonymous_Consumer`): the client's copy, blanked in place, would go upstream beside the
+/// filter's value, and an upstream that folds `_` into `-` joins the two (gunicorn before 22
+/// reads `,true`), so the marker no longer reads as set. Review helper-103.
+fn set_otherwise(edits: &HeaderEdits, name: &str) -> bool {
+    edits.0.iter().any(|e| {
+        matches!(e, HeaderEdit::Set(n, _)
+            if !n.eq_ignore_ascii_case(name) && jwt_relay_core::stages::headers::same_header(n, name))
+    })
+}
+
 /// A header the client sent that Kong's engine cannot strip ([`ngx_request_edits`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unstrippable {
     /// Sent more than once: only the first copy would be replaced.
     Repeated(String),
-    /// A name nginx hashes otherwise than the engine: a setting would add a header beside it.
+    /// A name nginx hashes otherwise than the engine (a setting would add a header beside it),
+    /// or another spelling of a header the filter sets (a blank would stay beside its value).
     Unmatched(String),
 }
 
@@ -544,6 +556,41 @@ mod tests {
         );
         let untouched = names(&["accept", "accept"]);
         assert!(ngx_request_edits(&untouched, &edits).unwrap().0.is_empty());
+    }
+
+    /// Review (helper-103): `X_Anonymous_Consumer: x` on an anonymous fallback was blanked in
+    /// place beside the filter's `x-anonymous-consumer: true`, which gunicorn before 22 joins
+    /// into `,true`. Refused; a spelling the filter only removes is still blanked.
+    #[test]
+    fn ngx_request_edits_refuse_another_spelling_of_a_header_they_set() {
+        let mut edits = HeaderEdits::default();
+        edits.remove("X_Anonymous_Consumer");
+        edits.remove("x-anonymous-consumer");
+        edits.set("x-anonymous-consumer", "true");
+        let client = names(&["X_Anonymous_Consumer", "accept"]);
+        assert_eq!(
+            ngx_request_edits(&client, &edits),
+            Err(Unstrippable::Unmatched("X_Anonymous_Consumer".to_string()))
+        );
+        let mut only_removed = HeaderEdits::default();
+        only_removed.remove("X_Anonymous_Consumer");
+        only_removed.remove("x-anonymous-consumer");
+        only_removed.set("x-consumer-id", "c-1");
+        assert_eq!(
+            ngx_request_edits(&client, &only_removed).unwrap().0,
+            [
+                HeaderEdit::Set("X_Anonymous_Consumer".into(), String::new()),
+                HeaderEdit::Set("x-consumer-id".into(), "c-1".into()),
+            ]
+        );
+        let same_spelling = names(&["X-Anonymous-Consumer"]);
+        assert_eq!(
+            ngx_request_edits(&same_spelling, &edits).unwrap().0,
+            [HeaderEdit::Set(
+                "x-anonymous-consumer".into(),
+                "true".into()
+            )]
+        );
     }
 
     /// Review (helper-100): with `ignore_invalid_headers off`, nginx keeps `X.Consumer.ID` with

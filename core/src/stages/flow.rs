@@ -6,7 +6,7 @@
 //! answer. Nothing goes back up the path.
 
 use super::auth::remote_jwks::Ticket;
-use super::auth::{self, AuthStop, Identity};
+use super::auth::{AuthStop, Identity};
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
 use super::{
@@ -93,20 +93,46 @@ fn body_limit(config: &Pipeline) -> Option<u64> {
 
 /// Removals of the client's copies of the headers authentication owns: the stages' own, or,
 /// without an authentication stage, the consumer headers unless the host's plugins may have
-/// set them ([`Request::host_sets_consumers`]).
-fn consumer_removals(config: &Pipeline, req: &Request) -> HeaderEdits {
-    match &config.auth {
+/// set them ([`Request::host_sets_consumers`]). Either way with them, every header of `fields`
+/// named like an identity Kong's other plugins set ([`IDENTITY_PREFIXES`]).
+fn consumer_removals(config: &Pipeline, req: &Request, fields: &Request) -> HeaderEdits {
+    let mut edits = match &config.auth {
         Some(auth) => auth.owned_removals(),
-        None if req.host_sets_consumers => HeaderEdits::default(),
-        None => {
-            let mut edits = HeaderEdits::default();
-            for name in auth::CONSUMER_HEADERS {
-                edits.remove(name);
-            }
-            edits
+        None if req.host_sets_consumers => return HeaderEdits::default(),
+        // The consumer headers are all named by the prefixes.
+        None => HeaderEdits::default(),
+    };
+    edits.0.extend(identity_lookalikes(fields).0);
+    edits
+}
+
+/// Removals of every header of `fields` under one of [`IDENTITY_PREFIXES`].
+#[inline(never)]
+fn identity_lookalikes(fields: &Request) -> HeaderEdits {
+    let mut edits = HeaderEdits::default();
+    for (name, _) in &fields.headers {
+        if IDENTITY_PREFIXES.iter().any(|p| {
+            name.get(..p.len())
+                .is_some_and(|head| headers::same_header(head, p))
+        }) {
+            edits.remove(name.clone());
         }
     }
+    edits
 }
+
+/// Names of identities Kong's other plugins set, which the filter never does but an upstream
+/// migrated from Kong may trust: acl's `X-Consumer-Groups` and `X-Authenticated-Groups`,
+/// oauth2's `X-Authenticated-Userid` and `-Scope`, older Kong's `X-Credential-Username`. A
+/// client's copy would pass for the gateway's word beside a verified consumer (review
+/// helper-103), so every header under these prefixes is removed, in every spelling. They
+/// name [`super::auth::CONSUMER_HEADERS`] too.
+const IDENTITY_PREFIXES: [&str; 4] = [
+    "x-consumer-",
+    "x-credential-",
+    "x-authenticated-",
+    "x-anonymous-consumer",
+];
 
 impl Flow {
     /// Starts a request: authenticates, then runs the next steps.
@@ -190,7 +216,9 @@ impl Flow {
     /// header the filter owns.
     pub fn guard_edits_on(&self, config: &Pipeline, fields: &Request) -> HeaderEdits {
         let mut owned = self.edits.clone();
-        owned.0.extend(consumer_removals(config, &self.req).0);
+        owned
+            .0
+            .extend(consumer_removals(config, &self.req, fields).0);
         if let Some(custom) = &config.custom_jwt {
             owned.remove(custom.upstream_header.clone());
         }
@@ -350,7 +378,9 @@ impl Flow {
         refetch: bool,
     ) -> Option<Next> {
         let Some(auth) = config.auth.as_ref() else {
-            self.edits.0.extend(consumer_removals(config, &self.req).0);
+            self.edits
+                .0
+                .extend(consumer_removals(config, &self.req, &self.req).0);
             return None;
         };
         // A key may be read from the body: a body another reader reads otherwise (encoded,
@@ -378,6 +408,8 @@ impl Flow {
         );
         match result {
             Ok(done) => {
+                // Before the stage's own settings: a claim may go out as `X-Credential-Tier`.
+                self.edits.0.extend(identity_lookalikes(&self.req).0);
                 self.edits.0.extend(done.edits.0);
                 self.identity = done.identity;
                 if let Some(cut) = done.body {

@@ -2263,3 +2263,65 @@ fn credentials_of_a_skipped_or_doubled_stage_never_ride_beside_another_identity(
         assert_eq!(removed(&edits, "apikey"), envoy, "{edits:?}");
     }
 }
+
+/// Review (helper-103): Kong's other plugins set identities the filter never sets (acl's
+/// `X-Consumer-Groups`, oauth2's `X-Authenticated-Userid`, older Kong's
+/// `X-Credential-Username`), and an upstream migrated from Kong may trust them: a client's
+/// copies went upstream beside the verified consumer. Removed in every spelling, with or
+/// without an authentication stage (on Envoy), also as trailers; a claim sent under such a
+/// name is still set.
+#[test]
+fn identity_lookalike_headers_never_reach_the_upstream() {
+    let token = hs256_token(json!({"iss": "idp", "tier": "gold"}));
+    let bearer = format!("Bearer {token}");
+    let forged = [
+        ("X-Consumer-Groups", "admin"),
+        ("x_authenticated_groups", "admin"),
+        ("X-Authenticated-Userid", "root"),
+        ("x.authenticated.scope", "admin:all"),
+        ("X-Credential-Username", "root"),
+        ("x-credential-tier", "platinum"),
+    ];
+    let mut headers = vec![("authorization", bearer.as_str()), ("accept", "*/*")];
+    headers.extend(forged);
+    let verifying = config(json!({
+        "consumers": [{"id": "c-1", "jwt_secrets": [{"key": "idp", "secret": SECRET}]}],
+        "jwt": {"claims_to_headers": [{"claim": "tier", "header": "X-Credential-Tier"}]}
+    }));
+    let mut shared = Shared::for_config(&verifying);
+    let req = request(T0, &headers);
+    let (flow, next) = Flow::start(&verifying, &mut shared, req.clone());
+    let Next::Continue(edits) = next else {
+        panic!("{next:?}")
+    };
+    let seen = req.edited(&edits);
+    let names: Vec<(&str, &str)> = seen
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .filter(|(n, _)| *n != "authorization")
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("accept", "*/*"),
+            ("x-consumer-id", "c-1"),
+            ("x-credential-identifier", "idp"),
+            ("x-credential-tier", "gold"),
+        ]
+    );
+    let trailers = request(T0, &forged);
+    let guard = flow.guard_edits_on(&verifying, &trailers);
+    assert!(trailers.edited(&guard).headers.is_empty(), "{guard:?}");
+
+    let reconcile = reconcile_config(0);
+    let mut shared = Shared::for_config(&reconcile);
+    let req = request(T0, &forged);
+    let (mut flow, next) = Flow::start(&reconcile, &mut shared, req.clone());
+    assert!(matches!(next, Next::Dispatch(_)), "{next:?}");
+    let Next::Continue(edits) = flow.on_call_answer(&reconcile, &mut shared, &allow(json!({})))
+    else {
+        panic!("no answer")
+    };
+    assert!(req.edited(&edits).headers.is_empty(), "{edits:?}");
+}

@@ -68,14 +68,18 @@ pub fn is_safe_value(value: &str) -> bool {
 /// client sent (`x_consumer_id` before `x-consumer-id`). Pseudo-headers are left as they are.
 pub fn covering_spellings(req: &Request, edits: HeaderEdits) -> HeaderEdits {
     let mut out = HeaderEdits(Vec::with_capacity(edits.0.len()));
-    let mut removed: Vec<String> = Vec::new();
     for edit in edits.0 {
         let (HeaderEdit::Set(name, _) | HeaderEdit::Remove(name)) = &edit;
         if !name.starts_with(':') {
             for (client, _) in &req.headers {
                 let other = !client.eq_ignore_ascii_case(name);
-                if other && same_header(client, name) && !removed.contains(client) {
-                    removed.push(client.clone());
+                // Once is enough, whoever removed it before (an identity look-alike).
+                let removed = || {
+                    out.0
+                        .iter()
+                        .any(|e| matches!(e, HeaderEdit::Remove(r) if r == client))
+                };
+                if other && same_header(client, name) && !removed() {
                     out.remove(client.clone());
                 }
             }

@@ -278,10 +278,15 @@ fn cookie_value<'a>(text: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
 }
 
 /// Every value another cookie parser may read for `name` in one `Cookie` header value: a
-/// `name` (any ASCII case) at the start or after any byte WebOb does not take into a name or
-/// an unquoted value ([`cookie_text`]: `;`, `,`, blanks and controls, `"`, `[`, `]`, `\`, any
-/// byte past ASCII; WebOb's unanchored scan finds a name there, as in `a=x"session=…` or
-/// `a="q"session=…`), then `=` with Python's ASCII blanks around it (space, tab, CR, LF, VT,
+/// `name` (any ASCII case) at the start, or after any byte that WebOb does not take into a name
+/// or an unquoted value or that is no token character ([`cookie_text`]: `;`, `,`, blanks and
+/// controls, `"`, `[`, `]`, `\`, `@`, `(`, `)`, `<`, `>`, `:`, `/`, `?`, `{`, `}`, any byte
+/// past ASCII; `=` when at the start or after such a byte), or after `GMT`. WebOb's unanchored scan finds a name after the first kind (as
+/// in `a=x"session=…` or `a="q"session=…`) and after a value of the form of an expiry date
+/// (`a=Mon, 01-Jan-2000 00:00:00 GMTsession=…`); ASP.NET Core, which skips one character
+/// after a pair it cannot parse (`@session=…`), and Tomcat's legacy parser, which skips
+/// separators before a name, after the second (review helper-102). Then `=` with Python's
+/// ASCII blanks around it (space, tab, CR, LF, VT,
 /// FF); the value up to the next `;`, `,` or such blank, without surrounding double quotes. Go
 /// and Node trim tabs as well as spaces, Python's `SimpleCookie` also separates cookies by
 /// whitespace, and all of them unquote.
@@ -291,7 +296,15 @@ fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
     let bytes = header.as_bytes();
     let mut values = Vec::new();
     for at in 0..bytes.len() {
-        let starts = at == 0 || bytes.get(at - 1).copied().is_some_and(|b| !cookie_text(b));
+        let before = bytes.get(..at).unwrap_or_default();
+        let starts = before.ends_with(b"GMT")
+            || match before {
+                // `a=session=x` is one cookie `a` to every reader; `@=session=x` gives
+                // ASP.NET two failed starts, then `session`.
+                [.., other, b'='] => !cookie_text(*other),
+                [.., other] => !cookie_text(*other),
+                [] => true,
+            };
         let named = bytes
             .get(at..at + name.len())
             .is_some_and(|w| w.eq_ignore_ascii_case(name.as_bytes()));
@@ -318,10 +331,11 @@ fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
     values
 }
 
-/// A byte WebOb's cookie scanner takes into a name or an unquoted value: letters, digits and
-/// ``~!@#$%^&*()_+=-`.?|:/{}<>'``.
+/// A byte WebOb's cookie scanner takes into a name or an unquoted value that is also a token
+/// character (RFC 9110 `tchar`), so no reader starts a name after it: letters, digits and
+/// ``~!#$%^&*_+-`.|'``.
 fn cookie_text(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"~!@#$%^&*()_+=-`.?|:/{}<>'".contains(&b)
+    b.is_ascii_alphanumeric() || b"~!#$%^&*_+-`.|'".contains(&b)
 }
 
 /// The value of every cookie in one `Cookie` header value that some upstream reads under
@@ -1088,6 +1102,13 @@ mod tests {
             "session\t=forged; session=good",
             "session=good; x=1 session=forged",
             "session=good; session=\"forged\"",
+            // ASP.NET Core and Tomcat's legacy parser skip what cannot start a name, WebOb a
+            // value of the form of an expiry date (review helper-102).
+            "session=good; @session=forged",
+            "session=good; (session=forged",
+            "session=good; @=session=forged",
+            "session=good; x=1 @:session=forged",
+            "session=good; a=Mon, 01-Jan-2000 00:00:00 GMTsession=forged",
         ] {
             let found = locations().find(&req("/", &[("cookie", cookie)]));
             assert_eq!(found, Found::Multiple, "{cookie:?}");
@@ -1096,6 +1117,9 @@ mod tests {
             ("session\t=x", "x"),
             ("a=1;\tsession=x", "x"),
             ("session=\"x\"", "\"x\""),
+            ("@session=x", "x"),
+            ("=session=x", "x"),
+            ("a=1; {session=x", "x"),
         ] {
             let found = locations().find(&req("/", &[("cookie", cookie)]));
             assert_eq!(found, Found::One(token.into()), "{cookie:?}");
@@ -1104,7 +1128,14 @@ mod tests {
 
     #[test]
     fn find_cookie_other_names_do_not_match() {
-        for cookie in ["sessionid=x", "xsession=x", "session", "a=session=x"] {
+        for cookie in [
+            "sessionid=x",
+            "xsession=x",
+            "session",
+            "a=session=x",
+            "a=b=session=x",
+            "a=GMsession=x",
+        ] {
             assert_eq!(
                 locations().find(&req("/", &[("cookie", cookie)])),
                 Found::None,
