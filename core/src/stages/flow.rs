@@ -107,7 +107,6 @@ fn consumer_removals(config: &Pipeline, req: &Request, fields: &Request) -> Head
 }
 
 /// Removals of every header of `fields` under one of [`IDENTITY_PREFIXES`].
-#[inline(never)]
 fn identity_lookalikes(fields: &Request) -> HeaderEdits {
     let mut edits = HeaderEdits::default();
     for (name, _) in &fields.headers {

@@ -281,13 +281,13 @@ fn cookie_value<'a>(text: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
 /// `name` (any ASCII case) at the start, or after any byte that WebOb does not take into a name
 /// or an unquoted value or that is no token character ([`cookie_text`]: `;`, `,`, blanks and
 /// controls, `"`, `[`, `]`, `\`, `@`, `(`, `)`, `<`, `>`, `:`, `/`, `?`, `{`, `}`, any byte
-/// past ASCII; `=` when at the start or after such a byte), or after `GMT`. WebOb's unanchored scan finds a name after the first kind (as
-/// in `a=x"session=…` or `a="q"session=…`) and after a value of the form of an expiry date
-/// (`a=Mon, 01-Jan-2000 00:00:00 GMTsession=…`); ASP.NET Core, which skips one character
-/// after a pair it cannot parse (`@session=…`), and Tomcat's legacy parser, which skips
-/// separators before a name, after the second (review helper-102). Then `=` with Python's
-/// ASCII blanks around it (space, tab, CR, LF, VT,
-/// FF); the value up to the next `;`, `,` or such blank, without surrounding double quotes. Go
+/// past ASCII; `=` when at the start or after such a byte), or after `GMT`. WebOb's unanchored
+/// scan finds a name after the first kind (as in `a=x"session=…` or `a="q"session=…`) and
+/// after a value of the form of an expiry date (`a=Mon, 01-Jan-2000 00:00:00 GMTsession=…`);
+/// ASP.NET Core, which skips one character after a pair it cannot parse (`@session=…`), and
+/// Tomcat's legacy parser, which skips separators before a name, after the second (review
+/// helper-102). Then `=` with Python's ASCII blanks around it (space, tab, CR, LF, VT, FF);
+/// the value up to the next `;`, `,` or such blank, without surrounding double quotes. Go
 /// and Node trim tabs as well as spaces, Python's `SimpleCookie` also separates cookies by
 /// whitespace, and all of them unquote.
 fn lenient_cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
