@@ -469,6 +469,44 @@ fn hosts_headers_past_the_engines_cut_never_reach_the_upstream() {
     });
 }
 
+/// Kong's engine sizes the header map of a request past its cut for 100 headers and one
+/// pseudo-header, then writes every pseudo-header: past its buffer by about the `:method` and
+/// `Host` a client chose (review helper-107: a 2,000-byte method and 100 headers killed the
+/// worker, smaller ones corrupted the filter's heap). The buffer now has room for it: the
+/// request gets the cut's 431 and the worker serves the next request.
+#[test]
+fn hosts_a_long_method_or_host_past_the_engines_cut_is_refused_and_the_worker_lives() {
+    let config = json!({"consumers": consumers(), "key_auth": {}});
+    each_host(config, |host, gw, upstream| {
+        let long = "A".repeat(4000);
+        let shapes = [
+            Request::new(&long, "/m"),
+            Request::get("/h").header("host", &format!("{}.example", "h".repeat(4000))),
+        ];
+        for shape in shapes {
+            for pads in [97, 100, 120] {
+                let mut req = shape.clone();
+                for i in 0..pads {
+                    req = req.header(&format!("x-{i}"), "v");
+                }
+                let resp = gw.send(&req);
+                if host == Host::Ngx {
+                    assert_eq!(resp.status, 431, "{pads}: {}", resp.text());
+                } else {
+                    assert!(resp.status >= 400, "{host:?} {pads}: {}", resp.status);
+                }
+                let resp = gw.send(&Request::get("/next").header("apikey", "alice-key"));
+                assert_eq!(resp.status, 200, "{host:?} {pads}: the worker answers");
+            }
+        }
+        assert_eq!(
+            upstream.requests().len(),
+            6,
+            "{host:?}: only the next requests"
+        );
+    });
+}
+
 #[test]
 fn hosts_content_length_of_zeros_is_no_body_and_is_decided_at_once() {
     // nginx reads `Content-Length: 00` as 0 and never calls the body step: a filter waiting

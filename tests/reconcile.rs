@@ -1448,6 +1448,39 @@ fn streamdown_replaces_every_upstream_copy_of_an_echoed_header() {
     }
 }
 
+/// Regression: on Kong's engine, echoing `Cache-Control` or `Link` (headers nginx chains) onto
+/// a response without them killed the worker (SIGSEGV in the engine's removal of an absent
+/// chained header, made before every replace); with two upstream `Link`s, one echo stands.
+#[test]
+fn streamdown_echoes_headers_nginx_chains_with_or_without_upstream_copies() {
+    for host in hosts() {
+        for upstream_links in [0, 2] {
+            let upstream = Server::start(move |_| Reply::Respond {
+                status: 200,
+                headers: (0..upstream_links)
+                    .map(|i| ("link".to_string(), format!("</u{i}>; rel=preload")))
+                    .collect(),
+                body: b"ok".to_vec(),
+            });
+            let answer = json!({"cache_control": "private", "link": "</a>; rel=preload"});
+            let auth = Server::start(allow(answer));
+            let config = json!({"reconcile": {"url": "http://auth.internal:8080",
+                "upstream": "auth", "streamdown_injected_headers": true}});
+            let gw = Gateway::start(
+                host,
+                Setup::new(config.to_string(), upstream.addr()).cluster("auth", auth.addr()),
+            );
+            for _ in 0..2 {
+                let resp = gw.send(&Request::get("/r"));
+                assert_eq!(resp.status, 200, "{host:?}");
+                assert_eq!(resp.header_all("cache-control"), ["private"], "{host:?}");
+                assert_eq!(resp.header_all("link"), ["</a>; rel=preload"], "{host:?}");
+            }
+            assert_eq!(upstream.requests().len(), 2);
+        }
+    }
+}
+
 #[test]
 fn cache_serves_identical_requests_once() {
     // Expiry is time: it is proven with an injected clock in the core

@@ -3,7 +3,7 @@
 //! Every call here returns the host status as an error instead. With the allocator (`wiping_alloc`), the only unsafe code.
 #![allow(unsafe_code)]
 
-use super::map_codec;
+use super::{map_codec, wiping_alloc};
 use std::ptr::{null, null_mut};
 
 /// A non-Ok Proxy-Wasm status code.
@@ -102,11 +102,37 @@ pub fn now_nanos() -> Result<u64, Status> {
 }
 
 /// All pairs of a header map, as raw bytes.
+///
+/// Kong's engine (every ngx_wasm_module release) sizes a map of more than 100 pairs (its cut)
+/// for the first 100 headers and one pseudo-header, then writes every pseudo-header and 96
+/// headers: past the buffer by about the `:method` and `:authority` a client chose, over the
+/// filter's heap or off the end of its memory (the worker dies). Its buffer is therefore
+/// allocated [`wiping_alloc::SLACK`] bytes longer, and read to where the pairs it announces end.
 pub fn header_pairs(map: u32) -> Result<map_codec::Pairs, Status> {
     let (mut data, mut size) = (null_mut(), 0usize);
-    // SAFETY: out-pointers are valid; the returned buffer is taken over by `take`.
-    check(unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) })?;
-    map_codec::decode(&take(data, size)).ok_or(PARSE_FAILURE)
+    wiping_alloc::arm_slack();
+    // SAFETY: out-pointers are valid; the returned buffer is taken over below.
+    let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
+    let bytes = match wiping_alloc::slacked() {
+        Some(at) if at == data as usize => take_slacked(data, size),
+        _ => Some(take(data, size)),
+    };
+    check(status)?;
+    map_codec::decode(&bytes.ok_or(PARSE_FAILURE)?).ok_or(PARSE_FAILURE)
+}
+
+/// A header map's buffer that took the allocator's slack: its bytes up to the end of the pairs
+/// its table announces, `None` when they end past the slack (the host wrote outside it).
+fn take_slacked(data: *mut u8, size: usize) -> Option<Vec<u8>> {
+    let capacity = size.checked_add(wiping_alloc::SLACK)?;
+    // SAFETY: the host wrote at least `size` bytes at `data`.
+    let table = unsafe { std::slice::from_raw_parts(data, size) };
+    let used = map_codec::encoded_len(table).unwrap_or(size).max(size);
+    wiping_alloc::set_slacked_used(used.min(capacity));
+    // SAFETY: the block holds `capacity` bytes (the SDK's allocation with the slack), of which
+    // the host wrote the first `used`; it is freed with that capacity.
+    let buffer = unsafe { Vec::from_raw_parts(data, used.min(capacity), capacity) };
+    (used <= capacity).then_some(buffer)
 }
 
 /// Replaces (or adds) a header.

@@ -274,8 +274,15 @@ impl Host for ProxyWasmHost {
 
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
         if host_quirks::replace_drops_repeated_response_headers(self.is_kong()) {
-            abi::remove_header(ids::RESPONSE_HEADERS, name)
-                .map_err(fail("remove response header"))?;
+            let pairs =
+                abi::header_pairs(ids::RESPONSE_HEADERS).map_err(fail("get response headers"))?;
+            if pairs
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            {
+                abi::remove_header(ids::RESPONSE_HEADERS, name)
+                    .map_err(fail("remove response header"))?;
+            }
         }
         abi::replace_header(ids::RESPONSE_HEADERS, name, value).map_err(fail("set response header"))
     }
@@ -283,13 +290,16 @@ impl Host for ProxyWasmHost {
     fn clear_response_headers(&mut self) -> Result<(), HostError> {
         let pairs =
             abi::header_pairs(ids::RESPONSE_HEADERS).map_err(fail("get response headers"))?;
+        let mut removed: Vec<String> = Vec::new();
         for (name, _) in lossy(pairs) {
             let framing = ["content-length", "connection", "transfer-encoding"]
                 .iter()
                 .any(|f| name.eq_ignore_ascii_case(f));
-            if !name.starts_with(':') && !framing {
+            let again = removed.iter().any(|r| r.eq_ignore_ascii_case(&name));
+            if !name.starts_with(':') && !framing && !again {
                 abi::remove_header(ids::RESPONSE_HEADERS, &name)
                     .map_err(fail("remove response header"))?;
+                removed.push(name);
             }
         }
         Ok(())

@@ -114,6 +114,9 @@ pub fn body_size_may_be_stale(kong: bool) -> bool {
 /// Whether replacing a response header must remove it first. Kong's engine replaces a header
 /// the upstream sent once, in any letter case, but one sent twice loses every copy and gets no
 /// value at all; after a removal (of every copy) the replace adds it. Envoy replaces them all.
+/// The removal is made only of a header present, once per name: removing an absent
+/// `Cache-Control` or `Link` (headers nginx chains) makes ngx_wasm_module link an unset
+/// pointer, and the worker dies (SIGSEGV) with every request on it.
 pub fn replace_drops_repeated_response_headers(kong: bool) -> bool {
     kong
 }

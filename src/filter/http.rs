@@ -2006,7 +2006,7 @@ pub(crate) mod tests {
                 .collect();
             if forwarded {
                 assert_eq!(f.state(), State::Forwarded);
-                assert_eq!(set, ["x-minted"]);
+                assert_eq!(set, ["x-minted", "cache-control"]);
             } else {
                 assert_eq!(f.host.responses[0].status, 413);
                 assert!(set.is_empty(), "{set:?}");

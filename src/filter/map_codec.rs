@@ -26,6 +26,18 @@ pub fn decode(bytes: &[u8]) -> Option<Pairs> {
     Some(pairs)
 }
 
+/// How many bytes an encoded map takes, read from its count and length table alone (which
+/// `bytes` must hold): where its last value's NUL ends.
+pub fn encoded_len(bytes: &[u8]) -> Option<usize> {
+    let count = read_u32(bytes, 0)?;
+    let mut end = count.checked_mul(8)?.checked_add(4)?;
+    for n in 0..count {
+        let pair = read_u32(bytes, 4 + n * 8)?.checked_add(read_u32(bytes, 8 + n * 8)?)?;
+        end = end.checked_add(pair)?.checked_add(2)?;
+    }
+    Some(end)
+}
+
 /// The `len` bytes at `*at`, which a NUL must follow; moves `*at` past the NUL.
 fn terminated<'a>(bytes: &'a [u8], at: &mut usize, len: usize) -> Option<&'a [u8]> {
     let end = at.checked_add(len)?;
@@ -64,6 +76,17 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_len_is_where_the_pairs_end_read_from_the_table() {
+        let bytes = encode(&[(":method", "GET"), ("x-a", "")]);
+        assert_eq!(encoded_len(&bytes), Some(bytes.len()));
+        // The table alone tells it (Kong's engine writes past the buffer it announces).
+        let table = bytes.get(..4 + 2 * 8).unwrap();
+        assert_eq!(encoded_len(table), Some(bytes.len()));
+        assert_eq!(encoded_len(bytes.get(..4 + 8).unwrap()), None);
+        assert_eq!(encoded_len(&[]), None);
+    }
 
     #[test]
     fn decode_of_encode_round_trips() {

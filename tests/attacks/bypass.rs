@@ -186,16 +186,41 @@ fn h2_trailers_after_the_request_went_on_lose_the_decisions_names_too() {
     });
     let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
     let trailers = [("APIKEY", "k-alice"), ("x-checksum", "c0ffee")];
-    let seen = send_after_the_headers_went_on(
-        &envoy,
-        &upstream,
-        BODY,
-        &trailers,
-        &[("apikey", "k-alice")],
-    );
-    assert_eq!(seen.header("x-consumer-username"), Some("alice"));
+    let seen = alice_keyed(&envoy, &upstream, &trailers);
     assert_eq!(seen.header("apikey"), None);
     assert_eq!(seen.trailers, [("x-checksum".into(), "c0ffee".into())]);
+}
+
+/// Review helper-106: a trailer holding a credential (another key, a Basic header of a stage
+/// Kong's OR skipped, a Bearer token) was never judged: it goes whatever it holds, in any
+/// spelling, also beside a verified key that stays (no `hide_credentials`).
+#[test]
+fn h2_trailers_lose_every_credential_header() {
+    let upstream = Server::ok();
+    let config = json!({
+        "consumers": [{"id": "c-1", "username": "alice", "keyauth_credentials": [{"key": "k-alice"}]},
+            {"id": "anon"}],
+        "key_auth": {}, "basic_auth": {"anonymous": "anon"}
+    });
+    let envoy = Envoy::start(Setup::new(config.to_string(), upstream.addr()));
+    let trailers = [
+        ("APIKEY", "k-bob"),
+        ("proxy_authorization", "Basic Ym9iOnB3Mg=="),
+        ("authorization", "Digest x"),
+        ("x-checksum", "c0ffee"),
+    ];
+    let seen = alice_keyed(&envoy, &upstream, &trailers);
+    assert_eq!(seen.header("apikey"), Some("k-alice"));
+    assert_eq!(seen.trailers, [("x-checksum".into(), "c0ffee".into())]);
+}
+
+/// Alice's key in the headers, `trailers` after the request went on: what the upstream got,
+/// as alice.
+fn alice_keyed(envoy: &Envoy, upstream: &Server, trailers: &[(&str, &str)]) -> Recorded {
+    let headers = [("apikey", "k-alice")];
+    let seen = send_after_the_headers_went_on(envoy, upstream, BODY, trailers, &headers);
+    assert_eq!(seen.header("x-consumer-username"), Some("alice"));
+    seen
 }
 
 /// Sends an HTTP/2 POST whose DATA and trailers leave only once the upstream has its headers

@@ -347,6 +347,57 @@ fn identity_a_skipped_or_doubled_credential_never_rides_beside_another_identity(
     }
 }
 
+/// Review helper-106, both hosts: a key nobody verified never rides beside an identity.
+/// - A repeated query key (a duplicate: the anonymous fallback) left every key on Kong's engine,
+///   `x_key: alice-key` beside bob's Basic identity; now only a header sent twice stays there.
+/// - `key_in_header: false`: a key header beside the query's verified key went on.
+/// - `run_on_preflight: false`: an OPTIONS request's key went on beside bob's Basic identity.
+#[test]
+fn identity_a_key_nobody_verified_never_rides_beside_an_identity() {
+    let bob = "Basic Ym9iOnB3Mg=="; // bob:pw2
+    let consumers = json!([{"id": "c-1", "username": "alice", "keyauth_credentials": [{"key": "alice-key"}]},
+        {"id": "c-bob", "username": "bob", "basicauth_credentials": [{"username": "bob", "password": "pw2"}]},
+        {"id": "anon", "username": "anonymous"}]);
+    let configs = [
+        json!({"consumers": consumers, "key_auth": {"key_names": ["apikey", "x-key"],
+            "anonymous": "anon", "hide_credentials": true}, "basic_auth": {"anonymous": "anon"}}),
+        json!({"consumers": consumers, "key_auth": {"key_in_header": false}}),
+        json!({"consumers": consumers, "key_auth": {"run_on_preflight": false, "anonymous": "anon"},
+            "basic_auth": {}}),
+    ];
+    let requests = [
+        Request::get("/r?apikey=1&apikey=2")
+            .header("x_key", "alice-key")
+            .header("authorization", bob),
+        Request::get("/r?apikey=alice-key").header("apikey", "forged"),
+        Request::new("OPTIONS", "/r")
+            .header("authorization", bob)
+            .header("apikey", "alice-key"),
+    ];
+    let expected = [
+        ("bob", "/r"),
+        ("alice", "/r?apikey=alice-key"),
+        ("bob", "/r"),
+    ];
+    for host in hosts() {
+        for ((config, req), (user, path)) in configs.iter().zip(&requests).zip(expected) {
+            let upstream = Server::ok();
+            let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
+            assert_eq!(gw.send(req).status, 200, "{host:?} {config}");
+            let seen = upstream.single();
+            assert_eq!(seen.header("x-consumer-username"), Some(user), "{host:?}");
+            assert_eq!(seen.path, path, "{host:?}");
+            for name in ["apikey", "x-key"] {
+                let keys: Vec<&str> = spellings(&seen.headers, name)
+                    .into_iter()
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                assert!(keys.is_empty(), "{host:?} {config}: {keys:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn identity_anonymous_fallback_strips_forged_spellings_too() {
     for host in hosts() {

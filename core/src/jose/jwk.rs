@@ -476,8 +476,10 @@ impl JwkSet {
         if json.len() > MAX_JWKS_LEN {
             return Err(JoseError::InvalidJwk("JWKS document too large"));
         }
-        let doc =
-            Wiped::new(serde_json::from_str(json).map_err(|_| JoseError::InvalidJwk("not JSON"))?);
+        // A member named twice is refused as it is in a token: readers keeping the first and
+        // readers keeping the last would take different keys (review helper-105).
+        let doc = super::json::from_slice(json.as_bytes());
+        let doc = Wiped::new(doc.map_err(|_| JoseError::InvalidJwk("not JSON"))?);
         let entries = doc
             .get("keys")
             .and_then(Value::as_array)
@@ -655,6 +657,26 @@ mod tests {
         assert_eq!(set.ignored_oct(), 0);
         assert_eq!(set.skipped().len(), 1);
         assert_eq!(set.candidates(Some("shared"), Algorithm::HS256).count(), 1);
+    }
+
+    /// A JWKS naming a member twice is no set (review helper-105: `"use":"enc",…,"use":"sig"`
+    /// and two `n` verified by the last, which a first-wins reader reads otherwise).
+    #[test]
+    fn parse_refuses_a_member_named_twice_anywhere() {
+        let k = r#""kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0""#;
+        for text in [
+            format!(r#"{{"keys":[{{{k},"use":"enc","use":"sig"}}]}}"#),
+            format!(r#"{{"keys":[{{{k},"kid":"a","kid":"b"}}]}}"#),
+            format!(r#"{{"keys":[],"keys":[{{{k}}}]}}"#),
+        ] {
+            let got = JwkSet::parse(&text, OctKeyEncoding::Base64Url);
+            assert_eq!(got.err(), Some(JoseError::InvalidJwk("not JSON")), "{text}");
+        }
+        let once = format!(r#"{{"keys":[{{{k},"use":"sig"}}]}}"#);
+        assert_eq!(
+            JwkSet::parse(&once, OctKeyEncoding::Base64Url).map(|s| s.keys().len()),
+            Ok(1)
+        );
     }
 
     fn oct_with(extra: Value) -> Result<Jwk, JoseError> {

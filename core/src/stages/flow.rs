@@ -6,7 +6,7 @@
 //! answer. Nothing goes back up the path.
 
 use super::auth::remote_jwks::Ticket;
-use super::auth::{AuthStop, Identity};
+use super::auth::{AuthStop, Authenticator, Identity};
 use super::events::{Event, ReconcileOutcome};
 use super::reconcile::{self, Outcome};
 use super::{
@@ -195,7 +195,9 @@ impl Flow {
         std::mem::take(&mut self.events)
     }
 
-    /// Headers to add to the client response (`streamdown_injected_headers`).
+    /// Headers to set on the client response, in order (a later one replaces an earlier of
+    /// its name): `streamdown_injected_headers`, then `downstream_custom_jwt_header`'s token
+    /// with `Cache-Control: no-store`.
     pub fn response_headers(&self) -> &[(String, String)] {
         &self.response_headers
     }
@@ -252,22 +254,27 @@ impl Flow {
         headers::covering_spellings(fields, guard)
     }
 
-    /// The removals for the client's request trailers: [`Self::guard_edits_on`] them, and with
-    /// `reconcile` every spelling there of the headers the call's own stand for or its checks
+    /// The removals for the client's request trailers: [`Self::guard_edits_on`] them, every
+    /// spelling there of a header an authentication stage reads a credential from
+    /// ([`Authenticator::credential_removals`]), and with `reconcile` every spelling there of the headers the call's own stand for or its checks
     /// compared with the request ([`reconcile::CHECKED_HEADERS`]: `X-Forwarded-Host`,
     /// `Forwarded`, …). Those among the headers were checked before the call; trailers come
     /// after it, and an upstream that reads trailers as headers would act on them unchecked.
     pub fn trailer_edits(&self, config: &Pipeline, trailers: &Request) -> HeaderEdits {
         let mut edits = self.guard_edits_on(config, trailers);
+        let mut checked = config
+            .auth
+            .as_ref()
+            .map(Authenticator::credential_removals)
+            .unwrap_or_default();
         if config.reconcile.is_some() {
-            let mut checked = HeaderEdits::default();
             for name in reconcile::CHECKED_HEADERS {
                 checked.remove(name);
             }
-            edits
-                .0
-                .extend(headers::covering_spellings(trailers, checked).0);
         }
+        edits
+            .0
+            .extend(headers::covering_spellings(trailers, checked).0);
         edits
     }
 
@@ -461,7 +468,13 @@ impl Flow {
             let minted = custom.mint(&self.upstream_view(), self.identity.as_ref())?;
             self.events.push(Event::Minted(custom.signer.alg));
             self.edits.set(minted.upstream.0, minted.upstream.1);
-            self.response_headers.extend(minted.downstream);
+            if let Some(down) = minted.downstream {
+                // A token for this client only: no shared cache may keep the answer and hand
+                // it to the next (RFC 6749 §5.1 asks the same of a token endpoint's answer).
+                self.response_headers.push(down);
+                self.response_headers
+                    .push(("cache-control".into(), "no-store".into()));
+            }
         }
         Ok(())
     }
@@ -486,7 +499,10 @@ impl Flow {
 
     fn inject(&mut self, injection: reconcile::Injection) {
         self.edits.0.extend(injection.request.0);
-        self.response_headers.extend(injection.response);
+        // Echoed headers go first: the filter's own (the token, its no-store) win a clash.
+        let mut response = injection.response;
+        response.append(&mut self.response_headers);
+        self.response_headers = response;
         let refused = injection
             .refused
             .into_iter()

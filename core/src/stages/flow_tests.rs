@@ -2325,3 +2325,140 @@ fn identity_lookalike_headers_never_reach_the_upstream() {
     };
     assert!(req.edited(&edits).headers.is_empty(), "{edits:?}");
 }
+
+/// A token minted for the client goes with `Cache-Control: no-store` (no shared cache may hand
+/// it to another client), after the headers reconcile echoes: the filter's own win a clash.
+#[test]
+fn a_token_for_the_client_goes_uncacheable_and_wins_over_echoed_headers() {
+    let jwk = json!({"kty": "oct", "alg": "HS256", "k": "a2V5LWZvci1mbG93LXRlc3Rz"});
+    let config = config(json!({
+        "consumers": [{"id": "c-1", "jwt_secrets": [{"key": "idp", "secret": SECRET}]}],
+        "jwt": {},
+        "custom_jwt": {"private_jwk": jwk, "downstream_custom_jwt_header": "X-Minted"},
+        "reconcile": {"url": "http://auth:8080", "upstream": "auth",
+                      "streamdown_injected_headers": true}
+    }));
+    let mut shared = Shared::for_config(&config);
+    let bearer = format!(
+        "Bearer {}",
+        hs256_token(json!({"iss": "idp", "clientId": "a"}))
+    );
+    let (mut flow, next) = Flow::start(
+        &config,
+        &mut shared,
+        request(T0, &[("authorization", &bearer)]),
+    );
+    assert!(matches!(next, Next::Dispatch(_)), "{next:?}");
+    let answer =
+        allow(json!({"cache_control": "public, max-age=600", "x_minted": "forged", "role": "r"}));
+    let Next::Continue(edits) = flow.on_call_answer(&config, &mut shared, &answer) else {
+        panic!("allowed")
+    };
+    let minted = set_value(&edits, "x-custom-jwt").unwrap().to_string();
+    // What the client's response gets, a later header replacing an earlier of its name.
+    let mut response: Vec<(String, String)> = Vec::new();
+    for (name, value) in flow.response_headers() {
+        response.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        response.push((name.to_ascii_lowercase(), value.clone()));
+    }
+    response.sort();
+    assert_eq!(
+        response,
+        [
+            ("cache-control".to_string(), "no-store".to_string()),
+            ("role".to_string(), "r".to_string()),
+            ("x-minted".to_string(), minted),
+        ]
+    );
+}
+
+/// The client's spellings of `name` the edits remove.
+fn removed<'a>(edits: &'a HeaderEdits, name: &str) -> Vec<&'a str> {
+    edits
+        .0
+        .iter()
+        .filter_map(|e| match e {
+            HeaderEdit::Remove(n) if crate::stages::headers::same_header(n, name) => {
+                Some(n.as_str())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn basic(user_password: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(user_password);
+    format!("Basic {encoded}")
+}
+
+/// Review helper-106: keys nobody verified never ride beside an identity: on Kong's engine a
+/// repeated query key (a duplicate) no longer keeps every key header, only a header sent twice
+/// stays (the engine cannot remove it); `key_in_header: false` removes the key headers beside
+/// the query's key; a preflight the stage skips removes them; trailers lose every credential.
+#[test]
+fn keys_nobody_verified_never_ride_beside_an_identity() {
+    let consumers = json!([
+        {"id": "c-alice", "keyauth_credentials": [{"key": "alice-key"}]},
+        {"id": "c-bob", "basicauth_credentials": [{"username": "bob", "password": "pw2"}]},
+        {"id": "anon"}]);
+    let run = |config: &Pipeline, method: &str, path: &str, headers: &[(&str, &str)]| {
+        let mut shared = Shared::for_config(config);
+        let mut req = request(T0, headers);
+        req.method = method.into();
+        req.path = path.into();
+        let (flow, next) = Flow::start(config, &mut shared, req);
+        let Next::Continue(edits) = next else {
+            panic!("{path} {headers:?}: {next:?}")
+        };
+        (flow, edits)
+    };
+    let fallback = config(json!({"consumers": consumers,
+        "key_auth": {"key_names": ["apikey", "x-key"], "anonymous": "anon"}}));
+    // A duplicate in the query: the header sent once goes, and the query's keys.
+    let (_, edits) = run(
+        &fallback,
+        "GET",
+        "/r?apikey=1&apikey=2",
+        &[("x_key", "alice-key")],
+    );
+    assert_eq!(set_value(&edits, "x-consumer-id"), Some("anon"));
+    assert!(removed(&edits, "x-key").contains(&"x_key"), "{edits:?}");
+    assert_eq!(set_value(&edits, ":path"), Some("/r"));
+    // A header sent twice stays (Kong's engine); the other key header goes.
+    let headers = [("apikey", "1"), ("apikey", "2"), ("x-key", "alice-key")];
+    let (_, edits) = run(&fallback, "GET", "/r", &headers);
+    assert!(removed(&edits, "apikey").is_empty(), "{edits:?}");
+    assert!(removed(&edits, "x-key").contains(&"x-key"), "{edits:?}");
+
+    let query_only = config(json!({"consumers": consumers, "key_auth": {"key_in_header": false}}));
+    let (_, edits) = run(
+        &query_only,
+        "GET",
+        "/r?apikey=alice-key",
+        &[("apikey", "bob-key")],
+    );
+    assert_eq!(set_value(&edits, "x-consumer-id"), Some("c-alice"));
+    assert!(removed(&edits, "apikey").contains(&"apikey"), "{edits:?}");
+
+    let preflight = config(json!({"consumers": consumers,
+        "key_auth": {"run_on_preflight": false, "anonymous": "anon"}, "basic_auth": {}}));
+    let bob = basic("bob:pw2");
+    let headers = [("authorization", bob.as_str()), ("apikey", "forged")];
+    let (_, edits) = run(&preflight, "OPTIONS", "/r", &headers);
+    assert_eq!(set_value(&edits, "x-consumer-id"), Some("c-bob"));
+    assert!(removed(&edits, "apikey").contains(&"apikey"), "{edits:?}");
+
+    // Trailers: every credential header in any spelling, whatever it holds, also beside a
+    // verified key that stays (no `hide_credentials`) and a Basic stage skipped by Kong's OR.
+    let verified = config(json!({"consumers": consumers, "key_auth": {},
+        "basic_auth": {"anonymous": "anon"}}));
+    let (flow, edits) = run(&verified, "POST", "/r", &[("apikey", "alice-key")]);
+    assert_eq!(set_value(&edits, "x-consumer-id"), Some("c-alice"));
+    let mut trailers = request(T0, &[("APIKEY", "bob-key"), ("Proxy_Authorization", &bob)]);
+    trailers.path = String::new();
+    let edits = flow.trailer_edits(&verified, &trailers);
+    assert!(!removed(&edits, "apikey").is_empty(), "{edits:?}");
+    let proxy = removed(&edits, "proxy-authorization");
+    assert!(proxy.contains(&"Proxy_Authorization"), "{edits:?}");
+}

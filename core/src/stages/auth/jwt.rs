@@ -139,8 +139,6 @@ pub fn compile(
 /// Kong's schema bound on `maximum_expiration`: a year, in seconds.
 const MAXIMUM_EXPIRATION_LIMIT: f64 = 31_536_000.0;
 
-/// `maximum_expiration` as Kong's schema takes it: a number from 0 to a year (fractions too),
-/// and above 0 only with `exp` verified (without it, `exp - now` has no checked `exp`).
 /// True when `claims_to_verify` lists `claim` (`null` lists none).
 fn verifies(section: &JwtSection, claim: RegisteredClaim) -> bool {
     section
@@ -149,6 +147,8 @@ fn verifies(section: &JwtSection, claim: RegisteredClaim) -> bool {
         .is_some_and(|claims| claims.contains(&claim))
 }
 
+/// `maximum_expiration` as Kong's schema takes it: a number from 0 to a year (fractions too),
+/// and above 0 only with `exp` verified (without it, `exp - now` has no checked `exp`).
 fn maximum_expiration(section: &JwtSection, verify_exp: bool) -> Result<f64, ConfigError> {
     const PATH: &str = "jwt.maximum_expiration";
     let seconds = section
@@ -314,6 +314,16 @@ impl JwtAuth {
         self.locations.remove_all(req, path, edits);
     }
 
+    /// Removes every token header and, with token cookies, `Cookie`.
+    pub fn remove_token_headers(&self, edits: &mut HeaderEdits) {
+        for name in &self.locations.header_names {
+            edits.remove(name.clone());
+        }
+        if !self.locations.cookie_names.is_empty() {
+            edits.remove("cookie");
+        }
+    }
+
     /// The key claim name (it appears in several messages).
     pub fn key_claim(&self) -> &str {
         &self.key_claim
@@ -374,12 +384,12 @@ impl JwtAuth {
                 let v = self.verify_token(&token, remote_set)?;
                 events.push(Event::Verified(v.alg));
                 // Claims are checked before caching so a failing token is never cached.
-                self.check_claims(&v.claims, req.now)?;
+                self.check_claims(&v, req.now)?;
                 cache.put(&token, v.clone(), req.now);
                 v
             }
         };
-        self.check_claims(&verified.claims, req.now)?;
+        self.check_claims(&verified, req.now)?;
         Ok(self.identity(verified, consumers))
     }
 
@@ -483,18 +493,23 @@ impl JwtAuth {
     }
 
     /// `claims_to_verify` (with leeway), `maximum_expiration`, then issuer and audience lists.
-    fn check_claims(&self, claims: &Map<String, Value>, now: u64) -> Result<(), Denial> {
+    /// A token a JWKS key verified (ours) has a present `exp` and `nbf` checked whatever
+    /// `claims_to_verify` lists, as Envoy's `jwt_authn` and OIDC verifiers check them: an
+    /// issuer's leaked token would otherwise never expire (review helper-105).
+    fn check_claims(&self, verified: &Verified, now: u64) -> Result<(), Denial> {
+        let claims = &verified.claims;
+        let jwks = verified.credential.is_none();
         let now = now as f64;
         let leeway = self.leeway as f64;
         let mut errors = Vec::new();
-        if self.verify_exp {
+        if self.verify_exp || (jwks && claims.contains_key("exp")) {
             match claims.get("exp").and_then(Value::as_f64) {
                 None => errors.push(("exp", "must be a number")),
                 Some(exp) if exp + leeway <= now => errors.push(("exp", "token expired")),
                 Some(_) => {}
             }
         }
-        if self.verify_nbf {
+        if self.verify_nbf || (jwks && claims.contains_key("nbf")) {
             match claims.get("nbf").and_then(Value::as_f64) {
                 None => errors.push(("nbf", "must be a number")),
                 Some(nbf) if nbf - leeway > now => errors.push(("nbf", "token not valid yet")),
@@ -652,16 +667,21 @@ mod tests {
         auth.authenticate(&req, consumers, &mut cache, remote, &mut Vec::new())
     }
 
-    /// Consumers' credentials beside a JWKS: a key claim a credential holds is verified by it
-    /// alone (its consumer set); any other token by the JWKS, without a consumer.
-    #[test]
-    fn credentials_and_a_jwks_each_verify_their_own_tokens() {
-        let (auth, consumers) = stage(
+    /// An inline JWKS (the RSA fixture under kid "a") beside consumer c-1's `key-HS256`.
+    fn jwks_beside_a_credential() -> (JwtAuth, Consumers) {
+        stage(
             json!({"jwks": {"keys": [rsa_jwk("a")]}}),
             json!([{"id": "c-1", "jwt_secrets": [
                 {"key": "key-HS256", "secret": String::from_utf8(SECRET.to_vec()).unwrap()}
             ]}]),
-        );
+        )
+    }
+
+    /// Consumers' credentials beside a JWKS: a key claim a credential holds is verified by it
+    /// alone (its consumer set); any other token by the JWKS, without a consumer.
+    #[test]
+    fn credentials_and_a_jwks_each_verify_their_own_tokens() {
+        let (auth, consumers) = jwks_beside_a_credential();
         let credential = |t: &str| run(&auth, &consumers, t, None).map(|id| id.credential);
         let hs = hs256(r#"{"alg":"HS256"}"#, r#"{"iss":"key-HS256"}"#);
         assert_eq!(credential(&hs), Ok(Some("key-HS256".into())));
@@ -675,6 +695,29 @@ mod tests {
         // The credential's secret signs no token of another key claim.
         let hs = hs256(r#"{"alg":"HS256"}"#, r#"{"iss":"other"}"#);
         assert_eq!(credential(&hs), Err(Denial::UnknownKid(String::new())));
+    }
+
+    /// A JWKS key's token has a present `exp` and `nbf` checked without `claims_to_verify`
+    /// (review helper-105: a year-old token passed); a consumer credential's follows Kong.
+    #[test]
+    fn a_jwks_tokens_present_exp_and_nbf_are_checked_without_claims_to_verify() {
+        let (auth, consumers) = jwks_beside_a_credential();
+        let check = |t: &str| run(&auth, &consumers, t, None).map(|id| id.credential);
+        let expired = Denial::Claims(vec![("exp", "token expired")]);
+        let early = Denial::Claims(vec![("nbf", "token not valid yet")]);
+        let typed = Denial::Claims(vec![("exp", "must be a number")]);
+        for (claims, want) in [
+            (r#"{"exp":999}"#, Err(expired)),
+            (r#"{"nbf":1001}"#, Err(early)),
+            (r#"{"exp":"2000"}"#, Err(typed)),
+            (r#"{"exp":1001,"nbf":1000}"#, Ok(None)),
+            (r#"{"sub":"no exp"}"#, Ok(None)),
+        ] {
+            let rs = rs256(r#"{"alg":"RS256","kid":"a"}"#, claims);
+            assert_eq!(check(&rs), want, "{claims}");
+        }
+        let hs = hs256(r#"{"alg":"HS256"}"#, r#"{"iss":"key-HS256","exp":999}"#);
+        assert_eq!(check(&hs), Ok(Some("key-HS256".into())), "Kong's");
     }
 
     /// Regression (review): Kong reads the key claim as `claims[k] or header[k]`, so a claim of

@@ -135,13 +135,7 @@ impl KeyAuth {
     /// Removes every place a key is read: the key headers (every spelling), the query
     /// arguments of a key name (in every reading). `path` is the path as edited so far.
     pub fn remove_keys(&self, path: &str, edits: &mut HeaderEdits) {
-        for name in &self.key_names {
-            edits.remove(name.clone());
-            let dashed = name.replace('_', "-");
-            if dashed != *name {
-                edits.remove(dashed);
-            }
-        }
+        self.remove_key_headers(edits);
         let named = |key: &str| {
             let key = urlenc::KeyReadings::of(key);
             self.key_names.iter().any(|n| key.reads_as(n))
@@ -149,6 +143,17 @@ impl KeyAuth {
         let without = urlenc::path_without(path, named);
         if without != path {
             edits.set(":path", without);
+        }
+    }
+
+    /// Removes every key name's header, as written and with `-` for `_`.
+    pub fn remove_key_headers(&self, edits: &mut HeaderEdits) {
+        for name in &self.key_names {
+            edits.remove(name.clone());
+            let dashed = name.replace('_', "-");
+            if dashed != *name {
+                edits.remove(dashed);
+            }
         }
     }
 
@@ -209,6 +214,11 @@ impl KeyAuth {
             // token's argument, which the original path still holds.
             let path = edits.path_or(&req.path);
             edits.set(":path", without_param(&path, &name));
+        }
+        // With `key_in_header: false` a key header is no key to Kong (its spec wants the 200),
+        // but one to the upstream, beside the consumer of the query's key (review helper-106).
+        if !self.in_header && !self.hide_credentials {
+            self.remove_key_headers(edits);
         }
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let cred = self

@@ -128,6 +128,24 @@ impl Authenticator {
         }))
     }
 
+    /// Removals of every header a stage reads a credential from (the token headers, `Cookie`
+    /// with token cookies, the key headers, Basic's two): a trailer holding one was never
+    /// judged, and an upstream reading trailers as headers would take it (review helper-106).
+    pub fn credential_removals(&self) -> HeaderEdits {
+        let mut edits = HeaderEdits::default();
+        if let Some(jwt) = &self.jwt {
+            jwt.remove_token_headers(&mut edits);
+        }
+        if let Some(ka) = &self.key_auth {
+            ka.remove_key_headers(&mut edits);
+        }
+        if self.basic_auth.is_some() {
+            edits.remove("authorization");
+            edits.remove("proxy-authorization");
+        }
+        edits
+    }
+
     /// The remote JWKS of the jwt stage, if any.
     pub fn remote_jwks(&self) -> Option<&remote_jwks::RemoteJwks> {
         self.jwt.as_ref().and_then(|j| j.remote.as_ref())
@@ -194,6 +212,9 @@ impl Authenticator {
                 self.settle(&mut identity, result, jwt.anonymous, events, || {
                     (jwt.challenge(), jwt.key_claim().to_string())
                 })?;
+            } else {
+                // A preflight the stage skips keeps no token nobody verified (review helper-106).
+                jwt.remove_token(req, &edits.path_or(&req.path), &mut edits);
             }
         }
         // Kong ends with the last stage's consumer, but x-custom-jwt reads a Bearer token
@@ -204,21 +225,33 @@ impl Authenticator {
             .filter(|i| i.claims().is_some())
             .map(|i| i.via.clone());
         let mut cut = None;
-        if let Some(ka) = self.key_auth.as_ref().filter(|ka| !ka.skips(req)) {
-            let result = self.gate(&identity, ka.anonymous, || {
-                ka.authenticate(req, body, &self.consumers, &mut edits, &mut cut)
-            });
+        if let Some(ka) = &self.key_auth {
+            let result = match ka.skips(req) {
+                true => None,
+                false => self.gate(&identity, ka.anonymous, || {
+                    ka.authenticate(req, body, &self.consumers, &mut edits, &mut cut)
+                }),
+            };
             // On every fallback, also when no key was read: a key in a spelling the stage does
             // not read (`x_api_key` for `x-api-key`), or beside an empty one, is a key to CGI
             // and WSGI servers. And when the stage was skipped (Kong's OR: an earlier stage
             // verified the caller), a key nobody verified must not ride beside that identity
-            // (review). On Kong's engine not for a key name sent twice: Kong's spec wants that
-            // request to go on, and the engine cannot remove a header sent twice.
+            // (review), or for a preflight (`run_on_preflight: false`, review helper-106). On
+            // Kong's engine not a header sent twice: Kong's spec wants that request to go on,
+            // and the engine cannot remove it; every other key goes (review helper-106: a
+            // repeated query key kept them all).
             let skipped = result.is_none();
             let fell_back = ka.anonymous.is_some() && matches!(result, Some(Err(_)));
-            let sent_twice = matches!(&result, Some(Err(Denial::DuplicateApiKey)));
-            if skipped || (fell_back && (req.removes_repeated_headers || !sent_twice)) {
+            if skipped || fell_back {
+                let from = edits.0.len();
                 ka.remove_keys(&edits.path_or(&req.path), &mut edits);
+                if !req.removes_repeated_headers {
+                    let removals = edits.0.split_off(from);
+                    let repeated = |name: &str| req.header_all(name).nth(1).is_some();
+                    edits.0.extend(removals.into_iter().filter(
+                        |e| !matches!(e, crate::stages::HeaderEdit::Remove(n) if repeated(n)),
+                    ));
+                }
             }
             // Any key field goes from the body on the fallback or the skip, also one Kong does
             // not read (JSON under another type, a number): none reaches the upstream beside
