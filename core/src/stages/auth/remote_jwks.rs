@@ -99,8 +99,12 @@ impl RemoteJwks {
 ///   per-window bound: the identity provider did get the request, and a client that opens and
 ///   drops connections cannot make the filter fetch more than [`REFETCH_PER_WINDOW`] times a
 ///   window;
-/// - at most one fetch of each kind is in flight, and a re-fetch waits while the background
-///   fetch is in flight (the same answer is on its way).
+/// - at most one fetch of each kind is in flight, and no re-fetch starts while the background
+///   fetch is in flight: a token naming a `kid` first seen meanwhile is decided with the set
+///   held (a request cannot wait on another context's call: Kong's engine resumes none), so an
+///   issuer should publish a key before it signs with it;
+/// - a re-fetch refused for the window's bound brings the background refresh forward to when
+///   the window admits one again.
 #[derive(Debug, Default)]
 pub struct JwksState {
     /// The last good set.
@@ -117,6 +121,10 @@ pub struct JwksState {
     refetches: VecDeque<Counted>,
     /// The answer body `set` was read from: a fetch answering the same bytes changes nothing.
     body: Vec<u8>,
+    /// When the window next admits a fetch, once a re-fetch was refused for its bound: the
+    /// background refresh fetches then, not `cache_seconds` later (review helper-105: ten
+    /// made-up `kid`s a minute held off a new key for the whole `cache_seconds`).
+    wanted_at: Option<u64>,
 }
 
 /// Names one request-side re-fetch, so that only its own request ends or abandons it.
@@ -172,7 +180,8 @@ impl JwksState {
         let stale = self
             .fetched_at
             .is_none_or(|f| now >= f.saturating_add(remote.cache_seconds));
-        stale && retry_ok
+        let wanted = self.wanted_at.is_some_and(|w| now >= w);
+        (stale || wanted) && retry_ok
     }
 
     /// Starts (and counts) a re-fetch for a token's unknown `kid`, when one may go now: no
@@ -185,9 +194,12 @@ impl JwksState {
         }
         let since = now.saturating_sub(REFETCH_WINDOW_SECONDS);
         self.refetches.retain(|c| c.at > since);
-        if self.refetches.len() >= REFETCH_PER_WINDOW
-            || self.refetches.iter().any(|c| c.kid.as_deref() == Some(kid))
-        {
+        if self.refetches.len() >= REFETCH_PER_WINDOW {
+            let free = self.refetches.front().map(|c| c.at + REFETCH_WINDOW_SECONDS);
+            self.wanted_at = self.wanted_at.or(free);
+            return None;
+        }
+        if self.refetches.iter().any(|c| c.kid.as_deref() == Some(kid)) {
             return None;
         }
         self.refetches.push_back(Counted {
@@ -258,6 +270,7 @@ impl JwksState {
     pub fn started(&mut self, now: u64) {
         self.in_flight = true;
         self.attempted_at = Some(now);
+        self.wanted_at = None;
     }
 
     /// Reads the background fetch's answer.
@@ -533,6 +546,26 @@ mod tests {
         }
         assert!(!refetch(&mut s, "another", 103));
         assert!(refetch(&mut s, "another", 103 + REFETCH_WINDOW_SECONDS));
+    }
+
+    /// Review helper-105: made-up `kid`s spending the window's bound held off a new key until
+    /// the refresh `cache_seconds` later; the refresh now comes when the window admits a fetch.
+    #[test]
+    fn a_spent_window_brings_the_background_refresh_forward() {
+        let r = remote(600);
+        let mut s = JwksState::default();
+        s.started(0);
+        s.finish(&answer(Some(200), SET), 0);
+        for i in 0..REFETCH_PER_WINDOW {
+            assert!(refetch(&mut s, &format!("junk{i}"), 100 + i as u64));
+        }
+        assert!(!s.refresh_due(&r, 110), "not before it is asked for");
+        assert!(!refetch(&mut s, "new", 110), "the window is spent");
+        assert!(!s.refresh_due(&r, 159));
+        assert!(s.refresh_due(&r, 100 + REFETCH_WINDOW_SECONDS));
+        s.started(160);
+        s.finish(&answer(Some(200), SET), 161);
+        assert!(!s.refresh_due(&r, 162), "once");
     }
 
     #[test]
