@@ -1543,12 +1543,10 @@ fn key_in_body_hidden_is_cut_out_of_the_body_the_upstream_gets() {
 
 /// gRPC clients (HTTP/2, `content-type: application/grpc`) are refused in gRPC's form, as Kong
 /// answers them (Kong's specs: key-auth "rejects call without credentials", basic-auth and jwt
-/// "rejects gRPC call without credentials", which look for `Code: Unauthenticated`): Envoy's
-/// trailers-only answer with `grpc-status: 16` and the message as `grpc-message`, with the
-/// challenge and no second `content-type`; a call with a key goes on to the upstream. Envoy
-/// only: the engine built here has no HTTP/2 (on Kong the filter writes `grpc-status` and
-/// `grpc-message` itself on the 401, as Kong does; unit tests in `core/src/stages/grpc.rs`
-/// and `src/filter/http.rs`).
+/// "rejects gRPC call without credentials", which look for `Code: Unauthenticated`), with the
+/// challenge and no body; a call with a key goes on to the upstream. Envoy turns the reply into
+/// its trailers-only answer (`:status` 200, `content-type: application/grpc`); on Kong's engine
+/// the filter writes `grpc-status` and `grpc-message` itself on the 401, as Kong does.
 #[test]
 fn grpc_clients_are_refused_with_grpc_status() {
     let config = json!({
@@ -1556,51 +1554,53 @@ fn grpc_clients_are_refused_with_grpc_status() {
                        "keyauth_credentials": [{"id": "kg-1", "key": "grpc-key-51"}]}],
         "key_auth": {},
     });
-    if !hosts().contains(&Host::Envoy) {
-        return;
-    }
-    let (upstream, gw) = start_with(Host::Envoy, config);
-    let Gateway::Envoy(envoy) = &gw else {
-        unreachable!("Envoy")
-    };
-    let frame = "\0\0\0\0\u{3}\u{a}\u{1}x";
-    let call = |key: Option<&str>| {
-        let mut req = H2Request::new("POST", "/hello.HelloService/SayHello", envoy.listener)
-            .header("content-type", "application/grpc")
-            .header("te", "trailers");
-        if let Some(key) = key {
-            req = req.header("apikey", key);
+    for host in hosts() {
+        let (upstream, gw) = start_with(host, config.clone());
+        let at = gw.listener();
+        let frame = "\0\0\0\0\u{3}\u{a}\u{1}x";
+        let call = |key: Option<&str>| {
+            let mut req = H2Request::new("POST", "/hello.HelloService/SayHello", at)
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .header("content-length", &frame.len().to_string());
+            if let Some(key) = key {
+                req = req.header("apikey", key);
+            }
+            h2::send(at, &req.data(frame))
+        };
+        let all = |resp: &Response, name: &str| -> Vec<String> {
+            let named = resp.headers.iter().filter(|(n, _)| n == name);
+            named.map(|(_, v)| v.clone()).collect()
+        };
+        for (key, message) in [
+            (None, "No API key found in request"),
+            (Some("nope"), "Unauthorized"),
+        ] {
+            // The same refusal over HTTP/1.1, in JSON.
+            let mut plain = Request::post("/hello.HelloService/SayHello", frame);
+            if let Some(key) = key {
+                plain = plain.header("apikey", key);
+            }
+            assert_eq!(gw.send(&plain).json(), json!({ "message": message }));
+            let refused = call(key);
+            let (status, content_type): (u16, &[&str]) = match host {
+                Host::Envoy => (200, &["application/grpc"]),
+                Host::Ngx => (401, &[]),
+            };
+            assert_eq!(refused.status, status, "{host:?} {refused:?}");
+            assert_eq!(all(&refused, "content-type"), content_type, "{host:?}");
+            assert_eq!(all(&refused, "grpc-status"), ["16"], "{host:?} {key:?}");
+            assert_eq!(all(&refused, "grpc-message"), [message], "{host:?} {key:?}");
+            assert_eq!(all(&refused, "www-authenticate"), ["Key"], "{host:?}");
+            assert!(refused.body.is_empty(), "{host:?}");
         }
-        h2::send(envoy.listener, &req.data(frame))
-    };
-    let all = |resp: &Response, name: &str| -> Vec<String> {
-        let named = resp.headers.iter().filter(|(n, _)| n == name);
-        named.map(|(_, v)| v.clone()).collect()
-    };
-    for (key, message) in [
-        (None, "No API key found in request"),
-        (Some("nope"), "Unauthorized"),
-    ] {
-        // The same refusal over HTTP/1.1, in JSON.
-        let mut plain = Request::post("/hello.HelloService/SayHello", frame);
-        if let Some(key) = key {
-            plain = plain.header("apikey", key);
-        }
-        assert_eq!(gw.send(&plain).json(), json!({ "message": message }));
-        let refused = call(key);
-        assert_eq!(refused.status, 200, "{refused:?}");
-        assert_eq!(all(&refused, "content-type"), ["application/grpc"]);
-        assert_eq!(all(&refused, "grpc-status"), ["16"], "{key:?}");
-        assert_eq!(all(&refused, "grpc-message"), [message], "{key:?}");
-        assert_eq!(all(&refused, "www-authenticate"), ["Key"]);
-        assert!(refused.body.is_empty());
+        assert!(upstream.requests().is_empty());
+        let accepted = call(Some("grpc-key-51"));
+        assert_eq!(accepted.status, 200, "{host:?} {accepted:?}");
+        assert_eq!(all(&accepted, "grpc-status"), Vec::<String>::new());
+        let rec = upstream.single();
+        assert_eq!(rec.header("content-type"), Some("application/grpc"));
+        assert_eq!(rec.header("x-consumer-username"), Some("caller"));
+        assert_eq!(rec.body, frame.as_bytes());
     }
-    assert!(upstream.requests().is_empty());
-    let accepted = call(Some("grpc-key-51"));
-    assert_eq!(accepted.status, 200, "{accepted:?}");
-    assert_eq!(all(&accepted, "grpc-status"), Vec::<String>::new());
-    let rec = upstream.single();
-    assert_eq!(rec.header("content-type"), Some("application/grpc"));
-    assert_eq!(rec.header("x-consumer-username"), Some("caller"));
-    assert_eq!(rec.body, frame.as_bytes());
 }

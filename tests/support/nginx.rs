@@ -97,7 +97,9 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
             fixture_path("mtls_ca.pem")
         )
     } else {
-        String::new()
+        // Cleartext HTTP/2 (prior knowledge) beside HTTP/1.1, as Kong's proxy listener serves
+        // it with `http2` (nginx 1.25.1+ tells the two apart by the connection's preface).
+        ";\n    http2 on".to_string()
     };
     format!(
         "daemon off;\nmaster_process off;\nworker_processes 1;\n{env}\

@@ -195,7 +195,10 @@ impl JwksState {
         let since = now.saturating_sub(REFETCH_WINDOW_SECONDS);
         self.refetches.retain(|c| c.at > since);
         if self.refetches.len() >= REFETCH_PER_WINDOW {
-            let free = self.refetches.front().map(|c| c.at + REFETCH_WINDOW_SECONDS);
+            let free = self
+                .refetches
+                .front()
+                .map(|c| c.at + REFETCH_WINDOW_SECONDS);
             self.wanted_at = self.wanted_at.or(free);
             return None;
         }
