@@ -470,6 +470,60 @@ fn hosts_headers_past_the_engines_cut_never_reach_the_upstream() {
     });
 }
 
+/// Kong's engine with the large buffers Kong deployments set (`large_client_header_buffers 16
+/// 128k`, `proxy_buffer_size 160k`), review helper-108: a 100,000-byte method past the cut, and
+/// an upstream answer of 120 headers with a 150,000-byte `Content-Type`, overran a fixed room
+/// and killed the worker; the room is now sized from the pairs the engine adds. And two
+/// `Cache-Control`s after the cut were not found, so the token went out with none: the name is
+/// looked up past the cut now.
+#[test]
+fn hosts_kong_maps_past_the_cut_with_large_buffers_keep_the_worker() {
+    if !hosts().contains(&Host::Ngx) {
+        return;
+    }
+    let upstream = Server::start(|rec| {
+        let mut headers: Vec<(String, String)> = (0..120)
+            .map(|i| (format!("x-{i}"), "v".to_string()))
+            .collect();
+        if rec.path == "/long-type" {
+            headers.push((
+                "content-type".into(),
+                format!("text/{}", "t".repeat(150_000)),
+            ));
+        }
+        headers.push(("cache-control".into(), "public, max-age=600".into()));
+        headers.push(("cache-control".into(), "s-maxage=600".into()));
+        Reply::Respond {
+            status: 200,
+            headers,
+            body: b"ok".to_vec(),
+        }
+    });
+    let jwk =
+        json!({"kty": "oct", "kid": "k1", "alg": "HS256", "k": "minting-key-of-thirty-two-bytes!"});
+    let config = json!({"consumers": consumers(), "key_auth": {},
+        "custom_jwt": {"private_jwk": jwk, "downstream_custom_jwt_header": "X-Minted"}});
+    let setup = Setup::new(config.to_string(), upstream.addr()).large_buffers();
+    let gw = Gateway::start(Host::Ngx, setup);
+    let key = |req: Request| req.header("apikey", "alice-key");
+    let mut long = key(Request::new(&"A".repeat(100_000), "/m"));
+    for i in 0..100 {
+        long = long.header(&format!("x-{i}"), "v");
+    }
+    assert_eq!(gw.send(&long).status, 431);
+    for path in ["/long-type", "/plain"] {
+        let resp = gw.send(&key(Request::get(path)));
+        assert_eq!(resp.status, 200, "{path}");
+        assert!(resp.header("x-minted").is_some(), "{path}");
+        assert_eq!(resp.header_all("cache-control"), ["no-store"], "{path}");
+    }
+    assert_eq!(
+        gw.send(&key(Request::get("/plain"))).status,
+        200,
+        "the worker answers"
+    );
+}
+
 /// HTTP/2 (h2c) through both hosts, Kong's engine included (Kong's proxy listener serves it):
 /// a request is decided as over HTTP/1.1: no key, 401 with the challenge; alice's key with
 /// forged identity headers and a body, 200 with only the verified identity upstream, the key

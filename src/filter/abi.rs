@@ -27,6 +27,13 @@ extern "C" {
         value_size: usize,
     ) -> u32;
     fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
+    fn proxy_get_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        out_data: *mut *mut u8,
+        out_size: *mut usize,
+    ) -> u32;
     fn proxy_get_buffer_bytes(
         buffer: u32,
         start: usize,
@@ -101,30 +108,33 @@ pub fn now_nanos() -> Result<u64, Status> {
     Ok(out)
 }
 
-/// All pairs of a header map, as raw bytes.
+/// All pairs of a header map, as raw bytes; the buffer the host fills is allocated `slack`
+/// bytes longer.
 ///
 /// Kong's engine (every ngx_wasm_module release) sizes a map of more than 100 pairs (its cut)
-/// for the first 100 headers and one pseudo-header, then writes every pseudo-header and 96
-/// headers: past the buffer by about the `:method` and `:authority` a client chose, over the
-/// filter's heap or off the end of its memory (the worker dies). Its buffer is therefore
-/// allocated [`wiping_alloc::SLACK`] bytes longer, and read to where the pairs it announces end.
-pub fn header_pairs(map: u32) -> Result<map_codec::Pairs, Status> {
+/// for its first 100 headers and one of the pairs it adds (pseudo-headers; on a response, the
+/// shim headers such as `Content-Type`), then writes every added pair and 96 headers: past the
+/// buffer by about the added pairs' length, which a client (`:method`) or an upstream
+/// (`Content-Type`) chose, over the filter's heap or off the end of its memory (the worker
+/// dies). The caller gives the room ([`super::host`]), and the map is read to where its table
+/// says it ends.
+pub fn header_pairs(map: u32, slack: usize) -> Result<map_codec::Pairs, Status> {
     let (mut data, mut size) = (null_mut(), 0usize);
-    wiping_alloc::arm_slack();
+    wiping_alloc::arm_slack(slack);
     // SAFETY: out-pointers are valid; the returned buffer is taken over below.
     let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
     let bytes = match wiping_alloc::slacked() {
-        Some(at) if at == data as usize => take_slacked(data, size),
+        Some((at, capacity)) if at == data as usize => take_slacked(data, size, capacity),
         _ => Some(take(data, size)),
     };
     check(status)?;
     map_codec::decode(&bytes.ok_or(PARSE_FAILURE)?).ok_or(PARSE_FAILURE)
 }
 
-/// A header map's buffer that took the allocator's slack: its bytes up to the end of the pairs
-/// its table announces, `None` when they end past the slack (the host wrote outside it).
-fn take_slacked(data: *mut u8, size: usize) -> Option<Vec<u8>> {
-    let capacity = size.checked_add(wiping_alloc::SLACK)?;
+/// A header map's buffer that took the allocator's slack (`capacity` bytes in all): its bytes
+/// up to the end of the pairs its table announces, `None` when they end past the block.
+fn take_slacked(data: *mut u8, size: usize, capacity: usize) -> Option<Vec<u8>> {
+    let size = size.min(capacity);
     // SAFETY: the host wrote at least `size` bytes at `data`.
     let table = unsafe { std::slice::from_raw_parts(data, size) };
     let used = map_codec::encoded_len(table).unwrap_or(size).max(size);
@@ -133,6 +143,17 @@ fn take_slacked(data: *mut u8, size: usize) -> Option<Vec<u8>> {
     // the host wrote the first `used`; it is freed with that capacity.
     let buffer = unsafe { Vec::from_raw_parts(data, used.min(capacity), capacity) };
     (used <= capacity).then_some(buffer)
+}
+
+/// The length of a header's value, if the map has it (the host looks through the whole map,
+/// its pseudo-headers and, on Kong's engine, its shim headers).
+pub fn header_value_len(map: u32, name: &str) -> Option<usize> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: pointer and length of a live &str; out-pointers are valid.
+    let status =
+        unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size) };
+    let value = take(data, size);
+    (status == OK).then_some(value.len())
 }
 
 /// Replaces (or adds) a header.

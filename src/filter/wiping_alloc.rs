@@ -12,28 +12,28 @@
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
 
-/// Bytes added to the one allocation armed by [`arm_slack`]: Kong's engine writes a header map
-/// longer than the buffer it asks for (`abi::header_pairs`), by about the length of the
-/// request's `:method` and `:authority`, each bounded by nginx's `large_client_header_buffers`
-/// (8 KiB by default; 64 KiB covers up to 32 KiB).
-pub const SLACK: usize = 64 * 1024;
-static ARMED: AtomicBool = AtomicBool::new(false);
-/// The block that took the slack (0: none), and how many of its first bytes its free wipes:
-/// the host wrote no further, and the rest held zeros (every block is wiped when freed).
+/// Extra bytes for the next allocation (0: none), armed by [`arm_slack`]: Kong's engine writes
+/// a header map longer than the buffer it asks for (`abi::header_pairs`).
+static ARMED: AtomicUsize = AtomicUsize::new(0);
+/// The block that took the slack (0: none), its size, and how many of its first bytes its free
+/// wipes: the host wrote no further, and the rest held zeros (every block is wiped when freed).
 static SLACKED: AtomicUsize = AtomicUsize::new(0);
+static SLACKED_SIZE: AtomicUsize = AtomicUsize::new(0);
 static SLACKED_USED: AtomicUsize = AtomicUsize::new(0);
 
-/// Gives the next allocation [`SLACK`] bytes more.
-pub fn arm_slack() {
-    ARMED.store(true, Ordering::Relaxed);
+/// Gives the next allocation `slack` bytes more.
+pub fn arm_slack(slack: usize) {
+    ARMED.store(slack, Ordering::Relaxed);
 }
 
-/// Disarms; the address of the block that took the slack since [`arm_slack`], if one did.
-pub fn slacked() -> Option<usize> {
-    ARMED.store(false, Ordering::Relaxed);
-    Some(SLACKED.load(Ordering::Relaxed)).filter(|&at| at != 0)
+/// Disarms; the address and size of the block that took the slack since [`arm_slack`], if one
+/// did.
+pub fn slacked() -> Option<(usize, usize)> {
+    ARMED.store(0, Ordering::Relaxed);
+    let at = SLACKED.load(Ordering::Relaxed);
+    (at != 0).then(|| (at, SLACKED_SIZE.load(Ordering::Relaxed)))
 }
 
 /// How many bytes of the slacked block's start its free must wipe.
@@ -66,13 +66,15 @@ unsafe fn wipe(ptr: *mut u8, len: usize) {
 
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Wiping<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ARMED.swap(false, Ordering::Relaxed) && SLACKED.load(Ordering::Relaxed) == 0 {
-            let size = layout.size().saturating_add(SLACK);
+        let slack = ARMED.swap(0, Ordering::Relaxed);
+        if slack > 0 && SLACKED.load(Ordering::Relaxed) == 0 {
+            let size = layout.size().saturating_add(slack);
             let Ok(wide) = Layout::from_size_align(size, layout.align()) else {
                 return std::ptr::null_mut();
             };
             let block = unsafe { self.0.alloc(wide) };
             SLACKED.store(block as usize, Ordering::Relaxed);
+            SLACKED_SIZE.store(size, Ordering::Relaxed);
             SLACKED_USED.store(size, Ordering::Relaxed);
             return block;
         }

@@ -80,6 +80,10 @@ pub struct Setup {
     pub next_filter: Option<String>,
     /// See [`Setup::edge`].
     pub edge: bool,
+    /// nginx only: the large header and upstream buffers Kong deployments set
+    /// (`large_client_header_buffers 16 128k`, kong.conf.default's example of an injected
+    /// directive; `proxy_buffer_size 160k`).
+    pub large_buffers: bool,
 }
 
 impl Setup {
@@ -99,7 +103,14 @@ impl Setup {
             invalid_headers_kept: false,
             next_filter: None,
             edge: false,
+            large_buffers: false,
         }
+    }
+
+    /// nginx with large header buffers (see [`Setup::large_buffers`]).
+    pub fn large_buffers(mut self) -> Self {
+        self.large_buffers = true;
+        self
     }
 
     /// Envoy only: `use_remote_address: true`, as Envoy's documentation asks of an edge proxy

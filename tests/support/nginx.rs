@@ -110,7 +110,7 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
            client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
            client_body_buffer_size {buffer}; client_max_body_size {max};\n\
-           underscores_in_headers on;{invalid}\n\
+           underscores_in_headers on;{invalid}{large}\n\
            map $request_uri $request_path {{ \"~^(?<p>[^?]*)\" $p; }}\n\
            server {{\n    listen 127.0.0.1:{port}{tls};\n\
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
@@ -136,6 +136,13 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
         later = if setup.query_added_later { "$is_args$args" } else { "" },
         invalid = match setup.invalid_headers_kept {
             true => " ignore_invalid_headers off;",
+            false => "",
+        },
+        large = match setup.large_buffers {
+            true => {
+                "\n  large_client_header_buffers 16 128k;\n  \
+                 proxy_buffer_size 160k; proxy_buffers 64 160k; proxy_busy_buffers_size 320k;"
+            }
             false => "",
         },
         buffering = match setup.unbuffered {

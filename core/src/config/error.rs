@@ -87,6 +87,16 @@ pub(crate) fn plausible_field(problem: &str) -> bool {
 /// the wrong place (an API key given as a credential object, a numeric password): the problem
 /// keeps its kind only. A number out of range for a numeric field keeps its value.
 pub(crate) fn without_value(problem: &str) -> String {
+    // `unknown variant `X`, expected …`: the value stays when it reads as a misspelt variant
+    // (`PUT`, `iat`), not when it may be a secret given in the wrong field (review helper-109).
+    if let Some(rest) = problem.strip_prefix("unknown variant `") {
+        let (value, expected) = rest.rsplit_once("`, expected").unwrap_or((rest, ""));
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        let digits = value.bytes().filter(u8::is_ascii_digit).count();
+        if value.len() > 16 || !value.bytes().all(allowed) || digits > 3 {
+            return format!("unknown variant (not shown: it may be a secret), expected{expected}");
+        }
+    }
     let value_may_be_secret = |unexpected: &str| {
         problem.starts_with("invalid type: ") || unexpected.starts_with("string")
     };
@@ -147,6 +157,18 @@ mod tests {
             (
                 "invalid type: map, expected a string",
                 "invalid type: map, expected a string",
+            ),
+            (
+                "unknown variant `PUT`, expected `POST` or `GET`",
+                "unknown variant `PUT`, expected `POST` or `GET`",
+            ),
+            (
+                "unknown variant `c2VjcmV0c2VjcmV0`, expected `HS256` or `RS256`",
+                "unknown variant (not shown: it may be a secret), expected `HS256` or `RS256`",
+            ),
+            (
+                "unknown variant `my secret`, expected `exp` or `nbf`",
+                "unknown variant (not shown: it may be a secret), expected `exp` or `nbf`",
             ),
         ] {
             assert_eq!(without_value(problem), kept);

@@ -36,11 +36,20 @@ impl Consumers {
     pub fn compile(sections: &[ConsumerSection]) -> Result<Self, ConfigError> {
         // Each id and username, with the consumer that has it and whether it is a derived id.
         let mut seen: HashMap<String, (usize, bool)> = HashMap::new();
+        // `X-Consumer-Custom-ID`: unique, as in Kong's schema (review helper-109: two consumers
+        // could pass for one tenant).
+        let mut custom_ids: HashMap<String, (usize, bool)> = HashMap::new();
         let mut list = Vec::with_capacity(sections.len());
         for (i, c) in sections.iter().enumerate() {
             let path = format!("consumers[{i}]");
             if c.id.is_none() && c.username.is_none() {
                 return Err(ConfigError::new(path, "needs an id or a username"));
+            }
+            if let Some(custom) = c.custom_id.as_deref() {
+                if let Some((first, _)) = custom_ids.insert(custom.to_owned(), (i, false)) {
+                    let problem = format!("duplicate custom_id {custom:?} (consumers[{first}])");
+                    return Err(ConfigError::new(format!("{path}.custom_id"), problem));
+                }
             }
             let derived = c.id.is_none();
             let id =
@@ -118,6 +127,19 @@ mod tests {
     fn compile_consumer_without_identity_is_refused() {
         let e = compile(r#"{"consumers": [{"id": "a"}, {"custom_id": "x"}]}"#).unwrap_err();
         assert_eq!(e.to_string(), "consumers[1]: needs an id or a username");
+    }
+
+    #[test]
+    fn compile_duplicate_custom_id_is_refused() {
+        let config =
+            r#"{"consumers": [{"id": "a", "custom_id": "t-1"}, {"id": "b", "custom_id": "t-1"}]}"#;
+        let e = compile(config).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "consumers[1].custom_id: duplicate custom_id \"t-1\" (consumers[0])"
+        );
+        // Another consumer's id as a custom_id is Kong's too: the fields are apart.
+        assert!(compile(r#"{"consumers": [{"id": "a", "custom_id": "b"}, {"id": "b"}]}"#).is_ok());
     }
 
     #[test]

@@ -102,8 +102,19 @@ pub(super) fn compile_keys(
     raw: &[ConsumerSection],
 ) -> Result<HashMap<[u8; 32], KeyCredential>, ConfigError> {
     let mut map = HashMap::new();
+    // `X-Credential-Identifier`: one id, one credential (Kong's primary key; review helper-109).
+    // (The map's type is the consumers' own: no other instance of the map's code.)
+    let mut ids: HashMap<String, (usize, bool)> = HashMap::new();
     for (i, consumer) in raw.iter().enumerate() {
         for (j, cred) in consumer.keyauth_credentials.iter().enumerate() {
+            let again = |id: &&str| ids.insert((*id).to_owned(), (i, false)).is_some();
+            if let Some(id) = cred.id.as_deref().filter(again) {
+                let path = format!("consumers[{i}].keyauth_credentials[{j}].id");
+                return Err(ConfigError::new(
+                    path,
+                    format!("duplicate credential id {id:?}"),
+                ));
+            }
             let path = format!("consumers[{i}].keyauth_credentials[{j}].key");
             let key = cred
                 .key
@@ -461,6 +472,19 @@ mod tests {
         let consumers = Consumers::compile(&raw.consumers).unwrap();
         let ka = compile(raw.key_auth.as_ref().unwrap(), &raw.consumers, &consumers).unwrap();
         (ka, consumers)
+    }
+
+    /// Review helper-109: two key-auth credentials under one id passed for one credential
+    /// (`X-Credential-Identifier`); Kong's primary key refuses that.
+    #[test]
+    fn a_credential_id_given_twice_refuses_the_configuration() {
+        let config = json!({"consumers": [
+            {"id": "a", "keyauth_credentials": [{"id": "cred-1", "key": "kA"}]},
+            {"id": "b", "keyauth_credentials": [{"id": "cred-1", "key": "kB"}]}]});
+        let raw = crate::config::parse(config.to_string().as_bytes()).unwrap();
+        let e = compile_keys(&raw.consumers).unwrap_err();
+        let want = "consumers[1].keyauth_credentials[0].id: duplicate credential id \"cred-1\"";
+        assert_eq!(e.to_string(), want);
     }
 
     #[test]
