@@ -524,6 +524,29 @@ fn hosts_kong_maps_past_the_cut_with_large_buffers_keep_the_worker() {
     );
 }
 
+/// Review helper-110: nginx's own answer while the filter waits for the body (an HTTP/2 body
+/// longer than its `content-length`: nginx's 400), with no upstream reached, goes to the
+/// client as nginx made it, not as a 502 with the filter's "failing closed" error line.
+#[test]
+fn hosts_kong_own_answer_while_the_filter_waits_goes_as_it_is() {
+    if !hosts().contains(&Host::Ngx) {
+        return;
+    }
+    let upstream = Server::ok();
+    let config = json!({"consumers": consumers(), "key_auth": {"key_in_body": true}});
+    let gw = Gateway::start(Host::Ngx, Setup::new(config.to_string(), upstream.addr()));
+    let at = gw.listener();
+    let req = H2Request::new("POST", "/m", at)
+        .header("apikey", "alice-key")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-length", "5")
+        .data("a=0123456789");
+    let resp = h2::send(at, &req);
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(upstream.requests().is_empty());
+    assert!(!gw.log().contains("failing closed"), "{}", gw.log());
+}
+
 /// HTTP/2 (h2c) through both hosts, Kong's engine included (Kong's proxy listener serves it):
 /// a request is decided as over HTTP/1.1: no key, 401 with the challenge; alice's key with
 /// forged identity headers and a body, 200 with only the verified identity upstream, the key

@@ -651,6 +651,16 @@ impl<H: Host> HttpFilter<H> {
         if !pending || !self.host.is_kong() {
             return false;
         }
+        // nginx's own answer (a body longer than its `content-length`: 400), with no upstream
+        // reached, carries nothing of the upstream's: it goes as nginx made it, not as a 502 and
+        // an error line any client could cause (review helper-110).
+        if self
+            .host
+            .text_property(&UPSTREAM_ADDR)
+            .is_none_or(|addr| addr.is_empty())
+        {
+            return false;
+        }
         // The reply replaces the upstream's status and body only: its headers (a session
         // cookie) would reach a client nobody authenticated, and its `Content-Length` cut the
         // reply's body short (review, Kong 3.8). They go, and the reply goes without a body,
@@ -1355,6 +1365,8 @@ impl<H: Host> HttpFilter<H> {
 
 /// nginx's `$request_uri`: the path and query as the client sent them.
 const REQUEST_URI: [&str; 2] = ["ngx", "request_uri"];
+/// The upstream nginx reached for the request, empty when none (Kong's engine).
+const UPSTREAM_ADDR: [&str; 2] = ["ngx", "upstream_addr"];
 /// nginx's `$host`: the request target's host, else `Host`'s, lower-case, without the port.
 const HOST_VAR: [&str; 2] = ["ngx", "host"];
 /// Kong's `$upstream_x_forwarded_proto` (its nginx template's `X-Forwarded-Proto`).
@@ -1396,6 +1408,8 @@ pub(crate) mod tests {
         kind_unknown: bool,
         /// Raw property bytes by dotted path, in the host's own encoding.
         properties: HashMap<String, Vec<u8>>,
+        /// Plays a response nginx made itself (`ngx.upstream_addr` empty), not an upstream's.
+        no_upstream: bool,
         /// Dotted paths of the properties the filter read, in order.
         property_reads: RefCell<Vec<String>>,
         /// How many header edits had been applied when each call was dispatched.
@@ -1423,7 +1437,13 @@ pub(crate) mod tests {
         fn property(&self, path: &[&str]) -> Option<&Vec<u8>> {
             let key = path.join(".");
             self.property_reads.borrow_mut().push(key.clone());
-            self.properties.get(&key)
+            // A response reaches these tests from an upstream unless a test says otherwise.
+            static UPSTREAM: std::sync::LazyLock<Vec<u8>> =
+                std::sync::LazyLock::new(|| b"127.0.0.1:8080".to_vec());
+            match self.properties.get(&key) {
+                None if key == "ngx.upstream_addr" && !self.no_upstream => Some(&UPSTREAM),
+                found => found,
+            }
         }
     }
 
@@ -2824,6 +2844,25 @@ pub(crate) mod tests {
         // the upstream's `Content-Length` reached the client).
         assert_eq!(host.response_headers_cleared, 1);
         assert_eq!(host.response_headers_set, [h("content-length", "0")]);
+    }
+
+    /// Review helper-110: nginx's own answer while the filter waits (a client's HTTP/2 body
+    /// longer than its `content-length`: 400), no upstream reached, goes as nginx made it, not
+    /// as a 502 with an error line; with an upstream reached it is replaced (above).
+    #[test]
+    fn kong_nginx_own_answer_while_waiting_goes_as_it_is() {
+        let mut host = keyed("GET", true);
+        host.no_upstream = true;
+        let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
+        start_call(&mut f);
+        assert_eq!(f.on_response_headers(), Action::Continue);
+        assert!(host.responses.is_empty());
+        assert_eq!(host.response_headers_cleared, 0);
+        assert!(host
+            .logs
+            .borrow()
+            .iter()
+            .all(|l| !l.contains("failing closed")));
     }
 
     #[test]
