@@ -651,14 +651,21 @@ impl<H: Host> HttpFilter<H> {
         if !pending || !self.host.is_kong() {
             return false;
         }
-        // nginx's own answer (a body longer than its `content-length`: 400), with no upstream
-        // reached, carries nothing of the upstream's: it goes as nginx made it, not as a 502 and
-        // an error line any client could cause (review helper-110).
-        if self
-            .host
-            .text_property(&UPSTREAM_ADDR)
-            .is_none_or(|addr| addr.is_empty())
-        {
+        // nginx's refusal of the body the filter waits for (longer than its `content-length`:
+        // 400), with no upstream reached, carries nothing of the upstream's: it goes as nginx
+        // made it, not as a 502 and an error line any client could cause (review helper-110).
+        // Only a 4xx while the body is awaited: a Lua plugin's cached upstream answer is
+        // replaced like any other.
+        let nginx_refused_body = matches!(self.state, State::ReadingBody { .. })
+            && self
+                .host
+                .text_property(&UPSTREAM_ADDR)
+                .is_none_or(|addr| addr.is_empty())
+            && self
+                .host
+                .text_property(&RESPONSE_CODE)
+                .is_some_and(|code| code.starts_with('4') && code.len() == 3);
+        if nginx_refused_body {
             return false;
         }
         // The reply replaces the upstream's status and body only: its headers (a session
@@ -1367,6 +1374,8 @@ impl<H: Host> HttpFilter<H> {
 const REQUEST_URI: [&str; 2] = ["ngx", "request_uri"];
 /// The upstream nginx reached for the request, empty when none (Kong's engine).
 const UPSTREAM_ADDR: [&str; 2] = ["ngx", "upstream_addr"];
+/// The response's status.
+const RESPONSE_CODE: [&str; 2] = ["response", "code"];
 /// nginx's `$host`: the request target's host, else `Host`'s, lower-case, without the port.
 const HOST_VAR: [&str; 2] = ["ngx", "host"];
 /// Kong's `$upstream_x_forwarded_proto` (its nginx template's `X-Forwarded-Proto`).
@@ -2846,23 +2855,37 @@ pub(crate) mod tests {
         assert_eq!(host.response_headers_set, [h("content-length", "0")]);
     }
 
-    /// Review helper-110: nginx's own answer while the filter waits (a client's HTTP/2 body
-    /// longer than its `content-length`: 400), no upstream reached, goes as nginx made it, not
-    /// as a 502 with an error line; with an upstream reached it is replaced (above).
+    /// Review helper-110: nginx's 4xx refusal of the body the filter waits for (a client's
+    /// HTTP/2 body longer than its `content-length`: 400), no upstream reached, goes as nginx
+    /// made it, not as a 502 with an error line. Any other answer while the filter waits is
+    /// replaced: an upstream's, a 200 no upstream made (a Lua plugin's cached answer), one
+    /// while a call is pending.
     #[test]
-    fn kong_nginx_own_answer_while_waiting_goes_as_it_is() {
+    fn kong_nginx_refusal_of_the_awaited_body_goes_as_it_is() {
+        let config = r#"{"key_auth": {"key_in_body": true},
+            "consumers": [{"id": "c1", "keyauth_credentials": [{"key": "k1"}]}]}"#;
+        for (upstream, code, passes) in [
+            (false, "400", true),
+            (true, "400", false),
+            (false, "200", false),
+        ] {
+            let mut host = keyed("POST", true);
+            host.no_upstream = !upstream;
+            host.properties.insert("response.code".into(), code.into());
+            let mut f = filter(config, &mut host);
+            assert_eq!(f.on_request_headers(false), Action::Continue);
+            assert!(matches!(f.state(), State::ReadingBody { .. }));
+            assert_eq!(f.on_response_headers(), Action::Continue);
+            assert_eq!(host.responses.is_empty(), passes, "{upstream} {code}");
+        }
         let mut host = keyed("GET", true);
         host.no_upstream = true;
+        host.properties
+            .insert("response.code".into(), b"400".to_vec());
         let mut f = filter(KEY_AUTH_RECONCILE, &mut host);
         start_call(&mut f);
-        assert_eq!(f.on_response_headers(), Action::Continue);
-        assert!(host.responses.is_empty());
-        assert_eq!(host.response_headers_cleared, 0);
-        assert!(host
-            .logs
-            .borrow()
-            .iter()
-            .all(|l| !l.contains("failing closed")));
+        f.on_response_headers();
+        assert_eq!(host.responses, [without_body(&Refusal::Undecided.reply())]);
     }
 
     #[test]
