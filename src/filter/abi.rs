@@ -125,7 +125,13 @@ pub fn header_pairs(map: u32, slack: usize) -> Result<map_codec::Pairs, Status> 
     let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
     let bytes = match wiping_alloc::slacked() {
         Some((at, capacity)) if at == data as usize => take_slacked(data, size, capacity),
-        _ => Some(take(data, size)),
+        Some(_) => {
+            // A block the host took and did not hand back (a failed call): left as it is, but
+            // it must not hold off the room of every later map.
+            wiping_alloc::forget_slacked();
+            Some(take(data, size))
+        }
+        None => Some(take(data, size)),
     };
     check(status)?;
     map_codec::decode(&bytes.ok_or(PARSE_FAILURE)?).ok_or(PARSE_FAILURE)

@@ -337,12 +337,15 @@ impl Host for ProxyWasmHost {
     }
 
     fn clear_response_headers(&mut self) -> Result<(), HostError> {
-        // Kong's engine shows at most 100 pairs at a time: read again until none is left.
+        // Kong's engine shows at most 100 pairs at a time: read again until a round finds no
+        // name it has not removed (a shim header the engine computes, such as `Keep-Alive`,
+        // comes back every round).
+        let mut removed: Vec<String> = Vec::new();
         for _ in 0..CLEAR_ROUNDS {
             let slack = self.map_slack(ids::RESPONSE_HEADERS);
             let pairs = abi::header_pairs(ids::RESPONSE_HEADERS, slack)
                 .map_err(fail("get response headers"))?;
-            let mut removed: Vec<String> = Vec::new();
+            let before = removed.len();
             for (name, _) in lossy(pairs) {
                 let framing = ["content-length", "connection", "transfer-encoding"]
                     .iter()
@@ -354,7 +357,7 @@ impl Host for ProxyWasmHost {
                     removed.push(name);
                 }
             }
-            if removed.is_empty() {
+            if removed.len() == before {
                 break;
             }
         }

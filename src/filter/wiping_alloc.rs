@@ -36,6 +36,11 @@ pub fn slacked() -> Option<(usize, usize)> {
     (at != 0).then(|| (at, SLACKED_SIZE.load(Ordering::Relaxed)))
 }
 
+/// Forgets the slacked block (one the host kept): the next armed allocation may take slack.
+pub fn forget_slacked() {
+    SLACKED.store(0, Ordering::Relaxed);
+}
+
 /// How many bytes of the slacked block's start its free must wipe.
 pub fn set_slacked_used(used: usize) {
     SLACKED_USED.store(used, Ordering::Relaxed);
