@@ -256,9 +256,9 @@ impl Flow {
 
     /// The removals for the client's request trailers: [`Self::guard_edits_on`] them, every
     /// spelling there of a header an authentication stage reads a credential from
-    /// ([`Authenticator::credential_removals`]), and with `reconcile` every spelling there of the headers the call's own stand for or its checks
-    /// compared with the request ([`reconcile::CHECKED_HEADERS`]: `X-Forwarded-Host`,
-    /// `Forwarded`, …). Those among the headers were checked before the call; trailers come
+    /// ([`Authenticator::credential_removals`]), and with `reconcile` every spelling there of
+    /// the headers the call's own stand for or its checks compared with the request
+    /// ([`reconcile::CHECKED_HEADERS`]: `X-Forwarded-Host`, `Forwarded`, …). Those among the headers were checked before the call; trailers come
     /// after it, and an upstream that reads trailers as headers would act on them unchecked.
     pub fn trailer_edits(&self, config: &Pipeline, trailers: &Request) -> HeaderEdits {
         let mut edits = self.guard_edits_on(config, trailers);
