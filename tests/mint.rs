@@ -698,8 +698,8 @@ fn upstream_jwt_rsa_keys_of_every_kernel_size_verify_independently() {
 }
 
 /// A token handed to the client (`downstream_custom_jwt_header`) goes with `Cache-Control:
-/// no-store` in place of the upstream's `public`: a shared cache would serve it to the next
-/// client.
+/// no-store` in place of the upstream's `public` (and `CDN-Cache-Control`, which a CDN obeys
+/// first, and `Surrogate-Control`): a shared cache would serve it to the next client.
 #[test]
 fn custom_jwt_token_for_the_client_is_never_cacheable() {
     for host in hosts() {
@@ -708,13 +708,18 @@ fn custom_jwt_token_for_the_client_is_never_cacheable() {
             "custom_jwt": {"private_jwk": jwk, "downstream_custom_jwt_header": "X-Minted"}});
         let upstream = Server::start(|_| support::server::Reply::Respond {
             status: 200,
-            headers: vec![("cache-control".into(), "public, max-age=600".into())],
+            headers: vec![
+                ("cache-control".into(), "public, max-age=600".into()),
+                ("cdn-cache-control".into(), "public, max-age=600".into()),
+            ],
             body: b"ok".to_vec(),
         });
         let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
         let resp = gw.send(&Request::get("/a").header("apikey", "alice-key"));
         assert_eq!(resp.status, 200);
-        assert_eq!(resp.header_all("cache-control"), ["no-store"]);
+        for name in ["cache-control", "cdn-cache-control", "surrogate-control"] {
+            assert_eq!(resp.header_all(name), ["no-store"], "{name}");
+        }
         let token = resp.header("x-minted").unwrap();
         assert_eq!(claims_of(token)["client_id"], "alice-key");
         let resp = gw.send(&Request::get("/b"));

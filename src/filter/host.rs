@@ -195,14 +195,30 @@ impl ProxyWasmHost {
         added.saturating_add(BASE_SLACK)
     }
 
-    /// How much of a buffer to ask for: on Kong's engine the whole of it, since the engine
-    /// copies a buffer of several links past the length asked (review helper-108); the caller
-    /// keeps what it wants of it.
-    fn buffer_ask(&self, len: usize, max: usize) -> usize {
+    /// How much of the request body to ask for: on Kong's engine the whole of it, since the
+    /// engine copies a body of several links past the length asked (review helper-108); the
+    /// caller keeps what it wants of it.
+    fn body_ask(&self, len: usize) -> usize {
         match self.kind.get() {
-            Some(HostKind::Envoy) => len.min(max),
+            Some(HostKind::Envoy) => len,
             _ => WHOLE_BUFFER,
         }
+    }
+
+    /// Whether the response holds `name` (Kong's engine), as a removal finds it: among the
+    /// pairs the engine shows, which skip removed ones (its lookup by name does not, and
+    /// removing a `Cache-Control` another filter removed kills the worker: review helper-111),
+    /// and past its 100-pair cut by name (two `Cache-Control`s there went unremoved, and the
+    /// replace then left none: review helper-108).
+    fn response_has(&self, name: &str) -> Result<bool, HostError> {
+        let slack = self.map_slack(ids::RESPONSE_HEADERS);
+        let pairs = abi::header_pairs(ids::RESPONSE_HEADERS, slack)
+            .map_err(fail("get response headers"))?;
+        let cut = host_quirks::ngx_headers_maybe_cut(pairs.len());
+        Ok(pairs
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            || (cut && abi::header_value_len(ids::RESPONSE_HEADERS, name).is_some()))
     }
 }
 
@@ -267,7 +283,7 @@ impl Host for ProxyWasmHost {
     }
 
     fn request_body(&self, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
-        abi::buffer(ids::REQUEST_BODY, start, self.buffer_ask(len, len))
+        abi::buffer(ids::REQUEST_BODY, start, self.body_ask(len))
             .map(Option::unwrap_or_default)
             .map_err(fail("get request body"))
     }
@@ -307,11 +323,11 @@ impl Host for ProxyWasmHost {
             .find(|(k, _)| k == ":status")
             .and_then(|(_, v)| v.parse().ok())
             .filter(|s| *s != 0);
-        let mut body = abi::buffer(ids::CALL_RESPONSE_BODY, 0, self.buffer_ask(body_size, max))
+        // The engine hands a call's answer over in one buffer (no copy past the length asked).
+        let body = abi::buffer(ids::CALL_RESPONSE_BODY, 0, body_size.min(max))
             .ok()
             .flatten()
             .unwrap_or_default();
-        body.truncate(max);
         // Kong reports a failed call in `:dispatch_status`; keep it, drop the other pseudo-headers.
         let headers = headers
             .into_iter()
@@ -325,11 +341,8 @@ impl Host for ProxyWasmHost {
     }
 
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
-        // Looked up by name, which the engine searches past its 100-pair cut (review
-        // helper-108: two `Cache-Control`s after the cut went unremoved, and the replace then
-        // left none).
         let kong = host_quirks::replace_drops_repeated_response_headers(self.is_kong());
-        if kong && abi::header_value_len(ids::RESPONSE_HEADERS, name).is_some() {
+        if kong && self.response_has(name)? {
             abi::remove_header(ids::RESPONSE_HEADERS, name)
                 .map_err(fail("remove response header"))?;
         }

@@ -2035,7 +2035,15 @@ pub(crate) mod tests {
                 .collect();
             if forwarded {
                 assert_eq!(f.state(), State::Forwarded);
-                assert_eq!(set, ["x-minted", "cache-control"]);
+                assert_eq!(
+                    set,
+                    [
+                        "x-minted",
+                        "cache-control",
+                        "cdn-cache-control",
+                        "surrogate-control"
+                    ]
+                );
             } else {
                 assert_eq!(f.host.responses[0].status, 413);
                 assert!(set.is_empty(), "{set:?}");

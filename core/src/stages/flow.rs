@@ -471,9 +471,12 @@ impl Flow {
             if let Some(down) = minted.downstream {
                 // A token for this client only: no shared cache may keep the answer and hand
                 // it to the next (RFC 6749 §5.1 asks the same of a token endpoint's answer).
+                // Also the caches' own headers (RFC 9213's `CDN-Cache-Control`, which a CDN
+                // obeys over `Cache-Control`; `Surrogate-Control`): review helper-111.
                 self.response_headers.push(down);
-                self.response_headers
-                    .push(("cache-control".into(), "no-store".into()));
+                for name in ["cache-control", "cdn-cache-control", "surrogate-control"] {
+                    self.response_headers.push((name.into(), "no-store".into()));
+                }
             }
         }
         Ok(())

@@ -2366,7 +2366,9 @@ fn a_token_for_the_client_goes_uncacheable_and_wins_over_echoed_headers() {
         response,
         [
             ("cache-control".to_string(), "no-store".to_string()),
+            ("cdn-cache-control".to_string(), "no-store".to_string()),
             ("role".to_string(), "r".to_string()),
+            ("surrogate-control".to_string(), "no-store".to_string()),
             ("x-minted".to_string(), minted),
         ]
     );

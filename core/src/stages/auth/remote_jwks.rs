@@ -273,7 +273,11 @@ impl JwksState {
     pub fn started(&mut self, now: u64) {
         self.in_flight = true;
         self.attempted_at = Some(now);
-        self.wanted_at = None;
+        // A refresh brought forward takes the window's freed place: no more fetches a minute
+        // than the bound (review helper-111: each freed place made two).
+        if self.wanted_at.take().is_some_and(|w| now >= w) {
+            self.refetches.push_back(Counted { kid: None, at: now });
+        }
     }
 
     /// Reads the background fetch's answer.
@@ -569,6 +573,11 @@ mod tests {
         s.started(160);
         s.finish(&answer(Some(200), SET), 161);
         assert!(!s.refresh_due(&r, 162), "once");
+        // It holds a place of the window: at 162 the first three re-fetches (100 to 102) are
+        // out of it, and two places are free, not three.
+        assert!(refetch(&mut s, "late-1", 162));
+        assert!(refetch(&mut s, "late-2", 162));
+        assert!(!refetch(&mut s, "late-3", 162), "{:?}", s.refetches);
     }
 
     #[test]
