@@ -37,7 +37,8 @@ impl Consumers {
         // Each id and username, with the consumer that has it and whether it is a derived id.
         let mut seen: HashMap<String, (usize, bool)> = HashMap::new();
         // `X-Consumer-Custom-ID`: unique, as in Kong's schema (review helper-109: two consumers
-        // could pass for one tenant).
+        // could pass for one tenant). `seen`'s type, its flag unused: no other instance of the
+        // map's code in the module.
         let mut custom_ids: HashMap<String, (usize, bool)> = HashMap::new();
         let mut list = Vec::with_capacity(sections.len());
         for (i, c) in sections.iter().enumerate() {
