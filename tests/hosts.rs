@@ -655,6 +655,37 @@ fn hosts_content_length_of_zeros_is_no_body_and_is_decided_at_once() {
     });
 }
 
+/// Regression (review helper-113): on Kong's engine an HTTP/0.9 request (`GET /p` without a
+/// version, for which nginx sets up no header list) killed the worker at the filter's first
+/// header write, here the minted `JWT`. It is refused, 505, whose JSON body is all HTTP/0.9
+/// carries, and the worker serves the next request. Envoy refuses such a line itself.
+#[test]
+fn hosts_http09_request_is_refused_and_harms_nothing() {
+    use std::io::{Read as _, Write as _};
+    let config = json!({"upstream_jwt": {"private_key": fixture("ec_p256_pkcs8.pem"),
+        "algorithm": "ES256", "x5c": false}});
+    each_host(config, |host, gw, upstream| {
+        let mut stream = std::net::TcpStream::connect(gw.listener()).unwrap();
+        stream.write_all(b"GET /p\r\n").unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        if host == Host::Ngx {
+            assert_eq!(
+                answer.trim_end(),
+                r#"{"message":"HTTP/0.9 is not supported"}"#
+            );
+        } else {
+            assert!(!answer.contains("200"), "{answer}");
+        }
+        let resp = gw.send(&Request::get("/next"));
+        assert_eq!(resp.status, 200, "{host:?}: {}", resp.text());
+        let seen = upstream.single();
+        assert_eq!(seen.path, "/next");
+        assert!(seen.header("jwt").is_some());
+    });
+}
+
 #[test]
 fn hosts_bodies_of_unknown_length() {
     let signing = json!({"upstream_jwt": {"private_key": fixture("ec_p256_pkcs8.pem"),

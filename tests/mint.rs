@@ -698,8 +698,9 @@ fn upstream_jwt_rsa_keys_of_every_kernel_size_verify_independently() {
 }
 
 /// A token handed to the client (`downstream_custom_jwt_header`) goes with `Cache-Control:
-/// no-store` in place of the upstream's `public` (and `CDN-Cache-Control`, which a CDN obeys
-/// first, and `Surrogate-Control`): a shared cache would serve it to the next client.
+/// no-store` in place of the upstream's `public`, and with the headers caches obey first
+/// (`CDN-Cache-Control`, Cloudflare's, `Edge-Control`, `Surrogate-Control`, nginx's
+/// `X-Accel-Expires`): a shared cache would serve it to the next client.
 #[test]
 fn custom_jwt_token_for_the_client_is_never_cacheable() {
     for host in hosts() {
@@ -711,15 +712,25 @@ fn custom_jwt_token_for_the_client_is_never_cacheable() {
             headers: vec![
                 ("cache-control".into(), "public, max-age=600".into()),
                 ("cdn-cache-control".into(), "public, max-age=600".into()),
+                ("cloudflare-cdn-cache-control".into(), "max-age=600".into()),
+                ("edge-control".into(), "cache-maxage=600s".into()),
+                ("x-accel-expires".into(), "600".into()),
             ],
             body: b"ok".to_vec(),
         });
         let gw = Gateway::start(host, Setup::new(config.to_string(), upstream.addr()));
         let resp = gw.send(&Request::get("/a").header("apikey", "alice-key"));
         assert_eq!(resp.status, 200);
-        for name in ["cache-control", "cdn-cache-control", "surrogate-control"] {
+        for name in [
+            "cache-control",
+            "cdn-cache-control",
+            "cloudflare-cdn-cache-control",
+            "edge-control",
+            "surrogate-control",
+        ] {
             assert_eq!(resp.header_all(name), ["no-store"], "{name}");
         }
+        assert_eq!(resp.header_all("x-accel-expires"), ["0"]);
         let token = resp.header("x-minted").unwrap();
         assert_eq!(claims_of(token)["client_id"], "alice-key");
         let resp = gw.send(&Request::get("/b"));

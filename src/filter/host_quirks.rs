@@ -166,13 +166,16 @@ pub fn has_body(
 
 /// Whether the request opens a tunnel and announces no body: an HTTP/1.1 `Upgrade`
 /// (WebSocket) or a `CONNECT` (HTTP/2's extended CONNECT for WebSocket too), with neither
-/// `content-length` nor `transfer-encoding`. Envoy says such a request does not end with its
-/// headers (the tunnel follows), where a filter waiting for its body would wait forever. Asked
-/// on Envoy only, whose codecs refuse `upgrade` on an HTTP/2 request and `CONNECT` unless a
-/// route allows it.
+/// `transfer-encoding` nor a `content-length` other than 0 (a client's `Content-Length: 0`
+/// on a handshake announces no body: review helper-113, its first frame was refused as a body
+/// that should not be). Envoy says such a request does not end with its headers (the tunnel
+/// follows), where a filter waiting for its body would wait forever. Asked on Envoy only, whose
+/// codecs refuse `upgrade` on an HTTP/2 request and `CONNECT` unless a route allows it.
 pub fn tunnel(req: &jwt_relay_core::stages::Request) -> bool {
-    let framed =
-        req.header("content-length").is_some() || req.header("transfer-encoding").is_some();
+    let sized = req
+        .header("content-length")
+        .is_some_and(|length| content_length_value(length) != Some(0));
+    let framed = sized || req.header("transfer-encoding").is_some();
     let opens = req.header("upgrade").is_some() || req.method.eq_ignore_ascii_case("CONNECT");
     opens && !framed
 }
@@ -357,6 +360,14 @@ pub fn ngx_headers_maybe_cut(pairs: usize) -> bool {
     pairs >= NGX_MAX_HEADER_PAIRS
 }
 
+/// True for an HTTP/0.9 request on Kong's engine (`request.protocol` is nginx's
+/// `$server_protocol`, empty for a request line without a version). nginx sets up no request
+/// header list for it, and the engine's first header write into that list kills the worker
+/// (SIGSEGV in `ngx_list_push`: review helper-113), so such a request is refused before any.
+pub fn ngx_http09(protocol: Option<&str>) -> bool {
+    matches!(protocol, None | Some("" | "HTTP/0.9"))
+}
+
 /// The `:dispatch_status` Kong 3.9 (ngx_wasm_module) gives a call that timed out.
 pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
 
@@ -369,17 +380,30 @@ pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
 /// slightly short of the measured timeout: up to a tenth of it (at most 100 ms) is allowed.
 /// A reset that close to the deadline is reported as a timeout: both fail closed, only the
 /// status differs.
+///
+/// Kong's engine restarts its read timer at every read, so a service trickling its answer a
+/// byte at a time held the request for as long as it liked, and its allow was taken (review
+/// helper-112). An allow (200) that comes after the timeout, past a tenth of it (100 ms to 1 s)
+/// for the callback's own delay, is that timeout, as Envoy would have made it. A late denial
+/// stays a denial, so `failure_mode_allow` never turns it into an allow.
 pub fn name_timeout(answer: &mut CallAnswer, elapsed_ms: u64, timeout_ms: u32) {
     let named = answer
         .headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case(DISPATCH_TIMEOUT.0));
-    if answer.status.is_some() || named || timeout_ms == 0 {
+    if timeout_ms == 0 {
         return;
     }
     let timeout = u64::from(timeout_ms);
-    let slack = (timeout / 10).min(100);
-    if elapsed_ms.saturating_add(slack) >= timeout {
+    let timed_out = match answer.status {
+        None => !named && elapsed_ms.saturating_add((timeout / 10).min(100)) >= timeout,
+        Some(200) => elapsed_ms > timeout.saturating_add((timeout / 10).clamp(100, 1000)),
+        Some(_) => false,
+    };
+    if timed_out {
+        answer.status = None;
+        answer.body.clear();
+        answer.headers.clear();
         let (name, value) = DISPATCH_TIMEOUT;
         answer.headers.push((name.to_string(), value.to_string()));
     }
@@ -388,6 +412,20 @@ pub fn name_timeout(answer: &mut CallAnswer, elapsed_ms: u64, timeout_ms: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http09_is_a_request_line_without_a_version() {
+        for (protocol, old) in [
+            (None, true),
+            (Some(""), true),
+            (Some("HTTP/0.9"), true),
+            (Some("HTTP/1.0"), false),
+            (Some("HTTP/1.1"), false),
+            (Some("HTTP/2.0"), false),
+        ] {
+            assert_eq!(ngx_http09(protocol), old, "{protocol:?}");
+        }
+    }
 
     #[test]
     fn decode_text_accepts_raw_and_nul_terminated() {

@@ -328,6 +328,11 @@ impl<H: Host> HttpFilter<H> {
         if self.host.is_kong() && host_quirks::ngx_headers_maybe_cut(pairs) {
             return self.refuse(Refusal::TooManyHeaders);
         }
+        if self.host.is_kong()
+            && host_quirks::ngx_http09(self.host.text_property(&["request", "protocol"]).as_deref())
+        {
+            return self.refuse(Refusal::UnsupportedProtocol);
+        }
         let started = self.with_shared(|config, shared| Flow::start(config, shared, req));
         let Some((flow, next)) = started else {
             return self.fail_closed("shared state busy");
@@ -1449,8 +1454,12 @@ pub(crate) mod tests {
             // A response reaches these tests from an upstream unless a test says otherwise.
             static UPSTREAM: std::sync::LazyLock<Vec<u8>> =
                 std::sync::LazyLock::new(|| b"127.0.0.1:8080".to_vec());
+            // And over HTTP/1.1 unless a test says otherwise.
+            static HTTP11: std::sync::LazyLock<Vec<u8>> =
+                std::sync::LazyLock::new(|| b"HTTP/1.1".to_vec());
             match self.properties.get(&key) {
                 None if key == "ngx.upstream_addr" && !self.no_upstream => Some(&UPSTREAM),
+                None if key == "request.protocol" => Some(&HTTP11),
                 found => found,
             }
         }
@@ -1919,13 +1928,24 @@ pub(crate) mod tests {
     fn an_upgrade_without_a_framed_body_is_decided_at_once() {
         let config = r#"{"upstream_jwt": {"private_key": {"kty": "oct", "alg": "HS256", "k": "c2VjcmV0LTI"},
             "algorithm": "HS256", "x5c": false}}"#;
+        let upgrade = ("upgrade", "websocket");
         for (method, extra, tunnel) in [
-            ("GET", ("upgrade", "websocket"), true),
-            ("CONNECT", (":protocol", "websocket"), true),
-            ("POST", ("content-type", "text/plain"), false),
+            ("GET", vec![upgrade], true),
+            // A handshake's `Content-Length: 0` announces no body (review helper-113).
+            ("GET", vec![upgrade, ("content-length", "0")], true),
+            ("GET", vec![upgrade, ("content-length", "5")], false),
+            (
+                "GET",
+                vec![upgrade, ("transfer-encoding", "chunked")],
+                false,
+            ),
+            ("CONNECT", vec![(":protocol", "websocket")], true),
+            ("POST", vec![("content-type", "text/plain")], false),
         ] {
+            let mut headers = vec![h(":method", method), h(":path", "/ws")];
+            headers.extend(extra.iter().map(|(n, v)| h(n, v)));
             let mut host = FakeHost {
-                headers: vec![h(":method", method), h(":path", "/ws"), h(extra.0, extra.1)],
+                headers,
                 ..FakeHost::default()
             };
             let mut f = filter(config, &mut host);
@@ -2041,7 +2061,10 @@ pub(crate) mod tests {
                         "x-minted",
                         "cache-control",
                         "cdn-cache-control",
-                        "surrogate-control"
+                        "cloudflare-cdn-cache-control",
+                        "edge-control",
+                        "surrogate-control",
+                        "x-accel-expires"
                     ]
                 );
             } else {
@@ -2307,7 +2330,8 @@ pub(crate) mod tests {
                 "ngx.request_uri",
                 "connection.mtls",
                 "connection.subject_local_certificate",
-                "kong.router.service"
+                "kong.router.service",
+                "request.protocol"
             ]
         );
     }
@@ -2329,7 +2353,8 @@ pub(crate) mod tests {
                 "connection.mtls",
                 "connection.subject_local_certificate",
                 "ngx.ssl_client_s_dn",
-                "kong.router.service"
+                "kong.router.service",
+                "request.protocol"
             ]
         );
     }
@@ -2378,7 +2403,12 @@ pub(crate) mod tests {
                 .all(|e| !matches!(e, HeaderEdit::Set(name, _) if name == "X-Custom-Jwt")));
             assert_eq!(
                 *host.property_reads.borrow(),
-                ["ngx.request_uri", "connection.mtls", "kong.router.service"]
+                [
+                    "ngx.request_uri",
+                    "connection.mtls",
+                    "kong.router.service",
+                    "request.protocol"
+                ]
             );
         }
     }
@@ -4260,6 +4290,36 @@ pub(crate) mod tests {
     /// Reconcile with a 500 ms call timeout.
     const RECONCILE_500MS: &str = r#"{"reconcile": {"url": "http://auth:8080",
         "connect_timeout": 100, "send_timeout": 100, "read_timeout": 300}}"#;
+
+    /// Kong's engine takes a trickled answer whenever it ends (review helper-112): an allow
+    /// past the timeout and its slack (100 ms for 500) is the timeout; a denial stays one.
+    #[test]
+    fn an_allow_after_the_timeout_is_504_a_late_denial_stays() {
+        let cases = [
+            (200, 601, 504),
+            (200, 600, 200),
+            (200, 10, 200),
+            (403, 5000, 403),
+        ];
+        for (answered, elapsed, status) in cases {
+            let mut host = keyed("GET", true);
+            host.answer = CallAnswer {
+                status: Some(answered),
+                headers: vec![],
+                body: b"{}".to_vec(),
+            };
+            let mut f = filter(RECONCILE_500MS, &mut host);
+            assert_eq!(f.on_request_headers(true), Action::Pause);
+            f.host.elapsed_ms.set(elapsed);
+            f.on_call_response(7, 2);
+            if status == 200 {
+                assert_eq!(f.state(), State::Forwarded, "{elapsed} ms");
+            } else {
+                assert_eq!(f.state(), State::Responded, "{elapsed} ms");
+                assert_eq!(host.responses[0].status, status, "{elapsed} ms");
+            }
+        }
+    }
 
     #[test]
     fn call_without_status_at_its_timeout_is_504_before_it_502() {

@@ -21,6 +21,7 @@ use spki::ObjectIdentifier;
 use zeroize::Zeroizing;
 
 use super::alg::{EcCurve, Family, Sha};
+use super::ed25519::Ed25519Private;
 use super::nistp256::{self, P256Verifier};
 use super::pem;
 use super::rsa_backend::RsaPrivate;
@@ -368,7 +369,7 @@ enum PrivateInner {
     Hmac(Box<HmacSecret>),
     Rsa(Box<RsaPrivate>),
     Ec(Box<EcPrivate>),
-    Ed25519(Box<ed25519_dalek::SigningKey>),
+    Ed25519(Box<Ed25519Private>),
     Ed448(Box<ed448_goldilocks::SigningKey>),
 }
 
@@ -465,9 +466,9 @@ fn pkcs8_private(der: &[u8]) -> Result<PrivateInner, JoseError> {
             curve, der,
         )?)))
     } else if oid == OID_ED25519 {
-        let key = ed25519_dalek::SigningKey::from_pkcs8_der(der)
-            .map_err(|_| JoseError::InvalidKey("malformed Ed25519 private key"))?;
-        Ok(PrivateInner::Ed25519(Box::new(key)))
+        Ok(PrivateInner::Ed25519(Box::new(
+            Ed25519Private::from_pkcs8_der(der)?,
+        )))
     } else if oid == OID_ED448 {
         let key = ed448_goldilocks::SigningKey::from_pkcs8_der(der)
             .map_err(|_| JoseError::InvalidKey("malformed Ed448 private key"))?;
@@ -735,7 +736,7 @@ impl SigningKey {
             (Family::Ed, _) => {
                 let mut seed = Zeroizing::new([0u8; 32]);
                 getrandom::fill(seed.as_mut_slice()).map_err(|_| JoseError::SigningFailed)?;
-                PrivateInner::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
+                PrivateInner::Ed25519(Box::new(Ed25519Private::from_seed(&seed)?))
             }
         }))
     }
@@ -747,10 +748,7 @@ impl SigningKey {
             PrivateInner::Hmac(_) => Err(JoseError::UnsupportedKey(NO_PEM_FOR_HMAC)),
             PrivateInner::Rsa(k) => k.to_pkcs8_der(),
             PrivateInner::Ec(k) => k.to_pkcs8_der(),
-            PrivateInner::Ed25519(k) => k
-                .to_pkcs8_der()
-                .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
-                .map_err(|_| JoseError::InvalidKey("Ed25519 private key cannot be encoded")),
+            PrivateInner::Ed25519(k) => k.to_pkcs8_der(),
             PrivateInner::Ed448(k) => k
                 .to_pkcs8_der()
                 .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
@@ -777,7 +775,7 @@ impl SigningKey {
                 .zip(k.private_members()?)
                 .collect(),
             PrivateInner::Ec(k) => vec![("d", k.scalar())],
-            PrivateInner::Ed25519(k) => vec![("d", Zeroizing::new(k.to_bytes().to_vec()))],
+            PrivateInner::Ed25519(k) => vec![("d", Zeroizing::new(k.seed().to_vec()))],
             PrivateInner::Ed448(k) => vec![("d", Zeroizing::new(k.to_bytes().to_vec()))],
         })
     }
@@ -860,7 +858,7 @@ impl SigningKey {
                 .map_err(|_| JoseError::InvalidKey("Ed25519 seed is not 32 bytes"))?,
         );
         Ok(Self(PrivateInner::Ed25519(Box::new(
-            ed25519_dalek::SigningKey::from_bytes(&seed),
+            Ed25519Private::from_seed(&seed)?,
         ))))
     }
 
@@ -913,7 +911,7 @@ impl SigningKey {
             PrivateInner::Hmac(secret) => Ok(secret.mac(hmac_sha(alg)?, signing_input)),
             PrivateInner::Rsa(k) => k.sign(alg, signing_input),
             PrivateInner::Ec(k) => Ok(k.sign(signing_input)),
-            PrivateInner::Ed25519(k) => Ok(k.sign(signing_input).to_bytes().to_vec()),
+            PrivateInner::Ed25519(k) => Ok(k.sign(signing_input)),
             PrivateInner::Ed448(k) => Ok(k.sign_raw(signing_input).to_bytes().to_vec()),
         }
     }

@@ -10,6 +10,7 @@
 //! - [`jws`]: compact JWS parse (with Kong-compatible errors) and sign.
 //! - `nistp256`: our own P-256 arithmetic: ES256 verification (variable time, public inputs
 //!   only) and the constant-time k·G of ES256 signing (RFC 6979 nonces, as the `p256` crate's).
+//! - `ed25519`: Ed25519 private keys, their base-point products on a table made in memory.
 //! - `json`: the strict JSON reader of headers and claims (duplicate member names refused).
 //! - [`wipe`]: JSON that held key material, overwritten before it is freed.
 //! - [`JoseError`]: the one error type, with a stable message per variant.
@@ -19,6 +20,7 @@
 mod alg;
 pub mod b64;
 mod certificate;
+mod ed25519;
 mod error;
 pub(crate) mod json;
 pub mod jwk;

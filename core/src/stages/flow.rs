@@ -133,6 +133,21 @@ const IDENTITY_PREFIXES: [&str; 4] = [
     "x-anonymous-consumer",
 ];
 
+/// What goes with a token handed back to the client (`downstream_custom_jwt_header`), in place
+/// of the upstream's: a token for this client only, so no shared cache may keep the answer and
+/// hand it to the next (RFC 6749 §5.1 asks the same of a token endpoint's answer). Caches obey
+/// their own headers over `Cache-Control`: RFC 9213's `CDN-Cache-Control`, Cloudflare's
+/// prefixed one, Akamai's `Edge-Control`, Fastly's and Varnish's `Surrogate-Control`, and
+/// nginx's `X-Accel-Expires` (0: not cached). Reviews helper-111 and helper-114.
+const NO_STORE: [(&str, &str); 6] = [
+    ("cache-control", "no-store"),
+    ("cdn-cache-control", "no-store"),
+    ("cloudflare-cdn-cache-control", "no-store"),
+    ("edge-control", "no-store"),
+    ("surrogate-control", "no-store"),
+    ("x-accel-expires", "0"),
+];
+
 impl Flow {
     /// Starts a request: authenticates, then runs the next steps.
     pub fn start(config: &Pipeline, shared: &mut Shared, req: Request) -> (Self, Next) {
@@ -469,13 +484,9 @@ impl Flow {
             self.events.push(Event::Minted(custom.signer.alg));
             self.edits.set(minted.upstream.0, minted.upstream.1);
             if let Some(down) = minted.downstream {
-                // A token for this client only: no shared cache may keep the answer and hand
-                // it to the next (RFC 6749 §5.1 asks the same of a token endpoint's answer).
-                // Also the caches' own headers (RFC 9213's `CDN-Cache-Control`, which a CDN
-                // obeys over `Cache-Control`; `Surrogate-Control`): review helper-111.
                 self.response_headers.push(down);
-                for name in ["cache-control", "cdn-cache-control", "surrogate-control"] {
-                    self.response_headers.push((name.into(), "no-store".into()));
+                for (name, value) in NO_STORE {
+                    self.response_headers.push((name.into(), value.into()));
                 }
             }
         }

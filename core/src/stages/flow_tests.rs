@@ -2367,8 +2367,14 @@ fn a_token_for_the_client_goes_uncacheable_and_wins_over_echoed_headers() {
         [
             ("cache-control".to_string(), "no-store".to_string()),
             ("cdn-cache-control".to_string(), "no-store".to_string()),
+            (
+                "cloudflare-cdn-cache-control".to_string(),
+                "no-store".to_string()
+            ),
+            ("edge-control".to_string(), "no-store".to_string()),
             ("role".to_string(), "r".to_string()),
             ("surrogate-control".to_string(), "no-store".to_string()),
+            ("x-accel-expires".to_string(), "0".to_string()),
             ("x-minted".to_string(), minted),
         ]
     );

@@ -119,6 +119,9 @@ pub enum Refusal {
     /// first 100, pseudo-headers included, and says nothing of the rest): headers the filter
     /// cannot see, it cannot strip or judge.
     TooManyHeaders,
+    /// 505: an HTTP/0.9 request on Kong's engine, whose request header list nginx never sets up
+    /// (a filter's first header write there killed the worker: review helper-113).
+    UnsupportedProtocol,
     /// 400: the client sent a header the filter owns twice, which the host cannot strip (Kong's
     /// engine); or, with reconcile, a header the call would show the auth service otherwise
     /// than upstreams read it (an `X-Forwarded-Host`, `-Path` or `-Query` other than the
@@ -183,6 +186,7 @@ impl Refusal {
             Self::BodyTooLarge { .. } | Self::BodyUnreadable | Self::ComplexBody { .. } => 413,
             Self::LengthRequired => 411,
             Self::TooManyHeaders => 431,
+            Self::UnsupportedProtocol => 505,
             Self::EncodedBody => 415,
             Self::DuplicateOwnedHeader { .. }
             | Self::UnstrippableHeader { .. }
@@ -215,6 +219,7 @@ impl Refusal {
                 .into(),
             Self::LengthRequired => "A Content-Length is required for this request's body".into(),
             Self::TooManyHeaders => "Request has too many headers".into(),
+            Self::UnsupportedProtocol => "HTTP/0.9 is not supported".into(),
             Self::AmbiguousBody => {
                 "Request body is ambiguous JSON (a member named twice, or an integer beyond 64 bits)"
                     .into()
@@ -260,6 +265,7 @@ impl Refusal {
             Self::BodyUnreadable => "body_unreadable",
             Self::LengthRequired => "length_required",
             Self::TooManyHeaders => "too_many_headers",
+            Self::UnsupportedProtocol => "unsupported_protocol",
             Self::EncodedBody => "encoded_body",
             Self::AmbiguousBody => "ambiguous_body",
             Self::SemicolonSeparator => "semicolon_separator",
@@ -355,6 +361,12 @@ mod tests {
                 431,
                 json!({"message": "Request has too many headers"}),
                 "too_many_headers",
+            ),
+            (
+                Refusal::UnsupportedProtocol,
+                505,
+                json!({"message": "HTTP/0.9 is not supported"}),
+                "unsupported_protocol",
             ),
             (
                 Refusal::EncodedBody,
