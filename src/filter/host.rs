@@ -64,6 +64,14 @@ pub trait Host {
     fn call_answer(&self, body_size: usize, max: usize) -> CallAnswer;
     /// Sets a header on the response to the client.
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
+    /// Sets headers on the response to the client, in order (a later one of a name replaces an
+    /// earlier); the failures, each header tried.
+    fn set_response_headers(&mut self, headers: &[(String, String)]) -> Vec<HostError> {
+        headers
+            .iter()
+            .filter_map(|(name, value)| self.set_response_header(name, value).err())
+            .collect()
+    }
     /// Removes every header of the response (but its pseudo-headers): the upstream's, when the
     /// filter replaces an answer to a request it never let go.
     fn clear_response_headers(&mut self) -> Result<(), HostError>;
@@ -347,6 +355,50 @@ impl Host for ProxyWasmHost {
                 .map_err(fail("remove response header"))?;
         }
         abi::replace_header(ids::RESPONSE_HEADERS, name, value).map_err(fail("set response header"))
+    }
+
+    /// On Kong's engine one read of the response's pairs serves every header (the room
+    /// lookups and the read cost about ten host calls a header: a handed-back token sets
+    /// seven), where [`Self::set_response_header`] reads them for each.
+    fn set_response_headers(&mut self, headers: &[(String, String)]) -> Vec<HostError> {
+        let set = |name: &str, value: &str| {
+            abi::replace_header(ids::RESPONSE_HEADERS, name, value)
+                .map_err(fail("set response header"))
+        };
+        if !host_quirks::replace_drops_repeated_response_headers(self.is_kong()) {
+            return headers
+                .iter()
+                .filter_map(|(n, v)| set(n, v).err())
+                .collect();
+        }
+        let slack = self.map_slack(ids::RESPONSE_HEADERS);
+        let shown = match abi::header_pairs(ids::RESPONSE_HEADERS, slack) {
+            Ok(pairs) => pairs,
+            Err(status) => return vec![fail("get response headers")(status)],
+        };
+        let cut = host_quirks::ngx_headers_maybe_cut(shown.len());
+        let mut errors = Vec::new();
+        let mut done: Vec<&str> = Vec::new();
+        for (name, value) in headers {
+            // A name set earlier in this batch is there once, as the replace leaves it.
+            let again = done.iter().any(|d| d.eq_ignore_ascii_case(name));
+            let present = !again
+                && (shown
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+                    || (cut && abi::header_value_len(ids::RESPONSE_HEADERS, name).is_some()));
+            let removed = if present {
+                abi::remove_header(ids::RESPONSE_HEADERS, name)
+                    .map_err(fail("remove response header"))
+            } else {
+                Ok(())
+            };
+            match removed.and_then(|()| set(name, value)) {
+                Ok(()) => done.push(name),
+                Err(e) => errors.push(e),
+            }
+        }
+        errors
     }
 
     fn clear_response_headers(&mut self) -> Result<(), HostError> {

@@ -617,13 +617,11 @@ impl<H: Host> HttpFilter<H> {
             .filter(|_| forwarded)
             .map(|f| f.response_headers().to_vec())
             .unwrap_or_default();
-        for (name, value) in headers {
-            if let Err(e) = self.host.set_response_header(&name, &value) {
-                self.host.log(
-                    Level::Warn,
-                    &format!("jwt-relay: {} failed: {}", e.call, e.status),
-                );
-            }
+        for e in self.host.set_response_headers(&headers) {
+            self.host.log(
+                Level::Warn,
+                &format!("jwt-relay: {} failed: {}", e.call, e.status),
+            );
         }
         Action::Continue
     }
