@@ -524,6 +524,60 @@ fn hosts_kong_maps_past_the_cut_with_large_buffers_keep_the_worker() {
     );
 }
 
+/// Review helper-117: a filter before jwt-relay removes the response's `Cache-Control` (as a Kong
+/// plugin may), and the upstream answers with 110 headers: the engine's lookup by name, which
+/// the filter used past the 100-pair cut, still finds the removed entry, and removing it again
+/// for the handed-back token's `no-store` killed the worker. The filter now replaces a response
+/// header twice and never removes one: the token goes with one `no-store`, the worker lives.
+#[test]
+fn hosts_kong_a_header_another_filter_removed_past_the_cut_keeps_the_worker() {
+    if !hosts().contains(&Host::Ngx) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("jwt-relay-remover-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let remover = dir.join("remove_cache_control.wasm");
+    let wat = support::repo().join("tests/fixtures/remove_cache_control.wat");
+    let built = std::process::Command::new("wasm-opt")
+        .arg(&wat)
+        .arg("-o")
+        .arg(&remover)
+        .status()
+        .expect("wasm-opt (binaryen, installed by `make build`)");
+    assert!(built.success());
+    let upstream = Server::start(|rec| {
+        let mut headers: Vec<(String, String)> = (0..110)
+            .map(|i| (format!("x-{i}"), "v".to_string()))
+            .collect();
+        let cache = (
+            "cache-control".to_string(),
+            "public, max-age=600".to_string(),
+        );
+        match rec.path.as_str() {
+            "/first" => headers.insert(0, cache),
+            _ => headers.push(cache),
+        }
+        Reply::Respond {
+            status: 200,
+            headers,
+            body: b"ok".to_vec(),
+        }
+    });
+    let jwk =
+        json!({"kty": "oct", "kid": "k1", "alg": "HS256", "k": "minting-key-of-thirty-two-bytes!"});
+    let config = json!({"consumers": consumers(), "key_auth": {},
+        "custom_jwt": {"private_jwk": jwk, "downstream_custom_jwt_header": "X-Minted"}});
+    let setup = Setup::new(config.to_string(), upstream.addr()).before_filter(remover);
+    let gw = Gateway::start(Host::Ngx, setup);
+    for path in ["/first", "/last", "/last"] {
+        let resp = gw.send(&Request::get(path).header("apikey", "alice-key"));
+        assert_eq!(resp.status, 200, "{path}");
+        assert!(resp.header("x-minted").is_some(), "{path}");
+        assert_eq!(resp.header_all("cache-control"), ["no-store"], "{path}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Review helper-110: nginx's own answer while the filter waits for the body (an HTTP/2 body
 /// longer than its `content-length`: nginx's 400), with no upstream reached, goes to the
 /// client as nginx made it, not as a 502 with the filter's "failing closed" error line.

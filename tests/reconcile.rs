@@ -16,6 +16,7 @@ use support::h2::{self, H2Request};
 use support::{hosts, Gateway, Host, Recorded, Reply, Request, Server, Setup};
 
 const BAD_GATEWAY: &str = "An invalid response was received from the upstream server";
+const TIMEOUT: &str = "The upstream server is timing out";
 
 struct Rig {
     upstream: Server,
@@ -1312,6 +1313,56 @@ fn timeout_after_headers_or_silence_is_504() {
             }
             assert_eq!(r.auth.requests().len(), 1, "{what}");
             assert!(r.upstream.requests().is_empty(), "{what}");
+        }
+    }
+}
+
+/// Regression (review helper-117): Kong's engine hands over what it read of an answer that
+/// then failed, its `200` status included: a stall with `:dispatch_status: timeout`, a bad chunk
+/// with `reader failure`, a close inside the body with `ok` and the body cut short. With
+/// `inject_body_response_into_header: false` (a 200 alone allows) that went upstream as the
+/// service's allow, and was cached as one. Each fails closed on both hosts (504 for the stalls,
+/// 502 otherwise) and is never cached.
+#[test]
+fn an_answer_failing_after_its_status_fails_closed() {
+    let short = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"userId\": \"u-1\"}".to_vec();
+    let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nZZ\r\nx\r\n".to_vec();
+    let cases = [
+        ("closed in the body", Reply::Cut(short.clone()), 502),
+        ("stalled in the body", Reply::Stall(short), 504),
+        (
+            "stalled in the headers",
+            Reply::Stall(b"HTTP/1.1 200 OK\r\n".to_vec()),
+            504,
+        ),
+        ("a bad chunk", Reply::Cut(chunked), 502),
+    ];
+    for host in hosts() {
+        for (what, reply, status) in &cases {
+            let section = json!({"cache_seconds": 60, "inject_body_response_into_header": false,
+                "connect_timeout": 100, "send_timeout": 100, "read_timeout": 300});
+            let reply = reply.clone();
+            let r = rig(host, section, move |_| reply.clone());
+            for _ in 0..2 {
+                let resp = r.gw.send(&Request::get("/r"));
+                assert_eq!(resp.status, *status, "{host:?} {what}");
+                // Kong's engine may send the refusal without its body (see
+                // `assert_failed_call_answer`).
+                if !(host == Host::Ngx && resp.body.is_empty()) {
+                    let message = if *status == 504 { TIMEOUT } else { BAD_GATEWAY };
+                    assert_eq!(
+                        resp.json(),
+                        json!({ "message": message }),
+                        "{host:?} {what}"
+                    );
+                }
+            }
+            assert_eq!(
+                r.auth.requests().len(),
+                2,
+                "{host:?} {what}: nothing cached"
+            );
+            assert!(r.upstream.requests().is_empty(), "{host:?} {what}");
         }
     }
 }

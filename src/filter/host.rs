@@ -212,22 +212,6 @@ impl ProxyWasmHost {
             _ => WHOLE_BUFFER,
         }
     }
-
-    /// Whether the response holds `name` (Kong's engine), as a removal finds it: among the
-    /// pairs the engine shows, which skip removed ones (its lookup by name does not, and
-    /// removing a `Cache-Control` another filter removed kills the worker: review helper-111),
-    /// and past its 100-pair cut by name (two `Cache-Control`s there went unremoved, and the
-    /// replace then left none: review helper-108).
-    fn response_has(&self, name: &str) -> Result<bool, HostError> {
-        let slack = self.map_slack(ids::RESPONSE_HEADERS);
-        let pairs = abi::header_pairs(ids::RESPONSE_HEADERS, slack)
-            .map_err(fail("get response headers"))?;
-        let cut = host_quirks::ngx_headers_maybe_cut(pairs.len());
-        Ok(pairs
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            || (cut && abi::header_value_len(ids::RESPONSE_HEADERS, name).is_some()))
-    }
 }
 
 fn fail(call: &'static str) -> impl Fn(u32) -> HostError {
@@ -348,57 +332,22 @@ impl Host for ProxyWasmHost {
         }
     }
 
+    /// On Kong's engine the header is replaced twice: a replace of a header the upstream sent
+    /// twice clears every copy and sets none, and the second then adds it; of one sent once, or
+    /// none, the first sets it and the second finds it. No removal and no lookup: removing a
+    /// `Cache-Control` or `Link` the response does not hold (one another filter removed, which
+    /// the engine's lookup by name still finds past its 100-pair cut) kills the worker (SIGSEGV:
+    /// reviews helper-111 and helper-117).
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
-        let kong = host_quirks::replace_drops_repeated_response_headers(self.is_kong());
-        if kong && self.response_has(name)? {
-            abi::remove_header(ids::RESPONSE_HEADERS, name)
-                .map_err(fail("remove response header"))?;
-        }
-        abi::replace_header(ids::RESPONSE_HEADERS, name, value).map_err(fail("set response header"))
-    }
-
-    /// On Kong's engine one read of the response's pairs serves every header (the room
-    /// lookups and the read cost about ten host calls a header: a handed-back token sets
-    /// seven), where [`Self::set_response_header`] reads them for each.
-    fn set_response_headers(&mut self, headers: &[(String, String)]) -> Vec<HostError> {
-        let set = |name: &str, value: &str| {
+        let set = || {
             abi::replace_header(ids::RESPONSE_HEADERS, name, value)
                 .map_err(fail("set response header"))
         };
-        if !host_quirks::replace_drops_repeated_response_headers(self.is_kong()) {
-            return headers
-                .iter()
-                .filter_map(|(n, v)| set(n, v).err())
-                .collect();
+        set()?;
+        if host_quirks::replace_drops_repeated_response_headers(self.is_kong()) {
+            set()?;
         }
-        let slack = self.map_slack(ids::RESPONSE_HEADERS);
-        let shown = match abi::header_pairs(ids::RESPONSE_HEADERS, slack) {
-            Ok(pairs) => pairs,
-            Err(status) => return vec![fail("get response headers")(status)],
-        };
-        let cut = host_quirks::ngx_headers_maybe_cut(shown.len());
-        let mut errors = Vec::new();
-        let mut done: Vec<&str> = Vec::new();
-        for (name, value) in headers {
-            // A name set earlier in this batch is there once, as the replace leaves it.
-            let again = done.iter().any(|d| d.eq_ignore_ascii_case(name));
-            let present = !again
-                && (shown
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-                    || (cut && abi::header_value_len(ids::RESPONSE_HEADERS, name).is_some()));
-            let removed = if present {
-                abi::remove_header(ids::RESPONSE_HEADERS, name)
-                    .map_err(fail("remove response header"))
-            } else {
-                Ok(())
-            };
-            match removed.and_then(|()| set(name, value)) {
-                Ok(()) => done.push(name),
-                Err(e) => errors.push(e),
-            }
-        }
-        errors
+        Ok(())
     }
 
     fn clear_response_headers(&mut self) -> Result<(), HostError> {

@@ -10,6 +10,7 @@
 //! - a call that times out is reported differently: [`name_timeout`].
 
 use jwt_relay_core::sha256::Rounds;
+use jwt_relay_core::stages::reconcile::MAX_ANSWER_BYTES;
 use jwt_relay_core::stages::{CallAnswer, HeaderEdit, HeaderEdits};
 
 /// Where Envoy exposes the client certificate's subject DN.
@@ -111,12 +112,13 @@ pub fn body_size_may_be_stale(kong: bool) -> bool {
     kong
 }
 
-/// Whether replacing a response header must remove it first. Kong's engine replaces a header
-/// the upstream sent once, in any letter case, but one sent twice loses every copy and gets no
-/// value at all; after a removal (of every copy) the replace adds it. Envoy replaces them all.
-/// The removal is made only of a header present, once per name: removing an absent
-/// `Cache-Control` or `Link` (headers nginx chains) makes ngx_wasm_module link an unset
-/// pointer, and the worker dies (SIGSEGV) with every request on it.
+/// Whether a response header must be replaced twice. Kong's engine replaces a header the
+/// upstream sent once, in any letter case, but one sent twice loses every copy and gets no value
+/// at all; a second replace then adds it. Envoy replaces them all. A removal first would also
+/// do, but removing an absent `Cache-Control` or `Link` (headers nginx chains) makes
+/// ngx_wasm_module link an unset pointer, and the worker dies (SIGSEGV) with every request on
+/// it; and whether one is present cannot be told past the engine's 100-pair cut, where its
+/// lookup by name finds entries another filter removed (review helper-117).
 pub fn replace_drops_repeated_response_headers(kong: bool) -> bool {
     kong
 }
@@ -368,6 +370,18 @@ pub fn ngx_http09(protocol: Option<&str>) -> bool {
     matches!(protocol, None | Some("" | "HTTP/0.9"))
 }
 
+/// True when an answer's body is shorter than its `content-length` says, and not because the
+/// filter read no more than [`MAX_ANSWER_BYTES`] of it (a larger answer is refused as such).
+fn body_cut_short(answer: &CallAnswer) -> bool {
+    let length = answer
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| content_length_value(v));
+    let read = answer.body.len();
+    length.is_some_and(|length| read <= MAX_ANSWER_BYTES && (read as u64) < length)
+}
+
 /// The `:dispatch_status` Kong 3.9 (ngx_wasm_module) gives a call that timed out.
 pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
 
@@ -386,11 +400,32 @@ pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
 /// helper-112). An allow (200) that comes after the timeout, past a tenth of it (100 ms to 1 s)
 /// for the callback's own delay, is that timeout, as Envoy would have made it. A late denial
 /// stays a denial, so `failure_mode_allow` never turns it into an allow.
+///
+/// Kong's engine also calls back with what it had read of an answer that then failed (a close
+/// after the status line, a stall in the body, a malformed chunk), its `:status` included,
+/// beside a `:dispatch_status` other than `ok`: the failure decides, never the status (review
+/// helper-117: a `200` status line and a stall went upstream as the service's allow, and was
+/// cached as one). A close inside the body it reports `ok`, handing over what came: a body
+/// shorter than its `content-length` is that broken connection. (A close inside the header
+/// section it also reports `ok`, as an answer without a body; so does a complete HTTP/1.0
+/// answer without one, which it cannot be told from.)
 pub fn name_timeout(answer: &mut CallAnswer, elapsed_ms: u64, timeout_ms: u32) {
-    let named = answer
+    let dispatch = answer
         .headers
         .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case(DISPATCH_TIMEOUT.0));
+        .find(|(k, _)| k.eq_ignore_ascii_case(DISPATCH_TIMEOUT.0))
+        .map(|(_, v)| v.clone());
+    let failure = dispatch
+        .clone()
+        .filter(|v| v.as_str() != "ok")
+        .or_else(|| body_cut_short(answer).then(|| "broken connection".to_string()));
+    if let Some(failure) = failure {
+        answer.status = None;
+        answer.body.clear();
+        answer.headers = vec![(DISPATCH_TIMEOUT.0.to_string(), failure)];
+        return;
+    }
+    let named = dispatch.is_some();
     if timeout_ms == 0 {
         return;
     }
@@ -757,5 +792,54 @@ mod tests {
             ),
             "Kong's own report stays"
         );
+    }
+
+    /// Kong's engine hands over what it read of an answer that then failed, `:status` and all
+    /// (review helper-117): the failure decides; `ok` leaves the answer as it is.
+    #[test]
+    fn a_failed_call_with_a_status_is_a_failure() {
+        for failure in ["timeout", "broken connection", "reader failure"] {
+            let mut answer = CallAnswer {
+                status: Some(200),
+                headers: vec![
+                    (":dispatch_status".into(), failure.into()),
+                    ("cache-control".into(), "max-age=60".into()),
+                ],
+                body: b"{\"userId\":\"u-1\"}".to_vec(),
+            };
+            name_timeout(&mut answer, 10, 5000);
+            let expected = vec![(":dispatch_status".to_string(), failure.to_string())];
+            assert_eq!(
+                (answer.status, answer.headers, answer.body),
+                (None, expected, vec![])
+            );
+        }
+        let ok = CallAnswer {
+            status: Some(200),
+            headers: vec![(":dispatch_status".into(), "ok".into())],
+            body: b"{}".to_vec(),
+        };
+        let mut answer = ok.clone();
+        name_timeout(&mut answer, 10, 5000);
+        assert_eq!(answer, ok);
+        // A close inside the body, reported `ok` with what came.
+        for (length, failed) in [
+            ("100", true),
+            ("17", true),
+            ("16", false),
+            (" 16 ", false),
+            ("x", false),
+        ] {
+            let mut answer = CallAnswer {
+                status: Some(200),
+                headers: vec![
+                    (":dispatch_status".into(), "ok".into()),
+                    ("content-length".into(), length.into()),
+                ],
+                body: b"{\"userId\":\"u-1\"}".to_vec(),
+            };
+            name_timeout(&mut answer, 10, 5000);
+            assert_eq!(answer.status.is_none(), failed, "{length}");
+        }
     }
 }

@@ -78,6 +78,9 @@ pub struct Setup {
     /// nginx only: the configuration of a second jwt-relay filter after the first in the
     /// route's filter chain (as Kong's `filter_chains` list several filters).
     pub next_filter: Option<String>,
+    /// nginx only: a Proxy-Wasm module (a `.wasm` path) put before jwt-relay in the route's
+    /// filter chain, as another filter of a Kong chain.
+    pub before_filter: Option<std::path::PathBuf>,
     /// See [`Setup::edge`].
     pub edge: bool,
     /// nginx only: the large header and upstream buffers Kong deployments set
@@ -102,6 +105,7 @@ impl Setup {
             query_added_later: false,
             invalid_headers_kept: false,
             next_filter: None,
+            before_filter: None,
             edge: false,
             large_buffers: false,
         }
@@ -123,6 +127,12 @@ impl Setup {
     /// Adds a second jwt-relay filter after the first (see [`Setup::next_filter`]).
     pub fn next_filter(mut self, config: impl Into<String>) -> Self {
         self.next_filter = Some(config.into());
+        self
+    }
+
+    /// Puts another filter before jwt-relay (see [`Setup::before_filter`]).
+    pub fn before_filter(mut self, wasm: std::path::PathBuf) -> Self {
+        self.before_filter = Some(wasm);
         self
     }
 

@@ -105,7 +105,7 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
         "daemon off;\nmaster_process off;\nworker_processes 1;\n{env}\
          error_log {d}/error.log info;\npid {d}/nginx.pid;\n\
          events {{ worker_connections 512; }}\n\
-         wasm {{ module jwt_relay {wasm}; }}\n\
+         wasm {{ module jwt_relay {wasm};{before_module} }}\n\
          http {{\n  access_log off;\n\
            client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
@@ -116,12 +116,20 @@ pub fn render(setup: &Setup, dir: &std::path::Path, port: u16) -> String {
              location / {{\n      proxy_wasm_request_headers_in_access on;\n\
                set $upstream_uri {uri};\n      set $upstream_x_forwarded_proto $scheme;\n\
                proxy_set_header X-Forwarded-Proto $upstream_x_forwarded_proto;\n\
-               proxy_wasm jwt_relay {config};\n{next}\
+               {before}proxy_wasm jwt_relay {config};\n{next}\
                {buffering}proxy_http_version 1.1;\n      proxy_pass http://{upstream}$upstream_uri{later};\n    }}\n  }}\n}}\n",
         wasm = wasm_path().display(),
         buffer = setup.body_buffer,
         max = setup.buffer_limit,
         config = quoted(&config),
+        before_module = match &setup.before_filter {
+            Some(wasm) => format!(" module before {};", wasm.display()),
+            None => String::new(),
+        },
+        before = match setup.before_filter {
+            Some(_) => "proxy_wasm before;\n      ",
+            None => "",
+        },
         next = match &setup.next_filter {
             Some(next) => format!(
                 "      proxy_wasm jwt_relay {};\n",

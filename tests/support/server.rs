@@ -43,6 +43,11 @@ pub enum Reply {
     Hang,
     /// Close the connection without answering.
     Close,
+    /// Write these bytes (the start of an answer, say) and close the connection.
+    Cut(Vec<u8>),
+    /// Write these bytes and say no more (the connection stays open until the server is
+    /// dropped).
+    Stall(Vec<u8>),
     /// Send the status line and headers (with the body's `content-length`) at once, then the
     /// body one byte per `every`. Bounded by the body; stops early when the peer goes away or
     /// the server is dropped.
@@ -230,6 +235,17 @@ fn serve(
                 return;
             }
             Reply::Close => return,
+            Reply::Cut(bytes) => {
+                let _ = writer.write_all(&bytes);
+                return;
+            }
+            Reply::Stall(bytes) => {
+                let _ = writer.write_all(&bytes);
+                while !stop.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                return;
+            }
             Reply::Trickle {
                 status,
                 body,
