@@ -470,6 +470,14 @@ fn hosts_headers_past_the_engines_cut_never_reach_the_upstream() {
     });
 }
 
+/// key-auth and a custom token handed back to the client in `X-Minted`.
+fn handing_back_a_token() -> Value {
+    let jwk =
+        json!({"kty": "oct", "kid": "k1", "alg": "HS256", "k": "minting-key-of-thirty-two-bytes!"});
+    json!({"consumers": consumers(), "key_auth": {},
+        "custom_jwt": {"private_jwk": jwk, "downstream_custom_jwt_header": "X-Minted"}})
+}
+
 /// Kong's engine with the large buffers Kong deployments set (`large_client_header_buffers 16
 /// 128k`, `proxy_buffer_size 160k`), review helper-108: a 100,000-byte method past the cut, and
 /// an upstream answer of 120 headers with a 150,000-byte `Content-Type`, overran a fixed room
@@ -499,10 +507,7 @@ fn hosts_kong_maps_past_the_cut_with_large_buffers_keep_the_worker() {
             body: b"ok".to_vec(),
         }
     });
-    let jwk =
-        json!({"kty": "oct", "kid": "k1", "alg": "HS256", "k": "minting-key-of-thirty-two-bytes!"});
-    let config = json!({"consumers": consumers(), "key_auth": {},
-        "custom_jwt": {"private_jwk": jwk, "downstream_custom_jwt_header": "X-Minted"}});
+    let config = handing_back_a_token();
     let setup = Setup::new(config.to_string(), upstream.addr()).large_buffers();
     let gw = Gateway::start(Host::Ngx, setup);
     let key = |req: Request| req.header("apikey", "alice-key");
@@ -563,10 +568,7 @@ fn hosts_kong_a_header_another_filter_removed_past_the_cut_keeps_the_worker() {
             body: b"ok".to_vec(),
         }
     });
-    let jwk =
-        json!({"kty": "oct", "kid": "k1", "alg": "HS256", "k": "minting-key-of-thirty-two-bytes!"});
-    let config = json!({"consumers": consumers(), "key_auth": {},
-        "custom_jwt": {"private_jwk": jwk, "downstream_custom_jwt_header": "X-Minted"}});
+    let config = handing_back_a_token();
     let setup = Setup::new(config.to_string(), upstream.addr()).before_filter(remover);
     let gw = Gateway::start(Host::Ngx, setup);
     for path in ["/first", "/last", "/last"] {

@@ -1367,6 +1367,34 @@ fn an_answer_failing_after_its_status_fails_closed() {
     }
 }
 
+/// Review helper-116: Envoy refuses a call of 2^31 ms or more, and one to a cluster it does
+/// not know, at dispatch (bad argument): every request failed, and with `failure_mode_allow`
+/// every one went upstream unasked. A longer timeout now waits 2^31 − 1 ms, and a call the
+/// host would not make fails closed (502) whatever `failure_mode_allow` says.
+#[test]
+fn calls_the_host_would_not_make_never_fail_open() {
+    for host in hosts() {
+        let timeouts = json!({"failure_mode_allow": true, "read_timeout": 2_147_483_648_u64});
+        let r = rig(host, timeouts, |_| Reply::status(403, "no"));
+        assert_eq!(r.gw.send(&Request::get("/admin")).status, 403, "{host:?}");
+        assert_eq!(r.auth.requests().len(), 1, "{host:?}");
+        assert!(r.upstream.requests().is_empty(), "{host:?}");
+    }
+    if !hosts().contains(&Host::Envoy) {
+        return;
+    }
+    let upstream = Server::ok();
+    let config = json!({"reconcile": {"url": "http://auth:8080", "upstream": "no-such-cluster",
+        "failure_mode_allow": true}});
+    let gw = Gateway::start(Host::Envoy, Setup::new(config.to_string(), upstream.addr()));
+    let resp = gw.send(&Request::get("/admin"));
+    assert_eq!(
+        (resp.status, resp.json()),
+        (502, json!({"message": BAD_GATEWAY}))
+    );
+    assert!(upstream.requests().is_empty());
+}
+
 #[test]
 fn refused_connection_fails_closed() {
     for host in hosts() {

@@ -174,12 +174,26 @@ pub fn has_body(
 /// follows), where a filter waiting for its body would wait forever. Asked on Envoy only, whose
 /// codecs refuse `upgrade` on an HTTP/2 request and `CONNECT` unless a route allows it.
 pub fn tunnel(req: &jwt_relay_core::stages::Request) -> bool {
+    opens_tunnel(req) && !framed_body(req)
+}
+
+/// An upgrade (WebSocket) or a `CONNECT` that also announces a body: Envoy passes what follows
+/// its headers as the tunnel, so a body step never sees that body end (review helper-116: a
+/// stage reading the body held it until the stream's idle timeout). Refused on Envoy.
+pub fn tunnel_with_body(req: &jwt_relay_core::stages::Request) -> bool {
+    opens_tunnel(req) && framed_body(req)
+}
+
+fn opens_tunnel(req: &jwt_relay_core::stages::Request) -> bool {
+    req.header("upgrade").is_some() || req.method.eq_ignore_ascii_case("CONNECT")
+}
+
+/// A `transfer-encoding`, or a `content-length` other than 0.
+fn framed_body(req: &jwt_relay_core::stages::Request) -> bool {
     let sized = req
         .header("content-length")
         .is_some_and(|length| content_length_value(length) != Some(0));
-    let framed = sized || req.header("transfer-encoding").is_some();
-    let opens = req.header("upgrade").is_some() || req.method.eq_ignore_ascii_case("CONNECT");
-    opens && !framed
+    sized || req.header("transfer-encoding").is_some()
 }
 
 /// The value of a `Content-Length` header: ASCII digits only (surrounding whitespace
@@ -407,8 +421,8 @@ pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
 /// helper-117: a `200` status line and a stall went upstream as the service's allow, and was
 /// cached as one). A close inside the body it reports `ok`, handing over what came: a body
 /// shorter than its `content-length` is that broken connection. (A close inside the header
-/// section it also reports `ok`, as an answer without a body; so does a complete HTTP/1.0
-/// answer without one, which it cannot be told from.)
+/// section it also reports `ok`, as an answer without a body: a `200` status line alone then
+/// allows when `inject_body_response_into_header` is off, as the service's word.)
 pub fn name_timeout(answer: &mut CallAnswer, elapsed_ms: u64, timeout_ms: u32) {
     let dispatch = answer
         .headers

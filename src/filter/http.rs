@@ -46,7 +46,7 @@ use jwt_relay_core::stages::events::Event;
 use jwt_relay_core::stages::flow::{Flow, Next};
 use jwt_relay_core::stages::grpc::{self, Converter};
 use jwt_relay_core::stages::headers;
-use jwt_relay_core::stages::reconcile::MAX_ANSWER_BYTES;
+use jwt_relay_core::stages::reconcile::{DISPATCH_REFUSED, MAX_ANSWER_BYTES};
 use jwt_relay_core::stages::Pipeline;
 use jwt_relay_core::stages::{
     CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, Refusal, Request, Shared,
@@ -316,6 +316,9 @@ impl<H: Host> HttpFilter<H> {
         // there a body after a decision made without one stays refused: HTTP/2 needs no framing
         // header for a body, and nginx may not refuse an `upgrade` header on it.
         self.tunnel = !self.host.is_kong() && host_quirks::tunnel(&req);
+        if !self.host.is_kong() && host_quirks::tunnel_with_body(&req) {
+            return self.refuse(Refusal::UpgradeWithBody);
+        }
         let body_coming = !self.tunnel
             && host_quirks::has_body(
                 req.header("content-length"),
@@ -1085,7 +1088,12 @@ impl<H: Host> HttpFilter<H> {
                         call.upstream, e.status
                     ),
                 );
-                let failed = CallAnswer::default();
+                // Never the service's unavailability: `failure_mode_allow` does not cover it.
+                let refused = DISPATCH_REFUSED.to_string();
+                let failed = CallAnswer {
+                    headers: vec![(":dispatch_status".to_string(), refused)],
+                    ..CallAnswer::default()
+                };
                 let next =
                     self.step(|flow, config, shared| flow.on_call_answer(config, shared, &failed));
                 self.run(next)
@@ -1963,6 +1971,10 @@ pub(crate) mod tests {
                     .edits
                     .iter()
                     .any(|e| matches!(e, HeaderEdit::Set(n, _) if n == "jwt")));
+            } else if extra.contains(&upgrade) {
+                // An upgrade with a body: its end would never come (review helper-116).
+                assert_eq!(f.state(), State::Responded, "{extra:?}");
+                assert_eq!(f.host.responses[0].status, 400, "{extra:?}");
             } else {
                 assert_eq!(first, Action::Pause, "{method}");
                 assert!(matches!(f.state(), State::ReadingBody { .. }), "{method}");

@@ -142,7 +142,12 @@ impl Root {
                         &format!("jwt-relay: configuration warning: {warning}"),
                     );
                 }
-                self.shared = Rc::new(RefCell::new(Shared::for_config(&config)));
+                let shared = {
+                    let previous = self.shared.try_borrow().ok();
+                    let old = self.config.as_deref().zip(previous.as_deref());
+                    Shared::after(&config, old)
+                };
+                self.shared = Rc::new(RefCell::new(shared));
                 if let Ok(mut m) = self.metrics.try_borrow_mut() {
                     m.configure(config.metrics);
                 }
@@ -276,5 +281,31 @@ mod tests {
         assert_eq!(fetch_event(&updated(0)), Event::JwksFetch(false));
         let failed = Fetched::Failed("status 500".into());
         assert_eq!(fetch_event(&failed), Event::JwksFetch(false));
+    }
+
+    /// A configuration fetching the same JWKS keeps the set the last one fetched (review
+    /// helper-116: tokens were refused until the new configuration's first fetch landed);
+    /// one fetching another starts without a set.
+    #[test]
+    fn a_new_configuration_keeps_the_set_of_the_same_jwks_uri() {
+        let config = |url: &str, realm: &str| {
+            format!(r#"{{"jwt": {{"jwks_uri": {{"url": "{url}"}}, "realm": "{realm}"}}}}"#)
+        };
+        let set = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        let mut fake = FakeHost::default();
+        let mut root = Root::default();
+        assert!(root.configure_from(&&mut fake, config("http://idp/keys", "a").as_bytes()));
+        let answer = CallAnswer {
+            status: Some(200),
+            headers: vec![],
+            body: set.to_vec(),
+        };
+        root.shared().borrow_mut().finish_jwks(&answer, 1_000);
+        let held = |root: &Root| root.shared().borrow().jwks.set.is_some();
+        assert!(held(&root));
+        assert!(root.configure_from(&&mut fake, config("http://idp/keys", "b").as_bytes()));
+        assert!(held(&root), "the same jwks_uri: the set goes on");
+        assert!(root.configure_from(&&mut fake, config("http://other/keys", "b").as_bytes()));
+        assert!(!held(&root), "another jwks_uri: no set");
     }
 }

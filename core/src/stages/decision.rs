@@ -61,6 +61,11 @@ impl LocalResponse {
     }
 }
 
+/// The longest call timeout: Envoy refuses a call of 2^31 ms or more (status 2, bad argument),
+/// so a longer configured timeout waits this long instead (review helper-116: every call
+/// failed, and with `failure_mode_allow` every request went through). About 24.8 days.
+pub const MAX_CALL_TIMEOUT_MS: u32 = i32::MAX as u32;
+
 /// An HTTP call the filter makes (Proxy-Wasm `dispatch_http_call`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallSpec {
@@ -70,7 +75,8 @@ pub struct CallSpec {
     pub headers: Vec<(String, String)>,
     /// Request body (may be empty).
     pub body: Vec<u8>,
-    /// The one timeout Proxy-Wasm gives a call, in milliseconds.
+    /// The one timeout Proxy-Wasm gives a call, in milliseconds; at most
+    /// [`MAX_CALL_TIMEOUT_MS`].
     pub timeout_ms: u32,
 }
 

@@ -16,7 +16,9 @@ mod request;
 pub(crate) mod url;
 pub mod urlenc;
 
-pub use decision::{CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse};
+pub use decision::{
+    CallAnswer, CallSpec, HeaderEdit, HeaderEdits, LocalResponse, MAX_CALL_TIMEOUT_MS,
+};
 pub use pipeline::Pipeline;
 pub use refusal::Refusal;
 pub use request::Request;
@@ -41,6 +43,20 @@ impl Shared {
             reconcile: config.reconcile.as_ref().and_then(|r| r.answer_cache()),
             ..Self::default()
         }
+    }
+
+    /// Fresh state for `config`, replacing `previous`'s configuration: the remote JWKS goes on
+    /// when both fetch it alike ([`auth::remote_jwks::JwksState::carried`]); the caches start
+    /// empty (a verification or an answer belongs to the configuration that made it).
+    pub fn after(config: &Pipeline, previous: Option<(&Pipeline, &Shared)>) -> Self {
+        let remote = |p: &Pipeline| p.auth.as_ref().and_then(|a| a.remote_jwks()).cloned();
+        let mut shared = Self::for_config(config);
+        if let Some((old, state)) = previous {
+            if remote(old).is_some() && remote(old) == remote(config) {
+                shared.jwks = state.jwks.carried();
+            }
+        }
+        shared
     }
 
     /// Reads the background JWKS fetch's answer ([`auth::remote_jwks::JwksState::finish`]).

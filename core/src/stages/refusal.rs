@@ -122,6 +122,11 @@ pub enum Refusal {
     /// 505: an HTTP/0.9 request on Kong's engine, whose request header list nginx never sets up
     /// (a filter's first header write there killed the worker: review helper-113).
     UnsupportedProtocol,
+    /// 400: on Envoy, a WebSocket upgrade or `CONNECT` with a framed body (`Content-Length`
+    /// above 0): Envoy passes what follows the headers as the tunnel, whose end no body step
+    /// ever sees, so a stage waiting for the body held the request until the stream's idle
+    /// timeout (review helper-116).
+    UpgradeWithBody,
     /// 400: the client sent a header the filter owns twice, which the host cannot strip (Kong's
     /// engine); or, with reconcile, a header the call would show the auth service otherwise
     /// than upstreams read it (an `X-Forwarded-Host`, `-Path` or `-Query` other than the
@@ -187,6 +192,7 @@ impl Refusal {
             Self::LengthRequired => 411,
             Self::TooManyHeaders => 431,
             Self::UnsupportedProtocol => 505,
+            Self::UpgradeWithBody => 400,
             Self::EncodedBody => 415,
             Self::DuplicateOwnedHeader { .. }
             | Self::UnstrippableHeader { .. }
@@ -220,6 +226,7 @@ impl Refusal {
             Self::LengthRequired => "A Content-Length is required for this request's body".into(),
             Self::TooManyHeaders => "Request has too many headers".into(),
             Self::UnsupportedProtocol => "HTTP/0.9 is not supported".into(),
+            Self::UpgradeWithBody => "An upgrade request must not carry a body".into(),
             Self::AmbiguousBody => {
                 "Request body is ambiguous JSON (a member named twice, or an integer beyond 64 bits)"
                     .into()
@@ -266,6 +273,7 @@ impl Refusal {
             Self::LengthRequired => "length_required",
             Self::TooManyHeaders => "too_many_headers",
             Self::UnsupportedProtocol => "unsupported_protocol",
+            Self::UpgradeWithBody => "upgrade_with_body",
             Self::EncodedBody => "encoded_body",
             Self::AmbiguousBody => "ambiguous_body",
             Self::SemicolonSeparator => "semicolon_separator",
@@ -367,6 +375,12 @@ mod tests {
                 505,
                 json!({"message": "HTTP/0.9 is not supported"}),
                 "unsupported_protocol",
+            ),
+            (
+                Refusal::UpgradeWithBody,
+                400,
+                json!({"message": "An upgrade request must not carry a body"}),
+                "upgrade_with_body",
             ),
             (
                 Refusal::EncodedBody,

@@ -118,7 +118,15 @@ pub enum FailureKind {
     Timeout,
     /// A 200 that is not a JSON object, or a body above [`MAX_ANSWER_BYTES`].
     BadAnswer,
+    /// The host would not make the call ([`DISPATCH_REFUSED`]: an Envoy cluster it does not
+    /// know, an argument it takes as bad): a configuration that never reaches the service,
+    /// which `failure_mode_allow` does not cover (review helper-116: every request went
+    /// through, the service never asked).
+    Refused,
 }
+
+/// The `:dispatch_status` the glue gives a call the host refused to make.
+pub const DISPATCH_REFUSED: &str = "dispatch refused";
 
 /// A failed call: its kind, and a detail for the log that never holds the answer's body,
 /// header values or credentials.
@@ -143,7 +151,9 @@ impl Failure {
     pub fn refusal(&self) -> Answered {
         match self.kind {
             FailureKind::Timeout => Answered::ReconcileTimeout,
-            FailureKind::Transport | FailureKind::BadAnswer => Answered::ReconcileFailed,
+            FailureKind::Transport | FailureKind::BadAnswer | FailureKind::Refused => {
+                Answered::ReconcileFailed
+            }
         }
     }
 }
@@ -152,7 +162,7 @@ impl Failure {
 /// `X-Reconcile-Failure-Mode-Allowed: true` (nothing injected); otherwise
 /// [`Failure::refusal`].
 pub fn on_failure(rec: &Reconcile, failure: &Failure) -> Result<HeaderEdits, Answered> {
-    if rec.failure_mode_allow {
+    if rec.failure_mode_allow && failure.kind != FailureKind::Refused {
         let mut edits = HeaderEdits::default();
         edits.set(FAILURE_MODE_HEADER, "true");
         Ok(edits)
@@ -214,6 +224,7 @@ fn no_status_failure(answer: &CallAnswer) -> Failure {
         .map(|(_, value)| value.as_str());
     match dispatch_status {
         Some("timeout") => Failure::new(FailureKind::Timeout, "dispatch failed: timeout"),
+        Some(DISPATCH_REFUSED) => Failure::new(FailureKind::Refused, DISPATCH_REFUSED),
         Some(status) => Failure::new(
             FailureKind::Transport,
             format!("dispatch failed: {}", sanitize(status)),
@@ -997,6 +1008,24 @@ mod tests {
     fn on_failure_fails_closed_by_default() {
         let f = Failure::new(FailureKind::Timeout, "x");
         assert_eq!(on_failure(&config(""), &f), Err(Answered::ReconcileTimeout));
+    }
+
+    /// A call the host would not make (an unknown Envoy cluster) is a configuration that
+    /// never asks the service: failing closed whatever `failure_mode_allow` says (review
+    /// helper-116).
+    #[test]
+    fn a_refused_dispatch_fails_closed_even_with_failure_mode_allow() {
+        let answer = CallAnswer {
+            status: None,
+            headers: vec![(":dispatch_status".into(), DISPATCH_REFUSED.into())],
+            body: vec![],
+        };
+        let allow = config(r#", "failure_mode_allow": true"#);
+        let Outcome::Failed(failure) = on_answer(&allow, &answer) else {
+            panic!("a refused dispatch is a failure");
+        };
+        assert_eq!(failure.kind, FailureKind::Refused);
+        assert_eq!(on_failure(&allow, &failure), Err(Answered::ReconcileFailed));
     }
 
     #[test]

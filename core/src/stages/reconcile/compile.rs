@@ -6,6 +6,7 @@ use super::reserved::{is_never_injected, owned_by_stages, NEVER_INJECTED};
 use crate::config::{CallMethod, ConfigError, RawConfig, ReconcileSection};
 use crate::stages::headers::canonical;
 use crate::stages::url::{bad_path_chars, parse_url, Url};
+use crate::stages::MAX_CALL_TIMEOUT_MS;
 
 /// Longest `cache_seconds` accepted (one day): a cached answer outlives a revoked credential.
 pub const MAX_CACHE_SECONDS: u64 = 86_400;
@@ -232,7 +233,7 @@ fn timeout_ms(section: &ReconcileSection) -> Result<u32, ConfigError> {
             "connect_timeout + send_timeout + read_timeout must be greater than 0",
         ));
     }
-    Ok(u32::try_from(total).unwrap_or(u32::MAX))
+    Ok(u32::try_from(total).map_or(MAX_CALL_TIMEOUT_MS, |t| t.min(MAX_CALL_TIMEOUT_MS)))
 }
 
 /// A timeout as Kong's `number` takes it: any number from 0, its fraction cut as nginx's
@@ -462,8 +463,14 @@ mod tests {
             r#"{"url": "http://a", "connect_timeout": 1, "send_timeout": 2, "read_timeout": 3}"#,
         );
         assert_eq!(r.timeout_ms(), 6);
-        let big = format!(r#"{{"url": "http://a", "read_timeout": {}}}"#, u64::MAX);
-        assert_eq!(rec(&big).timeout_ms(), u32::MAX);
+        // Envoy refuses a call of 2^31 ms or more: longer waits that long (review helper-116).
+        for read in [u64::MAX, 1 << 31, u64::from(i32::MAX.unsigned_abs())] {
+            let big = format!(r#"{{"url": "http://a", "read_timeout": {read}}}"#);
+            assert_eq!(rec(&big).timeout_ms(), 2_147_483_647, "{read}");
+        }
+        let each = r#"{"url": "http://a", "connect_timeout": 1e9, "send_timeout": 1e9,
+            "read_timeout": 1e9}"#;
+        assert_eq!(rec(each).timeout_ms(), 2_147_483_647);
     }
 
     #[test]

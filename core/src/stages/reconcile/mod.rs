@@ -26,7 +26,7 @@ mod strip;
 
 pub use answer::{
     on_answer, on_failure, Failure, FailureKind, Injection, Outcome, Refusal, RefusalReason,
-    FAILURE_MODE_HEADER, MAX_ANSWER_BYTES, MAX_INJECTED_VALUE_BYTES,
+    DISPATCH_REFUSED, FAILURE_MODE_HEADER, MAX_ANSWER_BYTES, MAX_INJECTED_VALUE_BYTES,
 };
 pub use budget::{MAX_BODY_VALUES, MAX_FORM_FIELDS, MAX_MULTIPART_PARTS};
 pub use cache::{answer_lifetime, cache_key, key_view, AnswerCache, VOLATILE_HEADERS};
