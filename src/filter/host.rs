@@ -64,14 +64,6 @@ pub trait Host {
     fn call_answer(&self, body_size: usize, max: usize) -> CallAnswer;
     /// Sets a header on the response to the client.
     fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
-    /// Sets headers on the response to the client, in order (a later one of a name replaces an
-    /// earlier); the failures, each header tried.
-    fn set_response_headers(&mut self, headers: &[(String, String)]) -> Vec<HostError> {
-        headers
-            .iter()
-            .filter_map(|(name, value)| self.set_response_header(name, value).err())
-            .collect()
-    }
     /// Removes every header of the response (but its pseudo-headers): the upstream's, when the
     /// filter replaces an answer to a request it never let go.
     fn clear_response_headers(&mut self) -> Result<(), HostError>;

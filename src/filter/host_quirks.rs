@@ -7,7 +7,8 @@
 //!   is the url's `host:port` (`stages::url`);
 //! - `:authority` is the server's name on Kong: [`super::http::request_from`] reads `host`;
 //! - a dispatch that fails on Kong 3.8 never calls back: the guard in [`super::http`];
-//! - a call that times out is reported differently: [`name_timeout`].
+//! - a call that times out, or fails after its status, is reported differently:
+//!   [`name_call_failure`].
 
 use jwt_relay_core::sha256::Rounds;
 use jwt_relay_core::stages::reconcile::MAX_ANSWER_BYTES;
@@ -423,7 +424,7 @@ pub const DISPATCH_TIMEOUT: (&str, &str) = (":dispatch_status", "timeout");
 /// shorter than its `content-length` is that broken connection. (A close inside the header
 /// section it also reports `ok`, as an answer without a body: a `200` status line alone then
 /// allows when `inject_body_response_into_header` is off, as the service's word.)
-pub fn name_timeout(answer: &mut CallAnswer, elapsed_ms: u64, timeout_ms: u32) {
+pub fn name_call_failure(answer: &mut CallAnswer, elapsed_ms: u64, timeout_ms: u32) {
     let dispatch = answer
         .headers
         .iter()
@@ -774,7 +775,7 @@ mod tests {
                 .collect(),
             body: Vec::new(),
         };
-        name_timeout(&mut answer, elapsed, timeout);
+        name_call_failure(&mut answer, elapsed, timeout);
         answer
             .headers
             .iter()
@@ -782,7 +783,7 @@ mod tests {
     }
 
     #[test]
-    fn name_timeout_only_a_status_less_answer_at_the_deadline() {
+    fn name_call_failure_only_a_status_less_answer_at_the_deadline() {
         assert!(named(None, &[], 5000, 5000));
         assert!(named(None, &[], 4900, 5000), "100 ms slack");
         assert!(!named(None, &[], 4899, 5000));
@@ -821,7 +822,7 @@ mod tests {
                 ],
                 body: b"{\"userId\":\"u-1\"}".to_vec(),
             };
-            name_timeout(&mut answer, 10, 5000);
+            name_call_failure(&mut answer, 10, 5000);
             let expected = vec![(":dispatch_status".to_string(), failure.to_string())];
             assert_eq!(
                 (answer.status, answer.headers, answer.body),
@@ -834,7 +835,7 @@ mod tests {
             body: b"{}".to_vec(),
         };
         let mut answer = ok.clone();
-        name_timeout(&mut answer, 10, 5000);
+        name_call_failure(&mut answer, 10, 5000);
         assert_eq!(answer, ok);
         // A close inside the body, reported `ok` with what came.
         for (length, failed) in [
@@ -852,7 +853,7 @@ mod tests {
                 ],
                 body: b"{\"userId\":\"u-1\"}".to_vec(),
             };
-            name_timeout(&mut answer, 10, 5000);
+            name_call_failure(&mut answer, 10, 5000);
             assert_eq!(answer.status.is_none(), failed, "{length}");
         }
     }

@@ -551,7 +551,7 @@ impl<H: Host> HttpFilter<H> {
             .host
             .call_answer(body_size, MAX_ANSWER_BYTES.saturating_add(1));
         let elapsed = self.host.now_ms().saturating_sub(self.call_started_ms);
-        host_quirks::name_timeout(&mut answer, elapsed, self.call_timeout_ms);
+        host_quirks::name_call_failure(&mut answer, elapsed, self.call_timeout_ms);
         if self.flow.as_ref().is_some_and(Flow::awaits_reconcile) {
             if let Ok(mut metrics) = self.metrics.try_borrow_mut() {
                 metrics.reconcile_latency(&mut self.host, elapsed);
@@ -620,11 +620,13 @@ impl<H: Host> HttpFilter<H> {
             .filter(|_| forwarded)
             .map(|f| f.response_headers().to_vec())
             .unwrap_or_default();
-        for e in self.host.set_response_headers(&headers) {
-            self.host.log(
-                Level::Warn,
-                &format!("jwt-relay: {} failed: {}", e.call, e.status),
-            );
+        for (name, value) in headers {
+            if let Err(e) = self.host.set_response_header(&name, &value) {
+                self.host.log(
+                    Level::Warn,
+                    &format!("jwt-relay: {} failed: {}", e.call, e.status),
+                );
+            }
         }
         Action::Continue
     }
