@@ -1395,6 +1395,30 @@ fn calls_the_host_would_not_make_never_fail_open() {
     assert!(upstream.requests().is_empty());
 }
 
+/// Review helper-118: a denial whose answer was cut short (a 304 with a `Content-Length` and no
+/// body; on Kong's engine a 401 cut by a close) stays a denial: with `failure_mode_allow` it
+/// went through as a failed call.
+#[test]
+fn a_denial_cut_short_stays_a_denial() {
+    let cuts: [&[u8]; 2] = [
+        b"HTTP/1.1 304 Not Modified\r\ncontent-length: 20\r\n\r\n",
+        b"HTTP/1.1 401 X\r\ncontent-length: 20\r\n\r\n{\"a\"",
+    ];
+    for host in hosts() {
+        for cut in cuts {
+            // Envoy resets a call cut inside its body, status and all: a failure to it.
+            if host == Host::Envoy && cut.starts_with(b"HTTP/1.1 401") {
+                continue;
+            }
+            let section = json!({"failure_mode_allow": true});
+            let r = rig(host, section, move |_| Reply::Cut(cut.to_vec()));
+            let resp = r.gw.send(&Request::get("/x"));
+            assert_ne!(resp.status, 200, "{host:?} {cut:?}");
+            assert!(r.upstream.requests().is_empty(), "{host:?} {cut:?}");
+        }
+    }
+}
+
 #[test]
 fn refused_connection_fails_closed() {
     for host in hosts() {

@@ -430,10 +430,14 @@ pub fn name_call_failure(answer: &mut CallAnswer, elapsed_ms: u64, timeout_ms: u
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(DISPATCH_TIMEOUT.0))
         .map(|(_, v)| v.clone());
+    // Only an allow (or no status) is judged by how its answer ended: any other status is a
+    // denial whatever its body did after it, so `failure_mode_allow` never turns one into an
+    // allow (review helper-118: a 304 with a `Content-Length` and no body went through).
+    let allow = answer.status == Some(200);
     let failure = dispatch
         .clone()
-        .filter(|v| v.as_str() != "ok")
-        .or_else(|| body_cut_short(answer).then(|| "broken connection".to_string()));
+        .filter(|v| v.as_str() != "ok" && (allow || answer.status.is_none()))
+        .or_else(|| (allow && body_cut_short(answer)).then(|| "broken connection".to_string()));
     if let Some(failure) = failure {
         answer.status = None;
         answer.body.clear();
@@ -837,6 +841,25 @@ mod tests {
         let mut answer = ok.clone();
         name_call_failure(&mut answer, 10, 5000);
         assert_eq!(answer, ok);
+        // A denial stays one however its answer ended (review helper-118).
+        for (status, dispatch) in [
+            (304, "ok"),
+            (401, "ok"),
+            (401, "timeout"),
+            (403, "broken connection"),
+        ] {
+            let denial = CallAnswer {
+                status: Some(status),
+                headers: vec![
+                    (":dispatch_status".into(), dispatch.into()),
+                    ("content-length".into(), "20".into()),
+                ],
+                body: vec![],
+            };
+            let mut answer = denial.clone();
+            name_call_failure(&mut answer, 10, 5000);
+            assert_eq!(answer, denial, "{status} {dispatch}");
+        }
         // A close inside the body, reported `ok` with what came.
         for (length, failed) in [
             ("100", true),
